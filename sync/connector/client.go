@@ -1,0 +1,300 @@
+package connector
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"math/rand/v2"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// RetryPolicy bounds the retries of one request.
+type RetryPolicy struct {
+	// MaxAttempts counts every attempt, the first included.
+	MaxAttempts int
+	// BaseDelay is the first backoff; each retry doubles it, with full
+	// jitter, up to MaxDelay.
+	BaseDelay time.Duration
+	MaxDelay  time.Duration
+	// MaxRetryAfter is the longest Retry-After waited for in place; a longer
+	// one ends the request with a temporary *Error carrying RetryAfter.
+	MaxRetryAfter time.Duration
+	// AttemptTimeout bounds one attempt, response body included.
+	AttemptTimeout time.Duration
+}
+
+// DefaultRetry is the policy of production connectors.
+var DefaultRetry = RetryPolicy{
+	MaxAttempts:    5,
+	BaseDelay:      500 * time.Millisecond,
+	MaxDelay:       30 * time.Second,
+	MaxRetryAfter:  60 * time.Second,
+	AttemptTimeout: 30 * time.Second,
+}
+
+// DefaultTimeout bounds a whole request when Options.HTTPClient is nil.
+const DefaultTimeout = 5 * time.Minute
+
+// maxResponseBytes bounds a response body read into memory.
+const maxResponseBytes = 32 << 20
+
+func (p RetryPolicy) withDefaults() RetryPolicy {
+	if p.MaxAttempts <= 0 {
+		p.MaxAttempts = DefaultRetry.MaxAttempts
+	}
+	if p.BaseDelay <= 0 {
+		p.BaseDelay = DefaultRetry.BaseDelay
+	}
+	if p.MaxDelay <= 0 {
+		p.MaxDelay = DefaultRetry.MaxDelay
+	}
+	if p.MaxRetryAfter <= 0 {
+		p.MaxRetryAfter = DefaultRetry.MaxRetryAfter
+	}
+	if p.AttemptTimeout <= 0 {
+		p.AttemptTimeout = DefaultRetry.AttemptTimeout
+	}
+	return p
+}
+
+// Client is the JSON-over-HTTP client every connector builds on: it joins
+// paths to the base URL, authorises, retries temporary failures with
+// backoff (honouring Retry-After), bounds time and response size, and turns
+// failures into *Error. It never logs credentials, query strings or bodies.
+type Client struct {
+	Provider ProviderKey
+	BaseURL  *url.URL
+	HTTP     *http.Client
+	Retry    RetryPolicy
+	Logger   *slog.Logger
+	// Authorize adds authentication to each attempt's request.
+	Authorize func(ctx context.Context, r *http.Request) error
+	// ErrorMessage extracts the provider's message from an error body; nil
+	// or an empty result falls back to the trimmed body.
+	ErrorMessage func(body []byte) string
+}
+
+// NewClient returns a client for provider at baseURL, which must be an
+// absolute http(s) URL; a bad one is a *CredentialError for "baseURL".
+func NewClient(provider ProviderKey, baseURL string, opts Options) (*Client, error) {
+	u, err := ParseBaseURL(baseURL)
+	if err != nil {
+		return nil, err
+	}
+	hc := opts.HTTPClient
+	if hc == nil {
+		hc = &http.Client{Timeout: DefaultTimeout}
+	}
+	logger := opts.Logger
+	if logger == nil {
+		logger = slog.New(slog.DiscardHandler)
+	}
+	return &Client{Provider: provider, BaseURL: u, HTTP: hc, Retry: opts.Retry.withDefaults(), Logger: logger}, nil
+}
+
+// ParseBaseURL validates the baseURL credential.
+func ParseBaseURL(s string) (*url.URL, error) {
+	u, err := url.Parse(strings.TrimRight(s, "/"))
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || u.User != nil || u.RawQuery != "" || u.Fragment != "" {
+		return nil, &CredentialError{Key: "baseURL", Message: "must be an absolute http(s) URL without credentials, query or fragment"}
+	}
+	return u, nil
+}
+
+// Request is one API call.
+type Request struct {
+	Method string
+	Path   string // joined to the base URL's path
+	Query  url.Values
+	Body   any // JSON-encoded when non-nil
+	Header http.Header
+	// Retry allows retrying after a temporary failure: set it for reads and
+	// for writes that carry an idempotency key.
+	Retry bool
+}
+
+// Op names the request in errors and logs (method and path, no query).
+func (r Request) Op() string { return r.Method + " " + r.Path }
+
+// Do sends req and decodes a 2xx JSON response into out (unless out is nil).
+func (c *Client) Do(ctx context.Context, req Request, out any) error {
+	var body []byte
+	if req.Body != nil {
+		var err error
+		if body, err = json.Marshal(req.Body); err != nil {
+			return fmt.Errorf("%s: %s: encoding request: %w", c.Provider, req.Op(), err)
+		}
+	}
+	policy := c.Retry.withDefaults()
+	for attempt := 1; ; attempt++ {
+		err := c.attempt(ctx, req, body, out, policy.AttemptTimeout)
+		if err == nil {
+			return nil
+		}
+		var e *Error
+		if !errors.As(err, &e) || !e.Temporary || !req.Retry || attempt >= policy.MaxAttempts {
+			return err
+		}
+		wait := backoff(policy, attempt)
+		if e.RetryAfter > 0 {
+			if e.RetryAfter > policy.MaxRetryAfter {
+				return err
+			}
+			wait = e.RetryAfter
+		}
+		c.Logger.LogAttrs(ctx, slog.LevelWarn, "external request will be retried",
+			slog.String("provider", string(c.Provider)), slog.String("op", req.Op()),
+			slog.Int("status", e.StatusCode), slog.Int("attempt", attempt), slog.Duration("wait", wait))
+		if err := sleep(ctx, wait); err != nil {
+			return fmt.Errorf("%s: %s: %w", c.Provider, req.Op(), err)
+		}
+	}
+}
+
+func (c *Client) attempt(parent context.Context, req Request, body []byte, out any, timeout time.Duration) error {
+	ctx, cancel := context.WithTimeout(parent, timeout)
+	defer cancel()
+
+	u := c.BaseURL.JoinPath(req.Path)
+	if len(req.Query) > 0 {
+		u.RawQuery = req.Query.Encode()
+	}
+	var rd io.Reader
+	if body != nil {
+		rd = bytes.NewReader(body)
+	}
+	hr, err := http.NewRequestWithContext(ctx, req.Method, u.String(), rd)
+	if err != nil {
+		return fmt.Errorf("%s: %s: %w", c.Provider, req.Op(), err)
+	}
+	for k, v := range req.Header {
+		hr.Header[k] = v
+	}
+	hr.Header.Set("Accept", "application/json")
+	if body != nil {
+		hr.Header.Set("Content-Type", "application/json")
+	}
+	if c.Authorize != nil {
+		if err := c.Authorize(ctx, hr); err != nil {
+			return err
+		}
+	}
+
+	start := time.Now()
+	resp, err := c.HTTP.Do(hr)
+	if err != nil {
+		if parent.Err() != nil { // the caller gave up: not the provider's fault
+			return fmt.Errorf("%s: %s: %w", c.Provider, req.Op(), parent.Err())
+		}
+		return &Error{Provider: c.Provider, Op: req.Op(), Message: transportMessage(err), Temporary: true, Err: err}
+	}
+	defer resp.Body.Close()
+	data, readErr := io.ReadAll(io.LimitReader(resp.Body, maxResponseBytes+1))
+	c.Logger.LogAttrs(ctx, slog.LevelDebug, "external request",
+		slog.String("provider", string(c.Provider)), slog.String("op", req.Op()),
+		slog.Int("status", resp.StatusCode), slog.Duration("took", time.Since(start)))
+
+	if resp.StatusCode < 200 || resp.StatusCode > 299 {
+		e := &Error{Provider: c.Provider, Op: req.Op(), StatusCode: resp.StatusCode, Message: c.message(data)}
+		switch {
+		case resp.StatusCode == http.StatusTooManyRequests, resp.StatusCode == http.StatusRequestTimeout,
+			resp.StatusCode >= 500:
+			e.Temporary = true
+			e.RetryAfter = parseRetryAfter(resp.Header.Get("Retry-After"), time.Now())
+		}
+		return e
+	}
+	if readErr != nil {
+		return &Error{Provider: c.Provider, Op: req.Op(), StatusCode: resp.StatusCode, Message: "reading response: " + transportMessage(readErr), Temporary: true, Err: readErr}
+	}
+	if len(data) > maxResponseBytes {
+		return &Error{Provider: c.Provider, Op: req.Op(), StatusCode: resp.StatusCode, Message: fmt.Sprintf("response larger than %d bytes", maxResponseBytes)}
+	}
+	if out == nil || resp.StatusCode == http.StatusNoContent {
+		return nil
+	}
+	if err := json.Unmarshal(data, out); err != nil {
+		// A cut or garbled body is most often a passing fault of a proxy.
+		return &Error{Provider: c.Provider, Op: req.Op(), StatusCode: resp.StatusCode, Message: "malformed JSON response: " + err.Error(), Temporary: true, Err: err}
+	}
+	return nil
+}
+
+func (c *Client) message(body []byte) string {
+	if c.ErrorMessage != nil {
+		if m := c.ErrorMessage(body); m != "" {
+			return truncate(m, 500)
+		}
+	}
+	m := strings.TrimSpace(string(body))
+	if m == "" {
+		return "empty response"
+	}
+	return truncate(m, 500)
+}
+
+func truncate(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	return s[:n] + "…"
+}
+
+// transportMessage describes a transport error without the request URL,
+// whose query may hold personal data.
+func transportMessage(err error) string {
+	var ue *url.Error
+	if errors.As(err, &ue) {
+		err = ue.Err
+	}
+	if errors.Is(err, context.DeadlineExceeded) {
+		return "request timed out"
+	}
+	return err.Error()
+}
+
+// parseRetryAfter reads a Retry-After header: delay-seconds or an HTTP date.
+func parseRetryAfter(v string, now time.Time) time.Duration {
+	v = strings.TrimSpace(v)
+	if v == "" {
+		return 0
+	}
+	if s, err := strconv.Atoi(v); err == nil {
+		if s < 0 {
+			return 0
+		}
+		return time.Duration(s) * time.Second
+	}
+	if t, err := http.ParseTime(v); err == nil && t.After(now) {
+		return t.Sub(now)
+	}
+	return 0
+}
+
+// backoff is the full-jitter exponential delay before retry number attempt.
+func backoff(p RetryPolicy, attempt int) time.Duration {
+	d := p.BaseDelay << min(attempt-1, 30)
+	if d <= 0 || d > p.MaxDelay {
+		d = p.MaxDelay
+	}
+	return d/2 + rand.N(d/2+1)
+}
+
+func sleep(ctx context.Context, d time.Duration) error {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}

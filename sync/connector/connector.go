@@ -1,0 +1,286 @@
+// Package connector defines how Intake talks to the external systems where
+// contacts live (ATS and CRMs). A Provider describes one external system and
+// opens Connectors bound to one integration's credentials; the sync engine,
+// the pushback worker and the webhook endpoint use only this interface.
+//
+// Providers are registered explicitly (see Registry); there are no init-time
+// side effects.
+package connector
+
+import (
+	"context"
+	"iter"
+	"log/slog"
+	"net/http"
+	"time"
+)
+
+// ProviderKey names an external system. The values are the GraphQL
+// ProviderKey enum values.
+type ProviderKey string
+
+const (
+	Zvoove    ProviderKey = "ZVOOVE"
+	Talention ProviderKey = "TALENTION"
+	Compleet  ProviderKey = "COMPLEET"
+	HubSpot   ProviderKey = "HUBSPOT"
+)
+
+// ReferenceKind is what a reference is in the external system. The values are
+// the GraphQL ReferenceKind enum values.
+type ReferenceKind string
+
+const (
+	KindJob      ReferenceKind = "JOB"
+	KindCampaign ReferenceKind = "CAMPAIGN"
+	KindList     ReferenceKind = "LIST"
+	KindSegment  ReferenceKind = "SEGMENT"
+	KindOffice   ReferenceKind = "OFFICE"
+)
+
+// Search type keys shared by providers.
+const (
+	SearchNewApplications = "new_applications"
+	SearchTalentPool      = "talent_pool_research"
+)
+
+// FieldType is the type of a search field. The values are the GraphQL
+// SearchFieldType enum values.
+type FieldType string
+
+const (
+	FieldInt     FieldType = "INT"
+	FieldString  FieldType = "STRING"
+	FieldBoolean FieldType = "BOOLEAN"
+)
+
+// SearchField is one parameter of a search type.
+type SearchField struct {
+	Key         string
+	Label       string
+	Description string
+	Type        FieldType
+	Required    bool
+	Min, Max    *int // bounds for FieldInt (inclusive); length bounds for FieldString
+}
+
+// SearchType is a kind of search a provider can run, with its parameters.
+type SearchType struct {
+	Key         string
+	Name        string
+	Description string
+	IsDefault   bool
+	Fields      []SearchField
+}
+
+// Descriptor is what a provider is and can do. It is static data.
+type Descriptor struct {
+	Key                   ProviderKey
+	Name                  string
+	SupportsPushback      bool
+	SupportsStatusMapping bool
+	SupportsWebhooks      bool
+	SearchTypes           []SearchType
+	ReferenceKinds        []ReferenceKind
+	// CredentialKeys lists every key the credentials map may hold.
+	CredentialKeys []string
+}
+
+// SearchType returns the search type with the given key.
+func (d Descriptor) SearchType(key string) (SearchType, bool) {
+	for _, st := range d.SearchTypes {
+		if st.Key == key {
+			return st, true
+		}
+	}
+	return SearchType{}, false
+}
+
+// DefaultSearchType returns the provider's default search type.
+func (d Descriptor) DefaultSearchType() SearchType {
+	for _, st := range d.SearchTypes {
+		if st.IsDefault {
+			return st
+		}
+	}
+	return d.SearchTypes[0]
+}
+
+// Credentials are an integration's secrets and settings (baseURL, apiKey, ...).
+// They are decrypted only to open a Connector and never logged.
+type Credentials map[string]string
+
+// Options carry the process-wide dependencies of a Connector.
+type Options struct {
+	// HTTPClient sends the requests; nil means a client with DefaultTimeout.
+	HTTPClient *http.Client
+	// Retry bounds the retries of one request; the zero value means DefaultRetry.
+	Retry RetryPolicy
+	// Logger receives request logs (never credentials or bodies); nil discards.
+	Logger *slog.Logger
+	// Now is the clock (webhook timestamps, date filters); nil means time.Now.
+	Now func() time.Time
+}
+
+// Provider describes an external system and opens connectors to it.
+type Provider interface {
+	Descriptor() Descriptor
+	// Open validates creds without any network request and returns a
+	// Connector bound to them. Bad credentials return a *CredentialError
+	// naming the key.
+	Open(creds Credentials, opts Options) (Connector, error)
+}
+
+// Connector talks to one integration of an external system. Every method is
+// safe for concurrent use and returns *Error for failures of the external
+// system. Methods a provider does not support return ErrUnsupported.
+type Connector interface {
+	// Check makes one cheap authenticated request to verify the credentials.
+	Check(ctx context.Context) error
+
+	// References lists the references (jobs, offices, lists, ...) whose name
+	// contains q.Search, one page at a time.
+	References(ctx context.Context, q ReferenceQuery) (ReferencePage, error)
+
+	// Fetch streams the records of a search one page at a time, starting
+	// after req.Cursor ("" = from the beginning). Each yielded Page carries
+	// the cursor to resume after it. The sequence ends after the last page,
+	// or after yielding one error. Breaking out of the loop stops all work.
+	Fetch(ctx context.Context, req FetchRequest) iter.Seq2[*Page, error]
+
+	// Push delivers one call result. Providers without pushback return
+	// ErrUnsupported.
+	Push(ctx context.Context, p PushRequest) error
+
+	// ParseWebhook verifies an incoming webhook's signature and returns its
+	// events. A missing, wrong or stale signature returns an error wrapping
+	// ErrUnauthorized. Providers without webhooks return ErrUnsupported.
+	ParseWebhook(r WebhookRequest) ([]WebhookEvent, error)
+}
+
+// ReferenceQuery asks for a page of references.
+type ReferenceQuery struct {
+	Search string // case-insensitive substring of the name; "" = all
+	Cursor string // "" = first page
+	Limit  int    // page size; <= 0 means the provider's default
+}
+
+// Reference is a job, office, list, ... in the external system.
+type Reference struct {
+	ExternalID string
+	Kind       ReferenceKind
+	Name       string
+}
+
+// ReferencePage is one page of references; NextCursor is "" on the last page.
+type ReferencePage struct {
+	Items      []Reference
+	NextCursor string
+}
+
+// FetchRequest is one search run against the external system.
+type FetchRequest struct {
+	SearchType string         // a key of Descriptor.SearchTypes
+	Params     map[string]any // validated against the search type's fields
+	// References restricts the search; empty means everything the search
+	// type covers (e.g. every active office).
+	References []Reference
+	// Since is the watermark of "new applications": records created at or
+	// after it. Zero means from the beginning.
+	Since time.Time
+	// Cursor resumes after the page that returned it; "" starts at the top.
+	Cursor string
+}
+
+// Page is one page of fetched records.
+type Page struct {
+	Records []Record
+	// Cursor resumes the fetch after this page. It is opaque to callers.
+	Cursor string
+	// Total is the number of records the whole search will yield, when the
+	// external system tells it; -1 when unknown.
+	Total int
+}
+
+// Record is one contact as the external system has it, before validation.
+type Record struct {
+	ExternalID string
+	FirstName  string
+	LastName   string
+	Email      string
+	// Phones are the raw phone numbers in order of preference; the first
+	// valid one becomes the contact's phone.
+	Phones []string
+	// ReferenceIDs are the external IDs of the references (jobs, offices,
+	// lists) the record belongs to.
+	ReferenceIDs []string
+	// Attributes are provider-specific values kept with the contact, such as
+	// the application ID that pushback needs.
+	Attributes map[string]any
+	CreatedAt  time.Time
+	UpdatedAt  time.Time
+	// Problem is non-empty when the record could not be read completely; the
+	// record then becomes an INVALID_RECORD import issue.
+	Problem string
+}
+
+// Outcome is a call's result. The values are the GraphQL CallOutcome values.
+type Outcome string
+
+const (
+	OutcomeSuccess     Outcome = "SUCCESS"      // green
+	OutcomePartial     Outcome = "PARTIAL"      // yellow
+	OutcomeFailure     Outcome = "FAILURE"      // red
+	OutcomeNotAnswered Outcome = "NOT_ANSWERED" // not answered
+)
+
+// QuestionResult is one question asked during a call and its answer.
+type QuestionResult struct {
+	Question string `json:"question"`
+	Answer   string `json:"answer"`
+}
+
+// ContactRef identifies the contact in the external system.
+type ContactRef struct {
+	ExternalID string
+	Attributes map[string]any // as the connector returned them in Record.Attributes
+}
+
+// PushRequest is one call result to deliver.
+type PushRequest struct {
+	// IdempotencyKey is the same for every attempt of one delivery; it is
+	// sent as an Idempotency-Key header so a retry never writes twice where
+	// the external system de-duplicates.
+	IdempotencyKey  string
+	Contact         ContactRef
+	Outcome         Outcome
+	Transcript      string
+	QuestionResults []QuestionResult
+	CalledAt        time.Time
+	Duration        time.Duration
+	// MappedStatus is the status name to set in the external system for this
+	// outcome; "" sends the result without a status change.
+	MappedStatus string
+}
+
+// WebhookRequest is an incoming webhook as received over HTTP.
+type WebhookRequest struct {
+	Method string
+	// URL is the full URL the external system called (scheme, host, path,
+	// query); some signatures cover it.
+	URL    string
+	Header http.Header
+	Body   []byte
+	Now    time.Time
+}
+
+// WebhookEvent is one change the external system announced.
+type WebhookEvent struct {
+	ID         string // the provider's event ID, when it has one
+	Type       string // e.g. "application.created", "contact.creation"
+	ExternalID string // the object the event is about
+	OccurredAt time.Time
+}
+
+// MaxWebhookAge is how old a signed webhook may be before it is refused.
+const MaxWebhookAge = 5 * time.Minute
