@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"math"
 	"math/rand/v2"
 	"net/http"
 	"net/url"
@@ -198,6 +199,9 @@ func (c *Client) attempt(parent context.Context, req Request, body []byte, out a
 	}
 	defer resp.Body.Close()
 	data, readErr := io.ReadAll(io.LimitReader(resp.Body, maxResponseBytes+1))
+	if readErr != nil && parent.Err() != nil { // the caller gave up mid-body
+		return fmt.Errorf("%s: %s: %w", c.Provider, req.Op(), parent.Err())
+	}
 	c.Logger.LogAttrs(ctx, slog.LevelDebug, "external request",
 		slog.String("provider", string(c.Provider)), slog.String("op", req.Op()),
 		slog.Int("status", resp.StatusCode), slog.Duration("took", time.Since(start)))
@@ -267,9 +271,12 @@ func parseRetryAfter(v string, now time.Time) time.Duration {
 	if v == "" {
 		return 0
 	}
-	if s, err := strconv.Atoi(v); err == nil {
-		if s < 0 {
+	if s, err := strconv.ParseInt(v, 10, 64); err == nil || errors.Is(err, strconv.ErrRange) {
+		switch {
+		case s < 0:
 			return 0
+		case s > int64(math.MaxInt64/time.Second):
+			return math.MaxInt64 // far beyond any MaxRetryAfter
 		}
 		return time.Duration(s) * time.Second
 	}
@@ -281,9 +288,9 @@ func parseRetryAfter(v string, now time.Time) time.Duration {
 
 // backoff is the full-jitter exponential delay before retry number attempt.
 func backoff(p RetryPolicy, attempt int) time.Duration {
-	d := p.BaseDelay << min(attempt-1, 30)
-	if d <= 0 || d > p.MaxDelay {
-		d = p.MaxDelay
+	d := p.MaxDelay
+	if shift := max(attempt-1, 0); shift < 63 && p.BaseDelay > 0 && p.BaseDelay <= p.MaxDelay>>shift {
+		d = p.BaseDelay << shift // cannot overflow: at most MaxDelay
 	}
 	return d/2 + rand.N(d/2+1)
 }

@@ -3,6 +3,7 @@ package connector
 import (
 	"errors"
 	"fmt"
+	"slices"
 	"time"
 )
 
@@ -75,7 +76,7 @@ func CheckCredentialKeys(creds Credentials, allowed, required []string) error {
 			return &CredentialError{Key: k, Message: "unknown key"}
 		}
 	}
-	for _, k := range required {
+	for _, k := range slices.Sorted(slices.Values(required)) {
 		if creds[k] == "" {
 			return &CredentialError{Key: k, Message: "is required"}
 		}

@@ -4,6 +4,8 @@ import (
 	"encoding/json"
 	"fmt"
 	"math"
+	"slices"
+	"strings"
 	"unicode/utf8"
 )
 
@@ -26,7 +28,8 @@ func ValidateParams(st SearchType, params map[string]any) (map[string]any, error
 		}
 	}
 	out := make(map[string]any, len(params))
-	for _, f := range st.Fields {
+	fields := slices.SortedFunc(slices.Values(st.Fields), func(a, b SearchField) int { return strings.Compare(a.Key, b.Key) })
+	for _, f := range fields {
 		v, present := params[f.Key]
 		if !present || v == nil {
 			if f.Required {

@@ -1,0 +1,84 @@
+// Package pulid implements Intake's IDs: a short type prefix and a ULID, as in
+// "cmp_01JDQ3Z5V6R8W9X0Y1Z2A3B4C5". IDs are globally unique, sort by creation
+// time, and name their type, which is how node(id:) finds the table. Clients
+// treat them as opaque.
+package pulid
+
+import (
+	"crypto/rand"
+	"database/sql/driver"
+	"fmt"
+	"io"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/oklog/ulid/v2"
+)
+
+// ID is a prefixed ULID.
+type ID string
+
+var (
+	entropyMu sync.Mutex
+	entropy   = ulid.Monotonic(rand.Reader, 0)
+)
+
+// New returns a new ID with the given prefix.
+func New(prefix string) ID {
+	entropyMu.Lock()
+	u := ulid.MustNew(ulid.Timestamp(time.Now()), entropy)
+	entropyMu.Unlock()
+	return ID(prefix + "_" + u.String())
+}
+
+// Prefix returns the type prefix of id ("" when it has none).
+func (id ID) Prefix() string {
+	p, _, ok := strings.Cut(string(id), "_")
+	if !ok {
+		return ""
+	}
+	return p
+}
+
+// Valid reports whether id has the form of an ID.
+func (id ID) Valid() bool {
+	p, rest, ok := strings.Cut(string(id), "_")
+	if !ok || p == "" || len(p) > 8 {
+		return false
+	}
+	_, err := ulid.ParseStrict(rest)
+	return err == nil
+}
+
+// Scan implements sql.Scanner.
+func (id *ID) Scan(src any) error {
+	switch v := src.(type) {
+	case nil:
+		*id = ""
+	case string:
+		*id = ID(v)
+	case []byte:
+		*id = ID(string(v))
+	default:
+		return fmt.Errorf("pulid: cannot scan %T", src)
+	}
+	return nil
+}
+
+// Value implements driver.Valuer.
+func (id ID) Value() (driver.Value, error) { return string(id), nil }
+
+// UnmarshalGQL implements graphql.Unmarshaler.
+func (id *ID) UnmarshalGQL(v any) error {
+	s, ok := v.(string)
+	if !ok {
+		return fmt.Errorf("ID must be a string")
+	}
+	*id = ID(s)
+	return nil
+}
+
+// MarshalGQL implements graphql.Marshaler.
+func (id ID) MarshalGQL(w io.Writer) { _, _ = io.WriteString(w, strconv.Quote(string(id))) }
