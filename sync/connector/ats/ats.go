@@ -148,7 +148,6 @@ func (l list[T]) next() string {
 type job struct {
 	ID     string  `json:"id"`
 	Name   string  `json:"name"`
-	Status string  `json:"status"`
 	Stages []stage `json:"stages"`
 }
 

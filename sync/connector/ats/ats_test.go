@@ -313,18 +313,6 @@ func TestReferences(t *testing.T) {
 	})
 }
 
-func TestDescriptorsDifferOnlyInCapabilities(t *testing.T) {
-	t.Parallel()
-	tal, com := talention.New().Descriptor(), compleet.New().Descriptor()
-	if !tal.SupportsStatusMapping || !tal.SupportsWebhooks || com.SupportsStatusMapping || com.SupportsWebhooks {
-		t.Fatalf("capabilities: talention %+v, compleet %+v", tal, com)
-	}
-	tal.Key, tal.Name, tal.SupportsStatusMapping, tal.SupportsWebhooks = com.Key, com.Name, false, false
-	if !reflect.DeepEqual(tal, com) {
-		t.Fatalf("descriptors differ beyond capabilities:\n%+v\n%+v", tal, com)
-	}
-}
-
 // errorBody answers in the providers' error shape.
 func errorBody(w http.ResponseWriter, status int, msg string) {
 	sandbox.WriteJSON(w, status, map[string]string{"status": "error", "message": msg})

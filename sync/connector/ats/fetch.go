@@ -28,21 +28,18 @@ type application struct {
 	ID              string    `json:"id"`
 	CandidateID     string    `json:"candidate_id"`
 	JobID           string    `json:"job_id"`
-	CurrentStageID  string    `json:"current_stage_id"`
 	RemoteCreatedAt time.Time `json:"remote_created_at"`
 }
 
 type candidate struct {
-	ID             string `json:"id"`
-	FirstName      string `json:"first_name"`
-	LastName       string `json:"last_name"`
-	PhoneNumbers   []struct {
+	FirstName    string `json:"first_name"`
+	LastName     string `json:"last_name"`
+	PhoneNumbers []struct {
 		PhoneNumber string `json:"phone_number"`
 		Type        string `json:"type"`
 	} `json:"phone_numbers"`
 	EmailAddresses []struct {
 		EmailAddress string `json:"email_address"`
-		Type         string `json:"type"`
 	} `json:"email_addresses"`
 	ChangedAt       time.Time `json:"changed_at"`
 	RemoteCreatedAt time.Time `json:"remote_created_at"`
@@ -98,7 +95,7 @@ func (c *conn) Fetch(ctx context.Context, req connector.FetchRequest) iter.Seq2[
 func (c *conn) fetchQuery(req connector.FetchRequest) (url.Values, error) {
 	st, ok := descriptor(c.cfg).SearchType(req.SearchType)
 	if !ok {
-		return nil, &connector.ParamError{Key: "searchType", Message: fmt.Sprintf("unknown search type %q for %s", req.SearchType, c.cfg.Name)}
+		return nil, fmt.Errorf("%s: fetching applications: unknown search type %q", c.cfg.Key, req.SearchType)
 	}
 	if _, err := connector.ValidateParams(st, req.Params); err != nil {
 		return nil, err

@@ -114,7 +114,7 @@ func TestFetch(t *testing.T) {
 			req  connector.FetchRequest
 			want string
 		}{
-			{"unknown search type", connector.FetchRequest{SearchType: connector.SearchTalentPool}, "searchType"},
+			{"unknown search type", connector.FetchRequest{SearchType: connector.SearchTalentPool}, `unknown search type "talent_pool_research"`},
 			{"unknown parameter", newApplications(connector.FetchRequest{Params: map[string]any{"daysSinceLastChange": 3}}), "searchParams.daysSinceLastChange"},
 			{"malformed cursor", newApplications(connector.FetchRequest{Cursor: "page-2"}), "malformed cursor"},
 			{"reference of another kind", newApplications(connector.FetchRequest{References: []connector.Reference{{ExternalID: "1", Kind: connector.KindOffice}}}), "OFFICE"},

@@ -52,7 +52,7 @@ func (c *conn) ParseWebhook(r connector.WebhookRequest) ([]connector.WebhookEven
 	if now.IsZero() {
 		now = c.now()
 	}
-	ts := time.Unix(secs, 0)
+	ts := time.Unix(secs, 0).UTC()
 	if age := now.Sub(ts); age > connector.MaxWebhookAge || age < -connector.MaxWebhookAge {
 		return nil, refuse("webhook-timestamp is too far from the current time")
 	}

@@ -162,6 +162,7 @@ func (c *conn) fetchNewApplications(ctx context.Context, req connector.FetchRequ
 		}
 	}
 	var batch []connector.Record
+	prevFirst := ""
 	for {
 		q := url.Values{"OfficeIds": cur.Offices, "PageNumber": {strconv.Itoa(cur.Page)}, "PageSize": {strconv.Itoa(listPageSize)}}
 		if cur.CreatedAfter != "" {
@@ -170,6 +171,9 @@ func (c *conn) fetchNewApplications(ctx context.Context, req connector.FetchRequ
 		var raw []json.RawMessage
 		if err := c.do(ctx, connector.Request{Method: http.MethodGet, Path: pathCandidates, Query: q, Retry: true}, &raw); err != nil {
 			return fmt.Errorf("listing new zvoove candidates: %w", err)
+		}
+		if len(raw) > 0 && repeats(&prevFirst, string(raw[0])) {
+			raw = nil // the API ignores PageNumber: the previous page had everything
 		}
 		items := make([]item, 0, len(raw))
 		for _, r := range raw {
@@ -238,6 +242,7 @@ func (c *conn) fetchTalentPool(ctx context.Context, req connector.FetchRequest, 
 		}
 	}
 	var batch []connector.Record
+	prevFirst := ""
 	for {
 		q := url.Values{
 			"From": {cur.From}, "To": {cur.To}, "OnlyLatestPerCandidate": {"true"},
@@ -246,6 +251,9 @@ func (c *conn) fetchTalentPool(ctx context.Context, req connector.FetchRequest, 
 		var page changelogPage
 		if err := c.do(ctx, connector.Request{Method: http.MethodGet, Path: pathChangelog, Query: q, Retry: true}, &page); err != nil {
 			return fmt.Errorf("reading the zvoove candidate change log: %w", err)
+		}
+		if len(page.Data) > 0 && repeats(&prevFirst, string(page.Data[0])) {
+			page.Data = nil // the API ignores PageNumber
 		}
 		var items []item
 		for _, r := range page.Data {

@@ -188,14 +188,36 @@ func departmentsRequest(page, size int) connector.Request {
 }
 
 // departments reads one page of active offices. The page is the last when
-// it is shorter than asked (or longer: an API that ignores PageSize).
-func (c *conn) departments(ctx context.Context, page, size int) (ds []department, last bool, err error) {
-	if err := c.do(ctx, departmentsRequest(page, size), &ds); err != nil {
+// it is shorter than asked, longer (an API that ignores PageSize), or
+// starts like the page before (an API that ignores PageNumber); prevFirst
+// carries the first ID from page to page.
+func (c *conn) departments(ctx context.Context, page, size int, prevFirst *string) (ds []department, last bool, err error) {
+	var raw []json.RawMessage
+	if err := c.do(ctx, departmentsRequest(page, size), &raw); err != nil {
 		return nil, false, fmt.Errorf("listing zvoove offices: %w", err)
 	}
-	last = len(ds) != size
-	ds = slices.DeleteFunc(ds, func(d department) bool { return d.ID == "" || d.Active != nil && !*d.Active })
-	return ds, last, nil
+	if len(raw) > 0 && repeats(prevFirst, string(raw[0])) {
+		return nil, true, nil
+	}
+	for _, r := range raw {
+		var d department
+		if err := json.Unmarshal(r, &d); err != nil {
+			req := departmentsRequest(page, size)
+			return nil, false, &connector.Error{Provider: connector.Zvoove, Op: req.Op(), StatusCode: http.StatusOK, Message: "unreadable office: " + err.Error(), Err: err}
+		}
+		if d.ID != "" && (d.Active == nil || *d.Active) {
+			ds = append(ds, d)
+		}
+	}
+	return ds, len(raw) != size, nil
+}
+
+// repeats reports whether a page starts with the same entry as the page
+// before, and remembers first for the next page.
+func repeats(prevFirst *string, first string) bool {
+	r := *prevFirst != "" && *prevFirst == first
+	*prevFirst = first
+	return r
 }
 
 // References lists the active offices whose name contains q.Search. The
@@ -217,8 +239,9 @@ func (c *conn) References(ctx context.Context, q connector.ReferenceQuery) (conn
 	}
 	needle := strings.ToLower(q.Search)
 	var out connector.ReferencePage
+	prevFirst := ""
 	for ; ; page++ {
-		ds, last, err := c.departments(ctx, page, size)
+		ds, last, err := c.departments(ctx, page, size, &prevFirst)
 		if err != nil {
 			return connector.ReferencePage{}, err
 		}
@@ -240,8 +263,9 @@ func (c *conn) References(ctx context.Context, q connector.ReferenceQuery) (conn
 // activeOffices lists the IDs of every active office.
 func (c *conn) activeOffices(ctx context.Context) ([]string, error) {
 	var ids []string
+	prevFirst := ""
 	for page := 1; ; page++ {
-		ds, last, err := c.departments(ctx, page, officePageSize)
+		ds, last, err := c.departments(ctx, page, officePageSize, &prevFirst)
 		if err != nil {
 			return nil, err
 		}

@@ -1,0 +1,74 @@
+package compleet_test
+
+import (
+	"context"
+	"errors"
+	"net/http/httptest"
+	"reflect"
+	"testing"
+
+	"github.com/intake/intake/sync/connector"
+	"github.com/intake/intake/sync/connector/compleet"
+	"github.com/intake/intake/sync/sandbox"
+	"github.com/intake/intake/sync/sandbox/atsfake"
+)
+
+func TestDescriptor(t *testing.T) {
+	t.Parallel()
+	want := connector.Descriptor{
+		Key:              connector.Compleet,
+		Name:             "Compleet",
+		SupportsPushback: true,
+		SearchTypes: []connector.SearchType{{
+			Key:         connector.SearchNewApplications,
+			Name:        "Default - New Applications",
+			Description: "Applications created since the last sync, for the selected jobs (all jobs when none is selected).",
+			IsDefault:   true,
+		}},
+		ReferenceKinds: []connector.ReferenceKind{connector.KindJob},
+		CredentialKeys: []string{"baseURL", "apiKey", "webhookSecret"},
+	}
+	if got := compleet.New().Descriptor(); !reflect.DeepEqual(got, want) {
+		t.Fatalf("descriptor:\n got %+v\nwant %+v", got, want)
+	}
+}
+
+// The whole round trip against the fake: fetch the candidates of one job,
+// push a call result as a note; webhooks are not offered.
+func TestRoundTrip(t *testing.T) {
+	t.Parallel()
+	data := sandbox.Dataset{Seed: 1, Size: 12}
+	fake := atsfake.New(atsfake.Config{Provider: "Compleet", Dataset: data})
+	srv := httptest.NewServer(fake.Handler())
+	defer srv.Close()
+	conn, err := compleet.New().Open(fake.Credentials(srv.URL), connector.Options{})
+	if err != nil {
+		t.Fatalf("Open: %v", err)
+	}
+	ctx := context.Background()
+	refs, err := conn.References(ctx, connector.ReferenceQuery{Search: atsfake.JobName(2)})
+	if err != nil || len(refs.Items) != 1 {
+		t.Fatalf("References = %+v, %v", refs, err)
+	}
+	var got []string
+	for page, err := range conn.Fetch(ctx, connector.FetchRequest{SearchType: connector.SearchNewApplications, References: refs.Items}) {
+		if err != nil {
+			t.Fatalf("Fetch: %v", err)
+		}
+		for _, r := range page.Records {
+			got = append(got, r.ExternalID)
+		}
+	}
+	if want := []string{data.ExternalID(2), data.ExternalID(7)}; !reflect.DeepEqual(got, want) {
+		t.Fatalf("fetched %v, want %v", got, want)
+	}
+	if err := conn.Push(ctx, connector.PushRequest{IdempotencyKey: "d1", Contact: connector.ContactRef{ExternalID: got[0]}, Outcome: connector.OutcomeFailure}); err != nil {
+		t.Fatalf("Push: %v", err)
+	}
+	if notes := fake.Notes(got[0]); !reflect.DeepEqual(notes, []string{"Call result: Failure"}) {
+		t.Fatalf("notes = %q", notes)
+	}
+	if _, err := conn.ParseWebhook(connector.WebhookRequest{}); !errors.Is(err, connector.ErrUnsupported) {
+		t.Fatalf("ParseWebhook error = %v, want ErrUnsupported", err)
+	}
+}

@@ -1,0 +1,369 @@
+package zvoovefake
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/intake/intake/sync/sandbox"
+)
+
+// Paging limits of the fake's list endpoints.
+const (
+	DefaultPageSize      = 20
+	MaxPageSize          = 100
+	MaxChangelogPageSize = 20
+)
+
+// Change statuses of the candidate change log.
+const (
+	StatusInserted   = "Inserted"
+	StatusUpdated    = "Updated"
+	StatusDeleted    = "Deleted"
+	StatusAnonymized = "Anonymized"
+	StatusRemoved    = "Removed_due_to_legal_reasons"
+)
+
+var officeNames = []string{
+	"Berlin Mitte", "Hamburg Altona", "München Schwabing", "Köln Ehrenfeld", "Frankfurt Sachsenhausen",
+	"Leipzig Zentrum", "Stuttgart West", "Düsseldorf Bilk", "Dresden Neustadt", "Hannover Linden",
+}
+
+// OfficeID is the ID of the office of people in reference group g.
+func OfficeID(g int) int { return g + 1 }
+
+// OfficeName is the name of the office with the given ID.
+func OfficeName(id int) string {
+	n := officeNames[(id-1)%len(officeNames)]
+	if k := (id - 1) / len(officeNames); k > 0 {
+		n += fmt.Sprintf(" %d", k+1)
+	}
+	return n
+}
+
+// InactiveOfficeID is the ID of the data set's one inactive office, which
+// has no people.
+func InactiveOfficeID(d sandbox.Dataset) int { return groups(d) + 1 }
+
+// EntryStatus is the change-log status of person i's latest change.
+func EntryStatus(i int) string {
+	switch {
+	case i%53 == 20:
+		return StatusDeleted
+	case i%71 == 30:
+		return StatusAnonymized
+	case i%101 == 40:
+		return StatusRemoved
+	case i%4 == 0:
+		return StatusInserted
+	}
+	return StatusUpdated
+}
+
+func groups(d sandbox.Dataset) int {
+	if d.Groups <= 0 {
+		return 5
+	}
+	return d.Groups
+}
+
+type department struct {
+	ID          int    `json:"id"`
+	Name        string `json:"name"`
+	Name2       string `json:"name2"`
+	Description string `json:"description"`
+	Active      bool   `json:"active"`
+}
+
+func (s *Server) department(id int) department {
+	if id == InactiveOfficeID(s.cfg.Dataset) {
+		return department{ID: id, Name: "Bochum Innenstadt", Name2: "geschlossen", Description: "Office closed", Active: false}
+	}
+	return department{ID: id, Name: OfficeName(id), Name2: "Niederlassung", Description: "Office " + strconv.Itoa(id), Active: true}
+}
+
+// departments lists the offices: IDs 1..Groups active, Groups+1 inactive.
+func (s *Server) departments(w http.ResponseWriter, r *http.Request) {
+	q := r.URL.Query()
+	page, size, ok := paging(w, q, MaxPageSize)
+	if !ok {
+		return
+	}
+	g := groups(s.cfg.Dataset)
+	lo, hi := 1, g+1 // office IDs in [lo, hi]
+	switch q.Get("Active") {
+	case "true":
+		hi = g
+	case "false":
+		lo = g + 1
+	case "":
+	default:
+		writeProblem(w, http.StatusBadRequest, "The value of Active is not valid.")
+		return
+	}
+	out := []department{}
+	for id := lo + (page-1)*size; id <= hi && len(out) < size; id++ {
+		out = append(out, s.department(id))
+	}
+	sandbox.WriteJSON(w, http.StatusOK, out)
+}
+
+type listEntry struct {
+	CandidateID int       `json:"candidateId"`
+	Name        string    `json:"name"`
+	Status      string    `json:"status"`
+	OfficeID    int       `json:"officeId"`
+	EntryDate   time.Time `json:"entryDate"`
+}
+
+// candidates lists the candidates of the offices OfficeIds created on or
+// after the day CreatedAfter, in creation order. The people of a set S of
+// groups are the indices i with i%G in S, so the k-th match after an index
+// is computed, never searched for.
+func (s *Server) candidates(w http.ResponseWriter, r *http.Request) {
+	q := r.URL.Query()
+	page, size, ok := paging(w, q, MaxPageSize)
+	if !ok {
+		return
+	}
+	d := s.cfg.Dataset
+	g := groups(d)
+	if len(q["OfficeIds"]) == 0 {
+		writeProblem(w, http.StatusBadRequest, "The OfficeIds field is required.")
+		return
+	}
+	var set []int // groups of the requested offices, sorted
+	for _, v := range q["OfficeIds"] {
+		id, err := strconv.Atoi(v)
+		if err != nil {
+			writeProblem(w, http.StatusBadRequest, fmt.Sprintf("The value '%s' is not valid for OfficeIds.", v))
+			return
+		}
+		if id >= 1 && id <= g && !slices.Contains(set, id-1) {
+			set = append(set, id-1)
+		}
+	}
+	slices.Sort(set)
+	start := 0
+	if v := q.Get("CreatedAfter"); v != "" {
+		day, err := time.Parse(time.DateOnly, v)
+		if err != nil {
+			writeProblem(w, http.StatusBadRequest, fmt.Sprintf("The value '%s' is not valid for CreatedAfter.", v))
+			return
+		}
+		start = d.FirstCreatedAtOrAfter(day)
+	}
+	out := []listEntry{}
+	if len(set) > 0 {
+		// below(n) counts the matching indices in [0, n); kth(k) is the
+		// matching index of rank k.
+		below := func(n int) int {
+			c := n / g * len(set)
+			for _, x := range set {
+				if x < n%g {
+					c++
+				}
+			}
+			return c
+		}
+		kth := func(k int) int { return k/len(set)*g + set[k%len(set)] }
+		first := below(start) + (page-1)*size
+		for rank := first; len(out) < size; rank++ {
+			i := kth(rank)
+			if i >= d.Size {
+				break
+			}
+			p := d.Person(i)
+			out = append(out, listEntry{
+				CandidateID: candidateID(d, i), Name: p.FirstName + " " + p.LastName,
+				Status: "Applicant", OfficeID: OfficeID(p.Group), EntryDate: p.CreatedAt.UTC(),
+			})
+		}
+	}
+	sandbox.WriteJSON(w, http.StatusOK, out)
+}
+
+type changelogEntry struct {
+	ID           int       `json:"id"`
+	CandidateID  int       `json:"candidateId"`
+	Status       string    `json:"status"`
+	LastEditDate time.Time `json:"lastEditDate"`
+}
+
+type metadata struct {
+	PageNumber   int `json:"pageNumber"`
+	PageSize     int `json:"pageSize"`
+	TotalPages   int `json:"totalPages"`
+	TotalRecords int `json:"totalRecords"`
+}
+
+type changelogPage struct {
+	Metadata metadata         `json:"metadata"`
+	Data     []changelogEntry `json:"data"`
+}
+
+// changelog serves the change log: entry i (id i+1) is person i's latest
+// change, so a time window is an index range.
+func (s *Server) changelog(w http.ResponseWriter, r *http.Request) {
+	q := r.URL.Query()
+	page, size, ok := paging(w, q, MaxChangelogPageSize)
+	if !ok {
+		return
+	}
+	d := s.cfg.Dataset
+	lo, hi := 0, d.Size
+	if v := q.Get("From"); v != "" {
+		t, err := parseTime(v)
+		if err != nil {
+			writeProblem(w, http.StatusBadRequest, fmt.Sprintf("The value '%s' is not valid for From.", v))
+			return
+		}
+		lo = d.FirstUpdatedAtOrAfter(t)
+	}
+	if v := q.Get("To"); v != "" {
+		t, err := parseTime(v)
+		if err != nil {
+			writeProblem(w, http.StatusBadRequest, fmt.Sprintf("The value '%s' is not valid for To.", v))
+			return
+		}
+		hi = min(hi, d.FirstUpdatedAtOrAfter(t.Add(time.Nanosecond)))
+	}
+	if v := q.Get("LastId"); v != "" {
+		id, err := strconv.Atoi(v)
+		if err != nil || id < 0 {
+			writeProblem(w, http.StatusBadRequest, fmt.Sprintf("The value '%s' is not valid for LastId.", v))
+			return
+		}
+		lo = max(lo, min(id, d.Size)) // entries with id > LastId
+	}
+	if v := q.Get("OnlyLatestPerCandidate"); v != "" && v != "true" && v != "false" {
+		writeProblem(w, http.StatusBadRequest, fmt.Sprintf("The value '%s' is not valid for OnlyLatestPerCandidate.", v))
+		return
+	}
+	total := max(hi-lo, 0)
+	out := changelogPage{
+		Metadata: metadata{PageNumber: page, PageSize: size, TotalPages: (total + size - 1) / size, TotalRecords: total},
+		Data:     []changelogEntry{},
+	}
+	for i := lo + (page-1)*size; i < hi && len(out.Data) < size; i++ {
+		out.Data = append(out.Data, changelogEntry{
+			ID: i + 1, CandidateID: candidateID(d, i), Status: EntryStatus(i), LastEditDate: d.UpdatedAt(i).UTC(),
+		})
+	}
+	sandbox.WriteJSON(w, http.StatusOK, out)
+}
+
+type address struct {
+	ZipCode       string  `json:"zipCode"`
+	StreetAddress string  `json:"streetAddress"`
+	CityName      string  `json:"cityName"`
+	CountryCode   string  `json:"countryCode"`
+	Phone1        *string `json:"phone1"`
+	Phone2        *string `json:"phone2"`
+}
+
+type candidateDetail struct {
+	ID            int     `json:"id"`
+	CandidateGUID string  `json:"candidateGuid"`
+	OfficeID      int     `json:"officeId"`
+	FirstName     string  `json:"firstName"`
+	LastName      string  `json:"lastName"`
+	Email         string  `json:"email"`
+	Address       address `json:"address"`
+}
+
+// CandidateGUID is person i's candidateGuid in the fake.
+func CandidateGUID(d sandbox.Dataset, i int) string {
+	return fmt.Sprintf("%08x-0000-4000-8000-%012x", uint32(d.Seed), i)
+}
+
+// candidate serves one candidate's detail.
+func (s *Server) candidate(w http.ResponseWriter, r *http.Request) {
+	d := s.cfg.Dataset
+	i, ok := d.IndexOf(r.PathValue("id"))
+	if !ok {
+		writeProblem(w, http.StatusNotFound, fmt.Sprintf("Candidate %s was not found.", r.PathValue("id")))
+		return
+	}
+	p := d.Person(i)
+	a := address{
+		ZipCode:       fmt.Sprintf("%05d", 10000+i%89999),
+		StreetAddress: fmt.Sprintf("Musterstraße %d", 1+i%120),
+		CityName:      strings.Fields(OfficeName(OfficeID(p.Group)))[0],
+		CountryCode:   "DE",
+	}
+	if len(p.Phones) > 0 {
+		a.Phone1 = &p.Phones[0]
+	}
+	if len(p.Phones) > 1 {
+		a.Phone2 = &p.Phones[1]
+	}
+	sandbox.WriteJSON(w, http.StatusOK, candidateDetail{
+		ID: candidateID(d, i), CandidateGUID: CandidateGUID(d, i), OfficeID: OfficeID(p.Group),
+		FirstName: p.FirstName, LastName: p.LastName, Email: p.Email, Address: a,
+	})
+}
+
+// addContact records a contact note on a candidate.
+func (s *Server) addContact(w http.ResponseWriter, r *http.Request) {
+	id := r.PathValue("id")
+	if _, ok := s.cfg.Dataset.IndexOf(id); !ok {
+		writeProblem(w, http.StatusNotFound, fmt.Sprintf("Candidate %s was not found.", id))
+		return
+	}
+	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, 1<<20))
+	var obj map[string]any
+	if err != nil || json.Unmarshal(body, &obj) != nil {
+		writeProblem(w, http.StatusBadRequest, "The request body must be a JSON object.")
+		return
+	}
+	a, _ := s.Writes.Apply(r, body, func() sandbox.Answer {
+		s.mu.Lock()
+		defer s.mu.Unlock()
+		s.contacts[id] = append(s.contacts[id], json.RawMessage(body))
+		return sandbox.Answer{Status: http.StatusCreated, Body: map[string]any{"id": len(s.contacts[id]), "candidateId": id}}
+	})
+	sandbox.WriteJSON(w, a.Status, a.Body)
+}
+
+func candidateID(d sandbox.Dataset, i int) int {
+	n, _ := strconv.Atoi(d.ExternalID(i))
+	return n
+}
+
+// paging reads PageNumber (default 1) and PageSize (default
+// DefaultPageSize, at most maxSize), answering 400 when they are invalid.
+func paging(w http.ResponseWriter, q map[string][]string, maxSize int) (page, size int, ok bool) {
+	page, size = 1, min(DefaultPageSize, maxSize)
+	read := func(key string, dst *int, hi int) bool {
+		v := ""
+		if vs := q[key]; len(vs) > 0 {
+			v = vs[0]
+		}
+		if v == "" {
+			return true
+		}
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 1 || n > hi {
+			writeProblem(w, http.StatusBadRequest, fmt.Sprintf("%s must be between 1 and %d.", key, hi))
+			return false
+		}
+		*dst = n
+		return true
+	}
+	ok = read("PageNumber", &page, 1_000_000_000) && read("PageSize", &size, maxSize)
+	return page, size, ok
+}
+
+// parseTime reads a date-time with or without offset (without: UTC).
+func parseTime(v string) (time.Time, error) {
+	if t, err := time.Parse(time.RFC3339Nano, v); err == nil {
+		return t, nil
+	}
+	return time.Parse("2006-01-02T15:04:05.999999999", v)
+}
