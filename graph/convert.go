@@ -1,0 +1,64 @@
+package graph
+
+import (
+	"fmt"
+
+	"github.com/intake/intake/ent/integration"
+	"github.com/intake/intake/ent/reference"
+	"github.com/intake/intake/graph/model"
+	"github.com/intake/intake/internal/service"
+	"github.com/intake/intake/sync/connector"
+)
+
+func (r *Resolver) provider(key integration.Provider) (*model.Provider, error) {
+	for _, d := range r.svc.Providers() {
+		if string(d.Key) == string(key) {
+			return providerModel(d), nil
+		}
+	}
+	return nil, fmt.Errorf("provider %s is not registered", key)
+}
+
+func providerModel(d connector.Descriptor) *model.Provider {
+	p := &model.Provider{
+		Key:                   integration.Provider(d.Key),
+		Name:                  d.Name,
+		SupportsPushback:      d.SupportsPushback,
+		SupportsStatusMapping: d.SupportsStatusMapping,
+		SupportsWebhooks:      d.SupportsWebhooks,
+	}
+	for _, k := range d.ReferenceKinds {
+		p.ReferenceKinds = append(p.ReferenceKinds, reference.Kind(k))
+	}
+	for _, st := range d.SearchTypes {
+		m := &model.SearchType{Key: st.Key, Name: st.Name, Description: st.Description, IsDefault: st.IsDefault, Fields: []*model.SearchField{}}
+		for _, f := range st.Fields {
+			m.Fields = append(m.Fields, &model.SearchField{
+				Key: f.Key, Label: f.Label, Description: f.Description,
+				Type: model.SearchFieldType(f.Type), Required: f.Required, Min: f.Min, Max: f.Max,
+			})
+		}
+		p.SearchTypes = append(p.SearchTypes, m)
+	}
+	return p
+}
+
+// errNotAvailable answers operations whose engine this server does not run.
+func errNotAvailable(op string) error {
+	return &service.Error{Code: "NOT_AVAILABLE", Message: op + " is not available on this server yet"}
+}
+
+func deref[T any](p *T) T {
+	var zero T
+	if p == nil {
+		return zero
+	}
+	return *p
+}
+
+func derefOr[T any](p *T, def T) T {
+	if p == nil {
+		return def
+	}
+	return *p
+}

@@ -1,0 +1,154 @@
+package service
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"github.com/intake/intake/ent"
+	"github.com/intake/intake/ent/integration"
+	"github.com/intake/intake/internal/pulid"
+	"github.com/intake/intake/internal/viewer"
+	"github.com/intake/intake/sync/connector"
+)
+
+// ConnectIntegrationInput is connectIntegration's input.
+type ConnectIntegrationInput struct {
+	Provider    integration.Provider
+	Name        string
+	Credentials map[string]any
+}
+
+// checkTimeout bounds a connection check so a slow system cannot hold a
+// request for long.
+const checkTimeout = 20 * time.Second
+
+// ConnectIntegration validates the credentials, checks them against the
+// external system, and stores them sealed. A failed check still stores the
+// integration, with status ERROR and the reason in lastError.
+func (s *Service) ConnectIntegration(ctx context.Context, in ConnectIntegrationInput) (*ent.Integration, error) {
+	v := viewer.FromContext(ctx)
+	if v == nil {
+		return nil, &Error{Code: CodeUnauthenticated, Message: "an API key is required"}
+	}
+	p, ok := s.providers.Get(connector.ProviderKey(in.Provider))
+	if !ok {
+		return nil, invalid("input.provider", "provider %s is not supported", in.Provider)
+	}
+	name, err := checkText("input.name", in.Name, true, 200)
+	if err != nil {
+		return nil, err
+	}
+	creds := connector.Credentials{}
+	for k, val := range in.Credentials {
+		s, ok := val.(string)
+		if !ok {
+			return nil, invalid("input.credentials."+k, "must be a string")
+		}
+		creds[k] = s
+	}
+	conn, err := p.Open(creds, s.connOpts)
+	if err != nil {
+		return nil, Classify(err)
+	}
+	id := pulid.New("int")
+	sealed, err := s.sealCredentials(v.OrgID, id, creds)
+	if err != nil {
+		return nil, fmt.Errorf("sealing credentials: %w", err)
+	}
+	status, lastErr := s.check(ctx, conn, in.Provider)
+	return s.db.Integration.Create().
+		SetID(id).
+		SetProvider(in.Provider).
+		SetName(name).
+		SetCredentials(sealed).
+		SetStatus(status).
+		SetNillableLastError(lastErr).
+		SetLastCheckedAt(time.Now().UTC()).
+		Save(ctx)
+}
+
+// check asks the external system whether the credentials work.
+func (s *Service) check(ctx context.Context, conn connector.Connector, p integration.Provider) (integration.Status, *string) {
+	ctx, cancel := context.WithTimeout(ctx, checkTimeout)
+	defer cancel()
+	if err := conn.Check(ctx); err != nil {
+		s.log.InfoContext(ctx, "integration check failed", slog.String("provider", string(p)), slog.String("err", err.Error()))
+		msg := err.Error()
+		return integration.StatusERROR, &msg
+	}
+	return integration.StatusCONNECTED, nil
+}
+
+// CheckIntegration checks a connected integration's credentials again.
+func (s *Service) CheckIntegration(ctx context.Context, id pulid.ID) (*ent.Integration, error) {
+	in, err := s.integration(ctx, "id", id)
+	if err != nil {
+		return nil, err
+	}
+	if in.Status == integration.StatusDISCONNECTED {
+		return nil, invalid("id", "the integration is disconnected: connect it again")
+	}
+	conn, err := s.OpenConnector(in)
+	if err != nil {
+		return nil, err
+	}
+	status, lastErr := s.check(ctx, conn, in.Provider)
+	upd := in.Update().SetStatus(status).SetLastCheckedAt(time.Now().UTC())
+	if lastErr != nil {
+		upd.SetLastError(*lastErr)
+	} else {
+		upd.ClearLastError()
+	}
+	return upd.Save(ctx)
+}
+
+// DisconnectIntegration marks an integration disconnected and erases its
+// credentials; its triggers stay configured but stop syncing and pushing.
+func (s *Service) DisconnectIntegration(ctx context.Context, id pulid.ID) (*ent.Integration, error) {
+	in, err := s.integration(ctx, "id", id)
+	if err != nil {
+		return nil, err
+	}
+	return in.Update().
+		SetStatus(integration.StatusDISCONNECTED).
+		SetCredentials([]byte{}).
+		ClearLastError().
+		Save(ctx)
+}
+
+// ReferenceOptions browses the references of an integration's external
+// system live.
+func (s *Service) ReferenceOptions(ctx context.Context, id pulid.ID, search string, first int, after string) (connector.ReferencePage, error) {
+	in, err := s.integration(ctx, "integrationID", id)
+	if err != nil {
+		return connector.ReferencePage{}, err
+	}
+	if first < 1 || first > 100 {
+		return connector.ReferencePage{}, invalid("first", "must be between 1 and 100")
+	}
+	if in.Status == integration.StatusDISCONNECTED {
+		return connector.ReferencePage{}, invalid("integrationID", "the integration is disconnected: connect it again")
+	}
+	conn, err := s.OpenConnector(in)
+	if err != nil {
+		return connector.ReferencePage{}, err
+	}
+	page, err := conn.References(ctx, connector.ReferenceQuery{Search: search, Cursor: after, Limit: first})
+	if err != nil {
+		return connector.ReferencePage{}, Classify(err)
+	}
+	return page, nil
+}
+
+func (s *Service) integration(ctx context.Context, field string, id pulid.ID) (*ent.Integration, error) {
+	if err := checkID(field, id, "int", "integration"); err != nil {
+		return nil, err
+	}
+	in, err := s.db.Integration.Get(ctx, id)
+	if ent.IsNotFound(err) {
+		return nil, notFound(field, "integration")
+	}
+	return in, err
+}

@@ -1,0 +1,132 @@
+// Package service holds Intake's use cases behind the GraphQL API, the CLI
+// and the demo: campaigns, integrations and triggers with every rule of the
+// product, scoped to the caller's organization (see internal/viewer).
+// Resolvers only translate between GraphQL and these methods.
+package service
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"log/slog"
+	"strings"
+	"unicode/utf8"
+
+	"github.com/nyaruka/phonenumbers"
+
+	"github.com/intake/intake/ent"
+	"github.com/intake/intake/internal/pulid"
+	"github.com/intake/intake/internal/secrets"
+	"github.com/intake/intake/sync/connector"
+)
+
+// Service implements the use cases.
+type Service struct {
+	db        *ent.Client
+	providers *connector.Registry
+	box       *secrets.Box
+	log       *slog.Logger
+	connOpts  connector.Options
+}
+
+// Deps are what a Service needs.
+type Deps struct {
+	DB        *ent.Client
+	Providers *connector.Registry
+	Secrets   *secrets.Box
+	Logger    *slog.Logger
+	// Connector options used to reach external systems.
+	Connector connector.Options
+}
+
+// New returns a Service.
+func New(d Deps) *Service {
+	log := d.Logger
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	return &Service{db: d.DB, providers: d.Providers, box: d.Secrets, log: log, connOpts: d.Connector}
+}
+
+// Providers returns the provider catalogue.
+func (s *Service) Providers() []connector.Descriptor { return s.providers.Descriptors() }
+
+// tx runs fn in a transaction and rolls back when it fails.
+func (s *Service) tx(ctx context.Context, fn func(tx *ent.Tx) error) error {
+	tx, err := s.db.Tx(ctx)
+	if err != nil {
+		return fmt.Errorf("starting transaction: %w", err)
+	}
+	if err := fn(tx); err != nil {
+		if rerr := tx.Rollback(); rerr != nil {
+			s.log.ErrorContext(ctx, "rollback failed", slog.Any("err", rerr))
+		}
+		return err
+	}
+	if err := tx.Commit(); err != nil {
+		return fmt.Errorf("committing: %w", err)
+	}
+	return nil
+}
+
+// checkText trims s and enforces a length in characters.
+func checkText(field, s string, required bool, max int) (string, error) {
+	s = strings.TrimSpace(s)
+	if required && s == "" {
+		return "", invalid(field, "must not be empty")
+	}
+	if n := utf8.RuneCountInString(s); n > max {
+		return "", invalid(field, "must be at most %d characters (got %d)", max, n)
+	}
+	return s, nil
+}
+
+// checkRegion validates an ISO 3166-1 alpha-2 region the phone library knows.
+func checkRegion(field, r string) (string, error) {
+	r = strings.ToUpper(strings.TrimSpace(r))
+	if len(r) != 2 || phonenumbers.GetCountryCodeForRegion(r) == 0 {
+		return "", invalid(field, "%q is not an ISO 3166-1 alpha-2 region with a phone numbering plan", r)
+	}
+	return r, nil
+}
+
+// checkID refuses IDs that are not of the expected type: they cannot exist.
+func checkID(field string, id pulid.ID, prefix, what string) error {
+	if !id.Valid() || id.Prefix() != prefix {
+		return notFound(field, what)
+	}
+	return nil
+}
+
+// sealCredentials encrypts creds, bound to the integration's row.
+func (s *Service) sealCredentials(org, id pulid.ID, creds connector.Credentials) ([]byte, error) {
+	plain, err := json.Marshal(creds)
+	if err != nil {
+		return nil, err
+	}
+	return s.box.Seal(plain, credentialsAD(org, id))
+}
+
+// OpenConnector decrypts an integration's credentials and opens its connector.
+func (s *Service) OpenConnector(in *ent.Integration) (connector.Connector, error) {
+	p, ok := s.providers.Get(connector.ProviderKey(in.Provider))
+	if !ok {
+		return nil, fmt.Errorf("provider %s is not registered", in.Provider)
+	}
+	if len(in.Credentials) == 0 {
+		return nil, invalid("id", "the integration is disconnected: connect it again")
+	}
+	plain, err := s.box.Open(in.Credentials, credentialsAD(in.OrganizationID, in.ID))
+	if err != nil {
+		return nil, fmt.Errorf("opening credentials of integration %s: %w", in.ID, err)
+	}
+	var creds connector.Credentials
+	if err := json.Unmarshal(plain, &creds); err != nil {
+		return nil, fmt.Errorf("decoding credentials of integration %s: %w", in.ID, err)
+	}
+	return p.Open(creds, s.connOpts)
+}
+
+func credentialsAD(org, id pulid.ID) []byte {
+	return []byte("integration/" + string(org) + "/" + string(id))
+}

@@ -1,0 +1,46 @@
+package schema
+
+import (
+	"entgo.io/contrib/entgql"
+	"entgo.io/ent"
+	"entgo.io/ent/dialect/entsql"
+	"entgo.io/ent/schema"
+	"entgo.io/ent/schema/edge"
+	"entgo.io/ent/schema/field"
+	"entgo.io/ent/schema/index"
+)
+
+// Campaign is a calling campaign; its contacts come in through its triggers.
+type Campaign struct{ ent.Schema }
+
+func (Campaign) Mixin() []ent.Mixin {
+	return []ent.Mixin{withID("cmp"), tenantMixin{}, timeMixin{}}
+}
+
+func (Campaign) Fields() []ent.Field {
+	return []ent.Field{
+		field.String("name").NotEmpty().MaxLen(200).
+			Annotations(entgql.OrderField("NAME")),
+		field.String("phone_region").Default("DE").MaxLen(2),
+	}
+}
+
+func (Campaign) Edges() []ent.Edge {
+	return []ent.Edge{
+		edge.To("triggers", Trigger.Type).
+			Annotations(entgql.Skip(), entsql.OnDelete(entsql.Cascade)),
+		edge.To("contacts", Contact.Type).
+			Annotations(entgql.RelayConnection(), entsql.OnDelete(entsql.Cascade)),
+	}
+}
+
+func (Campaign) Indexes() []ent.Index {
+	return []ent.Index{index.Fields("organization_id", "created_at")}
+}
+
+func (Campaign) Annotations() []schema.Annotation {
+	return []schema.Annotation{
+		entgql.RelayConnection(),
+		entgql.QueryField(),
+	}
+}

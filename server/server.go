@@ -1,0 +1,155 @@
+// Package server is Intake's HTTP layer: routes, API key authentication,
+// the GraphQL handler with its transports (POST, GET for queries, and
+// websockets for subscriptions), the playground, health checks and the
+// incoming webhooks.
+package server
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"log/slog"
+	"net"
+	"net/http"
+	"time"
+
+	"github.com/intake/intake/ent"
+	"github.com/intake/intake/internal/service"
+	"github.com/intake/intake/internal/viewer"
+	"github.com/intake/intake/sync/progress"
+)
+
+// Config is the HTTP server's configuration.
+type Config struct {
+	Addr string
+	// AllowedOrigins may open websockets besides the server's own origin.
+	AllowedOrigins []string
+	// Introspection enables schema introspection and the playground.
+	Introspection bool
+}
+
+// Deps are the server's dependencies.
+type Deps struct {
+	DB      *ent.Client
+	Ping    func(context.Context) error // database readiness
+	Service *service.Service
+	Broker  progress.Broker
+	Logger  *slog.Logger
+}
+
+// Server serves Intake over HTTP.
+type Server struct {
+	cfg  Config
+	deps Deps
+	log  *slog.Logger
+	http *http.Server
+}
+
+// New returns a server; Start runs it.
+func New(cfg Config, d Deps) *Server {
+	if d.Logger == nil {
+		d.Logger = slog.New(slog.DiscardHandler)
+	}
+	s := &Server{cfg: cfg, deps: d, log: d.Logger}
+	s.http = &http.Server{
+		Addr:              cfg.Addr,
+		Handler:           s.Handler(),
+		ReadHeaderTimeout: 10 * time.Second,
+		IdleTimeout:       120 * time.Second,
+		ErrorLog:          slog.NewLogLogger(d.Logger.Handler(), slog.LevelWarn),
+	}
+	return s
+}
+
+// Handler returns the routes.
+func (s *Server) Handler() http.Handler {
+	mux := http.NewServeMux()
+	gql := s.graphQL()
+	mux.Handle("/graphql", s.authenticate(gql))
+	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
+		writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
+	})
+	mux.HandleFunc("GET /readyz", s.ready)
+	if s.cfg.Introspection {
+		mux.Handle("GET /{$}", playgroundHandler())
+	}
+	return mux
+}
+
+// Start listens on the configured address and serves until Stop. It returns
+// the listener's address once it accepts connections.
+func (s *Server) Start() (net.Addr, <-chan error, error) {
+	ln, err := net.Listen("tcp", s.cfg.Addr)
+	if err != nil {
+		return nil, nil, err
+	}
+	done := make(chan error, 1)
+	go func() {
+		err := s.http.Serve(ln)
+		if errors.Is(err, http.ErrServerClosed) {
+			err = nil
+		}
+		done <- err
+	}()
+	return ln.Addr(), done, nil
+}
+
+// Stop stops accepting connections and waits for requests in flight, up to
+// ctx's deadline; then it closes what is left (websockets included).
+func (s *Server) Stop(ctx context.Context) error {
+	err := s.http.Shutdown(ctx)
+	if err != nil {
+		s.http.Close()
+	}
+	return err
+}
+
+func (s *Server) ready(w http.ResponseWriter, r *http.Request) {
+	ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
+	defer cancel()
+	if err := s.deps.Ping(ctx); err != nil {
+		s.log.WarnContext(ctx, "not ready", slog.Any("err", err))
+		writeJSON(w, http.StatusServiceUnavailable, map[string]string{"status": "database unavailable"})
+		return
+	}
+	writeJSON(w, http.StatusOK, map[string]string{"status": "ready"})
+}
+
+// authenticate resolves the Bearer API key into the request's viewer.
+// Websocket upgrades pass: their key comes in connection_init.
+func (s *Server) authenticate(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Header.Get("Upgrade") != "" {
+			next.ServeHTTP(w, r)
+			return
+		}
+		v, err := s.viewerFor(r.Context(), r.Header.Get("Authorization"))
+		if err != nil {
+			e := service.Classify(err)
+			status := http.StatusUnauthorized
+			if e.Code == service.CodeInternal {
+				s.log.ErrorContext(r.Context(), "authenticating", slog.Any("err", err))
+				status = http.StatusServiceUnavailable
+			}
+			writeJSON(w, status, map[string]any{"errors": []any{map[string]any{
+				"message": e.Message, "extensions": map[string]any{"code": e.Code},
+			}}})
+			return
+		}
+		next.ServeHTTP(w, r.WithContext(viewer.NewContext(r.Context(), v)))
+	})
+}
+
+func (s *Server) viewerFor(ctx context.Context, authorization string) (*viewer.Viewer, error) {
+	key, ok := service.BearerKey(authorization)
+	if !ok {
+		return nil, &service.Error{Code: service.CodeUnauthenticated, Message: "an API key is required: Authorization: Bearer <key>"}
+	}
+	return s.deps.Service.Authenticate(ctx, key)
+}
+
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	_ = json.NewEncoder(w).Encode(v)
+}
