@@ -1,6 +1,8 @@
 package sandbox
 
 import (
+	"bytes"
+	"io"
 	"math/rand/v2"
 	"net/http"
 	"strconv"
@@ -159,6 +161,13 @@ func (f *Faults) Middleware(next http.Handler, errorBody func(w http.ResponseWri
 			_, _ = w.Write([]byte(`{"status":"success","data":{"results":[{"id":`))
 			return
 		case Slow:
+			// Read the body first: only then does the server notice a
+			// client that gave up, and the stall ends with it.
+			body, err := io.ReadAll(r.Body)
+			if err != nil {
+				return
+			}
+			r.Body = io.NopCloser(bytes.NewReader(body))
 			t := time.NewTimer(slow)
 			select {
 			case <-t.C:

@@ -1,0 +1,236 @@
+package hubspotfake_test
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/intake/intake/sync/sandbox"
+	"github.com/intake/intake/sync/sandbox/hubspotfake"
+)
+
+type bundle struct {
+	data sandbox.Dataset
+	fake *hubspotfake.Server
+	url  string // base URL, under a path prefix
+}
+
+func setup(t *testing.T, data sandbox.Dataset) *bundle {
+	t.Helper()
+	fake := hubspotfake.New(hubspotfake.Config{Dataset: data})
+	mux := http.NewServeMux()
+	mux.Handle("/hs/", http.StripPrefix("/hs", fake.Handler()))
+	srv := httptest.NewServer(mux)
+	t.Cleanup(srv.Close)
+	return &bundle{data: data, fake: fake, url: srv.URL + "/hs"}
+}
+
+// do sends a request with the fake's token (unless token is given) and
+// decodes the JSON answer.
+func (b *bundle) do(t *testing.T, method, path, body string, token ...string) (int, map[string]any) {
+	t.Helper()
+	req, err := http.NewRequest(method, b.url+path, strings.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	auth := "Bearer " + hubspotfake.DefaultAccessToken
+	if len(token) > 0 {
+		auth = token[0]
+	}
+	if auth != "" {
+		req.Header.Set("Authorization", auth)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	data, _ := io.ReadAll(resp.Body)
+	var out map[string]any
+	if err := json.Unmarshal(data, &out); err != nil {
+		t.Fatalf("%s %s: answer %q is not a JSON object: %v", method, path, data, err)
+	}
+	return resp.StatusCode, out
+}
+
+// checkError checks HubSpot's error shape.
+func checkError(t *testing.T, status int, body map[string]any, wantStatus int, category, contains string) {
+	t.Helper()
+	msg, _ := body["message"].(string)
+	if status != wantStatus || body["status"] != "error" || body["category"] != category || body["correlationId"] == "" || !strings.Contains(msg, contains) {
+		t.Fatalf("answer %d %v, want %d %s containing %q", status, body, wantStatus, category, contains)
+	}
+}
+
+func ids(t *testing.T, body map[string]any, key string) []string {
+	t.Helper()
+	var out []string
+	results, _ := body["results"].([]any)
+	for _, r := range results {
+		out = append(out, r.(map[string]any)[key].(string))
+	}
+	return out
+}
+
+func search(filterProp, op string, value int64, sortDir string, limit int, after string) string {
+	return fmt.Sprintf(`{"filterGroups":[{"filters":[{"propertyName":%q,"operator":%q,"value":"%d"}]}],"sorts":[{"propertyName":%q,"direction":%q}],"properties":["firstname","phone","mobilephone"],"limit":%d,"after":%q}`,
+		filterProp, op, value, filterProp, sortDir, limit, after)
+}
+
+func TestAuth(t *testing.T) {
+	t.Parallel()
+	b := setup(t, sandbox.Dataset{Seed: 1, Size: 5})
+	status, body := b.do(t, "GET", "/crm/v3/objects/contacts", "", "")
+	checkError(t, status, body, http.StatusUnauthorized, "INVALID_AUTHENTICATION", "credentials not found")
+	status, body = b.do(t, "GET", "/crm/v3/objects/contacts", "", "Bearer nope")
+	checkError(t, status, body, http.StatusUnauthorized, "INVALID_AUTHENTICATION", "invalid")
+	status, body = b.do(t, "GET", "/crm/v3/nothing", "")
+	checkError(t, status, body, http.StatusNotFound, "OBJECT_NOT_FOUND", "no endpoint")
+	if c := b.fake.Credentials(b.url); c["baseURL"] != b.url || c["accessToken"] != hubspotfake.DefaultAccessToken || c["webhookSecret"] != hubspotfake.DefaultWebhookSecret {
+		t.Fatalf("credentials = %v", c)
+	}
+}
+
+func TestSearch(t *testing.T) {
+	t.Parallel()
+	data := sandbox.Dataset{Seed: 1, Size: 1_000_000}
+	b := setup(t, data)
+
+	t.Run("result cap", func(t *testing.T) {
+		t.Parallel()
+		status, body := b.do(t, "POST", "/crm/v3/objects/contacts/search", search("createdate", "GTE", 0, "ASCENDING", 200, "9800"))
+		got := ids(t, body, "id")
+		next := body["paging"].(map[string]any)["next"].(map[string]any)["after"]
+		if status != http.StatusOK || body["total"] != float64(data.Size) || len(got) != 200 || got[0] != data.ExternalID(9800) || next != "10000" {
+			t.Fatalf("answer %d: total %v, %d results from %v, next %v", status, body["total"], len(got), got[:1], next)
+		}
+		status, body = b.do(t, "POST", "/crm/v3/objects/contacts/search", search("createdate", "GTE", 0, "ASCENDING", 200, "10000"))
+		checkError(t, status, body, http.StatusBadRequest, "VALIDATION_ERROR", "limited to 10000")
+	})
+	t.Run("limit above 200", func(t *testing.T) {
+		t.Parallel()
+		status, body := b.do(t, "POST", "/crm/v3/objects/contacts/search", search("createdate", "GTE", 0, "ASCENDING", 201, ""))
+		checkError(t, status, body, http.StatusBadRequest, "VALIDATION_ERROR", "limit")
+	})
+	t.Run("date filters in milliseconds", func(t *testing.T) {
+		t.Parallel()
+		at := data.CreatedAt(999_990).UnixMilli()
+		for _, tc := range []struct {
+			op, dir string
+			want    []string
+		}{
+			{"GTE", "ASCENDING", []string{data.ExternalID(999_990), data.ExternalID(999_991)}},
+			{"GT", "ASCENDING", []string{data.ExternalID(999_991), data.ExternalID(999_992)}},
+			{"LT", "DESCENDING", []string{data.ExternalID(999_989), data.ExternalID(999_988)}},
+			{"LTE", "DESCENDING", []string{data.ExternalID(999_990), data.ExternalID(999_989)}},
+			{"EQ", "ASCENDING", []string{data.ExternalID(999_990)}},
+		} {
+			_, body := b.do(t, "POST", "/crm/v3/objects/contacts/search", search("createdate", tc.op, at, tc.dir, 2, ""))
+			if got := ids(t, body, "id"); fmt.Sprint(got) != fmt.Sprint(tc.want) {
+				t.Errorf("%s %s: %v, want %v", tc.op, tc.dir, got, tc.want)
+			}
+		}
+		updated := data.UpdatedAt(999_998).UnixMilli()
+		_, body := b.do(t, "POST", "/crm/v3/objects/contacts/search", search("lastmodifieddate", "GTE", updated, "ASCENDING", 10, ""))
+		if got := ids(t, body, "id"); body["total"] != float64(2) || len(got) != 2 || body["paging"] != nil {
+			t.Fatalf("lastmodifieddate: %v", body)
+		}
+	})
+	t.Run("phones in two properties", func(t *testing.T) {
+		t.Parallel()
+		_, body := b.do(t, "POST", "/crm/v3/objects/contacts/search", search("createdate", "GTE", 0, "ASCENDING", 100, ""))
+		for i, r := range body["results"].([]any) {
+			props := r.(map[string]any)["properties"].(map[string]any)
+			var phones []string
+			for _, k := range []string{"mobilephone", "phone"} {
+				if v, ok := props[k].(string); ok {
+					phones = append(phones, v)
+				}
+			}
+			if p := data.Person(i); fmt.Sprint(phones) != fmt.Sprint(p.Phones) || props["firstname"] != p.FirstName || props["createdate"] == nil {
+				t.Fatalf("contact %d: properties %v, want phones %q", i, props, p.Phones)
+			}
+		}
+	})
+}
+
+func TestLists(t *testing.T) {
+	t.Parallel()
+	data := sandbox.Dataset{Seed: 1, Size: 1_000_000, Groups: 4}
+	b := setup(t, data)
+
+	status, body := b.do(t, "POST", "/crm/v3/lists/search", `{"query":"DRIVER","count":10}`)
+	lists, _ := body["lists"].([]any)
+	if status != http.StatusOK || len(lists) != 1 || lists[0].(map[string]any)["listId"] != hubspotfake.ListID(1) || body["hasMore"] != false {
+		t.Fatalf("list search: %d %v", status, body)
+	}
+	status, body = b.do(t, "POST", "/crm/v3/lists/search", `{"count":501}`)
+	checkError(t, status, body, http.StatusBadRequest, "VALIDATION_ERROR", "count")
+
+	// Deep in a large list, one page costs one page.
+	status, body = b.do(t, "GET", "/crm/v3/lists/"+hubspotfake.ListID(2)+"/memberships?limit=2&after=249998", "")
+	if got := ids(t, body, "recordId"); status != http.StatusOK || fmt.Sprint(got) != fmt.Sprint([]string{data.ExternalID(999_994), data.ExternalID(999_998)}) || body["paging"] != nil {
+		t.Fatalf("memberships: %d %v", status, body)
+	}
+	status, body = b.do(t, "GET", "/crm/v3/lists/5/memberships", "")
+	checkError(t, status, body, http.StatusNotFound, "OBJECT_NOT_FOUND", "List 5 does not exist")
+	status, body = b.do(t, "GET", "/crm/v3/lists/1/memberships?limit=251", "")
+	checkError(t, status, body, http.StatusBadRequest, "VALIDATION_ERROR", "limit")
+}
+
+func TestBatchRead(t *testing.T) {
+	t.Parallel()
+	b := setup(t, sandbox.Dataset{Seed: 1, Size: 10})
+	status, body := b.do(t, "POST", "/crm/v3/objects/contacts/batch/read", `{"inputs":[{"id":"100002"},{"id":"42"},{"id":"100001"}],"properties":["email"]}`)
+	errs, _ := body["errors"].([]any)
+	if got := ids(t, body, "id"); status != http.StatusMultiStatus || fmt.Sprint(got) != "[100002 100001]" || len(errs) != 1 {
+		t.Fatalf("batch read: %d %v", status, body)
+	}
+	inputs := strings.Repeat(`{"id":"100001"},`, 101)
+	status, body = b.do(t, "POST", "/crm/v3/objects/contacts/batch/read", `{"inputs":[`+strings.TrimSuffix(inputs, ",")+`]}`)
+	checkError(t, status, body, http.StatusBadRequest, "VALIDATION_ERROR", "limited to 100")
+}
+
+func TestWrites(t *testing.T) {
+	t.Parallel()
+	b := setup(t, sandbox.Dataset{Seed: 1, Size: 10})
+	id := b.data.ExternalID(2)
+
+	status, body := b.do(t, "PATCH", "/crm/v3/objects/contacts/"+id, `{"properties":{"hs_lead_status":"HIRED"}}`)
+	checkError(t, status, body, http.StatusBadRequest, "VALIDATION_ERROR", "HIRED was not one of the allowed options")
+	status, _ = b.do(t, "PATCH", "/crm/v3/objects/contacts/"+id, `{"properties":{"hs_lead_status":"OPEN"}}`)
+	if status != http.StatusOK || b.fake.LeadStatus(id) != "OPEN" {
+		t.Fatalf("update: %d, lead status %q", status, b.fake.LeadStatus(id))
+	}
+	status, body = b.do(t, "PATCH", "/crm/v3/objects/contacts/999", `{"properties":{"hs_lead_status":"OPEN"}}`)
+	checkError(t, status, body, http.StatusNotFound, "OBJECT_NOT_FOUND", "not found")
+
+	assoc := `"associations":[{"to":{"id":"` + id + `"},"types":[{"associationCategory":"HUBSPOT_DEFINED","associationTypeId":194}]}]`
+	status, body = b.do(t, "POST", "/crm/v3/objects/calls", `{"properties":{"hs_call_title":"x"},`+assoc+`}`)
+	checkError(t, status, body, http.StatusBadRequest, "VALIDATION_ERROR", "hs_timestamp is required")
+	status, body = b.do(t, "POST", "/crm/v3/objects/calls", `{"properties":{"hs_timestamp":1769940000000,"hs_call_duration":95000},`+assoc+`}`)
+	calls := b.fake.Calls()
+	if status != http.StatusCreated || body["id"] == nil || len(calls) != 1 || calls[0].Properties["hs_call_duration"] != "95000" || calls[0].ContactIDs[0] != id {
+		t.Fatalf("call: %d %v, calls %+v", status, body, calls)
+	}
+	if n := len(b.fake.Writes.Writes()); n != 5 {
+		t.Fatalf("%d writes logged, want 5", n)
+	}
+}
+
+func TestSignWebhook(t *testing.T) {
+	t.Parallel()
+	// Computed independently: base64(HMAC-SHA256("secret", method+uri+body+ms)).
+	h := hubspotfake.SignWebhook("secret", "POST", "https://intake.example.com/hooks?a=1", []byte(`[{"objectId":1}]`), time.UnixMilli(1769947200000))
+	if got := h.Get("X-HubSpot-Signature-v3"); got != "0Q9F9JgPHkVxTOt5lZMEuVBAvNozguVyYlGUYiXBD6U=" {
+		t.Fatalf("signature = %q", got)
+	}
+	if got := h.Get("X-HubSpot-Request-Timestamp"); got != "1769947200000" {
+		t.Fatalf("timestamp = %q", got)
+	}
+}
