@@ -26,6 +26,9 @@ type Config struct {
 	AllowedOrigins []string
 	// Introspection enables schema introspection and the playground.
 	Introspection bool
+	// PublicURL is the server's external origin (scheme://host), which
+	// webhook signatures cover; empty means each request's own.
+	PublicURL string
 }
 
 // Deps are the server's dependencies.
@@ -35,6 +38,8 @@ type Deps struct {
 	Service *service.Service
 	Broker  progress.Broker
 	Logger  *slog.Logger
+	// Webhooks receives verified webhook events (nil: accepted and dropped).
+	Webhooks WebhookSink
 }
 
 // Server serves Intake over HTTP.
@@ -70,6 +75,7 @@ func (s *Server) Handler() http.Handler {
 		writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
 	})
 	mux.HandleFunc("GET /readyz", s.ready)
+	mux.HandleFunc("POST /webhooks/{provider}/{integrationID}", s.webhook)
 	if s.cfg.Introspection {
 		mux.Handle("GET /{$}", playgroundHandler())
 	}
