@@ -21,6 +21,8 @@ type Config struct {
 	Introspection  bool       // INTAKE_INTROSPECTION; default on only with SQLite
 	LogFormat      string     // INTAKE_LOG_FORMAT: json (default) or text
 	LogLevel       slog.Level // INTAKE_LOG_LEVEL: debug, info (default), warn, error
+	PublicURL      string     // INTAKE_PUBLIC_URL: external origin webhooks are signed for
+	SandboxAddr    string     // INTAKE_SANDBOX_ADDR: where `sandbox` and --demo serve the fakes
 }
 
 // Embedded reports whether the embedded SQLite default is used.
@@ -39,6 +41,11 @@ func FromEnv(getenv func(string) string) (Config, error) {
 		Addr:          or(getenv("INTAKE_ADDR"), "127.0.0.1:8080"),
 		EncryptionKey: strings.TrimSpace(getenv("INTAKE_ENCRYPTION_KEY")),
 		LogFormat:     or(getenv("INTAKE_LOG_FORMAT"), "json"),
+		PublicURL:     strings.TrimRight(strings.TrimSpace(getenv("INTAKE_PUBLIC_URL")), "/"),
+		SandboxAddr:   or(getenv("INTAKE_SANDBOX_ADDR"), "127.0.0.1:8081"),
+	}
+	if c.PublicURL != "" && !strings.HasPrefix(c.PublicURL, "http://") && !strings.HasPrefix(c.PublicURL, "https://") {
+		return c, fmt.Errorf("INTAKE_PUBLIC_URL: %q must start with http:// or https://", c.PublicURL)
 	}
 	for _, o := range strings.Split(getenv("INTAKE_ALLOWED_ORIGINS"), ",") {
 		if o = strings.TrimSpace(o); o != "" {

@@ -152,3 +152,16 @@ func (s *Service) integration(ctx context.Context, field string, id pulid.ID) (*
 	}
 	return in, err
 }
+
+// IntegrationNames returns the names of the viewer's integrations.
+func (s *Service) IntegrationNames(ctx context.Context) (map[string]bool, error) {
+	names, err := s.db.Integration.Query().Select(integration.FieldName).Strings(ctx)
+	if err != nil {
+		return nil, err
+	}
+	out := make(map[string]bool, len(names))
+	for _, n := range names {
+		out[n] = true
+	}
+	return out, nil
+}

@@ -1,0 +1,257 @@
+// Command intake is the Intake server: a GraphQL API that connects calling
+// campaigns to the ATS and CRMs where their contacts live.
+//
+//	intake [serve] [--demo]                 run the server (default); --demo also
+//	                                        runs the sandbox fakes and a demo org
+//	intake sandbox [--size N]               run the sandbox fakes of every provider
+//	intake migrate                          apply database migrations and exit
+//	intake apikey create --org NAME [--role admin|viewer]
+//	                                        create an API key and print it
+//
+// Configuration comes from the environment; see README.md.
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"os/signal"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/intake/intake/ent"
+	"github.com/intake/intake/internal/config"
+	"github.com/intake/intake/internal/demo"
+	"github.com/intake/intake/internal/secrets"
+	"github.com/intake/intake/internal/service"
+	"github.com/intake/intake/internal/store"
+	"github.com/intake/intake/internal/viewer"
+	"github.com/intake/intake/server"
+	"github.com/intake/intake/sync/connector"
+	"github.com/intake/intake/sync/connector/compleet"
+	"github.com/intake/intake/sync/connector/hubspot"
+	"github.com/intake/intake/sync/connector/talention"
+	"github.com/intake/intake/sync/connector/zvoove"
+	"github.com/intake/intake/sync/progress"
+	"github.com/intake/intake/sync/sandbox"
+	"github.com/intake/intake/sync/sandbox/fakes"
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	if err := run(ctx, os.Args[1:], os.Getenv, os.Stdout); err != nil {
+		fmt.Fprintln(os.Stderr, "intake:", err)
+		os.Exit(1)
+	}
+}
+
+// providers is every external system this build supports.
+func providers() *connector.Registry {
+	return connector.NewRegistry(zvoove.New(), talention.New(), compleet.New(), hubspot.New())
+}
+
+func run(ctx context.Context, args []string, getenv func(string) string, stdout io.Writer) error {
+	cmd := "serve"
+	if len(args) > 0 && !strings.HasPrefix(args[0], "-") {
+		cmd, args = args[0], args[1:]
+	}
+	cfg, err := config.FromEnv(getenv)
+	if err != nil {
+		return err
+	}
+	switch cmd {
+	case "serve":
+		return serve(ctx, cfg, args, stdout)
+	case "migrate":
+		return migrate(ctx, cfg, stdout)
+	case "apikey":
+		return apikey(ctx, cfg, args, stdout)
+	case "sandbox":
+		return runSandbox(ctx, cfg, args, stdout)
+	case "help", "-h", "--help":
+		fmt.Fprintln(stdout, "usage: intake [serve [--demo] | migrate | sandbox [--size N] | apikey create --org NAME [--role admin|viewer]]")
+		return nil
+	}
+	return fmt.Errorf("unknown command %q (serve, migrate, apikey)", cmd)
+}
+
+// app is what every command shares: the database and the services on it.
+type app struct {
+	store *store.Store
+	svc   *service.Service
+	log   *slog.Logger
+}
+
+func open(ctx context.Context, cfg config.Config) (*app, error) {
+	log := cfg.Logger()
+	st, err := store.Open(ctx, cfg.DatabaseURL, cfg.DataDir)
+	if err != nil {
+		return nil, err
+	}
+	if _, err := st.Migrate(ctx); err != nil {
+		st.Close()
+		return nil, fmt.Errorf("migrating: %w", err)
+	}
+	var box *secrets.Box
+	if cfg.EncryptionKey != "" {
+		box, err = secrets.Parse(cfg.EncryptionKey)
+	} else {
+		box, err = secrets.LoadOrCreateKeyFile(cfg.KeyFile())
+	}
+	if err != nil {
+		st.Close()
+		return nil, err
+	}
+	svc := service.New(service.Deps{
+		DB: st.Client, Providers: providers(), Secrets: box, Logger: log,
+		Connector: connector.Options{Logger: log},
+	})
+	return &app{store: st, svc: svc, log: log}, nil
+}
+
+func serve(ctx context.Context, cfg config.Config, args []string, stdout io.Writer) error {
+	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
+	demoMode := fs.Bool("demo", false, "also run the sandbox fakes and connect a demo organization to them")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	a, err := open(ctx, cfg)
+	if err != nil {
+		return err
+	}
+	defer a.store.Close()
+	if *demoMode {
+		fk, err := startSandbox(cfg, demoSize)
+		if err != nil {
+			return err
+		}
+		defer fk.Close()
+		key, err := demo.Setup(ctx, a.svc, fk)
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(stdout, "demo: sandbox fakes at %s\ndemo: API key for organization %q: %s\ndemo: open http://%s/ and set the header {\"Authorization\": \"Bearer %s\"}\n",
+			fk.URL, demo.Org, key, cfg.Addr, key)
+	}
+
+	srv := server.New(server.Config{
+		Addr: cfg.Addr, AllowedOrigins: cfg.AllowedOrigins, Introspection: cfg.Introspection, PublicURL: cfg.PublicURL,
+	}, server.Deps{
+		DB: a.store.Client, Ping: a.store.DB.PingContext, Service: a.svc,
+		Broker: progress.NewLocal(), Logger: a.log, Webhooks: logWebhooks{a.log},
+	})
+	addr, done, err := srv.Start()
+	if err != nil {
+		return err
+	}
+	a.log.Info("intake listening", slog.String("addr", addr.String()), slog.String("database", a.store.Dialect))
+	select {
+	case err := <-done:
+		return err
+	case <-ctx.Done():
+	}
+	a.log.Info("shutting down")
+	stopCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 20*time.Second)
+	defer cancel()
+	return srv.Stop(stopCtx)
+}
+
+func migrate(ctx context.Context, cfg config.Config, stdout io.Writer) error {
+	st, err := store.Open(ctx, cfg.DatabaseURL, cfg.DataDir)
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	applied, err := st.Migrate(ctx)
+	if err != nil {
+		return err
+	}
+	if len(applied) == 0 {
+		fmt.Fprintln(stdout, "database is up to date")
+	}
+	for _, v := range applied {
+		fmt.Fprintln(stdout, "applied", v)
+	}
+	return nil
+}
+
+func apikey(ctx context.Context, cfg config.Config, args []string, stdout io.Writer) error {
+	if len(args) == 0 || args[0] != "create" {
+		return errors.New("usage: intake apikey create --org NAME [--role admin|viewer]")
+	}
+	fs := flag.NewFlagSet("apikey create", flag.ContinueOnError)
+	org := fs.String("org", "", "organization name (created if it does not exist)")
+	role := fs.String("role", "admin", "admin (may mutate) or viewer (read-only)")
+	if err := fs.Parse(args[1:]); err != nil {
+		return err
+	}
+	if *org == "" {
+		return errors.New("--org is required")
+	}
+	r := viewer.Role(strings.ToUpper(*role))
+	if r != viewer.Admin && r != viewer.ReadOnly {
+		return fmt.Errorf("--role: %q must be admin or viewer", *role)
+	}
+	a, err := open(ctx, cfg)
+	if err != nil {
+		return err
+	}
+	defer a.store.Close()
+	key, err := a.svc.CreateAPIKey(ctx, *org, r)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintln(stdout, key)
+	return nil
+}
+
+// demoSize is how many people each fake serves in the demo.
+const demoSize = 500
+
+// startSandbox serves the fakes on INTAKE_SANDBOX_ADDR, with people created
+// up to now so every search type finds some.
+func startSandbox(cfg config.Config, size int) (*fakes.Set, error) {
+	fk := fakes.New(sandbox.Dataset{Seed: 1, Size: size, Step: time.Hour}.AnchoredAt(time.Now()))
+	if err := fk.Start(cfg.SandboxAddr); err != nil {
+		return nil, fmt.Errorf("INTAKE_SANDBOX_ADDR %s: %w", cfg.SandboxAddr, err)
+	}
+	return fk, nil
+}
+
+func runSandbox(ctx context.Context, cfg config.Config, args []string, stdout io.Writer) error {
+	fs := flag.NewFlagSet("sandbox", flag.ContinueOnError)
+	size := fs.Int("size", demoSize, "people each fake serves (10 to 1000000)")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if *size < 10 || *size > 1_000_000 {
+		return fmt.Errorf("--size: %d is not between 10 and 1000000", *size)
+	}
+	fk, err := startSandbox(cfg, *size)
+	if err != nil {
+		return err
+	}
+	defer fk.Close()
+	fmt.Fprintln(stdout, "sandbox FAKES of the external systems (not the real systems):")
+	for _, p := range providers().Descriptors() {
+		creds, _ := json.Marshal(fk.Credentials(p.Key))
+		fmt.Fprintf(stdout, "%-10s %s\n           credentials: %s\n", p.Key, fk.BaseURL(p.Key), creds)
+	}
+	<-ctx.Done()
+	return nil
+}
+
+// logWebhooks records verified webhooks until the sync engine takes them.
+type logWebhooks struct{ log *slog.Logger }
+
+func (l logWebhooks) HandleWebhook(ctx context.Context, in *ent.Integration, events []connector.WebhookEvent) error {
+	l.log.InfoContext(ctx, "webhook verified", slog.String("integration", string(in.ID)), slog.Int("events", len(events)))
+	return nil
+}
