@@ -8056,6 +8056,13 @@ type SyncRunMutation struct {
 	total            *int
 	addtotal         *int
 	error            *string
+	cursor           *string
+	since            *time.Time
+	as_of            *time.Time
+	lease_owner      *string
+	lease_expires_at *time.Time
+	job_id           *int64
+	addjob_id        *int64
 	clearedFields    map[string]struct{}
 	trigger          *pulid.ID
 	clearedtrigger   bool
@@ -8940,6 +8947,308 @@ func (m *SyncRunMutation) ResetError() {
 	delete(m.clearedFields, syncrun.FieldError)
 }
 
+// SetCursor sets the "cursor" field.
+func (m *SyncRunMutation) SetCursor(s string) {
+	m.cursor = &s
+}
+
+// Cursor returns the value of the "cursor" field in the mutation.
+func (m *SyncRunMutation) Cursor() (r string, exists bool) {
+	v := m.cursor
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldCursor returns the old "cursor" field's value of the SyncRun entity.
+// If the SyncRun object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *SyncRunMutation) OldCursor(ctx context.Context) (v string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldCursor is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldCursor requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldCursor: %w", err)
+	}
+	return oldValue.Cursor, nil
+}
+
+// ResetCursor resets all changes to the "cursor" field.
+func (m *SyncRunMutation) ResetCursor() {
+	m.cursor = nil
+}
+
+// SetSince sets the "since" field.
+func (m *SyncRunMutation) SetSince(t time.Time) {
+	m.since = &t
+}
+
+// Since returns the value of the "since" field in the mutation.
+func (m *SyncRunMutation) Since() (r time.Time, exists bool) {
+	v := m.since
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldSince returns the old "since" field's value of the SyncRun entity.
+// If the SyncRun object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *SyncRunMutation) OldSince(ctx context.Context) (v *time.Time, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldSince is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldSince requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldSince: %w", err)
+	}
+	return oldValue.Since, nil
+}
+
+// ClearSince clears the value of the "since" field.
+func (m *SyncRunMutation) ClearSince() {
+	m.since = nil
+	m.clearedFields[syncrun.FieldSince] = struct{}{}
+}
+
+// SinceCleared returns if the "since" field was cleared in this mutation.
+func (m *SyncRunMutation) SinceCleared() bool {
+	_, ok := m.clearedFields[syncrun.FieldSince]
+	return ok
+}
+
+// ResetSince resets all changes to the "since" field.
+func (m *SyncRunMutation) ResetSince() {
+	m.since = nil
+	delete(m.clearedFields, syncrun.FieldSince)
+}
+
+// SetAsOf sets the "as_of" field.
+func (m *SyncRunMutation) SetAsOf(t time.Time) {
+	m.as_of = &t
+}
+
+// AsOf returns the value of the "as_of" field in the mutation.
+func (m *SyncRunMutation) AsOf() (r time.Time, exists bool) {
+	v := m.as_of
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldAsOf returns the old "as_of" field's value of the SyncRun entity.
+// If the SyncRun object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *SyncRunMutation) OldAsOf(ctx context.Context) (v *time.Time, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldAsOf is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldAsOf requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldAsOf: %w", err)
+	}
+	return oldValue.AsOf, nil
+}
+
+// ClearAsOf clears the value of the "as_of" field.
+func (m *SyncRunMutation) ClearAsOf() {
+	m.as_of = nil
+	m.clearedFields[syncrun.FieldAsOf] = struct{}{}
+}
+
+// AsOfCleared returns if the "as_of" field was cleared in this mutation.
+func (m *SyncRunMutation) AsOfCleared() bool {
+	_, ok := m.clearedFields[syncrun.FieldAsOf]
+	return ok
+}
+
+// ResetAsOf resets all changes to the "as_of" field.
+func (m *SyncRunMutation) ResetAsOf() {
+	m.as_of = nil
+	delete(m.clearedFields, syncrun.FieldAsOf)
+}
+
+// SetLeaseOwner sets the "lease_owner" field.
+func (m *SyncRunMutation) SetLeaseOwner(s string) {
+	m.lease_owner = &s
+}
+
+// LeaseOwner returns the value of the "lease_owner" field in the mutation.
+func (m *SyncRunMutation) LeaseOwner() (r string, exists bool) {
+	v := m.lease_owner
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldLeaseOwner returns the old "lease_owner" field's value of the SyncRun entity.
+// If the SyncRun object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *SyncRunMutation) OldLeaseOwner(ctx context.Context) (v *string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldLeaseOwner is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldLeaseOwner requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldLeaseOwner: %w", err)
+	}
+	return oldValue.LeaseOwner, nil
+}
+
+// ClearLeaseOwner clears the value of the "lease_owner" field.
+func (m *SyncRunMutation) ClearLeaseOwner() {
+	m.lease_owner = nil
+	m.clearedFields[syncrun.FieldLeaseOwner] = struct{}{}
+}
+
+// LeaseOwnerCleared returns if the "lease_owner" field was cleared in this mutation.
+func (m *SyncRunMutation) LeaseOwnerCleared() bool {
+	_, ok := m.clearedFields[syncrun.FieldLeaseOwner]
+	return ok
+}
+
+// ResetLeaseOwner resets all changes to the "lease_owner" field.
+func (m *SyncRunMutation) ResetLeaseOwner() {
+	m.lease_owner = nil
+	delete(m.clearedFields, syncrun.FieldLeaseOwner)
+}
+
+// SetLeaseExpiresAt sets the "lease_expires_at" field.
+func (m *SyncRunMutation) SetLeaseExpiresAt(t time.Time) {
+	m.lease_expires_at = &t
+}
+
+// LeaseExpiresAt returns the value of the "lease_expires_at" field in the mutation.
+func (m *SyncRunMutation) LeaseExpiresAt() (r time.Time, exists bool) {
+	v := m.lease_expires_at
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldLeaseExpiresAt returns the old "lease_expires_at" field's value of the SyncRun entity.
+// If the SyncRun object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *SyncRunMutation) OldLeaseExpiresAt(ctx context.Context) (v *time.Time, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldLeaseExpiresAt is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldLeaseExpiresAt requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldLeaseExpiresAt: %w", err)
+	}
+	return oldValue.LeaseExpiresAt, nil
+}
+
+// ClearLeaseExpiresAt clears the value of the "lease_expires_at" field.
+func (m *SyncRunMutation) ClearLeaseExpiresAt() {
+	m.lease_expires_at = nil
+	m.clearedFields[syncrun.FieldLeaseExpiresAt] = struct{}{}
+}
+
+// LeaseExpiresAtCleared returns if the "lease_expires_at" field was cleared in this mutation.
+func (m *SyncRunMutation) LeaseExpiresAtCleared() bool {
+	_, ok := m.clearedFields[syncrun.FieldLeaseExpiresAt]
+	return ok
+}
+
+// ResetLeaseExpiresAt resets all changes to the "lease_expires_at" field.
+func (m *SyncRunMutation) ResetLeaseExpiresAt() {
+	m.lease_expires_at = nil
+	delete(m.clearedFields, syncrun.FieldLeaseExpiresAt)
+}
+
+// SetJobID sets the "job_id" field.
+func (m *SyncRunMutation) SetJobID(i int64) {
+	m.job_id = &i
+	m.addjob_id = nil
+}
+
+// JobID returns the value of the "job_id" field in the mutation.
+func (m *SyncRunMutation) JobID() (r int64, exists bool) {
+	v := m.job_id
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldJobID returns the old "job_id" field's value of the SyncRun entity.
+// If the SyncRun object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *SyncRunMutation) OldJobID(ctx context.Context) (v *int64, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldJobID is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldJobID requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldJobID: %w", err)
+	}
+	return oldValue.JobID, nil
+}
+
+// AddJobID adds i to the "job_id" field.
+func (m *SyncRunMutation) AddJobID(i int64) {
+	if m.addjob_id != nil {
+		*m.addjob_id += i
+	} else {
+		m.addjob_id = &i
+	}
+}
+
+// AddedJobID returns the value that was added to the "job_id" field in this mutation.
+func (m *SyncRunMutation) AddedJobID() (r int64, exists bool) {
+	v := m.addjob_id
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// ClearJobID clears the value of the "job_id" field.
+func (m *SyncRunMutation) ClearJobID() {
+	m.job_id = nil
+	m.addjob_id = nil
+	m.clearedFields[syncrun.FieldJobID] = struct{}{}
+}
+
+// JobIDCleared returns if the "job_id" field was cleared in this mutation.
+func (m *SyncRunMutation) JobIDCleared() bool {
+	_, ok := m.clearedFields[syncrun.FieldJobID]
+	return ok
+}
+
+// ResetJobID resets all changes to the "job_id" field.
+func (m *SyncRunMutation) ResetJobID() {
+	m.job_id = nil
+	m.addjob_id = nil
+	delete(m.clearedFields, syncrun.FieldJobID)
+}
+
 // ClearTrigger clears the "trigger" edge to the Trigger entity.
 func (m *SyncRunMutation) ClearTrigger() {
 	m.clearedtrigger = true
@@ -9055,7 +9364,7 @@ func (m *SyncRunMutation) Type() string {
 // order to get all numeric fields that were incremented/decremented, call
 // AddedFields().
 func (m *SyncRunMutation) Fields() []string {
-	fields := make([]string, 0, 16)
+	fields := make([]string, 0, 22)
 	if m.organization_id != nil {
 		fields = append(fields, syncrun.FieldOrganizationID)
 	}
@@ -9104,6 +9413,24 @@ func (m *SyncRunMutation) Fields() []string {
 	if m.error != nil {
 		fields = append(fields, syncrun.FieldError)
 	}
+	if m.cursor != nil {
+		fields = append(fields, syncrun.FieldCursor)
+	}
+	if m.since != nil {
+		fields = append(fields, syncrun.FieldSince)
+	}
+	if m.as_of != nil {
+		fields = append(fields, syncrun.FieldAsOf)
+	}
+	if m.lease_owner != nil {
+		fields = append(fields, syncrun.FieldLeaseOwner)
+	}
+	if m.lease_expires_at != nil {
+		fields = append(fields, syncrun.FieldLeaseExpiresAt)
+	}
+	if m.job_id != nil {
+		fields = append(fields, syncrun.FieldJobID)
+	}
 	return fields
 }
 
@@ -9144,6 +9471,18 @@ func (m *SyncRunMutation) Field(name string) (ent.Value, bool) {
 		return m.Total()
 	case syncrun.FieldError:
 		return m.Error()
+	case syncrun.FieldCursor:
+		return m.Cursor()
+	case syncrun.FieldSince:
+		return m.Since()
+	case syncrun.FieldAsOf:
+		return m.AsOf()
+	case syncrun.FieldLeaseOwner:
+		return m.LeaseOwner()
+	case syncrun.FieldLeaseExpiresAt:
+		return m.LeaseExpiresAt()
+	case syncrun.FieldJobID:
+		return m.JobID()
 	}
 	return nil, false
 }
@@ -9185,6 +9524,18 @@ func (m *SyncRunMutation) OldField(ctx context.Context, name string) (ent.Value,
 		return m.OldTotal(ctx)
 	case syncrun.FieldError:
 		return m.OldError(ctx)
+	case syncrun.FieldCursor:
+		return m.OldCursor(ctx)
+	case syncrun.FieldSince:
+		return m.OldSince(ctx)
+	case syncrun.FieldAsOf:
+		return m.OldAsOf(ctx)
+	case syncrun.FieldLeaseOwner:
+		return m.OldLeaseOwner(ctx)
+	case syncrun.FieldLeaseExpiresAt:
+		return m.OldLeaseExpiresAt(ctx)
+	case syncrun.FieldJobID:
+		return m.OldJobID(ctx)
 	}
 	return nil, fmt.Errorf("unknown SyncRun field %s", name)
 }
@@ -9306,6 +9657,48 @@ func (m *SyncRunMutation) SetField(name string, value ent.Value) error {
 		}
 		m.SetError(v)
 		return nil
+	case syncrun.FieldCursor:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetCursor(v)
+		return nil
+	case syncrun.FieldSince:
+		v, ok := value.(time.Time)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetSince(v)
+		return nil
+	case syncrun.FieldAsOf:
+		v, ok := value.(time.Time)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetAsOf(v)
+		return nil
+	case syncrun.FieldLeaseOwner:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetLeaseOwner(v)
+		return nil
+	case syncrun.FieldLeaseExpiresAt:
+		v, ok := value.(time.Time)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetLeaseExpiresAt(v)
+		return nil
+	case syncrun.FieldJobID:
+		v, ok := value.(int64)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetJobID(v)
+		return nil
 	}
 	return fmt.Errorf("unknown SyncRun field %s", name)
 }
@@ -9335,6 +9728,9 @@ func (m *SyncRunMutation) AddedFields() []string {
 	if m.addtotal != nil {
 		fields = append(fields, syncrun.FieldTotal)
 	}
+	if m.addjob_id != nil {
+		fields = append(fields, syncrun.FieldJobID)
+	}
 	return fields
 }
 
@@ -9357,6 +9753,8 @@ func (m *SyncRunMutation) AddedField(name string) (ent.Value, bool) {
 		return m.AddedFailed()
 	case syncrun.FieldTotal:
 		return m.AddedTotal()
+	case syncrun.FieldJobID:
+		return m.AddedJobID()
 	}
 	return nil, false
 }
@@ -9415,6 +9813,13 @@ func (m *SyncRunMutation) AddField(name string, value ent.Value) error {
 		}
 		m.AddTotal(v)
 		return nil
+	case syncrun.FieldJobID:
+		v, ok := value.(int64)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.AddJobID(v)
+		return nil
 	}
 	return fmt.Errorf("unknown SyncRun numeric field %s", name)
 }
@@ -9434,6 +9839,21 @@ func (m *SyncRunMutation) ClearedFields() []string {
 	}
 	if m.FieldCleared(syncrun.FieldError) {
 		fields = append(fields, syncrun.FieldError)
+	}
+	if m.FieldCleared(syncrun.FieldSince) {
+		fields = append(fields, syncrun.FieldSince)
+	}
+	if m.FieldCleared(syncrun.FieldAsOf) {
+		fields = append(fields, syncrun.FieldAsOf)
+	}
+	if m.FieldCleared(syncrun.FieldLeaseOwner) {
+		fields = append(fields, syncrun.FieldLeaseOwner)
+	}
+	if m.FieldCleared(syncrun.FieldLeaseExpiresAt) {
+		fields = append(fields, syncrun.FieldLeaseExpiresAt)
+	}
+	if m.FieldCleared(syncrun.FieldJobID) {
+		fields = append(fields, syncrun.FieldJobID)
 	}
 	return fields
 }
@@ -9460,6 +9880,21 @@ func (m *SyncRunMutation) ClearField(name string) error {
 		return nil
 	case syncrun.FieldError:
 		m.ClearError()
+		return nil
+	case syncrun.FieldSince:
+		m.ClearSince()
+		return nil
+	case syncrun.FieldAsOf:
+		m.ClearAsOf()
+		return nil
+	case syncrun.FieldLeaseOwner:
+		m.ClearLeaseOwner()
+		return nil
+	case syncrun.FieldLeaseExpiresAt:
+		m.ClearLeaseExpiresAt()
+		return nil
+	case syncrun.FieldJobID:
+		m.ClearJobID()
 		return nil
 	}
 	return fmt.Errorf("unknown SyncRun nullable field %s", name)
@@ -9516,6 +9951,24 @@ func (m *SyncRunMutation) ResetField(name string) error {
 		return nil
 	case syncrun.FieldError:
 		m.ResetError()
+		return nil
+	case syncrun.FieldCursor:
+		m.ResetCursor()
+		return nil
+	case syncrun.FieldSince:
+		m.ResetSince()
+		return nil
+	case syncrun.FieldAsOf:
+		m.ResetAsOf()
+		return nil
+	case syncrun.FieldLeaseOwner:
+		m.ResetLeaseOwner()
+		return nil
+	case syncrun.FieldLeaseExpiresAt:
+		m.ResetLeaseExpiresAt()
+		return nil
+	case syncrun.FieldJobID:
+		m.ResetJobID()
 		return nil
 	}
 	return fmt.Errorf("unknown SyncRun field %s", name)
@@ -9641,6 +10094,10 @@ type TriggerMutation struct {
 	addsync_interval_seconds *int
 	last_sync_at             *time.Time
 	next_sync_at             *time.Time
+	watermark                *time.Time
+	resume_cursor            *string
+	resume_since             *time.Time
+	resume_as_of             *time.Time
 	clearedFields            map[string]struct{}
 	campaign                 *pulid.ID
 	clearedcampaign          bool
@@ -10283,6 +10740,189 @@ func (m *TriggerMutation) ResetNextSyncAt() {
 	delete(m.clearedFields, trigger.FieldNextSyncAt)
 }
 
+// SetWatermark sets the "watermark" field.
+func (m *TriggerMutation) SetWatermark(t time.Time) {
+	m.watermark = &t
+}
+
+// Watermark returns the value of the "watermark" field in the mutation.
+func (m *TriggerMutation) Watermark() (r time.Time, exists bool) {
+	v := m.watermark
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldWatermark returns the old "watermark" field's value of the Trigger entity.
+// If the Trigger object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *TriggerMutation) OldWatermark(ctx context.Context) (v *time.Time, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldWatermark is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldWatermark requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldWatermark: %w", err)
+	}
+	return oldValue.Watermark, nil
+}
+
+// ClearWatermark clears the value of the "watermark" field.
+func (m *TriggerMutation) ClearWatermark() {
+	m.watermark = nil
+	m.clearedFields[trigger.FieldWatermark] = struct{}{}
+}
+
+// WatermarkCleared returns if the "watermark" field was cleared in this mutation.
+func (m *TriggerMutation) WatermarkCleared() bool {
+	_, ok := m.clearedFields[trigger.FieldWatermark]
+	return ok
+}
+
+// ResetWatermark resets all changes to the "watermark" field.
+func (m *TriggerMutation) ResetWatermark() {
+	m.watermark = nil
+	delete(m.clearedFields, trigger.FieldWatermark)
+}
+
+// SetResumeCursor sets the "resume_cursor" field.
+func (m *TriggerMutation) SetResumeCursor(s string) {
+	m.resume_cursor = &s
+}
+
+// ResumeCursor returns the value of the "resume_cursor" field in the mutation.
+func (m *TriggerMutation) ResumeCursor() (r string, exists bool) {
+	v := m.resume_cursor
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldResumeCursor returns the old "resume_cursor" field's value of the Trigger entity.
+// If the Trigger object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *TriggerMutation) OldResumeCursor(ctx context.Context) (v string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldResumeCursor is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldResumeCursor requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldResumeCursor: %w", err)
+	}
+	return oldValue.ResumeCursor, nil
+}
+
+// ResetResumeCursor resets all changes to the "resume_cursor" field.
+func (m *TriggerMutation) ResetResumeCursor() {
+	m.resume_cursor = nil
+}
+
+// SetResumeSince sets the "resume_since" field.
+func (m *TriggerMutation) SetResumeSince(t time.Time) {
+	m.resume_since = &t
+}
+
+// ResumeSince returns the value of the "resume_since" field in the mutation.
+func (m *TriggerMutation) ResumeSince() (r time.Time, exists bool) {
+	v := m.resume_since
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldResumeSince returns the old "resume_since" field's value of the Trigger entity.
+// If the Trigger object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *TriggerMutation) OldResumeSince(ctx context.Context) (v *time.Time, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldResumeSince is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldResumeSince requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldResumeSince: %w", err)
+	}
+	return oldValue.ResumeSince, nil
+}
+
+// ClearResumeSince clears the value of the "resume_since" field.
+func (m *TriggerMutation) ClearResumeSince() {
+	m.resume_since = nil
+	m.clearedFields[trigger.FieldResumeSince] = struct{}{}
+}
+
+// ResumeSinceCleared returns if the "resume_since" field was cleared in this mutation.
+func (m *TriggerMutation) ResumeSinceCleared() bool {
+	_, ok := m.clearedFields[trigger.FieldResumeSince]
+	return ok
+}
+
+// ResetResumeSince resets all changes to the "resume_since" field.
+func (m *TriggerMutation) ResetResumeSince() {
+	m.resume_since = nil
+	delete(m.clearedFields, trigger.FieldResumeSince)
+}
+
+// SetResumeAsOf sets the "resume_as_of" field.
+func (m *TriggerMutation) SetResumeAsOf(t time.Time) {
+	m.resume_as_of = &t
+}
+
+// ResumeAsOf returns the value of the "resume_as_of" field in the mutation.
+func (m *TriggerMutation) ResumeAsOf() (r time.Time, exists bool) {
+	v := m.resume_as_of
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldResumeAsOf returns the old "resume_as_of" field's value of the Trigger entity.
+// If the Trigger object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *TriggerMutation) OldResumeAsOf(ctx context.Context) (v *time.Time, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldResumeAsOf is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldResumeAsOf requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldResumeAsOf: %w", err)
+	}
+	return oldValue.ResumeAsOf, nil
+}
+
+// ClearResumeAsOf clears the value of the "resume_as_of" field.
+func (m *TriggerMutation) ClearResumeAsOf() {
+	m.resume_as_of = nil
+	m.clearedFields[trigger.FieldResumeAsOf] = struct{}{}
+}
+
+// ResumeAsOfCleared returns if the "resume_as_of" field was cleared in this mutation.
+func (m *TriggerMutation) ResumeAsOfCleared() bool {
+	_, ok := m.clearedFields[trigger.FieldResumeAsOf]
+	return ok
+}
+
+// ResetResumeAsOf resets all changes to the "resume_as_of" field.
+func (m *TriggerMutation) ResetResumeAsOf() {
+	m.resume_as_of = nil
+	delete(m.clearedFields, trigger.FieldResumeAsOf)
+}
+
 // ClearCampaign clears the "campaign" edge to the Campaign entity.
 func (m *TriggerMutation) ClearCampaign() {
 	m.clearedcampaign = true
@@ -10626,7 +11266,7 @@ func (m *TriggerMutation) Type() string {
 // order to get all numeric fields that were incremented/decremented, call
 // AddedFields().
 func (m *TriggerMutation) Fields() []string {
-	fields := make([]string, 0, 13)
+	fields := make([]string, 0, 17)
 	if m.organization_id != nil {
 		fields = append(fields, trigger.FieldOrganizationID)
 	}
@@ -10666,6 +11306,18 @@ func (m *TriggerMutation) Fields() []string {
 	if m.next_sync_at != nil {
 		fields = append(fields, trigger.FieldNextSyncAt)
 	}
+	if m.watermark != nil {
+		fields = append(fields, trigger.FieldWatermark)
+	}
+	if m.resume_cursor != nil {
+		fields = append(fields, trigger.FieldResumeCursor)
+	}
+	if m.resume_since != nil {
+		fields = append(fields, trigger.FieldResumeSince)
+	}
+	if m.resume_as_of != nil {
+		fields = append(fields, trigger.FieldResumeAsOf)
+	}
 	return fields
 }
 
@@ -10700,6 +11352,14 @@ func (m *TriggerMutation) Field(name string) (ent.Value, bool) {
 		return m.LastSyncAt()
 	case trigger.FieldNextSyncAt:
 		return m.NextSyncAt()
+	case trigger.FieldWatermark:
+		return m.Watermark()
+	case trigger.FieldResumeCursor:
+		return m.ResumeCursor()
+	case trigger.FieldResumeSince:
+		return m.ResumeSince()
+	case trigger.FieldResumeAsOf:
+		return m.ResumeAsOf()
 	}
 	return nil, false
 }
@@ -10735,6 +11395,14 @@ func (m *TriggerMutation) OldField(ctx context.Context, name string) (ent.Value,
 		return m.OldLastSyncAt(ctx)
 	case trigger.FieldNextSyncAt:
 		return m.OldNextSyncAt(ctx)
+	case trigger.FieldWatermark:
+		return m.OldWatermark(ctx)
+	case trigger.FieldResumeCursor:
+		return m.OldResumeCursor(ctx)
+	case trigger.FieldResumeSince:
+		return m.OldResumeSince(ctx)
+	case trigger.FieldResumeAsOf:
+		return m.OldResumeAsOf(ctx)
 	}
 	return nil, fmt.Errorf("unknown Trigger field %s", name)
 }
@@ -10835,6 +11503,34 @@ func (m *TriggerMutation) SetField(name string, value ent.Value) error {
 		}
 		m.SetNextSyncAt(v)
 		return nil
+	case trigger.FieldWatermark:
+		v, ok := value.(time.Time)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetWatermark(v)
+		return nil
+	case trigger.FieldResumeCursor:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetResumeCursor(v)
+		return nil
+	case trigger.FieldResumeSince:
+		v, ok := value.(time.Time)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetResumeSince(v)
+		return nil
+	case trigger.FieldResumeAsOf:
+		v, ok := value.(time.Time)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetResumeAsOf(v)
+		return nil
 	}
 	return fmt.Errorf("unknown Trigger field %s", name)
 }
@@ -10886,6 +11582,15 @@ func (m *TriggerMutation) ClearedFields() []string {
 	if m.FieldCleared(trigger.FieldNextSyncAt) {
 		fields = append(fields, trigger.FieldNextSyncAt)
 	}
+	if m.FieldCleared(trigger.FieldWatermark) {
+		fields = append(fields, trigger.FieldWatermark)
+	}
+	if m.FieldCleared(trigger.FieldResumeSince) {
+		fields = append(fields, trigger.FieldResumeSince)
+	}
+	if m.FieldCleared(trigger.FieldResumeAsOf) {
+		fields = append(fields, trigger.FieldResumeAsOf)
+	}
 	return fields
 }
 
@@ -10905,6 +11610,15 @@ func (m *TriggerMutation) ClearField(name string) error {
 		return nil
 	case trigger.FieldNextSyncAt:
 		m.ClearNextSyncAt()
+		return nil
+	case trigger.FieldWatermark:
+		m.ClearWatermark()
+		return nil
+	case trigger.FieldResumeSince:
+		m.ClearResumeSince()
+		return nil
+	case trigger.FieldResumeAsOf:
+		m.ClearResumeAsOf()
 		return nil
 	}
 	return fmt.Errorf("unknown Trigger nullable field %s", name)
@@ -10952,6 +11666,18 @@ func (m *TriggerMutation) ResetField(name string) error {
 		return nil
 	case trigger.FieldNextSyncAt:
 		m.ResetNextSyncAt()
+		return nil
+	case trigger.FieldWatermark:
+		m.ResetWatermark()
+		return nil
+	case trigger.FieldResumeCursor:
+		m.ResetResumeCursor()
+		return nil
+	case trigger.FieldResumeSince:
+		m.ResetResumeSince()
+		return nil
+	case trigger.FieldResumeAsOf:
+		m.ResetResumeAsOf()
 		return nil
 	}
 	return fmt.Errorf("unknown Trigger field %s", name)

@@ -51,6 +51,18 @@ type SyncRun struct {
 	Total *int `json:"total,omitempty"`
 	// Error holds the value of the "error" field.
 	Error *string `json:"error,omitempty"`
+	// Cursor holds the value of the "cursor" field.
+	Cursor string `json:"cursor,omitempty"`
+	// Since holds the value of the "since" field.
+	Since *time.Time `json:"since,omitempty"`
+	// AsOf holds the value of the "as_of" field.
+	AsOf *time.Time `json:"as_of,omitempty"`
+	// LeaseOwner holds the value of the "lease_owner" field.
+	LeaseOwner *string `json:"lease_owner,omitempty"`
+	// LeaseExpiresAt holds the value of the "lease_expires_at" field.
+	LeaseExpiresAt *time.Time `json:"lease_expires_at,omitempty"`
+	// JobID holds the value of the "job_id" field.
+	JobID *int64 `json:"job_id,omitempty"`
 	// Edges holds the relations/edges for other nodes in the graph.
 	// The values are being populated by the SyncRunQuery when eager-loading is set.
 	Edges        SyncRunEdges `json:"edges"`
@@ -99,11 +111,11 @@ func (*SyncRun) scanValues(columns []string) ([]any, error) {
 		switch columns[i] {
 		case syncrun.FieldID, syncrun.FieldOrganizationID, syncrun.FieldTriggerID:
 			values[i] = new(pulid.ID)
-		case syncrun.FieldFetched, syncrun.FieldImported, syncrun.FieldDuplicates, syncrun.FieldInvalidPhone, syncrun.FieldFilteredOut, syncrun.FieldFailed, syncrun.FieldTotal:
+		case syncrun.FieldFetched, syncrun.FieldImported, syncrun.FieldDuplicates, syncrun.FieldInvalidPhone, syncrun.FieldFilteredOut, syncrun.FieldFailed, syncrun.FieldTotal, syncrun.FieldJobID:
 			values[i] = new(sql.NullInt64)
-		case syncrun.FieldKind, syncrun.FieldStatus, syncrun.FieldError:
+		case syncrun.FieldKind, syncrun.FieldStatus, syncrun.FieldError, syncrun.FieldCursor, syncrun.FieldLeaseOwner:
 			values[i] = new(sql.NullString)
-		case syncrun.FieldCreatedAt, syncrun.FieldUpdatedAt, syncrun.FieldStartedAt, syncrun.FieldFinishedAt:
+		case syncrun.FieldCreatedAt, syncrun.FieldUpdatedAt, syncrun.FieldStartedAt, syncrun.FieldFinishedAt, syncrun.FieldSince, syncrun.FieldAsOf, syncrun.FieldLeaseExpiresAt:
 			values[i] = new(sql.NullTime)
 		default:
 			values[i] = new(sql.UnknownType)
@@ -226,6 +238,47 @@ func (_m *SyncRun) assignValues(columns []string, values []any) error {
 				_m.Error = new(string)
 				*_m.Error = value.String
 			}
+		case syncrun.FieldCursor:
+			if value, ok := values[i].(*sql.NullString); !ok {
+				return fmt.Errorf("unexpected type %T for field cursor", values[i])
+			} else if value.Valid {
+				_m.Cursor = value.String
+			}
+		case syncrun.FieldSince:
+			if value, ok := values[i].(*sql.NullTime); !ok {
+				return fmt.Errorf("unexpected type %T for field since", values[i])
+			} else if value.Valid {
+				_m.Since = new(time.Time)
+				*_m.Since = value.Time
+			}
+		case syncrun.FieldAsOf:
+			if value, ok := values[i].(*sql.NullTime); !ok {
+				return fmt.Errorf("unexpected type %T for field as_of", values[i])
+			} else if value.Valid {
+				_m.AsOf = new(time.Time)
+				*_m.AsOf = value.Time
+			}
+		case syncrun.FieldLeaseOwner:
+			if value, ok := values[i].(*sql.NullString); !ok {
+				return fmt.Errorf("unexpected type %T for field lease_owner", values[i])
+			} else if value.Valid {
+				_m.LeaseOwner = new(string)
+				*_m.LeaseOwner = value.String
+			}
+		case syncrun.FieldLeaseExpiresAt:
+			if value, ok := values[i].(*sql.NullTime); !ok {
+				return fmt.Errorf("unexpected type %T for field lease_expires_at", values[i])
+			} else if value.Valid {
+				_m.LeaseExpiresAt = new(time.Time)
+				*_m.LeaseExpiresAt = value.Time
+			}
+		case syncrun.FieldJobID:
+			if value, ok := values[i].(*sql.NullInt64); !ok {
+				return fmt.Errorf("unexpected type %T for field job_id", values[i])
+			} else if value.Valid {
+				_m.JobID = new(int64)
+				*_m.JobID = value.Int64
+			}
 		default:
 			_m.selectValues.Set(columns[i], values[i])
 		}
@@ -326,6 +379,34 @@ func (_m *SyncRun) String() string {
 	if v := _m.Error; v != nil {
 		builder.WriteString("error=")
 		builder.WriteString(*v)
+	}
+	builder.WriteString(", ")
+	builder.WriteString("cursor=")
+	builder.WriteString(_m.Cursor)
+	builder.WriteString(", ")
+	if v := _m.Since; v != nil {
+		builder.WriteString("since=")
+		builder.WriteString(v.Format(time.ANSIC))
+	}
+	builder.WriteString(", ")
+	if v := _m.AsOf; v != nil {
+		builder.WriteString("as_of=")
+		builder.WriteString(v.Format(time.ANSIC))
+	}
+	builder.WriteString(", ")
+	if v := _m.LeaseOwner; v != nil {
+		builder.WriteString("lease_owner=")
+		builder.WriteString(*v)
+	}
+	builder.WriteString(", ")
+	if v := _m.LeaseExpiresAt; v != nil {
+		builder.WriteString("lease_expires_at=")
+		builder.WriteString(v.Format(time.ANSIC))
+	}
+	builder.WriteString(", ")
+	if v := _m.JobID; v != nil {
+		builder.WriteString("job_id=")
+		builder.WriteString(fmt.Sprintf("%v", *v))
 	}
 	builder.WriteByte(')')
 	return builder.String()

@@ -226,6 +226,90 @@ func (_c *SyncRunCreate) SetNillableError(v *string) *SyncRunCreate {
 	return _c
 }
 
+// SetCursor sets the "cursor" field.
+func (_c *SyncRunCreate) SetCursor(v string) *SyncRunCreate {
+	_c.mutation.SetCursor(v)
+	return _c
+}
+
+// SetNillableCursor sets the "cursor" field if the given value is not nil.
+func (_c *SyncRunCreate) SetNillableCursor(v *string) *SyncRunCreate {
+	if v != nil {
+		_c.SetCursor(*v)
+	}
+	return _c
+}
+
+// SetSince sets the "since" field.
+func (_c *SyncRunCreate) SetSince(v time.Time) *SyncRunCreate {
+	_c.mutation.SetSince(v)
+	return _c
+}
+
+// SetNillableSince sets the "since" field if the given value is not nil.
+func (_c *SyncRunCreate) SetNillableSince(v *time.Time) *SyncRunCreate {
+	if v != nil {
+		_c.SetSince(*v)
+	}
+	return _c
+}
+
+// SetAsOf sets the "as_of" field.
+func (_c *SyncRunCreate) SetAsOf(v time.Time) *SyncRunCreate {
+	_c.mutation.SetAsOf(v)
+	return _c
+}
+
+// SetNillableAsOf sets the "as_of" field if the given value is not nil.
+func (_c *SyncRunCreate) SetNillableAsOf(v *time.Time) *SyncRunCreate {
+	if v != nil {
+		_c.SetAsOf(*v)
+	}
+	return _c
+}
+
+// SetLeaseOwner sets the "lease_owner" field.
+func (_c *SyncRunCreate) SetLeaseOwner(v string) *SyncRunCreate {
+	_c.mutation.SetLeaseOwner(v)
+	return _c
+}
+
+// SetNillableLeaseOwner sets the "lease_owner" field if the given value is not nil.
+func (_c *SyncRunCreate) SetNillableLeaseOwner(v *string) *SyncRunCreate {
+	if v != nil {
+		_c.SetLeaseOwner(*v)
+	}
+	return _c
+}
+
+// SetLeaseExpiresAt sets the "lease_expires_at" field.
+func (_c *SyncRunCreate) SetLeaseExpiresAt(v time.Time) *SyncRunCreate {
+	_c.mutation.SetLeaseExpiresAt(v)
+	return _c
+}
+
+// SetNillableLeaseExpiresAt sets the "lease_expires_at" field if the given value is not nil.
+func (_c *SyncRunCreate) SetNillableLeaseExpiresAt(v *time.Time) *SyncRunCreate {
+	if v != nil {
+		_c.SetLeaseExpiresAt(*v)
+	}
+	return _c
+}
+
+// SetJobID sets the "job_id" field.
+func (_c *SyncRunCreate) SetJobID(v int64) *SyncRunCreate {
+	_c.mutation.SetJobID(v)
+	return _c
+}
+
+// SetNillableJobID sets the "job_id" field if the given value is not nil.
+func (_c *SyncRunCreate) SetNillableJobID(v *int64) *SyncRunCreate {
+	if v != nil {
+		_c.SetJobID(*v)
+	}
+	return _c
+}
+
 // SetID sets the "id" field.
 func (_c *SyncRunCreate) SetID(v pulid.ID) *SyncRunCreate {
 	_c.mutation.SetID(v)
@@ -339,6 +423,10 @@ func (_c *SyncRunCreate) defaults() error {
 		v := syncrun.DefaultFailed
 		_c.mutation.SetFailed(v)
 	}
+	if _, ok := _c.mutation.Cursor(); !ok {
+		v := syncrun.DefaultCursor
+		_c.mutation.SetCursor(v)
+	}
 	if _, ok := _c.mutation.ID(); !ok {
 		if syncrun.DefaultID == nil {
 			return fmt.Errorf("ent: uninitialized syncrun.DefaultID (forgotten import ent/runtime?)")
@@ -401,6 +489,9 @@ func (_c *SyncRunCreate) check() error {
 	}
 	if _, ok := _c.mutation.Failed(); !ok {
 		return &ValidationError{Name: "failed", err: errors.New(`ent: missing required field "SyncRun.failed"`)}
+	}
+	if _, ok := _c.mutation.Cursor(); !ok {
+		return &ValidationError{Name: "cursor", err: errors.New(`ent: missing required field "SyncRun.cursor"`)}
 	}
 	if len(_c.mutation.TriggerIDs()) == 0 {
 		return &ValidationError{Name: "trigger", err: errors.New(`ent: missing required edge "SyncRun.trigger"`)}
@@ -500,6 +591,30 @@ func (_c *SyncRunCreate) createSpec() (*SyncRun, *sqlgraph.CreateSpec) {
 	if value, ok := _c.mutation.Error(); ok {
 		_spec.SetField(syncrun.FieldError, field.TypeString, value)
 		_node.Error = &value
+	}
+	if value, ok := _c.mutation.Cursor(); ok {
+		_spec.SetField(syncrun.FieldCursor, field.TypeString, value)
+		_node.Cursor = value
+	}
+	if value, ok := _c.mutation.Since(); ok {
+		_spec.SetField(syncrun.FieldSince, field.TypeTime, value)
+		_node.Since = &value
+	}
+	if value, ok := _c.mutation.AsOf(); ok {
+		_spec.SetField(syncrun.FieldAsOf, field.TypeTime, value)
+		_node.AsOf = &value
+	}
+	if value, ok := _c.mutation.LeaseOwner(); ok {
+		_spec.SetField(syncrun.FieldLeaseOwner, field.TypeString, value)
+		_node.LeaseOwner = &value
+	}
+	if value, ok := _c.mutation.LeaseExpiresAt(); ok {
+		_spec.SetField(syncrun.FieldLeaseExpiresAt, field.TypeTime, value)
+		_node.LeaseExpiresAt = &value
+	}
+	if value, ok := _c.mutation.JobID(); ok {
+		_spec.SetField(syncrun.FieldJobID, field.TypeInt64, value)
+		_node.JobID = &value
 	}
 	if nodes := _c.mutation.TriggerIDs(); len(nodes) > 0 {
 		edge := &sqlgraph.EdgeSpec{
@@ -793,6 +908,114 @@ func (u *SyncRunUpsert) UpdateError() *SyncRunUpsert {
 // ClearError clears the value of the "error" field.
 func (u *SyncRunUpsert) ClearError() *SyncRunUpsert {
 	u.SetNull(syncrun.FieldError)
+	return u
+}
+
+// SetCursor sets the "cursor" field.
+func (u *SyncRunUpsert) SetCursor(v string) *SyncRunUpsert {
+	u.Set(syncrun.FieldCursor, v)
+	return u
+}
+
+// UpdateCursor sets the "cursor" field to the value that was provided on create.
+func (u *SyncRunUpsert) UpdateCursor() *SyncRunUpsert {
+	u.SetExcluded(syncrun.FieldCursor)
+	return u
+}
+
+// SetSince sets the "since" field.
+func (u *SyncRunUpsert) SetSince(v time.Time) *SyncRunUpsert {
+	u.Set(syncrun.FieldSince, v)
+	return u
+}
+
+// UpdateSince sets the "since" field to the value that was provided on create.
+func (u *SyncRunUpsert) UpdateSince() *SyncRunUpsert {
+	u.SetExcluded(syncrun.FieldSince)
+	return u
+}
+
+// ClearSince clears the value of the "since" field.
+func (u *SyncRunUpsert) ClearSince() *SyncRunUpsert {
+	u.SetNull(syncrun.FieldSince)
+	return u
+}
+
+// SetAsOf sets the "as_of" field.
+func (u *SyncRunUpsert) SetAsOf(v time.Time) *SyncRunUpsert {
+	u.Set(syncrun.FieldAsOf, v)
+	return u
+}
+
+// UpdateAsOf sets the "as_of" field to the value that was provided on create.
+func (u *SyncRunUpsert) UpdateAsOf() *SyncRunUpsert {
+	u.SetExcluded(syncrun.FieldAsOf)
+	return u
+}
+
+// ClearAsOf clears the value of the "as_of" field.
+func (u *SyncRunUpsert) ClearAsOf() *SyncRunUpsert {
+	u.SetNull(syncrun.FieldAsOf)
+	return u
+}
+
+// SetLeaseOwner sets the "lease_owner" field.
+func (u *SyncRunUpsert) SetLeaseOwner(v string) *SyncRunUpsert {
+	u.Set(syncrun.FieldLeaseOwner, v)
+	return u
+}
+
+// UpdateLeaseOwner sets the "lease_owner" field to the value that was provided on create.
+func (u *SyncRunUpsert) UpdateLeaseOwner() *SyncRunUpsert {
+	u.SetExcluded(syncrun.FieldLeaseOwner)
+	return u
+}
+
+// ClearLeaseOwner clears the value of the "lease_owner" field.
+func (u *SyncRunUpsert) ClearLeaseOwner() *SyncRunUpsert {
+	u.SetNull(syncrun.FieldLeaseOwner)
+	return u
+}
+
+// SetLeaseExpiresAt sets the "lease_expires_at" field.
+func (u *SyncRunUpsert) SetLeaseExpiresAt(v time.Time) *SyncRunUpsert {
+	u.Set(syncrun.FieldLeaseExpiresAt, v)
+	return u
+}
+
+// UpdateLeaseExpiresAt sets the "lease_expires_at" field to the value that was provided on create.
+func (u *SyncRunUpsert) UpdateLeaseExpiresAt() *SyncRunUpsert {
+	u.SetExcluded(syncrun.FieldLeaseExpiresAt)
+	return u
+}
+
+// ClearLeaseExpiresAt clears the value of the "lease_expires_at" field.
+func (u *SyncRunUpsert) ClearLeaseExpiresAt() *SyncRunUpsert {
+	u.SetNull(syncrun.FieldLeaseExpiresAt)
+	return u
+}
+
+// SetJobID sets the "job_id" field.
+func (u *SyncRunUpsert) SetJobID(v int64) *SyncRunUpsert {
+	u.Set(syncrun.FieldJobID, v)
+	return u
+}
+
+// UpdateJobID sets the "job_id" field to the value that was provided on create.
+func (u *SyncRunUpsert) UpdateJobID() *SyncRunUpsert {
+	u.SetExcluded(syncrun.FieldJobID)
+	return u
+}
+
+// AddJobID adds v to the "job_id" field.
+func (u *SyncRunUpsert) AddJobID(v int64) *SyncRunUpsert {
+	u.Add(syncrun.FieldJobID, v)
+	return u
+}
+
+// ClearJobID clears the value of the "job_id" field.
+func (u *SyncRunUpsert) ClearJobID() *SyncRunUpsert {
+	u.SetNull(syncrun.FieldJobID)
 	return u
 }
 
@@ -1098,6 +1321,132 @@ func (u *SyncRunUpsertOne) UpdateError() *SyncRunUpsertOne {
 func (u *SyncRunUpsertOne) ClearError() *SyncRunUpsertOne {
 	return u.Update(func(s *SyncRunUpsert) {
 		s.ClearError()
+	})
+}
+
+// SetCursor sets the "cursor" field.
+func (u *SyncRunUpsertOne) SetCursor(v string) *SyncRunUpsertOne {
+	return u.Update(func(s *SyncRunUpsert) {
+		s.SetCursor(v)
+	})
+}
+
+// UpdateCursor sets the "cursor" field to the value that was provided on create.
+func (u *SyncRunUpsertOne) UpdateCursor() *SyncRunUpsertOne {
+	return u.Update(func(s *SyncRunUpsert) {
+		s.UpdateCursor()
+	})
+}
+
+// SetSince sets the "since" field.
+func (u *SyncRunUpsertOne) SetSince(v time.Time) *SyncRunUpsertOne {
+	return u.Update(func(s *SyncRunUpsert) {
+		s.SetSince(v)
+	})
+}
+
+// UpdateSince sets the "since" field to the value that was provided on create.
+func (u *SyncRunUpsertOne) UpdateSince() *SyncRunUpsertOne {
+	return u.Update(func(s *SyncRunUpsert) {
+		s.UpdateSince()
+	})
+}
+
+// ClearSince clears the value of the "since" field.
+func (u *SyncRunUpsertOne) ClearSince() *SyncRunUpsertOne {
+	return u.Update(func(s *SyncRunUpsert) {
+		s.ClearSince()
+	})
+}
+
+// SetAsOf sets the "as_of" field.
+func (u *SyncRunUpsertOne) SetAsOf(v time.Time) *SyncRunUpsertOne {
+	return u.Update(func(s *SyncRunUpsert) {
+		s.SetAsOf(v)
+	})
+}
+
+// UpdateAsOf sets the "as_of" field to the value that was provided on create.
+func (u *SyncRunUpsertOne) UpdateAsOf() *SyncRunUpsertOne {
+	return u.Update(func(s *SyncRunUpsert) {
+		s.UpdateAsOf()
+	})
+}
+
+// ClearAsOf clears the value of the "as_of" field.
+func (u *SyncRunUpsertOne) ClearAsOf() *SyncRunUpsertOne {
+	return u.Update(func(s *SyncRunUpsert) {
+		s.ClearAsOf()
+	})
+}
+
+// SetLeaseOwner sets the "lease_owner" field.
+func (u *SyncRunUpsertOne) SetLeaseOwner(v string) *SyncRunUpsertOne {
+	return u.Update(func(s *SyncRunUpsert) {
+		s.SetLeaseOwner(v)
+	})
+}
+
+// UpdateLeaseOwner sets the "lease_owner" field to the value that was provided on create.
+func (u *SyncRunUpsertOne) UpdateLeaseOwner() *SyncRunUpsertOne {
+	return u.Update(func(s *SyncRunUpsert) {
+		s.UpdateLeaseOwner()
+	})
+}
+
+// ClearLeaseOwner clears the value of the "lease_owner" field.
+func (u *SyncRunUpsertOne) ClearLeaseOwner() *SyncRunUpsertOne {
+	return u.Update(func(s *SyncRunUpsert) {
+		s.ClearLeaseOwner()
+	})
+}
+
+// SetLeaseExpiresAt sets the "lease_expires_at" field.
+func (u *SyncRunUpsertOne) SetLeaseExpiresAt(v time.Time) *SyncRunUpsertOne {
+	return u.Update(func(s *SyncRunUpsert) {
+		s.SetLeaseExpiresAt(v)
+	})
+}
+
+// UpdateLeaseExpiresAt sets the "lease_expires_at" field to the value that was provided on create.
+func (u *SyncRunUpsertOne) UpdateLeaseExpiresAt() *SyncRunUpsertOne {
+	return u.Update(func(s *SyncRunUpsert) {
+		s.UpdateLeaseExpiresAt()
+	})
+}
+
+// ClearLeaseExpiresAt clears the value of the "lease_expires_at" field.
+func (u *SyncRunUpsertOne) ClearLeaseExpiresAt() *SyncRunUpsertOne {
+	return u.Update(func(s *SyncRunUpsert) {
+		s.ClearLeaseExpiresAt()
+	})
+}
+
+// SetJobID sets the "job_id" field.
+func (u *SyncRunUpsertOne) SetJobID(v int64) *SyncRunUpsertOne {
+	return u.Update(func(s *SyncRunUpsert) {
+		s.SetJobID(v)
+	})
+}
+
+// AddJobID adds v to the "job_id" field.
+func (u *SyncRunUpsertOne) AddJobID(v int64) *SyncRunUpsertOne {
+	return u.Update(func(s *SyncRunUpsert) {
+		s.AddJobID(v)
+	})
+}
+
+// UpdateJobID sets the "job_id" field to the value that was provided on create.
+func (u *SyncRunUpsertOne) UpdateJobID() *SyncRunUpsertOne {
+	return u.Update(func(s *SyncRunUpsert) {
+		s.UpdateJobID()
+	})
+}
+
+// ClearJobID clears the value of the "job_id" field.
+func (u *SyncRunUpsertOne) ClearJobID() *SyncRunUpsertOne {
+	return u.Update(func(s *SyncRunUpsert) {
+		s.ClearJobID()
 	})
 }
 
@@ -1570,6 +1919,132 @@ func (u *SyncRunUpsertBulk) UpdateError() *SyncRunUpsertBulk {
 func (u *SyncRunUpsertBulk) ClearError() *SyncRunUpsertBulk {
 	return u.Update(func(s *SyncRunUpsert) {
 		s.ClearError()
+	})
+}
+
+// SetCursor sets the "cursor" field.
+func (u *SyncRunUpsertBulk) SetCursor(v string) *SyncRunUpsertBulk {
+	return u.Update(func(s *SyncRunUpsert) {
+		s.SetCursor(v)
+	})
+}
+
+// UpdateCursor sets the "cursor" field to the value that was provided on create.
+func (u *SyncRunUpsertBulk) UpdateCursor() *SyncRunUpsertBulk {
+	return u.Update(func(s *SyncRunUpsert) {
+		s.UpdateCursor()
+	})
+}
+
+// SetSince sets the "since" field.
+func (u *SyncRunUpsertBulk) SetSince(v time.Time) *SyncRunUpsertBulk {
+	return u.Update(func(s *SyncRunUpsert) {
+		s.SetSince(v)
+	})
+}
+
+// UpdateSince sets the "since" field to the value that was provided on create.
+func (u *SyncRunUpsertBulk) UpdateSince() *SyncRunUpsertBulk {
+	return u.Update(func(s *SyncRunUpsert) {
+		s.UpdateSince()
+	})
+}
+
+// ClearSince clears the value of the "since" field.
+func (u *SyncRunUpsertBulk) ClearSince() *SyncRunUpsertBulk {
+	return u.Update(func(s *SyncRunUpsert) {
+		s.ClearSince()
+	})
+}
+
+// SetAsOf sets the "as_of" field.
+func (u *SyncRunUpsertBulk) SetAsOf(v time.Time) *SyncRunUpsertBulk {
+	return u.Update(func(s *SyncRunUpsert) {
+		s.SetAsOf(v)
+	})
+}
+
+// UpdateAsOf sets the "as_of" field to the value that was provided on create.
+func (u *SyncRunUpsertBulk) UpdateAsOf() *SyncRunUpsertBulk {
+	return u.Update(func(s *SyncRunUpsert) {
+		s.UpdateAsOf()
+	})
+}
+
+// ClearAsOf clears the value of the "as_of" field.
+func (u *SyncRunUpsertBulk) ClearAsOf() *SyncRunUpsertBulk {
+	return u.Update(func(s *SyncRunUpsert) {
+		s.ClearAsOf()
+	})
+}
+
+// SetLeaseOwner sets the "lease_owner" field.
+func (u *SyncRunUpsertBulk) SetLeaseOwner(v string) *SyncRunUpsertBulk {
+	return u.Update(func(s *SyncRunUpsert) {
+		s.SetLeaseOwner(v)
+	})
+}
+
+// UpdateLeaseOwner sets the "lease_owner" field to the value that was provided on create.
+func (u *SyncRunUpsertBulk) UpdateLeaseOwner() *SyncRunUpsertBulk {
+	return u.Update(func(s *SyncRunUpsert) {
+		s.UpdateLeaseOwner()
+	})
+}
+
+// ClearLeaseOwner clears the value of the "lease_owner" field.
+func (u *SyncRunUpsertBulk) ClearLeaseOwner() *SyncRunUpsertBulk {
+	return u.Update(func(s *SyncRunUpsert) {
+		s.ClearLeaseOwner()
+	})
+}
+
+// SetLeaseExpiresAt sets the "lease_expires_at" field.
+func (u *SyncRunUpsertBulk) SetLeaseExpiresAt(v time.Time) *SyncRunUpsertBulk {
+	return u.Update(func(s *SyncRunUpsert) {
+		s.SetLeaseExpiresAt(v)
+	})
+}
+
+// UpdateLeaseExpiresAt sets the "lease_expires_at" field to the value that was provided on create.
+func (u *SyncRunUpsertBulk) UpdateLeaseExpiresAt() *SyncRunUpsertBulk {
+	return u.Update(func(s *SyncRunUpsert) {
+		s.UpdateLeaseExpiresAt()
+	})
+}
+
+// ClearLeaseExpiresAt clears the value of the "lease_expires_at" field.
+func (u *SyncRunUpsertBulk) ClearLeaseExpiresAt() *SyncRunUpsertBulk {
+	return u.Update(func(s *SyncRunUpsert) {
+		s.ClearLeaseExpiresAt()
+	})
+}
+
+// SetJobID sets the "job_id" field.
+func (u *SyncRunUpsertBulk) SetJobID(v int64) *SyncRunUpsertBulk {
+	return u.Update(func(s *SyncRunUpsert) {
+		s.SetJobID(v)
+	})
+}
+
+// AddJobID adds v to the "job_id" field.
+func (u *SyncRunUpsertBulk) AddJobID(v int64) *SyncRunUpsertBulk {
+	return u.Update(func(s *SyncRunUpsert) {
+		s.AddJobID(v)
+	})
+}
+
+// UpdateJobID sets the "job_id" field to the value that was provided on create.
+func (u *SyncRunUpsertBulk) UpdateJobID() *SyncRunUpsertBulk {
+	return u.Update(func(s *SyncRunUpsert) {
+		s.UpdateJobID()
+	})
+}
+
+// ClearJobID clears the value of the "job_id" field.
+func (u *SyncRunUpsertBulk) ClearJobID() *SyncRunUpsertBulk {
+	return u.Update(func(s *SyncRunUpsert) {
+		s.ClearJobID()
 	})
 }
 

@@ -264,6 +264,127 @@ func (_u *SyncRunUpdate) ClearError() *SyncRunUpdate {
 	return _u
 }
 
+// SetCursor sets the "cursor" field.
+func (_u *SyncRunUpdate) SetCursor(v string) *SyncRunUpdate {
+	_u.mutation.SetCursor(v)
+	return _u
+}
+
+// SetNillableCursor sets the "cursor" field if the given value is not nil.
+func (_u *SyncRunUpdate) SetNillableCursor(v *string) *SyncRunUpdate {
+	if v != nil {
+		_u.SetCursor(*v)
+	}
+	return _u
+}
+
+// SetSince sets the "since" field.
+func (_u *SyncRunUpdate) SetSince(v time.Time) *SyncRunUpdate {
+	_u.mutation.SetSince(v)
+	return _u
+}
+
+// SetNillableSince sets the "since" field if the given value is not nil.
+func (_u *SyncRunUpdate) SetNillableSince(v *time.Time) *SyncRunUpdate {
+	if v != nil {
+		_u.SetSince(*v)
+	}
+	return _u
+}
+
+// ClearSince clears the value of the "since" field.
+func (_u *SyncRunUpdate) ClearSince() *SyncRunUpdate {
+	_u.mutation.ClearSince()
+	return _u
+}
+
+// SetAsOf sets the "as_of" field.
+func (_u *SyncRunUpdate) SetAsOf(v time.Time) *SyncRunUpdate {
+	_u.mutation.SetAsOf(v)
+	return _u
+}
+
+// SetNillableAsOf sets the "as_of" field if the given value is not nil.
+func (_u *SyncRunUpdate) SetNillableAsOf(v *time.Time) *SyncRunUpdate {
+	if v != nil {
+		_u.SetAsOf(*v)
+	}
+	return _u
+}
+
+// ClearAsOf clears the value of the "as_of" field.
+func (_u *SyncRunUpdate) ClearAsOf() *SyncRunUpdate {
+	_u.mutation.ClearAsOf()
+	return _u
+}
+
+// SetLeaseOwner sets the "lease_owner" field.
+func (_u *SyncRunUpdate) SetLeaseOwner(v string) *SyncRunUpdate {
+	_u.mutation.SetLeaseOwner(v)
+	return _u
+}
+
+// SetNillableLeaseOwner sets the "lease_owner" field if the given value is not nil.
+func (_u *SyncRunUpdate) SetNillableLeaseOwner(v *string) *SyncRunUpdate {
+	if v != nil {
+		_u.SetLeaseOwner(*v)
+	}
+	return _u
+}
+
+// ClearLeaseOwner clears the value of the "lease_owner" field.
+func (_u *SyncRunUpdate) ClearLeaseOwner() *SyncRunUpdate {
+	_u.mutation.ClearLeaseOwner()
+	return _u
+}
+
+// SetLeaseExpiresAt sets the "lease_expires_at" field.
+func (_u *SyncRunUpdate) SetLeaseExpiresAt(v time.Time) *SyncRunUpdate {
+	_u.mutation.SetLeaseExpiresAt(v)
+	return _u
+}
+
+// SetNillableLeaseExpiresAt sets the "lease_expires_at" field if the given value is not nil.
+func (_u *SyncRunUpdate) SetNillableLeaseExpiresAt(v *time.Time) *SyncRunUpdate {
+	if v != nil {
+		_u.SetLeaseExpiresAt(*v)
+	}
+	return _u
+}
+
+// ClearLeaseExpiresAt clears the value of the "lease_expires_at" field.
+func (_u *SyncRunUpdate) ClearLeaseExpiresAt() *SyncRunUpdate {
+	_u.mutation.ClearLeaseExpiresAt()
+	return _u
+}
+
+// SetJobID sets the "job_id" field.
+func (_u *SyncRunUpdate) SetJobID(v int64) *SyncRunUpdate {
+	_u.mutation.ResetJobID()
+	_u.mutation.SetJobID(v)
+	return _u
+}
+
+// SetNillableJobID sets the "job_id" field if the given value is not nil.
+func (_u *SyncRunUpdate) SetNillableJobID(v *int64) *SyncRunUpdate {
+	if v != nil {
+		_u.SetJobID(*v)
+	}
+	return _u
+}
+
+// AddJobID adds value to the "job_id" field.
+func (_u *SyncRunUpdate) AddJobID(v int64) *SyncRunUpdate {
+	_u.mutation.AddJobID(v)
+	return _u
+}
+
+// ClearJobID clears the value of the "job_id" field.
+func (_u *SyncRunUpdate) ClearJobID() *SyncRunUpdate {
+	_u.mutation.ClearJobID()
+	return _u
+}
+
 // AddIssueIDs adds the "issues" edge to the ImportIssue entity by IDs.
 func (_u *SyncRunUpdate) AddIssueIDs(ids ...pulid.ID) *SyncRunUpdate {
 	_u.mutation.AddIssueIDs(ids...)
@@ -446,6 +567,42 @@ func (_u *SyncRunUpdate) sqlSave(ctx context.Context) (_node int, err error) {
 	}
 	if _u.mutation.ErrorCleared() {
 		_spec.ClearField(syncrun.FieldError, field.TypeString)
+	}
+	if value, ok := _u.mutation.Cursor(); ok {
+		_spec.SetField(syncrun.FieldCursor, field.TypeString, value)
+	}
+	if value, ok := _u.mutation.Since(); ok {
+		_spec.SetField(syncrun.FieldSince, field.TypeTime, value)
+	}
+	if _u.mutation.SinceCleared() {
+		_spec.ClearField(syncrun.FieldSince, field.TypeTime)
+	}
+	if value, ok := _u.mutation.AsOf(); ok {
+		_spec.SetField(syncrun.FieldAsOf, field.TypeTime, value)
+	}
+	if _u.mutation.AsOfCleared() {
+		_spec.ClearField(syncrun.FieldAsOf, field.TypeTime)
+	}
+	if value, ok := _u.mutation.LeaseOwner(); ok {
+		_spec.SetField(syncrun.FieldLeaseOwner, field.TypeString, value)
+	}
+	if _u.mutation.LeaseOwnerCleared() {
+		_spec.ClearField(syncrun.FieldLeaseOwner, field.TypeString)
+	}
+	if value, ok := _u.mutation.LeaseExpiresAt(); ok {
+		_spec.SetField(syncrun.FieldLeaseExpiresAt, field.TypeTime, value)
+	}
+	if _u.mutation.LeaseExpiresAtCleared() {
+		_spec.ClearField(syncrun.FieldLeaseExpiresAt, field.TypeTime)
+	}
+	if value, ok := _u.mutation.JobID(); ok {
+		_spec.SetField(syncrun.FieldJobID, field.TypeInt64, value)
+	}
+	if value, ok := _u.mutation.AddedJobID(); ok {
+		_spec.AddField(syncrun.FieldJobID, field.TypeInt64, value)
+	}
+	if _u.mutation.JobIDCleared() {
+		_spec.ClearField(syncrun.FieldJobID, field.TypeInt64)
 	}
 	if _u.mutation.IssuesCleared() {
 		edge := &sqlgraph.EdgeSpec{
@@ -747,6 +904,127 @@ func (_u *SyncRunUpdateOne) ClearError() *SyncRunUpdateOne {
 	return _u
 }
 
+// SetCursor sets the "cursor" field.
+func (_u *SyncRunUpdateOne) SetCursor(v string) *SyncRunUpdateOne {
+	_u.mutation.SetCursor(v)
+	return _u
+}
+
+// SetNillableCursor sets the "cursor" field if the given value is not nil.
+func (_u *SyncRunUpdateOne) SetNillableCursor(v *string) *SyncRunUpdateOne {
+	if v != nil {
+		_u.SetCursor(*v)
+	}
+	return _u
+}
+
+// SetSince sets the "since" field.
+func (_u *SyncRunUpdateOne) SetSince(v time.Time) *SyncRunUpdateOne {
+	_u.mutation.SetSince(v)
+	return _u
+}
+
+// SetNillableSince sets the "since" field if the given value is not nil.
+func (_u *SyncRunUpdateOne) SetNillableSince(v *time.Time) *SyncRunUpdateOne {
+	if v != nil {
+		_u.SetSince(*v)
+	}
+	return _u
+}
+
+// ClearSince clears the value of the "since" field.
+func (_u *SyncRunUpdateOne) ClearSince() *SyncRunUpdateOne {
+	_u.mutation.ClearSince()
+	return _u
+}
+
+// SetAsOf sets the "as_of" field.
+func (_u *SyncRunUpdateOne) SetAsOf(v time.Time) *SyncRunUpdateOne {
+	_u.mutation.SetAsOf(v)
+	return _u
+}
+
+// SetNillableAsOf sets the "as_of" field if the given value is not nil.
+func (_u *SyncRunUpdateOne) SetNillableAsOf(v *time.Time) *SyncRunUpdateOne {
+	if v != nil {
+		_u.SetAsOf(*v)
+	}
+	return _u
+}
+
+// ClearAsOf clears the value of the "as_of" field.
+func (_u *SyncRunUpdateOne) ClearAsOf() *SyncRunUpdateOne {
+	_u.mutation.ClearAsOf()
+	return _u
+}
+
+// SetLeaseOwner sets the "lease_owner" field.
+func (_u *SyncRunUpdateOne) SetLeaseOwner(v string) *SyncRunUpdateOne {
+	_u.mutation.SetLeaseOwner(v)
+	return _u
+}
+
+// SetNillableLeaseOwner sets the "lease_owner" field if the given value is not nil.
+func (_u *SyncRunUpdateOne) SetNillableLeaseOwner(v *string) *SyncRunUpdateOne {
+	if v != nil {
+		_u.SetLeaseOwner(*v)
+	}
+	return _u
+}
+
+// ClearLeaseOwner clears the value of the "lease_owner" field.
+func (_u *SyncRunUpdateOne) ClearLeaseOwner() *SyncRunUpdateOne {
+	_u.mutation.ClearLeaseOwner()
+	return _u
+}
+
+// SetLeaseExpiresAt sets the "lease_expires_at" field.
+func (_u *SyncRunUpdateOne) SetLeaseExpiresAt(v time.Time) *SyncRunUpdateOne {
+	_u.mutation.SetLeaseExpiresAt(v)
+	return _u
+}
+
+// SetNillableLeaseExpiresAt sets the "lease_expires_at" field if the given value is not nil.
+func (_u *SyncRunUpdateOne) SetNillableLeaseExpiresAt(v *time.Time) *SyncRunUpdateOne {
+	if v != nil {
+		_u.SetLeaseExpiresAt(*v)
+	}
+	return _u
+}
+
+// ClearLeaseExpiresAt clears the value of the "lease_expires_at" field.
+func (_u *SyncRunUpdateOne) ClearLeaseExpiresAt() *SyncRunUpdateOne {
+	_u.mutation.ClearLeaseExpiresAt()
+	return _u
+}
+
+// SetJobID sets the "job_id" field.
+func (_u *SyncRunUpdateOne) SetJobID(v int64) *SyncRunUpdateOne {
+	_u.mutation.ResetJobID()
+	_u.mutation.SetJobID(v)
+	return _u
+}
+
+// SetNillableJobID sets the "job_id" field if the given value is not nil.
+func (_u *SyncRunUpdateOne) SetNillableJobID(v *int64) *SyncRunUpdateOne {
+	if v != nil {
+		_u.SetJobID(*v)
+	}
+	return _u
+}
+
+// AddJobID adds value to the "job_id" field.
+func (_u *SyncRunUpdateOne) AddJobID(v int64) *SyncRunUpdateOne {
+	_u.mutation.AddJobID(v)
+	return _u
+}
+
+// ClearJobID clears the value of the "job_id" field.
+func (_u *SyncRunUpdateOne) ClearJobID() *SyncRunUpdateOne {
+	_u.mutation.ClearJobID()
+	return _u
+}
+
 // AddIssueIDs adds the "issues" edge to the ImportIssue entity by IDs.
 func (_u *SyncRunUpdateOne) AddIssueIDs(ids ...pulid.ID) *SyncRunUpdateOne {
 	_u.mutation.AddIssueIDs(ids...)
@@ -959,6 +1237,42 @@ func (_u *SyncRunUpdateOne) sqlSave(ctx context.Context) (_node *SyncRun, err er
 	}
 	if _u.mutation.ErrorCleared() {
 		_spec.ClearField(syncrun.FieldError, field.TypeString)
+	}
+	if value, ok := _u.mutation.Cursor(); ok {
+		_spec.SetField(syncrun.FieldCursor, field.TypeString, value)
+	}
+	if value, ok := _u.mutation.Since(); ok {
+		_spec.SetField(syncrun.FieldSince, field.TypeTime, value)
+	}
+	if _u.mutation.SinceCleared() {
+		_spec.ClearField(syncrun.FieldSince, field.TypeTime)
+	}
+	if value, ok := _u.mutation.AsOf(); ok {
+		_spec.SetField(syncrun.FieldAsOf, field.TypeTime, value)
+	}
+	if _u.mutation.AsOfCleared() {
+		_spec.ClearField(syncrun.FieldAsOf, field.TypeTime)
+	}
+	if value, ok := _u.mutation.LeaseOwner(); ok {
+		_spec.SetField(syncrun.FieldLeaseOwner, field.TypeString, value)
+	}
+	if _u.mutation.LeaseOwnerCleared() {
+		_spec.ClearField(syncrun.FieldLeaseOwner, field.TypeString)
+	}
+	if value, ok := _u.mutation.LeaseExpiresAt(); ok {
+		_spec.SetField(syncrun.FieldLeaseExpiresAt, field.TypeTime, value)
+	}
+	if _u.mutation.LeaseExpiresAtCleared() {
+		_spec.ClearField(syncrun.FieldLeaseExpiresAt, field.TypeTime)
+	}
+	if value, ok := _u.mutation.JobID(); ok {
+		_spec.SetField(syncrun.FieldJobID, field.TypeInt64, value)
+	}
+	if value, ok := _u.mutation.AddedJobID(); ok {
+		_spec.AddField(syncrun.FieldJobID, field.TypeInt64, value)
+	}
+	if _u.mutation.JobIDCleared() {
+		_spec.ClearField(syncrun.FieldJobID, field.TypeInt64)
 	}
 	if _u.mutation.IssuesCleared() {
 		edge := &sqlgraph.EdgeSpec{

@@ -48,6 +48,14 @@ type Trigger struct {
 	LastSyncAt *time.Time `json:"last_sync_at,omitempty"`
 	// NextSyncAt holds the value of the "next_sync_at" field.
 	NextSyncAt *time.Time `json:"next_sync_at,omitempty"`
+	// Watermark holds the value of the "watermark" field.
+	Watermark *time.Time `json:"watermark,omitempty"`
+	// ResumeCursor holds the value of the "resume_cursor" field.
+	ResumeCursor string `json:"resume_cursor,omitempty"`
+	// ResumeSince holds the value of the "resume_since" field.
+	ResumeSince *time.Time `json:"resume_since,omitempty"`
+	// ResumeAsOf holds the value of the "resume_as_of" field.
+	ResumeAsOf *time.Time `json:"resume_as_of,omitempty"`
 	// Edges holds the relations/edges for other nodes in the graph.
 	// The values are being populated by the TriggerQuery when eager-loading is set.
 	Edges        TriggerEdges `json:"edges"`
@@ -164,9 +172,9 @@ func (*Trigger) scanValues(columns []string) ([]any, error) {
 			values[i] = new(sql.NullBool)
 		case trigger.FieldSyncIntervalSeconds:
 			values[i] = new(sql.NullInt64)
-		case trigger.FieldSearchType, trigger.FieldDescription:
+		case trigger.FieldSearchType, trigger.FieldDescription, trigger.FieldResumeCursor:
 			values[i] = new(sql.NullString)
-		case trigger.FieldCreatedAt, trigger.FieldUpdatedAt, trigger.FieldLastSyncAt, trigger.FieldNextSyncAt:
+		case trigger.FieldCreatedAt, trigger.FieldUpdatedAt, trigger.FieldLastSyncAt, trigger.FieldNextSyncAt, trigger.FieldWatermark, trigger.FieldResumeSince, trigger.FieldResumeAsOf:
 			values[i] = new(sql.NullTime)
 		default:
 			values[i] = new(sql.UnknownType)
@@ -270,6 +278,33 @@ func (_m *Trigger) assignValues(columns []string, values []any) error {
 			} else if value.Valid {
 				_m.NextSyncAt = new(time.Time)
 				*_m.NextSyncAt = value.Time
+			}
+		case trigger.FieldWatermark:
+			if value, ok := values[i].(*sql.NullTime); !ok {
+				return fmt.Errorf("unexpected type %T for field watermark", values[i])
+			} else if value.Valid {
+				_m.Watermark = new(time.Time)
+				*_m.Watermark = value.Time
+			}
+		case trigger.FieldResumeCursor:
+			if value, ok := values[i].(*sql.NullString); !ok {
+				return fmt.Errorf("unexpected type %T for field resume_cursor", values[i])
+			} else if value.Valid {
+				_m.ResumeCursor = value.String
+			}
+		case trigger.FieldResumeSince:
+			if value, ok := values[i].(*sql.NullTime); !ok {
+				return fmt.Errorf("unexpected type %T for field resume_since", values[i])
+			} else if value.Valid {
+				_m.ResumeSince = new(time.Time)
+				*_m.ResumeSince = value.Time
+			}
+		case trigger.FieldResumeAsOf:
+			if value, ok := values[i].(*sql.NullTime); !ok {
+				return fmt.Errorf("unexpected type %T for field resume_as_of", values[i])
+			} else if value.Valid {
+				_m.ResumeAsOf = new(time.Time)
+				*_m.ResumeAsOf = value.Time
 			}
 		default:
 			_m.selectValues.Set(columns[i], values[i])
@@ -382,6 +417,24 @@ func (_m *Trigger) String() string {
 	builder.WriteString(", ")
 	if v := _m.NextSyncAt; v != nil {
 		builder.WriteString("next_sync_at=")
+		builder.WriteString(v.Format(time.ANSIC))
+	}
+	builder.WriteString(", ")
+	if v := _m.Watermark; v != nil {
+		builder.WriteString("watermark=")
+		builder.WriteString(v.Format(time.ANSIC))
+	}
+	builder.WriteString(", ")
+	builder.WriteString("resume_cursor=")
+	builder.WriteString(_m.ResumeCursor)
+	builder.WriteString(", ")
+	if v := _m.ResumeSince; v != nil {
+		builder.WriteString("resume_since=")
+		builder.WriteString(v.Format(time.ANSIC))
+	}
+	builder.WriteString(", ")
+	if v := _m.ResumeAsOf; v != nil {
+		builder.WriteString("resume_as_of=")
 		builder.WriteString(v.Format(time.ANSIC))
 	}
 	builder.WriteByte(')')

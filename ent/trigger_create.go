@@ -173,6 +173,62 @@ func (_c *TriggerCreate) SetNillableNextSyncAt(v *time.Time) *TriggerCreate {
 	return _c
 }
 
+// SetWatermark sets the "watermark" field.
+func (_c *TriggerCreate) SetWatermark(v time.Time) *TriggerCreate {
+	_c.mutation.SetWatermark(v)
+	return _c
+}
+
+// SetNillableWatermark sets the "watermark" field if the given value is not nil.
+func (_c *TriggerCreate) SetNillableWatermark(v *time.Time) *TriggerCreate {
+	if v != nil {
+		_c.SetWatermark(*v)
+	}
+	return _c
+}
+
+// SetResumeCursor sets the "resume_cursor" field.
+func (_c *TriggerCreate) SetResumeCursor(v string) *TriggerCreate {
+	_c.mutation.SetResumeCursor(v)
+	return _c
+}
+
+// SetNillableResumeCursor sets the "resume_cursor" field if the given value is not nil.
+func (_c *TriggerCreate) SetNillableResumeCursor(v *string) *TriggerCreate {
+	if v != nil {
+		_c.SetResumeCursor(*v)
+	}
+	return _c
+}
+
+// SetResumeSince sets the "resume_since" field.
+func (_c *TriggerCreate) SetResumeSince(v time.Time) *TriggerCreate {
+	_c.mutation.SetResumeSince(v)
+	return _c
+}
+
+// SetNillableResumeSince sets the "resume_since" field if the given value is not nil.
+func (_c *TriggerCreate) SetNillableResumeSince(v *time.Time) *TriggerCreate {
+	if v != nil {
+		_c.SetResumeSince(*v)
+	}
+	return _c
+}
+
+// SetResumeAsOf sets the "resume_as_of" field.
+func (_c *TriggerCreate) SetResumeAsOf(v time.Time) *TriggerCreate {
+	_c.mutation.SetResumeAsOf(v)
+	return _c
+}
+
+// SetNillableResumeAsOf sets the "resume_as_of" field if the given value is not nil.
+func (_c *TriggerCreate) SetNillableResumeAsOf(v *time.Time) *TriggerCreate {
+	if v != nil {
+		_c.SetResumeAsOf(*v)
+	}
+	return _c
+}
+
 // SetID sets the "id" field.
 func (_c *TriggerCreate) SetID(v pulid.ID) *TriggerCreate {
 	_c.mutation.SetID(v)
@@ -347,6 +403,10 @@ func (_c *TriggerCreate) defaults() error {
 		v := trigger.DefaultSyncIntervalSeconds
 		_c.mutation.SetSyncIntervalSeconds(v)
 	}
+	if _, ok := _c.mutation.ResumeCursor(); !ok {
+		v := trigger.DefaultResumeCursor
+		_c.mutation.SetResumeCursor(v)
+	}
 	if _, ok := _c.mutation.ID(); !ok {
 		if trigger.DefaultID == nil {
 			return fmt.Errorf("ent: uninitialized trigger.DefaultID (forgotten import ent/runtime?)")
@@ -406,6 +466,9 @@ func (_c *TriggerCreate) check() error {
 		if err := trigger.SyncIntervalSecondsValidator(v); err != nil {
 			return &ValidationError{Name: "sync_interval_seconds", err: fmt.Errorf(`ent: validator failed for field "Trigger.sync_interval_seconds": %w`, err)}
 		}
+	}
+	if _, ok := _c.mutation.ResumeCursor(); !ok {
+		return &ValidationError{Name: "resume_cursor", err: errors.New(`ent: missing required field "Trigger.resume_cursor"`)}
 	}
 	if len(_c.mutation.CampaignIDs()) == 0 {
 		return &ValidationError{Name: "campaign", err: errors.New(`ent: missing required edge "Trigger.campaign"`)}
@@ -492,6 +555,22 @@ func (_c *TriggerCreate) createSpec() (*Trigger, *sqlgraph.CreateSpec) {
 	if value, ok := _c.mutation.NextSyncAt(); ok {
 		_spec.SetField(trigger.FieldNextSyncAt, field.TypeTime, value)
 		_node.NextSyncAt = &value
+	}
+	if value, ok := _c.mutation.Watermark(); ok {
+		_spec.SetField(trigger.FieldWatermark, field.TypeTime, value)
+		_node.Watermark = &value
+	}
+	if value, ok := _c.mutation.ResumeCursor(); ok {
+		_spec.SetField(trigger.FieldResumeCursor, field.TypeString, value)
+		_node.ResumeCursor = value
+	}
+	if value, ok := _c.mutation.ResumeSince(); ok {
+		_spec.SetField(trigger.FieldResumeSince, field.TypeTime, value)
+		_node.ResumeSince = &value
+	}
+	if value, ok := _c.mutation.ResumeAsOf(); ok {
+		_spec.SetField(trigger.FieldResumeAsOf, field.TypeTime, value)
+		_node.ResumeAsOf = &value
 	}
 	if nodes := _c.mutation.CampaignIDs(); len(nodes) > 0 {
 		edge := &sqlgraph.EdgeSpec{
@@ -785,6 +864,72 @@ func (u *TriggerUpsert) ClearNextSyncAt() *TriggerUpsert {
 	return u
 }
 
+// SetWatermark sets the "watermark" field.
+func (u *TriggerUpsert) SetWatermark(v time.Time) *TriggerUpsert {
+	u.Set(trigger.FieldWatermark, v)
+	return u
+}
+
+// UpdateWatermark sets the "watermark" field to the value that was provided on create.
+func (u *TriggerUpsert) UpdateWatermark() *TriggerUpsert {
+	u.SetExcluded(trigger.FieldWatermark)
+	return u
+}
+
+// ClearWatermark clears the value of the "watermark" field.
+func (u *TriggerUpsert) ClearWatermark() *TriggerUpsert {
+	u.SetNull(trigger.FieldWatermark)
+	return u
+}
+
+// SetResumeCursor sets the "resume_cursor" field.
+func (u *TriggerUpsert) SetResumeCursor(v string) *TriggerUpsert {
+	u.Set(trigger.FieldResumeCursor, v)
+	return u
+}
+
+// UpdateResumeCursor sets the "resume_cursor" field to the value that was provided on create.
+func (u *TriggerUpsert) UpdateResumeCursor() *TriggerUpsert {
+	u.SetExcluded(trigger.FieldResumeCursor)
+	return u
+}
+
+// SetResumeSince sets the "resume_since" field.
+func (u *TriggerUpsert) SetResumeSince(v time.Time) *TriggerUpsert {
+	u.Set(trigger.FieldResumeSince, v)
+	return u
+}
+
+// UpdateResumeSince sets the "resume_since" field to the value that was provided on create.
+func (u *TriggerUpsert) UpdateResumeSince() *TriggerUpsert {
+	u.SetExcluded(trigger.FieldResumeSince)
+	return u
+}
+
+// ClearResumeSince clears the value of the "resume_since" field.
+func (u *TriggerUpsert) ClearResumeSince() *TriggerUpsert {
+	u.SetNull(trigger.FieldResumeSince)
+	return u
+}
+
+// SetResumeAsOf sets the "resume_as_of" field.
+func (u *TriggerUpsert) SetResumeAsOf(v time.Time) *TriggerUpsert {
+	u.Set(trigger.FieldResumeAsOf, v)
+	return u
+}
+
+// UpdateResumeAsOf sets the "resume_as_of" field to the value that was provided on create.
+func (u *TriggerUpsert) UpdateResumeAsOf() *TriggerUpsert {
+	u.SetExcluded(trigger.FieldResumeAsOf)
+	return u
+}
+
+// ClearResumeAsOf clears the value of the "resume_as_of" field.
+func (u *TriggerUpsert) ClearResumeAsOf() *TriggerUpsert {
+	u.SetNull(trigger.FieldResumeAsOf)
+	return u
+}
+
 // UpdateNewValues updates the mutable fields using the new values that were set on create except the ID field.
 // Using this option is equivalent to using:
 //
@@ -989,6 +1134,83 @@ func (u *TriggerUpsertOne) UpdateNextSyncAt() *TriggerUpsertOne {
 func (u *TriggerUpsertOne) ClearNextSyncAt() *TriggerUpsertOne {
 	return u.Update(func(s *TriggerUpsert) {
 		s.ClearNextSyncAt()
+	})
+}
+
+// SetWatermark sets the "watermark" field.
+func (u *TriggerUpsertOne) SetWatermark(v time.Time) *TriggerUpsertOne {
+	return u.Update(func(s *TriggerUpsert) {
+		s.SetWatermark(v)
+	})
+}
+
+// UpdateWatermark sets the "watermark" field to the value that was provided on create.
+func (u *TriggerUpsertOne) UpdateWatermark() *TriggerUpsertOne {
+	return u.Update(func(s *TriggerUpsert) {
+		s.UpdateWatermark()
+	})
+}
+
+// ClearWatermark clears the value of the "watermark" field.
+func (u *TriggerUpsertOne) ClearWatermark() *TriggerUpsertOne {
+	return u.Update(func(s *TriggerUpsert) {
+		s.ClearWatermark()
+	})
+}
+
+// SetResumeCursor sets the "resume_cursor" field.
+func (u *TriggerUpsertOne) SetResumeCursor(v string) *TriggerUpsertOne {
+	return u.Update(func(s *TriggerUpsert) {
+		s.SetResumeCursor(v)
+	})
+}
+
+// UpdateResumeCursor sets the "resume_cursor" field to the value that was provided on create.
+func (u *TriggerUpsertOne) UpdateResumeCursor() *TriggerUpsertOne {
+	return u.Update(func(s *TriggerUpsert) {
+		s.UpdateResumeCursor()
+	})
+}
+
+// SetResumeSince sets the "resume_since" field.
+func (u *TriggerUpsertOne) SetResumeSince(v time.Time) *TriggerUpsertOne {
+	return u.Update(func(s *TriggerUpsert) {
+		s.SetResumeSince(v)
+	})
+}
+
+// UpdateResumeSince sets the "resume_since" field to the value that was provided on create.
+func (u *TriggerUpsertOne) UpdateResumeSince() *TriggerUpsertOne {
+	return u.Update(func(s *TriggerUpsert) {
+		s.UpdateResumeSince()
+	})
+}
+
+// ClearResumeSince clears the value of the "resume_since" field.
+func (u *TriggerUpsertOne) ClearResumeSince() *TriggerUpsertOne {
+	return u.Update(func(s *TriggerUpsert) {
+		s.ClearResumeSince()
+	})
+}
+
+// SetResumeAsOf sets the "resume_as_of" field.
+func (u *TriggerUpsertOne) SetResumeAsOf(v time.Time) *TriggerUpsertOne {
+	return u.Update(func(s *TriggerUpsert) {
+		s.SetResumeAsOf(v)
+	})
+}
+
+// UpdateResumeAsOf sets the "resume_as_of" field to the value that was provided on create.
+func (u *TriggerUpsertOne) UpdateResumeAsOf() *TriggerUpsertOne {
+	return u.Update(func(s *TriggerUpsert) {
+		s.UpdateResumeAsOf()
+	})
+}
+
+// ClearResumeAsOf clears the value of the "resume_as_of" field.
+func (u *TriggerUpsertOne) ClearResumeAsOf() *TriggerUpsertOne {
+	return u.Update(func(s *TriggerUpsert) {
+		s.ClearResumeAsOf()
 	})
 }
 
@@ -1363,6 +1585,83 @@ func (u *TriggerUpsertBulk) UpdateNextSyncAt() *TriggerUpsertBulk {
 func (u *TriggerUpsertBulk) ClearNextSyncAt() *TriggerUpsertBulk {
 	return u.Update(func(s *TriggerUpsert) {
 		s.ClearNextSyncAt()
+	})
+}
+
+// SetWatermark sets the "watermark" field.
+func (u *TriggerUpsertBulk) SetWatermark(v time.Time) *TriggerUpsertBulk {
+	return u.Update(func(s *TriggerUpsert) {
+		s.SetWatermark(v)
+	})
+}
+
+// UpdateWatermark sets the "watermark" field to the value that was provided on create.
+func (u *TriggerUpsertBulk) UpdateWatermark() *TriggerUpsertBulk {
+	return u.Update(func(s *TriggerUpsert) {
+		s.UpdateWatermark()
+	})
+}
+
+// ClearWatermark clears the value of the "watermark" field.
+func (u *TriggerUpsertBulk) ClearWatermark() *TriggerUpsertBulk {
+	return u.Update(func(s *TriggerUpsert) {
+		s.ClearWatermark()
+	})
+}
+
+// SetResumeCursor sets the "resume_cursor" field.
+func (u *TriggerUpsertBulk) SetResumeCursor(v string) *TriggerUpsertBulk {
+	return u.Update(func(s *TriggerUpsert) {
+		s.SetResumeCursor(v)
+	})
+}
+
+// UpdateResumeCursor sets the "resume_cursor" field to the value that was provided on create.
+func (u *TriggerUpsertBulk) UpdateResumeCursor() *TriggerUpsertBulk {
+	return u.Update(func(s *TriggerUpsert) {
+		s.UpdateResumeCursor()
+	})
+}
+
+// SetResumeSince sets the "resume_since" field.
+func (u *TriggerUpsertBulk) SetResumeSince(v time.Time) *TriggerUpsertBulk {
+	return u.Update(func(s *TriggerUpsert) {
+		s.SetResumeSince(v)
+	})
+}
+
+// UpdateResumeSince sets the "resume_since" field to the value that was provided on create.
+func (u *TriggerUpsertBulk) UpdateResumeSince() *TriggerUpsertBulk {
+	return u.Update(func(s *TriggerUpsert) {
+		s.UpdateResumeSince()
+	})
+}
+
+// ClearResumeSince clears the value of the "resume_since" field.
+func (u *TriggerUpsertBulk) ClearResumeSince() *TriggerUpsertBulk {
+	return u.Update(func(s *TriggerUpsert) {
+		s.ClearResumeSince()
+	})
+}
+
+// SetResumeAsOf sets the "resume_as_of" field.
+func (u *TriggerUpsertBulk) SetResumeAsOf(v time.Time) *TriggerUpsertBulk {
+	return u.Update(func(s *TriggerUpsert) {
+		s.SetResumeAsOf(v)
+	})
+}
+
+// UpdateResumeAsOf sets the "resume_as_of" field to the value that was provided on create.
+func (u *TriggerUpsertBulk) UpdateResumeAsOf() *TriggerUpsertBulk {
+	return u.Update(func(s *TriggerUpsert) {
+		s.UpdateResumeAsOf()
+	})
+}
+
+// ClearResumeAsOf clears the value of the "resume_as_of" field.
+func (u *TriggerUpsertBulk) ClearResumeAsOf() *TriggerUpsertBulk {
+	return u.Update(func(s *TriggerUpsert) {
+		s.ClearResumeAsOf()
 	})
 }
 

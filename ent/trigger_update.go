@@ -164,6 +164,80 @@ func (_u *TriggerUpdate) ClearNextSyncAt() *TriggerUpdate {
 	return _u
 }
 
+// SetWatermark sets the "watermark" field.
+func (_u *TriggerUpdate) SetWatermark(v time.Time) *TriggerUpdate {
+	_u.mutation.SetWatermark(v)
+	return _u
+}
+
+// SetNillableWatermark sets the "watermark" field if the given value is not nil.
+func (_u *TriggerUpdate) SetNillableWatermark(v *time.Time) *TriggerUpdate {
+	if v != nil {
+		_u.SetWatermark(*v)
+	}
+	return _u
+}
+
+// ClearWatermark clears the value of the "watermark" field.
+func (_u *TriggerUpdate) ClearWatermark() *TriggerUpdate {
+	_u.mutation.ClearWatermark()
+	return _u
+}
+
+// SetResumeCursor sets the "resume_cursor" field.
+func (_u *TriggerUpdate) SetResumeCursor(v string) *TriggerUpdate {
+	_u.mutation.SetResumeCursor(v)
+	return _u
+}
+
+// SetNillableResumeCursor sets the "resume_cursor" field if the given value is not nil.
+func (_u *TriggerUpdate) SetNillableResumeCursor(v *string) *TriggerUpdate {
+	if v != nil {
+		_u.SetResumeCursor(*v)
+	}
+	return _u
+}
+
+// SetResumeSince sets the "resume_since" field.
+func (_u *TriggerUpdate) SetResumeSince(v time.Time) *TriggerUpdate {
+	_u.mutation.SetResumeSince(v)
+	return _u
+}
+
+// SetNillableResumeSince sets the "resume_since" field if the given value is not nil.
+func (_u *TriggerUpdate) SetNillableResumeSince(v *time.Time) *TriggerUpdate {
+	if v != nil {
+		_u.SetResumeSince(*v)
+	}
+	return _u
+}
+
+// ClearResumeSince clears the value of the "resume_since" field.
+func (_u *TriggerUpdate) ClearResumeSince() *TriggerUpdate {
+	_u.mutation.ClearResumeSince()
+	return _u
+}
+
+// SetResumeAsOf sets the "resume_as_of" field.
+func (_u *TriggerUpdate) SetResumeAsOf(v time.Time) *TriggerUpdate {
+	_u.mutation.SetResumeAsOf(v)
+	return _u
+}
+
+// SetNillableResumeAsOf sets the "resume_as_of" field if the given value is not nil.
+func (_u *TriggerUpdate) SetNillableResumeAsOf(v *time.Time) *TriggerUpdate {
+	if v != nil {
+		_u.SetResumeAsOf(*v)
+	}
+	return _u
+}
+
+// ClearResumeAsOf clears the value of the "resume_as_of" field.
+func (_u *TriggerUpdate) ClearResumeAsOf() *TriggerUpdate {
+	_u.mutation.ClearResumeAsOf()
+	return _u
+}
+
 // AddReferenceIDs adds the "references" edge to the Reference entity by IDs.
 func (_u *TriggerUpdate) AddReferenceIDs(ids ...pulid.ID) *TriggerUpdate {
 	_u.mutation.AddReferenceIDs(ids...)
@@ -454,6 +528,27 @@ func (_u *TriggerUpdate) sqlSave(ctx context.Context) (_node int, err error) {
 	}
 	if _u.mutation.NextSyncAtCleared() {
 		_spec.ClearField(trigger.FieldNextSyncAt, field.TypeTime)
+	}
+	if value, ok := _u.mutation.Watermark(); ok {
+		_spec.SetField(trigger.FieldWatermark, field.TypeTime, value)
+	}
+	if _u.mutation.WatermarkCleared() {
+		_spec.ClearField(trigger.FieldWatermark, field.TypeTime)
+	}
+	if value, ok := _u.mutation.ResumeCursor(); ok {
+		_spec.SetField(trigger.FieldResumeCursor, field.TypeString, value)
+	}
+	if value, ok := _u.mutation.ResumeSince(); ok {
+		_spec.SetField(trigger.FieldResumeSince, field.TypeTime, value)
+	}
+	if _u.mutation.ResumeSinceCleared() {
+		_spec.ClearField(trigger.FieldResumeSince, field.TypeTime)
+	}
+	if value, ok := _u.mutation.ResumeAsOf(); ok {
+		_spec.SetField(trigger.FieldResumeAsOf, field.TypeTime, value)
+	}
+	if _u.mutation.ResumeAsOfCleared() {
+		_spec.ClearField(trigger.FieldResumeAsOf, field.TypeTime)
 	}
 	if _u.mutation.ReferencesCleared() {
 		edge := &sqlgraph.EdgeSpec{
@@ -815,6 +910,80 @@ func (_u *TriggerUpdateOne) ClearNextSyncAt() *TriggerUpdateOne {
 	return _u
 }
 
+// SetWatermark sets the "watermark" field.
+func (_u *TriggerUpdateOne) SetWatermark(v time.Time) *TriggerUpdateOne {
+	_u.mutation.SetWatermark(v)
+	return _u
+}
+
+// SetNillableWatermark sets the "watermark" field if the given value is not nil.
+func (_u *TriggerUpdateOne) SetNillableWatermark(v *time.Time) *TriggerUpdateOne {
+	if v != nil {
+		_u.SetWatermark(*v)
+	}
+	return _u
+}
+
+// ClearWatermark clears the value of the "watermark" field.
+func (_u *TriggerUpdateOne) ClearWatermark() *TriggerUpdateOne {
+	_u.mutation.ClearWatermark()
+	return _u
+}
+
+// SetResumeCursor sets the "resume_cursor" field.
+func (_u *TriggerUpdateOne) SetResumeCursor(v string) *TriggerUpdateOne {
+	_u.mutation.SetResumeCursor(v)
+	return _u
+}
+
+// SetNillableResumeCursor sets the "resume_cursor" field if the given value is not nil.
+func (_u *TriggerUpdateOne) SetNillableResumeCursor(v *string) *TriggerUpdateOne {
+	if v != nil {
+		_u.SetResumeCursor(*v)
+	}
+	return _u
+}
+
+// SetResumeSince sets the "resume_since" field.
+func (_u *TriggerUpdateOne) SetResumeSince(v time.Time) *TriggerUpdateOne {
+	_u.mutation.SetResumeSince(v)
+	return _u
+}
+
+// SetNillableResumeSince sets the "resume_since" field if the given value is not nil.
+func (_u *TriggerUpdateOne) SetNillableResumeSince(v *time.Time) *TriggerUpdateOne {
+	if v != nil {
+		_u.SetResumeSince(*v)
+	}
+	return _u
+}
+
+// ClearResumeSince clears the value of the "resume_since" field.
+func (_u *TriggerUpdateOne) ClearResumeSince() *TriggerUpdateOne {
+	_u.mutation.ClearResumeSince()
+	return _u
+}
+
+// SetResumeAsOf sets the "resume_as_of" field.
+func (_u *TriggerUpdateOne) SetResumeAsOf(v time.Time) *TriggerUpdateOne {
+	_u.mutation.SetResumeAsOf(v)
+	return _u
+}
+
+// SetNillableResumeAsOf sets the "resume_as_of" field if the given value is not nil.
+func (_u *TriggerUpdateOne) SetNillableResumeAsOf(v *time.Time) *TriggerUpdateOne {
+	if v != nil {
+		_u.SetResumeAsOf(*v)
+	}
+	return _u
+}
+
+// ClearResumeAsOf clears the value of the "resume_as_of" field.
+func (_u *TriggerUpdateOne) ClearResumeAsOf() *TriggerUpdateOne {
+	_u.mutation.ClearResumeAsOf()
+	return _u
+}
+
 // AddReferenceIDs adds the "references" edge to the Reference entity by IDs.
 func (_u *TriggerUpdateOne) AddReferenceIDs(ids ...pulid.ID) *TriggerUpdateOne {
 	_u.mutation.AddReferenceIDs(ids...)
@@ -1135,6 +1304,27 @@ func (_u *TriggerUpdateOne) sqlSave(ctx context.Context) (_node *Trigger, err er
 	}
 	if _u.mutation.NextSyncAtCleared() {
 		_spec.ClearField(trigger.FieldNextSyncAt, field.TypeTime)
+	}
+	if value, ok := _u.mutation.Watermark(); ok {
+		_spec.SetField(trigger.FieldWatermark, field.TypeTime, value)
+	}
+	if _u.mutation.WatermarkCleared() {
+		_spec.ClearField(trigger.FieldWatermark, field.TypeTime)
+	}
+	if value, ok := _u.mutation.ResumeCursor(); ok {
+		_spec.SetField(trigger.FieldResumeCursor, field.TypeString, value)
+	}
+	if value, ok := _u.mutation.ResumeSince(); ok {
+		_spec.SetField(trigger.FieldResumeSince, field.TypeTime, value)
+	}
+	if _u.mutation.ResumeSinceCleared() {
+		_spec.ClearField(trigger.FieldResumeSince, field.TypeTime)
+	}
+	if value, ok := _u.mutation.ResumeAsOf(); ok {
+		_spec.SetField(trigger.FieldResumeAsOf, field.TypeTime, value)
+	}
+	if _u.mutation.ResumeAsOfCleared() {
+		_spec.ClearField(trigger.FieldResumeAsOf, field.TypeTime)
 	}
 	if _u.mutation.ReferencesCleared() {
 		edge := &sqlgraph.EdgeSpec{

@@ -34,6 +34,15 @@ func (SyncRun) Fields() []ent.Field {
 		field.Int("failed").Default(0),
 		field.Int("total").Optional().Nillable(),
 		field.Text("error").Optional().Nillable(),
+		// Engine state, never exposed: where the fetch resumes, the
+		// watermark it fetches from, when its chain of runs began, and the
+		// lease of the worker that owns the run.
+		field.Text("cursor").Default("").Annotations(entgql.Skip()),
+		field.Time("since").Optional().Nillable().Annotations(entgql.Skip()),
+		field.Time("as_of").Optional().Nillable().Annotations(entgql.Skip()),
+		field.String("lease_owner").Optional().Nillable().Annotations(entgql.Skip()),
+		field.Time("lease_expires_at").Optional().Nillable().Annotations(entgql.Skip()),
+		field.Int64("job_id").Optional().Nillable().Annotations(entgql.Skip()),
 	}
 }
 
@@ -50,6 +59,9 @@ func (SyncRun) Indexes() []ent.Index {
 	return []ent.Index{
 		index.Fields("trigger_id", "id"),
 		index.Fields("status"),
+		// A trigger never has two active runs, whatever the race.
+		index.Fields("trigger_id").Unique().StorageKey("sync_run_one_active_per_trigger").
+			Annotations(entsql.IndexWhere("status IN ('QUEUED', 'RUNNING')")),
 	}
 }
 

@@ -31,6 +31,13 @@ func (Trigger) Fields() []ent.Field {
 		field.Int("sync_interval_seconds").Default(900).Min(60),
 		field.Time("last_sync_at").Optional().Nillable(),
 		field.Time("next_sync_at").Optional().Nillable(),
+		// Engine state, never exposed: "new applications" fetch records
+		// created at or after the watermark; a run that ended PARTIAL leaves
+		// its cursor for the next run to continue from.
+		field.Time("watermark").Optional().Nillable().Annotations(entgql.Skip()),
+		field.Text("resume_cursor").Default("").Annotations(entgql.Skip()),
+		field.Time("resume_since").Optional().Nillable().Annotations(entgql.Skip()),
+		field.Time("resume_as_of").Optional().Nillable().Annotations(entgql.Skip()),
 	}
 }
 

@@ -342,6 +342,12 @@ var (
 		{Name: "failed", Type: field.TypeInt, Default: 0},
 		{Name: "total", Type: field.TypeInt, Nullable: true},
 		{Name: "error", Type: field.TypeString, Nullable: true, Size: 2147483647},
+		{Name: "cursor", Type: field.TypeString, Size: 2147483647, Default: ""},
+		{Name: "since", Type: field.TypeTime, Nullable: true},
+		{Name: "as_of", Type: field.TypeTime, Nullable: true},
+		{Name: "lease_owner", Type: field.TypeString, Nullable: true},
+		{Name: "lease_expires_at", Type: field.TypeTime, Nullable: true},
+		{Name: "job_id", Type: field.TypeInt64, Nullable: true},
 		{Name: "trigger_id", Type: field.TypeString},
 	}
 	// SyncRunsTable holds the schema information for the "sync_runs" table.
@@ -352,7 +358,7 @@ var (
 		ForeignKeys: []*schema.ForeignKey{
 			{
 				Symbol:     "sync_runs_triggers_sync_runs",
-				Columns:    []*schema.Column{SyncRunsColumns[16]},
+				Columns:    []*schema.Column{SyncRunsColumns[22]},
 				RefColumns: []*schema.Column{TriggersColumns[0]},
 				OnDelete:   schema.Cascade,
 			},
@@ -361,12 +367,20 @@ var (
 			{
 				Name:    "syncrun_trigger_id_id",
 				Unique:  false,
-				Columns: []*schema.Column{SyncRunsColumns[16], SyncRunsColumns[0]},
+				Columns: []*schema.Column{SyncRunsColumns[22], SyncRunsColumns[0]},
 			},
 			{
 				Name:    "syncrun_status",
 				Unique:  false,
 				Columns: []*schema.Column{SyncRunsColumns[5]},
+			},
+			{
+				Name:    "sync_run_one_active_per_trigger",
+				Unique:  true,
+				Columns: []*schema.Column{SyncRunsColumns[22]},
+				Annotation: &entsql.IndexAnnotation{
+					Where: "status IN ('QUEUED', 'RUNNING')",
+				},
 			},
 		},
 	}
@@ -384,6 +398,10 @@ var (
 		{Name: "sync_interval_seconds", Type: field.TypeInt, Default: 900},
 		{Name: "last_sync_at", Type: field.TypeTime, Nullable: true},
 		{Name: "next_sync_at", Type: field.TypeTime, Nullable: true},
+		{Name: "watermark", Type: field.TypeTime, Nullable: true},
+		{Name: "resume_cursor", Type: field.TypeString, Size: 2147483647, Default: ""},
+		{Name: "resume_since", Type: field.TypeTime, Nullable: true},
+		{Name: "resume_as_of", Type: field.TypeTime, Nullable: true},
 		{Name: "campaign_id", Type: field.TypeString},
 		{Name: "integration_id", Type: field.TypeString},
 	}
@@ -395,13 +413,13 @@ var (
 		ForeignKeys: []*schema.ForeignKey{
 			{
 				Symbol:     "triggers_campaigns_triggers",
-				Columns:    []*schema.Column{TriggersColumns[12]},
+				Columns:    []*schema.Column{TriggersColumns[16]},
 				RefColumns: []*schema.Column{CampaignsColumns[0]},
 				OnDelete:   schema.Cascade,
 			},
 			{
 				Symbol:     "triggers_integrations_triggers",
-				Columns:    []*schema.Column{TriggersColumns[13]},
+				Columns:    []*schema.Column{TriggersColumns[17]},
 				RefColumns: []*schema.Column{IntegrationsColumns[0]},
 				OnDelete:   schema.NoAction,
 			},
@@ -410,12 +428,12 @@ var (
 			{
 				Name:    "trigger_campaign_id_integration_id",
 				Unique:  true,
-				Columns: []*schema.Column{TriggersColumns[12], TriggersColumns[13]},
+				Columns: []*schema.Column{TriggersColumns[16], TriggersColumns[17]},
 			},
 			{
 				Name:    "trigger_one_pushback_per_campaign",
 				Unique:  true,
-				Columns: []*schema.Column{TriggersColumns[12]},
+				Columns: []*schema.Column{TriggersColumns[16]},
 				Annotation: &entsql.IndexAnnotation{
 					Where: "pushback_enabled",
 				},
@@ -423,7 +441,7 @@ var (
 			{
 				Name:    "trigger_integration_id",
 				Unique:  false,
-				Columns: []*schema.Column{TriggersColumns[13]},
+				Columns: []*schema.Column{TriggersColumns[17]},
 			},
 			{
 				Name:    "trigger_organization_id",

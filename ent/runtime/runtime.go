@@ -492,6 +492,10 @@ func init() {
 	syncrunDescFailed := syncrunFields[10].Descriptor()
 	// syncrun.DefaultFailed holds the default value on creation for the failed field.
 	syncrun.DefaultFailed = syncrunDescFailed.Default.(int)
+	// syncrunDescCursor is the schema descriptor for cursor field.
+	syncrunDescCursor := syncrunFields[13].Descriptor()
+	// syncrun.DefaultCursor holds the default value on creation for the cursor field.
+	syncrun.DefaultCursor = syncrunDescCursor.Default.(string)
 	// syncrunDescID is the schema descriptor for id field.
 	syncrunDescID := syncrunMixinFields0[0].Descriptor()
 	// syncrun.DefaultID holds the default value on creation for the id field.
@@ -549,6 +553,10 @@ func init() {
 	trigger.DefaultSyncIntervalSeconds = triggerDescSyncIntervalSeconds.Default.(int)
 	// trigger.SyncIntervalSecondsValidator is a validator for the "sync_interval_seconds" field. It is called by the builders before save.
 	trigger.SyncIntervalSecondsValidator = triggerDescSyncIntervalSeconds.Validators[0].(func(int) error)
+	// triggerDescResumeCursor is the schema descriptor for resume_cursor field.
+	triggerDescResumeCursor := triggerFields[11].Descriptor()
+	// trigger.DefaultResumeCursor holds the default value on creation for the resume_cursor field.
+	trigger.DefaultResumeCursor = triggerDescResumeCursor.Default.(string)
 	// triggerDescID is the schema descriptor for id field.
 	triggerDescID := triggerMixinFields0[0].Descriptor()
 	// trigger.DefaultID holds the default value on creation for the id field.

@@ -51,6 +51,18 @@ const (
 	FieldTotal = "total"
 	// FieldError holds the string denoting the error field in the database.
 	FieldError = "error"
+	// FieldCursor holds the string denoting the cursor field in the database.
+	FieldCursor = "cursor"
+	// FieldSince holds the string denoting the since field in the database.
+	FieldSince = "since"
+	// FieldAsOf holds the string denoting the as_of field in the database.
+	FieldAsOf = "as_of"
+	// FieldLeaseOwner holds the string denoting the lease_owner field in the database.
+	FieldLeaseOwner = "lease_owner"
+	// FieldLeaseExpiresAt holds the string denoting the lease_expires_at field in the database.
+	FieldLeaseExpiresAt = "lease_expires_at"
+	// FieldJobID holds the string denoting the job_id field in the database.
+	FieldJobID = "job_id"
 	// EdgeTrigger holds the string denoting the trigger edge name in mutations.
 	EdgeTrigger = "trigger"
 	// EdgeIssues holds the string denoting the issues edge name in mutations.
@@ -92,6 +104,12 @@ var Columns = []string{
 	FieldFailed,
 	FieldTotal,
 	FieldError,
+	FieldCursor,
+	FieldSince,
+	FieldAsOf,
+	FieldLeaseOwner,
+	FieldLeaseExpiresAt,
+	FieldJobID,
 }
 
 // ValidColumn reports if the column name is valid (part of the table columns).
@@ -132,6 +150,8 @@ var (
 	DefaultFilteredOut int
 	// DefaultFailed holds the default value on creation for the "failed" field.
 	DefaultFailed int
+	// DefaultCursor holds the default value on creation for the "cursor" field.
+	DefaultCursor string
 	// DefaultID holds the default value on creation for the "id" field.
 	DefaultID func() pulid.ID
 )
@@ -276,6 +296,36 @@ func ByTotal(opts ...sql.OrderTermOption) OrderOption {
 // ByError orders the results by the error field.
 func ByError(opts ...sql.OrderTermOption) OrderOption {
 	return sql.OrderByField(FieldError, opts...).ToFunc()
+}
+
+// ByCursor orders the results by the cursor field.
+func ByCursor(opts ...sql.OrderTermOption) OrderOption {
+	return sql.OrderByField(FieldCursor, opts...).ToFunc()
+}
+
+// BySince orders the results by the since field.
+func BySince(opts ...sql.OrderTermOption) OrderOption {
+	return sql.OrderByField(FieldSince, opts...).ToFunc()
+}
+
+// ByAsOf orders the results by the as_of field.
+func ByAsOf(opts ...sql.OrderTermOption) OrderOption {
+	return sql.OrderByField(FieldAsOf, opts...).ToFunc()
+}
+
+// ByLeaseOwner orders the results by the lease_owner field.
+func ByLeaseOwner(opts ...sql.OrderTermOption) OrderOption {
+	return sql.OrderByField(FieldLeaseOwner, opts...).ToFunc()
+}
+
+// ByLeaseExpiresAt orders the results by the lease_expires_at field.
+func ByLeaseExpiresAt(opts ...sql.OrderTermOption) OrderOption {
+	return sql.OrderByField(FieldLeaseExpiresAt, opts...).ToFunc()
+}
+
+// ByJobID orders the results by the job_id field.
+func ByJobID(opts ...sql.OrderTermOption) OrderOption {
+	return sql.OrderByField(FieldJobID, opts...).ToFunc()
 }
 
 // ByTriggerField orders the results by trigger field.

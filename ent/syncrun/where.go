@@ -126,6 +126,36 @@ func Error(v string) predicate.SyncRun {
 	return predicate.SyncRun(sql.FieldEQ(FieldError, v))
 }
 
+// Cursor applies equality check predicate on the "cursor" field. It's identical to CursorEQ.
+func Cursor(v string) predicate.SyncRun {
+	return predicate.SyncRun(sql.FieldEQ(FieldCursor, v))
+}
+
+// Since applies equality check predicate on the "since" field. It's identical to SinceEQ.
+func Since(v time.Time) predicate.SyncRun {
+	return predicate.SyncRun(sql.FieldEQ(FieldSince, v))
+}
+
+// AsOf applies equality check predicate on the "as_of" field. It's identical to AsOfEQ.
+func AsOf(v time.Time) predicate.SyncRun {
+	return predicate.SyncRun(sql.FieldEQ(FieldAsOf, v))
+}
+
+// LeaseOwner applies equality check predicate on the "lease_owner" field. It's identical to LeaseOwnerEQ.
+func LeaseOwner(v string) predicate.SyncRun {
+	return predicate.SyncRun(sql.FieldEQ(FieldLeaseOwner, v))
+}
+
+// LeaseExpiresAt applies equality check predicate on the "lease_expires_at" field. It's identical to LeaseExpiresAtEQ.
+func LeaseExpiresAt(v time.Time) predicate.SyncRun {
+	return predicate.SyncRun(sql.FieldEQ(FieldLeaseExpiresAt, v))
+}
+
+// JobID applies equality check predicate on the "job_id" field. It's identical to JobIDEQ.
+func JobID(v int64) predicate.SyncRun {
+	return predicate.SyncRun(sql.FieldEQ(FieldJobID, v))
+}
+
 // OrganizationIDEQ applies the EQ predicate on the "organization_id" field.
 func OrganizationIDEQ(v pulid.ID) predicate.SyncRun {
 	return predicate.SyncRun(sql.FieldEQ(FieldOrganizationID, v))
@@ -849,6 +879,346 @@ func ErrorEqualFold(v string) predicate.SyncRun {
 // ErrorContainsFold applies the ContainsFold predicate on the "error" field.
 func ErrorContainsFold(v string) predicate.SyncRun {
 	return predicate.SyncRun(sql.FieldContainsFold(FieldError, v))
+}
+
+// CursorEQ applies the EQ predicate on the "cursor" field.
+func CursorEQ(v string) predicate.SyncRun {
+	return predicate.SyncRun(sql.FieldEQ(FieldCursor, v))
+}
+
+// CursorNEQ applies the NEQ predicate on the "cursor" field.
+func CursorNEQ(v string) predicate.SyncRun {
+	return predicate.SyncRun(sql.FieldNEQ(FieldCursor, v))
+}
+
+// CursorIn applies the In predicate on the "cursor" field.
+func CursorIn(vs ...string) predicate.SyncRun {
+	return predicate.SyncRun(sql.FieldIn(FieldCursor, vs...))
+}
+
+// CursorNotIn applies the NotIn predicate on the "cursor" field.
+func CursorNotIn(vs ...string) predicate.SyncRun {
+	return predicate.SyncRun(sql.FieldNotIn(FieldCursor, vs...))
+}
+
+// CursorGT applies the GT predicate on the "cursor" field.
+func CursorGT(v string) predicate.SyncRun {
+	return predicate.SyncRun(sql.FieldGT(FieldCursor, v))
+}
+
+// CursorGTE applies the GTE predicate on the "cursor" field.
+func CursorGTE(v string) predicate.SyncRun {
+	return predicate.SyncRun(sql.FieldGTE(FieldCursor, v))
+}
+
+// CursorLT applies the LT predicate on the "cursor" field.
+func CursorLT(v string) predicate.SyncRun {
+	return predicate.SyncRun(sql.FieldLT(FieldCursor, v))
+}
+
+// CursorLTE applies the LTE predicate on the "cursor" field.
+func CursorLTE(v string) predicate.SyncRun {
+	return predicate.SyncRun(sql.FieldLTE(FieldCursor, v))
+}
+
+// CursorContains applies the Contains predicate on the "cursor" field.
+func CursorContains(v string) predicate.SyncRun {
+	return predicate.SyncRun(sql.FieldContains(FieldCursor, v))
+}
+
+// CursorHasPrefix applies the HasPrefix predicate on the "cursor" field.
+func CursorHasPrefix(v string) predicate.SyncRun {
+	return predicate.SyncRun(sql.FieldHasPrefix(FieldCursor, v))
+}
+
+// CursorHasSuffix applies the HasSuffix predicate on the "cursor" field.
+func CursorHasSuffix(v string) predicate.SyncRun {
+	return predicate.SyncRun(sql.FieldHasSuffix(FieldCursor, v))
+}
+
+// CursorEqualFold applies the EqualFold predicate on the "cursor" field.
+func CursorEqualFold(v string) predicate.SyncRun {
+	return predicate.SyncRun(sql.FieldEqualFold(FieldCursor, v))
+}
+
+// CursorContainsFold applies the ContainsFold predicate on the "cursor" field.
+func CursorContainsFold(v string) predicate.SyncRun {
+	return predicate.SyncRun(sql.FieldContainsFold(FieldCursor, v))
+}
+
+// SinceEQ applies the EQ predicate on the "since" field.
+func SinceEQ(v time.Time) predicate.SyncRun {
+	return predicate.SyncRun(sql.FieldEQ(FieldSince, v))
+}
+
+// SinceNEQ applies the NEQ predicate on the "since" field.
+func SinceNEQ(v time.Time) predicate.SyncRun {
+	return predicate.SyncRun(sql.FieldNEQ(FieldSince, v))
+}
+
+// SinceIn applies the In predicate on the "since" field.
+func SinceIn(vs ...time.Time) predicate.SyncRun {
+	return predicate.SyncRun(sql.FieldIn(FieldSince, vs...))
+}
+
+// SinceNotIn applies the NotIn predicate on the "since" field.
+func SinceNotIn(vs ...time.Time) predicate.SyncRun {
+	return predicate.SyncRun(sql.FieldNotIn(FieldSince, vs...))
+}
+
+// SinceGT applies the GT predicate on the "since" field.
+func SinceGT(v time.Time) predicate.SyncRun {
+	return predicate.SyncRun(sql.FieldGT(FieldSince, v))
+}
+
+// SinceGTE applies the GTE predicate on the "since" field.
+func SinceGTE(v time.Time) predicate.SyncRun {
+	return predicate.SyncRun(sql.FieldGTE(FieldSince, v))
+}
+
+// SinceLT applies the LT predicate on the "since" field.
+func SinceLT(v time.Time) predicate.SyncRun {
+	return predicate.SyncRun(sql.FieldLT(FieldSince, v))
+}
+
+// SinceLTE applies the LTE predicate on the "since" field.
+func SinceLTE(v time.Time) predicate.SyncRun {
+	return predicate.SyncRun(sql.FieldLTE(FieldSince, v))
+}
+
+// SinceIsNil applies the IsNil predicate on the "since" field.
+func SinceIsNil() predicate.SyncRun {
+	return predicate.SyncRun(sql.FieldIsNull(FieldSince))
+}
+
+// SinceNotNil applies the NotNil predicate on the "since" field.
+func SinceNotNil() predicate.SyncRun {
+	return predicate.SyncRun(sql.FieldNotNull(FieldSince))
+}
+
+// AsOfEQ applies the EQ predicate on the "as_of" field.
+func AsOfEQ(v time.Time) predicate.SyncRun {
+	return predicate.SyncRun(sql.FieldEQ(FieldAsOf, v))
+}
+
+// AsOfNEQ applies the NEQ predicate on the "as_of" field.
+func AsOfNEQ(v time.Time) predicate.SyncRun {
+	return predicate.SyncRun(sql.FieldNEQ(FieldAsOf, v))
+}
+
+// AsOfIn applies the In predicate on the "as_of" field.
+func AsOfIn(vs ...time.Time) predicate.SyncRun {
+	return predicate.SyncRun(sql.FieldIn(FieldAsOf, vs...))
+}
+
+// AsOfNotIn applies the NotIn predicate on the "as_of" field.
+func AsOfNotIn(vs ...time.Time) predicate.SyncRun {
+	return predicate.SyncRun(sql.FieldNotIn(FieldAsOf, vs...))
+}
+
+// AsOfGT applies the GT predicate on the "as_of" field.
+func AsOfGT(v time.Time) predicate.SyncRun {
+	return predicate.SyncRun(sql.FieldGT(FieldAsOf, v))
+}
+
+// AsOfGTE applies the GTE predicate on the "as_of" field.
+func AsOfGTE(v time.Time) predicate.SyncRun {
+	return predicate.SyncRun(sql.FieldGTE(FieldAsOf, v))
+}
+
+// AsOfLT applies the LT predicate on the "as_of" field.
+func AsOfLT(v time.Time) predicate.SyncRun {
+	return predicate.SyncRun(sql.FieldLT(FieldAsOf, v))
+}
+
+// AsOfLTE applies the LTE predicate on the "as_of" field.
+func AsOfLTE(v time.Time) predicate.SyncRun {
+	return predicate.SyncRun(sql.FieldLTE(FieldAsOf, v))
+}
+
+// AsOfIsNil applies the IsNil predicate on the "as_of" field.
+func AsOfIsNil() predicate.SyncRun {
+	return predicate.SyncRun(sql.FieldIsNull(FieldAsOf))
+}
+
+// AsOfNotNil applies the NotNil predicate on the "as_of" field.
+func AsOfNotNil() predicate.SyncRun {
+	return predicate.SyncRun(sql.FieldNotNull(FieldAsOf))
+}
+
+// LeaseOwnerEQ applies the EQ predicate on the "lease_owner" field.
+func LeaseOwnerEQ(v string) predicate.SyncRun {
+	return predicate.SyncRun(sql.FieldEQ(FieldLeaseOwner, v))
+}
+
+// LeaseOwnerNEQ applies the NEQ predicate on the "lease_owner" field.
+func LeaseOwnerNEQ(v string) predicate.SyncRun {
+	return predicate.SyncRun(sql.FieldNEQ(FieldLeaseOwner, v))
+}
+
+// LeaseOwnerIn applies the In predicate on the "lease_owner" field.
+func LeaseOwnerIn(vs ...string) predicate.SyncRun {
+	return predicate.SyncRun(sql.FieldIn(FieldLeaseOwner, vs...))
+}
+
+// LeaseOwnerNotIn applies the NotIn predicate on the "lease_owner" field.
+func LeaseOwnerNotIn(vs ...string) predicate.SyncRun {
+	return predicate.SyncRun(sql.FieldNotIn(FieldLeaseOwner, vs...))
+}
+
+// LeaseOwnerGT applies the GT predicate on the "lease_owner" field.
+func LeaseOwnerGT(v string) predicate.SyncRun {
+	return predicate.SyncRun(sql.FieldGT(FieldLeaseOwner, v))
+}
+
+// LeaseOwnerGTE applies the GTE predicate on the "lease_owner" field.
+func LeaseOwnerGTE(v string) predicate.SyncRun {
+	return predicate.SyncRun(sql.FieldGTE(FieldLeaseOwner, v))
+}
+
+// LeaseOwnerLT applies the LT predicate on the "lease_owner" field.
+func LeaseOwnerLT(v string) predicate.SyncRun {
+	return predicate.SyncRun(sql.FieldLT(FieldLeaseOwner, v))
+}
+
+// LeaseOwnerLTE applies the LTE predicate on the "lease_owner" field.
+func LeaseOwnerLTE(v string) predicate.SyncRun {
+	return predicate.SyncRun(sql.FieldLTE(FieldLeaseOwner, v))
+}
+
+// LeaseOwnerContains applies the Contains predicate on the "lease_owner" field.
+func LeaseOwnerContains(v string) predicate.SyncRun {
+	return predicate.SyncRun(sql.FieldContains(FieldLeaseOwner, v))
+}
+
+// LeaseOwnerHasPrefix applies the HasPrefix predicate on the "lease_owner" field.
+func LeaseOwnerHasPrefix(v string) predicate.SyncRun {
+	return predicate.SyncRun(sql.FieldHasPrefix(FieldLeaseOwner, v))
+}
+
+// LeaseOwnerHasSuffix applies the HasSuffix predicate on the "lease_owner" field.
+func LeaseOwnerHasSuffix(v string) predicate.SyncRun {
+	return predicate.SyncRun(sql.FieldHasSuffix(FieldLeaseOwner, v))
+}
+
+// LeaseOwnerIsNil applies the IsNil predicate on the "lease_owner" field.
+func LeaseOwnerIsNil() predicate.SyncRun {
+	return predicate.SyncRun(sql.FieldIsNull(FieldLeaseOwner))
+}
+
+// LeaseOwnerNotNil applies the NotNil predicate on the "lease_owner" field.
+func LeaseOwnerNotNil() predicate.SyncRun {
+	return predicate.SyncRun(sql.FieldNotNull(FieldLeaseOwner))
+}
+
+// LeaseOwnerEqualFold applies the EqualFold predicate on the "lease_owner" field.
+func LeaseOwnerEqualFold(v string) predicate.SyncRun {
+	return predicate.SyncRun(sql.FieldEqualFold(FieldLeaseOwner, v))
+}
+
+// LeaseOwnerContainsFold applies the ContainsFold predicate on the "lease_owner" field.
+func LeaseOwnerContainsFold(v string) predicate.SyncRun {
+	return predicate.SyncRun(sql.FieldContainsFold(FieldLeaseOwner, v))
+}
+
+// LeaseExpiresAtEQ applies the EQ predicate on the "lease_expires_at" field.
+func LeaseExpiresAtEQ(v time.Time) predicate.SyncRun {
+	return predicate.SyncRun(sql.FieldEQ(FieldLeaseExpiresAt, v))
+}
+
+// LeaseExpiresAtNEQ applies the NEQ predicate on the "lease_expires_at" field.
+func LeaseExpiresAtNEQ(v time.Time) predicate.SyncRun {
+	return predicate.SyncRun(sql.FieldNEQ(FieldLeaseExpiresAt, v))
+}
+
+// LeaseExpiresAtIn applies the In predicate on the "lease_expires_at" field.
+func LeaseExpiresAtIn(vs ...time.Time) predicate.SyncRun {
+	return predicate.SyncRun(sql.FieldIn(FieldLeaseExpiresAt, vs...))
+}
+
+// LeaseExpiresAtNotIn applies the NotIn predicate on the "lease_expires_at" field.
+func LeaseExpiresAtNotIn(vs ...time.Time) predicate.SyncRun {
+	return predicate.SyncRun(sql.FieldNotIn(FieldLeaseExpiresAt, vs...))
+}
+
+// LeaseExpiresAtGT applies the GT predicate on the "lease_expires_at" field.
+func LeaseExpiresAtGT(v time.Time) predicate.SyncRun {
+	return predicate.SyncRun(sql.FieldGT(FieldLeaseExpiresAt, v))
+}
+
+// LeaseExpiresAtGTE applies the GTE predicate on the "lease_expires_at" field.
+func LeaseExpiresAtGTE(v time.Time) predicate.SyncRun {
+	return predicate.SyncRun(sql.FieldGTE(FieldLeaseExpiresAt, v))
+}
+
+// LeaseExpiresAtLT applies the LT predicate on the "lease_expires_at" field.
+func LeaseExpiresAtLT(v time.Time) predicate.SyncRun {
+	return predicate.SyncRun(sql.FieldLT(FieldLeaseExpiresAt, v))
+}
+
+// LeaseExpiresAtLTE applies the LTE predicate on the "lease_expires_at" field.
+func LeaseExpiresAtLTE(v time.Time) predicate.SyncRun {
+	return predicate.SyncRun(sql.FieldLTE(FieldLeaseExpiresAt, v))
+}
+
+// LeaseExpiresAtIsNil applies the IsNil predicate on the "lease_expires_at" field.
+func LeaseExpiresAtIsNil() predicate.SyncRun {
+	return predicate.SyncRun(sql.FieldIsNull(FieldLeaseExpiresAt))
+}
+
+// LeaseExpiresAtNotNil applies the NotNil predicate on the "lease_expires_at" field.
+func LeaseExpiresAtNotNil() predicate.SyncRun {
+	return predicate.SyncRun(sql.FieldNotNull(FieldLeaseExpiresAt))
+}
+
+// JobIDEQ applies the EQ predicate on the "job_id" field.
+func JobIDEQ(v int64) predicate.SyncRun {
+	return predicate.SyncRun(sql.FieldEQ(FieldJobID, v))
+}
+
+// JobIDNEQ applies the NEQ predicate on the "job_id" field.
+func JobIDNEQ(v int64) predicate.SyncRun {
+	return predicate.SyncRun(sql.FieldNEQ(FieldJobID, v))
+}
+
+// JobIDIn applies the In predicate on the "job_id" field.
+func JobIDIn(vs ...int64) predicate.SyncRun {
+	return predicate.SyncRun(sql.FieldIn(FieldJobID, vs...))
+}
+
+// JobIDNotIn applies the NotIn predicate on the "job_id" field.
+func JobIDNotIn(vs ...int64) predicate.SyncRun {
+	return predicate.SyncRun(sql.FieldNotIn(FieldJobID, vs...))
+}
+
+// JobIDGT applies the GT predicate on the "job_id" field.
+func JobIDGT(v int64) predicate.SyncRun {
+	return predicate.SyncRun(sql.FieldGT(FieldJobID, v))
+}
+
+// JobIDGTE applies the GTE predicate on the "job_id" field.
+func JobIDGTE(v int64) predicate.SyncRun {
+	return predicate.SyncRun(sql.FieldGTE(FieldJobID, v))
+}
+
+// JobIDLT applies the LT predicate on the "job_id" field.
+func JobIDLT(v int64) predicate.SyncRun {
+	return predicate.SyncRun(sql.FieldLT(FieldJobID, v))
+}
+
+// JobIDLTE applies the LTE predicate on the "job_id" field.
+func JobIDLTE(v int64) predicate.SyncRun {
+	return predicate.SyncRun(sql.FieldLTE(FieldJobID, v))
+}
+
+// JobIDIsNil applies the IsNil predicate on the "job_id" field.
+func JobIDIsNil() predicate.SyncRun {
+	return predicate.SyncRun(sql.FieldIsNull(FieldJobID))
+}
+
+// JobIDNotNil applies the NotNil predicate on the "job_id" field.
+func JobIDNotNil() predicate.SyncRun {
+	return predicate.SyncRun(sql.FieldNotNull(FieldJobID))
 }
 
 // HasTrigger applies the HasEdge predicate on the "trigger" edge.

@@ -42,6 +42,14 @@ const (
 	FieldLastSyncAt = "last_sync_at"
 	// FieldNextSyncAt holds the string denoting the next_sync_at field in the database.
 	FieldNextSyncAt = "next_sync_at"
+	// FieldWatermark holds the string denoting the watermark field in the database.
+	FieldWatermark = "watermark"
+	// FieldResumeCursor holds the string denoting the resume_cursor field in the database.
+	FieldResumeCursor = "resume_cursor"
+	// FieldResumeSince holds the string denoting the resume_since field in the database.
+	FieldResumeSince = "resume_since"
+	// FieldResumeAsOf holds the string denoting the resume_as_of field in the database.
+	FieldResumeAsOf = "resume_as_of"
 	// EdgeCampaign holds the string denoting the campaign edge name in mutations.
 	EdgeCampaign = "campaign"
 	// EdgeIntegration holds the string denoting the integration edge name in mutations.
@@ -125,6 +133,10 @@ var Columns = []string{
 	FieldSyncIntervalSeconds,
 	FieldLastSyncAt,
 	FieldNextSyncAt,
+	FieldWatermark,
+	FieldResumeCursor,
+	FieldResumeSince,
+	FieldResumeAsOf,
 }
 
 // ValidColumn reports if the column name is valid (part of the table columns).
@@ -167,6 +179,8 @@ var (
 	DefaultSyncIntervalSeconds int
 	// SyncIntervalSecondsValidator is a validator for the "sync_interval_seconds" field. It is called by the builders before save.
 	SyncIntervalSecondsValidator func(int) error
+	// DefaultResumeCursor holds the default value on creation for the "resume_cursor" field.
+	DefaultResumeCursor string
 	// DefaultID holds the default value on creation for the "id" field.
 	DefaultID func() pulid.ID
 )
@@ -237,6 +251,26 @@ func ByLastSyncAt(opts ...sql.OrderTermOption) OrderOption {
 // ByNextSyncAt orders the results by the next_sync_at field.
 func ByNextSyncAt(opts ...sql.OrderTermOption) OrderOption {
 	return sql.OrderByField(FieldNextSyncAt, opts...).ToFunc()
+}
+
+// ByWatermark orders the results by the watermark field.
+func ByWatermark(opts ...sql.OrderTermOption) OrderOption {
+	return sql.OrderByField(FieldWatermark, opts...).ToFunc()
+}
+
+// ByResumeCursor orders the results by the resume_cursor field.
+func ByResumeCursor(opts ...sql.OrderTermOption) OrderOption {
+	return sql.OrderByField(FieldResumeCursor, opts...).ToFunc()
+}
+
+// ByResumeSince orders the results by the resume_since field.
+func ByResumeSince(opts ...sql.OrderTermOption) OrderOption {
+	return sql.OrderByField(FieldResumeSince, opts...).ToFunc()
+}
+
+// ByResumeAsOf orders the results by the resume_as_of field.
+func ByResumeAsOf(opts ...sql.OrderTermOption) OrderOption {
+	return sql.OrderByField(FieldResumeAsOf, opts...).ToFunc()
 }
 
 // ByCampaignField orders the results by campaign field.

@@ -116,6 +116,26 @@ func NextSyncAt(v time.Time) predicate.Trigger {
 	return predicate.Trigger(sql.FieldEQ(FieldNextSyncAt, v))
 }
 
+// Watermark applies equality check predicate on the "watermark" field. It's identical to WatermarkEQ.
+func Watermark(v time.Time) predicate.Trigger {
+	return predicate.Trigger(sql.FieldEQ(FieldWatermark, v))
+}
+
+// ResumeCursor applies equality check predicate on the "resume_cursor" field. It's identical to ResumeCursorEQ.
+func ResumeCursor(v string) predicate.Trigger {
+	return predicate.Trigger(sql.FieldEQ(FieldResumeCursor, v))
+}
+
+// ResumeSince applies equality check predicate on the "resume_since" field. It's identical to ResumeSinceEQ.
+func ResumeSince(v time.Time) predicate.Trigger {
+	return predicate.Trigger(sql.FieldEQ(FieldResumeSince, v))
+}
+
+// ResumeAsOf applies equality check predicate on the "resume_as_of" field. It's identical to ResumeAsOfEQ.
+func ResumeAsOf(v time.Time) predicate.Trigger {
+	return predicate.Trigger(sql.FieldEQ(FieldResumeAsOf, v))
+}
+
 // OrganizationIDEQ applies the EQ predicate on the "organization_id" field.
 func OrganizationIDEQ(v pulid.ID) predicate.Trigger {
 	return predicate.Trigger(sql.FieldEQ(FieldOrganizationID, v))
@@ -694,6 +714,221 @@ func NextSyncAtIsNil() predicate.Trigger {
 // NextSyncAtNotNil applies the NotNil predicate on the "next_sync_at" field.
 func NextSyncAtNotNil() predicate.Trigger {
 	return predicate.Trigger(sql.FieldNotNull(FieldNextSyncAt))
+}
+
+// WatermarkEQ applies the EQ predicate on the "watermark" field.
+func WatermarkEQ(v time.Time) predicate.Trigger {
+	return predicate.Trigger(sql.FieldEQ(FieldWatermark, v))
+}
+
+// WatermarkNEQ applies the NEQ predicate on the "watermark" field.
+func WatermarkNEQ(v time.Time) predicate.Trigger {
+	return predicate.Trigger(sql.FieldNEQ(FieldWatermark, v))
+}
+
+// WatermarkIn applies the In predicate on the "watermark" field.
+func WatermarkIn(vs ...time.Time) predicate.Trigger {
+	return predicate.Trigger(sql.FieldIn(FieldWatermark, vs...))
+}
+
+// WatermarkNotIn applies the NotIn predicate on the "watermark" field.
+func WatermarkNotIn(vs ...time.Time) predicate.Trigger {
+	return predicate.Trigger(sql.FieldNotIn(FieldWatermark, vs...))
+}
+
+// WatermarkGT applies the GT predicate on the "watermark" field.
+func WatermarkGT(v time.Time) predicate.Trigger {
+	return predicate.Trigger(sql.FieldGT(FieldWatermark, v))
+}
+
+// WatermarkGTE applies the GTE predicate on the "watermark" field.
+func WatermarkGTE(v time.Time) predicate.Trigger {
+	return predicate.Trigger(sql.FieldGTE(FieldWatermark, v))
+}
+
+// WatermarkLT applies the LT predicate on the "watermark" field.
+func WatermarkLT(v time.Time) predicate.Trigger {
+	return predicate.Trigger(sql.FieldLT(FieldWatermark, v))
+}
+
+// WatermarkLTE applies the LTE predicate on the "watermark" field.
+func WatermarkLTE(v time.Time) predicate.Trigger {
+	return predicate.Trigger(sql.FieldLTE(FieldWatermark, v))
+}
+
+// WatermarkIsNil applies the IsNil predicate on the "watermark" field.
+func WatermarkIsNil() predicate.Trigger {
+	return predicate.Trigger(sql.FieldIsNull(FieldWatermark))
+}
+
+// WatermarkNotNil applies the NotNil predicate on the "watermark" field.
+func WatermarkNotNil() predicate.Trigger {
+	return predicate.Trigger(sql.FieldNotNull(FieldWatermark))
+}
+
+// ResumeCursorEQ applies the EQ predicate on the "resume_cursor" field.
+func ResumeCursorEQ(v string) predicate.Trigger {
+	return predicate.Trigger(sql.FieldEQ(FieldResumeCursor, v))
+}
+
+// ResumeCursorNEQ applies the NEQ predicate on the "resume_cursor" field.
+func ResumeCursorNEQ(v string) predicate.Trigger {
+	return predicate.Trigger(sql.FieldNEQ(FieldResumeCursor, v))
+}
+
+// ResumeCursorIn applies the In predicate on the "resume_cursor" field.
+func ResumeCursorIn(vs ...string) predicate.Trigger {
+	return predicate.Trigger(sql.FieldIn(FieldResumeCursor, vs...))
+}
+
+// ResumeCursorNotIn applies the NotIn predicate on the "resume_cursor" field.
+func ResumeCursorNotIn(vs ...string) predicate.Trigger {
+	return predicate.Trigger(sql.FieldNotIn(FieldResumeCursor, vs...))
+}
+
+// ResumeCursorGT applies the GT predicate on the "resume_cursor" field.
+func ResumeCursorGT(v string) predicate.Trigger {
+	return predicate.Trigger(sql.FieldGT(FieldResumeCursor, v))
+}
+
+// ResumeCursorGTE applies the GTE predicate on the "resume_cursor" field.
+func ResumeCursorGTE(v string) predicate.Trigger {
+	return predicate.Trigger(sql.FieldGTE(FieldResumeCursor, v))
+}
+
+// ResumeCursorLT applies the LT predicate on the "resume_cursor" field.
+func ResumeCursorLT(v string) predicate.Trigger {
+	return predicate.Trigger(sql.FieldLT(FieldResumeCursor, v))
+}
+
+// ResumeCursorLTE applies the LTE predicate on the "resume_cursor" field.
+func ResumeCursorLTE(v string) predicate.Trigger {
+	return predicate.Trigger(sql.FieldLTE(FieldResumeCursor, v))
+}
+
+// ResumeCursorContains applies the Contains predicate on the "resume_cursor" field.
+func ResumeCursorContains(v string) predicate.Trigger {
+	return predicate.Trigger(sql.FieldContains(FieldResumeCursor, v))
+}
+
+// ResumeCursorHasPrefix applies the HasPrefix predicate on the "resume_cursor" field.
+func ResumeCursorHasPrefix(v string) predicate.Trigger {
+	return predicate.Trigger(sql.FieldHasPrefix(FieldResumeCursor, v))
+}
+
+// ResumeCursorHasSuffix applies the HasSuffix predicate on the "resume_cursor" field.
+func ResumeCursorHasSuffix(v string) predicate.Trigger {
+	return predicate.Trigger(sql.FieldHasSuffix(FieldResumeCursor, v))
+}
+
+// ResumeCursorEqualFold applies the EqualFold predicate on the "resume_cursor" field.
+func ResumeCursorEqualFold(v string) predicate.Trigger {
+	return predicate.Trigger(sql.FieldEqualFold(FieldResumeCursor, v))
+}
+
+// ResumeCursorContainsFold applies the ContainsFold predicate on the "resume_cursor" field.
+func ResumeCursorContainsFold(v string) predicate.Trigger {
+	return predicate.Trigger(sql.FieldContainsFold(FieldResumeCursor, v))
+}
+
+// ResumeSinceEQ applies the EQ predicate on the "resume_since" field.
+func ResumeSinceEQ(v time.Time) predicate.Trigger {
+	return predicate.Trigger(sql.FieldEQ(FieldResumeSince, v))
+}
+
+// ResumeSinceNEQ applies the NEQ predicate on the "resume_since" field.
+func ResumeSinceNEQ(v time.Time) predicate.Trigger {
+	return predicate.Trigger(sql.FieldNEQ(FieldResumeSince, v))
+}
+
+// ResumeSinceIn applies the In predicate on the "resume_since" field.
+func ResumeSinceIn(vs ...time.Time) predicate.Trigger {
+	return predicate.Trigger(sql.FieldIn(FieldResumeSince, vs...))
+}
+
+// ResumeSinceNotIn applies the NotIn predicate on the "resume_since" field.
+func ResumeSinceNotIn(vs ...time.Time) predicate.Trigger {
+	return predicate.Trigger(sql.FieldNotIn(FieldResumeSince, vs...))
+}
+
+// ResumeSinceGT applies the GT predicate on the "resume_since" field.
+func ResumeSinceGT(v time.Time) predicate.Trigger {
+	return predicate.Trigger(sql.FieldGT(FieldResumeSince, v))
+}
+
+// ResumeSinceGTE applies the GTE predicate on the "resume_since" field.
+func ResumeSinceGTE(v time.Time) predicate.Trigger {
+	return predicate.Trigger(sql.FieldGTE(FieldResumeSince, v))
+}
+
+// ResumeSinceLT applies the LT predicate on the "resume_since" field.
+func ResumeSinceLT(v time.Time) predicate.Trigger {
+	return predicate.Trigger(sql.FieldLT(FieldResumeSince, v))
+}
+
+// ResumeSinceLTE applies the LTE predicate on the "resume_since" field.
+func ResumeSinceLTE(v time.Time) predicate.Trigger {
+	return predicate.Trigger(sql.FieldLTE(FieldResumeSince, v))
+}
+
+// ResumeSinceIsNil applies the IsNil predicate on the "resume_since" field.
+func ResumeSinceIsNil() predicate.Trigger {
+	return predicate.Trigger(sql.FieldIsNull(FieldResumeSince))
+}
+
+// ResumeSinceNotNil applies the NotNil predicate on the "resume_since" field.
+func ResumeSinceNotNil() predicate.Trigger {
+	return predicate.Trigger(sql.FieldNotNull(FieldResumeSince))
+}
+
+// ResumeAsOfEQ applies the EQ predicate on the "resume_as_of" field.
+func ResumeAsOfEQ(v time.Time) predicate.Trigger {
+	return predicate.Trigger(sql.FieldEQ(FieldResumeAsOf, v))
+}
+
+// ResumeAsOfNEQ applies the NEQ predicate on the "resume_as_of" field.
+func ResumeAsOfNEQ(v time.Time) predicate.Trigger {
+	return predicate.Trigger(sql.FieldNEQ(FieldResumeAsOf, v))
+}
+
+// ResumeAsOfIn applies the In predicate on the "resume_as_of" field.
+func ResumeAsOfIn(vs ...time.Time) predicate.Trigger {
+	return predicate.Trigger(sql.FieldIn(FieldResumeAsOf, vs...))
+}
+
+// ResumeAsOfNotIn applies the NotIn predicate on the "resume_as_of" field.
+func ResumeAsOfNotIn(vs ...time.Time) predicate.Trigger {
+	return predicate.Trigger(sql.FieldNotIn(FieldResumeAsOf, vs...))
+}
+
+// ResumeAsOfGT applies the GT predicate on the "resume_as_of" field.
+func ResumeAsOfGT(v time.Time) predicate.Trigger {
+	return predicate.Trigger(sql.FieldGT(FieldResumeAsOf, v))
+}
+
+// ResumeAsOfGTE applies the GTE predicate on the "resume_as_of" field.
+func ResumeAsOfGTE(v time.Time) predicate.Trigger {
+	return predicate.Trigger(sql.FieldGTE(FieldResumeAsOf, v))
+}
+
+// ResumeAsOfLT applies the LT predicate on the "resume_as_of" field.
+func ResumeAsOfLT(v time.Time) predicate.Trigger {
+	return predicate.Trigger(sql.FieldLT(FieldResumeAsOf, v))
+}
+
+// ResumeAsOfLTE applies the LTE predicate on the "resume_as_of" field.
+func ResumeAsOfLTE(v time.Time) predicate.Trigger {
+	return predicate.Trigger(sql.FieldLTE(FieldResumeAsOf, v))
+}
+
+// ResumeAsOfIsNil applies the IsNil predicate on the "resume_as_of" field.
+func ResumeAsOfIsNil() predicate.Trigger {
+	return predicate.Trigger(sql.FieldIsNull(FieldResumeAsOf))
+}
+
+// ResumeAsOfNotNil applies the NotNil predicate on the "resume_as_of" field.
+func ResumeAsOfNotNil() predicate.Trigger {
+	return predicate.Trigger(sql.FieldNotNull(FieldResumeAsOf))
 }
 
 // HasCampaign applies the HasEdge predicate on the "campaign" edge.

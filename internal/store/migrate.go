@@ -98,6 +98,17 @@ func Migrate(ctx context.Context, db *sql.DB, dia string) ([]string, error) {
 }
 
 func applyOne(ctx context.Context, conn *sql.Conn, dia string, m Migration) (bool, error) {
+	if dia == dialect.SQLite {
+		// SQLite alters tables by rebuilding them. Dropping the old table
+		// with foreign keys enforced would cascade into every child table,
+		// and the PRAGMA is ignored inside a transaction: switch it off on
+		// the connection around the transaction, and check the keys before
+		// committing instead.
+		if _, err := conn.ExecContext(ctx, "PRAGMA foreign_keys = OFF"); err != nil {
+			return false, err
+		}
+		defer conn.ExecContext(context.WithoutCancel(ctx), "PRAGMA foreign_keys = ON") //nolint:errcheck // the connection is discarded after migrating
+	}
 	tx, err := conn.BeginTx(ctx, nil)
 	if err != nil {
 		return false, err
@@ -116,6 +127,11 @@ func applyOne(ctx context.Context, conn *sql.Conn, dia string, m Migration) (boo
 	}
 	if _, err := tx.ExecContext(ctx, m.SQL); err != nil {
 		return false, err
+	}
+	if dia == dialect.SQLite {
+		if err := foreignKeyCheck(ctx, tx); err != nil {
+			return false, err
+		}
 	}
 	if _, err := tx.ExecContext(ctx, `INSERT INTO intake_schema_migrations (version) VALUES (`+ph+`)`, m.Version); err != nil {
 		return false, err
@@ -151,4 +167,24 @@ func (s *Store) Pending(ctx context.Context) ([]string, error) {
 		}
 	}
 	return out, nil
+}
+
+// foreignKeyCheck fails when a migration left a dangling foreign key.
+func foreignKeyCheck(ctx context.Context, tx *sql.Tx) error {
+	rows, err := tx.QueryContext(ctx, "PRAGMA foreign_key_check")
+	if err != nil {
+		return err
+	}
+	defer rows.Close()
+	if rows.Next() {
+		var table string
+		var rowid sql.NullInt64
+		var parent string
+		var fkid int
+		if err := rows.Scan(&table, &rowid, &parent, &fkid); err != nil {
+			return err
+		}
+		return fmt.Errorf("foreign key violation after migrating: table %s row %d references %s", table, rowid.Int64, parent)
+	}
+	return rows.Err()
 }
