@@ -25,7 +25,8 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/intake/intake/ent"
+	"entgo.io/ent/dialect"
+
 	"github.com/intake/intake/internal/config"
 	"github.com/intake/intake/internal/demo"
 	"github.com/intake/intake/internal/secrets"
@@ -38,6 +39,7 @@ import (
 	"github.com/intake/intake/sync/connector/hubspot"
 	"github.com/intake/intake/sync/connector/talention"
 	"github.com/intake/intake/sync/connector/zvoove"
+	"github.com/intake/intake/sync/engine"
 	"github.com/intake/intake/sync/progress"
 	"github.com/intake/intake/sync/sandbox"
 	"github.com/intake/intake/sync/sandbox/fakes"
@@ -141,11 +143,34 @@ func serve(ctx context.Context, cfg config.Config, args []string, stdout io.Writ
 			fk.URL, demo.Org, key, cfg.Addr, key)
 	}
 
+	broker, err := startBroker(ctx, cfg, a)
+	if err != nil {
+		return err
+	}
+	defer broker.Stop(context.WithoutCancel(ctx))
+	queueDB, err := a.store.QueueDB()
+	if err != nil {
+		return err
+	}
+	eng, err := engine.New(engine.Config{
+		Workers: cfg.SyncWorkers, Lease: cfg.SyncLease, RescueAfter: cfg.RescueAfter,
+	}, engine.Deps{
+		Ent: a.store.Client, DB: a.store.DB, QueueDB: queueDB, Dialect: a.store.Dialect,
+		Open: a.svc.Opener().Open, Broker: broker, Logger: a.log,
+	})
+	if err != nil {
+		return err
+	}
+	a.svc.SetSyncer(eng)
+	if err := eng.Start(ctx); err != nil {
+		return fmt.Errorf("starting the sync engine: %w", err)
+	}
+
 	srv := server.New(server.Config{
 		Addr: cfg.Addr, AllowedOrigins: cfg.AllowedOrigins, Introspection: cfg.Introspection, PublicURL: cfg.PublicURL,
 	}, server.Deps{
 		DB: a.store.Client, Ping: a.store.DB.PingContext, Service: a.svc,
-		Broker: progress.NewLocal(), Logger: a.log, Webhooks: logWebhooks{a.log},
+		Broker: broker, Logger: a.log, Webhooks: eng,
 	})
 	addr, done, err := srv.Start()
 	if err != nil {
@@ -160,7 +185,10 @@ func serve(ctx context.Context, cfg config.Config, args []string, stdout io.Writ
 	a.log.Info("shutting down")
 	stopCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 20*time.Second)
 	defer cancel()
-	return srv.Stop(stopCtx)
+	httpErr := srv.Stop(stopCtx)
+	// Running syncs finish the page in flight and stop; they resume from
+	// their checkpoint on the next start.
+	return errors.Join(httpErr, eng.Stop(stopCtx))
 }
 
 func migrate(ctx context.Context, cfg config.Config, stdout io.Writer) error {
@@ -248,10 +276,26 @@ func runSandbox(ctx context.Context, cfg config.Config, args []string, stdout io
 	return nil
 }
 
-// logWebhooks records verified webhooks until the sync engine takes them.
-type logWebhooks struct{ log *slog.Logger }
+// broker fans progress out to subscriptions: across replicas through
+// PostgreSQL LISTEN/NOTIFY, within the process on SQLite.
+type broker interface {
+	progress.Broker
+	Stop(context.Context) error
+}
 
-func (l logWebhooks) HandleWebhook(ctx context.Context, in *ent.Integration, events []connector.WebhookEvent) error {
-	l.log.InfoContext(ctx, "webhook verified", slog.String("integration", string(in.ID)), slog.Int("events", len(events)))
-	return nil
+type localBroker struct{ *progress.Local }
+
+func (localBroker) Stop(context.Context) error { return nil }
+
+func startBroker(ctx context.Context, cfg config.Config, a *app) (broker, error) {
+	if a.store.Dialect != dialect.Postgres {
+		return localBroker{progress.NewLocal()}, nil
+	}
+	pg := progress.NewPostgres(a.store.DB, cfg.DatabaseURL, a.log)
+	startCtx, cancel := context.WithTimeout(ctx, 15*time.Second)
+	defer cancel()
+	if err := pg.Start(startCtx); err != nil {
+		return nil, fmt.Errorf("listening for progress: %w", err)
+	}
+	return pg, nil
 }

@@ -72,12 +72,12 @@ func (r *mutationResolver) ConfigureTrigger(ctx context.Context, input service.C
 
 // TestSync is the resolver for the testSync field.
 func (r *mutationResolver) TestSync(ctx context.Context, triggerID pulid.ID) (*ent.SyncRun, error) {
-	return nil, errNotAvailable("testSync")
+	return r.svc.TestSync(ctx, triggerID)
 }
 
 // CancelSyncRun is the resolver for the cancelSyncRun field.
 func (r *mutationResolver) CancelSyncRun(ctx context.Context, id pulid.ID) (*ent.SyncRun, error) {
-	return nil, errNotAvailable("cancelSyncRun")
+	return r.svc.CancelSyncRun(ctx, id)
 }
 
 // RecordCallResult is the resolver for the recordCallResult field.

@@ -6,6 +6,7 @@ import (
 
 	"github.com/intake/intake/ent"
 	"github.com/intake/intake/ent/syncrun"
+	"github.com/intake/intake/ent/trigger"
 	"github.com/intake/intake/graph/model"
 	"github.com/intake/intake/internal/pulid"
 	"github.com/intake/intake/internal/service"
@@ -108,6 +109,23 @@ func (r *Resolver) campaignEvent(ctx context.Context, out chan<- model.CampaignE
 		}
 		if finished(run.Status) {
 			delete(imported, run.ID)
+		}
+	case progress.KindResync:
+		// Notices may have been lost: re-read the runs this stream follows
+		// and the campaign's active ones.
+		ids, err := r.db.SyncRun.Query().
+			Where(syncrun.HasTriggerWith(trigger.CampaignID(camp.ID)), syncrun.StatusIn(syncrun.StatusQUEUED, syncrun.StatusRUNNING)).
+			IDs(ctx)
+		if err != nil {
+			return r.logSubscriptionError(ctx, "campaignEvents", err)
+		}
+		for id := range imported {
+			ids = append(ids, id)
+		}
+		for _, id := range ids {
+			if !r.campaignEvent(ctx, out, camp, progress.Notice{Kind: progress.KindRun, ID: id, CampaignID: camp.ID}, imported) {
+				return false
+			}
 		}
 	case progress.KindPushback:
 		pb, err := r.db.Pushback.Get(ctx, n.ID)

@@ -27,6 +27,7 @@ import (
 	"github.com/intake/intake/sync/connector/hubspot"
 	"github.com/intake/intake/sync/connector/talention"
 	"github.com/intake/intake/sync/connector/zvoove"
+	"github.com/intake/intake/sync/engine"
 	"github.com/intake/intake/sync/progress"
 	"github.com/intake/intake/sync/sandbox"
 	"github.com/intake/intake/sync/sandbox/fakes"
@@ -39,27 +40,29 @@ type App struct {
 	Svc    *service.Service
 	Broker *progress.Local
 	Fakes  *fakes.Set
+	Engine *engine.Engine
 	// Webhooks records the verified webhook events the server handed on.
 	Webhooks *Sink
 	logs     *Logs
 }
 
-// Sink records webhook events.
+// Sink records webhook events, then hands them to the sync engine.
 type Sink struct {
+	next   server.WebhookSink
 	mu     sync.Mutex
 	events []connector.WebhookEvent
 	ids    []string
 }
 
 // HandleWebhook implements server.WebhookSink.
-func (s *Sink) HandleWebhook(_ context.Context, in *ent.Integration, events []connector.WebhookEvent) error {
+func (s *Sink) HandleWebhook(ctx context.Context, in *ent.Integration, events []connector.WebhookEvent) error {
 	s.mu.Lock()
-	defer s.mu.Unlock()
 	for range events {
 		s.ids = append(s.ids, string(in.ID))
 	}
 	s.events = append(s.events, events...)
-	return nil
+	s.mu.Unlock()
+	return s.next.HandleWebhook(ctx, in, events)
 }
 
 // Events returns the events received so far and the integration of each.
@@ -119,7 +122,29 @@ func Start(t testing.TB, db *dbtest.DB) *App {
 		}},
 	})
 	broker := progress.NewLocal()
-	sink := &Sink{}
+	queueDB, err := db.Store.QueueDB()
+	if err != nil {
+		t.Fatal(err)
+	}
+	eng, err := engine.New(engine.Config{
+		PollInterval: 20 * time.Millisecond, ScheduleEvery: 200 * time.Millisecond, Lease: 3 * time.Second,
+	}, engine.Deps{
+		Ent: db.Store.Client, DB: db.Store.DB, QueueDB: queueDB, Dialect: db.Dialect,
+		Open: svc.Opener().Open, Broker: broker, Logger: log,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	svc.SetSyncer(eng)
+	if err := eng.Start(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		eng.Stop(ctx)
+	})
+	sink := &Sink{next: eng}
 	srv := server.New(server.Config{Addr: "127.0.0.1:0", Introspection: true}, server.Deps{
 		DB: db.Store.Client, Ping: db.Store.DB.PingContext, Service: svc, Broker: broker, Logger: log, Webhooks: sink,
 	})
@@ -132,7 +157,7 @@ func Start(t testing.TB, db *dbtest.DB) *App {
 		defer cancel()
 		srv.Stop(ctx)
 	})
-	return &App{URL: "http://" + addr.String(), DB: db, Svc: svc, Broker: broker, Fakes: fk, Webhooks: sink, logs: logs}
+	return &App{URL: "http://" + addr.String(), DB: db, Svc: svc, Broker: broker, Fakes: fk, Engine: eng, Webhooks: sink, logs: logs}
 }
 
 // Logs returns what the app logged so far.

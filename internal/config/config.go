@@ -9,20 +9,24 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"time"
 )
 
 // Config is the process configuration.
 type Config struct {
-	DatabaseURL    string     // DATABASE_URL; empty = embedded SQLite
-	DataDir        string     // INTAKE_DATA_DIR; default "."
-	Addr           string     // INTAKE_ADDR; default 127.0.0.1:8080
-	EncryptionKey  string     // INTAKE_ENCRYPTION_KEY
-	AllowedOrigins []string   // INTAKE_ALLOWED_ORIGINS, comma-separated
-	Introspection  bool       // INTAKE_INTROSPECTION; default on only with SQLite
-	LogFormat      string     // INTAKE_LOG_FORMAT: json (default) or text
-	LogLevel       slog.Level // INTAKE_LOG_LEVEL: debug, info (default), warn, error
-	PublicURL      string     // INTAKE_PUBLIC_URL: external origin webhooks are signed for
-	SandboxAddr    string     // INTAKE_SANDBOX_ADDR: where `sandbox` and --demo serve the fakes
+	DatabaseURL    string        // DATABASE_URL; empty = embedded SQLite
+	DataDir        string        // INTAKE_DATA_DIR; default "."
+	Addr           string        // INTAKE_ADDR; default 127.0.0.1:8080
+	EncryptionKey  string        // INTAKE_ENCRYPTION_KEY
+	AllowedOrigins []string      // INTAKE_ALLOWED_ORIGINS, comma-separated
+	Introspection  bool          // INTAKE_INTROSPECTION; default on only with SQLite
+	LogFormat      string        // INTAKE_LOG_FORMAT: json (default) or text
+	LogLevel       slog.Level    // INTAKE_LOG_LEVEL: debug, info (default), warn, error
+	PublicURL      string        // INTAKE_PUBLIC_URL: external origin webhooks are signed for
+	SandboxAddr    string        // INTAKE_SANDBOX_ADDR: where `sandbox` and --demo serve the fakes
+	SyncWorkers    int           // INTAKE_SYNC_WORKERS: runs worked at once per process (default 4)
+	SyncLease      time.Duration // INTAKE_SYNC_LEASE: how long a silent worker keeps a run (default 1m)
+	RescueAfter    time.Duration // INTAKE_JOB_RESCUE_AFTER: when a vanished worker's job is retried (default 2m)
 }
 
 // Embedded reports whether the embedded SQLite default is used.
@@ -63,6 +67,16 @@ func FromEnv(getenv func(string) string) (Config, error) {
 		}
 		c.Introspection = b
 	}
+	var err error
+	if c.SyncWorkers, err = intVar(getenv, "INTAKE_SYNC_WORKERS", 4, 1, 256); err != nil {
+		return c, err
+	}
+	if c.SyncLease, err = durationVar(getenv, "INTAKE_SYNC_LEASE", time.Minute, time.Second); err != nil {
+		return c, err
+	}
+	if c.RescueAfter, err = durationVar(getenv, "INTAKE_JOB_RESCUE_AFTER", 2*time.Minute, time.Second); err != nil {
+		return c, err
+	}
 	if c.LogFormat != "json" && c.LogFormat != "text" {
 		return c, fmt.Errorf("INTAKE_LOG_FORMAT: %q must be json or text", c.LogFormat)
 	}
@@ -91,4 +105,28 @@ func or(v, def string) string {
 		return v
 	}
 	return def
+}
+
+func intVar(getenv func(string) string, name string, def, lo, hi int) (int, error) {
+	v := strings.TrimSpace(getenv(name))
+	if v == "" {
+		return def, nil
+	}
+	n, err := strconv.Atoi(v)
+	if err != nil || n < lo || n > hi {
+		return 0, fmt.Errorf("%s: %q must be a whole number from %d to %d", name, v, lo, hi)
+	}
+	return n, nil
+}
+
+func durationVar(getenv func(string) string, name string, def, lo time.Duration) (time.Duration, error) {
+	v := strings.TrimSpace(getenv(name))
+	if v == "" {
+		return def, nil
+	}
+	d, err := time.ParseDuration(v)
+	if err != nil || d < lo {
+		return 0, fmt.Errorf("%s: %q must be a duration of at least %s (e.g. 90s, 2m)", name, v, lo)
+	}
+	return d, nil
 }

@@ -15,6 +15,7 @@ import (
 	"github.com/nyaruka/phonenumbers"
 
 	"github.com/intake/intake/ent"
+	"github.com/intake/intake/ent/syncrun"
 	"github.com/intake/intake/internal/pulid"
 	"github.com/intake/intake/internal/secrets"
 	"github.com/intake/intake/sync/connector"
@@ -25,8 +26,16 @@ type Service struct {
 	db        *ent.Client
 	providers *connector.Registry
 	box       *secrets.Box
+	opener    *Opener
+	syncs     Syncer
 	log       *slog.Logger
 	connOpts  connector.Options
+}
+
+// Syncer starts and cancels sync runs (the sync engine).
+type Syncer interface {
+	StartRun(ctx context.Context, triggerID pulid.ID, kind syncrun.Kind) (*ent.SyncRun, error)
+	CancelRun(ctx context.Context, runID pulid.ID) (*ent.SyncRun, error)
 }
 
 // Deps are what a Service needs.
@@ -37,6 +46,9 @@ type Deps struct {
 	Logger    *slog.Logger
 	// Connector options used to reach external systems.
 	Connector connector.Options
+	// Syncs runs syncs; nil answers testSync and cancelSyncRun with
+	// NOT_AVAILABLE (processes that run no engine, like the CLI).
+	Syncs Syncer
 }
 
 // New returns a Service.
@@ -45,7 +57,10 @@ func New(d Deps) *Service {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	return &Service{db: d.DB, providers: d.Providers, box: d.Secrets, log: log, connOpts: d.Connector}
+	return &Service{
+		db: d.DB, providers: d.Providers, box: d.Secrets, log: log, connOpts: d.Connector, syncs: d.Syncs,
+		opener: NewOpener(d.Providers, d.Secrets, d.Connector),
+	}
 }
 
 // Providers returns the provider catalogue.
@@ -109,14 +124,31 @@ func (s *Service) sealCredentials(org, id pulid.ID, creds connector.Credentials)
 
 // OpenConnector decrypts an integration's credentials and opens its connector.
 func (s *Service) OpenConnector(in *ent.Integration) (connector.Connector, error) {
-	p, ok := s.providers.Get(connector.ProviderKey(in.Provider))
+	return s.opener.Open(in)
+}
+
+// Opener opens connectors from integrations' sealed credentials.
+type Opener struct {
+	providers *connector.Registry
+	box       *secrets.Box
+	opts      connector.Options
+}
+
+// NewOpener returns an Opener.
+func NewOpener(providers *connector.Registry, box *secrets.Box, opts connector.Options) *Opener {
+	return &Opener{providers: providers, box: box, opts: opts}
+}
+
+// Open decrypts an integration's credentials and opens its connector.
+func (o *Opener) Open(in *ent.Integration) (connector.Connector, error) {
+	p, ok := o.providers.Get(connector.ProviderKey(in.Provider))
 	if !ok {
 		return nil, fmt.Errorf("provider %s is not registered", in.Provider)
 	}
 	if len(in.Credentials) == 0 {
 		return nil, invalid("id", "the integration is disconnected: connect it again")
 	}
-	plain, err := s.box.Open(in.Credentials, credentialsAD(in.OrganizationID, in.ID))
+	plain, err := o.box.Open(in.Credentials, credentialsAD(in.OrganizationID, in.ID))
 	if err != nil {
 		return nil, fmt.Errorf("opening credentials of integration %s: %w", in.ID, err)
 	}
@@ -124,7 +156,16 @@ func (s *Service) OpenConnector(in *ent.Integration) (connector.Connector, error
 	if err := json.Unmarshal(plain, &creds); err != nil {
 		return nil, fmt.Errorf("decoding credentials of integration %s: %w", in.ID, err)
 	}
-	return p.Open(creds, s.connOpts)
+	return p.Open(creds, o.opts)
+}
+
+// Descriptor returns the descriptor of an integration's provider.
+func (o *Opener) Descriptor(in *ent.Integration) (connector.Descriptor, bool) {
+	p, ok := o.providers.Get(connector.ProviderKey(in.Provider))
+	if !ok {
+		return connector.Descriptor{}, false
+	}
+	return p.Descriptor(), true
 }
 
 func credentialsAD(org, id pulid.ID) []byte {

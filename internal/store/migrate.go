@@ -11,6 +11,9 @@ import (
 	"strings"
 
 	"entgo.io/ent/dialect"
+	"github.com/riverqueue/river/riverdriver/riverdatabasesql"
+	"github.com/riverqueue/river/riverdriver/riversqlite"
+	"github.com/riverqueue/river/rivermigrate"
 )
 
 //go:embed migrations
@@ -94,7 +97,37 @@ func Migrate(ctx context.Context, db *sql.DB, dia string) ([]string, error) {
 			applied = append(applied, m.Version)
 		}
 	}
-	return applied, nil
+	// River's job tables migrate with Intake's, still under the lock.
+	versions, err := migrateRiver(ctx, db, dia)
+	if err != nil {
+		return applied, fmt.Errorf("migrating the job queue: %w", err)
+	}
+	return append(applied, versions...), nil
+}
+
+// migrateRiver applies River's own migrations for the dialect.
+func migrateRiver(ctx context.Context, db *sql.DB, dia string) ([]string, error) {
+	var res *rivermigrate.MigrateResult
+	var err error
+	if dia == dialect.Postgres {
+		var m *rivermigrate.Migrator[*sql.Tx]
+		if m, err = rivermigrate.New(riverdatabasesql.New(db), nil); err == nil {
+			res, err = m.Migrate(ctx, rivermigrate.DirectionUp, nil)
+		}
+	} else {
+		var m *rivermigrate.Migrator[*sql.Tx]
+		if m, err = rivermigrate.New(riversqlite.New(db), nil); err == nil {
+			res, err = m.Migrate(ctx, rivermigrate.DirectionUp, nil)
+		}
+	}
+	if err != nil {
+		return nil, err
+	}
+	var out []string
+	for _, v := range res.Versions {
+		out = append(out, fmt.Sprintf("river_%03d", v.Version))
+	}
+	return out, nil
 }
 
 func applyOne(ctx context.Context, conn *sql.Conn, dia string, m Migration) (bool, error) {

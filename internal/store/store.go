@@ -28,15 +28,18 @@ type Store struct {
 	Client  *ent.Client
 	DB      *sql.DB
 	Dialect string // dialect.Postgres or dialect.SQLite
+	path    string // the SQLite file
+	queue   *sql.DB
 }
 
 // Open connects to databaseURL, or to the SQLite file intake.db in dataDir
 // when databaseURL is empty. It does not migrate; call Migrate.
 func Open(ctx context.Context, databaseURL, dataDir string) (*Store, error) {
 	var (
-		db  *sql.DB
-		dia string
-		err error
+		db   *sql.DB
+		dia  string
+		path string
+		err  error
 	)
 	switch {
 	case strings.HasPrefix(databaseURL, "postgres://"), strings.HasPrefix(databaseURL, "postgresql://"):
@@ -49,7 +52,7 @@ func Open(ctx context.Context, databaseURL, dataDir string) (*Store, error) {
 		db.SetConnMaxIdleTime(5 * time.Minute)
 	case databaseURL == "" || strings.HasPrefix(databaseURL, "sqlite:") || strings.HasPrefix(databaseURL, "file:"):
 		dia = dialect.SQLite
-		path := filepath.Join(dataDir, "intake.db")
+		path = filepath.Join(dataDir, "intake.db")
 		if databaseURL != "" {
 			path = strings.TrimPrefix(strings.TrimPrefix(databaseURL, "sqlite:"), "file:")
 		}
@@ -64,7 +67,7 @@ func Open(ctx context.Context, databaseURL, dataDir string) (*Store, error) {
 		return nil, fmt.Errorf("connecting to the database: %w", err)
 	}
 	drv := entsql.OpenDB(dia, db)
-	return &Store{Client: ent.NewClient(ent.Driver(drv)), DB: db, Dialect: dia}, nil
+	return &Store{Client: ent.NewClient(ent.Driver(drv)), DB: db, Dialect: dia, path: path}, nil
 }
 
 // OpenSQLite opens (creating if needed) a SQLite database file in WAL mode
@@ -89,5 +92,28 @@ func OpenSQLite(path string) (*sql.DB, error) {
 	return db, nil
 }
 
+// QueueDB is the pool the job queue uses: on PostgreSQL the same pool; on
+// SQLite a second pool of one connection on the same file, as River's
+// SQLite driver requires.
+func (s *Store) QueueDB() (*sql.DB, error) {
+	if s.Dialect == dialect.Postgres {
+		return s.DB, nil
+	}
+	if s.queue == nil {
+		db, err := OpenSQLite(s.path)
+		if err != nil {
+			return nil, err
+		}
+		db.SetMaxOpenConns(1)
+		s.queue = db
+	}
+	return s.queue, nil
+}
+
 // Close closes the database.
-func (s *Store) Close() error { return s.Client.Close() }
+func (s *Store) Close() error {
+	if s.queue != nil {
+		s.queue.Close()
+	}
+	return s.Client.Close()
+}

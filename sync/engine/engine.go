@@ -1,0 +1,198 @@
+package engine
+
+import (
+	"context"
+	"crypto/rand"
+	"database/sql"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"time"
+
+	"entgo.io/ent/dialect"
+	entsql "entgo.io/ent/dialect/sql"
+	"github.com/riverqueue/river"
+	"github.com/riverqueue/river/riverdriver/riverdatabasesql"
+	"github.com/riverqueue/river/riverdriver/riversqlite"
+
+	"github.com/intake/intake/ent"
+	"github.com/intake/intake/sync/connector"
+	"github.com/intake/intake/sync/progress"
+)
+
+// InitialLookback is how far back a trigger's first "new applications"
+// sync looks.
+const InitialLookback = 30 * 24 * time.Hour
+
+// Config tunes the engine; zero values take the defaults.
+type Config struct {
+	// Workers is how many runs one process works at once (default 4).
+	Workers int
+	// PollInterval is how often idle workers look for jobs (default 200ms).
+	PollInterval time.Duration
+	// ScheduleEvery is how often the leader looks for due triggers (default 10s).
+	ScheduleEvery time.Duration
+	// Lease is how long a run stays owned by a worker that stops renewing
+	// it (default 1m).
+	Lease time.Duration
+	// RescueAfter is when River gives a job whose worker vanished to
+	// another worker (default 2m; at least Lease).
+	RescueAfter time.Duration
+	// ID names this process in leases (default host-pid-random).
+	ID string
+}
+
+func (c Config) withDefaults() Config {
+	if c.Workers <= 0 {
+		c.Workers = 4
+	}
+	if c.PollInterval <= 0 {
+		c.PollInterval = 200 * time.Millisecond
+	}
+	if c.ScheduleEvery <= 0 {
+		c.ScheduleEvery = 10 * time.Second
+	}
+	if c.Lease <= 0 {
+		c.Lease = time.Minute
+	}
+	if c.RescueAfter < c.Lease {
+		c.RescueAfter = max(2*time.Minute, c.Lease)
+	}
+	if c.ID == "" {
+		host, _ := os.Hostname()
+		b := make([]byte, 4)
+		_, _ = rand.Read(b)
+		c.ID = fmt.Sprintf("%s-%d-%s", host, os.Getpid(), hex.EncodeToString(b))
+	}
+	return c
+}
+
+// Deps are the engine's dependencies.
+type Deps struct {
+	Ent     *ent.Client
+	DB      *sql.DB // the pool page transactions run on
+	QueueDB *sql.DB // River's pool (SQLite: one connection; PostgreSQL: may be DB)
+	Dialect string
+	// Open opens an integration's connector from its sealed credentials.
+	Open   func(*ent.Integration) (connector.Connector, error)
+	Broker progress.Broker
+	Logger *slog.Logger
+}
+
+// Engine runs syncs.
+type Engine struct {
+	cfg   Config
+	ent   *ent.Client
+	db    *sql.DB
+	dia   string
+	open  func(*ent.Integration) (connector.Connector, error)
+	bus   progress.Broker
+	log   *slog.Logger
+	river *river.Client[*sql.Tx]
+}
+
+// New builds an engine; Start runs its workers.
+func New(cfg Config, d Deps) (*Engine, error) {
+	cfg = cfg.withDefaults()
+	log := d.Logger
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	e := &Engine{cfg: cfg, ent: d.Ent, db: d.DB, dia: d.Dialect, open: d.Open, bus: d.Broker, log: log}
+
+	workers := river.NewWorkers()
+	river.AddWorker(workers, &syncWorker{e: e})
+	river.AddWorker(workers, &scheduleWorker{e: e})
+	rcfg := &river.Config{
+		ID:                   cfg.ID,
+		Queues:               map[string]river.QueueConfig{river.QueueDefault: {MaxWorkers: cfg.Workers}},
+		Workers:              workers,
+		FetchPollInterval:    cfg.PollInterval,
+		FetchCooldown:        min(cfg.PollInterval, 100*time.Millisecond),
+		RescueStuckJobsAfter: cfg.RescueAfter,
+		JobTimeout:           -1, // runs are bounded by their lease, not a timer
+		MaxAttempts:          maxAttempts,
+		Logger:               slog.New(quietHandler{log.Handler()}),
+		PeriodicJobs: []*river.PeriodicJob{river.NewPeriodicJob(
+			river.PeriodicInterval(cfg.ScheduleEvery),
+			func() (river.JobArgs, *river.InsertOpts) { return scheduleArgs{}, nil },
+			&river.PeriodicJobOpts{RunOnStart: true},
+		)},
+	}
+	var err error
+	if d.Dialect == dialect.Postgres {
+		e.river, err = river.NewClient(riverdatabasesql.New(d.QueueDB), rcfg)
+	} else {
+		e.river, err = river.NewClient(riversqlite.New(d.QueueDB), rcfg)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("sync engine: %w", err)
+	}
+	return e, nil
+}
+
+// Start starts the workers and, on the elected leader, the scheduler.
+func (e *Engine) Start(ctx context.Context) error { return e.river.Start(ctx) }
+
+// Stop lets running syncs finish their current page and stop, within ctx;
+// then cancels them. Runs left RUNNING resume from their checkpoint later.
+func (e *Engine) Stop(ctx context.Context) error {
+	soft, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	if err := e.river.Stop(soft); err == nil {
+		return nil
+	}
+	return e.river.StopAndCancel(ctx)
+}
+
+// inTx runs fn in a transaction on the engine's pool, with an ent client
+// bound to the same transaction.
+func (e *Engine) inTx(ctx context.Context, fn func(tx *sql.Tx, c *ent.Client) error) error {
+	tx, err := e.db.BeginTx(ctx, nil)
+	if err != nil {
+		return fmt.Errorf("beginning transaction: %w", err)
+	}
+	c := ent.NewClient(ent.Driver(txDriver{entsql.NewDriver(e.dia, entsql.Conn{ExecQuerier: tx})}))
+	if err := fn(tx, c); err != nil {
+		_ = tx.Rollback()
+		return err
+	}
+	return tx.Commit()
+}
+
+// txDriver runs ent on a transaction the engine owns: ent's own
+// transactions become no-ops inside it.
+type txDriver struct{ *entsql.Driver }
+
+func (d txDriver) Tx(context.Context) (dialect.Tx, error) { return dialect.NopTx(d.Driver), nil }
+
+func (d txDriver) BeginTx(context.Context, *sql.TxOptions) (dialect.Tx, error) {
+	return dialect.NopTx(d.Driver), nil
+}
+
+// publish tells subscribers a run changed. Notices are hints: a lost one
+// costs a subscriber nothing but latency, so failures are only logged.
+func (e *Engine) publish(ctx context.Context, n progress.Notice) {
+	if err := e.bus.Publish(context.WithoutCancel(ctx), n); err != nil {
+		e.log.WarnContext(ctx, "publishing progress", slog.Any("err", err))
+	}
+}
+
+// quietHandler keeps River's routine info logs out of Intake's log.
+type quietHandler struct{ slog.Handler }
+
+func (q quietHandler) Enabled(ctx context.Context, l slog.Level) bool {
+	return l >= slog.LevelWarn && q.Handler.Enabled(ctx, l)
+}
+
+var errStopped = errors.New("run is no longer this worker's: cancelled or taken over")
+
+func (q quietHandler) WithAttrs(a []slog.Attr) slog.Handler {
+	return quietHandler{q.Handler.WithAttrs(a)}
+}
+
+func (q quietHandler) WithGroup(name string) slog.Handler {
+	return quietHandler{q.Handler.WithGroup(name)}
+}
