@@ -154,6 +154,7 @@ func serve(ctx context.Context, cfg config.Config, args []string, stdout io.Writ
 	}
 	eng, err := engine.New(engine.Config{
 		Workers: cfg.SyncWorkers, Lease: cfg.SyncLease, RescueAfter: cfg.RescueAfter,
+		PushbackFirstDelay: cfg.PushbackDelay, PushbackWorkers: cfg.PushbackWorkers,
 	}, engine.Deps{
 		Ent: a.store.Client, DB: a.store.DB, QueueDB: queueDB, Dialect: a.store.Dialect,
 		Open: a.svc.Opener().Open, Broker: broker, Logger: a.log,
@@ -162,6 +163,7 @@ func serve(ctx context.Context, cfg config.Config, args []string, stdout io.Writ
 		return err
 	}
 	a.svc.SetSyncer(eng)
+	a.svc.SetCalls(eng)
 	if err := eng.Start(ctx); err != nil {
 		return fmt.Errorf("starting the sync engine: %w", err)
 	}

@@ -6,7 +6,6 @@ import (
 	"github.com/intake/intake/ent/integration"
 	"github.com/intake/intake/ent/reference"
 	"github.com/intake/intake/graph/model"
-	"github.com/intake/intake/internal/service"
 	"github.com/intake/intake/sync/connector"
 )
 
@@ -41,11 +40,6 @@ func providerModel(d connector.Descriptor) *model.Provider {
 		p.SearchTypes = append(p.SearchTypes, m)
 	}
 	return p
-}
-
-// errNotAvailable answers operations whose engine this server does not run.
-func errNotAvailable(op string) error {
-	return &service.Error{Code: "NOT_AVAILABLE", Message: op + " is not available on this server yet"}
 }
 
 func deref[T any](p *T) T {

@@ -170,7 +170,7 @@ type ComplexityRoot struct {
 		CreateCampaign        func(childComplexity int, input service.CreateCampaignInput) int
 		DeleteCampaign        func(childComplexity int, id pulid.ID) int
 		DisconnectIntegration func(childComplexity int, id pulid.ID) int
-		RecordCallResult      func(childComplexity int, input model.RecordCallResultInput) int
+		RecordCallResult      func(childComplexity int, input service.RecordCallResultInput) int
 		RetryPushback         func(childComplexity int, id pulid.ID) int
 		TestSync              func(childComplexity int, triggerID pulid.ID) int
 		UpdateCampaign        func(childComplexity int, id pulid.ID, input service.UpdateCampaignInput) int
@@ -373,7 +373,7 @@ type MutationResolver interface {
 	ConfigureTrigger(ctx context.Context, input service.ConfigureTriggerInput) (*ent.Trigger, error)
 	TestSync(ctx context.Context, triggerID pulid.ID) (*ent.SyncRun, error)
 	CancelSyncRun(ctx context.Context, id pulid.ID) (*ent.SyncRun, error)
-	RecordCallResult(ctx context.Context, input model.RecordCallResultInput) (*ent.CallResult, error)
+	RecordCallResult(ctx context.Context, input service.RecordCallResultInput) (*ent.CallResult, error)
 	RetryPushback(ctx context.Context, id pulid.ID) (*ent.Pushback, error)
 }
 type QueryResolver interface {
@@ -914,7 +914,7 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 			return 0, false
 		}
 
-		return e.ComplexityRoot.Mutation.RecordCallResult(childComplexity, args["input"].(model.RecordCallResultInput)), true
+		return e.ComplexityRoot.Mutation.RecordCallResult(childComplexity, args["input"].(service.RecordCallResultInput)), true
 	case "Mutation.retryPushback":
 		if e.ComplexityRoot.Mutation.RetryPushback == nil {
 			break
@@ -2637,8 +2637,8 @@ func (ec *executionContext) field_Mutation_recordCallResult_args(ctx context.Con
 	var err error
 	args := map[string]any{}
 	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "input",
-		func(ctx context.Context, v any) (model.RecordCallResultInput, error) {
-			return ec.unmarshalNRecordCallResultInput2githubᚗcomᚋintakeᚋintakeᚋgraphᚋmodelᚐRecordCallResultInput(ctx, v)
+		func(ctx context.Context, v any) (service.RecordCallResultInput, error) {
+			return ec.unmarshalNRecordCallResultInput2githubᚗcomᚋintakeᚋintakeᚋinternalᚋserviceᚐRecordCallResultInput(ctx, v)
 		})
 	if err != nil {
 		return nil, err
@@ -5239,7 +5239,7 @@ func (ec *executionContext) _Mutation_recordCallResult(ctx context.Context, fiel
 		},
 		func(ctx context.Context) (any, error) {
 			fc := graphql.GetFieldContext(ctx)
-			return ec.Resolvers.Mutation().RecordCallResult(ctx, fc.Args["input"].(model.RecordCallResultInput))
+			return ec.Resolvers.Mutation().RecordCallResult(ctx, fc.Args["input"].(service.RecordCallResultInput))
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v *ent.CallResult) graphql.Marshaler {
@@ -13263,8 +13263,8 @@ func UnmarshalQuestionResultInput(ctx context.Context, raw any) (schematype.Ques
 	return out, err
 }
 
-func (ec *executionContext) unmarshalInputRecordCallResultInput(ctx context.Context, obj any) (model.RecordCallResultInput, error) {
-	var it model.RecordCallResultInput
+func (ec *executionContext) unmarshalInputRecordCallResultInput(ctx context.Context, obj any) (service.RecordCallResultInput, error) {
+	var it service.RecordCallResultInput
 	if obj == nil {
 		return it, nil
 	}
@@ -13304,7 +13304,7 @@ func (ec *executionContext) unmarshalInputRecordCallResultInput(ctx context.Cont
 			it.Transcript = data
 		case "questionResults":
 			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("questionResults"))
-			data, err := ec.unmarshalOQuestionResultInput2ᚕᚖgithubᚗcomᚋintakeᚋintakeᚋschemaᚋschematypeᚐQuestionResultᚄ(ctx, v)
+			data, err := ec.unmarshalOQuestionResultInput2ᚕgithubᚗcomᚋintakeᚋintakeᚋschemaᚋschematypeᚐQuestionResultᚄ(ctx, v)
 			if err != nil {
 				return it, err
 			}
@@ -13341,8 +13341,8 @@ func (ec *executionContext) unmarshalInputRecordCallResultInput(ctx context.Cont
 //
 // ctx must come from a gqlgen request; outside one there is no unmarshaler to use
 // and the returned error says so.
-func UnmarshalRecordCallResultInput(ctx context.Context, raw any) (model.RecordCallResultInput, error) {
-	var out model.RecordCallResultInput
+func UnmarshalRecordCallResultInput(ctx context.Context, raw any) (service.RecordCallResultInput, error) {
+	var out service.RecordCallResultInput
 	err := graphql.UnmarshalNamedInputFromContext(ctx, "RecordCallResultInput", raw, &out)
 	return out, err
 }
@@ -18107,12 +18107,12 @@ func (ec *executionContext) marshalNQuestionResult2ᚕgithubᚗcomᚋintakeᚋin
 	return ret
 }
 
-func (ec *executionContext) unmarshalNQuestionResultInput2ᚖgithubᚗcomᚋintakeᚋintakeᚋschemaᚋschematypeᚐQuestionResult(ctx context.Context, v any) (*schematype.QuestionResult, error) {
+func (ec *executionContext) unmarshalNQuestionResultInput2githubᚗcomᚋintakeᚋintakeᚋschemaᚋschematypeᚐQuestionResult(ctx context.Context, v any) (schematype.QuestionResult, error) {
 	res, err := ec.unmarshalInputQuestionResultInput(ctx, v)
-	return &res, graphql.ErrorOnPath(ctx, err)
+	return res, graphql.ErrorOnPath(ctx, err)
 }
 
-func (ec *executionContext) unmarshalNRecordCallResultInput2githubᚗcomᚋintakeᚋintakeᚋgraphᚋmodelᚐRecordCallResultInput(ctx context.Context, v any) (model.RecordCallResultInput, error) {
+func (ec *executionContext) unmarshalNRecordCallResultInput2githubᚗcomᚋintakeᚋintakeᚋinternalᚋserviceᚐRecordCallResultInput(ctx context.Context, v any) (service.RecordCallResultInput, error) {
 	res, err := ec.unmarshalInputRecordCallResultInput(ctx, v)
 	return res, graphql.ErrorOnPath(ctx, err)
 }
@@ -19301,16 +19301,16 @@ func (ec *executionContext) unmarshalOPushbackWhereInput2ᚖgithubᚗcomᚋintak
 	return &res, graphql.ErrorOnPath(ctx, err)
 }
 
-func (ec *executionContext) unmarshalOQuestionResultInput2ᚕᚖgithubᚗcomᚋintakeᚋintakeᚋschemaᚋschematypeᚐQuestionResultᚄ(ctx context.Context, v any) ([]*schematype.QuestionResult, error) {
+func (ec *executionContext) unmarshalOQuestionResultInput2ᚕgithubᚗcomᚋintakeᚋintakeᚋschemaᚋschematypeᚐQuestionResultᚄ(ctx context.Context, v any) ([]schematype.QuestionResult, error) {
 	if v == nil {
 		return nil, nil
 	}
 	vSlice := graphql.CoerceList(v)
 	var err error
-	res := make([]*schematype.QuestionResult, len(vSlice))
+	res := make([]schematype.QuestionResult, len(vSlice))
 	for i := range vSlice {
 		ctx := graphql.WithPathContext(ctx, graphql.NewPathWithIndex(i))
-		res[i], err = ec.unmarshalNQuestionResultInput2ᚖgithubᚗcomᚋintakeᚋintakeᚋschemaᚋschematypeᚐQuestionResult(ctx, vSlice[i])
+		res[i], err = ec.unmarshalNQuestionResultInput2githubᚗcomᚋintakeᚋintakeᚋschemaᚋschematypeᚐQuestionResult(ctx, vSlice[i])
 		if err != nil {
 			return nil, err
 		}

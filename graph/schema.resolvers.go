@@ -81,13 +81,13 @@ func (r *mutationResolver) CancelSyncRun(ctx context.Context, id pulid.ID) (*ent
 }
 
 // RecordCallResult is the resolver for the recordCallResult field.
-func (r *mutationResolver) RecordCallResult(ctx context.Context, input model.RecordCallResultInput) (*ent.CallResult, error) {
-	return nil, errNotAvailable("recordCallResult")
+func (r *mutationResolver) RecordCallResult(ctx context.Context, input service.RecordCallResultInput) (*ent.CallResult, error) {
+	return r.svc.RecordCallResult(ctx, input)
 }
 
 // RetryPushback is the resolver for the retryPushback field.
 func (r *mutationResolver) RetryPushback(ctx context.Context, id pulid.ID) (*ent.Pushback, error) {
-	return nil, errNotAvailable("retryPushback")
+	return r.svc.RetryPushback(ctx, id)
 }
 
 // Viewer is the resolver for the viewer field.

@@ -7,13 +7,9 @@ import (
 	"fmt"
 	"io"
 	"strconv"
-	"time"
 
 	"github.com/intake/intake/ent"
-	"github.com/intake/intake/ent/callresult"
 	"github.com/intake/intake/ent/reference"
-	"github.com/intake/intake/internal/pulid"
-	"github.com/intake/intake/schema/schematype"
 )
 
 type ContactsImported struct {
@@ -23,17 +19,6 @@ type ContactsImported struct {
 }
 
 func (ContactsImported) IsCampaignEvent() {}
-
-type RecordCallResultInput struct {
-	ContactID       pulid.ID                     `json:"contactID"`
-	Outcome         callresult.Outcome           `json:"outcome"`
-	Transcript      *string                      `json:"transcript,omitempty"`
-	QuestionResults []*schematype.QuestionResult `json:"questionResults,omitempty"`
-	CalledAt        time.Time                    `json:"calledAt"`
-	DurationSeconds *int                         `json:"durationSeconds,omitempty"`
-	// The same key twice records one result.
-	IdempotencyKey *string `json:"idempotencyKey,omitempty"`
-}
 
 type ReferenceOption struct {
 	ExternalID string         `json:"externalID"`

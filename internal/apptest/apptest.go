@@ -128,6 +128,7 @@ func Start(t testing.TB, db *dbtest.DB) *App {
 	}
 	eng, err := engine.New(engine.Config{
 		PollInterval: 20 * time.Millisecond, ScheduleEvery: 200 * time.Millisecond, Lease: 3 * time.Second,
+		PushbackFirstDelay: 50 * time.Millisecond,
 	}, engine.Deps{
 		Ent: db.Store.Client, DB: db.Store.DB, QueueDB: queueDB, Dialect: db.Dialect,
 		Open: svc.Opener().Open, Broker: broker, Logger: log,
@@ -136,6 +137,7 @@ func Start(t testing.TB, db *dbtest.DB) *App {
 		t.Fatal(err)
 	}
 	svc.SetSyncer(eng)
+	svc.SetCalls(eng)
 	if err := eng.Start(context.Background()); err != nil {
 		t.Fatal(err)
 	}

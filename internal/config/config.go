@@ -14,19 +14,21 @@ import (
 
 // Config is the process configuration.
 type Config struct {
-	DatabaseURL    string        // DATABASE_URL; empty = embedded SQLite
-	DataDir        string        // INTAKE_DATA_DIR; default "."
-	Addr           string        // INTAKE_ADDR; default 127.0.0.1:8080
-	EncryptionKey  string        // INTAKE_ENCRYPTION_KEY
-	AllowedOrigins []string      // INTAKE_ALLOWED_ORIGINS, comma-separated
-	Introspection  bool          // INTAKE_INTROSPECTION; default on only with SQLite
-	LogFormat      string        // INTAKE_LOG_FORMAT: json (default) or text
-	LogLevel       slog.Level    // INTAKE_LOG_LEVEL: debug, info (default), warn, error
-	PublicURL      string        // INTAKE_PUBLIC_URL: external origin webhooks are signed for
-	SandboxAddr    string        // INTAKE_SANDBOX_ADDR: where `sandbox` and --demo serve the fakes
-	SyncWorkers    int           // INTAKE_SYNC_WORKERS: runs worked at once per process (default 4)
-	SyncLease      time.Duration // INTAKE_SYNC_LEASE: how long a silent worker keeps a run (default 1m)
-	RescueAfter    time.Duration // INTAKE_JOB_RESCUE_AFTER: when a vanished worker's job is retried (default 2m)
+	DatabaseURL     string        // DATABASE_URL; empty = embedded SQLite
+	DataDir         string        // INTAKE_DATA_DIR; default "."
+	Addr            string        // INTAKE_ADDR; default 127.0.0.1:8080
+	EncryptionKey   string        // INTAKE_ENCRYPTION_KEY
+	AllowedOrigins  []string      // INTAKE_ALLOWED_ORIGINS, comma-separated
+	Introspection   bool          // INTAKE_INTROSPECTION; default on only with SQLite
+	LogFormat       string        // INTAKE_LOG_FORMAT: json (default) or text
+	LogLevel        slog.Level    // INTAKE_LOG_LEVEL: debug, info (default), warn, error
+	PublicURL       string        // INTAKE_PUBLIC_URL: external origin webhooks are signed for
+	SandboxAddr     string        // INTAKE_SANDBOX_ADDR: where `sandbox` and --demo serve the fakes
+	SyncWorkers     int           // INTAKE_SYNC_WORKERS: runs worked at once per process (default 4)
+	SyncLease       time.Duration // INTAKE_SYNC_LEASE: how long a silent worker keeps a run (default 1m)
+	RescueAfter     time.Duration // INTAKE_JOB_RESCUE_AFTER: when a vanished worker's job is retried (default 2m)
+	PushbackDelay   time.Duration // INTAKE_PUSHBACK_RETRY_DELAY: first retry of a failed delivery (default 10s)
+	PushbackWorkers int           // INTAKE_PUSHBACK_WORKERS: deliveries at once per process (default 20)
 }
 
 // Embedded reports whether the embedded SQLite default is used.
@@ -75,6 +77,12 @@ func FromEnv(getenv func(string) string) (Config, error) {
 		return c, err
 	}
 	if c.RescueAfter, err = durationVar(getenv, "INTAKE_JOB_RESCUE_AFTER", 2*time.Minute, time.Second); err != nil {
+		return c, err
+	}
+	if c.PushbackDelay, err = durationVar(getenv, "INTAKE_PUSHBACK_RETRY_DELAY", 10*time.Second, 10*time.Millisecond); err != nil {
+		return c, err
+	}
+	if c.PushbackWorkers, err = intVar(getenv, "INTAKE_PUSHBACK_WORKERS", 20, 1, 1024); err != nil {
 		return c, err
 	}
 	if c.LogFormat != "json" && c.LogFormat != "text" {

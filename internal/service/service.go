@@ -28,6 +28,7 @@ type Service struct {
 	box       *secrets.Box
 	opener    *Opener
 	syncs     Syncer
+	calls     Calls
 	log       *slog.Logger
 	connOpts  connector.Options
 }

@@ -40,6 +40,13 @@ type Config struct {
 	// RescueAfter is when River gives a job whose worker vanished to
 	// another worker (default 2m; at least Lease).
 	RescueAfter time.Duration
+	// PushbackWorkers is how many deliveries one process makes at once
+	// (default 20).
+	PushbackWorkers int
+	// PushbackFirstDelay is the wait before a failed delivery's first retry;
+	// later retries wait longer in proportion, over about 8 hours for the
+	// default 10s.
+	PushbackFirstDelay time.Duration
 	// ID names this process in leases (default host-pid-random).
 	ID string
 }
@@ -47,6 +54,12 @@ type Config struct {
 func (c Config) withDefaults() Config {
 	if c.Workers <= 0 {
 		c.Workers = 4
+	}
+	if c.PushbackWorkers <= 0 {
+		c.PushbackWorkers = 20
+	}
+	if c.PushbackFirstDelay <= 0 {
+		c.PushbackFirstDelay = pushbackDelays[0]
 	}
 	if c.PollInterval <= 0 {
 		c.PollInterval = 200 * time.Millisecond
@@ -105,9 +118,13 @@ func New(cfg Config, d Deps) (*Engine, error) {
 	workers := river.NewWorkers()
 	river.AddWorker(workers, &syncWorker{e: e})
 	river.AddWorker(workers, &scheduleWorker{e: e})
+	river.AddWorker(workers, &pushbackWorker{e: e})
 	rcfg := &river.Config{
-		ID:                   cfg.ID,
-		Queues:               map[string]river.QueueConfig{river.QueueDefault: {MaxWorkers: cfg.Workers}},
+		ID: cfg.ID,
+		Queues: map[string]river.QueueConfig{
+			river.QueueDefault: {MaxWorkers: cfg.Workers},
+			pushbackQueue:      {MaxWorkers: cfg.PushbackWorkers},
+		},
 		Workers:              workers,
 		FetchPollInterval:    cfg.PollInterval,
 		FetchCooldown:        min(cfg.PollInterval, 100*time.Millisecond),

@@ -102,6 +102,10 @@ func (e *Engine) StartRun(ctx context.Context, triggerID pulid.ID, kind syncrun.
 	if err != nil {
 		return nil, err
 	}
+	// Entities read inside the transaction are bound to it: read again.
+	if run, err = e.ent.SyncRun.Get(ctx, run.ID); err != nil {
+		return nil, err
+	}
 	if created {
 		e.publish(ctx, e.notice(ctx, run))
 	}
