@@ -9,6 +9,7 @@ import (
 	"context"
 
 	"entgo.io/contrib/entgql"
+	"github.com/99designs/gqlgen/graphql"
 	"github.com/intake/intake/ent"
 	"github.com/intake/intake/internal/pulid"
 )
@@ -20,6 +21,16 @@ func (r *queryResolver) Node(ctx context.Context, id pulid.ID) (ent.Noder, error
 
 // Nodes is the resolver for the nodes field.
 func (r *queryResolver) Nodes(ctx context.Context, ids []pulid.ID) ([]ent.Noder, error) {
+	if len(ids) == 1 {
+		// ent fails the whole list for one missing ID; answer [null] and an
+		// error at index 0, as for longer lists.
+		n, err := r.db.Noder(ctx, ids[0], ent.WithNodeType(ent.NodeType))
+		if err != nil {
+			graphql.AddError(graphql.WithPathContext(ctx, graphql.NewPathWithIndex(0)), err)
+			return []ent.Noder{nil}, nil
+		}
+		return []ent.Noder{n}, nil
+	}
 	return r.db.Noders(ctx, ids, ent.WithNodeType(ent.NodeType))
 }
 

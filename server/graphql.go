@@ -59,6 +59,8 @@ func (s *Server) graphQL() *handler.Server {
 func (s *Server) websocketInit(ctx context.Context, p transport.InitPayload) (context.Context, *transport.InitPayload, error) {
 	v, err := s.viewerFor(ctx, p.Authorization())
 	if err != nil {
+		// graphql-transport-ws closes an unauthorised socket with 4403.
+		ctx = transport.AppendCloseReason(transport.WithWebsocketCloseCode(ctx, 4403), "Forbidden")
 		return ctx, nil, errors.New(service.Classify(err).Message)
 	}
 	return viewer.NewContext(ctx, v), nil, nil

@@ -136,7 +136,7 @@ func (s *Service) ConfigureTrigger(ctx context.Context, in ConfigureTriggerInput
 	if err != nil {
 		return nil, err
 	}
-	return saved, nil
+	return saved.Unwrap(), nil // unbound from the committed transaction
 }
 
 func (s *Service) saveTrigger(ctx context.Context, tx *ent.Tx, in ConfigureTriggerInput, existing *ent.Trigger, cfg triggerConfig) (*ent.Trigger, error) {
