@@ -61,7 +61,7 @@ func (SyncRun) Indexes() []ent.Index {
 		index.Fields("status"),
 		// A trigger never has two active runs, whatever the race.
 		index.Fields("trigger_id").Unique().StorageKey("sync_run_one_active_per_trigger").
-			Annotations(entsql.IndexWhere("status IN ('QUEUED', 'RUNNING')")),
+			Annotations(entsql.IndexWhere("status = 'QUEUED' OR status = 'RUNNING'")),
 	}
 }
 

@@ -379,7 +379,7 @@ var (
 				Unique:  true,
 				Columns: []*schema.Column{SyncRunsColumns[22]},
 				Annotation: &entsql.IndexAnnotation{
-					Where: "status IN ('QUEUED', 'RUNNING')",
+					Where: "status = 'QUEUED' OR status = 'RUNNING'",
 				},
 			},
 		},

@@ -115,9 +115,19 @@ func migrateRiver(ctx context.Context, db *sql.DB, dia string) ([]string, error)
 			res, err = m.Migrate(ctx, rivermigrate.DirectionUp, nil)
 		}
 	} else {
+		// SQLite has no advisory lock: run River's migrations in one
+		// IMMEDIATE transaction (the DSN's _txlock), so a concurrent
+		// migrator waits for it and then finds them applied.
 		var m *rivermigrate.Migrator[*sql.Tx]
 		if m, err = rivermigrate.New(riversqlite.New(db), nil); err == nil {
-			res, err = m.Migrate(ctx, rivermigrate.DirectionUp, nil)
+			var tx *sql.Tx
+			if tx, err = db.BeginTx(ctx, nil); err == nil {
+				if res, err = m.MigrateTx(ctx, tx, rivermigrate.DirectionUp, nil); err == nil {
+					err = tx.Commit()
+				} else {
+					_ = tx.Rollback()
+				}
+			}
 		}
 	}
 	if err != nil {

@@ -14,6 +14,8 @@ import (
 	"testing"
 
 	atlas "ariga.io/atlas/sql/migrate"
+	atlaspg "ariga.io/atlas/sql/postgres"
+	atlasschema "ariga.io/atlas/sql/schema"
 	"entgo.io/ent/dialect"
 	"entgo.io/ent/dialect/sql/schema"
 
@@ -40,8 +42,8 @@ func eachEmpty(t *testing.T, fn func(t *testing.T, db *dbtest.DB)) {
 	}
 }
 
-// open opens db with store.Open and closes it when the test ends.
-func open(t *testing.T, db *dbtest.DB) *store.Store {
+// openStore opens db with store.Open and closes it when the test ends.
+func openStore(t *testing.T, db *dbtest.DB) *store.Store {
 	t.Helper()
 	st, err := store.Open(context.Background(), db.URL, "")
 	if err != nil {
@@ -54,8 +56,8 @@ func open(t *testing.T, db *dbtest.DB) *store.Store {
 	return st
 }
 
-// versions lists the migrations of a dialect.
-func versions(t *testing.T, dia string) []string {
+// intakeVersions lists Intake's own migrations of a dialect (store.Migrations).
+func intakeVersions(t *testing.T, dia string) []string {
 	t.Helper()
 	migs, err := store.Migrations(dia)
 	if err != nil {
@@ -69,6 +71,38 @@ func versions(t *testing.T, dia string) []string {
 		out = append(out, m.Version)
 	}
 	return out
+}
+
+// reference returns, sorted, what Migrate applies to a fresh database of
+// the dialect: Intake's migrations and those it migrates along (the job
+// queue's).
+func reference(t *testing.T, dia string) []string {
+	t.Helper()
+	st := openStore(t, dbtest.Empty(t, dia))
+	applied, err := st.Migrate(context.Background())
+	if err != nil {
+		t.Fatalf("migrating a reference database: %v", err)
+	}
+	st.Close()
+	return sorted(applied)
+}
+
+func sorted(s []string) []string {
+	s = slices.Clone(s)
+	sort.Strings(s)
+	return s
+}
+
+// duplicate returns a value s holds twice, or "".
+func duplicate(s []string) string {
+	seen := map[string]bool{}
+	for _, v := range s {
+		if seen[v] {
+			return v
+		}
+		seen[v] = true
+	}
+	return ""
 }
 
 // appliedRows returns the versions recorded in intake_schema_migrations,
@@ -95,8 +129,8 @@ func appliedRows(t *testing.T, db *sql.DB) []string {
 	return out
 }
 
-// seed writes an organization and an integration through the ent client.
-func seed(t *testing.T, c *ent.Client, name string) (*ent.Organization, *ent.Integration) {
+// seedRows writes an organization and an integration through the ent client.
+func seedRows(t *testing.T, c *ent.Client, name string) (*ent.Organization, *ent.Integration) {
 	t.Helper()
 	ctx := viewer.SystemContext(context.Background())
 	org, err := c.Organization.Create().SetName(name).Save(ctx)
@@ -119,9 +153,9 @@ func TestMigrate(t *testing.T) {
 	t.Parallel()
 	eachEmpty(t, func(t *testing.T, db *dbtest.DB) {
 		ctx := context.Background()
-		want := versions(t, db.Dialect)
+		want := intakeVersions(t, db.Dialect)
 
-		st := open(t, db)
+		st := openStore(t, db)
 		if p, err := st.Pending(ctx); err != nil || !slices.Equal(p, want) {
 			t.Fatalf("Pending on an empty database = %v, %v; want %v", p, err, want)
 		}
@@ -129,8 +163,16 @@ func TestMigrate(t *testing.T) {
 		if err != nil {
 			t.Fatalf("first Migrate: %v", err)
 		}
-		if !slices.Equal(applied, want) {
-			t.Fatalf("first Migrate applied %v, want every migration %v", applied, want)
+		// Intake's migrations come first, in order; what follows (the job
+		// queue's own migrations) must not repeat any of them.
+		if len(applied) < len(want) || !slices.Equal(applied[:len(want)], want) {
+			t.Fatalf("first Migrate applied %v, want every migration %v first", applied, want)
+		}
+		if dup := duplicate(applied); dup != "" {
+			t.Fatalf("first Migrate applied %q twice: %v", dup, applied)
+		}
+		if ref := reference(t, db.Dialect); !slices.Equal(sorted(applied), ref) {
+			t.Fatalf("first Migrate applied %v, a fresh database gets %v", applied, ref)
 		}
 		if got := appliedRows(t, st.DB); !slices.Equal(got, want) {
 			t.Fatalf("intake_schema_migrations = %v, want %v", got, want)
@@ -150,10 +192,10 @@ func TestMigrate(t *testing.T) {
 		})
 
 		t.Run("a restart migrates nothing and keeps the data", func(t *testing.T) {
-			org, in := seed(t, st.Client, "restart-org")
+			org, in := seedRows(t, st.Client, "restart-org")
 			st.Close()
 
-			st2 := open(t, db)
+			st2 := openStore(t, db)
 			applied, err := st2.Migrate(ctx)
 			if err != nil || len(applied) != 0 {
 				t.Fatalf("Migrate after restart = %v, %v; want nothing applied", applied, err)
@@ -184,10 +226,10 @@ func TestMigrateConcurrently(t *testing.T) {
 	t.Parallel()
 	eachEmpty(t, func(t *testing.T, db *dbtest.DB) {
 		const n = 4
-		want := versions(t, db.Dialect)
+		want := intakeVersions(t, db.Dialect)
 		stores := make([]*store.Store, n)
 		for i := range stores {
-			stores[i] = open(t, db) // each its own *sql.DB, as replicas have
+			stores[i] = openStore(t, db) // each its own *sql.DB, as replicas have
 		}
 		var (
 			wg      sync.WaitGroup
@@ -213,9 +255,8 @@ func TestMigrateConcurrently(t *testing.T) {
 			}
 			all = append(all, applied[i]...)
 		}
-		sort.Strings(all)
-		if !slices.Equal(all, want) {
-			t.Errorf("together the migrators applied %v, want each of %v exactly once", all, want)
+		if ref := reference(t, db.Dialect); !slices.Equal(sorted(all), ref) {
+			t.Errorf("together the migrators applied %v, want each of %v exactly once", sorted(all), ref)
 		}
 		if got := appliedRows(t, stores[0].DB); !slices.Equal(got, want) {
 			t.Errorf("intake_schema_migrations = %v, want %v", got, want)
@@ -231,66 +272,218 @@ func TestMigrateConcurrently(t *testing.T) {
 // errPlanned stops ent's auto-migration before it applies anything.
 var errPlanned = errors.New("planned, not applied")
 
-// TestMigrationsMatchEntSchema fails when schema/ changed without a new
-// migration (go run ./internal/store/migrategen -name NAME): migrating the
-// ent schema onto a database that ran every migration must change nothing.
-func TestMigrationsMatchEntSchema(t *testing.T) {
-	t.Parallel()
-	dbtest.Each(t, func(t *testing.T, db *dbtest.DB) {
-		var planned []string
-		err := db.Store.Client.Schema.Create(context.Background(),
-			schema.WithDropColumn(true),
-			schema.WithDropIndex(true),
-			schema.WithApplyHook(func(schema.Applier) schema.Applier {
-				return schema.ApplyFunc(func(_ context.Context, _ dialect.ExecQuerier, plan *atlas.Plan) error {
-					for _, c := range plan.Changes {
-						planned = append(planned, c.Cmd)
-					}
-					return errPlanned
-				})
-			}),
-		)
-		if err != nil && !errors.Is(err, errPlanned) {
-			t.Fatalf("planning the ent schema: %v", err)
-		}
-		if len(planned) > 0 {
-			t.Fatalf("the migrations of %s differ from the ent schema; generate a migration with "+
-				"`go run ./internal/store/migrategen -name NAME`. Changes needed:\n%s",
-				db.Dialect, strings.Join(planned, ";\n"))
-		}
-	})
+// entSchemaMu serialises ent's schema migrations: Create and NamedDiff set
+// up the package-level tables of ent/migrate, so two at once race.
+var entSchemaMu sync.Mutex
 
-	t.Run("the check sees a difference", func(t *testing.T) {
-		t.Parallel()
-		// Positive control: a database missing one index must plan changes.
-		db := dbtest.Open(t, dialect.SQLite)
-		if _, err := db.Store.DB.Exec("DROP INDEX `contact_campaign_id_phone_e164`"); err != nil {
+// migrationDir returns the directory of a dialect's migrations.
+func migrationDir(dia string) string {
+	if dia == dialect.Postgres {
+		return "migrations/postgres"
+	}
+	return "migrations/sqlite"
+}
+
+// copyDir copies the migration directory src into a new temporary
+// directory, leaving out the files skip names, and rewrites atlas.sum.
+func copyDir(t *testing.T, src string, skip ...string) *atlas.LocalDir {
+	t.Helper()
+	dst := t.TempDir()
+	entries, err := os.ReadDir(src)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, e := range entries {
+		if e.IsDir() || slices.Contains(skip, e.Name()) {
+			continue
+		}
+		b, err := os.ReadFile(filepath.Join(src, e.Name()))
+		if err != nil {
 			t.Fatal(err)
 		}
-		var planned []string
-		err := db.Store.Client.Schema.Create(context.Background(),
-			schema.WithApplyHook(func(schema.Applier) schema.Applier {
-				return schema.ApplyFunc(func(_ context.Context, _ dialect.ExecQuerier, plan *atlas.Plan) error {
-					for _, c := range plan.Changes {
-						planned = append(planned, c.Cmd)
-					}
-					return errPlanned
-				})
-			}),
-		)
-		if !errors.Is(err, errPlanned) || len(planned) == 0 || !strings.Contains(strings.Join(planned, "\n"), "contact_campaign_id_phone_e164") {
-			t.Fatalf("dropped index not detected: err %v, planned %q", err, planned)
+		if err := os.WriteFile(filepath.Join(dst, e.Name()), b, 0o600); err != nil {
+			t.Fatal(err)
 		}
+	}
+	ld, err := atlas.NewLocalDir(dst)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(skip) > 0 {
+		sum, err := ld.Checksum()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := atlas.WriteSumFile(ld, sum); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return ld
+}
+
+// generate does what `go run ./internal/store/migrategen` does for one
+// dialect, into dir, on the empty database db; it returns the migration
+// files it wrote (none when the migrations are up to date with schema/).
+func generate(t *testing.T, db *dbtest.DB, dir *atlas.LocalDir) map[string]string {
+	t.Helper()
+	before, err := dir.Files()
+	if err != nil {
+		t.Fatal(err)
+	}
+	st := openStore(t, db)
+	st.DB.SetMaxOpenConns(1)
+	entSchemaMu.Lock()
+	defer entSchemaMu.Unlock()
+	err = st.Client.Schema.NamedDiff(context.Background(), "pending",
+		schema.WithDir(dir),
+		schema.WithMigrationMode(schema.ModeReplay),
+		schema.WithDialect(db.Dialect),
+		schema.WithDropColumn(true),
+		schema.WithDropIndex(true),
+		schema.WithFormatter(atlas.DefaultFormatter),
+		schema.WithErrNoPlan(true),
+	)
+	if errors.Is(err, atlas.ErrNoPlan) {
+		return nil
+	}
+	if err != nil {
+		t.Fatalf("diffing the ent schema against the migrations: %v", err)
+	}
+	after, err := dir.Files()
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := map[string]string{}
+	for _, f := range after[len(before):] {
+		out[f.Name()] = string(f.Bytes())
+	}
+	return out
+}
+
+// planOnto returns the statements ent's schema migration would run on the
+// migrated database st. On PostgreSQL the desired schema is first put in
+// PostgreSQL's normal form on the empty database scratch, as migrategen's
+// replay does, so that equal definitions spelled differently (index
+// predicates) do not count as changes.
+func planOnto(t *testing.T, st *store.Store, scratch *sql.DB, opts ...schema.MigrateOption) []string {
+	t.Helper()
+	var planned []string
+	opts = append(opts,
+		schema.WithApplyHook(func(schema.Applier) schema.Applier {
+			return schema.ApplyFunc(func(_ context.Context, _ dialect.ExecQuerier, plan *atlas.Plan) error {
+				for _, c := range plan.Changes {
+					planned = append(planned, c.Cmd)
+				}
+				return errPlanned
+			})
+		}))
+	if scratch != nil {
+		opts = append(opts, schema.WithDiffHook(func(next schema.Differ) schema.Differ {
+			return schema.DiffFunc(func(current, desired *atlasschema.Schema) ([]atlasschema.Change, error) {
+				drv, err := atlaspg.Open(scratch)
+				if err != nil {
+					return nil, err
+				}
+				ns, err := drv.(atlasschema.Normalizer).NormalizeSchema(context.Background(),
+					atlasschema.New(current.Name).AddTables(desired.Tables...))
+				if err != nil {
+					return nil, fmt.Errorf("normalizing the ent schema: %w", err)
+				}
+				normal := &atlasschema.Schema{Name: current.Name, Attrs: current.Attrs}
+				for _, dt := range desired.Tables {
+					nt, ok := ns.Table(dt.Name)
+					if !ok {
+						return nil, fmt.Errorf("table %s lost in normalization", dt.Name)
+					}
+					normal.Tables = append(normal.Tables, nt)
+				}
+				return next.Diff(current, normal)
+			})
+		}))
+	}
+	entSchemaMu.Lock()
+	err := st.Client.Schema.Create(context.Background(), opts...)
+	entSchemaMu.Unlock()
+	if err != nil && !errors.Is(err, errPlanned) {
+		t.Fatalf("planning the ent schema: %v", err)
+	}
+	return planned
+}
+
+// TestMigrationsMatchEntSchema fails when schema/ changed without a new
+// migration (go run ./internal/store/migrategen -name NAME).
+func TestMigrationsMatchEntSchema(t *testing.T) {
+	t.Parallel()
+
+	t.Run("generating a migration now writes nothing", func(t *testing.T) {
+		t.Parallel()
+		eachEmpty(t, func(t *testing.T, db *dbtest.DB) {
+			if files := generate(t, db, copyDir(t, migrationDir(db.Dialect))); len(files) > 0 {
+				var b strings.Builder
+				for name, content := range files {
+					fmt.Fprintf(&b, "--- %s\n%s\n", name, content)
+				}
+				t.Fatalf("schema/ changed without a migration for %s; run "+
+					"`go run ./internal/store/migrategen -name NAME`. It would write:\n%s", db.Dialect, b.String())
+			}
+		})
+	})
+
+	t.Run("the migrated database has the ent schema", func(t *testing.T) {
+		t.Parallel()
+		// Migrating the ent schema onto a database Migrate built changes nothing.
+		dbtest.Each(t, func(t *testing.T, db *dbtest.DB) {
+			var scratch *sql.DB
+			if db.Dialect == dialect.Postgres {
+				scratch = openStore(t, dbtest.Empty(t, dialect.Postgres)).DB
+			}
+			if planned := planOnto(t, db.Store, scratch,
+				schema.WithDropColumn(true), schema.WithDropIndex(true)); len(planned) > 0 {
+				t.Fatalf("the %s database Migrate built differs from the ent schema; generate a migration with "+
+					"`go run ./internal/store/migrategen -name NAME`. Changes needed:\n%s",
+					db.Dialect, strings.Join(planned, ";\n"))
+			}
+		})
+	})
+
+	t.Run("without its latest migration the schema differs", func(t *testing.T) {
+		t.Parallel()
+		// Positive control for both checks: forget the latest migration.
+		eachEmpty(t, func(t *testing.T, db *dbtest.DB) {
+			migs, err := store.Migrations(db.Dialect)
+			if err != nil || len(migs) < 2 {
+				t.Skipf("needs two migrations (have %d, %v)", len(migs), err)
+			}
+			latest := migs[len(migs)-1].Version + ".sql"
+			files := generate(t, db, copyDir(t, migrationDir(db.Dialect), latest))
+			if len(files) != 1 {
+				t.Fatalf("generate without %s wrote %v, want one migration", latest, files)
+			}
+		})
+	})
+
+	t.Run("a missing index is seen", func(t *testing.T) {
+		t.Parallel()
+		dbtest.Each(t, func(t *testing.T, db *dbtest.DB) {
+			if _, err := db.Store.DB.Exec(`DROP INDEX contact_campaign_id_phone_e164`); err != nil {
+				t.Fatal(err)
+			}
+			var scratch *sql.DB
+			if db.Dialect == dialect.Postgres {
+				scratch = openStore(t, dbtest.Empty(t, dialect.Postgres)).DB
+			}
+			planned := planOnto(t, db.Store, scratch)
+			if !strings.Contains(strings.Join(planned, "\n"), "contact_campaign_id_phone_e164") {
+				t.Fatalf("dropped index not detected: planned %q", planned)
+			}
+		})
 	})
 }
 
 func TestMigrationDirectoriesAreValid(t *testing.T) {
 	t.Parallel()
 	for _, d := range dbtest.Dialects {
-		dir := "migrations/sqlite"
-		if d == dialect.Postgres {
-			dir = "migrations/postgres"
-		}
+		dir := migrationDir(d)
 		t.Run(dir, func(t *testing.T) {
 			t.Parallel()
 			ld, err := atlas.NewLocalDir(dir)
@@ -308,7 +501,7 @@ func TestMigrationDirectoriesAreValid(t *testing.T) {
 			for _, f := range files {
 				names = append(names, strings.TrimSuffix(f.Name(), ".sql"))
 			}
-			if want := versions(t, d); !slices.Equal(names, want) {
+			if want := intakeVersions(t, d); !slices.Equal(names, want) {
 				t.Fatalf("atlas sees %v, store embeds %v", names, want)
 			}
 		})

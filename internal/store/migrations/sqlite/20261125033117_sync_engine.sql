@@ -13,7 +13,7 @@ CREATE INDEX `syncrun_trigger_id_id` ON `sync_runs` (`trigger_id`, `id`);
 -- Create index "syncrun_status" to table: "sync_runs"
 CREATE INDEX `syncrun_status` ON `sync_runs` (`status`);
 -- Create index "sync_run_one_active_per_trigger" to table: "sync_runs"
-CREATE UNIQUE INDEX `sync_run_one_active_per_trigger` ON `sync_runs` (`trigger_id`) WHERE status IN ('QUEUED', 'RUNNING');
+CREATE UNIQUE INDEX `sync_run_one_active_per_trigger` ON `sync_runs` (`trigger_id`) WHERE status = 'QUEUED' OR status = 'RUNNING';
 -- Create "new_triggers" table
 CREATE TABLE `new_triggers` (`id` text NOT NULL, `organization_id` text NOT NULL, `created_at` datetime NOT NULL, `updated_at` datetime NOT NULL, `enabled` bool NOT NULL DEFAULT (false), `search_type` text NOT NULL, `search_params` json NOT NULL, `description` text NOT NULL DEFAULT (''), `pushback_enabled` bool NOT NULL DEFAULT (false), `sync_interval_seconds` integer NOT NULL DEFAULT (900), `last_sync_at` datetime NULL, `next_sync_at` datetime NULL, `watermark` datetime NULL, `resume_cursor` text NOT NULL DEFAULT (''), `resume_since` datetime NULL, `resume_as_of` datetime NULL, `campaign_id` text NOT NULL, `integration_id` text NOT NULL, PRIMARY KEY (`id`), CONSTRAINT `triggers_campaigns_triggers` FOREIGN KEY (`campaign_id`) REFERENCES `campaigns` (`id`) ON DELETE CASCADE, CONSTRAINT `triggers_integrations_triggers` FOREIGN KEY (`integration_id`) REFERENCES `integrations` (`id`) ON DELETE NO ACTION);
 -- Copy rows from old table "triggers" to new temporary table "new_triggers"
