@@ -47,9 +47,17 @@ func newImporter(e *Engine, run *ent.SyncRun, t *ent.Trigger) *importer {
 
 // candidate is a record that passed validation, waiting for insertion.
 type candidate struct {
+	id   pulid.ID // the contact it becomes
 	rec  *connector.Record
 	e164 string
 	raw  string
+}
+
+// pageDup is a record whose number an earlier record of the page has.
+type pageDup struct {
+	rec   *connector.Record
+	raw   string
+	first *candidate
 }
 
 // issue is a record that will not be imported, and why.
@@ -82,7 +90,7 @@ func (c *counts) add(code importissue.Code) {
 // contacts and issues, and checkpoints the cursor and counters, all in one
 // transaction that commits only while this worker owns the running run.
 func (im *importer) importPage(ctx context.Context, p *connector.Page) error {
-	cands, issues := im.classify(p.Records)
+	cands, pageDups, issues := im.classify(p.Records)
 	now := time.Now().UTC()
 	c := counts{fetched: len(p.Records)}
 	err := im.e.inTx(ctx, func(tx *sql.Tx, _ *ent.Client) error {
@@ -90,7 +98,7 @@ func (im *importer) importPage(ctx context.Context, p *connector.Page) error {
 		if err != nil {
 			return err
 		}
-		dups, err := im.duplicatesInCampaign(ctx, tx, cands, inserted)
+		dups, err := im.duplicatesInCampaign(ctx, tx, cands, pageDups, inserted)
 		if err != nil {
 			return err
 		}
@@ -115,10 +123,11 @@ func (im *importer) importPage(ctx context.Context, p *connector.Page) error {
 // classify applies, in order: the connector's verdict, phone normalisation
 // (campaign region), the trigger's references, and de-duplication within
 // the page.
-func (im *importer) classify(recs []connector.Record) ([]candidate, []issue) {
-	var cands []candidate
+func (im *importer) classify(recs []connector.Record) ([]*candidate, []pageDup, []issue) {
+	var cands []*candidate
+	var dups []pageDup
 	var issues []issue
-	first := map[string]string{} // E.164 -> external ID of its first record
+	first := map[string]*candidate{} // E.164 -> the page's first record with it
 	for i := range recs {
 		r := &recs[i]
 		if r.Problem != "" {
@@ -139,14 +148,14 @@ func (im *importer) classify(recs []connector.Record) ([]candidate, []issue) {
 			continue
 		}
 		if prev, dup := first[e164]; dup {
-			issues = append(issues, issue{r.ExternalID, importissue.CodeDUPLICATE,
-				fmt.Sprintf("same number %s as record %s earlier in this sync", e164, prev), raw})
+			dups = append(dups, pageDup{rec: r, raw: raw, first: prev})
 			continue
 		}
-		first[e164] = r.ExternalID
-		cands = append(cands, candidate{rec: r, e164: e164, raw: raw})
+		c := &candidate{id: pulid.New("con"), rec: r, e164: e164, raw: raw}
+		first[e164] = c
+		cands = append(cands, c)
 	}
-	return cands, issues
+	return cands, dups, issues
 }
 
 // rowsPerStatement keeps multi-row statements under SQLite's and
@@ -155,7 +164,7 @@ const rowsPerStatement = 500
 
 // insertContacts inserts the candidates, skipping numbers the campaign
 // already has, and returns the E.164 numbers actually inserted.
-func (im *importer) insertContacts(ctx context.Context, tx *sql.Tx, cands []candidate, now time.Time) (map[string]bool, error) {
+func (im *importer) insertContacts(ctx context.Context, tx *sql.Tx, cands []*candidate, now time.Time) (map[string]bool, error) {
 	inserted := make(map[string]bool, len(cands))
 	for chunk := range slices.Chunk(cands, rowsPerStatement) {
 		var q strings.Builder
@@ -170,7 +179,7 @@ func (im *importer) insertContacts(ctx context.Context, tx *sql.Tx, cands []cand
 			if err != nil || c.rec.Attributes == nil {
 				attrs = []byte("{}")
 			}
-			args = append(args, pulid.New("con"), im.orgID, now, c.e164, truncate(c.raw, 250),
+			args = append(args, c.id, im.orgID, now, c.e164, truncate(c.raw, 250),
 				nullable(c.rec.FirstName), nullable(c.rec.LastName), nullable(c.rec.Email),
 				truncate(c.rec.ExternalID, 200), string(attrs), im.campaignID, im.triggerID)
 		}
@@ -197,20 +206,24 @@ func (im *importer) insertContacts(ctx context.Context, tx *sql.Tx, cands []cand
 	return inserted, nil
 }
 
-// duplicatesInCampaign names, for each candidate that was not inserted, the
-// contact that already has its number.
-func (im *importer) duplicatesInCampaign(ctx context.Context, tx *sql.Tx, cands []candidate, inserted map[string]bool) ([]issue, error) {
-	var skipped []candidate
+// duplicatesInCampaign makes the DUPLICATE issues: of candidates not
+// inserted because the campaign has their number, and of records whose
+// number an earlier record of the page has. Each names the contact that
+// holds the number.
+func (im *importer) duplicatesInCampaign(ctx context.Context, tx *sql.Tx, cands []*candidate, pageDups []pageDup, inserted map[string]bool) ([]issue, error) {
+	var skipped []*candidate
 	for _, c := range cands {
 		if !inserted[c.e164] {
 			skipped = append(skipped, c)
 		}
 	}
-	if len(skipped) == 0 {
-		return nil, nil
+	existing := map[string][2]string{} // E.164 -> contact ID, external ID
+	for _, c := range cands {
+		if inserted[c.e164] {
+			existing[c.e164] = [2]string{string(c.id), c.rec.ExternalID}
+		}
 	}
-	existing := map[string][2]string{}
-	for chunk := range slices.Chunk(skipped, rowsPerStatement) {
+	for chunk := range slices.Chunk(skipped, rowsPerStatement) { // none: no query
 		var q strings.Builder
 		q.WriteString(`SELECT phone_e164, id, external_id FROM contacts WHERE campaign_id = ` + im.ph(1) + ` AND phone_e164 IN (`)
 		args := []any{im.campaignID}
@@ -238,13 +251,19 @@ func (im *importer) duplicatesInCampaign(ctx context.Context, tx *sql.Tx, cands 
 			return nil, err
 		}
 	}
-	out := make([]issue, 0, len(skipped))
-	for _, c := range skipped {
-		msg := "number " + c.e164 + " is already in the campaign"
-		if ex, ok := existing[c.e164]; ok {
-			msg = fmt.Sprintf("number %s is already in the campaign as contact %s (external ID %s)", c.e164, ex[0], ex[1])
+	out := make([]issue, 0, len(skipped)+len(pageDups))
+	dup := func(rec *connector.Record, e164, raw string) {
+		msg := "number " + e164 + " is already in the campaign"
+		if ex, ok := existing[e164]; ok {
+			msg = fmt.Sprintf("number %s is already in the campaign as contact %s (external ID %s)", e164, ex[0], ex[1])
 		}
-		out = append(out, issue{c.rec.ExternalID, importissue.CodeDUPLICATE, msg, c.raw})
+		out = append(out, issue{rec.ExternalID, importissue.CodeDUPLICATE, msg, raw})
+	}
+	for _, c := range skipped {
+		dup(c.rec, c.e164, c.raw)
+	}
+	for _, d := range pageDups {
+		dup(d.rec, d.first.e164, d.raw)
 	}
 	return out, nil
 }

@@ -53,7 +53,7 @@ func (pushbackArgs) Kind() string { return "intake_pushback" }
 func (pushbackArgs) InsertOpts() river.InsertOpts {
 	// Snoozes pace the retries; River's own attempts only cover crashes and
 	// database errors.
-	return river.InsertOpts{Queue: pushbackQueue, MaxAttempts: 25, UniqueOpts: river.UniqueOpts{ByArgs: true}}
+	return river.InsertOpts{Queue: pushbackQueue, MaxAttempts: 25, UniqueOpts: uniqueWhileActive}
 }
 
 // RecordCallResult stores a call result and, when the contact's campaign

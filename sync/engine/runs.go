@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/riverqueue/river"
+	"github.com/riverqueue/river/rivertype"
 
 	"github.com/intake/intake/ent"
 	"github.com/intake/intake/ent/integration"
@@ -35,8 +36,21 @@ type syncArgs struct {
 func (syncArgs) Kind() string { return "intake_sync_run" }
 
 func (syncArgs) InsertOpts() river.InsertOpts {
-	return river.InsertOpts{MaxAttempts: maxAttempts, UniqueOpts: river.UniqueOpts{ByArgs: true}}
+	return river.InsertOpts{MaxAttempts: maxAttempts, UniqueOpts: uniqueWhileActive}
 }
+
+// uniqueWhileActive makes a job unique by its arguments while one is waiting
+// or running. River's default also counts completed jobs (until they are
+// cleaned up a day later), which would silently skip a periodic job's next
+// pass or a retried pushback's new job.
+var uniqueWhileActive = river.UniqueOpts{ByArgs: true, ByState: []rivertype.JobState{
+	rivertype.JobStateAvailable, rivertype.JobStatePending, rivertype.JobStateRunning,
+	rivertype.JobStateRetryable, rivertype.JobStateScheduled,
+}}
+
+// errNotDue is StartRun's answer to a SCHEDULED run of a trigger that is no
+// longer due (another scheduler pass got there first).
+var errNotDue = errors.New("trigger is not due")
 
 // StartRun queues a run of a trigger, or returns the trigger's run that is
 // already queued or running. ctx must carry the viewer (or act for the
@@ -62,6 +76,9 @@ func (e *Engine) StartRun(ctx context.Context, triggerID pulid.ID, kind syncrun.
 			return err
 		}
 		now := time.Now().UTC()
+		if kind == syncrun.KindSCHEDULED && (t.NextSyncAt == nil || t.NextSyncAt.After(now)) {
+			return errNotDue // re-checked in the transaction: overlapping passes queue one run
+		}
 		create := c.SyncRun.Create().SetTriggerID(triggerID).SetKind(kind).SetStatus(syncrun.StatusQUEUED)
 		if t.ResumeCursor != "" { // continue where a PARTIAL run stopped
 			create.SetCursor(t.ResumeCursor).SetNillableSince(t.ResumeSince).SetNillableAsOf(t.ResumeAsOf)
@@ -198,7 +215,7 @@ type scheduleArgs struct{}
 func (scheduleArgs) Kind() string { return "intake_schedule_due_triggers" }
 
 func (scheduleArgs) InsertOpts() river.InsertOpts {
-	return river.InsertOpts{MaxAttempts: 1, UniqueOpts: river.UniqueOpts{ByArgs: true}}
+	return river.InsertOpts{MaxAttempts: 1, UniqueOpts: uniqueWhileActive}
 }
 
 type scheduleWorker struct {
@@ -229,6 +246,9 @@ func (e *Engine) ScheduleDue(ctx context.Context) error {
 	}
 	for _, t := range due {
 		run, err := e.StartRun(viewer.ForOrg(ctx, t.OrganizationID), t.ID, syncrun.KindSCHEDULED)
+		if errors.Is(err, errNotDue) {
+			continue
+		}
 		if err != nil {
 			e.log.WarnContext(ctx, "scheduling a sync", slog.String("trigger", string(t.ID)), slog.Any("err", err))
 			continue

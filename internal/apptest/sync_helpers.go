@@ -1,0 +1,207 @@
+package apptest
+
+import (
+	"context"
+	"encoding/base64"
+	"log/slog"
+	"net"
+	"net/http"
+	"sync"
+	"testing"
+	"time"
+
+	"entgo.io/ent/dialect"
+
+	"github.com/intake/intake/internal/dbtest"
+	"github.com/intake/intake/internal/secrets"
+	"github.com/intake/intake/internal/service"
+	"github.com/intake/intake/internal/store"
+	"github.com/intake/intake/server"
+	"github.com/intake/intake/sync/connector"
+	"github.com/intake/intake/sync/engine"
+	"github.com/intake/intake/sync/progress"
+	"github.com/intake/intake/sync/sandbox"
+	"github.com/intake/intake/sync/sandbox/fakes"
+)
+
+// StartSyncFakes serves fakes of every provider for d on a loopback port of
+// their own, through wrap (nil: as they are), so that a test can change
+// what the external systems answer: hold requests (SyncGate), answer some
+// of them itself, or swap one fake for another. Connect integrations with
+// the returned set's Credentials.
+func StartSyncFakes(t testing.TB, d sandbox.Dataset, wrap func(http.Handler) http.Handler) *fakes.Set {
+	t.Helper()
+	fk := fakes.New(d)
+	h := fk.Handler()
+	if wrap != nil {
+		h = wrap(h)
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	fk.URL = "http://" + ln.Addr().String()
+	srv := &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second}
+	go srv.Serve(ln) //nolint:errcheck // ends with Close
+	t.Cleanup(func() {
+		// Requests still held (a gate that was never opened) end with
+		// their connections.
+		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+		defer cancel()
+		if srv.Shutdown(ctx) != nil {
+			srv.Close()
+		}
+	})
+	return fk
+}
+
+// SyncGate holds the requests it matches until it is opened, as an
+// external system that is slow to answer would, and counts them: how many
+// arrived, and how many the client gave up on while they were held.
+type SyncGate struct {
+	match func(*http.Request) bool
+	open  chan struct{}
+	once  sync.Once
+
+	mu      sync.Mutex
+	arrived int
+	aborted int
+}
+
+// NewSyncGate returns a closed gate for the requests match accepts.
+func NewSyncGate(match func(*http.Request) bool) *SyncGate {
+	return &SyncGate{match: match, open: make(chan struct{})}
+}
+
+// Wrap holds next's matching requests while the gate is closed.
+func (g *SyncGate) Wrap(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if g.match(r) {
+			g.mu.Lock()
+			g.arrived++
+			g.mu.Unlock()
+			select {
+			case <-g.open:
+			case <-r.Context().Done():
+				g.mu.Lock()
+				g.aborted++
+				g.mu.Unlock()
+				return
+			}
+		}
+		next.ServeHTTP(w, r)
+	})
+}
+
+// Open lets held and future requests through. It may be called repeatedly.
+func (g *SyncGate) Open() { g.once.Do(func() { close(g.open) }) }
+
+// Arrived returns how many matching requests arrived so far.
+func (g *SyncGate) Arrived() int {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	return g.arrived
+}
+
+// Aborted returns how many held requests their client gave up on.
+func (g *SyncGate) Aborted() int {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	return g.aborted
+}
+
+// SyncReplica is one Intake replica on a shared PostgreSQL database: its
+// own store (pools and ent client), service, sync engine, HTTP server and
+// PostgreSQL progress broker, sharing nothing in memory with other
+// replicas. App.Broker is nil: subscriptions and the engine use Progress.
+type SyncReplica struct {
+	*App
+	Progress *progress.Postgres
+}
+
+// StartSyncReplica starts a replica on db, an already migrated PostgreSQL
+// database, whose integrations reach the fakes in fk. Every replica uses
+// the same encryption key as Start, so each reads the credentials the
+// others stored. Call it once per replica.
+func StartSyncReplica(t testing.TB, db *dbtest.DB, fk *fakes.Set) *SyncReplica {
+	t.Helper()
+	if db.Dialect != dialect.Postgres {
+		t.Fatalf("StartSyncReplica needs PostgreSQL, not %s", db.Dialect)
+	}
+	st, err := store.Open(context.Background(), db.URL, "")
+	if err != nil {
+		t.Fatalf("opening the replica's store: %v", err)
+	}
+	t.Cleanup(func() { st.Close() }) // runs last: everything below stops first
+	own := &dbtest.DB{Dialect: db.Dialect, URL: db.URL, Store: st}
+
+	logs := &Logs{}
+	log := slog.New(slog.NewJSONHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	key := make([]byte, secrets.KeySize)
+	for i := range key {
+		key[i] = byte(i * 7) // Start's key
+	}
+	box, err := secrets.Parse(base64.StdEncoding.EncodeToString(key))
+	if err != nil {
+		t.Fatal(err)
+	}
+	svc := service.New(service.Deps{
+		DB: st.Client, Providers: Providers(), Secrets: box, Logger: log,
+		Connector: connector.Options{Logger: log, Retry: connector.RetryPolicy{
+			MaxAttempts: 3, BaseDelay: time.Millisecond, MaxDelay: 10 * time.Millisecond, AttemptTimeout: 5 * time.Second,
+		}},
+	})
+
+	broker := progress.NewPostgres(st.DB, db.URL, log)
+	startCtx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
+	defer cancel()
+	if err := broker.Start(startCtx); err != nil {
+		t.Fatalf("starting the PostgreSQL progress broker: %v", err)
+	}
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		if err := broker.Stop(ctx); err != nil {
+			t.Errorf("stopping the progress broker: %v", err)
+		}
+	})
+
+	queueDB, err := st.QueueDB()
+	if err != nil {
+		t.Fatal(err)
+	}
+	eng, err := engine.New(engine.Config{
+		PollInterval: 20 * time.Millisecond, ScheduleEvery: 200 * time.Millisecond, Lease: 3 * time.Second,
+	}, engine.Deps{
+		Ent: st.Client, DB: st.DB, QueueDB: queueDB, Dialect: st.Dialect,
+		Open: svc.Opener().Open, Broker: broker, Logger: log,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	svc.SetSyncer(eng)
+	if err := eng.Start(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		eng.Stop(ctx)
+	})
+
+	sink := &Sink{next: eng}
+	srv := server.New(server.Config{Addr: "127.0.0.1:0", Introspection: true}, server.Deps{
+		DB: st.Client, Ping: st.DB.PingContext, Service: svc, Broker: broker, Logger: log, Webhooks: sink,
+	})
+	addr, _, err := srv.Start()
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		srv.Stop(ctx)
+	})
+	app := &App{URL: "http://" + addr.String(), DB: own, Svc: svc, Fakes: fk, Engine: eng, Webhooks: sink, logs: logs}
+	return &SyncReplica{App: app, Progress: broker}
+}
