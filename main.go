@@ -164,7 +164,8 @@ func serve(ctx context.Context, cfg config.Config, args []string, stdout io.Writ
 	}
 	a.svc.SetSyncer(eng)
 	a.svc.SetCalls(eng)
-	if err := eng.Start(ctx); err != nil {
+	// Not ctx: a signal must not cancel running syncs; Stop below ends them.
+	if err := eng.Start(context.WithoutCancel(ctx)); err != nil {
 		return fmt.Errorf("starting the sync engine: %w", err)
 	}
 

@@ -31,6 +31,9 @@ const maxAttempts = 8
 type syncArgs struct {
 	RunID     pulid.ID `json:"run_id" river:"unique"`
 	TriggerID pulid.ID `json:"trigger_id"`
+	// Resume sets apart the job that resumes a run whose worker vanished
+	// (see resumeOrphans) from the run's earlier jobs.
+	Resume int64 `json:"resume,omitempty" river:"unique"`
 }
 
 func (syncArgs) Kind() string { return "intake_sync_run" }
@@ -223,6 +226,11 @@ type scheduleWorker struct {
 	e *Engine
 }
 
+// Timeout lets River rescue (and, at one attempt, discard) a pass whose
+// process died: with the client's -1 it would stay running, and being
+// unique while running, keep every later pass out.
+func (w *scheduleWorker) Timeout(*river.Job[scheduleArgs]) time.Duration { return time.Minute }
+
 // Work queues a SCHEDULED run of each enabled trigger whose next sync is
 // due and whose integration is connected.
 func (w *scheduleWorker) Work(ctx context.Context, _ *river.Job[scheduleArgs]) error {
@@ -231,6 +239,7 @@ func (w *scheduleWorker) Work(ctx context.Context, _ *river.Job[scheduleArgs]) e
 
 // ScheduleDue queues the runs of the triggers that are due now.
 func (e *Engine) ScheduleDue(ctx context.Context) error {
+	e.resumeOrphans(ctx)
 	sys := viewer.SystemContext(ctx)
 	due, err := e.ent.Trigger.Query().
 		Where(
@@ -260,4 +269,38 @@ func (e *Engine) ScheduleDue(ctx context.Context) error {
 		}
 	}
 	return nil
+}
+
+// resumeOrphans gives a new job to every RUNNING run whose lease expired
+// RescueAfter ago: its worker vanished (SIGKILL, OOM, a lost host). River
+// never rescues the old job itself, since sync jobs have no timeout (-1).
+// The old job is cancelled, which River's rescuer finalizes; the new one
+// resumes the run from its checkpoint.
+func (e *Engine) resumeOrphans(ctx context.Context) {
+	sys := viewer.SystemContext(ctx)
+	runs, err := e.ent.SyncRun.Query().
+		Where(syncrun.StatusEQ(syncrun.StatusRUNNING), syncrun.LeaseExpiresAtLT(time.Now().UTC().Add(-e.cfg.RescueAfter))).
+		All(sys)
+	if err != nil {
+		e.log.WarnContext(ctx, "looking for orphaned runs", slog.Any("err", err))
+		return
+	}
+	for _, run := range runs {
+		res, err := e.river.Insert(ctx, syncArgs{RunID: run.ID, TriggerID: run.TriggerID, Resume: run.LeaseExpiresAt.UnixNano()}, nil)
+		if err != nil || res.UniqueSkippedAsDuplicate {
+			if err != nil {
+				e.log.WarnContext(ctx, "resuming an orphaned run", slog.String("run", string(run.ID)), slog.Any("err", err))
+			}
+			continue
+		}
+		if run.JobID != nil {
+			if _, err := e.river.JobCancel(ctx, *run.JobID); err != nil && !errors.Is(err, river.ErrNotFound) {
+				e.log.WarnContext(ctx, "cancelling an orphaned run's job", slog.String("run", string(run.ID)), slog.Any("err", err))
+			}
+		}
+		if err := e.ent.SyncRun.UpdateOneID(run.ID).SetJobID(res.Job.ID).Exec(sys); err != nil {
+			e.log.WarnContext(ctx, "resuming an orphaned run", slog.String("run", string(run.ID)), slog.Any("err", err))
+		}
+		e.log.InfoContext(ctx, "resuming an orphaned run", slog.String("run", string(run.ID)))
+	}
 }

@@ -107,6 +107,9 @@ func (e *Engine) work(ctx context.Context, runID pulid.ID) error {
 			if errors.Is(err, errStopped) || lost.Load() {
 				return nil
 			}
+			if ctx.Err() != nil {
+				return ctx.Err() // shutting down: River puts the job back without counting an attempt
+			}
 			return err
 		}
 		e.publish(ctx, e.notice(ctx, run))
