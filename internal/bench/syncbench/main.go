@@ -1,0 +1,846 @@
+//go:build unix
+
+// Command syncbench measures the sync engine end to end against a COPY
+// baseline, in one process:
+//
+//	go run ./internal/bench/syncbench -n 200000 [-provider HUBSPOT|TALENTION|ZVOOVE]
+//	    [-postgres URL] [-workers 4] [-keep] [-cpuprofile FILE] [-memprofile FILE] [-trace FILE]
+//
+// It creates a scratch PostgreSQL database on the server at -postgres
+// (default TEST_DATABASE_URL, else postgres://postgres@127.0.0.1:5432/test),
+// migrates it, serves the sandbox FAKES of the providers on 127.0.0.1 with n
+// people, builds the service, the progress broker and the sync engine as
+// main.go does, connects an integration to the chosen provider's fake,
+// enables a trigger that fetches every person, and times one run of it
+// over real HTTP while sampling the process's resident memory (the fakes run
+// in the same process, so the figure is an upper bound for the engine).
+//
+// Then, as the baseline, it generates the rows the same people make (the
+// first usable phone number of each, by internal/phone.First, distinct
+// numbers only) and COPYs them into a fresh campaign's contacts, timing
+// only the COPY. It prints both rates, the ratio, and a one-line summary;
+// for context also the rate of the same COPY into a TEMP table (no
+// indexes, keys or WAL). The scratch database is dropped at the end unless
+// -keep is given.
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"crypto/rand"
+	"database/sql"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/url"
+	"os"
+	"os/signal"
+	"runtime"
+	"runtime/pprof"
+	"runtime/trace"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"time"
+
+	_ "github.com/lib/pq"
+
+	"github.com/intake/intake/ent"
+	"github.com/intake/intake/ent/integration"
+	"github.com/intake/intake/ent/syncrun"
+	"github.com/intake/intake/internal/phone"
+	"github.com/intake/intake/internal/pulid"
+	"github.com/intake/intake/internal/secrets"
+	"github.com/intake/intake/internal/service"
+	"github.com/intake/intake/internal/store"
+	"github.com/intake/intake/internal/viewer"
+	"github.com/intake/intake/sync/connector"
+	"github.com/intake/intake/sync/connector/compleet"
+	"github.com/intake/intake/sync/connector/hubspot"
+	"github.com/intake/intake/sync/connector/talention"
+	"github.com/intake/intake/sync/connector/zvoove"
+	"github.com/intake/intake/sync/engine"
+	"github.com/intake/intake/sync/progress"
+	"github.com/intake/intake/sync/sandbox"
+	"github.com/intake/intake/sync/sandbox/atsfake"
+	"github.com/intake/intake/sync/sandbox/fakes"
+	"github.com/intake/intake/sync/sandbox/zvoovefake"
+)
+
+// defaultPostgresURL is the server used when neither -postgres nor
+// TEST_DATABASE_URL names one (the same default as internal/dbtest).
+const defaultPostgresURL = "postgres://postgres@127.0.0.1:5432/test?sslmode=disable"
+
+// Bounds of -n: the sandbox serves at most a million people.
+const (
+	minN = 10
+	maxN = 1_000_000
+)
+
+// step is the time between two people's creation in the data set: a
+// million people span 11.6 days, inside the engine's first look-back
+// (engine.InitialLookback) and a talent pool search of a few days.
+const step = time.Second
+
+// benchProviders are the providers the benchmark can sync from.
+var benchProviders = []connector.ProviderKey{connector.HubSpot, connector.Talention, connector.Zvoove}
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	if _, err := run(ctx, os.Args[1:], os.Stdout, os.Stderr); err != nil {
+		if !errors.Is(err, flag.ErrHelp) {
+			fmt.Fprintln(os.Stderr, "syncbench:", err)
+		}
+		os.Exit(1)
+	}
+}
+
+// options are the command's flags.
+type options struct {
+	n          int
+	provider   connector.ProviderKey
+	postgres   string
+	workers    int
+	keep       bool
+	cpuprofile string
+	memprofile string
+	trace      string
+	timeout    time.Duration
+	verbose    bool
+}
+
+func parseFlags(args []string, getenv func(string) string, stderr io.Writer) (options, error) {
+	var o options
+	var provider string
+	fs := flag.NewFlagSet("syncbench", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.IntVar(&o.n, "n", 200_000, fmt.Sprintf("people the sandbox serves, all of which the sync fetches (%d to %d)", minN, maxN))
+	fs.StringVar(&provider, "provider", string(connector.HubSpot), "provider whose sandbox fake to sync from: HUBSPOT, TALENTION or ZVOOVE")
+	fs.StringVar(&o.postgres, "postgres", cmpOr(getenv("TEST_DATABASE_URL"), defaultPostgresURL),
+		"PostgreSQL server URL; a scratch database is created on it (default TEST_DATABASE_URL)")
+	fs.IntVar(&o.workers, "workers", 4, "sync engine workers (INTAKE_SYNC_WORKERS)")
+	fs.BoolVar(&o.keep, "keep", false, "keep the scratch database instead of dropping it")
+	fs.StringVar(&o.cpuprofile, "cpuprofile", "", "write a CPU profile of the sync (the whole process: engine, connector and fakes) to this file")
+	fs.StringVar(&o.memprofile, "memprofile", "", "write a heap profile taken when the sync ends to this file")
+	fs.StringVar(&o.trace, "trace", "", "write an execution trace of the sync to this file (go tool trace; -pprof=net shows where it waits)")
+	fs.DurationVar(&o.timeout, "timeout", 2*time.Hour, "give up when the sync has not ended after this long")
+	fs.BoolVar(&o.verbose, "v", false, "log the engine's info messages to stderr (default: warnings and errors)")
+	if err := fs.Parse(args); err != nil {
+		return o, err
+	}
+	if fs.NArg() > 0 {
+		return o, fmt.Errorf("unexpected arguments: %q", fs.Args())
+	}
+	if o.n < minN || o.n > maxN {
+		return o, fmt.Errorf("-n: %d is not between %d and %d", o.n, minN, maxN)
+	}
+	o.provider = connector.ProviderKey(strings.ToUpper(strings.TrimSpace(provider)))
+	known := false
+	for _, p := range benchProviders {
+		known = known || p == o.provider
+	}
+	if !known {
+		return o, fmt.Errorf("-provider: %q is not one of HUBSPOT, TALENTION, ZVOOVE", provider)
+	}
+	if o.workers < 1 || o.workers > 256 {
+		return o, fmt.Errorf("-workers: %d is not between 1 and 256", o.workers)
+	}
+	if o.timeout <= 0 {
+		return o, fmt.Errorf("-timeout: %s must be positive", o.timeout)
+	}
+	u, err := url.Parse(o.postgres)
+	if err != nil || (u.Scheme != "postgres" && u.Scheme != "postgresql") || u.Host == "" {
+		return o, fmt.Errorf("-postgres: %q is not a postgres:// URL", o.postgres)
+	}
+	if !u.Query().Has("sslmode") {
+		q := u.Query()
+		q.Set("sslmode", "disable")
+		u.RawQuery = q.Encode()
+	}
+	o.postgres = u.String()
+	return o, nil
+}
+
+// result is what one benchmark measured.
+type result struct {
+	N          int
+	Provider   connector.ProviderKey
+	SearchType string
+	Database   string // the scratch database's name
+
+	RunKind  syncrun.Kind
+	Status   syncrun.Status
+	RunError string
+	// The run's counters.
+	Fetched, Imported, Duplicates, InvalidPhone, FilteredOut, Failed int
+	// Rows the run left: its import issues, and its campaign's contacts.
+	Issues, Contacts int
+	SyncSeconds      float64
+	SyncRate         float64 // fetched per second
+	SyncCPUSeconds   float64 // CPU time (user and system) of the whole process during the sync
+	PeakRSSMB        float64 // VmHWM when the sync ended, or the largest sample if larger
+	SampledRSSMB     float64 // the largest VmRSS sampled every 100ms during the sync
+
+	// ValidNumbers is how many distinct usable numbers the data set holds.
+	ValidNumbers int
+	CopyRows     int
+	CopySeconds  float64
+	CopyRate     float64
+	Percent      float64 // sync rate as a percentage of the COPY rate
+	// The same rows COPYed into a TEMP table (no indexes, keys or WAL).
+	TempCopySeconds, TempCopyRate float64
+	Summary                       string
+}
+
+// run runs the benchmark and prints its figures to stdout.
+func run(ctx context.Context, args []string, stdout, stderr io.Writer) (*result, error) {
+	o, err := parseFlags(args, os.Getenv, stderr)
+	if err != nil {
+		return nil, err
+	}
+	level := slog.LevelWarn
+	if o.verbose {
+		level = slog.LevelInfo
+	}
+	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: level}))
+
+	res := &result{N: o.n, Provider: o.provider}
+	dbURL, drop, err := scratchDatabase(ctx, o.postgres, res)
+	if err != nil {
+		return nil, err
+	}
+	defer func() {
+		if o.keep {
+			fmt.Fprintf(stdout, "kept the scratch database: %s\n", dbURL)
+			return
+		}
+		if err := drop(); err != nil {
+			fmt.Fprintf(stderr, "syncbench: dropping %s: %v\n", res.Database, err)
+		}
+	}()
+
+	st, err := store.Open(ctx, dbURL, "")
+	if err != nil {
+		return nil, err
+	}
+	defer st.Close()
+	if _, err := st.Migrate(ctx); err != nil {
+		return nil, fmt.Errorf("migrating: %w", err)
+	}
+
+	// The data set is anchored so that every person was created and last
+	// changed before the run starts: the newest change is UpdatedAtLag after
+	// the newest creation, and a change log up to "now" must include it.
+	data := sandbox.Dataset{Seed: 1, Size: o.n, Step: step}.
+		AnchoredAt(time.Now().Add(-sandbox.UpdatedAtLag - time.Minute))
+	fk := fakes.New(data)
+	if err := fk.Start("127.0.0.1:0"); err != nil {
+		return nil, err
+	}
+	defer fk.Close()
+
+	key := make([]byte, secrets.KeySize)
+	if _, err := rand.Read(key); err != nil {
+		return nil, err
+	}
+	box, err := secrets.Parse(base64.StdEncoding.EncodeToString(key))
+	if err != nil {
+		return nil, err
+	}
+	// As main.go's open() and serve() wire them.
+	svc := service.New(service.Deps{
+		DB: st.Client, Providers: providers(), Secrets: box, Logger: log,
+		Connector: connector.Options{Logger: log},
+	})
+	broker := progress.NewPostgres(st.DB, dbURL, log)
+	startCtx, cancel := context.WithTimeout(ctx, 15*time.Second)
+	err = broker.Start(startCtx)
+	cancel()
+	if err != nil {
+		return nil, fmt.Errorf("listening for progress: %w", err)
+	}
+	brokerStopped := false
+	stopBroker := func() {
+		if !brokerStopped {
+			brokerStopped = true
+			_ = broker.Stop(context.WithoutCancel(ctx))
+		}
+	}
+	defer stopBroker()
+	queueDB, err := st.QueueDB()
+	if err != nil {
+		return nil, err
+	}
+	eng, err := engine.New(engine.Config{Workers: o.workers}, engine.Deps{
+		Ent: st.Client, DB: st.DB, QueueDB: queueDB, Dialect: st.Dialect,
+		Open: svc.Opener().Open, Broker: broker, Logger: log,
+	})
+	if err != nil {
+		return nil, err
+	}
+	svc.SetSyncer(eng)
+	svc.SetCalls(eng)
+	engineStopped := true // until started
+	stopEngine := func() {
+		if !engineStopped {
+			engineStopped = true
+			sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 20*time.Second)
+			defer cancel()
+			if err := eng.Stop(sctx); err != nil {
+				log.Warn("stopping the sync engine", slog.Any("err", err))
+			}
+		}
+	}
+	defer stopEngine()
+
+	setup, err := prepare(ctx, svc, fk, o, data)
+	if err != nil {
+		return nil, err
+	}
+	res.SearchType = setup.searchType
+	params, _ := json.Marshal(setup.params)
+	fmt.Fprintf(stdout, "syncbench: %s sandbox fake, %s %s, N %d, %d workers, GOMAXPROCS %d, database %s\n",
+		o.provider, setup.searchType, params, o.n, o.workers, runtime.GOMAXPROCS(0), res.Database)
+
+	if err := syncOnce(ctx, o, st, eng, setup, res, log, stderr, func() error {
+		engineStopped = false
+		return eng.Start(ctx)
+	}); err != nil {
+		return res, err
+	}
+	// Nothing of the engine runs during the baseline.
+	stopEngine()
+	stopBroker()
+
+	fmt.Fprintf(stdout, "sync: run %s (%s)", res.Status, res.RunKind)
+	if res.RunError != "" {
+		fmt.Fprintf(stdout, ": %s", res.RunError)
+	}
+	fmt.Fprintln(stdout)
+	fmt.Fprintf(stdout, "  N            %d\n", res.N)
+	fmt.Fprintf(stdout, "  fetched      %d\n", res.Fetched)
+	fmt.Fprintf(stdout, "  imported     %d (contacts in the campaign: %d)\n", res.Imported, res.Contacts)
+	fmt.Fprintf(stdout, "  issues       %d (duplicates %d, invalid phone %d, filtered out %d, failed %d)\n",
+		res.Issues, res.Duplicates, res.InvalidPhone, res.FilteredOut, res.Failed)
+	fmt.Fprintf(stdout, "  seconds      %.1f\n", res.SyncSeconds)
+	fmt.Fprintf(stdout, "  contacts/s   %.0f (fetched per second)\n", res.SyncRate)
+	fmt.Fprintf(stdout, "  CPU seconds  %.1f in this process (engine, connector and fakes; PostgreSQL not included)\n", res.SyncCPUSeconds)
+	fmt.Fprintf(stdout, "  peak RSS MB  %.0f (VmHWM at the end of the sync; largest VmRSS sampled every 100ms: %.0f)\n", res.PeakRSSMB, res.SampledRSSMB)
+	if res.Status != syncrun.StatusSUCCEEDED {
+		return res, fmt.Errorf("the sync run ended %s, not SUCCEEDED: %s", res.Status, res.RunError)
+	}
+	if res.Issues+res.Imported != res.Fetched || res.Contacts != res.Imported {
+		return res, fmt.Errorf("the run does not add up: fetched %d, imported %d, import issues %d, contacts %d",
+			res.Fetched, res.Imported, res.Issues, res.Contacts)
+	}
+
+	if err := copyBaseline(ctx, svc, st.DB, setup, data, o.provider, res); err != nil {
+		return res, err
+	}
+	fmt.Fprintf(stdout, "COPY: %d rows in %.2fs = %.0f rows/s (the %d distinct usable numbers of the %d people)\n",
+		res.CopyRows, res.CopySeconds, res.CopyRate, res.ValidNumbers, res.N)
+	if res.CopyRate > 0 {
+		res.Percent = 100 * res.SyncRate / res.CopyRate
+	}
+	fmt.Fprintf(stdout, "sync = %.1f%% of COPY\n", res.Percent)
+	fmt.Fprintf(stdout, "(context: COPY of the same rows into a TEMP table without indexes, keys or WAL: %.2fs = %.0f rows/s; sync = %.1f%% of that)\n",
+		res.TempCopySeconds, res.TempCopyRate, 100*res.SyncRate/res.TempCopyRate)
+	res.Summary = fmt.Sprintf("sync: %d records in %.1fs = %.0f/s, peak RSS %.0f MB; COPY: %d rows in %.1fs = %.0f/s; sync = %.1f%% of COPY",
+		res.Fetched, res.SyncSeconds, res.SyncRate, res.PeakRSSMB, res.CopyRows, res.CopySeconds, res.CopyRate, res.Percent)
+	fmt.Fprintln(stdout, res.Summary)
+	return res, nil
+}
+
+// providers is every external system this build supports, as in main.go.
+func providers() *connector.Registry {
+	return connector.NewRegistry(zvoove.New(), talention.New(), compleet.New(), hubspot.New())
+}
+
+// dbSeq tells apart the scratch databases of one process.
+var dbSeq atomic.Int64
+
+// scratchDatabase creates a new database on the server and returns its URL
+// and a function that drops it.
+func scratchDatabase(ctx context.Context, server string, res *result) (string, func() error, error) {
+	admin, err := sql.Open("postgres", server)
+	if err != nil {
+		return "", nil, err
+	}
+	pctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	if err := admin.PingContext(pctx); err != nil {
+		admin.Close()
+		return "", nil, fmt.Errorf("-postgres: cannot reach %s: %w", redact(server), err)
+	}
+	res.Database = fmt.Sprintf("intake_bench_%d_%d_%d", os.Getpid(), time.Now().UnixNano()%1e9, dbSeq.Add(1))
+	if _, err := admin.ExecContext(ctx, "CREATE DATABASE "+res.Database); err != nil {
+		admin.Close()
+		return "", nil, fmt.Errorf("creating the scratch database: %w", err)
+	}
+	u, _ := url.Parse(server)
+	u.Path = "/" + res.Database
+	drop := func() error {
+		defer admin.Close()
+		dctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
+		defer cancel()
+		// FORCE: a run that failed may leave connections open.
+		_, err := admin.ExecContext(dctx, "DROP DATABASE IF EXISTS "+res.Database+" WITH (FORCE)")
+		return err
+	}
+	return u.String(), drop, nil
+}
+
+func redact(u string) string {
+	p, err := url.Parse(u)
+	if err != nil {
+		return "the server"
+	}
+	return p.Redacted()
+}
+
+// setup is what the benchmark created to sync.
+type setup struct {
+	ctx        context.Context // acts as the benchmark organization's admin
+	orgID      pulid.ID
+	integ      *ent.Integration
+	campaign   *ent.Campaign
+	trigger    *ent.Trigger
+	searchType string
+	params     map[string]any
+}
+
+// prepare creates an organization with an API key, connects an integration
+// to the provider's fake, and enables a trigger on a new campaign that
+// fetches every person of the data set.
+func prepare(ctx context.Context, svc *service.Service, fk *fakes.Set, o options, data sandbox.Dataset) (*setup, error) {
+	key, err := svc.CreateAPIKey(ctx, "syncbench", viewer.Admin)
+	if err != nil {
+		return nil, fmt.Errorf("creating an API key: %w", err)
+	}
+	v, err := svc.Authenticate(ctx, key)
+	if err != nil {
+		return nil, err
+	}
+	s := &setup{ctx: viewer.NewContext(ctx, v), orgID: v.OrgID}
+	creds := map[string]any{}
+	for k, val := range fk.Credentials(o.provider) {
+		creds[k] = val
+	}
+	if s.integ, err = svc.ConnectIntegration(s.ctx, service.ConnectIntegrationInput{
+		Provider: integration.Provider(o.provider), Name: "syncbench " + string(o.provider), Credentials: creds,
+	}); err != nil {
+		return nil, fmt.Errorf("connecting %s: %w", o.provider, err)
+	}
+	if s.integ.Status != integration.StatusCONNECTED {
+		return nil, fmt.Errorf("the %s fake answered the connection check with %s: %s", o.provider, s.integ.Status, deref(s.integ.LastError))
+	}
+	if s.campaign, err = svc.CreateCampaign(s.ctx, service.CreateCampaignInput{Name: "syncbench sync"}); err != nil {
+		return nil, err
+	}
+	desc, _ := providers().Get(o.provider)
+	s.searchType, s.params = searchFor(desc.Descriptor(), data)
+	if s.trigger, err = configure(s, svc, s.campaign.ID, true); err != nil {
+		return nil, fmt.Errorf("enabling the trigger: %w", err)
+	}
+	return s, nil
+}
+
+// searchFor picks the search that fetches every person: the talent pool
+// search over enough days where the provider has one, else new
+// applications (whose first run looks back engine.InitialLookback).
+func searchFor(d connector.Descriptor, data sandbox.Dataset) (string, map[string]any) {
+	if st, ok := d.SearchType(connector.SearchTalentPool); ok {
+		for _, f := range st.Fields {
+			if f.Key == "daysSinceLastChange" {
+				span := time.Since(data.CreatedAt(0)) + time.Hour
+				return st.Key, map[string]any{f.Key: int(span/(24*time.Hour)) + 1}
+			}
+		}
+	}
+	return connector.SearchNewApplications, nil
+}
+
+// configure sets the trigger of the integration on a campaign. Its
+// interval is the longest allowed, so the scheduler starts no second run
+// while the benchmark runs.
+func configure(s *setup, svc *service.Service, campaignID pulid.ID, enabled bool) (*ent.Trigger, error) {
+	interval := service.MaxSyncInterval
+	return svc.ConfigureTrigger(s.ctx, service.ConfigureTriggerInput{
+		CampaignID: campaignID, IntegrationID: s.integ.ID, Enabled: enabled,
+		SearchType: &s.searchType, SearchParams: s.params, SyncIntervalSeconds: &interval,
+	})
+}
+
+// syncOnce queues a run of the trigger, starts the engine, and waits for
+// the run to end, measuring the time and the process's memory.
+func syncOnce(ctx context.Context, o options, st *store.Store, eng *engine.Engine, s *setup,
+	res *result, log *slog.Logger, stderr io.Writer, start func() error,
+) error {
+	if o.cpuprofile != "" {
+		f, err := os.Create(o.cpuprofile)
+		if err != nil {
+			return err
+		}
+		defer f.Close()
+		if err := pprof.StartCPUProfile(f); err != nil {
+			return err
+		}
+		defer pprof.StopCPUProfile()
+	}
+	if o.trace != "" {
+		f, err := os.Create(o.trace)
+		if err != nil {
+			return err
+		}
+		defer f.Close()
+		if err := trace.Start(f); err != nil {
+			return err
+		}
+		defer trace.Stop()
+	}
+	sampler := startSampler()
+	defer sampler.stop()
+
+	cpuBefore := processCPU()
+	began := time.Now()
+	// Queued before the engine starts, so the scheduler (which runs at
+	// start) finds this run active instead of queueing one of its own.
+	run, err := eng.StartRun(s.ctx, s.trigger.ID, syncrun.KindTEST)
+	if err != nil {
+		return fmt.Errorf("starting the run: %w", err)
+	}
+	if err := start(); err != nil {
+		return fmt.Errorf("starting the sync engine: %w", err)
+	}
+	deadline := time.NewTimer(o.timeout)
+	defer deadline.Stop()
+	poll := time.NewTicker(50 * time.Millisecond)
+	defer poll.Stop()
+	lastReport := began
+	for {
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-deadline.C:
+			return fmt.Errorf("the run has not ended after %s (fetched %d so far)", o.timeout, run.Fetched)
+		case <-poll.C:
+		}
+		cur, err := st.Client.SyncRun.Get(s.ctx, run.ID)
+		if err != nil {
+			log.Warn("reading the run", slog.Any("err", err))
+			continue
+		}
+		run = cur
+		if finished(run.Status) {
+			break
+		}
+		if now := time.Now(); now.Sub(lastReport) >= 10*time.Second {
+			lastReport = now
+			el := now.Sub(began).Seconds()
+			fmt.Fprintf(stderr, "syncbench: %s after %.0fs: fetched %d of %d (%.0f/s), RSS %.0f MB\n",
+				run.Status, el, run.Fetched, o.n, float64(run.Fetched)/el, sampler.current())
+		}
+	}
+	elapsed := time.Since(began)
+	res.SyncCPUSeconds = (processCPU() - cpuBefore).Seconds()
+	sampler.stop()
+	res.SampledRSSMB = sampler.peak()
+	// VmHWM is the kernel's high-water mark, but it can lag: memory the Go
+	// scavenger hands back with madvise does not update it, so a sample
+	// may exceed it. The peak is the larger of the two.
+	res.PeakRSSMB = max(procStatusMB("VmHWM"), res.SampledRSSMB)
+	if o.memprofile != "" {
+		if err := writeHeapProfile(o.memprofile); err != nil {
+			return err
+		}
+	}
+
+	res.RunKind, res.Status = run.Kind, run.Status
+	if run.Error != nil {
+		res.RunError = *run.Error
+	}
+	res.Fetched, res.Imported, res.Duplicates = run.Fetched, run.Imported, run.Duplicates
+	res.InvalidPhone, res.FilteredOut, res.Failed = run.InvalidPhone, run.FilteredOut, run.Failed
+	res.SyncSeconds = elapsed.Seconds()
+	res.SyncRate = float64(run.Fetched) / res.SyncSeconds
+	if err := st.DB.QueryRowContext(ctx, `SELECT count(*) FROM import_issues WHERE run_id = $1`, run.ID).Scan(&res.Issues); err != nil {
+		return fmt.Errorf("counting import issues: %w", err)
+	}
+	if err := st.DB.QueryRowContext(ctx, `SELECT count(*) FROM contacts WHERE campaign_id = $1`, s.campaign.ID).Scan(&res.Contacts); err != nil {
+		return fmt.Errorf("counting contacts: %w", err)
+	}
+	return nil
+}
+
+func finished(s syncrun.Status) bool {
+	switch s {
+	case syncrun.StatusSUCCEEDED, syncrun.StatusPARTIAL, syncrun.StatusFAILED, syncrun.StatusCANCELLED:
+		return true
+	}
+	return false
+}
+
+func writeHeapProfile(path string) error {
+	f, err := os.Create(path)
+	if err != nil {
+		return err
+	}
+	runtime.GC()
+	if err := pprof.WriteHeapProfile(f); err != nil {
+		f.Close()
+		return err
+	}
+	return f.Close()
+}
+
+// contactColumns are the columns of the contacts table, all of which the
+// engine's import writes.
+var contactColumns = []string{"id", "organization_id", "created_at", "phone_e164", "phone_raw", "first_name",
+	"last_name", "email", "external_id", "attributes", "campaign_id", "trigger_id"}
+
+// copyBaseline COPYs the contacts the data set's people make into a fresh
+// campaign of the same organization (with its own, disabled trigger, so
+// every foreign key and index is checked as for the sync), timing only the
+// COPY.
+func copyBaseline(ctx context.Context, svc *service.Service, db *sql.DB, s *setup, data sandbox.Dataset, p connector.ProviderKey, res *result) error {
+	camp, err := svc.CreateCampaign(s.ctx, service.CreateCampaignInput{Name: "syncbench COPY baseline"})
+	if err != nil {
+		return err
+	}
+	trig, err := configure(s, svc, camp.ID, false)
+	if err != nil {
+		return fmt.Errorf("configuring the baseline's trigger: %w", err)
+	}
+	rows := contactRows(data, p, s.orgID, camp.ID, trig.ID, s.campaign.PhoneRegion)
+	res.ValidNumbers = len(rows.rows)
+
+	elapsed, err := copyInto(ctx, db, "", "contacts", rows)
+	if err != nil {
+		return err
+	}
+	if err := db.QueryRowContext(ctx, `SELECT count(*) FROM contacts WHERE campaign_id = $1`, camp.ID).Scan(&res.CopyRows); err != nil {
+		return err
+	}
+	if res.CopyRows != len(rows.rows) {
+		return fmt.Errorf("COPY wrote %d rows, want %d", res.CopyRows, len(rows.rows))
+	}
+	res.CopySeconds = elapsed.Seconds()
+	res.CopyRate = float64(res.CopyRows) / res.CopySeconds
+
+	// For context: the same rows into a table without indexes, keys or WAL.
+	elapsed, err = copyInto(ctx, db, "CREATE TEMP TABLE contacts_copy (LIKE contacts) ON COMMIT DROP", "contacts_copy", rows)
+	if err != nil {
+		return err
+	}
+	res.TempCopySeconds = elapsed.Seconds()
+	res.TempCopyRate = float64(len(rows.rows)) / res.TempCopySeconds
+	return nil
+}
+
+// copyInto runs setup, then COPYs rows into table, in one transaction, and
+// returns how long the COPY and its commit took.
+func copyInto(ctx context.Context, db *sql.DB, setup, table string, rows *contactRowSet) (time.Duration, error) {
+	tx, err := db.BeginTx(ctx, nil)
+	if err != nil {
+		return 0, err
+	}
+	defer tx.Rollback() //nolint:errcheck // a no-op after Commit
+	if setup != "" {
+		if _, err := tx.ExecContext(ctx, setup); err != nil {
+			return 0, err
+		}
+	}
+	began := time.Now()
+	// What pq.CopyIn(table, contactColumns...) builds (deprecated in
+	// lib/pq 1.12 in favour of the plain statement).
+	stmt, err := tx.PrepareContext(ctx, "COPY "+table+" ("+strings.Join(contactColumns, ", ")+") FROM STDIN")
+	if err != nil {
+		return 0, fmt.Errorf("starting COPY: %w", err)
+	}
+	vals := make([]any, len(contactColumns))
+	for i := range rows.rows {
+		if _, err := stmt.ExecContext(ctx, rows.values(i, vals)...); err != nil {
+			stmt.Close()
+			return 0, fmt.Errorf("COPY: %w", err)
+		}
+	}
+	if _, err := stmt.ExecContext(ctx); err != nil {
+		stmt.Close()
+		return 0, fmt.Errorf("ending COPY: %w", err)
+	}
+	if err := stmt.Close(); err != nil {
+		return 0, err
+	}
+	if err := tx.Commit(); err != nil {
+		return 0, fmt.Errorf("committing COPY: %w", err)
+	}
+	return time.Since(began), nil
+}
+
+// contactRowSet holds the rows of the COPY baseline compactly: the values
+// all rows share once, the others as strings (boxing every value of a
+// million rows ahead of time would cost the process a gigabyte).
+type contactRowSet struct {
+	org, campaign, trigger pulid.ID
+	created                time.Time
+	rows                   []contactRow
+}
+
+type contactRow struct {
+	id, e164, raw, first, last, email, externalID, attributes string
+}
+
+// values fills vals with row i's values in the order of contactColumns.
+func (s *contactRowSet) values(i int, vals []any) []any {
+	r := &s.rows[i]
+	vals[0], vals[1], vals[2], vals[3], vals[4] = r.id, string(s.org), s.created, r.e164, r.raw
+	vals[5], vals[6], vals[7] = nullable(r.first), nullable(r.last), nullable(r.email)
+	vals[8], vals[9], vals[10], vals[11] = r.externalID, r.attributes, string(s.campaign), string(s.trigger)
+	return vals
+}
+
+// contactRows returns the contact rows of the data set's people as the
+// engine writes them: the first usable phone in the campaign's region, one
+// row per distinct number, with the attributes the provider's connector
+// keeps.
+func contactRows(data sandbox.Dataset, p connector.ProviderKey, org, campaign, trig pulid.ID, region string) *contactRowSet {
+	set := &contactRowSet{org: org, campaign: campaign, trigger: trig, created: time.Now().UTC(),
+		rows: make([]contactRow, 0, data.Size)}
+	seen := make(map[string]bool, data.Size)
+	for i := range data.Size {
+		person := data.Person(i)
+		e164, raw, problem, _ := phone.First(person.Phones, region)
+		if problem != "" || seen[e164] {
+			continue
+		}
+		seen[e164] = true
+		set.rows = append(set.rows, contactRow{id: string(pulid.New("con")), e164: e164, raw: raw,
+			first: person.FirstName, last: person.LastName, email: person.Email, externalID: person.ID,
+			attributes: attributes(data, p, person)})
+	}
+	return set
+}
+
+// attributes are the Record.Attributes the provider's connector returns
+// for a person of its fake.
+func attributes(data sandbox.Dataset, p connector.ProviderKey, person sandbox.Person) string {
+	var m map[string]any
+	switch p {
+	case connector.Zvoove:
+		m = map[string]any{"candidateGuid": zvoovefake.CandidateGUID(data, person.Index)}
+	case connector.Talention, connector.Compleet:
+		m = map[string]any{"applicationId": atsfake.ApplicationID(data, person.Index), "jobId": atsfake.JobID(person.Group)}
+	default:
+		return "{}"
+	}
+	b, _ := json.Marshal(m)
+	return string(b)
+}
+
+func nullable(s string) any {
+	if s == "" {
+		return nil
+	}
+	return s
+}
+
+func deref(s *string) string {
+	if s == nil {
+		return ""
+	}
+	return *s
+}
+
+func cmpOr(a, b string) string {
+	if strings.TrimSpace(a) != "" {
+		return strings.TrimSpace(a)
+	}
+	return b
+}
+
+// sampler reads the process's VmRSS every 100ms and keeps the largest.
+type sampler struct {
+	max, last atomic.Int64 // kB
+	done      chan struct{}
+	once      sync.Once
+	wg        sync.WaitGroup
+}
+
+func startSampler() *sampler {
+	s := &sampler{done: make(chan struct{})}
+	s.sample()
+	s.wg.Go(func() {
+		t := time.NewTicker(100 * time.Millisecond)
+		defer t.Stop()
+		for {
+			select {
+			case <-s.done:
+				return
+			case <-t.C:
+				s.sample()
+			}
+		}
+	})
+	return s
+}
+
+func (s *sampler) sample() {
+	kb := procStatusKB("VmRSS")
+	s.last.Store(kb)
+	for {
+		m := s.max.Load()
+		if kb <= m || s.max.CompareAndSwap(m, kb) {
+			return
+		}
+	}
+}
+
+func (s *sampler) stop() {
+	s.once.Do(func() { close(s.done) })
+	s.wg.Wait()
+}
+
+func (s *sampler) peak() float64    { return float64(s.max.Load()) / 1024 }
+func (s *sampler) current() float64 { return float64(s.last.Load()) / 1024 }
+
+func procStatusMB(field string) float64 { return float64(procStatusKB(field)) / 1024 }
+
+// processCPU is the CPU time the process has used, user and system.
+func processCPU() time.Duration {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		return 0
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+}
+
+// procStatusKB reads a "kB" field of /proc/self/status; 0 where there is
+// no such file (not Linux).
+func procStatusKB(field string) int64 {
+	b, err := os.ReadFile("/proc/self/status")
+	if err != nil {
+		return 0
+	}
+	sc := bufio.NewScanner(bytes.NewReader(b))
+	for sc.Scan() {
+		name, rest, ok := strings.Cut(sc.Text(), ":")
+		if !ok || name != field {
+			continue
+		}
+		f := strings.Fields(rest)
+		if len(f) == 0 {
+			return 0
+		}
+		n, _ := strconv.ParseInt(f[0], 10, 64)
+		return n
+	}
+	return 0
+}
