@@ -66,7 +66,9 @@ func (timeMixin) Fields() []ent.Field {
 	}
 }
 
-func now() time.Time { return time.Now().UTC() }
+// now is the time at the precision PostgreSQL stores (microseconds), so a
+// mutation answers with the time that is read back later.
+func now() time.Time { return time.Now().UTC().Truncate(time.Microsecond) }
 
 // ErrNoViewer is returned when data is touched without a viewer or the
 // system context.

@@ -2,6 +2,7 @@ package service
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"time"
@@ -65,7 +66,7 @@ func (s *Service) ConnectIntegration(ctx context.Context, in ConnectIntegrationI
 		SetCredentials(sealed).
 		SetStatus(status).
 		SetNillableLastError(lastErr).
-		SetLastCheckedAt(time.Now().UTC()).
+		SetLastCheckedAt(time.Now().UTC().Truncate(time.Microsecond)).
 		Save(ctx)
 }
 
@@ -95,7 +96,7 @@ func (s *Service) CheckIntegration(ctx context.Context, id pulid.ID) (*ent.Integ
 		return nil, err
 	}
 	status, lastErr := s.check(ctx, conn, in.Provider)
-	upd := in.Update().SetStatus(status).SetLastCheckedAt(time.Now().UTC())
+	upd := in.Update().SetStatus(status).SetLastCheckedAt(time.Now().UTC().Truncate(time.Microsecond))
 	if lastErr != nil {
 		upd.SetLastError(*lastErr)
 	} else {
@@ -136,6 +137,9 @@ func (s *Service) ReferenceOptions(ctx context.Context, id pulid.ID, search stri
 		return connector.ReferencePage{}, err
 	}
 	page, err := conn.References(ctx, connector.ReferenceQuery{Search: search, Cursor: after, Limit: first})
+	if errors.Is(err, connector.ErrBadCursor) {
+		return connector.ReferencePage{}, invalid("after", "not a cursor of this list: start again without after")
+	}
 	if err != nil {
 		return connector.ReferencePage{}, Classify(err)
 	}

@@ -142,7 +142,7 @@ func (s *Service) ConfigureTrigger(ctx context.Context, in ConfigureTriggerInput
 func (s *Service) saveTrigger(ctx context.Context, tx *ent.Tx, in ConfigureTriggerInput, existing *ent.Trigger, cfg triggerConfig) (*ent.Trigger, error) {
 	var next *time.Time
 	if in.Enabled {
-		now := time.Now().UTC()
+		now := time.Now().UTC().Truncate(time.Microsecond)
 		next = &now // a newly enabled trigger syncs at once
 		if existing != nil && existing.Enabled && existing.NextSyncAt != nil {
 			next = existing.NextSyncAt

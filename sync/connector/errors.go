@@ -12,6 +12,8 @@ var (
 	ErrUnsupported = errors.New("not supported by this provider")
 	// ErrUnauthorized wraps every refused webhook signature.
 	ErrUnauthorized = errors.New("webhook signature refused")
+	// ErrBadCursor is returned for a page cursor the connector never issued.
+	ErrBadCursor = errors.New("invalid cursor")
 )
 
 // Error is a failure of the external system, or of reaching it.

@@ -46,6 +46,10 @@ func (e *Engine) retryDelay(attempt int) time.Duration {
 // pushbackArgs is the River job delivering one pushback.
 type pushbackArgs struct {
 	PushbackID pulid.ID `json:"pushback_id" river:"unique"`
+	// Retry sets a retryPushback's job apart from the pushback's earlier
+	// job, which River may still hold as running for a moment after it
+	// settled the pushback, and would otherwise count as a duplicate.
+	Retry int64 `json:"retry,omitempty" river:"unique"`
 }
 
 func (pushbackArgs) Kind() string { return "intake_pushback" }
@@ -159,7 +163,7 @@ func (e *Engine) RetryPushback(ctx context.Context, id pulid.ID) (*ent.Pushback,
 		if pb, err = cur.Update().SetStatus(pushback.StatusPENDING).SetAttempts(0).ClearNextAttemptAt().Save(ctx); err != nil {
 			return err
 		}
-		_, err = e.river.InsertTx(ctx, tx, pushbackArgs{PushbackID: id}, nil)
+		_, err = e.river.InsertTx(ctx, tx, pushbackArgs{PushbackID: id, Retry: time.Now().UnixNano()}, nil)
 		return err
 	})
 	if err != nil {

@@ -181,7 +181,7 @@ func (c *conn) References(ctx context.Context, q connector.ReferenceQuery) (conn
 	if q.Cursor != "" {
 		n, err := strconv.Atoi(q.Cursor)
 		if err != nil || n < 0 {
-			return connector.ReferencePage{}, fmt.Errorf("hubspot: invalid reference cursor")
+			return connector.ReferencePage{}, fmt.Errorf("hubspot: reference cursor: %w", connector.ErrBadCursor)
 		}
 		offset = n
 	}

@@ -233,7 +233,7 @@ func (c *conn) References(ctx context.Context, q connector.ReferenceQuery) (conn
 	if q.Cursor != "" {
 		n, err := strconv.Atoi(q.Cursor)
 		if err != nil || n < 1 {
-			return connector.ReferencePage{}, fmt.Errorf("zvoove: invalid reference cursor %q", q.Cursor)
+			return connector.ReferencePage{}, fmt.Errorf("zvoove: reference cursor %q: %w", q.Cursor, connector.ErrBadCursor)
 		}
 		page = n
 	}
