@@ -178,7 +178,10 @@ type pushbackWorker struct {
 	e *Engine
 }
 
-func (w *pushbackWorker) Timeout(*river.Job[pushbackArgs]) time.Duration { return 2 * time.Minute }
+// Timeout bounds one delivery attempt. River takes back the job of a
+// process that vanished only once it has run this long, so it is
+// RescueAfter: a longer timeout would hold deliveries cut off by a crash.
+func (w *pushbackWorker) Timeout(*river.Job[pushbackArgs]) time.Duration { return w.e.cfg.RescueAfter }
 
 // Work makes one delivery attempt. It returns an error only for failures of
 // Intake itself (River retries those); the external system's answers are
@@ -245,9 +248,10 @@ func (e *Engine) deliver(ctx context.Context, id pulid.ID) error {
 		return e.settle(ctx, pb, pushback.StatusDELIVERED, "", attempts)
 	case errors.Is(err, connector.ErrUnsupported):
 		return e.settle(ctx, pb, pushback.StatusDEAD, "the provider cannot receive call results", attempts)
-	case ctx.Err() != nil:
+	case errors.Is(ctx.Err(), context.Canceled):
 		return ctx.Err() // shutting down: River retries
-	case connector.IsTemporary(err) && attempts < MaxPushbackAttempts:
+	case (connector.IsTemporary(err) || ctx.Err() != nil) && attempts < MaxPushbackAttempts:
+		// A temporary failure, or the attempt ran out of its Timeout.
 		wait := e.retryDelay(attempts)
 		if ra, ok := connector.IsRateLimited(err); ok && ra > wait {
 			wait = ra
@@ -256,7 +260,7 @@ func (e *Engine) deliver(ctx context.Context, id pulid.ID) error {
 			return err
 		}
 		return river.JobSnooze(wait)
-	case connector.IsTemporary(err):
+	case connector.IsTemporary(err) || ctx.Err() != nil:
 		return e.settle(ctx, pb, pushback.StatusDEAD, fmt.Sprintf("gave up after %d attempts: %v", attempts, err), attempts)
 	case errors.As(err, &ce):
 		return e.settle(ctx, pb, pushback.StatusDEAD, err.Error(), attempts) // refused: retrying cannot help
@@ -307,6 +311,7 @@ func (e *Engine) retryLater(ctx context.Context, pb *ent.Pushback, msg string, a
 }
 
 func (e *Engine) publishPushback(ctx context.Context, pb *ent.Pushback) {
+	ctx = context.WithoutCancel(ctx) // also after an attempt ran out of time
 	n := progress.Notice{Kind: progress.KindPushback, ID: pb.ID}
 	camp, err := e.ent.Trigger.Query().Where(trigger.ID(pb.TriggerID)).
 		Select(trigger.FieldCampaignID).String(viewer.SystemContext(ctx))

@@ -1,0 +1,617 @@
+// Command pushbench measures how fast the engine delivers call results
+// back to an external system, in one process:
+//
+//	go run ./internal/bench/pushbench -n 5000 [-provider TALENTION|COMPLEET|HUBSPOT]
+//	    [-workers 20] [-callers 16] [-broker postgres|local] [-postgres URL] [-keep]
+//	    [-cpuprofile FILE] [-timeout 10m] [-v]
+//
+// It creates a scratch PostgreSQL database on the server at -postgres
+// (default TEST_DATABASE_URL, else postgres://postgres@127.0.0.1:5432/test),
+// migrates it, serves the sandbox FAKES of the providers on 127.0.0.1 (no
+// faults), builds the service, the progress broker and the engine as
+// main.go does (with -workers as INTAKE_PUSHBACK_WORKERS), connects an
+// integration to the chosen provider's fake, and configures a campaign's
+// trigger with pushback on (and a status mapping where the provider has
+// one). It COPYs n contacts, one per person of the fake, into the campaign.
+//
+// Then -callers goroutines record one call result per contact through the
+// service (validation, then the engine's RecordCallResult, as
+// recordCallResult does without HTTP), the outcomes cycling through all
+// four. The clock runs from the first record until every pushback is
+// DELIVERED; the rate printed is deliveries per second over that time.
+// Finally it checks that every delivery took effect in the fake once. The
+// scratch database is dropped at the end unless -keep is given.
+//
+// -broker local publishes progress in the process only, instead of with
+// PostgreSQL NOTIFY as main.go does: the difference is what NOTIFY costs.
+package main
+
+import (
+	"context"
+	"crypto/rand"
+	"database/sql"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/url"
+	"os"
+	"os/signal"
+	"runtime"
+	"runtime/pprof"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"time"
+
+	_ "github.com/lib/pq"
+
+	"github.com/intake/intake/ent/callresult"
+	"github.com/intake/intake/ent/integration"
+	"github.com/intake/intake/internal/pulid"
+	"github.com/intake/intake/internal/secrets"
+	"github.com/intake/intake/internal/service"
+	"github.com/intake/intake/internal/store"
+	"github.com/intake/intake/internal/viewer"
+	"github.com/intake/intake/schema/schematype"
+	"github.com/intake/intake/sync/connector"
+	"github.com/intake/intake/sync/connector/compleet"
+	"github.com/intake/intake/sync/connector/hubspot"
+	"github.com/intake/intake/sync/connector/talention"
+	"github.com/intake/intake/sync/connector/zvoove"
+	"github.com/intake/intake/sync/engine"
+	"github.com/intake/intake/sync/progress"
+	"github.com/intake/intake/sync/sandbox"
+	"github.com/intake/intake/sync/sandbox/atsfake"
+	"github.com/intake/intake/sync/sandbox/fakes"
+)
+
+// defaultPostgresURL is used when neither -postgres nor TEST_DATABASE_URL
+// names a server (the same default as internal/dbtest).
+const defaultPostgresURL = "postgres://postgres@127.0.0.1:5432/test?sslmode=disable"
+
+// Bounds of -n.
+const (
+	minN = 1
+	maxN = 1_000_000
+)
+
+// mappings are the status mappings the benchmark configures, by provider:
+// names the provider's fake accepts (Talention's stages, HubSpot's lead
+// statuses). Compleet has no status mapping.
+var mappings = map[connector.ProviderKey][4]string{ // success, partial, failure, not answered
+	connector.Talention: {"Accepted", "Interview", "Rejected", "Unreachable"},
+	connector.HubSpot:   {"CONNECTED", "IN_PROGRESS", "UNQUALIFIED", "ATTEMPTED_TO_CONTACT"},
+}
+
+var outcomes = []callresult.Outcome{
+	callresult.OutcomeSUCCESS, callresult.OutcomePARTIAL, callresult.OutcomeFAILURE, callresult.OutcomeNOT_ANSWERED,
+}
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	if _, err := run(ctx, os.Args[1:], os.Stdout, os.Stderr); err != nil {
+		if !errors.Is(err, flag.ErrHelp) {
+			fmt.Fprintln(os.Stderr, "pushbench:", err)
+		}
+		os.Exit(1)
+	}
+}
+
+// options are the command's flags.
+type options struct {
+	n          int
+	provider   connector.ProviderKey
+	workers    int
+	callers    int
+	broker     string
+	postgres   string
+	keep       bool
+	cpuprofile string
+	timeout    time.Duration
+	verbose    bool
+}
+
+func parseFlags(args []string, getenv func(string) string, stderr io.Writer) (options, error) {
+	var o options
+	var provider string
+	fs := flag.NewFlagSet("pushbench", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.IntVar(&o.n, "n", 5000, fmt.Sprintf("call results to record and deliver, one per contact (%d to %d)", minN, maxN))
+	fs.StringVar(&provider, "provider", string(connector.Talention), "provider whose sandbox fake receives the pushbacks: TALENTION, COMPLEET or HUBSPOT")
+	fs.IntVar(&o.workers, "workers", 20, "deliveries at once (engine Config.PushbackWorkers, INTAKE_PUSHBACK_WORKERS)")
+	fs.IntVar(&o.callers, "callers", 16, "goroutines recording call results at once")
+	fs.StringVar(&o.broker, "broker", "postgres", "progress broker: postgres (LISTEN/NOTIFY, as main.go) or local (in-process, to measure what NOTIFY costs)")
+	fs.StringVar(&o.postgres, "postgres", cmpOr(getenv("TEST_DATABASE_URL"), defaultPostgresURL),
+		"PostgreSQL server URL; a scratch database is created on it (default TEST_DATABASE_URL)")
+	fs.BoolVar(&o.keep, "keep", false, "keep the scratch database instead of dropping it")
+	fs.StringVar(&o.cpuprofile, "cpuprofile", "", "write a CPU profile of the measured part (the whole process: engine, connector and fakes) to this file")
+	fs.DurationVar(&o.timeout, "timeout", 10*time.Minute, "give up when the pushbacks are not all delivered after this long")
+	fs.BoolVar(&o.verbose, "v", false, "log the engine's info messages to stderr (default: warnings and errors)")
+	if err := fs.Parse(args); err != nil {
+		return o, err
+	}
+	if fs.NArg() > 0 {
+		return o, fmt.Errorf("unexpected arguments: %q", fs.Args())
+	}
+	if o.n < minN || o.n > maxN {
+		return o, fmt.Errorf("-n: %d is not between %d and %d", o.n, minN, maxN)
+	}
+	o.provider = connector.ProviderKey(strings.ToUpper(strings.TrimSpace(provider)))
+	switch o.provider {
+	case connector.Talention, connector.Compleet, connector.HubSpot:
+	default:
+		return o, fmt.Errorf("-provider: %q is not one of TALENTION, COMPLEET, HUBSPOT", provider)
+	}
+	if o.workers < 1 || o.workers > 1024 {
+		return o, fmt.Errorf("-workers: %d is not between 1 and 1024", o.workers)
+	}
+	if o.callers < 1 || o.callers > 1024 {
+		return o, fmt.Errorf("-callers: %d is not between 1 and 1024", o.callers)
+	}
+	if o.broker != "postgres" && o.broker != "local" {
+		return o, fmt.Errorf("-broker: %q is not postgres or local", o.broker)
+	}
+	if o.timeout <= 0 {
+		return o, fmt.Errorf("-timeout: %s must be positive", o.timeout)
+	}
+	u, err := url.Parse(o.postgres)
+	if err != nil || (u.Scheme != "postgres" && u.Scheme != "postgresql") || u.Host == "" {
+		return o, fmt.Errorf("-postgres: %q is not a postgres:// URL", o.postgres)
+	}
+	if !u.Query().Has("sslmode") {
+		q := u.Query()
+		q.Set("sslmode", "disable")
+		u.RawQuery = q.Encode()
+	}
+	o.postgres = u.String()
+	return o, nil
+}
+
+// result is what one benchmark measured.
+type result struct {
+	N        int
+	Provider connector.ProviderKey
+	Workers  int
+	Callers  int
+	Database string // the scratch database's name
+	Mapped   bool   // whether the trigger has a status mapping
+
+	RecordSeconds float64 // from the first record until the last returned
+	RecordRate    float64 // call results recorded per second
+	Seconds       float64 // from the first record until every pushback was DELIVERED
+	Rate          float64 // deliveries per second over Seconds
+	// Latency of one pushback, from its creation to its delivery.
+	P50, P95, Max time.Duration
+	MaxAttempts   int // the most attempts a pushback took
+	Delivered     int
+	Dead          int
+	Effects       int // keys the fake applied
+	WantEffects   int // keys the deliveries should have applied
+	Summary       string
+}
+
+// run runs the benchmark and prints its figures to stdout.
+func run(ctx context.Context, args []string, stdout, stderr io.Writer) (*result, error) {
+	o, err := parseFlags(args, os.Getenv, stderr)
+	if err != nil {
+		return nil, err
+	}
+	level := slog.LevelWarn
+	if o.verbose {
+		level = slog.LevelInfo
+	}
+	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: level}))
+
+	res := &result{N: o.n, Provider: o.provider, Workers: o.workers, Callers: o.callers}
+	dbURL, drop, err := scratchDatabase(ctx, o.postgres, res)
+	if err != nil {
+		return nil, err
+	}
+	defer func() {
+		if o.keep {
+			fmt.Fprintf(stdout, "kept the scratch database: %s\n", dbURL)
+			return
+		}
+		if err := drop(); err != nil {
+			fmt.Fprintf(stderr, "pushbench: dropping %s: %v\n", res.Database, err)
+		}
+	}()
+
+	st, err := store.Open(ctx, dbURL, "")
+	if err != nil {
+		return nil, err
+	}
+	defer st.Close()
+	if _, err := st.Migrate(ctx); err != nil {
+		return nil, fmt.Errorf("migrating: %w", err)
+	}
+
+	data := sandbox.Dataset{Seed: 1, Size: o.n, Step: time.Second}.AnchoredAt(time.Now().Add(-time.Hour))
+	fk := fakes.New(data)
+	if err := fk.Start("127.0.0.1:0"); err != nil {
+		return nil, err
+	}
+	defer fk.Close()
+
+	key := make([]byte, secrets.KeySize)
+	if _, err := rand.Read(key); err != nil {
+		return nil, err
+	}
+	box, err := secrets.Parse(base64.StdEncoding.EncodeToString(key))
+	if err != nil {
+		return nil, err
+	}
+	// As main.go's open() and serve() wire them.
+	svc := service.New(service.Deps{
+		DB: st.Client, Providers: providers(), Secrets: box, Logger: log,
+		Connector: connector.Options{Logger: log},
+	})
+	var broker progress.Broker = progress.NewLocal()
+	if o.broker == "postgres" {
+		pg := progress.NewPostgres(st.DB, dbURL, log)
+		startCtx, cancel := context.WithTimeout(ctx, 15*time.Second)
+		err = pg.Start(startCtx)
+		cancel()
+		if err != nil {
+			return nil, fmt.Errorf("listening for progress: %w", err)
+		}
+		defer func() { _ = pg.Stop(context.WithoutCancel(ctx)) }()
+		broker = pg
+	}
+	queueDB, err := st.QueueDB()
+	if err != nil {
+		return nil, err
+	}
+	eng, err := engine.New(engine.Config{PushbackWorkers: o.workers}, engine.Deps{
+		Ent: st.Client, DB: st.DB, QueueDB: queueDB, Dialect: st.Dialect,
+		Open: svc.Opener().Open, Broker: broker, Logger: log,
+	})
+	if err != nil {
+		return nil, err
+	}
+	svc.SetSyncer(eng)
+	svc.SetCalls(eng)
+	if err := eng.Start(ctx); err != nil {
+		return nil, fmt.Errorf("starting the engine: %w", err)
+	}
+	defer func() {
+		sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 20*time.Second)
+		defer cancel()
+		if err := eng.Stop(sctx); err != nil {
+			log.Warn("stopping the engine", slog.Any("err", err))
+		}
+	}()
+
+	s, err := prepare(ctx, svc, st.DB, fk, o, data)
+	if err != nil {
+		return nil, err
+	}
+	res.Mapped = s.mapped
+	fmt.Fprintf(stdout, "pushbench: %s sandbox fake, N %d, %d pushback workers, %d callers, status mapping %v, %s broker, GOMAXPROCS %d, database %s\n",
+		o.provider, o.n, o.workers, o.callers, s.mapped, o.broker, runtime.GOMAXPROCS(0), res.Database)
+
+	if err := measure(ctx, o, svc, st.DB, s, res, stderr); err != nil {
+		return res, err
+	}
+	if err := check(ctx, st.DB, fk, o, s, res); err != nil {
+		return res, err
+	}
+
+	fmt.Fprintf(stdout, "  recorded      %d call results in %.2fs = %.0f/s\n", o.n, res.RecordSeconds, res.RecordRate)
+	fmt.Fprintf(stdout, "  delivered     %d pushbacks (%d effects in the fake) in %.2fs from the first record\n", res.Delivered, res.Effects, res.Seconds)
+	fmt.Fprintf(stdout, "  latency       p50 %s, p95 %s, max %s (created to delivered); most attempts %d\n",
+		res.P50.Round(time.Millisecond), res.P95.Round(time.Millisecond), res.Max.Round(time.Millisecond), res.MaxAttempts)
+	res.Summary = fmt.Sprintf("pushbench: %s, %d workers: %d deliveries in %.2fs = %.0f deliveries/s (recording %.0f/s)",
+		o.provider, o.workers, res.Delivered, res.Seconds, res.Rate, res.RecordRate)
+	fmt.Fprintln(stdout, res.Summary)
+	return res, nil
+}
+
+// providers is every external system this build supports, as in main.go.
+func providers() *connector.Registry {
+	return connector.NewRegistry(zvoove.New(), talention.New(), compleet.New(), hubspot.New())
+}
+
+// setup is what the benchmark created.
+type setup struct {
+	ctx      context.Context // acts as the benchmark organization's admin
+	orgID    pulid.ID
+	campaign pulid.ID
+	trigger  pulid.ID
+	contacts []pulid.ID // in the order of the fake's people
+	mapped   bool
+}
+
+// prepare creates an organization, connects the provider's fake, configures
+// a disabled trigger with pushback on (disabled: no sync runs meanwhile;
+// pushback does not depend on it) and COPYs the contacts.
+func prepare(ctx context.Context, svc *service.Service, db *sql.DB, fk *fakes.Set, o options, data sandbox.Dataset) (*setup, error) {
+	key, err := svc.CreateAPIKey(ctx, "pushbench", viewer.Admin)
+	if err != nil {
+		return nil, fmt.Errorf("creating an API key: %w", err)
+	}
+	v, err := svc.Authenticate(ctx, key)
+	if err != nil {
+		return nil, err
+	}
+	s := &setup{ctx: viewer.NewContext(ctx, v), orgID: v.OrgID}
+	creds := map[string]any{}
+	for k, val := range fk.Credentials(o.provider) {
+		creds[k] = val
+	}
+	integ, err := svc.ConnectIntegration(s.ctx, service.ConnectIntegrationInput{
+		Provider: integration.Provider(o.provider), Name: "pushbench " + string(o.provider), Credentials: creds,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("connecting %s: %w", o.provider, err)
+	}
+	if integ.Status != integration.StatusCONNECTED {
+		return nil, fmt.Errorf("the %s fake answered the connection check with %s", o.provider, integ.Status)
+	}
+	camp, err := svc.CreateCampaign(s.ctx, service.CreateCampaignInput{Name: "pushbench"})
+	if err != nil {
+		return nil, err
+	}
+	s.campaign = camp.ID
+	on := true
+	in := service.ConfigureTriggerInput{CampaignID: camp.ID, IntegrationID: integ.ID, Enabled: false, PushbackEnabled: &on}
+	if m, ok := mappings[o.provider]; ok {
+		in.StatusMapping = &service.StatusMappingInput{Success: &m[0], Partial: &m[1], Failure: &m[2], NotAnswered: &m[3]}
+		s.mapped = true
+	}
+	t, err := svc.ConfigureTrigger(s.ctx, in)
+	if err != nil {
+		return nil, fmt.Errorf("configuring the pushback trigger: %w", err)
+	}
+	s.trigger = t.ID
+	if s.contacts, err = copyContacts(ctx, db, s, data, o.provider); err != nil {
+		return nil, err
+	}
+	return s, nil
+}
+
+// copyContacts COPYs one contact per person of the data set into the
+// campaign, with the external ID and attributes the provider's sync would
+// have stored, and a distinct made-up number each.
+func copyContacts(ctx context.Context, db *sql.DB, s *setup, data sandbox.Dataset, p connector.ProviderKey) ([]pulid.ID, error) {
+	tx, err := db.BeginTx(ctx, nil)
+	if err != nil {
+		return nil, err
+	}
+	defer tx.Rollback() //nolint:errcheck // a no-op after Commit
+	stmt, err := tx.PrepareContext(ctx, "COPY contacts (id, organization_id, created_at, phone_e164, phone_raw, external_id, attributes, campaign_id, trigger_id) FROM STDIN")
+	if err != nil {
+		return nil, fmt.Errorf("starting COPY: %w", err)
+	}
+	now := time.Now().UTC()
+	ids := make([]pulid.ID, data.Size)
+	for i := range data.Size {
+		ids[i] = pulid.New("con")
+		e164 := fmt.Sprintf("+4915%09d", i)
+		if _, err := stmt.ExecContext(ctx, ids[i], s.orgID, now, e164, e164, data.ExternalID(i),
+			attributes(data, p, i), s.campaign, s.trigger); err != nil {
+			stmt.Close()
+			return nil, fmt.Errorf("COPY: %w", err)
+		}
+	}
+	if _, err := stmt.ExecContext(ctx); err != nil {
+		stmt.Close()
+		return nil, fmt.Errorf("ending COPY: %w", err)
+	}
+	if err := stmt.Close(); err != nil {
+		return nil, err
+	}
+	return ids, tx.Commit()
+}
+
+// attributes are the Record.Attributes the provider's connector stores for
+// person i: the ATS push reads the application and job back from them.
+func attributes(data sandbox.Dataset, p connector.ProviderKey, i int) string {
+	if p != connector.Talention && p != connector.Compleet {
+		return "{}"
+	}
+	b, _ := json.Marshal(map[string]any{
+		"applicationId": atsfake.ApplicationID(data, i),
+		"jobId":         atsfake.JobID(data.Person(i).Group),
+	})
+	return string(b)
+}
+
+// measure records the call results and waits until every pushback is
+// delivered, timing both from the first record.
+func measure(ctx context.Context, o options, svc *service.Service, db *sql.DB, s *setup, res *result, stderr io.Writer) error {
+	if o.cpuprofile != "" {
+		f, err := os.Create(o.cpuprofile)
+		if err != nil {
+			return err
+		}
+		defer f.Close()
+		if err := pprof.StartCPUProfile(f); err != nil {
+			return err
+		}
+		defer pprof.StopCPUProfile()
+	}
+	transcript := "Agent: Hello, this is Intake calling about your application.\nCandidate: Hi, yes, I applied last week.\nAgent: Thanks, a few questions then."
+	questions := []schematype.QuestionResult{
+		{Question: "Do you have a driving licence?", Answer: "yes"},
+		{Question: "When could you start?", Answer: "next month"},
+	}
+	calledAt := time.Now().Add(-time.Minute).UTC()
+	duration := 95
+
+	began := time.Now()
+	var next atomic.Int64
+	var wg sync.WaitGroup
+	errs := make(chan error, o.callers)
+	for range o.callers {
+		wg.Go(func() {
+			for {
+				i := int(next.Add(1)) - 1
+				if i >= o.n || ctx.Err() != nil {
+					return
+				}
+				key := fmt.Sprintf("pushbench-%d", i)
+				tr := transcript
+				if _, err := svc.RecordCallResult(s.ctx, service.RecordCallResultInput{
+					ContactID: s.contacts[i], Outcome: outcomes[i%len(outcomes)], Transcript: &tr,
+					QuestionResults: questions, CalledAt: calledAt, DurationSeconds: &duration, IdempotencyKey: &key,
+				}); err != nil {
+					errs <- fmt.Errorf("recording call result %d: %w", i, err)
+					return
+				}
+			}
+		})
+	}
+	wg.Wait()
+	recorded := time.Since(began)
+	close(errs)
+	if err := <-errs; err != nil {
+		return err
+	}
+	res.RecordSeconds = recorded.Seconds()
+	res.RecordRate = float64(o.n) / res.RecordSeconds
+
+	deadline := time.NewTimer(o.timeout)
+	defer deadline.Stop()
+	poll := time.NewTicker(20 * time.Millisecond)
+	defer poll.Stop()
+	lastReport := began
+	for {
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-deadline.C:
+			return fmt.Errorf("%d of %d pushbacks delivered after %s", res.Delivered, o.n, o.timeout)
+		case <-poll.C:
+		}
+		var delivered, dead int
+		if err := db.QueryRowContext(ctx, `SELECT count(*) FILTER (WHERE status = 'DELIVERED'), count(*) FILTER (WHERE status = 'DEAD') FROM pushbacks`).
+			Scan(&delivered, &dead); err != nil {
+			return fmt.Errorf("counting pushbacks: %w", err)
+		}
+		res.Delivered, res.Dead = delivered, dead
+		if dead > 0 {
+			var msg string
+			_ = db.QueryRowContext(ctx, `SELECT coalesce(last_error, '') FROM pushbacks WHERE status = 'DEAD' LIMIT 1`).Scan(&msg)
+			return fmt.Errorf("%d pushbacks are DEAD, e.g.: %s", dead, msg)
+		}
+		if delivered == o.n {
+			break
+		}
+		if now := time.Now(); now.Sub(lastReport) >= 5*time.Second {
+			lastReport = now
+			fmt.Fprintf(stderr, "pushbench: %d of %d delivered after %.0fs\n", delivered, o.n, now.Sub(began).Seconds())
+		}
+	}
+	elapsed := time.Since(began)
+	res.Seconds = elapsed.Seconds()
+	res.Rate = float64(o.n) / res.Seconds
+	return nil
+}
+
+// check reads the latencies and verifies that the fake received every
+// delivery once.
+func check(ctx context.Context, db *sql.DB, fk *fakes.Set, o options, s *setup, res *result) error {
+	var p50, p95, maxLat float64
+	if err := db.QueryRowContext(ctx, `SELECT
+			percentile_cont(0.5) WITHIN GROUP (ORDER BY extract(epoch FROM delivered_at - created_at)),
+			percentile_cont(0.95) WITHIN GROUP (ORDER BY extract(epoch FROM delivered_at - created_at)),
+			max(extract(epoch FROM delivered_at - created_at)), max(attempts)
+		FROM pushbacks`).Scan(&p50, &p95, &maxLat, &res.MaxAttempts); err != nil {
+		return fmt.Errorf("reading latencies: %w", err)
+	}
+	sec := func(f float64) time.Duration { return time.Duration(f * float64(time.Second)) }
+	res.P50, res.P95, res.Max = sec(p50), sec(p95), sec(maxLat)
+
+	var writes *sandbox.WriteLog
+	var suffixes []string
+	switch o.provider {
+	case connector.Talention:
+		writes, suffixes = fk.Talention.Writes, []string{":note", ":stage"}
+	case connector.Compleet:
+		writes, suffixes = fk.Compleet.Writes, []string{":note"}
+	case connector.HubSpot:
+		writes, suffixes = fk.HubSpot.Writes, []string{":call", ":status"}
+	}
+	if !s.mapped {
+		suffixes = suffixes[:1]
+	}
+	rows, err := db.QueryContext(ctx, `SELECT id FROM pushbacks`)
+	if err != nil {
+		return err
+	}
+	defer rows.Close()
+	effects := writes.Effects()
+	res.Effects = len(effects)
+	for rows.Next() {
+		var id string
+		if err := rows.Scan(&id); err != nil {
+			return err
+		}
+		for _, suf := range suffixes {
+			res.WantEffects++
+			if k := "intake-" + id + suf; effects[k] != 1 {
+				return fmt.Errorf("the fake applied %s %d times, want once", k, effects[k])
+			}
+		}
+	}
+	if err := rows.Err(); err != nil {
+		return err
+	}
+	if res.Effects != res.WantEffects {
+		return fmt.Errorf("the fake applied %d keys, want %d", res.Effects, res.WantEffects)
+	}
+	return nil
+}
+
+// scratchDatabase creates a new database on the server and returns its URL
+// and a function that drops it.
+func scratchDatabase(ctx context.Context, server string, res *result) (string, func() error, error) {
+	admin, err := sql.Open("postgres", server)
+	if err != nil {
+		return "", nil, err
+	}
+	pctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	if err := admin.PingContext(pctx); err != nil {
+		admin.Close()
+		return "", nil, fmt.Errorf("-postgres: cannot reach %s: %w", redact(server), err)
+	}
+	res.Database = fmt.Sprintf("intake_pushbench_%d_%d", os.Getpid(), time.Now().UnixNano()%1e9)
+	if _, err := admin.ExecContext(ctx, "CREATE DATABASE "+res.Database); err != nil {
+		admin.Close()
+		return "", nil, fmt.Errorf("creating the scratch database: %w", err)
+	}
+	u, _ := url.Parse(server)
+	u.Path = "/" + res.Database
+	drop := func() error {
+		defer admin.Close()
+		dctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
+		defer cancel()
+		// FORCE: a run that failed may leave connections open.
+		_, err := admin.ExecContext(dctx, "DROP DATABASE IF EXISTS "+res.Database+" WITH (FORCE)")
+		return err
+	}
+	return u.String(), drop, nil
+}
+
+func redact(u string) string {
+	p, err := url.Parse(u)
+	if err != nil {
+		return "the server"
+	}
+	return p.Redacted()
+}
+
+func cmpOr(a, b string) string {
+	if strings.TrimSpace(a) != "" {
+		return strings.TrimSpace(a)
+	}
+	return b
+}
