@@ -160,15 +160,6 @@ func (o *Opener) Open(in *ent.Integration) (connector.Connector, error) {
 	return p.Open(creds, o.opts)
 }
 
-// Descriptor returns the descriptor of an integration's provider.
-func (o *Opener) Descriptor(in *ent.Integration) (connector.Descriptor, bool) {
-	p, ok := o.providers.Get(connector.ProviderKey(in.Provider))
-	if !ok {
-		return connector.Descriptor{}, false
-	}
-	return p.Descriptor(), true
-}
-
 func credentialsAD(org, id pulid.ID) []byte {
 	return []byte("integration/" + string(org) + "/" + string(id))
 }

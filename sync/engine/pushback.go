@@ -71,6 +71,7 @@ func (e *Engine) RecordCallResult(ctx context.Context, in service.CallResult) (*
 	}
 	var res *ent.CallResult
 	var pb *ent.Pushback
+	var campaignID pulid.ID
 	err := e.inTx(ctx, func(tx *sql.Tx, c *ent.Client) error {
 		con, err := c.Contact.Query().Where(contact.ID(in.ContactID)).Only(ctx)
 		if ent.IsNotFound(err) {
@@ -79,6 +80,7 @@ func (e *Engine) RecordCallResult(ctx context.Context, in service.CallResult) (*
 		if err != nil {
 			return err
 		}
+		campaignID = con.CampaignID
 		create := c.CallResult.Create().
 			SetContactID(con.ID).SetOutcome(in.Outcome).SetTranscript(in.Transcript).
 			SetQuestionResults(in.QuestionResults).SetCalledAt(in.CalledAt).SetDurationSeconds(in.DurationSeconds)
@@ -119,7 +121,7 @@ func (e *Engine) RecordCallResult(ctx context.Context, in service.CallResult) (*
 		return nil, err
 	}
 	if pb != nil {
-		e.publishPushback(ctx, pb)
+		e.publishPushback(ctx, pb, campaignID)
 	}
 	// Entities created inside the transaction are bound to it: read again.
 	return e.ent.CallResult.Get(ctx, res.ID)
@@ -169,7 +171,7 @@ func (e *Engine) RetryPushback(ctx context.Context, id pulid.ID) (*ent.Pushback,
 	if err != nil {
 		return nil, err
 	}
-	e.publishPushback(ctx, pb)
+	e.publishPushback(ctx, pb, e.campaignOf(ctx, pb.TriggerID))
 	return e.ent.Pushback.Get(ctx, id)
 }
 
@@ -216,14 +218,14 @@ func (e *Engine) deliver(ctx context.Context, id pulid.ID) error {
 	// The rules hold at delivery time too.
 	switch {
 	case !t.PushbackEnabled:
-		return e.settle(ctx, pb, pushback.StatusDEAD, "not delivered: pushback was switched off on the trigger", 0)
+		return e.settle(ctx, pb, t.CampaignID, pushback.StatusDEAD, "not delivered: pushback was switched off on the trigger", 0)
 	case t.Edges.Integration.Status != integration.StatusCONNECTED:
-		return e.settle(ctx, pb, pushback.StatusDEAD,
+		return e.settle(ctx, pb, t.CampaignID, pushback.StatusDEAD,
 			fmt.Sprintf("not delivered: the integration is %s", t.Edges.Integration.Status), 0)
 	}
 	conn, err := e.open(t.Edges.Integration)
 	if err != nil {
-		return e.settle(ctx, pb, pushback.StatusDEAD, "opening the integration: "+err.Error(), 0)
+		return e.settle(ctx, pb, t.CampaignID, pushback.StatusDEAD, "opening the integration: "+err.Error(), 0)
 	}
 	con := call.Edges.Contact
 	req := connector.PushRequest{
@@ -245,9 +247,9 @@ func (e *Engine) deliver(ctx context.Context, id pulid.ID) error {
 	var ce *connector.Error
 	switch {
 	case err == nil:
-		return e.settle(ctx, pb, pushback.StatusDELIVERED, "", attempts)
+		return e.settle(ctx, pb, t.CampaignID, pushback.StatusDELIVERED, "", attempts)
 	case errors.Is(err, connector.ErrUnsupported):
-		return e.settle(ctx, pb, pushback.StatusDEAD, "the provider cannot receive call results", attempts)
+		return e.settle(ctx, pb, t.CampaignID, pushback.StatusDEAD, "the provider cannot receive call results", attempts)
 	case errors.Is(ctx.Err(), context.Canceled):
 		return ctx.Err() // shutting down: River retries
 	case (connector.IsTemporary(err) || ctx.Err() != nil) && attempts < MaxPushbackAttempts:
@@ -256,21 +258,21 @@ func (e *Engine) deliver(ctx context.Context, id pulid.ID) error {
 		if ra, ok := connector.IsRateLimited(err); ok && ra > wait {
 			wait = ra
 		}
-		if err := e.retryLater(ctx, pb, err.Error(), attempts, wait); err != nil {
+		if err := e.retryLater(ctx, pb, t.CampaignID, err.Error(), attempts, wait); err != nil {
 			return err
 		}
 		return river.JobSnooze(wait)
 	case connector.IsTemporary(err) || ctx.Err() != nil:
-		return e.settle(ctx, pb, pushback.StatusDEAD, fmt.Sprintf("gave up after %d attempts: %v", attempts, err), attempts)
+		return e.settle(ctx, pb, t.CampaignID, pushback.StatusDEAD, fmt.Sprintf("gave up after %d attempts: %v", attempts, err), attempts)
 	case errors.As(err, &ce):
-		return e.settle(ctx, pb, pushback.StatusDEAD, err.Error(), attempts) // refused: retrying cannot help
+		return e.settle(ctx, pb, t.CampaignID, pushback.StatusDEAD, err.Error(), attempts) // refused: retrying cannot help
 	default:
-		return e.settle(ctx, pb, pushback.StatusDEAD, err.Error(), attempts)
+		return e.settle(ctx, pb, t.CampaignID, pushback.StatusDEAD, err.Error(), attempts)
 	}
 }
 
 // settle records a delivery's final answer.
-func (e *Engine) settle(ctx context.Context, pb *ent.Pushback, status pushback.Status, msg string, attempts int) error {
+func (e *Engine) settle(ctx context.Context, pb *ent.Pushback, campaignID pulid.ID, status pushback.Status, msg string, attempts int) error {
 	ctx = context.WithoutCancel(ctx)
 	upd := e.ent.Pushback.UpdateOneID(pb.ID).
 		Where(pushback.StatusIn(pushback.StatusPENDING, pushback.StatusRETRYING)).
@@ -290,11 +292,11 @@ func (e *Engine) settle(ctx context.Context, pb *ent.Pushback, status pushback.S
 	if status == pushback.StatusDEAD {
 		e.log.WarnContext(ctx, "pushback dead", slog.String("pushback", string(pb.ID)), slog.String("reason", msg))
 	}
-	e.publishPushback(ctx, saved)
+	e.publishPushback(ctx, saved, campaignID)
 	return nil
 }
 
-func (e *Engine) retryLater(ctx context.Context, pb *ent.Pushback, msg string, attempts int, wait time.Duration) error {
+func (e *Engine) retryLater(ctx context.Context, pb *ent.Pushback, campaignID pulid.ID, msg string, attempts int, wait time.Duration) error {
 	saved, err := e.ent.Pushback.UpdateOneID(pb.ID).
 		Where(pushback.StatusIn(pushback.StatusPENDING, pushback.StatusRETRYING)).
 		SetStatus(pushback.StatusRETRYING).SetAttempts(attempts).SetLastError(msg).
@@ -306,17 +308,10 @@ func (e *Engine) retryLater(ctx context.Context, pb *ent.Pushback, msg string, a
 	if err != nil {
 		return err
 	}
-	e.publishPushback(ctx, saved)
+	e.publishPushback(ctx, saved, campaignID)
 	return nil
 }
 
-func (e *Engine) publishPushback(ctx context.Context, pb *ent.Pushback) {
-	ctx = context.WithoutCancel(ctx) // also after an attempt ran out of time
-	n := progress.Notice{Kind: progress.KindPushback, ID: pb.ID}
-	camp, err := e.ent.Trigger.Query().Where(trigger.ID(pb.TriggerID)).
-		Select(trigger.FieldCampaignID).String(viewer.SystemContext(ctx))
-	if err == nil {
-		n.CampaignID = pulid.ID(camp)
-	}
-	e.publish(ctx, n)
+func (e *Engine) publishPushback(ctx context.Context, pb *ent.Pushback, campaignID pulid.ID) {
+	e.publish(ctx, progress.Notice{Kind: progress.KindPushback, ID: pb.ID, CampaignID: campaignID})
 }

@@ -61,6 +61,7 @@ var errNotDue = errors.New("trigger is not due")
 func (e *Engine) StartRun(ctx context.Context, triggerID pulid.ID, kind syncrun.Kind) (*ent.SyncRun, error) {
 	var run *ent.SyncRun
 	var created bool
+	var campaignID pulid.ID
 	err := e.inTx(ctx, func(tx *sql.Tx, c *ent.Client) error {
 		t, err := c.Trigger.Query().Where(trigger.ID(triggerID)).WithIntegration().Only(ctx)
 		if ent.IsNotFound(err) {
@@ -69,6 +70,7 @@ func (e *Engine) StartRun(ctx context.Context, triggerID pulid.ID, kind syncrun.
 		if err != nil {
 			return err
 		}
+		campaignID = t.CampaignID
 		if !t.Enabled {
 			return service.Invalid("triggerID", "the trigger is disabled: enable it to sync")
 		}
@@ -127,7 +129,7 @@ func (e *Engine) StartRun(ctx context.Context, triggerID pulid.ID, kind syncrun.
 		return nil, err
 	}
 	if created {
-		e.publish(ctx, e.notice(ctx, run))
+		e.publish(ctx, runNotice(run.ID, campaignID))
 	}
 	return run, nil
 }
@@ -173,7 +175,7 @@ func (e *Engine) CancelRun(ctx context.Context, runID pulid.ID) (*ent.SyncRun, e
 			e.log.WarnContext(ctx, "cancelling the run's job", slog.String("run", string(runID)), slog.Any("err", err))
 		}
 	}
-	e.publish(ctx, e.notice(ctx, run))
+	e.publish(ctx, runNotice(run.ID, e.campaignOf(ctx, run.TriggerID)))
 	return run, nil
 }
 
@@ -201,15 +203,20 @@ func (e *Engine) HandleWebhook(ctx context.Context, in *ent.Integration, events 
 	return nil
 }
 
-// notice is the progress notice of a run.
-func (e *Engine) notice(ctx context.Context, run *ent.SyncRun) progress.Notice {
-	n := progress.Notice{Kind: progress.KindRun, ID: run.ID, RunID: run.ID}
-	camp, err := e.ent.Trigger.Query().Where(trigger.ID(run.TriggerID)).
-		Select(trigger.FieldCampaignID).String(viewer.SystemContext(ctx))
-	if err == nil {
-		n.CampaignID = pulid.ID(camp)
+// runNotice is the progress notice of a run of a campaign's trigger.
+func runNotice(runID, campaignID pulid.ID) progress.Notice {
+	return progress.Notice{Kind: progress.KindRun, ID: runID, RunID: runID, CampaignID: campaignID}
+}
+
+// campaignOf looks up the campaign of a trigger, for the notices of paths
+// that have not loaded it ("" when it is gone).
+func (e *Engine) campaignOf(ctx context.Context, triggerID pulid.ID) pulid.ID {
+	camp, err := e.ent.Trigger.Query().Where(trigger.ID(triggerID)).
+		Select(trigger.FieldCampaignID).String(viewer.SystemContext(context.WithoutCancel(ctx)))
+	if err != nil {
+		return ""
 	}
-	return n
+	return pulid.ID(camp)
 }
 
 // scheduleArgs is the periodic job that queues the runs of due triggers.

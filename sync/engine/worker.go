@@ -18,6 +18,7 @@ import (
 	"github.com/intake/intake/internal/pulid"
 	"github.com/intake/intake/internal/viewer"
 	"github.com/intake/intake/sync/connector"
+	"github.com/intake/intake/sync/progress"
 )
 
 type syncWorker struct {
@@ -64,22 +65,23 @@ func (e *Engine) work(ctx context.Context, runID pulid.ID) error {
 	if run, err = e.ent.SyncRun.Get(ctx, runID); err != nil {
 		return err
 	}
-	e.publish(ctx, e.notice(ctx, run))
-
 	t, err := e.ent.Trigger.Query().Where(trigger.ID(run.TriggerID)).
 		WithCampaign().WithIntegration().WithReferences().Only(ctx)
 	if err != nil {
 		return err
 	}
+	notice := runNotice(run.ID, t.CampaignID)
+	e.publish(ctx, notice)
+
 	if !t.Enabled {
-		return e.finish(ctx, run, "", syncrun.StatusFAILED, "the trigger was disabled before the run started")
+		return e.finish(ctx, run, notice, "", syncrun.StatusFAILED, "the trigger was disabled before the run started")
 	}
 	if st := t.Edges.Integration.Status; st != integration.StatusCONNECTED {
-		return e.finish(ctx, run, "", syncrun.StatusFAILED, fmt.Sprintf("the integration is %s", st))
+		return e.finish(ctx, run, notice, "", syncrun.StatusFAILED, fmt.Sprintf("the integration is %s", st))
 	}
 	conn, err := e.open(t.Edges.Integration)
 	if err != nil {
-		return e.finish(ctx, run, "", syncrun.StatusFAILED, "opening the integration: "+err.Error())
+		return e.finish(ctx, run, notice, "", syncrun.StatusFAILED, "opening the integration: "+err.Error())
 	}
 
 	wctx, cancel := context.WithCancel(ctx)
@@ -112,7 +114,7 @@ func (e *Engine) work(ctx context.Context, runID pulid.ID) error {
 			}
 			return err
 		}
-		e.publish(ctx, e.notice(ctx, run))
+		e.publish(ctx, notice)
 	}
 	if lost.Load() {
 		return nil
@@ -121,7 +123,7 @@ func (e *Engine) work(ctx context.Context, runID pulid.ID) error {
 		return ctx.Err() // shutting down: River retries, the run resumes
 	}
 	status, msg := ending(fetchErr, im.fetched)
-	return e.finish(ctx, run, im.cursor, status, msg)
+	return e.finish(ctx, run, notice, im.cursor, status, msg)
 }
 
 // ending decides how a run whose fetch stopped with err ends.
@@ -193,7 +195,7 @@ func (e *Engine) heartbeat(ctx context.Context, runID pulid.ID, lost func()) {
 // finish ends a run this worker holds and updates its trigger: the
 // watermark advances after success, a PARTIAL run leaves its cursor for the
 // next run, any other ending clears it.
-func (e *Engine) finish(ctx context.Context, run *ent.SyncRun, cursor string, status syncrun.Status, msg string) error {
+func (e *Engine) finish(ctx context.Context, run *ent.SyncRun, notice progress.Notice, cursor string, status syncrun.Status, msg string) error {
 	ctx = context.WithoutCancel(ctx)
 	now := time.Now().UTC()
 	err := e.inTx(ctx, func(_ *sql.Tx, c *ent.Client) error {
@@ -228,10 +230,7 @@ func (e *Engine) finish(ctx context.Context, run *ent.SyncRun, cursor string, st
 	if err != nil {
 		return err
 	}
-	final, gerr := e.ent.SyncRun.Get(ctx, run.ID)
-	if gerr == nil {
-		e.publish(ctx, e.notice(ctx, final))
-	}
+	e.publish(ctx, notice)
 	e.log.InfoContext(ctx, "sync run ended", slog.String("run", string(run.ID)), slog.String("status", string(status)))
 	return nil
 }
@@ -247,7 +246,7 @@ func (e *Engine) abandon(ctx context.Context, runID pulid.ID, msg string) {
 		return
 	}
 	if run, err := e.ent.SyncRun.Get(ctx, runID); err == nil {
-		e.publish(ctx, e.notice(ctx, run))
+		e.publish(ctx, runNotice(run.ID, e.campaignOf(ctx, run.TriggerID)))
 	}
 }
 
