@@ -97,7 +97,8 @@ func Providers() *connector.Registry {
 }
 
 // Start runs Intake on db, with fakes of every provider serving 50 people.
-func Start(t testing.TB, db *dbtest.DB) *App {
+// Options adjust the HTTP server's configuration (limits, origins).
+func Start(t testing.TB, db *dbtest.DB, options ...func(*server.Config)) *App {
 	t.Helper()
 	fk := fakes.New(sandbox.Dataset{Seed: 1, Size: 50})
 	if err := fk.Start("127.0.0.1:0"); err != nil {
@@ -147,7 +148,11 @@ func Start(t testing.TB, db *dbtest.DB) *App {
 		eng.Stop(ctx)
 	})
 	sink := &Sink{next: eng}
-	srv := server.New(server.Config{Addr: "127.0.0.1:0", Introspection: true}, server.Deps{
+	cfg := server.Config{Addr: "127.0.0.1:0", Introspection: true}
+	for _, o := range options {
+		o(&cfg)
+	}
+	srv := server.New(cfg, server.Deps{
 		DB: db.Store.Client, Ping: db.Store.DB.PingContext, Service: svc, Broker: broker, Logger: log, Webhooks: sink,
 	})
 	addr, _, err := srv.Start()
