@@ -5,12 +5,14 @@ import (
 	"database/sql"
 	"encoding/json"
 	"fmt"
+	"iter"
 	"slices"
 	"strconv"
 	"strings"
 	"time"
 
 	"entgo.io/ent/dialect"
+	"github.com/lib/pq"
 
 	"github.com/intake/intake/ent"
 	"github.com/intake/intake/ent/importissue"
@@ -86,23 +88,70 @@ func (c *counts) add(code importissue.Code) {
 	}
 }
 
-// importPage validates, filters and de-duplicates a page, inserts its
-// contacts and issues, and checkpoints the cursor and counters, all in one
-// transaction that commits only while this worker owns the running run.
-func (im *importer) importPage(ctx context.Context, p *connector.Page) error {
-	cands, pageDups, issues := im.classify(p.Records)
+// prepared is a fetched page, classified and ready to import.
+type prepared struct {
+	page     *connector.Page
+	cands    []*candidate
+	pageDups []pageDup
+	issues   []issue
+	err      error // the fetch ended with this error instead of a page
+}
+
+// prepare fetches and classifies pages one page ahead of its caller, so that
+// the next page's request and phone validation overlap the current page's
+// transaction. Nothing is written here: a page counts only once its import
+// commits. Stopping the iteration early stops the fetch and waits for it.
+func (im *importer) prepare(ctx context.Context, conn connector.Connector, req connector.FetchRequest) iter.Seq[*prepared] {
+	return func(yield func(*prepared) bool) {
+		ctx, cancel := context.WithCancel(ctx)
+		ready := make(chan *prepared, 1)
+		go func() {
+			defer close(ready)
+			for page, err := range conn.Fetch(ctx, req) {
+				p := &prepared{page: page, err: err}
+				if err == nil {
+					p.cands, p.pageDups, p.issues = im.classify(page.Records)
+				}
+				select {
+				case ready <- p:
+				case <-ctx.Done():
+					return
+				}
+				if err != nil {
+					return
+				}
+			}
+		}()
+		defer func() {
+			cancel()
+			for range ready { // let the fetch end before returning
+			}
+		}()
+		for p := range ready {
+			if !yield(p) {
+				return
+			}
+		}
+	}
+}
+
+// importPage inserts a prepared page's contacts and issues, finds which
+// candidates the campaign already had, and checkpoints the cursor and
+// counters, all in one transaction that commits only while this worker owns
+// the running run.
+func (im *importer) importPage(ctx context.Context, p *prepared) error {
 	now := time.Now().UTC()
-	c := counts{fetched: len(p.Records)}
+	c := counts{fetched: len(p.page.Records)}
 	err := im.e.inTx(ctx, func(tx *sql.Tx, _ *ent.Client) error {
-		inserted, err := im.insertContacts(ctx, tx, cands, now)
+		inserted, err := im.insertContacts(ctx, tx, p.cands, now)
 		if err != nil {
 			return err
 		}
-		dups, err := im.duplicatesInCampaign(ctx, tx, cands, pageDups, inserted)
+		dups, err := im.duplicatesInCampaign(ctx, tx, p.cands, p.pageDups, inserted)
 		if err != nil {
 			return err
 		}
-		issues := append(issues, dups...)
+		issues := append(slices.Clip(p.issues), dups...)
 		c.imported = len(inserted)
 		for _, is := range issues {
 			c.add(is.code)
@@ -110,12 +159,12 @@ func (im *importer) importPage(ctx context.Context, p *connector.Page) error {
 		if err := im.insertIssues(ctx, tx, issues, now); err != nil {
 			return err
 		}
-		return im.checkpoint(ctx, tx, c, p, now)
+		return im.checkpoint(ctx, tx, c, p.page, now)
 	})
 	if err != nil {
 		return err
 	}
-	im.cursor = p.Cursor
+	im.cursor = p.page.Cursor
 	im.fetched += c.fetched
 	return nil
 }
@@ -158,14 +207,52 @@ func (im *importer) classify(recs []connector.Record) ([]*candidate, []pageDup, 
 	return cands, dups, issues
 }
 
-// rowsPerStatement keeps multi-row statements under SQLite's and
-// PostgreSQL's parameter limits.
+// rowsPerStatement keeps multi-row statements under SQLite's parameter
+// limit. PostgreSQL takes a page's rows as arrays in one statement.
 const rowsPerStatement = 500
 
 // insertContacts inserts the candidates, skipping numbers the campaign
 // already has, and returns the E.164 numbers actually inserted.
 func (im *importer) insertContacts(ctx context.Context, tx *sql.Tx, cands []*candidate, now time.Time) (map[string]bool, error) {
 	inserted := make(map[string]bool, len(cands))
+	scan := func(rows *sql.Rows, err error) error {
+		if err != nil {
+			return fmt.Errorf("inserting contacts: %w", err)
+		}
+		defer rows.Close()
+		for rows.Next() {
+			var e164 string
+			if err := rows.Scan(&e164); err != nil {
+				return err
+			}
+			inserted[e164] = true
+		}
+		return rows.Err()
+	}
+	if len(cands) == 0 {
+		return inserted, nil
+	}
+	if im.e.dia == dialect.Postgres {
+		// One statement whatever the page size: unnest plans in constant
+		// time, where thousands of VALUES parameters do not.
+		cols := make([]pq.StringArray, 8)
+		for i := range cols {
+			cols[i] = make(pq.StringArray, len(cands))
+		}
+		for i, c := range cands {
+			cols[0][i], cols[1][i], cols[2][i] = string(c.id), c.e164, truncate(c.raw, 250)
+			cols[3][i], cols[4][i], cols[5][i] = c.rec.FirstName, c.rec.LastName, c.rec.Email
+			cols[6][i], cols[7][i] = truncate(c.rec.ExternalID, 200), attributes(c.rec)
+		}
+		return inserted, scan(tx.QueryContext(ctx, `INSERT INTO contacts (id, organization_id, created_at, phone_e164, phone_raw,
+			first_name, last_name, email, external_id, attributes, campaign_id, trigger_id)
+		SELECT u.id, $1, $2, u.e164, u.raw, NULLIF(u.first, ''), NULLIF(u.last, ''), NULLIF(u.email, ''), u.ext, u.attrs::jsonb, $3, $4
+		FROM unnest($5::text[], $6::text[], $7::text[], $8::text[], $9::text[], $10::text[], $11::text[], $12::text[])
+			AS u(id, e164, raw, first, last, email, ext, attrs)
+		ON CONFLICT (campaign_id, phone_e164) DO NOTHING RETURNING phone_e164`,
+			im.orgID, now, im.campaignID, im.triggerID,
+			cols[0], cols[1], cols[2], cols[3], cols[4], cols[5], cols[6], cols[7]))
+	}
 	for chunk := range slices.Chunk(cands, rowsPerStatement) {
 		var q strings.Builder
 		q.WriteString(`INSERT INTO contacts (id, organization_id, created_at, phone_e164, phone_raw, first_name, last_name, email, external_id, attributes, campaign_id, trigger_id) VALUES `)
@@ -175,35 +262,28 @@ func (im *importer) insertContacts(ctx context.Context, tx *sql.Tx, cands []*can
 				q.WriteByte(',')
 			}
 			im.values(&q, len(args), 12)
-			attrs, err := json.Marshal(c.rec.Attributes)
-			if err != nil || c.rec.Attributes == nil {
-				attrs = []byte("{}")
-			}
 			args = append(args, c.id, im.orgID, now, c.e164, truncate(c.raw, 250),
 				nullable(c.rec.FirstName), nullable(c.rec.LastName), nullable(c.rec.Email),
-				truncate(c.rec.ExternalID, 200), string(attrs), im.campaignID, im.triggerID)
+				truncate(c.rec.ExternalID, 200), attributes(c.rec), im.campaignID, im.triggerID)
 		}
 		q.WriteString(` ON CONFLICT (campaign_id, phone_e164) DO NOTHING RETURNING phone_e164`)
-		rows, err := tx.QueryContext(ctx, q.String(), args...)
-		if err != nil {
-			return nil, fmt.Errorf("inserting contacts: %w", err)
-		}
-		for rows.Next() {
-			var e164 string
-			if err := rows.Scan(&e164); err != nil {
-				rows.Close()
-				return nil, err
-			}
-			inserted[e164] = true
-		}
-		if err := rows.Close(); err != nil {
-			return nil, err
-		}
-		if err := rows.Err(); err != nil {
+		if err := scan(tx.QueryContext(ctx, q.String(), args...)); err != nil {
 			return nil, err
 		}
 	}
 	return inserted, nil
+}
+
+// attributes is a record's attributes as a JSON object.
+func attributes(r *connector.Record) string {
+	if r.Attributes == nil {
+		return "{}"
+	}
+	b, err := json.Marshal(r.Attributes)
+	if err != nil {
+		return "{}"
+	}
+	return string(b)
 }
 
 // duplicatesInCampaign makes the DUPLICATE issues: of candidates not
@@ -269,6 +349,27 @@ func (im *importer) duplicatesInCampaign(ctx context.Context, tx *sql.Tx, cands 
 }
 
 func (im *importer) insertIssues(ctx context.Context, tx *sql.Tx, issues []issue, now time.Time) error {
+	if len(issues) == 0 {
+		return nil
+	}
+	if im.e.dia == dialect.Postgres {
+		cols := make([]pq.StringArray, 5)
+		for i := range cols {
+			cols[i] = make(pq.StringArray, len(issues))
+		}
+		for i, is := range issues {
+			cols[0][i], cols[1][i], cols[2][i] = string(pulid.New("iss")), truncate(is.externalID, 200), string(is.code)
+			cols[3][i], cols[4][i] = truncate(is.message, 1000), is.rawPhone
+		}
+		_, err := tx.ExecContext(ctx, `INSERT INTO import_issues (id, organization_id, created_at, external_id, code, message, raw_phone, run_id)
+		SELECT u.id, $1, $2, u.ext, u.code, u.msg, NULLIF(u.raw, ''), $3
+		FROM unnest($4::text[], $5::text[], $6::text[], $7::text[], $8::text[]) AS u(id, ext, code, msg, raw)`,
+			im.orgID, now, im.runID, cols[0], cols[1], cols[2], cols[3], cols[4])
+		if err != nil {
+			return fmt.Errorf("inserting import issues: %w", err)
+		}
+		return nil
+	}
 	for chunk := range slices.Chunk(issues, rowsPerStatement) {
 		var q strings.Builder
 		q.WriteString(`INSERT INTO import_issues (id, organization_id, created_at, external_id, code, message, raw_phone, run_id) VALUES `)

@@ -100,12 +100,12 @@ func (e *Engine) work(ctx context.Context, runID pulid.ID) error {
 		req.Since = *run.Since
 	}
 	var fetchErr error
-	for page, err := range conn.Fetch(wctx, req) {
-		if err != nil {
-			fetchErr = err
+	for p := range im.prepare(wctx, conn, req) {
+		if p.err != nil {
+			fetchErr = p.err
 			break
 		}
-		if err := im.importPage(wctx, page); err != nil {
+		if err := im.importPage(wctx, p); err != nil {
 			if errors.Is(err, errStopped) || lost.Load() {
 				return nil
 			}
