@@ -44,6 +44,18 @@ var DefaultRetry = RetryPolicy{
 // DefaultTimeout bounds a whole request when Options.HTTPClient is nil.
 const DefaultTimeout = 5 * time.Minute
 
+// transport is shared by every client without Options.HTTPClient, so that
+// connections to a provider are reused across integrations and jobs. Its
+// idle pool per host is sized for many deliveries to one provider at once:
+// http.DefaultTransport keeps two, and every other request would open a
+// new connection.
+var transport = func() *http.Transport {
+	t := http.DefaultTransport.(*http.Transport).Clone()
+	t.MaxIdleConns = 512
+	t.MaxIdleConnsPerHost = 128
+	return t
+}()
+
 // maxResponseBytes bounds a response body read into memory.
 const maxResponseBytes = 32 << 20
 
@@ -92,7 +104,7 @@ func NewClient(provider ProviderKey, baseURL string, opts Options) (*Client, err
 	}
 	hc := opts.HTTPClient
 	if hc == nil {
-		hc = &http.Client{Timeout: DefaultTimeout}
+		hc = &http.Client{Timeout: DefaultTimeout, Transport: transport}
 	}
 	logger := opts.Logger
 	if logger == nil {

@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
+	"strconv"
 	"time"
 
 	"entgo.io/ent/dialect"
@@ -177,6 +178,14 @@ func (e *Engine) inTx(ctx context.Context, fn func(tx *sql.Tx, c *ent.Client) er
 		return err
 	}
 	return tx.Commit()
+}
+
+// ph is the i-th (1-based) placeholder of the dialect.
+func (e *Engine) ph(i int) string {
+	if e.dia == dialect.Postgres {
+		return "$" + strconv.Itoa(i)
+	}
+	return "?"
 }
 
 // txDriver runs ent on a transaction the engine owns: ent's own

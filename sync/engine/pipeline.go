@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"iter"
 	"slices"
-	"strconv"
 	"strings"
 	"time"
 
@@ -305,13 +304,13 @@ func (im *importer) duplicatesInCampaign(ctx context.Context, tx *sql.Tx, cands 
 	}
 	for chunk := range slices.Chunk(skipped, rowsPerStatement) { // none: no query
 		var q strings.Builder
-		q.WriteString(`SELECT phone_e164, id, external_id FROM contacts WHERE campaign_id = ` + im.ph(1) + ` AND phone_e164 IN (`)
+		q.WriteString(`SELECT phone_e164, id, external_id FROM contacts WHERE campaign_id = ` + im.e.ph(1) + ` AND phone_e164 IN (`)
 		args := []any{im.campaignID}
 		for i, c := range chunk {
 			if i > 0 {
 				q.WriteByte(',')
 			}
-			q.WriteString(im.ph(len(args) + 1))
+			q.WriteString(im.e.ph(len(args) + 1))
 			args = append(args, c.e164)
 		}
 		q.WriteByte(')')
@@ -400,7 +399,7 @@ func (im *importer) checkpoint(ctx context.Context, tx *sql.Tx, c counts, p *con
 		invalid_phone = invalid_phone + %[4]s, filtered_out = filtered_out + %[5]s, failed = failed + %[6]s,
 		total = COALESCE(%[7]s, total), cursor = %[8]s, lease_expires_at = %[9]s, updated_at = %[10]s
 		WHERE id = %[11]s AND lease_owner = %[12]s AND status = 'RUNNING'`,
-		im.ph(1), im.ph(2), im.ph(3), im.ph(4), im.ph(5), im.ph(6), im.ph(7), im.ph(8), im.ph(9), im.ph(10), im.ph(11), im.ph(12))
+		im.e.ph(1), im.e.ph(2), im.e.ph(3), im.e.ph(4), im.e.ph(5), im.e.ph(6), im.e.ph(7), im.e.ph(8), im.e.ph(9), im.e.ph(10), im.e.ph(11), im.e.ph(12))
 	res, err := tx.ExecContext(ctx, q, c.fetched, c.imported, c.duplicates, c.invalidPhone, c.filteredOut, c.failed,
 		total, p.Cursor, now.Add(im.e.cfg.Lease), now, im.runID, im.e.cfg.ID)
 	if err != nil {
@@ -421,17 +420,9 @@ func (im *importer) values(q *strings.Builder, from, n int) {
 		if i > 1 {
 			q.WriteByte(',')
 		}
-		q.WriteString(im.ph(from + i))
+		q.WriteString(im.e.ph(from + i))
 	}
 	q.WriteByte(')')
-}
-
-// ph is the i-th (1-based) placeholder of the dialect.
-func (im *importer) ph(i int) string {
-	if im.e.dia == dialect.Postgres {
-		return "$" + strconv.Itoa(i)
-	}
-	return "?"
 }
 
 func nullable(s string) sql.NullString { return sql.NullString{String: s, Valid: s != ""} }

@@ -3,6 +3,7 @@ package engine
 import (
 	"context"
 	"database/sql"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -12,13 +13,12 @@ import (
 
 	"github.com/intake/intake/ent"
 	"github.com/intake/intake/ent/callresult"
-	"github.com/intake/intake/ent/contact"
 	"github.com/intake/intake/ent/integration"
 	"github.com/intake/intake/ent/pushback"
-	"github.com/intake/intake/ent/trigger"
 	"github.com/intake/intake/internal/pulid"
 	"github.com/intake/intake/internal/service"
 	"github.com/intake/intake/internal/viewer"
+	"github.com/intake/intake/schema/schematype"
 	"github.com/intake/intake/sync/connector"
 	"github.com/intake/intake/sync/progress"
 )
@@ -64,25 +64,16 @@ func (pushbackArgs) InsertOpts() river.InsertOpts {
 // has a trigger with pushback on, its Pushback and the job delivering it, all
 // in one transaction. A known idempotency key returns the first result.
 func (e *Engine) RecordCallResult(ctx context.Context, in service.CallResult) (*ent.CallResult, error) {
-	if in.IdempotencyKey != "" {
-		if prev, err := e.callByKey(ctx, in.IdempotencyKey); prev != nil || err != nil {
-			return prev, err
-		}
-	}
 	var res *ent.CallResult
 	var pb *ent.Pushback
-	var campaignID pulid.ID
+	var target pushbackTarget
 	err := e.inTx(ctx, func(tx *sql.Tx, c *ent.Client) error {
-		con, err := c.Contact.Query().Where(contact.ID(in.ContactID)).Only(ctx)
-		if ent.IsNotFound(err) {
-			return service.NotFound("input.contactID", "contact")
-		}
-		if err != nil {
+		var err error
+		if target, err = e.pushbackTarget(ctx, tx, in.ContactID); err != nil {
 			return err
 		}
-		campaignID = con.CampaignID
 		create := c.CallResult.Create().
-			SetContactID(con.ID).SetOutcome(in.Outcome).SetTranscript(in.Transcript).
+			SetContactID(in.ContactID).SetOutcome(in.Outcome).SetTranscript(in.Transcript).
 			SetQuestionResults(in.QuestionResults).SetCalledAt(in.CalledAt).SetDurationSeconds(in.DurationSeconds)
 		if in.IdempotencyKey != "" {
 			create.SetIdempotencyKey(in.IdempotencyKey)
@@ -90,18 +81,12 @@ func (e *Engine) RecordCallResult(ctx context.Context, in service.CallResult) (*
 		if res, err = create.Save(ctx); err != nil {
 			return err
 		}
-		t, err := c.Trigger.Query().
-			Where(trigger.CampaignID(con.CampaignID), trigger.PushbackEnabled(true)).
-			WithStatusMapping().Only(ctx)
-		if ent.IsNotFound(err) {
+		if target.triggerID == "" {
 			return nil // no pushback trigger: the result stays in the campaign
 		}
-		if err != nil {
-			return err
-		}
-		pbc := c.Pushback.Create().SetCallResultID(res.ID).SetTriggerID(t.ID).SetStatus(pushback.StatusPENDING)
-		if m := t.Edges.StatusMapping; m != nil {
-			pbc.SetMappedStatus(mapped(m, in.Outcome))
+		pbc := c.Pushback.Create().SetCallResultID(res.ID).SetTriggerID(target.triggerID).SetStatus(pushback.StatusPENDING)
+		if target.mapping != nil {
+			pbc.SetMappedStatus(mapped(target.mapping, in.Outcome))
 		}
 		if pb, err = pbc.Save(ctx); err != nil {
 			return err
@@ -110,10 +95,13 @@ func (e *Engine) RecordCallResult(ctx context.Context, in service.CallResult) (*
 		return err
 	})
 	if err != nil && in.IdempotencyKey != "" && ent.IsConstraintError(err) {
-		// The same key raced in: the first one recorded is the answer.
-		if prev, perr := e.callByKey(ctx, in.IdempotencyKey); prev != nil {
+		// The key was recorded before (or raced in): the first result is
+		// the answer.
+		prev, perr := e.ent.CallResult.Query().Where(callresult.IdempotencyKey(in.IdempotencyKey)).Only(ctx)
+		if perr == nil {
 			return prev, nil
-		} else if perr != nil {
+		}
+		if !ent.IsNotFound(perr) {
 			return nil, perr
 		}
 	}
@@ -121,18 +109,47 @@ func (e *Engine) RecordCallResult(ctx context.Context, in service.CallResult) (*
 		return nil, err
 	}
 	if pb != nil {
-		e.publishPushback(ctx, pb, campaignID)
+		e.publishPushback(ctx, pb.ID, target.campaignID)
 	}
 	// Entities created inside the transaction are bound to it: read again.
 	return e.ent.CallResult.Get(ctx, res.ID)
 }
 
-func (e *Engine) callByKey(ctx context.Context, key string) (*ent.CallResult, error) {
-	prev, err := e.ent.CallResult.Query().Where(callresult.IdempotencyKey(key)).Only(ctx)
-	if ent.IsNotFound(err) {
-		return nil, nil
+// pushbackTarget is where a contact's call results go: its campaign and,
+// when one of the campaign's triggers pushes results back, that trigger and
+// its status mapping.
+type pushbackTarget struct {
+	campaignID pulid.ID
+	triggerID  pulid.ID
+	mapping    *ent.StatusMapping
+}
+
+// pushbackTarget reads a contact's pushback target in one query, scoped to
+// the caller's organization. A campaign has at most one pushback trigger.
+func (e *Engine) pushbackTarget(ctx context.Context, tx *sql.Tx, contactID pulid.ID) (pushbackTarget, error) {
+	var t pushbackTarget
+	v := viewer.FromContext(ctx)
+	if v == nil {
+		return t, errors.New("recording a call result: the request has no organization")
 	}
-	return prev, err
+	var trig, success, partial, failure, notAnswered sql.NullString
+	err := tx.QueryRowContext(ctx, `SELECT ct.campaign_id, t.id, m.success, m.partial, m.failure, m.not_answered
+	FROM contacts ct
+	LEFT JOIN triggers t ON t.campaign_id = ct.campaign_id AND t.pushback_enabled
+	LEFT JOIN status_mappings m ON m.trigger_id = t.id
+	WHERE ct.id = `+e.ph(1)+` AND ct.organization_id = `+e.ph(2), contactID, v.OrgID).
+		Scan(&t.campaignID, &trig, &success, &partial, &failure, &notAnswered)
+	if errors.Is(err, sql.ErrNoRows) {
+		return t, service.NotFound("input.contactID", "contact")
+	}
+	if err != nil {
+		return t, fmt.Errorf("finding the contact's pushback trigger: %w", err)
+	}
+	t.triggerID = pulid.ID(trig.String)
+	if success.Valid {
+		t.mapping = &ent.StatusMapping{Success: success.String, Partial: partial.String, Failure: failure.String, NotAnswered: notAnswered.String}
+	}
+	return t, nil
 }
 
 // mapped is the status name the mapping gives an outcome.
@@ -171,7 +188,7 @@ func (e *Engine) RetryPushback(ctx context.Context, id pulid.ID) (*ent.Pushback,
 	if err != nil {
 		return nil, err
 	}
-	e.publishPushback(ctx, pb, e.campaignOf(ctx, pb.TriggerID))
+	e.publishPushback(ctx, pb.ID, e.campaignOf(ctx, pb.TriggerID))
 	return e.ent.Pushback.Get(ctx, id)
 }
 
@@ -192,14 +209,74 @@ func (w *pushbackWorker) Work(ctx context.Context, job *river.Job[pushbackArgs])
 	return w.e.deliver(ctx, job.Args.PushbackID)
 }
 
-func (e *Engine) deliver(ctx context.Context, id pulid.ID) error {
-	pb, err := e.ent.Pushback.Get(viewer.SystemContext(ctx), id)
-	if ent.IsNotFound(err) {
-		return nil // its campaign was deleted
+// delivery is what one delivery attempt reads: the pushback, its trigger,
+// the trigger's integration, the call result and its contact.
+type delivery struct {
+	pb              ent.Pushback
+	campaignID      pulid.ID
+	pushbackEnabled bool
+	integration     ent.Integration
+	req             connector.PushRequest
+}
+
+// loadDelivery reads a delivery in one query; nil when the pushback is gone
+// (its campaign was deleted).
+func (e *Engine) loadDelivery(ctx context.Context, id pulid.ID) (*delivery, error) {
+	q := `SELECT p.organization_id, p.status, p.attempts, p.mapped_status, p.next_attempt_at, p.trigger_id,
+		t.campaign_id, t.pushback_enabled, i.id, i.provider, i.status, i.credentials,
+		ct.external_id, ct.attributes, c.outcome, c.transcript, c.question_results, c.called_at, c.duration_seconds
+	FROM pushbacks p
+	JOIN triggers t ON t.id = p.trigger_id
+	JOIN integrations i ON i.id = t.integration_id
+	JOIN call_results c ON c.id = p.call_result_id
+	JOIN contacts ct ON ct.id = c.contact_id
+	WHERE p.id = ` + e.ph(1)
+	d := &delivery{pb: ent.Pushback{ID: id}}
+	var mappedStatus sql.NullString
+	var nextAttempt sql.NullTime
+	var attrs, questions []byte
+	var duration int64
+	err := e.db.QueryRowContext(ctx, q, id).Scan(
+		&d.pb.OrganizationID, &d.pb.Status, &d.pb.Attempts, &mappedStatus, &nextAttempt, &d.pb.TriggerID,
+		&d.campaignID, &d.pushbackEnabled, &d.integration.ID, &d.integration.Provider, &d.integration.Status, &d.integration.Credentials,
+		&d.req.Contact.ExternalID, &attrs, &d.req.Outcome, &d.req.Transcript, &questions, &d.req.CalledAt, &duration)
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, nil
 	}
 	if err != nil {
+		return nil, fmt.Errorf("reading pushback %s: %w", id, err)
+	}
+	d.integration.OrganizationID = d.pb.OrganizationID
+	if mappedStatus.Valid {
+		d.pb.MappedStatus = &mappedStatus.String
+		d.req.MappedStatus = mappedStatus.String
+	}
+	if nextAttempt.Valid {
+		d.pb.NextAttemptAt = &nextAttempt.Time
+	}
+	if err := json.Unmarshal(attrs, &d.req.Contact.Attributes); err != nil {
+		return nil, fmt.Errorf("reading pushback %s: the contact's attributes: %w", id, err)
+	}
+	var qs []schematype.QuestionResult
+	if len(questions) > 0 {
+		if err := json.Unmarshal(questions, &qs); err != nil {
+			return nil, fmt.Errorf("reading pushback %s: the question results: %w", id, err)
+		}
+	}
+	for _, q := range qs {
+		d.req.QuestionResults = append(d.req.QuestionResults, connector.QuestionResult{Question: q.Question, Answer: q.Answer})
+	}
+	d.req.IdempotencyKey = "intake-" + string(id)
+	d.req.Duration = time.Duration(duration) * time.Second
+	return d, nil
+}
+
+func (e *Engine) deliver(ctx context.Context, id pulid.ID) error {
+	d, err := e.loadDelivery(ctx, id)
+	if d == nil || err != nil {
 		return err
 	}
+	pb := &d.pb
 	if pb.Status == pushback.StatusDELIVERED || pb.Status == pushback.StatusDEAD {
 		return nil
 	}
@@ -207,49 +284,26 @@ func (e *Engine) deliver(ctx context.Context, id pulid.ID) error {
 	if pb.NextAttemptAt != nil && time.Until(*pb.NextAttemptAt) > time.Second {
 		return river.JobSnooze(time.Until(*pb.NextAttemptAt))
 	}
-	call, err := e.ent.CallResult.Query().Where(callresult.ID(pb.CallResultID)).WithContact().Only(ctx)
-	if err != nil {
-		return err
-	}
-	t, err := e.ent.Trigger.Query().Where(trigger.ID(pb.TriggerID)).WithIntegration().Only(ctx)
-	if err != nil {
-		return err
-	}
 	// The rules hold at delivery time too.
 	switch {
-	case !t.PushbackEnabled:
-		return e.settle(ctx, pb, t.CampaignID, pushback.StatusDEAD, "not delivered: pushback was switched off on the trigger", 0)
-	case t.Edges.Integration.Status != integration.StatusCONNECTED:
-		return e.settle(ctx, pb, t.CampaignID, pushback.StatusDEAD,
-			fmt.Sprintf("not delivered: the integration is %s", t.Edges.Integration.Status), 0)
+	case !d.pushbackEnabled:
+		return e.settle(ctx, pb, d.campaignID, pushback.StatusDEAD, "not delivered: pushback was switched off on the trigger", 0)
+	case d.integration.Status != integration.StatusCONNECTED:
+		return e.settle(ctx, pb, d.campaignID, pushback.StatusDEAD,
+			fmt.Sprintf("not delivered: the integration is %s", d.integration.Status), 0)
 	}
-	conn, err := e.open(t.Edges.Integration)
+	conn, err := e.open(&d.integration)
 	if err != nil {
-		return e.settle(ctx, pb, t.CampaignID, pushback.StatusDEAD, "opening the integration: "+err.Error(), 0)
+		return e.settle(ctx, pb, d.campaignID, pushback.StatusDEAD, "opening the integration: "+err.Error(), 0)
 	}
-	con := call.Edges.Contact
-	req := connector.PushRequest{
-		IdempotencyKey: "intake-" + string(pb.ID),
-		Contact:        connector.ContactRef{ExternalID: con.ExternalID, Attributes: con.Attributes},
-		Outcome:        connector.Outcome(call.Outcome),
-		Transcript:     call.Transcript,
-		CalledAt:       call.CalledAt,
-		Duration:       time.Duration(call.DurationSeconds) * time.Second,
-	}
-	for _, q := range call.QuestionResults {
-		req.QuestionResults = append(req.QuestionResults, connector.QuestionResult{Question: q.Question, Answer: q.Answer})
-	}
-	if pb.MappedStatus != nil {
-		req.MappedStatus = *pb.MappedStatus
-	}
-	err = conn.Push(ctx, req)
+	err = conn.Push(ctx, d.req)
 	attempts := pb.Attempts + 1
 	var ce *connector.Error
 	switch {
 	case err == nil:
-		return e.settle(ctx, pb, t.CampaignID, pushback.StatusDELIVERED, "", attempts)
+		return e.settle(ctx, pb, d.campaignID, pushback.StatusDELIVERED, "", attempts)
 	case errors.Is(err, connector.ErrUnsupported):
-		return e.settle(ctx, pb, t.CampaignID, pushback.StatusDEAD, "the provider cannot receive call results", attempts)
+		return e.settle(ctx, pb, d.campaignID, pushback.StatusDEAD, "the provider cannot receive call results", attempts)
 	case errors.Is(ctx.Err(), context.Canceled):
 		return ctx.Err() // shutting down: River retries
 	case (connector.IsTemporary(err) || ctx.Err() != nil) && attempts < MaxPushbackAttempts:
@@ -258,60 +312,54 @@ func (e *Engine) deliver(ctx context.Context, id pulid.ID) error {
 		if ra, ok := connector.IsRateLimited(err); ok && ra > wait {
 			wait = ra
 		}
-		if err := e.retryLater(ctx, pb, t.CampaignID, err.Error(), attempts, wait); err != nil {
+		if err := e.retryLater(ctx, pb, d.campaignID, err.Error(), attempts, wait); err != nil {
 			return err
 		}
 		return river.JobSnooze(wait)
 	case connector.IsTemporary(err) || ctx.Err() != nil:
-		return e.settle(ctx, pb, t.CampaignID, pushback.StatusDEAD, fmt.Sprintf("gave up after %d attempts: %v", attempts, err), attempts)
+		return e.settle(ctx, pb, d.campaignID, pushback.StatusDEAD, fmt.Sprintf("gave up after %d attempts: %v", attempts, err), attempts)
 	case errors.As(err, &ce):
-		return e.settle(ctx, pb, t.CampaignID, pushback.StatusDEAD, err.Error(), attempts) // refused: retrying cannot help
+		return e.settle(ctx, pb, d.campaignID, pushback.StatusDEAD, err.Error(), attempts) // refused: retrying cannot help
 	default:
-		return e.settle(ctx, pb, t.CampaignID, pushback.StatusDEAD, err.Error(), attempts)
+		return e.settle(ctx, pb, d.campaignID, pushback.StatusDEAD, err.Error(), attempts)
 	}
 }
 
-// settle records a delivery's final answer.
+// settle records a delivery's final answer, unless the pushback was settled
+// meanwhile (a retry raced this attempt).
 func (e *Engine) settle(ctx context.Context, pb *ent.Pushback, campaignID pulid.ID, status pushback.Status, msg string, attempts int) error {
 	ctx = context.WithoutCancel(ctx)
-	upd := e.ent.Pushback.UpdateOneID(pb.ID).
-		Where(pushback.StatusIn(pushback.StatusPENDING, pushback.StatusRETRYING)).
+	upd := e.ent.Pushback.Update().
+		Where(pushback.ID(pb.ID), pushback.StatusIn(pushback.StatusPENDING, pushback.StatusRETRYING)).
 		SetStatus(status).SetAttempts(max(attempts, pb.Attempts)).ClearNextAttemptAt()
 	if status == pushback.StatusDELIVERED {
 		upd.SetDeliveredAt(time.Now().UTC()).ClearLastError()
 	} else {
 		upd.SetLastError(msg)
 	}
-	saved, err := upd.Save(ctx)
-	if ent.IsNotFound(err) {
-		return nil // settled meanwhile (a retry raced this attempt)
-	}
-	if err != nil {
+	if n, err := upd.Save(ctx); err != nil || n == 0 {
 		return err
 	}
 	if status == pushback.StatusDEAD {
 		e.log.WarnContext(ctx, "pushback dead", slog.String("pushback", string(pb.ID)), slog.String("reason", msg))
 	}
-	e.publishPushback(ctx, saved, campaignID)
+	e.publishPushback(ctx, pb.ID, campaignID)
 	return nil
 }
 
 func (e *Engine) retryLater(ctx context.Context, pb *ent.Pushback, campaignID pulid.ID, msg string, attempts int, wait time.Duration) error {
-	saved, err := e.ent.Pushback.UpdateOneID(pb.ID).
-		Where(pushback.StatusIn(pushback.StatusPENDING, pushback.StatusRETRYING)).
+	n, err := e.ent.Pushback.Update().
+		Where(pushback.ID(pb.ID), pushback.StatusIn(pushback.StatusPENDING, pushback.StatusRETRYING)).
 		SetStatus(pushback.StatusRETRYING).SetAttempts(attempts).SetLastError(msg).
 		SetNextAttemptAt(time.Now().UTC().Add(wait)).
 		Save(context.WithoutCancel(ctx))
-	if ent.IsNotFound(err) {
-		return nil
-	}
-	if err != nil {
+	if err != nil || n == 0 {
 		return err
 	}
-	e.publishPushback(ctx, saved, campaignID)
+	e.publishPushback(ctx, pb.ID, campaignID)
 	return nil
 }
 
-func (e *Engine) publishPushback(ctx context.Context, pb *ent.Pushback, campaignID pulid.ID) {
-	e.publish(ctx, progress.Notice{Kind: progress.KindPushback, ID: pb.ID, CampaignID: campaignID})
+func (e *Engine) publishPushback(ctx context.Context, id, campaignID pulid.ID) {
+	e.publish(ctx, progress.Notice{Kind: progress.KindPushback, ID: id, CampaignID: campaignID})
 }

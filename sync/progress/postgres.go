@@ -75,6 +75,10 @@ type Postgres struct {
 	done    chan struct{} // closed once every goroutine has returned
 
 	lastRecv atomic.Int64 // unix nanoseconds of the last notification
+
+	outMu   sync.Mutex
+	outbox  []outgoing // notices waiting for send
+	sending bool       // a send goroutine is running
 }
 
 var _ Broker = (*Postgres)(nil)
@@ -243,10 +247,70 @@ func (p *Postgres) ping(l *pq.Listener, stop <-chan struct{}) {
 	}
 }
 
-// Publish implements Broker: it sends n with NOTIFY at once, through the
-// broker's *sql.DB.
+// notifyBatch is the most notices one NOTIFY statement sends.
+const notifyBatch = 500
+
+// outgoing is a notice waiting for its NOTIFY.
+type outgoing struct {
+	payload string
+	sent    chan error
+}
+
+// Publish implements Broker: it sends n with NOTIFY through the broker's
+// *sql.DB and returns once it is sent. Notices published at the same time
+// share one statement: every NOTIFY is a commit that takes PostgreSQL's
+// notification queue lock, and one per notice would serialise busy
+// publishers.
 func (p *Postgres) Publish(ctx context.Context, n Notice) error {
-	return p.notify(ctx, p.db, n)
+	payload, err := Payload(n)
+	if err != nil {
+		return err
+	}
+	o := outgoing{payload: payload, sent: make(chan error, 1)}
+	p.outMu.Lock()
+	p.outbox = append(p.outbox, o)
+	if !p.sending {
+		p.sending = true
+		go p.send()
+	}
+	p.outMu.Unlock()
+	select {
+	case err := <-o.sent:
+		return err
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// send sends the outbox, a batch per statement, until it is empty.
+func (p *Postgres) send() {
+	for {
+		p.outMu.Lock()
+		batch := p.outbox[:min(len(p.outbox), notifyBatch)]
+		if len(batch) == 0 {
+			p.outbox, p.sending = nil, false
+			p.outMu.Unlock()
+			return
+		}
+		p.outbox = p.outbox[len(batch):]
+		p.outMu.Unlock()
+		payloads := make(pq.StringArray, len(batch))
+		for i, o := range batch {
+			payloads[i] = o.payload
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		// unnest yields the array in order, and pg_notify queues in call
+		// order. PostgreSQL sends identical notices of one transaction once,
+		// which only coalesces what subscribers would re-read anyway.
+		_, err := p.db.ExecContext(ctx, "SELECT pg_notify($1, n) FROM unnest($2::text[]) AS n", Channel, payloads)
+		cancel()
+		if err != nil {
+			err = fmt.Errorf("progress: publishing: %w", err)
+		}
+		for _, o := range batch {
+			o.sent <- err
+		}
+	}
 }
 
 // PublishTx sends n with NOTIFY inside tx: it is delivered only if, and
