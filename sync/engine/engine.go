@@ -124,7 +124,10 @@ func New(cfg Config, d Deps) (*Engine, error) {
 		ID: cfg.ID,
 		Queues: map[string]river.QueueConfig{
 			river.QueueDefault: {MaxWorkers: cfg.Workers},
-			pushbackQueue:      {MaxWorkers: cfg.PushbackWorkers},
+			// Deliveries are short: a free slot takes a job after at most
+			// 10ms, not after the client's cooldown, which would cap a
+			// queue at MaxWorkers jobs per cooldown.
+			pushbackQueue: {MaxWorkers: cfg.PushbackWorkers, FetchCooldown: min(cfg.PollInterval, 10*time.Millisecond)},
 		},
 		Workers:              workers,
 		FetchPollInterval:    cfg.PollInterval,
