@@ -297,6 +297,9 @@ func cfgTestTriggerValidation(t *testing.T, env *cfgTriggerEnv) {
 			"searchParams": map[string]any{"daysSinceLastChange": 7, "extra": "x"}}, "input.searchParams.extra"},
 		{"unknown param on talention", "talention", map[string]any{"enabled": true, "searchParams": map[string]any{"daysSinceLastChange": 7}}, days},
 		{"description of 2001 characters", "compleet", map[string]any{"enabled": true, "description": apptest.Strings("d", 2001)}, "input.description"},
+		// PostgreSQL cannot store NUL: refused as invalid, not failing inside.
+		{"description with a NUL character", "compleet", map[string]any{"enabled": true, "description": "jobs\x00 in Berlin"}, "input.description"},
+		{"status name with a NUL character", "talention", withPushback(mapping("success", "a\x00", "partial", "b", "failure", "c", "notAnswered", "d")), "input.statusMapping.success"},
 		{"office on talention", "talention", map[string]any{"enabled": true, "references": []any{ref("1", "OFFICE")}}, "input.references[0].kind"},
 		{"job on zvoove", "zvoove", map[string]any{"enabled": true, "references": []any{ref("1", "JOB")}}, "input.references[0].kind"},
 		{"job on hubspot", "hubspot", map[string]any{"enabled": true, "references": []any{ref("1", "JOB")}}, "input.references[0].kind"},

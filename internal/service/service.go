@@ -91,6 +91,9 @@ func checkText(field, s string, required bool, max int) (string, error) {
 	if required && s == "" {
 		return "", invalid(field, "must not be empty")
 	}
+	if strings.ContainsRune(s, 0) {
+		return "", invalid(field, "must not contain NUL characters")
+	}
 	if n := utf8.RuneCountInString(s); n > max {
 		return "", invalid(field, "must be at most %d characters (got %d)", max, n)
 	}

@@ -74,6 +74,9 @@ func (f SearchField) normalise(v any) (any, error) {
 		if !ok {
 			return nil, bad("must be a string")
 		}
+		if strings.ContainsRune(s, 0) {
+			return nil, bad("must not contain NUL characters")
+		}
 		n := utf8.RuneCountInString(s)
 		if f.Min != nil && n < *f.Min || f.Max != nil && n > *f.Max {
 			return nil, bad("length must be between %s and %s", bound(f.Min), bound(f.Max))
