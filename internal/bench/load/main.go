@@ -1,0 +1,599 @@
+//go:build unix
+
+// Command load drives an Intake server over loopback and measures it:
+//
+//	go run ./internal/bench/load [-postgres URL] [-duration 20s] [-concurrency 32]
+//	    [-subscribers 1000] [-idle 10000] [-sync-size 20000] [-phase all|queries|idle|progress]
+//	    [-campaigns 5] [-seed-size 800] [-watchers 5] [-keep] [-v]
+//
+// It creates a scratch PostgreSQL database on the server at -postgres
+// (default TEST_DATABASE_URL, else postgres://postgres@127.0.0.1:5432/test),
+// migrates it, creates an organization with API keys, and serves the
+// sandbox FAKES of the providers on 127.0.0.1. It then starts the server
+// in a process of its own (the command re-executed with a hidden -serve
+// flag): Intake wired as main.go wires it, on a loopback port, and beside
+// it, on another port, a plain net/http JSON handler doing the same
+// database reads with hand-written SQL (the baseline). Through the API it
+// seeds a realistic organization: an integration of each provider
+// connected to the fakes, campaigns with a configured trigger on each, a
+// test sync of every trigger (thousands of contacts and import issues).
+//
+// Phases (-phase all runs them in this order):
+//
+//   - queries: the SPA query mix (campaign list with triggers and their
+//     latest run, a campaign's contacts page, a run's import issues page,
+//     a node lookup, 5% configureTrigger writes), first closed-loop with
+//     -concurrency clients against Intake, then against the baseline, for
+//     the maximum throughput of each and their ratio; then open-loop
+//     against Intake at half its maximum rate, for the latency
+//     percentiles.
+//   - idle: -idle websockets, each with a campaignEvents subscription; the
+//     server process's memory (VmRSS, and Go's heap and stacks) before and
+//     after gives the memory per subscription. Then a call result is
+//     recorded in the campaign: its pushback event must reach every one.
+//   - progress: a sync of -sync-size people followed by one syncProgress
+//     subscriber, then another followed by -subscribers of them and
+//     -watchers campaignEvents subscribers; each message's latency is its
+//     arrival time minus the run's updatedAt (the checkpoint that caused
+//     it), on the same clock.
+//
+// The scratch database is dropped at the end unless -keep is given.
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"crypto/rand"
+	"database/sql"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"net/url"
+	"os"
+	"os/exec"
+	"os/signal"
+	"runtime"
+	"strconv"
+	"strings"
+	"sync/atomic"
+	"syscall"
+	"time"
+
+	_ "github.com/lib/pq"
+
+	"github.com/intake/intake/internal/secrets"
+	"github.com/intake/intake/internal/service"
+	"github.com/intake/intake/internal/store"
+	"github.com/intake/intake/internal/viewer"
+	"github.com/intake/intake/sync/sandbox"
+	"github.com/intake/intake/sync/sandbox/fakes"
+)
+
+// defaultPostgresURL is the server used when neither -postgres nor
+// TEST_DATABASE_URL names one (the same default as internal/dbtest).
+const defaultPostgresURL = "postgres://postgres@127.0.0.1:5432/test?sslmode=disable"
+
+// The targets of the issue, printed beside the figures.
+const (
+	targetRatio      = 70.0 // percent of the baseline's throughput
+	targetP99        = 50 * time.Millisecond
+	targetBytesPerWS = 25 * 1024
+	targetFanoutP99  = 500 * time.Millisecond
+	targetProgress   = 250 * time.Millisecond
+)
+
+func main() {
+	if len(os.Args) > 1 && os.Args[1] == serveFlag {
+		if err := serveChild(os.Args[2:], os.Stdin, os.Stdout, os.Stderr); err != nil {
+			fmt.Fprintln(os.Stderr, "load -serve:", err)
+			os.Exit(1)
+		}
+		return
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	if _, err := run(ctx, os.Args[1:], os.Stdout, os.Stderr); err != nil {
+		if !errors.Is(err, flag.ErrHelp) {
+			fmt.Fprintln(os.Stderr, "load:", err)
+		}
+		os.Exit(1)
+	}
+}
+
+// options are the command's flags.
+type options struct {
+	postgres    string
+	duration    time.Duration
+	concurrency int
+	subscribers int
+	idle        int
+	syncSize    int
+	phase       string
+	campaigns   int
+	seedSize    int
+	watchers    int
+	keep        bool
+	verbose     bool
+}
+
+func (o options) runs(phase string) bool { return o.phase == "all" || o.phase == phase }
+
+func parseFlags(args []string, getenv func(string) string, stderr io.Writer) (options, error) {
+	var o options
+	fs := flag.NewFlagSet("load", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.StringVar(&o.postgres, "postgres", cmpOr(getenv("TEST_DATABASE_URL"), defaultPostgresURL),
+		"PostgreSQL server URL; a scratch database is created on it (default TEST_DATABASE_URL)")
+	fs.DurationVar(&o.duration, "duration", 20*time.Second, "queries: how long each load run lasts (closed loop on each target, then open loop)")
+	fs.IntVar(&o.concurrency, "concurrency", 32, "queries: clients of the closed loop, each with one request in flight")
+	fs.IntVar(&o.subscribers, "subscribers", 1000, "progress: syncProgress subscribers of the second sync")
+	fs.IntVar(&o.idle, "idle", 10000, "idle: campaignEvents subscriptions held, one websocket each")
+	fs.IntVar(&o.syncSize, "sync-size", 20000, "progress: people in the fake each progress sync fetches")
+	fs.StringVar(&o.phase, "phase", "all", "all, queries, idle or progress")
+	fs.IntVar(&o.campaigns, "campaigns", 5, "campaigns of the seeded organization, each with a trigger on each of the 4 integrations")
+	fs.IntVar(&o.seedSize, "seed-size", 800, "people in the fakes the seeded triggers sync from")
+	fs.IntVar(&o.watchers, "watchers", 5, "progress: campaignEvents subscribers beside the syncProgress ones")
+	fs.BoolVar(&o.keep, "keep", false, "keep the scratch database instead of dropping it")
+	fs.BoolVar(&o.verbose, "v", false, "log the server's info messages to stderr (default: warnings and errors)")
+	if err := fs.Parse(args); err != nil {
+		return o, err
+	}
+	if fs.NArg() > 0 {
+		return o, fmt.Errorf("unexpected arguments: %q", fs.Args())
+	}
+	for _, c := range []struct {
+		name     string
+		v, lo, h int
+	}{
+		{"-concurrency", o.concurrency, 1, 4096},
+		{"-subscribers", o.subscribers, 1, 100_000},
+		{"-idle", o.idle, 1, 100_000},
+		{"-sync-size", o.syncSize, 10, 1_000_000},
+		{"-campaigns", o.campaigns, 1, 1000},
+		{"-seed-size", o.seedSize, 10, 100_000},
+		{"-watchers", o.watchers, 0, 1000},
+	} {
+		if c.v < c.lo || c.v > c.h {
+			return o, fmt.Errorf("%s: %d is not between %d and %d", c.name, c.v, c.lo, c.h)
+		}
+	}
+	if o.duration < 100*time.Millisecond || o.duration > 24*time.Hour {
+		return o, fmt.Errorf("-duration: %s is not between 100ms and 24h", o.duration)
+	}
+	switch o.phase {
+	case "all", "queries", "idle", "progress":
+	default:
+		return o, fmt.Errorf("-phase: %q is not all, queries, idle or progress", o.phase)
+	}
+	u, err := url.Parse(o.postgres)
+	if err != nil || (u.Scheme != "postgres" && u.Scheme != "postgresql") || u.Host == "" {
+		return o, fmt.Errorf("-postgres: %q is not a postgres:// URL", o.postgres)
+	}
+	if !u.Query().Has("sslmode") {
+		q := u.Query()
+		q.Set("sslmode", "disable")
+		u.RawQuery = q.Encode()
+	}
+	o.postgres = u.String()
+	return o, nil
+}
+
+// queriesResult is what the queries phase measured.
+type queriesResult struct {
+	Intake, Baseline, Open loadStats
+	Percent                float64 // Intake's maximum rate as a percentage of the baseline's
+}
+
+// result is what one run of the tool measured.
+type result struct {
+	Database string
+	Contacts int // contacts and import issues the seeding made
+	Issues   int
+	Queries  *queriesResult
+	Idle     *idleResult
+	Progress []progressRound
+	Summary  []string // one line per phase
+}
+
+// run runs the phases and prints their figures to stdout.
+func run(ctx context.Context, args []string, stdout, stderr io.Writer) (*result, error) {
+	o, err := parseFlags(args, os.Getenv, stderr)
+	if err != nil {
+		return nil, err
+	}
+	if err := raiseFileLimit(); err != nil {
+		return nil, err
+	}
+	res := &result{}
+	dbURL, drop, err := scratchDatabase(ctx, o.postgres, res)
+	if err != nil {
+		return nil, err
+	}
+	defer func() {
+		if o.keep {
+			fmt.Fprintf(stdout, "kept the scratch database: %s\n", dbURL)
+			return
+		}
+		if err := drop(); err != nil {
+			fmt.Fprintf(stderr, "load: dropping %s: %v\n", res.Database, err)
+		}
+	}()
+	keys, err := prepareDatabase(ctx, dbURL, keysNeeded(o))
+	if err != nil {
+		return nil, err
+	}
+
+	// People created and last changed before now, so every search finds
+	// them all.
+	anchor := time.Now().Add(-sandbox.UpdatedAtLag - time.Minute)
+	seedData := sandbox.Dataset{Seed: 2, Size: o.seedSize, Step: time.Second}.AnchoredAt(anchor)
+	progressData := sandbox.Dataset{Seed: 1, Size: o.syncSize, Step: time.Second}.AnchoredAt(anchor)
+	seedFakes, progressFakes := fakes.New(seedData), fakes.New(progressData)
+	for _, fk := range []*fakes.Set{seedFakes, progressFakes} {
+		if err := fk.Start("127.0.0.1:0"); err != nil {
+			return nil, err
+		}
+		defer fk.Close()
+	}
+
+	srv, stopServer, err := startServer(ctx, dbURL, o.verbose, stderr)
+	if err != nil {
+		return nil, err
+	}
+	defer stopServer()
+
+	fmt.Fprintf(stdout, "load: server pid %d (Intake %s, baseline %s), GOMAXPROCS %d, load average %s, database %s\n",
+		srv.pid, srv.intake, srv.baseline, runtime.GOMAXPROCS(0), loadAverage(), res.Database)
+	s := &seeder{hc: newHTTPClient(4), url: srv.intake + "/graphql", key: keys[0]}
+	began := time.Now()
+	org, err := s.seed(ctx, seedFakes, progressFakes, seedData, o.campaigns)
+	if err != nil {
+		return nil, err
+	}
+	res.Contacts, res.Issues = org.contactCount, org.issueCount
+	fmt.Fprintf(stdout, "seeded in %.1fs: %d campaigns, %d triggers, %d contacts, %d import issues (%d runs with issues), %d API keys\n",
+		time.Since(began).Seconds(), len(org.campaigns), len(org.triggers), org.contactCount, org.issueCount, len(org.runs), len(keys))
+
+	if o.runs("queries") {
+		q := queriesPhase(ctx, o, srv, org, keys)
+		res.Queries = q
+		printQueries(stdout, q)
+		line := fmt.Sprintf("queries: Intake %.0f req/s = %.0f%% of the baseline's %.0f req/s (target >= %.0f%%); at half (%.0f req/s): p50 %s, p95 %s, p99 %s (target < %s); errors %d",
+			q.Intake.Rate, q.Percent, q.Baseline.Rate, targetRatio, q.Open.Scheduled,
+			ms(q.Open.P50), ms(q.Open.P95), ms(q.Open.P99), ms(targetP99), q.Intake.Errors+q.Baseline.Errors+q.Open.Errors)
+		res.Summary = append(res.Summary, line)
+		fmt.Fprintln(stdout, line)
+		if err := firstError(q.Intake, q.Baseline, q.Open); err != nil {
+			return res, err
+		}
+	}
+	if o.runs("idle") {
+		fmt.Fprintf(stdout, "idle: opening %d websockets with a campaignEvents subscription each\n", o.idle)
+		r, err := idlePhase(ctx, s, srv, keys, org, o.idle)
+		if err != nil {
+			return res, fmt.Errorf("idle: %w", err)
+		}
+		res.Idle = r
+		printIdle(stdout, r)
+		line := fmt.Sprintf("idle: %d subscriptions held: %.1f KB of server RSS each (Go heap and stacks %.1f KB; target < %d KB); their pushback event reached %d of %d, p99 %s",
+			r.Subscriptions, r.RSSPerSub/1024, r.HeapPerSub/1024, targetBytesPerWS/1024, r.Delivered, r.Subscriptions, ms(r.DeliverP99))
+		res.Summary = append(res.Summary, line)
+		fmt.Fprintln(stdout, line)
+		if r.Delivered != r.Subscriptions {
+			return res, fmt.Errorf("idle: the pushback event reached %d of %d subscribers within %s", r.Delivered, r.Subscriptions, r.DeliveryDeadline)
+		}
+	}
+	if o.runs("progress") {
+		rounds, err := progressPhase(ctx, s, srv, keys, org, progressData, o.subscribers, o.watchers)
+		for _, r := range rounds {
+			printProgress(stdout, r)
+		}
+		if err != nil {
+			return res, fmt.Errorf("progress: %w", err)
+		}
+		res.Progress = rounds
+		one, many := rounds[0], rounds[1]
+		line := fmt.Sprintf("progress: 1 subscriber: p99 %s, max %s; %d subscribers: p50 %s, p99 %s, max %s (targets: p99 < %s, each < %s); %d of %d saw the final state",
+			ms(one.P99), ms(one.Max), many.Subscribers, ms(many.P50), ms(many.P99), ms(many.Max),
+			ms(targetFanoutP99), ms(targetProgress), many.SawDone, many.Subscribers)
+		res.Summary = append(res.Summary, line)
+		fmt.Fprintln(stdout, line)
+	}
+	fmt.Fprintf(stdout, "load average at the end: %s\n", loadAverage())
+	return res, nil
+}
+
+// keysNeeded is how many API keys the organization gets: enough that no
+// key carries more than connsPerKey websockets, and one per closed-loop
+// client, so per-key caps and rate limits do not bind.
+func keysNeeded(o options) int {
+	ws := 0
+	if o.runs("idle") {
+		ws = o.idle
+	}
+	if o.runs("progress") {
+		ws = max(ws, o.subscribers+o.watchers)
+	}
+	n := (ws + connsPerKey - 1) / connsPerKey
+	if o.runs("queries") {
+		n = max(n, o.concurrency)
+	}
+	return max(n, 1)
+}
+
+func queriesPhase(ctx context.Context, o options, srv *serverProcess, org *org, keys []string) *queriesResult {
+	m := newMix(org, keys)
+	hc := newHTTPClient(2 * o.concurrency)
+	intake := target{name: "Intake", graphQL: true, url: srv.intake}
+	base := target{name: "baseline", url: srv.baseline}
+	warm := min(2*time.Second, o.duration/4)
+	q := &queriesResult{}
+	m.closedLoop(ctx, hc, intake, o.concurrency, warm)
+	q.Intake = m.closedLoop(ctx, hc, intake, o.concurrency, o.duration)
+	m.closedLoop(ctx, hc, base, o.concurrency, warm)
+	q.Baseline = m.closedLoop(ctx, hc, base, o.concurrency, o.duration)
+	if q.Baseline.Rate > 0 {
+		q.Percent = 100 * q.Intake.Rate / q.Baseline.Rate
+	}
+	if q.Intake.Rate > 0 {
+		q.Open = m.openLoop(ctx, hc, intake, q.Intake.Rate/2, o.duration)
+	}
+	return q
+}
+
+func firstError(stats ...loadStats) error {
+	for _, s := range stats {
+		if s.Errors > 0 {
+			return fmt.Errorf("queries: %d of %d requests to %s failed, e.g. %s", s.Errors, s.Requests, s.Target, s.FirstErr)
+		}
+	}
+	return nil
+}
+
+func printQueries(w io.Writer, q *queriesResult) {
+	fmt.Fprintf(w, "queries: mix %s\n", mixDescription())
+	for _, s := range []loadStats{q.Intake, q.Baseline} {
+		fmt.Fprintf(w, "  closed loop %-8s %6.0f req/s (%d requests in %.1fs, %d errors): p50 %s, p95 %s, p99 %s, max %s\n",
+			s.Target, s.Rate, s.Requests, s.Seconds, s.Errors, ms(s.P50), ms(s.P95), ms(s.P99), ms(s.Max))
+		for op := range numOps {
+			b := s.ByOp[op]
+			fmt.Fprintf(w, "      %-17s %6d  p50 %s, p99 %s\n", opNames[op], b.Requests, ms(b.P50), ms(b.P99))
+		}
+	}
+	fmt.Fprintf(w, "  Intake = %.1f%% of the baseline's throughput\n", q.Percent)
+	s := q.Open
+	fmt.Fprintf(w, "  open loop Intake at %.0f req/s: %.0f req/s answered (%d requests, %d errors): p50 %s, p95 %s, p99 %s, max %s\n",
+		s.Scheduled, s.Rate, s.Requests, s.Errors, ms(s.P50), ms(s.P95), ms(s.P99), ms(s.Max))
+}
+
+func mixDescription() string {
+	parts := make([]string, numOps)
+	for op := range numOps {
+		parts[op] = fmt.Sprintf("%s %d%%", opNames[op], opWeights[op])
+	}
+	return strings.Join(parts, ", ")
+}
+
+func printIdle(w io.Writer, r *idleResult) {
+	fmt.Fprintf(w, "  opened and subscribed in %.1fs\n", r.OpenSeconds)
+	fmt.Fprintf(w, "  server VmRSS        %.1f MB -> %.1f MB: %.1f KB per subscription\n", mb(r.RSSBefore), mb(r.RSSAfter), r.RSSPerSub/1024)
+	fmt.Fprintf(w, "  server heap+stacks  %.1f MB -> %.1f MB: %.1f KB per subscription\n", mb(r.HeapBefore), mb(r.HeapAfter), r.HeapPerSub/1024)
+	fmt.Fprintf(w, "  server goroutines   %d -> %d: %.1f per subscription\n", r.GoroutinesBefore, r.GoAfter,
+		float64(r.GoAfter-r.GoroutinesBefore)/float64(r.Subscriptions))
+	fmt.Fprintf(w, "  a call result's pushback event reached %d of %d subscribers: p50 %s, p99 %s, max %s after the call result was recorded\n",
+		r.Delivered, r.Subscriptions, ms(r.DeliverP50), ms(r.DeliverP99), ms(r.DeliverMax))
+}
+
+func printProgress(w io.Writer, r progressRound) {
+	fmt.Fprintf(w, "progress: run %s of %d people followed by %d syncProgress subscribers and %d campaignEvents watchers, %.1fs\n",
+		r.RunID, r.Fetched, r.Subscribers, r.Watchers, r.Seconds)
+	fmt.Fprintf(w, "  latency (arrival - run.updatedAt) over %d messages: p50 %s, p95 %s, p99 %s, max %s\n",
+		r.Samples, ms(r.P50), ms(r.P95), ms(r.P99), ms(r.Max))
+	fmt.Fprintf(w, "  messages per subscriber: %d to %d (mean %.1f); %d completed, %d saw done: true\n",
+		r.MinMsgs, r.MaxMsgs, r.MessagesPerSubscribe, r.Completed, r.SawDone)
+	if r.Watchers > 0 {
+		fmt.Fprintf(w, "  campaignEvents watchers: p99 %s over %d messages; %d of %d saw done: true\n",
+			ms(r.WatcherP99), r.WatcherSamples, r.WatchersSawDone, r.Watchers)
+	}
+}
+
+func ms(d time.Duration) string { return fmt.Sprintf("%.1fms", float64(d)/float64(time.Millisecond)) }
+func mb(b int64) float64        { return float64(b) / (1 << 20) }
+
+// prepareDatabase migrates the scratch database and creates the load's
+// organization with n admin API keys.
+func prepareDatabase(ctx context.Context, dbURL string, n int) ([]string, error) {
+	st, err := store.Open(ctx, dbURL, "")
+	if err != nil {
+		return nil, err
+	}
+	defer st.Close()
+	if _, err := st.Migrate(ctx); err != nil {
+		return nil, fmt.Errorf("migrating: %w", err)
+	}
+	svc := service.New(service.Deps{DB: st.Client, Providers: providers()})
+	keys := make([]string, n)
+	for i := range keys {
+		if keys[i], err = svc.CreateAPIKey(ctx, "load", viewer.Admin); err != nil {
+			return nil, fmt.Errorf("creating an API key: %w", err)
+		}
+	}
+	return keys, nil
+}
+
+// startServer starts the server process on the database and waits for
+// its endpoints. stop ends it: closing its stdin, then signalling it.
+func startServer(ctx context.Context, dbURL string, verbose bool, stderr io.Writer) (*serverProcess, func(), error) {
+	exe, err := os.Executable()
+	if err != nil {
+		return nil, nil, err
+	}
+	key := make([]byte, secrets.KeySize)
+	if _, err := rand.Read(key); err != nil {
+		return nil, nil, err
+	}
+	args := []string{serveFlag, "-database", dbURL}
+	if verbose {
+		args = append(args, "-v")
+	}
+	cmd := exec.Command(exe, args...)
+	cmd.Env = append(os.Environ(), encryptionKeyEnv+"="+base64.StdEncoding.EncodeToString(key))
+	cmd.Stderr = stderr
+	stdin, err := cmd.StdinPipe()
+	if err != nil {
+		return nil, nil, err
+	}
+	out, err := cmd.StdoutPipe()
+	if err != nil {
+		return nil, nil, err
+	}
+	if err := cmd.Start(); err != nil {
+		return nil, nil, fmt.Errorf("starting the server process: %w", err)
+	}
+	exited := make(chan error, 1)
+	lines := make(chan string, 1)
+	go func() {
+		sc := bufio.NewScanner(out)
+		if sc.Scan() {
+			lines <- sc.Text()
+		}
+		_, _ = io.Copy(io.Discard, out)
+		exited <- cmd.Wait()
+	}()
+	stop := func() {
+		stdin.Close()
+		select {
+		case <-exited:
+			return
+		case <-time.After(30 * time.Second):
+		}
+		_ = cmd.Process.Signal(syscall.SIGTERM)
+		select {
+		case <-exited:
+		case <-time.After(10 * time.Second):
+			_ = cmd.Process.Kill()
+			<-exited
+		}
+	}
+	var ep endpoints
+	select {
+	case line := <-lines:
+		if err := json.Unmarshal([]byte(line), &ep); err != nil || ep.Intake == "" {
+			stop()
+			return nil, nil, fmt.Errorf("the server process printed %q", line)
+		}
+	case err := <-exited:
+		return nil, nil, fmt.Errorf("the server process exited: %v", err)
+	case <-ctx.Done():
+		stop()
+		return nil, nil, ctx.Err()
+	case <-time.After(2 * time.Minute):
+		stop()
+		return nil, nil, errors.New("the server process did not start within 2 minutes")
+	}
+	return &serverProcess{pid: cmd.Process.Pid, intake: ep.Intake, baseline: ep.Baseline, hc: newHTTPClient(2)}, stop, nil
+}
+
+// raiseFileLimit raises the soft limit of open files to the hard limit:
+// each websocket is a file in the tool and in the server process, which
+// inherits the limit.
+func raiseFileLimit() error {
+	var lim syscall.Rlimit
+	if err := syscall.Getrlimit(syscall.RLIMIT_NOFILE, &lim); err != nil {
+		return err
+	}
+	if lim.Cur >= lim.Max {
+		return nil
+	}
+	lim.Cur = lim.Max
+	if err := syscall.Setrlimit(syscall.RLIMIT_NOFILE, &lim); err != nil {
+		return fmt.Errorf("raising RLIMIT_NOFILE: %w", err)
+	}
+	return nil
+}
+
+// dbSeq tells apart the scratch databases of one process.
+var dbSeq atomic.Int64
+
+// scratchDatabase creates a new database on the server and returns its URL
+// and a function that drops it.
+func scratchDatabase(ctx context.Context, server string, res *result) (string, func() error, error) {
+	admin, err := sql.Open("postgres", server)
+	if err != nil {
+		return "", nil, err
+	}
+	pctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	if err := admin.PingContext(pctx); err != nil {
+		admin.Close()
+		return "", nil, fmt.Errorf("-postgres: cannot reach %s: %w", redact(server), err)
+	}
+	res.Database = fmt.Sprintf("intake_load_%d_%d_%d", os.Getpid(), time.Now().UnixNano()%1e9, dbSeq.Add(1))
+	if _, err := admin.ExecContext(ctx, "CREATE DATABASE "+res.Database); err != nil {
+		admin.Close()
+		return "", nil, fmt.Errorf("creating the scratch database: %w", err)
+	}
+	u, _ := url.Parse(server)
+	u.Path = "/" + res.Database
+	drop := func() error {
+		defer admin.Close()
+		dctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
+		defer cancel()
+		// FORCE: a run that failed may leave connections open.
+		_, err := admin.ExecContext(dctx, "DROP DATABASE IF EXISTS "+res.Database+" WITH (FORCE)")
+		return err
+	}
+	return u.String(), drop, nil
+}
+
+func redact(u string) string {
+	p, err := url.Parse(u)
+	if err != nil {
+		return "the server"
+	}
+	return p.Redacted()
+}
+
+func cmpOr(a, b string) string {
+	if strings.TrimSpace(a) != "" {
+		return strings.TrimSpace(a)
+	}
+	return b
+}
+
+// loadAverage is the machine's 1, 5 and 15 minute load averages.
+func loadAverage() string {
+	b, err := os.ReadFile("/proc/loadavg")
+	if err != nil {
+		return "unknown"
+	}
+	f := strings.Fields(string(b))
+	if len(f) < 3 {
+		return "unknown"
+	}
+	return strings.Join(f[:3], " ")
+}
+
+// procStatusKB reads a "kB" field of /proc/<pid>/status.
+func procStatusKB(pid int, field string) (int64, error) {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
+	if err != nil {
+		return 0, fmt.Errorf("reading the server process's memory: %w", err)
+	}
+	for line := range bytes.Lines(b) {
+		name, rest, ok := strings.Cut(string(line), ":")
+		if !ok || name != field {
+			continue
+		}
+		f := strings.Fields(rest)
+		if len(f) == 0 {
+			break
+		}
+		return strconv.ParseInt(f[0], 10, 64)
+	}
+	return 0, fmt.Errorf("no %s in /proc/%d/status", field, pid)
+}
