@@ -29,6 +29,7 @@ import (
 
 	"github.com/intake/intake/internal/config"
 	"github.com/intake/intake/internal/demo"
+	"github.com/intake/intake/internal/metrics"
 	"github.com/intake/intake/internal/secrets"
 	"github.com/intake/intake/internal/service"
 	"github.com/intake/intake/internal/store"
@@ -152,12 +153,13 @@ func serve(ctx context.Context, cfg config.Config, args []string, stdout io.Writ
 	if err != nil {
 		return err
 	}
+	reg := metrics.New()
 	eng, err := engine.New(engine.Config{
 		Workers: cfg.SyncWorkers, Lease: cfg.SyncLease, RescueAfter: cfg.RescueAfter,
 		PushbackFirstDelay: cfg.PushbackDelay, PushbackWorkers: cfg.PushbackWorkers,
 	}, engine.Deps{
 		Ent: a.store.Client, DB: a.store.DB, QueueDB: queueDB, Dialect: a.store.Dialect,
-		Open: a.svc.Opener().Open, Broker: broker, Logger: a.log,
+		Open: a.svc.Opener().Open, Broker: broker, Logger: a.log, Observer: reg,
 	})
 	if err != nil {
 		return err
@@ -169,29 +171,71 @@ func serve(ctx context.Context, cfg config.Config, args []string, stdout io.Writ
 		return fmt.Errorf("starting the sync engine: %w", err)
 	}
 
+	if err := reg.Register(metrics.NewStore(metrics.StoreDeps{Ent: a.store.Client, Jobs: eng.QueueDepth, Logger: a.log}, metricsCacheTTL)); err != nil {
+		return err
+	}
 	srv := server.New(server.Config{
-		Addr: cfg.Addr, AllowedOrigins: cfg.AllowedOrigins, Introspection: cfg.Introspection, PublicURL: cfg.PublicURL,
+		Addr: cfg.Addr, AllowedOrigins: cfg.AllowedOrigins, Introspection: cfg.Introspection, PublicURL: cfg.PublicURL, MetricsAddr: cfg.MetricsAddr,
+		Limits:    server.Limits(cfg.Limits), // the same fields
+		Websocket: server.WebsocketLimits(cfg.Websocket),
 	}, server.Deps{
 		DB: a.store.Client, Ping: a.store.DB.PingContext, Service: a.svc,
-		Broker: broker, Logger: a.log, Webhooks: eng,
+		Broker: broker, Logger: a.log, Webhooks: eng, Ready: eng.Ready, Metrics: reg,
 	})
 	addr, done, err := srv.Start()
 	if err != nil {
 		return err
 	}
 	a.log.Info("intake listening", slog.String("addr", addr.String()), slog.String("database", a.store.Dialect))
+	if ma := srv.MetricsAddr(); ma != nil {
+		a.log.Info("metrics listening", slog.String("addr", ma.String()))
+	}
 	select {
 	case err := <-done:
 		return err
 	case <-ctx.Done():
 	}
 	a.log.Info("shutting down")
-	stopCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 20*time.Second)
+	return shutdown(context.WithoutCancel(ctx), a, srv, eng, broker)
+}
+
+// metricsCacheTTL is how long database counts on /metrics are reused, so
+// frequent scrapes cannot load the database.
+const metricsCacheTTL = 5 * time.Second
+
+// Bounds of a graceful stop's steps; together they stay under the 30s a
+// container platform commonly waits between SIGTERM and SIGKILL.
+const (
+	httpStopTimeout   = 10 * time.Second
+	engineStopTimeout = 15 * time.Second // the engine's soft stop takes 5s of it
+	brokerStopTimeout = 2 * time.Second
+)
+
+// shutdown stops serve gracefully, each step within its bound: the server
+// stops listening, closes every websocket with a close frame and lets the
+// requests in flight finish; then running syncs checkpoint and stop (they
+// resume from their checkpoint on the next start); then the progress
+// listener stops. serve's deferred Close closes the database last.
+func shutdown(ctx context.Context, a *app, srv *server.Server, eng *engine.Engine, broker broker) error {
+	httpCtx, cancel := context.WithTimeout(ctx, httpStopTimeout)
 	defer cancel()
-	httpErr := srv.Stop(stopCtx)
-	// Running syncs finish the page in flight and stop; they resume from
-	// their checkpoint on the next start.
-	return errors.Join(httpErr, eng.Stop(stopCtx))
+	if err := srv.Stop(httpCtx); err != nil {
+		// Not stuck: Stop closed what was left (requests still running
+		// were cut off), so the stop goes on.
+		a.log.Warn("the HTTP server did not stop cleanly", slog.Any("err", err))
+	}
+	engCtx, cancel := context.WithTimeout(ctx, engineStopTimeout)
+	defer cancel()
+	if err := eng.Stop(engCtx); err != nil {
+		return fmt.Errorf("stopping the sync engine: %w", err)
+	}
+	brokerCtx, cancel := context.WithTimeout(ctx, brokerStopTimeout)
+	defer cancel()
+	if err := broker.Stop(brokerCtx); err != nil {
+		return err
+	}
+	a.log.Info("stopped")
+	return nil
 }
 
 func migrate(ctx context.Context, cfg config.Config, stdout io.Writer) error {

@@ -136,7 +136,7 @@ func cfgCampaignIDs(t *testing.T, c *apptest.Client) ([]string, int) {
 			Edges      []struct{ Node struct{ ID string } }
 		}
 	}
-	c.MustDo(t, `{ campaigns(first: 1000) { totalCount edges { node { id } } } }`, nil, &got)
+	c.MustDo(t, `{ campaigns(first: 100) { totalCount edges { node { id } } } }`, nil, &got)
 	ids := make([]string, len(got.Campaigns.Edges))
 	for i, e := range got.Campaigns.Edges {
 		ids[i] = e.Node.ID

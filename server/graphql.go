@@ -29,10 +29,12 @@ func (s *Server) graphQL() *handler.Server {
 		DB: s.deps.DB, Service: s.deps.Service, Broker: s.deps.Broker, Logger: s.log,
 	}))
 	srv.AddTransport(transport.Websocket{
-		Implementation:        newGorillaWebsocket(newOriginPolicy(s.cfg.AllowedOrigins)),
-		InitFunc:              s.websocketInit,
-		InitTimeout:           10 * time.Second,
+		// The init timeout and ping/pong are s.ws's: InitTimeout stays 0.
+		Implementation:        s.ws,
+		InitFunc:              s.ws.limitConnections(s.websocketInit),
+		CloseFunc:             s.ws.closed,
 		KeepAlivePingInterval: 15 * time.Second,
+		PayloadReadLimit:      &s.cfg.Limits.MessageBytes,
 		ErrorFunc: func(ctx context.Context, err error) {
 			s.log.DebugContext(ctx, "websocket closed", slog.Any("err", err))
 		},
@@ -44,7 +46,10 @@ func (s *Server) graphQL() *handler.Server {
 	if s.cfg.Introspection {
 		srv.Use(extension.Introspection{})
 	}
+	s.useLimits(srv)
+	srv.AroundOperations(s.observeOperation) // first: refused operations count too
 	srv.AroundOperations(requireMutationRole)
+	srv.AroundOperations(s.ws.limitSubscriptions)
 	srv.SetErrorPresenter(s.presentError)
 	srv.SetRecoverFunc(func(ctx context.Context, p any) error {
 		s.log.ErrorContext(ctx, "panic in resolver", slog.Any("panic", p), slog.String("stack", string(debug.Stack())))
@@ -87,8 +92,12 @@ func (s *Server) presentError(ctx context.Context, err error) *gqlerror.Error {
 	if errors.As(err, &parsed) && parsed.Extensions["code"] != nil {
 		return gqlErr // parse and validation errors carry gqlgen's codes
 	}
-	e := service.Classify(err)
-	if e.Code == service.CodeInternal {
+	e := s.classify(ctx, err)
+	switch {
+	case e.Code == service.CodeInternal && errors.Is(ctx.Err(), context.Canceled):
+		// The client went away: nobody reads the answer, and nothing failed.
+		s.log.DebugContext(ctx, "request cancelled by the client", slog.Any("err", err), slog.String("path", fmt.Sprint(gqlErr.Path)))
+	case e.Code == service.CodeInternal:
 		s.log.ErrorContext(ctx, "request failed", slog.Any("err", err), slog.String("path", fmt.Sprint(gqlErr.Path)))
 	}
 	gqlErr.Message = e.Message

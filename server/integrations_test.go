@@ -106,7 +106,7 @@ func cfgIntegrations(t *testing.T, c *apptest.Client) ([]cfgIntegration, int) {
 			Edges      []struct{ Node cfgIntegration }
 		}
 	}
-	c.MustDo(t, `{ integrations(first: 1000) { totalCount edges { node { `+cfgIntegrationFields+` } } } }`, nil, &got)
+	c.MustDo(t, `{ integrations(first: 100) { totalCount edges { node { `+cfgIntegrationFields+` } } } }`, nil, &got)
 	out := make([]cfgIntegration, len(got.Integrations.Edges))
 	for i, e := range got.Integrations.Edges {
 		out[i] = e.Node

@@ -205,13 +205,13 @@ func isoWantError(t *testing.T, r apptest.Response, code, field string) {
 // It reads through lists and edges only, so that it does not depend on the
 // node(id:) behaviour under test.
 const isoSnapshot = `query($c: ID!, $i: ID!) {
-  campaigns(where: {id: $c}) { totalCount edges { node { id name phoneRegion createdAt updatedAt
+  campaigns(first: 1, where: {id: $c}) { totalCount edges { node { id name phoneRegion createdAt updatedAt
     triggers { id enabled searchType searchParams description pushbackEnabled syncIntervalSeconds
       nextSyncAt updatedAt integration { id } references { id externalID kind name }
       statusMapping { id success partial failure notAnswered }
       syncRuns { edges { node { id status imported updatedAt issues { totalCount edges { node { id code } } } } } } }
     contacts { totalCount edges { node { id phoneE164 callResults { id outcome pushback { id status mappedStatus } } } } } } } }
-  integrations(where: {id: $i}) { totalCount edges { node { id name status lastCheckedAt lastError updatedAt } } }
+  integrations(first: 1, where: {id: $i}) { totalCount edges { node { id name status lastCheckedAt lastError updatedAt } } }
   all: campaigns { totalCount }
   allIntegrations: integrations { totalCount }
 }`

@@ -14,6 +14,8 @@ import (
 	"time"
 
 	"github.com/intake/intake/ent"
+	"github.com/intake/intake/internal/logging"
+	"github.com/intake/intake/internal/metrics"
 	"github.com/intake/intake/internal/service"
 	"github.com/intake/intake/internal/viewer"
 	"github.com/intake/intake/sync/progress"
@@ -29,6 +31,12 @@ type Config struct {
 	// PublicURL is the server's external origin (scheme://host), which
 	// webhook signatures cover; empty means each request's own.
 	PublicURL string
+	// Limits bound each request's size, cost, duration and rate.
+	Limits Limits
+	// Websocket bounds websocket clients (see WebsocketLimits).
+	Websocket WebsocketLimits
+	// MetricsAddr, if set, is where /metrics is served instead of on Addr.
+	MetricsAddr string
 }
 
 // Deps are the server's dependencies.
@@ -40,6 +48,12 @@ type Deps struct {
 	Logger  *slog.Logger
 	// Webhooks receives verified webhook events (nil: accepted and dropped).
 	Webhooks WebhookSink
+	// Ready is readiness beyond the database (the sync engine); nil: the
+	// database alone.
+	Ready func(context.Context) error
+	// Metrics records the server's metrics and serves /metrics (nil: a
+	// registry of the server's own metrics only).
+	Metrics *metrics.Metrics
 }
 
 // Server serves Intake over HTTP.
@@ -48,6 +62,10 @@ type Server struct {
 	deps Deps
 	log  *slog.Logger
 	http *http.Server
+	rate *rateLimiter // nil: no rate limit
+	ws   *websockets
+	// metricsSrv serves /metrics on Config.MetricsAddr (nil: on Addr).
+	metricsSrv *metricsServer
 }
 
 // New returns a server; Start runs it.
@@ -55,7 +73,14 @@ func New(cfg Config, d Deps) *Server {
 	if d.Logger == nil {
 		d.Logger = slog.New(slog.DiscardHandler)
 	}
-	s := &Server{cfg: cfg, deps: d, log: d.Logger}
+	// Request IDs and redaction, even for a logger not built by config.
+	d.Logger = slog.New(logging.NewHandler(d.Logger.Handler()))
+	if d.Metrics == nil {
+		d.Metrics = metrics.New()
+	}
+	cfg.Limits = cfg.Limits.withDefaults()
+	s := &Server{cfg: cfg, deps: d, log: d.Logger, rate: newRateLimiter(cfg.Limits),
+		ws: newWebsockets(cfg.Websocket, cfg.AllowedOrigins)}
 	s.http = &http.Server{
 		Addr:              cfg.Addr,
 		Handler:           s.Handler(),
@@ -63,6 +88,7 @@ func New(cfg Config, d Deps) *Server {
 		IdleTimeout:       120 * time.Second,
 		ErrorLog:          slog.NewLogLogger(d.Logger.Handler(), slog.LevelWarn),
 	}
+	s.http.RegisterOnShutdown(s.ws.goAway)
 	return s
 }
 
@@ -70,23 +96,30 @@ func New(cfg Config, d Deps) *Server {
 func (s *Server) Handler() http.Handler {
 	mux := http.NewServeMux()
 	gql := s.graphQL()
-	mux.Handle("/graphql", s.authenticate(gql))
+	mux.Handle("/graphql", s.guardRequest(s.authenticate(s.limitRate(gql))))
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
 		writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
 	})
 	mux.HandleFunc("GET /readyz", s.ready)
+	if s.cfg.MetricsAddr == "" {
+		mux.Handle("GET /metrics", s.deps.Metrics.Handler(s.log))
+	}
 	mux.HandleFunc("POST /webhooks/{provider}/{integrationID}", s.webhook)
 	if s.cfg.Introspection {
 		mux.Handle("GET /{$}", playgroundHandler())
 	}
-	return mux
+	return s.observe(mux)
 }
 
 // Start listens on the configured address and serves until Stop. It returns
 // the listener's address once it accepts connections.
 func (s *Server) Start() (net.Addr, <-chan error, error) {
+	if err := s.startMetrics(); err != nil {
+		return nil, nil, err
+	}
 	ln, err := net.Listen("tcp", s.cfg.Addr)
 	if err != nil {
+		s.stopMetrics(context.Background())
 		return nil, nil, err
 	}
 	done := make(chan error, 1)
@@ -100,25 +133,16 @@ func (s *Server) Start() (net.Addr, <-chan error, error) {
 	return ln.Addr(), done, nil
 }
 
-// Stop stops accepting connections and waits for requests in flight, up to
-// ctx's deadline; then it closes what is left (websockets included).
+// Stop stops accepting connections, sends every websocket a close frame
+// (1001, going away) and waits for requests in flight, up to ctx's
+// deadline; then it closes what is left, websockets included.
 func (s *Server) Stop(ctx context.Context) error {
 	err := s.http.Shutdown(ctx)
 	if err != nil {
 		s.http.Close()
 	}
-	return err
-}
-
-func (s *Server) ready(w http.ResponseWriter, r *http.Request) {
-	ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
-	defer cancel()
-	if err := s.deps.Ping(ctx); err != nil {
-		s.log.WarnContext(ctx, "not ready", slog.Any("err", err))
-		writeJSON(w, http.StatusServiceUnavailable, map[string]string{"status": "database unavailable"})
-		return
-	}
-	writeJSON(w, http.StatusOK, map[string]string{"status": "ready"})
+	s.ws.closeAll(ctx)
+	return errors.Join(err, s.stopMetrics(ctx))
 }
 
 // authenticate resolves the Bearer API key into the request's viewer.

@@ -18,6 +18,7 @@ import (
 
 	"github.com/intake/intake/ent"
 	"github.com/intake/intake/internal/dbtest"
+	"github.com/intake/intake/internal/metrics"
 	"github.com/intake/intake/internal/secrets"
 	"github.com/intake/intake/internal/service"
 	"github.com/intake/intake/internal/viewer"
@@ -43,7 +44,10 @@ type App struct {
 	Engine *engine.Engine
 	// Webhooks records the verified webhook events the server handed on.
 	Webhooks *Sink
-	logs     *Logs
+	// Metrics is the registry the server serves on /metrics and the engine
+	// counts into.
+	Metrics *metrics.Metrics
+	logs    *Logs
 }
 
 // Sink records webhook events, then hands them to the sync engine.
@@ -123,6 +127,7 @@ func Start(t testing.TB, db *dbtest.DB, options ...func(*server.Config)) *App {
 		}},
 	})
 	broker := progress.NewLocal()
+	reg := metrics.New()
 	queueDB, err := db.Store.QueueDB()
 	if err != nil {
 		t.Fatal(err)
@@ -132,7 +137,7 @@ func Start(t testing.TB, db *dbtest.DB, options ...func(*server.Config)) *App {
 		PushbackFirstDelay: 50 * time.Millisecond,
 	}, engine.Deps{
 		Ent: db.Store.Client, DB: db.Store.DB, QueueDB: queueDB, Dialect: db.Dialect,
-		Open: svc.Opener().Open, Broker: broker, Logger: log,
+		Open: svc.Opener().Open, Broker: broker, Logger: log, Observer: reg,
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -152,8 +157,12 @@ func Start(t testing.TB, db *dbtest.DB, options ...func(*server.Config)) *App {
 	for _, o := range options {
 		o(&cfg)
 	}
+	if err := reg.Register(metrics.NewStore(metrics.StoreDeps{Ent: db.Store.Client, Jobs: eng.QueueDepth, Logger: log}, 50*time.Millisecond)); err != nil {
+		t.Fatal(err)
+	}
 	srv := server.New(cfg, server.Deps{
 		DB: db.Store.Client, Ping: db.Store.DB.PingContext, Service: svc, Broker: broker, Logger: log, Webhooks: sink,
+		Ready: eng.Ready, Metrics: reg,
 	})
 	addr, _, err := srv.Start()
 	if err != nil {
@@ -164,7 +173,7 @@ func Start(t testing.TB, db *dbtest.DB, options ...func(*server.Config)) *App {
 		defer cancel()
 		srv.Stop(ctx)
 	})
-	return &App{URL: "http://" + addr.String(), DB: db, Svc: svc, Broker: broker, Fakes: fk, Engine: eng, Webhooks: sink, logs: logs}
+	return &App{URL: "http://" + addr.String(), DB: db, Svc: svc, Broker: broker, Fakes: fk, Engine: eng, Webhooks: sink, Metrics: reg, logs: logs}
 }
 
 // Logs returns what the app logged so far.

@@ -5,11 +5,14 @@ package config
 import (
 	"fmt"
 	"log/slog"
+	"net"
 	"os"
 	"path/filepath"
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/intake/intake/internal/logging"
 )
 
 // Config is the process configuration.
@@ -29,6 +32,9 @@ type Config struct {
 	RescueAfter     time.Duration // INTAKE_JOB_RESCUE_AFTER: when a vanished worker's job is retried (default 2m)
 	PushbackDelay   time.Duration // INTAKE_PUSHBACK_RETRY_DELAY: first retry of a failed delivery (default 10s)
 	PushbackWorkers int           // INTAKE_PUSHBACK_WORKERS: deliveries at once per process (default 20)
+	Limits          Limits        // INTAKE_MAX_*, INTAKE_REQUEST_TIMEOUT, INTAKE_RATE_*: see limits.go
+	Websocket       Websocket     // INTAKE_WS_*: see websocket.go
+	MetricsAddr     string        // INTAKE_METRICS_ADDR: serve /metrics there instead of on Addr
 }
 
 // Embedded reports whether the embedded SQLite default is used.
@@ -49,6 +55,12 @@ func FromEnv(getenv func(string) string) (Config, error) {
 		LogFormat:     or(getenv("INTAKE_LOG_FORMAT"), "json"),
 		PublicURL:     strings.TrimRight(strings.TrimSpace(getenv("INTAKE_PUBLIC_URL")), "/"),
 		SandboxAddr:   or(getenv("INTAKE_SANDBOX_ADDR"), "127.0.0.1:8081"),
+		MetricsAddr:   strings.TrimSpace(getenv("INTAKE_METRICS_ADDR")),
+	}
+	if c.MetricsAddr != "" {
+		if _, _, err := net.SplitHostPort(c.MetricsAddr); err != nil || c.MetricsAddr == c.Addr {
+			return c, fmt.Errorf("INTAKE_METRICS_ADDR: %q must be host:port, other than INTAKE_ADDR", c.MetricsAddr)
+		}
 	}
 	if c.PublicURL != "" && !strings.HasPrefix(c.PublicURL, "http://") && !strings.HasPrefix(c.PublicURL, "https://") {
 		return c, fmt.Errorf("INTAKE_PUBLIC_URL: %q must start with http:// or https://", c.PublicURL)
@@ -85,6 +97,12 @@ func FromEnv(getenv func(string) string) (Config, error) {
 	if c.PushbackWorkers, err = intVar(getenv, "INTAKE_PUSHBACK_WORKERS", 20, 1, 1024); err != nil {
 		return c, err
 	}
+	if c.Limits, err = limitsFromEnv(getenv); err != nil {
+		return c, err
+	}
+	if c.Websocket, err = websocketFromEnv(getenv); err != nil {
+		return c, err
+	}
 	if c.LogFormat != "json" && c.LogFormat != "text" {
 		return c, fmt.Errorf("INTAKE_LOG_FORMAT: %q must be json or text", c.LogFormat)
 	}
@@ -103,9 +121,9 @@ func FromEnv(getenv func(string) string) (Config, error) {
 func (c Config) Logger() *slog.Logger {
 	opts := &slog.HandlerOptions{Level: c.LogLevel}
 	if c.LogFormat == "text" {
-		return slog.New(slog.NewTextHandler(os.Stderr, opts))
+		return slog.New(logging.NewHandler(slog.NewTextHandler(os.Stderr, opts)))
 	}
-	return slog.New(slog.NewJSONHandler(os.Stderr, opts))
+	return slog.New(logging.NewHandler(slog.NewJSONHandler(os.Stderr, opts)))
 }
 
 func or(v, def string) string {

@@ -19,6 +19,8 @@ import (
 	"github.com/riverqueue/river/riverdriver/riversqlite"
 
 	"github.com/intake/intake/ent"
+	"github.com/intake/intake/ent/syncrun"
+	"github.com/intake/intake/internal/viewer"
 	"github.com/intake/intake/sync/connector"
 	"github.com/intake/intake/sync/progress"
 )
@@ -93,7 +95,27 @@ type Deps struct {
 	Open   func(*ent.Integration) (connector.Connector, error)
 	Broker progress.Broker
 	Logger *slog.Logger
+	// Observer is told what the engine did, for metrics (nil: nobody).
+	Observer Observer
 }
+
+// Observer is told what the engine did, for metrics. Its methods are called
+// after the fact has committed and must not block.
+type Observer interface {
+	// PageImported: a page's contacts and import issues (by code) were
+	// imported.
+	PageImported(contacts int, issues map[string]int)
+	// RunFinished: a sync run ended with status.
+	RunFinished(status string)
+	// PushbackSettled: a pushback ended DELIVERED or DEAD.
+	PushbackSettled(status string)
+}
+
+type noObserver struct{}
+
+func (noObserver) PageImported(int, map[string]int) {}
+func (noObserver) RunFinished(string)               {}
+func (noObserver) PushbackSettled(string)           {}
 
 // Engine runs syncs.
 type Engine struct {
@@ -104,6 +126,7 @@ type Engine struct {
 	open  func(*ent.Integration) (connector.Connector, error)
 	bus   progress.Broker
 	log   *slog.Logger
+	obs   Observer
 	river *river.Client[*sql.Tx]
 }
 
@@ -114,7 +137,10 @@ func New(cfg Config, d Deps) (*Engine, error) {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	e := &Engine{cfg: cfg, ent: d.Ent, db: d.DB, dia: d.Dialect, open: d.Open, bus: d.Broker, log: log}
+	e := &Engine{cfg: cfg, ent: d.Ent, db: d.DB, dia: d.Dialect, open: d.Open, bus: d.Broker, log: log, obs: d.Observer}
+	if e.obs == nil {
+		e.obs = noObserver{}
+	}
 
 	workers := river.NewWorkers()
 	river.AddWorker(workers, &syncWorker{e: e})
@@ -162,10 +188,18 @@ func (e *Engine) Start(ctx context.Context) error { return e.river.Start(ctx) }
 func (e *Engine) Stop(ctx context.Context) error {
 	soft, cancel := context.WithTimeout(ctx, 5*time.Second)
 	defer cancel()
-	if err := e.river.Stop(soft); err == nil {
-		return nil
+	if err := e.river.Stop(soft); err != nil {
+		if err := e.river.StopAndCancel(ctx); err != nil {
+			return err
+		}
 	}
-	return e.river.StopAndCancel(ctx)
+	// Every worker has returned: the runs they held can resume at once on
+	// any replica, or here after a restart, instead of after their lease.
+	_, err := e.ent.SyncRun.Update().
+		Where(syncrun.LeaseOwner(e.cfg.ID), syncrun.StatusEQ(syncrun.StatusRUNNING)).
+		ClearLeaseOwner().ClearLeaseExpiresAt().
+		Save(viewer.SystemContext(context.WithoutCancel(ctx)))
+	return err
 }
 
 // inTx runs fn in a transaction on the engine's pool, with an ent client

@@ -1,6 +1,7 @@
 package engine
 
 import (
+	"bytes"
 	"context"
 	"database/sql"
 	"encoding/json"
@@ -141,6 +142,7 @@ func (im *importer) prepare(ctx context.Context, conn connector.Connector, req c
 func (im *importer) importPage(ctx context.Context, p *prepared) error {
 	now := time.Now().UTC()
 	c := counts{fetched: len(p.page.Records)}
+	var byCode map[string]int
 	err := im.e.inTx(ctx, func(tx *sql.Tx, _ *ent.Client) error {
 		inserted, err := im.insertContacts(ctx, tx, p.cands, now)
 		if err != nil {
@@ -152,8 +154,10 @@ func (im *importer) importPage(ctx context.Context, p *prepared) error {
 		}
 		issues := append(slices.Clip(p.issues), dups...)
 		c.imported = len(inserted)
+		byCode = make(map[string]int, 4)
 		for _, is := range issues {
 			c.add(is.code)
+			byCode[string(is.code)]++
 		}
 		if err := im.insertIssues(ctx, tx, issues, now); err != nil {
 			return err
@@ -165,6 +169,7 @@ func (im *importer) importPage(ctx context.Context, p *prepared) error {
 	}
 	im.cursor = p.page.Cursor
 	im.fetched += c.fetched
+	im.e.obs.PageImported(c.imported, byCode)
 	return nil
 }
 
@@ -178,6 +183,7 @@ func (im *importer) classify(recs []connector.Record) ([]*candidate, []pageDup, 
 	first := map[string]*candidate{} // E.164 -> the page's first record with it
 	for i := range recs {
 		r := &recs[i]
+		dropNUL(r)
 		if r.Problem != "" {
 			issues = append(issues, issue{r.ExternalID, importissue.CodeINVALID_RECORD, r.Problem, ""})
 			continue
@@ -281,6 +287,11 @@ func attributes(r *connector.Record) string {
 	b, err := json.Marshal(r.Attributes)
 	if err != nil {
 		return "{}"
+	}
+	if bytes.Contains(b, []byte(`\u0000`)) { // a NUL, or a backslash before "u0000": clean either way
+		if b, err = json.Marshal(withoutNUL(r.Attributes)); err != nil {
+			return "{}"
+		}
 	}
 	return string(b)
 }
@@ -439,3 +450,44 @@ func truncate(s string, n int) string {
 }
 
 func utf8Start(b byte) bool { return b&0xC0 != 0x80 }
+
+// dropNUL removes NUL characters from a record's text, which PostgreSQL
+// cannot store: one stray NUL in an external system would otherwise fail
+// its page on every retry. Attributes are cleaned when they are encoded.
+func dropNUL(r *connector.Record) {
+	r.ExternalID, r.FirstName, r.LastName, r.Email, r.Problem = noNUL(r.ExternalID), noNUL(r.FirstName), noNUL(r.LastName), noNUL(r.Email), noNUL(r.Problem)
+	for i := range r.Phones {
+		r.Phones[i] = noNUL(r.Phones[i])
+	}
+	for i := range r.ReferenceIDs {
+		r.ReferenceIDs[i] = noNUL(r.ReferenceIDs[i])
+	}
+}
+
+func noNUL(s string) string {
+	if strings.IndexByte(s, 0) < 0 {
+		return s
+	}
+	return strings.ReplaceAll(s, "\x00", "")
+}
+
+// withoutNUL is v with NUL characters removed from every string in it.
+func withoutNUL(v any) any {
+	switch v := v.(type) {
+	case string:
+		return noNUL(v)
+	case map[string]any:
+		out := make(map[string]any, len(v))
+		for k, x := range v {
+			out[noNUL(k)] = withoutNUL(x)
+		}
+		return out
+	case []any:
+		out := make([]any, len(v))
+		for i, x := range v {
+			out[i] = withoutNUL(x)
+		}
+		return out
+	}
+	return v
+}

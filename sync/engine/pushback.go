@@ -340,6 +340,7 @@ func (e *Engine) settle(ctx context.Context, pb *ent.Pushback, campaignID pulid.
 	if n, err := upd.Save(ctx); err != nil || n == 0 {
 		return err
 	}
+	e.obs.PushbackSettled(string(status))
 	if status == pushback.StatusDEAD {
 		e.log.WarnContext(ctx, "pushback dead", slog.String("pushback", string(pb.ID)), slog.String("reason", msg))
 	}

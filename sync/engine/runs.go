@@ -167,6 +167,7 @@ func (e *Engine) CancelRun(ctx context.Context, runID pulid.ID) (*ent.SyncRun, e
 	if n == 0 {
 		return run, nil
 	}
+	e.obs.RunFinished(string(syncrun.StatusCANCELLED))
 	if run, err = e.ent.SyncRun.Get(ctx, runID); err != nil {
 		return nil, err
 	}

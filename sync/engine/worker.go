@@ -230,6 +230,7 @@ func (e *Engine) finish(ctx context.Context, run *ent.SyncRun, notice progress.N
 	if err != nil {
 		return err
 	}
+	e.obs.RunFinished(string(status))
 	e.publish(ctx, notice)
 	e.log.InfoContext(ctx, "sync run ended", slog.String("run", string(run.ID)), slog.String("status", string(status)))
 	return nil
@@ -245,6 +246,7 @@ func (e *Engine) abandon(ctx context.Context, runID pulid.ID, msg string) {
 	if err != nil || n == 0 {
 		return
 	}
+	e.obs.RunFinished(string(syncrun.StatusFAILED))
 	if run, err := e.ent.SyncRun.Get(ctx, runID); err == nil {
 		e.publish(ctx, runNotice(run.ID, e.campaignOf(ctx, run.TriggerID)))
 	}
