@@ -8,12 +8,9 @@ package graph
 import (
 	"context"
 
-	"entgo.io/ent/dialect/sql"
 	"github.com/intake/intake/ent"
 	"github.com/intake/intake/ent/callresult"
 	"github.com/intake/intake/ent/reference"
-	"github.com/intake/intake/ent/syncrun"
-	"github.com/intake/intake/ent/trigger"
 	"github.com/intake/intake/graph/model"
 	"github.com/intake/intake/internal/pulid"
 	"github.com/intake/intake/internal/service"
@@ -22,7 +19,11 @@ import (
 
 // Triggers is the resolver for the triggers field.
 func (r *campaignResolver) Triggers(ctx context.Context, obj *ent.Campaign) ([]*ent.Trigger, error) {
-	return r.db.Trigger.Query().Where(trigger.CampaignID(obj.ID)).Order(trigger.ByCreatedAt()).All(ctx)
+	ts, err := r.loadersOf(ctx).triggers.get(ctx, obj.ID)
+	if ts == nil && err == nil {
+		ts = []*ent.Trigger{}
+	}
+	return ts, err
 }
 
 // CallResults is the resolver for the callResults field.
@@ -145,11 +146,7 @@ func (r *triggerResolver) References(ctx context.Context, obj *ent.Trigger) ([]*
 
 // LastRun is the resolver for the lastRun field.
 func (r *triggerResolver) LastRun(ctx context.Context, obj *ent.Trigger) (*ent.SyncRun, error) {
-	run, err := r.db.SyncRun.Query().Where(syncrun.TriggerID(obj.ID)).Order(syncrun.ByID(sql.OrderDesc())).First(ctx)
-	if ent.IsNotFound(err) {
-		return nil, nil
-	}
-	return run, err
+	return r.loadersOf(ctx).lastRun.get(ctx, obj.ID)
 }
 
 // Mutation returns MutationResolver implementation.

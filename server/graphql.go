@@ -49,6 +49,7 @@ func (s *Server) graphQL() *handler.Server {
 	s.useLimits(srv)
 	srv.AroundOperations(s.observeOperation) // first: refused operations count too
 	srv.AroundOperations(requireMutationRole)
+	srv.AroundOperations(graph.WithLoaders)
 	srv.AroundOperations(s.ws.limitSubscriptions)
 	srv.SetErrorPresenter(s.presentError)
 	srv.SetRecoverFunc(func(ctx context.Context, p any) error {
