@@ -121,6 +121,9 @@ func idlePhase(ctx context.Context, s *seeder, srv *serverProcess, keys []string
 	arrived := make([]time.Time, n)
 	var pending atomic.Int64
 	pending.Store(int64(n))
+	// Only events after the check's call result count: the seeding's
+	// pushbacks may still be settling while the sockets open.
+	var armed atomic.Bool
 	var wg sync.WaitGroup
 	began := time.Now()
 	conns, err := dialAll(ctx, srv.intake, keys, n, func(i int, c *wsConn) error {
@@ -133,7 +136,7 @@ func idlePhase(ctx context.Context, s *seeder, srv *serverProcess, keys []string
 				if err != nil {
 					return // closed
 				}
-				if m.Type == "next" && m.ID == "1" && arrived[i].IsZero() {
+				if m.Type == "next" && m.ID == "1" && armed.Load() && arrived[i].IsZero() {
 					arrived[i] = at
 					pending.Add(-1)
 				}
@@ -166,6 +169,7 @@ func idlePhase(ctx context.Context, s *seeder, srv *serverProcess, keys []string
 	// The fan-out check.
 	res.DeliveryDeadline = 60*time.Second + time.Duration(n)*5*time.Millisecond
 	recorded := time.Now()
+	armed.Store(true)
 	if err := s.do(ctx, `mutation($in: RecordCallResultInput!) { recordCallResult(input: $in) { id } }`, map[string]any{"in": map[string]any{
 		"contactID": o.pushbackContact, "outcome": "SUCCESS", "calledAt": time.Now().UTC().Add(-time.Minute).Format(time.RFC3339),
 		"durationSeconds": 60, "transcript": "Agent: Hello. Candidate: Hi.",
