@@ -100,14 +100,12 @@ func (r *Resolver) loadersOf(ctx context.Context) *loaders {
 func (r *Resolver) newLoaders() *loaders {
 	return &loaders{
 		triggers: &batcher[[]*ent.Trigger]{load: func(ctx context.Context, campaigns []pulid.ID) (map[pulid.ID][]*ent.Trigger, error) {
-			// CollectFields eager-loads what the operation selects below
-			// the triggers (integration, status mapping, runs).
-			q, err := r.db.Trigger.Query().Where(trigger.CampaignIDIn(campaigns...)).
-				Order(trigger.ByCreatedAt(), trigger.ByID()).CollectFields(ctx)
-			if err != nil {
-				return nil, err
-			}
-			ts, err := q.All(ctx)
+			// With the edges a page of triggers is mostly asked for. Not
+			// CollectFields: its projection may leave out campaign_id,
+			// which sorts the triggers to their campaigns.
+			ts, err := r.db.Trigger.Query().Where(trigger.CampaignIDIn(campaigns...)).
+				WithIntegration().WithStatusMapping().
+				Order(trigger.ByCreatedAt(), trigger.ByID()).All(ctx)
 			if err != nil {
 				return nil, err
 			}
