@@ -36,10 +36,7 @@ import (
 	"github.com/intake/intake/internal/viewer"
 	"github.com/intake/intake/server"
 	"github.com/intake/intake/sync/connector"
-	"github.com/intake/intake/sync/connector/compleet"
-	"github.com/intake/intake/sync/connector/hubspot"
-	"github.com/intake/intake/sync/connector/talention"
-	"github.com/intake/intake/sync/connector/zvoove"
+	"github.com/intake/intake/sync/connector/providers"
 	"github.com/intake/intake/sync/engine"
 	"github.com/intake/intake/sync/progress"
 	"github.com/intake/intake/sync/sandbox"
@@ -53,11 +50,6 @@ func main() {
 		fmt.Fprintln(os.Stderr, "intake:", err)
 		os.Exit(1)
 	}
-}
-
-// providers is every external system this build supports.
-func providers() *connector.Registry {
-	return connector.NewRegistry(zvoove.New(), talention.New(), compleet.New(), hubspot.New())
 }
 
 func run(ctx context.Context, args []string, getenv func(string) string, stdout io.Writer) error {
@@ -113,7 +105,7 @@ func open(ctx context.Context, cfg config.Config) (*app, error) {
 		return nil, err
 	}
 	svc := service.New(service.Deps{
-		DB: st.Client, Providers: providers(), Secrets: box, Logger: log,
+		DB: st.Client, Providers: providers.All(), Secrets: box, Logger: log,
 		Connector: connector.Options{Logger: log},
 	})
 	return &app{store: st, svc: svc, log: log}, nil
@@ -315,7 +307,7 @@ func runSandbox(ctx context.Context, cfg config.Config, args []string, stdout io
 	}
 	defer fk.Close()
 	fmt.Fprintln(stdout, "sandbox FAKES of the external systems (not the real systems):")
-	for _, p := range providers().Descriptors() {
+	for _, p := range providers.All().Descriptors() {
 		creds, _ := json.Marshal(fk.Credentials(p.Key))
 		fmt.Fprintf(stdout, "%-10s %s\n           credentials: %s\n", p.Key, fk.BaseURL(p.Key), creds)
 	}

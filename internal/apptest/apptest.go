@@ -24,10 +24,7 @@ import (
 	"github.com/intake/intake/internal/viewer"
 	"github.com/intake/intake/server"
 	"github.com/intake/intake/sync/connector"
-	"github.com/intake/intake/sync/connector/compleet"
-	"github.com/intake/intake/sync/connector/hubspot"
-	"github.com/intake/intake/sync/connector/talention"
-	"github.com/intake/intake/sync/connector/zvoove"
+	"github.com/intake/intake/sync/connector/providers"
 	"github.com/intake/intake/sync/engine"
 	"github.com/intake/intake/sync/progress"
 	"github.com/intake/intake/sync/sandbox"
@@ -95,11 +92,6 @@ func (l *Logs) String() string {
 	return l.buf.String()
 }
 
-// Providers is the registry production uses.
-func Providers() *connector.Registry {
-	return connector.NewRegistry(zvoove.New(), talention.New(), compleet.New(), hubspot.New())
-}
-
 // Start runs Intake on db, with fakes of every provider serving 50 people.
 // Options adjust the HTTP server's configuration (limits, origins).
 func Start(t testing.TB, db *dbtest.DB, options ...func(*server.Config)) *App {
@@ -121,7 +113,7 @@ func Start(t testing.TB, db *dbtest.DB, options ...func(*server.Config)) *App {
 		t.Fatal(err)
 	}
 	svc := service.New(service.Deps{
-		DB: db.Store.Client, Providers: Providers(), Secrets: box, Logger: log,
+		DB: db.Store.Client, Providers: providers.All(), Secrets: box, Logger: log,
 		Connector: connector.Options{Logger: log, Retry: connector.RetryPolicy{
 			MaxAttempts: 3, BaseDelay: time.Millisecond, MaxDelay: 10 * time.Millisecond, AttemptTimeout: 5 * time.Second,
 		}},

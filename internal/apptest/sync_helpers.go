@@ -18,6 +18,7 @@ import (
 	"github.com/intake/intake/internal/store"
 	"github.com/intake/intake/server"
 	"github.com/intake/intake/sync/connector"
+	"github.com/intake/intake/sync/connector/providers"
 	"github.com/intake/intake/sync/engine"
 	"github.com/intake/intake/sync/progress"
 	"github.com/intake/intake/sync/sandbox"
@@ -146,7 +147,7 @@ func StartSyncReplica(t testing.TB, db *dbtest.DB, fk *fakes.Set) *SyncReplica {
 		t.Fatal(err)
 	}
 	svc := service.New(service.Deps{
-		DB: st.Client, Providers: Providers(), Secrets: box, Logger: log,
+		DB: st.Client, Providers: providers.All(), Secrets: box, Logger: log,
 		Connector: connector.Options{Logger: log, Retry: connector.RetryPolicy{
 			MaxAttempts: 3, BaseDelay: time.Millisecond, MaxDelay: 10 * time.Millisecond, AttemptTimeout: 5 * time.Second,
 		}},

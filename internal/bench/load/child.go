@@ -25,10 +25,7 @@ import (
 	"github.com/intake/intake/internal/store"
 	"github.com/intake/intake/server"
 	"github.com/intake/intake/sync/connector"
-	"github.com/intake/intake/sync/connector/compleet"
-	"github.com/intake/intake/sync/connector/hubspot"
-	"github.com/intake/intake/sync/connector/talention"
-	"github.com/intake/intake/sync/connector/zvoove"
+	"github.com/intake/intake/sync/connector/providers"
 	"github.com/intake/intake/sync/engine"
 	"github.com/intake/intake/sync/progress"
 )
@@ -95,7 +92,7 @@ func serveChild(args []string, stdin io.Reader, stdout, stderr io.Writer) error 
 		return fmt.Errorf("%s: %w", encryptionKeyEnv, err)
 	}
 	svc := service.New(service.Deps{
-		DB: st.Client, Providers: providers(), Secrets: box, Logger: log,
+		DB: st.Client, Providers: providers.All(), Secrets: box, Logger: log,
 		Connector: connector.Options{Logger: log},
 	})
 	broker := progress.NewPostgres(st.DB, *dbURL, log)
@@ -190,9 +187,4 @@ func serveMem(w http.ResponseWriter, _ *http.Request) {
 	_ = json.NewEncoder(w).Encode(memStats{
 		HeapInuse: ms.HeapInuse, StackInuse: ms.StackInuse, Sys: ms.Sys, Goroutines: runtime.NumGoroutine(),
 	})
-}
-
-// providers is every external system this build supports, as in main.go.
-func providers() *connector.Registry {
-	return connector.NewRegistry(zvoove.New(), talention.New(), compleet.New(), hubspot.New())
 }

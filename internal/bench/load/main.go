@@ -43,9 +43,9 @@ package main
 import (
 	"bufio"
 	"bytes"
+	"cmp"
 	"context"
 	"crypto/rand"
-	"database/sql"
 	"encoding/base64"
 	"encoding/json"
 	"errors"
@@ -59,23 +59,20 @@ import (
 	"runtime"
 	"strconv"
 	"strings"
-	"sync/atomic"
 	"syscall"
 	"time"
 
 	_ "github.com/lib/pq"
 
+	"github.com/intake/intake/internal/bench/benchkit"
 	"github.com/intake/intake/internal/secrets"
 	"github.com/intake/intake/internal/service"
 	"github.com/intake/intake/internal/store"
 	"github.com/intake/intake/internal/viewer"
+	"github.com/intake/intake/sync/connector/providers"
 	"github.com/intake/intake/sync/sandbox"
 	"github.com/intake/intake/sync/sandbox/fakes"
 )
-
-// defaultPostgresURL is the server used when neither -postgres nor
-// TEST_DATABASE_URL names one (the same default as internal/dbtest).
-const defaultPostgresURL = "postgres://postgres@127.0.0.1:5432/test?sslmode=disable"
 
 // The targets of the issue, printed beside the figures.
 const (
@@ -126,7 +123,7 @@ func parseFlags(args []string, getenv func(string) string, stderr io.Writer) (op
 	var o options
 	fs := flag.NewFlagSet("load", flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	fs.StringVar(&o.postgres, "postgres", cmpOr(getenv("TEST_DATABASE_URL"), defaultPostgresURL),
+	fs.StringVar(&o.postgres, "postgres", cmp.Or(strings.TrimSpace(getenv("TEST_DATABASE_URL")), benchkit.DefaultPostgresURL),
 		"PostgreSQL server URL; a scratch database is created on it (default TEST_DATABASE_URL)")
 	fs.DurationVar(&o.duration, "duration", 20*time.Second, "queries: how long each load run lasts (closed loop on each target, then open loop)")
 	fs.IntVar(&o.concurrency, "concurrency", 32, "queries: clients of the closed loop, each with one request in flight")
@@ -209,10 +206,11 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) (*result,
 		return nil, err
 	}
 	res := &result{}
-	dbURL, drop, err := scratchDatabase(ctx, o.postgres, res)
+	dbURL, dbName, drop, err := benchkit.ScratchDatabase(ctx, o.postgres, "intake_load")
 	if err != nil {
 		return nil, err
 	}
+	res.Database = dbName
 	defer func() {
 		if o.keep {
 			fmt.Fprintf(stdout, "kept the scratch database: %s\n", dbURL)
@@ -247,7 +245,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) (*result,
 	defer stopServer()
 
 	fmt.Fprintf(stdout, "load: server pid %d (Intake %s, baseline %s), GOMAXPROCS %d, load average %s, database %s\n",
-		srv.pid, srv.intake, srv.baseline, runtime.GOMAXPROCS(0), loadAverage(), res.Database)
+		srv.pid, srv.intake, srv.baseline, runtime.GOMAXPROCS(0), benchkit.LoadAverage(), res.Database)
 	s := &seeder{hc: newHTTPClient(4), url: srv.intake + "/graphql", key: keys[0]}
 	began := time.Now()
 	org, err := s.seed(ctx, seedFakes, progressFakes, seedData, o.campaigns)
@@ -303,7 +301,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) (*result,
 		res.Summary = append(res.Summary, line)
 		fmt.Fprintln(stdout, line)
 	}
-	fmt.Fprintf(stdout, "load average at the end: %s\n", loadAverage())
+	fmt.Fprintf(stdout, "load average at the end: %s\n", benchkit.LoadAverage())
 	return res, nil
 }
 
@@ -415,7 +413,7 @@ func prepareDatabase(ctx context.Context, dbURL string, n int) ([]string, error)
 	if _, err := st.Migrate(ctx); err != nil {
 		return nil, fmt.Errorf("migrating: %w", err)
 	}
-	svc := service.New(service.Deps{DB: st.Client, Providers: providers()})
+	svc := service.New(service.Deps{DB: st.Client, Providers: providers.All()})
 	keys := make([]string, n)
 	for i := range keys {
 		if keys[i], err = svc.CreateAPIKey(ctx, "load", viewer.Admin); err != nil {
@@ -514,68 +512,6 @@ func raiseFileLimit() error {
 		return fmt.Errorf("raising RLIMIT_NOFILE: %w", err)
 	}
 	return nil
-}
-
-// dbSeq tells apart the scratch databases of one process.
-var dbSeq atomic.Int64
-
-// scratchDatabase creates a new database on the server and returns its URL
-// and a function that drops it.
-func scratchDatabase(ctx context.Context, server string, res *result) (string, func() error, error) {
-	admin, err := sql.Open("postgres", server)
-	if err != nil {
-		return "", nil, err
-	}
-	pctx, cancel := context.WithTimeout(ctx, 5*time.Second)
-	defer cancel()
-	if err := admin.PingContext(pctx); err != nil {
-		admin.Close()
-		return "", nil, fmt.Errorf("-postgres: cannot reach %s: %w", redact(server), err)
-	}
-	res.Database = fmt.Sprintf("intake_load_%d_%d_%d", os.Getpid(), time.Now().UnixNano()%1e9, dbSeq.Add(1))
-	if _, err := admin.ExecContext(ctx, "CREATE DATABASE "+res.Database); err != nil {
-		admin.Close()
-		return "", nil, fmt.Errorf("creating the scratch database: %w", err)
-	}
-	u, _ := url.Parse(server)
-	u.Path = "/" + res.Database
-	drop := func() error {
-		defer admin.Close()
-		dctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
-		defer cancel()
-		// FORCE: a run that failed may leave connections open.
-		_, err := admin.ExecContext(dctx, "DROP DATABASE IF EXISTS "+res.Database+" WITH (FORCE)")
-		return err
-	}
-	return u.String(), drop, nil
-}
-
-func redact(u string) string {
-	p, err := url.Parse(u)
-	if err != nil {
-		return "the server"
-	}
-	return p.Redacted()
-}
-
-func cmpOr(a, b string) string {
-	if strings.TrimSpace(a) != "" {
-		return strings.TrimSpace(a)
-	}
-	return b
-}
-
-// loadAverage is the machine's 1, 5 and 15 minute load averages.
-func loadAverage() string {
-	b, err := os.ReadFile("/proc/loadavg")
-	if err != nil {
-		return "unknown"
-	}
-	f := strings.Fields(string(b))
-	if len(f) < 3 {
-		return "unknown"
-	}
-	return strings.Join(f[:3], " ")
 }
 
 // procStatusKB reads a "kB" field of /proc/<pid>/status.

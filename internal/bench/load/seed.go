@@ -10,6 +10,7 @@ import (
 
 	"github.com/intake/intake/internal/service"
 	"github.com/intake/intake/sync/connector"
+	"github.com/intake/intake/sync/connector/providers"
 	"github.com/intake/intake/sync/sandbox"
 	"github.com/intake/intake/sync/sandbox/fakes"
 )
@@ -104,7 +105,7 @@ func (s *seeder) seed(ctx context.Context, seedFakes, progressFakes *fakes.Set, 
 		camp := out.CreateCampaign.ID
 		o.campaigns = append(o.campaigns, camp)
 		for _, p := range seedProviders {
-			d, _ := providers().Get(p)
+			d, _ := providers.All().Get(p)
 			desc := d.Descriptor()
 			t := triggerConfig{campaignID: camp, integrationID: integrations[p], provider: p, pushback: p == connector.Talention,
 				refKind: desc.ReferenceKinds[0]}

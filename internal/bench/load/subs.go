@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/intake/intake/sync/connector"
+	"github.com/intake/intake/sync/connector/providers"
 	"github.com/intake/intake/sync/sandbox"
 )
 
@@ -262,7 +263,7 @@ func progressOnce(ctx context.Context, s *seeder, srv *serverProcess, keys []str
 		map[string]any{"name": fmt.Sprintf("load progress %d", n)}, &camp); err != nil {
 		return nil, err
 	}
-	d, _ := providers().Get(connector.HubSpot)
+	d, _ := providers.All().Get(connector.HubSpot)
 	tc := triggerConfig{campaignID: camp.CreateCampaign.ID, integrationID: o.progressIntegration, provider: connector.HubSpot}
 	tc.searchType, tc.params = searchFor(d.Descriptor(), data)
 	var trig struct {

@@ -27,6 +27,7 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"crypto/rand"
 	"database/sql"
@@ -52,6 +53,7 @@ import (
 
 	"github.com/intake/intake/ent/callresult"
 	"github.com/intake/intake/ent/integration"
+	"github.com/intake/intake/internal/bench/benchkit"
 	"github.com/intake/intake/internal/pulid"
 	"github.com/intake/intake/internal/secrets"
 	"github.com/intake/intake/internal/service"
@@ -59,20 +61,13 @@ import (
 	"github.com/intake/intake/internal/viewer"
 	"github.com/intake/intake/schema/schematype"
 	"github.com/intake/intake/sync/connector"
-	"github.com/intake/intake/sync/connector/compleet"
-	"github.com/intake/intake/sync/connector/hubspot"
-	"github.com/intake/intake/sync/connector/talention"
-	"github.com/intake/intake/sync/connector/zvoove"
+	"github.com/intake/intake/sync/connector/providers"
 	"github.com/intake/intake/sync/engine"
 	"github.com/intake/intake/sync/progress"
 	"github.com/intake/intake/sync/sandbox"
 	"github.com/intake/intake/sync/sandbox/atsfake"
 	"github.com/intake/intake/sync/sandbox/fakes"
 )
-
-// defaultPostgresURL is used when neither -postgres nor TEST_DATABASE_URL
-// names a server (the same default as internal/dbtest).
-const defaultPostgresURL = "postgres://postgres@127.0.0.1:5432/test?sslmode=disable"
 
 // Bounds of -n.
 const (
@@ -127,7 +122,7 @@ func parseFlags(args []string, getenv func(string) string, stderr io.Writer) (op
 	fs.IntVar(&o.workers, "workers", 20, "deliveries at once (engine Config.PushbackWorkers, INTAKE_PUSHBACK_WORKERS)")
 	fs.IntVar(&o.callers, "callers", 16, "goroutines recording call results at once")
 	fs.StringVar(&o.broker, "broker", "postgres", "progress broker: postgres (LISTEN/NOTIFY, as main.go) or local (in-process, to measure what NOTIFY costs)")
-	fs.StringVar(&o.postgres, "postgres", cmpOr(getenv("TEST_DATABASE_URL"), defaultPostgresURL),
+	fs.StringVar(&o.postgres, "postgres", cmp.Or(strings.TrimSpace(getenv("TEST_DATABASE_URL")), benchkit.DefaultPostgresURL),
 		"PostgreSQL server URL; a scratch database is created on it (default TEST_DATABASE_URL)")
 	fs.BoolVar(&o.keep, "keep", false, "keep the scratch database instead of dropping it")
 	fs.StringVar(&o.cpuprofile, "cpuprofile", "", "write a CPU profile of the measured part (the whole process: engine, connector and fakes) to this file")
@@ -209,10 +204,11 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) (*result,
 	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: level}))
 
 	res := &result{N: o.n, Provider: o.provider, Workers: o.workers, Callers: o.callers}
-	dbURL, drop, err := scratchDatabase(ctx, o.postgres, res)
+	dbURL, dbName, drop, err := benchkit.ScratchDatabase(ctx, o.postgres, "intake_pushbench")
 	if err != nil {
 		return nil, err
 	}
+	res.Database = dbName
 	defer func() {
 		if o.keep {
 			fmt.Fprintf(stdout, "kept the scratch database: %s\n", dbURL)
@@ -249,7 +245,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) (*result,
 	}
 	// As main.go's open() and serve() wire them.
 	svc := service.New(service.Deps{
-		DB: st.Client, Providers: providers(), Secrets: box, Logger: log,
+		DB: st.Client, Providers: providers.All(), Secrets: box, Logger: log,
 		Connector: connector.Options{Logger: log},
 	})
 	var broker progress.Broker = progress.NewLocal()
@@ -311,11 +307,6 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) (*result,
 		o.provider, o.workers, res.Delivered, res.Seconds, res.Rate, res.RecordRate)
 	fmt.Fprintln(stdout, res.Summary)
 	return res, nil
-}
-
-// providers is every external system this build supports, as in main.go.
-func providers() *connector.Registry {
-	return connector.NewRegistry(zvoove.New(), talention.New(), compleet.New(), hubspot.New())
 }
 
 // setup is what the benchmark created.
@@ -568,50 +559,4 @@ func check(ctx context.Context, db *sql.DB, fk *fakes.Set, o options, s *setup, 
 		return fmt.Errorf("the fake applied %d keys, want %d", res.Effects, res.WantEffects)
 	}
 	return nil
-}
-
-// scratchDatabase creates a new database on the server and returns its URL
-// and a function that drops it.
-func scratchDatabase(ctx context.Context, server string, res *result) (string, func() error, error) {
-	admin, err := sql.Open("postgres", server)
-	if err != nil {
-		return "", nil, err
-	}
-	pctx, cancel := context.WithTimeout(ctx, 5*time.Second)
-	defer cancel()
-	if err := admin.PingContext(pctx); err != nil {
-		admin.Close()
-		return "", nil, fmt.Errorf("-postgres: cannot reach %s: %w", redact(server), err)
-	}
-	res.Database = fmt.Sprintf("intake_pushbench_%d_%d", os.Getpid(), time.Now().UnixNano()%1e9)
-	if _, err := admin.ExecContext(ctx, "CREATE DATABASE "+res.Database); err != nil {
-		admin.Close()
-		return "", nil, fmt.Errorf("creating the scratch database: %w", err)
-	}
-	u, _ := url.Parse(server)
-	u.Path = "/" + res.Database
-	drop := func() error {
-		defer admin.Close()
-		dctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
-		defer cancel()
-		// FORCE: a run that failed may leave connections open.
-		_, err := admin.ExecContext(dctx, "DROP DATABASE IF EXISTS "+res.Database+" WITH (FORCE)")
-		return err
-	}
-	return u.String(), drop, nil
-}
-
-func redact(u string) string {
-	p, err := url.Parse(u)
-	if err != nil {
-		return "the server"
-	}
-	return p.Redacted()
-}
-
-func cmpOr(a, b string) string {
-	if strings.TrimSpace(a) != "" {
-		return strings.TrimSpace(a)
-	}
-	return b
 }

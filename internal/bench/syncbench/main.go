@@ -27,6 +27,7 @@ package main
 import (
 	"bufio"
 	"bytes"
+	"cmp"
 	"context"
 	"crypto/rand"
 	"database/sql"
@@ -55,6 +56,7 @@ import (
 	"github.com/intake/intake/ent"
 	"github.com/intake/intake/ent/integration"
 	"github.com/intake/intake/ent/syncrun"
+	"github.com/intake/intake/internal/bench/benchkit"
 	"github.com/intake/intake/internal/phone"
 	"github.com/intake/intake/internal/pulid"
 	"github.com/intake/intake/internal/secrets"
@@ -62,10 +64,7 @@ import (
 	"github.com/intake/intake/internal/store"
 	"github.com/intake/intake/internal/viewer"
 	"github.com/intake/intake/sync/connector"
-	"github.com/intake/intake/sync/connector/compleet"
-	"github.com/intake/intake/sync/connector/hubspot"
-	"github.com/intake/intake/sync/connector/talention"
-	"github.com/intake/intake/sync/connector/zvoove"
+	"github.com/intake/intake/sync/connector/providers"
 	"github.com/intake/intake/sync/engine"
 	"github.com/intake/intake/sync/progress"
 	"github.com/intake/intake/sync/sandbox"
@@ -73,10 +72,6 @@ import (
 	"github.com/intake/intake/sync/sandbox/fakes"
 	"github.com/intake/intake/sync/sandbox/zvoovefake"
 )
-
-// defaultPostgresURL is the server used when neither -postgres nor
-// TEST_DATABASE_URL names one (the same default as internal/dbtest).
-const defaultPostgresURL = "postgres://postgres@127.0.0.1:5432/test?sslmode=disable"
 
 // Bounds of -n: the sandbox serves at most a million people.
 const (
@@ -124,7 +119,7 @@ func parseFlags(args []string, getenv func(string) string, stderr io.Writer) (op
 	fs.SetOutput(stderr)
 	fs.IntVar(&o.n, "n", 200_000, fmt.Sprintf("people the sandbox serves, all of which the sync fetches (%d to %d)", minN, maxN))
 	fs.StringVar(&provider, "provider", string(connector.HubSpot), "provider whose sandbox fake to sync from: HUBSPOT, TALENTION or ZVOOVE")
-	fs.StringVar(&o.postgres, "postgres", cmpOr(getenv("TEST_DATABASE_URL"), defaultPostgresURL),
+	fs.StringVar(&o.postgres, "postgres", cmp.Or(strings.TrimSpace(getenv("TEST_DATABASE_URL")), benchkit.DefaultPostgresURL),
 		"PostgreSQL server URL; a scratch database is created on it (default TEST_DATABASE_URL)")
 	fs.IntVar(&o.workers, "workers", 4, "sync engine workers (INTAKE_SYNC_WORKERS)")
 	fs.BoolVar(&o.keep, "keep", false, "keep the scratch database instead of dropping it")
@@ -213,10 +208,11 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) (*result,
 	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: level}))
 
 	res := &result{N: o.n, Provider: o.provider}
-	dbURL, drop, err := scratchDatabase(ctx, o.postgres, res)
+	dbURL, dbName, drop, err := benchkit.ScratchDatabase(ctx, o.postgres, "intake_bench")
 	if err != nil {
 		return nil, err
 	}
+	res.Database = dbName
 	defer func() {
 		if o.keep {
 			fmt.Fprintf(stdout, "kept the scratch database: %s\n", dbURL)
@@ -257,7 +253,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) (*result,
 	}
 	// As main.go's open() and serve() wire them.
 	svc := service.New(service.Deps{
-		DB: st.Client, Providers: providers(), Secrets: box, Logger: log,
+		DB: st.Client, Providers: providers.All(), Secrets: box, Logger: log,
 		Connector: connector.Options{Logger: log},
 	})
 	broker := progress.NewPostgres(st.DB, dbURL, log)
@@ -359,53 +355,6 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) (*result,
 	return res, nil
 }
 
-// providers is every external system this build supports, as in main.go.
-func providers() *connector.Registry {
-	return connector.NewRegistry(zvoove.New(), talention.New(), compleet.New(), hubspot.New())
-}
-
-// dbSeq tells apart the scratch databases of one process.
-var dbSeq atomic.Int64
-
-// scratchDatabase creates a new database on the server and returns its URL
-// and a function that drops it.
-func scratchDatabase(ctx context.Context, server string, res *result) (string, func() error, error) {
-	admin, err := sql.Open("postgres", server)
-	if err != nil {
-		return "", nil, err
-	}
-	pctx, cancel := context.WithTimeout(ctx, 5*time.Second)
-	defer cancel()
-	if err := admin.PingContext(pctx); err != nil {
-		admin.Close()
-		return "", nil, fmt.Errorf("-postgres: cannot reach %s: %w", redact(server), err)
-	}
-	res.Database = fmt.Sprintf("intake_bench_%d_%d_%d", os.Getpid(), time.Now().UnixNano()%1e9, dbSeq.Add(1))
-	if _, err := admin.ExecContext(ctx, "CREATE DATABASE "+res.Database); err != nil {
-		admin.Close()
-		return "", nil, fmt.Errorf("creating the scratch database: %w", err)
-	}
-	u, _ := url.Parse(server)
-	u.Path = "/" + res.Database
-	drop := func() error {
-		defer admin.Close()
-		dctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
-		defer cancel()
-		// FORCE: a run that failed may leave connections open.
-		_, err := admin.ExecContext(dctx, "DROP DATABASE IF EXISTS "+res.Database+" WITH (FORCE)")
-		return err
-	}
-	return u.String(), drop, nil
-}
-
-func redact(u string) string {
-	p, err := url.Parse(u)
-	if err != nil {
-		return "the server"
-	}
-	return p.Redacted()
-}
-
 // setup is what the benchmark created to sync.
 type setup struct {
 	ctx        context.Context // acts as the benchmark organization's admin
@@ -445,7 +394,7 @@ func prepare(ctx context.Context, svc *service.Service, fk *fakes.Set, o options
 	if s.campaign, err = svc.CreateCampaign(s.ctx, service.CreateCampaignInput{Name: "syncbench sync"}); err != nil {
 		return nil, err
 	}
-	desc, _ := providers().Get(o.provider)
+	desc, _ := providers.All().Get(o.provider)
 	s.searchType, s.params = searchFor(desc.Descriptor(), data)
 	if s.trigger, err = configure(s, svc, s.campaign.ID, true); err != nil {
 		return nil, fmt.Errorf("enabling the trigger: %w", err)
@@ -757,13 +706,6 @@ func deref(s *string) string {
 		return ""
 	}
 	return *s
-}
-
-func cmpOr(a, b string) string {
-	if strings.TrimSpace(a) != "" {
-		return strings.TrimSpace(a)
-	}
-	return b
 }
 
 // sampler reads the process's VmRSS every 100ms and keeps the largest.

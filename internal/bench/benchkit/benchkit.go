@@ -1,0 +1,76 @@
+// Package benchkit holds what the benchmark commands share: a scratch
+// PostgreSQL database per run and readings of the machine.
+package benchkit
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+	"net/url"
+	"os"
+	"strings"
+	"sync/atomic"
+	"time"
+
+	_ "github.com/lib/pq"
+)
+
+// DefaultPostgresURL is the server used when neither -postgres nor
+// TEST_DATABASE_URL is given.
+const DefaultPostgresURL = "postgres://postgres@127.0.0.1:5432/test?sslmode=disable"
+
+// dbSeq tells apart the scratch databases of one process.
+var dbSeq atomic.Int64
+
+// ScratchDatabase creates a new database named prefix_<pid>_<time>_<n> on
+// server and returns its URL, its name and a function that drops it.
+func ScratchDatabase(ctx context.Context, server, prefix string) (dbURL, name string, drop func() error, err error) {
+	admin, err := sql.Open("postgres", server)
+	if err != nil {
+		return "", "", nil, err
+	}
+	pctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	if err := admin.PingContext(pctx); err != nil {
+		admin.Close()
+		return "", "", nil, fmt.Errorf("-postgres: cannot reach %s: %w", Redact(server), err)
+	}
+	name = fmt.Sprintf("%s_%d_%d_%d", prefix, os.Getpid(), time.Now().UnixNano()%1e9, dbSeq.Add(1))
+	if _, err := admin.ExecContext(ctx, "CREATE DATABASE "+name); err != nil {
+		admin.Close()
+		return "", "", nil, fmt.Errorf("creating the scratch database: %w", err)
+	}
+	u, _ := url.Parse(server)
+	u.Path = "/" + name
+	drop = func() error {
+		defer admin.Close()
+		dctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
+		defer cancel()
+		// FORCE: a run that failed may leave connections open.
+		_, err := admin.ExecContext(dctx, "DROP DATABASE IF EXISTS "+name+" WITH (FORCE)")
+		return err
+	}
+	return u.String(), name, drop, nil
+}
+
+// Redact is a database URL without its password, for messages.
+func Redact(u string) string {
+	p, err := url.Parse(u)
+	if err != nil {
+		return "the server"
+	}
+	return p.Redacted()
+}
+
+// LoadAverage is the machine's 1, 5 and 15 minute load averages.
+func LoadAverage() string {
+	b, err := os.ReadFile("/proc/loadavg")
+	if err != nil {
+		return "unknown"
+	}
+	f := strings.Fields(string(b))
+	if len(f) < 3 {
+		return "unknown"
+	}
+	return strings.Join(f[:3], " ")
+}
