@@ -29,9 +29,12 @@ type Resolver struct {
 	svc    *service.Service
 	broker progress.Broker
 	log    *slog.Logger
+	reads  *sharedReads // subscribers' reads of the objects notices name
 }
 
 // NewSchema returns the executable schema.
 func NewSchema(d Deps) graphql.ExecutableSchema {
-	return NewExecutableSchema(Config{Resolvers: &Resolver{db: d.DB, svc: d.Service, broker: d.Broker, log: d.Logger}})
+	return NewExecutableSchema(Config{Resolvers: &Resolver{
+		db: d.DB, svc: d.Service, broker: d.Broker, log: d.Logger, reads: newSharedReads(),
+	}})
 }

@@ -26,35 +26,22 @@ func (r *Resolver) followRun(ctx context.Context, id pulid.ID) (<-chan *model.Sy
 		}
 		return nil, err
 	}
-	out := make(chan *model.SyncProgress)
-	go func() {
-		defer close(out)
-		defer sub.Close()
-		if !send(ctx, out, progressOf(run)) {
-			return
+	first := func(emit emitFunc[*model.SyncProgress]) bool {
+		return emit(progressOf(run)) && !finished(run.Status)
+	}
+	// Every notice of the topic is about the run: one re-read answers them.
+	step := func(_ []progress.Notice, emit emitFunc[*model.SyncProgress]) bool {
+		next, err := r.run(ctx, id, r.reads.now())
+		if err != nil {
+			return r.logSubscriptionError(ctx, "syncProgress", err)
 		}
-		for !finished(run.Status) {
-			select {
-			case <-ctx.Done():
-				return
-			case <-sub.Ready():
-			}
-			sub.Drain()
-			next, err := r.db.SyncRun.Get(ctx, id)
-			if err != nil {
-				r.logSubscriptionError(ctx, "syncProgress", err)
-				return
-			}
-			if next.UpdatedAt.Equal(run.UpdatedAt) && next.Status == run.Status {
-				continue
-			}
-			run = next
-			if !send(ctx, out, progressOf(run)) {
-				return
-			}
+		if next.UpdatedAt.Equal(run.UpdatedAt) && next.Status == run.Status {
+			return true
 		}
-	}()
-	return out, nil
+		run = next
+		return emit(progressOf(run)) && !finished(run.Status)
+	}
+	return newStream(ctx, sub, first, step), nil
 }
 
 // followCampaign streams what happens to a campaign: run progress, contacts
@@ -70,40 +57,33 @@ func (r *Resolver) followCampaign(ctx context.Context, id pulid.ID) (<-chan mode
 		}
 		return nil, err
 	}
-	out := make(chan model.CampaignEvent)
-	go func() {
-		defer close(out)
-		defer sub.Close()
-		imported := map[pulid.ID]int{}
-		for {
-			select {
-			case <-ctx.Done():
-				return
-			case <-sub.Ready():
-			}
-			for _, n := range sub.Drain() {
-				if !r.campaignEvent(ctx, out, camp, n, imported) {
-					return
-				}
+	imported := map[pulid.ID]int{}
+	step := func(notices []progress.Notice, emit emitFunc[model.CampaignEvent]) bool {
+		after := r.reads.now()
+		for _, n := range notices {
+			if !r.campaignEvent(ctx, emit, camp, n, imported, after) {
+				return false
 			}
 		}
-	}()
-	return out, nil
+		return true
+	}
+	return newStream(ctx, sub, nil, step), nil
 }
 
-func (r *Resolver) campaignEvent(ctx context.Context, out chan<- model.CampaignEvent, camp *ent.Campaign, n progress.Notice, imported map[pulid.ID]int) bool {
+func (r *Resolver) campaignEvent(ctx context.Context, emit emitFunc[model.CampaignEvent], camp *ent.Campaign,
+	n progress.Notice, imported map[pulid.ID]int, after uint64) bool {
 	switch n.Kind {
 	case progress.KindRun:
-		run, err := r.db.SyncRun.Get(ctx, n.ID)
+		run, err := r.run(ctx, n.ID, after)
 		if err != nil {
 			return ent.IsNotFound(err) || r.logSubscriptionError(ctx, "campaignEvents", err)
 		}
-		if !send[model.CampaignEvent](ctx, out, progressOf(run)) {
+		if !emit(progressOf(run)) {
 			return false
 		}
 		if delta := run.Imported - imported[run.ID]; delta > 0 {
 			imported[run.ID] = run.Imported
-			if !send[model.CampaignEvent](ctx, out, &model.ContactsImported{Campaign: camp, Run: run, Count: delta}) {
+			if !emit(&model.ContactsImported{Campaign: camp, Run: run, Count: delta}) {
 				return false
 			}
 		}
@@ -123,18 +103,28 @@ func (r *Resolver) campaignEvent(ctx context.Context, out chan<- model.CampaignE
 			ids = append(ids, id)
 		}
 		for _, id := range ids {
-			if !r.campaignEvent(ctx, out, camp, progress.Notice{Kind: progress.KindRun, ID: id, CampaignID: camp.ID}, imported) {
+			if !r.campaignEvent(ctx, emit, camp, progress.Notice{Kind: progress.KindRun, ID: id, CampaignID: camp.ID}, imported, after) {
 				return false
 			}
 		}
 	case progress.KindPushback:
-		pb, err := r.db.Pushback.Get(ctx, n.ID)
+		pb, err := read(ctx, r.reads, string(n.ID), after, func(ctx context.Context) (*ent.Pushback, error) {
+			return r.db.Pushback.Get(ctx, n.ID)
+		})
 		if err != nil {
 			return ent.IsNotFound(err) || r.logSubscriptionError(ctx, "campaignEvents", err)
 		}
-		return send[model.CampaignEvent](ctx, out, pb)
+		return emit(pb)
 	}
 	return true
+}
+
+// run reads a run for a subscriber that drained its notice at after,
+// sharing the read with the run's other subscribers (sharedReads).
+func (r *Resolver) run(ctx context.Context, id pulid.ID, after uint64) (*ent.SyncRun, error) {
+	return read(ctx, r.reads, string(id), after, func(ctx context.Context) (*ent.SyncRun, error) {
+		return r.db.SyncRun.Get(ctx, id)
+	})
 }
 
 // logSubscriptionError logs and reports that the stream must end.
@@ -143,15 +133,6 @@ func (r *Resolver) logSubscriptionError(ctx context.Context, op string, err erro
 		r.log.ErrorContext(ctx, "subscription stopped", slog.String("op", op), slog.Any("err", err))
 	}
 	return false
-}
-
-func send[T any](ctx context.Context, out chan<- T, v T) bool {
-	select {
-	case out <- v:
-		return true
-	case <-ctx.Done():
-		return false
-	}
 }
 
 func finished(s syncrun.Status) bool {

@@ -248,3 +248,48 @@ func TestLocalConcurrent(t *testing.T) {
 		t.Errorf("Subscribers() = %d, want 0", got)
 	}
 }
+
+func TestOnReady(t *testing.T) {
+	t.Parallel()
+	l := NewLocal()
+	camp := pulid.ID("cmp_1")
+	n1 := Notice{Kind: KindRun, ID: "run_1", RunID: "run_1", CampaignID: camp}
+	n2 := Notice{Kind: KindPushback, ID: "pbk_1", CampaignID: camp}
+
+	t.Run("a notice pending when the callback is set calls it at once", func(t *testing.T) {
+		s := l.Subscribe(CampaignTopic(camp))
+		defer s.Close()
+		_ = l.Publish(context.Background(), n1)
+		calls := 0
+		s.OnReady(func() { calls++ })
+		if calls != 1 {
+			t.Fatalf("%d calls, want 1 for the pending notice", calls)
+		}
+		if got := s.Drain(); !slices.Equal(got, []Notice{n1}) {
+			t.Fatalf("drained %v", got)
+		}
+	})
+
+	t.Run("each notice calls it, and Ready is not signalled", func(t *testing.T) {
+		s := l.Subscribe(CampaignTopic(camp))
+		defer s.Close()
+		calls := 0
+		s.OnReady(func() { calls++ })
+		if calls != 0 {
+			t.Fatalf("%d calls with nothing pending", calls)
+		}
+		_ = l.Publish(context.Background(), n1)
+		_ = l.Publish(context.Background(), n2)
+		_ = l.Publish(context.Background(), n1)
+		if calls != 3 {
+			t.Fatalf("%d calls for 3 notices", calls)
+		}
+		if pending(s) {
+			t.Fatal("Ready was signalled besides the callback")
+		}
+		// Coalesced as always: one notice per object, oldest change first.
+		if got := s.Drain(); !slices.Equal(got, []Notice{n1, n2}) {
+			t.Fatalf("drained %v, want [run pushback]", got)
+		}
+	})
+}

@@ -56,12 +56,14 @@ func topics(n Notice) []string {
 }
 
 // Subscription receives notices. Ready is signalled when notices are
-// pending; Drain takes them, one per object, oldest change first.
+// pending (or, with OnReady, a callback is called); Drain takes them, one
+// per object, oldest change first.
 type Subscription struct {
 	ready   chan struct{}
 	mu      sync.Mutex
 	pending map[pulid.ID]Notice
 	order   []pulid.ID
+	onReady func()
 	close   func()
 }
 
@@ -71,6 +73,21 @@ func newSubscription() *Subscription {
 
 // Ready is signalled when Drain has something to return.
 func (s *Subscription) Ready() <-chan struct{} { return s.ready }
+
+// OnReady makes the subscription call f, instead of signalling Ready,
+// whenever a notice arrives; and at once if notices are already pending.
+// f runs on the publisher's goroutine, so it must return quickly without
+// blocking (start a goroutine to Drain). It lets a subscriber hold no
+// goroutine while nothing happens.
+func (s *Subscription) OnReady(f func()) {
+	s.mu.Lock()
+	s.onReady = f
+	pending := len(s.order) > 0
+	s.mu.Unlock()
+	if pending {
+		f()
+	}
+}
 
 // Drain returns the pending notices and clears them.
 func (s *Subscription) Drain() []Notice {
@@ -99,7 +116,12 @@ func (s *Subscription) deliver(n Notice) {
 		s.order = append(s.order, n.ID)
 	}
 	s.pending[n.ID] = n
+	onReady := s.onReady
 	s.mu.Unlock()
+	if onReady != nil {
+		onReady()
+		return
+	}
 	select {
 	case s.ready <- struct{}{}:
 	default: // already signalled
