@@ -28,17 +28,7 @@ func (s *Server) graphQL() *handler.Server {
 	srv := handler.New(graph.NewSchema(graph.Deps{
 		DB: s.deps.DB, Service: s.deps.Service, Broker: s.deps.Broker, Logger: s.log,
 	}))
-	srv.AddTransport(transport.Websocket{
-		// The init timeout and ping/pong are s.ws's: InitTimeout stays 0.
-		Implementation:        s.ws,
-		InitFunc:              s.ws.limitConnections(s.websocketInit),
-		CloseFunc:             s.ws.closed,
-		KeepAlivePingInterval: 15 * time.Second,
-		PayloadReadLimit:      &s.cfg.Limits.MessageBytes,
-		ErrorFunc: func(ctx context.Context, err error) {
-			s.log.DebugContext(ctx, "websocket closed", slog.Any("err", err))
-		},
-	})
+	srv.AddTransport(wsTransport{s.ws})
 	srv.AddTransport(transport.Options{})
 	srv.AddTransport(transport.GET{})
 	srv.AddTransport(transport.POST{})
@@ -50,26 +40,12 @@ func (s *Server) graphQL() *handler.Server {
 	srv.AroundOperations(s.observeOperation) // first: refused operations count too
 	srv.AroundOperations(requireMutationRole)
 	srv.AroundOperations(graph.WithLoaders)
-	srv.AroundOperations(s.ws.limitSubscriptions)
 	srv.SetErrorPresenter(s.presentError)
 	srv.SetRecoverFunc(func(ctx context.Context, p any) error {
 		s.log.ErrorContext(ctx, "panic in resolver", slog.Any("panic", p), slog.String("stack", string(debug.Stack())))
 		return errors.New("internal error")
 	})
 	return srv
-}
-
-// websocketInit authenticates a websocket from its connection_init payload
-// ({"Authorization": "Bearer <key>"}); without a valid key the socket is
-// closed before any operation runs.
-func (s *Server) websocketInit(ctx context.Context, p transport.InitPayload) (context.Context, *transport.InitPayload, error) {
-	v, err := s.viewerFor(ctx, p.Authorization())
-	if err != nil {
-		// graphql-transport-ws closes an unauthorised socket with 4403.
-		ctx = transport.AppendCloseReason(transport.WithWebsocketCloseCode(ctx, 4403), "Forbidden")
-		return ctx, nil, errors.New(service.Classify(err).Message)
-	}
-	return viewer.NewContext(ctx, v), nil, nil
 }
 
 // requireMutationRole refuses mutations to read-only keys before any

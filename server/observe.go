@@ -32,8 +32,8 @@ var validRequestID = regexp.MustCompile(`^[A-Za-z0-9._-]{1,64}$`)
 // observe wraps every route: it gives the request an ID (the caller's
 // X-Request-ID if sane, else a new one) that is echoed in the response and
 // added to every log record of the request, records the request's latency
-// in intake_http_request_duration_seconds, counts websockets while they are
-// open, and writes one access log line when the request ends. The line
+// in intake_http_request_duration_seconds (websockets are counted by
+// websockets, while they are open), and writes one access log line when the request ends. The line
 // holds the path without the query string (GET queries and webhooks may
 // carry personal data there) and never a header.
 func (s *Server) observe(mux *http.ServeMux) http.Handler {
@@ -45,8 +45,7 @@ func (s *Server) observe(mux *http.ServeMux) http.Handler {
 		}
 		w.Header().Set(requestIDHeader, id)
 		r = r.WithContext(logging.WithRequestID(r.Context(), id))
-		rec := &recorder{ResponseWriter: w, opened: s.deps.Metrics.WebsocketOpened}
-		defer rec.close()
+		rec := &recorder{ResponseWriter: w}
 
 		mux.ServeHTTP(rec, r) // sets r.Pattern to the route that matched
 
@@ -60,7 +59,7 @@ func (s *Server) observe(mux *http.ServeMux) http.Handler {
 		}
 		status, took := rec.code(), time.Since(start)
 		if !rec.hijacked {
-			// A websocket's duration is its lifetime, not a latency.
+			// A websocket upgrade is not a request with a latency.
 			s.deps.Metrics.ObserveRequest(route, r.Method, status, took)
 		}
 		level := slog.LevelInfo
@@ -80,14 +79,12 @@ func newRequestID() string {
 }
 
 // recorder notes a response's status and size. It passes Hijack through
-// for websockets, and counts the websocket as open until close.
+// for websockets.
 type recorder struct {
 	http.ResponseWriter
 	status   int
 	bytes    int64
 	hijacked bool
-	opened   func() (closed func())
-	closed   func()
 }
 
 func (r *recorder) WriteHeader(status int) {
@@ -124,10 +121,7 @@ func (r *recorder) Hijack() (net.Conn, *bufio.ReadWriter, error) {
 		return nil, nil, errors.New("the response writer cannot be hijacked")
 	}
 	conn, rw, err := h.Hijack()
-	if err == nil {
-		r.hijacked = true
-		r.closed = r.opened()
-	}
+	r.hijacked = r.hijacked || err == nil
 	return conn, rw, err
 }
 
@@ -140,14 +134,6 @@ func (r *recorder) Flush() {
 
 // Unwrap lets http.ResponseController reach the underlying writer.
 func (r *recorder) Unwrap() http.ResponseWriter { return r.ResponseWriter }
-
-// close ends the websocket count: the GraphQL websocket transport returns
-// from ServeHTTP only when the connection ends.
-func (r *recorder) close() {
-	if r.closed != nil {
-		r.closed()
-	}
-}
 
 // observeOperation records each query's and mutation's duration, from the
 // request's arrival to its response, and counts subscriptions while they

@@ -332,6 +332,10 @@ func TestObservability(t *testing.T) {
 			ws.conn.Close()
 			metricEventually(t, app.URL, "intake_active_subscriptions", 0)
 			metricEventually(t, app.URL, "intake_active_websockets", 0)
+			closed := logLines(t, app.Logs.String(), "websocket closed")
+			if len(closed) == 0 || closed[len(closed)-1]["request_id"] == nil || closed[len(closed)-1]["duration"] == nil {
+				t.Errorf("no websocket closed line with request_id and duration: %v", closed)
+			}
 		})
 
 		t.Run("metrics carry no tenant data", func(t *testing.T) {

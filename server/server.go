@@ -80,7 +80,8 @@ func New(cfg Config, d Deps) *Server {
 	}
 	cfg.Limits = cfg.Limits.withDefaults()
 	s := &Server{cfg: cfg, deps: d, log: d.Logger, rate: newRateLimiter(cfg.Limits),
-		ws: newWebsockets(cfg.Websocket, cfg.AllowedOrigins)}
+		ws: newWebsockets(cfg.Websocket, cfg.AllowedOrigins, cfg.Limits.MessageBytes)}
+	s.ws.auth, s.ws.opened, s.ws.log = s.viewerFor, d.Metrics.WebsocketOpened, d.Logger
 	s.http = &http.Server{
 		Addr:              cfg.Addr,
 		Handler:           s.Handler(),

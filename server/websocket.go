@@ -2,25 +2,18 @@ package server
 
 import (
 	"context"
-	"errors"
-	"fmt"
-	"io"
-	"net"
+	"log/slog"
 	"net/http"
 	"net/url"
 	"strings"
 	"sync"
-	"sync/atomic"
 	"time"
 
 	"github.com/99designs/gqlgen/graphql"
-	"github.com/99designs/gqlgen/graphql/handler/transport"
 	"github.com/gorilla/websocket"
-	"github.com/vektah/gqlparser/v2/ast"
-	"github.com/vektah/gqlparser/v2/gqlerror"
 
+	"github.com/intake/intake/internal/logging"
 	"github.com/intake/intake/internal/pulid"
-	"github.com/intake/intake/internal/service"
 	"github.com/intake/intake/internal/viewer"
 )
 
@@ -31,13 +24,6 @@ const writeWait = 10 * time.Second
 // closeWait is how long peers have to answer the close frame of a stopping
 // server before their connections are cut.
 const closeWait = 2 * time.Second
-
-// Close codes beyond RFC 6455's, as graphql-transport-ws defines them. The
-// legacy graphql-ws protocol gets the same codes.
-const (
-	closeInitTimeout        = 4408 // no connection_init within InitTimeout
-	closeTooManyConnections = 4429 // the API key holds MaxConnectionsPerKey sockets
-)
 
 // WebsocketLimits bound what websocket clients may hold. A zero field takes
 // its default (defaultWebsocketLimits).
@@ -90,145 +76,127 @@ func (l WebsocketLimits) withDefaults() WebsocketLimits {
 	return l
 }
 
-// websockets accepts GraphQL websockets through gorilla/websocket for
-// gqlgen's transport and enforces the WebsocketLimits. It keeps track of the
-// open sockets because http.Server.Shutdown does not (they are hijacked):
-// goAway and closeAll end them when the server stops.
-//
-// The transport must run with InitTimeout 0 and without PingPongInterval:
-// the connection_init timeout and the dead-peer check are read deadlines
-// set here, on the socket, for both subprotocols (gqlgen's own pings are
-// graphql-transport-ws messages only, and its pong handling clears the read
-// deadline).
+// websockets serves GraphQL over websockets (wsConn) and enforces the
+// WebsocketLimits. It keeps track of the open sockets because
+// http.Server.Shutdown does not (they are hijacked): goAway and closeAll
+// end them when the server stops.
 type websockets struct {
-	limits   WebsocketLimits
-	upgrader websocket.Upgrader
+	limits    WebsocketLimits
+	readLimit int64 // the largest message a client may send
+	upgrader  websocket.Upgrader
+	// auth authenticates connection_init's Authorization value.
+	auth func(ctx context.Context, authorization string) (*viewer.Viewer, error)
+	// opened counts a socket until the func it returns is called.
+	opened func() (closed func())
+	log    *slog.Logger
 
 	mu       sync.Mutex
-	conns    map[*gorillaConn]struct{}
+	conns    map[*wsConn]struct{}
 	perKey   map[pulid.ID]int // sockets past connection_init, per API key
 	closing  bool             // set by goAway: sockets accepted later are closed at once
 	goneAway sync.Once
 }
 
-func newWebsockets(limits WebsocketLimits, allowedOrigins []string) *websockets {
+// wsSubprotocols are the subprotocols served, in order of preference when a
+// client offers both (gqlgen's order). A client that asks for none gets
+// graphql-ws.
+var wsSubprotocols = []string{subprotocolLegacyWS, subprotocolTransportWS}
+
+func newWebsockets(limits WebsocketLimits, allowedOrigins []string, readLimit int64) *websockets {
 	return &websockets{
-		limits: limits.withDefaults(),
+		limits:    limits.withDefaults(),
+		readLimit: readLimit,
 		upgrader: websocket.Upgrader{
 			HandshakeTimeout: 10 * time.Second,
-			ReadBufferSize:   1024,
-			WriteBufferSize:  1024,
-			CheckOrigin:      newOriginPolicy(allowedOrigins).allowedOrigin,
+			Subprotocols:     wsSubprotocols,
+			// A small read buffer of its own per socket (gorilla would
+			// otherwise keep the HTTP server's 4 KB one), and write buffers
+			// from a pool: an idle socket holds none.
+			ReadBufferSize:  1024,
+			WriteBufferSize: 4096,
+			WriteBufferPool: &sync.Pool{},
+			CheckOrigin:     newOriginPolicy(allowedOrigins).allowedOrigin,
 		},
-		conns:  map[*gorillaConn]struct{}{},
+		log:    slog.New(slog.DiscardHandler),
+		opened: func() func() { return func() {} },
+		conns:  map[*wsConn]struct{}{},
 		perKey: map[pulid.ID]int{},
 	}
 }
 
-// Accept implements transport.WebsocketImplementation.
-func (w *websockets) Accept(rw http.ResponseWriter, r *http.Request, opts transport.WebsocketAcceptOptions) (transport.WebsocketConn, error) {
-	up := w.upgrader
-	up.Subprotocols = opts.Subprotocols
-	c, err := up.Upgrade(rw, r, opts.ResponseHeader)
-	if err != nil {
-		return nil, err // the upgrader has answered the request
-	}
-	g := &gorillaConn{
-		c: c, sockets: w, done: make(chan struct{}),
-		pongWait: w.limits.PingInterval + w.limits.PongTimeout,
-	}
-	_ = c.SetReadDeadline(time.Now().Add(w.limits.InitTimeout))
-	c.SetPongHandler(g.pong)
+// wsTransport is the websocket transport of the GraphQL handler.
+type wsTransport struct{ sockets *websockets }
 
+// Supports implements graphql.Transport: any upgrade request (as gqlgen's
+// own websocket transport decides).
+func (t wsTransport) Supports(r *http.Request) bool { return r.Header.Get("Upgrade") != "" }
+
+// Do implements graphql.Transport: it upgrades the request and returns,
+// leaving the socket to a goroutine of its own (wsConn.serve). The
+// handler's goroutine, with its deep stack, and the HTTP server's buffers
+// are not held for the socket's lifetime.
+func (t wsTransport) Do(w http.ResponseWriter, r *http.Request, exec graphql.GraphExecutor) {
+	t.sockets.accept(w, r, exec)
+}
+
+func (w *websockets) accept(rw http.ResponseWriter, r *http.Request, exec graphql.GraphExecutor) {
+	c, err := w.upgrader.Upgrade(rw, r, nil)
+	if err != nil {
+		return // the upgrader has answered the request
+	}
+	if w.readLimit > 0 {
+		c.SetReadLimit(w.readLimit)
+	}
+	// The request's context ends when this handler returns. The socket's
+	// takes only the request ID from it (and no headers): it is held for
+	// as long as the socket.
+	ctx, cancel := context.WithCancel(logging.WithRequestID(context.Background(), logging.RequestID(r.Context())))
+	conn := &wsConn{
+		sockets: w, exec: exec, c: c, ctx: ctx, cancel: cancel, opened: time.Now(),
+		legacy: c.Subprotocol() != subprotocolTransportWS,
+		ops:    map[string]*wsOperation{}, done: make(chan struct{}),
+	}
 	w.mu.Lock()
 	closing := w.closing
 	if !closing {
-		w.conns[g] = struct{}{}
+		w.conns[conn] = struct{}{}
 	}
 	w.mu.Unlock()
 	if closing {
-		_ = g.goAway(time.Now().Add(time.Second))
-		_ = g.Close()
-		return g, nil // gqlgen's first read fails and ends the connection
-	}
-	go g.ping(w.limits.PingInterval)
-	return g, nil
-}
-
-// session is a socket past connection_init: it holds one of its API key's
-// connection slots and counts its running subscriptions.
-type session struct {
-	key           pulid.ID
-	subscriptions atomic.Int64
-	released      sync.Once
-}
-
-type sessionKey struct{}
-
-// limitConnections wraps the transport's InitFunc: an authenticated socket
-// takes one of its API key's MaxConnectionsPerKey slots, or is closed with
-// 4429 (and, on legacy graphql-ws, a connection_error first). The slot is
-// freed by closed, the transport's CloseFunc.
-func (w *websockets) limitConnections(next transport.WebsocketInitFunc) transport.WebsocketInitFunc {
-	return func(ctx context.Context, p transport.InitPayload) (context.Context, *transport.InitPayload, error) {
-		ctx, ack, err := next(ctx, p)
-		if err != nil {
-			return ctx, ack, err
-		}
-		key := viewer.FromContext(ctx).KeyID
-		w.mu.Lock()
-		full := w.perKey[key] >= w.limits.MaxConnectionsPerKey
-		if !full {
-			w.perKey[key]++
-		}
-		w.mu.Unlock()
-		if full {
-			ctx = transport.AppendCloseReason(transport.WithWebsocketCloseCode(ctx, closeTooManyConnections), "Too many connections")
-			return ctx, nil, fmt.Errorf("this API key already has %d websockets open, the most allowed: close one first", w.limits.MaxConnectionsPerKey)
-		}
-		return context.WithValue(ctx, sessionKey{}, &session{key: key}), ack, nil
-	}
-}
-
-// closed is the transport's CloseFunc: it frees the socket's connection
-// slot. gqlgen calls it with the context limitConnections returned once the
-// socket got past connection_init, else with one without a session.
-func (w *websockets) closed(ctx context.Context, _ int) {
-	s, ok := ctx.Value(sessionKey{}).(*session)
-	if !ok {
+		conn.closed = true
+		_ = c.WriteControl(websocket.CloseMessage, websocket.FormatCloseMessage(websocket.CloseGoingAway, "server shutting down"),
+			time.Now().Add(time.Second))
+		_ = c.Close()
+		cancel()
+		close(conn.done)
 		return
 	}
-	s.released.Do(func() {
-		w.mu.Lock()
-		defer w.mu.Unlock()
-		if w.perKey[s.key]--; w.perKey[s.key] <= 0 {
-			delete(w.perKey, s.key)
-		}
-	})
+	conn.uncount = w.opened()
+	go conn.serve()
 }
 
-// limitSubscriptions is an operation interceptor: a socket runs at most
-// MaxSubscriptions subscriptions at once. One more gets an error message
-// for its operation ID (code RATE_LIMITED); the others run on.
-func (w *websockets) limitSubscriptions(ctx context.Context, next graphql.OperationHandler) graphql.ResponseHandler {
-	s, ok := ctx.Value(sessionKey{}).(*session)
-	op := graphql.GetOperationContext(ctx).Operation
-	if !ok || op == nil || op.Operation != ast.Subscription {
-		return next(ctx)
+// takeSlot gives an authenticated socket one of its API key's
+// MaxConnectionsPerKey slots; false if they are all taken.
+func (w *websockets) takeSlot(key pulid.ID) bool {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if w.perKey[key] >= w.limits.MaxConnectionsPerKey {
+		return false
 	}
-	if s.subscriptions.Add(1) > int64(w.limits.MaxSubscriptions) {
-		s.subscriptions.Add(-1)
-		transport.AddSubscriptionError(ctx, &gqlerror.Error{
-			Message: fmt.Sprintf("this connection already runs %d subscriptions, the most allowed: complete one first",
-				w.limits.MaxSubscriptions),
-			Extensions: map[string]any{"code": service.CodeRateLimited},
-		})
-		return func(context.Context) *graphql.Response { return nil }
+	w.perKey[key]++
+	return true
+}
+
+// forget drops a closed socket, and frees its key's slot if it took one.
+func (w *websockets) forget(c *wsConn, key *pulid.ID) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	delete(w.conns, c)
+	if key != nil {
+		if w.perKey[*key]--; w.perKey[*key] <= 0 {
+			delete(w.perKey, *key)
+		}
 	}
-	// The transport cancels an operation's context when it ends, whether
-	// completed by either side or cut off with its socket.
-	context.AfterFunc(ctx, func() { s.subscriptions.Add(-1) })
-	return next(ctx)
 }
 
 // goAway starts closing every socket of a stopping server: each gets a close
@@ -243,8 +211,9 @@ func (w *websockets) goAway() {
 		conns := w.openConns()
 		w.mu.Unlock()
 		deadline := time.Now().Add(time.Second)
-		for _, g := range conns {
-			_ = g.goAway(deadline)
+		for _, c := range conns {
+			_ = c.c.WriteControl(websocket.CloseMessage,
+				websocket.FormatCloseMessage(websocket.CloseGoingAway, "server shutting down"), deadline)
 		}
 	})
 }
@@ -259,117 +228,23 @@ func (w *websockets) closeAll(ctx context.Context) {
 	w.mu.Lock()
 	conns := w.openConns()
 	w.mu.Unlock()
-	for _, g := range conns {
+	for _, c := range conns {
 		select {
-		case <-g.done:
+		case <-c.done:
 		case <-ctx.Done():
-			_ = g.Close()
+			c.close(0, "")
 		}
 	}
 }
 
 // openConns lists the open sockets; w.mu must be held.
-func (w *websockets) openConns() []*gorillaConn {
-	conns := make([]*gorillaConn, 0, len(w.conns))
-	for g := range w.conns {
-		conns = append(conns, g)
+func (w *websockets) openConns() []*wsConn {
+	conns := make([]*wsConn, 0, len(w.conns))
+	for c := range w.conns {
+		conns = append(conns, c)
 	}
 	return conns
 }
-
-// gorillaConn is one socket, as gqlgen's transport uses it. It does not
-// implement transport.WebsocketReadDeadliner: the read deadline is its own
-// (see websockets).
-type gorillaConn struct {
-	c        *websocket.Conn
-	sockets  *websockets
-	pongWait time.Duration // how long the peer may go without a pong
-	mu       sync.Mutex    // gorilla allows one writer at a time
-	// started is set once the first message (connection_init) arrived.
-	// Only the reading goroutine, which also runs the pong handler, uses it.
-	started   bool
-	done      chan struct{} // closed by Close; stops the pings
-	closeOnce sync.Once
-}
-
-func (g *gorillaConn) NextReader() (int, io.Reader, error) {
-	t, r, err := g.c.NextReader()
-	if err != nil {
-		var ne net.Error
-		if !g.started && errors.As(err, &ne) && ne.Timeout() {
-			_ = g.WriteClose(closeInitTimeout, "Connection initialisation timeout")
-		}
-		if websocket.IsCloseError(err, websocket.CloseNormalClosure, websocket.CloseGoingAway, websocket.CloseNoStatusReceived) {
-			return 0, nil, transport.ErrWebsocketClosed
-		}
-		return 0, nil, err
-	}
-	if !g.started {
-		// From now on the deadline is the dead-peer check, moved on by
-		// every pong.
-		g.started = true
-		_ = g.c.SetReadDeadline(time.Now().Add(g.pongWait))
-	}
-	return t, r, nil
-}
-
-// pong is the pong handler: the peer is alive. Before connection_init the
-// deadline stays the init timeout.
-func (g *gorillaConn) pong(string) error {
-	if g.started {
-		return g.c.SetReadDeadline(time.Now().Add(g.pongWait))
-	}
-	return nil
-}
-
-// ping sends a ping control frame every interval until the socket closes. A
-// ping that cannot be written needs no handling: without its pong, the read
-// deadline drops the peer.
-func (g *gorillaConn) ping(interval time.Duration) {
-	t := time.NewTicker(interval)
-	defer t.Stop()
-	for {
-		select {
-		case <-g.done:
-			return
-		case <-t.C:
-			_ = g.c.WriteControl(websocket.PingMessage, nil, time.Now().Add(writeWait))
-		}
-	}
-}
-
-func (g *gorillaConn) goAway(deadline time.Time) error {
-	return g.c.WriteControl(websocket.CloseMessage, websocket.FormatCloseMessage(websocket.CloseGoingAway, "server shutting down"), deadline)
-}
-
-func (g *gorillaConn) WriteJSON(v any) error {
-	g.mu.Lock()
-	defer g.mu.Unlock()
-	if err := g.c.SetWriteDeadline(time.Now().Add(writeWait)); err != nil {
-		return err
-	}
-	return g.c.WriteJSON(v)
-}
-
-func (g *gorillaConn) WriteClose(code int, msg string) error {
-	return g.c.WriteControl(websocket.CloseMessage, websocket.FormatCloseMessage(code, msg), time.Now().Add(time.Second))
-}
-
-// Close closes the connection and forgets it; later calls do nothing.
-func (g *gorillaConn) Close() error {
-	err := net.ErrClosed
-	g.closeOnce.Do(func() {
-		close(g.done)
-		g.sockets.mu.Lock()
-		delete(g.sockets.conns, g)
-		g.sockets.mu.Unlock()
-		err = g.c.Close()
-	})
-	return err
-}
-
-func (g *gorillaConn) Subprotocol() string  { return g.c.Subprotocol() }
-func (g *gorillaConn) SetReadLimit(n int64) { g.c.SetReadLimit(n) }
 
 // originPolicy decides which browser origins may open websockets. The
 // server's own origin is always allowed; a request without an Origin header

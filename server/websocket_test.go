@@ -1,10 +1,12 @@
 package server_test
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
 	"net"
 	"net/http"
+	"runtime/pprof"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -494,4 +496,156 @@ func TestWebsocketConnectionCap(t *testing.T) {
 			})
 		})
 	}
+}
+
+func TestWebsocketProtocolErrors(t *testing.T) {
+	t.Parallel()
+	e := wsRunEnv(t, server.WebsocketLimits{})
+	run := e.newRun(t, syncrun.StatusQUEUED) // syncProgress sends its state, then stays open
+	vars := map[string]any{"id": run.ID}
+	for _, proto := range wsProtocols {
+		t.Run(proto, func(t *testing.T) {
+			t.Parallel()
+			// wantClose reads up to the close frame: a legacy client is told
+			// why in a connection_error first.
+			wantClose := func(t *testing.T, w *wsConn, code int, connectionError bool) {
+				t.Helper()
+				if connectionError && proto == apptest.LegacyWS {
+					if m, err := w.read(5 * time.Second); err != nil || m.Type != "connection_error" {
+						t.Fatalf("got %+v, %v; want a connection_error", m, err)
+					}
+				}
+				if got := w.closeCode(5 * time.Second); got != code {
+					t.Fatalf("close code %d, want %d", got, code)
+				}
+			}
+			t.Run("an unknown message type closes with 4400", func(t *testing.T) {
+				w := wsAcked(t, e.app, proto, e.adminKey)
+				w.send("subscribe_all", "1", map[string]any{})
+				wantClose(t, w, 4400, true)
+			})
+			t.Run("a message that is not JSON closes with 4400", func(t *testing.T) {
+				w := wsAcked(t, e.app, proto, e.adminKey)
+				if err := w.c.WriteMessage(websocket.TextMessage, []byte("hello")); err != nil {
+					t.Fatal(err)
+				}
+				wantClose(t, w, 4400, true)
+			})
+			t.Run("an operation without an id closes with 4400", func(t *testing.T) {
+				w := wsAcked(t, e.app, proto, e.adminKey)
+				w.subscribe("", subProgressQuery, vars)
+				wantClose(t, w, 4400, true)
+			})
+			t.Run("an operation before connection_init is refused", func(t *testing.T) {
+				w, _, err := wsDial(t, e.app, proto, "")
+				if err != nil {
+					t.Fatal(err)
+				}
+				w.subscribe("1", subProgressQuery, vars)
+				if proto == apptest.LegacyWS {
+					wantClose(t, w, 4400, true)
+				} else {
+					wantClose(t, w, 4401, false) // Unauthorized
+				}
+			})
+			t.Run("a second connection_init closes with 4429", func(t *testing.T) {
+				w := wsAcked(t, e.app, proto, e.adminKey)
+				w.send("connection_init", "", map[string]any{"Authorization": "Bearer " + e.adminKey})
+				wantClose(t, w, 4429, false)
+			})
+			t.Run("the ID of a running operation closes with 4409", func(t *testing.T) {
+				w := wsAcked(t, e.app, proto, e.adminKey)
+				w.subscribe("a", subProgressQuery, vars)
+				w.wantNext("a")
+				w.subscribe("a", subProgressQuery, vars)
+				wantClose(t, w, 4409, false)
+			})
+			t.Run("an ID is free again once its operation completed", func(t *testing.T) {
+				w := wsAcked(t, e.app, proto, e.adminKey)
+				w.wantWorking("q")
+				if m, err := w.read(5 * time.Second); err != nil || m.Type != "complete" || m.ID != "q" {
+					t.Fatalf("got %+v, %v; want complete q", m, err)
+				}
+				w.wantWorking("q")
+			})
+			t.Run("a payload that is not a request gets an error for its ID", func(t *testing.T) {
+				w := wsAcked(t, e.app, proto, e.adminKey)
+				w.send(map[bool]string{true: "start", false: "subscribe"}[proto == apptest.LegacyWS], "x", "not a request")
+				m, err := w.read(5 * time.Second)
+				var errs []apptest.Error
+				if err != nil || m.Type != "error" || m.ID != "x" || json.Unmarshal(m.Payload, &errs) != nil ||
+					len(errs) != 1 || errs[0].Extensions.Code != "BAD_REQUEST" {
+					t.Fatalf("got %+v, %v; want an error message with code BAD_REQUEST", m, err)
+				}
+				w.wantWorking("q") // the socket works on
+			})
+		})
+	}
+}
+
+// TestIdleSubscriptionsHoldOneGoroutine: an idle socket with a running
+// subscription holds one goroutine (the one reading it), none for the
+// subscription itself; an event starts what it needs and lets it go. Not
+// parallel: it counts the process's goroutines, and parallel tests only
+// start once the sequential ones have ended.
+func TestIdleSubscriptionsHoldOneGoroutine(t *testing.T) {
+	e := wsRunEnv(t, server.WebsocketLimits{MaxConnectionsPerKey: 1000})
+	run := e.newRun(t, syncrun.StatusRUNNING)
+	vars := map[string]any{"id": run.ID}
+	const sockets = 100
+	var conns []*wsConn
+	for i := range sockets {
+		w := wsAcked(t, e.app, wsProtocols[i%2], e.adminKey)
+		w.subscribe("1", subProgressQuery, vars)
+		w.wantNext("1") // the run's state: the subscription runs
+		conns = append(conns, w)
+	}
+	if held := settledSocketGoroutines(t); held > sockets+sockets/5 {
+		t.Fatalf("%d sockets with an idle subscription each hold %d goroutines, want about one each", sockets, held)
+	}
+
+	// An event reaches every subscriber; then the goroutines it took end.
+	e.updateRun(t, run.ID, func(u *ent.SyncRunUpdateOne) { u.SetFetched(10) })
+	for _, w := range conns {
+		if d := w.wantNext("1"); !strings.Contains(string(d), `"fetched":10`) {
+			t.Fatalf("after the change: %s", d)
+		}
+	}
+	if held := settledSocketGoroutines(t); held > sockets+sockets/5 {
+		t.Fatalf("after an event the sockets hold %d goroutines, want about one each", held)
+	}
+}
+
+// settledSocketGoroutines counts the goroutines serving websockets and
+// their operations (any goroutine with a frame in the server's websocket
+// code, the graph package, gqlgen or gorilla/websocket), once the count
+// holds still.
+func settledSocketGoroutines(t *testing.T) int {
+	t.Helper()
+	count := func() int {
+		var buf bytes.Buffer
+		if err := pprof.Lookup("goroutine").WriteTo(&buf, 2); err != nil {
+			t.Fatal(err)
+		}
+		n := 0
+		for _, g := range strings.Split(buf.String(), "\n\n") {
+			if strings.Contains(g, "intake/server.(*wsConn)") || strings.Contains(g, "intake/server.(*wsOperation)") ||
+				strings.Contains(g, "intake/graph.") || strings.Contains(g, "gqlgen/graphql") ||
+				strings.Contains(g, "gorilla/websocket") {
+				n++
+			}
+		}
+		return n
+	}
+	n, stable := count(), 0
+	for deadline := time.Now().Add(10 * time.Second); stable < 3 && time.Now().Before(deadline); {
+		time.Sleep(50 * time.Millisecond)
+		if m := count(); m == n {
+			stable++
+		} else {
+			n, stable = m, 0
+		}
+	}
+	t.Logf("goroutines serving websockets: %d", n)
+	return n
 }
