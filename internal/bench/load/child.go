@@ -13,6 +13,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/http/pprof"
 	"os"
 	"os/signal"
 	"runtime"
@@ -142,6 +143,12 @@ func serveChild(args []string, stdin io.Reader, stdout, stderr io.Writer) error 
 	mux := http.NewServeMux()
 	mux.Handle("/", newBaseline(bdb))
 	mux.HandleFunc("GET "+memPath, serveMem)
+	// The server process's profiles, for looking into a phase while it
+	// runs: go tool pprof http://<baseline>/_load/pprof/profile?seconds=10
+	mux.HandleFunc("GET /_load/pprof/profile", pprof.Profile)
+	for _, p := range []string{"heap", "allocs", "goroutine", "mutex", "block"} {
+		mux.Handle("GET /_load/pprof/"+p, pprof.Handler(p))
+	}
 	bln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		return err

@@ -171,7 +171,58 @@ func (s *seeder) seed(ctx context.Context, seedFakes, progressFakes *fakes.Set, 
 	if len(o.contacts) == 0 || o.pushbackContact == "" {
 		return nil, fmt.Errorf("seeding: the syncs imported no contacts")
 	}
+	// Enabled triggers are due for their first scheduled sync right away:
+	// let those runs end before a phase measures anything.
+	if err := s.waitQuiet(ctx, 10*time.Minute); err != nil {
+		return nil, err
+	}
 	return o, nil
+}
+
+// waitQuiet polls the triggers until none has a run queued or running and
+// none is due.
+func (s *seeder) waitQuiet(ctx context.Context, timeout time.Duration) error {
+	deadline := time.Now().Add(timeout)
+	for {
+		var out struct {
+			Campaigns struct {
+				Edges []struct {
+					Node struct {
+						Triggers []struct {
+							ID         string
+							NextSyncAt *time.Time
+							LastRun    *struct{ Status string }
+						}
+					}
+				}
+			}
+		}
+		if err := s.do(ctx, `{ campaigns(first: 100) { edges { node { triggers { id nextSyncAt lastRun { status } } } } } }`, nil, &out); err != nil {
+			return fmt.Errorf("reading the triggers: %w", err)
+		}
+		busy := ""
+		for _, e := range out.Campaigns.Edges {
+			for _, t := range e.Node.Triggers {
+				switch {
+				case t.LastRun != nil && (t.LastRun.Status == "QUEUED" || t.LastRun.Status == "RUNNING"):
+					busy = fmt.Sprintf("trigger %s has a run %s", t.ID, t.LastRun.Status)
+				case t.NextSyncAt != nil && !t.NextSyncAt.After(time.Now()):
+					busy = fmt.Sprintf("trigger %s is due since %s", t.ID, t.NextSyncAt.Format(time.RFC3339Nano))
+				}
+			}
+		}
+		if busy == "" {
+			return nil
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("seeding: the scheduled syncs did not settle within %s: %s", timeout, busy)
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(100 * time.Millisecond):
+		}
+	}
 }
 
 // connect connects an integration of provider p to the fakes.
