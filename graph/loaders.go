@@ -9,6 +9,7 @@ import (
 	"github.com/99designs/gqlgen/graphql"
 
 	"github.com/intake/intake/ent"
+	"github.com/intake/intake/ent/integration"
 	"github.com/intake/intake/ent/syncrun"
 	"github.com/intake/intake/ent/trigger"
 	"github.com/intake/intake/internal/pulid"
@@ -24,21 +25,26 @@ const batchWindow = 500 * time.Microsecond
 // their triggers instead of one per campaign. It caches nothing beyond a
 // batch, so a subscription's later events read fresh data.
 type batcher[V any] struct {
-	load func(ctx context.Context, keys []pulid.ID) (map[pulid.ID]V, error)
+	// load loads the keys; needs is the union of what the callers asked
+	// for besides the values themselves (a bit set the batcher's owner
+	// defines: edges to load with them, say).
+	load func(ctx context.Context, keys []pulid.ID, needs uint) (map[pulid.ID]V, error)
 
 	mu      sync.Mutex
 	pending *batch[V]
 }
 
 type batch[V any] struct {
-	keys []pulid.ID
-	done chan struct{}
-	got  map[pulid.ID]V
-	err  error
+	keys  []pulid.ID
+	needs uint
+	done  chan struct{}
+	got   map[pulid.ID]V
+	err   error
 }
 
-// get returns key's value (the zero V when there is none).
-func (b *batcher[V]) get(ctx context.Context, key pulid.ID) (V, error) {
+// get returns key's value (the zero V when there is none), loaded with at
+// least what needs asks for.
+func (b *batcher[V]) get(ctx context.Context, key pulid.ID, needs uint) (V, error) {
 	b.mu.Lock()
 	cur := b.pending
 	if cur == nil {
@@ -51,11 +57,12 @@ func (b *batcher[V]) get(ctx context.Context, key pulid.ID) (V, error) {
 			b.mu.Lock()
 			b.pending = nil
 			b.mu.Unlock()
-			cur.got, cur.err = b.load(context.WithoutCancel(ctx), cur.keys)
+			cur.got, cur.err = b.load(context.WithoutCancel(ctx), cur.keys, cur.needs)
 			close(cur.done)
 		})
 	}
 	cur.keys = append(cur.keys, key)
+	cur.needs |= needs
 	b.mu.Unlock()
 	select {
 	case <-cur.done:
@@ -99,13 +106,19 @@ func (r *Resolver) loadersOf(ctx context.Context) *loaders {
 
 func (r *Resolver) newLoaders() *loaders {
 	return &loaders{
-		triggers: &batcher[[]*ent.Trigger]{load: func(ctx context.Context, campaigns []pulid.ID) (map[pulid.ID][]*ent.Trigger, error) {
-			// With the edges a page of triggers is mostly asked for. Not
+		triggers: &batcher[[]*ent.Trigger]{load: func(ctx context.Context, campaigns []pulid.ID, needs uint) (map[pulid.ID][]*ent.Trigger, error) {
+			// With the edges the callers' selections ask for (a trigger
+			// whose edge was not loaded reads it when asked). Not
 			// CollectFields: its projection may leave out campaign_id,
 			// which sorts the triggers to their campaigns.
-			ts, err := r.db.Trigger.Query().Where(trigger.CampaignIDIn(campaigns...)).
-				WithIntegration().WithStatusMapping().
-				Order(trigger.ByCreatedAt(), trigger.ByID()).All(ctx)
+			q := r.db.Trigger.Query().Where(trigger.CampaignIDIn(campaigns...))
+			if needs&needIntegration != 0 {
+				q.WithIntegration(func(q *ent.IntegrationQuery) { q.Select(integrationColumns...) })
+			}
+			if needs&needStatusMapping != 0 {
+				q.WithStatusMapping()
+			}
+			ts, err := q.Order(trigger.ByCreatedAt(), trigger.ByID()).All(ctx)
 			if err != nil {
 				return nil, err
 			}
@@ -115,7 +128,7 @@ func (r *Resolver) newLoaders() *loaders {
 			}
 			return out, nil
 		}},
-		lastRun: &batcher[*ent.SyncRun]{load: func(ctx context.Context, triggers []pulid.ID) (map[pulid.ID]*ent.SyncRun, error) {
+		lastRun: &batcher[*ent.SyncRun]{load: func(ctx context.Context, triggers []pulid.ID, _ uint) (map[pulid.ID]*ent.SyncRun, error) {
 			// The newest run of each trigger (run IDs are time-ordered),
 			// found on the (trigger_id, id) index.
 			runs, err := r.db.SyncRun.Query().Where(func(s *sql.Selector) {
@@ -134,6 +147,39 @@ func (r *Resolver) newLoaders() *loaders {
 		}},
 	}
 }
+
+// What a batch of triggers is loaded with.
+const (
+	needIntegration uint = 1 << iota
+	needStatusMapping
+)
+
+// triggerNeeds is what the selection below a list of triggers asks for.
+func triggerNeeds(ctx context.Context) uint {
+	var needs uint
+	for _, f := range graphql.CollectFieldsCtx(ctx, nil) {
+		switch f.Name {
+		case "integration":
+			needs |= needIntegration
+		case "statusMapping":
+			needs |= needStatusMapping
+		}
+	}
+	return needs
+}
+
+// integrationColumns are an integration's columns but its credentials:
+// GraphQL never shows them, so reads for it leave the ciphertext in the
+// database.
+var integrationColumns = func() []string {
+	cols := make([]string, 0, len(integration.Columns))
+	for _, c := range integration.Columns {
+		if c != integration.FieldCredentials {
+			cols = append(cols, c)
+		}
+	}
+	return cols
+}()
 
 func toAny(ids []pulid.ID) []any {
 	out := make([]any, len(ids))

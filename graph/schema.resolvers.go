@@ -19,7 +19,7 @@ import (
 
 // Triggers is the resolver for the triggers field.
 func (r *campaignResolver) Triggers(ctx context.Context, obj *ent.Campaign) ([]*ent.Trigger, error) {
-	ts, err := r.loadersOf(ctx).triggers.get(ctx, obj.ID)
+	ts, err := r.loadersOf(ctx).triggers.get(ctx, obj.ID, triggerNeeds(ctx))
 	if ts == nil && err == nil {
 		ts = []*ent.Trigger{}
 	}
@@ -146,7 +146,7 @@ func (r *triggerResolver) References(ctx context.Context, obj *ent.Trigger) ([]*
 
 // LastRun is the resolver for the lastRun field.
 func (r *triggerResolver) LastRun(ctx context.Context, obj *ent.Trigger) (*ent.SyncRun, error) {
-	return r.loadersOf(ctx).lastRun.get(ctx, obj.ID)
+	return r.loadersOf(ctx).lastRun.get(ctx, obj.ID, 0)
 }
 
 // Mutation returns MutationResolver implementation.

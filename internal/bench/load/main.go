@@ -113,6 +113,8 @@ type options struct {
 	campaigns   int
 	seedSize    int
 	watchers    int
+	only        string
+	weights     [numOps]int
 	keep        bool
 	verbose     bool
 }
@@ -134,6 +136,7 @@ func parseFlags(args []string, getenv func(string) string, stderr io.Writer) (op
 	fs.IntVar(&o.campaigns, "campaigns", 5, "campaigns of the seeded organization, each with a trigger on each of the 4 integrations")
 	fs.IntVar(&o.seedSize, "seed-size", 800, "people in the fakes the seeded triggers sync from")
 	fs.IntVar(&o.watchers, "watchers", 5, "progress: campaignEvents subscribers beside the syncProgress ones")
+	fs.StringVar(&o.only, "only", "", "queries: run only this operation of the mix ("+strings.Join(opNames[:], ", ")+")")
 	fs.BoolVar(&o.keep, "keep", false, "keep the scratch database instead of dropping it")
 	fs.BoolVar(&o.verbose, "v", false, "log the server's info messages to stderr (default: warnings and errors)")
 	if err := fs.Parse(args); err != nil {
@@ -161,6 +164,10 @@ func parseFlags(args []string, getenv func(string) string, stderr io.Writer) (op
 	if o.duration < 100*time.Millisecond || o.duration > 24*time.Hour {
 		return o, fmt.Errorf("-duration: %s is not between 100ms and 24h", o.duration)
 	}
+	var err error
+	if o.weights, err = weightsFor(o.only); err != nil {
+		return o, err
+	}
 	switch o.phase {
 	case "all", "queries", "idle", "progress":
 	default:
@@ -181,6 +188,7 @@ func parseFlags(args []string, getenv func(string) string, stderr io.Writer) (op
 
 // queriesResult is what the queries phase measured.
 type queriesResult struct {
+	Weights                [numOps]int // the mix, percent per operation
 	Intake, Baseline, Open loadStats
 	Percent                float64 // Intake's maximum rate as a percentage of the baseline's
 }
@@ -324,12 +332,12 @@ func keysNeeded(o options) int {
 }
 
 func queriesPhase(ctx context.Context, o options, srv *serverProcess, org *org, keys []string) *queriesResult {
-	m := newMix(org, keys)
+	m := newMix(org, keys, o.weights)
 	hc := newHTTPClient(2 * o.concurrency)
 	intake := target{name: "Intake", graphQL: true, url: srv.intake}
 	base := target{name: "baseline", url: srv.baseline}
 	warm := min(2*time.Second, o.duration/4)
-	q := &queriesResult{}
+	q := &queriesResult{Weights: o.weights}
 	m.closedLoop(ctx, hc, intake, o.concurrency, warm)
 	q.Intake = m.closedLoop(ctx, hc, intake, o.concurrency, o.duration)
 	m.closedLoop(ctx, hc, base, o.concurrency, warm)
@@ -353,7 +361,7 @@ func firstError(stats ...loadStats) error {
 }
 
 func printQueries(w io.Writer, q *queriesResult) {
-	fmt.Fprintf(w, "queries: mix %s\n", mixDescription())
+	fmt.Fprintf(w, "queries: mix %s\n", mixDescription(q.Weights))
 	for _, s := range []loadStats{q.Intake, q.Baseline} {
 		fmt.Fprintf(w, "  closed loop %-8s %6.0f req/s (%d requests in %.1fs, %d errors): p50 %s, p95 %s, p99 %s, max %s\n",
 			s.Target, s.Rate, s.Requests, s.Seconds, s.Errors, ms(s.P50), ms(s.P95), ms(s.P99), ms(s.Max))
@@ -368,10 +376,12 @@ func printQueries(w io.Writer, q *queriesResult) {
 		s.Scheduled, s.Rate, s.Requests, s.Errors, ms(s.P50), ms(s.P95), ms(s.P99), ms(s.Max))
 }
 
-func mixDescription() string {
-	parts := make([]string, numOps)
+func mixDescription(weights [numOps]int) string {
+	parts := make([]string, 0, numOps)
 	for op := range numOps {
-		parts[op] = fmt.Sprintf("%s %d%%", opNames[op], opWeights[op])
+		if weights[op] > 0 {
+			parts = append(parts, fmt.Sprintf("%s %d%%", opNames[op], weights[op]))
+		}
 	}
 	return strings.Join(parts, ", ")
 }

@@ -9,6 +9,7 @@ import (
 	"math/rand/v2"
 	"net/http"
 	"slices"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -102,14 +103,30 @@ type target struct {
 
 // mix builds the requests of the query mix over the seeded organization.
 type mix struct {
-	org   *org
-	keys  []string
-	locks []sync.Mutex // one per trigger: no two writes of a trigger at once
-	edits atomic.Int64
+	weights [numOps]int // percent
+	org     *org
+	keys    []string
+	locks   []sync.Mutex // one per trigger: no two writes of a trigger at once
+	edits   atomic.Int64
 }
 
-func newMix(o *org, keys []string) *mix {
-	return &mix{org: o, keys: keys, locks: make([]sync.Mutex, len(o.triggers))}
+func newMix(o *org, keys []string, weights [numOps]int) *mix {
+	return &mix{weights: weights, org: o, keys: keys, locks: make([]sync.Mutex, len(o.triggers))}
+}
+
+// weightsFor is the mix's weights: opWeights, or only the named operation.
+func weightsFor(only string) ([numOps]int, error) {
+	if only == "" {
+		return opWeights, nil
+	}
+	for op, name := range opNames {
+		if name == only {
+			var w [numOps]int
+			w[op] = 100
+			return w, nil
+		}
+	}
+	return opWeights, fmt.Errorf("-only: %q is none of %s", only, strings.Join(opNames[:], ", "))
 }
 
 // request is one operation of the mix, ready to send.
@@ -123,8 +140,8 @@ type request struct {
 // next draws an operation and builds its request for the target.
 func (m *mix) next(rnd *rand.Rand, t target) request {
 	op, n := 0, rnd.IntN(100)
-	for n >= opWeights[op] {
-		n -= opWeights[op]
+	for n >= m.weights[op] {
+		n -= m.weights[op]
 		op++
 	}
 	vars := map[string]any{}
