@@ -36,7 +36,11 @@ func (r *queryResolver) Nodes(ctx context.Context, ids []pulid.ID) ([]ent.Noder,
 
 // Campaigns is the resolver for the campaigns field.
 func (r *queryResolver) Campaigns(ctx context.Context, after *entgql.Cursor[pulid.ID], first *int, before *entgql.Cursor[pulid.ID], last *int, orderBy *ent.CampaignOrder, where *ent.CampaignWhereInput) (*ent.CampaignConnection, error) {
-	return r.db.Campaign.Query().Paginate(ctx, after, first, before, last, ent.WithCampaignOrder(orderBy), ent.WithCampaignFilter(where.Filter))
+	conn, err := r.db.Campaign.Query().Paginate(ctx, after, first, before, last, ent.WithCampaignOrder(orderBy), ent.WithCampaignFilter(where.Filter))
+	if err == nil {
+		r.primeTriggers(ctx, conn)
+	}
+	return conn, err
 }
 
 // Integrations is the resolver for the integrations field.

@@ -21,8 +21,13 @@ import (
 const batchWindow = 500 * time.Microsecond
 
 // batcher loads, in one query, the keys that resolvers of one operation ask
-// for at about the same time: a page of campaigns costs one query for all
-// their triggers instead of one per campaign. It caches nothing beyond a
+// for together: a page of campaigns costs one query for all their triggers
+// instead of one per campaign.
+//
+// Keys a resolver knows are coming (the campaigns of a page it listed)
+// are primed: the first get of a primed key loads them all at once. Other
+// keys are batched by time: a get waits batchWindow for its siblings. A
+// primed key's value is handed out once; nothing else is kept beyond its
 // batch, so a subscription's later events read fresh data.
 type batcher[V any] struct {
 	// load loads the keys; needs is the union of what the callers asked
@@ -32,6 +37,20 @@ type batcher[V any] struct {
 
 	mu      sync.Mutex
 	pending *batch[V]
+	primed  map[pulid.ID]bool      // keys expected, not loaded yet
+	ready   map[pulid.ID]*batch[V] // primed keys loaded, not handed out yet
+}
+
+// prime says the keys will be asked for soon, by sibling resolvers. It
+// replaces what an earlier prime announced.
+func (b *batcher[V]) prime(keys []pulid.ID) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	b.primed = make(map[pulid.ID]bool, len(keys))
+	for _, k := range keys {
+		b.primed[k] = true
+	}
+	b.ready = nil
 }
 
 type batch[V any] struct {
@@ -46,6 +65,27 @@ type batch[V any] struct {
 // least what needs asks for.
 func (b *batcher[V]) get(ctx context.Context, key pulid.ID, needs uint) (V, error) {
 	b.mu.Lock()
+	if cur := b.ready[key]; cur != nil {
+		delete(b.ready, key)
+		b.mu.Unlock()
+		return cur.wait(ctx, key)
+	}
+	if b.primed[key] {
+		// The first of the primed keys: load them all now.
+		cur := &batch[V]{needs: needs, done: make(chan struct{})}
+		b.ready = make(map[pulid.ID]*batch[V], len(b.primed))
+		for k := range b.primed {
+			cur.keys = append(cur.keys, k)
+			if k != key {
+				b.ready[k] = cur
+			}
+		}
+		b.primed = nil
+		b.mu.Unlock()
+		cur.got, cur.err = b.load(context.WithoutCancel(ctx), cur.keys, cur.needs)
+		close(cur.done)
+		return cur.got[key], cur.err
+	}
 	cur := b.pending
 	if cur == nil {
 		cur = &batch[V]{done: make(chan struct{})}
@@ -64,9 +104,13 @@ func (b *batcher[V]) get(ctx context.Context, key pulid.ID, needs uint) (V, erro
 	cur.keys = append(cur.keys, key)
 	cur.needs |= needs
 	b.mu.Unlock()
+	return cur.wait(ctx, key)
+}
+
+func (c *batch[V]) wait(ctx context.Context, key pulid.ID) (V, error) {
 	select {
-	case <-cur.done:
-		return cur.got[key], cur.err
+	case <-c.done:
+		return c.got[key], c.err
 	case <-ctx.Done():
 		var zero V
 		return zero, ctx.Err()
@@ -105,7 +149,8 @@ func (r *Resolver) loadersOf(ctx context.Context) *loaders {
 }
 
 func (r *Resolver) newLoaders() *loaders {
-	return &loaders{
+	l := &loaders{}
+	*l = loaders{
 		triggers: &batcher[[]*ent.Trigger]{load: func(ctx context.Context, campaigns []pulid.ID, needs uint) (map[pulid.ID][]*ent.Trigger, error) {
 			// With the edges the callers' selections ask for (a trigger
 			// whose edge was not loaded reads it when asked). Not
@@ -123,8 +168,13 @@ func (r *Resolver) newLoaders() *loaders {
 				return nil, err
 			}
 			out := make(map[pulid.ID][]*ent.Trigger, len(campaigns))
-			for _, t := range ts {
+			ids := make([]pulid.ID, len(ts))
+			for i, t := range ts {
 				out[t.CampaignID] = append(out[t.CampaignID], t)
+				ids[i] = t.ID
+			}
+			if needs&needLastRun != 0 {
+				l.lastRun.prime(ids)
 			}
 			return out, nil
 		}},
@@ -146,12 +196,14 @@ func (r *Resolver) newLoaders() *loaders {
 			return out, nil
 		}},
 	}
+	return l
 }
 
 // What a batch of triggers is loaded with.
 const (
 	needIntegration uint = 1 << iota
 	needStatusMapping
+	needLastRun // the batch's triggers will be asked for their latest run
 )
 
 // triggerNeeds is what the selection below a list of triggers asks for.
@@ -163,6 +215,8 @@ func triggerNeeds(ctx context.Context) uint {
 			needs |= needIntegration
 		case "statusMapping":
 			needs |= needStatusMapping
+		case "lastRun":
+			needs |= needLastRun
 		}
 	}
 	return needs
@@ -180,6 +234,18 @@ var integrationColumns = func() []string {
 	}
 	return cols
 }()
+
+// primeTriggers tells the operation's trigger batcher that the page's
+// campaigns will be asked for their triggers.
+func (r *Resolver) primeTriggers(ctx context.Context, conn *ent.CampaignConnection) {
+	ids := make([]pulid.ID, 0, len(conn.Edges))
+	for _, e := range conn.Edges {
+		if e.Node != nil {
+			ids = append(ids, e.Node.ID)
+		}
+	}
+	r.loadersOf(ctx).triggers.prime(ids)
+}
 
 func toAny(ids []pulid.ID) []any {
 	out := make([]any, len(ids))

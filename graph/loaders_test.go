@@ -1,0 +1,67 @@
+package graph
+
+import (
+	"context"
+	"slices"
+	"sync"
+	"testing"
+
+	"github.com/intake/intake/internal/pulid"
+)
+
+func TestBatcher(t *testing.T) {
+	ctx := context.Background()
+	var mu sync.Mutex
+	var loads [][]pulid.ID
+	b := &batcher[string]{load: func(_ context.Context, keys []pulid.ID, _ uint) (map[pulid.ID]string, error) {
+		mu.Lock()
+		defer mu.Unlock()
+		loads = append(loads, slices.Sorted(slices.Values(keys)))
+		out := map[pulid.ID]string{}
+		for _, k := range keys {
+			out[k] = "v" + string(k)
+		}
+		return out, nil
+	}}
+
+	t.Run("primed keys load together at the first get", func(t *testing.T) {
+		b.prime([]pulid.ID{"a", "b", "c"})
+		for _, k := range []pulid.ID{"b", "a", "c"} {
+			if v, err := b.get(ctx, k, 0); err != nil || v != "v"+string(k) {
+				t.Fatalf("get %s: %q, %v", k, v, err)
+			}
+		}
+		if len(loads) != 1 || !slices.Equal(loads[0], []pulid.ID{"a", "b", "c"}) {
+			t.Fatalf("loads %v, want one of a, b, c", loads)
+		}
+	})
+
+	t.Run("a primed value is handed out once", func(t *testing.T) {
+		if v, _ := b.get(ctx, "a", 0); v != "va" {
+			t.Fatalf("got %q", v)
+		}
+		if len(loads) != 2 || !slices.Equal(loads[1], []pulid.ID{"a"}) {
+			t.Fatalf("loads %v, want a loaded again", loads)
+		}
+	})
+
+	t.Run("unprimed siblings asking together share a batch", func(t *testing.T) {
+		var wg sync.WaitGroup
+		for _, k := range []pulid.ID{"x", "y", "z"} {
+			wg.Go(func() {
+				if v, err := b.get(ctx, k, 0); err != nil || v != "v"+string(k) {
+					t.Errorf("get %s: %q, %v", k, v, err)
+				}
+			})
+		}
+		wg.Wait()
+		// Timing decides how the three split; each is loaded exactly once.
+		var got []pulid.ID
+		for _, l := range loads[2:] {
+			got = append(got, l...)
+		}
+		if slices.Sort(got); !slices.Equal(got, []pulid.ID{"x", "y", "z"}) {
+			t.Fatalf("loads %v", loads[2:])
+		}
+	})
+}
