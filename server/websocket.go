@@ -152,7 +152,7 @@ func (w *websockets) accept(rw http.ResponseWriter, r *http.Request, exec graphq
 	// as long as the socket.
 	ctx, cancel := context.WithCancel(logging.WithRequestID(context.Background(), logging.RequestID(r.Context())))
 	conn := &wsConn{
-		sockets: w, exec: exec, c: c, ctx: ctx, cancel: cancel, opened: time.Now(),
+		sockets: w, exec: exec, c: c, ctx: ctx, logCtx: ctx, cancel: cancel, opened: time.Now(),
 		legacy: c.Subprotocol() != subprotocolTransportWS,
 		ops:    map[string]*wsOperation{}, done: make(chan struct{}),
 	}

@@ -64,6 +64,7 @@ type wsConn struct {
 	c       *websocket.Conn
 	legacy  bool            // graphql-ws, else graphql-transport-ws
 	ctx     context.Context // the socket's; after connection_init, with its viewer
+	logCtx  context.Context // the socket's as accepted (its request ID), for any goroutine
 	cancel  context.CancelFunc
 	opened  time.Time
 	uncount func() // ends the socket's count in the metrics
@@ -215,16 +216,7 @@ func (c *wsConn) init(payload json.RawMessage) bool {
 	if p.Authorization == "" {
 		p.Authorization = p.Authorization2
 	}
-	// The key is looked up on a goroutine of its own, like operations
-	// run: the reading goroutine's stack stays shallow.
-	var v *viewer.Viewer
-	var err error
-	looked := make(chan struct{})
-	go func() {
-		defer close(looked)
-		v, err = c.sockets.auth(c.ctx, p.Authorization)
-	}()
-	<-looked
+	v, err := c.sockets.auth(c.ctx, p.Authorization)
 	if err != nil {
 		c.connectionError(service.Classify(err).Message)
 		c.close(closeForbidden, "Forbidden")
@@ -270,9 +262,9 @@ func (c *wsConn) ping() {
 	c.mu.Unlock()
 }
 
-// start registers an operation and runs it on a goroutine of its own
-// (wsOperation.run), which parses and validates it too: the reading
-// goroutine's stack stays shallow, and small while the socket idles.
+// start registers an operation, parses and validates it here (one at a
+// time per socket, like every message), and runs it on a goroutine of its
+// own (wsOperation.run).
 func (c *wsConn) start(m wsMessage) bool {
 	if m.ID == "" {
 		c.protocolError("an operation message without an id")
@@ -296,7 +288,9 @@ func (c *wsConn) start(m wsMessage) bool {
 		c.close(closeDuplicateID, "Subscriber for "+m.ID+" already exists")
 		return false
 	}
-	go op.run(m.Payload, graphql.Now())
+	if ctx, rc, ok := op.prepare(m.Payload, graphql.Now()); ok {
+		go op.run(ctx, rc)
+	}
 	return true
 }
 
@@ -323,7 +317,7 @@ func (c *wsConn) write(m wsMessage) {
 func (c *wsConn) sendResponse(id string, resp *graphql.Response) {
 	payload, err := json.Marshal(resp)
 	if err != nil {
-		c.sockets.log.ErrorContext(c.ctx, "encoding a websocket response", "err", err)
+		c.sockets.log.ErrorContext(c.logCtx, "encoding a websocket response", "err", err)
 		return
 	}
 	typ := "next"
@@ -364,7 +358,7 @@ func (c *wsConn) close(code int, reason string) {
 	// The access log line of the upgrade has status 101; this one says how
 	// long the socket lived and how it ended (code 0: closed by the peer,
 	// or cut without a close frame).
-	c.sockets.log.InfoContext(c.ctx, "websocket closed", slog.Duration("duration", time.Since(c.opened)),
+	c.sockets.log.InfoContext(c.logCtx, "websocket closed", slog.Duration("duration", time.Since(c.opened)),
 		slog.Int("code", code), slog.Int("operations", len(ops)))
 	c.cancel()
 	for _, op := range ops {
@@ -388,7 +382,7 @@ type wsOperation struct {
 	id     string
 	ctx    context.Context // cancelled when the operation ends or is stopped
 	cancel context.CancelFunc
-	// Set by run before the operation is dispatched.
+	// Set by prepare, before the operation is dispatched.
 	subscription bool // counted in c.subscriptions
 	demand       *graph.Demand
 
@@ -401,11 +395,10 @@ type wsOperation struct {
 	ended     bool
 }
 
-// run parses, validates and dispatches the operation. A query or mutation
-// is answered here; so is a subscription whose resolver did not take the
-// demand. A subscription that did leaves: from now on its stream's wake
-// starts a reader when an event is due (wake, read).
-func (op *wsOperation) run(payload json.RawMessage, start time.Time) {
+// prepare parses and validates the operation, and takes a subscription's
+// place; false if it ended there (with an error message, or a result with
+// errors and complete).
+func (op *wsOperation) prepare(payload json.RawMessage, start time.Time) (context.Context, *graphql.OperationContext, bool) {
 	c := op.c
 	var params graphql.RawParams
 	dec := json.NewDecoder(bytes.NewReader(payload))
@@ -414,7 +407,7 @@ func (op *wsOperation) run(payload json.RawMessage, start time.Time) {
 		c.sendErrors(op.id, &gqlerror.Error{Message: "the payload is not a GraphQL request",
 			Extensions: map[string]any{"code": codeBadRequest}})
 		op.finish(false) // an error message ends its operation
-		return
+		return nil, nil, false
 	}
 	params.ReadTime = graphql.TraceTiming{Start: start, End: graphql.Now()}
 
@@ -425,11 +418,11 @@ func (op *wsOperation) run(payload json.RawMessage, start time.Time) {
 		if errcode.GetErrorKind(errs) == errcode.KindProtocol {
 			c.sendErrors(op.id, resp.Errors...)
 			op.finish(false)
-			return
+			return nil, nil, false
 		}
 		c.sendResponse(op.id, resp)
 		op.finish(true)
-		return
+		return nil, nil, false
 	}
 	if rc.Operation != nil && rc.Operation.Operation == ast.Subscription {
 		// A socket runs at most MaxSubscriptions at once. One more gets an
@@ -441,10 +434,19 @@ func (op *wsOperation) run(payload json.RawMessage, start time.Time) {
 				Extensions: map[string]any{"code": service.CodeRateLimited},
 			})
 			op.finish(false)
-			return
+			return nil, nil, false
 		}
 		op.subscription = true
 	}
+	return ctx, rc, true
+}
+
+// run dispatches the operation. A query or mutation is answered here; so
+// is a subscription whose resolver did not take the demand. A subscription
+// that did leaves: from now on its stream's wake starts a reader when an
+// event is due (wake, read).
+func (op *wsOperation) run(ctx context.Context, rc *graphql.OperationContext) {
+	c := op.c
 	op.demand = graph.NewDemand(op.wake)
 	ctx = graph.WithDemand(graphql.WithOperationContext(ctx, rc), op.demand)
 	defer func() {
