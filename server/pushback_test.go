@@ -1201,9 +1201,15 @@ func (e *pbEnv) testRefused(t *testing.T) {
 	refusal := e.refusal(msg)
 	seen := len(e.wire.writesSeen())
 	e.wire.refuseNext(refusal)
+	// The metrics count each ending (the earlier tests' pushbacks have all
+	// settled).
+	dead := series("intake_pushbacks_settled_total", "status", "DEAD")
+	delivered := series("intake_pushbacks_settled_total", "status", "DELIVERED")
+	before := scrape(t, e.app.URL)
 
 	call := e.recordPushed(t, camp, con, "NOT_ANSWERED")
 	pb := e.settled(t, call.Pushback.ID, "DEAD")
+	metricEventually(t, e.app.URL, dead, before[dead]+1)
 	if pb.Attempts != 1 || !strings.Contains(*pb.LastError, msg) || !strings.Contains(*pb.LastError, fmt.Sprint(refusal.status)) {
 		t.Fatalf("refused: %s, want DEAD after 1 attempt with the status %d and the provider's message", pb, refusal.status)
 	}
@@ -1228,6 +1234,10 @@ func (e *pbEnv) testRefused(t *testing.T) {
 		t.Errorf("delivered after %d attempts since the retry, want 1", pb.Attempts)
 	}
 	e.checkDelivery(t, con, call, pb, e.want(camp, "NOT_ANSWERED"))
+	metricEventually(t, e.app.URL, delivered, before[delivered]+1)
+	if got := scrape(t, e.app.URL)[dead]; got != before[dead]+1 {
+		t.Errorf("%s = %v after the retry delivered, want %v", dead, got, before[dead]+1)
+	}
 }
 
 func (e *pbEnv) testUnknownStatus(t *testing.T) {
