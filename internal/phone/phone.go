@@ -226,10 +226,17 @@ func hasStrayLetters(s string) bool {
 	if !hasASCIILetter(t) {
 		return false
 	}
-	// The library drops trailing characters that are neither letters nor
-	// numbers (but keeps '#', an extension mark), then a second extension
-	// ("… x302/x2303"), then the extension.
-	t = strings.TrimRightFunc(t, func(r rune) bool { return r != '#' && !unicode.IsLetter(r) && !unicode.IsNumber(r) })
+	// The library drops what its pattern for unwanted trailing characters
+	// matches, then a second extension ("… x302/x2303"), then the
+	// extension. The pattern is the library's own: it is written in Java's
+	// class-intersection syntax, which Go's regexp reads otherwise, so it
+	// does not drop trailing punctuation such as "(". An extension followed
+	// by one is then not an extension to the library, and its letters
+	// become keypad digits ("21000 ext0(" parses as 210003980): they are
+	// stray.
+	if loc := phonenumbers.UNWANTED_END_CHAR_PATTERN.FindStringIndex(t); loc != nil {
+		t = t[:loc[0]]
+	}
 	if loc := phonenumbers.SECOND_NUMBER_START_PATTERN.FindStringIndex(t); loc != nil {
 		t = t[:loc[0]]
 	}

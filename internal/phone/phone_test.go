@@ -173,6 +173,12 @@ func TestNormalizeRejects(t *testing.T) {
 		{"plus only", "+", "DE", InvalidPhone, "not a phone number"},
 		{"single digit", "0", "DE", InvalidPhone, "not a phone number"},
 		{"three digits", "123", "DE", InvalidPhone, "(read as +49123)"},
+		// The library reads an extension only at the very end: with
+		// punctuation after it, its letters become keypad digits
+		// ("21000 ext0(" parses as 210003980), which would be calling
+		// another number.
+		{"extension before a parenthesis", "21000 eXt0(", "CH", InvalidPhone, "contains letters"},
+		{"extension before a full stop", "0151 23456789 ext. 12.", "DE", InvalidPhone, "contains letters"},
 		{"too short mobile", "0151", "DE", InvalidPhone, "+49"},
 		{"zeros", "+49 0000", "DE", InvalidPhone, "+49"},
 		{"one digit missing", "+49 151 2345678", "DE", InvalidPhone, "not a valid number for country code +49"},
