@@ -27,7 +27,7 @@ func (r *Resolver) followRun(ctx context.Context, id pulid.ID) (<-chan *model.Sy
 		return nil, err
 	}
 	first := func(emit emitFunc[*model.SyncProgress]) bool {
-		return emit(progressOf(run)) && !finished(run.Status)
+		return emit(progressOf(run)) && !service.RunEnded(run.Status)
 	}
 	// Every notice of the topic is about the run: one re-read answers them.
 	step := func(_ []progress.Notice, emit emitFunc[*model.SyncProgress]) bool {
@@ -39,7 +39,7 @@ func (r *Resolver) followRun(ctx context.Context, id pulid.ID) (<-chan *model.Sy
 			return true
 		}
 		run = next
-		return emit(progressOf(run)) && !finished(run.Status)
+		return emit(progressOf(run)) && !service.RunEnded(run.Status)
 	}
 	return newStream(ctx, sub, first, step), nil
 }
@@ -87,7 +87,7 @@ func (r *Resolver) campaignEvent(ctx context.Context, emit emitFunc[model.Campai
 				return false
 			}
 		}
-		if finished(run.Status) {
+		if service.RunEnded(run.Status) {
 			delete(imported, run.ID)
 		}
 	case progress.KindResync:
@@ -135,19 +135,11 @@ func (r *Resolver) logSubscriptionError(ctx context.Context, op string, err erro
 	return false
 }
 
-func finished(s syncrun.Status) bool {
-	switch s {
-	case syncrun.StatusSUCCEEDED, syncrun.StatusPARTIAL, syncrun.StatusFAILED, syncrun.StatusCANCELLED:
-		return true
-	}
-	return false
-}
-
 func progressOf(run *ent.SyncRun) *model.SyncProgress {
 	p := &model.SyncProgress{
 		Run: run, Fetched: run.Fetched, Imported: run.Imported, Duplicates: run.Duplicates,
 		InvalidPhone: run.InvalidPhone, FilteredOut: run.FilteredOut, Failed: run.Failed, Total: run.Total,
-		Done: finished(run.Status),
+		Done: service.RunEnded(run.Status),
 	}
 	switch {
 	case p.Done:

@@ -44,3 +44,13 @@ func NotFound(field, what string) *Error { return notFound(field, what) }
 
 // Invalid returns a VALIDATION_FAILED error for field.
 func Invalid(field, format string, args ...any) *Error { return invalid(field, format, args...) }
+
+// RunEnded reports whether a sync run's status is final: SUCCEEDED,
+// PARTIAL, FAILED or CANCELLED.
+func RunEnded(s syncrun.Status) bool {
+	switch s {
+	case syncrun.StatusSUCCEEDED, syncrun.StatusPARTIAL, syncrun.StatusFAILED, syncrun.StatusCANCELLED:
+		return true
+	}
+	return false
+}

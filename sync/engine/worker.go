@@ -16,6 +16,7 @@ import (
 	"github.com/intake/intake/ent/syncrun"
 	"github.com/intake/intake/ent/trigger"
 	"github.com/intake/intake/internal/pulid"
+	"github.com/intake/intake/internal/service"
 	"github.com/intake/intake/internal/viewer"
 	"github.com/intake/intake/sync/connector"
 	"github.com/intake/intake/sync/progress"
@@ -49,14 +50,14 @@ func (e *Engine) work(ctx context.Context, runID pulid.ID) error {
 	if err != nil {
 		return err
 	}
-	if finished(run.Status) {
+	if service.RunEnded(run.Status) {
 		return nil
 	}
 	ctx = viewer.ForOrg(ctx, run.OrganizationID)
 	if ok, err := e.acquire(ctx, runID); err != nil {
 		return err
 	} else if !ok {
-		if run, err = e.ent.SyncRun.Get(ctx, runID); err != nil || finished(run.Status) {
+		if run, err = e.ent.SyncRun.Get(ctx, runID); err != nil || service.RunEnded(run.Status) {
 			return err
 		}
 		// Another worker holds a live lease: look again when it would expire.
@@ -258,12 +259,4 @@ func references(t *ent.Trigger) []connector.Reference {
 		out[i] = connector.Reference{ExternalID: r.ExternalID, Kind: connector.ReferenceKind(r.Kind), Name: r.Name}
 	}
 	return out
-}
-
-func finished(s syncrun.Status) bool {
-	switch s {
-	case syncrun.StatusSUCCEEDED, syncrun.StatusPARTIAL, syncrun.StatusFAILED, syncrun.StatusCANCELLED:
-		return true
-	}
-	return false
 }

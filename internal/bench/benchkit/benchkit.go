@@ -12,12 +12,45 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/intake/intake/sync/connector"
+	"github.com/intake/intake/sync/sandbox"
 	_ "github.com/lib/pq"
 )
 
 // DefaultPostgresURL is the server used when neither -postgres nor
 // TEST_DATABASE_URL is given.
 const DefaultPostgresURL = "postgres://postgres@127.0.0.1:5432/test?sslmode=disable"
+
+// PostgresURL checks a -postgres flag's value: a postgres:// URL with a
+// host. Without an sslmode it gets sslmode=disable (the server is on
+// loopback).
+func PostgresURL(raw string) (string, error) {
+	u, err := url.Parse(raw)
+	if err != nil || (u.Scheme != "postgres" && u.Scheme != "postgresql") || u.Host == "" {
+		return "", fmt.Errorf("-postgres: %q is not a postgres:// URL", raw)
+	}
+	if !u.Query().Has("sslmode") {
+		q := u.Query()
+		q.Set("sslmode", "disable")
+		u.RawQuery = q.Encode()
+	}
+	return u.String(), nil
+}
+
+// SearchAll picks the search of the provider d that fetches every person
+// of data: the talent pool search over enough days where the provider has
+// one, else new applications (whose first run looks back far enough).
+func SearchAll(d connector.Descriptor, data sandbox.Dataset) (string, map[string]any) {
+	if st, ok := d.SearchType(connector.SearchTalentPool); ok {
+		for _, f := range st.Fields {
+			if f.Key == "daysSinceLastChange" {
+				span := time.Since(data.CreatedAt(0)) + time.Hour
+				return st.Key, map[string]any{f.Key: int(span/(24*time.Hour)) + 1}
+			}
+		}
+	}
+	return connector.SearchNewApplications, map[string]any{}
+}
 
 // dbSeq tells apart the scratch databases of one process.
 var dbSeq atomic.Int64

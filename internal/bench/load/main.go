@@ -52,7 +52,6 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"net/url"
 	"os"
 	"os/exec"
 	"os/signal"
@@ -173,17 +172,8 @@ func parseFlags(args []string, getenv func(string) string, stderr io.Writer) (op
 	default:
 		return o, fmt.Errorf("-phase: %q is not all, queries, idle or progress", o.phase)
 	}
-	u, err := url.Parse(o.postgres)
-	if err != nil || (u.Scheme != "postgres" && u.Scheme != "postgresql") || u.Host == "" {
-		return o, fmt.Errorf("-postgres: %q is not a postgres:// URL", o.postgres)
-	}
-	if !u.Query().Has("sslmode") {
-		q := u.Query()
-		q.Set("sslmode", "disable")
-		u.RawQuery = q.Encode()
-	}
-	o.postgres = u.String()
-	return o, nil
+	o.postgres, err = benchkit.PostgresURL(o.postgres)
+	return o, err
 }
 
 // queriesResult is what the queries phase measured.

@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"time"
 
+	"github.com/intake/intake/internal/bench/benchkit"
 	"github.com/intake/intake/internal/service"
 	"github.com/intake/intake/sync/connector"
 	"github.com/intake/intake/sync/connector/providers"
@@ -109,7 +110,7 @@ func (s *seeder) seed(ctx context.Context, seedFakes, progressFakes *fakes.Set, 
 			desc := d.Descriptor()
 			t := triggerConfig{campaignID: camp, integrationID: integrations[p], provider: p, pushback: p == connector.Talention,
 				refKind: desc.ReferenceKinds[0]}
-			t.searchType, t.params = searchFor(desc, seedData)
+			t.searchType, t.params = benchkit.SearchAll(desc, seedData)
 			o.triggers = append(o.triggers, t)
 		}
 	}
@@ -272,19 +273,4 @@ func (s *seeder) waitRun(ctx context.Context, id string, timeout time.Duration) 
 		case <-time.After(100 * time.Millisecond):
 		}
 	}
-}
-
-// searchFor picks the search that fetches every person of the data set:
-// the talent pool search over enough days where the provider has one,
-// else new applications (whose first run looks back far enough).
-func searchFor(d connector.Descriptor, data sandbox.Dataset) (string, map[string]any) {
-	if st, ok := d.SearchType(connector.SearchTalentPool); ok {
-		for _, f := range st.Fields {
-			if f.Key == "daysSinceLastChange" {
-				span := time.Since(data.CreatedAt(0)) + time.Hour
-				return st.Key, map[string]any{f.Key: int(span/(24*time.Hour)) + 1}
-			}
-		}
-	}
-	return connector.SearchNewApplications, map[string]any{}
 }

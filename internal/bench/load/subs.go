@@ -13,6 +13,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/intake/intake/internal/bench/benchkit"
 	"github.com/intake/intake/sync/connector"
 	"github.com/intake/intake/sync/connector/providers"
 	"github.com/intake/intake/sync/sandbox"
@@ -265,7 +266,7 @@ func progressOnce(ctx context.Context, s *seeder, srv *serverProcess, keys []str
 	}
 	d, _ := providers.All().Get(connector.HubSpot)
 	tc := triggerConfig{campaignID: camp.CreateCampaign.ID, integrationID: o.progressIntegration, provider: connector.HubSpot}
-	tc.searchType, tc.params = searchFor(d.Descriptor(), data)
+	tc.searchType, tc.params = benchkit.SearchAll(d.Descriptor(), data)
 	var trig struct {
 		ConfigureTrigger struct{ ID string } `json:"configureTrigger"`
 	}

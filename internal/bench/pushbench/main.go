@@ -38,7 +38,6 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"net/url"
 	"os"
 	"os/signal"
 	"runtime"
@@ -155,17 +154,9 @@ func parseFlags(args []string, getenv func(string) string, stderr io.Writer) (op
 	if o.timeout <= 0 {
 		return o, fmt.Errorf("-timeout: %s must be positive", o.timeout)
 	}
-	u, err := url.Parse(o.postgres)
-	if err != nil || (u.Scheme != "postgres" && u.Scheme != "postgresql") || u.Host == "" {
-		return o, fmt.Errorf("-postgres: %q is not a postgres:// URL", o.postgres)
-	}
-	if !u.Query().Has("sslmode") {
-		q := u.Query()
-		q.Set("sslmode", "disable")
-		u.RawQuery = q.Encode()
-	}
-	o.postgres = u.String()
-	return o, nil
+	var err error
+	o.postgres, err = benchkit.PostgresURL(o.postgres)
+	return o, err
 }
 
 // result is what one benchmark measured.

@@ -38,7 +38,6 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"net/url"
 	"os"
 	"os/signal"
 	"runtime"
@@ -151,17 +150,9 @@ func parseFlags(args []string, getenv func(string) string, stderr io.Writer) (op
 	if o.timeout <= 0 {
 		return o, fmt.Errorf("-timeout: %s must be positive", o.timeout)
 	}
-	u, err := url.Parse(o.postgres)
-	if err != nil || (u.Scheme != "postgres" && u.Scheme != "postgresql") || u.Host == "" {
-		return o, fmt.Errorf("-postgres: %q is not a postgres:// URL", o.postgres)
-	}
-	if !u.Query().Has("sslmode") {
-		q := u.Query()
-		q.Set("sslmode", "disable")
-		u.RawQuery = q.Encode()
-	}
-	o.postgres = u.String()
-	return o, nil
+	var err error
+	o.postgres, err = benchkit.PostgresURL(o.postgres)
+	return o, err
 }
 
 // result is what one benchmark measured.
@@ -395,26 +386,11 @@ func prepare(ctx context.Context, svc *service.Service, fk *fakes.Set, o options
 		return nil, err
 	}
 	desc, _ := providers.All().Get(o.provider)
-	s.searchType, s.params = searchFor(desc.Descriptor(), data)
+	s.searchType, s.params = benchkit.SearchAll(desc.Descriptor(), data)
 	if s.trigger, err = configure(s, svc, s.campaign.ID, true); err != nil {
 		return nil, fmt.Errorf("enabling the trigger: %w", err)
 	}
 	return s, nil
-}
-
-// searchFor picks the search that fetches every person: the talent pool
-// search over enough days where the provider has one, else new
-// applications (whose first run looks back engine.InitialLookback).
-func searchFor(d connector.Descriptor, data sandbox.Dataset) (string, map[string]any) {
-	if st, ok := d.SearchType(connector.SearchTalentPool); ok {
-		for _, f := range st.Fields {
-			if f.Key == "daysSinceLastChange" {
-				span := time.Since(data.CreatedAt(0)) + time.Hour
-				return st.Key, map[string]any{f.Key: int(span/(24*time.Hour)) + 1}
-			}
-		}
-	}
-	return connector.SearchNewApplications, nil
 }
 
 // configure sets the trigger of the integration on a campaign. Its
@@ -488,7 +464,7 @@ func syncOnce(ctx context.Context, o options, st *store.Store, eng *engine.Engin
 			continue
 		}
 		run = cur
-		if finished(run.Status) {
+		if service.RunEnded(run.Status) {
 			break
 		}
 		if now := time.Now(); now.Sub(lastReport) >= 10*time.Second {
@@ -527,14 +503,6 @@ func syncOnce(ctx context.Context, o options, st *store.Store, eng *engine.Engin
 		return fmt.Errorf("counting contacts: %w", err)
 	}
 	return nil
-}
-
-func finished(s syncrun.Status) bool {
-	switch s {
-	case syncrun.StatusSUCCEEDED, syncrun.StatusPARTIAL, syncrun.StatusFAILED, syncrun.StatusCANCELLED:
-		return true
-	}
-	return false
 }
 
 func writeHeapProfile(path string) error {
