@@ -164,8 +164,7 @@ func (w *websockets) accept(rw http.ResponseWriter, r *http.Request, exec graphq
 	w.mu.Unlock()
 	if closing {
 		conn.closed = true
-		_ = c.WriteControl(websocket.CloseMessage, websocket.FormatCloseMessage(websocket.CloseGoingAway, "server shutting down"),
-			time.Now().Add(time.Second))
+		_ = goingAway(c, time.Now().Add(time.Second))
 		_ = c.Close()
 		cancel()
 		close(conn.done)
@@ -212,10 +211,14 @@ func (w *websockets) goAway() {
 		w.mu.Unlock()
 		deadline := time.Now().Add(time.Second)
 		for _, c := range conns {
-			_ = c.c.WriteControl(websocket.CloseMessage,
-				websocket.FormatCloseMessage(websocket.CloseGoingAway, "server shutting down"), deadline)
+			_ = goingAway(c.c, deadline)
 		}
 	})
+}
+
+// goingAway sends the close frame of a stopping server: 1001.
+func goingAway(c *websocket.Conn, deadline time.Time) error {
+	return c.WriteControl(websocket.CloseMessage, websocket.FormatCloseMessage(websocket.CloseGoingAway, "server shutting down"), deadline)
 }
 
 // closeAll sends every socket goAway's close frame if that has not happened

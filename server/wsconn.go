@@ -370,12 +370,6 @@ func (c *wsConn) close(code int, reason string) {
 	close(c.done)
 }
 
-func (c *wsConn) isClosed() bool {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.closed
-}
-
 // wsOperation is one running operation of a socket.
 type wsOperation struct {
 	c      *wsConn
