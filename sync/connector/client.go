@@ -129,9 +129,16 @@ type Request struct {
 	Query  url.Values
 	Body   any // JSON-encoded when non-nil
 	Header http.Header
-	// Retry allows retrying after a temporary failure: set it for reads and
-	// for writes that carry an idempotency key.
+	// Retry allows retrying after a temporary failure: set it for reads,
+	// for writes that are idempotent by nature (a PUT or PATCH of a value),
+	// and for creates that set Recheck.
 	Retry bool
+	// Recheck, for a create that the external system does not
+	// de-duplicate, looks for the create's own earlier effect. It is called
+	// before each retry whose previous attempt may have taken effect (the
+	// answer was lost, a 5xx, a garbled 2xx); found ends the request as a
+	// success without sending it again (out is then left as it is).
+	Recheck func(ctx context.Context) (found bool, err error)
 }
 
 // Op names the request in errors and logs (method and path, no query).
@@ -162,6 +169,17 @@ func (c *Client) Do(ctx context.Context, req Request, out any) error {
 				return err
 			}
 			wait = e.RetryAfter
+		}
+		if req.Recheck != nil && e.mayHaveTakenEffect() {
+			found, rerr := req.Recheck(ctx)
+			switch {
+			case rerr != nil:
+				// Whether the write took effect is unknown: the caller
+				// retries later and looks first.
+				return err
+			case found:
+				return nil
+			}
 		}
 		c.Logger.LogAttrs(ctx, slog.LevelWarn, "external request will be retried",
 			slog.String("provider", string(c.Provider)), slog.String("op", req.Op()),

@@ -248,10 +248,15 @@ type ContactRef struct {
 
 // PushRequest is one call result to deliver.
 type PushRequest struct {
-	// IdempotencyKey is the same for every attempt of one delivery; it is
-	// sent as an Idempotency-Key header so a retry never writes twice where
-	// the external system de-duplicates.
-	IdempotencyKey  string
+	// Key identifies the delivery: it is the same for every attempt of it.
+	// None of the external systems documents de-duplication of the writes
+	// a pushback makes, so connectors mark what they create with Key and,
+	// before creating it again, look for their own marker.
+	Key string
+	// Redelivery is true when an earlier attempt of this delivery may have
+	// reached the external system (it failed, or its process died): the
+	// connector then looks for its marker before its first write.
+	Redelivery      bool
 	Contact         ContactRef
 	Outcome         Outcome
 	Transcript      string
@@ -284,3 +289,8 @@ type WebhookEvent struct {
 
 // MaxWebhookAge is how old a signed webhook may be before it is refused.
 const MaxWebhookAge = 5 * time.Minute
+
+// Marker is the text a delivery leaves in what it creates (a logged call,
+// a note): "Intake reference: <key>". A connector that retries a create
+// looks for it to find the create's earlier effect.
+func Marker(key string) string { return "Intake reference: " + key }

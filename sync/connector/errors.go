@@ -46,6 +46,15 @@ func (e *Error) Error() string {
 
 func (e *Error) Unwrap() error { return e.Err }
 
+// mayHaveTakenEffect reports whether the write that failed with e may have
+// taken effect: no answer arrived (the request may have been sent), the
+// server failed (5xx, 408) after perhaps writing, or a 2xx answer was
+// unreadable. A 429 and other 4xx answers refuse the write.
+func (e *Error) mayHaveTakenEffect() bool {
+	c := e.StatusCode
+	return c == 0 || c == 408 || c >= 500 || c >= 200 && c < 300
+}
+
 // IsRateLimited reports whether err is the external system refusing for too
 // many requests, and how long it asked to wait.
 func IsRateLimited(err error) (time.Duration, bool) {

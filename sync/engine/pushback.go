@@ -206,7 +206,7 @@ func (w *pushbackWorker) Timeout(*river.Job[pushbackArgs]) time.Duration { retur
 // Intake itself (River retries those); the external system's answers are
 // recorded on the Pushback.
 func (w *pushbackWorker) Work(ctx context.Context, job *river.Job[pushbackArgs]) error {
-	return w.e.deliver(ctx, job.Args.PushbackID)
+	return w.e.deliver(ctx, job.Args.PushbackID, job.Attempt)
 }
 
 // delivery is what one delivery attempt reads: the pushback, its trigger,
@@ -266,16 +266,20 @@ func (e *Engine) loadDelivery(ctx context.Context, id pulid.ID) (*delivery, erro
 	for _, q := range qs {
 		d.req.QuestionResults = append(d.req.QuestionResults, connector.QuestionResult{Question: q.Question, Answer: q.Answer})
 	}
-	d.req.IdempotencyKey = "intake-" + string(id)
+	d.req.Key = "intake-" + string(id)
 	d.req.Duration = time.Duration(duration) * time.Second
 	return d, nil
 }
 
-func (e *Engine) deliver(ctx context.Context, id pulid.ID) error {
+// deliver makes one delivery attempt; jobAttempt is River's count of the
+// job's runs, above 1 after a failed or snoozed run and after a rescue
+// from a process that died mid-delivery.
+func (e *Engine) deliver(ctx context.Context, id pulid.ID, jobAttempt int) error {
 	d, err := e.loadDelivery(ctx, id)
 	if d == nil || err != nil {
 		return err
 	}
+	d.req.Redelivery = d.pb.Attempts > 0 || jobAttempt > 1
 	pb := &d.pb
 	if pb.Status == pushback.StatusDELIVERED || pb.Status == pushback.StatusDEAD {
 		return nil

@@ -23,6 +23,10 @@ const (
 	Slow
 	// Malformed answers 200 with a body that is not valid JSON.
 	Malformed
+	// LostAnswer serves the request in full, effects included, then cuts
+	// the connection before a byte of the answer is sent, as a timeout or
+	// a dropped connection after the write does.
+	LostAnswer
 )
 
 func (f Fault) String() string {
@@ -35,6 +39,8 @@ func (f Fault) String() string {
 		return "slow"
 	case Malformed:
 		return "malformed"
+	case LostAnswer:
+		return "lost_answer"
 	}
 	return "none"
 }
@@ -129,7 +135,7 @@ func (f *Faults) draw(r *http.Request) (Fault, time.Duration, time.Duration) {
 	if len(f.queue) > 0 {
 		fault, f.queue = f.queue[0], f.queue[1:]
 	} else {
-		for _, k := range []Fault{RateLimit, ServerError, Slow, Malformed} {
+		for _, k := range []Fault{RateLimit, ServerError, Slow, Malformed, LostAnswer} {
 			if p := f.rates[k]; p > 0 && f.rng.Float64() < p {
 				fault = k
 				break
@@ -155,6 +161,13 @@ func (f *Faults) Middleware(next http.Handler, errorBody func(w http.ResponseWri
 		case ServerError:
 			errorBody(w, http.StatusInternalServerError, "internal error (injected by the sandbox)")
 			return
+		case LostAnswer:
+			next.ServeHTTP(discard{header: http.Header{}}, r)
+			if conn, _, err := http.NewResponseController(w).Hijack(); err == nil {
+				_ = conn.Close()
+				return
+			}
+			panic(http.ErrAbortHandler) // HTTP/2: abort the stream
 		case Malformed:
 			w.Header().Set("Content-Type", "application/json")
 			w.WriteHeader(http.StatusOK)
@@ -179,3 +192,10 @@ func (f *Faults) Middleware(next http.Handler, errorBody func(w http.ResponseWri
 		next.ServeHTTP(w, r)
 	})
 }
+
+// discard is a ResponseWriter that drops the answer of a LostAnswer.
+type discard struct{ header http.Header }
+
+func (d discard) Header() http.Header         { return d.header }
+func (d discard) Write(b []byte) (int, error) { return len(b), nil }
+func (d discard) WriteHeader(int)             {}

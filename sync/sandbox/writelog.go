@@ -9,60 +9,46 @@ import (
 
 // Write is one write request a fake received.
 type Write struct {
-	Method         string
-	Path           string
-	IdempotencyKey string // the Idempotency-Key header, if any
+	Method string
+	Path   string
+	// IdempotencyKey is the Idempotency-Key header, if the client sent one.
+	// No fake honours it: none of the vendors documents it.
+	IdempotencyKey string
 	Body           json.RawMessage
 	At             time.Time
-	// Replay is true when the key was seen before: the fake answered with
-	// the first response and applied no second effect.
-	Replay bool
+	// Status is the answer's status; a 2xx write took effect, even when the
+	// client never received the answer.
+	Status int
 }
 
-// WriteLog records every write a fake received and de-duplicates by
-// idempotency key the way real APIs that support the header do.
+// WriteLog records every write a fake received. It de-duplicates nothing:
+// like the real systems, a fake applies every write it is sent, retries
+// included.
 type WriteLog struct {
-	mu      sync.Mutex
-	writes  []Write
-	effects map[string]int // idempotency key -> effects applied (0 or 1)
-	answers map[string]Answer
+	mu     sync.Mutex
+	writes []Write
 }
 
-// Answer is the response a fake gave to a write, replayed for its key.
+// Answer is the response a fake gives to a write.
 type Answer struct {
 	Status int
 	Body   any
 }
 
 // NewWriteLog returns an empty log.
-func NewWriteLog() *WriteLog {
-	return &WriteLog{effects: map[string]int{}, answers: map[string]Answer{}}
-}
+func NewWriteLog() *WriteLog { return &WriteLog{} }
 
-// Apply records a write and, unless its idempotency key was answered
-// before, runs apply and keeps its answer for later replays. Writes to one
-// log are serialised, so two concurrent requests with one key take effect
-// once.
-func (l *WriteLog) Apply(r *http.Request, body []byte, apply func() Answer) (a Answer, replay bool) {
-	key := r.Header.Get("Idempotency-Key")
+// Apply runs apply and records the write with its answer. Writes to one log
+// are serialised.
+func (l *WriteLog) Apply(r *http.Request, body []byte, apply func() Answer) Answer {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	if key != "" {
-		a, replay = l.answers[key]
-	}
+	a := apply()
 	l.writes = append(l.writes, Write{
-		Method: r.Method, Path: r.URL.Path, IdempotencyKey: key,
-		Body: append(json.RawMessage(nil), body...), At: time.Now(), Replay: replay,
+		Method: r.Method, Path: r.URL.Path, IdempotencyKey: r.Header.Get("Idempotency-Key"),
+		Body: append(json.RawMessage(nil), body...), At: time.Now(), Status: a.Status,
 	})
-	if replay {
-		return a, true
-	}
-	a = apply()
-	if key != "" && a.Status >= 200 && a.Status < 300 {
-		l.effects[key]++
-		l.answers[key] = a
-	}
-	return a, false
+	return a
 }
 
 // Writes returns a copy of every write received, in order.
@@ -72,14 +58,15 @@ func (l *WriteLog) Writes() []Write {
 	return append([]Write(nil), l.writes...)
 }
 
-// Effects returns, per idempotency key, how many times a write with it took
-// effect. With de-duplication working, every value is 1.
-func (l *WriteLog) Effects() map[string]int {
+// Applied returns the writes that took effect (a 2xx answer), in order.
+func (l *WriteLog) Applied() []Write {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	out := make(map[string]int, len(l.effects))
-	for k, v := range l.effects {
-		out[k] = v
+	var out []Write
+	for _, w := range l.writes {
+		if w.Status >= 200 && w.Status < 300 {
+			out = append(out, w)
+		}
 	}
 	return out
 }

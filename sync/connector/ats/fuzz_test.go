@@ -72,7 +72,7 @@ func FuzzResponses(f *testing.F) {
 		clear("References", err)
 		clear("Check", conn.Check(ctx))
 		push := connector.PushRequest{
-			IdempotencyKey: "k",
+			Key: "k",
 			Contact:        connector.ContactRef{ExternalID: "c1", Attributes: map[string]any{ats.AttrApplicationID: "a1", ats.AttrJobID: "job-1"}},
 			MappedStatus:   "accepted",
 		}

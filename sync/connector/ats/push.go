@@ -81,10 +81,10 @@ func (c *conn) write(ctx context.Context, method, path string, body any, key str
 // idempotencyKey derives the key of one of a delivery's requests; "" when
 // the delivery has none.
 func idempotencyKey(p connector.PushRequest, request string) string {
-	if p.IdempotencyKey == "" {
+	if p.Key == "" {
 		return ""
 	}
-	return p.IdempotencyKey + ":" + request
+	return p.Key + ":" + request
 }
 
 func stringAttr(attrs map[string]any, key string) string {

@@ -23,7 +23,7 @@ const person = 8
 
 func (b *bundle) pushRequest(key, status string) connector.PushRequest {
 	return connector.PushRequest{
-		IdempotencyKey: key,
+		Key: key,
 		Contact:        connector.ContactRef{ExternalID: b.want(person).ExternalID, Attributes: b.want(person).Attributes},
 		Outcome:        connector.OutcomeSuccess,
 		Transcript:     "Agent: Guten Tag!\nCandidate: Hallo.\n",

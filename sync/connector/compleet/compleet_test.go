@@ -62,7 +62,7 @@ func TestRoundTrip(t *testing.T) {
 	if want := []string{data.ExternalID(2), data.ExternalID(7)}; !reflect.DeepEqual(got, want) {
 		t.Fatalf("fetched %v, want %v", got, want)
 	}
-	if err := conn.Push(ctx, connector.PushRequest{IdempotencyKey: "d1", Contact: connector.ContactRef{ExternalID: got[0]}, Outcome: connector.OutcomeFailure}); err != nil {
+	if err := conn.Push(ctx, connector.PushRequest{Key: "d1", Contact: connector.ContactRef{ExternalID: got[0]}, Outcome: connector.OutcomeFailure}); err != nil {
 		t.Fatalf("Push: %v", err)
 	}
 	if notes := fake.Notes(got[0]); !reflect.DeepEqual(notes, []string{"Call result: Failure"}) {

@@ -97,7 +97,7 @@ func FuzzResponses(f *testing.F) {
 				}
 			}
 		}
-		check("Push", conn.Push(ctx, connector.PushRequest{IdempotencyKey: "k", Contact: connector.ContactRef{ExternalID: "1"}, MappedStatus: "OPEN"}))
+		check("Push", conn.Push(ctx, connector.PushRequest{Key: "k", Contact: connector.ContactRef{ExternalID: "1"}, MappedStatus: "OPEN"}))
 	})
 }
 

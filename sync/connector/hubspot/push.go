@@ -57,7 +57,7 @@ func (c *conn) Push(ctx context.Context, p connector.PushRequest) error {
 	if !isObjectID(id) {
 		return fmt.Errorf("hubspot: push: %q is not a HubSpot contact ID", id)
 	}
-	if p.IdempotencyKey == "" {
+	if p.Key == "" {
 		return errors.New("hubspot: push: an idempotency key is required")
 	}
 	calledAt := p.CalledAt
@@ -85,7 +85,7 @@ func (c *conn) Push(ctx context.Context, p connector.PushRequest) error {
 		Method: http.MethodPost,
 		Path:   "/crm/v3/objects/calls",
 		Body:   call,
-		Header: http.Header{"Idempotency-Key": {p.IdempotencyKey + ":call"}},
+		Header: http.Header{"Idempotency-Key": {p.Key + ":call"}},
 		Retry:  true,
 	}, &created)
 	if err != nil {
@@ -99,7 +99,7 @@ func (c *conn) Push(ctx context.Context, p connector.PushRequest) error {
 		Method: http.MethodPatch,
 		Path:   "/crm/v3/objects/contacts/" + id,
 		Body:   contactUpdate{Properties: map[string]string{"hs_lead_status": p.MappedStatus}},
-		Header: http.Header{"Idempotency-Key": {p.IdempotencyKey + ":status"}},
+		Header: http.Header{"Idempotency-Key": {p.Key + ":status"}},
 		Retry:  true,
 	}, &updated)
 	var e *connector.Error

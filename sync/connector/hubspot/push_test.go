@@ -17,7 +17,7 @@ import (
 
 func pushRequest(b *bundle, key, status string) connector.PushRequest {
 	return connector.PushRequest{
-		IdempotencyKey: key,
+		Key: key,
 		Contact:        connector.ContactRef{ExternalID: b.data.ExternalID(3)},
 		Outcome:        connector.OutcomeSuccess,
 		Transcript:     "Agent: Hello <Anna>\r\nAnna: Hi & welcome\n",
@@ -104,7 +104,7 @@ func TestPush(t *testing.T) {
 	t.Run("not answered", func(t *testing.T) {
 		t.Parallel()
 		b := setup(t, data)
-		p := connector.PushRequest{IdempotencyKey: "k3", Contact: connector.ContactRef{ExternalID: data.ExternalID(0)}, Outcome: connector.OutcomeNotAnswered}
+		p := connector.PushRequest{Key: "k3", Contact: connector.ContactRef{ExternalID: data.ExternalID(0)}, Outcome: connector.OutcomeNotAnswered}
 		if err := b.conn.Push(ctx, p); err != nil {
 			t.Fatalf("Push: %v", err)
 		}
@@ -189,7 +189,7 @@ func TestPush(t *testing.T) {
 		name string
 		p    connector.PushRequest
 	}{
-		{"contact ID that is not an ID", connector.PushRequest{IdempotencyKey: "k", Contact: connector.ContactRef{ExternalID: "../lists"}}},
+		{"contact ID that is not an ID", connector.PushRequest{Key: "k", Contact: connector.ContactRef{ExternalID: "../lists"}}},
 		{"no idempotency key", connector.PushRequest{Contact: connector.ContactRef{ExternalID: "100001"}}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

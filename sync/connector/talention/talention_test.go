@@ -62,7 +62,7 @@ func TestRoundTrip(t *testing.T) {
 		rec = page.Records[0]
 	}
 	err = conn.Push(ctx, connector.PushRequest{
-		IdempotencyKey: "d1", Contact: connector.ContactRef{ExternalID: rec.ExternalID, Attributes: rec.Attributes},
+		Key: "d1", Contact: connector.ContactRef{ExternalID: rec.ExternalID, Attributes: rec.Attributes},
 		Outcome: connector.OutcomeNotAnswered, MappedStatus: "unreachable",
 	})
 	if err != nil {

@@ -739,7 +739,7 @@ func TestFetchStops(t *testing.T) {
 func TestPushAndWebhooksAreUnsupported(t *testing.T) {
 	t.Parallel()
 	b := setup(t)
-	if err := b.conn.Push(context.Background(), connector.PushRequest{IdempotencyKey: "k", Contact: connector.ContactRef{ExternalID: "100001"}}); !errors.Is(err, connector.ErrUnsupported) {
+	if err := b.conn.Push(context.Background(), connector.PushRequest{Key: "k", Contact: connector.ContactRef{ExternalID: "100001"}}); !errors.Is(err, connector.ErrUnsupported) {
 		t.Fatalf("Push error = %v, want ErrUnsupported", err)
 	}
 	if len(b.fake.Writes.Writes()) != 0 {

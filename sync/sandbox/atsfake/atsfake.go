@@ -483,7 +483,7 @@ func (s *Server) createNote(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusBadRequest, "reading body: "+err.Error())
 		return
 	}
-	a, _ := s.Writes.Apply(r, body, func() sandbox.Answer {
+	a := s.Writes.Apply(r, body, func() sandbox.Answer {
 		id := r.PathValue("id")
 		i, ok := s.cfg.Dataset.IndexOf(id)
 		if !ok {
@@ -513,7 +513,7 @@ func (s *Server) moveStage(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusBadRequest, "reading body: "+err.Error())
 		return
 	}
-	a, _ := s.Writes.Apply(r, body, func() sandbox.Answer {
+	a := s.Writes.Apply(r, body, func() sandbox.Answer {
 		i, ok := s.applicationIndex(r.PathValue("id"))
 		if !ok {
 			return errorAnswer(http.StatusNotFound, "application not found")

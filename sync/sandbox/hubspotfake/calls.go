@@ -42,7 +42,7 @@ func (s *Server) createCall(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	a, _ := s.Writes.Apply(r, body, func() sandbox.Answer { return s.applyCall(body) })
+	a := s.Writes.Apply(r, body, func() sandbox.Answer { return s.applyCall(body) })
 	sandbox.WriteJSON(w, a.Status, a.Body)
 }
 

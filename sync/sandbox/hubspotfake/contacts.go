@@ -187,7 +187,7 @@ func (s *Server) updateContact(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	id := r.PathValue("id")
-	a, _ := s.Writes.Apply(r, body, func() sandbox.Answer { return s.applyUpdate(id, body) })
+	a := s.Writes.Apply(r, body, func() sandbox.Answer { return s.applyUpdate(id, body) })
 	sandbox.WriteJSON(w, a.Status, a.Body)
 }
 

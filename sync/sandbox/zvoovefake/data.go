@@ -322,7 +322,7 @@ func (s *Server) addContact(w http.ResponseWriter, r *http.Request) {
 		writeProblem(w, http.StatusBadRequest, "The request body must be a JSON object.")
 		return
 	}
-	a, _ := s.Writes.Apply(r, body, func() sandbox.Answer {
+	a := s.Writes.Apply(r, body, func() sandbox.Answer {
 		s.mu.Lock()
 		defer s.mu.Unlock()
 		s.contacts[id] = append(s.contacts[id], json.RawMessage(body))
