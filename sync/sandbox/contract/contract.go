@@ -66,6 +66,9 @@ type Endpoint struct {
 	// object a; "a[].b" is field b of every element of array a; "[]" alone
 	// is an answer that is a JSON array, "[].id" a field of its elements.
 	Response []string
+	// ErrorFields, when set, replace Spec.ErrorFields for this endpoint
+	// (an OAuth2 token endpoint answers errors in the OAuth2 shape).
+	ErrorFields []string
 	// Source is the public document (and section) the facts come from, or
 	// "ASSUMED: why" where the vendor publishes none.
 	Source string
@@ -337,6 +340,10 @@ func (c *Checker) checkAnswer(op string, e Endpoint, rec *recorder) {
 		return
 	}
 	body := rec.body.Bytes()
+	errorFields := e.ErrorFields
+	if errorFields == nil {
+		errorFields = c.spec.ErrorFields
+	}
 	isJSON := strings.Contains(rec.Header().Get("Content-Type"), "json")
 	switch {
 	case rec.status >= 200 && rec.status < 300:
@@ -356,18 +363,18 @@ func (c *Checker) checkAnswer(op string, e Endpoint, rec *recorder) {
 				c.addf("%s: the %d answer lacks %s: %s", op, rec.status, f, msg)
 			}
 		}
-	case len(c.spec.ErrorFields) > 0 && isJSON:
+	case len(errorFields) > 0 && isJSON:
 		var v any
 		if err := json.Unmarshal(body, &v); err != nil {
 			c.addf("%s: a %d answer is not valid JSON", op, rec.status)
 			return
 		}
-		for _, f := range c.spec.ErrorFields {
+		for _, f := range errorFields {
 			if msg := has(v, f); msg != "" {
 				c.addf("%s: the %d error answer lacks %s: %s", op, rec.status, f, msg)
 			}
 		}
-	case len(c.spec.ErrorFields) > 0 && rec.status != http.StatusNotFound:
+	case len(errorFields) > 0 && rec.status != http.StatusNotFound:
 		c.addf("%s: a %d error answer is not JSON", op, rec.status)
 	}
 }
