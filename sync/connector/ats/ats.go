@@ -11,7 +11,10 @@
 //     keeping the order of the application list.
 //   - Push writes the call result as a note on the candidate and, when the
 //     provider supports status mapping, moves the application to the stage
-//     whose name equals the mapped status.
+//     whose name equals the mapped status. Creates are not assumed to be
+//     de-duplicated: the note carries the delivery's marker, looked for in
+//     the candidate's notes (GET /candidates/{id}/notes) before the note
+//     is written again.
 //   - ParseWebhook verifies Standard Webhooks signatures (webhook-id,
 //     webhook-timestamp, webhook-signature).
 //
@@ -42,6 +45,10 @@ const (
 const (
 	referencePageSize = 50
 	fetchPageSize     = 50
+	// maxPageSize is the largest page_size the API is assumed to accept
+	// (ASSUMED, like the rest of the shape); notes are listed in pages
+	// of it.
+	maxPageSize = 100
 	// detailConcurrency bounds the candidate requests in flight per Fetch.
 	detailConcurrency = 8
 )
@@ -200,6 +207,7 @@ func (c *conn) References(ctx context.Context, q connector.ReferenceQuery) (conn
 	if limit <= 0 {
 		limit = referencePageSize
 	}
+	limit = min(limit, maxPageSize)
 	query := url.Values{"page_size": {strconv.Itoa(limit)}}
 	if q.Search != "" {
 		query.Set("name_contains", q.Search)

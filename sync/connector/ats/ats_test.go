@@ -43,8 +43,12 @@ type bundle struct {
 	// override answers a request instead of the fake when it returns true.
 	override     func(w http.ResponseWriter, r *http.Request) bool
 	listRequests int // GET /applications requests
+	noteLists    int // GET /candidates/{id}/notes requests
+	notePosts    int // POST /candidates/{id}/notes requests, faulted ones included
 	inFlight     int // candidate requests being served
 	maxInFlight  int
+	// quiet says the test sends the fake no request at all.
+	quiet bool
 }
 
 type setupOption func(*atsfake.Config)
@@ -67,9 +71,16 @@ func setup(t *testing.T, p connector.Provider, opts ...setupOption) *bundle {
 	mux.Handle("/ats/", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		b.mu.Lock()
 		override := b.override
-		candidate := strings.HasPrefix(r.URL.Path, "/ats/candidates/") && r.Method == http.MethodGet
+		notes := strings.HasSuffix(r.URL.Path, "/notes")
+		candidate := strings.HasPrefix(r.URL.Path, "/ats/candidates/") && !notes && r.Method == http.MethodGet
 		if r.URL.Path == "/ats/applications" {
 			b.listRequests++
+		}
+		switch {
+		case notes && r.Method == http.MethodGet:
+			b.noteLists++
+		case notes && r.Method == http.MethodPost:
+			b.notePosts++
 		}
 		if candidate {
 			b.inFlight++
@@ -90,6 +101,18 @@ func setup(t *testing.T, p connector.Provider, opts ...setupOption) *bundle {
 	}))
 	srv := httptest.NewServer(mux)
 	t.Cleanup(srv.Close)
+	// Every request the test sent and every answer the fake gave must
+	// keep to the contract.
+	t.Cleanup(func() {
+		b.mu.Lock()
+		quiet := b.quiet
+		b.mu.Unlock()
+		if !quiet {
+			b.fake.Contract.Verify(t)
+		} else if n := b.fake.Contract.Checked(); n != 0 {
+			t.Errorf("%d requests reached the fake, want none", n)
+		}
+	})
 	b.baseURL = srv.URL + "/ats"
 	b.conn = b.open(t, b.fake.Credentials(b.baseURL), connector.Options{Retry: fastRetry})
 	return b
@@ -108,6 +131,28 @@ func (b *bundle) setOverride(f func(w http.ResponseWriter, r *http.Request) bool
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	b.override = f
+}
+
+// expectNoRequests says the test sends the fake nothing, which the
+// bundle then checks instead of the contract.
+func (b *bundle) expectNoRequests() {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	b.quiet = true
+}
+
+func (b *bundle) noteListRequests() int {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.noteLists
+}
+
+// notesPosted counts the note creates sent to the fake, including those
+// a fault answered before the fake saw them.
+func (b *bundle) notesPosted() int {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.notePosts
 }
 
 func (b *bundle) counts() (listRequests, maxInFlight int) {

@@ -109,6 +109,7 @@ func TestFetch(t *testing.T) {
 	t.Run("bad requests are refused before any request", func(t *testing.T) {
 		t.Parallel()
 		b := setup(t, talention.New())
+		b.expectNoRequests()
 		for _, tt := range []struct {
 			name string
 			req  connector.FetchRequest

@@ -31,6 +31,7 @@ func FuzzResponses(f *testing.F) {
 		`{"status":1}`,
 		``,
 		`[]`,
+		`{"status":"success","data":{"next":"n2","results":[{"id":"n1","content":"Call result: Success\n\nIntake reference: k"},{"content":null}]}}`,
 	}
 	for _, s := range seeds {
 		f.Add(uint8(0), []byte(s))
@@ -72,11 +73,14 @@ func FuzzResponses(f *testing.F) {
 		clear("References", err)
 		clear("Check", conn.Check(ctx))
 		push := connector.PushRequest{
-			Key: "k",
-			Contact:        connector.ContactRef{ExternalID: "c1", Attributes: map[string]any{ats.AttrApplicationID: "a1", ats.AttrJobID: "job-1"}},
-			MappedStatus:   "accepted",
+			Key:          "k",
+			Contact:      connector.ContactRef{ExternalID: "c1", Attributes: map[string]any{ats.AttrApplicationID: "a1", ats.AttrJobID: "job-1"}},
+			MappedStatus: "accepted",
 		}
 		clear("Push", conn.Push(ctx, push))
+		// A redelivery first pages through the candidate's notes.
+		push.Redelivery = true
+		clear("Push (redelivery)", conn.Push(ctx, push))
 
 		_, err = conn.ParseWebhook(connector.WebhookRequest{Header: atsfake.SignWebhook(atsfake.DefaultWebhookSecret, "msg_1", now, body), Body: body, Now: now})
 		clear("ParseWebhook", err)

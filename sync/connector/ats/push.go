@@ -2,8 +2,11 @@ package ats
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"net/http"
+	"net/url"
+	"strconv"
 	"strings"
 	"time"
 
@@ -14,10 +17,22 @@ import (
 // mapped status, moves the application to the stage of that name. The
 // stage is looked up before anything is written, so an unknown status
 // writes nothing.
+//
+// The API is not assumed to de-duplicate creates, so a note could be
+// written twice when an answer is lost. Every note therefore ends with the
+// delivery's marker, and the connector looks for it in the candidate's
+// notes before creating the note again: before the first create of a
+// redelivery, and before each retry of a create that may have taken
+// effect. The stage move sets a value and is simply repeated.
 func (c *conn) Push(ctx context.Context, p connector.PushRequest) error {
 	candidateID := p.Contact.ExternalID
 	if candidateID == "" {
 		return fmt.Errorf("%s: pushing a call result: the contact has no external ID", c.cfg.Key)
+	}
+	if p.Key == "" {
+		// Without a key the note cannot be marked, and a retry could not
+		// tell whether an earlier attempt wrote it.
+		return fmt.Errorf("%s: pushing a call result for candidate %s: the delivery has no key", c.cfg.Key, candidateID)
 	}
 	status := strings.TrimSpace(p.MappedStatus)
 	var applicationID, stageID string
@@ -36,15 +51,91 @@ func (c *conn) Push(ctx context.Context, p connector.PushRequest) error {
 		}
 	}
 
-	note := map[string]string{"content": noteContent(p)}
-	if err := c.write(ctx, http.MethodPost, "/candidates/"+pathSegment(candidateID)+"/notes", note, idempotencyKey(p, "note")); err != nil {
+	if err := c.writeNote(ctx, candidateID, p); err != nil {
 		return err
 	}
 	if stageID == "" {
 		return nil
 	}
-	move := map[string]string{"stage_id": stageID}
-	return c.write(ctx, http.MethodPut, "/applications/"+pathSegment(applicationID)+"/stage", move, idempotencyKey(p, "stage"))
+	return c.write(ctx, connector.Request{
+		Method: http.MethodPut,
+		Path:   "/applications/" + pathSegment(applicationID) + "/stage",
+		Body:   map[string]string{"stage_id": stageID},
+		Retry:  true, // setting the stage again changes nothing
+	})
+}
+
+// writeNote creates the delivery's note on the candidate unless it is
+// there already.
+func (c *conn) writeNote(ctx context.Context, candidateID string, p connector.PushRequest) error {
+	marker := connector.Marker(p.Key)
+	written := func(ctx context.Context) (bool, error) { return c.hasNote(ctx, candidateID, marker) }
+	if p.Redelivery {
+		found, err := written(ctx)
+		if err != nil || found {
+			return err
+		}
+	}
+	return c.write(ctx, connector.Request{
+		Method:  http.MethodPost,
+		Path:    notesPath(candidateID),
+		Body:    map[string]string{"content": noteContent(p) + "\n\n" + marker},
+		Retry:   true,
+		Recheck: written,
+	})
+}
+
+func notesPath(candidateID string) string {
+	return "/candidates/" + pathSegment(candidateID) + "/notes"
+}
+
+// note is the part of a listed note that Push reads.
+type note struct {
+	Content string `json:"content"`
+}
+
+// hasNote reports whether one of the candidate's notes carries marker. It
+// reads every page: the order of the notes is not assumed, so the marker
+// may be on any of them.
+func (c *conn) hasNote(ctx context.Context, candidateID, marker string) (bool, error) {
+	path := notesPath(candidateID)
+	query := url.Values{"page_size": {strconv.Itoa(maxPageSize)}}
+	seen := map[string]bool{}
+	for {
+		data, err := get[list[note]](ctx, c, path, query)
+		if err != nil {
+			return false, err
+		}
+		for _, n := range data.Results {
+			if carries(n.Content, marker) {
+				return true, nil
+			}
+		}
+		next := data.next()
+		if next == "" {
+			return false, nil
+		}
+		// A cursor handed out twice would make the listing go round
+		// forever.
+		if seen[next] {
+			return false, c.stuckCursor("GET " + path)
+		}
+		seen[next] = true
+		query.Set("cursor", next)
+	}
+}
+
+// carries reports whether content has marker as one of its lines. The
+// marker is written as the last line, but any line is accepted in case the
+// system appends to a note; a whole line is compared so that the marker of
+// key "d1" is not found in a note marked "d10".
+func carries(content, marker string) bool {
+	for line := range strings.Lines(content) {
+		if strings.TrimSpace(line) == marker {
+			return true
+		}
+	}
+	return false
 }
 
 // stageID finds the stage of the job whose name equals status, ignoring
@@ -69,22 +160,12 @@ func (c *conn) stageID(ctx context.Context, jobID, applicationID, status string)
 	}
 }
 
-// write sends one write; with an idempotency key it may be retried.
-func (c *conn) write(ctx context.Context, method, path string, body any, key string) error {
-	req := connector.Request{Method: method, Path: path, Body: body, Retry: key != ""}
-	if key != "" {
-		req.Header = http.Header{"Idempotency-Key": {key}}
-	}
-	return c.http.Do(ctx, req, nil)
-}
-
-// idempotencyKey derives the key of one of a delivery's requests; "" when
-// the delivery has none.
-func idempotencyKey(p connector.PushRequest, request string) string {
-	if p.Key == "" {
-		return ""
-	}
-	return p.Key + ":" + request
+// write sends a write. Its answer is decoded, not ignored: a garbled one
+// then counts as a failure that may have taken effect, to be rechecked or
+// retried, rather than as a success.
+func (c *conn) write(ctx context.Context, req connector.Request) error {
+	var answer json.RawMessage
+	return c.http.Do(ctx, req, &answer)
 }
 
 func stringAttr(attrs map[string]any, key string) string {

@@ -24,6 +24,7 @@ func TestParseWebhook(t *testing.T) {
 	t.Run("a signed event from the fake is accepted", func(t *testing.T) {
 		t.Parallel()
 		b := setup(t, talention.New())
+		b.expectNoRequests()
 		header, body := b.fake.ApplicationCreated(appID, now)
 		events, err := b.conn.ParseWebhook(connector.WebhookRequest{Method: "POST", Header: header, Body: body, Now: now})
 		must(t, err, "ParseWebhook")
@@ -36,6 +37,7 @@ func TestParseWebhook(t *testing.T) {
 	t.Run("a raw secret and the clock of the options are used", func(t *testing.T) {
 		t.Parallel()
 		b := setup(t, talention.New())
+		b.expectNoRequests()
 		creds := b.fake.Credentials(b.baseURL)
 		creds["webhookSecret"] = "plain secret"
 		conn := b.open(t, creds, connector.Options{Now: func() time.Time { return now }})
@@ -49,6 +51,7 @@ func TestParseWebhook(t *testing.T) {
 	t.Run("the Standard Webhooks test vector verifies", func(t *testing.T) {
 		t.Parallel()
 		b := setup(t, talention.New())
+		b.expectNoRequests()
 		creds := b.fake.Credentials(b.baseURL)
 		creds["webhookSecret"] = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"
 		header := http.Header{
@@ -69,6 +72,7 @@ func TestParseWebhook(t *testing.T) {
 	t.Run("any one matching signature passes", func(t *testing.T) {
 		t.Parallel()
 		b := setup(t, talention.New())
+		b.expectNoRequests()
 		header := atsfake.SignWebhook(atsfake.DefaultWebhookSecret, "msg_1", now.Add(-time.Minute), body)
 		header.Set("webhook-signature", "v1,c29tZXRoaW5nIGVsc2U= v1a,xyz "+header.Get("webhook-signature"))
 		events, err := b.conn.ParseWebhook(connector.WebhookRequest{Header: header, Body: body, Now: now})
@@ -110,6 +114,7 @@ func TestParseWebhook(t *testing.T) {
 		t.Run(tt.name+" is refused", func(t *testing.T) {
 			t.Parallel()
 			b := setup(t, talention.New())
+			b.expectNoRequests()
 			events, err := b.conn.ParseWebhook(connector.WebhookRequest{Header: tt.header(), Body: tt.body, Now: now})
 			if !errors.Is(err, connector.ErrUnauthorized) || events != nil {
 				t.Fatalf("ParseWebhook = %v, %v; want ErrUnauthorized", events, err)
@@ -123,6 +128,7 @@ func TestParseWebhook(t *testing.T) {
 	t.Run("without a webhookSecret every webhook is refused", func(t *testing.T) {
 		t.Parallel()
 		b := setup(t, talention.New())
+		b.expectNoRequests()
 		creds := b.fake.Credentials(b.baseURL)
 		delete(creds, "webhookSecret")
 		_, err := b.open(t, creds, connector.Options{}).ParseWebhook(connector.WebhookRequest{Header: signed(), Body: body, Now: now})
@@ -134,6 +140,7 @@ func TestParseWebhook(t *testing.T) {
 	t.Run("a signed body that is not an event is an error", func(t *testing.T) {
 		t.Parallel()
 		b := setup(t, talention.New())
+		b.expectNoRequests()
 		for _, bad := range []string{`{"type":"application.created"}`, `[1,2]`, `{"type":`} {
 			h := atsfake.SignWebhook(atsfake.DefaultWebhookSecret, "msg_1", now, []byte(bad))
 			_, err := b.conn.ParseWebhook(connector.WebhookRequest{Header: h, Body: []byte(bad), Now: now})
@@ -146,6 +153,7 @@ func TestParseWebhook(t *testing.T) {
 	t.Run("Compleet has no webhooks", func(t *testing.T) {
 		t.Parallel()
 		b := setup(t, compleet.New())
+		b.expectNoRequests()
 		if _, err := b.conn.ParseWebhook(connector.WebhookRequest{Header: signed(), Body: body, Now: now}); !errors.Is(err, connector.ErrUnsupported) {
 			t.Fatalf("ParseWebhook error = %v, want ErrUnsupported", err)
 		}

@@ -2,12 +2,15 @@ package talention_test
 
 import (
 	"context"
+	"net/http"
 	"net/http/httptest"
 	"reflect"
+	"strings"
 	"testing"
 	"time"
 
 	"github.com/intake/intake/sync/connector"
+	"github.com/intake/intake/sync/connector/ats"
 	"github.com/intake/intake/sync/connector/talention"
 	"github.com/intake/intake/sync/sandbox"
 	"github.com/intake/intake/sync/sandbox/atsfake"
@@ -72,7 +75,7 @@ func TestRoundTrip(t *testing.T) {
 	if stage, _ := fake.Stage(app); stage != "Unreachable" {
 		t.Fatalf("stage = %q", stage)
 	}
-	if notes := fake.Notes(rec.ExternalID); !reflect.DeepEqual(notes, []string{"Call result: Not answered\nStatus: unreachable"}) {
+	if notes := fake.Notes(rec.ExternalID); !reflect.DeepEqual(notes, []string{"Call result: Not answered\nStatus: unreachable\n\nIntake reference: d1"}) {
 		t.Fatalf("notes = %q", notes)
 	}
 	now := time.Now()
@@ -81,4 +84,45 @@ func TestRoundTrip(t *testing.T) {
 	if err != nil || len(events) != 1 || events[0].ExternalID != app {
 		t.Fatalf("ParseWebhook = %+v, %v", events, err)
 	}
+	fake.Contract.Verify(t)
+}
+
+// A note whose answer is lost is found by the look before the retry: the
+// candidate gets one note, and the stage still moves.
+func TestLostAnswer(t *testing.T) {
+	t.Parallel()
+	data := sandbox.Dataset{Seed: 1, Size: 12}
+	fake := atsfake.New(atsfake.Config{Provider: "Talention", Dataset: data, StageMoves: true})
+	srv := httptest.NewServer(fake.Handler())
+	defer srv.Close()
+	conn, err := talention.New().Open(fake.Credentials(srv.URL), connector.Options{Retry: connector.RetryPolicy{BaseDelay: time.Millisecond}})
+	if err != nil {
+		t.Fatalf("Open: %v", err)
+	}
+	fake.Faults.Only(func(r *http.Request) bool {
+		return r.Method == http.MethodPost && strings.HasSuffix(r.URL.Path, "/notes")
+	})
+	fake.Faults.Next(sandbox.LostAnswer)
+	const i = 4 // job-5
+	err = conn.Push(context.Background(), connector.PushRequest{
+		Key: "intake-pb1",
+		Contact: connector.ContactRef{ExternalID: data.ExternalID(i), Attributes: map[string]any{
+			ats.AttrApplicationID: atsfake.ApplicationID(data, i), ats.AttrJobID: atsfake.JobID(i % 5),
+		}},
+		Outcome: connector.OutcomeSuccess, MappedStatus: "Interview",
+	})
+	if err != nil {
+		t.Fatalf("Push: %v", err)
+	}
+	if n := fake.Faults.Injected()[sandbox.LostAnswer]; n != 1 {
+		t.Fatalf("%d answers lost, want 1", n)
+	}
+	want := "Call result: Success\nStatus: Interview\n\nIntake reference: intake-pb1"
+	if notes := fake.Notes(data.ExternalID(i)); !reflect.DeepEqual(notes, []string{want}) {
+		t.Fatalf("notes = %q, want exactly one", notes)
+	}
+	if stage, _ := fake.Stage(atsfake.ApplicationID(data, i)); stage != "Interview" {
+		t.Fatalf("stage = %q", stage)
+	}
+	fake.Contract.Verify(t)
 }

@@ -10,19 +10,24 @@
 //	GET  /jobs/{id}                 a job with its stages
 //	GET  /applications              ?cursor&page_size&created_after&updated_after&job_id (repeatable)
 //	GET  /candidates/{id}
+//	GET  /candidates/{id}/notes     ?cursor&page_size, newest first
 //	POST /candidates/{id}/notes     {content}
 //	PUT  /applications/{id}/stage   {stage_id} (only with Config.StageMoves)
 //
 // Answers are {status:"success", data:...}; lists carry data.next (a cursor,
 // null on the last page) and data.results. Errors are {status:"error",
 // message}. The created_after and updated_after filters are inclusive.
+// Contract holds these facts (ContractFor) and checks all traffic against
+// them.
 //
 // The data comes from a sandbox.Dataset, read lazily: person i is
 // candidate Dataset.ExternalID(i) and has one application, ApplicationID(i),
 // to job JobID(i % Groups), created when the person was. Every request costs
 // O(page size), so a data set of a million people is served as easily as a
-// small one. Writes go through Writes (logged, de-duplicated by
-// Idempotency-Key); the notes and stage moves they make are kept in maps.
+// small one. Writes go through Writes, which logs them; like the real API
+// is assumed to, the fake applies every write it receives, retries
+// included (no Idempotency-Key or other de-duplication is documented).
+// The notes and stage moves they make are kept in maps.
 package atsfake
 
 import (
@@ -42,6 +47,7 @@ import (
 
 	"github.com/intake/intake/sync/connector"
 	"github.com/intake/intake/sync/sandbox"
+	"github.com/intake/intake/sync/sandbox/contract"
 )
 
 // Credentials the fake accepts unless Config says otherwise.
@@ -51,6 +57,9 @@ const (
 	DefaultWebhookSecret = "whsec_YXRzZmFrZS13ZWJob29rLXNpZ25pbmcta2V5" // atsfake-webhook-signing-key
 )
 
+// Page sizes (ASSUMED, as the whole API shape is): page_size defaults to
+// 50 (or to the maximum, when that is lower), and a larger one than the
+// maximum is served as the maximum.
 const (
 	defaultPageSize    = 50
 	defaultMaxPageSize = 100
@@ -82,7 +91,8 @@ type Config struct {
 	WebhookSecret string
 	// StageMoves enables PUT /applications/{id}/stage (Talention).
 	StageMoves bool
-	// MaxPageSize caps page_size; 0 means 100.
+	// MaxPageSize caps page_size; 0 means 100. Tests set it lower to make
+	// short lists span pages; the contract keeps documenting 100.
 	MaxPageSize int
 	// Now is the clock of created notes; nil means time.Now.
 	Now func() time.Time
@@ -94,15 +104,24 @@ type Server struct {
 	Faults *sandbox.Faults
 	// Writes logs every write received.
 	Writes *sandbox.WriteLog
+	// Contract checks every request and answer against ContractFor.
+	Contract *contract.Checker
 
 	cfg     Config
 	groups  int
 	handler http.Handler
 
 	mu     sync.Mutex
-	stages map[int]int      // person index -> index into stageNames, when moved
-	notes  map[int][]string // person index -> note contents
+	stages map[int]int    // person index -> index into stageNames, when moved
+	notes  map[int][]note // person index -> notes, oldest first
 	nextID int
+}
+
+// note is a note written on a candidate.
+type note struct {
+	id      string
+	content string
+	created time.Time
 }
 
 // New returns a fake serving cfg.Dataset.
@@ -120,12 +139,13 @@ func New(cfg Config) *Server {
 		cfg.Now = time.Now
 	}
 	s := &Server{
-		Faults: sandbox.NewFaults(cfg.Dataset.Seed),
-		Writes: sandbox.NewWriteLog(),
-		cfg:    cfg,
-		groups: cfg.Dataset.Groups,
-		stages: map[int]int{},
-		notes:  map[int][]string{},
+		Faults:   sandbox.NewFaults(cfg.Dataset.Seed),
+		Writes:   sandbox.NewWriteLog(),
+		Contract: contract.New(ContractFor(cfg.Provider, cfg.StageMoves)),
+		cfg:      cfg,
+		groups:   cfg.Dataset.Groups,
+		stages:   map[int]int{},
+		notes:    map[int][]note{},
 	}
 	if s.groups <= 0 {
 		s.groups = defaultGroups
@@ -135,6 +155,7 @@ func New(cfg Config) *Server {
 	mux.HandleFunc("GET /jobs/{id}", s.getJob)
 	mux.HandleFunc("GET /applications", s.listApplications)
 	mux.HandleFunc("GET /candidates/{id}", s.getCandidate)
+	mux.HandleFunc("GET /candidates/{id}/notes", s.listNotes)
 	mux.HandleFunc("POST /candidates/{id}/notes", s.createNote)
 	if cfg.StageMoves {
 		mux.HandleFunc("PUT /applications/{id}/stage", s.moveStage)
@@ -142,7 +163,9 @@ func New(cfg Config) *Server {
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusNotFound, fmt.Sprintf("%s %s is not an endpoint of this %s API (sandbox fake)", r.Method, r.URL.Path, cfg.Provider))
 	})
-	s.handler = s.Faults.Middleware(s.authorize(mux), writeError)
+	// The checker is outermost, so that it sees every request, and every
+	// answer as the client gets it, faults included.
+	s.handler = s.Contract.Wrap(s.Faults.Middleware(s.authorize(mux), writeError))
 	return s
 }
 
@@ -201,7 +224,11 @@ func (s *Server) Notes(candidateID string) []string {
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	return slices.Clone(s.notes[i])
+	out := make([]string, len(s.notes[i]))
+	for k, n := range s.notes[i] {
+		out[k] = n.content
+	}
+	return out
 }
 
 // SignWebhook returns the Standard Webhooks headers that sign body with
@@ -274,24 +301,12 @@ type listParams struct {
 }
 
 func (s *Server) parseList(w http.ResponseWriter, r *http.Request, kind string) (listParams, bool) {
+	var p listParams
+	var ok bool
+	if p.pos, p.size, ok = s.parsePaging(w, r, kind); !ok {
+		return p, false
+	}
 	q := r.URL.Query()
-	p := listParams{size: defaultPageSize}
-	if v := q.Get("page_size"); v != "" {
-		n, err := strconv.Atoi(v)
-		if err != nil || n < 1 {
-			writeError(w, http.StatusBadRequest, "page_size must be a positive integer")
-			return p, false
-		}
-		p.size = min(n, s.cfg.MaxPageSize)
-	}
-	if v := q.Get("cursor"); v != "" {
-		pos, ok := decodeCursor(kind, v)
-		if !ok {
-			writeError(w, http.StatusBadRequest, "invalid cursor")
-			return p, false
-		}
-		p.pos = pos
-	}
 	for name, t := range map[string]*time.Time{"created_after": &p.createdAfter, "updated_after": &p.updatedAfter} {
 		if v := q.Get(name); v != "" {
 			var err error
@@ -302,6 +317,28 @@ func (s *Server) parseList(w http.ResponseWriter, r *http.Request, kind string) 
 		}
 	}
 	return p, true
+}
+
+// parsePaging reads the cursor (of a list of kind) and page_size of a
+// list request, answering a bad one with a 400.
+func (s *Server) parsePaging(w http.ResponseWriter, r *http.Request, kind string) (pos, size int, ok bool) {
+	q := r.URL.Query()
+	size = min(defaultPageSize, s.cfg.MaxPageSize)
+	if v := q.Get("page_size"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 1 {
+			writeError(w, http.StatusBadRequest, "page_size must be a positive integer")
+			return 0, 0, false
+		}
+		size = min(n, s.cfg.MaxPageSize)
+	}
+	if v := q.Get("cursor"); v != "" {
+		if pos, ok = decodeCursor(kind, v); !ok {
+			writeError(w, http.StatusBadRequest, "invalid cursor")
+			return 0, 0, false
+		}
+	}
+	return pos, size, true
 }
 
 func encodeCursor(kind string, pos int) *string {
@@ -496,15 +533,51 @@ func (s *Server) createNote(w http.ResponseWriter, r *http.Request) {
 			return errorAnswer(http.StatusBadRequest, "body must be {\"content\": \"<non-empty text>\"}")
 		}
 		s.mu.Lock()
-		s.notes[i] = append(s.notes[i], *in.Content)
 		s.nextID++
-		noteID := fmt.Sprintf("note-%d", s.nextID)
+		n := note{id: fmt.Sprintf("note-%d", s.nextID), content: *in.Content, created: s.cfg.Now().UTC()}
+		s.notes[i] = append(s.notes[i], n)
 		s.mu.Unlock()
-		return sandbox.Answer{Status: http.StatusCreated, Body: envelope{Status: "success", Data: map[string]any{
-			"id": noteID, "candidate_id": id, "content": *in.Content, "remote_created_at": s.cfg.Now().UTC(),
-		}}}
+		return sandbox.Answer{Status: http.StatusCreated, Body: envelope{Status: "success", Data: n.fields(id)}}
 	})
 	sandbox.WriteJSON(w, a.Status, a.Body)
+}
+
+// listNotes serves a candidate's notes, newest first (ASSUMED: the order
+// is not known, and clients must not depend on it). The cursor counts the
+// notes still to serve from the oldest, so notes written while a client
+// pages shift nothing: it sees each older note exactly once.
+func (s *Server) listNotes(w http.ResponseWriter, r *http.Request) {
+	id := r.PathValue("id")
+	i, ok := s.cfg.Dataset.IndexOf(id)
+	if !ok {
+		writeError(w, http.StatusNotFound, "candidate not found")
+		return
+	}
+	// The cursor is bound to the candidate: another list's is refused.
+	kind := "notes/" + id
+	pos, size, ok := s.parsePaging(w, r, kind)
+	if !ok {
+		return
+	}
+	s.mu.Lock()
+	notes := s.notes[i]
+	left := len(notes)
+	if r.URL.Query().Get("cursor") != "" {
+		left = min(pos, left)
+	}
+	out := page{Results: []any{}}
+	for ; left > 0 && len(out.Results) < size; left-- {
+		out.Results = append(out.Results, notes[left-1].fields(id))
+	}
+	s.mu.Unlock()
+	if left > 0 {
+		out.Next = encodeCursor(kind, left)
+	}
+	writeData(w, http.StatusOK, out)
+}
+
+func (n note) fields(candidateID string) map[string]any {
+	return map[string]any{"id": n.id, "candidate_id": candidateID, "content": n.content, "remote_created_at": n.created}
 }
 
 func (s *Server) moveStage(w http.ResponseWriter, r *http.Request) {

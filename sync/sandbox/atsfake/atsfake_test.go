@@ -3,9 +3,11 @@ package atsfake_test
 import (
 	"bytes"
 	"encoding/json"
+	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -39,11 +41,35 @@ type response struct {
 	} `json:"data"`
 }
 
-func (b *bundle) do(t *testing.T, method, path string, header http.Header, body string) (int, response) {
+// verify checks the test's traffic against the fake's contract. want
+// lists a part of each violation the test provoked on purpose, in any
+// order; every violation must be one of them.
+func (b *bundle) verify(t *testing.T, want ...string) {
 	t.Helper()
+	if len(want) == 0 {
+		b.fake.Contract.Verify(t)
+		return
+	}
+	got := b.fake.Contract.Violations()
+	left := slices.Clone(want)
+	for _, v := range got {
+		k := slices.IndexFunc(left, func(w string) bool { return strings.Contains(v, w) })
+		if k < 0 {
+			t.Errorf("contract: unexpected violation: %s", v)
+			continue
+		}
+		left = slices.Delete(left, k, k+1)
+	}
+	for _, w := range left {
+		t.Errorf("contract: no violation mentions %q; got %q", w, got)
+	}
+}
+
+// request sends an authorised request (unless header authorises itself).
+func (b *bundle) request(method, path string, header http.Header, body string) (*http.Response, error) {
 	req, err := http.NewRequest(method, b.url+path, strings.NewReader(body))
 	if err != nil {
-		t.Fatal(err)
+		return nil, err
 	}
 	req.Header = header.Clone()
 	if req.Header == nil {
@@ -52,9 +78,17 @@ func (b *bundle) do(t *testing.T, method, path string, header http.Header, body 
 	if req.Header.Get("Authorization") == "" {
 		req.Header.Set("Authorization", "Bearer "+atsfake.DefaultAPIKey)
 	}
-	resp, err := http.DefaultClient.Do(req)
+	if body != "" {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	return http.DefaultClient.Do(req)
+}
+
+func (b *bundle) do(t *testing.T, method, path string, header http.Header, body string) (int, response) {
+	t.Helper()
+	resp, err := b.request(method, path, header, body)
 	if err != nil {
-		t.Fatal(err)
+		t.Fatalf("%s %s: %v", method, path, err)
 	}
 	defer resp.Body.Close()
 	var out response
@@ -80,6 +114,16 @@ func ids(results []map[string]any) []string {
 func TestAuthAndErrors(t *testing.T) {
 	t.Parallel()
 	b := setup(t, atsfake.Config{Provider: "Talention", Dataset: sandbox.Dataset{Size: 10}})
+	// Runs after the parallel subtests: the contract sees what they
+	// provoke on purpose, and nothing else.
+	t.Cleanup(func() {
+		b.verify(t,
+			"GET /nowhere is not a documented endpoint",
+			"PUT /applications/app-100001/stage is not a documented endpoint",
+			`page_size="0": below the minimum 1`,
+			`created_after="yesterday": not a date-time`,
+		)
+	})
 	for _, tt := range []struct {
 		name, method, path, auth string
 		status                   int
@@ -139,6 +183,7 @@ func TestMillionPeopleArePagedLazily(t *testing.T) {
 	if status != http.StatusOK || resp.Data.ID != d.ExternalID(999_999) {
 		t.Fatalf("last candidate: %d %+v", status, resp)
 	}
+	b.verify(t)
 }
 
 func TestJobs(t *testing.T) {
@@ -155,6 +200,7 @@ func TestJobs(t *testing.T) {
 	if _, resp := b.get(t, "/jobs?created_after=2030-01-01T00:00:00Z"); len(resp.Data.Results) != 0 {
 		t.Fatalf("jobs created after 2030: %v", ids(resp.Data.Results))
 	}
+	b.verify(t)
 }
 
 func TestWrites(t *testing.T) {
@@ -163,32 +209,37 @@ func TestWrites(t *testing.T) {
 	app := atsfake.ApplicationID(d, 3) // job-4
 	key := func(k string) http.Header { return http.Header{"Idempotency-Key": {k}} }
 
-	t.Run("notes are kept once per key and validated", func(t *testing.T) {
+	t.Run("every note is kept, whatever its headers, and empty ones are refused", func(t *testing.T) {
 		t.Parallel()
 		b := setup(t, atsfake.Config{Provider: "Compleet", Dataset: d})
-		for range 2 {
-			if status, resp := b.do(t, "POST", "/candidates/100003/notes", key("n1"), `{"content":"called"}`); status != http.StatusCreated || resp.Data.ID != "note-1" {
-				t.Fatalf("create note: %d %+v", status, resp)
+		// No de-duplication is documented: an Idempotency-Key changes nothing.
+		for k, want := range []string{"note-1", "note-2"} {
+			if status, resp := b.do(t, "POST", "/candidates/100003/notes", key("n1"), `{"content":"called"}`); status != http.StatusCreated || resp.Data.ID != want {
+				t.Fatalf("create note %d: %d %+v", k, status, resp)
 			}
 		}
-		if status, _ := b.do(t, "POST", "/candidates/100003/notes", key("n2"), `{"content":"  "}`); status != http.StatusBadRequest {
+		if status, _ := b.do(t, "POST", "/candidates/100003/notes", nil, `{"content":"  "}`); status != http.StatusBadRequest {
 			t.Fatalf("empty note: %d", status)
 		}
-		if notes := b.fake.Notes("100003"); len(notes) != 1 || notes[0] != "called" {
+		if status, _ := b.do(t, "POST", "/candidates/100010/notes", nil, `{"content":"called"}`); status != http.StatusNotFound {
+			t.Fatalf("note on an unknown candidate: %d", status)
+		}
+		if notes := b.fake.Notes("100003"); !slices.Equal(notes, []string{"called", "called"}) {
 			t.Fatalf("notes = %q", notes)
 		}
-		if eff := b.fake.Writes.Effects(); len(eff) != 1 || eff["n1"] != 1 {
-			t.Fatalf("effects = %v", eff)
+		if n, m := len(b.fake.Writes.Writes()), len(b.fake.Writes.Applied()); n != 4 || m != 2 {
+			t.Fatalf("%d writes logged, %d applied; want 4 and 2", n, m)
 		}
+		b.verify(t)
 	})
 
 	t.Run("stage moves check the job's stages", func(t *testing.T) {
 		t.Parallel()
 		b := setup(t, atsfake.Config{Provider: "Talention", Dataset: d, StageMoves: true})
-		if status, _ := b.do(t, "PUT", "/applications/"+app+"/stage", key("s1"), `{"stage_id":"`+atsfake.StageID(0, "Rejected")+`"}`); status != http.StatusBadRequest {
+		if status, _ := b.do(t, "PUT", "/applications/"+app+"/stage", nil, `{"stage_id":"`+atsfake.StageID(0, "Rejected")+`"}`); status != http.StatusBadRequest {
 			t.Fatalf("another job's stage: %d", status)
 		}
-		if status, _ := b.do(t, "PUT", "/applications/"+app+"/stage", key("s2"), `{"stage_id":"`+atsfake.StageID(3, "Rejected")+`"}`); status != http.StatusOK {
+		if status, _ := b.do(t, "PUT", "/applications/"+app+"/stage", nil, `{"stage_id":"`+atsfake.StageID(3, "Rejected")+`"}`); status != http.StatusOK {
 			t.Fatalf("move: %d", status)
 		}
 		if stage, ok := b.fake.Stage(app); !ok || stage != "Rejected" {
@@ -198,10 +249,197 @@ func TestWrites(t *testing.T) {
 		if got := resp.Data.Results[3]["current_stage_id"]; got != atsfake.StageID(3, "Rejected") {
 			t.Fatalf("current_stage_id = %v", got)
 		}
-		if eff := b.fake.Writes.Effects(); len(eff) != 1 || eff["s2"] != 1 {
-			t.Fatalf("effects = %v", eff)
+		if applied := b.fake.Writes.Applied(); len(applied) != 1 || applied[0].Method != "PUT" {
+			t.Fatalf("applied writes = %+v", applied)
 		}
+		b.verify(t)
 	})
+
+	t.Run("a lost answer keeps the note and cuts the connection", func(t *testing.T) {
+		t.Parallel()
+		b := setup(t, atsfake.Config{Provider: "Compleet", Dataset: d})
+		b.fake.Faults.Only(func(r *http.Request) bool { return r.Method == http.MethodPost })
+		b.fake.Faults.Next(sandbox.LostAnswer)
+		resp, err := b.request("POST", "/candidates/100003/notes", nil, `{"content":"called"}`)
+		if err == nil {
+			resp.Body.Close()
+			t.Fatalf("the client got an answer: %d", resp.StatusCode)
+		}
+		if notes := b.fake.Notes("100003"); !slices.Equal(notes, []string{"called"}) {
+			t.Fatalf("notes = %q", notes)
+		}
+		if applied := b.fake.Writes.Applied(); len(applied) != 1 {
+			t.Fatalf("%d writes applied, want 1", len(applied))
+		}
+		// The note is listed like any other.
+		if _, resp := b.get(t, "/candidates/100003/notes"); len(resp.Data.Results) != 1 || resp.Data.Results[0]["content"] != "called" {
+			t.Fatalf("notes listed: %+v", resp.Data.Results)
+		}
+		b.verify(t)
+	})
+}
+
+func TestNotes(t *testing.T) {
+	t.Parallel()
+	d := sandbox.Dataset{Size: 10}
+	const candidate = "100003"
+	path := "/candidates/" + candidate + "/notes"
+	// write makes n notes on the candidate and returns their IDs, newest
+	// first as the fake lists them.
+	write := func(t *testing.T, b *bundle, n int) []string {
+		t.Helper()
+		var out []string
+		for range n {
+			status, resp := b.do(t, "POST", path, nil, `{"content":"a note"}`)
+			if status != http.StatusCreated {
+				t.Fatalf("create note: %d %+v", status, resp)
+			}
+			out = append(out, resp.Data.ID)
+		}
+		slices.Reverse(out)
+		return out
+	}
+	// list pages through the notes with query and returns their IDs and
+	// the size of each page.
+	list := func(t *testing.T, b *bundle, query url.Values) (got []string, pages []int) {
+		t.Helper()
+		for {
+			status, resp := b.get(t, path+"?"+query.Encode())
+			if status != http.StatusOK || resp.Status != "success" {
+				t.Fatalf("GET %s?%s: %d %+v", path, query.Encode(), status, resp)
+			}
+			got = append(got, ids(resp.Data.Results)...)
+			pages = append(pages, len(resp.Data.Results))
+			if resp.Data.Next == nil {
+				return got, pages
+			}
+			if len(pages) > 100 {
+				t.Fatal("the notes do not end")
+			}
+			query.Set("cursor", *resp.Data.Next)
+		}
+	}
+
+	t.Run("pages of 50 by default, of at most 100, newest first", func(t *testing.T) {
+		t.Parallel()
+		b := setup(t, atsfake.Config{Provider: "Talention", Dataset: d})
+		want := write(t, b, 120)
+		for _, tt := range []struct {
+			pageSize string
+			pages    []int
+		}{
+			{"", []int{50, 50, 20}},
+			{"100", []int{100, 20}},
+			{"7", append(slices.Repeat([]int{7}, 17), 1)},
+			{"500", []int{100, 20}}, // above the maximum: served as the maximum
+		} {
+			q := url.Values{}
+			if tt.pageSize != "" {
+				q.Set("page_size", tt.pageSize)
+			}
+			got, pages := list(t, b, q)
+			if !slices.Equal(got, want) || !slices.Equal(pages, tt.pages) {
+				t.Fatalf("page_size %q: pages %v of %v, want pages %v of %v", tt.pageSize, pages, got, tt.pages, want)
+			}
+		}
+		// The fake serves a page_size above the maximum; the contract,
+		// which says what a client may send, refuses both of its pages.
+		tooLarge := `page_size="500": above the documented maximum 100`
+		b.verify(t, tooLarge, tooLarge)
+	})
+
+	t.Run("notes written while paging shift nothing", func(t *testing.T) {
+		t.Parallel()
+		b := setup(t, atsfake.Config{Provider: "Talention", Dataset: d, MaxPageSize: 3})
+		want := write(t, b, 7)
+		_, first := b.get(t, path)
+		newer := write(t, b, 2)
+		rest, _ := list(t, b, url.Values{"cursor": {*first.Data.Next}})
+		if got := append(ids(first.Data.Results), rest...); !slices.Equal(got, want) {
+			t.Fatalf("paged %v, want %v", got, want)
+		}
+		if got, _ := list(t, b, url.Values{}); !slices.Equal(got, append(newer, want...)) {
+			t.Fatalf("listed %v afterwards", got)
+		}
+		b.verify(t)
+	})
+
+	t.Run("empty, unknown and bad requests", func(t *testing.T) {
+		t.Parallel()
+		b := setup(t, atsfake.Config{Provider: "Talention", Dataset: d, MaxPageSize: 2})
+		write(t, b, 3)
+		if status, resp := b.get(t, "/candidates/100004/notes"); status != http.StatusOK || len(resp.Data.Results) != 0 || resp.Data.Next != nil {
+			t.Fatalf("a candidate without notes: %d %+v", status, resp)
+		}
+		_, first := b.get(t, path)
+		for _, tt := range []struct {
+			path    string
+			status  int
+			message string
+		}{
+			{"/candidates/100010/notes", http.StatusNotFound, "candidate not found"},
+			{"/candidates/100004/notes?cursor=" + *first.Data.Next, http.StatusBadRequest, "invalid cursor"},
+			{path + "?cursor=nope", http.StatusBadRequest, "invalid cursor"},
+			{path + "?page_size=0", http.StatusBadRequest, "page_size"},
+		} {
+			if status, resp := b.get(t, tt.path); status != tt.status || resp.Status != "error" || !strings.Contains(resp.Message, tt.message) {
+				t.Fatalf("GET %s: %d %+v, want %d with %q", tt.path, status, resp, tt.status, tt.message)
+			}
+		}
+		b.verify(t, `page_size="0": below the minimum 1`)
+	})
+}
+
+// TestContract checks that the contract lists exactly what the fake
+// serves, that the fake's answers have every field it names, and that
+// every fact states its source.
+func TestContract(t *testing.T) {
+	t.Parallel()
+	d := sandbox.Dataset{Size: 10}
+	for _, stageMoves := range []bool{false, true} {
+		t.Run(fmt.Sprintf("stage moves %v", stageMoves), func(t *testing.T) {
+			t.Parallel()
+			b := setup(t, atsfake.Config{Provider: "Talention", Dataset: d, StageMoves: stageMoves})
+			spec := b.fake.Contract.Spec()
+			if spec.Provider != "Talention" || !slices.Equal(spec.ErrorFields, []string{"status", "message"}) {
+				t.Fatalf("spec: provider %q, error fields %v", spec.Provider, spec.ErrorFields)
+			}
+			ids := strings.NewReplacer("/jobs/{id}", "/jobs/"+atsfake.JobID(0),
+				"/candidates/{id}", "/candidates/"+d.ExternalID(0), "/applications/{id}", "/applications/"+atsfake.ApplicationID(d, 0))
+			bodies := map[string]string{
+				"POST /candidates/{id}/notes":  `{"content":"called"}`,
+				"PUT /applications/{id}/stage": `{"stage_id":"` + atsfake.StageID(0, "Interview") + `"}`,
+			}
+			var served []string
+			for _, e := range spec.Endpoints {
+				op := e.Method + " " + e.Path
+				served = append(served, op)
+				if !strings.HasPrefix(e.Source, "ASSUMED: no public API documentation; modelled on the unified ATS shape (") {
+					t.Errorf("%s: source %q", op, e.Source)
+				}
+				status, resp := b.do(t, e.Method, ids.Replace(e.Path), nil, bodies[op])
+				if status/100 != 2 || resp.Status != "success" {
+					t.Errorf("%s: %d %+v", op, status, resp)
+				}
+			}
+			want := []string{"GET /jobs", "GET /jobs/{id}", "GET /applications", "GET /candidates/{id}",
+				"GET /candidates/{id}/notes", "POST /candidates/{id}/notes"}
+			if stageMoves {
+				want = append(want, "PUT /applications/{id}/stage")
+			}
+			if !slices.Equal(served, want) {
+				t.Errorf("the contract lists %v, want %v", served, want)
+			}
+			if !stageMoves {
+				if status, _ := b.do(t, "PUT", "/applications/"+atsfake.ApplicationID(d, 0)+"/stage", nil, bodies["PUT /applications/{id}/stage"]); status != http.StatusNotFound {
+					t.Errorf("PUT stage without stage moves: %d", status)
+				}
+				b.verify(t, "PUT /applications/app-100000/stage is not a documented endpoint")
+				return
+			}
+			b.verify(t)
+		})
+	}
 }
 
 func TestSignWebhook(t *testing.T) {
@@ -215,8 +453,8 @@ func TestSignWebhook(t *testing.T) {
 	if h.Get("webhook-timestamp") != "1614265330" || h.Get("webhook-id") != "msg_p5jXN8AQM9LWM0D4loKWxJek" {
 		t.Fatalf("headers = %v", h)
 	}
-	b := setup(t, atsfake.Config{Provider: "Talention", Dataset: sandbox.Dataset{Size: 1}})
-	header, event := b.fake.ApplicationCreated("app-100000", time.Unix(1614265330, 0))
+	fake := atsfake.New(atsfake.Config{Provider: "Talention", Dataset: sandbox.Dataset{Size: 1}})
+	header, event := fake.ApplicationCreated("app-100000", time.Unix(1614265330, 0))
 	if !bytes.Contains(event, []byte(`"application_id":"app-100000"`)) || header.Get("webhook-signature") == "" {
 		t.Fatalf("webhook %s %v", event, header)
 	}
