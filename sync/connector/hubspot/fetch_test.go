@@ -470,7 +470,7 @@ func TestFetchFaults(t *testing.T) {
 		b.fake.Faults.SetRetryAfter(0)
 		b.fake.Faults.SetRate(sandbox.RateLimit, 1)
 		err := b.conn.Check(context.Background())
-		if _, limited := connector.IsRateLimited(err); !limited || !strings.Contains(err.Error(), "RATE_LIMITS") {
+		if _, limited := connector.IsRateLimited(err); !limited || !strings.Contains(err.Error(), "RATE_LIMIT, TEN_SECONDLY_ROLLING") {
 			t.Fatalf("Check = %v, want a rate limit error", err)
 		}
 	})

@@ -31,6 +31,9 @@ func fakeBodies(tb testing.TB) [][]byte {
 		{"POST", "/crm/v3/objects/contacts/batch/read", `{"inputs":[{"id":"100000"},{"id":"1"}],"properties":["email","createdate"]}`},
 		{"POST", "/crm/v3/lists/search", `{"count":2}`},
 		{"PATCH", "/crm/v3/objects/contacts/100000", `{"properties":{"hs_lead_status":"HIRED"}}`},
+		{"POST", "/crm/v3/objects/calls", `{"properties":{"hs_timestamp":"2026-02-01T10:30:00.000Z","hs_call_body":"<p>Intake reference: k</p>"},"associations":[{"to":{"id":"100001"},"types":[{"associationCategory":"HUBSPOT_DEFINED","associationTypeId":194}]}]}`},
+		{"GET", "/crm/v4/objects/contacts/100001/associations/calls?limit=500", ""},
+		{"POST", "/crm/v3/objects/calls/batch/read", `{"properties":["hs_call_body"],"inputs":[{"id":"50000001"},{"id":"7"}]}`},
 		{"GET", "/crm/v3/objects/contacts", ""}, // unauthorised
 	} {
 		req := httptest.NewRequest(r.method, r.path, strings.NewReader(r.body))
@@ -41,6 +44,7 @@ func fakeBodies(tb testing.TB) [][]byte {
 		h.ServeHTTP(rec, req)
 		out = append(out, rec.Body.Bytes())
 	}
+	fake.Contract.Verify(tb)
 	return out
 }
 
@@ -97,7 +101,9 @@ func FuzzResponses(f *testing.F) {
 				}
 			}
 		}
-		check("Push", conn.Push(ctx, connector.PushRequest{Key: "k", Contact: connector.ContactRef{ExternalID: "1"}, MappedStatus: "OPEN"}))
+		for _, redelivery := range []bool{false, true} {
+			check("Push", conn.Push(ctx, connector.PushRequest{Key: "k", Redelivery: redelivery, Contact: connector.ContactRef{ExternalID: "1"}, MappedStatus: "OPEN"}))
+		}
 	})
 }
 

@@ -5,6 +5,10 @@
 // as logged calls, with the mapped status set as the contact's
 // hs_lead_status; webhooks are verified with HubSpot's signature v3.
 //
+// HubSpot de-duplicates no write, so each logged call carries its
+// delivery's marker, and a call is created again only after a look through
+// the contact's calls has not found it (see calls.go).
+//
 // Every list, static or dynamic, is a reference of kind LIST; the kind
 // SEGMENT is accepted in a FetchRequest too, since HubSpot now calls lists
 // segments. The list search endpoint (POST /crm/v3/lists/search with
@@ -130,17 +134,27 @@ type conn struct {
 	now    func() time.Time
 }
 
-// errorMessage extracts HubSpot's message and category from an error body.
+// errorMessage extracts HubSpot's message and what kind of error it is from
+// an error body: the category of most errors, or the errorType and
+// policyName of a rate limit (a 429 has no category).
 func errorMessage(body []byte) string {
 	var e struct {
-		Message  string `json:"message"`
-		Category string `json:"category"`
+		Message    string `json:"message"`
+		Category   string `json:"category"`
+		ErrorType  string `json:"errorType"`
+		PolicyName string `json:"policyName"`
 	}
 	if json.Unmarshal(body, &e) != nil || e.Message == "" {
 		return ""
 	}
-	if e.Category != "" {
-		return e.Message + " (" + e.Category + ")"
+	var kind []string
+	for _, k := range []string{e.Category, e.ErrorType, e.PolicyName} {
+		if k != "" {
+			kind = append(kind, k)
+		}
+	}
+	if len(kind) > 0 {
+		return e.Message + " (" + strings.Join(kind, ", ") + ")"
 	}
 	return e.Message
 }

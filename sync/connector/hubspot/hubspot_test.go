@@ -37,6 +37,10 @@ type bundle struct {
 	base string // the fake's base URL, under a path prefix
 	conn connector.Connector
 
+	// sendsNothing is set by tests that check that nothing was sent, and
+	// so have no traffic for the contract check.
+	sendsNothing bool
+
 	mu   sync.Mutex
 	reqs []string // "METHOD /path" of every request the fake received
 }
@@ -71,6 +75,14 @@ func setupWith(t *testing.T, data sandbox.Dataset, o options) *bundle {
 		mux.ServeHTTP(w, r)
 	}))
 	t.Cleanup(b.srv.Close)
+	// Every request the connector sent and every answer the fake gave must
+	// agree with what HubSpot documents. Cleanups run last in, first out:
+	// this one runs before the server closes, after the test's subtests.
+	t.Cleanup(func() {
+		if !b.sendsNothing {
+			b.fake.Contract.Verify(t)
+		}
+	})
 	b.base = b.srv.URL + "/hubspot"
 	creds := b.fake.Credentials(b.base)
 	if o.creds != nil {

@@ -49,16 +49,68 @@ type contactUpdate struct {
 	Properties map[string]string `json:"properties"`
 }
 
-// Push logs the call on the contact (Idempotency-Key key+":call") and, with
-// a mapped status, sets the contact's hs_lead_status to it (key+":status").
-// A status HubSpot refuses is a non-temporary *connector.Error naming it.
+// maxKeyLen bounds a delivery key, which each call body carries.
+const maxKeyLen = 256
+
+// Push logs the call on the contact and, with a mapped status, sets the
+// contact's hs_lead_status to it. A status HubSpot refuses is a
+// non-temporary *connector.Error naming it.
+//
+// HubSpot documents no idempotency key for creates, so the call is logged
+// exactly once in effect another way: its body ends with the delivery's
+// marker, and before the create is sent again, Push looks for a call of the
+// contact that carries it (see hasMarkedCall): before the first attempt of
+// a redelivery, and before each retry of an attempt that may have taken
+// effect. Setting the status is idempotent by nature and is simply retried.
 func (c *conn) Push(ctx context.Context, p connector.PushRequest) error {
 	id := p.Contact.ExternalID
 	if !isObjectID(id) {
 		return fmt.Errorf("hubspot: push: %q is not a HubSpot contact ID", id)
 	}
-	if p.Key == "" {
-		return errors.New("hubspot: push: an idempotency key is required")
+	if p.Key == "" || len(p.Key) > maxKeyLen {
+		return fmt.Errorf("hubspot: push: a delivery key of 1 to %d bytes is required", maxKeyLen)
+	}
+	if err := c.logCall(ctx, p); err != nil {
+		return fmt.Errorf("logging the call: %w", err)
+	}
+	if p.MappedStatus == "" {
+		return nil
+	}
+	var updated object
+	err := c.client.Do(ctx, connector.Request{
+		Method: http.MethodPatch,
+		Path:   "/crm/v3/objects/contacts/" + id,
+		Body:   contactUpdate{Properties: map[string]string{"hs_lead_status": p.MappedStatus}},
+		Retry:  true,
+	}, &updated)
+	var e *connector.Error
+	if errors.As(err, &e) && e.StatusCode == http.StatusBadRequest {
+		return &connector.Error{
+			Provider:   connector.HubSpot,
+			Op:         e.Op,
+			StatusCode: e.StatusCode,
+			Message:    fmt.Sprintf("lead status %q was refused: %s", p.MappedStatus, e.Message),
+			Err:        err,
+		}
+	}
+	if err != nil {
+		return fmt.Errorf("setting the lead status: %w", err)
+	}
+	return nil
+}
+
+// logCall creates the marked call unless an earlier attempt did.
+func (c *conn) logCall(ctx context.Context, p connector.PushRequest) error {
+	id, marker := p.Contact.ExternalID, connector.Marker(p.Key)
+	look := func(ctx context.Context) (bool, error) { return c.hasMarkedCall(ctx, id, marker) }
+	if p.Redelivery {
+		found, err := look(ctx)
+		if err != nil {
+			return fmt.Errorf("looking for the call of an earlier attempt: %w", err)
+		}
+		if found {
+			return nil
+		}
 	}
 	calledAt := p.CalledAt
 	if calledAt.IsZero() {
@@ -78,44 +130,17 @@ func (c *conn) Push(ctx context.Context, p connector.PushRequest) error {
 			Types: []associationType{{AssociationCategory: "HUBSPOT_DEFINED", AssociationTypeID: callToContact}},
 		}},
 	}
-	// Answers are decoded so that a garbled one is retried (with the same
-	// key) rather than taken for success.
+	// The answer is decoded so that a garbled one counts as an attempt
+	// that may have taken effect (looked for, then retried) rather than
+	// as success.
 	var created object
-	err := c.client.Do(ctx, connector.Request{
-		Method: http.MethodPost,
-		Path:   "/crm/v3/objects/calls",
-		Body:   call,
-		Header: http.Header{"Idempotency-Key": {p.Key + ":call"}},
-		Retry:  true,
+	return c.client.Do(ctx, connector.Request{
+		Method:  http.MethodPost,
+		Path:    "/crm/v3/objects/calls",
+		Body:    call,
+		Retry:   true,
+		Recheck: look,
 	}, &created)
-	if err != nil {
-		return fmt.Errorf("logging the call: %w", err)
-	}
-	if p.MappedStatus == "" {
-		return nil
-	}
-	var updated object
-	err = c.client.Do(ctx, connector.Request{
-		Method: http.MethodPatch,
-		Path:   "/crm/v3/objects/contacts/" + id,
-		Body:   contactUpdate{Properties: map[string]string{"hs_lead_status": p.MappedStatus}},
-		Header: http.Header{"Idempotency-Key": {p.Key + ":status"}},
-		Retry:  true,
-	}, &updated)
-	var e *connector.Error
-	if errors.As(err, &e) && e.StatusCode == http.StatusBadRequest {
-		return &connector.Error{
-			Provider:   connector.HubSpot,
-			Op:         e.Op,
-			StatusCode: e.StatusCode,
-			Message:    fmt.Sprintf("lead status %q was refused: %s", p.MappedStatus, e.Message),
-			Err:        err,
-		}
-	}
-	if err != nil {
-		return fmt.Errorf("setting the lead status: %w", err)
-	}
-	return nil
 }
 
 func outcomeLabel(o connector.Outcome) string {
@@ -140,35 +165,45 @@ func disposition(o connector.Outcome) string {
 }
 
 // callBody is the call's notes in HubSpot's rich text: the outcome, the
-// question results and the transcript, which is cut to keep the body
-// within HubSpot's limit.
+// question results, the transcript and, as the final paragraph, the
+// delivery's marker. Room for the marker is kept first, so cutting the
+// questions or the transcript to stay within HubSpot's limit never cuts it.
 func callBody(p connector.PushRequest) string {
+	const cut = "…"
+	marker := markerParagraph(connector.Marker(p.Key))
+	room := maxCallBody - len(marker)
 	var b strings.Builder
 	b.WriteString("<p><strong>Outcome:</strong> " + html.EscapeString(outcomeLabel(p.Outcome)) + "</p>")
 	if len(p.QuestionResults) > 0 {
-		b.WriteString("<p><strong>Questions</strong></p><ul>")
+		const head, tail, cutItem = "<p><strong>Questions</strong></p><ul>", "</ul>", "<li>" + cut + "</li>"
+		b.WriteString(head)
 		for _, q := range p.QuestionResults {
-			b.WriteString("<li>" + html.EscapeString(q.Question) + ": " + html.EscapeString(q.Answer) + "</li>")
+			li := "<li>" + html.EscapeString(q.Question) + ": " + html.EscapeString(q.Answer) + "</li>"
+			if b.Len()+len(li)+len(cutItem)+len(tail) > room {
+				b.WriteString(cutItem)
+				break
+			}
+			b.WriteString(li)
 		}
-		b.WriteString("</ul>")
+		b.WriteString(tail)
 	}
 	transcript := strings.TrimSpace(strings.ReplaceAll(p.Transcript, "\r\n", "\n"))
-	if transcript == "" {
-		return b.String()
-	}
-	const tail, cut = "</p>", "…"
-	b.WriteString("<p><strong>Transcript</strong></p><p>")
-	for _, r := range transcript {
-		s := html.EscapeString(string(r))
-		if r == '\n' {
-			s = "<br>"
+	const head, tail = "<p><strong>Transcript</strong></p><p>", "</p>"
+	if transcript != "" && b.Len()+len(head)+len(cut)+len(tail) <= room {
+		b.WriteString(head)
+		for _, r := range transcript {
+			s := html.EscapeString(string(r))
+			if r == '\n' {
+				s = "<br>"
+			}
+			if b.Len()+len(s)+len(cut)+len(tail) > room {
+				b.WriteString(cut)
+				break
+			}
+			b.WriteString(s)
 		}
-		if b.Len()+len(s)+len(cut)+len(tail) > maxCallBody {
-			b.WriteString(cut)
-			break
-		}
-		b.WriteString(s)
+		b.WriteString(tail)
 	}
-	b.WriteString(tail)
+	b.WriteString(marker)
 	return b.String()
 }

@@ -19,6 +19,7 @@ const webhookURL = "https://intake.example.com/webhooks/hubspot/int_42?portal=62
 func TestParseWebhook(t *testing.T) {
 	t.Parallel()
 	b := setup(t, sandbox.Dataset{Seed: 1, Size: 10})
+	b.sendsNothing = true // webhooks are verified without a request
 	occurred := now.Add(-time.Minute).Truncate(time.Millisecond)
 	body, header := b.fake.Webhook(webhookURL,
 		hubspotfake.WebhookEvent{EventID: 1001, SubscriptionID: 7, OccurredAt: occurred.UnixMilli(), SubscriptionType: "contact.creation", ObjectID: 100003},
@@ -99,6 +100,7 @@ func TestParseWebhook(t *testing.T) {
 	t.Run("refuses every webhook without a secret", func(t *testing.T) {
 		t.Parallel()
 		nb := setupWith(t, sandbox.Dataset{Seed: 1, Size: 1}, options{creds: func(c connector.Credentials) { delete(c, "webhookSecret") }})
+		nb.sendsNothing = true
 		_, err := nb.conn.ParseWebhook(signed)
 		if !errors.Is(err, connector.ErrUnauthorized) || !strings.Contains(err.Error(), "webhookSecret") {
 			t.Fatalf("ParseWebhook = %v, want ErrUnauthorized naming webhookSecret", err)

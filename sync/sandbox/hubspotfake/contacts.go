@@ -436,13 +436,15 @@ type batchReadRequest struct {
 	IDProperty string   `json:"idProperty"`
 }
 
-type batchResponse struct {
-	Status      string        `json:"status"`
-	Results     []contactJSON `json:"results"`
-	NumErrors   int           `json:"numErrors,omitempty"`
-	Errors      []apiError    `json:"errors,omitempty"`
-	StartedAt   string        `json:"startedAt"`
-	CompletedAt string        `json:"completedAt"`
+// batchResponse is HubSpot's answer to a batch read: 200 with status and
+// results, or 207 adding numErrors and errors.
+type batchResponse[T any] struct {
+	Status      string     `json:"status"`
+	Results     []T        `json:"results"`
+	NumErrors   int        `json:"numErrors,omitempty"`
+	Errors      []apiError `json:"errors,omitempty"`
+	StartedAt   string     `json:"startedAt"`
+	CompletedAt string     `json:"completedAt"`
 }
 
 // POST /crm/v3/objects/contacts/batch/read: 207 when some IDs are unknown.
@@ -464,7 +466,7 @@ func (s *Server) batchReadContacts(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	started := formatTime(s.now())
-	resp := batchResponse{Status: "COMPLETE", Results: []contactJSON{}, StartedAt: started}
+	resp := batchResponse[contactJSON]{Status: "COMPLETE", Results: []contactJSON{}, StartedAt: started}
 	seen := map[string]bool{}
 	var missing []string
 	for _, in := range req.Inputs {

@@ -6,7 +6,9 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -18,8 +20,14 @@ type bundle struct {
 	data sandbox.Dataset
 	fake *hubspotfake.Server
 	url  string // base URL, under a path prefix
+
+	mu       sync.Mutex
+	breaches []string // contract violations the test sends on purpose
 }
 
+// setup serves a fake of data. When the test ends, every request and
+// answer must have agreed with the contract, but for the violations the
+// test announced with breach.
 func setup(t *testing.T, data sandbox.Dataset) *bundle {
 	t.Helper()
 	fake := hubspotfake.New(hubspotfake.Config{Dataset: data})
@@ -27,7 +35,45 @@ func setup(t *testing.T, data sandbox.Dataset) *bundle {
 	mux.Handle("/hs/", http.StripPrefix("/hs", fake.Handler()))
 	srv := httptest.NewServer(mux)
 	t.Cleanup(srv.Close)
-	return &bundle{data: data, fake: fake, url: srv.URL + "/hs"}
+	b := &bundle{data: data, fake: fake, url: srv.URL + "/hs"}
+	t.Cleanup(func() { b.verify(t) })
+	return b
+}
+
+// breach announces a request that breaks the contract on purpose (to see
+// the fake refuse it): a violation containing each of parts must be found.
+func (b *bundle) breach(parts ...string) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	b.breaches = append(b.breaches, parts...)
+}
+
+func (b *bundle) verify(t *testing.T) {
+	t.Helper()
+	b.mu.Lock()
+	breaches := slices.Clone(b.breaches)
+	b.mu.Unlock()
+	if len(breaches) == 0 {
+		b.fake.Contract.Verify(t)
+		return
+	}
+	if b.fake.Contract.Checked() == 0 {
+		t.Error("contract: no request was checked")
+	}
+	found := make([]bool, len(breaches))
+	for _, v := range b.fake.Contract.Violations() {
+		i := slices.IndexFunc(breaches, func(want string) bool { return strings.Contains(v, want) })
+		if i < 0 {
+			t.Errorf("contract: %s", v)
+			continue
+		}
+		found[i] = true
+	}
+	for i, ok := range found {
+		if !ok {
+			t.Errorf("contract: no violation %q was found", breaches[i])
+		}
+	}
 }
 
 // do sends a request with the fake's token (unless token is given) and
@@ -89,6 +135,7 @@ func TestAuth(t *testing.T) {
 	checkError(t, status, body, http.StatusUnauthorized, "INVALID_AUTHENTICATION", "credentials not found")
 	status, body = b.do(t, "GET", "/crm/v3/objects/contacts", "", "Bearer nope")
 	checkError(t, status, body, http.StatusUnauthorized, "INVALID_AUTHENTICATION", "invalid")
+	b.breach("GET /crm/v3/nothing is not a documented endpoint")
 	status, body = b.do(t, "GET", "/crm/v3/nothing", "")
 	checkError(t, status, body, http.StatusNotFound, "OBJECT_NOT_FOUND", "no endpoint")
 	if c := b.fake.Credentials(b.url); c["baseURL"] != b.url || c["accessToken"] != hubspotfake.DefaultAccessToken || c["webhookSecret"] != hubspotfake.DefaultWebhookSecret {
@@ -114,6 +161,7 @@ func TestSearch(t *testing.T) {
 	})
 	t.Run("limit above 200", func(t *testing.T) {
 		t.Parallel()
+		b.breach("body field limit: above the documented maximum 200")
 		status, body := b.do(t, "POST", "/crm/v3/objects/contacts/search", search("createdate", "GTE", 0, "ASCENDING", 201, ""))
 		checkError(t, status, body, http.StatusBadRequest, "VALIDATION_ERROR", "limit")
 	})
@@ -169,6 +217,7 @@ func TestLists(t *testing.T) {
 	if status != http.StatusOK || len(lists) != 1 || lists[0].(map[string]any)["listId"] != hubspotfake.ListID(1) || body["hasMore"] != false {
 		t.Fatalf("list search: %d %v", status, body)
 	}
+	b.breach("body field count: above the documented maximum 500")
 	status, body = b.do(t, "POST", "/crm/v3/lists/search", `{"count":501}`)
 	checkError(t, status, body, http.StatusBadRequest, "VALIDATION_ERROR", "count")
 
@@ -179,6 +228,7 @@ func TestLists(t *testing.T) {
 	}
 	status, body = b.do(t, "GET", "/crm/v3/lists/5/memberships", "")
 	checkError(t, status, body, http.StatusNotFound, "OBJECT_NOT_FOUND", "List 5 does not exist")
+	b.breach(`query parameter limit="251": above the documented maximum 250`)
 	status, body = b.do(t, "GET", "/crm/v3/lists/1/memberships?limit=251", "")
 	checkError(t, status, body, http.StatusBadRequest, "VALIDATION_ERROR", "limit")
 }
@@ -221,6 +271,25 @@ func TestWrites(t *testing.T) {
 	if n := len(b.fake.Writes.Writes()); n != 5 {
 		t.Fatalf("%d writes logged, want 5", n)
 	}
+
+	// HubSpot documents no idempotency key: the same create, key and all,
+	// logs a second call.
+	for range 2 {
+		req, _ := http.NewRequest("POST", b.url+"/crm/v3/objects/calls", strings.NewReader(`{"properties":{"hs_timestamp":1769940000000},`+assoc+`}`))
+		req.Header.Set("Authorization", "Bearer "+hubspotfake.DefaultAccessToken)
+		req.Header.Set("Idempotency-Key", "same")
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+	}
+	if n := len(b.fake.Calls()); n != 3 {
+		t.Fatalf("%d calls, want 3: a repeated create takes effect again", n)
+	}
+	if n := len(b.fake.Writes.Applied()); n != 4 {
+		t.Fatalf("%d writes took effect, want 4", n)
+	}
 }
 
 func TestSignWebhook(t *testing.T) {
@@ -233,4 +302,151 @@ func TestSignWebhook(t *testing.T) {
 	if got := h.Get("X-HubSpot-Request-Timestamp"); got != "1769947200000" {
 		t.Fatalf("timestamp = %q", got)
 	}
+}
+
+func TestContactCalls(t *testing.T) {
+	t.Parallel()
+	b := setup(t, sandbox.Dataset{Seed: 1, Size: 10})
+	id, other := b.data.ExternalID(1), b.data.ExternalID(2)
+	var want []string
+	for i := range 7 {
+		c := b.fake.AddCall(map[string]string{"hs_call_body": fmt.Sprintf("<p>call %d</p>", i), "hs_timestamp": "1769940000000"}, id)
+		want = append(want, c.ID)
+		b.fake.AddCall(map[string]string{"hs_call_body": "other"}, other)
+	}
+
+	t.Run("associations in creation order, paged", func(t *testing.T) {
+		t.Parallel()
+		var got []string
+		after := ""
+		for pages := 1; ; pages++ {
+			status, body := b.do(t, "GET", "/crm/v4/objects/contacts/"+id+"/associations/calls?limit=3"+after, "")
+			if status != http.StatusOK {
+				t.Fatalf("page %d: %d %v", pages, status, body)
+			}
+			for _, r := range body["results"].([]any) {
+				r := r.(map[string]any)
+				types := r["associationTypes"].([]any)[0].(map[string]any)
+				if types["category"] != "HUBSPOT_DEFINED" || types["typeId"] != float64(hubspotfake.ContactToCallAssociation) {
+					t.Fatalf("association %v", r)
+				}
+				got = append(got, fmt.Sprint(int64(r["toObjectId"].(float64))))
+			}
+			paging, ok := body["paging"].(map[string]any)
+			if !ok {
+				if pages != 3 {
+					t.Fatalf("%d pages, want 3", pages)
+				}
+				break
+			}
+			after = "&after=" + paging["next"].(map[string]any)["after"].(string)
+		}
+		if fmt.Sprint(got) != fmt.Sprint(want) {
+			t.Fatalf("calls %v, want %v", got, want)
+		}
+	})
+	t.Run("default limit and contacts without calls", func(t *testing.T) {
+		t.Parallel()
+		_, body := b.do(t, "GET", "/crm/v4/objects/contacts/"+id+"/associations/calls", "")
+		if n := len(body["results"].([]any)); n != 7 || body["paging"] != nil {
+			t.Fatalf("answer %v", body)
+		}
+		status, body := b.do(t, "GET", "/crm/v4/objects/contacts/"+b.data.ExternalID(3)+"/associations/calls", "")
+		if status != http.StatusOK || len(body["results"].([]any)) != 0 {
+			t.Fatalf("answer %d %v", status, body)
+		}
+	})
+	t.Run("limit between 1 and 500", func(t *testing.T) {
+		t.Parallel()
+		status, body := b.do(t, "GET", "/crm/v4/objects/contacts/"+id+"/associations/calls?limit=500", "")
+		if status != http.StatusOK || len(body["results"].([]any)) != 7 {
+			t.Fatalf("limit=500: %d %v", status, body)
+		}
+		b.breach(`query parameter limit="501": above the documented maximum 500`, `query parameter limit="0": below the minimum 1`)
+		for _, limit := range []string{"501", "0"} {
+			status, body := b.do(t, "GET", "/crm/v4/objects/contacts/"+id+"/associations/calls?limit="+limit, "")
+			checkError(t, status, body, http.StatusBadRequest, "VALIDATION_ERROR", "limit")
+		}
+	})
+	t.Run("batch read", func(t *testing.T) {
+		t.Parallel()
+		status, body := b.do(t, "POST", "/crm/v3/objects/calls/batch/read", `{"properties":["hs_call_body","hs_call_title"],"inputs":[{"id":"`+want[1]+`"},{"id":"`+want[0]+`"},{"id":"`+want[1]+`"}]}`)
+		if got := ids(t, body, "id"); status != http.StatusOK || body["status"] != "COMPLETE" || fmt.Sprint(got) != fmt.Sprint([]string{want[1], want[0]}) {
+			t.Fatalf("batch read: %d %v", status, body)
+		}
+		props := body["results"].([]any)[0].(map[string]any)["properties"].(map[string]any)
+		if props["hs_call_body"] != "<p>call 1</p>" || props["hs_call_title"] != nil || props["hs_object_id"] != want[1] || props["hs_timestamp"] != nil {
+			t.Fatalf("properties %v, want the requested ones (null when unset) and the defaults", props)
+		}
+		status, body = b.do(t, "POST", "/crm/v3/objects/calls/batch/read", `{"properties":["hs_call_body"],"inputs":[{"id":"`+want[0]+`"},{"id":"42"}]}`)
+		errs, _ := body["errors"].([]any)
+		if got := ids(t, body, "id"); status != http.StatusMultiStatus || fmt.Sprint(got) != fmt.Sprint(want[:1]) || body["numErrors"] != float64(1) || len(errs) != 1 {
+			t.Fatalf("batch read with an unknown ID: %d %v", status, body)
+		}
+		if e := errs[0].(map[string]any); e["category"] != "OBJECT_NOT_FOUND" || fmt.Sprint(e["context"]) != "map[ids:[42]]" {
+			t.Fatalf("error %v", e)
+		}
+	})
+	t.Run("batch read of 1 to 100 calls", func(t *testing.T) {
+		t.Parallel()
+		inputs := strings.TrimSuffix(strings.Repeat(`{"id":"`+want[0]+`"},`, 100), ",")
+		if status, body := b.do(t, "POST", "/crm/v3/objects/calls/batch/read", `{"inputs":[`+inputs+`]}`); status != http.StatusOK {
+			t.Fatalf("100 inputs: %d %v", status, body)
+		}
+		for _, inputs := range []string{inputs + `,{"id":"1"}`, ""} {
+			status, body := b.do(t, "POST", "/crm/v3/objects/calls/batch/read", `{"inputs":[`+inputs+`]}`)
+			checkError(t, status, body, http.StatusBadRequest, "VALIDATION_ERROR", "1 to 100 ids")
+		}
+	})
+	t.Run("one call", func(t *testing.T) {
+		t.Parallel()
+		status, body := b.do(t, "GET", "/crm/v3/objects/calls/"+want[2]+"?properties=hs_call_body", "")
+		if status != http.StatusOK || body["id"] != want[2] || body["properties"].(map[string]any)["hs_call_body"] != "<p>call 2</p>" {
+			t.Fatalf("call: %d %v", status, body)
+		}
+		status, body = b.do(t, "GET", "/crm/v3/objects/calls/42", "")
+		checkError(t, status, body, http.StatusNotFound, "OBJECT_NOT_FOUND", "not found")
+	})
+}
+
+func TestLoggedCallIsListed(t *testing.T) {
+	t.Parallel()
+	b := setup(t, sandbox.Dataset{Seed: 1, Size: 10})
+	id := b.data.ExternalID(4)
+	status, created := b.do(t, "POST", "/crm/v3/objects/calls", `{"properties":{"hs_timestamp":"2026-02-01T10:30:00.000Z","hs_call_body":"<p>x</p>"},"associations":[{"to":{"id":"`+id+`"},"types":[{"associationCategory":"HUBSPOT_DEFINED","associationTypeId":194}]}]}`)
+	if status != http.StatusCreated {
+		t.Fatalf("create: %d %v", status, created)
+	}
+	// Strongly consistent: the call is listed at once.
+	_, body := b.do(t, "GET", "/crm/v4/objects/contacts/"+id+"/associations/calls", "")
+	results := body["results"].([]any)
+	if len(results) != 1 || fmt.Sprint(int64(results[0].(map[string]any)["toObjectId"].(float64))) != created["id"] {
+		t.Fatalf("associations %v, want the call %v", body, created["id"])
+	}
+}
+
+func TestRateLimitAnswer(t *testing.T) {
+	t.Parallel()
+	b := setup(t, sandbox.Dataset{Seed: 1, Size: 10})
+	b.fake.Faults.Next(sandbox.RateLimit)
+	status, body := b.do(t, "GET", "/crm/v3/objects/contacts", "")
+	// HubSpot's documented 429: no category, but errorType and policyName.
+	want := map[string]any{"status": "error", "errorType": "RATE_LIMIT", "policyName": "TEN_SECONDLY_ROLLING"}
+	for k, v := range want {
+		if body[k] != v {
+			t.Errorf("%s = %v, want %v", k, body[k], v)
+		}
+	}
+	for _, k := range []string{"message", "correlationId", "requestId"} {
+		if s, _ := body[k].(string); s == "" {
+			t.Errorf("%s is missing", k)
+		}
+	}
+	if _, ok := body["category"]; ok || status != http.StatusTooManyRequests {
+		t.Fatalf("answer %d %v", status, body)
+	}
+	// Other errors keep their category.
+	b.fake.Faults.Next(sandbox.ServerError)
+	status, body = b.do(t, "GET", "/crm/v3/objects/contacts", "")
+	checkError(t, status, body, http.StatusInternalServerError, "INTERNAL_ERROR", "injected")
 }

@@ -4,10 +4,17 @@
 // It speaks the documented HubSpot v3 shapes (see shared/PROVIDERS.md) for
 // the endpoints Intake uses: contact search (with HubSpot's cap of 10,000
 // results per search), contact list, read, batch read and update, list
-// search (path ASSUMED), list memberships and call logging. Contacts are the
+// search (path ASSUMED), list memberships, call logging and reading (one
+// call, a batch of calls, a contact's associated calls). Contacts are the
 // people of a sandbox.Dataset, generated on demand: every request costs
 // O(page size), so a data set of a million people works. What changes
 // (logged calls, lead statuses) lives in small maps.
+//
+// It is no kinder than HubSpot: it applies every write it is sent, retries
+// included, since HubSpot documents no idempotency key for CRM writes, and
+// its rate limit answer is the documented one. Contract lists the facts the
+// fake serves, each with its source; Server.Contract checks every request
+// and answer against them.
 //
 // Mapping of the data set: contact id = Person.ID, createdate = CreatedAt,
 // lastmodifieddate = UpdatedAt; the first phone is the mobilephone property
@@ -34,6 +41,7 @@ import (
 
 	"github.com/intake/intake/sync/connector"
 	"github.com/intake/intake/sync/sandbox"
+	"github.com/intake/intake/sync/sandbox/contract"
 )
 
 // Defaults of Config.
@@ -49,12 +57,16 @@ const (
 	SearchResultCap = 10000
 	// MaxSearchLimit is the largest page of a contact search.
 	MaxSearchLimit = 200
-	// MaxBatchRead is the most contacts one batch read takes.
+	// MaxBatchRead is the most objects (contacts, calls) one batch read
+	// takes.
 	MaxBatchRead = 100
 	// MaxMembershipLimit is the largest page of list memberships.
 	MaxMembershipLimit = 250
 	// MaxListSearchCount is the largest page of a list search.
 	MaxListSearchCount = 500
+	// MaxAssociationLimit is the largest (and the default) page of a v4
+	// association listing.
+	MaxAssociationLimit = 500
 )
 
 // HubSpot's identifiers the fake checks.
@@ -64,6 +76,9 @@ const (
 	// CallToContactAssociation is the HUBSPOT_DEFINED association type of
 	// a call to a contact.
 	CallToContactAssociation = 194
+	// ContactToCallAssociation is the same association seen from the
+	// contact.
+	ContactToCallAssociation = 193
 	// PortalID is the account ID of the fake.
 	PortalID = 62515
 )
@@ -101,8 +116,10 @@ type Call struct {
 type Server struct {
 	// Faults injects failures before requests are handled.
 	Faults *sandbox.Faults
-	// Writes logs every write and de-duplicates them by Idempotency-Key.
+	// Writes logs every write; it de-duplicates nothing.
 	Writes *sandbox.WriteLog
+	// Contract checks every request and answer against Contract.
+	Contract *contract.Checker
 
 	data   sandbox.Dataset
 	groups int
@@ -110,22 +127,25 @@ type Server struct {
 	secret string
 	now    func() time.Time
 
-	mu         sync.Mutex
-	leadStatus map[string]string // contact ID -> hs_lead_status
-	calls      []Call
+	mu           sync.Mutex
+	leadStatus   map[string]string // contact ID -> hs_lead_status
+	calls        []Call            // in creation order; ID = firstCallID + index
+	contactCalls map[string][]int  // contact ID -> indexes in calls, in creation order
 }
 
 // New returns a fake serving cfg.Dataset.
 func New(cfg Config) *Server {
 	s := &Server{
-		Faults:     sandbox.NewFaults(cfg.FaultSeed),
-		Writes:     sandbox.NewWriteLog(),
-		data:       cfg.Dataset,
-		groups:     cfg.Dataset.Groups,
-		token:      cmp.Or(cfg.AccessToken, DefaultAccessToken),
-		secret:     cmp.Or(cfg.WebhookSecret, DefaultWebhookSecret),
-		now:        cfg.Now,
-		leadStatus: map[string]string{},
+		Faults:       sandbox.NewFaults(cfg.FaultSeed),
+		Writes:       sandbox.NewWriteLog(),
+		Contract:     contract.New(Contract),
+		data:         cfg.Dataset,
+		groups:       cfg.Dataset.Groups,
+		token:        cmp.Or(cfg.AccessToken, DefaultAccessToken),
+		secret:       cmp.Or(cfg.WebhookSecret, DefaultWebhookSecret),
+		now:          cfg.Now,
+		leadStatus:   map[string]string{},
+		contactCalls: map[string][]int{},
 	}
 	if s.groups <= 0 {
 		s.groups = 5 // the data set's default
@@ -168,10 +188,14 @@ func (s *Server) Handler() http.Handler {
 	mux.HandleFunc("POST /crm/v3/lists/search", s.searchLists)
 	mux.HandleFunc("GET /crm/v3/lists/{listId}/memberships", s.listMemberships)
 	mux.HandleFunc("POST /crm/v3/objects/calls", s.createCall)
+	mux.HandleFunc("GET /crm/v3/objects/calls/{callId}", s.getCall)
+	mux.HandleFunc("POST /crm/v3/objects/calls/batch/read", s.batchReadCalls)
+	mux.HandleFunc("GET /crm/v4/objects/contacts/{contactId}/associations/calls", s.listContactCalls)
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusNotFound, fmt.Sprintf("no endpoint %s %s in the sandbox", r.Method, r.URL.Path))
 	})
-	return bufferBody(s.Faults.Middleware(s.authorize(mux), writeError))
+	// The checker is outermost, so that it sees the injected faults too.
+	return s.Contract.Wrap(bufferBody(s.Faults.Middleware(s.authorize(mux), writeError)))
 }
 
 // bufferBody reads each request body before anything else, so that the
@@ -228,14 +252,33 @@ func category(status int) string {
 		return "MISSING_SCOPES"
 	case http.StatusNotFound:
 		return "OBJECT_NOT_FOUND"
-	case http.StatusTooManyRequests:
-		return "RATE_LIMITS"
 	}
 	return "INTERNAL_ERROR"
 }
 
-// writeError answers with HubSpot's error shape.
+// rateLimitError is HubSpot's answer to too many requests, which differs
+// from its other errors: errorType and policyName instead of category.
+// Source: developers.hubspot.com/docs/api/usage-details ("Error
+// responses"). HubSpot documents X-HubSpot-RateLimit-* headers with it,
+// not Retry-After.
+type rateLimitError struct {
+	Status        string `json:"status"`
+	Message       string `json:"message"`
+	ErrorType     string `json:"errorType"`
+	CorrelationID string `json:"correlationId"`
+	PolicyName    string `json:"policyName"`
+	RequestID     string `json:"requestId"`
+}
+
+// writeError answers with HubSpot's error shape for status.
 func writeError(w http.ResponseWriter, status int, msg string) {
+	if status == http.StatusTooManyRequests {
+		sandbox.WriteJSON(w, status, rateLimitError{
+			Status: "error", Message: msg, ErrorType: "RATE_LIMIT", CorrelationID: correlationID(),
+			PolicyName: "TEN_SECONDLY_ROLLING", RequestID: correlationID(),
+		})
+		return
+	}
 	sandbox.WriteJSON(w, status, newError(status, msg))
 }
 
