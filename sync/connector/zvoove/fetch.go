@@ -23,8 +23,10 @@ import (
 const (
 	// listPageSize is the page size asked of the candidates list.
 	listPageSize = 50
-	// changelogPageSize is the change log's maximum page size.
-	changelogPageSize = 20
+	// changelogPageSize is the change log's maximum page size on SaaS
+	// tenants, onPremChangelogPageSize on on-premises ones.
+	changelogPageSize       = 20
+	onPremChangelogPageSize = 10
 	// minPageRecords: API pages are gathered into one yielded page until
 	// it holds at least this many records (or the search ends).
 	minPageRecords = 20
@@ -35,17 +37,16 @@ const (
 // errStopped ends a fetch whose consumer stopped reading.
 var errStopped = errors.New("consumer stopped")
 
-// cursor is where a fetch resumes: the next API page of the same query.
-// It is encoded as base64url JSON.
+// cursor is where a fetch resumes. It is encoded as base64url JSON.
 type cursor struct {
 	Search string `json:"s"`
-	Page   int    `json:"p"`
-	// new_applications: the offices and the CreatedAfter day of the query.
+	// new_applications: the offices and the CreatedAfter day of the query,
+	// and the position in its list.
 	Offices      []string `json:"o,omitempty"`
 	CreatedAfter string   `json:"c,omitempty"`
-	// talent_pool_research: the change-log window.
-	From string `json:"f,omitempty"`
-	To   string `json:"t,omitempty"`
+	List         *listPos `json:"l,omitempty"`
+	// talent_pool_research: the position in the change log.
+	Log *logPos `json:"g,omitempty"`
 }
 
 func (c cursor) encode() string {
@@ -56,10 +57,14 @@ func (c cursor) encode() string {
 func decodeCursor(s, search string) (cursor, error) {
 	var c cursor
 	b, err := base64.RawURLEncoding.DecodeString(s)
-	if err != nil || json.Unmarshal(b, &c) != nil || c.Search != search || c.Page < 1 {
-		return cursor{}, fmt.Errorf("zvoove: invalid cursor for search type %q", search)
+	ok := err == nil && json.Unmarshal(b, &c) == nil && c.Search == search
+	switch search {
+	case connector.SearchNewApplications:
+		ok = ok && len(c.Offices) > 0 && c.List != nil && c.List.valid()
+	case connector.SearchTalentPool:
+		ok = ok && c.Log != nil && c.Log.valid()
 	}
-	if search == connector.SearchNewApplications && len(c.Offices) == 0 {
+	if !ok {
 		return cursor{}, fmt.Errorf("zvoove: invalid cursor for search type %q", search)
 	}
 	return c, nil
@@ -136,9 +141,10 @@ type item struct {
 	problem  string // set when the list entry itself is unreadable
 }
 
-// fetchNewApplications pages through the candidates created since
-// req.Since. CreatedAfter is a day: the day before Since's is asked for,
-// whatever the API's time zone and bound, and entryDate decides exactly.
+// fetchNewApplications reads the candidates created since req.Since.
+// CreatedAfter is a day: the day before Since's is asked for, whatever the
+// API's time zone and bound, and entryDate decides exactly. The list is
+// walked by walkList, which learns how (and whether) the API pages it.
 func (c *conn) fetchNewApplications(ctx context.Context, req connector.FetchRequest, offices []string, emit func(*connector.Page) error) error {
 	var cur cursor
 	if req.Cursor != "" {
@@ -156,25 +162,31 @@ func (c *conn) fetchNewApplications(ctx context.Context, req connector.FetchRequ
 				return nil
 			}
 		}
-		cur = cursor{Search: connector.SearchNewApplications, Page: 1, Offices: offices}
+		start := startList
+		cur = cursor{Search: connector.SearchNewApplications, Offices: offices, List: &start}
 		if !req.Since.IsZero() {
 			cur.CreatedAfter = req.Since.UTC().AddDate(0, 0, -1).Format(time.DateOnly)
 		}
 	}
-	var batch []connector.Record
-	prevFirst := ""
-	for {
-		q := url.Values{"OfficeIds": cur.Offices, "PageNumber": {strconv.Itoa(cur.Page)}, "PageSize": {strconv.Itoa(listPageSize)}}
+	request := func(page int) connector.Request {
+		q := url.Values{"OfficeIds": cur.Offices, "PageSize": {strconv.Itoa(listPageSize)}}
+		if page >= 0 {
+			q.Set("PageNumber", strconv.Itoa(page))
+		}
 		if cur.CreatedAfter != "" {
 			q.Set("CreatedAfter", cur.CreatedAfter)
 		}
-		var raw []json.RawMessage
-		if err := c.do(ctx, connector.Request{Method: http.MethodGet, Path: pathCandidates, Query: q, Retry: true}, &raw); err != nil {
-			return fmt.Errorf("listing new zvoove candidates: %w", err)
-		}
-		if len(raw) > 0 && repeats(&prevFirst, string(raw[0])) {
-			raw = nil // the API ignores PageNumber: the previous page had everything
-		}
+		return connector.Request{Method: http.MethodGet, Path: pathCandidates, Query: q, Retry: true}
+	}
+	var batch []connector.Record
+	flush := func(pos listPos) error {
+		next := cur
+		next.List = &pos
+		err := emit(&connector.Page{Records: batch, Cursor: next.encode(), Total: -1})
+		batch = nil
+		return err
+	}
+	end, err := c.walkList(ctx, request, listPageSize, *cur.List, func(raw []json.RawMessage, next listPos) error {
 		items := make([]item, 0, len(raw))
 		for _, r := range raw {
 			if it, ok := listItem(r, req.Since); ok {
@@ -186,18 +198,21 @@ func (c *conn) fetchNewApplications(ctx context.Context, req connector.FetchRequ
 			return err
 		}
 		batch = append(batch, recs...)
-		cur.Page++
-		last := len(raw) != listPageSize
-		if len(batch) > 0 && (last || len(batch) >= minPageRecords) {
-			if err := emit(&connector.Page{Records: batch, Cursor: cur.encode(), Total: -1}); err != nil {
-				return err
-			}
-			batch = nil
+		if len(batch) >= minPageRecords {
+			return flush(next)
 		}
-		if last {
-			return nil
-		}
+		return nil
+	})
+	var e *connector.Error
+	switch {
+	case errors.As(err, &e):
+		return fmt.Errorf("listing new zvoove candidates: %w", err)
+	case err != nil:
+		return err
+	case len(batch) > 0:
+		return flush(end)
 	}
+	return nil
 }
 
 // listItem reads one entry of the candidates list; ok is false for a
@@ -223,37 +238,175 @@ func listItem(raw json.RawMessage, since time.Time) (it item, ok bool) {
 	return it, true
 }
 
-// fetchTalentPool pages through the change log of the last days days,
-// skipping removed candidates and, when offices are given, candidates of
-// other offices. Page.Total is the change log's count of changes in the
-// window, an upper bound of the records yielded.
-func (c *conn) fetchTalentPool(ctx context.Context, req connector.FetchRequest, days int, offices []string, emit func(*connector.Page) error) error {
-	var cur cursor
-	if req.Cursor != "" {
-		var err error
-		if cur, err = decodeCursor(req.Cursor, connector.SearchTalentPool); err != nil {
-			return err
-		}
+// logPos is where a walk of the change log stands.
+//
+// The walk is by keyset: LastID is the highest change ID read, 0 before
+// the first request, which asks for the window From..To instead (the API
+// takes either, not both). Changes made while the walk runs get higher
+// IDs, so none is skipped, unlike with numbered pages, which shift when
+// OnlyLatestPerCandidate drops a candidate's older entry.
+//
+// When the log does not come in ascending ID order the keyset cannot be
+// trusted, and Paged is set: the query that came out of order (the window,
+// or LastID) is then read by numbered pages of Size, in the Base the API
+// reported, Page being the PageNumber to ask next.
+type logPos struct {
+	From   string `json:"f,omitempty"`
+	To     string `json:"t,omitempty"`
+	LastID int64  `json:"i,omitempty"`
+	// Seen counts the entries read before the next request (keyset), or
+	// before the paged query (Paged), for Page.Total.
+	Seen  int    `json:"n,omitempty"`
+	Paged bool   `json:"pg,omitempty"`
+	Base  int    `json:"b,omitempty"`
+	Page  int    `json:"p,omitempty"`
+	Size  int    `json:"z,omitempty"`
+	Prev  string `json:"h,omitempty"` // entryKey of the first entry of the page before
+}
+
+func (p logPos) valid() bool {
+	return p.LastID >= 0 && p.Seen >= 0 && (p.LastID > 0 || p.From != "" && p.To != "") &&
+		(!p.Paged || p.Base >= 0 && p.Page >= p.Base && p.Size > 0 && p.Size <= changelogPageSize)
+}
+
+// query is the change-log query of the next request, without PageSize.
+func (p logPos) query() url.Values {
+	q := url.Values{"OnlyLatestPerCandidate": {"true"}}
+	if p.LastID > 0 {
+		q.Set("LastId", strconv.FormatInt(p.LastID, 10))
 	} else {
-		now := c.now().UTC().Truncate(time.Second)
-		cur = cursor{
-			Search: connector.SearchTalentPool, Page: 1,
-			From: now.AddDate(0, 0, -days).Format(time.RFC3339), To: now.Format(time.RFC3339),
+		q.Set("From", p.From)
+		q.Set("To", p.To)
+	}
+	if p.Paged {
+		q.Set("PageNumber", strconv.Itoa(p.Page))
+	}
+	return q
+}
+
+// logPageSize is the page size to ask of the change log: the SaaS maximum
+// until the tenant refused it or answered with smaller pages.
+func (c *conn) logPageSize() int {
+	if n := c.logSize.Load(); n > 0 {
+		return int(n)
+	}
+	return changelogPageSize
+}
+
+// shrinkLogPageSize lowers the page size asked of the change log to n for
+// the rest of the connector's life; it never raises it.
+func (c *conn) shrinkLogPageSize(n int) {
+	for {
+		cur := c.logSize.Load()
+		if cur > 0 && int(cur) <= n || c.logSize.CompareAndSwap(cur, int32(n)) {
+			return
 		}
 	}
-	var batch []connector.Record
-	prevFirst := ""
+}
+
+// readChangelog asks for one page of the change log. Unless size is
+// fixed (a paged query must keep its page size), a 400 about PageSize
+// means an on-premises tenant, whose maximum is smaller: the request is
+// sent again with that, and the connector keeps to it.
+func (c *conn) readChangelog(ctx context.Context, q url.Values, fixedSize int) (changelogPage, int, error) {
 	for {
-		q := url.Values{
-			"From": {cur.From}, "To": {cur.To}, "OnlyLatestPerCandidate": {"true"},
-			"PageSize": {strconv.Itoa(changelogPageSize)}, "PageNumber": {strconv.Itoa(cur.Page)},
-		}
+		size := cmp.Or(fixedSize, c.logPageSize())
+		q.Set("PageSize", strconv.Itoa(size))
 		var page changelogPage
-		if err := c.do(ctx, connector.Request{Method: http.MethodGet, Path: pathChangelog, Query: q, Retry: true}, &page); err != nil {
-			return fmt.Errorf("reading the zvoove candidate change log: %w", err)
+		err := c.do(ctx, connector.Request{Method: http.MethodGet, Path: pathChangelog, Query: q, Retry: true}, &page)
+		var e *connector.Error
+		if fixedSize == 0 && size > onPremChangelogPageSize && errors.As(err, &e) &&
+			e.StatusCode == http.StatusBadRequest && strings.Contains(e.Message, "PageSize") {
+			c.shrinkLogPageSize(onPremChangelogPageSize)
+			continue
 		}
-		if len(page.Data) > 0 && repeats(&prevFirst, string(page.Data[0])) {
-			page.Data = nil // the API ignores PageNumber
+		if err != nil {
+			return page, size, fmt.Errorf("reading the zvoove candidate change log: %w", err)
+		}
+		if n := page.Metadata.PageSize; n != nil && *n > 0 && *n < size {
+			if fixedSize == 0 {
+				c.shrinkLogPageSize(*n)
+			}
+			size = *n
+		}
+		return page, size, nil
+	}
+}
+
+// ascending reports whether the IDs of entries ascend from above lastID,
+// and returns the highest. Entries without a readable ID are passed over:
+// they are read all the same; the keyset just cannot use them.
+func ascending(entries []json.RawMessage, lastID int64) (highest int64, ok bool) {
+	highest = lastID
+	for _, r := range entries {
+		var e struct {
+			ID id `json:"id"`
+		}
+		if json.Unmarshal(r, &e) != nil || e.ID == "" {
+			continue
+		}
+		n, err := strconv.ParseInt(string(e.ID), 10, 64)
+		if err != nil || n <= highest {
+			return 0, false
+		}
+		highest = n
+	}
+	return highest, highest > lastID
+}
+
+// fetchTalentPool walks the change log from the last days days (see
+// logPos), skipping removed candidates and, when offices are given,
+// candidates of other offices. Page.Total is the change log's count of
+// changes, an upper bound of the records yielded.
+func (c *conn) fetchTalentPool(ctx context.Context, req connector.FetchRequest, days int, offices []string, emit func(*connector.Page) error) error {
+	var pos logPos
+	if req.Cursor != "" {
+		cur, err := decodeCursor(req.Cursor, connector.SearchTalentPool)
+		if err != nil {
+			return err
+		}
+		pos = *cur.Log
+	} else {
+		now := c.now().UTC().Truncate(time.Second)
+		pos = logPos{From: now.AddDate(0, 0, -days).Format(time.RFC3339), To: now.Format(time.RFC3339)}
+	}
+	var batch []connector.Record
+	for {
+		fixed := 0
+		if pos.Paged {
+			fixed = pos.Size
+		}
+		page, size, err := c.readChangelog(ctx, pos.query(), fixed)
+		if err != nil {
+			return err
+		}
+		md := page.Metadata
+		next, last := pos, false
+		switch {
+		case len(page.Data) == 0:
+			last = true
+		case pos.Paged && entryKey(page.Data[0]) == pos.Prev:
+			page.Data, last = nil, true // PageNumber is ignored: this page was read
+		case pos.Paged:
+			next.Page++
+			next.Prev = entryKey(page.Data[0])
+			last = len(page.Data) < size || md.TotalPages != nil && next.Page-next.Base >= *md.TotalPages
+		default:
+			if highest, ok := ascending(page.Data, pos.LastID); ok {
+				next.LastID, next.Seen = highest, pos.Seen+len(page.Data)
+				last = md.TotalRecords != nil && *md.TotalRecords <= len(page.Data)
+				break
+			}
+			// Out of order: read this query by numbered pages. The
+			// answer, asked without PageNumber, is the first, and its
+			// number tells the base.
+			if md.PageNumber == nil || *md.PageNumber < 0 || *md.PageNumber > 1 {
+				return &connector.Error{Provider: connector.Zvoove, Op: http.MethodGet + " " + pathChangelog, StatusCode: http.StatusOK,
+					Message: "change log out of ID order and without a usable metadata.pageNumber: it cannot be paged safely"}
+			}
+			next.Paged, next.Base, next.Size = true, *md.PageNumber, size
+			next.Page, next.Prev = next.Base+1, entryKey(page.Data[0])
+			last = len(page.Data) < size || md.TotalPages != nil && *md.TotalPages <= 1
 		}
 		var items []item
 		for _, r := range page.Data {
@@ -270,14 +423,12 @@ func (c *conn) fetchTalentPool(ctx context.Context, req connector.FetchRequest, 
 				batch = append(batch, r)
 			}
 		}
-		cur.Page++
-		last := len(page.Data) == 0 || cur.Page > page.Metadata.TotalPages
 		if len(batch) > 0 && (last || len(batch) >= minPageRecords) {
 			total := -1
-			if page.Metadata.TotalRecords > 0 {
-				total = page.Metadata.TotalRecords
+			if md.TotalRecords != nil && *md.TotalRecords >= 0 {
+				total = pos.Seen + *md.TotalRecords
 			}
-			if err := emit(&connector.Page{Records: batch, Cursor: cur.encode(), Total: total}); err != nil {
+			if err := emit(&connector.Page{Records: batch, Cursor: cursor{Search: connector.SearchTalentPool, Log: &next}.encode(), Total: total}); err != nil {
 				return err
 			}
 			batch = nil
@@ -285,6 +436,7 @@ func (c *conn) fetchTalentPool(ctx context.Context, req connector.FetchRequest, 
 		if last {
 			return nil
 		}
+		pos = next
 	}
 }
 

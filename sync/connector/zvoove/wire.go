@@ -62,13 +62,15 @@ type listEntry struct {
 }
 
 // changelogPage is one page of GET /v2/candidates/changelog. Entries are
-// decoded one by one, so that one bad entry does not hide the others.
+// decoded one by one, so that one bad entry does not hide the others. The
+// metadata are pointers: an absent number must not read as 0, which is a
+// page number and a count.
 type changelogPage struct {
 	Metadata struct {
-		PageNumber   int `json:"pageNumber"`
-		PageSize     int `json:"pageSize"`
-		TotalPages   int `json:"totalPages"`
-		TotalRecords int `json:"totalRecords"`
+		PageNumber   *int `json:"pageNumber"`
+		PageSize     *int `json:"pageSize"`
+		TotalPages   *int `json:"totalPages"`
+		TotalRecords *int `json:"totalRecords"`
 	} `json:"metadata"`
 	Data []json.RawMessage `json:"data"`
 }

@@ -4,10 +4,20 @@
 // Offices (departments) are the references. The "new applications" search
 // lists the candidates created since the last sync in the selected offices
 // (every active office when none is selected); "talent pool research" walks
-// the candidate change log over the last daysSinceLastChange days. Both
+// the candidate change log (v2) over the last daysSinceLastChange days. Both
 // fetch each candidate's detail, the only place with phone numbers, with a
 // bounded number of requests in flight. zvoove offers no pushback and no
 // webhooks: Push and ParseWebhook return connector.ErrUnsupported.
+//
+// Paging is learned, never guessed: the spec does not say whether
+// PageNumber counts from 0 or 1. The plain array lists (departments, v1
+// candidates) are read by walkList, which treats them as unpaged unless a
+// probe proves otherwise, and learns the base from it; offices are read in
+// full and paged here. The change log is walked by keyset (LastId above the
+// highest ID read), so changes made during the walk neither hide nor repeat
+// others; a log out of ID order is read by numbered pages instead, in the
+// base its metadata.pageNumber reports. Its page size is 20 until the
+// tenant refuses it (on-premises tenants take 10).
 //
 // Requests carry the tenant header X-MANDANT-ID and either the bearer
 // reference key (apiKey) or an OAuth2 client-credentials token, which is
@@ -25,6 +35,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/intake/intake/sync/connector"
@@ -140,6 +151,9 @@ type conn struct {
 	apiKey    string
 	tokens    *tokenSource // nil with a reference key
 	now       func() time.Time
+	// logSize is the change log's page size once the tenant showed it
+	// takes less than changelogPageSize (on-premises: 10); 0 until then.
+	logSize atomic.Int32
 }
 
 func (c *conn) authorize(ctx context.Context, r *http.Request) error {
@@ -174,110 +188,99 @@ func (c *conn) do(ctx context.Context, req connector.Request, out any) error {
 // Check lists one office.
 func (c *conn) Check(ctx context.Context) error {
 	var out []json.RawMessage
-	if err := c.do(ctx, departmentsRequest(1, 1), &out); err != nil {
+	if err := c.do(ctx, departmentsRequest(-1, 1), &out); err != nil {
 		return fmt.Errorf("checking zvoove credentials: %w", err)
 	}
 	return nil
 }
 
+// departmentsRequest asks for a page of active offices; page < 0 leaves
+// PageNumber out, which asks for the first page whatever the base.
 func departmentsRequest(page, size int) connector.Request {
-	return connector.Request{
-		Method: http.MethodGet, Path: pathDepartments, Retry: true,
-		Query: url.Values{"Active": {"true"}, "PageNumber": {strconv.Itoa(page)}, "PageSize": {strconv.Itoa(size)}},
+	q := url.Values{"Active": {"true"}, "PageSize": {strconv.Itoa(size)}}
+	if page >= 0 {
+		q.Set("PageNumber", strconv.Itoa(page))
 	}
+	return connector.Request{Method: http.MethodGet, Path: pathDepartments, Retry: true, Query: q}
 }
 
-// departments reads one page of active offices. The page is the last when
-// it is shorter than asked, longer (an API that ignores PageSize), or
-// starts like the page before (an API that ignores PageNumber); prevFirst
-// carries the first ID from page to page.
-func (c *conn) departments(ctx context.Context, page, size int, prevFirst *string) (ds []department, last bool, err error) {
-	var raw []json.RawMessage
-	if err := c.do(ctx, departmentsRequest(page, size), &raw); err != nil {
-		return nil, false, fmt.Errorf("listing zvoove offices: %w", err)
+// offices reads every active office, each once, in the API's order.
+// Offices are few, so the whole list is read and the callers page it.
+func (c *conn) offices(ctx context.Context) ([]department, error) {
+	var out []department
+	seen := map[id]bool{}
+	_, err := c.walkList(ctx, func(page int) connector.Request { return departmentsRequest(page, officePageSize) }, officePageSize, startList,
+		func(raw []json.RawMessage, _ listPos) error {
+			for _, r := range raw {
+				var d department
+				if err := json.Unmarshal(r, &d); err != nil {
+					return &connector.Error{Provider: connector.Zvoove, Op: departmentsRequest(-1, officePageSize).Op(), StatusCode: http.StatusOK,
+						Message: "unreadable office: " + err.Error(), Err: err}
+				}
+				if d.ID != "" && (d.Active == nil || *d.Active) && !seen[d.ID] {
+					seen[d.ID] = true
+					out = append(out, d)
+				}
+			}
+			return nil
+		})
+	if err != nil {
+		return nil, fmt.Errorf("listing zvoove offices: %w", err)
 	}
-	if len(raw) > 0 && repeats(prevFirst, string(raw[0])) {
-		return nil, true, nil
-	}
-	for _, r := range raw {
-		var d department
-		if err := json.Unmarshal(r, &d); err != nil {
-			req := departmentsRequest(page, size)
-			return nil, false, &connector.Error{Provider: connector.Zvoove, Op: req.Op(), StatusCode: http.StatusOK, Message: "unreadable office: " + err.Error(), Err: err}
-		}
-		if d.ID != "" && (d.Active == nil || *d.Active) {
-			ds = append(ds, d)
-		}
-	}
-	return ds, len(raw) != size, nil
-}
-
-// repeats reports whether a page starts with the same entry as the page
-// before, and remembers first for the next page.
-func repeats(prevFirst *string, first string) bool {
-	r := *prevFirst != "" && *prevFirst == first
-	*prevFirst = first
-	return r
+	return out, nil
 }
 
 // References lists the active offices whose name contains q.Search. The
-// API cannot search, so pages are filtered here; a page without a match
-// is skipped rather than returned empty. The cursor is the next page number.
+// API can neither search nor be trusted to page the same way twice, so
+// every office is read and the matches are paged here: the cursor is an
+// offset into them.
 func (c *conn) References(ctx context.Context, q connector.ReferenceQuery) (connector.ReferencePage, error) {
 	size := q.Limit
 	if size <= 0 {
 		size = defaultReferenceLimit
 	}
 	size = min(size, maxReferenceLimit)
-	page := 1
+	offset := 0
 	if q.Cursor != "" {
 		n, err := strconv.Atoi(q.Cursor)
 		if err != nil || n < 1 {
 			return connector.ReferencePage{}, fmt.Errorf("zvoove: reference cursor %q: %w", q.Cursor, connector.ErrBadCursor)
 		}
-		page = n
+		offset = n
+	}
+	ds, err := c.offices(ctx)
+	if err != nil {
+		return connector.ReferencePage{}, err
 	}
 	needle := strings.ToLower(q.Search)
-	var out connector.ReferencePage
-	prevFirst := ""
-	for ; ; page++ {
-		ds, last, err := c.departments(ctx, page, size, &prevFirst)
-		if err != nil {
-			return connector.ReferencePage{}, err
-		}
-		for _, d := range ds {
-			if name := d.name(); strings.Contains(strings.ToLower(name), needle) {
-				out.Items = append(out.Items, connector.Reference{ExternalID: string(d.ID), Kind: connector.KindOffice, Name: name})
-			}
-		}
-		if last {
-			return out, nil
-		}
-		if len(out.Items) > 0 {
-			out.NextCursor = strconv.Itoa(page + 1)
-			return out, nil
+	var matches []connector.Reference
+	for _, d := range ds {
+		if name := d.name(); strings.Contains(strings.ToLower(name), needle) {
+			matches = append(matches, connector.Reference{ExternalID: string(d.ID), Kind: connector.KindOffice, Name: name})
 		}
 	}
+	var out connector.ReferencePage
+	if offset < len(matches) {
+		end := min(offset+size, len(matches))
+		out.Items = matches[offset:end]
+		if end < len(matches) {
+			out.NextCursor = strconv.Itoa(end)
+		}
+	}
+	return out, nil
 }
 
 // activeOffices lists the IDs of every active office.
 func (c *conn) activeOffices(ctx context.Context) ([]string, error) {
-	var ids []string
-	prevFirst := ""
-	for page := 1; ; page++ {
-		ds, last, err := c.departments(ctx, page, officePageSize, &prevFirst)
-		if err != nil {
-			return nil, err
-		}
-		for _, d := range ds {
-			if !slices.Contains(ids, string(d.ID)) {
-				ids = append(ids, string(d.ID))
-			}
-		}
-		if last {
-			return ids, nil
-		}
+	ds, err := c.offices(ctx)
+	if err != nil {
+		return nil, err
 	}
+	ids := make([]string, len(ds))
+	for i, d := range ds {
+		ids[i] = string(d.ID)
+	}
+	return ids, nil
 }
 
 // Push is not offered by zvoove.

@@ -43,9 +43,19 @@ type bundle struct {
 // path prefix /zvoove, and opens a connector with fast retries.
 func setup(t *testing.T) *bundle {
 	t.Helper()
-	b := &bundle{data: sandbox.Dataset{Seed: 3, Size: 240, Groups: 5, Step: time.Hour}, clock: &clock{}}
+	return setupWith(t, zvoovefake.Config{Dataset: sandbox.Dataset{Seed: 3, Size: 240, Groups: 5, Step: time.Hour}})
+}
+
+// setupWith serves a fake of cfg as setup does, its clock an hour after
+// the last change. When the test ends, every request the fake saw is
+// checked against the contract.
+func setupWith(t *testing.T, cfg zvoovefake.Config) *bundle {
+	t.Helper()
+	b := &bundle{data: cfg.Dataset, clock: &clock{}}
 	b.clock.Set(b.data.UpdatedAt(b.data.Size - 1).Add(time.Hour))
-	b.fake = zvoovefake.New(zvoovefake.Config{Dataset: b.data, Now: b.clock.Now})
+	cfg.Now = b.clock.Now
+	b.fake = zvoovefake.New(cfg)
+	t.Cleanup(func() { verifyContract(t, b.fake) })
 	b.fake.Faults.SetRetryAfter(0)
 	fake := http.StripPrefix("/zvoove", b.fake.Handler())
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -62,6 +72,16 @@ func setup(t *testing.T) *bundle {
 	}
 	b.conn = b.open(t, b.fake.Credentials(b.url), b.opts)
 	return b
+}
+
+// verifyContract fails t with the contract violations of fake's traffic.
+// Unlike Checker.Verify, it accepts a test without traffic (Push must send
+// nothing).
+func verifyContract(t *testing.T, fake *zvoovefake.Server) {
+	t.Helper()
+	for _, v := range fake.Contract.Violations() {
+		t.Errorf("contract: %s", v)
+	}
 }
 
 func (b *bundle) open(t *testing.T, creds connector.Credentials, opts connector.Options) connector.Connector {

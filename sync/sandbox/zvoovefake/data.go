@@ -4,7 +4,9 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"math"
 	"net/http"
+	"net/url"
 	"slices"
 	"strconv"
 	"strings"
@@ -13,11 +15,13 @@ import (
 	"github.com/intake/intake/sync/sandbox"
 )
 
-// Paging limits of the fake's list endpoints.
+// Paging limits. The change log's maxima are documented; the lists'
+// default and maximum are ASSUMED (the spec gives none).
 const (
-	DefaultPageSize      = 20
-	MaxPageSize          = 100
-	MaxChangelogPageSize = 20
+	DefaultPageSize            = 20
+	MaxPageSize                = 100
+	MaxChangelogPageSize       = 20
+	MaxOnPremChangelogPageSize = 10
 )
 
 // Change statuses of the candidate change log.
@@ -90,7 +94,7 @@ func (s *Server) department(id int) department {
 // departments lists the offices: IDs 1..Groups active, Groups+1 inactive.
 func (s *Server) departments(w http.ResponseWriter, r *http.Request) {
 	q := r.URL.Query()
-	page, size, ok := paging(w, q, MaxPageSize)
+	page, size, ok := s.listPaging(w, q)
 	if !ok {
 		return
 	}
@@ -103,11 +107,11 @@ func (s *Server) departments(w http.ResponseWriter, r *http.Request) {
 		lo = g + 1
 	case "":
 	default:
-		writeProblem(w, http.StatusBadRequest, "The value of Active is not valid.")
+		writeInvalid(w, "Active", fmt.Sprintf("The value '%s' is not valid.", q.Get("Active")))
 		return
 	}
 	out := []department{}
-	for id := lo + (page-1)*size; id <= hi && len(out) < size; id++ {
+	for id := lo + page*size; id <= hi && len(out) < size; id++ {
 		out = append(out, s.department(id))
 	}
 	sandbox.WriteJSON(w, http.StatusOK, out)
@@ -127,21 +131,21 @@ type listEntry struct {
 // is computed, never searched for.
 func (s *Server) candidates(w http.ResponseWriter, r *http.Request) {
 	q := r.URL.Query()
-	page, size, ok := paging(w, q, MaxPageSize)
+	page, size, ok := s.listPaging(w, q)
 	if !ok {
 		return
 	}
 	d := s.cfg.Dataset
 	g := groups(d)
 	if len(q["OfficeIds"]) == 0 {
-		writeProblem(w, http.StatusBadRequest, "The OfficeIds field is required.")
+		writeInvalid(w, "OfficeIds", "The OfficeIds field is required.")
 		return
 	}
 	var set []int // groups of the requested offices, sorted
 	for _, v := range q["OfficeIds"] {
 		id, err := strconv.Atoi(v)
 		if err != nil {
-			writeProblem(w, http.StatusBadRequest, fmt.Sprintf("The value '%s' is not valid for OfficeIds.", v))
+			writeInvalid(w, "OfficeIds", fmt.Sprintf("The value '%s' is not valid.", v))
 			return
 		}
 		if id >= 1 && id <= g && !slices.Contains(set, id-1) {
@@ -153,7 +157,7 @@ func (s *Server) candidates(w http.ResponseWriter, r *http.Request) {
 	if v := q.Get("CreatedAfter"); v != "" {
 		day, err := time.Parse(time.DateOnly, v)
 		if err != nil {
-			writeProblem(w, http.StatusBadRequest, fmt.Sprintf("The value '%s' is not valid for CreatedAfter.", v))
+			writeInvalid(w, "CreatedAfter", fmt.Sprintf("The value '%s' is not valid.", v))
 			return
 		}
 		start = d.FirstCreatedAtOrAfter(day)
@@ -172,7 +176,7 @@ func (s *Server) candidates(w http.ResponseWriter, r *http.Request) {
 			return c
 		}
 		kth := func(k int) int { return k/len(set)*g + set[k%len(set)] }
-		first := below(start) + (page-1)*size
+		first := below(start) + page*size
 		for rank := first; len(out) < size; rank++ {
 			i := kth(rank)
 			if i >= d.Size {
@@ -207,53 +211,144 @@ type changelogPage struct {
 	Data     []changelogEntry `json:"data"`
 }
 
-// changelog serves the change log: entry i (id i+1) is person i's latest
-// change, so a time window is an index range.
+// change is an entry of the change log appended by Touch.
+type change struct {
+	id, person int
+	at         time.Time
+}
+
+// Touch records a new change of person i, as an edit in zvoove would: it
+// gets the next id and lastEditDate now. With OnlyLatestPerCandidate the
+// person's older changes no longer appear.
+func (s *Server) Touch(i int) {
+	if i < 0 || i >= s.cfg.Dataset.Size {
+		panic(fmt.Sprintf("zvoovefake: Touch(%d) outside the data set", i))
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	id := s.cfg.Dataset.Size + len(s.touches) + 1
+	s.touches = append(s.touches, change{id: id, person: i, at: s.cfg.Now()})
+}
+
+// changelog serves the change log in ascending id order. Entry i (id i+1)
+// is person i's original change, so a time window over the original
+// changes is an index range; the few touches are filtered one by one.
 func (s *Server) changelog(w http.ResponseWriter, r *http.Request) {
 	q := r.URL.Query()
-	page, size, ok := paging(w, q, MaxChangelogPageSize)
+	maxSize := MaxChangelogPageSize
+	if s.cfg.OnPrem {
+		maxSize = MaxOnPremChangelogPageSize
+	}
+	page, size, ok := s.paging(w, q, maxSize)
 	if !ok {
 		return
 	}
 	d := s.cfg.Dataset
-	lo, hi := 0, d.Size
-	if v := q.Get("From"); v != "" {
-		t, err := parseTime(v)
-		if err != nil {
-			writeProblem(w, http.StatusBadRequest, fmt.Sprintf("The value '%s' is not valid for From.", v))
-			return
+	from, to := time.Time{}, time.Time{}
+	for _, p := range []struct {
+		key string
+		dst *time.Time
+	}{{"From", &from}, {"To", &to}} {
+		if v := q.Get(p.key); v != "" {
+			t, err := parseTime(v)
+			if err != nil {
+				writeInvalid(w, p.key, fmt.Sprintf("The value '%s' is not valid.", v))
+				return
+			}
+			*p.dst = t
 		}
-		lo = d.FirstUpdatedAtOrAfter(t)
 	}
-	if v := q.Get("To"); v != "" {
-		t, err := parseTime(v)
-		if err != nil {
-			writeProblem(w, http.StatusBadRequest, fmt.Sprintf("The value '%s' is not valid for To.", v))
-			return
-		}
-		hi = min(hi, d.FirstUpdatedAtOrAfter(t.Add(time.Nanosecond)))
-	}
+	lastID := 0
 	if v := q.Get("LastId"); v != "" {
+		if q.Has("From") || q.Has("To") {
+			writeInvalid(w, "LastId", "Use either LastId or From/To, not both.")
+			return
+		}
 		id, err := strconv.Atoi(v)
 		if err != nil || id < 0 {
-			writeProblem(w, http.StatusBadRequest, fmt.Sprintf("The value '%s' is not valid for LastId.", v))
+			writeInvalid(w, "LastId", fmt.Sprintf("The value '%s' is not valid.", v))
 			return
 		}
-		lo = max(lo, min(id, d.Size)) // entries with id > LastId
+		lastID = id
 	}
-	if v := q.Get("OnlyLatestPerCandidate"); v != "" && v != "true" && v != "false" {
-		writeProblem(w, http.StatusBadRequest, fmt.Sprintf("The value '%s' is not valid for OnlyLatestPerCandidate.", v))
+	onlyLatest := false
+	switch v := q.Get("OnlyLatestPerCandidate"); v {
+	case "true":
+		onlyLatest = true
+	case "false", "":
+	default:
+		writeInvalid(w, "OnlyLatestPerCandidate", fmt.Sprintf("The value '%s' is not valid.", v))
 		return
 	}
-	total := max(hi-lo, 0)
+
+	// Original changes: indices [lo, hi), less the people touched since
+	// (superseded), which are few. A change the data set dates after Now
+	// has not happened yet: the log cannot hold it.
+	lo, hi := 0, min(d.Size, d.FirstUpdatedAtOrAfter(s.cfg.Now().Add(time.Nanosecond)))
+	if !from.IsZero() {
+		lo = d.FirstUpdatedAtOrAfter(from)
+	}
+	if !to.IsZero() {
+		hi = min(hi, d.FirstUpdatedAtOrAfter(to.Add(time.Nanosecond)))
+	}
+	lo = max(lo, min(lastID, d.Size)) // ids above LastId
+	hi = max(hi, lo)
+	// OnlyLatestPerCandidate keeps, of the changes that match the query,
+	// each candidate's latest: a touch that matches hides the candidate's
+	// original change and earlier touches.
+	s.mu.Lock()
+	var touched []change
+	for _, c := range s.touches {
+		if c.id > lastID && (from.IsZero() || !c.at.Before(from)) && (to.IsZero() || !c.at.After(to)) {
+			touched = append(touched, c)
+		}
+	}
+	s.mu.Unlock()
+	var superseded []int
+	if onlyLatest {
+		seen := map[int]bool{}
+		var kept []change
+		for k := len(touched) - 1; k >= 0; k-- {
+			if c := touched[k]; !seen[c.person] {
+				seen[c.person] = true
+				kept = append(kept, c)
+				if c.person >= lo && c.person < hi {
+					superseded = append(superseded, c.person)
+				}
+			}
+		}
+		slices.Reverse(kept)
+		touched = kept
+	}
+	slices.Sort(superseded)
+	originals := hi - lo - len(superseded)
+	// original returns the index of the k-th original change not superseded.
+	original := func(k int) int {
+		i := lo + k
+		for _, x := range superseded {
+			if x > i {
+				break
+			}
+			i++
+		}
+		return i
+	}
+
+	total := originals + len(touched)
 	out := changelogPage{
-		Metadata: metadata{PageNumber: page, PageSize: size, TotalPages: (total + size - 1) / size, TotalRecords: total},
+		Metadata: metadata{PageNumber: page + s.cfg.PageBase, PageSize: size, TotalPages: (total + size - 1) / size, TotalRecords: total},
 		Data:     []changelogEntry{},
 	}
-	for i := lo + (page-1)*size; i < hi && len(out.Data) < size; i++ {
-		out.Data = append(out.Data, changelogEntry{
-			ID: i + 1, CandidateID: candidateID(d, i), Status: EntryStatus(i), LastEditDate: d.UpdatedAt(i).UTC(),
-		})
+	for k := page * size; k < total && len(out.Data) < size; k++ {
+		if k < originals {
+			i := original(k)
+			out.Data = append(out.Data, changelogEntry{
+				ID: i + 1, CandidateID: candidateID(d, i), Status: EntryStatus(i), LastEditDate: d.UpdatedAt(i).UTC(),
+			})
+			continue
+		}
+		c := touched[k-originals]
+		out.Data = append(out.Data, changelogEntry{ID: c.id, CandidateID: candidateID(d, c.person), Status: StatusUpdated, LastEditDate: c.at.UTC()})
 	}
 	sandbox.WriteJSON(w, http.StatusOK, out)
 }
@@ -336,28 +431,38 @@ func candidateID(d sandbox.Dataset, i int) int {
 	return n
 }
 
-// paging reads PageNumber (default 1) and PageSize (default
-// DefaultPageSize, at most maxSize), answering 400 when they are invalid.
-func paging(w http.ResponseWriter, q map[string][]string, maxSize int) (page, size int, ok bool) {
-	page, size = 1, min(DefaultPageSize, maxSize)
-	read := func(key string, dst *int, hi int) bool {
-		v := ""
-		if vs := q[key]; len(vs) > 0 {
-			v = vs[0]
-		}
-		if v == "" {
-			return true
-		}
+// paging reads the page asked (0 for the first, whatever the base) and
+// its size (default DefaultPageSize, at most maxSize), answering 400 when
+// they are invalid. PageNumber absent means the first page.
+func (s *Server) paging(w http.ResponseWriter, q url.Values, maxSize int) (page, size int, ok bool) {
+	base := s.cfg.PageBase
+	page, size = 0, min(DefaultPageSize, maxSize)
+	if v := q.Get("PageNumber"); v != "" {
 		n, err := strconv.Atoi(v)
-		if err != nil || n < 1 || n > hi {
-			writeProblem(w, http.StatusBadRequest, fmt.Sprintf("%s must be between 1 and %d.", key, hi))
-			return false
+		if err != nil || n < base {
+			writeInvalid(w, "PageNumber", fmt.Sprintf("The field PageNumber must be between %d and %d.", base, math.MaxInt32))
+			return 0, 0, false
 		}
-		*dst = n
-		return true
+		page = n - base
 	}
-	ok = read("PageNumber", &page, 1_000_000_000) && read("PageSize", &size, maxSize)
-	return page, size, ok
+	if v := q.Get("PageSize"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 1 || n > maxSize {
+			writeInvalid(w, "PageSize", fmt.Sprintf("The field PageSize must be between 1 and %d.", maxSize))
+			return 0, 0, false
+		}
+		size = n
+	}
+	return page, size, true
+}
+
+// listPaging is paging for departments and v1 candidates: with
+// UnpagedLists, everything is one page, whatever was asked.
+func (s *Server) listPaging(w http.ResponseWriter, q url.Values) (page, size int, ok bool) {
+	if s.cfg.UnpagedLists {
+		return 0, math.MaxInt, true
+	}
+	return s.paging(w, q, MaxPageSize)
 }
 
 // parseTime reads a date-time with or without offset (without: UTC).

@@ -26,9 +26,16 @@ type bundle struct {
 
 func setup(t *testing.T, data sandbox.Dataset) *bundle {
 	t.Helper()
-	b := &bundle{data: data, now: &atomic.Int64{}}
+	return setupWith(t, zvoovefake.Config{Dataset: data})
+}
+
+// setupWith serves a fake of cfg, whose clock is b.now.
+func setupWith(t *testing.T, cfg zvoovefake.Config) *bundle {
+	t.Helper()
+	b := &bundle{data: cfg.Dataset, now: &atomic.Int64{}}
 	b.now.Store(time.Date(2026, 3, 1, 0, 0, 0, 0, time.UTC).UnixNano())
-	b.fake = zvoovefake.New(zvoovefake.Config{Dataset: data, Now: func() time.Time { return time.Unix(0, b.now.Load()) }})
+	cfg.Now = func() time.Time { return time.Unix(0, b.now.Load()) }
+	b.fake = zvoovefake.New(cfg)
 	mux := http.NewServeMux()
 	mux.Handle("/zvoove/", http.StripPrefix("/zvoove", b.fake.Handler()))
 	srv := httptest.NewServer(mux)
@@ -56,6 +63,7 @@ func (r response) problem(t *testing.T, status int) string {
 	var p struct {
 		Type, Title, Detail string
 		Status              int
+		Errors              map[string][]string
 	}
 	if r.status != status || !strings.HasPrefix(r.header.Get("Content-Type"), "application/problem+json") {
 		t.Fatalf("status %d (%s), want %d problem details: %s", r.status, r.header.Get("Content-Type"), status, r.body)
@@ -65,6 +73,20 @@ func (r response) problem(t *testing.T, status int) string {
 		t.Fatalf("problem details %+v", p)
 	}
 	return p.Detail
+}
+
+// invalid checks that r is an ASP.NET validation problem naming field.
+func (r response) invalid(t *testing.T, field string) {
+	t.Helper()
+	r.problem(t, http.StatusBadRequest)
+	var p struct {
+		Title  string
+		Errors map[string][]string
+	}
+	r.decode(t, &p)
+	if p.Title != "One or more validation errors occurred." || len(p.Errors[field]) == 0 || p.Errors[field][0] == "" {
+		t.Fatalf("validation problem %s, want errors.%s", r.body, field)
+	}
 }
 
 func (b *bundle) do(t *testing.T, method, path string, q url.Values, header http.Header, body string) response {
@@ -251,7 +273,7 @@ func TestDepartments(t *testing.T) {
 	list := func(t *testing.T, active string) []department {
 		t.Helper()
 		var all []department
-		for page := 1; ; page++ {
+		for page := 0; ; page++ {
 			q := url.Values{"PageNumber": {strconv.Itoa(page)}, "PageSize": {"3"}}
 			if active != "" {
 				q.Set("Active", active)
@@ -280,7 +302,9 @@ func TestDepartments(t *testing.T) {
 	if got := list(t, ""); len(got) != len(want)+1 {
 		t.Fatalf("all offices = %+v", got)
 	}
-	b.get(t, "/temp-staffing-de/v1/departments", url.Values{"PageSize": {"101"}}).problem(t, http.StatusBadRequest)
+	b.get(t, "/temp-staffing-de/v1/departments", url.Values{"PageSize": {"101"}}).invalid(t, "PageSize")
+	b.get(t, "/temp-staffing-de/v1/departments", url.Values{"PageNumber": {"-1"}}).invalid(t, "PageNumber")
+	b.get(t, "/temp-staffing-de/v1/departments", url.Values{"Active": {"maybe"}}).invalid(t, "Active")
 	if zvoovefake.OfficeName(11) != "Berlin Mitte 2" {
 		t.Fatalf("OfficeName(11) = %q", zvoovefake.OfficeName(11))
 	}
@@ -316,7 +340,7 @@ func TestCandidatesListMatchesBruteForce(t *testing.T) {
 				want = append(want, i)
 			}
 			var got []int
-			for page := 1; ; page++ {
+			for page := 0; ; page++ {
 				q := url.Values{"PageNumber": {strconv.Itoa(page)}, "PageSize": {"7"}}
 				for _, o := range offices {
 					q.Add("OfficeIds", strconv.Itoa(o))
@@ -344,13 +368,13 @@ func TestCandidatesListMatchesBruteForce(t *testing.T) {
 			}
 		}
 	}
-	for _, q := range []url.Values{
-		{},
-		{"OfficeIds": {"x"}},
-		{"OfficeIds": {"1"}, "CreatedAfter": {"yesterday"}},
-		{"OfficeIds": {"1"}, "PageNumber": {"0"}},
+	for field, q := range map[string]url.Values{
+		"OfficeIds":    {},
+		"OfficeIds ":   {"OfficeIds": {"x"}},
+		"CreatedAfter": {"OfficeIds": {"1"}, "CreatedAfter": {"yesterday"}},
+		"PageNumber":   {"OfficeIds": {"1"}, "PageNumber": {"-1"}},
 	} {
-		b.get(t, "/temp-staffing-de/v1/candidates", q).problem(t, http.StatusBadRequest)
+		b.get(t, "/temp-staffing-de/v1/candidates", q).invalid(t, strings.TrimSpace(field))
 	}
 }
 
@@ -372,7 +396,7 @@ func TestChangelog(t *testing.T) {
 	d := b.data
 	read := func(t *testing.T, q url.Values) (ids []int, total int) {
 		t.Helper()
-		for page := 1; ; page++ {
+		for page := 0; ; page++ {
 			q.Set("PageNumber", strconv.Itoa(page))
 			q.Set("PageSize", "20")
 			var c changelog
@@ -387,7 +411,7 @@ func TestChangelog(t *testing.T) {
 			if c.Metadata.PageNumber != page || c.Metadata.PageSize != 20 || c.Metadata.TotalPages != (c.Metadata.TotalRecords+19)/20 {
 				t.Fatalf("metadata %+v", c.Metadata)
 			}
-			if page >= c.Metadata.TotalPages {
+			if page+1 >= c.Metadata.TotalPages {
 				return ids, c.Metadata.TotalRecords
 			}
 		}
@@ -431,10 +455,24 @@ func TestChangelog(t *testing.T) {
 			}
 		}
 	})
-	t.Run("page size above 20 is refused", func(t *testing.T) {
+	t.Run("bad parameters are validation problems", func(t *testing.T) {
 		t.Parallel()
-		b.get(t, "/temp-staffing-de/v2/candidates/changelog", url.Values{"PageSize": {"21"}}).problem(t, http.StatusBadRequest)
-		b.get(t, "/temp-staffing-de/v2/candidates/changelog", url.Values{"From": {"soon"}}).problem(t, http.StatusBadRequest)
+		for field, q := range map[string]url.Values{
+			"PageSize":               {"PageSize": {"21"}},
+			"PageNumber":             {"PageNumber": {"-1"}},
+			"From":                   {"From": {"soon"}},
+			"To":                     {"To": {"later"}},
+			"LastId":                 {"LastId": {"x"}},
+			"OnlyLatestPerCandidate": {"OnlyLatestPerCandidate": {"yes"}},
+		} {
+			b.get(t, "/temp-staffing-de/v2/candidates/changelog", q).invalid(t, field)
+		}
+	})
+	t.Run("LastId and From/To are either/or", func(t *testing.T) {
+		t.Parallel()
+		from := d.UpdatedAt(40).Format(time.RFC3339)
+		b.get(t, "/temp-staffing-de/v2/candidates/changelog", url.Values{"LastId": {"5"}, "From": {from}}).invalid(t, "LastId")
+		b.get(t, "/temp-staffing-de/v2/candidates/changelog", url.Values{"LastId": {"5"}, "To": {from}}).invalid(t, "LastId")
 	})
 }
 
@@ -479,8 +517,9 @@ func TestCandidateDetail(t *testing.T) {
 func TestMillionPeople(t *testing.T) {
 	t.Parallel()
 	b := setup(t, sandbox.Dataset{Seed: 1, Size: 1_000_000, Groups: 7})
+	b.now.Store(b.data.UpdatedAt(b.data.Size - 1).UnixNano()) // every change made
 	var es []listEntry
-	q := url.Values{"OfficeIds": {"3", "6"}, "PageSize": {"100"}, "PageNumber": {"2858"}} // 2/7 of 1M = 285,714 entries
+	q := url.Values{"OfficeIds": {"3", "6"}, "PageSize": {"100"}, "PageNumber": {"2857"}} // 2/7 of 1M = 285,714 entries: the last page of base 0
 	b.get(t, "/temp-staffing-de/v1/candidates", q).decode(t, &es)
 	if len(es) != 14 || es[13].CandidateID != 100000+999_997 {
 		t.Fatalf("last page: %d entries, last %+v", len(es), es[len(es)-1])
@@ -498,7 +537,8 @@ func TestMillionPeople(t *testing.T) {
 	}
 }
 
-func TestContactsAreIdempotent(t *testing.T) {
+// zvoove documents no idempotency: the same note sent twice is two notes.
+func TestContactsAreNotDeduplicated(t *testing.T) {
 	t.Parallel()
 	b := setup(t, small())
 	id := b.data.ExternalID(3)
@@ -508,17 +548,44 @@ func TestContactsAreIdempotent(t *testing.T) {
 	path := "/temp-staffing-de/v1/candidates/" + id + "/contacts"
 	first := b.do(t, http.MethodPost, path, nil, h, `{"subject":"Call","content":"answered"}`)
 	again := b.do(t, http.MethodPost, path, nil, h, `{"subject":"Call","content":"answered"}`)
-	if first.status != http.StatusCreated || again.status != http.StatusCreated || string(first.body) != string(again.body) {
-		t.Fatalf("answers %d %s / %d %s", first.status, first.body, again.status, again.body)
+	if first.status != http.StatusCreated || again.status != http.StatusCreated || string(first.body) == string(again.body) {
+		t.Fatalf("answers %d %s / %d %s, want two notes", first.status, first.body, again.status, again.body)
 	}
-	if n := len(b.fake.Contacts(id)); n != 1 {
-		t.Fatalf("%d contacts, want 1", n)
+	if n := len(b.fake.Contacts(id)); n != 2 {
+		t.Fatalf("%d contacts, want 2", n)
 	}
-	if e := b.fake.Writes.Effects(); e["k1"] != 1 || len(b.fake.Writes.Writes()) != 2 {
-		t.Fatalf("effects %v, writes %d", e, len(b.fake.Writes.Writes()))
+	if w := b.fake.Writes.Applied(); len(w) != 2 || w[0].IdempotencyKey != "k1" {
+		t.Fatalf("applied writes %+v", w)
 	}
+	b.fake.Contract.Verify(t) // what follows breaks the contract on purpose
 	b.do(t, http.MethodPost, path, nil, b.auth(), `not json`).problem(t, http.StatusBadRequest)
 	b.do(t, http.MethodPost, "/temp-staffing-de/v1/candidates/7/contacts", nil, b.auth(), `{}`).problem(t, http.StatusNotFound)
+}
+
+// A lost answer: the note is stored, the client sees the connection fail.
+func TestContactLostAnswer(t *testing.T) {
+	t.Parallel()
+	b := setup(t, small())
+	id := b.data.ExternalID(4)
+	b.fake.Faults.Next(sandbox.LostAnswer)
+	req, err := http.NewRequest(http.MethodPost, b.url+"/temp-staffing-de/v1/candidates/"+id+"/contacts", strings.NewReader(`{"subject":"Call"}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Header = b.auth()
+	req.Header.Set("Content-Type", "application/json")
+	resp, err := http.DefaultClient.Do(req)
+	if err == nil {
+		resp.Body.Close()
+		t.Fatalf("status %d, want a connection error", resp.StatusCode)
+	}
+	if n := len(b.fake.Contacts(id)); n != 1 {
+		t.Fatalf("%d contacts, want the note stored", n)
+	}
+	if w := b.fake.Writes.Applied(); len(w) != 1 || w[0].Status != http.StatusCreated {
+		t.Fatalf("applied writes %+v", w)
+	}
+	b.fake.Contract.Verify(t)
 }
 
 func TestErrorsAreProblemDetails(t *testing.T) {
@@ -534,5 +601,173 @@ func TestErrorsAreProblemDetails(t *testing.T) {
 	}
 	if c := b.fake.Credentials(b.url); c["baseURL"] != b.url || c["mandantID"] == "" || c["apiKey"] == "" || len(c) != 3 {
 		t.Fatalf("credentials %v", c)
+	}
+}
+
+// modes are the readings of what the documents leave open.
+var modes = []struct {
+	name string
+	cfg  zvoovefake.Config
+}{
+	{"base 0", zvoovefake.Config{}},
+	{"base 1", zvoovefake.Config{PageBase: 1}},
+	{"base 0 unpaged lists", zvoovefake.Config{UnpagedLists: true}},
+	{"base 1 unpaged lists on-prem", zvoovefake.Config{PageBase: 1, UnpagedLists: true, OnPrem: true}},
+}
+
+func TestPagingModes(t *testing.T) {
+	t.Parallel()
+	for _, m := range modes {
+		t.Run(m.name, func(t *testing.T) {
+			t.Parallel()
+			cfg := m.cfg
+			cfg.Dataset = sandbox.Dataset{Seed: 5, Size: 50, Groups: 25, Step: time.Hour}
+			b := setupWith(t, cfg)
+			base := cfg.PageBase
+			ids := func(q url.Values) []int {
+				var ds []department
+				b.get(t, "/temp-staffing-de/v1/departments", q).decode(t, &ds)
+				var out []int
+				for _, d := range ds {
+					out = append(out, d.ID)
+				}
+				return out
+			}
+			span := func(lo, hi int) []int {
+				var out []int
+				for id := lo; id <= hi; id++ {
+					out = append(out, id)
+				}
+				return out
+			}
+			first := ids(url.Values{"Active": {"true"}, "PageSize": {"10"}})
+			second := ids(url.Values{"Active": {"true"}, "PageSize": {"10"}, "PageNumber": {strconv.Itoa(base + 1)}})
+			if cfg.UnpagedLists {
+				if !slices.Equal(first, span(1, 25)) || !slices.Equal(second, first) {
+					t.Fatalf("unpaged departments: %v then %v, want all 25 both times", first, second)
+				}
+			} else {
+				if !slices.Equal(first, span(1, 10)) || !slices.Equal(second, span(11, 20)) {
+					t.Fatalf("departments pages %v, %v", first, second)
+				}
+				if got := ids(url.Values{"Active": {"true"}, "PageNumber": {strconv.Itoa(base)}}); !slices.Equal(got, span(1, zvoovefake.DefaultPageSize)) {
+					t.Fatalf("default page size: %v", got)
+				}
+				if base == 1 {
+					b.get(t, "/temp-staffing-de/v1/departments", url.Values{"PageNumber": {"0"}}).invalid(t, "PageNumber")
+				}
+				var es []listEntry
+				b.get(t, "/temp-staffing-de/v1/candidates", url.Values{"OfficeIds": {"1", "2"}, "PageSize": {"3"}, "PageNumber": {strconv.Itoa(base + 1)}}).decode(t, &es)
+				if len(es) != 1 || es[0].CandidateID != candidateID(b.data, 26) {
+					t.Fatalf("candidates second page %+v, want person 26 alone", es)
+				}
+			}
+
+			// The change log always pages; metadata.pageNumber is in the base.
+			maxSize := 20
+			if cfg.OnPrem {
+				maxSize = 10
+			}
+			var c changelog
+			b.get(t, "/temp-staffing-de/v2/candidates/changelog", url.Values{"PageSize": {strconv.Itoa(maxSize)}}).decode(t, &c)
+			if c.Metadata.PageNumber != base || c.Metadata.PageSize != maxSize || len(c.Data) != maxSize || c.Data[0].ID != 1 || c.Metadata.TotalRecords != 50 {
+				t.Fatalf("first change-log page: %+v", c.Metadata)
+			}
+			b.get(t, "/temp-staffing-de/v2/candidates/changelog", url.Values{"PageSize": {strconv.Itoa(maxSize)}, "PageNumber": {strconv.Itoa(base + 1)}}).decode(t, &c)
+			if c.Metadata.PageNumber != base+1 || c.Data[0].ID != maxSize+1 {
+				t.Fatalf("second change-log page: %+v, first id %d", c.Metadata, c.Data[0].ID)
+			}
+			r := b.get(t, "/temp-staffing-de/v2/candidates/changelog", url.Values{"PageSize": {strconv.Itoa(maxSize + 1)}})
+			r.invalid(t, "PageSize")
+			if !strings.Contains(string(r.body), strconv.Itoa(maxSize)) {
+				t.Fatalf("the PageSize problem does not state the maximum %d: %s", maxSize, r.body)
+			}
+		})
+	}
+}
+
+func candidateID(d sandbox.Dataset, i int) int {
+	n, _ := strconv.Atoi(d.ExternalID(i))
+	return n
+}
+
+// Touch appends a change with a fresh id; with OnlyLatestPerCandidate the
+// candidate's older change disappears, without it both are listed.
+func TestTouch(t *testing.T) {
+	t.Parallel()
+	b := setup(t, small())
+	d := b.data
+	entries := func(q url.Values) (ids, people []int) {
+		t.Helper()
+		for page := 0; ; page++ {
+			q.Set("PageNumber", strconv.Itoa(page))
+			var c changelog
+			b.get(t, "/temp-staffing-de/v2/candidates/changelog", q).decode(t, &c)
+			for _, e := range c.Data {
+				i, _ := d.IndexOf(strconv.Itoa(e.CandidateID))
+				ids, people = append(ids, e.ID), append(people, i)
+			}
+			if len(c.Data) == 0 {
+				if len(ids) != c.Metadata.TotalRecords {
+					t.Fatalf("%d entries, metadata says %d", len(ids), c.Metadata.TotalRecords)
+				}
+				return ids, people
+			}
+		}
+	}
+	b.fake.Touch(10)
+	b.fake.Touch(50)
+	b.fake.Touch(10)
+	ids, people := entries(url.Values{"OnlyLatestPerCandidate": {"true"}, "LastId": {"5"}})
+	if !slices.IsSorted(ids) || len(ids) != d.Size-5-2+2 || ids[len(ids)-1] != d.Size+3 || people[len(people)-2] != 50 || people[len(people)-1] != 10 {
+		t.Fatalf("latest only: ids %v people %v", ids, people)
+	}
+	if slices.Contains(ids, 11) || slices.Contains(ids, 51) || slices.Contains(ids, d.Size+1) {
+		t.Fatalf("superseded entries listed: %v", ids)
+	}
+	all, _ := entries(url.Values{"LastId": {"5"}})
+	if len(all) != d.Size-5+3 || !slices.IsSorted(all) {
+		t.Fatalf("every change: %v", all)
+	}
+	// A window that ends before the touches shows the original change.
+	to := d.UpdatedAt(20).Format(time.RFC3339)
+	_, people = entries(url.Values{"OnlyLatestPerCandidate": {"true"}, "To": {to}})
+	if !slices.Contains(people, 10) || len(people) != 21 {
+		t.Fatalf("window before the touches: %v", people)
+	}
+	b.fake.Contract.Verify(t)
+}
+
+// Every endpoint the fake serves is in the contract, and the fake's own
+// answers keep to it.
+func TestContract(t *testing.T) {
+	t.Parallel()
+	b := setup(t, small())
+	spec := b.fake.Contract.Spec()
+	for _, e := range spec.Endpoints {
+		if e.Source == "" {
+			t.Errorf("%s %s has no source", e.Method, e.Path)
+		}
+	}
+	id := b.data.ExternalID(1)
+	h := b.auth()
+	h.Set("Content-Type", "application/json")
+	b.get(t, "/temp-staffing-de/v1/departments", url.Values{"Active": {"true"}, "PageSize": {"2"}})
+	b.get(t, "/temp-staffing-de/v1/candidates", url.Values{"OfficeIds": {"1", "2"}, "CreatedAfter": {"2026-01-01"}})
+	b.get(t, "/temp-staffing-de/v2/candidates/changelog", url.Values{"OnlyLatestPerCandidate": {"true"}, "LastId": {"3"}, "PageSize": {"20"}})
+	b.get(t, "/temp-staffing-de/v2/candidates/"+id, nil)
+	b.do(t, http.MethodPost, "/temp-staffing-de/v1/candidates/"+id+"/contacts", nil, h, `{"subject":"Call","content":"answered"}`)
+	b.do(t, http.MethodPost, zvoovefake.TokenPath, nil, http.Header{"Content-Type": {"application/x-www-form-urlencoded"}},
+		url.Values{"grant_type": {"client_credentials"}, "scope": {"api_gateway"}, "client_id": {zvoovefake.DefaultClientID}, "client_secret": {zvoovefake.DefaultClientSecret}}.Encode())
+	b.fake.Faults.Next(sandbox.RateLimit)
+	b.get(t, "/temp-staffing-de/v1/departments", nil)
+	b.fake.Contract.Verify(t)
+	if n := b.fake.Contract.Checked(); n != 7 {
+		t.Fatalf("%d requests checked, want 7", n)
+	}
+	// A request beyond the documented bounds is caught.
+	b.get(t, "/temp-staffing-de/v2/candidates/changelog", url.Values{"PageSize": {"21"}})
+	if v := b.fake.Contract.Violations(); len(v) != 1 || !strings.Contains(v[0], "PageSize") {
+		t.Fatalf("violations %q, want the PageSize above 20", v)
 	}
 }
