@@ -178,7 +178,7 @@ func cfgJSON(v any) string {
 
 func cfgEqualJSON(a, b any) bool { return cfgJSON(a) == cfgJSON(b) }
 
-// cfgTestProviders checks the provider catalogue against PROVIDERS.md.
+// cfgTestProviders checks the provider catalogue against docs/providers.md.
 func cfgTestProviders(t *testing.T, app *apptest.App) {
 	type field struct {
 		Key, Label, Description, Type string
@@ -196,7 +196,7 @@ func cfgTestProviders(t *testing.T, app *apptest.App) {
 		SearchTypes                                               []searchType
 		ReferenceKinds                                            []string
 	}
-	// PROVIDERS.md's capability table.
+	// docs/providers.md's capability table.
 	want := map[string]struct {
 		pushback, mapping, webhooks bool
 		searchTypes                 []string

@@ -1,6 +1,7 @@
 package server_test
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -265,6 +266,9 @@ func pbSetup(t *testing.T, d string, p connector.ProviderKey) *pbEnv {
 	srv := &http.Server{Handler: wire, ReadHeaderTimeout: 10 * time.Second}
 	go srv.Serve(ln) //nolint:errcheck // ends with Shutdown
 	t.Cleanup(func() {
+		for _, v := range fk.ContractViolations() {
+			t.Errorf("contract: %s", v)
+		}
 		wire.releaseAll()
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		defer cancel()
@@ -533,38 +537,55 @@ func (e *pbEnv) retry(t *testing.T, id pulid.ID) pbPushback {
 	return got.RetryPushback
 }
 
-// writesOf returns the writes the fake received for a pushback: those
-// whose idempotency key derives from its ID.
-func (e *pbEnv) writesOf(id pulid.ID) []sandbox.Write {
+// concerns reports whether a write (its path and body) belongs to a
+// delivery to con: the note on the candidate or the move of its
+// application, the call logged on the HubSpot contact or its update. Each
+// test delivers to contacts of its own.
+func (e *pbEnv) concerns(con pbContact, path string, body []byte) bool {
+	if strings.Contains(path, "/"+con.ExternalID+"/") || strings.HasSuffix(path, "/"+con.ExternalID) {
+		return true
+	}
+	if app, _ := con.Attributes["applicationId"].(string); app != "" && strings.Contains(path, "/applications/"+app+"/") {
+		return true
+	}
+	return e.p == connector.HubSpot && strings.Contains(string(body), fmt.Sprintf(`"id":%q`, con.ExternalID))
+}
+
+// writesOf returns the writes to con that took effect in the fake.
+func (e *pbEnv) writesOf(con pbContact) []sandbox.Write {
 	var out []sandbox.Write
-	for _, w := range e.writes.Writes() {
-		if strings.Contains(w.IdempotencyKey, string(id)) {
+	for _, w := range e.writes.Applied() {
+		if e.concerns(con, w.Path, w.Body) {
 			out = append(out, w)
 		}
 	}
 	return out
 }
 
-// pbOnce requires every key of writes to have taken effect exactly once,
-// through exactly one write that was not a replay, and returns the first
-// write of each key.
-func (e *pbEnv) once(t *testing.T, writes []sandbox.Write) map[string]sandbox.Write {
+// once requires the delivery of pb to have taken effect exactly once: one
+// create (the note or logged call, carrying the pushback's marker), and
+// status writes that, however often repeated, all set the same value. It
+// returns the first write of each request.
+func (e *pbEnv) once(t *testing.T, pb pbPushback, writes []sandbox.Write) map[string]sandbox.Write {
 	t.Helper()
-	effects := e.writes.Effects()
 	first := map[string]sandbox.Write{}
-	applied := map[string]int{}
+	creates := 0
 	for _, w := range writes {
-		if _, ok := first[w.IdempotencyKey]; !ok {
-			first[w.IdempotencyKey] = w
+		req := w.Method + " " + w.Path
+		if w.Method == http.MethodPost {
+			creates++
+			if marker := connector.Marker("intake-" + string(pb.ID)); !strings.Contains(string(w.Body), marker) {
+				t.Errorf("%s lacks the delivery's marker %q: %s", req, marker, w.Body)
+			}
 		}
-		if !w.Replay {
-			applied[w.IdempotencyKey]++
+		if f, ok := first[req]; !ok {
+			first[req] = w
+		} else if pbCompact(f.Body) != pbCompact(w.Body) {
+			t.Errorf("%s was written twice with different bodies: %s and %s", req, f.Body, w.Body)
 		}
 	}
-	for k := range first {
-		if effects[k] != 1 || applied[k] != 1 {
-			t.Fatalf("key %s took effect %d times through %d non-replayed writes, want once", k, effects[k], applied[k])
-		}
+	if creates != 1 {
+		t.Fatalf("the delivery created %d notes or calls, want exactly 1", creates)
 	}
 	return first
 }
@@ -573,7 +594,7 @@ func (e *pbEnv) once(t *testing.T, writes []sandbox.Write) map[string]sandbox.Wr
 // result to con, in the provider's request shape, with status (or none).
 func (e *pbEnv) checkDelivery(t *testing.T, con pbContact, call pbCall, pb pbPushback, status string) {
 	t.Helper()
-	first := e.once(t, e.writesOf(pb.ID))
+	first := e.once(t, pb, e.writesOf(con))
 	var byMethod = map[string][]sandbox.Write{}
 	for _, w := range first {
 		byMethod[w.Method] = append(byMethod[w.Method], w)
@@ -732,13 +753,8 @@ func (e *pbEnv) checkHubSpot(t *testing.T, con pbContact, call pbCall, byMethod 
 // checkNothingWritten requires the fake to hold nothing of the pushback.
 func (e *pbEnv) checkNothingWritten(t *testing.T, con pbContact, pb pbPushback) {
 	t.Helper()
-	if w := e.writesOf(pb.ID); len(w) != 0 {
-		t.Errorf("the fake received writes for %s: %+v", pb.ID, w)
-	}
-	for k := range e.writes.Effects() {
-		if strings.Contains(k, string(pb.ID)) {
-			t.Errorf("the fake applied %s", k)
-		}
+	if w := e.writesOf(con); len(w) != 0 {
+		t.Errorf("the fake applied writes for %s: %+v", pb.ID, w)
 	}
 	switch e.p {
 	case connector.HubSpot:
@@ -1142,42 +1158,36 @@ func (e *pbEnv) testRetries(t *testing.T) {
 	if d := now[sandbox.RateLimit] - injected[sandbox.RateLimit]; d != pbRequestsPerAttempt {
 		t.Errorf("%d 429s injected, want %d", d, pbRequestsPerAttempt)
 	}
-	// The failed attempts never reached the fake: each key took effect once,
-	// written once.
-	for _, w := range e.writesOf(id) {
-		if w.Replay {
-			t.Errorf("write %s %s with key %s was a replay", w.Method, w.Path, w.IdempotencyKey)
-		}
-	}
 	e.checkDelivery(t, con, call, pb, e.want(camp, "SUCCESS"))
 }
 
 func (e *pbEnv) testLostAnswers(t *testing.T) {
 	camp := e.main()
 	con := e.take(t, camp)
-	// The fake applies the first write, but its answers (and those of the
-	// in-place retries) never reach Intake: the attempt fails, and the next
-	// one sends the same key again.
+	// The fake applies the writes, but their answers never reach Intake,
+	// as when a connection drops after the write. The external systems
+	// de-duplicate nothing: before writing again, the connector looks for
+	// the note or call it may have made, finds it, and goes on; the status
+	// write is idempotent and simply sent again.
 	e.wire.loseNext(pbRequestsPerAttempt)
+	t.Cleanup(func() { e.wire.loseNext(-e.wire.losing()) })
+	seen := len(e.wire.writesSeen())
 	call := e.recordPushed(t, camp, con, "FAILURE")
 	pb := e.settled(t, call.Pushback.ID, "DELIVERED")
-	if pb.Attempts != 2 {
-		t.Errorf("delivered after %d attempts, want 2", pb.Attempts)
+	if pb.Attempts != 1 {
+		t.Errorf("delivered after %d attempts, want 1: the lost answer is resolved by a look, not a retry later", pb.Attempts)
 	}
-	writes := e.writesOf(pb.ID)
-	if len(writes) == 0 {
-		t.Fatal("no writes")
+	if e.wire.losing() == pbRequestsPerAttempt {
+		t.Fatal("no answer was lost: the test did not exercise the look")
 	}
-	key := writes[0].IdempotencyKey
-	var replays []bool
-	for _, w := range writes {
-		if w.IdempotencyKey == key {
-			replays = append(replays, w.Replay)
+	creates := 0
+	for _, s := range e.wire.writesSeen()[seen:] {
+		if s.Method == http.MethodPost && e.concerns(con, s.Path, s.Body) {
+			creates++
 		}
 	}
-	want := append([]bool{false}, slices.Repeat([]bool{true}, pbRequestsPerAttempt)...)
-	if !slices.Equal(replays, want) {
-		t.Errorf("writes with key %s were replays %v, want %v", key, replays, want)
+	if creates != 1 {
+		t.Errorf("the note or call was sent %d times, want once: its lost answer must not make it sent again", creates)
 	}
 	e.checkDelivery(t, con, call, pb, e.want(camp, "FAILURE"))
 }
@@ -1215,7 +1225,7 @@ func (e *pbEnv) testRefused(t *testing.T) {
 	}
 	var sent []pbSeen
 	for _, s := range e.wire.writesSeen()[seen:] {
-		if strings.Contains(s.Key, string(pb.ID)) {
+		if e.concerns(con, s.Path, s.Body) {
 			sent = append(sent, s)
 		}
 	}
@@ -1280,7 +1290,7 @@ func (e *pbEnv) testUnknownStatus(t *testing.T) {
 		}
 		var patches int
 		for _, s := range e.wire.writesSeen()[seen:] {
-			if s.Method == http.MethodPatch && strings.Contains(s.Key, string(pb.ID)) {
+			if s.Method == http.MethodPatch && e.concerns(con, s.Path, s.Body) {
 				patches++
 			}
 		}
@@ -1412,7 +1422,10 @@ type pbWire struct {
 	lose     int
 }
 
-type pbSeen struct{ Method, Path, Key string }
+type pbSeen struct {
+	Method, Path string
+	Body         []byte
+}
 
 type pbRefusal struct {
 	status int
@@ -1471,6 +1484,13 @@ func (w *pbWire) loseNext(n int) {
 	w.lose += n
 }
 
+// losing returns how many answers loseNext still has to lose.
+func (w *pbWire) losing() int {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.lose
+}
+
 // writesSeen returns the delivery writes that arrived, in order.
 func (w *pbWire) writesSeen() []pbSeen {
 	w.mu.Lock()
@@ -1489,8 +1509,13 @@ func (w *pbWire) ServeHTTP(rw http.ResponseWriter, r *http.Request) {
 		w.next.ServeHTTP(rw, r)
 		return
 	}
+	body, err := io.ReadAll(r.Body)
+	if err != nil {
+		return
+	}
+	r.Body = io.NopCloser(bytes.NewReader(body))
 	w.mu.Lock()
-	w.seen = append(w.seen, pbSeen{Method: r.Method, Path: r.URL.Path, Key: r.Header.Get("Idempotency-Key")})
+	w.seen = append(w.seen, pbSeen{Method: r.Method, Path: r.URL.Path, Body: body})
 	h := w.holds[len(w.seen)]
 	w.mu.Unlock()
 	if h != nil {

@@ -100,7 +100,12 @@ func Start(t testing.TB, db *dbtest.DB, options ...func(*server.Config)) *App {
 	if err := fk.Start("127.0.0.1:0"); err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { fk.Close() })
+	t.Cleanup(func() {
+		fk.Close()
+		for _, v := range fk.ContractViolations() {
+			t.Errorf("contract: %s", v)
+		}
+	})
 
 	logs := &Logs{}
 	log := slog.New(slog.NewJSONHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))

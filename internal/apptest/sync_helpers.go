@@ -29,7 +29,8 @@ import (
 // their own, through wrap (nil: as they are), so that a test can change
 // what the external systems answer: hold requests (SyncGate), answer some
 // of them itself, or swap one fake for another. Connect integrations with
-// the returned set's Credentials.
+// the returned set's Credentials. The test fails when a request or an
+// answer of the fakes breaks a provider's documented contract.
 func StartSyncFakes(t testing.TB, d sandbox.Dataset, wrap func(http.Handler) http.Handler) *fakes.Set {
 	t.Helper()
 	fk := fakes.New(d)
@@ -51,6 +52,11 @@ func StartSyncFakes(t testing.TB, d sandbox.Dataset, wrap func(http.Handler) htt
 		defer cancel()
 		if srv.Shutdown(ctx) != nil {
 			srv.Close()
+		}
+		// Every request the connectors sent, and every answer of the fakes,
+		// keeps to what the vendors document.
+		for _, v := range fk.ContractViolations() {
+			t.Errorf("contract: %s", v)
 		}
 	})
 	return fk

@@ -215,14 +215,17 @@ type delivery struct {
 	pb              ent.Pushback
 	campaignID      pulid.ID
 	pushbackEnabled bool
-	integration     ent.Integration
-	req             connector.PushRequest
+	// failedBefore: an attempt failed before (a retryPushback starts the
+	// count of attempts anew but keeps the last error).
+	failedBefore bool
+	integration  ent.Integration
+	req          connector.PushRequest
 }
 
 // loadDelivery reads a delivery in one query; nil when the pushback is gone
 // (its campaign was deleted).
 func (e *Engine) loadDelivery(ctx context.Context, id pulid.ID) (*delivery, error) {
-	q := `SELECT p.organization_id, p.status, p.attempts, p.mapped_status, p.next_attempt_at, p.trigger_id,
+	q := `SELECT p.organization_id, p.status, p.attempts, p.last_error IS NOT NULL, p.mapped_status, p.next_attempt_at, p.trigger_id,
 		t.campaign_id, t.pushback_enabled, i.id, i.provider, i.status, i.credentials,
 		ct.external_id, ct.attributes, c.outcome, c.transcript, c.question_results, c.called_at, c.duration_seconds
 	FROM pushbacks p
@@ -237,7 +240,7 @@ func (e *Engine) loadDelivery(ctx context.Context, id pulid.ID) (*delivery, erro
 	var attrs, questions []byte
 	var duration int64
 	err := e.db.QueryRowContext(ctx, q, id).Scan(
-		&d.pb.OrganizationID, &d.pb.Status, &d.pb.Attempts, &mappedStatus, &nextAttempt, &d.pb.TriggerID,
+		&d.pb.OrganizationID, &d.pb.Status, &d.pb.Attempts, &d.failedBefore, &mappedStatus, &nextAttempt, &d.pb.TriggerID,
 		&d.campaignID, &d.pushbackEnabled, &d.integration.ID, &d.integration.Provider, &d.integration.Status, &d.integration.Credentials,
 		&d.req.Contact.ExternalID, &attrs, &d.req.Outcome, &d.req.Transcript, &questions, &d.req.CalledAt, &duration)
 	if errors.Is(err, sql.ErrNoRows) {
@@ -273,13 +276,14 @@ func (e *Engine) loadDelivery(ctx context.Context, id pulid.ID) (*delivery, erro
 
 // deliver makes one delivery attempt; jobAttempt is River's count of the
 // job's runs, above 1 after a failed or snoozed run and after a rescue
-// from a process that died mid-delivery.
+// from a process that died mid-delivery. Any sign of an earlier attempt
+// makes it a redelivery, which looks for its own earlier writes first.
 func (e *Engine) deliver(ctx context.Context, id pulid.ID, jobAttempt int) error {
 	d, err := e.loadDelivery(ctx, id)
 	if d == nil || err != nil {
 		return err
 	}
-	d.req.Redelivery = d.pb.Attempts > 0 || jobAttempt > 1
+	d.req.Redelivery = d.pb.Attempts > 0 || d.failedBefore || jobAttempt > 1
 	pb := &d.pb
 	if pb.Status == pushback.StatusDELIVERED || pb.Status == pushback.StatusDEAD {
 		return nil

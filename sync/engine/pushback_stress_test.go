@@ -43,27 +43,89 @@ const (
 	stressKillAfter = 400  // acknowledged results before the SIGKILL
 )
 
-// stressMapping is the trigger's status mapping: Talention stage names.
-var stressMapping = map[string]string{
-	"SUCCESS": "Accepted", "PARTIAL": "Interview", "FAILURE": "Rejected", "NOT_ANSWERED": "Unreachable",
+// stressMappings are the triggers' status mappings: Talention's stage
+// names and HubSpot's lead statuses. Compleet takes no status.
+var stressMappings = map[connector.ProviderKey]map[string]string{
+	connector.Talention: {"SUCCESS": "Accepted", "PARTIAL": "Interview", "FAILURE": "Rejected", "NOT_ANSWERED": "Unreachable"},
+	connector.HubSpot:   {"SUCCESS": "CONNECTED", "PARTIAL": "IN_PROGRESS", "FAILURE": "UNQUALIFIED", "NOT_ANSWERED": "ATTEMPTED_TO_CONTACT"},
+}
+
+// stressIsWrite matches the requests of a delivery that write.
+func stressIsWrite(r *http.Request) bool { return r.Method != http.MethodGet }
+
+// stressCheckFake requires the fake to hold, for each pushback, exactly one
+// logged call (HubSpot) or note (ATS) carrying the pushback's marker on its
+// contact, nothing else, and the mapped status.
+func stressCheckFake(t *testing.T, fk *fakes.Set, p connector.ProviderKey, mapping map[string]string, contacts []stressContact, pushbacks map[string]int) {
+	t.Helper()
+	ids := make([]string, len(contacts))
+	for i, con := range contacts {
+		ids[i] = con.ExternalID
+	}
+	byContact := fk.Delivered(p, ids)
+	total := 0
+	for _, bodies := range byContact {
+		total += len(bodies)
+	}
+	if total != len(pushbacks) {
+		t.Errorf("the fake holds %d calls or notes for %d pushbacks", total, len(pushbacks))
+	}
+	for id, i := range pushbacks {
+		con := contacts[i]
+		bodies := byContact[con.ExternalID]
+		marker := connector.Marker("intake-" + id)
+		if len(bodies) != 1 || !strings.Contains(bodies[0], marker) {
+			t.Errorf("contact %s holds %d calls or notes, want exactly one carrying %q", con.ExternalID, len(bodies), marker)
+			continue
+		}
+		want := mapping[stressOutcomes[i%4]]
+		switch p {
+		case connector.HubSpot:
+			if got := fk.HubSpot.LeadStatus(con.ExternalID); got != want {
+				t.Errorf("contact %s has hs_lead_status %q, want %q", con.ExternalID, got, want)
+			}
+		case connector.Talention:
+			if got, ok := fk.Talention.Stage(con.ApplicationID); !ok || got != want {
+				t.Errorf("application %s is in stage %q (known %v), want %q", con.ApplicationID, got, ok, want)
+			}
+		}
+		if p != connector.HubSpot {
+			if label := "Call result: " + stressNoteLabel[stressOutcomes[i%4]]; !strings.HasPrefix(bodies[0], label) {
+				t.Errorf("candidate %s's note starts %q, want %q", con.ExternalID, stressFirstLine(bodies[0]), label)
+			}
+		}
+	}
 }
 
 var stressOutcomes = []string{"SUCCESS", "PARTIAL", "FAILURE", "NOT_ANSWERED"}
 
-// TestPushbackStressSurvivesSIGKILL runs the real binary (`intake serve`)
-// on a fresh PostgreSQL database against a Talention fake in this process
-// that fails about 30% of requests (500s and 429s), records 1,000 call
-// results over GraphQL, SIGKILLs the server midway and starts another on
-// the same database. Every call result must be recorded once, every
-// pushback delivered, and every delivery must have taken effect in the
-// fake exactly once.
+// TestPushbackStressSurvivesSIGKILL runs, for each provider that takes
+// call results, the real binary (`intake serve`) on a fresh PostgreSQL
+// database against that provider's fake in this process. 20% of the
+// writes fail: half of them after taking effect (the fake applies the
+// write and cuts the connection, as a timeout does), the rest refused (500
+// or 429) without effect. It records 1,000 call results over GraphQL,
+// SIGKILLs the server midway and starts another on the same database.
+// Every call result must be recorded once, every pushback delivered, and
+// the fake must hold exactly one logged call or note per call result, with
+// the mapped status. The fakes de-duplicate nothing, as the vendors
+// document none: exactly once comes from the connectors' look for their
+// own marker before a write is made again.
 func TestPushbackStressSurvivesSIGKILL(t *testing.T) {
 	if testing.Short() {
-		t.Skip("the pushback stress test builds the binary and records 1,000 call results; skipped with -short")
+		t.Skip("the pushback stress test builds the binary and records 1,000 call results per provider; skipped with -short")
 	}
 	t.Parallel()
-	db := dbtest.Empty(t, dialect.Postgres) // skips (fails in CI) without PostgreSQL
 	bin := stressBuild(t)
+	// One provider at a time: each runs a server against 2,000 people.
+	for _, p := range []connector.ProviderKey{connector.HubSpot, connector.Talention, connector.Compleet} {
+		t.Run(string(p), func(t *testing.T) { stressProvider(t, bin, p) })
+	}
+}
+
+// stressProvider is TestPushbackStressSurvivesSIGKILL for one provider.
+func stressProvider(t *testing.T, bin string, provider connector.ProviderKey) {
+	db := dbtest.Empty(t, dialect.Postgres) // skips (fails in CI) without PostgreSQL
 
 	// The fakes run here, so that the test can inject faults and read
 	// what they received. People are created within the first sync's
@@ -73,8 +135,13 @@ func TestPushbackStressSurvivesSIGKILL(t *testing.T) {
 	if err := fk.Start("127.0.0.1:0"); err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { fk.Close() })
-	tal := fk.Talention
+	t.Cleanup(func() {
+		fk.Close()
+		for _, v := range fk.ContractViolations() {
+			t.Errorf("contract: %s", v)
+		}
+	})
+	faults, mapping := fk.Faults(provider), stressMappings[provider]
 
 	addr := stressFreeAddr(t)
 	env := []string{
@@ -95,17 +162,21 @@ func TestPushbackStressSurvivesSIGKILL(t *testing.T) {
 	srv := stressStart(t, bin, env, addr, filepath.Join(logs, "serve-1.log"))
 
 	c := &apptest.Client{URL: "http://" + addr, Key: key}
-	camp, trig := stressSetup(t, c, fk)
-	contacts := stressSync(t, c, data, camp, trig)
+	camp, trig := stressSetup(t, c, fk, provider, mapping)
+	contacts := stressSync(t, c, data, provider, camp, trig)
 	if len(contacts) < stressResults {
 		t.Fatalf("the sync imported %d contacts, want at least %d", len(contacts), stressResults)
 	}
 	contacts = contacts[:stressResults]
 
-	tal.Faults.SetRetryAfter(0)
-	tal.Faults.SetRate(sandbox.RateLimit, 0.1)
-	tal.Faults.SetRate(sandbox.ServerError, 0.23) // drawn after the 429s: about 30% fail in all
-	before := tal.Faults.Injected()
+	// 20% of the writes fail: 10% after taking effect, 5% refused with a
+	// 429 and 5% with a 500 (each rate is drawn after the ones before it).
+	faults.SetRetryAfter(0)
+	faults.Only(stressIsWrite)
+	faults.SetRate(sandbox.RateLimit, 0.05)
+	faults.SetRate(sandbox.ServerError, 0.05/0.95)
+	faults.SetRate(sandbox.LostAnswer, 0.10/0.90)
+	before := faults.Injected()
 
 	pg, err := sql.Open("postgres", db.URL)
 	if err != nil {
@@ -150,7 +221,7 @@ func TestPushbackStressSurvivesSIGKILL(t *testing.T) {
 	for range stressInFlight {
 		wg.Go(func() {
 			for i := range work {
-				id, n, err := stressRecord(c, contacts[i].ID, i, recordDeadline)
+				id, n, err := stressRecord(c, contacts[i].ID, i, mapping, recordDeadline)
 				retried.Add(int64(n))
 				if err != nil {
 					errs <- fmt.Errorf("call result %d: %w", i, err)
@@ -198,15 +269,16 @@ func TestPushbackStressSurvivesSIGKILL(t *testing.T) {
 		}
 		t.Logf("%d requests retried after the kill", retried.Load())
 	})
-	t.Run("the fake failed requests during the deliveries", func(t *testing.T) {
-		after := tal.Faults.Injected()
-		for _, f := range []sandbox.Fault{sandbox.RateLimit, sandbox.ServerError} {
+	t.Run("the fake failed writes during the deliveries", func(t *testing.T) {
+		after := faults.Injected()
+		for _, f := range []sandbox.Fault{sandbox.RateLimit, sandbox.ServerError, sandbox.LostAnswer} {
 			if after[f] <= before[f] {
 				t.Errorf("no %s was injected while delivering", f)
 			}
 		}
-		t.Logf("injected: %d rate limits, %d server errors", after[sandbox.RateLimit]-before[sandbox.RateLimit],
-			after[sandbox.ServerError]-before[sandbox.ServerError])
+		t.Logf("injected: %d rate limits, %d server errors, %d answers lost after the write took effect",
+			after[sandbox.RateLimit]-before[sandbox.RateLimit], after[sandbox.ServerError]-before[sandbox.ServerError],
+			after[sandbox.LostAnswer]-before[sandbox.LostAnswer])
 	})
 
 	t.Run("the deliveries the kill interrupted are taken up by the next server", func(t *testing.T) {
@@ -306,8 +378,8 @@ func TestPushbackStressSurvivesSIGKILL(t *testing.T) {
 				t.Errorf("pushback %s: status %s, attempts %d, deliveredAt set %v, nextAttemptAt cleared %v, lastError cleared %v",
 					id, status, attempts, delivered, noNext, noError)
 			}
-			if mapped != stressMapping[outcome] {
-				t.Errorf("pushback %s of a %s call: mapped status %q, want %q", id, outcome, mapped, stressMapping[outcome])
+			if mapped != mapping[outcome] {
+				t.Errorf("pushback %s of a %s call: mapped status %q, want %q", id, outcome, mapped, mapping[outcome])
 			}
 		}
 		if err := rows.Err(); err != nil {
@@ -318,49 +390,8 @@ func TestPushbackStressSurvivesSIGKILL(t *testing.T) {
 		}
 	})
 
-	t.Run("every delivery took effect in the fake exactly once", func(t *testing.T) {
-		effects := tal.Writes.Effects()
-		for id := range pushbacks {
-			for _, req := range []string{"note", "stage"} {
-				k := "intake-" + id + ":" + req
-				if effects[k] != 1 {
-					t.Errorf("%s took effect %d times, want 1", k, effects[k])
-				}
-			}
-		}
-		for k, n := range effects {
-			id, req, ok := strings.Cut(strings.TrimPrefix(k, "intake-"), ":")
-			if _, known := pushbacks[id]; !ok || !known || (req != "note" && req != "stage") {
-				t.Errorf("the fake applied %q (%d times), which belongs to no pushback", k, n)
-			}
-		}
-		if len(effects) != 2*len(pushbacks) {
-			t.Errorf("%d effects, want 2 per pushback (%d)", len(effects), 2*len(pushbacks))
-		}
-		replays := 0
-		for _, w := range tal.Writes.Writes() {
-			if w.Replay {
-				replays++
-			}
-		}
-		t.Logf("%d writes, %d of them replays of a key already applied", len(tal.Writes.Writes()), replays)
-	})
-
-	t.Run("each candidate has one note and its application the mapped stage", func(t *testing.T) {
-		for i, con := range contacts {
-			notes := tal.Notes(con.ExternalID)
-			if len(notes) != 1 {
-				t.Errorf("candidate %s has %d notes, want 1", con.ExternalID, len(notes))
-				continue
-			}
-			if want := "Call result: " + stressNoteLabel[stressOutcomes[i%4]]; !strings.HasPrefix(notes[0], want) {
-				t.Errorf("candidate %s's note starts %q, want %q", con.ExternalID, stressFirstLine(notes[0]), want)
-			}
-			stage, ok := tal.Stage(con.ApplicationID)
-			if want := stressMapping[stressOutcomes[i%4]]; !ok || stage != want {
-				t.Errorf("application %s is in stage %q (known %v), want %q", con.ApplicationID, stage, ok, want)
-			}
-		}
+	t.Run("the fake holds exactly one call result per pushback, with the mapped status", func(t *testing.T) {
+		stressCheckFake(t, fk, provider, mapping, contacts, pushbacks)
 	})
 }
 
@@ -371,17 +402,17 @@ type stressContact struct {
 	ID, ExternalID, ApplicationID string
 }
 
-// stressSetup connects Talention, creates a campaign and configures its
-// trigger with pushback and a status mapping.
-func stressSetup(t *testing.T, c *apptest.Client, fk *fakes.Set) (campaign, trigger string) {
+// stressSetup connects the provider, creates a campaign and configures its
+// trigger with pushback and, where the provider takes one, mapping.
+func stressSetup(t *testing.T, c *apptest.Client, fk *fakes.Set, provider connector.ProviderKey, mapping map[string]string) (campaign, trigger string) {
 	t.Helper()
 	var integ struct {
 		ConnectIntegration struct{ ID, Status string }
 	}
 	c.MustDo(t, `mutation($in: ConnectIntegrationInput!) { connectIntegration(input: $in) { id status } }`,
-		map[string]any{"in": map[string]any{"provider": "TALENTION", "name": "Talention", "credentials": fk.Credentials(connector.Talention)}}, &integ)
+		map[string]any{"in": map[string]any{"provider": provider, "name": string(provider), "credentials": fk.Credentials(provider)}}, &integ)
 	if integ.ConnectIntegration.Status != "CONNECTED" {
-		t.Fatalf("connecting Talention: status %s", integ.ConnectIntegration.Status)
+		t.Fatalf("connecting %s: status %s", provider, integ.ConnectIntegration.Status)
 	}
 	var camp struct{ CreateCampaign struct{ ID string } }
 	c.MustDo(t, `mutation { createCampaign(input: {name: "stress"}) { id } }`, nil, &camp)
@@ -391,16 +422,20 @@ func stressSetup(t *testing.T, c *apptest.Client, fk *fakes.Set) (campaign, trig
 			PushbackEnabled bool
 		}
 	}
-	mapping := map[string]any{
-		"success": stressMapping["SUCCESS"], "partial": stressMapping["PARTIAL"],
-		"failure": stressMapping["FAILURE"], "notAnswered": stressMapping["NOT_ANSWERED"],
+	in := map[string]any{
+		"campaignID": camp.CreateCampaign.ID, "integrationID": integ.ConnectIntegration.ID, "enabled": true,
+		"pushbackEnabled": true, "syncIntervalSeconds": service.MaxSyncInterval, // no scheduled run meanwhile
+	}
+	var want map[string]any
+	if mapping != nil {
+		want = map[string]any{
+			"success": mapping["SUCCESS"], "partial": mapping["PARTIAL"],
+			"failure": mapping["FAILURE"], "notAnswered": mapping["NOT_ANSWERED"],
+		}
+		in["statusMapping"] = want
 	}
 	c.MustDo(t, `mutation($in: ConfigureTriggerInput!) { configureTrigger(input: $in) { id pushbackEnabled } }`,
-		map[string]any{"in": map[string]any{
-			"campaignID": camp.CreateCampaign.ID, "integrationID": integ.ConnectIntegration.ID, "enabled": true,
-			"pushbackEnabled": true, "syncIntervalSeconds": service.MaxSyncInterval, // no scheduled run meanwhile
-			"statusMapping": mapping,
-		}}, &trig)
+		map[string]any{"in": in}, &trig)
 	if !trig.ConfigureTrigger.PushbackEnabled {
 		t.Fatalf("configureTrigger answered %+v", trig.ConfigureTrigger)
 	}
@@ -411,15 +446,15 @@ func stressSetup(t *testing.T, c *apptest.Client, fk *fakes.Set) (campaign, trig
 	}
 	c.MustDo(t, `query($id: ID!) { node(id: $id) { ... on Trigger { statusMapping { success partial failure notAnswered } } } }`,
 		map[string]any{"id": trig.ConfigureTrigger.ID}, &stored)
-	if fmt.Sprint(stored.Node.StatusMapping) != fmt.Sprint(mapping) {
-		t.Fatalf("the trigger's status mapping is %v, want %v", stored.Node.StatusMapping, mapping)
+	if mapping != nil && fmt.Sprint(stored.Node.StatusMapping) != fmt.Sprint(want) {
+		t.Fatalf("the trigger's status mapping is %v, want %v", stored.Node.StatusMapping, want)
 	}
 	return camp.CreateCampaign.ID, trig.ConfigureTrigger.ID
 }
 
 // stressSync runs a test sync of the trigger, waits for it to succeed and
 // returns the campaign's contacts ordered by external ID.
-func stressSync(t *testing.T, c *apptest.Client, data sandbox.Dataset, campaign, trigger string) []stressContact {
+func stressSync(t *testing.T, c *apptest.Client, data sandbox.Dataset, provider connector.ProviderKey, campaign, trigger string) []stressContact {
 	t.Helper()
 	var started struct{ TestSync struct{ ID string } }
 	c.MustDo(t, `mutation($id: ID!) { testSync(triggerID: $id) { id } }`, map[string]any{"id": trigger}, &started)
@@ -480,6 +515,9 @@ func stressSync(t *testing.T, c *apptest.Client, data sandbox.Dataset, campaign,
 	}
 	slices.SortFunc(out, func(a, b stressContact) int { return strings.Compare(a.ExternalID, b.ExternalID) })
 	for _, con := range out {
+		if provider == connector.HubSpot {
+			break // contacts, not applications
+		}
 		i, ok := data.IndexOf(con.ExternalID)
 		if want := atsfake.ApplicationID(data, i); !ok || con.ApplicationID != want {
 			t.Fatalf("contact %s (candidate %s) has application %q, want %q", con.ID, con.ExternalID, con.ApplicationID, want)
@@ -492,7 +530,7 @@ func stressSync(t *testing.T, c *apptest.Client, data sandbox.Dataset, campaign,
 // same idempotency key while the server cannot be reached (it was killed
 // and is being restarted). It returns the call result's ID and how many
 // attempts failed.
-func stressRecord(c *apptest.Client, contactID string, i int, deadline time.Time) (string, int, error) {
+func stressRecord(c *apptest.Client, contactID string, i int, mapping map[string]string, deadline time.Time) (string, int, error) {
 	outcome := stressOutcomes[i%4]
 	body, _ := json.Marshal(map[string]any{
 		"query": `mutation($in: RecordCallResultInput!) { recordCallResult(input: $in) { id outcome pushback { status mappedStatus } } }`,
@@ -531,7 +569,7 @@ func stressRecord(c *apptest.Client, contactID string, i int, deadline time.Time
 			return "", failed, fmt.Errorf("HTTP %d: %s", status, raw)
 		}
 		r := out.Data.RecordCallResult
-		if r.ID == "" || r.Outcome != outcome || r.Pushback == nil || r.Pushback.MappedStatus != stressMapping[outcome] {
+		if r.ID == "" || r.Outcome != outcome || r.Pushback == nil || r.Pushback.MappedStatus != mapping[outcome] {
 			return "", failed, fmt.Errorf("recordCallResult answered %s", raw)
 		}
 		return r.ID, failed, nil
