@@ -3,7 +3,7 @@
 //
 //	go run ./internal/bench/pushbench -n 5000 [-provider TALENTION|COMPLEET|HUBSPOT]
 //	    [-workers 20] [-callers 16] [-broker postgres|local] [-postgres URL] [-keep]
-//	    [-cpuprofile FILE] [-timeout 10m] [-v]
+//	    [-fail 0.2] [-cpuprofile FILE] [-timeout 10m] [-v]
 //
 // It creates a scratch PostgreSQL database on the server at -postgres
 // (default TEST_DATABASE_URL, else postgres://postgres@127.0.0.1:5432/test),
@@ -19,8 +19,13 @@
 // recordCallResult does without HTTP), the outcomes cycling through all
 // four. The clock runs from the first record until every pushback is
 // DELIVERED; the rate printed is deliveries per second over that time.
-// Finally it checks that every delivery took effect in the fake once. The
+// Finally it checks that the fake holds exactly one call or note per
+// delivery, found by the delivery's marker. The
 // scratch database is dropped at the end unless -keep is given.
+//
+// -fail F makes a fraction F of the fake's writes fail, half of them after
+// taking effect (the answer is lost), so the figures include the looks
+// that keep such deliveries from writing twice.
 //
 // -broker local publishes progress in the process only, instead of with
 // PostgreSQL NOTIFY as main.go does: the difference is what NOTIFY costs.
@@ -38,6 +43,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net/http"
 	"os"
 	"os/signal"
 	"runtime"
@@ -109,6 +115,7 @@ type options struct {
 	cpuprofile string
 	timeout    time.Duration
 	verbose    bool
+	fail       float64
 }
 
 func parseFlags(args []string, getenv func(string) string, stderr io.Writer) (options, error) {
@@ -126,6 +133,7 @@ func parseFlags(args []string, getenv func(string) string, stderr io.Writer) (op
 	fs.BoolVar(&o.keep, "keep", false, "keep the scratch database instead of dropping it")
 	fs.StringVar(&o.cpuprofile, "cpuprofile", "", "write a CPU profile of the measured part (the whole process: engine, connector and fakes) to this file")
 	fs.DurationVar(&o.timeout, "timeout", 10*time.Minute, "give up when the pushbacks are not all delivered after this long")
+	fs.Float64Var(&o.fail, "fail", 0, "fraction of the fake's writes that fail (0 to 0.5): half of them after taking effect, their answers lost; the rest refused with a 500")
 	fs.BoolVar(&o.verbose, "v", false, "log the engine's info messages to stderr (default: warnings and errors)")
 	if err := fs.Parse(args); err != nil {
 		return o, err
@@ -141,6 +149,9 @@ func parseFlags(args []string, getenv func(string) string, stderr io.Writer) (op
 	case connector.Talention, connector.Compleet, connector.HubSpot:
 	default:
 		return o, fmt.Errorf("-provider: %q is not one of TALENTION, COMPLEET, HUBSPOT", provider)
+	}
+	if o.fail < 0 || o.fail > 0.5 {
+		return o, fmt.Errorf("-fail: %v is not between 0 and 0.5", o.fail)
 	}
 	if o.workers < 1 || o.workers > 1024 {
 		return o, fmt.Errorf("-workers: %d is not between 1 and 1024", o.workers)
@@ -177,8 +188,8 @@ type result struct {
 	MaxAttempts   int // the most attempts a pushback took
 	Delivered     int
 	Dead          int
-	Effects       int // keys the fake applied
-	WantEffects   int // keys the deliveries should have applied
+	Effects       int // calls or notes with their marker, and statuses set, in the fake
+	WantEffects   int // one call or note per pushback, and its status where mapped
 	Summary       string
 }
 
@@ -225,6 +236,12 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) (*result,
 		return nil, err
 	}
 	defer fk.Close()
+	if o.fail > 0 {
+		f := fk.Faults(o.provider)
+		f.Only(func(r *http.Request) bool { return r.Method != http.MethodGet })
+		f.SetRate(sandbox.ServerError, o.fail/2)
+		f.SetRate(sandbox.LostAnswer, o.fail/2/(1-o.fail/2)) // drawn after the 500s
+	}
 
 	key := make([]byte, secrets.KeySize)
 	if _, err := rand.Read(key); err != nil {
@@ -511,43 +528,65 @@ func check(ctx context.Context, db *sql.DB, fk *fakes.Set, o options, s *setup, 
 	sec := func(f float64) time.Duration { return time.Duration(f * float64(time.Second)) }
 	res.P50, res.P95, res.Max = sec(p50), sec(p95), sec(maxLat)
 
-	var writes *sandbox.WriteLog
-	var suffixes []string
-	switch o.provider {
-	case connector.Talention:
-		writes, suffixes = fk.Talention.Writes, []string{":note", ":stage"}
-	case connector.Compleet:
-		writes, suffixes = fk.Compleet.Writes, []string{":note"}
-	case connector.HubSpot:
-		writes, suffixes = fk.HubSpot.Writes, []string{":call", ":status"}
-	}
-	if !s.mapped {
-		suffixes = suffixes[:1]
-	}
-	rows, err := db.QueryContext(ctx, `SELECT id FROM pushbacks`)
+	// Each pushback must have left exactly one call or note, carrying its
+	// marker, on its contact (the fakes de-duplicate nothing), and its
+	// mapped status: each is one effect.
+	rows, err := db.QueryContext(ctx, `SELECT p.id, coalesce(p.mapped_status, ''), ct.external_id, ct.attributes FROM pushbacks p
+		JOIN call_results c ON c.id = p.call_result_id JOIN contacts ct ON ct.id = c.contact_id`)
 	if err != nil {
 		return err
 	}
 	defer rows.Close()
-	effects := writes.Effects()
-	res.Effects = len(effects)
+	type delivery struct{ marker, status, app string }
+	want := map[string]delivery{} // by contact external ID
+	var contacts []string
 	for rows.Next() {
-		var id string
-		if err := rows.Scan(&id); err != nil {
+		var id, status, ext string
+		var attrs []byte
+		if err := rows.Scan(&id, &status, &ext, &attrs); err != nil {
 			return err
 		}
-		for _, suf := range suffixes {
+		var a map[string]any
+		if err := json.Unmarshal(attrs, &a); err != nil {
+			return fmt.Errorf("contact %s: attributes: %w", ext, err)
+		}
+		app, _ := a["applicationId"].(string)
+		want[ext] = delivery{marker: connector.Marker("intake-" + id), status: status, app: app}
+		contacts = append(contacts, ext)
+		res.WantEffects++
+		if status != "" {
 			res.WantEffects++
-			if k := "intake-" + id + suf; effects[k] != 1 {
-				return fmt.Errorf("the fake applied %s %d times, want once", k, effects[k])
-			}
 		}
 	}
 	if err := rows.Err(); err != nil {
 		return err
 	}
+	for ext, bodies := range fk.Delivered(o.provider, contacts) {
+		d := want[ext]
+		if len(bodies) != 1 || !strings.Contains(bodies[0], d.marker) {
+			return fmt.Errorf("contact %s holds %d calls or notes, want exactly one carrying %q", ext, len(bodies), d.marker)
+		}
+		res.Effects++
+	}
+	for _, ext := range contacts {
+		d := want[ext]
+		if d.status == "" {
+			continue
+		}
+		var got string
+		switch o.provider {
+		case connector.HubSpot:
+			got = fk.HubSpot.LeadStatus(ext)
+		case connector.Talention:
+			got, _ = fk.Talention.Stage(d.app)
+		}
+		if got != d.status {
+			return fmt.Errorf("contact %s has status %q, want %q", ext, got, d.status)
+		}
+		res.Effects++
+	}
 	if res.Effects != res.WantEffects {
-		return fmt.Errorf("the fake applied %d keys, want %d", res.Effects, res.WantEffects)
+		return fmt.Errorf("the fake shows %d effects, want %d", res.Effects, res.WantEffects)
 	}
 	return nil
 }

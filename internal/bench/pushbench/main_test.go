@@ -20,17 +20,19 @@ func TestPushbenchSmoke(t *testing.T) {
 		provider connector.ProviderKey
 		broker   string
 		mapped   bool
-		perCall  int // effects per delivery: a note/call, and a status with a mapping
+		perCall  int    // effects per delivery: a note/call, and a status with a mapping
+		fail     string // -fail
 	}{
-		{connector.Talention, "postgres", true, 2},
-		{connector.Compleet, "local", false, 1},
-		{connector.HubSpot, "postgres", true, 2},
+		{connector.Talention, "postgres", true, 2, "0"},
+		{connector.Compleet, "local", false, 1, "0.2"},
+		{connector.HubSpot, "postgres", true, 2, "0.2"},
 	} {
 		// One after the other: each holds a pool of up to 20 connections.
 		t.Run(string(tc.provider)+" delivers every call result once", func(t *testing.T) {
 			var stdout, stderr bytes.Buffer
 			res, err := run(context.Background(), []string{
 				"-n", "200", "-provider", string(tc.provider), "-workers", "8", "-callers", "4", "-broker", tc.broker, "-postgres", server,
+				"-fail", tc.fail,
 			}, &stdout, &stderr)
 			if err != nil {
 				t.Fatalf("pushbench: %v\nstdout:\n%s\nstderr:\n%s", err, stdout.String(), stderr.String())
@@ -54,7 +56,7 @@ func TestPushbenchSmoke(t *testing.T) {
 		t.Parallel()
 		for _, args := range [][]string{
 			{"-n", "0"}, {"-provider", "ZVOOVE"}, {"-workers", "0"}, {"-callers", "0"}, {"-broker", "redis"},
-			{"-postgres", "mysql://x"}, {"extra"},
+			{"-postgres", "mysql://x"}, {"-fail", "0.6"}, {"-fail", "-0.1"}, {"extra"},
 		} {
 			var out bytes.Buffer
 			if _, err := run(context.Background(), args, &out, &out); err == nil {
