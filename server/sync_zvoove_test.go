@@ -7,26 +7,75 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/intake/intake/internal/dbtest"
 	"github.com/intake/intake/sync/connector"
+	"github.com/intake/intake/sync/sandbox"
 	"github.com/intake/intake/sync/sandbox/zvoovefake"
 )
 
-// A test sync of zvoove imports every candidate exactly once, and
-// availableReferences lists every office, whether zvoove counts pages from
-// 0 or from 1 (its spec does not say).
+// A test sync of zvoove imports every valid candidate exactly once and
+// accounts for every other with an import issue, and availableReferences
+// lists every office, in each mode zvoove's documents leave open: pages
+// counted from 0 or from 1, the lists without paging metadata paged or
+// not, and the change log's page-size maximum of a SaaS (20) or an on-prem
+// (10) tenant.
 func TestSyncZvoovePaging(t *testing.T) {
 	t.Parallel()
 	dbtest.Each(t, func(t *testing.T, db *dbtest.DB) {
 		app := syncStart(t, db)
-		for _, base := range []int{0, 1} {
-			t.Run(fmt.Sprintf("page base %d", base), func(t *testing.T) {
-				// 137 candidates: three pages of the 50 asked, the last
-				// partial; 7 offices.
-				d := syncNow(31+uint64(base), 137)
-				d.Groups = 7
-				z := zvoovefake.New(zvoovefake.Config{Dataset: d, PageBase: base})
+		for _, m := range []struct {
+			base     int
+			unpaged  bool
+			onPrem   bool
+			talent   bool // talent_pool_research instead of new_applications
+			people   int
+			officeNo int
+		}{
+			// 137 candidates: three pages of the 50 asked, the last partial.
+			{base: 0, people: 137, officeNo: 7},
+			{base: 1, people: 137, officeNo: 7},
+			{base: 0, unpaged: true, people: 137, officeNo: 7},
+			{base: 1, unpaged: true, people: 137, officeNo: 7},
+			// Exactly one full page of candidates: the probe must find no second page.
+			{base: 0, people: 50, officeNo: 1},
+			{base: 1, people: 50, officeNo: 1},
+			// The change log: pages of 20 (SaaS) or 10 (on-prem), the last partial.
+			{base: 0, talent: true, people: 137, officeNo: 7},
+			{base: 1, talent: true, people: 137, officeNo: 7},
+			{base: 0, talent: true, onPrem: true, people: 137, officeNo: 7},
+			{base: 1, talent: true, onPrem: true, people: 10, officeNo: 3},
+		} {
+			name := fmt.Sprintf("new applications, page base %d, %d candidates", m.base, m.people)
+			if m.talent {
+				name = fmt.Sprintf("talent pool research, page base %d, %d candidates", m.base, m.people)
+			}
+			if m.unpaged {
+				name += ", unpaged lists"
+			}
+			if m.onPrem {
+				name += ", on-prem"
+			}
+			t.Run(name, func(t *testing.T) {
+				d := syncNow(31+uint64(m.base), m.people)
+				fields := map[string]any(nil)
+				var listed func(int) bool
+				if m.talent {
+					// Every change is a day old or less and already made.
+					d = sandbox.Dataset{Seed: 41 + uint64(m.base), Size: m.people, Step: time.Minute}.AnchoredAt(time.Now().Add(-24 * time.Hour))
+					fields = map[string]any{"searchType": connector.SearchTalentPool, "searchParams": map[string]any{"daysSinceLastChange": 30}}
+					// The change log reports some candidates removed: they are not contacts.
+					listed = func(i int) bool {
+						switch zvoovefake.EntryStatus(i) {
+						case zvoovefake.StatusDeleted, zvoovefake.StatusAnonymized, zvoovefake.StatusRemoved:
+							return false
+						}
+						return true
+					}
+				}
+				d.Groups = m.officeNo
+				z := zvoovefake.New(zvoovefake.Config{Dataset: d, PageBase: m.base, UnpagedLists: m.unpaged, OnPrem: m.onPrem})
 				own := http.StripPrefix("/zvoove", z.Handler())
 				swap := func(next http.Handler) http.Handler {
 					return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -37,7 +86,7 @@ func TestSyncZvoovePaging(t *testing.T) {
 						next.ServeHTTP(w, r)
 					})
 				}
-				f := syncSetup(t, app, d, swap, connector.Zvoove, nil)
+				f := syncSetup(t, app, d, swap, connector.Zvoove, fields)
 
 				var refs []string
 				var after any
@@ -66,11 +115,11 @@ func TestSyncZvoovePaging(t *testing.T) {
 					t.Fatalf("availableReferences listed %v, want every office once: %v", refs, offices)
 				}
 
+				recs := syncModel{d: d, to: d.Size, listed: listed}.records()
 				run := f.waitRun(t, f.testSync(t, f.trig).ID)
-				if run.Status != "SUCCEEDED" || run.Fetched != d.Size {
-					t.Fatalf("ended %s, want SUCCEEDED fetching all %d candidates", run, d.Size)
+				if run.Status != "SUCCEEDED" || run.Fetched != len(recs) {
+					t.Fatalf("ended %s, want SUCCEEDED fetching all %d candidates", run, len(recs))
 				}
-				recs := syncModel{d: d, to: d.Size}.records()
 				contacts := f.contacts(t, f.campaign)
 				syncCheckRun(t, f.syncEnv, run, recs, contacts)
 				syncImportedOnce(t, contacts, recs)
