@@ -13,6 +13,7 @@ import (
 	"entgo.io/ent/dialect/sql"
 	"entgo.io/ent/dialect/sql/sqlgraph"
 	"github.com/intake/intake/ent/apikey"
+	"github.com/intake/intake/ent/auditevent"
 	"github.com/intake/intake/ent/callresult"
 	"github.com/intake/intake/ent/campaign"
 	"github.com/intake/intake/ent/contact"
@@ -85,6 +86,7 @@ func checkColumn(t, c string) error {
 	initCheck.Do(func() {
 		columnCheck = sql.NewColumnCheck(map[string]func(string) bool{
 			apikey.Table:        apikey.ValidColumn,
+			auditevent.Table:    auditevent.ValidColumn,
 			callresult.Table:    callresult.ValidColumn,
 			campaign.Table:      campaign.ValidColumn,
 			contact.Table:       contact.ValidColumn,

@@ -16,6 +16,8 @@ type Tx struct {
 	config
 	// APIKey is the client for interacting with the APIKey builders.
 	APIKey *APIKeyClient
+	// AuditEvent is the client for interacting with the AuditEvent builders.
+	AuditEvent *AuditEventClient
 	// CallResult is the client for interacting with the CallResult builders.
 	CallResult *CallResultClient
 	// Campaign is the client for interacting with the Campaign builders.
@@ -170,6 +172,7 @@ func (tx *Tx) Client() *Client {
 
 func (tx *Tx) init() {
 	tx.APIKey = NewAPIKeyClient(tx.config)
+	tx.AuditEvent = NewAuditEventClient(tx.config)
 	tx.CallResult = NewCallResultClient(tx.config)
 	tx.Campaign = NewCampaignClient(tx.config)
 	tx.Contact = NewContactClient(tx.config)

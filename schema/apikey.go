@@ -9,7 +9,8 @@ import (
 )
 
 // APIKey authenticates a caller as ADMIN or VIEWER of an organization. Only
-// a SHA-256 hash of the key is stored; the key itself is shown once.
+// a SHA-256 hash of the key is stored; the key itself is shown once. A key
+// stops working when it is revoked or expires.
 type APIKey struct{ ent.Schema }
 
 func (APIKey) Mixin() []ent.Mixin {
@@ -18,8 +19,12 @@ func (APIKey) Mixin() []ent.Mixin {
 
 func (APIKey) Fields() []ent.Field {
 	return []ent.Field{
+		// name says what the key is for ("dialer", "CRM sync"); keys
+		// created before keys had names have "".
+		field.String("name").Default("").MaxLen(200),
 		field.String("hash").Sensitive().Unique().Immutable(),
 		field.Enum("role").Values("ADMIN", "VIEWER").Default("ADMIN"),
+		field.Time("expires_at").Optional().Nillable().Immutable(),
 		field.Time("revoked_at").Optional().Nillable(),
 		field.Time("last_used_at").Optional().Nillable(),
 	}

@@ -14,8 +14,10 @@ var (
 		{Name: "id", Type: field.TypeString},
 		{Name: "organization_id", Type: field.TypeString},
 		{Name: "created_at", Type: field.TypeTime},
+		{Name: "name", Type: field.TypeString, Size: 200, Default: ""},
 		{Name: "hash", Type: field.TypeString, Unique: true},
 		{Name: "role", Type: field.TypeEnum, Enums: []string{"ADMIN", "VIEWER"}, Default: "ADMIN"},
+		{Name: "expires_at", Type: field.TypeTime, Nullable: true},
 		{Name: "revoked_at", Type: field.TypeTime, Nullable: true},
 		{Name: "last_used_at", Type: field.TypeTime, Nullable: true},
 	}
@@ -29,6 +31,38 @@ var (
 				Name:    "apikey_organization_id",
 				Unique:  false,
 				Columns: []*schema.Column{APIKeysColumns[1]},
+			},
+		},
+	}
+	// AuditEventsColumns holds the columns for the "audit_events" table.
+	AuditEventsColumns = []*schema.Column{
+		{Name: "id", Type: field.TypeString},
+		{Name: "organization_id", Type: field.TypeString},
+		{Name: "created_at", Type: field.TypeTime},
+		{Name: "actor_kind", Type: field.TypeEnum, Enums: []string{"API_KEY", "WEBHOOK", "SCHEDULE", "SYSTEM"}},
+		{Name: "actor_key_id", Type: field.TypeString, Nullable: true},
+		{Name: "actor_name", Type: field.TypeString, Default: ""},
+		{Name: "operation", Type: field.TypeString},
+		{Name: "target_id", Type: field.TypeString, Default: ""},
+		{Name: "related_ids", Type: field.TypeJSON, Nullable: true},
+		{Name: "fields", Type: field.TypeJSON, Nullable: true},
+		{Name: "outcome", Type: field.TypeString},
+	}
+	// AuditEventsTable holds the schema information for the "audit_events" table.
+	AuditEventsTable = &schema.Table{
+		Name:       "audit_events",
+		Columns:    AuditEventsColumns,
+		PrimaryKey: []*schema.Column{AuditEventsColumns[0]},
+		Indexes: []*schema.Index{
+			{
+				Name:    "auditevent_organization_id_created_at",
+				Unique:  false,
+				Columns: []*schema.Column{AuditEventsColumns[1], AuditEventsColumns[2]},
+			},
+			{
+				Name:    "auditevent_organization_id_target_id_created_at",
+				Unique:  false,
+				Columns: []*schema.Column{AuditEventsColumns[1], AuditEventsColumns[7], AuditEventsColumns[2]},
 			},
 		},
 	}
@@ -458,6 +492,7 @@ var (
 	// Tables holds all the tables in the schema.
 	Tables = []*schema.Table{
 		APIKeysTable,
+		AuditEventsTable,
 		CallResultsTable,
 		CampaignsTable,
 		ContactsTable,

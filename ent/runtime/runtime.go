@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/intake/intake/ent/apikey"
+	"github.com/intake/intake/ent/auditevent"
 	"github.com/intake/intake/ent/callresult"
 	"github.com/intake/intake/ent/campaign"
 	"github.com/intake/intake/ent/contact"
@@ -46,10 +47,57 @@ func init() {
 	apikeyDescCreatedAt := apikeyMixinFields2[0].Descriptor()
 	// apikey.DefaultCreatedAt holds the default value on creation for the created_at field.
 	apikey.DefaultCreatedAt = apikeyDescCreatedAt.Default.(func() time.Time)
+	// apikeyDescName is the schema descriptor for name field.
+	apikeyDescName := apikeyFields[0].Descriptor()
+	// apikey.DefaultName holds the default value on creation for the name field.
+	apikey.DefaultName = apikeyDescName.Default.(string)
+	// apikey.NameValidator is a validator for the "name" field. It is called by the builders before save.
+	apikey.NameValidator = apikeyDescName.Validators[0].(func(string) error)
 	// apikeyDescID is the schema descriptor for id field.
 	apikeyDescID := apikeyMixinFields0[0].Descriptor()
 	// apikey.DefaultID holds the default value on creation for the id field.
 	apikey.DefaultID = apikeyDescID.Default.(func() pulid.ID)
+	auditeventMixin := schema.AuditEvent{}.Mixin()
+	auditeventMixinHooks1 := auditeventMixin[1].Hooks()
+	auditevent.Hooks[0] = auditeventMixinHooks1[0]
+	auditeventMixinInters1 := auditeventMixin[1].Interceptors()
+	auditevent.Interceptors[0] = auditeventMixinInters1[0]
+	auditeventMixinFields0 := auditeventMixin[0].Fields()
+	_ = auditeventMixinFields0
+	auditeventMixinFields1 := auditeventMixin[1].Fields()
+	_ = auditeventMixinFields1
+	auditeventMixinFields2 := auditeventMixin[2].Fields()
+	_ = auditeventMixinFields2
+	auditeventFields := schema.AuditEvent{}.Fields()
+	_ = auditeventFields
+	// auditeventDescOrganizationID is the schema descriptor for organization_id field.
+	auditeventDescOrganizationID := auditeventMixinFields1[0].Descriptor()
+	// auditevent.OrganizationIDValidator is a validator for the "organization_id" field. It is called by the builders before save.
+	auditevent.OrganizationIDValidator = auditeventDescOrganizationID.Validators[0].(func(string) error)
+	// auditeventDescCreatedAt is the schema descriptor for created_at field.
+	auditeventDescCreatedAt := auditeventMixinFields2[0].Descriptor()
+	// auditevent.DefaultCreatedAt holds the default value on creation for the created_at field.
+	auditevent.DefaultCreatedAt = auditeventDescCreatedAt.Default.(func() time.Time)
+	// auditeventDescActorName is the schema descriptor for actor_name field.
+	auditeventDescActorName := auditeventFields[2].Descriptor()
+	// auditevent.DefaultActorName holds the default value on creation for the actor_name field.
+	auditevent.DefaultActorName = auditeventDescActorName.Default.(string)
+	// auditeventDescOperation is the schema descriptor for operation field.
+	auditeventDescOperation := auditeventFields[3].Descriptor()
+	// auditevent.OperationValidator is a validator for the "operation" field. It is called by the builders before save.
+	auditevent.OperationValidator = auditeventDescOperation.Validators[0].(func(string) error)
+	// auditeventDescTargetID is the schema descriptor for target_id field.
+	auditeventDescTargetID := auditeventFields[4].Descriptor()
+	// auditevent.DefaultTargetID holds the default value on creation for the target_id field.
+	auditevent.DefaultTargetID = auditeventDescTargetID.Default.(string)
+	// auditeventDescOutcome is the schema descriptor for outcome field.
+	auditeventDescOutcome := auditeventFields[7].Descriptor()
+	// auditevent.OutcomeValidator is a validator for the "outcome" field. It is called by the builders before save.
+	auditevent.OutcomeValidator = auditeventDescOutcome.Validators[0].(func(string) error)
+	// auditeventDescID is the schema descriptor for id field.
+	auditeventDescID := auditeventMixinFields0[0].Descriptor()
+	// auditevent.DefaultID holds the default value on creation for the id field.
+	auditevent.DefaultID = auditeventDescID.Default.(func() pulid.ID)
 	callresultMixin := schema.CallResult{}.Mixin()
 	callresultMixinHooks1 := callresultMixin[1].Hooks()
 	callresult.Hooks[0] = callresultMixinHooks1[0]
