@@ -189,16 +189,8 @@ func (s *Server) getCall(w http.ResponseWriter, r *http.Request) {
 // POST /crm/v3/objects/calls/batch/read: 1 to MaxBatchRead inputs; 207
 // with HubSpot's multi-status body when some IDs are unknown.
 func (s *Server) batchReadCalls(w http.ResponseWriter, r *http.Request) {
-	body, ok := readBody(w, r)
+	req, ok := readBatchRead(w, r)
 	if !ok {
-		return
-	}
-	var req batchReadRequest
-	if !decodeBody(w, body, &req) {
-		return
-	}
-	if req.IDProperty != "" && req.IDProperty != "hs_object_id" {
-		writeError(w, http.StatusBadRequest, fmt.Sprintf("idProperty %q is not supported by the sandbox", req.IDProperty))
 		return
 	}
 	if len(req.Inputs) < 1 || len(req.Inputs) > MaxBatchRead {

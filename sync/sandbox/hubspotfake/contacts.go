@@ -447,18 +447,25 @@ type batchResponse[T any] struct {
 	CompletedAt string     `json:"completedAt"`
 }
 
-// POST /crm/v3/objects/contacts/batch/read: 207 when some IDs are unknown.
-func (s *Server) batchReadContacts(w http.ResponseWriter, r *http.Request) {
-	body, ok := readBody(w, r)
-	if !ok {
-		return
-	}
+// readBatchRead reads the body of a batch read, answering 400 for one the
+// fake cannot serve.
+func readBatchRead(w http.ResponseWriter, r *http.Request) (batchReadRequest, bool) {
 	var req batchReadRequest
-	if !decodeBody(w, body, &req) {
-		return
+	body, ok := readBody(w, r)
+	if !ok || !decodeBody(w, body, &req) {
+		return req, false
 	}
 	if req.IDProperty != "" && req.IDProperty != "hs_object_id" {
 		writeError(w, http.StatusBadRequest, fmt.Sprintf("idProperty %q is not supported by the sandbox", req.IDProperty))
+		return req, false
+	}
+	return req, true
+}
+
+// POST /crm/v3/objects/contacts/batch/read: 207 when some IDs are unknown.
+func (s *Server) batchReadContacts(w http.ResponseWriter, r *http.Request) {
+	req, ok := readBatchRead(w, r)
+	if !ok {
 		return
 	}
 	if len(req.Inputs) > MaxBatchRead {
