@@ -15,7 +15,8 @@ type Fault int
 
 const (
 	NoFault Fault = iota
-	// RateLimit answers 429 with a Retry-After header.
+	// RateLimit answers 429 with the provider's rate-limit headers
+	// (Retry-After unless SetRateLimitHeaders says otherwise).
 	RateLimit
 	// ServerError answers 500 with the provider's error body shape.
 	ServerError
@@ -55,6 +56,7 @@ type Faults struct {
 	queue      []Fault
 	rates      map[Fault]float64
 	retryAfter time.Duration
+	limitHdrs  func(h http.Header, retryAfter time.Duration)
 	slowDelay  time.Duration
 	match      func(*http.Request) bool
 	injected   map[Fault]int
@@ -83,6 +85,14 @@ func (f *Faults) SetRate(kind Fault, p float64) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	f.rates[kind] = p
+}
+
+// SetRateLimitHeaders replaces the Retry-After header of injected 429s by
+// what set writes: the headers the provider documents for its limits.
+func (f *Faults) SetRateLimitHeaders(set func(h http.Header, retryAfter time.Duration)) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.limitHdrs = set
 }
 
 // SetRetryAfter sets the Retry-After of injected 429s (whole seconds; 0 sends "0").
@@ -148,6 +158,12 @@ func (f *Faults) draw(r *http.Request) (Fault, time.Duration, time.Duration) {
 	return fault, f.retryAfter, f.slowDelay
 }
 
+func (f *Faults) rateLimitHeaders() func(http.Header, time.Duration) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.limitHdrs
+}
+
 // Middleware wraps a fake's handler. errorBody writes the provider's own
 // error shape for a status and message.
 func (f *Faults) Middleware(next http.Handler, errorBody func(w http.ResponseWriter, status int, msg string)) http.Handler {
@@ -155,7 +171,11 @@ func (f *Faults) Middleware(next http.Handler, errorBody func(w http.ResponseWri
 		fault, retryAfter, slow := f.draw(r)
 		switch fault {
 		case RateLimit:
-			w.Header().Set("Retry-After", strconv.Itoa(int(retryAfter/time.Second)))
+			if set := f.rateLimitHeaders(); set != nil {
+				set(w.Header(), retryAfter)
+			} else {
+				w.Header().Set("Retry-After", strconv.Itoa(int(retryAfter/time.Second)))
+			}
 			errorBody(w, http.StatusTooManyRequests, "rate limit exceeded (injected by the sandbox)")
 			return
 		case ServerError:

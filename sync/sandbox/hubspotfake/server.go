@@ -147,6 +147,14 @@ func New(cfg Config) *Server {
 		leadStatus:   map[string]string{},
 		contactCalls: map[string][]int{},
 	}
+	// HubSpot documents its limits in X-HubSpot-RateLimit-* headers and no
+	// Retry-After: an injected 429 says when the ten-second window ends in
+	// those terms only.
+	s.Faults.SetRateLimitHeaders(func(h http.Header, _ time.Duration) {
+		h.Set("X-HubSpot-RateLimit-Max", "100")
+		h.Set("X-HubSpot-RateLimit-Remaining", "0")
+		h.Set("X-HubSpot-RateLimit-Interval-Milliseconds", "10000")
+	})
 	if s.groups <= 0 {
 		s.groups = 5 // the data set's default
 	}
