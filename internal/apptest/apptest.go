@@ -18,6 +18,7 @@ import (
 
 	"github.com/intake/intake/ent"
 	"github.com/intake/intake/internal/dbtest"
+	"github.com/intake/intake/internal/egress"
 	"github.com/intake/intake/internal/metrics"
 	"github.com/intake/intake/internal/secrets"
 	"github.com/intake/intake/internal/service"
@@ -96,6 +97,13 @@ func (l *Logs) String() string {
 // Options adjust the HTTP server's configuration (limits, origins).
 func Start(t testing.TB, db *dbtest.DB, options ...func(*server.Config)) *App {
 	t.Helper()
+	return StartWithEgress(t, db, LoopbackEgress(), options...)
+}
+
+// StartWithEgress is Start with policy as the egress policy of every request
+// the app makes to external systems.
+func StartWithEgress(t testing.TB, db *dbtest.DB, policy *egress.Policy, options ...func(*server.Config)) *App {
+	t.Helper()
 	fk := fakes.New(sandbox.Dataset{Seed: 1, Size: 50})
 	if err := fk.Start("127.0.0.1:0"); err != nil {
 		t.Fatal(err)
@@ -119,7 +127,7 @@ func Start(t testing.TB, db *dbtest.DB, options ...func(*server.Config)) *App {
 	}
 	svc := service.New(service.Deps{
 		DB: db.Store.Client, Providers: providers.All(), Secrets: box, Logger: log,
-		Connector: connector.Options{Logger: log, Retry: connector.RetryPolicy{
+		Connector: connector.Options{Logger: log, Egress: policy, Retry: connector.RetryPolicy{
 			MaxAttempts: 3, BaseDelay: time.Millisecond, MaxDelay: 10 * time.Millisecond, AttemptTimeout: 5 * time.Second,
 		}},
 	})

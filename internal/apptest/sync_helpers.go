@@ -154,7 +154,7 @@ func StartSyncReplica(t testing.TB, db *dbtest.DB, fk *fakes.Set) *SyncReplica {
 	}
 	svc := service.New(service.Deps{
 		DB: st.Client, Providers: providers.All(), Secrets: box, Logger: log,
-		Connector: connector.Options{Logger: log, Retry: connector.RetryPolicy{
+		Connector: connector.Options{Logger: log, Egress: LoopbackEgress(), Retry: connector.RetryPolicy{
 			MaxAttempts: 3, BaseDelay: time.Millisecond, MaxDelay: 10 * time.Millisecond, AttemptTimeout: 5 * time.Second,
 		}},
 	})

@@ -5,10 +5,14 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net/url"
+	"strconv"
+	"strings"
 	"time"
 
 	"github.com/intake/intake/ent"
 	"github.com/intake/intake/ent/integration"
+	"github.com/intake/intake/internal/egress"
 	"github.com/intake/intake/internal/pulid"
 	"github.com/intake/intake/internal/viewer"
 	"github.com/intake/intake/sync/connector"
@@ -27,7 +31,9 @@ const checkTimeout = 20 * time.Second
 
 // ConnectIntegration validates the credentials, checks them against the
 // external system, and stores them sealed. A failed check still stores the
-// integration, with status ERROR and the reason in lastError.
+// integration, with status ERROR and the reason in lastError, unless the
+// egress policy refused where the credentials lead: that is a validation
+// error of the URL, and nothing is stored.
 func (s *Service) ConnectIntegration(ctx context.Context, in ConnectIntegrationInput) (*ent.Integration, error) {
 	v := viewer.FromContext(ctx)
 	if v == nil {
@@ -53,12 +59,21 @@ func (s *Service) ConnectIntegration(ctx context.Context, in ConnectIntegrationI
 	if err != nil {
 		return nil, Classify(err)
 	}
+	if err := s.checkDestinations(ctx, creds); err != nil {
+		return nil, err
+	}
+	checkErr := s.check(ctx, conn, in.Provider)
+	if re, ok := egress.IsRefused(checkErr); ok {
+		// The URLs themselves passed checkDestinations: a redirect, or a
+		// name that resolved differently when dialed, led here.
+		return nil, invalid(refusedField(creds, re), "%s", re.Error())
+	}
+	status, lastErr := checkStatus(checkErr)
 	id := pulid.New("int")
 	sealed, err := s.sealCredentials(v.OrgID, id, creds)
 	if err != nil {
 		return nil, fmt.Errorf("sealing credentials: %w", err)
 	}
-	status, lastErr := s.check(ctx, conn, in.Provider)
 	return s.db.Integration.Create().
 		SetID(id).
 		SetProvider(in.Provider).
@@ -70,12 +85,71 @@ func (s *Service) ConnectIntegration(ctx context.Context, in ConnectIntegrationI
 		Save(ctx)
 }
 
-// check asks the external system whether the credentials work.
-func (s *Service) check(ctx context.Context, conn connector.Connector, p integration.Provider) (integration.Status, *string) {
+// urlCredentials are the credential keys that name where requests go.
+var urlCredentials = []string{"baseURL", "tokenURL"}
+
+// checkDestinations refuses URL credentials whose host the egress policy
+// refuses, before any connection: a literal address as it is, a host name
+// as it resolves now. Failures to resolve are left to the check, which
+// reports them like any other unreachable system.
+func (s *Service) checkDestinations(ctx context.Context, creds connector.Credentials) error {
 	ctx, cancel := context.WithTimeout(ctx, checkTimeout)
 	defer cancel()
-	if err := conn.Check(ctx); err != nil {
+	for _, k := range urlCredentials {
+		raw := creds[k]
+		if raw == "" {
+			continue
+		}
+		u, err := url.Parse(raw)
+		if err != nil {
+			return invalid("input.credentials."+k, "must be an absolute http(s) URL")
+		}
+		port := uint16(80)
+		if u.Scheme == "https" {
+			port = 443
+		}
+		if p := u.Port(); p != "" {
+			n, err := strconv.ParseUint(p, 10, 16)
+			if err != nil {
+				return invalid("input.credentials."+k, "has an invalid port")
+			}
+			port = uint16(n)
+		}
+		if err := s.connOpts.Egress.CheckHost(ctx, u.Hostname(), port); err != nil {
+			if re, ok := egress.IsRefused(err); ok {
+				return invalid("input.credentials."+k, "%s", re.Error())
+			}
+		}
+	}
+	return nil
+}
+
+// refusedField names the URL credential that led to a refused host: the
+// tokenURL when the host is its host, else the baseURL, where every other
+// request (and redirect) starts.
+func refusedField(creds connector.Credentials, re *egress.RefusedError) string {
+	if raw := creds["tokenURL"]; raw != "" {
+		if u, err := url.Parse(raw); err == nil && strings.EqualFold(u.Hostname(), strings.Trim(re.Host, "[]")) {
+			return "input.credentials.tokenURL"
+		}
+	}
+	return "input.credentials.baseURL"
+}
+
+// check asks the external system whether the credentials work.
+func (s *Service) check(ctx context.Context, conn connector.Connector, p integration.Provider) error {
+	ctx, cancel := context.WithTimeout(ctx, checkTimeout)
+	defer cancel()
+	err := conn.Check(ctx)
+	if err != nil {
 		s.log.InfoContext(ctx, "integration check failed", slog.String("provider", string(p)), slog.String("err", err.Error()))
+	}
+	return err
+}
+
+// checkStatus is the status and lastError a check's result gives.
+func checkStatus(err error) (integration.Status, *string) {
+	if err != nil {
 		msg := err.Error()
 		return integration.StatusERROR, &msg
 	}
@@ -95,7 +169,7 @@ func (s *Service) CheckIntegration(ctx context.Context, id pulid.ID) (*ent.Integ
 	if err != nil {
 		return nil, err
 	}
-	status, lastErr := s.check(ctx, conn, in.Provider)
+	status, lastErr := checkStatus(s.check(ctx, conn, in.Provider))
 	upd := in.Update().SetStatus(status).SetLastCheckedAt(time.Now().UTC().Truncate(time.Microsecond))
 	if lastErr != nil {
 		upd.SetLastError(*lastErr)

@@ -16,6 +16,7 @@ import (
 
 	"github.com/intake/intake/ent"
 	"github.com/intake/intake/ent/syncrun"
+	"github.com/intake/intake/internal/egress"
 	"github.com/intake/intake/internal/pulid"
 	"github.com/intake/intake/internal/secrets"
 	"github.com/intake/intake/sync/connector"
@@ -45,7 +46,10 @@ type Deps struct {
 	Providers *connector.Registry
 	Secrets   *secrets.Box
 	Logger    *slog.Logger
-	// Connector options used to reach external systems.
+	// Connector options used to reach external systems. A nil
+	// Connector.Egress means the strictest policy (public addresses only),
+	// never no policy: every request made on a tenant's behalf goes
+	// through one. Connector.HTTPClient must stay nil so that it applies.
 	Connector connector.Options
 	// Syncs runs syncs; nil answers testSync and cancelSyncRun with
 	// NOT_AVAILABLE (processes that run no engine, like the CLI).
@@ -58,6 +62,7 @@ func New(d Deps) *Service {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
+	d.Connector = withEgress(d.Connector)
 	return &Service{
 		db: d.DB, providers: d.Providers, box: d.Secrets, log: log, connOpts: d.Connector, syncs: d.Syncs,
 		opener: NewOpener(d.Providers, d.Secrets, d.Connector),
@@ -140,7 +145,19 @@ type Opener struct {
 
 // NewOpener returns an Opener.
 func NewOpener(providers *connector.Registry, box *secrets.Box, opts connector.Options) *Opener {
-	return &Opener{providers: providers, box: box, opts: opts}
+	return &Opener{providers: providers, box: box, opts: withEgress(opts)}
+}
+
+// defaultEgress is the policy of services given none: public addresses only.
+var defaultEgress = &egress.Policy{}
+
+// withEgress returns opts with an egress policy, the default if it has none:
+// connectors opened from tenants' credentials must never dial freely.
+func withEgress(opts connector.Options) connector.Options {
+	if opts.Egress == nil {
+		opts.Egress = defaultEgress
+	}
+	return opts
 }
 
 // Open decrypts an integration's credentials and opens its connector.

@@ -10,11 +10,17 @@ import (
 	"log/slog"
 	"math"
 	"math/rand/v2"
+	"mime"
 	"net/http"
 	"net/url"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
+	"unicode"
+	"unicode/utf8"
+
+	"github.com/intake/intake/internal/egress"
 )
 
 // RetryPolicy bounds the retries of one request.
@@ -44,17 +50,63 @@ var DefaultRetry = RetryPolicy{
 // DefaultTimeout bounds a whole request when Options.HTTPClient is nil.
 const DefaultTimeout = 5 * time.Minute
 
-// transport is shared by every client without Options.HTTPClient, so that
-// connections to a provider are reused across integrations and jobs. Its
-// idle pool per host is sized for many deliveries to one provider at once:
-// http.DefaultTransport keeps two, and every other request would open a
-// new connection.
-var transport = func() *http.Transport {
+// transport is shared by every client without Options.HTTPClient and
+// Options.Egress, so that connections to a provider are reused across
+// integrations and jobs. Its idle pool per host is sized for many
+// deliveries to one provider at once: http.DefaultTransport keeps two, and
+// every other request would open a new connection.
+var transport = newTransport(nil)
+
+// policyTransports holds the shared transport of each egress policy
+// (*egress.Policy -> *http.Transport). A process has one policy, so this
+// holds one transport; tests hold one per app they start.
+var policyTransports sync.Map
+
+func newTransport(policy *egress.Policy) *http.Transport {
 	t := http.DefaultTransport.(*http.Transport).Clone()
 	t.MaxIdleConns = 512
 	t.MaxIdleConnsPerHost = 128
+	if policy != nil {
+		t.DialContext = policy.DialContext
+		// Through a proxy, the connection would go to the proxy and the
+		// policy would check the proxy's address, not the destination's.
+		t.Proxy = nil
+	}
 	return t
-}()
+}
+
+// transportFor returns the shared transport that dials through policy.
+func transportFor(policy *egress.Policy) *http.Transport {
+	if policy == nil {
+		return transport
+	}
+	if t, ok := policyTransports.Load(policy); ok {
+		return t.(*http.Transport)
+	}
+	t, _ := policyTransports.LoadOrStore(policy, newTransport(policy))
+	return t.(*http.Transport)
+}
+
+// maxRedirects bounds the redirects one request follows.
+const maxRedirects = 5
+
+// redirectError is a redirect the client refuses to follow.
+type redirectError struct{ msg string }
+
+func (e *redirectError) Error() string { return e.msg }
+
+// checkRedirect bounds redirects and keeps them on http(s). Where a
+// redirect leads is checked like any other destination: a new connection
+// is dialed through the egress policy.
+func checkRedirect(req *http.Request, via []*http.Request) error {
+	if len(via) >= maxRedirects {
+		return &redirectError{fmt.Sprintf("stopped after %d redirects", maxRedirects)}
+	}
+	if req.URL.Scheme != "http" && req.URL.Scheme != "https" {
+		return &redirectError{"refused a redirect to a non-http(s) URL"}
+	}
+	return nil
+}
 
 // maxResponseBytes bounds a response body read into memory.
 const maxResponseBytes = 32 << 20
@@ -90,8 +142,10 @@ type Client struct {
 	Logger   *slog.Logger
 	// Authorize adds authentication to each attempt's request.
 	Authorize func(ctx context.Context, r *http.Request) error
-	// ErrorMessage extracts the provider's message from an error body; nil
-	// or an empty result falls back to the trimmed body.
+	// ErrorMessage extracts the provider's message from the documented
+	// fields of an error body, or returns "" for a body of another shape.
+	// The client bounds and cleans what it returns (see CleanMessage); a
+	// body it cannot read is never quoted, only described.
 	ErrorMessage func(body []byte) string
 }
 
@@ -104,7 +158,7 @@ func NewClient(provider ProviderKey, baseURL string, opts Options) (*Client, err
 	}
 	hc := opts.HTTPClient
 	if hc == nil {
-		hc = &http.Client{Timeout: DefaultTimeout, Transport: transport}
+		hc = &http.Client{Timeout: DefaultTimeout, Transport: transportFor(opts.Egress), CheckRedirect: checkRedirect}
 	}
 	logger := opts.Logger
 	if logger == nil {
@@ -225,6 +279,15 @@ func (c *Client) attempt(parent context.Context, req Request, body []byte, out a
 		if parent.Err() != nil { // the caller gave up: not the provider's fault
 			return fmt.Errorf("%s: %s: %w", c.Provider, req.Op(), parent.Err())
 		}
+		// A refused destination or redirect stays refused: retrying it
+		// would only repeat the refusal.
+		if re, ok := egress.IsRefused(err); ok {
+			return &Error{Provider: c.Provider, Op: req.Op(), Message: re.Error(), Err: err}
+		}
+		var rde *redirectError
+		if errors.As(err, &rde) {
+			return &Error{Provider: c.Provider, Op: req.Op(), Message: rde.msg, Err: err}
+		}
 		return &Error{Provider: c.Provider, Op: req.Op(), Message: transportMessage(err), Temporary: true, Err: err}
 	}
 	defer resp.Body.Close()
@@ -237,7 +300,7 @@ func (c *Client) attempt(parent context.Context, req Request, body []byte, out a
 		slog.Int("status", resp.StatusCode), slog.Duration("took", time.Since(start)))
 
 	if resp.StatusCode < 200 || resp.StatusCode > 299 {
-		e := &Error{Provider: c.Provider, Op: req.Op(), StatusCode: resp.StatusCode, Message: c.message(data)}
+		e := &Error{Provider: c.Provider, Op: req.Op(), StatusCode: resp.StatusCode, Message: c.message(resp.Header.Get("Content-Type"), data)}
 		switch {
 		case resp.StatusCode == http.StatusTooManyRequests, resp.StatusCode == http.StatusRequestTimeout,
 			resp.StatusCode >= 500:
@@ -262,24 +325,69 @@ func (c *Client) attempt(parent context.Context, req Request, body []byte, out a
 	return nil
 }
 
-func (c *Client) message(body []byte) string {
+// MaxMessage bounds, in characters, the message an external system's answer
+// adds to an error, which reaches the tenant (lastError, run errors).
+const MaxMessage = 300
+
+// message is what an error answer tells the tenant: the provider's message
+// from the documented fields of its error body, or else a fixed text. The
+// body itself is never quoted: it may be anything, including what an
+// internal service answers to a request it should never have received.
+func (c *Client) message(contentType string, body []byte) string {
 	if c.ErrorMessage != nil {
-		if m := c.ErrorMessage(body); m != "" {
-			return truncate(m, 500)
+		if m := CleanMessage(c.ErrorMessage(body)); m != "" {
+			return m
 		}
 	}
-	m := strings.TrimSpace(string(body))
-	if m == "" {
+	if len(bytes.TrimSpace(body)) == 0 {
 		return "empty response"
 	}
-	return truncate(m, 500)
+	if t := knownMediaType(contentType); t != "" {
+		return "no readable error message (" + t + ")"
+	}
+	return "no readable error message"
 }
 
-func truncate(s string, n int) string {
-	if len(s) <= n {
+// knownMediaType returns contentType's media type when it is a common one,
+// else "": the header is the external system's text too, so only values
+// from this list are repeated.
+func knownMediaType(contentType string) string {
+	t, _, err := mime.ParseMediaType(contentType)
+	if err != nil {
+		return ""
+	}
+	switch t {
+	case "application/json", "application/problem+json", "application/xml", "application/problem+xml",
+		"application/octet-stream", "text/html", "text/plain", "text/xml":
+		return t
+	}
+	return ""
+}
+
+// CleanMessage makes text from an external system fit for an error
+// message: control and formatting characters (which could forge log lines
+// or reorder the text shown) become spaces, runs of white space one space,
+// invalid UTF-8 is dropped, and the result is cut to MaxMessage characters.
+func CleanMessage(s string) string {
+	s = strings.Map(func(r rune) rune {
+		if unicode.IsControl(r) || unicode.Is(unicode.Cf, r) {
+			return ' '
+		}
+		return r
+	}, strings.ToValidUTF8(s, ""))
+	s = strings.Join(strings.Fields(s), " ")
+	if utf8.RuneCountInString(s) <= MaxMessage {
 		return s
 	}
-	return s[:n] + "…"
+	cut, n := 0, 0
+	for i := range s {
+		if n == MaxMessage-1 {
+			cut = i
+			break
+		}
+		n++
+	}
+	return s[:cut] + "…"
 }
 
 // transportMessage describes a transport error without the request URL,

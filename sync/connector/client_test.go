@@ -11,12 +11,17 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"net/netip"
 	"net/url"
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
+	"unicode/utf8"
+
+	"github.com/intake/intake/internal/egress"
 )
 
 // fastRetry keeps retries quick; tests change single fields where needed.
@@ -415,23 +420,36 @@ func TestClientDo(t *testing.T) {
 		wantRequests(t, b, fastRetry.MaxAttempts)
 	})
 
+	// A body the provider's ErrorMessage cannot read is described, never
+	// quoted: it may be an internal service's answer, secrets included.
 	for _, tc := range []struct {
-		name string
-		body string
-		want string
+		name        string
+		contentType string
+		body        string
+		want        string
 	}{
-		{"falls back to the trimmed body", "  upstream exploded \n", "upstream exploded"},
-		{"says the body was empty", "", "empty response"},
-		{"truncates a long body", strings.Repeat("x", 600), strings.Repeat("x", 500) + "…"},
+		{"does not quote a plain text body", "text/plain", "  INTERNAL-SECRET db-password=hunter2 \n", "no readable error message (text/plain)"},
+		{"does not quote an HTML page", "text/html; charset=utf-8", "<html><body>INTERNAL-SECRET</body></html>", "no readable error message (text/html)"},
+		{"does not quote JSON of another shape", "application/json", `{"secret":"INTERNAL-SECRET"}`, "no readable error message (application/json)"},
+		{"does not quote binary", "application/octet-stream", "\x00\x01INTERNAL-SECRET\xff", "no readable error message (application/octet-stream)"},
+		{"does not repeat an unknown content type", "application/x-INTERNAL-SECRET", "INTERNAL-SECRET", "no readable error message"},
+		{"says the body was empty", "", "", "empty response"},
+		{"bounds the provider's message", "application/json", fmt.Sprintf(`{"error":{"message":%q}}`, strings.Repeat("x", 600)), strings.Repeat("x", MaxMessage-1) + "…"},
+		{"strips control characters from the provider's message", "application/json", `{"error":{"message":"bad\r\nlevel=ERROR msg=forged\u202e\u0000 request"}}`, "bad level=ERROR msg=forged request"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
 			b := setup(t, func(w http.ResponseWriter, r *http.Request, n int) {
+				w.Header().Set("Content-Type", tc.contentType)
 				w.WriteHeader(http.StatusBadRequest)
 				_, _ = io.WriteString(w, tc.body)
 			})
-			if e := asError(t, b.client.Do(t.Context(), get, nil)); e.Message != tc.want {
+			err := b.client.Do(t.Context(), get, nil)
+			if e := asError(t, err); e.Message != tc.want {
 				t.Errorf("Message = %q, want %q", e.Message, tc.want)
+			}
+			if strings.Contains(err.Error(), "INTERNAL-SECRET") {
+				t.Errorf("error %q quotes the body", err)
 			}
 		})
 	}
@@ -945,4 +963,131 @@ func TestParseBaseURL(t *testing.T) {
 			t.Errorf("ParseBaseURL(%q) err = %v, want *CredentialError for baseURL", in, err)
 		}
 	}
+}
+
+func TestCleanMessage(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct{ in, want string }{
+		{"  plain  ", "plain"},
+		{"line one\nline two\r\n\tend", "line one line two end"},
+		{"ansi \x1b[31mred\x1b[0m", "ansi [31mred [0m"},
+		{"rtl \u202eevil\u200b!", "rtl evil !"},
+		{"invalid \xff\xfe utf-8", "invalid utf-8"},
+		{strings.Repeat("ä", MaxMessage), strings.Repeat("ä", MaxMessage)},
+		{strings.Repeat("ä", MaxMessage+1), strings.Repeat("ä", MaxMessage-1) + "…"},
+		{"", ""},
+	} {
+		got := CleanMessage(tc.in)
+		if got != tc.want {
+			t.Errorf("CleanMessage(%q) = %q, want %q", tc.in, got, tc.want)
+		}
+		if n := utf8.RuneCountInString(got); n > MaxMessage {
+			t.Errorf("CleanMessage(%q) has %d characters", tc.in, n)
+		}
+	}
+}
+
+// TestClientEgress runs the client through an egress policy whose dialer
+// connects to loopback only, and fails the test on any other address.
+func TestClientEgress(t *testing.T) {
+	t.Parallel()
+	var d net.Dialer
+	guard := func(t *testing.T) egress.DialFunc {
+		return func(ctx context.Context, network, address string) (net.Conn, error) {
+			if ap, err := netip.ParseAddrPort(address); err != nil || !ap.Addr().IsLoopback() {
+				t.Errorf("dial to %s attempted", address)
+				return nil, errors.New("not loopback")
+			}
+			return d.DialContext(ctx, network, address)
+		}
+	}
+	// serve starts a loopback server counting its requests.
+	serve := func(t *testing.T, h http.HandlerFunc) (*httptest.Server, *atomic.Int32) {
+		var n atomic.Int32
+		srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			n.Add(1)
+			h(w, r)
+		}))
+		t.Cleanup(srv.Close)
+		return srv, &n
+	}
+	// client returns a client of srv whose policy allows exactly allowed.
+	client := func(t *testing.T, srv *httptest.Server, allowed ...*httptest.Server) *Client {
+		var allow egress.Allow
+		for _, s := range allowed {
+			r, err := egress.ParseRule(strings.TrimPrefix(s.URL, "http://"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			allow = append(allow, r)
+		}
+		c, err := NewClient(Talention, srv.URL, Options{Retry: fastRetry, Egress: &egress.Policy{Allow: allow, Dial: guard(t)}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return c
+	}
+	wantRefused := func(t *testing.T, err error, says string) {
+		t.Helper()
+		e := asError(t, err)
+		if e.Temporary || e.StatusCode != 0 || !strings.Contains(e.Message, says) {
+			t.Fatalf("error %+v, want a permanent refusal saying %q", e, says)
+		}
+	}
+	get := Request{Method: http.MethodGet, Path: "/jobs", Retry: true}
+
+	t.Run("refuses loopback without dialing or retrying", func(t *testing.T) {
+		t.Parallel()
+		srv, n := serve(t, func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, "{}") })
+		err := client(t, srv).Do(t.Context(), get, nil)
+		wantRefused(t, err, "127.0.0.1 is a loopback address")
+		if _, ok := egress.IsRefused(err); !ok {
+			t.Errorf("error %v does not wrap the refusal", err)
+		}
+		if n.Load() != 0 {
+			t.Errorf("the server received %d requests", n.Load())
+		}
+	})
+
+	t.Run("reaches an allowed address", func(t *testing.T) {
+		t.Parallel()
+		srv, n := serve(t, func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, "{}") })
+		if err := client(t, srv, srv).Do(t.Context(), get, nil); err != nil || n.Load() != 1 {
+			t.Fatalf("error %v, %d requests", err, n.Load())
+		}
+	})
+
+	t.Run("refuses a redirect to an address not allowed", func(t *testing.T) {
+		t.Parallel()
+		inner, innerN := serve(t, func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, "INTERNAL-SECRET") })
+		outer, outerN := serve(t, func(w http.ResponseWriter, r *http.Request) {
+			http.Redirect(w, r, inner.URL+"/metrics", http.StatusFound)
+		})
+		err := client(t, outer, outer).Do(t.Context(), get, nil)
+		wantRefused(t, err, "loopback")
+		if outerN.Load() != 1 || innerN.Load() != 0 {
+			t.Errorf("requests: allowed server %d, redirect target %d; want 1 and 0", outerN.Load(), innerN.Load())
+		}
+	})
+
+	t.Run("follows a bounded number of redirects", func(t *testing.T) {
+		t.Parallel()
+		srv, n := serve(t, func(w http.ResponseWriter, r *http.Request) { http.Redirect(w, r, r.URL.Path, http.StatusFound) })
+		err := client(t, srv, srv).Do(t.Context(), get, nil)
+		wantRefused(t, err, "redirects")
+		if n.Load() != maxRedirects {
+			t.Errorf("%d requests, want %d", n.Load(), maxRedirects)
+		}
+	})
+
+	t.Run("refuses a redirect to another scheme", func(t *testing.T) {
+		t.Parallel()
+		srv, n := serve(t, func(w http.ResponseWriter, r *http.Request) {
+			http.Redirect(w, r, "file:///etc/passwd", http.StatusFound)
+		})
+		wantRefused(t, client(t, srv, srv).Do(t.Context(), get, nil), "non-http(s)")
+		if n.Load() != 1 {
+			t.Errorf("%d requests, want 1", n.Load())
+		}
+	})
 }

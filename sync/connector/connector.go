@@ -13,6 +13,8 @@ import (
 	"log/slog"
 	"net/http"
 	"time"
+
+	"github.com/intake/intake/internal/egress"
 )
 
 // ProviderKey names an external system. The values are the GraphQL
@@ -112,8 +114,17 @@ type Credentials map[string]string
 
 // Options carry the process-wide dependencies of a Connector.
 type Options struct {
-	// HTTPClient sends the requests; nil means a client with DefaultTimeout.
+	// HTTPClient sends the requests; nil means a client with DefaultTimeout
+	// that dials through Egress and follows at most a few http(s)
+	// redirects. A non-nil HTTPClient is used as it is: Egress does not
+	// apply to it.
 	HTTPClient *http.Client
+	// Egress decides which addresses requests may connect to, redirects
+	// and OAuth token requests included. nil applies no policy: that is
+	// for tests and tools that call loopback fakes they started. Intake
+	// reaches external systems only through internal/service, which
+	// always sets one.
+	Egress *egress.Policy
 	// Retry bounds the retries of one request; the zero value means DefaultRetry.
 	Retry RetryPolicy
 	// Logger receives request logs (never credentials or bodies); nil discards.

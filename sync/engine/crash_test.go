@@ -283,6 +283,8 @@ func crashScenario(t *testing.T, bin, dia string, stops []crashStop) {
 		"INTAKE_SYNC_LEASE":       "3s",
 		"INTAKE_JOB_RESCUE_AFTER": "4s",
 		"INTAKE_SYNC_WORKERS":     "2",
+		// The sandbox fakes listen on loopback, which the default refuses.
+		"INTAKE_EGRESS_ALLOW": "127.0.0.1/32",
 	}
 	var dbURL string
 	if dia == dialect.Postgres {

@@ -156,6 +156,8 @@ func stressProvider(t *testing.T, bin string, provider connector.ProviderKey) {
 		"INTAKE_LOG_LEVEL=warn",
 		// The calling platform records 1,000 results at once from one key.
 		"INTAKE_RATE_LIMIT=0",
+		// The fakes listen on loopback, which the default refuses.
+		"INTAKE_EGRESS_ALLOW=" + strings.TrimPrefix(fk.URL, "http://"),
 	}
 	key := stressAPIKey(t, bin, env)
 	logs := t.TempDir()

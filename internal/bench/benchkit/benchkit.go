@@ -6,12 +6,14 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
+	"net/netip"
 	"net/url"
 	"os"
 	"strings"
 	"sync/atomic"
 	"time"
 
+	"github.com/intake/intake/internal/egress"
 	"github.com/intake/intake/sync/connector"
 	"github.com/intake/intake/sync/sandbox"
 	_ "github.com/lib/pq"
@@ -106,4 +108,10 @@ func LoadAverage() string {
 		return "unknown"
 	}
 	return strings.Join(f[:3], " ")
+}
+
+// LoopbackEgress is the egress policy of a benchmark's Intake: the fakes it
+// talks to listen on loopback, which the production default refuses.
+func LoopbackEgress() *egress.Policy {
+	return &egress.Policy{Allow: egress.Allow{{Prefix: netip.MustParsePrefix("127.0.0.0/8")}}}
 }

@@ -21,6 +21,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/intake/intake/internal/bench/benchkit"
 	"github.com/intake/intake/internal/secrets"
 	"github.com/intake/intake/internal/service"
 	"github.com/intake/intake/internal/store"
@@ -94,7 +95,7 @@ func serveChild(args []string, stdin io.Reader, stdout, stderr io.Writer) error 
 	}
 	svc := service.New(service.Deps{
 		DB: st.Client, Providers: providers.All(), Secrets: box, Logger: log,
-		Connector: connector.Options{Logger: log},
+		Connector: connector.Options{Logger: log, Egress: benchkit.LoopbackEgress()},
 	})
 	broker := progress.NewPostgres(st.DB, *dbURL, log)
 	startCtx, cancel := context.WithTimeout(ctx, 15*time.Second)

@@ -254,7 +254,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) (*result,
 	// As main.go's open() and serve() wire them.
 	svc := service.New(service.Deps{
 		DB: st.Client, Providers: providers.All(), Secrets: box, Logger: log,
-		Connector: connector.Options{Logger: log},
+		Connector: connector.Options{Logger: log, Egress: benchkit.LoopbackEgress()},
 	})
 	var broker progress.Broker = progress.NewLocal()
 	if o.broker == "postgres" {

@@ -245,7 +245,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) (*result,
 	// As main.go's open() and serve() wire them.
 	svc := service.New(service.Deps{
 		DB: st.Client, Providers: providers.All(), Secrets: box, Logger: log,
-		Connector: connector.Options{Logger: log},
+		Connector: connector.Options{Logger: log, Egress: benchkit.LoopbackEgress()},
 	})
 	broker := progress.NewPostgres(st.DB, dbURL, log)
 	startCtx, cancel := context.WithTimeout(ctx, 15*time.Second)

@@ -183,7 +183,7 @@ func get[T any](ctx context.Context, c *conn, path string, query url.Values) (T,
 	}
 	if env.Status != "success" {
 		return env.Data, &connector.Error{Provider: c.cfg.Key, Op: req.Op(),
-			Message: fmt.Sprintf("unexpected response status %q: %s", env.Status, env.Message)}
+			Message: fmt.Sprintf("unexpected response status %.20q: %s", env.Status, connector.CleanMessage(env.Message))}
 	}
 	return env.Data, nil
 }

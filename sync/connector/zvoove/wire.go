@@ -147,7 +147,7 @@ func errorMessage(body []byte) string {
 		}
 		return s
 	}
-	for _, k := range []string{"error_description", "error", "message"} {
+	for _, k := range []string{"error_description", "error"} {
 		if s := str(k); s != "" {
 			return s
 		}
