@@ -180,6 +180,86 @@ func TestCLI(t *testing.T) {
 					t.Fatalf("%d API keys stored, want 2", n)
 				}
 			})
+
+			t.Run("apikey create --name --expires, list, revoke", func(t *testing.T) {
+				out, err := intake(t, ctx, env, "apikey", "create", "--org", "acme", "--name", "CRM sync", "--role", "viewer", "--expires", "90d")
+				if err != nil || !keyLine.MatchString(out) {
+					t.Fatalf("apikey create --name --expires = %q, %v", out, err)
+				}
+				named := strings.TrimSuffix(out, "\n")
+				st := openStore(t, env)
+				svc := service.New(service.Deps{DB: st.Client})
+				v, err := svc.Authenticate(ctx, named)
+				if err != nil {
+					t.Fatal(err)
+				}
+
+				out, err = intake(t, ctx, env, "apikey", "list", "--org", "acme")
+				if err != nil {
+					t.Fatal(err)
+				}
+				lines := strings.Split(strings.TrimSuffix(out, "\n"), "\n")
+				if len(lines) != 4 || !regexp.MustCompile(`^ID +NAME +ROLE +CREATED +EXPIRES +LAST USED +REVOKED$`).MatchString(lines[0]) {
+					t.Fatalf("apikey list = %q, want a header and 3 keys", out)
+				}
+				expires := time.Now().Add(90 * 24 * time.Hour).UTC()
+				row := regexp.MustCompile(`^` + string(v.KeyID) + ` +"CRM sync" +VIEWER +(\S+) +(\S+) +- +-$`).FindStringSubmatch(lines[3])
+				if row == nil {
+					t.Fatalf("newest row %q, want the named key, never used, not revoked", lines[3])
+				}
+				if at, err := time.Parse(time.RFC3339, row[2]); err != nil || at.Sub(expires).Abs() > time.Minute {
+					t.Fatalf("expires %q, want about %s", row[2], expires.Format(time.RFC3339))
+				}
+				if !strings.Contains(lines[1], `""`) || !strings.Contains(lines[1], " - ") {
+					t.Fatalf("a key created without --name or --expires: %q", lines[1])
+				}
+				for _, secret := range []string{adminKey, viewerKey, named, "ik_"} {
+					if strings.Contains(out, secret) {
+						t.Fatalf("apikey list shows a key: %q", out)
+					}
+				}
+				k := st.Client.APIKey.GetX(viewer.SystemContext(ctx), v.KeyID)
+				if strings.Contains(out, k.Hash) {
+					t.Fatal("apikey list shows a key's hash")
+				}
+
+				out, err = intake(t, ctx, env, "apikey", "revoke", string(v.KeyID))
+				if err != nil || !strings.HasPrefix(out, string(v.KeyID)+" revoked at ") {
+					t.Fatalf("apikey revoke = %q, %v", out, err)
+				}
+				if _, err := svc.Authenticate(ctx, named); service.Classify(err).Code != service.CodeUnauthenticated {
+					t.Fatalf("a revoked key authenticates: %v", err)
+				}
+				out, _ = intake(t, ctx, env, "apikey", "list", "--org", "acme")
+				if lines := strings.Split(strings.TrimSuffix(out, "\n"), "\n"); strings.HasSuffix(lines[3], " -") {
+					t.Fatalf("the revoked key is listed as not revoked: %q", lines[3])
+				}
+				if _, err := svc.Authenticate(ctx, adminKey); err != nil {
+					t.Fatalf("revoking one key revoked another: %v", err)
+				}
+			})
+			for _, tc := range []struct {
+				name string
+				args []string
+				want string
+			}{
+				{"a malformed --expires fails naming it", []string{"apikey", "create", "--org", "acme", "--expires", "soon"}, "--expires"},
+				{"a non-positive --expires fails naming it", []string{"apikey", "create", "--org", "acme", "--expires", "0d"}, "--expires"},
+				{"apikey list without --org fails naming it", []string{"apikey", "list"}, "--org"},
+				{"apikey list of an unknown organization fails naming it", []string{"apikey", "list", "--org", "nobody"}, "nobody"},
+				{"apikey revoke without an ID fails with its usage", []string{"apikey", "revoke"}, "apikey revoke ID"},
+				{"apikey revoke of an unknown ID fails", []string{"apikey", "revoke", "key_01JDQ3Z5V6R8W9X0Y1Z2A3B4C5"}, "not found"},
+			} {
+				t.Run(tc.name, func(t *testing.T) {
+					out, err := intake(t, ctx, env, tc.args...)
+					if err == nil || !strings.Contains(err.Error(), tc.want) {
+						t.Fatalf("intake %v: err = %v, want one naming %q", tc.args, err, tc.want)
+					}
+					if out != "" {
+						t.Fatalf("intake %v printed %q on failure", tc.args, out)
+					}
+				})
+			}
 		})
 	}
 }

@@ -559,11 +559,18 @@ func TestConfigIntegrations(t *testing.T) {
 				}
 			}
 			// No output type anywhere exposes anything credential-like.
+			// Intake's own API keys are managed over GraphQL: their
+			// metadata is listed, and a new key is answered once, by
+			// createAPIKey; no integration credential is among them.
+			ownKeys := []string{"Query.apiKeys", "Mutation.createAPIKey", "Mutation.revokeAPIKey", "CreateAPIKeyPayload.apiKey"}
 			for _, ty := range got.Schema.Types {
 				if strings.HasPrefix(ty.Name, "__") {
 					continue
 				}
 				for _, f := range ty.Fields {
+					if slices.Contains(ownKeys, ty.Name+"."+f.Name) {
+						continue
+					}
 					l := strings.ToLower(f.Name)
 					for _, bad := range []string{"credential", "secret", "apikey", "accesstoken", "password"} {
 						if strings.Contains(l, bad) {

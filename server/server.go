@@ -11,11 +11,14 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"strconv"
+	"sync"
 	"time"
 
 	"github.com/intake/intake/ent"
 	"github.com/intake/intake/internal/logging"
 	"github.com/intake/intake/internal/metrics"
+	"github.com/intake/intake/internal/pulid"
 	"github.com/intake/intake/internal/service"
 	"github.com/intake/intake/internal/viewer"
 	"github.com/intake/intake/sync/progress"
@@ -62,8 +65,14 @@ type Server struct {
 	deps Deps
 	log  *slog.Logger
 	http *http.Server
-	rate *rateLimiter // nil: no rate limit
+	rate *rateLimiter[pulid.ID] // nil: no rate limit
 	ws   *websockets
+	// auth limits failed authentications per client address.
+	auth *authGuard
+	// used throttles the writes of API keys' last_used_at; bg counts those
+	// in flight, so that Stop waits for them.
+	used *keyUse
+	bg   sync.WaitGroup
 	// metricsSrv serves /metrics on Config.MetricsAddr (nil: on Addr).
 	metricsSrv *metricsServer
 }
@@ -80,7 +89,8 @@ func New(cfg Config, d Deps) *Server {
 	}
 	cfg.Limits = cfg.Limits.withDefaults()
 	s := &Server{cfg: cfg, deps: d, log: d.Logger, rate: newRateLimiter(cfg.Limits),
-		ws: newWebsockets(cfg.Websocket, cfg.AllowedOrigins, cfg.Limits.MessageBytes)}
+		ws:   newWebsockets(cfg.Websocket, cfg.AllowedOrigins, cfg.Limits.MessageBytes),
+		auth: newAuthGuard(), used: newKeyUse()}
 	s.ws.auth, s.ws.opened, s.ws.log = s.viewerFor, d.Metrics.WebsocketOpened, d.Logger
 	s.http = &http.Server{
 		Addr:              cfg.Addr,
@@ -123,6 +133,7 @@ func (s *Server) Start() (net.Addr, <-chan error, error) {
 		s.stopMetrics(context.Background())
 		return nil, nil, err
 	}
+	s.ws.startKeySweep(s.deps.Service.InvalidAPIKeys)
 	done := make(chan error, 1)
 	go func() {
 		err := s.http.Serve(ln)
@@ -142,7 +153,9 @@ func (s *Server) Stop(ctx context.Context) error {
 	if err != nil {
 		s.http.Close()
 	}
+	s.ws.stopKeySweep()
 	s.ws.closeAll(ctx)
+	s.bg.Wait() // last_used_at writes: each bounded by usageWriteTimeout
 	return errors.Join(err, s.stopMetrics(ctx))
 }
 
@@ -154,29 +167,106 @@ func (s *Server) authenticate(next http.Handler) http.Handler {
 			next.ServeHTTP(w, r)
 			return
 		}
-		v, err := s.viewerFor(r.Context(), r.Header.Get("Authorization"))
+		v, err := s.viewerFor(r.Context(), r.RemoteAddr, r.Header.Get("Authorization"))
 		if err != nil {
 			e := service.Classify(err)
 			status := http.StatusUnauthorized
-			if e.Code == service.CodeInternal {
+			ext := map[string]any{"code": e.Code}
+			switch e.Code {
+			case service.CodeInternal:
 				s.log.ErrorContext(r.Context(), "authenticating", slog.Any("err", err))
 				status = http.StatusServiceUnavailable
+			case service.CodeRateLimited:
+				status = http.StatusTooManyRequests
+				secs := retryAfterSeconds(e.RetryAfter)
+				w.Header().Set("Retry-After", strconv.Itoa(secs))
+				ext["retryAfter"] = secs
 			}
-			writeJSON(w, status, map[string]any{"errors": []any{map[string]any{
-				"message": e.Message, "extensions": map[string]any{"code": e.Code},
-			}}})
+			writeJSON(w, status, map[string]any{"errors": []any{map[string]any{"message": e.Message, "extensions": ext}}})
 			return
 		}
 		next.ServeHTTP(w, r.WithContext(viewer.NewContext(r.Context(), v)))
 	})
 }
 
-func (s *Server) viewerFor(ctx context.Context, authorization string) (*viewer.Viewer, error) {
+// viewerFor authenticates an Authorization value ("Bearer <key>") sent from
+// remoteAddr, HTTP request and websocket connection_init alike. A failed
+// lookup counts against the address (authGuard); a successful one records
+// the key's use (keyUse).
+func (s *Server) viewerFor(ctx context.Context, remoteAddr, authorization string) (*viewer.Viewer, error) {
 	key, ok := service.BearerKey(authorization)
 	if !ok {
 		return nil, &service.Error{Code: service.CodeUnauthenticated, Message: "an API key is required: Authorization: Bearer <key>"}
 	}
-	return s.deps.Service.Authenticate(ctx, key)
+	addr, now := clientAddr(remoteAddr), time.Now()
+	if wait := s.auth.refused(addr, key, now); wait > 0 {
+		return nil, authRateLimited(wait)
+	}
+	v, err := s.deps.Service.Authenticate(ctx, key)
+	if err != nil {
+		if service.Classify(err).Code == service.CodeUnauthenticated {
+			s.auth.failed(addr, now)
+		}
+		return nil, err
+	}
+	s.auth.succeeded(key, now)
+	if s.used.due(v.KeyID, now) {
+		s.bg.Add(1)
+		go func() {
+			defer s.bg.Done()
+			s.recordUse(context.WithoutCancel(ctx), v.KeyID, now)
+		}()
+	}
+	return v, nil
+}
+
+// usageWriteTimeout bounds one write of last_used_at.
+const usageWriteTimeout = 5 * time.Second
+
+// recordUse writes a key's last_used_at. It runs off the request's path (a
+// busy database must not slow the request down for it), and a failure only
+// leaves the time staler: the next write is due a minute later.
+func (s *Server) recordUse(ctx context.Context, key pulid.ID, at time.Time) {
+	ctx, cancel := context.WithTimeout(ctx, usageWriteTimeout)
+	defer cancel()
+	if err := s.deps.Service.RecordAPIKeyUse(ctx, key, at); err != nil {
+		s.log.WarnContext(ctx, "recording an API key's use", slog.String("key_id", string(key)), slog.Any("err", err))
+	}
+}
+
+// keyUse throttles the writes of API keys' last_used_at: at most one per
+// key per service.LastUsedPrecision from this process, so that requests do
+// not each write the database. Other replicas throttle their own; the
+// write's condition keeps them from writing the row more often than that
+// in all.
+type keyUse struct {
+	mu      sync.Mutex
+	written map[pulid.ID]time.Time // when this process last wrote the key
+	swept   time.Time
+}
+
+func newKeyUse() *keyUse { return &keyUse{written: map[pulid.ID]time.Time{}} }
+
+// due reports whether key's use at now should be written, and if so counts
+// it as written.
+func (u *keyUse) due(key pulid.ID, now time.Time) bool {
+	u.mu.Lock()
+	defer u.mu.Unlock()
+	if now.Sub(u.swept) >= service.LastUsedPrecision {
+		// Entries that old are due anyway: dropping them bounds the map
+		// by the keys used in the last period.
+		for k, at := range u.written {
+			if now.Sub(at) >= service.LastUsedPrecision {
+				delete(u.written, k)
+			}
+		}
+		u.swept = now
+	}
+	if at, ok := u.written[key]; ok && now.Sub(at) < service.LastUsedPrecision {
+		return false
+	}
+	u.written[key] = now
+	return true
 }
 
 func writeJSON(w http.ResponseWriter, status int, v any) {

@@ -84,17 +84,23 @@ type websockets struct {
 	limits    WebsocketLimits
 	readLimit int64 // the largest message a client may send
 	upgrader  websocket.Upgrader
-	// auth authenticates connection_init's Authorization value.
-	auth func(ctx context.Context, authorization string) (*viewer.Viewer, error)
+	// auth authenticates connection_init's Authorization value, sent from
+	// the socket's remote address.
+	auth func(ctx context.Context, remoteAddr, authorization string) (*viewer.Viewer, error)
 	// opened counts a socket until the func it returns is called.
 	opened func() (closed func())
 	log    *slog.Logger
 
-	mu       sync.Mutex
-	conns    map[*wsConn]struct{}
-	perKey   map[pulid.ID]int // sockets past connection_init, per API key
-	closing  bool             // set by goAway: sockets accepted later are closed at once
+	mu    sync.Mutex
+	conns map[*wsConn]struct{}
+	// perKey holds the sockets past connection_init, per API key: the
+	// per-key cap counts them, and the key sweep closes them.
+	perKey   map[pulid.ID]map[*wsConn]struct{}
+	closing  bool // set by goAway: sockets accepted later are closed at once
 	goneAway sync.Once
+
+	stopSweep context.CancelFunc // nil until startKeySweep
+	swept     chan struct{}      // closed when the sweep has stopped
 }
 
 // wsSubprotocols are the subprotocols served, in order of preference when a
@@ -120,7 +126,7 @@ func newWebsockets(limits WebsocketLimits, allowedOrigins []string, readLimit in
 		log:    slog.New(slog.DiscardHandler),
 		opened: func() func() { return func() {} },
 		conns:  map[*wsConn]struct{}{},
-		perKey: map[pulid.ID]int{},
+		perKey: map[pulid.ID]map[*wsConn]struct{}{},
 	}
 }
 
@@ -152,7 +158,7 @@ func (w *websockets) accept(rw http.ResponseWriter, r *http.Request, exec graphq
 	// as long as the socket.
 	ctx, cancel := context.WithCancel(logging.WithRequestID(context.Background(), logging.RequestID(r.Context())))
 	conn := &wsConn{
-		sockets: w, exec: exec, c: c, ctx: ctx, logCtx: ctx, cancel: cancel, opened: time.Now(),
+		sockets: w, exec: exec, c: c, ctx: ctx, logCtx: ctx, cancel: cancel, opened: time.Now(), remoteAddr: r.RemoteAddr,
 		legacy: c.Subprotocol() != subprotocolTransportWS,
 		ops:    map[string]*wsOperation{}, done: make(chan struct{}),
 	}
@@ -176,13 +182,18 @@ func (w *websockets) accept(rw http.ResponseWriter, r *http.Request, exec graphq
 
 // takeSlot gives an authenticated socket one of its API key's
 // MaxConnectionsPerKey slots; false if they are all taken.
-func (w *websockets) takeSlot(key pulid.ID) bool {
+func (w *websockets) takeSlot(c *wsConn, key pulid.ID) bool {
 	w.mu.Lock()
 	defer w.mu.Unlock()
-	if w.perKey[key] >= w.limits.MaxConnectionsPerKey {
+	conns := w.perKey[key]
+	if len(conns) >= w.limits.MaxConnectionsPerKey {
 		return false
 	}
-	w.perKey[key]++
+	if conns == nil {
+		conns = map[*wsConn]struct{}{}
+		w.perKey[key] = conns
+	}
+	conns[c] = struct{}{}
 	return true
 }
 
@@ -192,8 +203,95 @@ func (w *websockets) forget(c *wsConn, key *pulid.ID) {
 	defer w.mu.Unlock()
 	delete(w.conns, c)
 	if key != nil {
-		if w.perKey[*key]--; w.perKey[*key] <= 0 {
-			delete(w.perKey, *key)
+		if conns := w.perKey[*key]; conns != nil {
+			delete(conns, c)
+			if len(conns) == 0 {
+				delete(w.perKey, *key)
+			}
+		}
+	}
+}
+
+// keySweepInterval is how often each process asks the database which of
+// the API keys holding its websockets were revoked or have expired. With
+// the database shared by every replica, a revocation made anywhere, and
+// an expiry, close the key's sockets within this interval (plus the
+// query) on every replica.
+const keySweepInterval = 2 * time.Second
+
+// keySweepBatch bounds the IDs of one query, below every database's bound
+// on parameters. With MaxConnectionsPerKey sockets per key, 10,000 idle
+// sockets are typically far fewer keys: one query.
+const keySweepBatch = 5000
+
+// startKeySweep starts closing, with 4403, the sockets whose API key no
+// longer authenticates, as invalid (one query for a list of key IDs)
+// answers every keySweepInterval. Checking the few keys that hold sockets
+// costs the same whether they hold one socket or thousands, idle or not.
+func (w *websockets) startKeySweep(invalid func(ctx context.Context, keys []pulid.ID, now time.Time) ([]pulid.ID, error)) {
+	ctx, cancel := context.WithCancel(context.Background())
+	w.stopSweep, w.swept = cancel, make(chan struct{})
+	go func() {
+		defer close(w.swept)
+		t := time.NewTicker(keySweepInterval)
+		defer t.Stop()
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case <-t.C:
+				w.sweepKeys(ctx, invalid)
+			}
+		}
+	}()
+}
+
+// stopKeySweep stops the sweep and waits for it (a query in flight is
+// cancelled).
+func (w *websockets) stopKeySweep() {
+	if w.stopSweep != nil {
+		w.stopSweep()
+		<-w.swept
+	}
+}
+
+// sweepKeys closes the sockets of the keys that invalid names. A failed
+// query is logged and tried again at the next tick: sockets stay open
+// until the database answers.
+func (w *websockets) sweepKeys(ctx context.Context, invalid func(context.Context, []pulid.ID, time.Time) ([]pulid.ID, error)) {
+	w.mu.Lock()
+	keys := make([]pulid.ID, 0, len(w.perKey))
+	for k := range w.perKey {
+		keys = append(keys, k)
+	}
+	w.mu.Unlock()
+	for len(keys) > 0 {
+		batch := keys[:min(len(keys), keySweepBatch)]
+		keys = keys[len(batch):]
+		qctx, cancel := context.WithTimeout(ctx, keySweepInterval)
+		gone, err := invalid(qctx, batch, time.Now())
+		cancel()
+		if err != nil {
+			if ctx.Err() == nil {
+				w.log.Warn("checking the API keys of open websockets", "err", err)
+			}
+			return
+		}
+		var conns []*wsConn
+		w.mu.Lock()
+		for _, k := range gone {
+			for c := range w.perKey[k] {
+				conns = append(conns, c)
+			}
+		}
+		w.mu.Unlock()
+		// Each on its own goroutine: a stalled peer holds its close for up
+		// to writeWait, and must not hold up the others or the next sweep.
+		for _, c := range conns {
+			go func() {
+				c.connectionError("the API key has been revoked or has expired")
+				c.close(closeForbidden, "API key revoked or expired")
+			}()
 		}
 	}
 }

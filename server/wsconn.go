@@ -38,7 +38,7 @@ const (
 const (
 	closeBadRequest         = 4400 // a message the protocol does not allow here
 	closeUnauthorized       = 4401 // subscribe before connection_init
-	closeForbidden          = 4403 // connection_init without a valid API key
+	closeForbidden          = 4403 // connection_init without a valid API key, or the key was revoked or expired since
 	closeInitTimeout        = 4408 // no connection_init within InitTimeout
 	closeDuplicateID        = 4409 // subscribe with the ID of a running operation
 	closeTooManyConnections = 4429 // the API key holds MaxConnectionsPerKey sockets (or a second connection_init)
@@ -68,6 +68,9 @@ type wsConn struct {
 	cancel  context.CancelFunc
 	opened  time.Time
 	uncount func() // ends the socket's count in the metrics
+	// remoteAddr is the peer's address, which failed authentications are
+	// counted by.
+	remoteAddr string
 
 	// Set by connection_init on the reading goroutine, before any operation
 	// starts.
@@ -216,13 +219,22 @@ func (c *wsConn) init(payload json.RawMessage) bool {
 	if p.Authorization == "" {
 		p.Authorization = p.Authorization2
 	}
-	v, err := c.sockets.auth(c.ctx, p.Authorization)
+	v, err := c.sockets.auth(c.ctx, c.remoteAddr, p.Authorization)
 	if err != nil {
-		c.connectionError(service.Classify(err).Message)
-		c.close(closeForbidden, "Forbidden")
+		e := service.Classify(err)
+		c.connectionError(e.Message)
+		switch e.Code {
+		case service.CodeRateLimited: // too many failed authentications from this address
+			c.close(closeTooManyConnections, "Too many failed authentications")
+		case service.CodeInternal:
+			c.sockets.log.ErrorContext(c.logCtx, "authenticating a websocket", "err", err)
+			c.close(websocket.CloseTryAgainLater, "Try again later")
+		default:
+			c.close(closeForbidden, "Forbidden")
+		}
 		return false
 	}
-	if !c.sockets.takeSlot(v.KeyID) {
+	if !c.sockets.takeSlot(c, v.KeyID) {
 		c.connectionError(fmt.Sprintf("this API key already has %d websockets open, the most allowed: close one first",
 			c.sockets.limits.MaxConnectionsPerKey))
 		c.close(closeTooManyConnections, "Too many connections")
