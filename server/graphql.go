@@ -38,6 +38,8 @@ func (s *Server) graphQL() *handler.Server {
 	}
 	s.useLimits(srv)
 	srv.AroundOperations(s.observeOperation) // first: refused operations count too
+	// Before the role check: a read-only key's refused mutation is recorded.
+	srv.Use(auditTrail{svc: s.deps.Service, log: s.log})
 	srv.AroundOperations(requireMutationRole)
 	srv.AroundOperations(graph.WithLoaders)
 	srv.SetErrorPresenter(s.presentError)

@@ -52,6 +52,12 @@ type Config struct {
 	PushbackFirstDelay time.Duration
 	// ID names this process in leases (default host-pid-random).
 	ID string
+	// AuditRetention is how long audit events are kept. Unlike the other
+	// fields, zero means no default but forever: nothing is pruned.
+	AuditRetention time.Duration
+	// AuditPruneEvery is how often the leader prunes audit events older
+	// than AuditRetention (default 1h).
+	AuditPruneEvery time.Duration
 }
 
 func (c Config) withDefaults() Config {
@@ -75,6 +81,9 @@ func (c Config) withDefaults() Config {
 	}
 	if c.RescueAfter < c.Lease {
 		c.RescueAfter = max(2*time.Minute, c.Lease)
+	}
+	if c.AuditPruneEvery <= 0 {
+		c.AuditPruneEvery = time.Hour
 	}
 	if c.ID == "" {
 		host, _ := os.Hostname()
@@ -146,6 +155,19 @@ func New(cfg Config, d Deps) (*Engine, error) {
 	river.AddWorker(workers, &syncWorker{e: e})
 	river.AddWorker(workers, &scheduleWorker{e: e})
 	river.AddWorker(workers, &pushbackWorker{e: e})
+	river.AddWorker(workers, &auditPruneWorker{e: e})
+	periodic := []*river.PeriodicJob{river.NewPeriodicJob(
+		river.PeriodicInterval(cfg.ScheduleEvery),
+		func() (river.JobArgs, *river.InsertOpts) { return scheduleArgs{}, nil },
+		&river.PeriodicJobOpts{RunOnStart: true},
+	)}
+	if cfg.AuditRetention > 0 {
+		periodic = append(periodic, river.NewPeriodicJob(
+			river.PeriodicInterval(cfg.AuditPruneEvery),
+			func() (river.JobArgs, *river.InsertOpts) { return auditPruneArgs{}, nil },
+			&river.PeriodicJobOpts{RunOnStart: true},
+		))
+	}
 	rcfg := &river.Config{
 		ID: cfg.ID,
 		Queues: map[string]river.QueueConfig{
@@ -162,11 +184,7 @@ func New(cfg Config, d Deps) (*Engine, error) {
 		JobTimeout:           -1, // runs are bounded by their lease, not a timer
 		MaxAttempts:          maxAttempts,
 		Logger:               slog.New(quietHandler{log.Handler()}),
-		PeriodicJobs: []*river.PeriodicJob{river.NewPeriodicJob(
-			river.PeriodicInterval(cfg.ScheduleEvery),
-			func() (river.JobArgs, *river.InsertOpts) { return scheduleArgs{}, nil },
-			&river.PeriodicJobOpts{RunOnStart: true},
-		)},
+		PeriodicJobs:         periodic,
 	}
 	var err error
 	if d.Dialect == dialect.Postgres {

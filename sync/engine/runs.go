@@ -62,6 +62,7 @@ func (e *Engine) StartRun(ctx context.Context, triggerID pulid.ID, kind syncrun.
 	var run *ent.SyncRun
 	var created bool
 	var campaignID pulid.ID
+	var integ *ent.Integration
 	err := e.inTx(ctx, func(tx *sql.Tx, c *ent.Client) error {
 		t, err := c.Trigger.Query().Where(trigger.ID(triggerID)).WithIntegration().Only(ctx)
 		if ent.IsNotFound(err) {
@@ -70,7 +71,7 @@ func (e *Engine) StartRun(ctx context.Context, triggerID pulid.ID, kind syncrun.
 		if err != nil {
 			return err
 		}
-		campaignID = t.CampaignID
+		campaignID, integ = t.CampaignID, t.Edges.Integration
 		if !t.Enabled {
 			return service.Invalid("triggerID", "the trigger is disabled: enable it to sync")
 		}
@@ -130,6 +131,9 @@ func (e *Engine) StartRun(ctx context.Context, triggerID pulid.ID, kind syncrun.
 	}
 	if created {
 		e.publish(ctx, runNotice(run.ID, campaignID))
+	}
+	if created && kind == syncrun.KindWEBHOOK {
+		e.auditWebhookSync(ctx, run, integ)
 	}
 	return run, nil
 }
