@@ -5,8 +5,10 @@
 //	                                        runs the sandbox fakes and a demo org
 //	intake sandbox [--size N]               run the sandbox fakes of every provider
 //	intake migrate                          apply database migrations and exit
-//	intake apikey create --org NAME [--role admin|viewer]
+//	intake apikey create --org NAME [--name NAME] [--role admin|viewer] [--expires 90d]
 //	                                        create an API key and print it
+//	intake apikey list --org NAME           list an organization's keys (never the keys)
+//	intake apikey revoke ID                 revoke a key
 //
 // Configuration comes from the environment; see README.md.
 package main
@@ -21,15 +23,20 @@ import (
 	"log/slog"
 	"os"
 	"os/signal"
+	"slices"
+	"strconv"
 	"strings"
 	"syscall"
+	"text/tabwriter"
 	"time"
 
 	"entgo.io/ent/dialect"
 
 	"github.com/intake/intake/internal/config"
 	"github.com/intake/intake/internal/demo"
+	"github.com/intake/intake/internal/egress"
 	"github.com/intake/intake/internal/metrics"
+	"github.com/intake/intake/internal/pulid"
 	"github.com/intake/intake/internal/secrets"
 	"github.com/intake/intake/internal/service"
 	"github.com/intake/intake/internal/store"
@@ -71,7 +78,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout 
 	case "sandbox":
 		return runSandbox(ctx, cfg, args, stdout)
 	case "help", "-h", "--help":
-		fmt.Fprintln(stdout, "usage: intake [serve [--demo] | migrate | sandbox [--size N] | apikey create --org NAME [--role admin|viewer]]")
+		fmt.Fprintln(stdout, "usage: intake [serve [--demo] | migrate | sandbox [--size N] | apikey create|list|revoke]")
 		return nil
 	}
 	return fmt.Errorf("unknown command %q (serve, migrate, apikey)", cmd)
@@ -106,7 +113,7 @@ func open(ctx context.Context, cfg config.Config) (*app, error) {
 	}
 	svc := service.New(service.Deps{
 		DB: st.Client, Providers: providers.All(), Secrets: box, Logger: log,
-		Connector: connector.Options{Logger: log},
+		Connector: connector.Options{Logger: log, Egress: &egress.Policy{Allow: cfg.EgressAllow}},
 	})
 	return &app{store: st, svc: svc, log: log}, nil
 }
@@ -117,17 +124,27 @@ func serve(ctx context.Context, cfg config.Config, args []string, stdout io.Writ
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
+	var fk *fakes.Set
+	if *demoMode {
+		// The fakes listen on loopback, which the egress policy refuses:
+		// the demo allows exactly their address and port.
+		var err error
+		if fk, err = startSandbox(cfg, demoSize); err != nil {
+			return err
+		}
+		defer fk.Close()
+		rule, err := egress.ParseRule(strings.TrimPrefix(fk.URL, "http://"))
+		if err != nil {
+			return err
+		}
+		cfg.EgressAllow = append(slices.Clip(cfg.EgressAllow), rule)
+	}
 	a, err := open(ctx, cfg)
 	if err != nil {
 		return err
 	}
 	defer a.store.Close()
 	if *demoMode {
-		fk, err := startSandbox(cfg, demoSize)
-		if err != nil {
-			return err
-		}
-		defer fk.Close()
 		key, err := demo.Setup(ctx, a.svc, fk)
 		if err != nil {
 			return err
@@ -149,6 +166,7 @@ func serve(ctx context.Context, cfg config.Config, args []string, stdout io.Writ
 	eng, err := engine.New(engine.Config{
 		Workers: cfg.SyncWorkers, Lease: cfg.SyncLease, RescueAfter: cfg.RescueAfter,
 		PushbackFirstDelay: cfg.PushbackDelay, PushbackWorkers: cfg.PushbackWorkers,
+		AuditRetention: cfg.AuditRetention, // 0: kept forever
 	}, engine.Deps{
 		Ent: a.store.Client, DB: a.store.DB, QueueDB: queueDB, Dialect: a.store.Dialect,
 		Open: a.svc.Opener().Open, Broker: broker, Logger: a.log, Observer: reg,
@@ -249,34 +267,158 @@ func migrate(ctx context.Context, cfg config.Config, stdout io.Writer) error {
 	return nil
 }
 
+const apikeyUsage = "usage: intake apikey create --org NAME [--name NAME] [--role admin|viewer] [--expires 90d] | apikey list --org NAME | apikey revoke ID"
+
+// apikey runs `apikey create|list|revoke`. Flags are checked before the
+// database is opened, so a refused command changes nothing.
 func apikey(ctx context.Context, cfg config.Config, args []string, stdout io.Writer) error {
-	if len(args) == 0 || args[0] != "create" {
-		return errors.New("usage: intake apikey create --org NAME [--role admin|viewer]")
+	if len(args) == 0 {
+		return errors.New(apikeyUsage)
 	}
+	switch args[0] {
+	case "create":
+		return apikeyCreate(ctx, cfg, args[1:], stdout)
+	case "list":
+		return apikeyList(ctx, cfg, args[1:], stdout)
+	case "revoke":
+		return apikeyRevoke(ctx, cfg, args[1:], stdout)
+	}
+	return errors.New(apikeyUsage)
+}
+
+// apikeyCreate prints only the new key, so that scripts can capture it.
+// Without --name the key's name is "", like keys made before keys had
+// names; without --expires it never expires.
+func apikeyCreate(ctx context.Context, cfg config.Config, args []string, stdout io.Writer) error {
 	fs := flag.NewFlagSet("apikey create", flag.ContinueOnError)
 	org := fs.String("org", "", "organization name (created if it does not exist)")
+	name := fs.String("name", "", "what the key is for")
 	role := fs.String("role", "admin", "admin (may mutate) or viewer (read-only)")
-	if err := fs.Parse(args[1:]); err != nil {
+	expires := fs.String("expires", "", "lifetime, e.g. 90d, 12h or 30m (default: never expires)")
+	if err := fs.Parse(args); err != nil {
 		return err
+	}
+	if fs.NArg() > 0 {
+		return fmt.Errorf("unexpected argument %q; %s", fs.Arg(0), apikeyUsage)
 	}
 	if *org == "" {
 		return errors.New("--org is required")
 	}
-	r := viewer.Role(strings.ToUpper(*role))
-	if r != viewer.Admin && r != viewer.ReadOnly {
+	in := service.NewAPIKeyInput{Name: *name, Role: viewer.Role(strings.ToUpper(*role))}
+	if in.Role != viewer.Admin && in.Role != viewer.ReadOnly {
 		return fmt.Errorf("--role: %q must be admin or viewer", *role)
+	}
+	if *expires != "" {
+		d, err := parseLifetime(*expires)
+		if err != nil {
+			return fmt.Errorf("--expires: %w", err)
+		}
+		at := time.Now().Add(d)
+		in.ExpiresAt = &at
 	}
 	a, err := open(ctx, cfg)
 	if err != nil {
 		return err
 	}
 	defer a.store.Close()
-	key, err := a.svc.CreateAPIKey(ctx, *org, r)
+	key, _, err := a.svc.CreateOrgAPIKey(ctx, *org, in)
 	if err != nil {
-		return err
+		return cliError(err)
 	}
 	fmt.Fprintln(stdout, key)
 	return nil
+}
+
+// parseLifetime parses a key's lifetime: a number of days ("90d") or a Go
+// duration ("12h", "30m", "1h30m"); it must be positive.
+func parseLifetime(s string) (time.Duration, error) {
+	var d time.Duration
+	if days, ok := strings.CutSuffix(s, "d"); ok {
+		n, err := strconv.Atoi(days)
+		if err != nil || n > 100*365 {
+			return 0, fmt.Errorf("%q is not a number of days (up to 36500) followed by d", s)
+		}
+		d = time.Duration(n) * 24 * time.Hour
+	} else {
+		var err error
+		if d, err = time.ParseDuration(s); err != nil {
+			return 0, fmt.Errorf("%q is not a lifetime such as 90d, 12h or 30m", s)
+		}
+	}
+	if d <= 0 {
+		return 0, fmt.Errorf("%q must be positive", s)
+	}
+	return d, nil
+}
+
+// apikeyList prints the organization's keys, oldest first, one a line:
+// never the key or its hash, which are not stored and not shown.
+func apikeyList(ctx context.Context, cfg config.Config, args []string, stdout io.Writer) error {
+	fs := flag.NewFlagSet("apikey list", flag.ContinueOnError)
+	org := fs.String("org", "", "organization name")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if *org == "" {
+		return errors.New("--org is required")
+	}
+	a, err := open(ctx, cfg)
+	if err != nil {
+		return err
+	}
+	defer a.store.Close()
+	keys, err := a.svc.OrgAPIKeys(ctx, *org)
+	if err != nil {
+		return cliError(err)
+	}
+	when := func(t *time.Time) string {
+		if t == nil {
+			return "-"
+		}
+		return t.UTC().Format(time.RFC3339)
+	}
+	tw := tabwriter.NewWriter(stdout, 0, 0, 2, ' ', 0)
+	fmt.Fprintln(tw, "ID\tNAME\tROLE\tCREATED\tEXPIRES\tLAST USED\tREVOKED")
+	for _, k := range keys {
+		// Quoted: a name may hold tabs or newlines, and "" is a name too.
+		fmt.Fprintf(tw, "%s\t%q\t%s\t%s\t%s\t%s\t%s\n", k.ID, k.Name, k.Role, when(&k.CreatedAt), when(k.ExpiresAt), when(k.LastUsedAt), when(k.RevokedAt))
+	}
+	return tw.Flush()
+}
+
+// apikeyRevoke revokes a key of any organization by its ID (from apikey
+// list). Servers close its websockets within seconds.
+func apikeyRevoke(ctx context.Context, cfg config.Config, args []string, stdout io.Writer) error {
+	if len(args) != 1 || strings.HasPrefix(args[0], "-") {
+		return errors.New("usage: intake apikey revoke ID")
+	}
+	a, err := open(ctx, cfg)
+	if err != nil {
+		return err
+	}
+	defer a.store.Close()
+	k, err := a.svc.RevokeAPIKey(viewer.SystemContext(ctx), pulid.ID(args[0]))
+	if err != nil {
+		return cliError(err)
+	}
+	fmt.Fprintf(stdout, "%s revoked at %s\n", k.ID, k.RevokedAt.UTC().Format(time.RFC3339))
+	return nil
+}
+
+// cliError words a service error for the command line: its field is the
+// flag or argument.
+func cliError(err error) error {
+	var e *service.Error
+	if errors.As(err, &e) && e.Code != service.CodeInternal {
+		switch e.Field {
+		case "":
+			return errors.New(e.Message)
+		case "id":
+			return fmt.Errorf("ID: %s", e.Message)
+		}
+		return fmt.Errorf("--%s: %s", e.Field, e.Message)
+	}
+	return err
 }
 
 // demoSize is how many people each fake serves in the demo.
@@ -311,6 +453,8 @@ func runSandbox(ctx context.Context, cfg config.Config, args []string, stdout io
 		creds, _ := json.Marshal(fk.Credentials(p.Key))
 		fmt.Fprintf(stdout, "%-10s %s\n           credentials: %s\n", p.Key, fk.BaseURL(p.Key), creds)
 	}
+	// A server's egress policy refuses loopback: it must allow the fakes.
+	fmt.Fprintf(stdout, "to connect a server to them, run it with INTAKE_EGRESS_ALLOW=%s\n", strings.TrimPrefix(fk.URL, "http://"))
 	<-ctx.Done()
 	return nil
 }

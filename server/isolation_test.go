@@ -1,11 +1,15 @@
 package server_test
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
+	"strings"
 	"testing"
 	"time"
+
+	"entgo.io/contrib/entgql"
 
 	"github.com/intake/intake/ent"
 	"github.com/intake/intake/ent/callresult"
@@ -227,6 +231,7 @@ func TestTenantIsolation(t *testing.T) {
 
 		// Organization B's world.
 		orgB := isoOrgID(t, b)
+		keyA, keyB := isoOwnKeyID(t, a), isoOwnKeyID(t, b)
 		cmpB := isoCreateCampaign(t, b, "B's campaign")
 		intB := isoConnect(t, app, b, connector.Talention, "B's Talention")
 		trgB := isoConfigureTalention(t, b, cmpB, intB)
@@ -437,6 +442,31 @@ func TestTenantIsolation(t *testing.T) {
 			}
 		})
 
+		t.Run("apiKeys lists only A's keys", func(t *testing.T) {
+			var got struct {
+				APIKeys struct {
+					TotalCount int
+					Edges      []struct{ Node struct{ ID pulid.ID } }
+				}
+			}
+			// A cursor is only an ID: one of B's lists A's keys after it.
+			for _, after := range []any{nil, keyB} {
+				vars := map[string]any{}
+				if after != nil {
+					vars["after"] = isoCursor(keyB)
+				}
+				a.MustDo(t, `query($after: Cursor) { apiKeys(after: $after) { totalCount edges { node { id } } } }`, vars, &got)
+				for _, e := range got.APIKeys.Edges {
+					if e.Node.ID != keyA {
+						t.Errorf("A's apiKeys (after %v) list %s", after, e.Node.ID)
+					}
+				}
+				if got.APIKeys.TotalCount != 1 {
+					t.Errorf("A's apiKeys totalCount = %d, want 1", got.APIKeys.TotalCount)
+				}
+			}
+		})
+
 		t.Run("where filters on B's IDs return nothing", func(t *testing.T) {
 			cases := []struct {
 				name  string
@@ -504,6 +534,10 @@ func TestTenantIsolation(t *testing.T) {
 						"calledAt": time.Now().UTC().Format(time.RFC3339), "idempotencyKey": isoCallKey}}, "input.contactID"},
 				{"retryPushback", `mutation($id: ID!) { retryPushback(id: $id) { id status } }`,
 					map[string]any{"id": rows.Pushback.ID}, "id"},
+				// B's snapshot below reads with this very key: revoked, it
+				// would fail.
+				{"revokeAPIKey", `mutation($id: ID!) { revokeAPIKey(id: $id) { id revokedAt } }`,
+					map[string]any{"id": keyB}, "id"},
 			}
 			for _, tc := range cases {
 				t.Run(tc.name, func(t *testing.T) {
@@ -605,8 +639,57 @@ func TestTenantIsolation(t *testing.T) {
 			}
 		})
 
+		t.Run("auditEvents shows A none of B's events", func(t *testing.T) {
+			// A's own attempts on B's objects are in A's trail (refused,
+			// NOT_FOUND); B's events, whatever they name, are not.
+			ofB := map[string]bool{}
+			for _, e := range auditList(t, b, map[string]any{"first": 100}).Events {
+				ofB[e.ID] = true
+			}
+			if len(ofB) == 0 {
+				t.Fatal("B's trail is empty")
+			}
+			objectsB := map[string]bool{}
+			for _, o := range idsB {
+				objectsB[string(o.id)] = true
+			}
+			for _, vars := range []map[string]any{{"first": 100}, {"target": cmpB}, {"target": trgB.ID}, {"target": intB}} {
+				for _, e := range auditList(t, a, vars).Events {
+					if ofB[e.ID] {
+						t.Errorf("A (%v) sees B's event %+v", vars, e)
+					}
+					if e.Outcome == "ok" && objectsB[e.target()] {
+						t.Errorf("A's trail holds a successful change of B's object: %+v", e)
+					}
+				}
+			}
+		})
+
 		t.Run("B's data is intact after everything A tried", unchanged)
 	})
+}
+
+// isoOwnKeyID returns the ID of the client's key, the only one of its
+// organization.
+func isoOwnKeyID(t *testing.T, c *apptest.Client) pulid.ID {
+	t.Helper()
+	var got struct {
+		APIKeys struct {
+			Edges []struct{ Node struct{ ID pulid.ID } }
+		}
+	}
+	c.MustDo(t, `{ apiKeys { edges { node { id } } } }`, nil, &got)
+	if len(got.APIKeys.Edges) != 1 {
+		t.Fatalf("apiKeys = %+v, want the client's own key only", got.APIKeys)
+	}
+	return got.APIKeys.Edges[0].Node.ID
+}
+
+// isoCursor is the connection cursor of an ID, as entgql encodes it.
+func isoCursor(id pulid.ID) string {
+	var buf bytes.Buffer
+	entgql.Cursor[pulid.ID]{ID: id}.MarshalGQL(&buf)
+	return strings.Trim(buf.String(), `"`)
 }
 
 // isoWantPerIndexNotFound requires exactly one NOT_FOUND error at

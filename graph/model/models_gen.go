@@ -7,10 +7,34 @@ import (
 	"fmt"
 	"io"
 	"strconv"
+	"time"
 
+	"entgo.io/contrib/entgql"
 	"github.com/intake/intake/ent"
 	"github.com/intake/intake/ent/reference"
+	"github.com/intake/intake/internal/pulid"
 )
+
+type APIKeyConnection struct {
+	Edges      []*APIKeyEdge              `json:"edges"`
+	PageInfo   *entgql.PageInfo[pulid.ID] `json:"pageInfo"`
+	TotalCount int                        `json:"totalCount"`
+}
+
+type APIKeyEdge struct {
+	Node   *ent.APIKey             `json:"node"`
+	Cursor entgql.Cursor[pulid.ID] `json:"cursor"`
+}
+
+type AuditEventConnection struct {
+	Edges    []*AuditEventEdge          `json:"edges"`
+	PageInfo *entgql.PageInfo[pulid.ID] `json:"pageInfo"`
+}
+
+type AuditEventEdge struct {
+	Node   *AuditEvent             `json:"node"`
+	Cursor entgql.Cursor[pulid.ID] `json:"cursor"`
+}
 
 type ContactsImported struct {
 	Campaign *ent.Campaign `json:"campaign"`
@@ -19,6 +43,20 @@ type ContactsImported struct {
 }
 
 func (ContactsImported) IsCampaignEvent() {}
+
+type CreateAPIKeyInput struct {
+	// Required: what the key is for (at most 200 characters).
+	Name string `json:"name"`
+	Role Role   `json:"role"`
+	// Optional; must be in the future.
+	ExpiresAt *time.Time `json:"expiresAt,omitempty"`
+}
+
+type CreateAPIKeyPayload struct {
+	// The key, shown this once: it cannot be read again.
+	Key    string      `json:"key"`
+	APIKey *ent.APIKey `json:"apiKey"`
+}
 
 type ReferenceOption struct {
 	ExternalID string         `json:"externalID"`
@@ -53,6 +91,70 @@ func (SyncProgress) IsCampaignEvent() {}
 type Viewer struct {
 	Organization *ent.Organization `json:"organization"`
 	Role         Role              `json:"role"`
+}
+
+// Who acted.
+type AuditActorKind string
+
+const (
+	// An API key: actorKeyID and actorName say which.
+	AuditActorKindAPIKey AuditActorKind = "API_KEY"
+	// A verified webhook of an external system: actorName is its provider.
+	AuditActorKindWebhook AuditActorKind = "WEBHOOK"
+	// The scheduler.
+	AuditActorKindSchedule AuditActorKind = "SCHEDULE"
+	// Intake itself.
+	AuditActorKindSystem AuditActorKind = "SYSTEM"
+)
+
+var AllAuditActorKind = []AuditActorKind{
+	AuditActorKindAPIKey,
+	AuditActorKindWebhook,
+	AuditActorKindSchedule,
+	AuditActorKindSystem,
+}
+
+func (e AuditActorKind) IsValid() bool {
+	switch e {
+	case AuditActorKindAPIKey, AuditActorKindWebhook, AuditActorKindSchedule, AuditActorKindSystem:
+		return true
+	}
+	return false
+}
+
+func (e AuditActorKind) String() string {
+	return string(e)
+}
+
+func (e *AuditActorKind) UnmarshalGQL(v any) error {
+	str, ok := v.(string)
+	if !ok {
+		return fmt.Errorf("enums must be strings")
+	}
+
+	*e = AuditActorKind(str)
+	if !e.IsValid() {
+		return fmt.Errorf("%s is not a valid AuditActorKind", str)
+	}
+	return nil
+}
+
+func (e AuditActorKind) MarshalGQL(w io.Writer) {
+	_, _ = fmt.Fprint(w, strconv.Quote(e.String()))
+}
+
+func (e *AuditActorKind) UnmarshalJSON(b []byte) error {
+	s, err := strconv.Unquote(string(b))
+	if err != nil {
+		return err
+	}
+	return e.UnmarshalGQL(s)
+}
+
+func (e AuditActorKind) MarshalJSON() ([]byte, error) {
+	var buf bytes.Buffer
+	e.MarshalGQL(&buf)
+	return buf.Bytes(), nil
 }
 
 // VIEWER may query and subscribe, not mutate.

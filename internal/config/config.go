@@ -12,6 +12,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/intake/intake/internal/egress"
 	"github.com/intake/intake/internal/logging"
 )
 
@@ -35,6 +36,8 @@ type Config struct {
 	Limits          Limits        // INTAKE_MAX_*, INTAKE_REQUEST_TIMEOUT, INTAKE_RATE_*: see limits.go
 	Websocket       Websocket     // INTAKE_WS_*: see websocket.go
 	MetricsAddr     string        // INTAKE_METRICS_ADDR: serve /metrics there instead of on Addr
+	AuditRetention  time.Duration // INTAKE_AUDIT_RETENTION: how long audit events are kept (default 365d; 0 = forever)
+	EgressAllow     egress.Allow  // INTAKE_EGRESS_ALLOW: non-public networks and hosts integrations may reach
 }
 
 // Embedded reports whether the embedded SQLite default is used.
@@ -82,6 +85,9 @@ func FromEnv(getenv func(string) string) (Config, error) {
 		c.Introspection = b
 	}
 	var err error
+	if c.EgressAllow, err = egress.ParseAllow(getenv("INTAKE_EGRESS_ALLOW")); err != nil {
+		return c, fmt.Errorf("INTAKE_EGRESS_ALLOW: %w", err)
+	}
 	if c.SyncWorkers, err = intVar(getenv, "INTAKE_SYNC_WORKERS", 4, 1, 256); err != nil {
 		return c, err
 	}
@@ -95,6 +101,9 @@ func FromEnv(getenv func(string) string) (Config, error) {
 		return c, err
 	}
 	if c.PushbackWorkers, err = intVar(getenv, "INTAKE_PUSHBACK_WORKERS", 20, 1, 1024); err != nil {
+		return c, err
+	}
+	if c.AuditRetention, err = retentionVar(getenv, "INTAKE_AUDIT_RETENTION", DefaultAuditRetention); err != nil {
 		return c, err
 	}
 	if c.Limits, err = limitsFromEnv(getenv); err != nil {
@@ -153,6 +162,35 @@ func durationVar(getenv func(string) string, name string, def, lo time.Duration)
 	d, err := time.ParseDuration(v)
 	if err != nil || d < lo {
 		return 0, fmt.Errorf("%s: %q must be a duration of at least %s (e.g. 90s, 2m)", name, v, lo)
+	}
+	return d, nil
+}
+
+// DefaultAuditRetention is how long audit events are kept by default.
+const DefaultAuditRetention = 365 * 24 * time.Hour
+
+// retentionVar reads a retention: a number of days ("90d"), a Go duration
+// of at least an hour ("720h"), or "0" or "forever" to keep everything,
+// which is returned as 0.
+func retentionVar(getenv func(string) string, name string, def time.Duration) (time.Duration, error) {
+	v := strings.ToLower(strings.TrimSpace(getenv(name)))
+	switch v {
+	case "":
+		return def, nil
+	case "0", "forever":
+		return 0, nil
+	}
+	bad := fmt.Errorf("%s: %q must be a number of days (90d), a duration of at least 1h (720h), or 0 or forever to keep everything", name, v)
+	if days, ok := strings.CutSuffix(v, "d"); ok {
+		n, err := strconv.Atoi(days)
+		if err != nil || n < 1 || n > 100*365 {
+			return 0, bad
+		}
+		return time.Duration(n) * 24 * time.Hour, nil
+	}
+	d, err := time.ParseDuration(v)
+	if err != nil || d < time.Hour {
+		return 0, bad
 	}
 	return d, nil
 }
