@@ -128,7 +128,7 @@ func (a auditTrail) record(ctx context.Context, oc *graphql.OperationContext, v 
 			continue // __typename changes nothing
 		}
 		rec := auditArgs(f, oc.Variables)
-		rec.OrgID, rec.Actor, rec.KeyID, rec.Operation = v.OrgID, auditevent.ActorKindAPI_KEY, v.KeyID, f.Name
+		rec.OrgID, rec.Actor, rec.KeyID, rec.ActorName, rec.Operation = v.OrgID, auditevent.ActorKindAPI_KEY, v.KeyID, v.KeyName, f.Name
 		result, ran := results.ids[f.Alias]
 		switch {
 		case fieldCode[f.Alias] != "":

@@ -237,7 +237,7 @@ func (s *Service) Authenticate(ctx context.Context, key string) (*viewer.Viewer,
 	if k.ExpiresAt != nil && !time.Now().Before(*k.ExpiresAt) {
 		return nil, &Error{Code: CodeUnauthenticated, Message: "this API key has expired"}
 	}
-	return &viewer.Viewer{OrgID: k.OrganizationID, Role: viewer.Role(k.Role), KeyID: k.ID}, nil
+	return &viewer.Viewer{OrgID: k.OrganizationID, Role: viewer.Role(k.Role), KeyID: k.ID, KeyName: k.Name}, nil
 }
 
 // RecordAPIKeyUse sets the key's last_used_at to at unless it is already

@@ -9,7 +9,6 @@ import (
 	"entgo.io/contrib/entgql"
 
 	"github.com/intake/intake/ent"
-	"github.com/intake/intake/ent/apikey"
 	"github.com/intake/intake/ent/auditevent"
 	"github.com/intake/intake/internal/pulid"
 	"github.com/intake/intake/internal/viewer"
@@ -25,10 +24,11 @@ const AuditOK = "ok"
 type AuditRecord struct {
 	OrgID pulid.ID
 	Actor auditevent.ActorKind
-	// KeyID is the API key that acted (Actor API_KEY); its name is looked
-	// up when the record is written.
+	// KeyID is the API key that acted (Actor API_KEY).
 	KeyID pulid.ID
-	// ActorName names a non-key actor, e.g. the provider of a webhook.
+	// ActorName is the acting key's name at the time (the viewer carries it
+	// from authentication), or names another actor, e.g. the provider of a
+	// webhook.
 	ActorName string
 	Operation string
 	TargetID  pulid.ID
@@ -50,33 +50,10 @@ func WriteAudit(ctx context.Context, db *ent.Client, recs ...AuditRecord) error 
 		return nil
 	}
 	ctx = viewer.SystemContext(ctx)
-	var keys []pulid.ID
-	for _, r := range recs {
-		if r.KeyID != "" && !slices.Contains(keys, r.KeyID) {
-			keys = append(keys, r.KeyID)
-		}
-	}
-	// The key's name at the time of the change: a key renamed or deleted
-	// later still shows what it was called when it acted.
-	names := map[pulid.ID]string{}
-	if len(keys) > 0 {
-		found, err := db.APIKey.Query().Where(apikey.IDIn(keys...)).
-			Select(apikey.FieldID, apikey.FieldName).All(ctx)
-		if err != nil {
-			return fmt.Errorf("looking up the acting API key: %w", err)
-		}
-		for _, k := range found {
-			names[k.ID] = k.Name
-		}
-	}
 	creates := make([]*ent.AuditEventCreate, len(recs))
 	for i, r := range recs {
 		if r.OrgID == "" || r.Operation == "" || r.Outcome == "" {
 			return fmt.Errorf("audit record %+v lacks its organization, operation or outcome", r)
-		}
-		name := r.ActorName
-		if r.KeyID != "" {
-			name = names[r.KeyID]
 		}
 		related := make([]string, 0, len(r.Related))
 		for _, id := range r.Related {
@@ -91,7 +68,7 @@ func WriteAudit(ctx context.Context, db *ent.Client, recs ...AuditRecord) error 
 		c := db.AuditEvent.Create().
 			SetOrganizationID(r.OrgID).
 			SetActorKind(r.Actor).
-			SetActorName(name).
+			SetActorName(r.ActorName).
 			SetOperation(r.Operation).
 			SetTargetID(string(r.TargetID)).
 			SetRelatedIds(related).

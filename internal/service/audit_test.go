@@ -30,7 +30,7 @@ func TestAuditWriteReadPrune(t *testing.T) {
 		// system, not through the caller's context.
 		trg := pulid.New("trg")
 		err := svc.RecordAudit(reader, service.AuditRecord{
-			OrgID: orgA.ID, Actor: auditevent.ActorKindAPI_KEY, KeyID: keyA.ID, Operation: "configureTrigger",
+			OrgID: orgA.ID, Actor: auditevent.ActorKindAPI_KEY, KeyID: keyA.ID, ActorName: keyA.Name, Operation: "configureTrigger",
 			TargetID: trg, Related: []pulid.ID{trg, "cmp_x", "cmp_x"}, Fields: []string{"enabled"}, Outcome: "FORBIDDEN",
 		})
 		if err != nil {

@@ -25,6 +25,8 @@ type Viewer struct {
 	OrgID pulid.ID
 	Role  Role
 	KeyID pulid.ID // the API key that authenticated the caller
+	// KeyName is that key's name when it authenticated the caller.
+	KeyName string
 }
 
 // CanMutate reports whether the viewer may change data.
