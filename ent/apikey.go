@@ -11,6 +11,7 @@ import (
 	"entgo.io/ent/dialect/sql"
 	"github.com/intake/intake/ent/apikey"
 	"github.com/intake/intake/internal/pulid"
+	"github.com/intake/intake/schema/schematype"
 )
 
 // APIKey is the model entity for the APIKey schema.
@@ -27,7 +28,7 @@ type APIKey struct {
 	// Hash holds the value of the "hash" field.
 	Hash string `json:"-"`
 	// Role holds the value of the "role" field.
-	Role apikey.Role `json:"role,omitempty"`
+	Role schematype.Role `json:"role,omitempty"`
 	// ExpiresAt holds the value of the "expires_at" field.
 	ExpiresAt *time.Time `json:"expires_at,omitempty"`
 	// RevokedAt holds the value of the "revoked_at" field.
@@ -97,7 +98,7 @@ func (_m *APIKey) assignValues(columns []string, values []any) error {
 			if value, ok := values[i].(*sql.NullString); !ok {
 				return fmt.Errorf("unexpected type %T for field role", values[i])
 			} else if value.Valid {
-				_m.Role = apikey.Role(value.String)
+				_m.Role = schematype.Role(value.String)
 			}
 		case apikey.FieldExpiresAt:
 			if value, ok := values[i].(*sql.NullTime); !ok {

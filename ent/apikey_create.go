@@ -14,6 +14,7 @@ import (
 	"entgo.io/ent/schema/field"
 	"github.com/intake/intake/ent/apikey"
 	"github.com/intake/intake/internal/pulid"
+	"github.com/intake/intake/schema/schematype"
 )
 
 // APIKeyCreate is the builder for creating a APIKey entity.
@@ -65,13 +66,13 @@ func (_c *APIKeyCreate) SetHash(v string) *APIKeyCreate {
 }
 
 // SetRole sets the "role" field.
-func (_c *APIKeyCreate) SetRole(v apikey.Role) *APIKeyCreate {
+func (_c *APIKeyCreate) SetRole(v schematype.Role) *APIKeyCreate {
 	_c.mutation.SetRole(v)
 	return _c
 }
 
 // SetNillableRole sets the "role" field if the given value is not nil.
-func (_c *APIKeyCreate) SetNillableRole(v *apikey.Role) *APIKeyCreate {
+func (_c *APIKeyCreate) SetNillableRole(v *schematype.Role) *APIKeyCreate {
 	if v != nil {
 		_c.SetRole(*v)
 	}
@@ -361,7 +362,7 @@ func (u *APIKeyUpsert) UpdateName() *APIKeyUpsert {
 }
 
 // SetRole sets the "role" field.
-func (u *APIKeyUpsert) SetRole(v apikey.Role) *APIKeyUpsert {
+func (u *APIKeyUpsert) SetRole(v schematype.Role) *APIKeyUpsert {
 	u.Set(apikey.FieldRole, v)
 	return u
 }
@@ -483,7 +484,7 @@ func (u *APIKeyUpsertOne) UpdateName() *APIKeyUpsertOne {
 }
 
 // SetRole sets the "role" field.
-func (u *APIKeyUpsertOne) SetRole(v apikey.Role) *APIKeyUpsertOne {
+func (u *APIKeyUpsertOne) SetRole(v schematype.Role) *APIKeyUpsertOne {
 	return u.Update(func(s *APIKeyUpsert) {
 		s.SetRole(v)
 	})
@@ -780,7 +781,7 @@ func (u *APIKeyUpsertBulk) UpdateName() *APIKeyUpsertBulk {
 }
 
 // SetRole sets the "role" field.
-func (u *APIKeyUpsertBulk) SetRole(v apikey.Role) *APIKeyUpsertBulk {
+func (u *APIKeyUpsertBulk) SetRole(v schematype.Role) *APIKeyUpsertBulk {
 	return u.Update(func(s *APIKeyUpsert) {
 		s.SetRole(v)
 	})

@@ -13,6 +13,7 @@ import (
 	"entgo.io/ent/schema/field"
 	"github.com/intake/intake/ent/apikey"
 	"github.com/intake/intake/ent/predicate"
+	"github.com/intake/intake/schema/schematype"
 )
 
 // APIKeyUpdate is the builder for updating APIKey entities.
@@ -44,13 +45,13 @@ func (_u *APIKeyUpdate) SetNillableName(v *string) *APIKeyUpdate {
 }
 
 // SetRole sets the "role" field.
-func (_u *APIKeyUpdate) SetRole(v apikey.Role) *APIKeyUpdate {
+func (_u *APIKeyUpdate) SetRole(v schematype.Role) *APIKeyUpdate {
 	_u.mutation.SetRole(v)
 	return _u
 }
 
 // SetNillableRole sets the "role" field if the given value is not nil.
-func (_u *APIKeyUpdate) SetNillableRole(v *apikey.Role) *APIKeyUpdate {
+func (_u *APIKeyUpdate) SetNillableRole(v *schematype.Role) *APIKeyUpdate {
 	if v != nil {
 		_u.SetRole(*v)
 	}
@@ -220,13 +221,13 @@ func (_u *APIKeyUpdateOne) SetNillableName(v *string) *APIKeyUpdateOne {
 }
 
 // SetRole sets the "role" field.
-func (_u *APIKeyUpdateOne) SetRole(v apikey.Role) *APIKeyUpdateOne {
+func (_u *APIKeyUpdateOne) SetRole(v schematype.Role) *APIKeyUpdateOne {
 	_u.mutation.SetRole(v)
 	return _u
 }
 
 // SetNillableRole sets the "role" field if the given value is not nil.
-func (_u *APIKeyUpdateOne) SetNillableRole(v *apikey.Role) *APIKeyUpdateOne {
+func (_u *APIKeyUpdateOne) SetNillableRole(v *schematype.Role) *APIKeyUpdateOne {
 	if v != nil {
 		_u.SetRole(*v)
 	}

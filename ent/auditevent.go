@@ -12,6 +12,7 @@ import (
 	"entgo.io/ent/dialect/sql"
 	"github.com/intake/intake/ent/auditevent"
 	"github.com/intake/intake/internal/pulid"
+	"github.com/intake/intake/schema/schematype"
 )
 
 // AuditEvent is the model entity for the AuditEvent schema.
@@ -24,7 +25,7 @@ type AuditEvent struct {
 	// CreatedAt holds the value of the "created_at" field.
 	CreatedAt time.Time `json:"created_at,omitempty"`
 	// ActorKind holds the value of the "actor_kind" field.
-	ActorKind auditevent.ActorKind `json:"actor_kind,omitempty"`
+	ActorKind schematype.AuditActorKind `json:"actor_kind,omitempty"`
 	// ActorKeyID holds the value of the "actor_key_id" field.
 	ActorKeyID *string `json:"actor_key_id,omitempty"`
 	// ActorName holds the value of the "actor_name" field.
@@ -92,7 +93,7 @@ func (_m *AuditEvent) assignValues(columns []string, values []any) error {
 			if value, ok := values[i].(*sql.NullString); !ok {
 				return fmt.Errorf("unexpected type %T for field actor_kind", values[i])
 			} else if value.Valid {
-				_m.ActorKind = auditevent.ActorKind(value.String)
+				_m.ActorKind = schematype.AuditActorKind(value.String)
 			}
 		case auditevent.FieldActorKeyID:
 			if value, ok := values[i].(*sql.NullString); !ok {

@@ -14,6 +14,7 @@ import (
 	"entgo.io/ent/schema/field"
 	"github.com/intake/intake/ent/auditevent"
 	"github.com/intake/intake/internal/pulid"
+	"github.com/intake/intake/schema/schematype"
 )
 
 // AuditEventCreate is the builder for creating a AuditEvent entity.
@@ -45,7 +46,7 @@ func (_c *AuditEventCreate) SetNillableCreatedAt(v *time.Time) *AuditEventCreate
 }
 
 // SetActorKind sets the "actor_kind" field.
-func (_c *AuditEventCreate) SetActorKind(v auditevent.ActorKind) *AuditEventCreate {
+func (_c *AuditEventCreate) SetActorKind(v schematype.AuditActorKind) *AuditEventCreate {
 	_c.mutation.SetActorKind(v)
 	return _c
 }

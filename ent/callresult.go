@@ -17,7 +17,7 @@ import (
 	"github.com/intake/intake/schema/schematype"
 )
 
-// CallResult is the model entity for the CallResult schema.
+// The outcome of one call to a contact, as the calling platform reported it with recordCallResult. When the contact's campaign has a trigger with push-back on, a pushback delivers it to that trigger's external system.
 type CallResult struct {
 	config `json:"-"`
 	// ID of the ent.
@@ -28,15 +28,15 @@ type CallResult struct {
 	CreatedAt time.Time `json:"created_at,omitempty"`
 	// ContactID holds the value of the "contact_id" field.
 	ContactID pulid.ID `json:"contact_id,omitempty"`
-	// Outcome holds the value of the "outcome" field.
-	Outcome callresult.Outcome `json:"outcome,omitempty"`
-	// Transcript holds the value of the "transcript" field.
+	// How the call went.
+	Outcome schematype.CallOutcome `json:"outcome,omitempty"`
+	// The call's transcript as reported (at most 200,000 characters); "" when none was.
 	Transcript string `json:"transcript,omitempty"`
 	// QuestionResults holds the value of the "question_results" field.
 	QuestionResults []schematype.QuestionResult `json:"question_results,omitempty"`
-	// CalledAt holds the value of the "called_at" field.
+	// When the call took place, as reported; createdAt is when the result was recorded.
 	CalledAt time.Time `json:"called_at,omitempty"`
-	// DurationSeconds holds the value of the "duration_seconds" field.
+	// The call's length in seconds, 0 to 86400; 0 when it was not reported.
 	DurationSeconds int `json:"duration_seconds,omitempty"`
 	// IdempotencyKey holds the value of the "idempotency_key" field.
 	IdempotencyKey *string `json:"idempotency_key,omitempty"`
@@ -48,9 +48,9 @@ type CallResult struct {
 
 // CallResultEdges holds the relations/edges for other nodes in the graph.
 type CallResultEdges struct {
-	// Contact holds the value of the contact edge.
+	// The contact that was called.
 	Contact *Contact `json:"contact,omitempty"`
-	// Pushback holds the value of the pushback edge.
+	// The delivery of the result to the external system; null when the contact's campaign had no trigger with push-back on when the result was recorded.
 	Pushback *Pushback `json:"pushback,omitempty"`
 	// loadedTypes holds the information for reporting if a
 	// type was loaded (or requested) in eager-loading or not.
@@ -139,7 +139,7 @@ func (_m *CallResult) assignValues(columns []string, values []any) error {
 			if value, ok := values[i].(*sql.NullString); !ok {
 				return fmt.Errorf("unexpected type %T for field outcome", values[i])
 			} else if value.Valid {
-				_m.Outcome = callresult.Outcome(value.String)
+				_m.Outcome = schematype.CallOutcome(value.String)
 			}
 		case callresult.FieldTranscript:
 			if value, ok := values[i].(*sql.NullString); !ok {

@@ -54,7 +54,7 @@ func (_c *CallResultCreate) SetContactID(v pulid.ID) *CallResultCreate {
 }
 
 // SetOutcome sets the "outcome" field.
-func (_c *CallResultCreate) SetOutcome(v callresult.Outcome) *CallResultCreate {
+func (_c *CallResultCreate) SetOutcome(v schematype.CallOutcome) *CallResultCreate {
 	_c.mutation.SetOutcome(v)
 	return _c
 }

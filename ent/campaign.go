@@ -13,7 +13,7 @@ import (
 	"github.com/intake/intake/internal/pulid"
 )
 
-// Campaign is the model entity for the Campaign schema.
+// An AI phone-calling campaign: the contacts to call, imported by its triggers (one per connected integration), and the results of their calls.
 type Campaign struct {
 	config `json:"-"`
 	// ID of the ent.
@@ -24,9 +24,9 @@ type Campaign struct {
 	CreatedAt time.Time `json:"created_at,omitempty"`
 	// UpdatedAt holds the value of the "updated_at" field.
 	UpdatedAt time.Time `json:"updated_at,omitempty"`
-	// Name holds the value of the "name" field.
+	// The campaign's name: 1 to 200 characters.
 	Name string `json:"name,omitempty"`
-	// PhoneRegion holds the value of the "phone_region" field.
+	// ISO 3166-1 alpha-2 region (e.g. "DE", the default) in which phone numbers without a country code are read when contacts are imported. A change applies to contacts imported from then on.
 	PhoneRegion string `json:"phone_region,omitempty"`
 	// Edges holds the relations/edges for other nodes in the graph.
 	// The values are being populated by the CampaignQuery when eager-loading is set.
@@ -38,7 +38,7 @@ type Campaign struct {
 type CampaignEdges struct {
 	// Triggers holds the value of the triggers edge.
 	Triggers []*Trigger `json:"triggers,omitempty"`
-	// Contacts holds the value of the contacts edge.
+	// The contacts imported into the campaign, oldest first.
 	Contacts []*Contact `json:"contacts,omitempty"`
 	// loadedTypes holds the information for reporting if a
 	// type was loaded (or requested) in eager-loading or not.

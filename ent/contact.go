@@ -16,7 +16,7 @@ import (
 	"github.com/intake/intake/internal/pulid"
 )
 
-// Contact is the model entity for the Contact schema.
+// A person to call, imported into a campaign by a sync of one of its triggers. Its phone number is unique within the campaign: a record with a number the campaign already has becomes a DUPLICATE import issue.
 type Contact struct {
 	config `json:"-"`
 	// ID of the ent.
@@ -29,19 +29,19 @@ type Contact struct {
 	CampaignID pulid.ID `json:"campaign_id,omitempty"`
 	// TriggerID holds the value of the "trigger_id" field.
 	TriggerID *pulid.ID `json:"trigger_id,omitempty"`
-	// PhoneE164 holds the value of the "phone_e164" field.
+	// The phone number in E.164 form, e.g. "+4930123456", unique within the campaign. A number without a country code was read in the campaign's phone region.
 	PhoneE164 string `json:"phone_e164,omitempty"`
-	// PhoneRaw holds the value of the "phone_raw" field.
+	// The phone number as the external system gave it: the first usable one of the record's numbers, at most 250 characters.
 	PhoneRaw string `json:"phone_raw,omitempty"`
-	// FirstName holds the value of the "first_name" field.
+	// First name in the external system; null when it has none.
 	FirstName *string `json:"first_name,omitempty"`
-	// LastName holds the value of the "last_name" field.
+	// Last name in the external system; null when it has none.
 	LastName *string `json:"last_name,omitempty"`
-	// Email holds the value of the "email" field.
+	// Email address in the external system, as given there; null when it has none.
 	Email *string `json:"email,omitempty"`
-	// ExternalID holds the value of the "external_id" field.
+	// The ID of the record in the external system that the contact was imported from (at most 200 characters).
 	ExternalID string `json:"external_id,omitempty"`
-	// Attributes holds the value of the "attributes" field.
+	// Values from the external system kept with the contact, such as the IDs push-back needs; the keys depend on the provider.
 	Attributes map[string]interface{} `json:"attributes,omitempty"`
 	// Edges holds the relations/edges for other nodes in the graph.
 	// The values are being populated by the ContactQuery when eager-loading is set.
@@ -51,9 +51,9 @@ type Contact struct {
 
 // ContactEdges holds the relations/edges for other nodes in the graph.
 type ContactEdges struct {
-	// Campaign holds the value of the campaign edge.
+	// The campaign the contact belongs to.
 	Campaign *Campaign `json:"campaign,omitempty"`
-	// Trigger holds the value of the trigger edge.
+	// The trigger whose sync imported the contact; null when that trigger no longer exists.
 	Trigger *Trigger `json:"trigger,omitempty"`
 	// CallResults holds the value of the call_results edge.
 	CallResults []*CallResult `json:"call_results,omitempty"`

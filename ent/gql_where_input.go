@@ -17,6 +17,7 @@ import (
 	"github.com/intake/intake/ent/syncrun"
 	"github.com/intake/intake/ent/trigger"
 	"github.com/intake/intake/internal/pulid"
+	"github.com/intake/intake/schema/schematype"
 )
 
 // CallResultWhereInput represents a where input for filtering CallResult queries.
@@ -47,10 +48,10 @@ type CallResultWhereInput struct {
 	CreatedAtLTE   *time.Time  `json:"createdAtLTE,omitempty"`
 
 	// "outcome" field predicates.
-	Outcome      *callresult.Outcome  `json:"outcome,omitempty"`
-	OutcomeNEQ   *callresult.Outcome  `json:"outcomeNEQ,omitempty"`
-	OutcomeIn    []callresult.Outcome `json:"outcomeIn,omitempty"`
-	OutcomeNotIn []callresult.Outcome `json:"outcomeNotIn,omitempty"`
+	Outcome      *schematype.CallOutcome  `json:"outcome,omitempty"`
+	OutcomeNEQ   *schematype.CallOutcome  `json:"outcomeNEQ,omitempty"`
+	OutcomeIn    []schematype.CallOutcome `json:"outcomeIn,omitempty"`
+	OutcomeNotIn []schematype.CallOutcome `json:"outcomeNotIn,omitempty"`
 
 	// "transcript" field predicates.
 	Transcript             *string  `json:"transcript,omitempty"`
@@ -1276,10 +1277,10 @@ type ImportIssueWhereInput struct {
 	ExternalIDContainsFold *string  `json:"externalIDContainsFold,omitempty"`
 
 	// "code" field predicates.
-	Code      *importissue.Code  `json:"code,omitempty"`
-	CodeNEQ   *importissue.Code  `json:"codeNEQ,omitempty"`
-	CodeIn    []importissue.Code `json:"codeIn,omitempty"`
-	CodeNotIn []importissue.Code `json:"codeNotIn,omitempty"`
+	Code      *schematype.ImportIssueCode  `json:"code,omitempty"`
+	CodeNEQ   *schematype.ImportIssueCode  `json:"codeNEQ,omitempty"`
+	CodeIn    []schematype.ImportIssueCode `json:"codeIn,omitempty"`
+	CodeNotIn []schematype.ImportIssueCode `json:"codeNotIn,omitempty"`
 
 	// "message" field predicates.
 	Message             *string  `json:"message,omitempty"`
@@ -1639,10 +1640,10 @@ type IntegrationWhereInput struct {
 	UpdatedAtLTE   *time.Time  `json:"updatedAtLTE,omitempty"`
 
 	// "provider" field predicates.
-	Provider      *integration.Provider  `json:"provider,omitempty"`
-	ProviderNEQ   *integration.Provider  `json:"providerNEQ,omitempty"`
-	ProviderIn    []integration.Provider `json:"providerIn,omitempty"`
-	ProviderNotIn []integration.Provider `json:"providerNotIn,omitempty"`
+	Provider      *schematype.ProviderKey  `json:"provider,omitempty"`
+	ProviderNEQ   *schematype.ProviderKey  `json:"providerNEQ,omitempty"`
+	ProviderIn    []schematype.ProviderKey `json:"providerIn,omitempty"`
+	ProviderNotIn []schematype.ProviderKey `json:"providerNotIn,omitempty"`
 
 	// "name" field predicates.
 	Name             *string  `json:"name,omitempty"`

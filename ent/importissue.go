@@ -12,9 +12,10 @@ import (
 	"github.com/intake/intake/ent/importissue"
 	"github.com/intake/intake/ent/syncrun"
 	"github.com/intake/intake/internal/pulid"
+	"github.com/intake/intake/schema/schematype"
 )
 
-// ImportIssue is the model entity for the ImportIssue schema.
+// A record that a sync run fetched but did not import, and why.
 type ImportIssue struct {
 	config `json:"-"`
 	// ID of the ent.
@@ -25,13 +26,13 @@ type ImportIssue struct {
 	CreatedAt time.Time `json:"created_at,omitempty"`
 	// RunID holds the value of the "run_id" field.
 	RunID pulid.ID `json:"run_id,omitempty"`
-	// ExternalID holds the value of the "external_id" field.
+	// The record's ID in the external system (at most 200 characters).
 	ExternalID string `json:"external_id,omitempty"`
-	// Code holds the value of the "code" field.
-	Code importissue.Code `json:"code,omitempty"`
-	// Message holds the value of the "message" field.
+	// Why the record was not imported.
+	Code schematype.ImportIssueCode `json:"code,omitempty"`
+	// What was wrong, in words (at most 1000 characters); for a DUPLICATE, the number and, when known, the contact that has it.
 	Message string `json:"message,omitempty"`
-	// RawPhone holds the value of the "raw_phone" field.
+	// The phone number concerned, as the record gave it: the first unusable one for INVALID_PHONE, the record's number for DUPLICATE; null for the other codes.
 	RawPhone *string `json:"raw_phone,omitempty"`
 	// Edges holds the relations/edges for other nodes in the graph.
 	// The values are being populated by the ImportIssueQuery when eager-loading is set.
@@ -41,7 +42,7 @@ type ImportIssue struct {
 
 // ImportIssueEdges holds the relations/edges for other nodes in the graph.
 type ImportIssueEdges struct {
-	// Run holds the value of the run edge.
+	// The sync run that fetched the record.
 	Run *SyncRun `json:"run,omitempty"`
 	// loadedTypes holds the information for reporting if a
 	// type was loaded (or requested) in eager-loading or not.
@@ -121,7 +122,7 @@ func (_m *ImportIssue) assignValues(columns []string, values []any) error {
 			if value, ok := values[i].(*sql.NullString); !ok {
 				return fmt.Errorf("unexpected type %T for field code", values[i])
 			} else if value.Valid {
-				_m.Code = importissue.Code(value.String)
+				_m.Code = schematype.ImportIssueCode(value.String)
 			}
 		case importissue.FieldMessage:
 			if value, ok := values[i].(*sql.NullString); !ok {

@@ -15,6 +15,7 @@ import (
 	"github.com/intake/intake/ent/importissue"
 	"github.com/intake/intake/ent/syncrun"
 	"github.com/intake/intake/internal/pulid"
+	"github.com/intake/intake/schema/schematype"
 )
 
 // ImportIssueCreate is the builder for creating a ImportIssue entity.
@@ -58,7 +59,7 @@ func (_c *ImportIssueCreate) SetExternalID(v string) *ImportIssueCreate {
 }
 
 // SetCode sets the "code" field.
-func (_c *ImportIssueCreate) SetCode(v importissue.Code) *ImportIssueCreate {
+func (_c *ImportIssueCreate) SetCode(v schematype.ImportIssueCode) *ImportIssueCreate {
 	_c.mutation.SetCode(v)
 	return _c
 }

@@ -11,9 +11,10 @@ import (
 	"entgo.io/ent/dialect/sql"
 	"github.com/intake/intake/ent/integration"
 	"github.com/intake/intake/internal/pulid"
+	"github.com/intake/intake/schema/schematype"
 )
 
-// Integration is the model entity for the Integration schema.
+// A connection to one external system (an ATS or CRM) with its credentials, which are stored encrypted and never returned. Triggers import contacts through it and push call results back to it.
 type Integration struct {
 	config `json:"-"`
 	// ID of the ent.
@@ -25,16 +26,16 @@ type Integration struct {
 	// UpdatedAt holds the value of the "updated_at" field.
 	UpdatedAt time.Time `json:"updated_at,omitempty"`
 	// Provider holds the value of the "provider" field.
-	Provider integration.Provider `json:"provider,omitempty"`
-	// Name holds the value of the "name" field.
+	Provider schematype.ProviderKey `json:"provider,omitempty"`
+	// Display name: 1 to 200 characters.
 	Name string `json:"name,omitempty"`
-	// Status holds the value of the "status" field.
+	// Whether the last check of the credentials passed, failed, or the integration was disconnected. Only a CONNECTED integration's triggers sync, and only a CONNECTED integration receives call results.
 	Status integration.Status `json:"status,omitempty"`
 	// Credentials holds the value of the "credentials" field.
 	Credentials []byte `json:"-"`
-	// LastCheckedAt holds the value of the "last_checked_at" field.
+	// When the credentials were last checked against the external system, by connectIntegration or checkIntegration; null: never.
 	LastCheckedAt *time.Time `json:"last_checked_at,omitempty"`
-	// LastError holds the value of the "last_error" field.
+	// Why the last check failed (an external system's error text is cut to 300 characters); null when it passed, and after disconnectIntegration.
 	LastError *string `json:"last_error,omitempty"`
 	// Edges holds the relations/edges for other nodes in the graph.
 	// The values are being populated by the IntegrationQuery when eager-loading is set.
@@ -118,7 +119,7 @@ func (_m *Integration) assignValues(columns []string, values []any) error {
 			if value, ok := values[i].(*sql.NullString); !ok {
 				return fmt.Errorf("unexpected type %T for field provider", values[i])
 			} else if value.Valid {
-				_m.Provider = integration.Provider(value.String)
+				_m.Provider = schematype.ProviderKey(value.String)
 			}
 		case integration.FieldName:
 			if value, ok := values[i].(*sql.NullString); !ok {

@@ -15,6 +15,7 @@ import (
 	"github.com/intake/intake/ent/integration"
 	"github.com/intake/intake/ent/trigger"
 	"github.com/intake/intake/internal/pulid"
+	"github.com/intake/intake/schema/schematype"
 )
 
 // IntegrationCreate is the builder for creating a Integration entity.
@@ -60,7 +61,7 @@ func (_c *IntegrationCreate) SetNillableUpdatedAt(v *time.Time) *IntegrationCrea
 }
 
 // SetProvider sets the "provider" field.
-func (_c *IntegrationCreate) SetProvider(v integration.Provider) *IntegrationCreate {
+func (_c *IntegrationCreate) SetProvider(v schematype.ProviderKey) *IntegrationCreate {
 	_c.mutation.SetProvider(v)
 	return _c
 }

@@ -63,7 +63,7 @@ type APIKeyMutation struct {
 	created_at      *time.Time
 	name            *string
 	hash            *string
-	role            *apikey.Role
+	role            *schematype.Role
 	expires_at      *time.Time
 	revoked_at      *time.Time
 	last_used_at    *time.Time
@@ -322,12 +322,12 @@ func (m *APIKeyMutation) ResetHash() {
 }
 
 // SetRole sets the "role" field.
-func (m *APIKeyMutation) SetRole(a apikey.Role) {
-	m.role = &a
+func (m *APIKeyMutation) SetRole(s schematype.Role) {
+	m.role = &s
 }
 
 // Role returns the value of the "role" field in the mutation.
-func (m *APIKeyMutation) Role() (r apikey.Role, exists bool) {
+func (m *APIKeyMutation) Role() (r schematype.Role, exists bool) {
 	v := m.role
 	if v == nil {
 		return
@@ -338,7 +338,7 @@ func (m *APIKeyMutation) Role() (r apikey.Role, exists bool) {
 // OldRole returns the old "role" field's value of the APIKey entity.
 // If the APIKey object wasn't provided to the builder, the object is fetched from the database.
 // An error is returned if the mutation operation is not UpdateOne, or the database query fails.
-func (m *APIKeyMutation) OldRole(ctx context.Context) (v apikey.Role, err error) {
+func (m *APIKeyMutation) OldRole(ctx context.Context) (v schematype.Role, err error) {
 	if !m.op.Is(OpUpdateOne) {
 		return v, errors.New("OldRole is only allowed on UpdateOne operations")
 	}
@@ -650,7 +650,7 @@ func (m *APIKeyMutation) SetField(name string, value ent.Value) error {
 		m.SetHash(v)
 		return nil
 	case apikey.FieldRole:
-		v, ok := value.(apikey.Role)
+		v, ok := value.(schematype.Role)
 		if !ok {
 			return fmt.Errorf("unexpected type %T for field %s", value, name)
 		}
@@ -831,7 +831,7 @@ type AuditEventMutation struct {
 	id                *pulid.ID
 	organization_id   *pulid.ID
 	created_at        *time.Time
-	actor_kind        *auditevent.ActorKind
+	actor_kind        *schematype.AuditActorKind
 	actor_key_id      *string
 	actor_name        *string
 	operation         *string
@@ -1024,12 +1024,12 @@ func (m *AuditEventMutation) ResetCreatedAt() {
 }
 
 // SetActorKind sets the "actor_kind" field.
-func (m *AuditEventMutation) SetActorKind(ak auditevent.ActorKind) {
-	m.actor_kind = &ak
+func (m *AuditEventMutation) SetActorKind(sak schematype.AuditActorKind) {
+	m.actor_kind = &sak
 }
 
 // ActorKind returns the value of the "actor_kind" field in the mutation.
-func (m *AuditEventMutation) ActorKind() (r auditevent.ActorKind, exists bool) {
+func (m *AuditEventMutation) ActorKind() (r schematype.AuditActorKind, exists bool) {
 	v := m.actor_kind
 	if v == nil {
 		return
@@ -1040,7 +1040,7 @@ func (m *AuditEventMutation) ActorKind() (r auditevent.ActorKind, exists bool) {
 // OldActorKind returns the old "actor_kind" field's value of the AuditEvent entity.
 // If the AuditEvent object wasn't provided to the builder, the object is fetched from the database.
 // An error is returned if the mutation operation is not UpdateOne, or the database query fails.
-func (m *AuditEventMutation) OldActorKind(ctx context.Context) (v auditevent.ActorKind, err error) {
+func (m *AuditEventMutation) OldActorKind(ctx context.Context) (v schematype.AuditActorKind, err error) {
 	if !m.op.Is(OpUpdateOne) {
 		return v, errors.New("OldActorKind is only allowed on UpdateOne operations")
 	}
@@ -1528,7 +1528,7 @@ func (m *AuditEventMutation) SetField(name string, value ent.Value) error {
 		m.SetCreatedAt(v)
 		return nil
 	case auditevent.FieldActorKind:
-		v, ok := value.(auditevent.ActorKind)
+		v, ok := value.(schematype.AuditActorKind)
 		if !ok {
 			return fmt.Errorf("unexpected type %T for field %s", value, name)
 		}
@@ -1743,7 +1743,7 @@ type CallResultMutation struct {
 	id                     *pulid.ID
 	organization_id        *pulid.ID
 	created_at             *time.Time
-	outcome                *callresult.Outcome
+	outcome                *schematype.CallOutcome
 	transcript             *string
 	question_results       *[]schematype.QuestionResult
 	appendquestion_results []schematype.QuestionResult
@@ -1974,12 +1974,12 @@ func (m *CallResultMutation) ResetContactID() {
 }
 
 // SetOutcome sets the "outcome" field.
-func (m *CallResultMutation) SetOutcome(c callresult.Outcome) {
-	m.outcome = &c
+func (m *CallResultMutation) SetOutcome(so schematype.CallOutcome) {
+	m.outcome = &so
 }
 
 // Outcome returns the value of the "outcome" field in the mutation.
-func (m *CallResultMutation) Outcome() (r callresult.Outcome, exists bool) {
+func (m *CallResultMutation) Outcome() (r schematype.CallOutcome, exists bool) {
 	v := m.outcome
 	if v == nil {
 		return
@@ -1990,7 +1990,7 @@ func (m *CallResultMutation) Outcome() (r callresult.Outcome, exists bool) {
 // OldOutcome returns the old "outcome" field's value of the CallResult entity.
 // If the CallResult object wasn't provided to the builder, the object is fetched from the database.
 // An error is returned if the mutation operation is not UpdateOne, or the database query fails.
-func (m *CallResultMutation) OldOutcome(ctx context.Context) (v callresult.Outcome, err error) {
+func (m *CallResultMutation) OldOutcome(ctx context.Context) (v schematype.CallOutcome, err error) {
 	if !m.op.Is(OpUpdateOne) {
 		return v, errors.New("OldOutcome is only allowed on UpdateOne operations")
 	}
@@ -2449,7 +2449,7 @@ func (m *CallResultMutation) SetField(name string, value ent.Value) error {
 		m.SetContactID(v)
 		return nil
 	case callresult.FieldOutcome:
-		v, ok := value.(callresult.Outcome)
+		v, ok := value.(schematype.CallOutcome)
 		if !ok {
 			return fmt.Errorf("unexpected type %T for field %s", value, name)
 		}
@@ -4555,7 +4555,7 @@ type ImportIssueMutation struct {
 	organization_id *pulid.ID
 	created_at      *time.Time
 	external_id     *string
-	code            *importissue.Code
+	code            *schematype.ImportIssueCode
 	message         *string
 	raw_phone       *string
 	clearedFields   map[string]struct{}
@@ -4815,12 +4815,12 @@ func (m *ImportIssueMutation) ResetExternalID() {
 }
 
 // SetCode sets the "code" field.
-func (m *ImportIssueMutation) SetCode(i importissue.Code) {
-	m.code = &i
+func (m *ImportIssueMutation) SetCode(sic schematype.ImportIssueCode) {
+	m.code = &sic
 }
 
 // Code returns the value of the "code" field in the mutation.
-func (m *ImportIssueMutation) Code() (r importissue.Code, exists bool) {
+func (m *ImportIssueMutation) Code() (r schematype.ImportIssueCode, exists bool) {
 	v := m.code
 	if v == nil {
 		return
@@ -4831,7 +4831,7 @@ func (m *ImportIssueMutation) Code() (r importissue.Code, exists bool) {
 // OldCode returns the old "code" field's value of the ImportIssue entity.
 // If the ImportIssue object wasn't provided to the builder, the object is fetched from the database.
 // An error is returned if the mutation operation is not UpdateOne, or the database query fails.
-func (m *ImportIssueMutation) OldCode(ctx context.Context) (v importissue.Code, err error) {
+func (m *ImportIssueMutation) OldCode(ctx context.Context) (v schematype.ImportIssueCode, err error) {
 	if !m.op.Is(OpUpdateOne) {
 		return v, errors.New("OldCode is only allowed on UpdateOne operations")
 	}
@@ -5101,7 +5101,7 @@ func (m *ImportIssueMutation) SetField(name string, value ent.Value) error {
 		m.SetExternalID(v)
 		return nil
 	case importissue.FieldCode:
-		v, ok := value.(importissue.Code)
+		v, ok := value.(schematype.ImportIssueCode)
 		if !ok {
 			return fmt.Errorf("unexpected type %T for field %s", value, name)
 		}
@@ -5287,7 +5287,7 @@ type IntegrationMutation struct {
 	organization_id *pulid.ID
 	created_at      *time.Time
 	updated_at      *time.Time
-	provider        *integration.Provider
+	provider        *schematype.ProviderKey
 	name            *string
 	status          *integration.Status
 	credentials     *[]byte
@@ -5515,12 +5515,12 @@ func (m *IntegrationMutation) ResetUpdatedAt() {
 }
 
 // SetProvider sets the "provider" field.
-func (m *IntegrationMutation) SetProvider(i integration.Provider) {
-	m.provider = &i
+func (m *IntegrationMutation) SetProvider(sk schematype.ProviderKey) {
+	m.provider = &sk
 }
 
 // Provider returns the value of the "provider" field in the mutation.
-func (m *IntegrationMutation) Provider() (r integration.Provider, exists bool) {
+func (m *IntegrationMutation) Provider() (r schematype.ProviderKey, exists bool) {
 	v := m.provider
 	if v == nil {
 		return
@@ -5531,7 +5531,7 @@ func (m *IntegrationMutation) Provider() (r integration.Provider, exists bool) {
 // OldProvider returns the old "provider" field's value of the Integration entity.
 // If the Integration object wasn't provided to the builder, the object is fetched from the database.
 // An error is returned if the mutation operation is not UpdateOne, or the database query fails.
-func (m *IntegrationMutation) OldProvider(ctx context.Context) (v integration.Provider, err error) {
+func (m *IntegrationMutation) OldProvider(ctx context.Context) (v schematype.ProviderKey, err error) {
 	if !m.op.Is(OpUpdateOne) {
 		return v, errors.New("OldProvider is only allowed on UpdateOne operations")
 	}
@@ -5956,7 +5956,7 @@ func (m *IntegrationMutation) SetField(name string, value ent.Value) error {
 		m.SetUpdatedAt(v)
 		return nil
 	case integration.FieldProvider:
-		v, ok := value.(integration.Provider)
+		v, ok := value.(schematype.ProviderKey)
 		if !ok {
 			return fmt.Errorf("unexpected type %T for field %s", value, name)
 		}
@@ -7658,7 +7658,7 @@ type ReferenceMutation struct {
 	organization_id *pulid.ID
 	created_at      *time.Time
 	external_id     *string
-	kind            *reference.Kind
+	kind            *schematype.ReferenceKind
 	name            *string
 	clearedFields   map[string]struct{}
 	trigger         *pulid.ID
@@ -7917,12 +7917,12 @@ func (m *ReferenceMutation) ResetExternalID() {
 }
 
 // SetKind sets the "kind" field.
-func (m *ReferenceMutation) SetKind(r reference.Kind) {
-	m.kind = &r
+func (m *ReferenceMutation) SetKind(sk schematype.ReferenceKind) {
+	m.kind = &sk
 }
 
 // Kind returns the value of the "kind" field in the mutation.
-func (m *ReferenceMutation) Kind() (r reference.Kind, exists bool) {
+func (m *ReferenceMutation) Kind() (r schematype.ReferenceKind, exists bool) {
 	v := m.kind
 	if v == nil {
 		return
@@ -7933,7 +7933,7 @@ func (m *ReferenceMutation) Kind() (r reference.Kind, exists bool) {
 // OldKind returns the old "kind" field's value of the Reference entity.
 // If the Reference object wasn't provided to the builder, the object is fetched from the database.
 // An error is returned if the mutation operation is not UpdateOne, or the database query fails.
-func (m *ReferenceMutation) OldKind(ctx context.Context) (v reference.Kind, err error) {
+func (m *ReferenceMutation) OldKind(ctx context.Context) (v schematype.ReferenceKind, err error) {
 	if !m.op.Is(OpUpdateOne) {
 		return v, errors.New("OldKind is only allowed on UpdateOne operations")
 	}
@@ -8147,7 +8147,7 @@ func (m *ReferenceMutation) SetField(name string, value ent.Value) error {
 		m.SetExternalID(v)
 		return nil
 	case reference.FieldKind:
-		v, ok := value.(reference.Kind)
+		v, ok := value.(schematype.ReferenceKind)
 		if !ok {
 			return fmt.Errorf("unexpected type %T for field %s", value, name)
 		}

@@ -13,14 +13,14 @@ import (
 	"github.com/intake/intake/internal/pulid"
 )
 
-// Organization is the model entity for the Organization schema.
+// A tenant of Intake: it owns campaigns, integrations and API keys. Every request is scoped to the organization of its API key.
 type Organization struct {
 	config `json:"-"`
 	// ID of the ent.
 	ID pulid.ID `json:"id,omitempty"`
 	// CreatedAt holds the value of the "created_at" field.
 	CreatedAt time.Time `json:"created_at,omitempty"`
-	// Name holds the value of the "name" field.
+	// The organization's name, unique in Intake.
 	Name         string `json:"name,omitempty"`
 	selectValues sql.SelectValues
 }

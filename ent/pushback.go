@@ -15,7 +15,7 @@ import (
 	"github.com/intake/intake/internal/pulid"
 )
 
-// Pushback is the model entity for the Pushback schema.
+// The delivery of one call result (outcome, transcript, question results and mapped status) to the external system of the campaign's push-back trigger. recordCallResult creates it PENDING; it ends DELIVERED or DEAD.
 type Pushback struct {
 	config `json:"-"`
 	// ID of the ent.
@@ -30,17 +30,17 @@ type Pushback struct {
 	CallResultID pulid.ID `json:"call_result_id,omitempty"`
 	// TriggerID holds the value of the "trigger_id" field.
 	TriggerID pulid.ID `json:"trigger_id,omitempty"`
-	// Status holds the value of the "status" field.
+	// Where the delivery stands.
 	Status pushback.Status `json:"status,omitempty"`
-	// MappedStatus holds the value of the "mapped_status" field.
+	// The status the trigger's status mapping gives the call's outcome, set in the external system with the result; null when the trigger had no status mapping when the result was recorded.
 	MappedStatus *string `json:"mapped_status,omitempty"`
-	// Attempts holds the value of the "attempts" field.
+	// Delivery attempts made since the pushback was created or last retried with retryPushback; after 12 failed attempts it is DEAD.
 	Attempts int `json:"attempts,omitempty"`
-	// LastError holds the value of the "last_error" field.
+	// Why the last attempt failed, or why the pushback is DEAD (an external system's error text is cut to 300 characters); null until an attempt fails, and once delivered.
 	LastError *string `json:"last_error,omitempty"`
-	// NextAttemptAt holds the value of the "next_attempt_at" field.
+	// When the next attempt is due while the pushback is RETRYING; null otherwise.
 	NextAttemptAt *time.Time `json:"next_attempt_at,omitempty"`
-	// DeliveredAt holds the value of the "delivered_at" field.
+	// When the result was delivered; null until the pushback is DELIVERED.
 	DeliveredAt *time.Time `json:"delivered_at,omitempty"`
 	// Edges holds the relations/edges for other nodes in the graph.
 	// The values are being populated by the PushbackQuery when eager-loading is set.
@@ -50,9 +50,9 @@ type Pushback struct {
 
 // PushbackEdges holds the relations/edges for other nodes in the graph.
 type PushbackEdges struct {
-	// CallResult holds the value of the call_result edge.
+	// The call result delivered.
 	CallResult *CallResult `json:"call_result,omitempty"`
-	// Trigger holds the value of the trigger edge.
+	// The trigger that had push-back on when the result was recorded: its integration receives the result.
 	Trigger *Trigger `json:"trigger,omitempty"`
 	// loadedTypes holds the information for reporting if a
 	// type was loaded (or requested) in eager-loading or not.

@@ -12,9 +12,10 @@ import (
 	"github.com/intake/intake/ent/reference"
 	"github.com/intake/intake/ent/trigger"
 	"github.com/intake/intake/internal/pulid"
+	"github.com/intake/intake/schema/schematype"
 )
 
-// Reference is the model entity for the Reference schema.
+// A job, office, list, ... of the external system that a trigger's syncs are limited to: only records that belong to one of the trigger's references are imported, the others become FILTERED_OUT import issues. A trigger without references imports records of any reference.
 type Reference struct {
 	config `json:"-"`
 	// ID of the ent.
@@ -25,11 +26,11 @@ type Reference struct {
 	CreatedAt time.Time `json:"created_at,omitempty"`
 	// TriggerID holds the value of the "trigger_id" field.
 	TriggerID pulid.ID `json:"trigger_id,omitempty"`
-	// ExternalID holds the value of the "external_id" field.
+	// The reference's ID in the external system: 1 to 200 characters.
 	ExternalID string `json:"external_id,omitempty"`
-	// Kind holds the value of the "kind" field.
-	Kind reference.Kind `json:"kind,omitempty"`
-	// Name holds the value of the "name" field.
+	// What the reference is: one of the provider's reference kinds.
+	Kind schematype.ReferenceKind `json:"kind,omitempty"`
+	// Its name, for display: at most 500 characters, may be empty.
 	Name string `json:"name,omitempty"`
 	// Edges holds the relations/edges for other nodes in the graph.
 	// The values are being populated by the ReferenceQuery when eager-loading is set.
@@ -117,7 +118,7 @@ func (_m *Reference) assignValues(columns []string, values []any) error {
 			if value, ok := values[i].(*sql.NullString); !ok {
 				return fmt.Errorf("unexpected type %T for field kind", values[i])
 			} else if value.Valid {
-				_m.Kind = reference.Kind(value.String)
+				_m.Kind = schematype.ReferenceKind(value.String)
 			}
 		case reference.FieldName:
 			if value, ok := values[i].(*sql.NullString); !ok {

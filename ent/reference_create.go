@@ -15,6 +15,7 @@ import (
 	"github.com/intake/intake/ent/reference"
 	"github.com/intake/intake/ent/trigger"
 	"github.com/intake/intake/internal/pulid"
+	"github.com/intake/intake/schema/schematype"
 )
 
 // ReferenceCreate is the builder for creating a Reference entity.
@@ -58,7 +59,7 @@ func (_c *ReferenceCreate) SetExternalID(v string) *ReferenceCreate {
 }
 
 // SetKind sets the "kind" field.
-func (_c *ReferenceCreate) SetKind(v reference.Kind) *ReferenceCreate {
+func (_c *ReferenceCreate) SetKind(v schematype.ReferenceKind) *ReferenceCreate {
 	_c.mutation.SetKind(v)
 	return _c
 }
@@ -323,7 +324,7 @@ func (u *ReferenceUpsert) UpdateExternalID() *ReferenceUpsert {
 }
 
 // SetKind sets the "kind" field.
-func (u *ReferenceUpsert) SetKind(v reference.Kind) *ReferenceUpsert {
+func (u *ReferenceUpsert) SetKind(v schematype.ReferenceKind) *ReferenceUpsert {
 	u.Set(reference.FieldKind, v)
 	return u
 }
@@ -418,7 +419,7 @@ func (u *ReferenceUpsertOne) UpdateExternalID() *ReferenceUpsertOne {
 }
 
 // SetKind sets the "kind" field.
-func (u *ReferenceUpsertOne) SetKind(v reference.Kind) *ReferenceUpsertOne {
+func (u *ReferenceUpsertOne) SetKind(v schematype.ReferenceKind) *ReferenceUpsertOne {
 	return u.Update(func(s *ReferenceUpsert) {
 		s.SetKind(v)
 	})
@@ -684,7 +685,7 @@ func (u *ReferenceUpsertBulk) UpdateExternalID() *ReferenceUpsertBulk {
 }
 
 // SetKind sets the "kind" field.
-func (u *ReferenceUpsertBulk) SetKind(v reference.Kind) *ReferenceUpsertBulk {
+func (u *ReferenceUpsertBulk) SetKind(v schematype.ReferenceKind) *ReferenceUpsertBulk {
 	return u.Update(func(s *ReferenceUpsert) {
 		s.SetKind(v)
 	})

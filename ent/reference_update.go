@@ -12,6 +12,7 @@ import (
 	"entgo.io/ent/schema/field"
 	"github.com/intake/intake/ent/predicate"
 	"github.com/intake/intake/ent/reference"
+	"github.com/intake/intake/schema/schematype"
 )
 
 // ReferenceUpdate is the builder for updating Reference entities.
@@ -43,13 +44,13 @@ func (_u *ReferenceUpdate) SetNillableExternalID(v *string) *ReferenceUpdate {
 }
 
 // SetKind sets the "kind" field.
-func (_u *ReferenceUpdate) SetKind(v reference.Kind) *ReferenceUpdate {
+func (_u *ReferenceUpdate) SetKind(v schematype.ReferenceKind) *ReferenceUpdate {
 	_u.mutation.SetKind(v)
 	return _u
 }
 
 // SetNillableKind sets the "kind" field if the given value is not nil.
-func (_u *ReferenceUpdate) SetNillableKind(v *reference.Kind) *ReferenceUpdate {
+func (_u *ReferenceUpdate) SetNillableKind(v *schematype.ReferenceKind) *ReferenceUpdate {
 	if v != nil {
 		_u.SetKind(*v)
 	}
@@ -189,13 +190,13 @@ func (_u *ReferenceUpdateOne) SetNillableExternalID(v *string) *ReferenceUpdateO
 }
 
 // SetKind sets the "kind" field.
-func (_u *ReferenceUpdateOne) SetKind(v reference.Kind) *ReferenceUpdateOne {
+func (_u *ReferenceUpdateOne) SetKind(v schematype.ReferenceKind) *ReferenceUpdateOne {
 	_u.mutation.SetKind(v)
 	return _u
 }
 
 // SetNillableKind sets the "kind" field if the given value is not nil.
-func (_u *ReferenceUpdateOne) SetNillableKind(v *reference.Kind) *ReferenceUpdateOne {
+func (_u *ReferenceUpdateOne) SetNillableKind(v *schematype.ReferenceKind) *ReferenceUpdateOne {
 	if v != nil {
 		_u.SetKind(*v)
 	}

@@ -14,7 +14,7 @@ import (
 	"github.com/intake/intake/internal/pulid"
 )
 
-// StatusMapping is the model entity for the StatusMapping schema.
+// A trigger's candidate status mapping: for each call outcome, the name (1 to 100 characters) of the status that push-back sets in the external system. It exists only with all four names, push-back on, and a provider that supports status mapping.
 type StatusMapping struct {
 	config `json:"-"`
 	// ID of the ent.
@@ -27,13 +27,13 @@ type StatusMapping struct {
 	UpdatedAt time.Time `json:"updated_at,omitempty"`
 	// TriggerID holds the value of the "trigger_id" field.
 	TriggerID pulid.ID `json:"trigger_id,omitempty"`
-	// Success holds the value of the "success" field.
+	// The external status for a SUCCESS call.
 	Success string `json:"success,omitempty"`
-	// Partial holds the value of the "partial" field.
+	// The external status for a PARTIAL call.
 	Partial string `json:"partial,omitempty"`
-	// Failure holds the value of the "failure" field.
+	// The external status for a FAILURE call.
 	Failure string `json:"failure,omitempty"`
-	// NotAnswered holds the value of the "not_answered" field.
+	// The external status for a NOT_ANSWERED call.
 	NotAnswered string `json:"not_answered,omitempty"`
 	// Edges holds the relations/edges for other nodes in the graph.
 	// The values are being populated by the StatusMappingQuery when eager-loading is set.

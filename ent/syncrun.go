@@ -14,7 +14,7 @@ import (
 	"github.com/intake/intake/internal/pulid"
 )
 
-// SyncRun is the model entity for the SyncRun schema.
+// One sync of a trigger: records fetched from its external system and imported into the campaign. Every fetched record becomes a contact or an import issue, so fetched = imported + duplicates + invalidPhone + filteredOut + failed.
 type SyncRun struct {
 	config `json:"-"`
 	// ID of the ent.
@@ -27,29 +27,29 @@ type SyncRun struct {
 	UpdatedAt time.Time `json:"updated_at,omitempty"`
 	// TriggerID holds the value of the "trigger_id" field.
 	TriggerID pulid.ID `json:"trigger_id,omitempty"`
-	// Kind holds the value of the "kind" field.
+	// What started the run.
 	Kind syncrun.Kind `json:"kind,omitempty"`
-	// Status holds the value of the "status" field.
+	// Where the run stands; SUCCEEDED, PARTIAL, FAILED and CANCELLED are final.
 	Status syncrun.Status `json:"status,omitempty"`
-	// StartedAt holds the value of the "started_at" field.
+	// When a worker first took the run; null if none has (yet).
 	StartedAt *time.Time `json:"started_at,omitempty"`
-	// FinishedAt holds the value of the "finished_at" field.
+	// When the run ended; null while it is QUEUED or RUNNING.
 	FinishedAt *time.Time `json:"finished_at,omitempty"`
-	// Fetched holds the value of the "fetched" field.
+	// Records fetched from the external system and processed so far. Always imported + duplicates + invalidPhone + filteredOut + failed.
 	Fetched int `json:"fetched,omitempty"`
-	// Imported holds the value of the "imported" field.
+	// Contacts created.
 	Imported int `json:"imported,omitempty"`
-	// Duplicates holds the value of the "duplicates" field.
+	// Records whose number the campaign already had, or an earlier record of the same page had (DUPLICATE import issues).
 	Duplicates int `json:"duplicates,omitempty"`
-	// InvalidPhone holds the value of the "invalid_phone" field.
+	// Records without a usable phone number (MISSING_PHONE and INVALID_PHONE import issues).
 	InvalidPhone int `json:"invalid_phone,omitempty"`
-	// FilteredOut holds the value of the "filtered_out" field.
+	// Records of none of the trigger's references (FILTERED_OUT import issues).
 	FilteredOut int `json:"filtered_out,omitempty"`
-	// Failed holds the value of the "failed" field.
+	// Records the connector could not read completely (INVALID_RECORD import issues).
 	Failed int `json:"failed,omitempty"`
-	// Total holds the value of the "total" field.
+	// How many records the external system says the search matches, when it says so; null otherwise.
 	Total *int `json:"total,omitempty"`
-	// Error holds the value of the "error" field.
+	// Why a PARTIAL or FAILED run did not succeed, or a note on a SUCCEEDED run that fetched nothing (an external system's error text is cut to 300 characters); null otherwise.
 	Error *string `json:"error,omitempty"`
 	// Cursor holds the value of the "cursor" field.
 	Cursor string `json:"cursor,omitempty"`
@@ -71,9 +71,9 @@ type SyncRun struct {
 
 // SyncRunEdges holds the relations/edges for other nodes in the graph.
 type SyncRunEdges struct {
-	// Trigger holds the value of the trigger edge.
+	// The trigger the run syncs.
 	Trigger *Trigger `json:"trigger,omitempty"`
-	// Issues holds the value of the issues edge.
+	// The records the run fetched but did not import, one import issue each, oldest first.
 	Issues []*ImportIssue `json:"issues,omitempty"`
 	// loadedTypes holds the information for reporting if a
 	// type was loaded (or requested) in eager-loading or not.

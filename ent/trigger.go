@@ -17,7 +17,7 @@ import (
 	"github.com/intake/intake/internal/pulid"
 )
 
-// Trigger is the model entity for the Trigger schema.
+// A campaign's configuration for one connected integration, set with configureTrigger: which records its syncs import (search type, parameters, references), how often, and whether call results are pushed back, with the candidate status mapping. A campaign has at most one trigger per integration.
 type Trigger struct {
 	config `json:"-"`
 	// ID of the ent.
@@ -32,21 +32,21 @@ type Trigger struct {
 	CampaignID pulid.ID `json:"campaign_id,omitempty"`
 	// IntegrationID holds the value of the "integration_id" field.
 	IntegrationID pulid.ID `json:"integration_id,omitempty"`
-	// Enabled holds the value of the "enabled" field.
+	// Whether the trigger syncs: on its schedule, with testSync and on webhooks. Only a trigger of a CONNECTED integration can be enabled, and only such a trigger syncs.
 	Enabled bool `json:"enabled,omitempty"`
-	// SearchType holds the value of the "search_type" field.
+	// The key of the search the trigger's syncs run, one of its provider's search types (Provider.searchTypes), e.g. "new_applications".
 	SearchType string `json:"search_type,omitempty"`
-	// SearchParams holds the value of the "search_params" field.
+	// The search type's parameters by key, validated against its fields (SearchType.fields); {} when it takes none.
 	SearchParams map[string]interface{} `json:"search_params,omitempty"`
-	// Description holds the value of the "description" field.
+	// Free text describing the trigger, e.g. "Nurses with 3+ years experience"; at most 2000 characters, "" when none. It does not filter what syncs import.
 	Description string `json:"description,omitempty"`
-	// PushbackEnabled holds the value of the "pushback_enabled" field.
+	// Whether the results of calls to the campaign's contacts are pushed back to this trigger's integration. At most one trigger of a campaign has it on.
 	PushbackEnabled bool `json:"pushback_enabled,omitempty"`
-	// SyncIntervalSeconds holds the value of the "sync_interval_seconds" field.
+	// Seconds between scheduled syncs: 60 to 2592000 (30 days), 900 by default.
 	SyncIntervalSeconds int `json:"sync_interval_seconds,omitempty"`
-	// LastSyncAt holds the value of the "last_sync_at" field.
+	// When a run of the trigger last ended SUCCEEDED, PARTIAL or FAILED; null until one has. Cancelled runs leave it as it was.
 	LastSyncAt *time.Time `json:"last_sync_at,omitempty"`
-	// NextSyncAt holds the value of the "next_sync_at" field.
+	// When the scheduler next starts a sync; null while the trigger is disabled. A trigger is due at once when it becomes enabled.
 	NextSyncAt *time.Time `json:"next_sync_at,omitempty"`
 	// Watermark holds the value of the "watermark" field.
 	Watermark *time.Time `json:"watermark,omitempty"`
@@ -64,15 +64,15 @@ type Trigger struct {
 
 // TriggerEdges holds the relations/edges for other nodes in the graph.
 type TriggerEdges struct {
-	// Campaign holds the value of the campaign edge.
+	// The campaign the trigger imports contacts into.
 	Campaign *Campaign `json:"campaign,omitempty"`
-	// Integration holds the value of the integration edge.
+	// The integration the trigger imports contacts from and, with pushbackEnabled, pushes call results back to.
 	Integration *Integration `json:"integration,omitempty"`
 	// References holds the value of the references edge.
 	References []*Reference `json:"references,omitempty"`
-	// StatusMapping holds the value of the status_mapping edge.
+	// The candidate status mapping: the status push-back sets in the external system for each call outcome. Null when the trigger has none: pushbacks then set no status.
 	StatusMapping *StatusMapping `json:"status_mapping,omitempty"`
-	// SyncRuns holds the value of the sync_runs edge.
+	// The trigger's sync runs, oldest first unless orderBy says otherwise.
 	SyncRuns []*SyncRun `json:"sync_runs,omitempty"`
 	// Contacts holds the value of the contacts edge.
 	Contacts []*Contact `json:"contacts,omitempty"`

@@ -13,18 +13,18 @@ import (
 	"github.com/intake/intake/graph/model"
 	"github.com/intake/intake/internal/pulid"
 	"github.com/intake/intake/internal/service"
-	"github.com/intake/intake/internal/viewer"
+	"github.com/intake/intake/schema/schematype"
 )
 
 // Role is the resolver for the role field.
-func (r *aPIKeyResolver) Role(ctx context.Context, obj *ent.APIKey) (model.Role, error) {
-	return model.Role(obj.Role), nil
+func (r *aPIKeyResolver) Role(ctx context.Context, obj *ent.APIKey) (schematype.Role, error) {
+	return obj.Role, nil
 }
 
 // CreateAPIKey is the resolver for the createAPIKey field.
 func (r *mutationResolver) CreateAPIKey(ctx context.Context, input model.CreateAPIKeyInput) (*model.CreateAPIKeyPayload, error) {
 	key, k, err := r.svc.NewAPIKey(ctx, service.NewAPIKeyInput{
-		Name: input.Name, Role: viewer.Role(input.Role), ExpiresAt: input.ExpiresAt,
+		Name: input.Name, Role: input.Role, ExpiresAt: input.ExpiresAt,
 	})
 	if err != nil {
 		return nil, err

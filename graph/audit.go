@@ -27,7 +27,7 @@ func auditConnection(page *service.AuditPage) *model.AuditEventConnection {
 
 func auditEvent(e *ent.AuditEvent) *model.AuditEvent {
 	ev := &model.AuditEvent{
-		ID: e.ID, CreatedAt: e.CreatedAt, ActorKind: model.AuditActorKind(e.ActorKind),
+		ID: e.ID, CreatedAt: e.CreatedAt, ActorKind: e.ActorKind,
 		ActorName: e.ActorName, Operation: e.Operation, Fields: e.Fields, Outcome: e.Outcome,
 		RelatedIDs: make([]pulid.ID, len(e.RelatedIds)),
 	}

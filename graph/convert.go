@@ -3,15 +3,14 @@ package graph
 import (
 	"fmt"
 
-	"github.com/intake/intake/ent/integration"
-	"github.com/intake/intake/ent/reference"
 	"github.com/intake/intake/graph/model"
+	"github.com/intake/intake/schema/schematype"
 	"github.com/intake/intake/sync/connector"
 )
 
-func (r *Resolver) provider(key integration.Provider) (*model.Provider, error) {
+func (r *Resolver) provider(key schematype.ProviderKey) (*model.Provider, error) {
 	for _, d := range r.svc.Providers() {
-		if string(d.Key) == string(key) {
+		if d.Key == key {
 			return providerModel(d), nil
 		}
 	}
@@ -20,21 +19,19 @@ func (r *Resolver) provider(key integration.Provider) (*model.Provider, error) {
 
 func providerModel(d connector.Descriptor) *model.Provider {
 	p := &model.Provider{
-		Key:                   integration.Provider(d.Key),
+		Key:                   d.Key,
 		Name:                  d.Name,
 		SupportsPushback:      d.SupportsPushback,
 		SupportsStatusMapping: d.SupportsStatusMapping,
 		SupportsWebhooks:      d.SupportsWebhooks,
-	}
-	for _, k := range d.ReferenceKinds {
-		p.ReferenceKinds = append(p.ReferenceKinds, reference.Kind(k))
+		ReferenceKinds:        d.ReferenceKinds,
 	}
 	for _, st := range d.SearchTypes {
 		m := &model.SearchType{Key: st.Key, Name: st.Name, Description: st.Description, IsDefault: st.IsDefault, Fields: []*model.SearchField{}}
 		for _, f := range st.Fields {
 			m.Fields = append(m.Fields, &model.SearchField{
 				Key: f.Key, Label: f.Label, Description: f.Description,
-				Type: model.SearchFieldType(f.Type), Required: f.Required, Min: f.Min, Max: f.Max,
+				Type: f.Type, Required: f.Required, Min: f.Min, Max: f.Max,
 			})
 		}
 		p.SearchTypes = append(p.SearchTypes, m)

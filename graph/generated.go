@@ -17,11 +17,8 @@ import (
 	"github.com/99designs/gqlgen/graphql"
 	"github.com/99designs/gqlgen/graphql/introspection"
 	"github.com/intake/intake/ent"
-	"github.com/intake/intake/ent/callresult"
-	"github.com/intake/intake/ent/importissue"
 	"github.com/intake/intake/ent/integration"
 	"github.com/intake/intake/ent/pushback"
-	"github.com/intake/intake/ent/reference"
 	"github.com/intake/intake/ent/syncrun"
 	"github.com/intake/intake/graph/model"
 	"github.com/intake/intake/internal/pulid"
@@ -409,7 +406,7 @@ type ComplexityRoot struct {
 // region    ************************** generated!.gotpl **************************
 
 type APIKeyResolver interface {
-	Role(ctx context.Context, obj *ent.APIKey) (model.Role, error)
+	Role(ctx context.Context, obj *ent.APIKey) (schematype.Role, error)
 }
 type CampaignResolver interface {
 	Triggers(ctx context.Context, obj *ent.Campaign) ([]*ent.Trigger, error)
@@ -3622,8 +3619,8 @@ func (ec *executionContext) _APIKey_role(ctx context.Context, field graphql.Coll
 			return ec.Resolvers.APIKey().Role(ctx, obj)
 		},
 		nil,
-		func(ctx context.Context, selections ast.SelectionSet, v model.Role) graphql.Marshaler {
-			return ec.marshalNRole2githubᚗcomᚋintakeᚋintakeᚋgraphᚋmodelᚐRole(ctx, selections, v)
+		func(ctx context.Context, selections ast.SelectionSet, v schematype.Role) graphql.Marshaler {
+			return ec.marshalNRole2githubᚗcomᚋintakeᚋintakeᚋschemaᚋschematypeᚐRole(ctx, selections, v)
 		},
 		true,
 		true,
@@ -3925,8 +3922,8 @@ func (ec *executionContext) _AuditEvent_actorKind(ctx context.Context, field gra
 			return obj.ActorKind, nil
 		},
 		nil,
-		func(ctx context.Context, selections ast.SelectionSet, v model.AuditActorKind) graphql.Marshaler {
-			return ec.marshalNAuditActorKind2githubᚗcomᚋintakeᚋintakeᚋgraphᚋmodelᚐAuditActorKind(ctx, selections, v)
+		func(ctx context.Context, selections ast.SelectionSet, v schematype.AuditActorKind) graphql.Marshaler {
+			return ec.marshalNAuditActorKind2githubᚗcomᚋintakeᚋintakeᚋschemaᚋschematypeᚐAuditActorKind(ctx, selections, v)
 		},
 		true,
 		true,
@@ -4274,8 +4271,8 @@ func (ec *executionContext) _CallResult_outcome(ctx context.Context, field graph
 			return obj.Outcome, nil
 		},
 		nil,
-		func(ctx context.Context, selections ast.SelectionSet, v callresult.Outcome) graphql.Marshaler {
-			return ec.marshalNCallOutcome2githubᚗcomᚋintakeᚋintakeᚋentᚋcallresultᚐOutcome(ctx, selections, v)
+		func(ctx context.Context, selections ast.SelectionSet, v schematype.CallOutcome) graphql.Marshaler {
+			return ec.marshalNCallOutcome2githubᚗcomᚋintakeᚋintakeᚋschemaᚋschematypeᚐCallOutcome(ctx, selections, v)
 		},
 		true,
 		true,
@@ -5451,8 +5448,8 @@ func (ec *executionContext) _ImportIssue_code(ctx context.Context, field graphql
 			return obj.Code, nil
 		},
 		nil,
-		func(ctx context.Context, selections ast.SelectionSet, v importissue.Code) graphql.Marshaler {
-			return ec.marshalNImportIssueCode2githubᚗcomᚋintakeᚋintakeᚋentᚋimportissueᚐCode(ctx, selections, v)
+		func(ctx context.Context, selections ast.SelectionSet, v schematype.ImportIssueCode) graphql.Marshaler {
+			return ec.marshalNImportIssueCode2githubᚗcomᚋintakeᚋintakeᚋschemaᚋschematypeᚐImportIssueCode(ctx, selections, v)
 		},
 		true,
 		true,
@@ -6762,8 +6759,8 @@ func (ec *executionContext) _Provider_key(ctx context.Context, field graphql.Col
 			return obj.Key, nil
 		},
 		nil,
-		func(ctx context.Context, selections ast.SelectionSet, v integration.Provider) graphql.Marshaler {
-			return ec.marshalNProviderKey2githubᚗcomᚋintakeᚋintakeᚋentᚋintegrationᚐProvider(ctx, selections, v)
+		func(ctx context.Context, selections ast.SelectionSet, v schematype.ProviderKey) graphql.Marshaler {
+			return ec.marshalNProviderKey2githubᚗcomᚋintakeᚋintakeᚋschemaᚋschematypeᚐProviderKey(ctx, selections, v)
 		},
 		true,
 		true,
@@ -6909,8 +6906,8 @@ func (ec *executionContext) _Provider_referenceKinds(ctx context.Context, field 
 			return obj.ReferenceKinds, nil
 		},
 		nil,
-		func(ctx context.Context, selections ast.SelectionSet, v []reference.Kind) graphql.Marshaler {
-			return ec.marshalNReferenceKind2ᚕgithubᚗcomᚋintakeᚋintakeᚋentᚋreferenceᚐKindᚄ(ctx, selections, v)
+		func(ctx context.Context, selections ast.SelectionSet, v []schematype.ReferenceKind) graphql.Marshaler {
+			return ec.marshalNReferenceKind2ᚕgithubᚗcomᚋintakeᚋintakeᚋschemaᚋschematypeᚐReferenceKindᚄ(ctx, selections, v)
 		},
 		true,
 		true,
@@ -7766,8 +7763,8 @@ func (ec *executionContext) _Reference_kind(ctx context.Context, field graphql.C
 			return obj.Kind, nil
 		},
 		nil,
-		func(ctx context.Context, selections ast.SelectionSet, v reference.Kind) graphql.Marshaler {
-			return ec.marshalNReferenceKind2githubᚗcomᚋintakeᚋintakeᚋentᚋreferenceᚐKind(ctx, selections, v)
+		func(ctx context.Context, selections ast.SelectionSet, v schematype.ReferenceKind) graphql.Marshaler {
+			return ec.marshalNReferenceKind2githubᚗcomᚋintakeᚋintakeᚋschemaᚋschematypeᚐReferenceKind(ctx, selections, v)
 		},
 		true,
 		true,
@@ -7835,8 +7832,8 @@ func (ec *executionContext) _ReferenceOption_kind(ctx context.Context, field gra
 			return obj.Kind, nil
 		},
 		nil,
-		func(ctx context.Context, selections ast.SelectionSet, v reference.Kind) graphql.Marshaler {
-			return ec.marshalNReferenceKind2githubᚗcomᚋintakeᚋintakeᚋentᚋreferenceᚐKind(ctx, selections, v)
+		func(ctx context.Context, selections ast.SelectionSet, v schematype.ReferenceKind) graphql.Marshaler {
+			return ec.marshalNReferenceKind2githubᚗcomᚋintakeᚋintakeᚋschemaᚋschematypeᚐReferenceKind(ctx, selections, v)
 		},
 		true,
 		true,
@@ -8005,8 +8002,8 @@ func (ec *executionContext) _SearchField_type(ctx context.Context, field graphql
 			return obj.Type, nil
 		},
 		nil,
-		func(ctx context.Context, selections ast.SelectionSet, v model.SearchFieldType) graphql.Marshaler {
-			return ec.marshalNSearchFieldType2githubᚗcomᚋintakeᚋintakeᚋgraphᚋmodelᚐSearchFieldType(ctx, selections, v)
+		func(ctx context.Context, selections ast.SelectionSet, v schematype.SearchFieldType) graphql.Marshaler {
+			return ec.marshalNSearchFieldType2githubᚗcomᚋintakeᚋintakeᚋschemaᚋschematypeᚐSearchFieldType(ctx, selections, v)
 		},
 		true,
 		true,
@@ -9761,8 +9758,8 @@ func (ec *executionContext) _Viewer_role(ctx context.Context, field graphql.Coll
 			return obj.Role, nil
 		},
 		nil,
-		func(ctx context.Context, selections ast.SelectionSet, v model.Role) graphql.Marshaler {
-			return ec.marshalNRole2githubᚗcomᚋintakeᚋintakeᚋgraphᚋmodelᚐRole(ctx, selections, v)
+		func(ctx context.Context, selections ast.SelectionSet, v schematype.Role) graphql.Marshaler {
+			return ec.marshalNRole2githubᚗcomᚋintakeᚋintakeᚋschemaᚋschematypeᚐRole(ctx, selections, v)
 		},
 		true,
 		true,
@@ -10998,28 +10995,28 @@ func (ec *executionContext) unmarshalInputCallResultWhereInput(ctx context.Conte
 			it.CreatedAtLTE = data
 		case "outcome":
 			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("outcome"))
-			data, err := ec.unmarshalOCallOutcome2ᚖgithubᚗcomᚋintakeᚋintakeᚋentᚋcallresultᚐOutcome(ctx, v)
+			data, err := ec.unmarshalOCallOutcome2ᚖgithubᚗcomᚋintakeᚋintakeᚋschemaᚋschematypeᚐCallOutcome(ctx, v)
 			if err != nil {
 				return it, err
 			}
 			it.Outcome = data
 		case "outcomeNEQ":
 			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("outcomeNEQ"))
-			data, err := ec.unmarshalOCallOutcome2ᚖgithubᚗcomᚋintakeᚋintakeᚋentᚋcallresultᚐOutcome(ctx, v)
+			data, err := ec.unmarshalOCallOutcome2ᚖgithubᚗcomᚋintakeᚋintakeᚋschemaᚋschematypeᚐCallOutcome(ctx, v)
 			if err != nil {
 				return it, err
 			}
 			it.OutcomeNEQ = data
 		case "outcomeIn":
 			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("outcomeIn"))
-			data, err := ec.unmarshalOCallOutcome2ᚕgithubᚗcomᚋintakeᚋintakeᚋentᚋcallresultᚐOutcomeᚄ(ctx, v)
+			data, err := ec.unmarshalOCallOutcome2ᚕgithubᚗcomᚋintakeᚋintakeᚋschemaᚋschematypeᚐCallOutcomeᚄ(ctx, v)
 			if err != nil {
 				return it, err
 			}
 			it.OutcomeIn = data
 		case "outcomeNotIn":
 			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("outcomeNotIn"))
-			data, err := ec.unmarshalOCallOutcome2ᚕgithubᚗcomᚋintakeᚋintakeᚋentᚋcallresultᚐOutcomeᚄ(ctx, v)
+			data, err := ec.unmarshalOCallOutcome2ᚕgithubᚗcomᚋintakeᚋintakeᚋschemaᚋschematypeᚐCallOutcomeᚄ(ctx, v)
 			if err != nil {
 				return it, err
 			}
@@ -11870,7 +11867,7 @@ func (ec *executionContext) unmarshalInputConnectIntegrationInput(ctx context.Co
 		switch k {
 		case "provider":
 			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("provider"))
-			data, err := ec.unmarshalNProviderKey2githubᚗcomᚋintakeᚋintakeᚋentᚋintegrationᚐProvider(ctx, v)
+			data, err := ec.unmarshalNProviderKey2githubᚗcomᚋintakeᚋintakeᚋschemaᚋschematypeᚐProviderKey(ctx, v)
 			if err != nil {
 				return it, err
 			}
@@ -12717,7 +12714,7 @@ func (ec *executionContext) unmarshalInputCreateAPIKeyInput(ctx context.Context,
 			it.Name = data
 		case "role":
 			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("role"))
-			data, err := ec.unmarshalNRole2githubᚗcomᚋintakeᚋintakeᚋgraphᚋmodelᚐRole(ctx, v)
+			data, err := ec.unmarshalNRole2githubᚗcomᚋintakeᚋintakeᚋschemaᚋschematypeᚐRole(ctx, v)
 			if err != nil {
 				return it, err
 			}
@@ -13039,28 +13036,28 @@ func (ec *executionContext) unmarshalInputImportIssueWhereInput(ctx context.Cont
 			it.ExternalIDContainsFold = data
 		case "code":
 			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("code"))
-			data, err := ec.unmarshalOImportIssueCode2ᚖgithubᚗcomᚋintakeᚋintakeᚋentᚋimportissueᚐCode(ctx, v)
+			data, err := ec.unmarshalOImportIssueCode2ᚖgithubᚗcomᚋintakeᚋintakeᚋschemaᚋschematypeᚐImportIssueCode(ctx, v)
 			if err != nil {
 				return it, err
 			}
 			it.Code = data
 		case "codeNEQ":
 			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("codeNEQ"))
-			data, err := ec.unmarshalOImportIssueCode2ᚖgithubᚗcomᚋintakeᚋintakeᚋentᚋimportissueᚐCode(ctx, v)
+			data, err := ec.unmarshalOImportIssueCode2ᚖgithubᚗcomᚋintakeᚋintakeᚋschemaᚋschematypeᚐImportIssueCode(ctx, v)
 			if err != nil {
 				return it, err
 			}
 			it.CodeNEQ = data
 		case "codeIn":
 			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("codeIn"))
-			data, err := ec.unmarshalOImportIssueCode2ᚕgithubᚗcomᚋintakeᚋintakeᚋentᚋimportissueᚐCodeᚄ(ctx, v)
+			data, err := ec.unmarshalOImportIssueCode2ᚕgithubᚗcomᚋintakeᚋintakeᚋschemaᚋschematypeᚐImportIssueCodeᚄ(ctx, v)
 			if err != nil {
 				return it, err
 			}
 			it.CodeIn = data
 		case "codeNotIn":
 			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("codeNotIn"))
-			data, err := ec.unmarshalOImportIssueCode2ᚕgithubᚗcomᚋintakeᚋintakeᚋentᚋimportissueᚐCodeᚄ(ctx, v)
+			data, err := ec.unmarshalOImportIssueCode2ᚕgithubᚗcomᚋintakeᚋintakeᚋschemaᚋschematypeᚐImportIssueCodeᚄ(ctx, v)
 			if err != nil {
 				return it, err
 			}
@@ -13554,28 +13551,28 @@ func (ec *executionContext) unmarshalInputIntegrationWhereInput(ctx context.Cont
 			it.UpdatedAtLTE = data
 		case "provider":
 			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("provider"))
-			data, err := ec.unmarshalOProviderKey2ᚖgithubᚗcomᚋintakeᚋintakeᚋentᚋintegrationᚐProvider(ctx, v)
+			data, err := ec.unmarshalOProviderKey2ᚖgithubᚗcomᚋintakeᚋintakeᚋschemaᚋschematypeᚐProviderKey(ctx, v)
 			if err != nil {
 				return it, err
 			}
 			it.Provider = data
 		case "providerNEQ":
 			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("providerNEQ"))
-			data, err := ec.unmarshalOProviderKey2ᚖgithubᚗcomᚋintakeᚋintakeᚋentᚋintegrationᚐProvider(ctx, v)
+			data, err := ec.unmarshalOProviderKey2ᚖgithubᚗcomᚋintakeᚋintakeᚋschemaᚋschematypeᚐProviderKey(ctx, v)
 			if err != nil {
 				return it, err
 			}
 			it.ProviderNEQ = data
 		case "providerIn":
 			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("providerIn"))
-			data, err := ec.unmarshalOProviderKey2ᚕgithubᚗcomᚋintakeᚋintakeᚋentᚋintegrationᚐProviderᚄ(ctx, v)
+			data, err := ec.unmarshalOProviderKey2ᚕgithubᚗcomᚋintakeᚋintakeᚋschemaᚋschematypeᚐProviderKeyᚄ(ctx, v)
 			if err != nil {
 				return it, err
 			}
 			it.ProviderIn = data
 		case "providerNotIn":
 			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("providerNotIn"))
-			data, err := ec.unmarshalOProviderKey2ᚕgithubᚗcomᚋintakeᚋintakeᚋentᚋintegrationᚐProviderᚄ(ctx, v)
+			data, err := ec.unmarshalOProviderKey2ᚕgithubᚗcomᚋintakeᚋintakeᚋschemaᚋschematypeᚐProviderKeyᚄ(ctx, v)
 			if err != nil {
 				return it, err
 			}
@@ -14706,7 +14703,7 @@ func (ec *executionContext) unmarshalInputRecordCallResultInput(ctx context.Cont
 			it.ContactID = data
 		case "outcome":
 			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("outcome"))
-			data, err := ec.unmarshalNCallOutcome2githubᚗcomᚋintakeᚋintakeᚋentᚋcallresultᚐOutcome(ctx, v)
+			data, err := ec.unmarshalNCallOutcome2githubᚗcomᚋintakeᚋintakeᚋschemaᚋschematypeᚐCallOutcome(ctx, v)
 			if err != nil {
 				return it, err
 			}
@@ -14790,7 +14787,7 @@ func (ec *executionContext) unmarshalInputReferenceInput(ctx context.Context, ob
 			it.ExternalID = data
 		case "kind":
 			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("kind"))
-			data, err := ec.unmarshalNReferenceKind2githubᚗcomᚋintakeᚋintakeᚋentᚋreferenceᚐKind(ctx, v)
+			data, err := ec.unmarshalNReferenceKind2githubᚗcomᚋintakeᚋintakeᚋschemaᚋschematypeᚐReferenceKind(ctx, v)
 			if err != nil {
 				return it, err
 			}
@@ -19522,13 +19519,13 @@ func (ec *executionContext) marshalNAPIKeyEdge2ᚖgithubᚗcomᚋintakeᚋintake
 	return ec._APIKeyEdge(ctx, sel, v)
 }
 
-func (ec *executionContext) unmarshalNAuditActorKind2githubᚗcomᚋintakeᚋintakeᚋgraphᚋmodelᚐAuditActorKind(ctx context.Context, v any) (model.AuditActorKind, error) {
-	var res model.AuditActorKind
+func (ec *executionContext) unmarshalNAuditActorKind2githubᚗcomᚋintakeᚋintakeᚋschemaᚋschematypeᚐAuditActorKind(ctx context.Context, v any) (schematype.AuditActorKind, error) {
+	var res schematype.AuditActorKind
 	err := res.UnmarshalGQL(v)
 	return res, graphql.ErrorOnPath(ctx, err)
 }
 
-func (ec *executionContext) marshalNAuditActorKind2githubᚗcomᚋintakeᚋintakeᚋgraphᚋmodelᚐAuditActorKind(ctx context.Context, sel ast.SelectionSet, v model.AuditActorKind) graphql.Marshaler {
+func (ec *executionContext) marshalNAuditActorKind2githubᚗcomᚋintakeᚋintakeᚋschemaᚋschematypeᚐAuditActorKind(ctx context.Context, sel ast.SelectionSet, v schematype.AuditActorKind) graphql.Marshaler {
 	return v
 }
 
@@ -19586,13 +19583,13 @@ func (ec *executionContext) marshalNBoolean2bool(ctx context.Context, sel ast.Se
 	return res
 }
 
-func (ec *executionContext) unmarshalNCallOutcome2githubᚗcomᚋintakeᚋintakeᚋentᚋcallresultᚐOutcome(ctx context.Context, v any) (callresult.Outcome, error) {
-	var res callresult.Outcome
+func (ec *executionContext) unmarshalNCallOutcome2githubᚗcomᚋintakeᚋintakeᚋschemaᚋschematypeᚐCallOutcome(ctx context.Context, v any) (schematype.CallOutcome, error) {
+	var res schematype.CallOutcome
 	err := res.UnmarshalGQL(v)
 	return res, graphql.ErrorOnPath(ctx, err)
 }
 
-func (ec *executionContext) marshalNCallOutcome2githubᚗcomᚋintakeᚋintakeᚋentᚋcallresultᚐOutcome(ctx context.Context, sel ast.SelectionSet, v callresult.Outcome) graphql.Marshaler {
+func (ec *executionContext) marshalNCallOutcome2githubᚗcomᚋintakeᚋintakeᚋschemaᚋschematypeᚐCallOutcome(ctx context.Context, sel ast.SelectionSet, v schematype.CallOutcome) graphql.Marshaler {
 	return v
 }
 
@@ -19766,13 +19763,13 @@ func (ec *executionContext) marshalNID2ᚕgithubᚗcomᚋintakeᚋintakeᚋinter
 	return ret
 }
 
-func (ec *executionContext) unmarshalNImportIssueCode2githubᚗcomᚋintakeᚋintakeᚋentᚋimportissueᚐCode(ctx context.Context, v any) (importissue.Code, error) {
-	var res importissue.Code
+func (ec *executionContext) unmarshalNImportIssueCode2githubᚗcomᚋintakeᚋintakeᚋschemaᚋschematypeᚐImportIssueCode(ctx context.Context, v any) (schematype.ImportIssueCode, error) {
+	var res schematype.ImportIssueCode
 	err := res.UnmarshalGQL(v)
 	return res, graphql.ErrorOnPath(ctx, err)
 }
 
-func (ec *executionContext) marshalNImportIssueCode2githubᚗcomᚋintakeᚋintakeᚋentᚋimportissueᚐCode(ctx context.Context, sel ast.SelectionSet, v importissue.Code) graphql.Marshaler {
+func (ec *executionContext) marshalNImportIssueCode2githubᚗcomᚋintakeᚋintakeᚋschemaᚋschematypeᚐImportIssueCode(ctx context.Context, sel ast.SelectionSet, v schematype.ImportIssueCode) graphql.Marshaler {
 	return v
 }
 
@@ -19930,13 +19927,13 @@ func (ec *executionContext) marshalNProvider2ᚖgithubᚗcomᚋintakeᚋintake�
 	return ec._Provider(ctx, sel, v)
 }
 
-func (ec *executionContext) unmarshalNProviderKey2githubᚗcomᚋintakeᚋintakeᚋentᚋintegrationᚐProvider(ctx context.Context, v any) (integration.Provider, error) {
-	var res integration.Provider
+func (ec *executionContext) unmarshalNProviderKey2githubᚗcomᚋintakeᚋintakeᚋschemaᚋschematypeᚐProviderKey(ctx context.Context, v any) (schematype.ProviderKey, error) {
+	var res schematype.ProviderKey
 	err := res.UnmarshalGQL(v)
 	return res, graphql.ErrorOnPath(ctx, err)
 }
 
-func (ec *executionContext) marshalNProviderKey2githubᚗcomᚋintakeᚋintakeᚋentᚋintegrationᚐProvider(ctx context.Context, sel ast.SelectionSet, v integration.Provider) graphql.Marshaler {
+func (ec *executionContext) marshalNProviderKey2githubᚗcomᚋintakeᚋintakeᚋschemaᚋschematypeᚐProviderKey(ctx context.Context, sel ast.SelectionSet, v schematype.ProviderKey) graphql.Marshaler {
 	return v
 }
 
@@ -20036,23 +20033,23 @@ func (ec *executionContext) unmarshalNReferenceInput2githubᚗcomᚋintakeᚋint
 	return res, graphql.ErrorOnPath(ctx, err)
 }
 
-func (ec *executionContext) unmarshalNReferenceKind2githubᚗcomᚋintakeᚋintakeᚋentᚋreferenceᚐKind(ctx context.Context, v any) (reference.Kind, error) {
-	var res reference.Kind
+func (ec *executionContext) unmarshalNReferenceKind2githubᚗcomᚋintakeᚋintakeᚋschemaᚋschematypeᚐReferenceKind(ctx context.Context, v any) (schematype.ReferenceKind, error) {
+	var res schematype.ReferenceKind
 	err := res.UnmarshalGQL(v)
 	return res, graphql.ErrorOnPath(ctx, err)
 }
 
-func (ec *executionContext) marshalNReferenceKind2githubᚗcomᚋintakeᚋintakeᚋentᚋreferenceᚐKind(ctx context.Context, sel ast.SelectionSet, v reference.Kind) graphql.Marshaler {
+func (ec *executionContext) marshalNReferenceKind2githubᚗcomᚋintakeᚋintakeᚋschemaᚋschematypeᚐReferenceKind(ctx context.Context, sel ast.SelectionSet, v schematype.ReferenceKind) graphql.Marshaler {
 	return v
 }
 
-func (ec *executionContext) unmarshalNReferenceKind2ᚕgithubᚗcomᚋintakeᚋintakeᚋentᚋreferenceᚐKindᚄ(ctx context.Context, v any) ([]reference.Kind, error) {
+func (ec *executionContext) unmarshalNReferenceKind2ᚕgithubᚗcomᚋintakeᚋintakeᚋschemaᚋschematypeᚐReferenceKindᚄ(ctx context.Context, v any) ([]schematype.ReferenceKind, error) {
 	vSlice := graphql.CoerceList(v)
 	var err error
-	res := make([]reference.Kind, len(vSlice))
+	res := make([]schematype.ReferenceKind, len(vSlice))
 	for i := range vSlice {
 		ctx := graphql.WithPathContext(ctx, graphql.NewPathWithIndex(i))
-		res[i], err = ec.unmarshalNReferenceKind2githubᚗcomᚋintakeᚋintakeᚋentᚋreferenceᚐKind(ctx, vSlice[i])
+		res[i], err = ec.unmarshalNReferenceKind2githubᚗcomᚋintakeᚋintakeᚋschemaᚋschematypeᚐReferenceKind(ctx, vSlice[i])
 		if err != nil {
 			return nil, err
 		}
@@ -20060,11 +20057,11 @@ func (ec *executionContext) unmarshalNReferenceKind2ᚕgithubᚗcomᚋintakeᚋi
 	return res, nil
 }
 
-func (ec *executionContext) marshalNReferenceKind2ᚕgithubᚗcomᚋintakeᚋintakeᚋentᚋreferenceᚐKindᚄ(ctx context.Context, sel ast.SelectionSet, v []reference.Kind) graphql.Marshaler {
+func (ec *executionContext) marshalNReferenceKind2ᚕgithubᚗcomᚋintakeᚋintakeᚋschemaᚋschematypeᚐReferenceKindᚄ(ctx context.Context, sel ast.SelectionSet, v []schematype.ReferenceKind) graphql.Marshaler {
 	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
 		fc := graphql.GetFieldContext(ctx)
 		fc.Result = &v[i]
-		return ec.marshalNReferenceKind2githubᚗcomᚋintakeᚋintakeᚋentᚋreferenceᚐKind(ctx, sel, v[i])
+		return ec.marshalNReferenceKind2githubᚗcomᚋintakeᚋintakeᚋschemaᚋschematypeᚐReferenceKind(ctx, sel, v[i])
 	})
 
 	for _, e := range ret {
@@ -20108,13 +20105,13 @@ func (ec *executionContext) marshalNReferenceOptionPage2ᚖgithubᚗcomᚋintake
 	return ec._ReferenceOptionPage(ctx, sel, v)
 }
 
-func (ec *executionContext) unmarshalNRole2githubᚗcomᚋintakeᚋintakeᚋgraphᚋmodelᚐRole(ctx context.Context, v any) (model.Role, error) {
-	var res model.Role
+func (ec *executionContext) unmarshalNRole2githubᚗcomᚋintakeᚋintakeᚋschemaᚋschematypeᚐRole(ctx context.Context, v any) (schematype.Role, error) {
+	var res schematype.Role
 	err := res.UnmarshalGQL(v)
 	return res, graphql.ErrorOnPath(ctx, err)
 }
 
-func (ec *executionContext) marshalNRole2githubᚗcomᚋintakeᚋintakeᚋgraphᚋmodelᚐRole(ctx context.Context, sel ast.SelectionSet, v model.Role) graphql.Marshaler {
+func (ec *executionContext) marshalNRole2githubᚗcomᚋintakeᚋintakeᚋschemaᚋschematypeᚐRole(ctx context.Context, sel ast.SelectionSet, v schematype.Role) graphql.Marshaler {
 	return v
 }
 
@@ -20142,13 +20139,13 @@ func (ec *executionContext) marshalNSearchField2ᚖgithubᚗcomᚋintakeᚋintak
 	return ec._SearchField(ctx, sel, v)
 }
 
-func (ec *executionContext) unmarshalNSearchFieldType2githubᚗcomᚋintakeᚋintakeᚋgraphᚋmodelᚐSearchFieldType(ctx context.Context, v any) (model.SearchFieldType, error) {
-	var res model.SearchFieldType
+func (ec *executionContext) unmarshalNSearchFieldType2githubᚗcomᚋintakeᚋintakeᚋschemaᚋschematypeᚐSearchFieldType(ctx context.Context, v any) (schematype.SearchFieldType, error) {
+	var res schematype.SearchFieldType
 	err := res.UnmarshalGQL(v)
 	return res, graphql.ErrorOnPath(ctx, err)
 }
 
-func (ec *executionContext) marshalNSearchFieldType2githubᚗcomᚋintakeᚋintakeᚋgraphᚋmodelᚐSearchFieldType(ctx context.Context, sel ast.SelectionSet, v model.SearchFieldType) graphql.Marshaler {
+func (ec *executionContext) marshalNSearchFieldType2githubᚗcomᚋintakeᚋintakeᚋschemaᚋschematypeᚐSearchFieldType(ctx context.Context, sel ast.SelectionSet, v schematype.SearchFieldType) graphql.Marshaler {
 	return v
 }
 
@@ -20534,16 +20531,16 @@ func (ec *executionContext) marshalOBoolean2ᚖbool(ctx context.Context, sel ast
 	return res
 }
 
-func (ec *executionContext) unmarshalOCallOutcome2ᚕgithubᚗcomᚋintakeᚋintakeᚋentᚋcallresultᚐOutcomeᚄ(ctx context.Context, v any) ([]callresult.Outcome, error) {
+func (ec *executionContext) unmarshalOCallOutcome2ᚕgithubᚗcomᚋintakeᚋintakeᚋschemaᚋschematypeᚐCallOutcomeᚄ(ctx context.Context, v any) ([]schematype.CallOutcome, error) {
 	if v == nil {
 		return nil, nil
 	}
 	vSlice := graphql.CoerceList(v)
 	var err error
-	res := make([]callresult.Outcome, len(vSlice))
+	res := make([]schematype.CallOutcome, len(vSlice))
 	for i := range vSlice {
 		ctx := graphql.WithPathContext(ctx, graphql.NewPathWithIndex(i))
-		res[i], err = ec.unmarshalNCallOutcome2githubᚗcomᚋintakeᚋintakeᚋentᚋcallresultᚐOutcome(ctx, vSlice[i])
+		res[i], err = ec.unmarshalNCallOutcome2githubᚗcomᚋintakeᚋintakeᚋschemaᚋschematypeᚐCallOutcome(ctx, vSlice[i])
 		if err != nil {
 			return nil, err
 		}
@@ -20551,14 +20548,14 @@ func (ec *executionContext) unmarshalOCallOutcome2ᚕgithubᚗcomᚋintakeᚋint
 	return res, nil
 }
 
-func (ec *executionContext) marshalOCallOutcome2ᚕgithubᚗcomᚋintakeᚋintakeᚋentᚋcallresultᚐOutcomeᚄ(ctx context.Context, sel ast.SelectionSet, v []callresult.Outcome) graphql.Marshaler {
+func (ec *executionContext) marshalOCallOutcome2ᚕgithubᚗcomᚋintakeᚋintakeᚋschemaᚋschematypeᚐCallOutcomeᚄ(ctx context.Context, sel ast.SelectionSet, v []schematype.CallOutcome) graphql.Marshaler {
 	if v == nil {
 		return graphql.Null
 	}
 	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
 		fc := graphql.GetFieldContext(ctx)
 		fc.Result = &v[i]
-		return ec.marshalNCallOutcome2githubᚗcomᚋintakeᚋintakeᚋentᚋcallresultᚐOutcome(ctx, sel, v[i])
+		return ec.marshalNCallOutcome2githubᚗcomᚋintakeᚋintakeᚋschemaᚋschematypeᚐCallOutcome(ctx, sel, v[i])
 	})
 
 	for _, e := range ret {
@@ -20570,16 +20567,16 @@ func (ec *executionContext) marshalOCallOutcome2ᚕgithubᚗcomᚋintakeᚋintak
 	return ret
 }
 
-func (ec *executionContext) unmarshalOCallOutcome2ᚖgithubᚗcomᚋintakeᚋintakeᚋentᚋcallresultᚐOutcome(ctx context.Context, v any) (*callresult.Outcome, error) {
+func (ec *executionContext) unmarshalOCallOutcome2ᚖgithubᚗcomᚋintakeᚋintakeᚋschemaᚋschematypeᚐCallOutcome(ctx context.Context, v any) (*schematype.CallOutcome, error) {
 	if v == nil {
 		return nil, nil
 	}
-	var res = new(callresult.Outcome)
+	var res = new(schematype.CallOutcome)
 	err := res.UnmarshalGQL(v)
 	return res, graphql.ErrorOnPath(ctx, err)
 }
 
-func (ec *executionContext) marshalOCallOutcome2ᚖgithubᚗcomᚋintakeᚋintakeᚋentᚋcallresultᚐOutcome(ctx context.Context, sel ast.SelectionSet, v *callresult.Outcome) graphql.Marshaler {
+func (ec *executionContext) marshalOCallOutcome2ᚖgithubᚗcomᚋintakeᚋintakeᚋschemaᚋschematypeᚐCallOutcome(ctx context.Context, sel ast.SelectionSet, v *schematype.CallOutcome) graphql.Marshaler {
 	if v == nil {
 		return graphql.Null
 	}
@@ -20797,16 +20794,16 @@ func (ec *executionContext) marshalOImportIssue2ᚖgithubᚗcomᚋintakeᚋintak
 	return ec._ImportIssue(ctx, sel, v)
 }
 
-func (ec *executionContext) unmarshalOImportIssueCode2ᚕgithubᚗcomᚋintakeᚋintakeᚋentᚋimportissueᚐCodeᚄ(ctx context.Context, v any) ([]importissue.Code, error) {
+func (ec *executionContext) unmarshalOImportIssueCode2ᚕgithubᚗcomᚋintakeᚋintakeᚋschemaᚋschematypeᚐImportIssueCodeᚄ(ctx context.Context, v any) ([]schematype.ImportIssueCode, error) {
 	if v == nil {
 		return nil, nil
 	}
 	vSlice := graphql.CoerceList(v)
 	var err error
-	res := make([]importissue.Code, len(vSlice))
+	res := make([]schematype.ImportIssueCode, len(vSlice))
 	for i := range vSlice {
 		ctx := graphql.WithPathContext(ctx, graphql.NewPathWithIndex(i))
-		res[i], err = ec.unmarshalNImportIssueCode2githubᚗcomᚋintakeᚋintakeᚋentᚋimportissueᚐCode(ctx, vSlice[i])
+		res[i], err = ec.unmarshalNImportIssueCode2githubᚗcomᚋintakeᚋintakeᚋschemaᚋschematypeᚐImportIssueCode(ctx, vSlice[i])
 		if err != nil {
 			return nil, err
 		}
@@ -20814,14 +20811,14 @@ func (ec *executionContext) unmarshalOImportIssueCode2ᚕgithubᚗcomᚋintake�
 	return res, nil
 }
 
-func (ec *executionContext) marshalOImportIssueCode2ᚕgithubᚗcomᚋintakeᚋintakeᚋentᚋimportissueᚐCodeᚄ(ctx context.Context, sel ast.SelectionSet, v []importissue.Code) graphql.Marshaler {
+func (ec *executionContext) marshalOImportIssueCode2ᚕgithubᚗcomᚋintakeᚋintakeᚋschemaᚋschematypeᚐImportIssueCodeᚄ(ctx context.Context, sel ast.SelectionSet, v []schematype.ImportIssueCode) graphql.Marshaler {
 	if v == nil {
 		return graphql.Null
 	}
 	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
 		fc := graphql.GetFieldContext(ctx)
 		fc.Result = &v[i]
-		return ec.marshalNImportIssueCode2githubᚗcomᚋintakeᚋintakeᚋentᚋimportissueᚐCode(ctx, sel, v[i])
+		return ec.marshalNImportIssueCode2githubᚗcomᚋintakeᚋintakeᚋschemaᚋschematypeᚐImportIssueCode(ctx, sel, v[i])
 	})
 
 	for _, e := range ret {
@@ -20833,16 +20830,16 @@ func (ec *executionContext) marshalOImportIssueCode2ᚕgithubᚗcomᚋintakeᚋi
 	return ret
 }
 
-func (ec *executionContext) unmarshalOImportIssueCode2ᚖgithubᚗcomᚋintakeᚋintakeᚋentᚋimportissueᚐCode(ctx context.Context, v any) (*importissue.Code, error) {
+func (ec *executionContext) unmarshalOImportIssueCode2ᚖgithubᚗcomᚋintakeᚋintakeᚋschemaᚋschematypeᚐImportIssueCode(ctx context.Context, v any) (*schematype.ImportIssueCode, error) {
 	if v == nil {
 		return nil, nil
 	}
-	var res = new(importissue.Code)
+	var res = new(schematype.ImportIssueCode)
 	err := res.UnmarshalGQL(v)
 	return res, graphql.ErrorOnPath(ctx, err)
 }
 
-func (ec *executionContext) marshalOImportIssueCode2ᚖgithubᚗcomᚋintakeᚋintakeᚋentᚋimportissueᚐCode(ctx context.Context, sel ast.SelectionSet, v *importissue.Code) graphql.Marshaler {
+func (ec *executionContext) marshalOImportIssueCode2ᚖgithubᚗcomᚋintakeᚋintakeᚋschemaᚋschematypeᚐImportIssueCode(ctx context.Context, sel ast.SelectionSet, v *schematype.ImportIssueCode) graphql.Marshaler {
 	if v == nil {
 		return graphql.Null
 	}
@@ -21084,16 +21081,16 @@ func (ec *executionContext) marshalONode2githubᚗcomᚋintakeᚋintakeᚋentᚐ
 	return ec._Node(ctx, sel, v)
 }
 
-func (ec *executionContext) unmarshalOProviderKey2ᚕgithubᚗcomᚋintakeᚋintakeᚋentᚋintegrationᚐProviderᚄ(ctx context.Context, v any) ([]integration.Provider, error) {
+func (ec *executionContext) unmarshalOProviderKey2ᚕgithubᚗcomᚋintakeᚋintakeᚋschemaᚋschematypeᚐProviderKeyᚄ(ctx context.Context, v any) ([]schematype.ProviderKey, error) {
 	if v == nil {
 		return nil, nil
 	}
 	vSlice := graphql.CoerceList(v)
 	var err error
-	res := make([]integration.Provider, len(vSlice))
+	res := make([]schematype.ProviderKey, len(vSlice))
 	for i := range vSlice {
 		ctx := graphql.WithPathContext(ctx, graphql.NewPathWithIndex(i))
-		res[i], err = ec.unmarshalNProviderKey2githubᚗcomᚋintakeᚋintakeᚋentᚋintegrationᚐProvider(ctx, vSlice[i])
+		res[i], err = ec.unmarshalNProviderKey2githubᚗcomᚋintakeᚋintakeᚋschemaᚋschematypeᚐProviderKey(ctx, vSlice[i])
 		if err != nil {
 			return nil, err
 		}
@@ -21101,14 +21098,14 @@ func (ec *executionContext) unmarshalOProviderKey2ᚕgithubᚗcomᚋintakeᚋint
 	return res, nil
 }
 
-func (ec *executionContext) marshalOProviderKey2ᚕgithubᚗcomᚋintakeᚋintakeᚋentᚋintegrationᚐProviderᚄ(ctx context.Context, sel ast.SelectionSet, v []integration.Provider) graphql.Marshaler {
+func (ec *executionContext) marshalOProviderKey2ᚕgithubᚗcomᚋintakeᚋintakeᚋschemaᚋschematypeᚐProviderKeyᚄ(ctx context.Context, sel ast.SelectionSet, v []schematype.ProviderKey) graphql.Marshaler {
 	if v == nil {
 		return graphql.Null
 	}
 	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
 		fc := graphql.GetFieldContext(ctx)
 		fc.Result = &v[i]
-		return ec.marshalNProviderKey2githubᚗcomᚋintakeᚋintakeᚋentᚋintegrationᚐProvider(ctx, sel, v[i])
+		return ec.marshalNProviderKey2githubᚗcomᚋintakeᚋintakeᚋschemaᚋschematypeᚐProviderKey(ctx, sel, v[i])
 	})
 
 	for _, e := range ret {
@@ -21120,16 +21117,16 @@ func (ec *executionContext) marshalOProviderKey2ᚕgithubᚗcomᚋintakeᚋintak
 	return ret
 }
 
-func (ec *executionContext) unmarshalOProviderKey2ᚖgithubᚗcomᚋintakeᚋintakeᚋentᚋintegrationᚐProvider(ctx context.Context, v any) (*integration.Provider, error) {
+func (ec *executionContext) unmarshalOProviderKey2ᚖgithubᚗcomᚋintakeᚋintakeᚋschemaᚋschematypeᚐProviderKey(ctx context.Context, v any) (*schematype.ProviderKey, error) {
 	if v == nil {
 		return nil, nil
 	}
-	var res = new(integration.Provider)
+	var res = new(schematype.ProviderKey)
 	err := res.UnmarshalGQL(v)
 	return res, graphql.ErrorOnPath(ctx, err)
 }
 
-func (ec *executionContext) marshalOProviderKey2ᚖgithubᚗcomᚋintakeᚋintakeᚋentᚋintegrationᚐProvider(ctx context.Context, sel ast.SelectionSet, v *integration.Provider) graphql.Marshaler {
+func (ec *executionContext) marshalOProviderKey2ᚖgithubᚗcomᚋintakeᚋintakeᚋschemaᚋschematypeᚐProviderKey(ctx context.Context, sel ast.SelectionSet, v *schematype.ProviderKey) graphql.Marshaler {
 	if v == nil {
 		return graphql.Null
 	}

@@ -6,6 +6,7 @@ import (
 	"entgo.io/ent/schema"
 	"entgo.io/ent/schema/field"
 	"entgo.io/ent/schema/index"
+	"github.com/intake/intake/schema/schematype"
 )
 
 // APIKey authenticates a caller as ADMIN or VIEWER of an organization. Only
@@ -23,7 +24,7 @@ func (APIKey) Fields() []ent.Field {
 		// created before keys had names have "".
 		field.String("name").Default("").MaxLen(200),
 		field.String("hash").Sensitive().Unique().Immutable(),
-		field.Enum("role").Values("ADMIN", "VIEWER").Default("ADMIN"),
+		field.Enum("role").GoType(schematype.Role("")).Default(string(schematype.RoleAdmin)),
 		field.Time("expires_at").Optional().Nillable().Immutable(),
 		field.Time("revoked_at").Optional().Nillable(),
 		field.Time("last_used_at").Optional().Nillable(),

@@ -6,6 +6,7 @@ import (
 	"entgo.io/ent/schema"
 	"entgo.io/ent/schema/field"
 	"entgo.io/ent/schema/index"
+	"github.com/intake/intake/schema/schematype"
 )
 
 // AuditEvent records one change made to an organization's configuration or
@@ -22,7 +23,7 @@ func (AuditEvent) Fields() []ent.Field {
 	return []ent.Field{
 		// actor_kind is who acted: an API key, a webhook of an external
 		// system, the scheduler, or Intake itself.
-		field.Enum("actor_kind").Values("API_KEY", "WEBHOOK", "SCHEDULE", "SYSTEM").Immutable(),
+		field.Enum("actor_kind").GoType(schematype.AuditActorKind("")).Immutable(),
 		// The API key that acted, with its name at the time.
 		field.String("actor_key_id").Optional().Nillable().Immutable(),
 		field.String("actor_name").Default("").Immutable(),

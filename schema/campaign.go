@@ -20,8 +20,10 @@ func (Campaign) Mixin() []ent.Mixin {
 func (Campaign) Fields() []ent.Field {
 	return []ent.Field{
 		field.String("name").NotEmpty().MaxLen(200).
+			Comment("The campaign's name: 1 to 200 characters.").
 			Annotations(entgql.OrderField("NAME")),
-		field.String("phone_region").Default("DE").MaxLen(2),
+		field.String("phone_region").Default("DE").MaxLen(2).
+			Comment(`ISO 3166-1 alpha-2 region (e.g. "DE", the default) in which phone numbers without a country code are read when contacts are imported. A change applies to contacts imported from then on.`),
 	}
 }
 
@@ -30,6 +32,7 @@ func (Campaign) Edges() []ent.Edge {
 		edge.To("triggers", Trigger.Type).
 			Annotations(entgql.Skip(), entsql.OnDelete(entsql.Cascade)),
 		edge.To("contacts", Contact.Type).
+			Comment("The contacts imported into the campaign, oldest first.").
 			Annotations(entgql.RelayConnection(), entsql.OnDelete(entsql.Cascade)),
 	}
 }
@@ -40,7 +43,8 @@ func (Campaign) Indexes() []ent.Index {
 
 func (Campaign) Annotations() []schema.Annotation {
 	return []schema.Annotation{
+		schema.Comment("An AI phone-calling campaign: the contacts to call, imported by its triggers (one per connected integration), and the results of their calls."),
 		entgql.RelayConnection(),
-		entgql.QueryField(),
+		entgql.QueryField().Description("The organization's campaigns, oldest first unless orderBy says otherwise."),
 	}
 }

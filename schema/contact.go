@@ -26,13 +26,20 @@ func (Contact) Fields() []ent.Field {
 	return []ent.Field{
 		field.String("campaign_id").GoType(idType).Immutable().Annotations(entgql.Skip()),
 		field.String("trigger_id").GoType(idType).Optional().Nillable().Annotations(entgql.Skip()),
-		field.String("phone_e164").NotEmpty().MaxLen(16).Immutable(),
-		field.String("phone_raw").MaxLen(250),
-		field.String("first_name").Optional().Nillable(),
-		field.String("last_name").Optional().Nillable(),
-		field.String("email").Optional().Nillable(),
-		field.String("external_id").MaxLen(200),
+		field.String("phone_e164").NotEmpty().MaxLen(16).Immutable().
+			Comment(`The phone number in E.164 form, e.g. "+4930123456", unique within the campaign. A number without a country code was read in the campaign's phone region.`),
+		field.String("phone_raw").MaxLen(250).
+			Comment("The phone number as the external system gave it: the first usable one of the record's numbers, at most 250 characters."),
+		field.String("first_name").Optional().Nillable().
+			Comment("First name in the external system; null when it has none."),
+		field.String("last_name").Optional().Nillable().
+			Comment("Last name in the external system; null when it has none."),
+		field.String("email").Optional().Nillable().
+			Comment("Email address in the external system, as given there; null when it has none."),
+		field.String("external_id").MaxLen(200).
+			Comment("The ID of the record in the external system that the contact was imported from (at most 200 characters)."),
 		field.JSON("attributes", map[string]any{}).Default(map[string]any{}).
+			Comment("Values from the external system kept with the contact, such as the IDs push-back needs; the keys depend on the provider.").
 			Annotations(entgql.Type("Map")),
 	}
 }
@@ -40,8 +47,10 @@ func (Contact) Fields() []ent.Field {
 func (Contact) Edges() []ent.Edge {
 	return []ent.Edge{
 		edge.From("campaign", Campaign.Type).Ref("contacts").Field("campaign_id").
-			Unique().Required().Immutable(),
-		edge.From("trigger", Trigger.Type).Ref("contacts").Field("trigger_id").Unique(),
+			Unique().Required().Immutable().
+			Comment("The campaign the contact belongs to."),
+		edge.From("trigger", Trigger.Type).Ref("contacts").Field("trigger_id").Unique().
+			Comment("The trigger whose sync imported the contact; null when that trigger no longer exists."),
 		edge.To("call_results", CallResult.Type).
 			Annotations(entgql.Skip(), entsql.OnDelete(entsql.Cascade)),
 	}
@@ -57,5 +66,8 @@ func (Contact) Indexes() []ent.Index {
 }
 
 func (Contact) Annotations() []schema.Annotation {
-	return []schema.Annotation{entgql.RelayConnection()}
+	return []schema.Annotation{
+		schema.Comment("A person to call, imported into a campaign by a sync of one of its triggers. Its phone number is unique within the campaign: a record with a number the campaign already has becomes a DUPLICATE import issue."),
+		entgql.RelayConnection(),
+	}
 }

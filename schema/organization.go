@@ -19,7 +19,8 @@ func (Organization) Mixin() []ent.Mixin {
 
 func (Organization) Fields() []ent.Field {
 	return []ent.Field{
-		field.String("name").NotEmpty().MaxLen(200).Unique(),
+		field.String("name").NotEmpty().MaxLen(200).Unique().
+			Comment("The organization's name, unique in Intake."),
 	}
 }
 
@@ -31,7 +32,10 @@ func (Organization) Interceptors() []ent.Interceptor {
 }
 
 func (Organization) Annotations() []schema.Annotation {
-	return []schema.Annotation{entgql.Skip(entgql.SkipWhereInput, entgql.SkipOrderField)}
+	return []schema.Annotation{
+		schema.Comment("A tenant of Intake: it owns campaigns, integrations and API keys. Every request is scoped to the organization of its API key."),
+		entgql.Skip(entgql.SkipWhereInput, entgql.SkipOrderField),
+	}
 }
 
 // createdOnly records when a row was created.

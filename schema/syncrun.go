@@ -8,6 +8,7 @@ import (
 	"entgo.io/ent/schema/edge"
 	"entgo.io/ent/schema/field"
 	"entgo.io/ent/schema/index"
+	"github.com/intake/intake/schema/schematype"
 )
 
 // SyncRun is one run of a trigger's sync, with counters that account for
@@ -21,19 +22,50 @@ func (SyncRun) Mixin() []ent.Mixin {
 func (SyncRun) Fields() []ent.Field {
 	return []ent.Field{
 		field.String("trigger_id").GoType(idType).Immutable().Annotations(entgql.Skip()),
-		field.Enum("kind").Values("SCHEDULED", "TEST", "WEBHOOK").Immutable(),
+		field.Enum("kind").Values("SCHEDULED", "TEST", "WEBHOOK").Immutable().
+			Comment("What started the run.").
+			Annotations(EnumDoc{
+				Description: "What started a sync run.",
+				Values: map[string]string{
+					"SCHEDULED": "Started by the scheduler, every syncIntervalSeconds of an enabled trigger.",
+					"TEST":      "Started with testSync.",
+					"WEBHOOK":   "Started by a verified webhook of the external system (POST /webhooks/{provider}/{integrationID}).",
+				},
+			}),
 		field.Enum("status").Values("QUEUED", "RUNNING", "SUCCEEDED", "PARTIAL", "FAILED", "CANCELLED").
-			Default("QUEUED"),
-		field.Time("started_at").Optional().Nillable(),
-		field.Time("finished_at").Optional().Nillable(),
-		field.Int("fetched").Default(0),
-		field.Int("imported").Default(0),
-		field.Int("duplicates").Default(0),
-		field.Int("invalid_phone").Default(0),
-		field.Int("filtered_out").Default(0),
-		field.Int("failed").Default(0),
-		field.Int("total").Optional().Nillable(),
-		field.Text("error").Optional().Nillable(),
+			Default("QUEUED").
+			Comment("Where the run stands; SUCCEEDED, PARTIAL, FAILED and CANCELLED are final.").
+			Annotations(EnumDoc{
+				Description: "Where a sync run stands. A trigger has at most one QUEUED or RUNNING run.",
+				Values: map[string]string{
+					"QUEUED":    "Waiting for a worker.",
+					"RUNNING":   "A worker is fetching and importing pages; each page is imported, with the run's counters, in one transaction.",
+					"SUCCEEDED": "The fetch reached its end. Final.",
+					"PARTIAL":   "The external system failed temporarily (5xx, 429, timeouts) after retries: the pages imported stay, and the trigger's next run continues where this one stopped. Final.",
+					"FAILED":    "A permanent error (bad credentials, a refused request), the trigger disabled or its integration not CONNECTED when the run started, or the run's attempts spent; error says why. Final.",
+					"CANCELLED": "Cancelled with cancelSyncRun; the pages imported before stay. Final.",
+				},
+			}),
+		field.Time("started_at").Optional().Nillable().
+			Comment("When a worker first took the run; null if none has (yet)."),
+		field.Time("finished_at").Optional().Nillable().
+			Comment("When the run ended; null while it is QUEUED or RUNNING."),
+		field.Int("fetched").Default(0).
+			Comment("Records fetched from the external system and processed so far. Always imported + duplicates + invalidPhone + filteredOut + failed."),
+		field.Int("imported").Default(0).
+			Comment("Contacts created."),
+		field.Int("duplicates").Default(0).
+			Comment("Records whose number the campaign already had, or an earlier record of the same page had (DUPLICATE import issues)."),
+		field.Int("invalid_phone").Default(0).
+			Comment("Records without a usable phone number (MISSING_PHONE and INVALID_PHONE import issues)."),
+		field.Int("filtered_out").Default(0).
+			Comment("Records of none of the trigger's references (FILTERED_OUT import issues)."),
+		field.Int("failed").Default(0).
+			Comment("Records the connector could not read completely (INVALID_RECORD import issues)."),
+		field.Int("total").Optional().Nillable().
+			Comment("How many records the external system says the search matches, when it says so; null otherwise."),
+		field.Text("error").Optional().Nillable().
+			Comment("Why a PARTIAL or FAILED run did not succeed, or a note on a SUCCEEDED run that fetched nothing (an external system's error text is cut to 300 characters); null otherwise."),
 		// Engine state, never exposed: where the fetch resumes, the
 		// watermark it fetches from, when its chain of runs began, and the
 		// lease of the worker that owns the run.
@@ -49,8 +81,10 @@ func (SyncRun) Fields() []ent.Field {
 func (SyncRun) Edges() []ent.Edge {
 	return []ent.Edge{
 		edge.From("trigger", Trigger.Type).Ref("sync_runs").Field("trigger_id").
-			Unique().Required().Immutable(),
+			Unique().Required().Immutable().
+			Comment("The trigger the run syncs."),
 		edge.To("issues", ImportIssue.Type).
+			Comment("The records the run fetched but did not import, one import issue each, oldest first.").
 			Annotations(entgql.RelayConnection(), entsql.OnDelete(entsql.Cascade)),
 	}
 }
@@ -75,18 +109,26 @@ func (ImportIssue) Mixin() []ent.Mixin {
 func (ImportIssue) Fields() []ent.Field {
 	return []ent.Field{
 		field.String("run_id").GoType(idType).Immutable().Annotations(entgql.Skip()),
-		field.String("external_id").Immutable(),
-		field.Enum("code").Values("MISSING_PHONE", "INVALID_PHONE", "DUPLICATE", "FILTERED_OUT", "INVALID_RECORD").
-			Immutable(),
-		field.Text("message").Immutable(),
-		field.String("raw_phone").Optional().Nillable().Immutable(),
+		field.String("external_id").Immutable().
+			Comment("The record's ID in the external system (at most 200 characters)."),
+		field.Enum("code").GoType(schematype.ImportIssueCode("")).Immutable().
+			Comment("Why the record was not imported.").
+			Annotations(entgql.Type("ImportIssueCode"), EnumDoc{
+				Description: "Why a fetched record was not imported. A record is checked in this order, and the first problem found is its issue: INVALID_RECORD, MISSING_PHONE or INVALID_PHONE, FILTERED_OUT, DUPLICATE.",
+				Values:      schematype.ImportIssueCode("").Descriptions(),
+			}),
+		field.Text("message").Immutable().
+			Comment("What was wrong, in words (at most 1000 characters); for a DUPLICATE, the number and, when known, the contact that has it."),
+		field.String("raw_phone").Optional().Nillable().Immutable().
+			Comment("The phone number concerned, as the record gave it: the first unusable one for INVALID_PHONE, the record's number for DUPLICATE; null for the other codes."),
 	}
 }
 
 func (ImportIssue) Edges() []ent.Edge {
 	return []ent.Edge{
 		edge.From("run", SyncRun.Type).Ref("issues").Field("run_id").
-			Unique().Required().Immutable(),
+			Unique().Required().Immutable().
+			Comment("The sync run that fetched the record."),
 	}
 }
 
@@ -95,9 +137,15 @@ func (ImportIssue) Indexes() []ent.Index {
 }
 
 func (SyncRun) Annotations() []schema.Annotation {
-	return []schema.Annotation{entgql.RelayConnection()}
+	return []schema.Annotation{
+		schema.Comment("One sync of a trigger: records fetched from its external system and imported into the campaign. Every fetched record becomes a contact or an import issue, so fetched = imported + duplicates + invalidPhone + filteredOut + failed."),
+		entgql.RelayConnection(),
+	}
 }
 
 func (ImportIssue) Annotations() []schema.Annotation {
-	return []schema.Annotation{entgql.RelayConnection()}
+	return []schema.Annotation{
+		schema.Comment("A record that a sync run fetched but did not import, and why."),
+		entgql.RelayConnection(),
+	}
 }

@@ -14,10 +14,10 @@ import (
 	"github.com/vektah/gqlparser/v2/ast"
 	"github.com/vektah/gqlparser/v2/gqlerror"
 
-	"github.com/intake/intake/ent/auditevent"
 	"github.com/intake/intake/internal/pulid"
 	"github.com/intake/intake/internal/service"
 	"github.com/intake/intake/internal/viewer"
+	"github.com/intake/intake/schema/schematype"
 )
 
 // auditWriteTimeout bounds the audit write that follows a mutation. The
@@ -128,7 +128,7 @@ func (a auditTrail) record(ctx context.Context, oc *graphql.OperationContext, v 
 			continue // __typename changes nothing
 		}
 		rec := auditArgs(f, oc.Variables)
-		rec.OrgID, rec.Actor, rec.KeyID, rec.ActorName, rec.Operation = v.OrgID, auditevent.ActorKindAPI_KEY, v.KeyID, v.KeyName, f.Name
+		rec.OrgID, rec.Actor, rec.KeyID, rec.ActorName, rec.Operation = v.OrgID, schematype.ActorAPIKey, v.KeyID, v.KeyName, f.Name
 		result, ran := results.ids[f.Alias]
 		switch {
 		case fieldCode[f.Alias] != "":

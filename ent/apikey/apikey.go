@@ -4,13 +4,13 @@ package apikey
 
 import (
 	"fmt"
-	"io"
-	"strconv"
 	"time"
 
 	"entgo.io/ent"
 	"entgo.io/ent/dialect/sql"
+	"github.com/99designs/gqlgen/graphql"
 	"github.com/intake/intake/internal/pulid"
+	"github.com/intake/intake/schema/schematype"
 )
 
 const (
@@ -81,26 +81,12 @@ var (
 	DefaultID func() pulid.ID
 )
 
-// Role defines the type for the "role" enum field.
-type Role string
-
-// RoleADMIN is the default value of the Role enum.
-const DefaultRole = RoleADMIN
-
-// Role values.
-const (
-	RoleADMIN  Role = "ADMIN"
-	RoleVIEWER Role = "VIEWER"
-)
-
-func (r Role) String() string {
-	return string(r)
-}
+const DefaultRole schematype.Role = "ADMIN"
 
 // RoleValidator is a validator for the "role" field enum values. It is called by the builders before save.
-func RoleValidator(r Role) error {
+func RoleValidator(r schematype.Role) error {
 	switch r {
-	case RoleADMIN, RoleVIEWER:
+	case "ADMIN", "VIEWER":
 		return nil
 	default:
 		return fmt.Errorf("apikey: invalid enum value for role field: %q", r)
@@ -155,20 +141,9 @@ func ByLastUsedAt(opts ...sql.OrderTermOption) OrderOption {
 	return sql.OrderByField(FieldLastUsedAt, opts...).ToFunc()
 }
 
-// MarshalGQL implements graphql.Marshaler interface.
-func (e Role) MarshalGQL(w io.Writer) {
-	io.WriteString(w, strconv.Quote(e.String()))
-}
-
-// UnmarshalGQL implements graphql.Unmarshaler interface.
-func (e *Role) UnmarshalGQL(val interface{}) error {
-	str, ok := val.(string)
-	if !ok {
-		return fmt.Errorf("enum %T must be a string", val)
-	}
-	*e = Role(str)
-	if err := RoleValidator(*e); err != nil {
-		return fmt.Errorf("%s is not a valid Role", str)
-	}
-	return nil
-}
+var (
+	// schematype.Role must implement graphql.Marshaler.
+	_ graphql.Marshaler = (*schematype.Role)(nil)
+	// schematype.Role must implement graphql.Unmarshaler.
+	_ graphql.Unmarshaler = (*schematype.Role)(nil)
+)

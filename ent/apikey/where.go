@@ -8,6 +8,7 @@ import (
 	"entgo.io/ent/dialect/sql"
 	"github.com/intake/intake/ent/predicate"
 	"github.com/intake/intake/internal/pulid"
+	"github.com/intake/intake/schema/schematype"
 )
 
 // ID filters vertices based on their ID field.
@@ -331,23 +332,33 @@ func HashContainsFold(v string) predicate.APIKey {
 }
 
 // RoleEQ applies the EQ predicate on the "role" field.
-func RoleEQ(v Role) predicate.APIKey {
-	return predicate.APIKey(sql.FieldEQ(FieldRole, v))
+func RoleEQ(v schematype.Role) predicate.APIKey {
+	vc := v
+	return predicate.APIKey(sql.FieldEQ(FieldRole, vc))
 }
 
 // RoleNEQ applies the NEQ predicate on the "role" field.
-func RoleNEQ(v Role) predicate.APIKey {
-	return predicate.APIKey(sql.FieldNEQ(FieldRole, v))
+func RoleNEQ(v schematype.Role) predicate.APIKey {
+	vc := v
+	return predicate.APIKey(sql.FieldNEQ(FieldRole, vc))
 }
 
 // RoleIn applies the In predicate on the "role" field.
-func RoleIn(vs ...Role) predicate.APIKey {
-	return predicate.APIKey(sql.FieldIn(FieldRole, vs...))
+func RoleIn(vs ...schematype.Role) predicate.APIKey {
+	v := make([]any, len(vs))
+	for i := range v {
+		v[i] = vs[i]
+	}
+	return predicate.APIKey(sql.FieldIn(FieldRole, v...))
 }
 
 // RoleNotIn applies the NotIn predicate on the "role" field.
-func RoleNotIn(vs ...Role) predicate.APIKey {
-	return predicate.APIKey(sql.FieldNotIn(FieldRole, vs...))
+func RoleNotIn(vs ...schematype.Role) predicate.APIKey {
+	v := make([]any, len(vs))
+	for i := range v {
+		v[i] = vs[i]
+	}
+	return predicate.APIKey(sql.FieldNotIn(FieldRole, v...))
 }
 
 // ExpiresAtEQ applies the EQ predicate on the "expires_at" field.

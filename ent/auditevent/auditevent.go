@@ -4,13 +4,13 @@ package auditevent
 
 import (
 	"fmt"
-	"io"
-	"strconv"
 	"time"
 
 	"entgo.io/ent"
 	"entgo.io/ent/dialect/sql"
+	"github.com/99designs/gqlgen/graphql"
 	"github.com/intake/intake/internal/pulid"
+	"github.com/intake/intake/schema/schematype"
 )
 
 const (
@@ -91,25 +91,10 @@ var (
 	DefaultID func() pulid.ID
 )
 
-// ActorKind defines the type for the "actor_kind" enum field.
-type ActorKind string
-
-// ActorKind values.
-const (
-	ActorKindAPI_KEY  ActorKind = "API_KEY"
-	ActorKindWEBHOOK  ActorKind = "WEBHOOK"
-	ActorKindSCHEDULE ActorKind = "SCHEDULE"
-	ActorKindSYSTEM   ActorKind = "SYSTEM"
-)
-
-func (ak ActorKind) String() string {
-	return string(ak)
-}
-
 // ActorKindValidator is a validator for the "actor_kind" field enum values. It is called by the builders before save.
-func ActorKindValidator(ak ActorKind) error {
+func ActorKindValidator(ak schematype.AuditActorKind) error {
 	switch ak {
-	case ActorKindAPI_KEY, ActorKindWEBHOOK, ActorKindSCHEDULE, ActorKindSYSTEM:
+	case "API_KEY", "WEBHOOK", "SCHEDULE", "SYSTEM":
 		return nil
 	default:
 		return fmt.Errorf("auditevent: invalid enum value for actor_kind field: %q", ak)
@@ -164,20 +149,9 @@ func ByOutcome(opts ...sql.OrderTermOption) OrderOption {
 	return sql.OrderByField(FieldOutcome, opts...).ToFunc()
 }
 
-// MarshalGQL implements graphql.Marshaler interface.
-func (e ActorKind) MarshalGQL(w io.Writer) {
-	io.WriteString(w, strconv.Quote(e.String()))
-}
-
-// UnmarshalGQL implements graphql.Unmarshaler interface.
-func (e *ActorKind) UnmarshalGQL(val interface{}) error {
-	str, ok := val.(string)
-	if !ok {
-		return fmt.Errorf("enum %T must be a string", val)
-	}
-	*e = ActorKind(str)
-	if err := ActorKindValidator(*e); err != nil {
-		return fmt.Errorf("%s is not a valid ActorKind", str)
-	}
-	return nil
-}
+var (
+	// schematype.AuditActorKind must implement graphql.Marshaler.
+	_ graphql.Marshaler = (*schematype.AuditActorKind)(nil)
+	// schematype.AuditActorKind must implement graphql.Unmarshaler.
+	_ graphql.Unmarshaler = (*schematype.AuditActorKind)(nil)
+)

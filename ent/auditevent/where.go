@@ -8,6 +8,7 @@ import (
 	"entgo.io/ent/dialect/sql"
 	"github.com/intake/intake/ent/predicate"
 	"github.com/intake/intake/internal/pulid"
+	"github.com/intake/intake/schema/schematype"
 )
 
 // ID filters vertices based on their ID field.
@@ -201,23 +202,33 @@ func CreatedAtLTE(v time.Time) predicate.AuditEvent {
 }
 
 // ActorKindEQ applies the EQ predicate on the "actor_kind" field.
-func ActorKindEQ(v ActorKind) predicate.AuditEvent {
-	return predicate.AuditEvent(sql.FieldEQ(FieldActorKind, v))
+func ActorKindEQ(v schematype.AuditActorKind) predicate.AuditEvent {
+	vc := v
+	return predicate.AuditEvent(sql.FieldEQ(FieldActorKind, vc))
 }
 
 // ActorKindNEQ applies the NEQ predicate on the "actor_kind" field.
-func ActorKindNEQ(v ActorKind) predicate.AuditEvent {
-	return predicate.AuditEvent(sql.FieldNEQ(FieldActorKind, v))
+func ActorKindNEQ(v schematype.AuditActorKind) predicate.AuditEvent {
+	vc := v
+	return predicate.AuditEvent(sql.FieldNEQ(FieldActorKind, vc))
 }
 
 // ActorKindIn applies the In predicate on the "actor_kind" field.
-func ActorKindIn(vs ...ActorKind) predicate.AuditEvent {
-	return predicate.AuditEvent(sql.FieldIn(FieldActorKind, vs...))
+func ActorKindIn(vs ...schematype.AuditActorKind) predicate.AuditEvent {
+	v := make([]any, len(vs))
+	for i := range v {
+		v[i] = vs[i]
+	}
+	return predicate.AuditEvent(sql.FieldIn(FieldActorKind, v...))
 }
 
 // ActorKindNotIn applies the NotIn predicate on the "actor_kind" field.
-func ActorKindNotIn(vs ...ActorKind) predicate.AuditEvent {
-	return predicate.AuditEvent(sql.FieldNotIn(FieldActorKind, vs...))
+func ActorKindNotIn(vs ...schematype.AuditActorKind) predicate.AuditEvent {
+	v := make([]any, len(vs))
+	for i := range v {
+		v[i] = vs[i]
+	}
+	return predicate.AuditEvent(sql.FieldNotIn(FieldActorKind, v...))
 }
 
 // ActorKeyIDEQ applies the EQ predicate on the "actor_key_id" field.

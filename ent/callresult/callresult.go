@@ -4,14 +4,14 @@ package callresult
 
 import (
 	"fmt"
-	"io"
-	"strconv"
 	"time"
 
 	"entgo.io/ent"
 	"entgo.io/ent/dialect/sql"
 	"entgo.io/ent/dialect/sql/sqlgraph"
+	"github.com/99designs/gqlgen/graphql"
 	"github.com/intake/intake/internal/pulid"
+	"github.com/intake/intake/schema/schematype"
 )
 
 const (
@@ -107,25 +107,10 @@ var (
 	DefaultID func() pulid.ID
 )
 
-// Outcome defines the type for the "outcome" enum field.
-type Outcome string
-
-// Outcome values.
-const (
-	OutcomeSUCCESS      Outcome = "SUCCESS"
-	OutcomePARTIAL      Outcome = "PARTIAL"
-	OutcomeFAILURE      Outcome = "FAILURE"
-	OutcomeNOT_ANSWERED Outcome = "NOT_ANSWERED"
-)
-
-func (o Outcome) String() string {
-	return string(o)
-}
-
 // OutcomeValidator is a validator for the "outcome" field enum values. It is called by the builders before save.
-func OutcomeValidator(o Outcome) error {
+func OutcomeValidator(o schematype.CallOutcome) error {
 	switch o {
-	case OutcomeSUCCESS, OutcomePARTIAL, OutcomeFAILURE, OutcomeNOT_ANSWERED:
+	case "SUCCESS", "PARTIAL", "FAILURE", "NOT_ANSWERED":
 		return nil
 	default:
 		return fmt.Errorf("callresult: invalid enum value for outcome field: %q", o)
@@ -208,20 +193,9 @@ func newPushbackStep() *sqlgraph.Step {
 	)
 }
 
-// MarshalGQL implements graphql.Marshaler interface.
-func (e Outcome) MarshalGQL(w io.Writer) {
-	io.WriteString(w, strconv.Quote(e.String()))
-}
-
-// UnmarshalGQL implements graphql.Unmarshaler interface.
-func (e *Outcome) UnmarshalGQL(val interface{}) error {
-	str, ok := val.(string)
-	if !ok {
-		return fmt.Errorf("enum %T must be a string", val)
-	}
-	*e = Outcome(str)
-	if err := OutcomeValidator(*e); err != nil {
-		return fmt.Errorf("%s is not a valid Outcome", str)
-	}
-	return nil
-}
+var (
+	// schematype.CallOutcome must implement graphql.Marshaler.
+	_ graphql.Marshaler = (*schematype.CallOutcome)(nil)
+	// schematype.CallOutcome must implement graphql.Unmarshaler.
+	_ graphql.Unmarshaler = (*schematype.CallOutcome)(nil)
+)

@@ -9,6 +9,7 @@ import (
 	"entgo.io/ent/dialect/sql/sqlgraph"
 	"github.com/intake/intake/ent/predicate"
 	"github.com/intake/intake/internal/pulid"
+	"github.com/intake/intake/schema/schematype"
 )
 
 // ID filters vertices based on their ID field.
@@ -272,23 +273,33 @@ func ContactIDContainsFold(v pulid.ID) predicate.CallResult {
 }
 
 // OutcomeEQ applies the EQ predicate on the "outcome" field.
-func OutcomeEQ(v Outcome) predicate.CallResult {
-	return predicate.CallResult(sql.FieldEQ(FieldOutcome, v))
+func OutcomeEQ(v schematype.CallOutcome) predicate.CallResult {
+	vc := v
+	return predicate.CallResult(sql.FieldEQ(FieldOutcome, vc))
 }
 
 // OutcomeNEQ applies the NEQ predicate on the "outcome" field.
-func OutcomeNEQ(v Outcome) predicate.CallResult {
-	return predicate.CallResult(sql.FieldNEQ(FieldOutcome, v))
+func OutcomeNEQ(v schematype.CallOutcome) predicate.CallResult {
+	vc := v
+	return predicate.CallResult(sql.FieldNEQ(FieldOutcome, vc))
 }
 
 // OutcomeIn applies the In predicate on the "outcome" field.
-func OutcomeIn(vs ...Outcome) predicate.CallResult {
-	return predicate.CallResult(sql.FieldIn(FieldOutcome, vs...))
+func OutcomeIn(vs ...schematype.CallOutcome) predicate.CallResult {
+	v := make([]any, len(vs))
+	for i := range v {
+		v[i] = vs[i]
+	}
+	return predicate.CallResult(sql.FieldIn(FieldOutcome, v...))
 }
 
 // OutcomeNotIn applies the NotIn predicate on the "outcome" field.
-func OutcomeNotIn(vs ...Outcome) predicate.CallResult {
-	return predicate.CallResult(sql.FieldNotIn(FieldOutcome, vs...))
+func OutcomeNotIn(vs ...schematype.CallOutcome) predicate.CallResult {
+	v := make([]any, len(vs))
+	for i := range v {
+		v[i] = vs[i]
+	}
+	return predicate.CallResult(sql.FieldNotIn(FieldOutcome, v...))
 }
 
 // TranscriptEQ applies the EQ predicate on the "transcript" field.

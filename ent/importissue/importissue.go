@@ -4,14 +4,14 @@ package importissue
 
 import (
 	"fmt"
-	"io"
-	"strconv"
 	"time"
 
 	"entgo.io/ent"
 	"entgo.io/ent/dialect/sql"
 	"entgo.io/ent/dialect/sql/sqlgraph"
+	"github.com/99designs/gqlgen/graphql"
 	"github.com/intake/intake/internal/pulid"
+	"github.com/intake/intake/schema/schematype"
 )
 
 const (
@@ -84,26 +84,10 @@ var (
 	DefaultID func() pulid.ID
 )
 
-// Code defines the type for the "code" enum field.
-type Code string
-
-// Code values.
-const (
-	CodeMISSING_PHONE  Code = "MISSING_PHONE"
-	CodeINVALID_PHONE  Code = "INVALID_PHONE"
-	CodeDUPLICATE      Code = "DUPLICATE"
-	CodeFILTERED_OUT   Code = "FILTERED_OUT"
-	CodeINVALID_RECORD Code = "INVALID_RECORD"
-)
-
-func (c Code) String() string {
-	return string(c)
-}
-
 // CodeValidator is a validator for the "code" field enum values. It is called by the builders before save.
-func CodeValidator(c Code) error {
+func CodeValidator(c schematype.ImportIssueCode) error {
 	switch c {
-	case CodeMISSING_PHONE, CodeINVALID_PHONE, CodeDUPLICATE, CodeFILTERED_OUT, CodeINVALID_RECORD:
+	case "MISSING_PHONE", "INVALID_PHONE", "DUPLICATE", "FILTERED_OUT", "INVALID_RECORD":
 		return nil
 	default:
 		return fmt.Errorf("importissue: invalid enum value for code field: %q", c)
@@ -167,20 +151,9 @@ func newRunStep() *sqlgraph.Step {
 	)
 }
 
-// MarshalGQL implements graphql.Marshaler interface.
-func (e Code) MarshalGQL(w io.Writer) {
-	io.WriteString(w, strconv.Quote(e.String()))
-}
-
-// UnmarshalGQL implements graphql.Unmarshaler interface.
-func (e *Code) UnmarshalGQL(val interface{}) error {
-	str, ok := val.(string)
-	if !ok {
-		return fmt.Errorf("enum %T must be a string", val)
-	}
-	*e = Code(str)
-	if err := CodeValidator(*e); err != nil {
-		return fmt.Errorf("%s is not a valid Code", str)
-	}
-	return nil
-}
+var (
+	// schematype.ImportIssueCode must implement graphql.Marshaler.
+	_ graphql.Marshaler = (*schematype.ImportIssueCode)(nil)
+	// schematype.ImportIssueCode must implement graphql.Unmarshaler.
+	_ graphql.Unmarshaler = (*schematype.ImportIssueCode)(nil)
+)

@@ -9,6 +9,7 @@ import (
 	"entgo.io/ent/dialect/sql/sqlgraph"
 	"github.com/intake/intake/ent/predicate"
 	"github.com/intake/intake/internal/pulid"
+	"github.com/intake/intake/schema/schematype"
 )
 
 // ID filters vertices based on their ID field.
@@ -332,23 +333,33 @@ func ExternalIDContainsFold(v string) predicate.ImportIssue {
 }
 
 // CodeEQ applies the EQ predicate on the "code" field.
-func CodeEQ(v Code) predicate.ImportIssue {
-	return predicate.ImportIssue(sql.FieldEQ(FieldCode, v))
+func CodeEQ(v schematype.ImportIssueCode) predicate.ImportIssue {
+	vc := v
+	return predicate.ImportIssue(sql.FieldEQ(FieldCode, vc))
 }
 
 // CodeNEQ applies the NEQ predicate on the "code" field.
-func CodeNEQ(v Code) predicate.ImportIssue {
-	return predicate.ImportIssue(sql.FieldNEQ(FieldCode, v))
+func CodeNEQ(v schematype.ImportIssueCode) predicate.ImportIssue {
+	vc := v
+	return predicate.ImportIssue(sql.FieldNEQ(FieldCode, vc))
 }
 
 // CodeIn applies the In predicate on the "code" field.
-func CodeIn(vs ...Code) predicate.ImportIssue {
-	return predicate.ImportIssue(sql.FieldIn(FieldCode, vs...))
+func CodeIn(vs ...schematype.ImportIssueCode) predicate.ImportIssue {
+	v := make([]any, len(vs))
+	for i := range v {
+		v[i] = vs[i]
+	}
+	return predicate.ImportIssue(sql.FieldIn(FieldCode, v...))
 }
 
 // CodeNotIn applies the NotIn predicate on the "code" field.
-func CodeNotIn(vs ...Code) predicate.ImportIssue {
-	return predicate.ImportIssue(sql.FieldNotIn(FieldCode, vs...))
+func CodeNotIn(vs ...schematype.ImportIssueCode) predicate.ImportIssue {
+	v := make([]any, len(vs))
+	for i := range v {
+		v[i] = vs[i]
+	}
+	return predicate.ImportIssue(sql.FieldNotIn(FieldCode, v...))
 }
 
 // MessageEQ applies the EQ predicate on the "message" field.

@@ -11,7 +11,9 @@ import (
 	"entgo.io/ent"
 	"entgo.io/ent/dialect/sql"
 	"entgo.io/ent/dialect/sql/sqlgraph"
+	"github.com/99designs/gqlgen/graphql"
 	"github.com/intake/intake/internal/pulid"
+	"github.com/intake/intake/schema/schematype"
 )
 
 const (
@@ -98,25 +100,10 @@ var (
 	DefaultID func() pulid.ID
 )
 
-// Provider defines the type for the "provider" enum field.
-type Provider string
-
-// Provider values.
-const (
-	ProviderZVOOVE    Provider = "ZVOOVE"
-	ProviderTALENTION Provider = "TALENTION"
-	ProviderCOMPLEET  Provider = "COMPLEET"
-	ProviderHUBSPOT   Provider = "HUBSPOT"
-)
-
-func (pr Provider) String() string {
-	return string(pr)
-}
-
 // ProviderValidator is a validator for the "provider" field enum values. It is called by the builders before save.
-func ProviderValidator(pr Provider) error {
+func ProviderValidator(pr schematype.ProviderKey) error {
 	switch pr {
-	case ProviderZVOOVE, ProviderTALENTION, ProviderCOMPLEET, ProviderHUBSPOT:
+	case "ZVOOVE", "TALENTION", "COMPLEET", "HUBSPOT":
 		return nil
 	default:
 		return fmt.Errorf("integration: invalid enum value for provider field: %q", pr)
@@ -219,23 +206,12 @@ func newTriggersStep() *sqlgraph.Step {
 	)
 }
 
-// MarshalGQL implements graphql.Marshaler interface.
-func (e Provider) MarshalGQL(w io.Writer) {
-	io.WriteString(w, strconv.Quote(e.String()))
-}
-
-// UnmarshalGQL implements graphql.Unmarshaler interface.
-func (e *Provider) UnmarshalGQL(val interface{}) error {
-	str, ok := val.(string)
-	if !ok {
-		return fmt.Errorf("enum %T must be a string", val)
-	}
-	*e = Provider(str)
-	if err := ProviderValidator(*e); err != nil {
-		return fmt.Errorf("%s is not a valid Provider", str)
-	}
-	return nil
-}
+var (
+	// schematype.ProviderKey must implement graphql.Marshaler.
+	_ graphql.Marshaler = (*schematype.ProviderKey)(nil)
+	// schematype.ProviderKey must implement graphql.Unmarshaler.
+	_ graphql.Unmarshaler = (*schematype.ProviderKey)(nil)
+)
 
 // MarshalGQL implements graphql.Marshaler interface.
 func (e Status) MarshalGQL(w io.Writer) {

@@ -9,6 +9,7 @@ import (
 	"entgo.io/ent/dialect/sql/sqlgraph"
 	"github.com/intake/intake/ent/predicate"
 	"github.com/intake/intake/internal/pulid"
+	"github.com/intake/intake/schema/schematype"
 )
 
 // ID filters vertices based on their ID field.
@@ -242,23 +243,33 @@ func UpdatedAtLTE(v time.Time) predicate.Integration {
 }
 
 // ProviderEQ applies the EQ predicate on the "provider" field.
-func ProviderEQ(v Provider) predicate.Integration {
-	return predicate.Integration(sql.FieldEQ(FieldProvider, v))
+func ProviderEQ(v schematype.ProviderKey) predicate.Integration {
+	vc := v
+	return predicate.Integration(sql.FieldEQ(FieldProvider, vc))
 }
 
 // ProviderNEQ applies the NEQ predicate on the "provider" field.
-func ProviderNEQ(v Provider) predicate.Integration {
-	return predicate.Integration(sql.FieldNEQ(FieldProvider, v))
+func ProviderNEQ(v schematype.ProviderKey) predicate.Integration {
+	vc := v
+	return predicate.Integration(sql.FieldNEQ(FieldProvider, vc))
 }
 
 // ProviderIn applies the In predicate on the "provider" field.
-func ProviderIn(vs ...Provider) predicate.Integration {
-	return predicate.Integration(sql.FieldIn(FieldProvider, vs...))
+func ProviderIn(vs ...schematype.ProviderKey) predicate.Integration {
+	v := make([]any, len(vs))
+	for i := range v {
+		v[i] = vs[i]
+	}
+	return predicate.Integration(sql.FieldIn(FieldProvider, v...))
 }
 
 // ProviderNotIn applies the NotIn predicate on the "provider" field.
-func ProviderNotIn(vs ...Provider) predicate.Integration {
-	return predicate.Integration(sql.FieldNotIn(FieldProvider, vs...))
+func ProviderNotIn(vs ...schematype.ProviderKey) predicate.Integration {
+	v := make([]any, len(vs))
+	for i := range v {
+		v[i] = vs[i]
+	}
+	return predicate.Integration(sql.FieldNotIn(FieldProvider, v...))
 }
 
 // NameEQ applies the EQ predicate on the "name" field.

@@ -4,14 +4,14 @@ package reference
 
 import (
 	"fmt"
-	"io"
-	"strconv"
 	"time"
 
 	"entgo.io/ent"
 	"entgo.io/ent/dialect/sql"
 	"entgo.io/ent/dialect/sql/sqlgraph"
+	"github.com/99designs/gqlgen/graphql"
 	"github.com/intake/intake/internal/pulid"
+	"github.com/intake/intake/schema/schematype"
 )
 
 const (
@@ -85,26 +85,10 @@ var (
 	DefaultID func() pulid.ID
 )
 
-// Kind defines the type for the "kind" enum field.
-type Kind string
-
-// Kind values.
-const (
-	KindJOB      Kind = "JOB"
-	KindCAMPAIGN Kind = "CAMPAIGN"
-	KindLIST     Kind = "LIST"
-	KindSEGMENT  Kind = "SEGMENT"
-	KindOFFICE   Kind = "OFFICE"
-)
-
-func (k Kind) String() string {
-	return string(k)
-}
-
 // KindValidator is a validator for the "kind" field enum values. It is called by the builders before save.
-func KindValidator(k Kind) error {
+func KindValidator(k schematype.ReferenceKind) error {
 	switch k {
-	case KindJOB, KindCAMPAIGN, KindLIST, KindSEGMENT, KindOFFICE:
+	case "JOB", "CAMPAIGN", "LIST", "SEGMENT", "OFFICE":
 		return nil
 	default:
 		return fmt.Errorf("reference: invalid enum value for kind field: %q", k)
@@ -163,20 +147,9 @@ func newTriggerStep() *sqlgraph.Step {
 	)
 }
 
-// MarshalGQL implements graphql.Marshaler interface.
-func (e Kind) MarshalGQL(w io.Writer) {
-	io.WriteString(w, strconv.Quote(e.String()))
-}
-
-// UnmarshalGQL implements graphql.Unmarshaler interface.
-func (e *Kind) UnmarshalGQL(val interface{}) error {
-	str, ok := val.(string)
-	if !ok {
-		return fmt.Errorf("enum %T must be a string", val)
-	}
-	*e = Kind(str)
-	if err := KindValidator(*e); err != nil {
-		return fmt.Errorf("%s is not a valid Kind", str)
-	}
-	return nil
-}
+var (
+	// schematype.ReferenceKind must implement graphql.Marshaler.
+	_ graphql.Marshaler = (*schematype.ReferenceKind)(nil)
+	// schematype.ReferenceKind must implement graphql.Unmarshaler.
+	_ graphql.Unmarshaler = (*schematype.ReferenceKind)(nil)
+)

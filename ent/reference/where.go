@@ -9,6 +9,7 @@ import (
 	"entgo.io/ent/dialect/sql/sqlgraph"
 	"github.com/intake/intake/ent/predicate"
 	"github.com/intake/intake/internal/pulid"
+	"github.com/intake/intake/schema/schematype"
 )
 
 // ID filters vertices based on their ID field.
@@ -327,23 +328,33 @@ func ExternalIDContainsFold(v string) predicate.Reference {
 }
 
 // KindEQ applies the EQ predicate on the "kind" field.
-func KindEQ(v Kind) predicate.Reference {
-	return predicate.Reference(sql.FieldEQ(FieldKind, v))
+func KindEQ(v schematype.ReferenceKind) predicate.Reference {
+	vc := v
+	return predicate.Reference(sql.FieldEQ(FieldKind, vc))
 }
 
 // KindNEQ applies the NEQ predicate on the "kind" field.
-func KindNEQ(v Kind) predicate.Reference {
-	return predicate.Reference(sql.FieldNEQ(FieldKind, v))
+func KindNEQ(v schematype.ReferenceKind) predicate.Reference {
+	vc := v
+	return predicate.Reference(sql.FieldNEQ(FieldKind, vc))
 }
 
 // KindIn applies the In predicate on the "kind" field.
-func KindIn(vs ...Kind) predicate.Reference {
-	return predicate.Reference(sql.FieldIn(FieldKind, vs...))
+func KindIn(vs ...schematype.ReferenceKind) predicate.Reference {
+	v := make([]any, len(vs))
+	for i := range v {
+		v[i] = vs[i]
+	}
+	return predicate.Reference(sql.FieldIn(FieldKind, v...))
 }
 
 // KindNotIn applies the NotIn predicate on the "kind" field.
-func KindNotIn(vs ...Kind) predicate.Reference {
-	return predicate.Reference(sql.FieldNotIn(FieldKind, vs...))
+func KindNotIn(vs ...schematype.ReferenceKind) predicate.Reference {
+	v := make([]any, len(vs))
+	for i := range v {
+		v[i] = vs[i]
+	}
+	return predicate.Reference(sql.FieldNotIn(FieldKind, v...))
 }
 
 // NameEQ applies the EQ predicate on the "name" field.

@@ -4,6 +4,7 @@ import (
 	"time"
 
 	"github.com/intake/intake/internal/pulid"
+	"github.com/intake/intake/schema/schematype"
 )
 
 // AuditEvent is one entry of the audit trail as the API shows it: the
@@ -11,7 +12,7 @@ import (
 type AuditEvent struct {
 	ID         pulid.ID
 	CreatedAt  time.Time
-	ActorKind  AuditActorKind
+	ActorKind  schematype.AuditActorKind
 	ActorKeyID *pulid.ID
 	ActorName  string
 	Operation  string

@@ -11,272 +11,145 @@ import (
 
 	"entgo.io/contrib/entgql"
 	"github.com/intake/intake/ent"
-	"github.com/intake/intake/ent/reference"
 	"github.com/intake/intake/internal/pulid"
+	"github.com/intake/intake/schema/schematype"
 )
 
+// A page of API keys, newest first.
 type APIKeyConnection struct {
-	Edges      []*APIKeyEdge              `json:"edges"`
-	PageInfo   *entgql.PageInfo[pulid.ID] `json:"pageInfo"`
-	TotalCount int                        `json:"totalCount"`
+	// The keys of this page.
+	Edges []*APIKeyEdge `json:"edges"`
+	// Whether there is a next page, and the cursors to ask for it (forward pagination only).
+	PageInfo *entgql.PageInfo[pulid.ID] `json:"pageInfo"`
+	// How many keys the organization has, revoked and expired ones included.
+	TotalCount int `json:"totalCount"`
 }
 
+// An API key and its cursor.
 type APIKeyEdge struct {
-	Node   *ent.APIKey             `json:"node"`
+	// The key.
+	Node *ent.APIKey `json:"node"`
+	// Pass as apiKeys' after to list the keys older than this one.
 	Cursor entgql.Cursor[pulid.ID] `json:"cursor"`
 }
 
+// A page of audit events, newest first.
 type AuditEventConnection struct {
-	Edges    []*AuditEventEdge          `json:"edges"`
+	// The events of this page.
+	Edges []*AuditEventEdge `json:"edges"`
+	// Whether there is a next page, and the cursor to ask for it.
 	PageInfo *entgql.PageInfo[pulid.ID] `json:"pageInfo"`
 }
 
+// An audit event and its cursor.
 type AuditEventEdge struct {
-	Node   *AuditEvent             `json:"node"`
+	// The event.
+	Node *AuditEvent `json:"node"`
+	// Pass as auditEvents' after to list the events older than this one.
 	Cursor entgql.Cursor[pulid.ID] `json:"cursor"`
 }
 
+// Contacts a run of the campaign has imported since the previous ContactsImported of that run.
 type ContactsImported struct {
+	// The campaign.
 	Campaign *ent.Campaign `json:"campaign"`
-	Run      *ent.SyncRun  `json:"run"`
-	Count    int           `json:"count"`
+	// The run that imported them.
+	Run *ent.SyncRun `json:"run"`
+	// How many contacts were imported since the previous message of this run.
+	Count int `json:"count"`
 }
 
 func (ContactsImported) IsCampaignEvent() {}
 
+// createAPIKey's input.
 type CreateAPIKeyInput struct {
 	// Required: what the key is for (at most 200 characters).
 	Name string `json:"name"`
-	Role Role   `json:"role"`
+	// What the key may do.
+	Role schematype.Role `json:"role"`
 	// Optional; must be in the future.
 	ExpiresAt *time.Time `json:"expiresAt,omitempty"`
 }
 
+// A new API key.
 type CreateAPIKeyPayload struct {
 	// The key, shown this once: it cannot be read again.
-	Key    string      `json:"key"`
+	Key string `json:"key"`
+	// The stored key's settings.
 	APIKey *ent.APIKey `json:"apiKey"`
 }
 
+// A reference found in the external system by availableReferences.
 type ReferenceOption struct {
-	ExternalID string         `json:"externalID"`
-	Kind       reference.Kind `json:"kind"`
-	Name       string         `json:"name"`
+	// The reference's ID in the external system.
+	ExternalID string `json:"externalID"`
+	// What the reference is.
+	Kind schematype.ReferenceKind `json:"kind"`
+	// The reference's name in the external system.
+	Name string `json:"name"`
 }
 
+// A page of availableReferences.
 type ReferenceOptionPage struct {
-	Items      []*ReferenceOption `json:"items"`
-	NextCursor *string            `json:"nextCursor,omitempty"`
+	// The references of this page.
+	Items []*ReferenceOption `json:"items"`
+	// Pass as after for the next page; null: this is the last page.
+	NextCursor *string `json:"nextCursor,omitempty"`
 }
 
+// Live updates over the websocket at /graphql. A subscription's arguments name
+// an object of the caller's organization (NOT_FOUND otherwise). Each message is
+// read from the database when the object changes, so a subscriber always gets
+// the latest state; changes close together may arrive as one message.
 type Subscription struct {
 }
 
+// A sync run's state and counters. fetched = imported + duplicates + invalidPhone + filteredOut + failed.
 type SyncProgress struct {
-	Run          *ent.SyncRun `json:"run"`
-	Phase        SyncPhase    `json:"phase"`
-	Fetched      int          `json:"fetched"`
-	Imported     int          `json:"imported"`
-	Duplicates   int          `json:"duplicates"`
-	InvalidPhone int          `json:"invalidPhone"`
-	FilteredOut  int          `json:"filteredOut"`
-	Failed       int          `json:"failed"`
+	// The run.
+	Run *ent.SyncRun `json:"run"`
+	// Where the run stands.
+	Phase SyncPhase `json:"phase"`
+	// Records fetched from the external system so far.
+	Fetched int `json:"fetched"`
+	// Contacts created.
+	Imported int `json:"imported"`
+	// Records whose number the campaign already had, or an earlier record of the same page (import issues DUPLICATE).
+	Duplicates int `json:"duplicates"`
+	// Records without a valid phone number (import issues MISSING_PHONE and INVALID_PHONE).
+	InvalidPhone int `json:"invalidPhone"`
+	// Records of none of the trigger's references (import issues FILTERED_OUT).
+	FilteredOut int `json:"filteredOut"`
+	// Records the connector could not read (import issues INVALID_RECORD).
+	Failed int `json:"failed"`
 	// When the external system tells the total.
 	Total *int `json:"total,omitempty"`
-	Done  bool `json:"done"`
+	// Whether the run has ended (SUCCEEDED, PARTIAL, FAILED or CANCELLED).
+	Done bool `json:"done"`
 }
 
 func (SyncProgress) IsCampaignEvent() {}
 
+// The caller: the organization its API key belongs to, and the key's role.
 type Viewer struct {
+	// The organization every query and mutation of this key is scoped to.
 	Organization *ent.Organization `json:"organization"`
-	Role         Role              `json:"role"`
+	// What the key may do.
+	Role schematype.Role `json:"role"`
 }
 
-// Who acted.
-type AuditActorKind string
-
-const (
-	// An API key: actorKeyID and actorName say which.
-	AuditActorKindAPIKey AuditActorKind = "API_KEY"
-	// A verified webhook of an external system: actorName is its provider.
-	AuditActorKindWebhook AuditActorKind = "WEBHOOK"
-	// The scheduler.
-	AuditActorKindSchedule AuditActorKind = "SCHEDULE"
-	// Intake itself.
-	AuditActorKindSystem AuditActorKind = "SYSTEM"
-)
-
-var AllAuditActorKind = []AuditActorKind{
-	AuditActorKindAPIKey,
-	AuditActorKindWebhook,
-	AuditActorKindSchedule,
-	AuditActorKindSystem,
-}
-
-func (e AuditActorKind) IsValid() bool {
-	switch e {
-	case AuditActorKindAPIKey, AuditActorKindWebhook, AuditActorKindSchedule, AuditActorKindSystem:
-		return true
-	}
-	return false
-}
-
-func (e AuditActorKind) String() string {
-	return string(e)
-}
-
-func (e *AuditActorKind) UnmarshalGQL(v any) error {
-	str, ok := v.(string)
-	if !ok {
-		return fmt.Errorf("enums must be strings")
-	}
-
-	*e = AuditActorKind(str)
-	if !e.IsValid() {
-		return fmt.Errorf("%s is not a valid AuditActorKind", str)
-	}
-	return nil
-}
-
-func (e AuditActorKind) MarshalGQL(w io.Writer) {
-	_, _ = fmt.Fprint(w, strconv.Quote(e.String()))
-}
-
-func (e *AuditActorKind) UnmarshalJSON(b []byte) error {
-	s, err := strconv.Unquote(string(b))
-	if err != nil {
-		return err
-	}
-	return e.UnmarshalGQL(s)
-}
-
-func (e AuditActorKind) MarshalJSON() ([]byte, error) {
-	var buf bytes.Buffer
-	e.MarshalGQL(&buf)
-	return buf.Bytes(), nil
-}
-
-// VIEWER may query and subscribe, not mutate.
-type Role string
-
-const (
-	RoleAdmin  Role = "ADMIN"
-	RoleViewer Role = "VIEWER"
-)
-
-var AllRole = []Role{
-	RoleAdmin,
-	RoleViewer,
-}
-
-func (e Role) IsValid() bool {
-	switch e {
-	case RoleAdmin, RoleViewer:
-		return true
-	}
-	return false
-}
-
-func (e Role) String() string {
-	return string(e)
-}
-
-func (e *Role) UnmarshalGQL(v any) error {
-	str, ok := v.(string)
-	if !ok {
-		return fmt.Errorf("enums must be strings")
-	}
-
-	*e = Role(str)
-	if !e.IsValid() {
-		return fmt.Errorf("%s is not a valid Role", str)
-	}
-	return nil
-}
-
-func (e Role) MarshalGQL(w io.Writer) {
-	_, _ = fmt.Fprint(w, strconv.Quote(e.String()))
-}
-
-func (e *Role) UnmarshalJSON(b []byte) error {
-	s, err := strconv.Unquote(string(b))
-	if err != nil {
-		return err
-	}
-	return e.UnmarshalGQL(s)
-}
-
-func (e Role) MarshalJSON() ([]byte, error) {
-	var buf bytes.Buffer
-	e.MarshalGQL(&buf)
-	return buf.Bytes(), nil
-}
-
-type SearchFieldType string
-
-const (
-	SearchFieldTypeInt     SearchFieldType = "INT"
-	SearchFieldTypeString  SearchFieldType = "STRING"
-	SearchFieldTypeBoolean SearchFieldType = "BOOLEAN"
-)
-
-var AllSearchFieldType = []SearchFieldType{
-	SearchFieldTypeInt,
-	SearchFieldTypeString,
-	SearchFieldTypeBoolean,
-}
-
-func (e SearchFieldType) IsValid() bool {
-	switch e {
-	case SearchFieldTypeInt, SearchFieldTypeString, SearchFieldTypeBoolean:
-		return true
-	}
-	return false
-}
-
-func (e SearchFieldType) String() string {
-	return string(e)
-}
-
-func (e *SearchFieldType) UnmarshalGQL(v any) error {
-	str, ok := v.(string)
-	if !ok {
-		return fmt.Errorf("enums must be strings")
-	}
-
-	*e = SearchFieldType(str)
-	if !e.IsValid() {
-		return fmt.Errorf("%s is not a valid SearchFieldType", str)
-	}
-	return nil
-}
-
-func (e SearchFieldType) MarshalGQL(w io.Writer) {
-	_, _ = fmt.Fprint(w, strconv.Quote(e.String()))
-}
-
-func (e *SearchFieldType) UnmarshalJSON(b []byte) error {
-	s, err := strconv.Unquote(string(b))
-	if err != nil {
-		return err
-	}
-	return e.UnmarshalGQL(s)
-}
-
-func (e SearchFieldType) MarshalJSON() ([]byte, error) {
-	var buf bytes.Buffer
-	e.MarshalGQL(&buf)
-	return buf.Bytes(), nil
-}
-
+// Where a sync run stands.
 type SyncPhase string
 
 const (
-	SyncPhaseQueued     SyncPhase = "QUEUED"
-	SyncPhaseFetching   SyncPhase = "FETCHING"
+	// Waiting for a worker.
+	SyncPhaseQueued SyncPhase = "QUEUED"
+	// Running, nothing fetched yet.
+	SyncPhaseFetching SyncPhase = "FETCHING"
+	// Running, records fetched and being imported.
 	SyncPhaseProcessing SyncPhase = "PROCESSING"
-	SyncPhaseDone       SyncPhase = "DONE"
+	// Ended: see the run's status.
+	SyncPhaseDone SyncPhase = "DONE"
 )
 
 var AllSyncPhase = []SyncPhase{

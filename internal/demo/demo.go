@@ -9,6 +9,7 @@ import (
 	"github.com/intake/intake/ent/integration"
 	"github.com/intake/intake/internal/service"
 	"github.com/intake/intake/internal/viewer"
+	"github.com/intake/intake/schema/schematype"
 	"github.com/intake/intake/sync/sandbox/fakes"
 )
 
@@ -19,7 +20,7 @@ const Org = "demo"
 // integration of each provider to the fakes (once: later runs reuse them,
 // which is why the sandbox listens on a fixed address). It returns the key.
 func Setup(ctx context.Context, svc *service.Service, fk *fakes.Set) (string, error) {
-	key, err := svc.CreateAPIKey(ctx, Org, viewer.Admin)
+	key, err := svc.CreateAPIKey(ctx, Org, schematype.RoleAdmin)
 	if err != nil {
 		return "", fmt.Errorf("demo key: %w", err)
 	}
@@ -42,7 +43,7 @@ func Setup(ctx context.Context, svc *service.Service, fk *fakes.Set) (string, er
 			creds[k] = v
 		}
 		in, err := svc.ConnectIntegration(ctx, service.ConnectIntegrationInput{
-			Provider: integration.Provider(d.Key), Name: name, Credentials: creds,
+			Provider: d.Key, Name: name, Credentials: creds,
 		})
 		if err != nil {
 			return "", fmt.Errorf("demo: connecting %s: %w", d.Name, err)

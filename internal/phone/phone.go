@@ -51,25 +51,13 @@ import (
 	"unicode"
 	"unicode/utf8"
 
+	"github.com/intake/intake/schema/schematype"
 	"github.com/nyaruka/phonenumbers"
 )
 
-// Problem is why a raw phone number cannot be used: "" when it is usable,
-// otherwise MissingPhone or InvalidPhone. The values are the import issue
-// codes of the GraphQL API.
-type Problem string
-
-const (
-	// MissingPhone means there is no phone number: the value is empty or
-	// consists of whitespace only.
-	MissingPhone Problem = "MISSING_PHONE"
-	// InvalidPhone means there is a value but it is not a valid phone
-	// number in the given region or for its own country code.
-	InvalidPhone Problem = "INVALID_PHONE"
-)
-
 // MaxRawLength is the longest raw input, in characters after trimming, that
-// Normalize parses; longer input is InvalidPhone without parsing.
+// Normalize parses; longer input is schematype.IssueInvalidPhone without
+// parsing.
 const MaxRawLength = 250
 
 // maxQuoted is the longest raw value, in characters, quoted whole in a
@@ -94,23 +82,27 @@ var scratchPool = sync.Pool{New: func() any { return &scratch{buf: make([]byte, 
 //
 // When raw cannot be used, e164 is empty, p says why and msg is a message for
 // people naming the value (cut to 40 characters) and what is wrong with it.
-// Numbers with a country code ("+44 …", "0044 …") are read whatever region
-// is; numbers without one are InvalidPhone when region is unknown.
+// p is one of the two phone codes of import issues, so that a caller records
+// it as it is: schematype.IssueMissingPhone when raw is empty or whitespace
+// only, schematype.IssueInvalidPhone when it is not a valid phone number in
+// region or for its own country code. Numbers with a country code ("+44 …",
+// "0044 …") are read whatever region is; numbers without one are invalid
+// when region is unknown.
 //
 // Normalize is safe for concurrent use.
-func Normalize(raw, region string) (e164 string, p Problem, msg string) {
+func Normalize(raw, region string) (e164 string, p schematype.ImportIssueCode, msg string) {
 	s := strings.TrimSpace(raw)
 	if s == "" {
-		return "", MissingPhone, "phone number is empty"
+		return "", schematype.IssueMissingPhone, "phone number is empty"
 	}
 	if len(s) > MaxRawLength { // bytes >= runes: count runes only when it can matter
 		if n := utf8.RuneCountInString(s); n > MaxRawLength {
-			return "", InvalidPhone, fmt.Sprintf("phone number %s is too long: %d characters, at most %d are read", quote(s), n, MaxRawLength)
+			return "", schematype.IssueInvalidPhone, fmt.Sprintf("phone number %s is too long: %d characters, at most %d are read", quote(s), n, MaxRawLength)
 		}
 	}
 	s = spacesToSpace(s)
 	if hasStrayLetters(s) {
-		return "", InvalidPhone, fmt.Sprintf("phone number %s contains letters", quote(s))
+		return "", schematype.IssueInvalidPhone, fmt.Sprintf("phone number %s contains letters", quote(s))
 	}
 	region = canonicalRegion(region)
 
@@ -118,14 +110,14 @@ func Normalize(raw, region string) (e164 string, p Problem, msg string) {
 	defer scratchPool.Put(sc)
 	sc.num.Reset()
 	if err := phonenumbers.ParseToNumber(s, region, &sc.num); err != nil {
-		return "", InvalidPhone, parseMessage(s, region, err)
+		return "", schematype.IssueInvalidPhone, parseMessage(s, region, err)
 	}
 	sc.buf = appendE164(sc.buf[:0], &sc.num)
 	if !phonenumbers.IsValidNumber(&sc.num) {
-		return "", InvalidPhone, invalidMessage(s, &sc.num, string(sc.buf))
+		return "", schematype.IssueInvalidPhone, invalidMessage(s, &sc.num, string(sc.buf))
 	}
 	if len(sc.buf) > maxE164 { // the library's metadata lets some through (DE fixed lines)
-		return "", InvalidPhone, fmt.Sprintf("phone number %s is too long: %s has more than 15 digits", quote(s), sc.buf)
+		return "", schematype.IssueInvalidPhone, fmt.Sprintf("phone number %s is too long: %s has more than 15 digits", quote(s), sc.buf)
 	}
 	if string(sc.buf) == s { // already E.164: no copy (the comparison does not allocate)
 		return s, "", ""
@@ -135,11 +127,12 @@ func Normalize(raw, region string) (e164 string, p Problem, msg string) {
 
 // First returns the first usable phone number of raws, in order, as E.164
 // together with its raw value as given. When none is usable, e164 is empty
-// and p is MissingPhone if raws holds no non-blank value (raw is then
-// empty), or else InvalidPhone with the first non-blank value that was not
-// usable as raw and the reason for it as msg: a later valid number wins
-// over an earlier invalid one, and blank values are skipped.
-func First(raws []string, region string) (e164, raw string, p Problem, msg string) {
+// and p is schematype.IssueMissingPhone if raws holds no non-blank value
+// (raw is then empty), or else schematype.IssueInvalidPhone with the first
+// non-blank value that was not usable as raw and the reason for it as msg:
+// a later valid number wins over an earlier invalid one, and blank values
+// are skipped.
+func First(raws []string, region string) (e164, raw string, p schematype.ImportIssueCode, msg string) {
 	var (
 		found          bool
 		badRaw, badMsg string
@@ -150,7 +143,7 @@ func First(raws []string, region string) (e164, raw string, p Problem, msg strin
 		switch p {
 		case "":
 			return e, r, "", ""
-		case InvalidPhone:
+		case schematype.IssueInvalidPhone:
 			if !found {
 				found, badRaw, badMsg = true, r, m
 			}
@@ -158,12 +151,12 @@ func First(raws []string, region string) (e164, raw string, p Problem, msg strin
 		}
 	}
 	if !found {
-		return "", "", MissingPhone, "no phone number given"
+		return "", "", schematype.IssueMissingPhone, "no phone number given"
 	}
 	if badCount > 1 {
 		badMsg = fmt.Sprintf("%s (none of the %d phone numbers given is usable)", badMsg, badCount)
 	}
-	return "", badRaw, InvalidPhone, badMsg
+	return "", badRaw, schematype.IssueInvalidPhone, badMsg
 }
 
 // appendE164 appends number in E.164 form to b: "+", the country code and the

@@ -15,6 +15,7 @@ import (
 	"github.com/intake/intake/ent/organization"
 	"github.com/intake/intake/internal/pulid"
 	"github.com/intake/intake/internal/viewer"
+	"github.com/intake/intake/schema/schematype"
 )
 
 // keyPrefix marks Intake API keys, so leaked keys are recognisable.
@@ -34,7 +35,7 @@ type NewAPIKeyInput struct {
 	// Name says what the key is for; required over GraphQL, "" allowed
 	// from the command line.
 	Name string
-	Role viewer.Role
+	Role schematype.Role
 	// ExpiresAt, if set, is when the key stops working; it must be in the
 	// future.
 	ExpiresAt *time.Time
@@ -43,7 +44,7 @@ type NewAPIKeyInput struct {
 // CreateAPIKey creates an unnamed API key that never expires for the
 // organization named org (creating the organization if needed) and returns
 // the key. It is how a first key is made; see CreateOrgAPIKey.
-func (s *Service) CreateAPIKey(ctx context.Context, org string, role viewer.Role) (string, error) {
+func (s *Service) CreateAPIKey(ctx context.Context, org string, role schematype.Role) (string, error) {
 	key, _, err := s.CreateOrgAPIKey(ctx, org, NewAPIKeyInput{Role: role})
 	return key, err
 }
@@ -105,7 +106,7 @@ func (s *Service) newAPIKey(in NewAPIKeyInput, nameField, roleField, expiresFiel
 	if err != nil {
 		return nil, "", err
 	}
-	if in.Role != viewer.Admin && in.Role != viewer.ReadOnly {
+	if in.Role != schematype.RoleAdmin && in.Role != schematype.RoleViewer {
 		return nil, "", invalid(roleField, "must be ADMIN or VIEWER")
 	}
 	var expires *time.Time
@@ -122,7 +123,7 @@ func (s *Service) newAPIKey(in NewAPIKeyInput, nameField, roleField, expiresFiel
 	}
 	key := keyPrefix + base64.RawURLEncoding.EncodeToString(raw)
 	return func(c *ent.APIKeyCreate) *ent.APIKeyCreate {
-		return c.SetName(name).SetHash(hashKey(key)).SetRole(apikey.Role(in.Role)).SetNillableExpiresAt(expires)
+		return c.SetName(name).SetHash(hashKey(key)).SetRole(in.Role).SetNillableExpiresAt(expires)
 	}, key, nil
 }
 
@@ -237,7 +238,7 @@ func (s *Service) Authenticate(ctx context.Context, key string) (*viewer.Viewer,
 	if k.ExpiresAt != nil && !time.Now().Before(*k.ExpiresAt) {
 		return nil, &Error{Code: CodeUnauthenticated, Message: "this API key has expired"}
 	}
-	return &viewer.Viewer{OrgID: k.OrganizationID, Role: viewer.Role(k.Role), KeyID: k.ID, KeyName: k.Name}, nil
+	return &viewer.Viewer{OrgID: k.OrganizationID, Role: k.Role, KeyID: k.ID, KeyName: k.Name}, nil
 }
 
 // RecordAPIKeyUse sets the key's last_used_at to at unless it is already
@@ -291,7 +292,7 @@ func requireAdmin(ctx context.Context) error {
 	if v == nil {
 		return &Error{Code: CodeUnauthenticated, Message: "an API key is required"}
 	}
-	if v.Role != viewer.Admin {
+	if v.Role != schematype.RoleAdmin {
 		return &Error{Code: CodeForbidden, Message: "only ADMIN keys may manage API keys"}
 	}
 	return nil

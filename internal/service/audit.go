@@ -12,6 +12,7 @@ import (
 	"github.com/intake/intake/ent/auditevent"
 	"github.com/intake/intake/internal/pulid"
 	"github.com/intake/intake/internal/viewer"
+	"github.com/intake/intake/schema/schematype"
 )
 
 // AuditOK is the outcome of an operation that succeeded; a failed one
@@ -23,7 +24,7 @@ const AuditOK = "ok"
 // and field names only, never values: no credentials, no contact data.
 type AuditRecord struct {
 	OrgID pulid.ID
-	Actor auditevent.ActorKind
+	Actor schematype.AuditActorKind
 	// KeyID is the API key that acted (Actor API_KEY).
 	KeyID pulid.ID
 	// ActorName is the acting key's name at the time (the viewer carries it
@@ -115,7 +116,7 @@ type AuditPage struct {
 // AuditEvents returns the caller's organization's audit trail, newest
 // first. Only ADMIN keys may read it: it tells who changed what.
 func (s *Service) AuditEvents(ctx context.Context, f AuditFilter) (*AuditPage, error) {
-	if v := viewer.FromContext(ctx); v == nil || v.Role != viewer.Admin {
+	if v := viewer.FromContext(ctx); v == nil || v.Role != schematype.RoleAdmin {
 		return nil, &Error{Code: CodeForbidden, Message: "only ADMIN keys may read the audit trail"}
 	}
 	first := DefaultAuditPage

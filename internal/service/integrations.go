@@ -15,12 +15,13 @@ import (
 	"github.com/intake/intake/internal/egress"
 	"github.com/intake/intake/internal/pulid"
 	"github.com/intake/intake/internal/viewer"
+	"github.com/intake/intake/schema/schematype"
 	"github.com/intake/intake/sync/connector"
 )
 
 // ConnectIntegrationInput is connectIntegration's input.
 type ConnectIntegrationInput struct {
-	Provider    integration.Provider
+	Provider    schematype.ProviderKey
 	Name        string
 	Credentials map[string]any
 }
@@ -39,7 +40,7 @@ func (s *Service) ConnectIntegration(ctx context.Context, in ConnectIntegrationI
 	if v == nil {
 		return nil, &Error{Code: CodeUnauthenticated, Message: "an API key is required"}
 	}
-	p, ok := s.providers.Get(connector.ProviderKey(in.Provider))
+	p, ok := s.providers.Get(in.Provider)
 	if !ok {
 		return nil, invalid("input.provider", "provider %s is not supported", in.Provider)
 	}
@@ -137,7 +138,7 @@ func refusedField(creds connector.Credentials, re *egress.RefusedError) string {
 }
 
 // check asks the external system whether the credentials work.
-func (s *Service) check(ctx context.Context, conn connector.Connector, p integration.Provider) error {
+func (s *Service) check(ctx context.Context, conn connector.Connector, p schematype.ProviderKey) error {
 	ctx, cancel := context.WithTimeout(ctx, checkTimeout)
 	defer cancel()
 	err := conn.Check(ctx)

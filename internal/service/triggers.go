@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -13,6 +14,7 @@ import (
 	"github.com/intake/intake/ent/statusmapping"
 	"github.com/intake/intake/ent/trigger"
 	"github.com/intake/intake/internal/pulid"
+	"github.com/intake/intake/schema/schematype"
 	"github.com/intake/intake/sync/connector"
 )
 
@@ -43,7 +45,7 @@ type ConfigureTriggerInput struct {
 // ReferenceInput is one reference to pull from.
 type ReferenceInput struct {
 	ExternalID string
-	Kind       reference.Kind
+	Kind       schematype.ReferenceKind
 	Name       string
 }
 
@@ -80,7 +82,7 @@ func (s *Service) ConfigureTrigger(ctx context.Context, in ConfigureTriggerInput
 	if err != nil {
 		return nil, err
 	}
-	p, ok := s.providers.Get(connector.ProviderKey(integ.Provider))
+	p, ok := s.providers.Get(integ.Provider)
 	if !ok {
 		return nil, fmt.Errorf("provider %s is not registered", integ.Provider)
 	}
@@ -246,7 +248,7 @@ func validateTrigger(in ConfigureTriggerInput, d connector.Descriptor) (triggerC
 	seen := map[string]bool{}
 	for i, r := range in.References {
 		field := fmt.Sprintf("input.references[%d]", i)
-		if !kindAllowed(d, r.Kind) {
+		if !slices.Contains(d.ReferenceKinds, r.Kind) {
 			return cfg, invalid(field+".kind", "%s has no references of kind %s", d.Name, r.Kind)
 		}
 		id, err := checkText(field+".externalID", r.ExternalID, true, 200)
@@ -311,13 +313,4 @@ func validateTrigger(in ConfigureTriggerInput, d connector.Descriptor) (triggerC
 		}
 	}
 	return cfg, nil
-}
-
-func kindAllowed(d connector.Descriptor, k reference.Kind) bool {
-	for _, allowed := range d.ReferenceKinds {
-		if string(allowed) == string(k) {
-			return true
-		}
-	}
-	return false
 }

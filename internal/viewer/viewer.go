@@ -8,29 +8,20 @@ import (
 	"context"
 
 	"github.com/intake/intake/internal/pulid"
-)
-
-// Role is what a caller may do.
-type Role string
-
-const (
-	// Admin may query, subscribe and mutate.
-	Admin Role = "ADMIN"
-	// ReadOnly may query and subscribe, not mutate.
-	ReadOnly Role = "VIEWER"
+	"github.com/intake/intake/schema/schematype"
 )
 
 // Viewer is the caller of a request.
 type Viewer struct {
 	OrgID pulid.ID
-	Role  Role
+	Role  schematype.Role
 	KeyID pulid.ID // the API key that authenticated the caller
 	// KeyName is that key's name when it authenticated the caller.
 	KeyName string
 }
 
 // CanMutate reports whether the viewer may change data.
-func (v *Viewer) CanMutate() bool { return v != nil && v.Role == Admin }
+func (v *Viewer) CanMutate() bool { return v != nil && v.Role == schematype.RoleAdmin }
 
 type viewerKey struct{}
 type systemKey struct{}
@@ -61,5 +52,5 @@ func IsSystem(ctx context.Context) bool {
 // ForOrg returns a system-derived context that acts as an admin of org; the
 // sync engine uses it so that everything it writes is scoped like a request.
 func ForOrg(ctx context.Context, org pulid.ID) context.Context {
-	return NewContext(context.WithValue(ctx, systemKey{}, false), &Viewer{OrgID: org, Role: Admin})
+	return NewContext(context.WithValue(ctx, systemKey{}, false), &Viewer{OrgID: org, Role: schematype.RoleAdmin})
 }

@@ -21,6 +21,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/intake/intake/internal/egress"
+	"github.com/intake/intake/schema/schematype"
 )
 
 // RetryPolicy bounds the retries of one request.
@@ -135,7 +136,7 @@ func (p RetryPolicy) withDefaults() RetryPolicy {
 // backoff (honouring Retry-After), bounds time and response size, and turns
 // failures into *Error. It never logs credentials, query strings or bodies.
 type Client struct {
-	Provider ProviderKey
+	Provider schematype.ProviderKey
 	BaseURL  *url.URL
 	HTTP     *http.Client
 	Retry    RetryPolicy
@@ -151,7 +152,7 @@ type Client struct {
 
 // NewClient returns a client for provider at baseURL, which must be an
 // absolute http(s) URL; a bad one is a *CredentialError for "baseURL".
-func NewClient(provider ProviderKey, baseURL string, opts Options) (*Client, error) {
+func NewClient(provider schematype.ProviderKey, baseURL string, opts Options) (*Client, error) {
 	u, err := ParseBaseURL(baseURL)
 	if err != nil {
 		return nil, err

@@ -22,6 +22,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/intake/intake/internal/egress"
+	"github.com/intake/intake/schema/schematype"
 )
 
 // fastRetry keeps retries quick; tests change single fields where needed.
@@ -92,7 +93,7 @@ func setup(t *testing.T, h handlerFunc) *bundle {
 	t.Cleanup(b.srv.Close)
 	t.Cleanup(func() { close(stop) })
 
-	c, err := NewClient(Zvoove, b.srv.URL+"/api", Options{Retry: fastRetry})
+	c, err := NewClient(schematype.ProviderZvoove, b.srv.URL+"/api", Options{Retry: fastRetry})
 	if err != nil {
 		t.Fatalf("NewClient: %v", err)
 	}
@@ -169,7 +170,7 @@ func TestNewClient(t *testing.T) {
 
 	t.Run("refuses a bad base URL as a credential error", func(t *testing.T) {
 		t.Parallel()
-		_, err := NewClient(Zvoove, "ftp://example.com", Options{})
+		_, err := NewClient(schematype.ProviderZvoove, "ftp://example.com", Options{})
 		var ce *CredentialError
 		if !errors.As(err, &ce) || ce.Key != "baseURL" {
 			t.Fatalf("err = %v, want *CredentialError for baseURL", err)
@@ -178,11 +179,11 @@ func TestNewClient(t *testing.T) {
 
 	t.Run("fills defaults", func(t *testing.T) {
 		t.Parallel()
-		c, err := NewClient(HubSpot, "https://api.example.com/", Options{Retry: RetryPolicy{MaxAttempts: 2}})
+		c, err := NewClient(schematype.ProviderHubSpot, "https://api.example.com/", Options{Retry: RetryPolicy{MaxAttempts: 2}})
 		if err != nil {
 			t.Fatal(err)
 		}
-		if c.Provider != HubSpot || c.BaseURL.String() != "https://api.example.com" {
+		if c.Provider != schematype.ProviderHubSpot || c.BaseURL.String() != "https://api.example.com" {
 			t.Errorf("provider %s, base URL %s", c.Provider, c.BaseURL)
 		}
 		if c.HTTP == nil || c.HTTP.Timeout != DefaultTimeout {
@@ -201,7 +202,7 @@ func TestNewClient(t *testing.T) {
 	t.Run("keeps the given HTTP client", func(t *testing.T) {
 		t.Parallel()
 		hc := &http.Client{}
-		c, err := NewClient(HubSpot, "https://api.example.com", Options{HTTPClient: hc})
+		c, err := NewClient(schematype.ProviderHubSpot, "https://api.example.com", Options{HTTPClient: hc})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -408,7 +409,7 @@ func TestClientDo(t *testing.T) {
 		err := b.client.Do(t.Context(), get, nil)
 		e := asError(t, err)
 		if e.StatusCode != http.StatusServiceUnavailable || !e.Temporary || e.Message != "down for maintenance" ||
-			e.Provider != Zvoove || e.Op != "GET /contacts" {
+			e.Provider != schematype.ProviderZvoove || e.Op != "GET /contacts" {
 			t.Errorf("error = %+v", e)
 		}
 		if want := "ZVOOVE: GET /contacts: HTTP 503: down for maintenance"; err.Error() != want {
@@ -721,7 +722,7 @@ func TestClientDo(t *testing.T) {
 		}
 		addr := ln.Addr().String()
 		ln.Close()
-		c, err := NewClient(Zvoove, "http://"+addr, Options{Retry: fastRetry})
+		c, err := NewClient(schematype.ProviderZvoove, "http://"+addr, Options{Retry: fastRetry})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -1021,7 +1022,7 @@ func TestClientEgress(t *testing.T) {
 			}
 			allow = append(allow, r)
 		}
-		c, err := NewClient(Talention, srv.URL, Options{Retry: fastRetry, Egress: &egress.Policy{Allow: allow, Dial: guard(t)}})
+		c, err := NewClient(schematype.ProviderTalention, srv.URL, Options{Retry: fastRetry, Egress: &egress.Policy{Allow: allow, Dial: guard(t)}})
 		if err != nil {
 			t.Fatal(err)
 		}

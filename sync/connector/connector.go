@@ -5,6 +5,10 @@
 //
 // Providers are registered explicitly (see Registry); there are no init-time
 // side effects.
+//
+// The enums the connectors share with the stored data and the GraphQL API
+// (provider keys, reference kinds, search field types, call outcomes) and
+// question results are the types of schema/schematype, used as they are.
 package connector
 
 import (
@@ -15,29 +19,7 @@ import (
 	"time"
 
 	"github.com/intake/intake/internal/egress"
-)
-
-// ProviderKey names an external system. The values are the GraphQL
-// ProviderKey enum values.
-type ProviderKey string
-
-const (
-	Zvoove    ProviderKey = "ZVOOVE"
-	Talention ProviderKey = "TALENTION"
-	Compleet  ProviderKey = "COMPLEET"
-	HubSpot   ProviderKey = "HUBSPOT"
-)
-
-// ReferenceKind is what a reference is in the external system. The values are
-// the GraphQL ReferenceKind enum values.
-type ReferenceKind string
-
-const (
-	KindJob      ReferenceKind = "JOB"
-	KindCampaign ReferenceKind = "CAMPAIGN"
-	KindList     ReferenceKind = "LIST"
-	KindSegment  ReferenceKind = "SEGMENT"
-	KindOffice   ReferenceKind = "OFFICE"
+	"github.com/intake/intake/schema/schematype"
 )
 
 // Search type keys shared by providers.
@@ -46,24 +28,14 @@ const (
 	SearchTalentPool      = "talent_pool_research"
 )
 
-// FieldType is the type of a search field. The values are the GraphQL
-// SearchFieldType enum values.
-type FieldType string
-
-const (
-	FieldInt     FieldType = "INT"
-	FieldString  FieldType = "STRING"
-	FieldBoolean FieldType = "BOOLEAN"
-)
-
 // SearchField is one parameter of a search type.
 type SearchField struct {
 	Key         string
 	Label       string
 	Description string
-	Type        FieldType
+	Type        schematype.SearchFieldType
 	Required    bool
-	Min, Max    *int // bounds for FieldInt (inclusive); length bounds for FieldString
+	Min, Max    *int // bounds of an INT field (inclusive); length bounds of a STRING field
 }
 
 // SearchType is a kind of search a provider can run, with its parameters.
@@ -77,13 +49,13 @@ type SearchType struct {
 
 // Descriptor is what a provider is and can do. It is static data.
 type Descriptor struct {
-	Key                   ProviderKey
+	Key                   schematype.ProviderKey
 	Name                  string
 	SupportsPushback      bool
 	SupportsStatusMapping bool
 	SupportsWebhooks      bool
 	SearchTypes           []SearchType
-	ReferenceKinds        []ReferenceKind
+	ReferenceKinds        []schematype.ReferenceKind
 	// CredentialKeys lists every key the credentials map may hold.
 	CredentialKeys []string
 }
@@ -179,7 +151,7 @@ type ReferenceQuery struct {
 // Reference is a job, office, list, ... in the external system.
 type Reference struct {
 	ExternalID string
-	Kind       ReferenceKind
+	Kind       schematype.ReferenceKind
 	Name       string
 }
 
@@ -235,22 +207,6 @@ type Record struct {
 	Problem string
 }
 
-// Outcome is a call's result. The values are the GraphQL CallOutcome values.
-type Outcome string
-
-const (
-	OutcomeSuccess     Outcome = "SUCCESS"      // green
-	OutcomePartial     Outcome = "PARTIAL"      // yellow
-	OutcomeFailure     Outcome = "FAILURE"      // red
-	OutcomeNotAnswered Outcome = "NOT_ANSWERED" // not answered
-)
-
-// QuestionResult is one question asked during a call and its answer.
-type QuestionResult struct {
-	Question string `json:"question"`
-	Answer   string `json:"answer"`
-}
-
 // ContactRef identifies the contact in the external system.
 type ContactRef struct {
 	ExternalID string
@@ -269,9 +225,9 @@ type PushRequest struct {
 	// connector then looks for its marker before its first write.
 	Redelivery      bool
 	Contact         ContactRef
-	Outcome         Outcome
+	Outcome         schematype.CallOutcome
 	Transcript      string
-	QuestionResults []QuestionResult
+	QuestionResults []schematype.QuestionResult
 	CalledAt        time.Time
 	Duration        time.Duration
 	// MappedStatus is the status name to set in the external system for this

@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"slices"
 	"time"
+
+	"github.com/intake/intake/schema/schematype"
 )
 
 var (
@@ -18,7 +20,7 @@ var (
 
 // Error is a failure of the external system, or of reaching it.
 type Error struct {
-	Provider ProviderKey
+	Provider schematype.ProviderKey
 	// Op is the request that failed, e.g. "GET /crm/v3/lists/search".
 	Op string
 	// StatusCode is the HTTP status, 0 when no response arrived.

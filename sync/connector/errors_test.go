@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"testing"
 	"time"
+
+	"github.com/intake/intake/schema/schematype"
 )
 
 func TestErrorFormat(t *testing.T) {
@@ -18,22 +20,22 @@ func TestErrorFormat(t *testing.T) {
 	}{
 		{
 			"with a status",
-			&Error{Provider: HubSpot, Op: "GET /crm/v3/lists/search", StatusCode: 401, Message: "Authentication credentials not found"},
+			&Error{Provider: schematype.ProviderHubSpot, Op: "GET /crm/v3/lists/search", StatusCode: 401, Message: "Authentication credentials not found"},
 			"HUBSPOT: GET /crm/v3/lists/search: HTTP 401: Authentication credentials not found",
 		},
 		{
 			"without a status",
-			&Error{Provider: Zvoove, Op: "GET /api/public/v1/Bewerbung", Message: "request timed out", Err: context.DeadlineExceeded},
+			&Error{Provider: schematype.ProviderZvoove, Op: "GET /api/public/v1/Bewerbung", Message: "request timed out", Err: context.DeadlineExceeded},
 			"ZVOOVE: GET /api/public/v1/Bewerbung: request timed out",
 		},
 		{
 			"with the cause when there is no message",
-			&Error{Provider: Compleet, Op: "POST /notes", Err: cause},
+			&Error{Provider: schematype.ProviderCompleet, Op: "POST /notes", Err: cause},
 			"COMPLEET: POST /notes: " + cause.Error(),
 		},
 		{
 			"with an empty message",
-			&Error{Provider: Talention, Op: "GET /jobs", StatusCode: 500},
+			&Error{Provider: schematype.ProviderTalention, Op: "GET /jobs", StatusCode: 500},
 			"TALENTION: GET /jobs: HTTP 500: ",
 		},
 	} {
@@ -47,7 +49,7 @@ func TestErrorFormat(t *testing.T) {
 
 	t.Run("unwraps to its cause", func(t *testing.T) {
 		t.Parallel()
-		err := fmt.Errorf("fetching page: %w", &Error{Provider: Zvoove, Op: "GET /x", Err: cause})
+		err := fmt.Errorf("fetching page: %w", &Error{Provider: schematype.ProviderZvoove, Op: "GET /x", Err: cause})
 		if !errors.Is(err, cause) {
 			t.Error("errors.Is does not find the cause")
 		}

@@ -7,6 +7,8 @@ import (
 	"slices"
 	"strings"
 	"unicode/utf8"
+
+	"github.com/intake/intake/schema/schematype"
 )
 
 // ParamError names the search parameter that is missing or wrong.
@@ -60,7 +62,7 @@ func (f SearchField) normalise(v any) (any, error) {
 		return &ParamError{Key: f.Key, Message: fmt.Sprintf(format, args...)}
 	}
 	switch f.Type {
-	case FieldInt:
+	case schematype.FieldInt:
 		n, ok := asInt(v)
 		if !ok {
 			return nil, bad("must be a whole number")
@@ -69,7 +71,7 @@ func (f SearchField) normalise(v any) (any, error) {
 			return nil, bad("must be between %s and %s", bound(f.Min), bound(f.Max))
 		}
 		return n, nil
-	case FieldString:
+	case schematype.FieldString:
 		s, ok := v.(string)
 		if !ok {
 			return nil, bad("must be a string")
@@ -82,7 +84,7 @@ func (f SearchField) normalise(v any) (any, error) {
 			return nil, bad("length must be between %s and %s", bound(f.Min), bound(f.Max))
 		}
 		return s, nil
-	case FieldBoolean:
+	case schematype.FieldBoolean:
 		b, ok := v.(bool)
 		if !ok {
 			return nil, bad("must be true or false")

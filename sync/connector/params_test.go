@@ -8,6 +8,8 @@ import (
 	"reflect"
 	"strings"
 	"testing"
+
+	"github.com/intake/intake/schema/schematype"
 )
 
 // talentPool is a search type with every kind of field.
@@ -15,12 +17,12 @@ var talentPool = SearchType{
 	Key:  SearchTalentPool,
 	Name: "Talent pool research",
 	Fields: []SearchField{
-		{Key: "daysSinceLastChange", Label: "Days since last change", Type: FieldInt, Required: true, Min: Ptr(1), Max: Ptr(3650)},
-		{Key: "limit", Label: "Limit", Type: FieldInt, Min: Ptr(1)},
-		{Key: "maxAge", Label: "Max age", Type: FieldInt, Max: Ptr(99)},
-		{Key: "keyword", Label: "Keyword", Type: FieldString, Min: Ptr(2), Max: Ptr(5)},
-		{Key: "note", Label: "Note", Type: FieldString},
-		{Key: "onlyActive", Label: "Only active", Type: FieldBoolean},
+		{Key: "daysSinceLastChange", Label: "Days since last change", Type: schematype.FieldInt, Required: true, Min: Ptr(1), Max: Ptr(3650)},
+		{Key: "limit", Label: "Limit", Type: schematype.FieldInt, Min: Ptr(1)},
+		{Key: "maxAge", Label: "Max age", Type: schematype.FieldInt, Max: Ptr(99)},
+		{Key: "keyword", Label: "Keyword", Type: schematype.FieldString, Min: Ptr(2), Max: Ptr(5)},
+		{Key: "note", Label: "Note", Type: schematype.FieldString},
+		{Key: "onlyActive", Label: "Only active", Type: schematype.FieldBoolean},
 	},
 }
 
@@ -148,9 +150,9 @@ func TestValidateParamsNamesOneKeyDeterministically(t *testing.T) {
 	t.Parallel()
 	// Fields declared out of key order, all required.
 	st := SearchType{Key: "s", Fields: []SearchField{
-		{Key: "zeta", Label: "Zeta", Type: FieldInt, Required: true},
-		{Key: "mid", Label: "Mid", Type: FieldString, Required: true},
-		{Key: "alpha", Label: "Alpha", Type: FieldBoolean, Required: true},
+		{Key: "zeta", Label: "Zeta", Type: schematype.FieldInt, Required: true},
+		{Key: "mid", Label: "Mid", Type: schematype.FieldString, Required: true},
+		{Key: "alpha", Label: "Alpha", Type: schematype.FieldBoolean, Required: true},
 	}}
 	for _, tc := range []struct {
 		name    string
@@ -235,17 +237,17 @@ func (p stubProvider) Open(Credentials, Options) (Connector, error) { return nil
 
 func TestRegistry(t *testing.T) {
 	t.Parallel()
-	hubspot := stubProvider{Descriptor{Key: HubSpot, Name: "HubSpot"}}
-	zvoove := stubProvider{Descriptor{Key: Zvoove, Name: "zvoove"}}
-	talention := stubProvider{Descriptor{Key: Talention, Name: "Talention"}}
+	hubspot := stubProvider{Descriptor{Key: schematype.ProviderHubSpot, Name: "HubSpot"}}
+	zvoove := stubProvider{Descriptor{Key: schematype.ProviderZvoove, Name: "zvoove"}}
+	talention := stubProvider{Descriptor{Key: schematype.ProviderTalention, Name: "Talention"}}
 
 	t.Run("gets providers by key", func(t *testing.T) {
 		t.Parallel()
 		r := NewRegistry(hubspot, zvoove)
-		if p, ok := r.Get(Zvoove); !ok || p.Descriptor().Name != "zvoove" {
+		if p, ok := r.Get(schematype.ProviderZvoove); !ok || p.Descriptor().Name != "zvoove" {
 			t.Errorf("Get(Zvoove) = %v, %v", p, ok)
 		}
-		if p, ok := r.Get(Compleet); ok || p != nil {
+		if p, ok := r.Get(schematype.ProviderCompleet); ok || p != nil {
 			t.Errorf("Get(Compleet) = %v, %v; want nil, false", p, ok)
 		}
 	})
@@ -253,11 +255,11 @@ func TestRegistry(t *testing.T) {
 	t.Run("lists descriptors in registration order", func(t *testing.T) {
 		t.Parallel()
 		r := NewRegistry(talention, hubspot, zvoove)
-		var keys []ProviderKey
+		var keys []schematype.ProviderKey
 		for _, d := range r.Descriptors() {
 			keys = append(keys, d.Key)
 		}
-		if want := []ProviderKey{Talention, HubSpot, Zvoove}; !reflect.DeepEqual(keys, want) {
+		if want := []schematype.ProviderKey{schematype.ProviderTalention, schematype.ProviderHubSpot, schematype.ProviderZvoove}; !reflect.DeepEqual(keys, want) {
 			t.Errorf("Descriptors keys = %v, want %v", keys, want)
 		}
 	})
@@ -268,7 +270,7 @@ func TestRegistry(t *testing.T) {
 		if d := r.Descriptors(); len(d) != 0 {
 			t.Errorf("Descriptors = %v", d)
 		}
-		if _, ok := r.Get(Zvoove); ok {
+		if _, ok := r.Get(schematype.ProviderZvoove); ok {
 			t.Error("Get found a provider in an empty registry")
 		}
 	})
@@ -284,6 +286,6 @@ func TestRegistry(t *testing.T) {
 				t.Errorf("panic %q does not name the duplicate key", msg)
 			}
 		}()
-		NewRegistry(zvoove, hubspot, stubProvider{Descriptor{Key: Zvoove, Name: "zvoove again"}})
+		NewRegistry(zvoove, hubspot, stubProvider{Descriptor{Key: schematype.ProviderZvoove, Name: "zvoove again"}})
 	})
 }

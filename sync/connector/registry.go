@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"slices"
 	"sort"
+
+	"github.com/intake/intake/schema/schematype"
 )
 
 // Registry holds the providers this process supports, in registration order.
@@ -26,7 +28,7 @@ func NewRegistry(providers ...Provider) *Registry {
 }
 
 // Get returns the provider with the given key.
-func (r *Registry) Get(key ProviderKey) (Provider, bool) {
+func (r *Registry) Get(key schematype.ProviderKey) (Provider, bool) {
 	for _, p := range r.providers {
 		if p.Descriptor().Key == key {
 			return p, true

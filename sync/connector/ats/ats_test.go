@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/intake/intake/schema/schematype"
 	"github.com/intake/intake/sync/connector"
 	"github.com/intake/intake/sync/connector/ats"
 	"github.com/intake/intake/sync/connector/compleet"
@@ -305,7 +306,7 @@ func TestReferences(t *testing.T) {
 		var out []connector.Reference
 		for g := range jobs {
 			if strings.Contains(strings.ToLower(atsfake.JobName(g)), strings.ToLower(search)) {
-				out = append(out, connector.Reference{ExternalID: atsfake.JobID(g), Kind: connector.KindJob, Name: atsfake.JobName(g)})
+				out = append(out, connector.Reference{ExternalID: atsfake.JobID(g), Kind: schematype.ReferenceJob, Name: atsfake.JobName(g)})
 			}
 		}
 		return out

@@ -14,6 +14,7 @@ import (
 
 	"golang.org/x/sync/errgroup"
 
+	"github.com/intake/intake/schema/schematype"
 	"github.com/intake/intake/sync/connector"
 )
 
@@ -105,8 +106,8 @@ func (c *conn) fetchQuery(req connector.FetchRequest) (url.Values, error) {
 		query.Set("created_after", req.Since.UTC().Format(time.RFC3339Nano))
 	}
 	for _, ref := range req.References {
-		if ref.Kind != connector.KindJob && ref.Kind != "" {
-			return nil, fmt.Errorf("%s: fetching applications: reference kind %s is not supported, only %s", c.cfg.Key, ref.Kind, connector.KindJob)
+		if ref.Kind != schematype.ReferenceJob && ref.Kind != "" {
+			return nil, fmt.Errorf("%s: fetching applications: reference kind %s is not supported, only %s", c.cfg.Key, ref.Kind, schematype.ReferenceJob)
 		}
 		if ref.ExternalID == "" {
 			return nil, fmt.Errorf("%s: fetching applications: a job reference has no external ID", c.cfg.Key)

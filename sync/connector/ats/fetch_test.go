@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/intake/intake/schema/schematype"
 	"github.com/intake/intake/sync/connector"
 	"github.com/intake/intake/sync/connector/ats"
 	"github.com/intake/intake/sync/connector/talention"
@@ -25,7 +26,7 @@ func newApplications(req connector.FetchRequest) connector.FetchRequest {
 func jobRefs(groups ...int) []connector.Reference {
 	refs := make([]connector.Reference, len(groups))
 	for k, g := range groups {
-		refs[k] = connector.Reference{ExternalID: atsfake.JobID(g), Kind: connector.KindJob, Name: atsfake.JobName(g)}
+		refs[k] = connector.Reference{ExternalID: atsfake.JobID(g), Kind: schematype.ReferenceJob, Name: atsfake.JobName(g)}
 	}
 	return refs
 }
@@ -77,7 +78,7 @@ func TestFetch(t *testing.T) {
 		t.Run(name+"/an unknown job yields one empty page", func(t *testing.T) {
 			t.Parallel()
 			b := setup(t, p)
-			req := newApplications(connector.FetchRequest{References: []connector.Reference{{ExternalID: "job-404", Kind: connector.KindJob}}})
+			req := newApplications(connector.FetchRequest{References: []connector.Reference{{ExternalID: "job-404", Kind: schematype.ReferenceJob}}})
 			pages, got, err := collect(b.conn.Fetch(context.Background(), req))
 			must(t, err, "Fetch")
 			if len(pages) != 1 || len(got) != 0 {
@@ -118,8 +119,8 @@ func TestFetch(t *testing.T) {
 			{"unknown search type", connector.FetchRequest{SearchType: connector.SearchTalentPool}, `unknown search type "talent_pool_research"`},
 			{"unknown parameter", newApplications(connector.FetchRequest{Params: map[string]any{"daysSinceLastChange": 3}}), "searchParams.daysSinceLastChange"},
 			{"malformed cursor", newApplications(connector.FetchRequest{Cursor: "page-2"}), "malformed cursor"},
-			{"reference of another kind", newApplications(connector.FetchRequest{References: []connector.Reference{{ExternalID: "1", Kind: connector.KindOffice}}}), "OFFICE"},
-			{"reference without ID", newApplications(connector.FetchRequest{References: []connector.Reference{{Kind: connector.KindJob}}}), "no external ID"},
+			{"reference of another kind", newApplications(connector.FetchRequest{References: []connector.Reference{{ExternalID: "1", Kind: schematype.ReferenceOffice}}}), "OFFICE"},
+			{"reference without ID", newApplications(connector.FetchRequest{References: []connector.Reference{{Kind: schematype.ReferenceJob}}}), "no external ID"},
 		} {
 			pages, _, err := collect(b.conn.Fetch(context.Background(), tt.req))
 			if err == nil || !strings.Contains(err.Error(), tt.want) || len(pages) != 0 {

@@ -10,6 +10,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/intake/intake/schema/schematype"
 	"github.com/intake/intake/sync/connector"
 )
 
@@ -198,15 +199,15 @@ func noteContent(p connector.PushRequest) string {
 	return strings.TrimSuffix(b.String(), "\n")
 }
 
-func outcomeLabel(o connector.Outcome) string {
+func outcomeLabel(o schematype.CallOutcome) string {
 	switch o {
-	case connector.OutcomeSuccess:
+	case schematype.OutcomeSuccess:
 		return "Success"
-	case connector.OutcomePartial:
+	case schematype.OutcomePartial:
 		return "Partial"
-	case connector.OutcomeFailure:
+	case schematype.OutcomeFailure:
 		return "Failure"
-	case connector.OutcomeNotAnswered:
+	case schematype.OutcomeNotAnswered:
 		return "Not answered"
 	}
 	return string(o)

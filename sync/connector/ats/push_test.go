@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/intake/intake/schema/schematype"
 	"github.com/intake/intake/sync/connector"
 	"github.com/intake/intake/sync/connector/ats"
 	"github.com/intake/intake/sync/connector/compleet"
@@ -27,9 +28,9 @@ func (b *bundle) pushRequest(key, status string) connector.PushRequest {
 	return connector.PushRequest{
 		Key:        key,
 		Contact:    connector.ContactRef{ExternalID: b.want(person).ExternalID, Attributes: b.want(person).Attributes},
-		Outcome:    connector.OutcomeSuccess,
+		Outcome:    schematype.OutcomeSuccess,
 		Transcript: "Agent: Guten Tag!\nCandidate: Hallo.\n",
-		QuestionResults: []connector.QuestionResult{
+		QuestionResults: []schematype.QuestionResult{
 			{Question: "Führerschein vorhanden?", Answer: "Ja"},
 			{Question: "Ab wann verfügbar?", Answer: "Ab 1. März"},
 		},
@@ -485,7 +486,7 @@ func notesServer(t *testing.T, pages map[string]string) (conn connector.Connecto
 // order of the notes and the cursors.
 func TestPushLooksThroughEveryPage(t *testing.T) {
 	t.Parallel()
-	redelivery := connector.PushRequest{Key: "d1", Redelivery: true, Contact: connector.ContactRef{ExternalID: "c1"}, Outcome: connector.OutcomeFailure}
+	redelivery := connector.PushRequest{Key: "d1", Redelivery: true, Contact: connector.ContactRef{ExternalID: "c1"}, Outcome: schematype.OutcomeFailure}
 	for _, tt := range []struct {
 		name      string
 		pages     map[string]string

@@ -5,11 +5,12 @@
 package compleet
 
 import (
+	"github.com/intake/intake/schema/schematype"
 	"github.com/intake/intake/sync/connector"
 	"github.com/intake/intake/sync/connector/ats"
 )
 
 // New returns the Compleet provider.
 func New() connector.Provider {
-	return ats.New(ats.Config{Key: connector.Compleet, Name: "Compleet"})
+	return ats.New(ats.Config{Key: schematype.ProviderCompleet, Name: "Compleet"})
 }

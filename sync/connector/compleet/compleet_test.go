@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/intake/intake/schema/schematype"
 	"github.com/intake/intake/sync/connector"
 	"github.com/intake/intake/sync/connector/compleet"
 	"github.com/intake/intake/sync/sandbox"
@@ -19,7 +20,7 @@ import (
 func TestDescriptor(t *testing.T) {
 	t.Parallel()
 	want := connector.Descriptor{
-		Key:              connector.Compleet,
+		Key:              schematype.ProviderCompleet,
 		Name:             "Compleet",
 		SupportsPushback: true,
 		SearchTypes: []connector.SearchType{{
@@ -28,7 +29,7 @@ func TestDescriptor(t *testing.T) {
 			Description: "Applications created since the last sync, for the selected jobs (all jobs when none is selected).",
 			IsDefault:   true,
 		}},
-		ReferenceKinds: []connector.ReferenceKind{connector.KindJob},
+		ReferenceKinds: []schematype.ReferenceKind{schematype.ReferenceJob},
 		CredentialKeys: []string{"baseURL", "apiKey", "webhookSecret"},
 	}
 	if got := compleet.New().Descriptor(); !reflect.DeepEqual(got, want) {
@@ -65,7 +66,7 @@ func TestRoundTrip(t *testing.T) {
 	if want := []string{data.ExternalID(2), data.ExternalID(7)}; !reflect.DeepEqual(got, want) {
 		t.Fatalf("fetched %v, want %v", got, want)
 	}
-	if err := conn.Push(ctx, connector.PushRequest{Key: "d1", Contact: connector.ContactRef{ExternalID: got[0]}, Outcome: connector.OutcomeFailure}); err != nil {
+	if err := conn.Push(ctx, connector.PushRequest{Key: "d1", Contact: connector.ContactRef{ExternalID: got[0]}, Outcome: schematype.OutcomeFailure}); err != nil {
 		t.Fatalf("Push: %v", err)
 	}
 	if notes := fake.Notes(got[0]); !reflect.DeepEqual(notes, []string{"Call result: Failure\n\nIntake reference: d1"}) {
@@ -94,7 +95,7 @@ func TestLostAnswer(t *testing.T) {
 	})
 	fake.Faults.Next(sandbox.LostAnswer)
 	candidate := data.ExternalID(3)
-	req := connector.PushRequest{Key: "intake-pb1", Contact: connector.ContactRef{ExternalID: candidate}, Outcome: connector.OutcomePartial}
+	req := connector.PushRequest{Key: "intake-pb1", Contact: connector.ContactRef{ExternalID: candidate}, Outcome: schematype.OutcomePartial}
 	if err := conn.Push(context.Background(), req); err != nil {
 		t.Fatalf("Push: %v", err)
 	}

@@ -15,6 +15,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/intake/intake/schema/schematype"
 	"github.com/intake/intake/sync/connector"
 )
 
@@ -174,7 +175,7 @@ func (c *conn) plan(req connector.FetchRequest) (*fetch, error) {
 func listIDs(refs []connector.Reference) ([]string, error) {
 	var ids []string
 	for _, r := range refs {
-		if r.Kind != connector.KindList && r.Kind != connector.KindSegment {
+		if r.Kind != schematype.ReferenceList && r.Kind != schematype.ReferenceSegment {
 			return nil, fmt.Errorf("hubspot: reference %q is a %s; HubSpot references are lists", r.ExternalID, r.Kind)
 		}
 		if !isObjectID(r.ExternalID) {

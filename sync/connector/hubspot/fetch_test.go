@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/intake/intake/schema/schematype"
 	"github.com/intake/intake/sync/connector"
 	"github.com/intake/intake/sync/sandbox"
 	"github.com/intake/intake/sync/sandbox/hubspotfake"
@@ -253,9 +254,9 @@ func TestFetchLists(t *testing.T) {
 	ctx := context.Background()
 	list1, list3 := hubspotfake.ListID(1), hubspotfake.ListID(3)
 	refs := []connector.Reference{
-		{ExternalID: list1, Kind: connector.KindList},
-		{ExternalID: list3, Kind: connector.KindSegment},
-		{ExternalID: list1, Kind: connector.KindList},
+		{ExternalID: list1, Kind: schematype.ReferenceList},
+		{ExternalID: list3, Kind: schematype.ReferenceSegment},
+		{ExternalID: list1, Kind: schematype.ReferenceList},
 	}
 
 	t.Run("new applications of the lists", func(t *testing.T) {
@@ -279,7 +280,7 @@ func TestFetchLists(t *testing.T) {
 	})
 	t.Run("unknown list", func(t *testing.T) {
 		t.Parallel()
-		_, err := collect(b.conn.Fetch(ctx, connector.FetchRequest{References: []connector.Reference{{ExternalID: "999", Kind: connector.KindList}}}))
+		_, err := collect(b.conn.Fetch(ctx, connector.FetchRequest{References: []connector.Reference{{ExternalID: "999", Kind: schematype.ReferenceList}}}))
 		var e *connector.Error
 		if !errors.As(err, &e) || e.StatusCode != http.StatusNotFound || !strings.Contains(err.Error(), "List 999 does not exist.") {
 			t.Fatalf("Fetch = %v, want a 404 naming the list", err)
@@ -289,8 +290,8 @@ func TestFetchLists(t *testing.T) {
 		name string
 		ref  connector.Reference
 	}{
-		{"reference of another kind", connector.Reference{ExternalID: "1", Kind: connector.KindJob}},
-		{"list ID that is not an ID", connector.Reference{ExternalID: "../contacts", Kind: connector.KindList}},
+		{"reference of another kind", connector.Reference{ExternalID: "1", Kind: schematype.ReferenceJob}},
+		{"list ID that is not an ID", connector.Reference{ExternalID: "../contacts", Kind: schematype.ReferenceList}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
@@ -306,7 +307,7 @@ func TestFetchResume(t *testing.T) {
 	data := sandbox.Dataset{Seed: 11, Size: 1000, Groups: 5}
 	b := setup(t, data)
 	ctx := context.Background()
-	lists := []connector.Reference{{ExternalID: hubspotfake.ListID(0), Kind: connector.KindList}, {ExternalID: hubspotfake.ListID(4), Kind: connector.KindList}}
+	lists := []connector.Reference{{ExternalID: hubspotfake.ListID(0), Kind: schematype.ReferenceList}, {ExternalID: hubspotfake.ListID(4), Kind: schematype.ReferenceList}}
 
 	for _, tc := range []struct {
 		name string
@@ -398,7 +399,7 @@ func TestFetchStops(t *testing.T) {
 func TestFetchFaults(t *testing.T) {
 	t.Parallel()
 	data := sandbox.Dataset{Seed: 4, Size: 450, Groups: 2}
-	lists := []connector.Reference{{ExternalID: hubspotfake.ListID(1), Kind: connector.KindList}}
+	lists := []connector.Reference{{ExternalID: hubspotfake.ListID(1), Kind: schematype.ReferenceList}}
 
 	for _, tc := range []struct {
 		fault sandbox.Fault

@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/intake/intake/schema/schematype"
 	"github.com/intake/intake/sync/connector"
 	"github.com/intake/intake/sync/connector/hubspot"
 	"github.com/intake/intake/sync/sandbox"
@@ -84,7 +85,7 @@ func FuzzResponses(f *testing.F) {
 		check("Check", conn.Check(ctx))
 		_, err := conn.References(ctx, connector.ReferenceQuery{})
 		check("References", err)
-		for _, req := range []connector.FetchRequest{{}, {References: []connector.Reference{{ExternalID: "1", Kind: connector.KindList}}}} {
+		for _, req := range []connector.FetchRequest{{}, {References: []connector.Reference{{ExternalID: "1", Kind: schematype.ReferenceList}}}} {
 			pages := 0
 			for page, err := range conn.Fetch(ctx, req) {
 				if err != nil {

@@ -26,6 +26,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/intake/intake/schema/schematype"
 	"github.com/intake/intake/sync/connector"
 )
 
@@ -69,7 +70,7 @@ type provider struct{}
 // Descriptor describes HubSpot; each call returns a fresh copy.
 func (provider) Descriptor() connector.Descriptor {
 	return connector.Descriptor{
-		Key:                   connector.HubSpot,
+		Key:                   schematype.ProviderHubSpot,
 		Name:                  "HubSpot",
 		SupportsPushback:      true,
 		SupportsStatusMapping: true,
@@ -89,14 +90,14 @@ func (provider) Descriptor() connector.Descriptor {
 					Key:         "daysSinceLastChange",
 					Label:       "Days since last change",
 					Description: "Only contacts modified within this many days are synced.",
-					Type:        connector.FieldInt,
+					Type:        schematype.FieldInt,
 					Required:    true,
 					Min:         connector.Ptr(1),
 					Max:         connector.Ptr(3650),
 				}},
 			},
 		},
-		ReferenceKinds: []connector.ReferenceKind{connector.KindList},
+		ReferenceKinds: []schematype.ReferenceKind{schematype.ReferenceList},
 		CredentialKeys: []string{keyAccessToken, keyBaseURL, keyWebhookSecret},
 	}
 }
@@ -110,7 +111,7 @@ func (p provider) Open(creds connector.Credentials, opts connector.Options) (con
 	if strings.IndexFunc(token, func(r rune) bool { return r <= ' ' || r == 0x7f }) >= 0 {
 		return nil, &connector.CredentialError{Key: keyAccessToken, Message: "must not contain spaces or control characters"}
 	}
-	client, err := connector.NewClient(connector.HubSpot, cmp.Or(creds[keyBaseURL], DefaultBaseURL), opts)
+	client, err := connector.NewClient(schematype.ProviderHubSpot, cmp.Or(creds[keyBaseURL], DefaultBaseURL), opts)
 	if err != nil {
 		return nil, err
 	}
@@ -219,7 +220,7 @@ func (c *conn) References(ctx context.Context, q connector.ReferenceQuery) (conn
 		if l.ListID == "" || l.ObjectTypeID != "" && l.ObjectTypeID != contactObjectType {
 			continue // not a contact list
 		}
-		page.Items = append(page.Items, connector.Reference{ExternalID: string(l.ListID), Kind: connector.KindList, Name: l.Name})
+		page.Items = append(page.Items, connector.Reference{ExternalID: string(l.ListID), Kind: schematype.ReferenceList, Name: l.Name})
 	}
 	if resp.HasMore {
 		next := resp.Offset

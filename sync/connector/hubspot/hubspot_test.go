@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/intake/intake/schema/schematype"
 	"github.com/intake/intake/sync/connector"
 	"github.com/intake/intake/sync/connector/hubspot"
 	"github.com/intake/intake/sync/sandbox"
@@ -103,7 +104,7 @@ func setupWith(t *testing.T, data sandbox.Dataset, o options) *bundle {
 func TestDescriptor(t *testing.T) {
 	t.Parallel()
 	d := hubspot.New().Descriptor()
-	if d.Key != connector.HubSpot || d.Name != "HubSpot" || !d.SupportsPushback || !d.SupportsStatusMapping || !d.SupportsWebhooks {
+	if d.Key != schematype.ProviderHubSpot || d.Name != "HubSpot" || !d.SupportsPushback || !d.SupportsStatusMapping || !d.SupportsWebhooks {
 		t.Fatalf("descriptor = %+v", d)
 	}
 	if def := d.DefaultSearchType(); def.Key != connector.SearchNewApplications || def.Name != "Default - New Applications" || len(def.Fields) != 0 {
@@ -114,10 +115,10 @@ func TestDescriptor(t *testing.T) {
 		t.Fatalf("talent pool search type = %+v", st)
 	}
 	f := st.Fields[0]
-	if f.Key != "daysSinceLastChange" || f.Label != "Days since last change" || f.Type != connector.FieldInt || !f.Required || *f.Min != 1 || *f.Max != 3650 {
+	if f.Key != "daysSinceLastChange" || f.Label != "Days since last change" || f.Type != schematype.FieldInt || !f.Required || *f.Min != 1 || *f.Max != 3650 {
 		t.Fatalf("daysSinceLastChange = %+v", f)
 	}
-	if !reflect.DeepEqual(d.ReferenceKinds, []connector.ReferenceKind{connector.KindList}) {
+	if !reflect.DeepEqual(d.ReferenceKinds, []schematype.ReferenceKind{schematype.ReferenceList}) {
 		t.Fatalf("reference kinds = %v", d.ReferenceKinds)
 	}
 	if !reflect.DeepEqual(d.CredentialKeys, []string{"accessToken", "baseURL", "webhookSecret"}) {
@@ -218,7 +219,7 @@ func TestReferences(t *testing.T) {
 		}
 		var want []connector.Reference
 		for g := range 7 {
-			want = append(want, connector.Reference{ExternalID: hubspotfake.ListID(g), Kind: connector.KindList, Name: hubspotfake.ListName(g)})
+			want = append(want, connector.Reference{ExternalID: hubspotfake.ListID(g), Kind: schematype.ReferenceList, Name: hubspotfake.ListName(g)})
 		}
 		if pages != 3 || !reflect.DeepEqual(got, want) {
 			t.Fatalf("%d pages of %v, want 3 pages of %v", pages, got, want)
@@ -231,8 +232,8 @@ func TestReferences(t *testing.T) {
 			t.Fatalf("References: %v", err)
 		}
 		want := []connector.Reference{
-			{ExternalID: hubspotfake.ListID(2), Kind: connector.KindList, Name: "Nursing staff"},
-			{ExternalID: hubspotfake.ListID(4), Kind: connector.KindList, Name: "Event staff"},
+			{ExternalID: hubspotfake.ListID(2), Kind: schematype.ReferenceList, Name: "Nursing staff"},
+			{ExternalID: hubspotfake.ListID(4), Kind: schematype.ReferenceList, Name: "Event staff"},
 		}
 		if !reflect.DeepEqual(page.Items, want) || page.NextCursor != "" {
 			t.Fatalf("page = %+v, want %v", page, want)

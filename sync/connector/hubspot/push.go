@@ -9,6 +9,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/intake/intake/schema/schematype"
 	"github.com/intake/intake/sync/connector"
 )
 
@@ -86,7 +87,7 @@ func (c *conn) Push(ctx context.Context, p connector.PushRequest) error {
 	var e *connector.Error
 	if errors.As(err, &e) && e.StatusCode == http.StatusBadRequest {
 		return &connector.Error{
-			Provider:   connector.HubSpot,
+			Provider:   schematype.ProviderHubSpot,
 			Op:         e.Op,
 			StatusCode: e.StatusCode,
 			Message:    fmt.Sprintf("lead status %q was refused: %s", p.MappedStatus, e.Message),
@@ -143,22 +144,22 @@ func (c *conn) logCall(ctx context.Context, p connector.PushRequest) error {
 	}, &created)
 }
 
-func outcomeLabel(o connector.Outcome) string {
+func outcomeLabel(o schematype.CallOutcome) string {
 	switch o {
-	case connector.OutcomeSuccess:
+	case schematype.OutcomeSuccess:
 		return "Successful"
-	case connector.OutcomePartial:
+	case schematype.OutcomePartial:
 		return "Partially successful"
-	case connector.OutcomeFailure:
+	case schematype.OutcomeFailure:
 		return "Unsuccessful"
-	case connector.OutcomeNotAnswered:
+	case schematype.OutcomeNotAnswered:
 		return "Not answered"
 	}
 	return string(o)
 }
 
-func disposition(o connector.Outcome) string {
-	if o == connector.OutcomeNotAnswered {
+func disposition(o schematype.CallOutcome) string {
+	if o == schematype.OutcomeNotAnswered {
 		return dispositionNoAnswer
 	}
 	return dispositionConnected

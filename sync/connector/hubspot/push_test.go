@@ -12,6 +12,7 @@ import (
 	"time"
 	"unicode/utf8"
 
+	"github.com/intake/intake/schema/schematype"
 	"github.com/intake/intake/sync/connector"
 	"github.com/intake/intake/sync/sandbox"
 	"github.com/intake/intake/sync/sandbox/hubspotfake"
@@ -21,9 +22,9 @@ func pushRequest(b *bundle, key, status string) connector.PushRequest {
 	return connector.PushRequest{
 		Key:        key,
 		Contact:    connector.ContactRef{ExternalID: b.data.ExternalID(3)},
-		Outcome:    connector.OutcomeSuccess,
+		Outcome:    schematype.OutcomeSuccess,
 		Transcript: "Agent: Hello <Anna>\r\nAnna: Hi & welcome\n",
-		QuestionResults: []connector.QuestionResult{
+		QuestionResults: []schematype.QuestionResult{
 			{Question: "Available from?", Answer: "March"},
 			{Question: "Forklift licence?", Answer: "yes"},
 		},
@@ -148,7 +149,7 @@ func TestPush(t *testing.T) {
 	t.Run("not answered", func(t *testing.T) {
 		t.Parallel()
 		b := setup(t, data)
-		p := connector.PushRequest{Key: `k3 <&"'>`, Contact: connector.ContactRef{ExternalID: data.ExternalID(0)}, Outcome: connector.OutcomeNotAnswered}
+		p := connector.PushRequest{Key: `k3 <&"'>`, Contact: connector.ContactRef{ExternalID: data.ExternalID(0)}, Outcome: schematype.OutcomeNotAnswered}
 		if err := b.conn.Push(ctx, p); err != nil {
 			t.Fatalf("Push: %v", err)
 		}
@@ -324,7 +325,7 @@ func TestPush(t *testing.T) {
 		b := setup(t, data)
 		p := pushRequest(b, "k13", "")
 		for i := range 5000 {
-			p.QuestionResults = append(p.QuestionResults, connector.QuestionResult{Question: fmt.Sprintf("Question %d?", i), Answer: "yes"})
+			p.QuestionResults = append(p.QuestionResults, schematype.QuestionResult{Question: fmt.Sprintf("Question %d?", i), Answer: "yes"})
 		}
 		if err := b.conn.Push(ctx, p); err != nil {
 			t.Fatalf("Push: %v", err)
@@ -383,7 +384,7 @@ func TestPushUnreliable(t *testing.T) {
 		p := connector.PushRequest{
 			Key:          fmt.Sprintf("delivery-%d", i),
 			Contact:      connector.ContactRef{ExternalID: data.ExternalID(i)},
-			Outcome:      connector.OutcomeSuccess,
+			Outcome:      schematype.OutcomeSuccess,
 			MappedStatus: "CONNECTED",
 		}
 		for attempt := 1; ; attempt++ {

@@ -5,6 +5,7 @@
 package talention
 
 import (
+	"github.com/intake/intake/schema/schematype"
 	"github.com/intake/intake/sync/connector"
 	"github.com/intake/intake/sync/connector/ats"
 )
@@ -12,7 +13,7 @@ import (
 // New returns the Talention provider.
 func New() connector.Provider {
 	return ats.New(ats.Config{
-		Key:           connector.Talention,
+		Key:           schematype.ProviderTalention,
 		Name:          "Talention",
 		StatusMapping: true,
 		Webhooks:      true,

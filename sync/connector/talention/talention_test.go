@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/intake/intake/schema/schematype"
 	"github.com/intake/intake/sync/connector"
 	"github.com/intake/intake/sync/connector/ats"
 	"github.com/intake/intake/sync/connector/talention"
@@ -19,7 +20,7 @@ import (
 func TestDescriptor(t *testing.T) {
 	t.Parallel()
 	want := connector.Descriptor{
-		Key:                   connector.Talention,
+		Key:                   schematype.ProviderTalention,
 		Name:                  "Talention",
 		SupportsPushback:      true,
 		SupportsStatusMapping: true,
@@ -30,7 +31,7 @@ func TestDescriptor(t *testing.T) {
 			Description: "Applications created since the last sync, for the selected jobs (all jobs when none is selected).",
 			IsDefault:   true,
 		}},
-		ReferenceKinds: []connector.ReferenceKind{connector.KindJob},
+		ReferenceKinds: []schematype.ReferenceKind{schematype.ReferenceJob},
 		CredentialKeys: []string{"baseURL", "apiKey", "webhookSecret"},
 	}
 	if got := talention.New().Descriptor(); !reflect.DeepEqual(got, want) {
@@ -66,7 +67,7 @@ func TestRoundTrip(t *testing.T) {
 	}
 	err = conn.Push(ctx, connector.PushRequest{
 		Key: "d1", Contact: connector.ContactRef{ExternalID: rec.ExternalID, Attributes: rec.Attributes},
-		Outcome: connector.OutcomeNotAnswered, MappedStatus: "unreachable",
+		Outcome: schematype.OutcomeNotAnswered, MappedStatus: "unreachable",
 	})
 	if err != nil {
 		t.Fatalf("Push: %v", err)
@@ -109,7 +110,7 @@ func TestLostAnswer(t *testing.T) {
 		Contact: connector.ContactRef{ExternalID: data.ExternalID(i), Attributes: map[string]any{
 			ats.AttrApplicationID: atsfake.ApplicationID(data, i), ats.AttrJobID: atsfake.JobID(i % 5),
 		}},
-		Outcome: connector.OutcomeSuccess, MappedStatus: "Interview",
+		Outcome: schematype.OutcomeSuccess, MappedStatus: "Interview",
 	})
 	if err != nil {
 		t.Fatalf("Push: %v", err)

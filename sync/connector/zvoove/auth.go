@@ -12,6 +12,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/intake/intake/schema/schematype"
 	"github.com/intake/intake/sync/connector"
 )
 
@@ -60,7 +61,7 @@ func newTokenSource(tokenURL, clientID, clientSecret string, api *connector.Clie
 	opts.HTTPClient = &hc
 	opts.Retry.MaxAttempts = 1
 	origin := &url.URL{Scheme: u.Scheme, Host: u.Host}
-	client, err := connector.NewClient(connector.Zvoove, origin.String(), opts)
+	client, err := connector.NewClient(schematype.ProviderZvoove, origin.String(), opts)
 	if err != nil {
 		return nil, &connector.CredentialError{Key: "tokenURL", Message: "must be an absolute http(s) URL without credentials, query or fragment"}
 	}
@@ -146,9 +147,9 @@ func (s *tokenSource) fetch(ctx context.Context) (string, time.Time, error) {
 	case err != nil: // the request's context ended: worth another attempt
 		return "", time.Time{}, s.temporary("requesting access token", err)
 	case resp.AccessToken == "":
-		return "", time.Time{}, &connector.Error{Provider: connector.Zvoove, Op: s.op, StatusCode: http.StatusOK, Message: "token response without access_token"}
+		return "", time.Time{}, &connector.Error{Provider: schematype.ProviderZvoove, Op: s.op, StatusCode: http.StatusOK, Message: "token response without access_token"}
 	case resp.TokenType != "" && !strings.EqualFold(resp.TokenType, "Bearer"):
-		return "", time.Time{}, &connector.Error{Provider: connector.Zvoove, Op: s.op, StatusCode: http.StatusOK, Message: fmt.Sprintf("unsupported token_type %.20q", resp.TokenType)}
+		return "", time.Time{}, &connector.Error{Provider: schematype.ProviderZvoove, Op: s.op, StatusCode: http.StatusOK, Message: fmt.Sprintf("unsupported token_type %.20q", resp.TokenType)}
 	}
 	lifetime := defaultTokenLifetime
 	if n, err := resp.ExpiresIn.Int64(); err == nil && n > 0 && n < 1<<31 {
@@ -158,7 +159,7 @@ func (s *tokenSource) fetch(ctx context.Context) (string, time.Time, error) {
 }
 
 func (s *tokenSource) temporary(msg string, err error) *connector.Error {
-	return &connector.Error{Provider: connector.Zvoove, Op: s.op, Message: msg + ": " + err.Error(), Temporary: true, Err: err}
+	return &connector.Error{Provider: schematype.ProviderZvoove, Op: s.op, Message: msg + ": " + err.Error(), Temporary: true, Err: err}
 }
 
 // formTransport sends a JSON object body of string values as an

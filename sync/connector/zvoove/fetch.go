@@ -17,6 +17,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/intake/intake/schema/schematype"
 	"github.com/intake/intake/sync/connector"
 )
 
@@ -116,8 +117,8 @@ func (c *conn) fetch(ctx context.Context, req connector.FetchRequest, emit func(
 func officeIDs(refs []connector.Reference) ([]string, error) {
 	var ids []string
 	for _, r := range refs {
-		if r.Kind != "" && r.Kind != connector.KindOffice {
-			return nil, fmt.Errorf("zvoove: reference %q is a %s, want an %s", r.ExternalID, r.Kind, connector.KindOffice)
+		if r.Kind != "" && r.Kind != schematype.ReferenceOffice {
+			return nil, fmt.Errorf("zvoove: reference %q is a %s, want an %s", r.ExternalID, r.Kind, schematype.ReferenceOffice)
 		}
 		n, err := strconv.ParseInt(r.ExternalID, 10, 64)
 		if err != nil || n < 0 {
@@ -401,7 +402,7 @@ func (c *conn) fetchTalentPool(ctx context.Context, req connector.FetchRequest, 
 			// answer, asked without PageNumber, is the first, and its
 			// number tells the base.
 			if md.PageNumber == nil || *md.PageNumber < 0 || *md.PageNumber > 1 {
-				return &connector.Error{Provider: connector.Zvoove, Op: http.MethodGet + " " + pathChangelog, StatusCode: http.StatusOK,
+				return &connector.Error{Provider: schematype.ProviderZvoove, Op: http.MethodGet + " " + pathChangelog, StatusCode: http.StatusOK,
 					Message: "change log out of ID order and without a usable metadata.pageNumber: it cannot be paged safely"}
 			}
 			next.Paged, next.Base, next.Size = true, *md.PageNumber, size

@@ -38,6 +38,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/intake/intake/schema/schematype"
 	"github.com/intake/intake/sync/connector"
 )
 
@@ -74,7 +75,7 @@ func (provider) Descriptor() connector.Descriptor { return descriptor() }
 
 func descriptor() connector.Descriptor {
 	return connector.Descriptor{
-		Key:  connector.Zvoove,
+		Key:  schematype.ProviderZvoove,
 		Name: "zvoove",
 		SearchTypes: []connector.SearchType{
 			{
@@ -91,14 +92,14 @@ func descriptor() connector.Descriptor {
 					Key:         FieldDaysSinceLastChange,
 					Label:       "Days since last change",
 					Description: "Include candidates whose profile was changed within this many days.",
-					Type:        connector.FieldInt,
+					Type:        schematype.FieldInt,
 					Required:    true,
 					Min:         connector.Ptr(1),
 					Max:         connector.Ptr(3650),
 				}},
 			},
 		},
-		ReferenceKinds: []connector.ReferenceKind{connector.KindOffice},
+		ReferenceKinds: []schematype.ReferenceKind{schematype.ReferenceOffice},
 		CredentialKeys: slices.Clone(credentialKeys),
 	}
 }
@@ -123,7 +124,7 @@ func (provider) Open(creds connector.Credentials, opts connector.Options) (conne
 	case apiKey == "" && clientSecret == "":
 		return nil, &connector.CredentialError{Key: "clientSecret", Message: "is required with clientID"}
 	}
-	api, err := connector.NewClient(connector.Zvoove, creds["baseURL"], opts)
+	api, err := connector.NewClient(schematype.ProviderZvoove, creds["baseURL"], opts)
 	if err != nil {
 		return nil, err
 	}
@@ -214,7 +215,7 @@ func (c *conn) offices(ctx context.Context) ([]department, error) {
 			for _, r := range raw {
 				var d department
 				if err := json.Unmarshal(r, &d); err != nil {
-					return &connector.Error{Provider: connector.Zvoove, Op: departmentsRequest(-1, officePageSize).Op(), StatusCode: http.StatusOK,
+					return &connector.Error{Provider: schematype.ProviderZvoove, Op: departmentsRequest(-1, officePageSize).Op(), StatusCode: http.StatusOK,
 						Message: "unreadable office: " + err.Error(), Err: err}
 				}
 				if d.ID != "" && (d.Active == nil || *d.Active) && !seen[d.ID] {
@@ -256,7 +257,7 @@ func (c *conn) References(ctx context.Context, q connector.ReferenceQuery) (conn
 	var matches []connector.Reference
 	for _, d := range ds {
 		if name := d.name(); strings.Contains(strings.ToLower(name), needle) {
-			matches = append(matches, connector.Reference{ExternalID: string(d.ID), Kind: connector.KindOffice, Name: name})
+			matches = append(matches, connector.Reference{ExternalID: string(d.ID), Kind: schematype.ReferenceOffice, Name: name})
 		}
 	}
 	var out connector.ReferencePage

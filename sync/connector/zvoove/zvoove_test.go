@@ -14,6 +14,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/intake/intake/schema/schematype"
 	"github.com/intake/intake/sync/connector"
 	"github.com/intake/intake/sync/connector/zvoove"
 	"github.com/intake/intake/sync/sandbox"
@@ -159,16 +160,16 @@ func inGroups(d sandbox.Dataset, groups ...int) func(int) bool {
 }
 
 func office(g int) connector.Reference {
-	return connector.Reference{ExternalID: strconv.Itoa(zvoovefake.OfficeID(g)), Kind: connector.KindOffice}
+	return connector.Reference{ExternalID: strconv.Itoa(zvoovefake.OfficeID(g)), Kind: schematype.ReferenceOffice}
 }
 
 func TestDescriptor(t *testing.T) {
 	t.Parallel()
 	d := zvoove.New().Descriptor()
-	if d.Key != connector.Zvoove || d.Name != "zvoove" || d.SupportsPushback || d.SupportsStatusMapping || d.SupportsWebhooks {
+	if d.Key != schematype.ProviderZvoove || d.Name != "zvoove" || d.SupportsPushback || d.SupportsStatusMapping || d.SupportsWebhooks {
 		t.Fatalf("descriptor = %+v", d)
 	}
-	if !slices.Equal(d.ReferenceKinds, []connector.ReferenceKind{connector.KindOffice}) {
+	if !slices.Equal(d.ReferenceKinds, []schematype.ReferenceKind{schematype.ReferenceOffice}) {
 		t.Fatalf("reference kinds = %v", d.ReferenceKinds)
 	}
 	if def := d.DefaultSearchType(); def.Key != connector.SearchNewApplications || def.Name != "Default - New Applications" || len(def.Fields) != 0 {
@@ -179,7 +180,7 @@ func TestDescriptor(t *testing.T) {
 		t.Fatalf("talent pool search type = %+v", tp)
 	}
 	f := tp.Fields[0]
-	if f.Key != "daysSinceLastChange" || f.Label != "Days since last change" || f.Type != connector.FieldInt ||
+	if f.Key != "daysSinceLastChange" || f.Label != "Days since last change" || f.Type != schematype.FieldInt ||
 		!f.Required || *f.Min != 1 || *f.Max != 3650 || f.Description == "" {
 		t.Fatalf("field = %+v", f)
 	}
@@ -398,7 +399,7 @@ func TestReferences(t *testing.T) {
 	names := func(refs []connector.Reference) []string {
 		var out []string
 		for _, r := range refs {
-			if r.Kind != connector.KindOffice {
+			if r.Kind != schematype.ReferenceOffice {
 				t.Fatalf("reference %+v is not an office", r)
 			}
 			out = append(out, r.ExternalID+" "+r.Name)
@@ -561,8 +562,8 @@ func TestFetchRefusesBadRequests(t *testing.T) {
 		{"missing days", connector.FetchRequest{SearchType: connector.SearchTalentPool}, "searchParams.daysSinceLastChange"},
 		{"days out of range", connector.FetchRequest{SearchType: connector.SearchTalentPool, Params: map[string]any{"daysSinceLastChange": 0}}, "searchParams.daysSinceLastChange"},
 		{"unknown parameter", connector.FetchRequest{Params: map[string]any{"x": 1}}, "searchParams.x"},
-		{"reference of another kind", connector.FetchRequest{References: []connector.Reference{{ExternalID: "1", Kind: connector.KindJob}}}, `reference "1" is a JOB`},
-		{"reference that is no office ID", connector.FetchRequest{References: []connector.Reference{{ExternalID: "abc", Kind: connector.KindOffice}}}, `reference "abc" is not an office ID`},
+		{"reference of another kind", connector.FetchRequest{References: []connector.Reference{{ExternalID: "1", Kind: schematype.ReferenceJob}}}, `reference "1" is a JOB`},
+		{"reference that is no office ID", connector.FetchRequest{References: []connector.Reference{{ExternalID: "abc", Kind: schematype.ReferenceOffice}}}, `reference "abc" is not an office ID`},
 		{"garbled cursor", connector.FetchRequest{Cursor: "%%%"}, "invalid cursor"},
 		{"cursor of another search type", connector.FetchRequest{SearchType: connector.SearchTalentPool, Params: map[string]any{"daysSinceLastChange": 3}, Cursor: newCursor}, "invalid cursor"},
 	} {

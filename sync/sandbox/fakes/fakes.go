@@ -11,6 +11,7 @@ import (
 	"net/http"
 	"time"
 
+	"github.com/intake/intake/schema/schematype"
 	"github.com/intake/intake/sync/connector"
 	"github.com/intake/intake/sync/sandbox"
 	"github.com/intake/intake/sync/sandbox/atsfake"
@@ -39,21 +40,21 @@ func New(d sandbox.Dataset) *Set {
 	}
 }
 
-var prefixes = map[connector.ProviderKey]string{
-	connector.Zvoove:    "/zvoove",
-	connector.Talention: "/talention",
-	connector.Compleet:  "/compleet",
-	connector.HubSpot:   "/hubspot",
+var prefixes = map[schematype.ProviderKey]string{
+	schematype.ProviderZvoove:    "/zvoove",
+	schematype.ProviderTalention: "/talention",
+	schematype.ProviderCompleet:  "/compleet",
+	schematype.ProviderHubSpot:   "/hubspot",
 }
 
 // Handler serves every fake under its prefix.
 func (s *Set) Handler() http.Handler {
 	mux := http.NewServeMux()
-	for p, h := range map[connector.ProviderKey]http.Handler{
-		connector.Zvoove:    s.Zvoove.Handler(),
-		connector.Talention: s.Talention.Handler(),
-		connector.Compleet:  s.Compleet.Handler(),
-		connector.HubSpot:   s.HubSpot.Handler(),
+	for p, h := range map[schematype.ProviderKey]http.Handler{
+		schematype.ProviderZvoove:    s.Zvoove.Handler(),
+		schematype.ProviderTalention: s.Talention.Handler(),
+		schematype.ProviderCompleet:  s.Compleet.Handler(),
+		schematype.ProviderHubSpot:   s.HubSpot.Handler(),
 	} {
 		prefix := prefixes[p]
 		mux.Handle(prefix+"/", http.StripPrefix(prefix, h))
@@ -85,18 +86,18 @@ func (s *Set) Close() error {
 }
 
 // BaseURL is the base URL of a provider's fake.
-func (s *Set) BaseURL(p connector.ProviderKey) string { return s.URL + prefixes[p] }
+func (s *Set) BaseURL(p schematype.ProviderKey) string { return s.URL + prefixes[p] }
 
 // Credentials returns credentials that connect to a provider's fake.
-func (s *Set) Credentials(p connector.ProviderKey) connector.Credentials {
+func (s *Set) Credentials(p schematype.ProviderKey) connector.Credentials {
 	switch p {
-	case connector.Zvoove:
+	case schematype.ProviderZvoove:
 		return s.Zvoove.Credentials(s.BaseURL(p))
-	case connector.Talention:
+	case schematype.ProviderTalention:
 		return s.Talention.Credentials(s.BaseURL(p))
-	case connector.Compleet:
+	case schematype.ProviderCompleet:
 		return s.Compleet.Credentials(s.BaseURL(p))
-	case connector.HubSpot:
+	case schematype.ProviderHubSpot:
 		return s.HubSpot.Credentials(s.BaseURL(p))
 	}
 	return nil

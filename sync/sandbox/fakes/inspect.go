@@ -1,7 +1,7 @@
 package fakes
 
 import (
-	"github.com/intake/intake/sync/connector"
+	"github.com/intake/intake/schema/schematype"
 	"github.com/intake/intake/sync/sandbox"
 )
 
@@ -10,10 +10,10 @@ import (
 // hs_call_body of every call logged on a HubSpot contact, the content of
 // every note on an ATS candidate. Each delivery leaves connector.Marker of
 // its key in what it creates, so a test counts deliveries by marker.
-func (s *Set) Delivered(p connector.ProviderKey, contacts []string) map[string][]string {
+func (s *Set) Delivered(p schematype.ProviderKey, contacts []string) map[string][]string {
 	out := make(map[string][]string, len(contacts))
 	switch p {
-	case connector.HubSpot:
+	case schematype.ProviderHubSpot:
 		want := make(map[string]bool, len(contacts))
 		for _, id := range contacts {
 			want[id] = true
@@ -25,9 +25,9 @@ func (s *Set) Delivered(p connector.ProviderKey, contacts []string) map[string][
 				}
 			}
 		}
-	case connector.Talention, connector.Compleet:
+	case schematype.ProviderTalention, schematype.ProviderCompleet:
 		fake := s.Talention
-		if p == connector.Compleet {
+		if p == schematype.ProviderCompleet {
 			fake = s.Compleet
 		}
 		for _, id := range contacts {
@@ -40,13 +40,13 @@ func (s *Set) Delivered(p connector.ProviderKey, contacts []string) map[string][
 }
 
 // Faults returns the fault injector of the provider's fake.
-func (s *Set) Faults(p connector.ProviderKey) *sandbox.Faults {
+func (s *Set) Faults(p schematype.ProviderKey) *sandbox.Faults {
 	switch p {
-	case connector.Zvoove:
+	case schematype.ProviderZvoove:
 		return s.Zvoove.Faults
-	case connector.Talention:
+	case schematype.ProviderTalention:
 		return s.Talention.Faults
-	case connector.Compleet:
+	case schematype.ProviderCompleet:
 		return s.Compleet.Faults
 	}
 	return s.HubSpot.Faults

@@ -1,0 +1,258 @@
+package schematype
+
+import (
+	"fmt"
+	"io"
+	"slices"
+	"strconv"
+)
+
+// Every enum below is a string type whose values are at once the GraphQL
+// enum values and the strings stored in the database: renaming a value
+// changes the API and needs a migration. Each has
+//
+//   - Values, which ent reads to declare the column
+//     (field.Enum(...).GoType(T(""))) and to validate writes;
+//   - MarshalGQL and UnmarshalGQL, through which gqlgen reads and writes it
+//     as the GraphQL enum of the same name (gqlgen.yml).
+//
+// The enums of graph/ent.graphqls also have Descriptions, the description
+// of each value in the API reference (the EnumDoc annotation of their ent
+// field passes them to the generator).
+
+// ProviderKey names an external system: GraphQL ProviderKey, the stored
+// integrations.provider.
+type ProviderKey string
+
+const (
+	ProviderZvoove    ProviderKey = "ZVOOVE"
+	ProviderTalention ProviderKey = "TALENTION"
+	ProviderCompleet  ProviderKey = "COMPLEET"
+	ProviderHubSpot   ProviderKey = "HUBSPOT"
+)
+
+// Values lists the provider keys in the order of the column declaration.
+func (ProviderKey) Values() []string {
+	return values(ProviderZvoove, ProviderTalention, ProviderCompleet, ProviderHubSpot)
+}
+
+// Descriptions describes each provider key in the API reference.
+func (ProviderKey) Descriptions() map[string]string {
+	return map[string]string{
+		string(ProviderZvoove):    "zvoove, an applicant tracking system: triggers import its candidates.",
+		string(ProviderTalention): "Talention, an applicant tracking system: triggers import its applications.",
+		string(ProviderCompleet):  "Compleet, an applicant tracking system: triggers import its applications.",
+		string(ProviderHubSpot):   "HubSpot, a CRM: triggers import its contacts.",
+	}
+}
+
+// MarshalGQL implements graphql.Marshaler.
+func (k ProviderKey) MarshalGQL(w io.Writer) { marshal(w, k) }
+
+// UnmarshalGQL implements graphql.Unmarshaler.
+func (k *ProviderKey) UnmarshalGQL(v any) error { return unmarshal(k, v, "ProviderKey") }
+
+// ReferenceKind is what a reference is in the external system: GraphQL
+// ReferenceKind, the stored references.kind.
+type ReferenceKind string
+
+const (
+	ReferenceJob      ReferenceKind = "JOB"
+	ReferenceCampaign ReferenceKind = "CAMPAIGN"
+	ReferenceList     ReferenceKind = "LIST"
+	ReferenceSegment  ReferenceKind = "SEGMENT"
+	ReferenceOffice   ReferenceKind = "OFFICE"
+)
+
+// Values lists the reference kinds in the order of the column declaration.
+func (ReferenceKind) Values() []string {
+	return values(ReferenceJob, ReferenceCampaign, ReferenceList, ReferenceSegment, ReferenceOffice)
+}
+
+// Descriptions describes each reference kind in the API reference.
+func (ReferenceKind) Descriptions() map[string]string {
+	return map[string]string{
+		string(ReferenceJob):      "A job posting: its records are the applications to it.",
+		string(ReferenceCampaign): "A campaign of the external system.",
+		string(ReferenceList):     "A list of contacts, such as a HubSpot list.",
+		string(ReferenceSegment):  "A segment of contacts of the external system.",
+		string(ReferenceOffice):   "A branch office: its records are the candidates it manages.",
+	}
+}
+
+// MarshalGQL implements graphql.Marshaler.
+func (k ReferenceKind) MarshalGQL(w io.Writer) { marshal(w, k) }
+
+// UnmarshalGQL implements graphql.Unmarshaler.
+func (k *ReferenceKind) UnmarshalGQL(v any) error { return unmarshal(k, v, "ReferenceKind") }
+
+// CallOutcome is a call's result as the calling platform reports it:
+// GraphQL CallOutcome, the stored call_results.outcome.
+type CallOutcome string
+
+const (
+	OutcomeSuccess     CallOutcome = "SUCCESS"      // green
+	OutcomePartial     CallOutcome = "PARTIAL"      // yellow
+	OutcomeFailure     CallOutcome = "FAILURE"      // red
+	OutcomeNotAnswered CallOutcome = "NOT_ANSWERED" // not answered
+)
+
+// Values lists the outcomes in the order of the column declaration.
+func (CallOutcome) Values() []string {
+	return values(OutcomeSuccess, OutcomePartial, OutcomeFailure, OutcomeNotAnswered)
+}
+
+// Descriptions describes each outcome in the API reference.
+func (CallOutcome) Descriptions() map[string]string {
+	return map[string]string{
+		string(OutcomeSuccess):     "The call reached its goal (green).",
+		string(OutcomePartial):     "The call partly reached its goal (yellow).",
+		string(OutcomeFailure):     "The call did not reach its goal (red).",
+		string(OutcomeNotAnswered): "Nobody answered the call.",
+	}
+}
+
+// MarshalGQL implements graphql.Marshaler.
+func (o CallOutcome) MarshalGQL(w io.Writer) { marshal(w, o) }
+
+// UnmarshalGQL implements graphql.Unmarshaler.
+func (o *CallOutcome) UnmarshalGQL(v any) error { return unmarshal(o, v, "CallOutcome") }
+
+// ImportIssueCode is why a fetched record was not imported: GraphQL
+// ImportIssueCode, the stored import_issues.code. internal/phone answers
+// with the two phone codes.
+type ImportIssueCode string
+
+const (
+	// IssueMissingPhone: the record has no phone number (none, or only
+	// blank values).
+	IssueMissingPhone ImportIssueCode = "MISSING_PHONE"
+	// IssueInvalidPhone: the record's phone numbers are not valid numbers
+	// in the campaign's region or for their own country code.
+	IssueInvalidPhone ImportIssueCode = "INVALID_PHONE"
+	// IssueDuplicate: the campaign already has a contact with the number.
+	IssueDuplicate ImportIssueCode = "DUPLICATE"
+	// IssueFilteredOut: the record belongs to none of the trigger's
+	// references.
+	IssueFilteredOut ImportIssueCode = "FILTERED_OUT"
+	// IssueInvalidRecord: the connector could not read the record
+	// completely.
+	IssueInvalidRecord ImportIssueCode = "INVALID_RECORD"
+)
+
+// Values lists the issue codes in the order of the column declaration.
+func (ImportIssueCode) Values() []string {
+	return values(IssueMissingPhone, IssueInvalidPhone, IssueDuplicate, IssueFilteredOut, IssueInvalidRecord)
+}
+
+// Descriptions describes each issue code in the API reference.
+func (ImportIssueCode) Descriptions() map[string]string {
+	return map[string]string{
+		string(IssueMissingPhone):  "The record has no phone number (none, or only blank values). Counted in SyncRun.invalidPhone.",
+		string(IssueInvalidPhone):  "None of the record's phone numbers is valid, read in the campaign's phone region or with its own country code. Counted in SyncRun.invalidPhone.",
+		string(IssueDuplicate):     "The campaign already has a contact with the record's number, or an earlier record of the same page has it. Counted in SyncRun.duplicates.",
+		string(IssueFilteredOut):   "The record belongs to none of the trigger's references. Counted in SyncRun.filteredOut.",
+		string(IssueInvalidRecord): "The connector could not read the record completely. Counted in SyncRun.failed.",
+	}
+}
+
+// MarshalGQL implements graphql.Marshaler.
+func (c ImportIssueCode) MarshalGQL(w io.Writer) { marshal(w, c) }
+
+// UnmarshalGQL implements graphql.Unmarshaler.
+func (c *ImportIssueCode) UnmarshalGQL(v any) error { return unmarshal(c, v, "ImportIssueCode") }
+
+// SearchFieldType is the type of a search parameter of a provider: GraphQL
+// SearchFieldType. It is not stored: the connectors declare it.
+type SearchFieldType string
+
+const (
+	FieldInt     SearchFieldType = "INT"
+	FieldString  SearchFieldType = "STRING"
+	FieldBoolean SearchFieldType = "BOOLEAN"
+)
+
+// Values lists the search field types.
+func (SearchFieldType) Values() []string { return values(FieldInt, FieldString, FieldBoolean) }
+
+// MarshalGQL implements graphql.Marshaler.
+func (t SearchFieldType) MarshalGQL(w io.Writer) { marshal(w, t) }
+
+// UnmarshalGQL implements graphql.Unmarshaler.
+func (t *SearchFieldType) UnmarshalGQL(v any) error { return unmarshal(t, v, "SearchFieldType") }
+
+// Role is what a caller may do: GraphQL Role, the stored api_keys.role, and
+// the role of an authenticated viewer (internal/viewer).
+type Role string
+
+const (
+	// RoleAdmin may query, subscribe and mutate.
+	RoleAdmin Role = "ADMIN"
+	// RoleViewer may query and subscribe, not mutate.
+	RoleViewer Role = "VIEWER"
+)
+
+// Values lists the roles in the order of the column declaration.
+func (Role) Values() []string { return values(RoleAdmin, RoleViewer) }
+
+// MarshalGQL implements graphql.Marshaler.
+func (r Role) MarshalGQL(w io.Writer) { marshal(w, r) }
+
+// UnmarshalGQL implements graphql.Unmarshaler.
+func (r *Role) UnmarshalGQL(v any) error { return unmarshal(r, v, "Role") }
+
+// AuditActorKind is who made a change of the audit trail: GraphQL
+// AuditActorKind, the stored audit_events.actor_kind.
+type AuditActorKind string
+
+const (
+	// ActorAPIKey is an API key; the event names it.
+	ActorAPIKey AuditActorKind = "API_KEY"
+	// ActorWebhook is a verified webhook of an external system.
+	ActorWebhook AuditActorKind = "WEBHOOK"
+	// ActorSchedule is the scheduler.
+	ActorSchedule AuditActorKind = "SCHEDULE"
+	// ActorSystem is Intake itself.
+	ActorSystem AuditActorKind = "SYSTEM"
+)
+
+// Values lists the actor kinds in the order of the column declaration.
+func (AuditActorKind) Values() []string {
+	return values(ActorAPIKey, ActorWebhook, ActorSchedule, ActorSystem)
+}
+
+// MarshalGQL implements graphql.Marshaler.
+func (k AuditActorKind) MarshalGQL(w io.Writer) { marshal(w, k) }
+
+// UnmarshalGQL implements graphql.Unmarshaler.
+func (k *AuditActorKind) UnmarshalGQL(v any) error { return unmarshal(k, v, "AuditActorKind") }
+
+func values[T ~string](vs ...T) []string {
+	out := make([]string, len(vs))
+	for i, v := range vs {
+		out[i] = string(v)
+	}
+	return out
+}
+
+func marshal[T ~string](w io.Writer, v T) {
+	io.WriteString(w, strconv.Quote(string(v)))
+}
+
+// unmarshal sets *e to v when v is one of e's values. gqlgen checks enum
+// input against the GraphQL schema before it gets here; the check makes
+// UnmarshalGQL refuse what ent would refuse on write for any other caller.
+func unmarshal[T interface {
+	~string
+	Values() []string
+}](e *T, v any, name string) error {
+	s, ok := v.(string)
+	if !ok {
+		return fmt.Errorf("enum %s must be a string, not %T", name, v)
+	}
+	if !slices.Contains((*e).Values(), s) {
+		return fmt.Errorf("%s is not a valid %s", s, name)
+	}
+	*e = T(s)
+	return nil
+}
