@@ -10,6 +10,7 @@ import (
 	"github.com/intake/intake/graph/model"
 	"github.com/intake/intake/internal/pulid"
 	"github.com/intake/intake/internal/service"
+	"github.com/intake/intake/sync/engine"
 	"github.com/intake/intake/sync/progress"
 )
 
@@ -27,7 +28,7 @@ func (r *Resolver) followRun(ctx context.Context, id pulid.ID) (<-chan *model.Sy
 		return nil, err
 	}
 	first := func(emit emitFunc[*model.SyncProgress]) bool {
-		return emit(progressOf(run)) && !service.RunEnded(run.Status)
+		return emit(progressOf(run)) && !engine.RunEnded(run.Status)
 	}
 	// Every notice of the topic is about the run: one re-read answers them.
 	step := func(_ []progress.Notice, emit emitFunc[*model.SyncProgress]) bool {
@@ -39,7 +40,7 @@ func (r *Resolver) followRun(ctx context.Context, id pulid.ID) (<-chan *model.Sy
 			return true
 		}
 		run = next
-		return emit(progressOf(run)) && !service.RunEnded(run.Status)
+		return emit(progressOf(run)) && !engine.RunEnded(run.Status)
 	}
 	return newStream(ctx, sub, first, step), nil
 }
@@ -87,7 +88,7 @@ func (r *Resolver) campaignEvent(ctx context.Context, emit emitFunc[model.Campai
 				return false
 			}
 		}
-		if service.RunEnded(run.Status) {
+		if engine.RunEnded(run.Status) {
 			delete(imported, run.ID)
 		}
 	case progress.KindResync:
@@ -139,7 +140,7 @@ func progressOf(run *ent.SyncRun) *model.SyncProgress {
 	p := &model.SyncProgress{
 		Run: run, Fetched: run.Fetched, Imported: run.Imported, Duplicates: run.Duplicates,
 		InvalidPhone: run.InvalidPhone, FilteredOut: run.FilteredOut, Failed: run.Failed, Total: run.Total,
-		Done: service.RunEnded(run.Status),
+		Done: engine.RunEnded(run.Status),
 	}
 	switch {
 	case p.Done:

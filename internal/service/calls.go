@@ -2,14 +2,21 @@ package service
 
 import (
 	"context"
+	"database/sql"
+	"errors"
 	"fmt"
+	"strconv"
 	"strings"
 	"time"
 	"unicode/utf8"
 
+	"entgo.io/ent/dialect"
+
 	"github.com/intake/intake/ent"
 	"github.com/intake/intake/ent/callresult"
+	"github.com/intake/intake/ent/pushback"
 	"github.com/intake/intake/internal/pulid"
+	"github.com/intake/intake/internal/viewer"
 	"github.com/intake/intake/schema/schematype"
 )
 
@@ -25,7 +32,7 @@ const (
 // RecordCallResultInput is recordCallResult's input.
 type RecordCallResultInput struct {
 	ContactID       pulid.ID
-	Outcome         callresult.Outcome
+	Outcome         schematype.CallOutcome
 	Transcript      *string
 	QuestionResults []schematype.QuestionResult
 	CalledAt        time.Time
@@ -33,10 +40,10 @@ type RecordCallResultInput struct {
 	IdempotencyKey  *string
 }
 
-// CallResult is a validated call result to record.
-type CallResult struct {
+// callResult is a validated call result to record.
+type callResult struct {
 	ContactID       pulid.ID
-	Outcome         callresult.Outcome
+	Outcome         schematype.CallOutcome
 	Transcript      string
 	QuestionResults []schematype.QuestionResult
 	CalledAt        time.Time
@@ -44,41 +51,166 @@ type CallResult struct {
 	IdempotencyKey  string // "" = none
 }
 
-// Calls records call results and delivers them (the job queue).
-type Calls interface {
-	RecordCallResult(ctx context.Context, c CallResult) (*ent.CallResult, error)
-	RetryPushback(ctx context.Context, id pulid.ID) (*ent.Pushback, error)
-}
-
 // RecordCallResult validates a call result reported by the calling platform
-// and records it with its pushback, once per idempotency key.
+// and records it, once per idempotency key: a key recorded before (or
+// racing in) returns the first result. When the contact's campaign has a
+// trigger with pushback on, the result's Pushback and the job delivering it
+// are created in the same transaction.
 func (s *Service) RecordCallResult(ctx context.Context, in RecordCallResultInput) (*ent.CallResult, error) {
 	c, err := validateCallResult(in, time.Now())
 	if err != nil {
 		return nil, err
 	}
-	if s.calls == nil {
-		return nil, &Error{Code: "NOT_AVAILABLE", Message: "this process runs no job queue"}
+	if s.jobs == nil {
+		return nil, errNoEngine
 	}
-	return s.calls.RecordCallResult(ctx, c)
+	var res *ent.CallResult
+	var pb *ent.Pushback
+	var target pushbackTarget
+	err = s.store.InTx(ctx, func(tx *sql.Tx, cl *ent.Client) error {
+		var err error
+		if target, err = s.pushbackTarget(ctx, tx, c.ContactID); err != nil {
+			return err
+		}
+		create := cl.CallResult.Create().
+			SetContactID(c.ContactID).SetOutcome(c.Outcome).SetTranscript(c.Transcript).
+			SetQuestionResults(c.QuestionResults).SetCalledAt(c.CalledAt).SetDurationSeconds(c.DurationSeconds)
+		if c.IdempotencyKey != "" {
+			create.SetIdempotencyKey(c.IdempotencyKey)
+		}
+		if res, err = create.Save(ctx); err != nil {
+			return err
+		}
+		if target.triggerID == "" {
+			return nil // no pushback trigger: the result stays in the campaign
+		}
+		pbc := cl.Pushback.Create().SetCallResultID(res.ID).SetTriggerID(target.triggerID).SetStatus(pushback.StatusPENDING)
+		if target.mapping != nil {
+			pbc.SetMappedStatus(mapped(target.mapping, c.Outcome))
+		}
+		if pb, err = pbc.Save(ctx); err != nil {
+			return err
+		}
+		return s.jobs.QueuePushback(ctx, tx, pb.ID, false)
+	})
+	if err != nil && c.IdempotencyKey != "" && ent.IsConstraintError(err) {
+		// The key was recorded before (or raced in): the first result is
+		// the answer.
+		prev, perr := s.db.CallResult.Query().Where(callresult.IdempotencyKey(c.IdempotencyKey)).Only(ctx)
+		if perr == nil {
+			return prev, nil
+		}
+		if !ent.IsNotFound(perr) {
+			return nil, perr
+		}
+	}
+	if err != nil {
+		return nil, err
+	}
+	if pb != nil {
+		s.jobs.PushbackQueued(ctx, pb.ID, target.campaignID)
+	}
+	// Entities created inside the transaction are bound to it: read again.
+	return s.db.CallResult.Get(ctx, res.ID)
 }
 
-// RetryPushback queues a DEAD pushback for delivery again.
+// pushbackTarget is where a contact's call results go: its campaign and,
+// when one of the campaign's triggers pushes results back, that trigger and
+// its status mapping.
+type pushbackTarget struct {
+	campaignID pulid.ID
+	triggerID  pulid.ID
+	mapping    *ent.StatusMapping
+}
+
+// pushbackTarget reads a contact's pushback target in one query, scoped to
+// the caller's organization. A campaign has at most one pushback trigger.
+func (s *Service) pushbackTarget(ctx context.Context, tx *sql.Tx, contactID pulid.ID) (pushbackTarget, error) {
+	var t pushbackTarget
+	v := viewer.FromContext(ctx)
+	if v == nil {
+		return t, errors.New("recording a call result: the request has no organization")
+	}
+	var trig, success, partial, failure, notAnswered sql.NullString
+	err := tx.QueryRowContext(ctx, `SELECT ct.campaign_id, t.id, m.success, m.partial, m.failure, m.not_answered
+	FROM contacts ct
+	LEFT JOIN triggers t ON t.campaign_id = ct.campaign_id AND t.pushback_enabled
+	LEFT JOIN status_mappings m ON m.trigger_id = t.id
+	WHERE ct.id = `+s.ph(1)+` AND ct.organization_id = `+s.ph(2), contactID, v.OrgID).
+		Scan(&t.campaignID, &trig, &success, &partial, &failure, &notAnswered)
+	if errors.Is(err, sql.ErrNoRows) {
+		return t, notFound("input.contactID", "contact")
+	}
+	if err != nil {
+		return t, fmt.Errorf("finding the contact's pushback trigger: %w", err)
+	}
+	t.triggerID = pulid.ID(trig.String)
+	if success.Valid {
+		t.mapping = &ent.StatusMapping{Success: success.String, Partial: partial.String, Failure: failure.String, NotAnswered: notAnswered.String}
+	}
+	return t, nil
+}
+
+// mapped is the status name the mapping gives an outcome.
+func mapped(m *ent.StatusMapping, o schematype.CallOutcome) string {
+	switch o {
+	case schematype.OutcomeSuccess:
+		return m.Success
+	case schematype.OutcomePartial:
+		return m.Partial
+	case schematype.OutcomeFailure:
+		return m.Failure
+	}
+	return m.NotAnswered
+}
+
+// RetryPushback queues a DEAD pushback for delivery again, from a fresh
+// count of attempts. Only a DEAD pushback can be retried: one still
+// pending or retrying is already on its way, and a delivered one is done.
 func (s *Service) RetryPushback(ctx context.Context, id pulid.ID) (*ent.Pushback, error) {
 	if err := checkID("id", id, "pbk", "pushback"); err != nil {
 		return nil, err
 	}
-	if s.calls == nil {
-		return nil, &Error{Code: "NOT_AVAILABLE", Message: "this process runs no job queue"}
+	if s.jobs == nil {
+		return nil, errNoEngine
 	}
-	return s.calls.RetryPushback(ctx, id)
+	var campaignID pulid.ID
+	err := s.store.InTx(ctx, func(tx *sql.Tx, c *ent.Client) error {
+		cur, err := c.Pushback.Query().Where(pushback.ID(id)).WithTrigger().Only(ctx)
+		if ent.IsNotFound(err) {
+			return notFound("id", "pushback")
+		}
+		if err != nil {
+			return err
+		}
+		if cur.Status != pushback.StatusDEAD {
+			return invalid("id", "only a DEAD pushback can be retried; this one is %s", cur.Status)
+		}
+		if cur.Edges.Trigger != nil {
+			campaignID = cur.Edges.Trigger.CampaignID
+		}
+		if err := c.Pushback.UpdateOneID(id).SetStatus(pushback.StatusPENDING).SetAttempts(0).ClearNextAttemptAt().Exec(ctx); err != nil {
+			return err
+		}
+		return s.jobs.QueuePushback(ctx, tx, id, true)
+	})
+	if err != nil {
+		return nil, err
+	}
+	s.jobs.PushbackQueued(ctx, id, campaignID)
+	return s.db.Pushback.Get(ctx, id)
 }
 
-// SetCalls connects the job queue that records and delivers call results.
-func (s *Service) SetCalls(c Calls) { s.calls = c }
+// ph is the i-th (1-based) placeholder of the database's dialect.
+func (s *Service) ph(i int) string {
+	if s.store.Dialect == dialect.Postgres {
+		return "$" + strconv.Itoa(i)
+	}
+	return "?"
+}
 
-func validateCallResult(in RecordCallResultInput, now time.Time) (CallResult, error) {
-	c := CallResult{ContactID: in.ContactID, Outcome: in.Outcome, CalledAt: in.CalledAt.UTC()}
+func validateCallResult(in RecordCallResultInput, now time.Time) (callResult, error) {
+	c := callResult{ContactID: in.ContactID, Outcome: in.Outcome, CalledAt: in.CalledAt.UTC()}
 	if err := checkID("input.contactID", in.ContactID, "con", "contact"); err != nil {
 		return c, err
 	}

@@ -22,6 +22,9 @@ const (
 	CodeIntegration     Code = "INTEGRATION_ERROR"
 	CodeRateLimited     Code = "RATE_LIMITED"
 	CodeInternal        Code = "INTERNAL_SERVER_ERROR"
+	// CodeNotAvailable: the process serving the request runs no sync
+	// engine (a server always does; the CLI does not).
+	CodeNotAvailable Code = "NOT_AVAILABLE"
 )
 
 // Error is an error a client can act on.

@@ -15,34 +15,28 @@ import (
 	"github.com/nyaruka/phonenumbers"
 
 	"github.com/intake/intake/ent"
-	"github.com/intake/intake/ent/syncrun"
 	"github.com/intake/intake/internal/egress"
 	"github.com/intake/intake/internal/pulid"
 	"github.com/intake/intake/internal/secrets"
+	"github.com/intake/intake/internal/store"
 	"github.com/intake/intake/sync/connector"
 )
 
 // Service implements the use cases.
 type Service struct {
 	db        *ent.Client
+	store     *store.Store
 	providers *connector.Registry
 	box       *secrets.Box
 	opener    *Opener
-	syncs     Syncer
-	calls     Calls
+	jobs      Jobs
 	log       *slog.Logger
 	connOpts  connector.Options
 }
 
-// Syncer starts and cancels sync runs (the sync engine).
-type Syncer interface {
-	StartRun(ctx context.Context, triggerID pulid.ID, kind syncrun.Kind) (*ent.SyncRun, error)
-	CancelRun(ctx context.Context, runID pulid.ID) (*ent.SyncRun, error)
-}
-
 // Deps are what a Service needs.
 type Deps struct {
-	DB        *ent.Client
+	Store     *store.Store
 	Providers *connector.Registry
 	Secrets   *secrets.Box
 	Logger    *slog.Logger
@@ -51,9 +45,13 @@ type Deps struct {
 	// never no policy: every request made on a tenant's behalf goes
 	// through one. Connector.HTTPClient must stay nil so that it applies.
 	Connector connector.Options
-	// Syncs runs syncs; nil answers testSync and cancelSyncRun with
+	// Jobs queues syncs and pushbacks (the sync engine); nil answers
+	// testSync, cancelSyncRun, recordCallResult and retryPushback with
 	// NOT_AVAILABLE (processes that run no engine, like the CLI).
-	Syncs Syncer
+	Jobs Jobs
+	// Opener opens connectors from integrations' credentials; nil: one
+	// made of Providers, Secrets and Connector.
+	Opener *Opener
 }
 
 // New returns a Service.
@@ -63,9 +61,12 @@ func New(d Deps) *Service {
 		log = slog.New(slog.DiscardHandler)
 	}
 	d.Connector = withEgress(d.Connector)
+	if d.Opener == nil {
+		d.Opener = NewOpener(d.Providers, d.Secrets, d.Connector)
+	}
 	return &Service{
-		db: d.DB, providers: d.Providers, box: d.Secrets, log: log, connOpts: d.Connector, syncs: d.Syncs,
-		opener: NewOpener(d.Providers, d.Secrets, d.Connector),
+		db: d.Store.Client, store: d.Store, providers: d.Providers, box: d.Secrets, log: log, connOpts: d.Connector,
+		jobs: d.Jobs, opener: d.Opener,
 	}
 }
 
@@ -162,7 +163,7 @@ func withEgress(opts connector.Options) connector.Options {
 
 // Open decrypts an integration's credentials and opens its connector.
 func (o *Opener) Open(in *ent.Integration) (connector.Connector, error) {
-	p, ok := o.providers.Get(connector.ProviderKey(in.Provider))
+	p, ok := o.providers.Get(in.Provider)
 	if !ok {
 		return nil, fmt.Errorf("provider %s is not registered", in.Provider)
 	}

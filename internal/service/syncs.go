@@ -2,18 +2,42 @@ package service
 
 import (
 	"context"
+	"database/sql"
+	"errors"
+	"log/slog"
+	"time"
 
 	"github.com/intake/intake/ent"
+	"github.com/intake/intake/ent/integration"
 	"github.com/intake/intake/ent/syncrun"
+	"github.com/intake/intake/ent/trigger"
 	"github.com/intake/intake/internal/pulid"
+	"github.com/intake/intake/internal/viewer"
+	"github.com/intake/intake/schema/schematype"
+	"github.com/intake/intake/sync/connector"
 )
+
+// Jobs is the sync engine as the service uses it (sync/engine.Engine): it
+// queues work inside the service's transactions, so that a row and the job
+// that works on it commit together (River's InsertTx), and tells
+// subscribers once they have.
+type Jobs interface {
+	// QueueRun queues a run of t (read through c, bound to tx), or returns
+	// t's run already queued or running with created false.
+	QueueRun(ctx context.Context, tx *sql.Tx, c *ent.Client, t *ent.Trigger, kind syncrun.Kind) (run *ent.SyncRun, created bool, err error)
+	RunQueued(ctx context.Context, run *ent.SyncRun, campaignID pulid.ID)
+	// RunCancelled stops the work of a run just set CANCELLED.
+	RunCancelled(ctx context.Context, run *ent.SyncRun)
+	QueuePushback(ctx context.Context, tx *sql.Tx, id pulid.ID, retry bool) error
+	PushbackQueued(ctx context.Context, id, campaignID pulid.ID)
+}
+
+// errNoEngine answers what needs the sync engine in a process that runs
+// none (the CLI).
+var errNoEngine = &Error{Code: CodeNotAvailable, Message: "this process runs no sync engine"}
 
 // Opener returns the service's connector opener.
 func (s *Service) Opener() *Opener { return s.opener }
-
-// SetSyncer connects the sync engine, which is built after the service
-// because it opens connectors through it.
-func (s *Service) SetSyncer(sy Syncer) { s.syncs = sy }
 
 // TestSync starts a sync of an enabled trigger now, or returns the run of
 // that trigger that is already queued or running.
@@ -21,36 +45,141 @@ func (s *Service) TestSync(ctx context.Context, triggerID pulid.ID) (*ent.SyncRu
 	if err := checkID("triggerID", triggerID, "trg", "trigger"); err != nil {
 		return nil, err
 	}
-	if s.syncs == nil {
-		return nil, &Error{Code: "NOT_AVAILABLE", Message: "this process runs no sync engine"}
+	run, _, err := s.startRun(ctx, triggerID, syncrun.KindTEST)
+	return run, err
+}
+
+// startRun queues a run of a trigger, or returns the trigger's run that is
+// already queued or running (created false). Only an enabled trigger of a
+// CONNECTED integration syncs. ctx carries the viewer: another
+// organization's trigger is NOT_FOUND.
+func (s *Service) startRun(ctx context.Context, triggerID pulid.ID, kind syncrun.Kind) (run *ent.SyncRun, created bool, err error) {
+	if s.jobs == nil {
+		return nil, false, errNoEngine
 	}
-	return s.syncs.StartRun(ctx, triggerID, syncrun.KindTEST)
+	var campaignID pulid.ID
+	err = s.store.InTx(ctx, func(tx *sql.Tx, c *ent.Client) error {
+		t, err := c.Trigger.Query().Where(trigger.ID(triggerID)).WithIntegration().Only(ctx)
+		if ent.IsNotFound(err) {
+			return notFound("triggerID", "trigger")
+		}
+		if err != nil {
+			return err
+		}
+		if !t.Enabled {
+			return invalid("triggerID", "the trigger is disabled: enable it to sync")
+		}
+		if st := t.Edges.Integration.Status; st != integration.StatusCONNECTED {
+			return invalid("triggerID", "the integration is %s: only a CONNECTED integration syncs", st)
+		}
+		campaignID = t.CampaignID
+		run, created, err = s.jobs.QueueRun(ctx, tx, c, t, kind)
+		return err
+	})
+	if err != nil && ent.IsConstraintError(err) {
+		// Another request queued a run of this trigger at the same moment:
+		// that run is the answer.
+		active, aerr := s.db.SyncRun.Query().
+			Where(syncrun.TriggerID(triggerID), syncrun.StatusIn(syncrun.StatusQUEUED, syncrun.StatusRUNNING)).
+			Only(ctx)
+		if aerr == nil {
+			return active, false, nil
+		}
+	}
+	if err != nil {
+		return nil, false, err
+	}
+	// Entities read inside the transaction are bound to it: read again.
+	if run, err = s.db.SyncRun.Get(ctx, run.ID); err != nil {
+		return nil, false, err
+	}
+	if created {
+		s.jobs.RunQueued(ctx, run, campaignID)
+	}
+	return run, created, nil
 }
 
 // CancelSyncRun cancels a queued or running run; a finished run is
-// returned unchanged.
+// returned unchanged. The worker notices at its next lease renewal or
+// checkpoint, rolls back the page in flight and stops; the pages already
+// imported stay.
 func (s *Service) CancelSyncRun(ctx context.Context, id pulid.ID) (*ent.SyncRun, error) {
 	if err := checkID("id", id, "run", "sync run"); err != nil {
 		return nil, err
 	}
-	if s.syncs == nil {
-		return nil, &Error{Code: "NOT_AVAILABLE", Message: "this process runs no sync engine"}
+	if s.jobs == nil {
+		return nil, errNoEngine
 	}
-	return s.syncs.CancelRun(ctx, id)
+	run, err := s.db.SyncRun.Get(ctx, id)
+	if ent.IsNotFound(err) {
+		return nil, notFound("id", "sync run")
+	}
+	if err != nil {
+		return nil, err
+	}
+	n, err := s.db.SyncRun.Update().
+		Where(syncrun.ID(id), syncrun.StatusIn(syncrun.StatusQUEUED, syncrun.StatusRUNNING)).
+		SetStatus(syncrun.StatusCANCELLED).
+		SetFinishedAt(time.Now().UTC()).
+		ClearLeaseOwner().
+		Save(ctx)
+	if err != nil || n == 0 {
+		return run, err
+	}
+	if run, err = s.db.SyncRun.Get(ctx, id); err != nil {
+		return nil, err
+	}
+	s.jobs.RunCancelled(ctx, run)
+	return run, nil
 }
 
-// NotFound returns a NOT_FOUND error for field.
-func NotFound(field, what string) *Error { return notFound(field, what) }
-
-// Invalid returns a VALIDATION_FAILED error for field.
-func Invalid(field, format string, args ...any) *Error { return invalid(field, format, args...) }
-
-// RunEnded reports whether a sync run's status is final: SUCCEEDED,
-// PARTIAL, FAILED or CANCELLED.
-func RunEnded(s syncrun.Status) bool {
-	switch s {
-	case syncrun.StatusSUCCEEDED, syncrun.StatusPARTIAL, syncrun.StatusFAILED, syncrun.StatusCANCELLED:
-		return true
+// HandleWebhook starts a WEBHOOK run of every enabled trigger of the
+// integration the verified events came for, and records each in the
+// organization's audit trail. Triggers disabled or disconnected meanwhile
+// are skipped.
+//
+// testSync is recorded with its mutation, by the GraphQL layer. Scheduled
+// syncs are not recorded: they are the consequence of a configuration whose
+// every change is (configureTrigger, by whom, which fields), each one is a
+// sync_runs row of kind SCHEDULED anyway, and a trigger syncing every
+// minute would add 1,440 events a day that drown the changes the trail is
+// read for.
+func (s *Service) HandleWebhook(ctx context.Context, in *ent.Integration, events []connector.WebhookEvent) error {
+	ctx = viewer.ForOrg(ctx, in.OrganizationID)
+	ids, err := s.db.Trigger.Query().
+		Where(trigger.IntegrationID(in.ID), trigger.Enabled(true)).
+		IDs(ctx)
+	if err != nil {
+		return err
 	}
-	return false
+	for _, id := range ids {
+		run, created, err := s.startRun(ctx, id, syncrun.KindWEBHOOK)
+		if err != nil {
+			if e := (*Error)(nil); errors.As(err, &e) && e.Code == CodeValidation {
+				continue // disabled or disconnected meanwhile
+			}
+			return err
+		}
+		if created {
+			s.auditWebhookSync(ctx, run, in)
+		}
+	}
+	s.log.InfoContext(ctx, "webhook started syncs", slog.String("integration", string(in.ID)),
+		slog.Int("events", len(events)), slog.Int("triggers", len(ids)))
+	return nil
+}
+
+// auditWebhookSync records that a verified webhook started a sync of a
+// trigger. A failed write is logged: the sync runs either way.
+func (s *Service) auditWebhookSync(ctx context.Context, run *ent.SyncRun, in *ent.Integration) {
+	rec := AuditRecord{
+		OrgID: run.OrganizationID, Actor: schematype.ActorWebhook, ActorName: string(in.Provider),
+		Operation: "webhookSync", TargetID: run.TriggerID, Related: []pulid.ID{in.ID, run.ID},
+		Outcome: AuditOK,
+	}
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+	defer cancel()
+	if err := s.RecordAudit(ctx, rec); err != nil {
+		s.log.ErrorContext(ctx, "recording a webhook sync in the audit trail", slog.String("run", string(run.ID)), slog.Any("err", err))
+	}
 }

@@ -2,6 +2,7 @@ package engine
 
 import (
 	"context"
+	"fmt"
 	"log/slog"
 	"time"
 
@@ -9,19 +10,11 @@ import (
 
 	"github.com/intake/intake/ent"
 	"github.com/intake/intake/ent/auditevent"
-	"github.com/intake/intake/internal/pulid"
-	"github.com/intake/intake/internal/service"
+	"github.com/intake/intake/internal/viewer"
 )
 
-// The engine's part of the audit trail (internal/service/audit.go): the
-// syncs webhooks start, and pruning by age.
-//
-// testSync is recorded with its mutation, by the GraphQL layer. Scheduled
-// syncs are not recorded: they are the consequence of a configuration whose
-// every change is (configureTrigger, by whom, which fields), each one is a
-// sync_runs row of kind SCHEDULED anyway, and a trigger syncing every
-// minute would add 1,440 events a day that drown the changes the trail is
-// read for.
+// The engine's part of the audit trail (internal/service/audit.go writes
+// it): pruning by age.
 
 // Pruning works in batches of pruneBatch deletions, at most prunePerPass
 // per pass; a longer backlog (a retention just shortened) is worked off
@@ -31,29 +24,55 @@ const (
 	prunePerPass = 100 * pruneBatch
 )
 
-// auditWebhookSync records that a verified webhook started a sync of a
-// trigger. A failed write is logged: the sync runs either way.
-func (e *Engine) auditWebhookSync(ctx context.Context, run *ent.SyncRun, in *ent.Integration) {
-	rec := service.AuditRecord{
-		OrgID: run.OrganizationID, Actor: auditevent.ActorKindWEBHOOK, ActorName: string(in.Provider),
-		Operation: "webhookSync", TargetID: run.TriggerID, Related: []pulid.ID{in.ID, run.ID},
-		Outcome: service.AuditOK,
-	}
-	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
-	defer cancel()
-	if err := service.WriteAudit(ctx, e.ent, rec); err != nil {
-		e.log.ErrorContext(ctx, "recording a webhook sync in the audit trail", slog.String("run", string(run.ID)), slog.Any("err", err))
-	}
-}
-
 // PruneAudit deletes the audit events created before cutoff (one pass:
 // at most prunePerPass of them) and returns how many it deleted.
 func (e *Engine) PruneAudit(ctx context.Context, cutoff time.Time) (int, error) {
-	n, err := service.PruneAudit(ctx, e.ent, cutoff, pruneBatch, prunePerPass)
+	n, err := pruneAudit(ctx, e.ent, cutoff, pruneBatch, prunePerPass)
 	if n > 0 {
 		e.log.InfoContext(ctx, "pruned the audit trail", slog.Int("deleted", n), slog.Time("before", cutoff))
 	}
 	return n, err
+}
+
+// pruneAudit deletes the audit events created before cutoff, at most batch
+// at a time so that no statement holds locks on many rows for long, and
+// organization by organization so that each batch is found through the
+// (organization_id, created_at) index. It stops after limit deletions
+// (a later pass continues) and returns how many it deleted.
+func pruneAudit(ctx context.Context, db *ent.Client, cutoff time.Time, batch, limit int) (int, error) {
+	ctx = viewer.SystemContext(ctx)
+	orgs, err := db.Organization.Query().IDs(ctx)
+	if err != nil {
+		return 0, fmt.Errorf("listing organizations: %w", err)
+	}
+	deleted := 0
+	for _, org := range orgs {
+		if deleted >= limit {
+			break
+		}
+		for deleted < limit {
+			ids, err := db.AuditEvent.Query().
+				Where(auditevent.OrganizationID(org), auditevent.CreatedAtLT(cutoff)).
+				Order(ent.Asc(auditevent.FieldCreatedAt)).
+				Limit(min(batch, limit-deleted)).
+				IDs(ctx)
+			if err != nil {
+				return deleted, fmt.Errorf("finding old audit events: %w", err)
+			}
+			if len(ids) == 0 {
+				break
+			}
+			n, err := db.AuditEvent.Delete().Where(auditevent.IDIn(ids...)).Exec(ctx)
+			deleted += n
+			if err != nil {
+				return deleted, fmt.Errorf("deleting old audit events: %w", err)
+			}
+			if len(ids) < batch {
+				break
+			}
+		}
+	}
+	return deleted, nil
 }
 
 // auditPruneArgs is the periodic job that deletes audit events older than

@@ -13,13 +13,13 @@ import (
 	"time"
 
 	"entgo.io/ent/dialect"
-	entsql "entgo.io/ent/dialect/sql"
 	"github.com/riverqueue/river"
 	"github.com/riverqueue/river/riverdriver/riverdatabasesql"
 	"github.com/riverqueue/river/riverdriver/riversqlite"
 
 	"github.com/intake/intake/ent"
 	"github.com/intake/intake/ent/syncrun"
+	"github.com/intake/intake/internal/store"
 	"github.com/intake/intake/internal/viewer"
 	"github.com/intake/intake/sync/connector"
 	"github.com/intake/intake/sync/progress"
@@ -223,16 +223,7 @@ func (e *Engine) Stop(ctx context.Context) error {
 // inTx runs fn in a transaction on the engine's pool, with an ent client
 // bound to the same transaction.
 func (e *Engine) inTx(ctx context.Context, fn func(tx *sql.Tx, c *ent.Client) error) error {
-	tx, err := e.db.BeginTx(ctx, nil)
-	if err != nil {
-		return fmt.Errorf("beginning transaction: %w", err)
-	}
-	c := ent.NewClient(ent.Driver(txDriver{entsql.NewDriver(e.dia, entsql.Conn{ExecQuerier: tx})}))
-	if err := fn(tx, c); err != nil {
-		_ = tx.Rollback()
-		return err
-	}
-	return tx.Commit()
+	return store.InTx(ctx, e.db, e.dia, fn)
 }
 
 // ph is the i-th (1-based) placeholder of the dialect.
@@ -241,16 +232,6 @@ func (e *Engine) ph(i int) string {
 		return "$" + strconv.Itoa(i)
 	}
 	return "?"
-}
-
-// txDriver runs ent on a transaction the engine owns: ent's own
-// transactions become no-ops inside it.
-type txDriver struct{ *entsql.Driver }
-
-func (d txDriver) Tx(context.Context) (dialect.Tx, error) { return dialect.NopTx(d.Driver), nil }
-
-func (d txDriver) BeginTx(context.Context, *sql.TxOptions) (dialect.Tx, error) {
-	return dialect.NopTx(d.Driver), nil
 }
 
 // publish tells subscribers a run changed. Notices are hints: a lost one

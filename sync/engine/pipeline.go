@@ -15,9 +15,9 @@ import (
 	"github.com/lib/pq"
 
 	"github.com/intake/intake/ent"
-	"github.com/intake/intake/ent/importissue"
 	"github.com/intake/intake/internal/phone"
 	"github.com/intake/intake/internal/pulid"
+	"github.com/intake/intake/schema/schematype"
 	"github.com/intake/intake/sync/connector"
 )
 
@@ -65,7 +65,7 @@ type pageDup struct {
 // issue is a record that will not be imported, and why.
 type issue struct {
 	externalID string
-	code       importissue.Code
+	code       schematype.ImportIssueCode
 	message    string
 	rawPhone   string
 }
@@ -75,13 +75,13 @@ type counts struct {
 	fetched, imported, duplicates, invalidPhone, filteredOut, failed int
 }
 
-func (c *counts) add(code importissue.Code) {
+func (c *counts) add(code schematype.ImportIssueCode) {
 	switch code {
-	case importissue.CodeDUPLICATE:
+	case schematype.IssueDuplicate:
 		c.duplicates++
-	case importissue.CodeMISSING_PHONE, importissue.CodeINVALID_PHONE:
+	case schematype.IssueMissingPhone, schematype.IssueInvalidPhone:
 		c.invalidPhone++
-	case importissue.CodeFILTERED_OUT:
+	case schematype.IssueFilteredOut:
 		c.filteredOut++
 	default:
 		c.failed++
@@ -185,20 +185,16 @@ func (im *importer) classify(recs []connector.Record) ([]*candidate, []pageDup, 
 		r := &recs[i]
 		dropNUL(r)
 		if r.Problem != "" {
-			issues = append(issues, issue{r.ExternalID, importissue.CodeINVALID_RECORD, r.Problem, ""})
+			issues = append(issues, issue{r.ExternalID, schematype.IssueInvalidRecord, r.Problem, ""})
 			continue
 		}
 		e164, raw, prob, msg := phone.First(r.Phones, im.region)
-		switch prob {
-		case phone.MissingPhone:
-			issues = append(issues, issue{r.ExternalID, importissue.CodeMISSING_PHONE, msg, ""})
-			continue
-		case phone.InvalidPhone:
-			issues = append(issues, issue{r.ExternalID, importissue.CodeINVALID_PHONE, msg, truncate(raw, 250)})
+		if prob != "" { // the issue's code; raw is "" when the phone is missing
+			issues = append(issues, issue{r.ExternalID, prob, msg, truncate(raw, 250)})
 			continue
 		}
 		if len(im.refs) > 0 && !slices.ContainsFunc(r.ReferenceIDs, func(id string) bool { return im.refs[id] }) {
-			issues = append(issues, issue{r.ExternalID, importissue.CodeFILTERED_OUT, "belongs to none of the trigger's references", ""})
+			issues = append(issues, issue{r.ExternalID, schematype.IssueFilteredOut, "belongs to none of the trigger's references", ""})
 			continue
 		}
 		if prev, dup := first[e164]; dup {
@@ -347,7 +343,7 @@ func (im *importer) duplicatesInCampaign(ctx context.Context, tx *sql.Tx, cands 
 		if ex, ok := existing[e164]; ok {
 			msg = fmt.Sprintf("number %s is already in the campaign as contact %s (external ID %s)", e164, ex[0], ex[1])
 		}
-		out = append(out, issue{rec.ExternalID, importissue.CodeDUPLICATE, msg, raw})
+		out = append(out, issue{rec.ExternalID, schematype.IssueDuplicate, msg, raw})
 	}
 	for _, c := range skipped {
 		dup(c.rec, c.e164, c.raw)

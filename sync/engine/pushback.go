@@ -12,13 +12,10 @@ import (
 	"github.com/riverqueue/river"
 
 	"github.com/intake/intake/ent"
-	"github.com/intake/intake/ent/callresult"
 	"github.com/intake/intake/ent/integration"
 	"github.com/intake/intake/ent/pushback"
 	"github.com/intake/intake/internal/pulid"
-	"github.com/intake/intake/internal/service"
 	"github.com/intake/intake/internal/viewer"
-	"github.com/intake/intake/schema/schematype"
 	"github.com/intake/intake/sync/connector"
 	"github.com/intake/intake/sync/progress"
 )
@@ -60,136 +57,26 @@ func (pushbackArgs) InsertOpts() river.InsertOpts {
 	return river.InsertOpts{Queue: pushbackQueue, MaxAttempts: 25, UniqueOpts: uniqueWhileActive}
 }
 
-// RecordCallResult stores a call result and, when the contact's campaign
-// has a trigger with pushback on, its Pushback and the job delivering it, all
-// in one transaction. A known idempotency key returns the first result.
-func (e *Engine) RecordCallResult(ctx context.Context, in service.CallResult) (*ent.CallResult, error) {
-	var res *ent.CallResult
-	var pb *ent.Pushback
-	var target pushbackTarget
-	err := e.inTx(ctx, func(tx *sql.Tx, c *ent.Client) error {
-		var err error
-		if target, err = e.pushbackTarget(ctx, tx, in.ContactID); err != nil {
-			return err
-		}
-		create := c.CallResult.Create().
-			SetContactID(in.ContactID).SetOutcome(in.Outcome).SetTranscript(in.Transcript).
-			SetQuestionResults(in.QuestionResults).SetCalledAt(in.CalledAt).SetDurationSeconds(in.DurationSeconds)
-		if in.IdempotencyKey != "" {
-			create.SetIdempotencyKey(in.IdempotencyKey)
-		}
-		if res, err = create.Save(ctx); err != nil {
-			return err
-		}
-		if target.triggerID == "" {
-			return nil // no pushback trigger: the result stays in the campaign
-		}
-		pbc := c.Pushback.Create().SetCallResultID(res.ID).SetTriggerID(target.triggerID).SetStatus(pushback.StatusPENDING)
-		if target.mapping != nil {
-			pbc.SetMappedStatus(mapped(target.mapping, in.Outcome))
-		}
-		if pb, err = pbc.Save(ctx); err != nil {
-			return err
-		}
-		_, err = e.river.InsertTx(ctx, tx, pushbackArgs{PushbackID: pb.ID}, nil)
-		return err
-	})
-	if err != nil && in.IdempotencyKey != "" && ent.IsConstraintError(err) {
-		// The key was recorded before (or raced in): the first result is
-		// the answer.
-		prev, perr := e.ent.CallResult.Query().Where(callresult.IdempotencyKey(in.IdempotencyKey)).Only(ctx)
-		if perr == nil {
-			return prev, nil
-		}
-		if !ent.IsNotFound(perr) {
-			return nil, perr
-		}
+// QueuePushback queues the delivery of pushback id in the caller's
+// transaction tx, so the pushback and its job commit together. retry marks
+// the job of a retryPushback, which River would otherwise take for a
+// duplicate of the pushback's earlier job while that one is still held as
+// running. After the transaction commits, PushbackQueued tells subscribers.
+func (e *Engine) QueuePushback(ctx context.Context, tx *sql.Tx, id pulid.ID, retry bool) error {
+	args := pushbackArgs{PushbackID: id}
+	if retry {
+		args.Retry = time.Now().UnixNano()
 	}
-	if err != nil {
-		return nil, err
+	if _, err := e.river.InsertTx(ctx, tx, args, nil); err != nil {
+		return fmt.Errorf("queueing the pushback: %w", err)
 	}
-	if pb != nil {
-		e.publishPushback(ctx, pb.ID, target.campaignID)
-	}
-	// Entities created inside the transaction are bound to it: read again.
-	return e.ent.CallResult.Get(ctx, res.ID)
+	return nil
 }
 
-// pushbackTarget is where a contact's call results go: its campaign and,
-// when one of the campaign's triggers pushes results back, that trigger and
-// its status mapping.
-type pushbackTarget struct {
-	campaignID pulid.ID
-	triggerID  pulid.ID
-	mapping    *ent.StatusMapping
-}
-
-// pushbackTarget reads a contact's pushback target in one query, scoped to
-// the caller's organization. A campaign has at most one pushback trigger.
-func (e *Engine) pushbackTarget(ctx context.Context, tx *sql.Tx, contactID pulid.ID) (pushbackTarget, error) {
-	var t pushbackTarget
-	v := viewer.FromContext(ctx)
-	if v == nil {
-		return t, errors.New("recording a call result: the request has no organization")
-	}
-	var trig, success, partial, failure, notAnswered sql.NullString
-	err := tx.QueryRowContext(ctx, `SELECT ct.campaign_id, t.id, m.success, m.partial, m.failure, m.not_answered
-	FROM contacts ct
-	LEFT JOIN triggers t ON t.campaign_id = ct.campaign_id AND t.pushback_enabled
-	LEFT JOIN status_mappings m ON m.trigger_id = t.id
-	WHERE ct.id = `+e.ph(1)+` AND ct.organization_id = `+e.ph(2), contactID, v.OrgID).
-		Scan(&t.campaignID, &trig, &success, &partial, &failure, &notAnswered)
-	if errors.Is(err, sql.ErrNoRows) {
-		return t, service.NotFound("input.contactID", "contact")
-	}
-	if err != nil {
-		return t, fmt.Errorf("finding the contact's pushback trigger: %w", err)
-	}
-	t.triggerID = pulid.ID(trig.String)
-	if success.Valid {
-		t.mapping = &ent.StatusMapping{Success: success.String, Partial: partial.String, Failure: failure.String, NotAnswered: notAnswered.String}
-	}
-	return t, nil
-}
-
-// mapped is the status name the mapping gives an outcome.
-func mapped(m *ent.StatusMapping, o callresult.Outcome) string {
-	switch o {
-	case callresult.OutcomeSUCCESS:
-		return m.Success
-	case callresult.OutcomePARTIAL:
-		return m.Partial
-	case callresult.OutcomeFAILURE:
-		return m.Failure
-	}
-	return m.NotAnswered
-}
-
-// RetryPushback queues a DEAD pushback again, from a fresh attempt count.
-func (e *Engine) RetryPushback(ctx context.Context, id pulid.ID) (*ent.Pushback, error) {
-	var pb *ent.Pushback
-	err := e.inTx(ctx, func(tx *sql.Tx, c *ent.Client) error {
-		cur, err := c.Pushback.Get(ctx, id)
-		if ent.IsNotFound(err) {
-			return service.NotFound("id", "pushback")
-		}
-		if err != nil {
-			return err
-		}
-		if cur.Status != pushback.StatusDEAD {
-			return service.Invalid("id", "only a DEAD pushback can be retried; this one is %s", cur.Status)
-		}
-		if pb, err = cur.Update().SetStatus(pushback.StatusPENDING).SetAttempts(0).ClearNextAttemptAt().Save(ctx); err != nil {
-			return err
-		}
-		_, err = e.river.InsertTx(ctx, tx, pushbackArgs{PushbackID: id, Retry: time.Now().UnixNano()}, nil)
-		return err
-	})
-	if err != nil {
-		return nil, err
-	}
-	e.publishPushback(ctx, pb.ID, e.campaignOf(ctx, pb.TriggerID))
-	return e.ent.Pushback.Get(ctx, id)
+// PushbackQueued tells subscribers that pushback id of a campaign was
+// queued; call it after the transaction that queued it committed.
+func (e *Engine) PushbackQueued(ctx context.Context, id, campaignID pulid.ID) {
+	e.publishPushback(ctx, id, campaignID)
 }
 
 type pushbackWorker struct {
@@ -260,14 +147,10 @@ func (e *Engine) loadDelivery(ctx context.Context, id pulid.ID) (*delivery, erro
 	if err := json.Unmarshal(attrs, &d.req.Contact.Attributes); err != nil {
 		return nil, fmt.Errorf("reading pushback %s: the contact's attributes: %w", id, err)
 	}
-	var qs []schematype.QuestionResult
 	if len(questions) > 0 {
-		if err := json.Unmarshal(questions, &qs); err != nil {
+		if err := json.Unmarshal(questions, &d.req.QuestionResults); err != nil {
 			return nil, fmt.Errorf("reading pushback %s: the question results: %w", id, err)
 		}
-	}
-	for _, q := range qs {
-		d.req.QuestionResults = append(d.req.QuestionResults, connector.QuestionResult{Question: q.Question, Answer: q.Answer})
 	}
 	d.req.Key = "intake-" + string(id)
 	d.req.Duration = time.Duration(duration) * time.Second

@@ -16,9 +16,7 @@ import (
 	"github.com/intake/intake/ent/syncrun"
 	"github.com/intake/intake/ent/trigger"
 	"github.com/intake/intake/internal/pulid"
-	"github.com/intake/intake/internal/service"
 	"github.com/intake/intake/internal/viewer"
-	"github.com/intake/intake/sync/connector"
 	"github.com/intake/intake/sync/progress"
 )
 
@@ -51,91 +49,79 @@ var uniqueWhileActive = river.UniqueOpts{ByArgs: true, ByState: []rivertype.JobS
 	rivertype.JobStateRetryable, rivertype.JobStateScheduled,
 }}
 
-// errNotDue is StartRun's answer to a SCHEDULED run of a trigger that is no
-// longer due (another scheduler pass got there first).
+// errNotDue is the scheduler's answer for a trigger that is no longer due
+// (another scheduler pass got there first) or no longer schedulable.
 var errNotDue = errors.New("trigger is not due")
 
-// StartRun queues a run of a trigger, or returns the trigger's run that is
-// already queued or running. ctx must carry the viewer (or act for the
-// trigger's organization): another organization's trigger is NOT_FOUND.
-func (e *Engine) StartRun(ctx context.Context, triggerID pulid.ID, kind syncrun.Kind) (*ent.SyncRun, error) {
-	var run *ent.SyncRun
-	var created bool
-	var campaignID pulid.ID
-	var integ *ent.Integration
-	err := e.inTx(ctx, func(tx *sql.Tx, c *ent.Client) error {
-		t, err := c.Trigger.Query().Where(trigger.ID(triggerID)).WithIntegration().Only(ctx)
-		if ent.IsNotFound(err) {
-			return service.NotFound("triggerID", "trigger")
-		}
-		if err != nil {
-			return err
-		}
-		campaignID, integ = t.CampaignID, t.Edges.Integration
-		if !t.Enabled {
-			return service.Invalid("triggerID", "the trigger is disabled: enable it to sync")
-		}
-		if st := t.Edges.Integration.Status; st != integration.StatusCONNECTED {
-			return service.Invalid("triggerID", "the integration is %s: only a CONNECTED integration syncs", st)
-		}
-		if run, err = activeRun(ctx, c, triggerID); run != nil || err != nil {
-			return err
-		}
+// QueueRun queues a run of trigger t in the caller's transaction tx (c is
+// an ent client bound to it, t was read through c): it creates the QUEUED
+// run and its River job together, or returns t's run that is already
+// queued or running, with created false. The run continues where a PARTIAL
+// run stopped, or starts from the trigger's watermark (InitialLookback on a
+// first sync).
+//
+// The caller owns the rules (internal/service: a trigger syncs only when
+// enabled and connected) and the transaction; after it commits, RunQueued
+// tells subscribers. Two transactions that queue a run of one trigger at
+// once cannot both commit: the sync_run_one_active_per_trigger index fails
+// the second with a constraint error, whose caller then returns the run of
+// the first.
+func (e *Engine) QueueRun(ctx context.Context, tx *sql.Tx, c *ent.Client, t *ent.Trigger, kind syncrun.Kind) (run *ent.SyncRun, created bool, err error) {
+	if run, err = activeRun(ctx, c, t.ID); run != nil || err != nil {
+		return run, false, err
+	}
+	create := c.SyncRun.Create().SetTriggerID(t.ID).SetKind(kind).SetStatus(syncrun.StatusQUEUED)
+	if t.ResumeCursor != "" { // continue where a PARTIAL run stopped
+		create.SetCursor(t.ResumeCursor).SetNillableSince(t.ResumeSince).SetNillableAsOf(t.ResumeAsOf)
+	} else {
 		now := time.Now().UTC()
-		if kind == syncrun.KindSCHEDULED && (t.NextSyncAt == nil || t.NextSyncAt.After(now)) {
-			return errNotDue // re-checked in the transaction: overlapping passes queue one run
+		since := now.Add(-InitialLookback)
+		if t.Watermark != nil {
+			since = *t.Watermark
 		}
-		create := c.SyncRun.Create().SetTriggerID(triggerID).SetKind(kind).SetStatus(syncrun.StatusQUEUED)
-		if t.ResumeCursor != "" { // continue where a PARTIAL run stopped
-			create.SetCursor(t.ResumeCursor).SetNillableSince(t.ResumeSince).SetNillableAsOf(t.ResumeAsOf)
-		} else {
-			since := now.Add(-InitialLookback)
-			if t.Watermark != nil {
-				since = *t.Watermark
-			}
-			create.SetSince(since).SetAsOf(now)
-		}
-		if run, err = create.Save(ctx); err != nil {
-			return err
-		}
-		res, err := e.river.InsertTx(ctx, tx, syncArgs{RunID: run.ID, TriggerID: triggerID}, nil)
-		if err != nil {
-			return fmt.Errorf("queueing the sync: %w", err)
-		}
-		upd := c.SyncRun.UpdateOneID(run.ID).SetJobID(res.Job.ID)
-		if run, err = upd.Save(ctx); err != nil {
-			return err
-		}
-		if kind == syncrun.KindSCHEDULED {
-			next := now.Add(time.Duration(t.SyncIntervalSeconds) * time.Second)
-			if err := c.Trigger.UpdateOneID(triggerID).SetNextSyncAt(next).Exec(ctx); err != nil {
-				return err
-			}
-		}
-		created = true
-		return nil
-	})
-	if err != nil && ent.IsConstraintError(err) {
-		// Another request queued a run of this trigger at the same moment:
-		// that run is the answer.
-		if active, aerr := activeRun(ctx, e.ent, triggerID); aerr == nil && active != nil {
-			return active, nil
-		}
+		create.SetSince(since).SetAsOf(now)
 	}
+	if run, err = create.Save(ctx); err != nil {
+		return nil, false, err
+	}
+	res, err := e.river.InsertTx(ctx, tx, syncArgs{RunID: run.ID, TriggerID: t.ID}, nil)
 	if err != nil {
-		return nil, err
+		return nil, false, fmt.Errorf("queueing the sync: %w", err)
 	}
-	// Entities read inside the transaction are bound to it: read again.
-	if run, err = e.ent.SyncRun.Get(ctx, run.ID); err != nil {
-		return nil, err
+	if run, err = c.SyncRun.UpdateOneID(run.ID).SetJobID(res.Job.ID).Save(ctx); err != nil {
+		return nil, false, err
 	}
-	if created {
-		e.publish(ctx, runNotice(run.ID, campaignID))
+	return run, true, nil
+}
+
+// RunQueued tells subscribers that run of a trigger of campaignID was
+// queued; call it after the transaction that queued it committed.
+func (e *Engine) RunQueued(ctx context.Context, run *ent.SyncRun, campaignID pulid.ID) {
+	e.publish(ctx, runNotice(run.ID, campaignID))
+}
+
+// RunCancelled ends the work of a run the caller has just set CANCELLED:
+// it counts it, cancels its job (a running worker notices at its next lease
+// renewal or checkpoint, rolls back the page in flight and stops; the pages
+// already imported stay) and tells subscribers.
+func (e *Engine) RunCancelled(ctx context.Context, run *ent.SyncRun) {
+	e.obs.RunFinished(string(syncrun.StatusCANCELLED))
+	if run.JobID != nil {
+		if _, err := e.river.JobCancel(ctx, *run.JobID); err != nil && !errors.Is(err, river.ErrNotFound) {
+			e.log.WarnContext(ctx, "cancelling the run's job", slog.String("run", string(run.ID)), slog.Any("err", err))
+		}
 	}
-	if created && kind == syncrun.KindWEBHOOK {
-		e.auditWebhookSync(ctx, run, integ)
+	e.publish(ctx, runNotice(run.ID, e.campaignOf(ctx, run.TriggerID)))
+}
+
+// RunEnded reports whether a sync run's status is final: SUCCEEDED,
+// PARTIAL, FAILED or CANCELLED.
+func RunEnded(s syncrun.Status) bool {
+	switch s {
+	case syncrun.StatusSUCCEEDED, syncrun.StatusPARTIAL, syncrun.StatusFAILED, syncrun.StatusCANCELLED:
+		return true
 	}
-	return run, nil
+	return false
 }
 
 func activeRun(ctx context.Context, c *ent.Client, triggerID pulid.ID) (*ent.SyncRun, error) {
@@ -146,66 +132,6 @@ func activeRun(ctx context.Context, c *ent.Client, triggerID pulid.ID) (*ent.Syn
 		return nil, nil
 	}
 	return run, err
-}
-
-// CancelRun cancels a queued or running run. The worker notices at its next
-// lease renewal or checkpoint, rolls back the page in flight and stops; the
-// pages already imported stay. A finished run is returned unchanged.
-func (e *Engine) CancelRun(ctx context.Context, runID pulid.ID) (*ent.SyncRun, error) {
-	run, err := e.ent.SyncRun.Get(ctx, runID)
-	if ent.IsNotFound(err) {
-		return nil, service.NotFound("id", "sync run")
-	}
-	if err != nil {
-		return nil, err
-	}
-	n, err := e.ent.SyncRun.Update().
-		Where(syncrun.ID(runID), syncrun.StatusIn(syncrun.StatusQUEUED, syncrun.StatusRUNNING)).
-		SetStatus(syncrun.StatusCANCELLED).
-		SetFinishedAt(time.Now().UTC()).
-		ClearLeaseOwner().
-		Save(ctx)
-	if err != nil {
-		return nil, err
-	}
-	if n == 0 {
-		return run, nil
-	}
-	e.obs.RunFinished(string(syncrun.StatusCANCELLED))
-	if run, err = e.ent.SyncRun.Get(ctx, runID); err != nil {
-		return nil, err
-	}
-	if run.JobID != nil {
-		if _, err := e.river.JobCancel(ctx, *run.JobID); err != nil && !errors.Is(err, river.ErrNotFound) {
-			e.log.WarnContext(ctx, "cancelling the run's job", slog.String("run", string(runID)), slog.Any("err", err))
-		}
-	}
-	e.publish(ctx, runNotice(run.ID, e.campaignOf(ctx, run.TriggerID)))
-	return run, nil
-}
-
-// HandleWebhook starts a WEBHOOK run of every enabled trigger of the
-// integration the verified events came for.
-func (e *Engine) HandleWebhook(ctx context.Context, in *ent.Integration, events []connector.WebhookEvent) error {
-	ctx = viewer.ForOrg(ctx, in.OrganizationID)
-	ids, err := e.ent.Trigger.Query().
-		Where(trigger.IntegrationID(in.ID), trigger.Enabled(true)).
-		IDs(ctx)
-	if err != nil {
-		return err
-	}
-	for _, id := range ids {
-		if _, err := e.StartRun(ctx, id, syncrun.KindWEBHOOK); err != nil {
-			var se *service.Error
-			if errors.As(err, &se) && se.Code == service.CodeValidation {
-				continue // disabled or disconnected meanwhile
-			}
-			return err
-		}
-	}
-	e.log.InfoContext(ctx, "webhook started syncs", slog.String("integration", string(in.ID)),
-		slog.Int("events", len(events)), slog.Int("triggers", len(ids)))
-	return nil
 }
 
 // runNotice is the progress notice of a run of a campaign's trigger.
@@ -266,19 +192,52 @@ func (e *Engine) ScheduleDue(ctx context.Context) error {
 		return err
 	}
 	for _, t := range due {
-		run, err := e.StartRun(viewer.ForOrg(ctx, t.OrganizationID), t.ID, syncrun.KindSCHEDULED)
-		if errors.Is(err, errNotDue) {
-			continue
+		if err := e.scheduleRun(viewer.ForOrg(ctx, t.OrganizationID), t.ID); err != nil && !errors.Is(err, errNotDue) {
+			e.log.WarnContext(ctx, "scheduling a sync", slog.String("trigger", string(t.ID)), slog.Any("err", err))
+		}
+	}
+	return nil
+}
+
+// scheduleRun queues a SCHEDULED run of a due trigger and sets its next
+// sync a period later. Whether the trigger is due, enabled and connected is
+// read again in the transaction, so overlapping passes queue one run. A
+// trigger with a test or webhook run under way waits a period; one whose
+// scheduled run is still under way stays due.
+func (e *Engine) scheduleRun(ctx context.Context, triggerID pulid.ID) error {
+	var run *ent.SyncRun
+	var created bool
+	var campaignID pulid.ID
+	err := e.inTx(ctx, func(tx *sql.Tx, c *ent.Client) error {
+		now := time.Now().UTC()
+		t, err := c.Trigger.Query().
+			Where(trigger.ID(triggerID), trigger.Enabled(true), trigger.NextSyncAtLTE(now),
+				trigger.HasIntegrationWith(integration.StatusEQ(integration.StatusCONNECTED))).
+			Only(ctx)
+		if ent.IsNotFound(err) {
+			return errNotDue
 		}
 		if err != nil {
-			e.log.WarnContext(ctx, "scheduling a sync", slog.String("trigger", string(t.ID)), slog.Any("err", err))
-			continue
+			return err
 		}
-		if run.Kind != syncrun.KindSCHEDULED {
-			// A test or webhook run is active: the schedule waits a period.
-			next := time.Now().UTC().Add(time.Duration(t.SyncIntervalSeconds) * time.Second)
-			_ = e.ent.Trigger.UpdateOneID(t.ID).SetNextSyncAt(next).Exec(viewer.ForOrg(ctx, t.OrganizationID))
+		campaignID = t.CampaignID
+		if run, created, err = e.QueueRun(ctx, tx, c, t, syncrun.KindSCHEDULED); err != nil {
+			return err
 		}
+		if !created && run.Kind == syncrun.KindSCHEDULED {
+			return nil
+		}
+		next := now.Add(time.Duration(t.SyncIntervalSeconds) * time.Second)
+		return c.Trigger.UpdateOneID(triggerID).SetNextSyncAt(next).Exec(ctx)
+	})
+	if err != nil {
+		if ent.IsConstraintError(err) {
+			return errNotDue // a run of the trigger was queued at the same moment
+		}
+		return err
+	}
+	if created {
+		e.RunQueued(ctx, run, campaignID)
 	}
 	return nil
 }

@@ -16,7 +16,6 @@ import (
 	"github.com/intake/intake/ent/syncrun"
 	"github.com/intake/intake/ent/trigger"
 	"github.com/intake/intake/internal/pulid"
-	"github.com/intake/intake/internal/service"
 	"github.com/intake/intake/internal/viewer"
 	"github.com/intake/intake/sync/connector"
 	"github.com/intake/intake/sync/progress"
@@ -50,14 +49,14 @@ func (e *Engine) work(ctx context.Context, runID pulid.ID) error {
 	if err != nil {
 		return err
 	}
-	if service.RunEnded(run.Status) {
+	if RunEnded(run.Status) {
 		return nil
 	}
 	ctx = viewer.ForOrg(ctx, run.OrganizationID)
 	if ok, err := e.acquire(ctx, runID); err != nil {
 		return err
 	} else if !ok {
-		if run, err = e.ent.SyncRun.Get(ctx, runID); err != nil || service.RunEnded(run.Status) {
+		if run, err = e.ent.SyncRun.Get(ctx, runID); err != nil || RunEnded(run.Status) {
 			return err
 		}
 		// Another worker holds a live lease: look again when it would expire.
@@ -256,7 +255,7 @@ func (e *Engine) abandon(ctx context.Context, runID pulid.ID, msg string) {
 func references(t *ent.Trigger) []connector.Reference {
 	out := make([]connector.Reference, len(t.Edges.References))
 	for i, r := range t.Edges.References {
-		out[i] = connector.Reference{ExternalID: r.ExternalID, Kind: connector.ReferenceKind(r.Kind), Name: r.Name}
+		out[i] = connector.Reference{ExternalID: r.ExternalID, Kind: r.Kind, Name: r.Name}
 	}
 	return out
 }
