@@ -20,7 +20,6 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"log/slog"
 	"os"
 	"os/signal"
 	"slices"
@@ -30,22 +29,16 @@ import (
 	"text/tabwriter"
 	"time"
 
-	"entgo.io/ent/dialect"
-
+	"github.com/intake/intake/internal/app"
 	"github.com/intake/intake/internal/config"
 	"github.com/intake/intake/internal/demo"
 	"github.com/intake/intake/internal/egress"
-	"github.com/intake/intake/internal/metrics"
 	"github.com/intake/intake/internal/pulid"
-	"github.com/intake/intake/internal/secrets"
 	"github.com/intake/intake/internal/service"
 	"github.com/intake/intake/internal/store"
 	"github.com/intake/intake/internal/viewer"
-	"github.com/intake/intake/server"
-	"github.com/intake/intake/sync/connector"
+	"github.com/intake/intake/schema/schematype"
 	"github.com/intake/intake/sync/connector/providers"
-	"github.com/intake/intake/sync/engine"
-	"github.com/intake/intake/sync/progress"
 	"github.com/intake/intake/sync/sandbox"
 	"github.com/intake/intake/sync/sandbox/fakes"
 )
@@ -84,40 +77,6 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout 
 	return fmt.Errorf("unknown command %q (serve, migrate, apikey)", cmd)
 }
 
-// app is what every command shares: the database and the services on it.
-type app struct {
-	store *store.Store
-	svc   *service.Service
-	log   *slog.Logger
-}
-
-func open(ctx context.Context, cfg config.Config) (*app, error) {
-	log := cfg.Logger()
-	st, err := store.Open(ctx, cfg.DatabaseURL, cfg.DataDir)
-	if err != nil {
-		return nil, err
-	}
-	if _, err := st.Migrate(ctx); err != nil {
-		st.Close()
-		return nil, fmt.Errorf("migrating: %w", err)
-	}
-	var box *secrets.Box
-	if cfg.EncryptionKey != "" {
-		box, err = secrets.Parse(cfg.EncryptionKey)
-	} else {
-		box, err = secrets.LoadOrCreateKeyFile(cfg.KeyFile())
-	}
-	if err != nil {
-		st.Close()
-		return nil, err
-	}
-	svc := service.New(service.Deps{
-		DB: st.Client, Providers: providers.All(), Secrets: box, Logger: log,
-		Connector: connector.Options{Logger: log, Egress: &egress.Policy{Allow: cfg.EgressAllow}},
-	})
-	return &app{store: st, svc: svc, log: log}, nil
-}
-
 func serve(ctx context.Context, cfg config.Config, args []string, stdout io.Writer) error {
 	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
 	demoMode := fs.Bool("demo", false, "also run the sandbox fakes and connect a demo organization to them")
@@ -139,113 +98,40 @@ func serve(ctx context.Context, cfg config.Config, args []string, stdout io.Writ
 		}
 		cfg.EgressAllow = append(slices.Clip(cfg.EgressAllow), rule)
 	}
-	a, err := open(ctx, cfg)
+	a, err := app.New(ctx, cfg, app.Options{})
 	if err != nil {
 		return err
 	}
-	defer a.store.Close()
+	// Not ctx: a signal must not cut the stop short; each step is bounded.
+	defer a.Stop(context.WithoutCancel(ctx)) //nolint:errcheck // after a failure: its error is the answer
 	if *demoMode {
-		key, err := demo.Setup(ctx, a.svc, fk)
+		key, err := demo.Setup(ctx, a.Service, fk)
 		if err != nil {
 			return err
 		}
 		fmt.Fprintf(stdout, "demo: sandbox fakes at %s\ndemo: API key for organization %q: %s\ndemo: open http://%s/ and set the header {\"Authorization\": \"Bearer %s\"}\n",
 			fk.URL, demo.Org, key, cfg.Addr, key)
 	}
-
-	broker, err := startBroker(ctx, cfg, a)
-	if err != nil {
+	if err := a.Start(ctx); err != nil {
 		return err
-	}
-	defer broker.Stop(context.WithoutCancel(ctx))
-	queueDB, err := a.store.QueueDB()
-	if err != nil {
-		return err
-	}
-	reg := metrics.New()
-	eng, err := engine.New(engine.Config{
-		Workers: cfg.SyncWorkers, Lease: cfg.SyncLease, RescueAfter: cfg.RescueAfter,
-		PushbackFirstDelay: cfg.PushbackDelay, PushbackWorkers: cfg.PushbackWorkers,
-		AuditRetention: cfg.AuditRetention, // 0: kept forever
-	}, engine.Deps{
-		Ent: a.store.Client, DB: a.store.DB, QueueDB: queueDB, Dialect: a.store.Dialect,
-		Open: a.svc.Opener().Open, Broker: broker, Logger: a.log, Observer: reg,
-	})
-	if err != nil {
-		return err
-	}
-	a.svc.SetSyncer(eng)
-	a.svc.SetCalls(eng)
-	// Not ctx: a signal must not cancel running syncs; Stop below ends them.
-	if err := eng.Start(context.WithoutCancel(ctx)); err != nil {
-		return fmt.Errorf("starting the sync engine: %w", err)
-	}
-
-	if err := reg.Register(metrics.NewStore(metrics.StoreDeps{Ent: a.store.Client, Jobs: eng.QueueDepth, Logger: a.log}, metricsCacheTTL)); err != nil {
-		return err
-	}
-	srv := server.New(server.Config{
-		Addr: cfg.Addr, AllowedOrigins: cfg.AllowedOrigins, Introspection: cfg.Introspection, PublicURL: cfg.PublicURL, MetricsAddr: cfg.MetricsAddr,
-		Limits:    server.Limits(cfg.Limits), // the same fields
-		Websocket: server.WebsocketLimits(cfg.Websocket),
-	}, server.Deps{
-		DB: a.store.Client, Ping: a.store.DB.PingContext, Service: a.svc,
-		Broker: broker, Logger: a.log, Webhooks: eng, Ready: eng.Ready, Metrics: reg,
-	})
-	addr, done, err := srv.Start()
-	if err != nil {
-		return err
-	}
-	a.log.Info("intake listening", slog.String("addr", addr.String()), slog.String("database", a.store.Dialect))
-	if ma := srv.MetricsAddr(); ma != nil {
-		a.log.Info("metrics listening", slog.String("addr", ma.String()))
 	}
 	select {
-	case err := <-done:
+	case err := <-a.Done():
 		return err
 	case <-ctx.Done():
 	}
-	a.log.Info("shutting down")
-	return shutdown(context.WithoutCancel(ctx), a, srv, eng, broker)
+	a.Log.Info("shutting down")
+	if err := a.Stop(context.WithoutCancel(ctx)); err != nil {
+		return fmt.Errorf("stopping: %w", err)
+	}
+	a.Log.Info("stopped")
+	return nil
 }
 
-// metricsCacheTTL is how long database counts on /metrics are reused, so
-// frequent scrapes cannot load the database.
-const metricsCacheTTL = 5 * time.Second
-
-// Bounds of a graceful stop's steps; together they stay under the 30s a
-// container platform commonly waits between SIGTERM and SIGKILL.
-const (
-	httpStopTimeout   = 10 * time.Second
-	engineStopTimeout = 15 * time.Second // the engine's soft stop takes 5s of it
-	brokerStopTimeout = 2 * time.Second
-)
-
-// shutdown stops serve gracefully, each step within its bound: the server
-// stops listening, closes every websocket with a close frame and lets the
-// requests in flight finish; then running syncs checkpoint and stop (they
-// resume from their checkpoint on the next start); then the progress
-// listener stops. serve's deferred Close closes the database last.
-func shutdown(ctx context.Context, a *app, srv *server.Server, eng *engine.Engine, broker broker) error {
-	httpCtx, cancel := context.WithTimeout(ctx, httpStopTimeout)
-	defer cancel()
-	if err := srv.Stop(httpCtx); err != nil {
-		// Not stuck: Stop closed what was left (requests still running
-		// were cut off), so the stop goes on.
-		a.log.Warn("the HTTP server did not stop cleanly", slog.Any("err", err))
-	}
-	engCtx, cancel := context.WithTimeout(ctx, engineStopTimeout)
-	defer cancel()
-	if err := eng.Stop(engCtx); err != nil {
-		return fmt.Errorf("stopping the sync engine: %w", err)
-	}
-	brokerCtx, cancel := context.WithTimeout(ctx, brokerStopTimeout)
-	defer cancel()
-	if err := broker.Stop(brokerCtx); err != nil {
-		return err
-	}
-	a.log.Info("stopped")
-	return nil
+// open assembles Intake for a command that uses its service without
+// serving (the CLI); the caller stops it.
+func open(ctx context.Context, cfg config.Config) (*app.App, error) {
+	return app.New(ctx, cfg, app.Options{})
 }
 
 func migrate(ctx context.Context, cfg config.Config, stdout io.Writer) error {
@@ -304,8 +190,8 @@ func apikeyCreate(ctx context.Context, cfg config.Config, args []string, stdout 
 	if *org == "" {
 		return errors.New("--org is required")
 	}
-	in := service.NewAPIKeyInput{Name: *name, Role: viewer.Role(strings.ToUpper(*role))}
-	if in.Role != viewer.Admin && in.Role != viewer.ReadOnly {
+	in := service.NewAPIKeyInput{Name: *name, Role: schematype.Role(strings.ToUpper(*role))}
+	if in.Role != schematype.RoleAdmin && in.Role != schematype.RoleViewer {
 		return fmt.Errorf("--role: %q must be admin or viewer", *role)
 	}
 	if *expires != "" {
@@ -320,8 +206,8 @@ func apikeyCreate(ctx context.Context, cfg config.Config, args []string, stdout 
 	if err != nil {
 		return err
 	}
-	defer a.store.Close()
-	key, _, err := a.svc.CreateOrgAPIKey(ctx, *org, in)
+	defer a.Stop(context.WithoutCancel(ctx)) //nolint:errcheck // nothing started: closes the database
+	key, _, err := a.Service.CreateOrgAPIKey(ctx, *org, in)
 	if err != nil {
 		return cliError(err)
 	}
@@ -366,8 +252,8 @@ func apikeyList(ctx context.Context, cfg config.Config, args []string, stdout io
 	if err != nil {
 		return err
 	}
-	defer a.store.Close()
-	keys, err := a.svc.OrgAPIKeys(ctx, *org)
+	defer a.Stop(context.WithoutCancel(ctx)) //nolint:errcheck // nothing started: closes the database
+	keys, err := a.Service.OrgAPIKeys(ctx, *org)
 	if err != nil {
 		return cliError(err)
 	}
@@ -396,8 +282,8 @@ func apikeyRevoke(ctx context.Context, cfg config.Config, args []string, stdout 
 	if err != nil {
 		return err
 	}
-	defer a.store.Close()
-	k, err := a.svc.RevokeAPIKey(viewer.SystemContext(ctx), pulid.ID(args[0]))
+	defer a.Stop(context.WithoutCancel(ctx)) //nolint:errcheck // nothing started: closes the database
+	k, err := a.Service.RevokeAPIKey(viewer.SystemContext(ctx), pulid.ID(args[0]))
 	if err != nil {
 		return cliError(err)
 	}
@@ -457,28 +343,4 @@ func runSandbox(ctx context.Context, cfg config.Config, args []string, stdout io
 	fmt.Fprintf(stdout, "to connect a server to them, run it with INTAKE_EGRESS_ALLOW=%s\n", strings.TrimPrefix(fk.URL, "http://"))
 	<-ctx.Done()
 	return nil
-}
-
-// broker fans progress out to subscriptions: across replicas through
-// PostgreSQL LISTEN/NOTIFY, within the process on SQLite.
-type broker interface {
-	progress.Broker
-	Stop(context.Context) error
-}
-
-type localBroker struct{ *progress.Local }
-
-func (localBroker) Stop(context.Context) error { return nil }
-
-func startBroker(ctx context.Context, cfg config.Config, a *app) (broker, error) {
-	if a.store.Dialect != dialect.Postgres {
-		return localBroker{progress.NewLocal()}, nil
-	}
-	pg := progress.NewPostgres(a.store.DB, cfg.DatabaseURL, a.log)
-	startCtx, cancel := context.WithTimeout(ctx, 15*time.Second)
-	defer cancel()
-	if err := pg.Start(startCtx); err != nil {
-		return nil, fmt.Errorf("listening for progress: %w", err)
-	}
-	return pg, nil
 }

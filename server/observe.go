@@ -196,10 +196,11 @@ func (s *Server) ready(w http.ResponseWriter, r *http.Request) {
 type metricsServer struct {
 	http *http.Server
 	addr net.Addr
+	ln   net.Listener
 }
 
-// startMetrics listens on Config.MetricsAddr, if set.
-func (s *Server) startMetrics() error {
+// listenMetrics binds Config.MetricsAddr, if set; serveMetrics serves it.
+func (s *Server) listenMetrics() error {
 	if s.cfg.MetricsAddr == "" {
 		return nil
 	}
@@ -211,20 +212,38 @@ func (s *Server) startMetrics() error {
 	mux.Handle("GET /metrics", s.deps.Metrics.Handler(s.log))
 	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second,
 		ErrorLog: slog.NewLogLogger(s.log.Handler(), slog.LevelWarn)}
-	s.metricsSrv = &metricsServer{http: srv, addr: ln.Addr()}
+	s.metricsSrv = &metricsServer{http: srv, addr: ln.Addr(), ln: ln}
+	return nil
+}
+
+// closeMetricsListener undoes listenMetrics when the API's address cannot
+// be bound.
+func (s *Server) closeMetricsListener() {
+	if s.metricsSrv != nil {
+		s.metricsSrv.ln.Close()
+		s.metricsSrv = nil
+	}
+}
+
+func (s *Server) serveMetrics() {
+	if s.metricsSrv == nil {
+		return
+	}
+	m := s.metricsSrv
 	go func() {
-		if err := srv.Serve(ln); !errors.Is(err, http.ErrServerClosed) {
+		if err := m.http.Serve(m.ln); !errors.Is(err, http.ErrServerClosed) {
 			s.log.Error("serving metrics", slog.Any("err", err))
 		}
 	}()
-	return nil
 }
 
 func (s *Server) stopMetrics(ctx context.Context) error {
 	if s.metricsSrv == nil {
 		return nil
 	}
-	return s.metricsSrv.http.Shutdown(ctx)
+	err := s.metricsSrv.http.Shutdown(ctx)
+	s.metricsSrv.ln.Close() // bound but never served: Shutdown does not close it
+	return err
 }
 
 // MetricsAddr is where /metrics is served apart from the API, or nil when

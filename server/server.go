@@ -75,6 +75,8 @@ type Server struct {
 	bg   sync.WaitGroup
 	// metricsSrv serves /metrics on Config.MetricsAddr (nil: on Addr).
 	metricsSrv *metricsServer
+	// ln is the API's listener, bound by Listen.
+	ln net.Listener
 }
 
 // New returns a server; Start runs it.
@@ -122,19 +124,36 @@ func (s *Server) Handler() http.Handler {
 	return s.observe(mux)
 }
 
-// Start listens on the configured address and serves until Stop. It returns
-// the listener's address once it accepts connections.
-func (s *Server) Start() (net.Addr, <-chan error, error) {
-	if err := s.startMetrics(); err != nil {
-		return nil, nil, err
+// Listen binds the API's address and, if set, the metrics address,
+// without serving them yet. An application binds before it starts anything
+// else, so that a taken port fails it with nothing to undo.
+func (s *Server) Listen() (net.Addr, error) {
+	if s.ln != nil {
+		return s.ln.Addr(), nil
+	}
+	if err := s.listenMetrics(); err != nil {
+		return nil, err
 	}
 	ln, err := net.Listen("tcp", s.cfg.Addr)
 	if err != nil {
-		s.stopMetrics(context.Background())
+		s.closeMetricsListener()
+		return nil, err
+	}
+	s.ln = ln
+	return ln.Addr(), nil
+}
+
+// Start serves until Stop, binding first unless Listen did. It returns the
+// listener's address once it accepts connections, and a channel that
+// receives the error that ended serving (nil after Stop).
+func (s *Server) Start() (net.Addr, <-chan error, error) {
+	if _, err := s.Listen(); err != nil {
 		return nil, nil, err
 	}
+	s.serveMetrics()
 	s.ws.startKeySweep(s.deps.Service.InvalidAPIKeys)
 	done := make(chan error, 1)
+	ln := s.ln
 	go func() {
 		err := s.http.Serve(ln)
 		if errors.Is(err, http.ErrServerClosed) {
@@ -152,6 +171,9 @@ func (s *Server) Stop(ctx context.Context) error {
 	err := s.http.Shutdown(ctx)
 	if err != nil {
 		s.http.Close()
+	}
+	if s.ln != nil {
+		s.ln.Close() // bound but never served: Shutdown does not close it
 	}
 	s.ws.stopKeySweep()
 	s.ws.closeAll(ctx)

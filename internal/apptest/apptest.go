@@ -17,17 +17,18 @@ import (
 	"time"
 
 	"github.com/intake/intake/ent"
+	"github.com/intake/intake/internal/app"
+	"github.com/intake/intake/internal/config"
 	"github.com/intake/intake/internal/dbtest"
 	"github.com/intake/intake/internal/egress"
 	"github.com/intake/intake/internal/metrics"
 	"github.com/intake/intake/internal/secrets"
 	"github.com/intake/intake/internal/service"
-	"github.com/intake/intake/internal/viewer"
+	"github.com/intake/intake/internal/store"
+	"github.com/intake/intake/schema/schematype"
 	"github.com/intake/intake/server"
 	"github.com/intake/intake/sync/connector"
-	"github.com/intake/intake/sync/connector/providers"
 	"github.com/intake/intake/sync/engine"
-	"github.com/intake/intake/sync/progress"
 	"github.com/intake/intake/sync/sandbox"
 	"github.com/intake/intake/sync/sandbox/fakes"
 )
@@ -37,9 +38,11 @@ type App struct {
 	URL    string // http://127.0.0.1:PORT
 	DB     *dbtest.DB
 	Svc    *service.Service
-	Broker *progress.Local
+	Broker app.Broker
 	Fakes  *fakes.Set
 	Engine *engine.Engine
+	// App is the assembled application the others are parts of.
+	App *app.App
 	// Webhooks records the verified webhook events the server handed on.
 	Webhooks *Sink
 	// Metrics is the registry the server serves on /metrics and the engine
@@ -104,6 +107,18 @@ func Start(t testing.TB, db *dbtest.DB, options ...func(*server.Config)) *App {
 // the app makes to external systems.
 func StartWithEgress(t testing.TB, db *dbtest.DB, policy *egress.Policy, options ...func(*server.Config)) *App {
 	t.Helper()
+	fk := startFakes(t)
+	a, logs, sink := assemble(t, db.Store, db.URL, policy, func(c *engine.Config) {
+		c.PushbackFirstDelay = 50 * time.Millisecond
+	}, options...)
+	return &App{URL: "http://" + a.Addr().String(), DB: db, Svc: a.Service, Broker: a.Broker, Fakes: fk, Engine: a.Engine,
+		Webhooks: sink, Metrics: a.Metrics, App: a, logs: logs}
+}
+
+// startFakes serves the fakes of every provider, 50 people each, and fails
+// the test if Intake broke a provider's documented contract.
+func startFakes(t testing.TB) *fakes.Set {
+	t.Helper()
 	fk := fakes.New(sandbox.Dataset{Seed: 1, Size: 50})
 	if err := fk.Start("127.0.0.1:0"); err != nil {
 		t.Fatal(err)
@@ -114,78 +129,81 @@ func StartWithEgress(t testing.TB, db *dbtest.DB, policy *egress.Policy, options
 			t.Errorf("contract: %s", v)
 		}
 	})
+	return fk
+}
 
-	logs := &Logs{}
-	log := slog.New(slog.NewJSONHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
+// testKey is the credentials' encryption key of every test app (base64 of
+// 32 bytes), so replicas of one database open each other's credentials.
+var testKey = func() string {
 	key := make([]byte, secrets.KeySize)
 	for i := range key {
 		key[i] = byte(i * 7)
 	}
-	box, err := secrets.Parse(base64.StdEncoding.EncodeToString(key))
+	return base64.StdEncoding.EncodeToString(key)
+}()
+
+// assemble runs the application's own assembly (internal/app) on st (nil:
+// opened from databaseURL) with test timings: short polls, a fast
+// scheduler, short leases and fast connector retries. It starts the app
+// and stops it when the test ends.
+func assemble(t testing.TB, st *store.Store, databaseURL string, policy *egress.Policy, engineCfg func(*engine.Config), options ...func(*server.Config)) (*app.App, *Logs, *Sink) {
+	t.Helper()
+	logs := &Logs{}
+	log := slog.New(slog.NewJSONHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	cfg, err := config.FromEnv(func(string) string { return "" })
 	if err != nil {
 		t.Fatal(err)
 	}
-	svc := service.New(service.Deps{
-		DB: db.Store.Client, Providers: providers.All(), Secrets: box, Logger: log,
-		Connector: connector.Options{Logger: log, Egress: policy, Retry: connector.RetryPolicy{
-			MaxAttempts: 3, BaseDelay: time.Millisecond, MaxDelay: 10 * time.Millisecond, AttemptTimeout: 5 * time.Second,
-		}},
+	cfg.DatabaseURL, cfg.EncryptionKey, cfg.Addr, cfg.Introspection = databaseURL, testKey, "127.0.0.1:0", true
+	cfg.AuditRetention = 0 // tests prune explicitly
+	// The server's own defaults, without the production rate limit per
+	// key: options set the limits a test is about.
+	cfg.Limits, cfg.Websocket = config.Limits{}, config.Websocket{}
+	var sink *Sink
+	a, err := app.New(context.Background(), cfg, app.Options{
+		Logger: log, Store: st, MetricsCacheTTL: 50 * time.Millisecond,
+		Connector: func(o *connector.Options) {
+			o.Egress = policy
+			o.Retry = connector.RetryPolicy{MaxAttempts: 3, BaseDelay: time.Millisecond, MaxDelay: 10 * time.Millisecond, AttemptTimeout: 5 * time.Second}
+		},
+		Engine: func(c *engine.Config) {
+			c.PollInterval, c.ScheduleEvery, c.Lease = 20*time.Millisecond, 200*time.Millisecond, 3*time.Second
+			if engineCfg != nil {
+				engineCfg(c)
+			}
+		},
+		Server: func(c *server.Config) {
+			for _, o := range options {
+				o(c)
+			}
+		},
+		Webhooks: func(next server.WebhookSink) server.WebhookSink {
+			sink = &Sink{next: next}
+			return sink
+		},
 	})
-	broker := progress.NewLocal()
-	reg := metrics.New()
-	queueDB, err := db.Store.QueueDB()
 	if err != nil {
 		t.Fatal(err)
 	}
-	eng, err := engine.New(engine.Config{
-		PollInterval: 20 * time.Millisecond, ScheduleEvery: 200 * time.Millisecond, Lease: 3 * time.Second,
-		PushbackFirstDelay: 50 * time.Millisecond,
-	}, engine.Deps{
-		Ent: db.Store.Client, DB: db.Store.DB, QueueDB: queueDB, Dialect: db.Dialect,
-		Open: svc.Opener().Open, Broker: broker, Logger: log, Observer: reg,
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	svc.SetSyncer(eng)
-	svc.SetCalls(eng)
-	if err := eng.Start(context.Background()); err != nil {
+	if err := a.Start(context.Background()); err != nil {
+		a.Stop(context.Background())
 		t.Fatal(err)
 	}
 	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 		defer cancel()
-		eng.Stop(ctx)
+		if err := a.Stop(ctx); err != nil {
+			t.Logf("stopping the app: %v", err)
+		}
 	})
-	sink := &Sink{next: eng}
-	cfg := server.Config{Addr: "127.0.0.1:0", Introspection: true}
-	for _, o := range options {
-		o(&cfg)
-	}
-	if err := reg.Register(metrics.NewStore(metrics.StoreDeps{Ent: db.Store.Client, Jobs: eng.QueueDepth, Logger: log}, 50*time.Millisecond)); err != nil {
-		t.Fatal(err)
-	}
-	srv := server.New(cfg, server.Deps{
-		DB: db.Store.Client, Ping: db.Store.DB.PingContext, Service: svc, Broker: broker, Logger: log, Webhooks: sink,
-		Ready: eng.Ready, Metrics: reg,
-	})
-	addr, _, err := srv.Start()
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		defer cancel()
-		srv.Stop(ctx)
-	})
-	return &App{URL: "http://" + addr.String(), DB: db, Svc: svc, Broker: broker, Fakes: fk, Engine: eng, Webhooks: sink, Metrics: reg, logs: logs}
+	return a, logs, sink
 }
 
 // Logs returns what the app logged so far.
 func (a *App) Logs() string { return a.logs.String() }
 
 // Key creates an API key for org (created if needed) with role.
-func (a *App) Key(t testing.TB, org string, role viewer.Role) string {
+func (a *App) Key(t testing.TB, org string, role schematype.Role) string {
 	t.Helper()
 	k, err := a.Svc.CreateAPIKey(context.Background(), org, role)
 	if err != nil {

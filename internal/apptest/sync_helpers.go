@@ -2,8 +2,6 @@ package apptest
 
 import (
 	"context"
-	"encoding/base64"
-	"log/slog"
 	"net"
 	"net/http"
 	"sync"
@@ -13,13 +11,6 @@ import (
 	"entgo.io/ent/dialect"
 
 	"github.com/intake/intake/internal/dbtest"
-	"github.com/intake/intake/internal/secrets"
-	"github.com/intake/intake/internal/service"
-	"github.com/intake/intake/internal/store"
-	"github.com/intake/intake/server"
-	"github.com/intake/intake/sync/connector"
-	"github.com/intake/intake/sync/connector/providers"
-	"github.com/intake/intake/sync/engine"
 	"github.com/intake/intake/sync/progress"
 	"github.com/intake/intake/sync/sandbox"
 	"github.com/intake/intake/sync/sandbox/fakes"
@@ -117,10 +108,10 @@ func (g *SyncGate) Aborted() int {
 	return g.aborted
 }
 
-// SyncReplica is one Intake replica on a shared PostgreSQL database: its
-// own store (pools and ent client), service, sync engine, HTTP server and
-// PostgreSQL progress broker, sharing nothing in memory with other
-// replicas. App.Broker is nil: subscriptions and the engine use Progress.
+// SyncReplica is one Intake replica on a shared PostgreSQL database: the
+// application's own assembly with its own store (pools and ent client),
+// service, sync engine, HTTP server and PostgreSQL progress broker,
+// sharing nothing in memory with other replicas.
 type SyncReplica struct {
 	*App
 	Progress *progress.Postgres
@@ -135,80 +126,12 @@ func StartSyncReplica(t testing.TB, db *dbtest.DB, fk *fakes.Set) *SyncReplica {
 	if db.Dialect != dialect.Postgres {
 		t.Fatalf("StartSyncReplica needs PostgreSQL, not %s", db.Dialect)
 	}
-	st, err := store.Open(context.Background(), db.URL, "")
-	if err != nil {
-		t.Fatalf("opening the replica's store: %v", err)
+	a, logs, sink := assemble(t, nil, db.URL, LoopbackEgress(), nil)
+	own := &dbtest.DB{Dialect: db.Dialect, URL: db.URL, Store: a.Store}
+	pg, _ := a.Broker.(*progress.Postgres)
+	return &SyncReplica{
+		App: &App{URL: "http://" + a.Addr().String(), DB: own, Svc: a.Service, Broker: a.Broker, Fakes: fk, Engine: a.Engine,
+			Webhooks: sink, Metrics: a.Metrics, App: a, logs: logs},
+		Progress: pg,
 	}
-	t.Cleanup(func() { st.Close() }) // runs last: everything below stops first
-	own := &dbtest.DB{Dialect: db.Dialect, URL: db.URL, Store: st}
-
-	logs := &Logs{}
-	log := slog.New(slog.NewJSONHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
-	key := make([]byte, secrets.KeySize)
-	for i := range key {
-		key[i] = byte(i * 7) // Start's key
-	}
-	box, err := secrets.Parse(base64.StdEncoding.EncodeToString(key))
-	if err != nil {
-		t.Fatal(err)
-	}
-	svc := service.New(service.Deps{
-		DB: st.Client, Providers: providers.All(), Secrets: box, Logger: log,
-		Connector: connector.Options{Logger: log, Egress: LoopbackEgress(), Retry: connector.RetryPolicy{
-			MaxAttempts: 3, BaseDelay: time.Millisecond, MaxDelay: 10 * time.Millisecond, AttemptTimeout: 5 * time.Second,
-		}},
-	})
-
-	broker := progress.NewPostgres(st.DB, db.URL, log)
-	startCtx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
-	defer cancel()
-	if err := broker.Start(startCtx); err != nil {
-		t.Fatalf("starting the PostgreSQL progress broker: %v", err)
-	}
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		defer cancel()
-		if err := broker.Stop(ctx); err != nil {
-			t.Errorf("stopping the progress broker: %v", err)
-		}
-	})
-
-	queueDB, err := st.QueueDB()
-	if err != nil {
-		t.Fatal(err)
-	}
-	eng, err := engine.New(engine.Config{
-		PollInterval: 20 * time.Millisecond, ScheduleEvery: 200 * time.Millisecond, Lease: 3 * time.Second,
-	}, engine.Deps{
-		Ent: st.Client, DB: st.DB, QueueDB: queueDB, Dialect: st.Dialect,
-		Open: svc.Opener().Open, Broker: broker, Logger: log,
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	svc.SetSyncer(eng)
-	if err := eng.Start(context.Background()); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		defer cancel()
-		eng.Stop(ctx)
-	})
-
-	sink := &Sink{next: eng}
-	srv := server.New(server.Config{Addr: "127.0.0.1:0", Introspection: true}, server.Deps{
-		DB: st.Client, Ping: st.DB.PingContext, Service: svc, Broker: broker, Logger: log, Webhooks: sink,
-	})
-	addr, _, err := srv.Start()
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		defer cancel()
-		srv.Stop(ctx)
-	})
-	app := &App{URL: "http://" + addr.String(), DB: own, Svc: svc, Fakes: fk, Engine: eng, Webhooks: sink, logs: logs}
-	return &SyncReplica{App: app, Progress: broker}
 }

@@ -1,22 +1,27 @@
 // Package benchkit holds what the benchmark commands share: a scratch
-// PostgreSQL database per run and readings of the machine.
+// PostgreSQL database per run, the configuration of the Intake they
+// measure, and readings of the machine.
 package benchkit
 
 import (
 	"context"
+	"crypto/rand"
 	"database/sql"
+	"encoding/base64"
 	"fmt"
-	"net/netip"
+	"maps"
 	"net/url"
 	"os"
 	"strings"
 	"sync/atomic"
 	"time"
 
-	"github.com/intake/intake/internal/egress"
+	_ "github.com/lib/pq"
+
+	"github.com/intake/intake/internal/config"
+	"github.com/intake/intake/internal/secrets"
 	"github.com/intake/intake/sync/connector"
 	"github.com/intake/intake/sync/sandbox"
-	_ "github.com/lib/pq"
 )
 
 // DefaultPostgresURL is the server used when neither -postgres nor
@@ -110,8 +115,35 @@ func LoadAverage() string {
 	return strings.Join(f[:3], " ")
 }
 
-// LoopbackEgress is the egress policy of a benchmark's Intake: the fakes it
-// talks to listen on loopback, which the production default refuses.
-func LoopbackEgress() *egress.Policy {
-	return &egress.Policy{Allow: egress.Allow{{Prefix: netip.MustParsePrefix("127.0.0.0/8")}}}
+// LoopbackAllow is INTAKE_EGRESS_ALLOW of a benchmark's Intake: the fakes
+// it talks to listen on loopback, which the production default refuses.
+const LoopbackAllow = "127.0.0.0/8"
+
+// NewEncryptionKey returns a fresh credentials key as INTAKE_ENCRYPTION_KEY
+// takes it: base64 of 32 random bytes.
+func NewEncryptionKey() (string, error) {
+	key := make([]byte, secrets.KeySize)
+	if _, err := rand.Read(key); err != nil {
+		return "", err
+	}
+	return base64.StdEncoding.EncodeToString(key), nil
+}
+
+// Config is the configuration of the Intake a benchmark measures, read by
+// config.FromEnv as main.go reads the process environment, but from env
+// alone: INTAKE_* variables of the shell that runs a benchmark must not
+// change what it measures. Unless env sets them, DATABASE_URL is dbURL,
+// INTAKE_ADDR a loopback port of the system's choosing, INTAKE_EGRESS_ALLOW
+// LoopbackAllow, and INTAKE_ENCRYPTION_KEY a fresh key.
+func Config(dbURL string, env map[string]string) (config.Config, error) {
+	vars := map[string]string{"DATABASE_URL": dbURL, "INTAKE_ADDR": "127.0.0.1:0", "INTAKE_EGRESS_ALLOW": LoopbackAllow}
+	maps.Copy(vars, env)
+	if vars["INTAKE_ENCRYPTION_KEY"] == "" {
+		key, err := NewEncryptionKey()
+		if err != nil {
+			return config.Config{}, err
+		}
+		vars["INTAKE_ENCRYPTION_KEY"] = key
+	}
+	return config.FromEnv(func(k string) string { return vars[k] })
 }

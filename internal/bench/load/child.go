@@ -10,7 +10,6 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"log/slog"
 	"net"
 	"net/http"
 	"net/http/pprof"
@@ -21,24 +20,37 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/intake/intake/internal/app"
 	"github.com/intake/intake/internal/bench/benchkit"
-	"github.com/intake/intake/internal/secrets"
-	"github.com/intake/intake/internal/service"
-	"github.com/intake/intake/internal/store"
-	"github.com/intake/intake/server"
-	"github.com/intake/intake/sync/connector"
-	"github.com/intake/intake/sync/connector/providers"
 	"github.com/intake/intake/sync/engine"
-	"github.com/intake/intake/sync/progress"
 )
 
 // serveFlag, as the first argument, makes the command the server process
 // the load runs against (see serveChild).
 const serveFlag = "-serve"
 
-// encryptionKeyEnv passes the credentials key to the server process, as
-// main.go reads it.
+// encryptionKeyEnv passes the credentials key to the server process,
+// which reads it from its environment as main.go does.
 const encryptionKeyEnv = "INTAKE_ENCRYPTION_KEY"
+
+// intakeEnv is the configuration, as environment variables, of the Intake
+// the load runs against, beyond what every benchmark's Intake has
+// (benchkit.Config). The per-key rate limit stays on, so that its cost is
+// measured, at a rate no key of the tool reaches (the default, 20 a second,
+// would cap the throughput measured). The websocket limits are the
+// defaults: the tool opens at most connsPerKey sockets per key.
+func intakeEnv(key string, verbose bool) map[string]string {
+	level := "warn"
+	if verbose {
+		level = "info"
+	}
+	return map[string]string{
+		encryptionKeyEnv:    key,
+		"INTAKE_RATE_LIMIT": "1000000",
+		"INTAKE_LOG_FORMAT": "text",
+		"INTAKE_LOG_LEVEL":  level,
+	}
+}
 
 // endpoints is the line the server process prints once it serves.
 type endpoints struct {
@@ -58,13 +70,14 @@ type memStats struct {
 // memPath is where the baseline listener reports the process's memory.
 const memPath = "/_load/mem"
 
-// serveChild is the server process: Intake wired as main.go wires it
-// (store, service, PostgreSQL progress broker, sync engine, server.New) on
-// a loopback port, and the baseline handler on another, sharing nothing
-// but the database server. It prints their URLs as one JSON line on
-// stdout and serves until its stdin closes or it is signalled, so it
-// never outlives the load tool. Running in its own process, its memory
-// is measured without the clients'.
+// serveChild is the server process: Intake as main.go assembles it
+// (internal/app: store, service, PostgreSQL progress broker, sync engine,
+// HTTP server) on a loopback port, configured by intakeEnv, and the
+// baseline handler on another port, sharing nothing but the database
+// server. It prints their URLs as one JSON line on stdout and serves until
+// its stdin closes or it is signalled, so it never outlives the load tool.
+// Running in its own process, its memory is measured without the
+// clients'.
 func serveChild(args []string, stdin io.Reader, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet("load -serve", flag.ContinueOnError)
 	fs.SetOutput(stderr)
@@ -76,59 +89,30 @@ func serveChild(args []string, stdin io.Reader, stdout, stderr io.Writer) error 
 	if *dbURL == "" {
 		return errors.New("-database is required")
 	}
-	level := slog.LevelWarn
-	if *verbose {
-		level = slog.LevelInfo
+	key := os.Getenv(encryptionKeyEnv)
+	if key == "" {
+		return fmt.Errorf("%s is required", encryptionKeyEnv)
 	}
-	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: level}))
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 
-	st, err := store.Open(ctx, *dbURL, "")
+	cfg, err := benchkit.Config(*dbURL, intakeEnv(key, *verbose))
 	if err != nil {
 		return err
 	}
-	defer st.Close()
-	box, err := secrets.Parse(os.Getenv(encryptionKeyEnv))
-	if err != nil {
-		return fmt.Errorf("%s: %w", encryptionKeyEnv, err)
-	}
-	svc := service.New(service.Deps{
-		DB: st.Client, Providers: providers.All(), Secrets: box, Logger: log,
-		Connector: connector.Options{Logger: log, Egress: benchkit.LoopbackEgress()},
-	})
-	broker := progress.NewPostgres(st.DB, *dbURL, log)
-	startCtx, cancel := context.WithTimeout(ctx, 15*time.Second)
-	err = broker.Start(startCtx)
-	cancel()
-	if err != nil {
-		return fmt.Errorf("listening for progress: %w", err)
-	}
-	defer broker.Stop(context.WithoutCancel(ctx)) //nolint:errcheck // shutting down
-	queueDB, err := st.QueueDB()
-	if err != nil {
-		return err
-	}
-	// Only the tool's test syncs run: the scheduler looks for due triggers
-	// at start and hourly (main.go: every 10s), so no scheduled run of a
-	// newly enabled trigger races the run a phase follows.
-	eng, err := engine.New(engine.Config{ScheduleEvery: time.Hour}, engine.Deps{
-		Ent: st.Client, DB: st.DB, QueueDB: queueDB, Dialect: st.Dialect,
-		Open: svc.Opener().Open, Broker: broker, Logger: log,
+	a, err := app.New(ctx, cfg, app.Options{
+		// Only the tool's test syncs run: the scheduler looks for due
+		// triggers at start and hourly (main.go: every 10s), so no
+		// scheduled run of a newly enabled trigger races the run a phase
+		// follows.
+		Engine: func(c *engine.Config) { c.ScheduleEvery = time.Hour },
 	})
 	if err != nil {
 		return err
 	}
-	svc.SetSyncer(eng)
-	svc.SetCalls(eng)
-	if err := eng.Start(context.WithoutCancel(ctx)); err != nil {
-		return fmt.Errorf("starting the sync engine: %w", err)
-	}
-	srv := server.New(serverConfig(), server.Deps{
-		DB: st.Client, Ping: st.DB.PingContext, Service: svc, Broker: broker, Logger: log, Webhooks: eng,
-	})
-	addr, done, err := srv.Start()
-	if err != nil {
+	// Not ctx: a signal must not cut the stop short; each step is bounded.
+	defer a.Stop(context.WithoutCancel(ctx)) //nolint:errcheck // after a failure: its error is the answer
+	if err := a.Start(ctx); err != nil {
 		return err
 	}
 
@@ -138,7 +122,7 @@ func serveChild(args []string, stdin io.Reader, stdout, stderr io.Writer) error 
 		return err
 	}
 	defer bdb.Close()
-	bdb.SetMaxOpenConns(st.DB.Stats().MaxOpenConnections)
+	bdb.SetMaxOpenConns(a.Store.DB.Stats().MaxOpenConnections)
 	bdb.SetMaxIdleConns(10)
 	bdb.SetConnMaxIdleTime(5 * time.Minute)
 	mux := http.NewServeMux()
@@ -157,7 +141,7 @@ func serveChild(args []string, stdin io.Reader, stdout, stderr io.Writer) error 
 	bsrv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 120 * time.Second}
 	go bsrv.Serve(bln) //nolint:errcheck // ends with Shutdown
 
-	line, _ := json.Marshal(endpoints{Intake: "http://" + addr.String(), Baseline: "http://" + bln.Addr().String()})
+	line, _ := json.Marshal(endpoints{Intake: "http://" + a.Addr().String(), Baseline: "http://" + bln.Addr().String()})
 	fmt.Fprintf(stdout, "%s\n", line)
 
 	stdinClosed := make(chan struct{})
@@ -166,23 +150,14 @@ func serveChild(args []string, stdin io.Reader, stdout, stderr io.Writer) error 
 		close(stdinClosed)
 	}()
 	select {
-	case err = <-done:
+	case err = <-a.Done():
 	case <-ctx.Done():
 	case <-stdinClosed:
 	}
-	stopCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 20*time.Second)
+	err = errors.Join(err, a.Stop(context.WithoutCancel(ctx)))
+	stopCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
 	defer cancel()
-	return errors.Join(err, srv.Stop(stopCtx), bsrv.Shutdown(stopCtx), eng.Stop(stopCtx))
-}
-
-// serverConfig is the Intake server's configuration: main.go's defaults
-// on a loopback port of its own choosing, except the per-key rate limit,
-// which stays on (its cost is measured) at a rate no key of the tool
-// reaches (the default, 20 a second, would cap the throughput measured).
-// The websocket limits are the defaults: the tool opens at most
-// connsPerKey sockets per key.
-func serverConfig() server.Config {
-	return server.Config{Addr: "127.0.0.1:0", Limits: server.Limits{RatePerSecond: 1e6}}
+	return errors.Join(err, bsrv.Shutdown(stopCtx))
 }
 
 // serveMem reports the process's memory after returning what it can to

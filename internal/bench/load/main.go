@@ -11,7 +11,8 @@
 // migrates it, creates an organization with API keys, and serves the
 // sandbox FAKES of the providers on 127.0.0.1. It then starts the server
 // in a process of its own (the command re-executed with a hidden -serve
-// flag): Intake wired as main.go wires it, on a loopback port, and beside
+// flag): Intake as main.go assembles it (internal/app), with the tool's
+// configuration (see intakeEnv), on a loopback port, and beside
 // it, on another port, a plain net/http JSON handler doing the same
 // database reads with hand-written SQL (the baseline). Through the API it
 // seeds a realistic organization: an integration of each provider
@@ -45,8 +46,6 @@ import (
 	"bytes"
 	"cmp"
 	"context"
-	"crypto/rand"
-	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"flag"
@@ -63,12 +62,9 @@ import (
 
 	_ "github.com/lib/pq"
 
+	"github.com/intake/intake/internal/app"
 	"github.com/intake/intake/internal/bench/benchkit"
-	"github.com/intake/intake/internal/secrets"
-	"github.com/intake/intake/internal/service"
-	"github.com/intake/intake/internal/store"
-	"github.com/intake/intake/internal/viewer"
-	"github.com/intake/intake/sync/connector/providers"
+	"github.com/intake/intake/schema/schematype"
 	"github.com/intake/intake/sync/sandbox"
 	"github.com/intake/intake/sync/sandbox/fakes"
 )
@@ -218,7 +214,12 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) (*result,
 			fmt.Fprintf(stderr, "load: dropping %s: %v\n", res.Database, err)
 		}
 	}()
-	keys, err := prepareDatabase(ctx, dbURL, keysNeeded(o))
+	// One credentials key for the database, as replicas share theirs.
+	encKey, err := benchkit.NewEncryptionKey()
+	if err != nil {
+		return nil, err
+	}
+	keys, err := prepareDatabase(ctx, dbURL, encKey, keysNeeded(o), o.verbose)
 	if err != nil {
 		return nil, err
 	}
@@ -236,7 +237,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) (*result,
 		defer fk.Close()
 	}
 
-	srv, stopServer, err := startServer(ctx, dbURL, o.verbose, stderr)
+	srv, stopServer, err := startServer(ctx, dbURL, encKey, o.verbose, stderr)
 	if err != nil {
 		return nil, err
 	}
@@ -403,20 +404,21 @@ func ms(d time.Duration) string { return fmt.Sprintf("%.1fms", float64(d)/float6
 func mb(b int64) float64        { return float64(b) / (1 << 20) }
 
 // prepareDatabase migrates the scratch database and creates the load's
-// organization with n admin API keys.
-func prepareDatabase(ctx context.Context, dbURL string, n int) ([]string, error) {
-	st, err := store.Open(ctx, dbURL, "")
+// organization with n admin API keys, through Intake assembled as the
+// CLI's commands assemble it (built, not started).
+func prepareDatabase(ctx context.Context, dbURL, encKey string, n int, verbose bool) (_ []string, err error) {
+	cfg, err := benchkit.Config(dbURL, intakeEnv(encKey, verbose))
 	if err != nil {
 		return nil, err
 	}
-	defer st.Close()
-	if _, err := st.Migrate(ctx); err != nil {
-		return nil, fmt.Errorf("migrating: %w", err)
+	a, err := app.New(ctx, cfg, app.Options{})
+	if err != nil {
+		return nil, err
 	}
-	svc := service.New(service.Deps{DB: st.Client, Providers: providers.All()})
+	defer func() { err = errors.Join(err, a.Stop(context.WithoutCancel(ctx))) }() // nothing started: closes the database
 	keys := make([]string, n)
 	for i := range keys {
-		if keys[i], err = svc.CreateAPIKey(ctx, "load", viewer.Admin); err != nil {
+		if keys[i], err = a.Service.CreateAPIKey(ctx, "load", schematype.RoleAdmin); err != nil {
 			return nil, fmt.Errorf("creating an API key: %w", err)
 		}
 	}
@@ -425,13 +427,9 @@ func prepareDatabase(ctx context.Context, dbURL string, n int) ([]string, error)
 
 // startServer starts the server process on the database and waits for
 // its endpoints. stop ends it: closing its stdin, then signalling it.
-func startServer(ctx context.Context, dbURL string, verbose bool, stderr io.Writer) (*serverProcess, func(), error) {
+func startServer(ctx context.Context, dbURL, encKey string, verbose bool, stderr io.Writer) (*serverProcess, func(), error) {
 	exe, err := os.Executable()
 	if err != nil {
-		return nil, nil, err
-	}
-	key := make([]byte, secrets.KeySize)
-	if _, err := rand.Read(key); err != nil {
 		return nil, nil, err
 	}
 	args := []string{serveFlag, "-database", dbURL}
@@ -439,7 +437,9 @@ func startServer(ctx context.Context, dbURL string, verbose bool, stderr io.Writ
 		args = append(args, "-v")
 	}
 	cmd := exec.Command(exe, args...)
-	cmd.Env = append(os.Environ(), encryptionKeyEnv+"="+base64.StdEncoding.EncodeToString(key))
+	// The key in the environment, not on the command line, which other
+	// users of the machine can read.
+	cmd.Env = append(os.Environ(), encryptionKeyEnv+"="+encKey)
 	cmd.Stderr = stderr
 	stdin, err := cmd.StdinPipe()
 	if err != nil {

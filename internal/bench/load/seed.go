@@ -10,7 +10,7 @@ import (
 
 	"github.com/intake/intake/internal/bench/benchkit"
 	"github.com/intake/intake/internal/service"
-	"github.com/intake/intake/sync/connector"
+	"github.com/intake/intake/schema/schematype"
 	"github.com/intake/intake/sync/connector/providers"
 	"github.com/intake/intake/sync/sandbox"
 	"github.com/intake/intake/sync/sandbox/fakes"
@@ -18,7 +18,7 @@ import (
 
 // seedProviders are the integrations the seeded organization connects,
 // one of each provider; every campaign has a trigger on each.
-var seedProviders = []connector.ProviderKey{connector.HubSpot, connector.Talention, connector.Zvoove, connector.Compleet}
+var seedProviders = []schematype.ProviderKey{schematype.ProviderHubSpot, schematype.ProviderTalention, schematype.ProviderZvoove, schematype.ProviderCompleet}
 
 // talentionMapping is the status mapping of the pushback trigger: stages
 // the Talention fake accepts.
@@ -28,11 +28,11 @@ var talentionMapping = map[string]any{"success": "Accepted", "partial": "Intervi
 // configureTrigger writes of the mix send again with a new description.
 type triggerConfig struct {
 	campaignID, integrationID string
-	provider                  connector.ProviderKey
+	provider                  schematype.ProviderKey
 	searchType                string
 	params                    map[string]any
 	pushback                  bool
-	refKind                   connector.ReferenceKind
+	refKind                   schematype.ReferenceKind
 }
 
 // input is the configureTrigger input for the configuration with the
@@ -83,7 +83,7 @@ func (s *seeder) do(ctx context.Context, query string, vars map[string]any, out 
 // integration connected to the progress fakes.
 func (s *seeder) seed(ctx context.Context, seedFakes, progressFakes *fakes.Set, seedData sandbox.Dataset, campaigns int) (*org, error) {
 	o := &org{}
-	integrations := map[connector.ProviderKey]string{}
+	integrations := map[schematype.ProviderKey]string{}
 	for _, p := range seedProviders {
 		id, err := s.connect(ctx, seedFakes, p, "load "+string(p))
 		if err != nil {
@@ -92,7 +92,7 @@ func (s *seeder) seed(ctx context.Context, seedFakes, progressFakes *fakes.Set, 
 		integrations[p] = id
 	}
 	var err error
-	if o.progressIntegration, err = s.connect(ctx, progressFakes, connector.HubSpot, "load progress HUBSPOT"); err != nil {
+	if o.progressIntegration, err = s.connect(ctx, progressFakes, schematype.ProviderHubSpot, "load progress HUBSPOT"); err != nil {
 		return nil, err
 	}
 	for i := range campaigns {
@@ -108,7 +108,7 @@ func (s *seeder) seed(ctx context.Context, seedFakes, progressFakes *fakes.Set, 
 		for _, p := range seedProviders {
 			d, _ := providers.All().Get(p)
 			desc := d.Descriptor()
-			t := triggerConfig{campaignID: camp, integrationID: integrations[p], provider: p, pushback: p == connector.Talention,
+			t := triggerConfig{campaignID: camp, integrationID: integrations[p], provider: p, pushback: p == schematype.ProviderTalention,
 				refKind: desc.ReferenceKinds[0]}
 			t.searchType, t.params = benchkit.SearchAll(desc, seedData)
 			o.triggers = append(o.triggers, t)
@@ -227,7 +227,7 @@ func (s *seeder) waitQuiet(ctx context.Context, timeout time.Duration) error {
 }
 
 // connect connects an integration of provider p to the fakes.
-func (s *seeder) connect(ctx context.Context, fk *fakes.Set, p connector.ProviderKey, name string) (string, error) {
+func (s *seeder) connect(ctx context.Context, fk *fakes.Set, p schematype.ProviderKey, name string) (string, error) {
 	creds := map[string]any{}
 	for k, v := range fk.Credentials(p) {
 		creds[k] = v

@@ -14,7 +14,7 @@ import (
 	"time"
 
 	"github.com/intake/intake/internal/bench/benchkit"
-	"github.com/intake/intake/sync/connector"
+	"github.com/intake/intake/schema/schematype"
 	"github.com/intake/intake/sync/connector/providers"
 	"github.com/intake/intake/sync/sandbox"
 )
@@ -264,8 +264,8 @@ func progressOnce(ctx context.Context, s *seeder, srv *serverProcess, keys []str
 		map[string]any{"name": fmt.Sprintf("load progress %d", n)}, &camp); err != nil {
 		return nil, err
 	}
-	d, _ := providers.All().Get(connector.HubSpot)
-	tc := triggerConfig{campaignID: camp.CreateCampaign.ID, integrationID: o.progressIntegration, provider: connector.HubSpot}
+	d, _ := providers.All().Get(schematype.ProviderHubSpot)
+	tc := triggerConfig{campaignID: camp.CreateCampaign.ID, integrationID: o.progressIntegration, provider: schematype.ProviderHubSpot}
 	tc.searchType, tc.params = benchkit.SearchAll(d.Descriptor(), data)
 	var trig struct {
 		ConfigureTrigger struct{ ID string } `json:"configureTrigger"`

@@ -8,16 +8,16 @@
 // It creates a scratch PostgreSQL database on the server at -postgres
 // (default TEST_DATABASE_URL, else postgres://postgres@127.0.0.1:5432/test),
 // migrates it, serves the sandbox FAKES of the providers on 127.0.0.1 (no
-// faults), builds the service, the progress broker and the engine as
-// main.go does (with -workers as INTAKE_PUSHBACK_WORKERS), connects an
-// integration to the chosen provider's fake, and configures a campaign's
-// trigger with pushback on (and a status mapping where the provider has
-// one). It COPYs n contacts, one per person of the fake, into the campaign.
+// faults), and assembles and starts Intake as main.go does (internal/app,
+// with -workers as INTAKE_PUSHBACK_WORKERS; its HTTP server listens on a
+// loopback port, unused). Through the service it connects an integration
+// to the chosen provider's fake and configures a campaign's trigger with
+// pushback on (and a status mapping where the provider has one). It COPYs
+// n contacts, one per person of the fake, into the campaign.
 //
 // Then -callers goroutines record one call result per contact through the
-// service (validation, then the engine's RecordCallResult, as
-// recordCallResult does without HTTP), the outcomes cycling through all
-// four. The clock runs from the first record until every pushback is
+// service's RecordCallResult, as the recordCallResult mutation does
+// without HTTP, the outcomes cycling through all four. The clock runs from the first record until every pushback is
 // DELIVERED; the rate printed is deliveries per second over that time.
 // Finally it checks that the fake holds exactly one call or note per
 // delivery, found by the delivery's marker. The
@@ -34,9 +34,7 @@ package main
 import (
 	"cmp"
 	"context"
-	"crypto/rand"
 	"database/sql"
-	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"flag"
@@ -56,17 +54,14 @@ import (
 
 	_ "github.com/lib/pq"
 
-	"github.com/intake/intake/ent/callresult"
 	"github.com/intake/intake/ent/integration"
+	"github.com/intake/intake/internal/app"
 	"github.com/intake/intake/internal/bench/benchkit"
 	"github.com/intake/intake/internal/pulid"
-	"github.com/intake/intake/internal/secrets"
 	"github.com/intake/intake/internal/service"
-	"github.com/intake/intake/internal/store"
 	"github.com/intake/intake/internal/viewer"
 	"github.com/intake/intake/schema/schematype"
 	"github.com/intake/intake/sync/connector"
-	"github.com/intake/intake/sync/connector/providers"
 	"github.com/intake/intake/sync/engine"
 	"github.com/intake/intake/sync/progress"
 	"github.com/intake/intake/sync/sandbox"
@@ -83,13 +78,13 @@ const (
 // mappings are the status mappings the benchmark configures, by provider:
 // names the provider's fake accepts (Talention's stages, HubSpot's lead
 // statuses). Compleet has no status mapping.
-var mappings = map[connector.ProviderKey][4]string{ // success, partial, failure, not answered
-	connector.Talention: {"Accepted", "Interview", "Rejected", "Unreachable"},
-	connector.HubSpot:   {"CONNECTED", "IN_PROGRESS", "UNQUALIFIED", "ATTEMPTED_TO_CONTACT"},
+var mappings = map[schematype.ProviderKey][4]string{ // success, partial, failure, not answered
+	schematype.ProviderTalention: {"Accepted", "Interview", "Rejected", "Unreachable"},
+	schematype.ProviderHubSpot:   {"CONNECTED", "IN_PROGRESS", "UNQUALIFIED", "ATTEMPTED_TO_CONTACT"},
 }
 
-var outcomes = []callresult.Outcome{
-	callresult.OutcomeSUCCESS, callresult.OutcomePARTIAL, callresult.OutcomeFAILURE, callresult.OutcomeNOT_ANSWERED,
+var outcomes = []schematype.CallOutcome{
+	schematype.OutcomeSuccess, schematype.OutcomePartial, schematype.OutcomeFailure, schematype.OutcomeNotAnswered,
 }
 
 func main() {
@@ -106,7 +101,7 @@ func main() {
 // options are the command's flags.
 type options struct {
 	n          int
-	provider   connector.ProviderKey
+	provider   schematype.ProviderKey
 	workers    int
 	callers    int
 	broker     string
@@ -124,7 +119,7 @@ func parseFlags(args []string, getenv func(string) string, stderr io.Writer) (op
 	fs := flag.NewFlagSet("pushbench", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	fs.IntVar(&o.n, "n", 5000, fmt.Sprintf("call results to record and deliver, one per contact (%d to %d)", minN, maxN))
-	fs.StringVar(&provider, "provider", string(connector.Talention), "provider whose sandbox fake receives the pushbacks: TALENTION, COMPLEET or HUBSPOT")
+	fs.StringVar(&provider, "provider", string(schematype.ProviderTalention), "provider whose sandbox fake receives the pushbacks: TALENTION, COMPLEET or HUBSPOT")
 	fs.IntVar(&o.workers, "workers", 20, "deliveries at once (engine Config.PushbackWorkers, INTAKE_PUSHBACK_WORKERS)")
 	fs.IntVar(&o.callers, "callers", 16, "goroutines recording call results at once")
 	fs.StringVar(&o.broker, "broker", "postgres", "progress broker: postgres (LISTEN/NOTIFY, as main.go) or local (in-process, to measure what NOTIFY costs)")
@@ -144,9 +139,9 @@ func parseFlags(args []string, getenv func(string) string, stderr io.Writer) (op
 	if o.n < minN || o.n > maxN {
 		return o, fmt.Errorf("-n: %d is not between %d and %d", o.n, minN, maxN)
 	}
-	o.provider = connector.ProviderKey(strings.ToUpper(strings.TrimSpace(provider)))
+	o.provider = schematype.ProviderKey(strings.ToUpper(strings.TrimSpace(provider)))
 	switch o.provider {
-	case connector.Talention, connector.Compleet, connector.HubSpot:
+	case schematype.ProviderTalention, schematype.ProviderCompleet, schematype.ProviderHubSpot:
 	default:
 		return o, fmt.Errorf("-provider: %q is not one of TALENTION, COMPLEET, HUBSPOT", provider)
 	}
@@ -173,7 +168,7 @@ func parseFlags(args []string, getenv func(string) string, stderr io.Writer) (op
 // result is what one benchmark measured.
 type result struct {
 	N        int
-	Provider connector.ProviderKey
+	Provider schematype.ProviderKey
 	Workers  int
 	Callers  int
 	Database string // the scratch database's name
@@ -221,15 +216,6 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) (*result,
 		}
 	}()
 
-	st, err := store.Open(ctx, dbURL, "")
-	if err != nil {
-		return nil, err
-	}
-	defer st.Close()
-	if _, err := st.Migrate(ctx); err != nil {
-		return nil, fmt.Errorf("migrating: %w", err)
-	}
-
 	data := sandbox.Dataset{Seed: 1, Size: o.n, Step: time.Second}.AnchoredAt(time.Now().Add(-time.Hour))
 	fk := fakes.New(data)
 	if err := fk.Start("127.0.0.1:0"); err != nil {
@@ -243,56 +229,35 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) (*result,
 		f.SetRate(sandbox.LostAnswer, o.fail/2/(1-o.fail/2)) // drawn after the 500s
 	}
 
-	key := make([]byte, secrets.KeySize)
-	if _, err := rand.Read(key); err != nil {
-		return nil, err
-	}
-	box, err := secrets.Parse(base64.StdEncoding.EncodeToString(key))
+	// Intake as main.go assembles it (internal/app), with -workers
+	// deliveries at once, started before anything is recorded.
+	cfg, err := benchkit.Config(dbURL, nil)
 	if err != nil {
 		return nil, err
 	}
-	// As main.go's open() and serve() wire them.
-	svc := service.New(service.Deps{
-		DB: st.Client, Providers: providers.All(), Secrets: box, Logger: log,
-		Connector: connector.Options{Logger: log, Egress: benchkit.LoopbackEgress()},
-	})
-	var broker progress.Broker = progress.NewLocal()
-	if o.broker == "postgres" {
-		pg := progress.NewPostgres(st.DB, dbURL, log)
-		startCtx, cancel := context.WithTimeout(ctx, 15*time.Second)
-		err = pg.Start(startCtx)
-		cancel()
-		if err != nil {
-			return nil, fmt.Errorf("listening for progress: %w", err)
-		}
-		defer func() { _ = pg.Stop(context.WithoutCancel(ctx)) }()
-		broker = pg
+	opts := app.Options{Logger: log, Engine: func(c *engine.Config) { c.PushbackWorkers = o.workers }}
+	if o.broker == "local" {
+		// In-process on PostgreSQL: the figures differ from the default's
+		// by what NOTIFY costs.
+		opts.Broker = progress.NewLocal()
 	}
-	queueDB, err := st.QueueDB()
+	a, err := app.New(ctx, cfg, opts)
 	if err != nil {
 		return nil, err
-	}
-	eng, err := engine.New(engine.Config{PushbackWorkers: o.workers}, engine.Deps{
-		Ent: st.Client, DB: st.DB, QueueDB: queueDB, Dialect: st.Dialect,
-		Open: svc.Opener().Open, Broker: broker, Logger: log,
-	})
-	if err != nil {
-		return nil, err
-	}
-	svc.SetSyncer(eng)
-	svc.SetCalls(eng)
-	if err := eng.Start(ctx); err != nil {
-		return nil, fmt.Errorf("starting the engine: %w", err)
 	}
 	defer func() {
-		sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 20*time.Second)
+		sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
 		defer cancel()
-		if err := eng.Stop(sctx); err != nil {
-			log.Warn("stopping the engine", slog.Any("err", err))
+		if err := a.Stop(sctx); err != nil {
+			log.Warn("stopping Intake", slog.Any("err", err))
 		}
 	}()
+	if err := a.Start(ctx); err != nil {
+		return nil, fmt.Errorf("starting Intake: %w", err)
+	}
+	svc, db := a.Service, a.Store.DB
 
-	s, err := prepare(ctx, svc, st.DB, fk, o, data)
+	s, err := prepare(ctx, svc, db, fk, o, data)
 	if err != nil {
 		return nil, err
 	}
@@ -300,10 +265,10 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) (*result,
 	fmt.Fprintf(stdout, "pushbench: %s sandbox fake, N %d, %d pushback workers, %d callers, status mapping %v, %s broker, GOMAXPROCS %d, database %s\n",
 		o.provider, o.n, o.workers, o.callers, s.mapped, o.broker, runtime.GOMAXPROCS(0), res.Database)
 
-	if err := measure(ctx, o, svc, st.DB, s, res, stderr); err != nil {
+	if err := measure(ctx, o, svc, db, s, res, stderr); err != nil {
 		return res, err
 	}
-	if err := check(ctx, st.DB, fk, o, s, res); err != nil {
+	if err := check(ctx, db, fk, o, s, res); err != nil {
 		return res, err
 	}
 
@@ -331,7 +296,7 @@ type setup struct {
 // a disabled trigger with pushback on (disabled: no sync runs meanwhile;
 // pushback does not depend on it) and COPYs the contacts.
 func prepare(ctx context.Context, svc *service.Service, db *sql.DB, fk *fakes.Set, o options, data sandbox.Dataset) (*setup, error) {
-	key, err := svc.CreateAPIKey(ctx, "pushbench", viewer.Admin)
+	key, err := svc.CreateAPIKey(ctx, "pushbench", schematype.RoleAdmin)
 	if err != nil {
 		return nil, fmt.Errorf("creating an API key: %w", err)
 	}
@@ -345,7 +310,7 @@ func prepare(ctx context.Context, svc *service.Service, db *sql.DB, fk *fakes.Se
 		creds[k] = val
 	}
 	integ, err := svc.ConnectIntegration(s.ctx, service.ConnectIntegrationInput{
-		Provider: integration.Provider(o.provider), Name: "pushbench " + string(o.provider), Credentials: creds,
+		Provider: o.provider, Name: "pushbench " + string(o.provider), Credentials: creds,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("connecting %s: %w", o.provider, err)
@@ -378,7 +343,7 @@ func prepare(ctx context.Context, svc *service.Service, db *sql.DB, fk *fakes.Se
 // copyContacts COPYs one contact per person of the data set into the
 // campaign, with the external ID and attributes the provider's sync would
 // have stored, and a distinct made-up number each.
-func copyContacts(ctx context.Context, db *sql.DB, s *setup, data sandbox.Dataset, p connector.ProviderKey) ([]pulid.ID, error) {
+func copyContacts(ctx context.Context, db *sql.DB, s *setup, data sandbox.Dataset, p schematype.ProviderKey) ([]pulid.ID, error) {
 	tx, err := db.BeginTx(ctx, nil)
 	if err != nil {
 		return nil, err
@@ -411,8 +376,8 @@ func copyContacts(ctx context.Context, db *sql.DB, s *setup, data sandbox.Datase
 
 // attributes are the Record.Attributes the provider's connector stores for
 // person i: the ATS push reads the application and job back from them.
-func attributes(data sandbox.Dataset, p connector.ProviderKey, i int) string {
-	if p != connector.Talention && p != connector.Compleet {
+func attributes(data sandbox.Dataset, p schematype.ProviderKey, i int) string {
+	if p != schematype.ProviderTalention && p != schematype.ProviderCompleet {
 		return "{}"
 	}
 	b, _ := json.Marshal(map[string]any{
@@ -575,9 +540,9 @@ func check(ctx context.Context, db *sql.DB, fk *fakes.Set, o options, s *setup, 
 		}
 		var got string
 		switch o.provider {
-		case connector.HubSpot:
+		case schematype.ProviderHubSpot:
 			got = fk.HubSpot.LeadStatus(ext)
-		case connector.Talention:
+		case schematype.ProviderTalention:
 			got, _ = fk.Talention.Stage(d.app)
 		}
 		if got != d.status {

@@ -9,11 +9,13 @@
 // It creates a scratch PostgreSQL database on the server at -postgres
 // (default TEST_DATABASE_URL, else postgres://postgres@127.0.0.1:5432/test),
 // migrates it, serves the sandbox FAKES of the providers on 127.0.0.1 with n
-// people, builds the service, the progress broker and the sync engine as
-// main.go does, connects an integration to the chosen provider's fake,
-// enables a trigger that fetches every person, and times one run of it
-// over real HTTP while sampling the process's resident memory (the fakes run
-// in the same process, so the figure is an upper bound for the engine).
+// people, and assembles Intake as main.go does (internal/app, with -workers
+// sync workers; its HTTP server listens on a loopback port, unused). Through
+// the service it connects an integration to the chosen provider's fake,
+// enables a trigger that fetches every person, and times one test run of it
+// (the fakes answer over real HTTP) while sampling the process's resident
+// memory (the fakes run in the same process, so the figure is an upper bound
+// for the engine).
 //
 // Then, as the baseline, it generates the rows the same people make (the
 // first usable phone number of each, by internal/phone.First, distinct
@@ -29,9 +31,7 @@ import (
 	"bytes"
 	"cmp"
 	"context"
-	"crypto/rand"
 	"database/sql"
-	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"flag"
@@ -55,17 +55,16 @@ import (
 	"github.com/intake/intake/ent"
 	"github.com/intake/intake/ent/integration"
 	"github.com/intake/intake/ent/syncrun"
+	"github.com/intake/intake/internal/app"
 	"github.com/intake/intake/internal/bench/benchkit"
 	"github.com/intake/intake/internal/phone"
 	"github.com/intake/intake/internal/pulid"
-	"github.com/intake/intake/internal/secrets"
 	"github.com/intake/intake/internal/service"
 	"github.com/intake/intake/internal/store"
 	"github.com/intake/intake/internal/viewer"
-	"github.com/intake/intake/sync/connector"
+	"github.com/intake/intake/schema/schematype"
 	"github.com/intake/intake/sync/connector/providers"
 	"github.com/intake/intake/sync/engine"
-	"github.com/intake/intake/sync/progress"
 	"github.com/intake/intake/sync/sandbox"
 	"github.com/intake/intake/sync/sandbox/atsfake"
 	"github.com/intake/intake/sync/sandbox/fakes"
@@ -84,7 +83,7 @@ const (
 const step = time.Second
 
 // benchProviders are the providers the benchmark can sync from.
-var benchProviders = []connector.ProviderKey{connector.HubSpot, connector.Talention, connector.Zvoove}
+var benchProviders = []schematype.ProviderKey{schematype.ProviderHubSpot, schematype.ProviderTalention, schematype.ProviderZvoove}
 
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
@@ -100,7 +99,7 @@ func main() {
 // options are the command's flags.
 type options struct {
 	n          int
-	provider   connector.ProviderKey
+	provider   schematype.ProviderKey
 	postgres   string
 	workers    int
 	keep       bool
@@ -117,7 +116,7 @@ func parseFlags(args []string, getenv func(string) string, stderr io.Writer) (op
 	fs := flag.NewFlagSet("syncbench", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	fs.IntVar(&o.n, "n", 200_000, fmt.Sprintf("people the sandbox serves, all of which the sync fetches (%d to %d)", minN, maxN))
-	fs.StringVar(&provider, "provider", string(connector.HubSpot), "provider whose sandbox fake to sync from: HUBSPOT, TALENTION or ZVOOVE")
+	fs.StringVar(&provider, "provider", string(schematype.ProviderHubSpot), "provider whose sandbox fake to sync from: HUBSPOT, TALENTION or ZVOOVE")
 	fs.StringVar(&o.postgres, "postgres", cmp.Or(strings.TrimSpace(getenv("TEST_DATABASE_URL")), benchkit.DefaultPostgresURL),
 		"PostgreSQL server URL; a scratch database is created on it (default TEST_DATABASE_URL)")
 	fs.IntVar(&o.workers, "workers", 4, "sync engine workers (INTAKE_SYNC_WORKERS)")
@@ -136,7 +135,7 @@ func parseFlags(args []string, getenv func(string) string, stderr io.Writer) (op
 	if o.n < minN || o.n > maxN {
 		return o, fmt.Errorf("-n: %d is not between %d and %d", o.n, minN, maxN)
 	}
-	o.provider = connector.ProviderKey(strings.ToUpper(strings.TrimSpace(provider)))
+	o.provider = schematype.ProviderKey(strings.ToUpper(strings.TrimSpace(provider)))
 	known := false
 	for _, p := range benchProviders {
 		known = known || p == o.provider
@@ -158,7 +157,7 @@ func parseFlags(args []string, getenv func(string) string, stderr io.Writer) (op
 // result is what one benchmark measured.
 type result struct {
 	N          int
-	Provider   connector.ProviderKey
+	Provider   schematype.ProviderKey
 	SearchType string
 	Database   string // the scratch database's name
 
@@ -234,61 +233,30 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) (*result,
 	}
 	defer fk.Close()
 
-	key := make([]byte, secrets.KeySize)
-	if _, err := rand.Read(key); err != nil {
-		return nil, err
-	}
-	box, err := secrets.Parse(base64.StdEncoding.EncodeToString(key))
+	// Intake as main.go assembles it (internal/app), with -workers sync
+	// workers. It runs on the store opened above, which outlives it: the
+	// COPY baseline uses the database and the service once it has stopped.
+	cfg, err := benchkit.Config(dbURL, nil)
 	if err != nil {
 		return nil, err
 	}
-	// As main.go's open() and serve() wire them.
-	svc := service.New(service.Deps{
-		DB: st.Client, Providers: providers.All(), Secrets: box, Logger: log,
-		Connector: connector.Options{Logger: log, Egress: benchkit.LoopbackEgress()},
-	})
-	broker := progress.NewPostgres(st.DB, dbURL, log)
-	startCtx, cancel := context.WithTimeout(ctx, 15*time.Second)
-	err = broker.Start(startCtx)
-	cancel()
-	if err != nil {
-		return nil, fmt.Errorf("listening for progress: %w", err)
-	}
-	brokerStopped := false
-	stopBroker := func() {
-		if !brokerStopped {
-			brokerStopped = true
-			_ = broker.Stop(context.WithoutCancel(ctx))
-		}
-	}
-	defer stopBroker()
-	queueDB, err := st.QueueDB()
-	if err != nil {
-		return nil, err
-	}
-	eng, err := engine.New(engine.Config{Workers: o.workers}, engine.Deps{
-		Ent: st.Client, DB: st.DB, QueueDB: queueDB, Dialect: st.Dialect,
-		Open: svc.Opener().Open, Broker: broker, Logger: log,
+	a, err := app.New(ctx, cfg, app.Options{
+		Logger: log, Store: st,
+		Engine: func(c *engine.Config) { c.Workers = o.workers },
 	})
 	if err != nil {
 		return nil, err
 	}
-	svc.SetSyncer(eng)
-	svc.SetCalls(eng)
-	engineStopped := true // until started
-	stopEngine := func() {
-		if !engineStopped {
-			engineStopped = true
-			sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 20*time.Second)
-			defer cancel()
-			if err := eng.Stop(sctx); err != nil {
-				log.Warn("stopping the sync engine", slog.Any("err", err))
-			}
+	stopApp := func() {
+		sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
+		defer cancel()
+		if err := a.Stop(sctx); err != nil {
+			log.Warn("stopping Intake", slog.Any("err", err))
 		}
 	}
-	defer stopEngine()
+	defer stopApp() // a second Stop does nothing
 
-	setup, err := prepare(ctx, svc, fk, o, data)
+	setup, err := prepare(ctx, a.Service, fk, o, data)
 	if err != nil {
 		return nil, err
 	}
@@ -297,15 +265,13 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) (*result,
 	fmt.Fprintf(stdout, "syncbench: %s sandbox fake, %s %s, N %d, %d workers, GOMAXPROCS %d, database %s\n",
 		o.provider, setup.searchType, params, o.n, o.workers, runtime.GOMAXPROCS(0), res.Database)
 
-	if err := syncOnce(ctx, o, st, eng, setup, res, log, stderr, func() error {
-		engineStopped = false
-		return eng.Start(ctx)
+	if err := syncOnce(ctx, o, st, a.Service, setup, res, log, stderr, func() error {
+		return a.Start(ctx)
 	}); err != nil {
 		return res, err
 	}
-	// Nothing of the engine runs during the baseline.
-	stopEngine()
-	stopBroker()
+	// Nothing of Intake runs during the baseline.
+	stopApp()
 
 	fmt.Fprintf(stdout, "sync: run %s (%s)", res.Status, res.RunKind)
 	if res.RunError != "" {
@@ -329,7 +295,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) (*result,
 			res.Fetched, res.Imported, res.Issues, res.Contacts)
 	}
 
-	if err := copyBaseline(ctx, svc, st.DB, setup, data, o.provider, res); err != nil {
+	if err := copyBaseline(ctx, a.Service, st.DB, setup, data, o.provider, res); err != nil {
 		return res, err
 	}
 	fmt.Fprintf(stdout, "COPY: %d rows in %.2fs = %.0f rows/s (the %d distinct usable numbers of the %d people)\n",
@@ -361,7 +327,7 @@ type setup struct {
 // to the provider's fake, and enables a trigger on a new campaign that
 // fetches every person of the data set.
 func prepare(ctx context.Context, svc *service.Service, fk *fakes.Set, o options, data sandbox.Dataset) (*setup, error) {
-	key, err := svc.CreateAPIKey(ctx, "syncbench", viewer.Admin)
+	key, err := svc.CreateAPIKey(ctx, "syncbench", schematype.RoleAdmin)
 	if err != nil {
 		return nil, fmt.Errorf("creating an API key: %w", err)
 	}
@@ -375,7 +341,7 @@ func prepare(ctx context.Context, svc *service.Service, fk *fakes.Set, o options
 		creds[k] = val
 	}
 	if s.integ, err = svc.ConnectIntegration(s.ctx, service.ConnectIntegrationInput{
-		Provider: integration.Provider(o.provider), Name: "syncbench " + string(o.provider), Credentials: creds,
+		Provider: o.provider, Name: "syncbench " + string(o.provider), Credentials: creds,
 	}); err != nil {
 		return nil, fmt.Errorf("connecting %s: %w", o.provider, err)
 	}
@@ -404,9 +370,10 @@ func configure(s *setup, svc *service.Service, campaignID pulid.ID, enabled bool
 	})
 }
 
-// syncOnce queues a run of the trigger, starts the engine, and waits for
-// the run to end, measuring the time and the process's memory.
-func syncOnce(ctx context.Context, o options, st *store.Store, eng *engine.Engine, s *setup,
+// syncOnce queues a test run of the trigger through the service, starts
+// Intake (start), and waits for the run to end, measuring the time and the
+// process's memory.
+func syncOnce(ctx context.Context, o options, st *store.Store, svc *service.Service, s *setup,
 	res *result, log *slog.Logger, stderr io.Writer, start func() error,
 ) error {
 	if o.cpuprofile != "" {
@@ -438,12 +405,12 @@ func syncOnce(ctx context.Context, o options, st *store.Store, eng *engine.Engin
 	began := time.Now()
 	// Queued before the engine starts, so the scheduler (which runs at
 	// start) finds this run active instead of queueing one of its own.
-	run, err := eng.StartRun(s.ctx, s.trigger.ID, syncrun.KindTEST)
+	run, err := svc.TestSync(s.ctx, s.trigger.ID)
 	if err != nil {
 		return fmt.Errorf("starting the run: %w", err)
 	}
 	if err := start(); err != nil {
-		return fmt.Errorf("starting the sync engine: %w", err)
+		return fmt.Errorf("starting Intake: %w", err)
 	}
 	deadline := time.NewTimer(o.timeout)
 	defer deadline.Stop()
@@ -464,7 +431,7 @@ func syncOnce(ctx context.Context, o options, st *store.Store, eng *engine.Engin
 			continue
 		}
 		run = cur
-		if service.RunEnded(run.Status) {
+		if engine.RunEnded(run.Status) {
 			break
 		}
 		if now := time.Now(); now.Sub(lastReport) >= 10*time.Second {
@@ -527,7 +494,7 @@ var contactColumns = []string{"id", "organization_id", "created_at", "phone_e164
 // campaign of the same organization (with its own, disabled trigger, so
 // every foreign key and index is checked as for the sync), timing only the
 // COPY.
-func copyBaseline(ctx context.Context, svc *service.Service, db *sql.DB, s *setup, data sandbox.Dataset, p connector.ProviderKey, res *result) error {
+func copyBaseline(ctx context.Context, svc *service.Service, db *sql.DB, s *setup, data sandbox.Dataset, p schematype.ProviderKey, res *result) error {
 	camp, err := svc.CreateCampaign(s.ctx, service.CreateCampaignInput{Name: "syncbench COPY baseline"})
 	if err != nil {
 		return err
@@ -628,7 +595,7 @@ func (s *contactRowSet) values(i int, vals []any) []any {
 // engine writes them: the first usable phone in the campaign's region, one
 // row per distinct number, with the attributes the provider's connector
 // keeps.
-func contactRows(data sandbox.Dataset, p connector.ProviderKey, org, campaign, trig pulid.ID, region string) *contactRowSet {
+func contactRows(data sandbox.Dataset, p schematype.ProviderKey, org, campaign, trig pulid.ID, region string) *contactRowSet {
 	set := &contactRowSet{org: org, campaign: campaign, trigger: trig, created: time.Now().UTC(),
 		rows: make([]contactRow, 0, data.Size)}
 	seen := make(map[string]bool, data.Size)
@@ -648,12 +615,12 @@ func contactRows(data sandbox.Dataset, p connector.ProviderKey, org, campaign, t
 
 // attributes are the Record.Attributes the provider's connector returns
 // for a person of its fake.
-func attributes(data sandbox.Dataset, p connector.ProviderKey, person sandbox.Person) string {
+func attributes(data sandbox.Dataset, p schematype.ProviderKey, person sandbox.Person) string {
 	var m map[string]any
 	switch p {
-	case connector.Zvoove:
+	case schematype.ProviderZvoove:
 		m = map[string]any{"candidateGuid": zvoovefake.CandidateGUID(data, person.Index)}
-	case connector.Talention, connector.Compleet:
+	case schematype.ProviderTalention, schematype.ProviderCompleet:
 		m = map[string]any{"applicationId": atsfake.ApplicationID(data, person.Index), "jobId": atsfake.JobID(person.Group)}
 	default:
 		return "{}"
