@@ -2,6 +2,7 @@ package graph
 
 import (
 	"context"
+	"slices"
 	"sync"
 	"time"
 
@@ -9,7 +10,9 @@ import (
 	"github.com/99designs/gqlgen/graphql"
 
 	"github.com/intake/intake/ent"
+	"github.com/intake/intake/ent/callresult"
 	"github.com/intake/intake/ent/integration"
+	"github.com/intake/intake/ent/reference"
 	"github.com/intake/intake/ent/syncrun"
 	"github.com/intake/intake/ent/trigger"
 	"github.com/intake/intake/internal/pulid"
@@ -26,9 +29,12 @@ const batchWindow = 500 * time.Microsecond
 //
 // Keys a resolver knows are coming (the campaigns of a page it listed)
 // are primed: the first get of a primed key loads them all at once. Other
-// keys are batched by time: a get waits batchWindow for its siblings. A
-// primed key's value is handed out once; nothing else is kept beyond its
-// batch, so a subscription's later events read fresh data.
+// keys are batched by time: a get waits batchWindow for its siblings. A get
+// that can see the list its object is in (getListed) brings the keys of the
+// whole list into its batch, so a list is never split between batches by a
+// sibling that was scheduled late. A value loaded for a key nobody had asked
+// for yet is handed out once; nothing else is kept beyond its batch, so a
+// subscription's later events read fresh data.
 type batcher[V any] struct {
 	// load loads the keys; needs is the union of what the callers asked
 	// for besides the values themselves (a bit set the batcher's owner
@@ -38,7 +44,7 @@ type batcher[V any] struct {
 	mu      sync.Mutex
 	pending *batch[V]
 	primed  map[pulid.ID]bool      // keys expected, not loaded yet
-	ready   map[pulid.ID]*batch[V] // primed keys loaded, not handed out yet
+	ready   map[pulid.ID]*batch[V] // keys loaded for callers to come, not handed out yet
 }
 
 // prime says the keys will be asked for soon, by sibling resolvers. It
@@ -64,6 +70,13 @@ type batch[V any] struct {
 // get returns key's value (the zero V when there is none), loaded with at
 // least what needs asks for.
 func (b *batcher[V]) get(ctx context.Context, key pulid.ID, needs uint) (V, error) {
+	return b.getListed(ctx, key, needs, nil)
+}
+
+// getListed is get for a key whose siblings are known: listed, when not
+// nil, returns the keys of the list key is in. The first of them to ask
+// brings them all into its batch; the others find their values there.
+func (b *batcher[V]) getListed(ctx context.Context, key pulid.ID, needs uint, listed func() []pulid.ID) (V, error) {
 	b.mu.Lock()
 	if cur := b.ready[key]; cur != nil {
 		delete(b.ready, key)
@@ -103,6 +116,22 @@ func (b *batcher[V]) get(ctx context.Context, key pulid.ID, needs uint) (V, erro
 	}
 	cur.keys = append(cur.keys, key)
 	cur.needs |= needs
+	if listed != nil {
+		// Only a list that holds key: anything else is not what the caller
+		// thought it was.
+		if keys := listed(); slices.Contains(keys, key) {
+			for _, k := range keys {
+				if k == key || b.primed[k] || b.ready[k] != nil {
+					continue
+				}
+				if b.ready == nil {
+					b.ready = make(map[pulid.ID]*batch[V])
+				}
+				cur.keys = append(cur.keys, k)
+				b.ready[k] = cur
+			}
+		}
+	}
 	b.mu.Unlock()
 	return cur.wait(ctx, key)
 }
@@ -119,8 +148,10 @@ func (c *batch[V]) wait(ctx context.Context, key pulid.ID) (V, error) {
 
 // loaders are one operation's batchers.
 type loaders struct {
-	triggers *batcher[[]*ent.Trigger] // by campaign
-	lastRun  *batcher[*ent.SyncRun]   // by trigger
+	triggers    *batcher[[]*ent.Trigger]    // by campaign
+	lastRun     *batcher[*ent.SyncRun]      // by trigger
+	references  *batcher[[]*ent.Reference]  // by trigger
+	callResults *batcher[[]*ent.CallResult] // by contact
 }
 
 type loadersKey struct{}
@@ -176,6 +207,9 @@ func (r *Resolver) newLoaders() *loaders {
 			if needs&needLastRun != 0 {
 				l.lastRun.prime(ids)
 			}
+			if needs&needReferences != 0 {
+				l.references.prime(ids)
+			}
 			return out, nil
 		}},
 		lastRun: &batcher[*ent.SyncRun]{load: func(ctx context.Context, triggers []pulid.ID, _ uint) (map[pulid.ID]*ent.SyncRun, error) {
@@ -195,6 +229,42 @@ func (r *Resolver) newLoaders() *loaders {
 			}
 			return out, nil
 		}},
+		references: &batcher[[]*ent.Reference]{load: func(ctx context.Context, triggers []pulid.ID, _ uint) (map[pulid.ID][]*ent.Reference, error) {
+			refs, err := r.db.Reference.Query().Where(reference.TriggerIDIn(triggers...)).
+				Order(reference.ByKind(), reference.ByExternalID()).All(ctx)
+			if err != nil {
+				return nil, err
+			}
+			out := make(map[pulid.ID][]*ent.Reference, len(triggers))
+			for _, ref := range refs {
+				out[ref.TriggerID] = append(out[ref.TriggerID], ref)
+			}
+			return out, nil
+		}},
+		// Contacts come in pages the generated Campaign.contacts builds, so
+		// nothing primes their call results: the first contact of a page to
+		// ask brings in the rest (getListed), and pages asking together
+		// (the contacts of several campaigns) batch by time.
+		callResults: &batcher[[]*ent.CallResult]{load: func(ctx context.Context, contacts []pulid.ID, needs uint) (map[pulid.ID][]*ent.CallResult, error) {
+			q := r.db.CallResult.Query().Where(callresult.ContactIDIn(contacts...))
+			if needs&needPushback != 0 {
+				q.WithPushback()
+			}
+			if needs&needContact != 0 {
+				q.WithContact()
+			}
+			// ID after the time: the order of results reported for the same
+			// moment stays the same from one read to the next.
+			crs, err := q.Order(callresult.ByCalledAt(), callresult.ByID()).All(ctx)
+			if err != nil {
+				return nil, err
+			}
+			out := make(map[pulid.ID][]*ent.CallResult, len(contacts))
+			for _, cr := range crs {
+				out[cr.ContactID] = append(out[cr.ContactID], cr)
+			}
+			return out, nil
+		}},
 	}
 	return l
 }
@@ -203,7 +273,8 @@ func (r *Resolver) newLoaders() *loaders {
 const (
 	needIntegration uint = 1 << iota
 	needStatusMapping
-	needLastRun // the batch's triggers will be asked for their latest run
+	needLastRun    // the batch's triggers will be asked for their latest run
+	needReferences // and for their references
 )
 
 // triggerNeeds is what the selection below a list of triggers asks for.
@@ -217,6 +288,29 @@ func triggerNeeds(ctx context.Context) uint {
 			needs |= needStatusMapping
 		case "lastRun":
 			needs |= needLastRun
+		case "references":
+			needs |= needReferences
+		}
+	}
+	return needs
+}
+
+// What a batch of call results is loaded with.
+const (
+	needPushback uint = 1 << iota
+	needContact
+)
+
+// callResultNeeds is what the selection below a list of call results asks
+// for.
+func callResultNeeds(ctx context.Context) uint {
+	var needs uint
+	for _, f := range graphql.CollectFieldsCtx(ctx, nil) {
+		switch f.Name {
+		case "pushback":
+			needs |= needPushback
+		case "contact":
+			needs |= needContact
 		}
 	}
 	return needs
@@ -245,6 +339,68 @@ func (r *Resolver) primeTriggers(ctx context.Context, conn *ent.CampaignConnecti
 		}
 	}
 	r.loadersOf(ctx).triggers.prime(ids)
+}
+
+// listOf returns the list that holds the object whose field ctx resolves,
+// as gqlgen resolved it (the edges of a connection's page, the result of
+// nodes(ids:), a list field), or nil when the object is in none.
+func listOf(ctx context.Context) any {
+	for fc := graphql.GetFieldContext(ctx); fc != nil; fc = fc.Parent {
+		if fc.Index != nil {
+			if fc.Parent == nil {
+				return nil
+			}
+			return fc.Parent.Result
+		}
+	}
+	return nil
+}
+
+// listedContacts lists the contacts in the list that holds the contact
+// whose field ctx resolves: its siblings on a page of contacts, or in
+// nodes(ids:).
+func listedContacts(ctx context.Context) func() []pulid.ID {
+	return func() []pulid.ID {
+		var ids []pulid.ID
+		switch l := listOf(ctx).(type) {
+		case []*ent.ContactEdge:
+			for _, e := range l {
+				if e != nil && e.Node != nil {
+					ids = append(ids, e.Node.ID)
+				}
+			}
+		case []ent.Noder:
+			for _, n := range l {
+				if c, ok := n.(*ent.Contact); ok && c != nil {
+					ids = append(ids, c.ID)
+				}
+			}
+		}
+		return ids
+	}
+}
+
+// listedTriggers lists the triggers in the list that holds the trigger
+// whose field ctx resolves: its campaign's triggers, or nodes(ids:).
+func listedTriggers(ctx context.Context) func() []pulid.ID {
+	return func() []pulid.ID {
+		var ids []pulid.ID
+		switch l := listOf(ctx).(type) {
+		case []*ent.Trigger:
+			for _, t := range l {
+				if t != nil {
+					ids = append(ids, t.ID)
+				}
+			}
+		case []ent.Noder:
+			for _, n := range l {
+				if t, ok := n.(*ent.Trigger); ok && t != nil {
+					ids = append(ids, t.ID)
+				}
+			}
+		}
+		return ids
+	}
 }
 
 func toAny(ids []pulid.ID) []any {

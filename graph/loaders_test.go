@@ -64,4 +64,29 @@ func TestBatcher(t *testing.T) {
 			t.Fatalf("loads %v", loads[2:])
 		}
 	})
+
+	t.Run("a listed key brings its list into its batch", func(t *testing.T) {
+		before := len(loads)
+		list := func() []pulid.ID { return []pulid.ID{"l1", "l2", "l3"} }
+		// One after the other: each later sibling would miss a batch of
+		// its own by far.
+		for _, k := range []pulid.ID{"l2", "l3", "l1"} {
+			if v, err := b.getListed(ctx, k, 0, list); err != nil || v != "v"+string(k) {
+				t.Fatalf("get %s: %q, %v", k, v, err)
+			}
+		}
+		if got := loads[before:]; len(got) != 1 || !slices.Equal(got[0], []pulid.ID{"l1", "l2", "l3"}) {
+			t.Fatalf("loads %v, want one of l1, l2, l3", got)
+		}
+	})
+
+	t.Run("a list without the key brings nothing in", func(t *testing.T) {
+		before := len(loads)
+		if v, err := b.getListed(ctx, "m", 0, func() []pulid.ID { return []pulid.ID{"n", "o"} }); err != nil || v != "vm" {
+			t.Fatalf("get m: %q, %v", v, err)
+		}
+		if got := loads[before:]; len(got) != 1 || !slices.Equal(got[0], []pulid.ID{"m"}) {
+			t.Fatalf("loads %v, want one of m alone", got)
+		}
+	})
 }

@@ -9,8 +9,6 @@ import (
 	"context"
 
 	"github.com/intake/intake/ent"
-	"github.com/intake/intake/ent/callresult"
-	"github.com/intake/intake/ent/reference"
 	"github.com/intake/intake/graph/model"
 	"github.com/intake/intake/internal/pulid"
 	"github.com/intake/intake/internal/service"
@@ -28,7 +26,11 @@ func (r *campaignResolver) Triggers(ctx context.Context, obj *ent.Campaign) ([]*
 
 // CallResults is the resolver for the callResults field.
 func (r *contactResolver) CallResults(ctx context.Context, obj *ent.Contact) ([]*ent.CallResult, error) {
-	return r.db.CallResult.Query().Where(callresult.ContactID(obj.ID)).Order(callresult.ByCalledAt()).All(ctx)
+	crs, err := r.loadersOf(ctx).callResults.getListed(ctx, obj.ID, callResultNeeds(ctx), listedContacts(ctx))
+	if crs == nil && err == nil {
+		crs = []*ent.CallResult{}
+	}
+	return crs, err
 }
 
 // Provider is the resolver for the provider field.
@@ -101,7 +103,7 @@ func (r *queryResolver) Viewer(ctx context.Context) (*model.Viewer, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &model.Viewer{Organization: org, Role: model.Role(v.Role)}, nil
+	return &model.Viewer{Organization: org, Role: v.Role}, nil
 }
 
 // Providers is the resolver for the providers field.
@@ -121,7 +123,7 @@ func (r *queryResolver) AvailableReferences(ctx context.Context, integrationID p
 	}
 	out := &model.ReferenceOptionPage{Items: make([]*model.ReferenceOption, len(page.Items))}
 	for i, it := range page.Items {
-		out.Items[i] = &model.ReferenceOption{ExternalID: it.ExternalID, Kind: reference.Kind(it.Kind), Name: it.Name}
+		out.Items[i] = &model.ReferenceOption{ExternalID: it.ExternalID, Kind: it.Kind, Name: it.Name}
 	}
 	if page.NextCursor != "" {
 		out.NextCursor = &page.NextCursor
@@ -141,7 +143,11 @@ func (r *subscriptionResolver) CampaignEvents(ctx context.Context, campaignID pu
 
 // References is the resolver for the references field.
 func (r *triggerResolver) References(ctx context.Context, obj *ent.Trigger) ([]*ent.Reference, error) {
-	return r.db.Reference.Query().Where(reference.TriggerID(obj.ID)).Order(reference.ByKind(), reference.ByExternalID()).All(ctx)
+	refs, err := r.loadersOf(ctx).references.getListed(ctx, obj.ID, 0, listedTriggers(ctx))
+	if refs == nil && err == nil {
+		refs = []*ent.Reference{}
+	}
+	return refs, err
 }
 
 // LastRun is the resolver for the lastRun field.

@@ -6,7 +6,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"reflect"
 	"time"
 
 	"entgo.io/contrib/entgql"
@@ -16,6 +15,7 @@ import (
 	"entgo.io/ent/schema/field"
 	"entgo.io/ent/schema/mixin"
 
+	"github.com/intake/intake/ent/intercept"
 	"github.com/intake/intake/internal/pulid"
 	"github.com/intake/intake/internal/viewer"
 )
@@ -89,8 +89,17 @@ func (tenantMixin) Fields() []ent.Field {
 	}
 }
 
-type wherer interface{ WhereP(...func(*sql.Selector)) }
+// tenantMutation is what the generated mutation of every type with the
+// mixin offers for its organization_id.
+type tenantMutation interface {
+	OrganizationID() (pulid.ID, bool)
+	SetOrganizationID(pulid.ID)
+	// WhereP filters the rows an update or delete reaches.
+	WhereP(...func(*sql.Selector))
+}
 
+// Interceptors filter every query of the type, and every step of a graph
+// traversal through it, by the viewer's organization.
 func (tenantMixin) Interceptors() []ent.Interceptor {
 	return []ent.Interceptor{
 		ent.TraverseFunc(func(ctx context.Context, q ent.Query) error {
@@ -99,6 +108,8 @@ func (tenantMixin) Interceptors() []ent.Interceptor {
 	}
 }
 
+// Hooks stamp creates with the viewer's organization and filter updates and
+// deletes by it.
 func (tenantMixin) Hooks() []ent.Hook {
 	return []ent.Hook{
 		func(next ent.Mutator) ent.Mutator {
@@ -113,19 +124,17 @@ func (tenantMixin) Hooks() []ent.Hook {
 				if !v.CanMutate() {
 					return nil, ErrReadOnly
 				}
+				tm, ok := m.(tenantMutation)
+				if !ok {
+					return nil, fmt.Errorf("%s: mutation cannot be scoped", m.Type())
+				}
 				if m.Op().Is(ent.OpCreate) {
-					if org, ok := m.Field("organization_id"); ok && org != v.OrgID {
+					if org, ok := tm.OrganizationID(); ok && org != v.OrgID {
 						return nil, fmt.Errorf("%s: organization_id differs from the viewer's", m.Type())
 					}
-					if err := m.SetField("organization_id", v.OrgID); err != nil {
-						return nil, err
-					}
+					tm.SetOrganizationID(v.OrgID)
 				} else {
-					w, ok := m.(wherer)
-					if !ok {
-						return nil, fmt.Errorf("%s: mutation cannot be scoped", m.Type())
-					}
-					w.WhereP(sql.FieldEQ("organization_id", v.OrgID))
+					tm.WhereP(sql.FieldEQ("organization_id", v.OrgID))
 				}
 				return next.Mutate(ctx, m)
 			})
@@ -133,7 +142,15 @@ func (tenantMixin) Hooks() []ent.Hook {
 	}
 }
 
-// scope filters q by the viewer's organization in column.
+// scope filters q, a query of a generated type, by the viewer's organization
+// in column.
+//
+// The schema may import generated code (ent/intercept): ent wires the
+// schema's hooks and interceptors from the package ent/runtime, which
+// imports the schema, not from ent itself, so there is no import cycle. The
+// price is that code generation loads the schema only while the generated
+// code compiles: a type the generated code uses (in schematype, say) must
+// keep its old name until `go generate` has run with the new one.
 func scope(ctx context.Context, q ent.Query, column string) error {
 	if viewer.IsSystem(ctx) {
 		return nil
@@ -142,21 +159,12 @@ func scope(ctx context.Context, q ent.Query, column string) error {
 	if v == nil {
 		return ErrNoViewer
 	}
-	return wherePredicate(q, sql.FieldEQ(column, v.OrgID))
-}
-
-// wherePredicate calls q.Where(p). Generated queries take their own named
-// predicate type (func(*sql.Selector) underneath), so the call goes through
-// reflection rather than importing generated code into the schema.
-func wherePredicate(q ent.Query, p func(*sql.Selector)) error {
-	where := reflect.ValueOf(q).MethodByName("Where")
-	if !where.IsValid() || where.Type().NumIn() != 1 || !where.Type().IsVariadic() {
-		return fmt.Errorf("query %T cannot be scoped", q)
+	// NewQuery wraps each generated query, whose Where takes a predicate
+	// type of its own, behind one interface.
+	tq, err := intercept.NewQuery(q)
+	if err != nil {
+		return err
 	}
-	pt := where.Type().In(0).Elem()
-	if !reflect.TypeOf(p).ConvertibleTo(pt) {
-		return fmt.Errorf("query %T cannot be scoped", q)
-	}
-	where.Call([]reflect.Value{reflect.ValueOf(p).Convert(pt)})
+	tq.WhereP(sql.FieldEQ(column, v.OrgID))
 	return nil
 }

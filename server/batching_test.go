@@ -3,14 +3,20 @@ package server_test
 import (
 	"context"
 	"fmt"
+	"slices"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/intake/intake/ent"
+	"github.com/intake/intake/ent/callresult"
+	"github.com/intake/intake/ent/reference"
 	"github.com/intake/intake/ent/syncrun"
+	"github.com/intake/intake/internal/apptest"
 	"github.com/intake/intake/internal/dbtest"
+	"github.com/intake/intake/internal/pulid"
 	"github.com/intake/intake/internal/viewer"
-	"github.com/intake/intake/sync/connector"
+	"github.com/intake/intake/schema/schematype"
 )
 
 // The campaign list loads a page's triggers, their integrations and their
@@ -19,8 +25,8 @@ func TestCampaignListBatches(t *testing.T) {
 	t.Parallel()
 	dbtest.Each(t, func(t *testing.T, db *dbtest.DB) {
 		app := isoStart(t, db)
-		admin := app.Client(app.Key(t, "batching", viewer.Admin))
-		integ := isoConnect(t, app, admin, connector.Talention, "Talention")
+		admin := app.Client(app.Key(t, "batching", schematype.RoleAdmin))
+		integ := isoConnect(t, app, admin, schematype.ProviderTalention, "Talention")
 		org := isoOrgID(t, admin)
 		addCampaigns := func(n int) {
 			for i := range n {
@@ -33,19 +39,7 @@ func TestCampaignListBatches(t *testing.T) {
 				}
 			}
 		}
-		// Every ent query the server makes for the organization's requests
-		// from here on (the store's client is the server's). Work for the
-		// system is left out: the API key lookup, and the engine's, which
-		// runs the enabled triggers' scheduled syncs meanwhile.
-		var queries atomic.Int64
-		app.DB.Store.Client.Intercept(ent.InterceptFunc(func(next ent.Querier) ent.Querier {
-			return ent.QuerierFunc(func(ctx context.Context, q ent.Query) (ent.Value, error) {
-				if v := viewer.FromContext(ctx); v != nil && v.OrgID == org && !viewer.IsSystem(ctx) {
-					queries.Add(1)
-				}
-				return next.Query(ctx, q)
-			})
-		}))
+		queries := orgQueries(app, org)
 		const list = `{ campaigns(first: 50) { totalCount edges { node { id name
 			triggers { id enabled integration { id name status } lastRun { id status } statusMapping { success } } } } } }`
 		const listNoMapping = `{ campaigns(first: 50) { totalCount edges { node { id name
@@ -93,6 +87,258 @@ func TestCampaignListBatches(t *testing.T) {
 		// Status mappings are loaded only when the selection asks for them.
 		if n := count(listNoMapping, 8); n != few-1 {
 			t.Fatalf("%d queries without statusMapping in the selection, want %d", n, few-1)
+		}
+	})
+}
+
+// orgQueries counts every ent query the server makes for org's requests from
+// now on (the store's client is the server's). Work for the system is left
+// out: the API key lookup, and the engine's, which runs the enabled
+// triggers' scheduled syncs meanwhile.
+func orgQueries(app *apptest.App, org pulid.ID) *atomic.Int64 {
+	var queries atomic.Int64
+	app.DB.Store.Client.Intercept(ent.InterceptFunc(func(next ent.Querier) ent.Querier {
+		return ent.QuerierFunc(func(ctx context.Context, q ent.Query) (ent.Value, error) {
+			if v := viewer.FromContext(ctx); v != nil && v.OrgID == org && !viewer.IsSystem(ctx) {
+				queries.Add(1)
+			}
+			return next.Query(ctx, q)
+		})
+	}))
+	return &queries
+}
+
+// A page of triggers loads the references of all of them with one query,
+// and so does a list of triggers asked for by ID.
+func TestTriggerReferencesBatch(t *testing.T) {
+	t.Parallel()
+	dbtest.Each(t, func(t *testing.T, db *dbtest.DB) {
+		app := isoStart(t, db)
+		admin := app.Client(app.Key(t, "batching", schematype.RoleAdmin))
+		integ := isoConnect(t, app, admin, schematype.ProviderTalention, "Talention")
+		org := isoOrgID(t, admin)
+		var triggers []pulid.ID
+		addTriggers := func(n int) {
+			for range n {
+				camp := isoCreateCampaign(t, admin, fmt.Sprintf("references %d", len(triggers)))
+				triggers = append(triggers, isoConfigureTalention(t, admin, camp, integ).ID)
+			}
+		}
+		queries := orgQueries(app, org)
+		type listed struct {
+			ID         pulid.ID
+			References []struct{ ID pulid.ID }
+		}
+		// check requires every trigger to be listed with its own references,
+		// in the order the API gives them.
+		check := func(got []listed) {
+			t.Helper()
+			if len(got) != len(triggers) {
+				t.Fatalf("%d triggers listed, want %d", len(got), len(triggers))
+			}
+			for _, tr := range got {
+				var ids []pulid.ID
+				for _, r := range tr.References {
+					ids = append(ids, r.ID)
+				}
+				want := app.DB.Store.Client.Reference.Query().Where(reference.TriggerID(tr.ID)).
+					Order(reference.ByKind(), reference.ByExternalID()).IDsX(isoOrgCtx(org))
+				if len(want) != 2 || !slices.Equal(ids, want) {
+					t.Fatalf("trigger %s lists references %v, has %v", tr.ID, ids, want)
+				}
+			}
+		}
+		viaCampaigns := func() int64 {
+			t.Helper()
+			var got struct {
+				Campaigns struct {
+					Edges []struct {
+						Node struct{ Triggers []listed }
+					}
+				}
+			}
+			before := queries.Load()
+			admin.MustDo(t, `{ campaigns(first: 50) { edges { node { triggers { id references { id kind externalID } } } } } }`, nil, &got)
+			n := queries.Load() - before
+			var all []listed
+			for _, e := range got.Campaigns.Edges {
+				if len(e.Node.Triggers) != 1 {
+					t.Fatalf("a campaign's triggers: %+v", e.Node.Triggers)
+				}
+				all = append(all, e.Node.Triggers...)
+			}
+			check(all)
+			t.Logf("%d triggers of the campaign list: %d queries", len(triggers), n)
+			return n
+		}
+		viaNodes := func() int64 {
+			t.Helper()
+			var got struct{ Nodes []listed }
+			before := queries.Load()
+			admin.MustDo(t, `query($ids: [ID!]!) { nodes(ids: $ids) { ... on Trigger { id references { id kind externalID } } } }`,
+				map[string]any{"ids": triggers}, &got)
+			n := queries.Load() - before
+			check(got.Nodes)
+			t.Logf("%d triggers by ID: %d queries", len(triggers), n)
+			return n
+		}
+		addTriggers(2)
+		few, fewNodes := viaCampaigns(), viaNodes()
+		addTriggers(6)
+		if many := viaCampaigns(); many != few {
+			t.Fatalf("listing the references of 8 triggers took %d queries, of 2 triggers %d: they are not loaded in a batch", many, few)
+		}
+		if many := viaNodes(); many != fewNodes {
+			t.Fatalf("the references of 8 triggers by ID took %d queries, of 2 triggers %d: they are not loaded in a batch", many, fewNodes)
+		}
+		// The campaigns, their triggers, the triggers' references.
+		if few > 3 {
+			t.Fatalf("%d queries for the references of a page of triggers, want at most 3", few)
+		}
+		// The triggers, their references.
+		if fewNodes > 2 {
+			t.Fatalf("%d queries for the references of triggers by ID, want at most 2", fewNodes)
+		}
+	})
+}
+
+// A page of contacts loads the call results of all of them, and the
+// results' pushbacks, with one query each; so does a list of contacts asked
+// for by ID.
+func TestContactCallResultsBatch(t *testing.T) {
+	t.Parallel()
+	dbtest.Each(t, func(t *testing.T, db *dbtest.DB) {
+		app := isoStart(t, db)
+		admin := app.Client(app.Key(t, "batching", schematype.RoleAdmin))
+		integ := isoConnect(t, app, admin, schematype.ProviderTalention, "Talention")
+		org := isoOrgID(t, admin)
+		camp := isoCreateCampaign(t, admin, "call results")
+		trig := isoConfigureTalention(t, admin, camp, integ)
+		ctx, c := isoOrgCtx(org), app.DB.Store.Client
+		var contacts []pulid.ID
+		base := time.Date(2025, 3, 1, 9, 0, 0, 0, time.UTC)
+		addContacts := func(n int) {
+			for range n {
+				i := len(contacts)
+				con := c.Contact.Create().SetCampaignID(camp).SetTriggerID(trig.ID).
+					SetPhoneE164(fmt.Sprintf("+4915112%06d", i)).SetPhoneRaw("0151").
+					SetExternalID(fmt.Sprintf("cand-%d", i)).SaveX(ctx)
+				contacts = append(contacts, con.ID)
+				// Two calls, the later one recorded first.
+				for _, at := range []time.Time{base.Add(time.Duration(i+1) * time.Hour), base.Add(time.Duration(i) * time.Minute)} {
+					call := c.CallResult.Create().SetContactID(con.ID).SetOutcome(schematype.OutcomeSuccess).
+						SetQuestionResults([]schematype.QuestionResult{}).SetCalledAt(at).SaveX(ctx)
+					c.Pushback.Create().SetCallResultID(call.ID).SetTriggerID(trig.ID).SaveX(ctx)
+				}
+			}
+		}
+		queries := orgQueries(app, org)
+		type listed struct {
+			ID          pulid.ID
+			CallResults []struct {
+				ID       pulid.ID
+				Pushback *struct{ ID pulid.ID }
+				Contact  *struct{ ID pulid.ID }
+			}
+		}
+		// check requires every contact to be listed with its own call
+		// results, in the order the API gives them, and with their
+		// pushbacks when the selection asks for them.
+		check := func(got []listed, pushback bool) {
+			t.Helper()
+			if len(got) != len(contacts) {
+				t.Fatalf("%d contacts listed, want %d", len(got), len(contacts))
+			}
+			for _, con := range got {
+				var ids []pulid.ID
+				for _, r := range con.CallResults {
+					ids = append(ids, r.ID)
+					if (r.Pushback != nil) != pushback {
+						t.Fatalf("contact %s: call result %s has pushback %v", con.ID, r.ID, r.Pushback)
+					}
+					if r.Contact != nil && r.Contact.ID != con.ID {
+						t.Fatalf("contact %s: call result %s is of contact %s", con.ID, r.ID, r.Contact.ID)
+					}
+				}
+				want := c.CallResult.Query().Where(callresult.ContactID(con.ID)).
+					Order(callresult.ByCalledAt(), callresult.ByID()).IDsX(ctx)
+				if len(want) != 2 || !slices.Equal(ids, want) {
+					t.Fatalf("contact %s lists call results %v, has %v", con.ID, ids, want)
+				}
+			}
+		}
+		const callResults = `callResults { id calledAt pushback { id status } }`
+		const callResultsNoPushback = `callResults { id calledAt }`
+		const callResultsWithContact = `callResults { id calledAt pushback { id status } contact { id } }`
+		viaCampaign := func(sel string) int64 {
+			t.Helper()
+			var got struct {
+				Campaigns struct {
+					Edges []struct {
+						Node struct {
+							Contacts struct {
+								TotalCount int
+								Edges      []struct{ Node listed }
+							}
+						}
+					}
+				}
+			}
+			before := queries.Load()
+			admin.MustDo(t, `query($c: ID!) { campaigns(where: {id: $c}) { edges { node {
+				contacts(first: 50) { totalCount edges { node { id `+sel+` } } } } } } }`, map[string]any{"c": camp}, &got)
+			n := queries.Load() - before
+			if len(got.Campaigns.Edges) != 1 {
+				t.Fatalf("%d campaigns listed, want 1", len(got.Campaigns.Edges))
+			}
+			cs := got.Campaigns.Edges[0].Node.Contacts
+			if cs.TotalCount != len(contacts) {
+				t.Fatalf("%d contacts counted, want %d", cs.TotalCount, len(contacts))
+			}
+			var all []listed
+			for _, e := range cs.Edges {
+				all = append(all, e.Node)
+			}
+			check(all, sel != callResultsNoPushback)
+			t.Logf("%d contacts of a campaign: %d queries", len(contacts), n)
+			return n
+		}
+		viaNodes := func() int64 {
+			t.Helper()
+			var got struct{ Nodes []listed }
+			before := queries.Load()
+			admin.MustDo(t, `query($ids: [ID!]!) { nodes(ids: $ids) { ... on Contact { id `+callResults+` } } }`,
+				map[string]any{"ids": contacts}, &got)
+			n := queries.Load() - before
+			check(got.Nodes, true)
+			t.Logf("%d contacts by ID: %d queries", len(contacts), n)
+			return n
+		}
+		addContacts(2)
+		few, fewNodes := viaCampaign(callResults), viaNodes()
+		addContacts(6)
+		if many := viaCampaign(callResults); many != few {
+			t.Fatalf("listing the call results of 8 contacts took %d queries, of 2 contacts %d: they are not loaded in a batch", many, few)
+		}
+		if many := viaNodes(); many != fewNodes {
+			t.Fatalf("the call results of 8 contacts by ID took %d queries, of 2 contacts %d: they are not loaded in a batch", many, fewNodes)
+		}
+		// The campaign, its contacts and their count, the contacts' call
+		// results and the results' pushbacks.
+		if few > 5 {
+			t.Fatalf("%d queries for the call results of a page of contacts, want at most 5", few)
+		}
+		// The contacts, their call results, the results' pushbacks.
+		if fewNodes > 3 {
+			t.Fatalf("%d queries for the call results of contacts by ID, want at most 3", fewNodes)
+		}
+		// Pushbacks are loaded only when the selection asks for them, and
+		// the results' contacts with one more query.
+		if n := viaCampaign(callResultsNoPushback); n != few-1 {
+			t.Fatalf("%d queries without pushback in the selection, want %d", n, few-1)
+		}
+		if n := viaCampaign(callResultsWithContact); n != few+1 {
+			t.Fatalf("%d queries with the call results' contact in the selection, want %d", n, few+1)
 		}
 	})
 }
