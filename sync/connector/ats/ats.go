@@ -1,5 +1,5 @@
 // Package ats implements the "unified ATS" API shape that Talention and
-// Compleet are modelled on (see shared/PROVIDERS.md; the shape is ASSUMED,
+// Compleet are modelled on (see docs/providers.md; the shape is ASSUMED,
 // as neither vendor publishes an API description). The talention and
 // compleet packages configure it; this package holds the behaviour:
 //
@@ -33,6 +33,7 @@ import (
 	"time"
 	"unicode"
 
+	"github.com/intake/intake/schema/schematype"
 	"github.com/intake/intake/sync/connector"
 )
 
@@ -60,7 +61,7 @@ var (
 
 // Config is what differs between the providers built on this shape.
 type Config struct {
-	Key  connector.ProviderKey
+	Key  schematype.ProviderKey
 	Name string
 	// StatusMapping makes Push move the application to the stage named by
 	// PushRequest.MappedStatus.
@@ -89,7 +90,7 @@ func descriptor(cfg Config) connector.Descriptor {
 			Description: "Applications created since the last sync, for the selected jobs (all jobs when none is selected).",
 			IsDefault:   true,
 		}},
-		ReferenceKinds: []connector.ReferenceKind{connector.KindJob},
+		ReferenceKinds: []schematype.ReferenceKind{schematype.ReferenceJob},
 		CredentialKeys: append([]string(nil), credentialKeys...),
 	}
 }
@@ -226,7 +227,7 @@ func (c *conn) References(ctx context.Context, q connector.ReferenceQuery) (conn
 	page := connector.ReferencePage{NextCursor: next}
 	for _, j := range data.Results {
 		if j.ID != "" {
-			page.Items = append(page.Items, connector.Reference{ExternalID: j.ID, Kind: connector.KindJob, Name: j.Name})
+			page.Items = append(page.Items, connector.Reference{ExternalID: j.ID, Kind: schematype.ReferenceJob, Name: j.Name})
 		}
 	}
 	return page, nil

@@ -1,7 +1,7 @@
 // Package atsfake is a FAKE of the "unified ATS" API that Talention and
 // Compleet are modelled on, for tests and the demo. It is not Talention or
 // Compleet: neither vendor publishes an API description, so the shape it
-// serves is ASSUMED (shared/PROVIDERS.md). One fake serves both; Config
+// serves is ASSUMED (docs/providers.md). One fake serves both; Config
 // names the provider it stands for and whether it accepts stage moves.
 //
 // Endpoints, all behind "Authorization: Bearer <apiKey>":

@@ -1,7 +1,7 @@
 // Package hubspotfake is a loopback FAKE of the HubSpot CRM API, for tests
 // and the demo. It is not HubSpot and must never be presented as such.
 //
-// It speaks the documented HubSpot v3 shapes (see shared/PROVIDERS.md) for
+// It speaks the documented HubSpot v3 shapes (see docs/providers.md) for
 // the endpoints Intake uses: contact search (with HubSpot's cap of 10,000
 // results per search), contact list, read, batch read and update, list
 // search (path ASSUMED), list memberships, call logging and reading (one
