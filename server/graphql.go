@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"runtime/debug"
+	"strings"
 	"time"
 
 	"github.com/99designs/gqlgen/graphql"
@@ -71,7 +72,10 @@ func (s *Server) presentError(ctx context.Context, err error) *gqlerror.Error {
 	if errors.As(err, &parsed) && parsed.Extensions["code"] != nil {
 		return gqlErr // parse and validation errors carry gqlgen's codes
 	}
-	e := s.classify(ctx, err)
+	e := inputError(ctx, err)
+	if e == nil {
+		e = s.classify(ctx, err)
+	}
 	switch {
 	case e.Code == service.CodeInternal && errors.Is(ctx.Err(), context.Canceled):
 		// The client went away: nobody reads the answer, and nothing failed.
@@ -88,4 +92,70 @@ func (s *Server) presentError(ctx context.Context, err error) *gqlerror.Error {
 		gqlErr.Extensions["retryAfter"] = int(e.RetryAfter.Round(time.Second) / time.Second)
 	}
 	return gqlErr
+}
+
+// inputError classifies the errors of a request's input that gqlgen reports
+// without a code: a body that is not a GraphQL request (BAD_REQUEST; the
+// message never repeats the body), and an argument or variable value that
+// its scalar cannot read, such as a Time that is not RFC 3339 or a cursor
+// that is not one (VALIDATION_FAILED, with the argument's input path in
+// extensions.field, as the service names fields). Nil for other errors.
+func inputError(ctx context.Context, err error) *service.Error {
+	var gqlErr *gqlerror.Error
+	if !errors.As(err, &gqlErr) {
+		return nil
+	}
+	if !graphql.HasOperationContext(ctx) {
+		// Refused by the transport before an operation existed.
+		return &service.Error{Code: codeBadRequest, Message: "the request is not a GraphQL request: send a JSON object with a \"query\" string", Err: err}
+	}
+	fc := graphql.GetFieldContext(ctx)
+	if fc == nil || fc.Field.Field == nil {
+		return nil
+	}
+	// Arguments are read before the resolver runs, on a path that extends
+	// the field's by the argument's name (and an input object's fields).
+	base := fc.Path()
+	if len(gqlErr.Path) <= len(base) {
+		return nil
+	}
+	for i, el := range base {
+		if gqlErr.Path[i] != el {
+			return nil
+		}
+	}
+	arg, ok := gqlErr.Path[len(base)].(ast.PathName)
+	if !ok || fc.Field.Arguments.ForName(string(arg)) == nil {
+		return nil
+	}
+	field := ""
+	for _, el := range gqlErr.Path[len(base):] {
+		switch el := el.(type) {
+		case ast.PathName:
+			if field != "" {
+				field += "."
+			}
+			field += string(el)
+		case ast.PathIndex:
+			field += fmt.Sprintf("[%d]", int(el))
+		}
+	}
+	msg := "is not a valid value"
+	if u := errors.Unwrap(gqlErr); u != nil {
+		msg = "is not a valid value: " + cleanScalarMessage(u.Error())
+	}
+	return &service.Error{Code: service.CodeValidation, Field: field, Message: field + " " + msg, Err: err}
+}
+
+// cleanScalarMessage keeps a scalar's own error message short and free of
+// the value it refused (which may be anything a client sent).
+func cleanScalarMessage(m string) string {
+	if i := strings.IndexAny(m, "\"\n"); i >= 0 {
+		m = m[:i]
+	}
+	m = strings.TrimRight(strings.TrimSpace(m), ":")
+	if len(m) > 120 {
+		m = m[:120]
+	}
+	return m
 }
