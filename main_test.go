@@ -24,6 +24,7 @@ import (
 	"github.com/intake/intake/internal/service"
 	"github.com/intake/intake/internal/store"
 	"github.com/intake/intake/internal/viewer"
+	"github.com/intake/intake/schema/schematype"
 )
 
 // keyLine is the whole output of `apikey create`: one key, one line.
@@ -160,9 +161,9 @@ func TestCLI(t *testing.T) {
 
 			t.Run("the keys authenticate as their organization and role", func(t *testing.T) {
 				st := openStore(t, env)
-				svc := service.New(service.Deps{DB: st.Client})
+				svc := service.New(service.Deps{Store: st})
 				sys := viewer.SystemContext(ctx)
-				for key, role := range map[string]viewer.Role{adminKey: viewer.Admin, viewerKey: viewer.ReadOnly} {
+				for key, role := range map[string]schematype.Role{adminKey: schematype.RoleAdmin, viewerKey: schematype.RoleViewer} {
 					v, err := svc.Authenticate(ctx, key)
 					if err != nil {
 						t.Fatalf("a printed key does not authenticate: %v", err)
@@ -188,7 +189,7 @@ func TestCLI(t *testing.T) {
 				}
 				named := strings.TrimSuffix(out, "\n")
 				st := openStore(t, env)
-				svc := service.New(service.Deps{DB: st.Client})
+				svc := service.New(service.Deps{Store: st})
 				v, err := svc.Authenticate(ctx, named)
 				if err != nil {
 					t.Fatal(err)

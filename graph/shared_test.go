@@ -10,11 +10,12 @@ import (
 
 	"github.com/intake/intake/internal/pulid"
 	"github.com/intake/intake/internal/viewer"
+	"github.com/intake/intake/schema/schematype"
 )
 
 func TestSharedReads(t *testing.T) {
-	orgA := viewer.NewContext(context.Background(), &viewer.Viewer{OrgID: pulid.ID("org_a"), Role: viewer.Admin})
-	orgB := viewer.NewContext(context.Background(), &viewer.Viewer{OrgID: pulid.ID("org_b"), Role: viewer.Admin})
+	orgA := viewer.NewContext(context.Background(), &viewer.Viewer{OrgID: pulid.ID("org_a"), Role: schematype.RoleAdmin})
+	orgB := viewer.NewContext(context.Background(), &viewer.Viewer{OrgID: pulid.ID("org_b"), Role: schematype.RoleAdmin})
 
 	t.Run("subscribers that drained before a read started share it", func(t *testing.T) {
 		s := newSharedReads()

@@ -17,7 +17,7 @@ import (
 	"github.com/intake/intake/internal/dbtest"
 	"github.com/intake/intake/internal/pulid"
 	"github.com/intake/intake/internal/service"
-	"github.com/intake/intake/internal/viewer"
+	"github.com/intake/intake/schema/schematype"
 	"github.com/intake/intake/sync/sandbox"
 )
 
@@ -74,9 +74,9 @@ func TestAPIKeys(t *testing.T) {
 	t.Parallel()
 	dbtest.Each(t, func(t *testing.T, db *dbtest.DB) {
 		app := apptest.Start(t, db)
-		adminKey := app.Key(t, "acme", viewer.Admin)
+		adminKey := app.Key(t, "acme", schematype.RoleAdmin)
 		admin := app.Client(adminKey)
-		reader := app.Client(app.Key(t, "acme", viewer.ReadOnly))
+		reader := app.Client(app.Key(t, "acme", schematype.RoleViewer))
 
 		expires := time.Now().Add(90 * 24 * time.Hour).UTC().Truncate(time.Second)
 		key, created := createKey(t, admin, map[string]any{"name": " dialer ", "role": "VIEWER", "expiresAt": expires})
@@ -104,7 +104,7 @@ func TestAPIKeys(t *testing.T) {
 		})
 
 		t.Run("apiKeys lists the organization's keys newest first, page by page", func(t *testing.T) {
-			app.Key(t, "other", viewer.Admin) // another organization's: not listed
+			app.Key(t, "other", schematype.RoleAdmin) // another organization's: not listed
 			type page struct {
 				APIKeys struct {
 					TotalCount int
@@ -208,7 +208,7 @@ func TestAPIKeys(t *testing.T) {
 
 		t.Run("an expired key is UNAUTHENTICATED", func(t *testing.T) {
 			at := time.Now().Add(time.Second)
-			k, _, err := app.Svc.CreateOrgAPIKey(context.Background(), "acme", service.NewAPIKeyInput{Name: "brief", Role: viewer.Admin, ExpiresAt: &at})
+			k, _, err := app.Svc.CreateOrgAPIKey(context.Background(), "acme", service.NewAPIKeyInput{Name: "brief", Role: schematype.RoleAdmin, ExpiresAt: &at})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -227,7 +227,7 @@ func TestAPIKeyLastUsed(t *testing.T) {
 	t.Parallel()
 	dbtest.Each(t, func(t *testing.T, db *dbtest.DB) {
 		app := apptest.Start(t, db)
-		admin := app.Client(app.Key(t, "acme", viewer.Admin))
+		admin := app.Client(app.Key(t, "acme", schematype.RoleAdmin))
 		key, node := createKey(t, admin, map[string]any{"name": "busy", "role": "VIEWER"})
 
 		// Every statement that sets last_used_at, whether or not it changes
@@ -309,7 +309,7 @@ func TestRevokedKeyClosesWebsockets(t *testing.T) {
 	t.Run("sqlite", func(t *testing.T) {
 		t.Parallel()
 		app := apptest.Start(t, dbtest.Open(t, dialect.SQLite))
-		adminKey := app.Key(t, "acme", viewer.Admin)
+		adminKey := app.Key(t, "acme", schematype.RoleAdmin)
 		admin := app.Client(adminKey)
 		campaign := isoCreateCampaign(t, admin, "watched")
 		doomed, node := createKey(t, admin, map[string]any{"name": "doomed", "role": "VIEWER"})
@@ -326,7 +326,7 @@ func TestRevokedKeyClosesWebsockets(t *testing.T) {
 		})
 		t.Run("expiry", func(t *testing.T) {
 			at := time.Now().Add(time.Second)
-			k, _, err := app.Svc.CreateOrgAPIKey(context.Background(), "acme", service.NewAPIKeyInput{Role: viewer.ReadOnly, ExpiresAt: &at})
+			k, _, err := app.Svc.CreateOrgAPIKey(context.Background(), "acme", service.NewAPIKeyInput{Role: schematype.RoleViewer, ExpiresAt: &at})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -341,7 +341,7 @@ func TestRevokedKeyClosesWebsockets(t *testing.T) {
 		fk := apptest.StartSyncFakes(t, sandbox.Dataset{Seed: 1, Size: 10}, nil)
 		a := apptest.StartSyncReplica(t, db, fk)
 		b := apptest.StartSyncReplica(t, db, fk)
-		adminKey := a.Key(t, "acme", viewer.Admin)
+		adminKey := a.Key(t, "acme", schematype.RoleAdmin)
 		admin := a.Client(adminKey)
 		campaign := isoCreateCampaign(t, admin, "watched")
 		doomed, node := createKey(t, admin, map[string]any{"name": "doomed", "role": "VIEWER"})
@@ -379,8 +379,8 @@ func TestFailedAuthenticationLimit(t *testing.T) {
 
 	dbtest.Each(t, func(t *testing.T, db *dbtest.DB) {
 		app := apptest.Start(t, db)
-		known := app.Key(t, "acme", viewer.Admin)
-		fresh := app.Key(t, "acme", viewer.Admin)
+		known := app.Key(t, "acme", schematype.RoleAdmin)
+		fresh := app.Key(t, "acme", schematype.RoleAdmin)
 		n := lookups(app)
 		if r := app.Client(known).Do(t, `{ viewer { role } }`, nil); len(r.Errors) > 0 {
 			t.Fatal(r.Errors)

@@ -9,12 +9,11 @@ import (
 	"testing"
 	"time"
 
-	"github.com/intake/intake/ent/auditevent"
 	"github.com/intake/intake/internal/apptest"
 	"github.com/intake/intake/internal/dbtest"
 	"github.com/intake/intake/internal/pulid"
 	"github.com/intake/intake/internal/viewer"
-	"github.com/intake/intake/sync/connector"
+	"github.com/intake/intake/schema/schematype"
 	"github.com/intake/intake/sync/sandbox/atsfake"
 )
 
@@ -143,8 +142,8 @@ func TestAuditTrail(t *testing.T) {
 	t.Parallel()
 	dbtest.Each(t, func(t *testing.T, db *dbtest.DB) {
 		app := isoStart(t, db)
-		boot := app.Client(app.Key(t, "audit", viewer.Admin))
-		reader := app.Client(app.Key(t, "audit", viewer.ReadOnly))
+		boot := app.Client(app.Key(t, "audit", schematype.RoleAdmin))
+		reader := app.Client(app.Key(t, "audit", schematype.RoleViewer))
 		org := isoOrgID(t, boot)
 
 		// Everything that must never appear in the trail: credential
@@ -208,7 +207,7 @@ func TestAuditTrail(t *testing.T) {
 			})
 
 		creds := map[string]any{}
-		for k, v := range app.Fakes.Credentials(connector.Talention) {
+		for k, v := range app.Fakes.Credentials(schematype.ProviderTalention) {
 			creds[k] = v
 			if k != "baseURL" {
 				secrets = append(secrets, v)
@@ -319,7 +318,7 @@ func TestAuditTrail(t *testing.T) {
 				}
 				time.Sleep(20 * time.Millisecond)
 			}
-			secret := app.Fakes.Credentials(connector.Talention)["webhookSecret"]
+			secret := app.Fakes.Credentials(schematype.ProviderTalention)["webhookSecret"]
 			body := []byte(`{"type":"application.created","data":{"application_id":"app_7"}}`)
 			if got := post(t, app.URL+"/webhooks/talention/"+string(integ), atsfake.SignWebhook(secret, "audit-1", time.Now(), body), body); got != http.StatusAccepted {
 				t.Fatalf("webhook: status %d", got)
@@ -466,7 +465,7 @@ func TestAuditTrail(t *testing.T) {
 		t.Run("retention removes old events and keeps recent ones", func(t *testing.T) {
 			ctx := context.Background()
 			old, err := app.DB.Store.Client.AuditEvent.Create().SetOrganizationID(org).
-				SetActorKind(auditevent.ActorKindSYSTEM).SetOperation("old").SetOutcome("ok").
+				SetActorKind(schematype.ActorSystem).SetOperation("old").SetOutcome("ok").
 				SetCreatedAt(time.Now().UTC().Add(-400 * 24 * time.Hour)).Save(viewer.SystemContext(ctx))
 			if err != nil {
 				t.Fatal(err)

@@ -10,15 +10,15 @@ import (
 
 	"github.com/intake/intake/internal/apptest"
 	"github.com/intake/intake/internal/dbtest"
-	"github.com/intake/intake/internal/viewer"
+	"github.com/intake/intake/schema/schematype"
 )
 
 func TestAuthentication(t *testing.T) {
 	t.Parallel()
 	dbtest.Each(t, func(t *testing.T, db *dbtest.DB) {
 		app := apptest.Start(t, db)
-		admin := app.Key(t, "acme", viewer.Admin)
-		reader := app.Key(t, "acme", viewer.ReadOnly)
+		admin := app.Key(t, "acme", schematype.RoleAdmin)
+		reader := app.Key(t, "acme", schematype.RoleViewer)
 
 		t.Run("no key is refused with 401 UNAUTHENTICATED", func(t *testing.T) {
 			r := app.Client("").Do(t, `{ viewer { role } }`, nil)

@@ -12,7 +12,7 @@ import (
 
 	"github.com/intake/intake/internal/apptest"
 	"github.com/intake/intake/internal/dbtest"
-	"github.com/intake/intake/internal/viewer"
+	"github.com/intake/intake/schema/schematype"
 )
 
 // Helpers shared by the configuration API tests (campaigns_test.go,
@@ -54,7 +54,7 @@ func cfgStart(t *testing.T, db *dbtest.DB) *apptest.App {
 // test, so parallel subtests on one app never see each other's data.
 func cfgAdmin(t *testing.T, app *apptest.App) *apptest.Client {
 	t.Helper()
-	return app.Client(app.Key(t, "org "+t.Name(), viewer.Admin))
+	return app.Client(app.Key(t, "org "+t.Name(), schematype.RoleAdmin))
 }
 
 // cfgWantError asserts that r failed with code (and field, unless
@@ -297,7 +297,7 @@ func TestConfigCampaigns(t *testing.T) {
 		t.Run("update of an unknown, malformed or foreign id is NOT_FOUND", func(t *testing.T) {
 			t.Parallel()
 			c := cfgAdmin(t, app)
-			other := app.Client(app.Key(t, "other "+t.Name(), viewer.Admin))
+			other := app.Client(app.Key(t, "other "+t.Name(), schematype.RoleAdmin))
 			foreign := cfgCreateCampaign(t, other, "theirs")
 			for _, id := range []string{cfgUnknownCampaignID, "nope", "", "int_01JDQ3Z5V6R8W9X0Y1Z2A3B4C5", foreign.ID} {
 				r := c.Do(t, update, map[string]any{"id": id, "input": map[string]any{"name": "hijacked"}})
@@ -342,7 +342,7 @@ func TestConfigCampaigns(t *testing.T) {
 			t.Parallel()
 			c := cfgAdmin(t, app)
 			mine := cfgCreateCampaign(t, c, "mine")
-			other := app.Client(app.Key(t, "other "+t.Name(), viewer.Admin))
+			other := app.Client(app.Key(t, "other "+t.Name(), schematype.RoleAdmin))
 			foreign := cfgCreateCampaign(t, other, "theirs")
 			for _, id := range []string{cfgUnknownCampaignID, "nope", "int_01JDQ3Z5V6R8W9X0Y1Z2A3B4C5", foreign.ID} {
 				cfgWantError(t, c.Do(t, del, map[string]any{"id": id}), "NOT_FOUND", cfgAnyField)
@@ -452,7 +452,7 @@ func TestConfigCampaigns(t *testing.T) {
 		t.Run("campaigns of another organization are invisible", func(t *testing.T) {
 			t.Parallel()
 			c := cfgAdmin(t, app)
-			other := app.Client(app.Key(t, "other "+t.Name(), viewer.Admin))
+			other := app.Client(app.Key(t, "other "+t.Name(), schematype.RoleAdmin))
 			foreign := cfgCreateCampaign(t, other, "theirs")
 			cfgWantCampaignCount(t, c, 0)
 			cfgWantError(t, c.Do(t, `query($id: ID!) { node(id: $id) { id } }`, map[string]any{"id": foreign.ID}), "NOT_FOUND", cfgAnyField)

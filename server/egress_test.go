@@ -17,7 +17,7 @@ import (
 	"github.com/intake/intake/internal/dbtest"
 	"github.com/intake/intake/internal/egress"
 	"github.com/intake/intake/internal/pulid"
-	"github.com/intake/intake/internal/viewer"
+	"github.com/intake/intake/schema/schematype"
 	"github.com/intake/intake/sync/connector"
 	"github.com/intake/intake/sync/sandbox"
 	"github.com/intake/intake/sync/sandbox/fakes"
@@ -145,13 +145,13 @@ func egStart(t *testing.T, db *dbtest.DB) *egEnv {
 		}),
 	}
 	e.app = apptest.StartWithEgress(t, db, policy)
-	e.c = e.app.Client(e.app.Key(t, "tenant", viewer.Admin))
+	e.c = e.app.Client(e.app.Key(t, "tenant", schematype.RoleAdmin))
 	return e
 }
 
 // connectRefused requires connectIntegration with creds to fail with
 // VALIDATION_FAILED on field, store nothing and reach nothing internal.
-func (e *egEnv) connectRefused(t *testing.T, p connector.ProviderKey, creds connector.Credentials, field string) {
+func (e *egEnv) connectRefused(t *testing.T, p schematype.ProviderKey, creds connector.Credentials, field string) {
 	t.Helper()
 	in := map[string]any{}
 	for k, v := range creds {
@@ -212,7 +212,7 @@ func TestEgress(t *testing.T) {
 				e.redirector.URL + "/talention",
 			} {
 				t.Run(base, func(t *testing.T) {
-					e.connectRefused(t, connector.Talention, talention(base), "input.credentials.baseURL")
+					e.connectRefused(t, schematype.ProviderTalention, talention(base), "input.credentials.baseURL")
 				})
 			}
 		})
@@ -220,15 +220,15 @@ func TestEgress(t *testing.T) {
 		t.Run("a zvoove tokenURL on loopback is refused", func(t *testing.T) {
 			creds := e.rebind.Zvoove.OAuthCredentials("http://public.test/api")
 			creds["tokenURL"] = "http://127.0.0.1:" + internalPort + "/connect/token"
-			e.connectRefused(t, connector.Zvoove, creds, "input.credentials.tokenURL")
+			e.connectRefused(t, schematype.ProviderZvoove, creds, "input.credentials.tokenURL")
 			// Also when the token endpoint is only reached by a redirect.
 			creds["tokenURL"] = e.redirector.URL + "/connect/token"
-			creds["baseURL"] = e.rebind.BaseURL(connector.Zvoove)
-			e.connectRefused(t, connector.Zvoove, creds, "input.credentials.tokenURL")
+			creds["baseURL"] = e.rebind.BaseURL(schematype.ProviderZvoove)
+			e.connectRefused(t, schematype.ProviderZvoove, creds, "input.credentials.tokenURL")
 		})
 
 		t.Run("lastError never quotes an answer of unknown shape", func(t *testing.T) {
-			in := cfgConnect(t, e.c, connector.Talention, "garbled", egCreds(talention(e.garbled.URL)))
+			in := cfgConnect(t, e.c, schematype.ProviderTalention, "garbled", egCreds(talention(e.garbled.URL)))
 			if in.Status != "ERROR" || in.LastError == nil {
 				t.Fatalf("integration %s, want ERROR with a lastError", cfgJSON(in))
 			}
@@ -241,8 +241,8 @@ func TestEgress(t *testing.T) {
 		})
 
 		t.Run("a sync and a pushback to an address refused since the connection fail at once", func(t *testing.T) {
-			c := e.app.Client(e.app.Key(t, "rebinding", viewer.Admin))
-			in := cfgConnect(t, c, connector.Talention, "rebinding", egCreds(e.rebind.Credentials(connector.Talention)))
+			c := e.app.Client(e.app.Key(t, "rebinding", schematype.RoleAdmin))
+			in := cfgConnect(t, c, schematype.ProviderTalention, "rebinding", egCreds(e.rebind.Credentials(schematype.ProviderTalention)))
 			if in.Status != "CONNECTED" {
 				t.Fatalf("integration %s, want CONNECTED", cfgJSON(in))
 			}

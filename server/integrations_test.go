@@ -12,8 +12,7 @@ import (
 
 	"github.com/intake/intake/internal/apptest"
 	"github.com/intake/intake/internal/dbtest"
-	"github.com/intake/intake/internal/viewer"
-	"github.com/intake/intake/sync/connector"
+	"github.com/intake/intake/schema/schematype"
 	"github.com/intake/intake/sync/sandbox"
 	"github.com/intake/intake/sync/sandbox/atsfake"
 	"github.com/intake/intake/sync/sandbox/hubspotfake"
@@ -24,14 +23,14 @@ import (
 const cfgUnknownIntegrationID = "int_01JDQ3Z5V6R8W9X0Y1Z2A3B4C5"
 
 // cfgProviders are the four providers, in catalogue order.
-var cfgProviders = []connector.ProviderKey{connector.Zvoove, connector.Talention, connector.Compleet, connector.HubSpot}
+var cfgProviders = []schematype.ProviderKey{schematype.ProviderZvoove, schematype.ProviderTalention, schematype.ProviderCompleet, schematype.ProviderHubSpot}
 
 // cfgSecretKey is the credential each provider authenticates with.
-var cfgSecretKey = map[connector.ProviderKey]string{
-	connector.Zvoove:    "apiKey",
-	connector.Talention: "apiKey",
-	connector.Compleet:  "apiKey",
-	connector.HubSpot:   "accessToken",
+var cfgSecretKey = map[schematype.ProviderKey]string{
+	schematype.ProviderZvoove:    "apiKey",
+	schematype.ProviderTalention: "apiKey",
+	schematype.ProviderCompleet:  "apiKey",
+	schematype.ProviderHubSpot:   "accessToken",
 }
 
 type cfgIntegration struct {
@@ -62,7 +61,7 @@ const cfgConnectMutation = `mutation($input: ConnectIntegrationInput!) { connect
 
 // cfgCreds returns credentials that work against the app's fake of p, as a
 // GraphQL Map.
-func cfgCreds(app *apptest.App, p connector.ProviderKey) map[string]any {
+func cfgCreds(app *apptest.App, p schematype.ProviderKey) map[string]any {
 	out := map[string]any{}
 	for k, v := range app.Fakes.Credentials(p) {
 		out[k] = v
@@ -71,13 +70,13 @@ func cfgCreds(app *apptest.App, p connector.ProviderKey) map[string]any {
 }
 
 // cfgConnectInput is connectIntegration's input.
-func cfgConnectInput(p connector.ProviderKey, name string, creds map[string]any) map[string]any {
+func cfgConnectInput(p schematype.ProviderKey, name string, creds map[string]any) map[string]any {
 	return map[string]any{"input": map[string]any{"provider": string(p), "name": name, "credentials": creds}}
 }
 
 // cfgConnect connects an integration with creds; the call must not fail
 // (a failed check still answers, with status ERROR).
-func cfgConnect(t *testing.T, c *apptest.Client, p connector.ProviderKey, name string, creds map[string]any) cfgIntegration {
+func cfgConnect(t *testing.T, c *apptest.Client, p schematype.ProviderKey, name string, creds map[string]any) cfgIntegration {
 	t.Helper()
 	var got struct{ ConnectIntegration cfgIntegration }
 	c.MustDo(t, cfgConnectMutation, cfgConnectInput(p, name, creds), &got)
@@ -88,7 +87,7 @@ func cfgConnect(t *testing.T, c *apptest.Client, p connector.ProviderKey, name s
 }
 
 // cfgConnectOK connects p to the app's fake and requires CONNECTED.
-func cfgConnectOK(t *testing.T, app *apptest.App, c *apptest.Client, p connector.ProviderKey) cfgIntegration {
+func cfgConnectOK(t *testing.T, app *apptest.App, c *apptest.Client, p schematype.ProviderKey) cfgIntegration {
 	t.Helper()
 	in := cfgConnect(t, c, p, string(p)+" sandbox", cfgCreds(app, p))
 	if in.Status != "CONNECTED" {
@@ -208,7 +207,7 @@ func cfgTestProviders(t *testing.T, app *apptest.App) {
 		"HUBSPOT":   {true, true, true, []string{"new_applications", "talent_pool_research"}, []string{"LIST", "SEGMENT"}},
 	}
 	var got struct{ Providers []provider }
-	app.Client(app.Key(t, "catalogue", viewer.ReadOnly)).MustDo(t, `{ providers {
+	app.Client(app.Key(t, "catalogue", schematype.RoleViewer)).MustDo(t, `{ providers {
 			key name supportsPushback supportsStatusMapping supportsWebhooks referenceKinds
 			searchTypes { key name description isDefault fields { key label description type required min max } } } }`, nil, &got)
 
@@ -305,20 +304,20 @@ func TestConfigIntegrations(t *testing.T) {
 			c := cfgAdmin(t, app)
 			cases := []struct {
 				name     string
-				provider connector.ProviderKey
+				provider schematype.ProviderKey
 				creds    map[string]any
 			}{
-				{"zvoove reference key", connector.Zvoove, cfgCreds(app, connector.Zvoove)},
-				{"zvoove client credentials", connector.Zvoove, func() map[string]any {
+				{"zvoove reference key", schematype.ProviderZvoove, cfgCreds(app, schematype.ProviderZvoove)},
+				{"zvoove client credentials", schematype.ProviderZvoove, func() map[string]any {
 					out := map[string]any{}
-					for k, v := range app.Fakes.Zvoove.OAuthCredentials(app.Fakes.BaseURL(connector.Zvoove)) {
+					for k, v := range app.Fakes.Zvoove.OAuthCredentials(app.Fakes.BaseURL(schematype.ProviderZvoove)) {
 						out[k] = v
 					}
 					return out
 				}()},
-				{"talention", connector.Talention, cfgCreds(app, connector.Talention)},
-				{"compleet", connector.Compleet, cfgCreds(app, connector.Compleet)},
-				{"hubspot", connector.HubSpot, cfgCreds(app, connector.HubSpot)},
+				{"talention", schematype.ProviderTalention, cfgCreds(app, schematype.ProviderTalention)},
+				{"compleet", schematype.ProviderCompleet, cfgCreds(app, schematype.ProviderCompleet)},
+				{"hubspot", schematype.ProviderHubSpot, cfgCreds(app, schematype.ProviderHubSpot)},
 			}
 			for i, tc := range cases {
 				in := cfgConnect(t, c, tc.provider, tc.name, tc.creds)
@@ -358,7 +357,7 @@ func TestConfigIntegrations(t *testing.T) {
 		t.Run("refused credentials name the key and store nothing", func(t *testing.T) {
 			t.Parallel()
 			c := cfgAdmin(t, app)
-			without := func(p connector.ProviderKey, key string) map[string]any {
+			without := func(p schematype.ProviderKey, key string) map[string]any {
 				m := cfgCreds(app, p)
 				if _, ok := m[key]; !ok {
 					t.Fatalf("%s credentials have no %s", p, key)
@@ -366,39 +365,39 @@ func TestConfigIntegrations(t *testing.T) {
 				delete(m, key)
 				return m
 			}
-			with := func(p connector.ProviderKey, key string, v any) map[string]any {
+			with := func(p schematype.ProviderKey, key string, v any) map[string]any {
 				m := cfgCreds(app, p)
 				m[key] = v
 				return m
 			}
 			cases := []struct {
 				name     string
-				provider connector.ProviderKey
+				provider schematype.ProviderKey
 				creds    map[string]any
 				field    string
 			}{
-				{"unknown key zvoove", connector.Zvoove, with(connector.Zvoove, "password", "x"), "input.credentials.password"},
-				{"unknown key talention", connector.Talention, with(connector.Talention, "apiSecret", "x"), "input.credentials.apiSecret"},
-				{"unknown key compleet", connector.Compleet, with(connector.Compleet, "token", "x"), "input.credentials.token"},
-				{"another provider's key on hubspot", connector.HubSpot, with(connector.HubSpot, "apiKey", "x"), "input.credentials.apiKey"},
-				{"missing mandantID", connector.Zvoove, without(connector.Zvoove, "mandantID"), "input.credentials.mandantID"},
-				{"missing baseURL zvoove", connector.Zvoove, without(connector.Zvoove, "baseURL"), "input.credentials.baseURL"},
-				{"missing apiKey zvoove", connector.Zvoove, without(connector.Zvoove, "apiKey"), "input.credentials.apiKey"},
-				{"missing apiKey talention", connector.Talention, without(connector.Talention, "apiKey"), "input.credentials.apiKey"},
-				{"empty apiKey talention", connector.Talention, with(connector.Talention, "apiKey", ""), "input.credentials.apiKey"},
-				{"missing baseURL compleet", connector.Compleet, without(connector.Compleet, "baseURL"), "input.credentials.baseURL"},
-				{"missing accessToken", connector.HubSpot, without(connector.HubSpot, "accessToken"), "input.credentials.accessToken"},
-				{"no credentials at all", connector.Talention, map[string]any{}, cfgAnyField},
-				{"number", connector.Zvoove, with(connector.Zvoove, "apiKey", 123), "input.credentials.apiKey"},
-				{"boolean", connector.Talention, with(connector.Talention, "apiKey", true), "input.credentials.apiKey"},
-				{"object", connector.HubSpot, with(connector.HubSpot, "accessToken", map[string]any{"a": "b"}), "input.credentials.accessToken"},
-				{"list", connector.Compleet, with(connector.Compleet, "baseURL", []any{"http://127.0.0.1"}), "input.credentials.baseURL"},
-				{"null", connector.Compleet, with(connector.Compleet, "apiKey", nil), "input.credentials.apiKey"},
-				{"baseURL not a URL", connector.Talention, with(connector.Talention, "baseURL", "not a url"), "input.credentials.baseURL"},
-				{"baseURL relative", connector.Zvoove, with(connector.Zvoove, "baseURL", "/zvoove"), "input.credentials.baseURL"},
-				{"baseURL ftp", connector.Compleet, with(connector.Compleet, "baseURL", "ftp://127.0.0.1/compleet"), "input.credentials.baseURL"},
-				{"baseURL with userinfo", connector.Talention, with(connector.Talention, "baseURL", "http://user:pw@127.0.0.1/talention"), "input.credentials.baseURL"},
-				{"baseURL with query", connector.HubSpot, with(connector.HubSpot, "baseURL", app.Fakes.BaseURL(connector.HubSpot)+"?x=1"), "input.credentials.baseURL"},
+				{"unknown key zvoove", schematype.ProviderZvoove, with(schematype.ProviderZvoove, "password", "x"), "input.credentials.password"},
+				{"unknown key talention", schematype.ProviderTalention, with(schematype.ProviderTalention, "apiSecret", "x"), "input.credentials.apiSecret"},
+				{"unknown key compleet", schematype.ProviderCompleet, with(schematype.ProviderCompleet, "token", "x"), "input.credentials.token"},
+				{"another provider's key on hubspot", schematype.ProviderHubSpot, with(schematype.ProviderHubSpot, "apiKey", "x"), "input.credentials.apiKey"},
+				{"missing mandantID", schematype.ProviderZvoove, without(schematype.ProviderZvoove, "mandantID"), "input.credentials.mandantID"},
+				{"missing baseURL zvoove", schematype.ProviderZvoove, without(schematype.ProviderZvoove, "baseURL"), "input.credentials.baseURL"},
+				{"missing apiKey zvoove", schematype.ProviderZvoove, without(schematype.ProviderZvoove, "apiKey"), "input.credentials.apiKey"},
+				{"missing apiKey talention", schematype.ProviderTalention, without(schematype.ProviderTalention, "apiKey"), "input.credentials.apiKey"},
+				{"empty apiKey talention", schematype.ProviderTalention, with(schematype.ProviderTalention, "apiKey", ""), "input.credentials.apiKey"},
+				{"missing baseURL compleet", schematype.ProviderCompleet, without(schematype.ProviderCompleet, "baseURL"), "input.credentials.baseURL"},
+				{"missing accessToken", schematype.ProviderHubSpot, without(schematype.ProviderHubSpot, "accessToken"), "input.credentials.accessToken"},
+				{"no credentials at all", schematype.ProviderTalention, map[string]any{}, cfgAnyField},
+				{"number", schematype.ProviderZvoove, with(schematype.ProviderZvoove, "apiKey", 123), "input.credentials.apiKey"},
+				{"boolean", schematype.ProviderTalention, with(schematype.ProviderTalention, "apiKey", true), "input.credentials.apiKey"},
+				{"object", schematype.ProviderHubSpot, with(schematype.ProviderHubSpot, "accessToken", map[string]any{"a": "b"}), "input.credentials.accessToken"},
+				{"list", schematype.ProviderCompleet, with(schematype.ProviderCompleet, "baseURL", []any{"http://127.0.0.1"}), "input.credentials.baseURL"},
+				{"null", schematype.ProviderCompleet, with(schematype.ProviderCompleet, "apiKey", nil), "input.credentials.apiKey"},
+				{"baseURL not a URL", schematype.ProviderTalention, with(schematype.ProviderTalention, "baseURL", "not a url"), "input.credentials.baseURL"},
+				{"baseURL relative", schematype.ProviderZvoove, with(schematype.ProviderZvoove, "baseURL", "/zvoove"), "input.credentials.baseURL"},
+				{"baseURL ftp", schematype.ProviderCompleet, with(schematype.ProviderCompleet, "baseURL", "ftp://127.0.0.1/compleet"), "input.credentials.baseURL"},
+				{"baseURL with userinfo", schematype.ProviderTalention, with(schematype.ProviderTalention, "baseURL", "http://user:pw@127.0.0.1/talention"), "input.credentials.baseURL"},
+				{"baseURL with query", schematype.ProviderHubSpot, with(schematype.ProviderHubSpot, "baseURL", app.Fakes.BaseURL(schematype.ProviderHubSpot)+"?x=1"), "input.credentials.baseURL"},
 			}
 			for _, tc := range cases {
 				r := c.Do(t, cfgConnectMutation, cfgConnectInput(tc.provider, tc.name, tc.creds))
@@ -412,7 +411,7 @@ func TestConfigIntegrations(t *testing.T) {
 				cfgWantIntegrationCount(t, c, 0)
 			}
 			// Blank names are refused like blank campaign names.
-			r := c.Do(t, cfgConnectMutation, cfgConnectInput(connector.Talention, "  ", cfgCreds(app, connector.Talention)))
+			r := c.Do(t, cfgConnectMutation, cfgConnectInput(schematype.ProviderTalention, "  ", cfgCreds(app, schematype.ProviderTalention)))
 			cfgWantError(t, r, "VALIDATION_FAILED", "input.name")
 			cfgWantIntegrationCount(t, c, 0)
 		})
@@ -429,7 +428,7 @@ func TestConfigIntegrations(t *testing.T) {
 			for k, v := range fake.Credentials(srv.URL) {
 				creds[k] = v
 			}
-			in := cfgConnect(t, c, connector.Talention, "own fake", creds)
+			in := cfgConnect(t, c, schematype.ProviderTalention, "own fake", creds)
 			if in.Status != "CONNECTED" {
 				t.Fatalf("connecting to the own fake: %s", cfgJSON(in))
 			}
@@ -460,9 +459,9 @@ func TestConfigIntegrations(t *testing.T) {
 		t.Run("checkIntegration of a wrong secret stays ERROR", func(t *testing.T) {
 			t.Parallel()
 			c := cfgAdmin(t, app)
-			creds := cfgCreds(app, connector.HubSpot)
+			creds := cfgCreds(app, schematype.ProviderHubSpot)
 			creds["accessToken"] = "wrong-token"
-			in := cfgConnect(t, c, connector.HubSpot, "wrong", creds)
+			in := cfgConnect(t, c, schematype.ProviderHubSpot, "wrong", creds)
 			var got struct{ CheckIntegration cfgIntegration }
 			c.MustDo(t, `mutation($id: ID!) { checkIntegration(id: $id) { `+cfgIntegrationFields+` } }`, map[string]any{"id": in.ID}, &got)
 			if got.CheckIntegration.Status != "ERROR" || got.CheckIntegration.LastError == nil || !strings.Contains(*got.CheckIntegration.LastError, "401") {
@@ -473,7 +472,7 @@ func TestConfigIntegrations(t *testing.T) {
 		t.Run("disconnect makes it DISCONNECTED and refuses checks", func(t *testing.T) {
 			t.Parallel()
 			c := cfgAdmin(t, app)
-			in := cfgConnectOK(t, app, c, connector.HubSpot)
+			in := cfgConnectOK(t, app, c, schematype.ProviderHubSpot)
 			var got struct{ DisconnectIntegration cfgIntegration }
 			c.MustDo(t, `mutation($id: ID!) { disconnectIntegration(id: $id) { `+cfgIntegrationFields+` } }`, map[string]any{"id": in.ID}, &got)
 			off := got.DisconnectIntegration
@@ -495,8 +494,8 @@ func TestConfigIntegrations(t *testing.T) {
 		t.Run("check and disconnect of an unknown, malformed or foreign id are NOT_FOUND", func(t *testing.T) {
 			t.Parallel()
 			c := cfgAdmin(t, app)
-			other := app.Client(app.Key(t, "other "+t.Name(), viewer.Admin))
-			foreign := cfgConnectOK(t, app, other, connector.Compleet)
+			other := app.Client(app.Key(t, "other "+t.Name(), schematype.RoleAdmin))
+			foreign := cfgConnectOK(t, app, other, schematype.ProviderCompleet)
 			for _, m := range []string{"checkIntegration", "disconnectIntegration"} {
 				for _, id := range []string{cfgUnknownIntegrationID, "nope", cfgUnknownCampaignID, foreign.ID} {
 					r := c.Do(t, `mutation($id: ID!) { `+m+`(id: $id) { status } }`, map[string]any{"id": id})
@@ -512,7 +511,7 @@ func TestConfigIntegrations(t *testing.T) {
 		t.Run("the times connectIntegration returns are the times read back", func(t *testing.T) {
 			t.Parallel()
 			c := cfgAdmin(t, app)
-			in := cfgConnectOK(t, app, c, connector.Compleet)
+			in := cfgConnectOK(t, app, c, schematype.ProviderCompleet)
 			stored := cfgGetIntegration(t, c, in.ID)
 			if stored.CreatedAt != in.CreatedAt || cfgDeref(stored.LastCheckedAt) != cfgDeref(in.LastCheckedAt) {
 				t.Fatalf("connectIntegration answered createdAt %s lastCheckedAt %s; read back %s %s",
@@ -523,7 +522,7 @@ func TestConfigIntegrations(t *testing.T) {
 		t.Run("node resolves an integration by id", func(t *testing.T) {
 			t.Parallel()
 			c := cfgAdmin(t, app)
-			in := cfgConnectOK(t, app, c, connector.Zvoove)
+			in := cfgConnectOK(t, app, c, schematype.ProviderZvoove)
 			var got struct{ Node *cfgIntegration }
 			c.MustDo(t, `query($id: ID!) { node(id: $id) { ... on Integration { `+cfgIntegrationFields+` } } }`, map[string]any{"id": in.ID}, &got)
 			if got.Node == nil || !cfgEqualJSON(got.Node.norm(), in.norm()) {
@@ -592,7 +591,7 @@ func TestConfigIntegrations(t *testing.T) {
 					}
 				}
 			}
-			oauth := app.Fakes.Zvoove.OAuthCredentials(app.Fakes.BaseURL(connector.Zvoove))
+			oauth := app.Fakes.Zvoove.OAuthCredentials(app.Fakes.BaseURL(schematype.ProviderZvoove))
 			secrets[oauth["clientSecret"]] = true
 			const wrong = "wrong-secret-c0ffee-4711"
 			secrets[wrong] = true
@@ -624,9 +623,9 @@ func TestConfigIntegrations(t *testing.T) {
 			for k, v := range oauth {
 				oc[k] = v
 			}
-			do(cfgConnectMutation, cfgConnectInput(connector.Zvoove, "oauth", oc))
+			do(cfgConnectMutation, cfgConnectInput(schematype.ProviderZvoove, "oauth", oc))
 			oc["clientSecret"] = wrong
-			do(cfgConnectMutation, cfgConnectInput(connector.Zvoove, "oauth wrong", oc))
+			do(cfgConnectMutation, cfgConnectInput(schematype.ProviderZvoove, "oauth wrong", oc))
 			for _, id := range ids {
 				do(`mutation($id: ID!) { checkIntegration(id: $id) { id status lastError } }`, map[string]any{"id": id})
 				do(`query($id: ID!) { availableReferences(integrationID: $id, first: 5) { items { externalID name } } }`, map[string]any{"id": id})
@@ -664,19 +663,19 @@ type cfgRefOption struct {
 // cfgTestAvailableReferences browses every fake's references.
 func cfgTestAvailableReferences(t *testing.T, app *apptest.App) {
 	const groups = 5 // apptest's data set has sandbox.Dataset's default groups
-	all := map[connector.ProviderKey][]cfgRefOption{}
+	all := map[schematype.ProviderKey][]cfgRefOption{}
 	for g := range groups {
 		id := zvoovefake.OfficeID(g)
-		all[connector.Zvoove] = append(all[connector.Zvoove], cfgRefOption{strconv.Itoa(id), "OFFICE", zvoovefake.OfficeName(id)})
-		all[connector.Talention] = append(all[connector.Talention], cfgRefOption{atsfake.JobID(g), "JOB", atsfake.JobName(g)})
-		all[connector.Compleet] = append(all[connector.Compleet], cfgRefOption{atsfake.JobID(g), "JOB", atsfake.JobName(g)})
-		all[connector.HubSpot] = append(all[connector.HubSpot], cfgRefOption{hubspotfake.ListID(g), "LIST", hubspotfake.ListName(g)})
+		all[schematype.ProviderZvoove] = append(all[schematype.ProviderZvoove], cfgRefOption{strconv.Itoa(id), "OFFICE", zvoovefake.OfficeName(id)})
+		all[schematype.ProviderTalention] = append(all[schematype.ProviderTalention], cfgRefOption{atsfake.JobID(g), "JOB", atsfake.JobName(g)})
+		all[schematype.ProviderCompleet] = append(all[schematype.ProviderCompleet], cfgRefOption{atsfake.JobID(g), "JOB", atsfake.JobName(g)})
+		all[schematype.ProviderHubSpot] = append(all[schematype.ProviderHubSpot], cfgRefOption{hubspotfake.ListID(g), "LIST", hubspotfake.ListName(g)})
 	}
-	search := map[connector.ProviderKey]string{
-		connector.Zvoove:    "hamburg",
-		connector.Talention: "LAGER",
-		connector.Compleet:  "elektr",
-		connector.HubSpot:   "staff",
+	search := map[schematype.ProviderKey]string{
+		schematype.ProviderZvoove:    "hamburg",
+		schematype.ProviderTalention: "LAGER",
+		schematype.ProviderCompleet:  "elektr",
+		schematype.ProviderHubSpot:   "staff",
 	}
 	const q = `query($id: ID!, $search: String, $first: Int, $after: String) {
 		availableReferences(integrationID: $id, search: $search, first: $first, after: $after) { items { externalID kind name } nextCursor } }`
@@ -766,7 +765,7 @@ func cfgTestAvailableReferences(t *testing.T, app *apptest.App) {
 						t.Fatalf("after %q accepted: %s", after, r.Data)
 					}
 					switch p {
-					case connector.Zvoove, connector.HubSpot:
+					case schematype.ProviderZvoove, schematype.ProviderHubSpot:
 						// Intake reads these cursors itself (page numbers,
 						// offsets): a malformed one is the client's mistake.
 						cfgWantError(t, r, "VALIDATION_FAILED", "after")
@@ -798,8 +797,8 @@ func cfgTestAvailableReferences(t *testing.T, app *apptest.App) {
 	t.Run("an unknown, malformed or foreign integration is NOT_FOUND", func(t *testing.T) {
 		t.Parallel()
 		c := cfgAdmin(t, app)
-		other := app.Client(app.Key(t, "other "+t.Name(), viewer.Admin))
-		foreign := cfgConnectOK(t, app, other, connector.Talention)
+		other := app.Client(app.Key(t, "other "+t.Name(), schematype.RoleAdmin))
+		foreign := cfgConnectOK(t, app, other, schematype.ProviderTalention)
 		for _, id := range []string{cfgUnknownIntegrationID, "nope", cfgUnknownCampaignID, foreign.ID} {
 			cfgWantError(t, c.Do(t, q, map[string]any{"id": id}), "NOT_FOUND", cfgAnyField)
 		}

@@ -12,15 +12,12 @@ import (
 	"entgo.io/contrib/entgql"
 
 	"github.com/intake/intake/ent"
-	"github.com/intake/intake/ent/callresult"
-	"github.com/intake/intake/ent/importissue"
 	"github.com/intake/intake/ent/syncrun"
 	"github.com/intake/intake/internal/apptest"
 	"github.com/intake/intake/internal/dbtest"
 	"github.com/intake/intake/internal/pulid"
 	"github.com/intake/intake/internal/viewer"
 	"github.com/intake/intake/schema/schematype"
-	"github.com/intake/intake/sync/connector"
 	"github.com/intake/intake/sync/progress"
 )
 
@@ -64,7 +61,7 @@ func isoCreateCampaign(t *testing.T, c *apptest.Client, name string) pulid.ID {
 
 // isoConnect connects an integration to the provider's fake and requires it
 // to be CONNECTED.
-func isoConnect(t *testing.T, app *apptest.App, c *apptest.Client, p connector.ProviderKey, name string) pulid.ID {
+func isoConnect(t *testing.T, app *apptest.App, c *apptest.Client, p schematype.ProviderKey, name string) pulid.ID {
 	t.Helper()
 	creds := map[string]any{}
 	for k, v := range app.Fakes.Credentials(p) {
@@ -174,11 +171,11 @@ func isoWriteRows(t *testing.T, app *apptest.App, org, campaign, trig pulid.ID) 
 		t.Fatalf("creating sync run: %v", err)
 	}
 	rows.Issue, err = db.ImportIssue.Create().SetRunID(rows.Run.ID).SetExternalID("cand-2").
-		SetCode(importissue.CodeINVALID_PHONE).SetMessage("not a phone number").SetRawPhone("12").Save(ctx)
+		SetCode(schematype.IssueInvalidPhone).SetMessage("not a phone number").SetRawPhone("12").Save(ctx)
 	if err != nil {
 		t.Fatalf("creating import issue: %v", err)
 	}
-	rows.Call, err = db.CallResult.Create().SetContactID(rows.Contact.ID).SetOutcome(callresult.OutcomeSUCCESS).
+	rows.Call, err = db.CallResult.Create().SetContactID(rows.Contact.ID).SetOutcome(schematype.OutcomeSuccess).
 		SetTranscript("hello").SetQuestionResults([]schematype.QuestionResult{}).
 		SetCalledAt(time.Now().UTC()).SetDurationSeconds(42).SetIdempotencyKey(isoCallKey).Save(ctx)
 	if err != nil {
@@ -226,20 +223,20 @@ func TestTenantIsolation(t *testing.T) {
 		// The subtests run in order: each compares B's data with the same
 		// snapshot, and the subscription cases count the broker's subscribers.
 		app := isoStart(t, db)
-		a := app.Client(app.Key(t, "isolation-a", viewer.Admin))
-		b := app.Client(app.Key(t, "isolation-b", viewer.Admin))
+		a := app.Client(app.Key(t, "isolation-a", schematype.RoleAdmin))
+		b := app.Client(app.Key(t, "isolation-b", schematype.RoleAdmin))
 
 		// Organization B's world.
 		orgB := isoOrgID(t, b)
 		keyA, keyB := isoOwnKeyID(t, a), isoOwnKeyID(t, b)
 		cmpB := isoCreateCampaign(t, b, "B's campaign")
-		intB := isoConnect(t, app, b, connector.Talention, "B's Talention")
+		intB := isoConnect(t, app, b, schematype.ProviderTalention, "B's Talention")
 		trgB := isoConfigureTalention(t, b, cmpB, intB)
 		rows := isoWriteRows(t, app, orgB, cmpB, trgB.ID)
 
 		// Organization A's own campaign and integration.
 		cmpA := isoCreateCampaign(t, a, "A's campaign")
-		intA := isoConnect(t, app, a, connector.Talention, "A's Talention")
+		intA := isoConnect(t, app, a, schematype.ProviderTalention, "A's Talention")
 
 		snapVars := map[string]any{"c": cmpB, "i": intB}
 		snapshot := func(t *testing.T) string {

@@ -19,9 +19,8 @@ import (
 
 	"github.com/intake/intake/internal/apptest"
 	"github.com/intake/intake/internal/dbtest"
-	"github.com/intake/intake/internal/viewer"
+	"github.com/intake/intake/schema/schematype"
 	"github.com/intake/intake/server"
-	"github.com/intake/intake/sync/connector"
 	"github.com/intake/intake/sync/sandbox"
 )
 
@@ -123,7 +122,7 @@ func limCampaignCount(t *testing.T, c *apptest.Client) int {
 func TestOperationLimits(t *testing.T) {
 	t.Parallel()
 	app := limStart(t, server.Limits{Complexity: 1000, Depth: 6, Aliases: 3})
-	key := app.Key(t, "acme", viewer.Admin)
+	key := app.Key(t, "acme", schematype.RoleAdmin)
 	c := app.Client(key)
 
 	t.Run("first and last up to 100 pass", func(t *testing.T) {
@@ -204,7 +203,7 @@ func TestOperationLimits(t *testing.T) {
 
 	t.Run("a document with two operations runs neither", func(t *testing.T) {
 		t.Parallel()
-		k := app.Key(t, "two operations", viewer.Admin)
+		k := app.Key(t, "two operations", schematype.RoleAdmin)
 		doc := `query A { viewer { role } } mutation B { createCampaign(input: {name: "two operations"}) { id } }`
 		limWantRefused(t, limJSON(t, app, k, map[string]any{"query": doc, "operationName": "B"}), "", "one operation", "contains 2")
 		limWantRefused(t, limJSON(t, app, k, map[string]any{"query": doc, "operationName": "A"}), "", "one operation")
@@ -223,7 +222,7 @@ func TestIntrospectionAndSuggestions(t *testing.T) {
 		t.Run(fmt.Sprintf("introspection %v", on), func(t *testing.T) {
 			t.Parallel()
 			app := limStart(t, server.Limits{}, func(c *server.Config) { c.Introspection = on })
-			c := app.Client(app.Key(t, "acme", viewer.ReadOnly))
+			c := app.Client(app.Key(t, "acme", schematype.RoleViewer))
 
 			r := c.Do(t, `{ __schema { queryType { name } } }`, nil)
 			if got := len(r.Errors) == 0 && strings.Contains(string(r.Data), `"Query"`); got != on {
@@ -244,11 +243,11 @@ func TestRequestTimeout(t *testing.T) {
 	t.Parallel()
 	const timeout = 500 * time.Millisecond
 	app := limStart(t, server.Limits{Timeout: timeout})
-	key := app.Key(t, "acme", viewer.Admin)
+	key := app.Key(t, "acme", schematype.RoleAdmin)
 	c := app.Client(key)
 
 	creds := map[string]any{}
-	for k, v := range app.Fakes.Credentials(connector.Talention) {
+	for k, v := range app.Fakes.Credentials(schematype.ProviderTalention) {
 		creds[k] = v
 	}
 	var connected struct{ ConnectIntegration struct{ ID, Status string } }
@@ -293,7 +292,7 @@ func TestBodyAndMessageLimits(t *testing.T) {
 	t.Parallel()
 	const limit = 4096
 	app := limStart(t, server.Limits{BodyBytes: limit, MessageBytes: limit})
-	key := app.Key(t, "acme", viewer.Admin)
+	key := app.Key(t, "acme", schematype.RoleAdmin)
 
 	t.Run("a body up to the limit is served", func(t *testing.T) {
 		t.Parallel()
@@ -340,7 +339,7 @@ func TestBodyAndMessageLimits(t *testing.T) {
 func TestMutationsOverGET(t *testing.T) {
 	t.Parallel()
 	app := limStart(t, server.Limits{})
-	key := app.Key(t, "acme", viewer.Admin)
+	key := app.Key(t, "acme", schematype.RoleAdmin)
 	get := func(query string) apptest.Response {
 		req, err := http.NewRequest(http.MethodGet, app.URL+"/graphql?"+url.Values{"query": {query}}.Encode(), nil)
 		if err != nil {
@@ -363,7 +362,7 @@ func TestMutationsOverGET(t *testing.T) {
 func TestCSRF(t *testing.T) {
 	t.Parallel()
 	app := limStart(t, server.Limits{})
-	key := app.Key(t, "acme", viewer.Admin)
+	key := app.Key(t, "acme", schematype.RoleAdmin)
 	const mutation = `mutation { createCampaign(input: {name: "forged"}) { id } }`
 	jsonBody, _ := json.Marshal(map[string]any{"query": mutation})
 	t.Cleanup(func() { // after every subtest
@@ -428,7 +427,7 @@ func TestRateLimit(t *testing.T) {
 
 	t.Run("HTTP: a burst, then 429 RATE_LIMITED with Retry-After, per key", func(t *testing.T) {
 		t.Parallel()
-		a, b := app.Key(t, "acme", viewer.Admin), app.Key(t, "acme", viewer.Admin)
+		a, b := app.Key(t, "acme", schematype.RoleAdmin), app.Key(t, "acme", schematype.RoleAdmin)
 		for i := range 3 {
 			if _, r := post(a); r.Status != http.StatusOK || len(r.Errors) > 0 {
 				t.Fatalf("request %d of the burst: HTTP %d, errors %+v", i+1, r.Status, r.Errors)
@@ -451,8 +450,8 @@ func TestRateLimit(t *testing.T) {
 	t.Run("websocket: each subscription takes a token", func(t *testing.T) {
 		t.Parallel()
 		var created struct{ CreateCampaign struct{ ID string } }
-		app.Client(app.Key(t, "ws", viewer.Admin)).MustDo(t, `mutation { createCampaign(input: {name: "ws"}) { id } }`, nil, &created)
-		ws := app.Connect(t, apptest.TransportWS, app.Key(t, "ws", viewer.ReadOnly))
+		app.Client(app.Key(t, "ws", schematype.RoleAdmin)).MustDo(t, `mutation { createCampaign(input: {name: "ws"}) { id } }`, nil, &created)
+		ws := app.Connect(t, apptest.TransportWS, app.Key(t, "ws", schematype.RoleViewer))
 		for i := 1; i <= 4; i++ {
 			ws.Subscribe(fmt.Sprint(i), `subscription($id: ID!) { campaignEvents(campaignID: $id) { __typename } }`,
 				map[string]any{"id": created.CreateCampaign.ID})

@@ -26,8 +26,8 @@ import (
 	"github.com/intake/intake/internal/apptest"
 	"github.com/intake/intake/internal/dbtest"
 	"github.com/intake/intake/internal/metrics"
+	"github.com/intake/intake/schema/schematype"
 	"github.com/intake/intake/server"
-	"github.com/intake/intake/sync/connector"
 )
 
 // observedApp is an app whose HTTP server is wired as in production: its
@@ -209,7 +209,7 @@ func TestObservability(t *testing.T) {
 	t.Parallel()
 	dbtest.Each(t, func(t *testing.T, db *dbtest.DB) {
 		app := startObserved(t, db, nil)
-		f := syncSetup(t, app.App, syncNow(21, 60), nil, connector.Talention, nil)
+		f := syncSetup(t, app.App, syncNow(21, 60), nil, schematype.ProviderTalention, nil)
 
 		t.Run("readyz is 200 while the database and the engine are up", func(t *testing.T) {
 			resp, body := get(t, app.URL+"/readyz")

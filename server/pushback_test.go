@@ -21,7 +21,7 @@ import (
 	"github.com/intake/intake/internal/apptest"
 	"github.com/intake/intake/internal/dbtest"
 	"github.com/intake/intake/internal/pulid"
-	"github.com/intake/intake/internal/viewer"
+	"github.com/intake/intake/schema/schematype"
 	"github.com/intake/intake/sync/connector"
 	"github.com/intake/intake/sync/sandbox"
 	"github.com/intake/intake/sync/sandbox/atsfake"
@@ -33,7 +33,7 @@ import (
 // websockets, against the providers' loopback fakes, on both databases.
 
 // pbProviders are the providers that can receive call results.
-var pbProviders = []connector.ProviderKey{connector.Talention, connector.Compleet, connector.HubSpot}
+var pbProviders = []schematype.ProviderKey{schematype.ProviderTalention, schematype.ProviderCompleet, schematype.ProviderHubSpot}
 
 // pbRequestsPerAttempt is how many requests one delivery attempt sends to
 // an endpoint that keeps failing temporarily: apptest.Start's connectors
@@ -174,7 +174,7 @@ func (e *pbEnv) take(t *testing.T, camp *pbCampaign) pbContact {
 // its own (so that the broker's subscriptions belong to the test) with an
 // integration and campaigns whose triggers push back.
 type pbEnv struct {
-	p        connector.ProviderKey
+	p        schematype.ProviderKey
 	app      *apptest.App
 	key      string
 	c        *apptest.Client
@@ -241,7 +241,7 @@ func TestPushback(t *testing.T) {
 	}
 }
 
-func pbSetup(t *testing.T, d string, p connector.ProviderKey) *pbEnv {
+func pbSetup(t *testing.T, d string, p schematype.ProviderKey) *pbEnv {
 	t.Helper()
 	app := apptest.Start(t, dbtest.Open(t, d))
 	t.Cleanup(func() {
@@ -277,21 +277,21 @@ func pbSetup(t *testing.T, d string, p connector.ProviderKey) *pbEnv {
 		}
 	})
 
-	key := app.Key(t, "pushback-"+strings.ToLower(string(p)), viewer.Admin)
+	key := app.Key(t, "pushback-"+strings.ToLower(string(p)), schematype.RoleAdmin)
 	e := &pbEnv{
 		p: p, app: app, key: key, c: app.Client(key), fk: fk, wire: wire,
 		calledAt: time.Now().UTC().Add(-10 * time.Minute).Truncate(time.Second),
 		taken:    map[string]bool{},
 	}
 	switch p {
-	case connector.Talention:
+	case schematype.ProviderTalention:
 		e.faults, e.writes = fk.Talention.Faults, fk.Talention.Writes
 		// The fake's stages are New, Interview, Accepted, Rejected, Unreachable.
 		e.mapping = map[string]string{"success": "Accepted", "partial": "Interview", "failure": "Rejected", "notAnswered": "Unreachable"}
 		e.unknownStatus = "Hired"
-	case connector.Compleet:
+	case schematype.ProviderCompleet:
 		e.faults, e.writes = fk.Compleet.Faults, fk.Compleet.Writes
-	case connector.HubSpot:
+	case schematype.ProviderHubSpot:
 		e.faults, e.writes = fk.HubSpot.Faults, fk.HubSpot.Writes
 		e.mapping = map[string]string{"success": "CONNECTED", "partial": "IN_PROGRESS", "failure": "UNQUALIFIED", "notAnswered": "ATTEMPTED_TO_CONTACT"}
 		e.unknownStatus = "HIRED"
@@ -548,7 +548,7 @@ func (e *pbEnv) concerns(con pbContact, path string, body []byte) bool {
 	if app, _ := con.Attributes["applicationId"].(string); app != "" && strings.Contains(path, "/applications/"+app+"/") {
 		return true
 	}
-	return e.p == connector.HubSpot && strings.Contains(string(body), fmt.Sprintf(`"id":%q`, con.ExternalID))
+	return e.p == schematype.ProviderHubSpot && strings.Contains(string(body), fmt.Sprintf(`"id":%q`, con.ExternalID))
 }
 
 // writesOf returns the writes to con that took effect in the fake.
@@ -599,7 +599,7 @@ func (e *pbEnv) checkDelivery(t *testing.T, con pbContact, call pbCall, pb pbPus
 	for _, w := range first {
 		byMethod[w.Method] = append(byMethod[w.Method], w)
 	}
-	if e.p == connector.HubSpot {
+	if e.p == schematype.ProviderHubSpot {
 		e.checkHubSpot(t, con, call, byMethod, status)
 	} else {
 		e.checkATS(t, con, call, byMethod, status)
@@ -633,7 +633,7 @@ func (e *pbEnv) checkATS(t *testing.T, con pbContact, call pbCall, byMethod map[
 		}
 	}
 	fake := e.fk.Talention
-	if e.p == connector.Compleet {
+	if e.p == schematype.ProviderCompleet {
 		fake = e.fk.Compleet
 	}
 	if got := fake.Notes(con.ExternalID); len(got) != 1 || got[0] != content {
@@ -757,17 +757,17 @@ func (e *pbEnv) checkNothingWritten(t *testing.T, con pbContact, pb pbPushback) 
 		t.Errorf("the fake applied writes for %s: %+v", pb.ID, w)
 	}
 	switch e.p {
-	case connector.HubSpot:
+	case schematype.ProviderHubSpot:
 		for _, c := range e.fk.HubSpot.Calls() {
 			if slices.Contains(c.ContactIDs, con.ExternalID) {
 				t.Errorf("a call was logged on contact %s: %+v", con.ExternalID, c)
 			}
 		}
-	case connector.Talention:
+	case schematype.ProviderTalention:
 		if n := e.fk.Talention.Notes(con.ExternalID); len(n) != 0 {
 			t.Errorf("candidate %s has notes %q", con.ExternalID, n)
 		}
-	case connector.Compleet:
+	case schematype.ProviderCompleet:
 		if n := e.fk.Compleet.Notes(con.ExternalID); len(n) != 0 {
 			t.Errorf("candidate %s has notes %q", con.ExternalID, n)
 		}
@@ -872,8 +872,8 @@ func pbRepeat(f sandbox.Fault, n int) []sandbox.Fault { return slices.Repeat([]s
 func (e *pbEnv) testValidation(t *testing.T) {
 	camp := e.main()
 	con := e.take(t, camp)
-	other := e.app.Client(e.app.Key(t, "pushback-other-"+strings.ToLower(string(e.p)), viewer.Admin))
-	reader := e.app.Client(e.app.Key(t, "pushback-"+strings.ToLower(string(e.p)), viewer.ReadOnly))
+	other := e.app.Client(e.app.Key(t, "pushback-other-"+strings.ToLower(string(e.p)), schematype.RoleAdmin))
+	reader := e.app.Client(e.app.Key(t, "pushback-"+strings.ToLower(string(e.p)), schematype.RoleViewer))
 	futureKey := "validation-future-" + string(con.ID)
 	cases := []struct {
 		name        string
@@ -1139,7 +1139,7 @@ func (e *pbEnv) testRetries(t *testing.T) {
 		t.Fatalf("after a 429: %s, want RETRYING, 2 attempts, the 429 as lastError and a nextAttemptAt", pb)
 	}
 	switch wait := pb.NextAttemptAt.Sub(pb.UpdatedAt); {
-	case e.p == connector.HubSpot:
+	case e.p == schematype.ProviderHubSpot:
 		// HubSpot documents no Retry-After, only its limit's policy: the
 		// backoff decides, and the error names the policy.
 		if !strings.Contains(*pb.LastError, "TEN_SECONDLY_ROLLING") {
@@ -1201,7 +1201,7 @@ func (e *pbEnv) testLostAnswers(t *testing.T) {
 
 // refusal is a 4xx in the provider's own error shape.
 func (e *pbEnv) refusal(msg string) pbRefusal {
-	if e.p == connector.HubSpot {
+	if e.p == schematype.ProviderHubSpot {
 		body, _ := json.Marshal(map[string]string{
 			"status": "error", "message": msg, "category": "MISSING_SCOPES", "correlationId": "7c1a3b6e-0000-4000-8000-000000000001",
 		})
@@ -1279,7 +1279,7 @@ func (e *pbEnv) testUnknownStatus(t *testing.T) {
 		t.Fatalf("%s, want DEAD after 1 attempt, naming %q", pb, e.unknownStatus)
 	}
 	switch e.p {
-	case connector.Talention:
+	case schematype.ProviderTalention:
 		// The stage is looked up first: nothing is written.
 		if !strings.Contains(*pb.LastError, "Accepted") {
 			t.Errorf("lastError %q does not list the job's stages", *pb.LastError)
@@ -1290,7 +1290,7 @@ func (e *pbEnv) testUnknownStatus(t *testing.T) {
 		} else if st, _ := e.fk.Talention.Stage(appID); st != "New" {
 			t.Errorf("application %s moved to %q", appID, st)
 		}
-	case connector.HubSpot:
+	case schematype.ProviderHubSpot:
 		// The call is logged; the refused status is not retried.
 		if !strings.Contains(*pb.LastError, "not one of the allowed options") {
 			t.Errorf("lastError %q lacks HubSpot's message", *pb.LastError)
@@ -1330,9 +1330,9 @@ func (e *pbEnv) testRetryRefused(t *testing.T) {
 		t.Errorf("a refused retry changed the pushback: %s, was %s", now, pb)
 	}
 	pbWantError(t, e.c.Do(t, pbRetryMutation, map[string]any{"id": "pbk_01JDQ3Z5V6R8W9X0Y1Z2A3B4C5"}), "retryPushback", "NOT_FOUND", "id")
-	other := e.app.Client(e.app.Key(t, "pushback-other-"+strings.ToLower(string(e.p)), viewer.Admin))
+	other := e.app.Client(e.app.Key(t, "pushback-other-"+strings.ToLower(string(e.p)), schematype.RoleAdmin))
 	pbWantError(t, other.Do(t, pbRetryMutation, map[string]any{"id": pb.ID}), "retryPushback", "NOT_FOUND", "id")
-	reader := e.app.Client(e.app.Key(t, "pushback-"+strings.ToLower(string(e.p)), viewer.ReadOnly))
+	reader := e.app.Client(e.app.Key(t, "pushback-"+strings.ToLower(string(e.p)), schematype.RoleViewer))
 	pbWantError(t, reader.Do(t, pbRetryMutation, map[string]any{"id": pb.ID}), "retryPushback", "FORBIDDEN", "")
 	e.checkDelivery(t, con, call, pb, e.want(camp, "SUCCESS"))
 }

@@ -14,14 +14,11 @@ import (
 	"github.com/gorilla/websocket"
 
 	"github.com/intake/intake/ent"
-	"github.com/intake/intake/ent/callresult"
 	"github.com/intake/intake/ent/syncrun"
 	"github.com/intake/intake/internal/apptest"
 	"github.com/intake/intake/internal/dbtest"
 	"github.com/intake/intake/internal/pulid"
-	"github.com/intake/intake/internal/viewer"
 	"github.com/intake/intake/schema/schematype"
-	"github.com/intake/intake/sync/connector"
 	"github.com/intake/intake/sync/progress"
 )
 
@@ -102,11 +99,11 @@ func subSetup(t *testing.T, db *dbtest.DB) *subEnv {
 	t.Helper()
 	app := isoStart(t, db)
 	org := string(pulid.New("org")) // a fresh organization per test
-	e := &subEnv{app: app, adminKey: app.Key(t, org, viewer.Admin), readerKey: app.Key(t, org, viewer.ReadOnly)}
+	e := &subEnv{app: app, adminKey: app.Key(t, org, schematype.RoleAdmin), readerKey: app.Key(t, org, schematype.RoleViewer)}
 	admin := app.Client(e.adminKey)
 	e.org = isoOrgID(t, admin)
 	e.campaign = isoCreateCampaign(t, admin, "subscriptions")
-	e.integ = isoConnect(t, app, admin, connector.Talention, "Talention")
+	e.integ = isoConnect(t, app, admin, schematype.ProviderTalention, "Talention")
 	e.trigger = isoConfigureTalention(t, admin, e.campaign, e.integ).ID
 	return e
 }
@@ -156,7 +153,7 @@ func (e *subEnv) newPushback(t *testing.T, phone string) *ent.Pushback {
 	if err != nil {
 		t.Fatalf("creating contact: %v", err)
 	}
-	cr, err := db.CallResult.Create().SetContactID(c.ID).SetOutcome(callresult.OutcomeSUCCESS).
+	cr, err := db.CallResult.Create().SetContactID(c.ID).SetOutcome(schematype.OutcomeSuccess).
 		SetQuestionResults([]schematype.QuestionResult{}).SetCalledAt(time.Now().UTC()).Save(ctx)
 	if err != nil {
 		t.Fatalf("creating call result: %v", err)
@@ -542,7 +539,7 @@ func TestWebsocketOriginPolicy(t *testing.T) {
 	t.Parallel()
 	dbtest.Each(t, func(t *testing.T, db *dbtest.DB) {
 		app := isoStart(t, db)
-		key := app.Key(t, "origins", viewer.Admin)
+		key := app.Key(t, "origins", schematype.RoleAdmin)
 		u, err := url.Parse(app.URL)
 		if err != nil {
 			t.Fatal(err)
@@ -608,7 +605,7 @@ func TestGETTransport(t *testing.T) {
 	t.Parallel()
 	dbtest.Each(t, func(t *testing.T, db *dbtest.DB) {
 		app := isoStart(t, db)
-		key := app.Key(t, "get", viewer.Admin)
+		key := app.Key(t, "get", schematype.RoleAdmin)
 		admin := app.Client(key)
 		cmp := isoCreateCampaign(t, admin, "over POST")
 

@@ -36,6 +36,7 @@ import (
 	"github.com/intake/intake/internal/dbtest"
 	"github.com/intake/intake/internal/pulid"
 	"github.com/intake/intake/internal/viewer"
+	"github.com/intake/intake/schema/schematype"
 	"github.com/intake/intake/sync/connector"
 	"github.com/intake/intake/sync/sandbox"
 	"github.com/intake/intake/sync/sandbox/atsfake"
@@ -176,7 +177,7 @@ type syncEnv struct {
 
 func syncNewEnv(t *testing.T, app *apptest.App) *syncEnv {
 	t.Helper()
-	key := app.Key(t, string(pulid.New("org")), viewer.Admin)
+	key := app.Key(t, string(pulid.New("org")), schematype.RoleAdmin)
 	return &syncEnv{app: app, key: key, c: app.Client(key)}
 }
 
@@ -189,7 +190,7 @@ func (e *syncEnv) newCampaign(t *testing.T, name string) string {
 }
 
 // connect connects an integration of provider p to the fakes in fk.
-func (e *syncEnv) connect(t *testing.T, fk *fakes.Set, p connector.ProviderKey) string {
+func (e *syncEnv) connect(t *testing.T, fk *fakes.Set, p schematype.ProviderKey) string {
 	t.Helper()
 	var got struct{ ConnectIntegration struct{ ID, Status string } }
 	e.c.MustDo(t, `mutation($in: ConnectIntegrationInput!) { connectIntegration(input: $in) { id status } }`,
@@ -610,7 +611,7 @@ type syncFixture struct {
 }
 
 func syncSetup(t *testing.T, app *apptest.App, d sandbox.Dataset, wrap func(http.Handler) http.Handler,
-	p connector.ProviderKey, fields map[string]any) *syncFixture {
+	p schematype.ProviderKey, fields map[string]any) *syncFixture {
 	t.Helper()
 	f := &syncFixture{syncEnv: syncNewEnv(t, app), d: d}
 	f.fk = apptest.StartSyncFakes(t, d, wrap)
@@ -672,7 +673,7 @@ func TestSyncTestSync(t *testing.T) {
 		d := syncNow(11, 60)
 
 		t.Run("a disabled trigger answers VALIDATION_FAILED and starts nothing", func(t *testing.T) {
-			f := syncSetup(t, app, d, nil, connector.Talention, nil)
+			f := syncSetup(t, app, d, nil, schematype.ProviderTalention, nil)
 			off := f.configure(t, f.newCampaign(t, "off"), f.integ, false, nil)
 			r := f.c.Do(t, `mutation($id: ID!) { testSync(triggerID: $id) { id } }`, map[string]any{"id": off})
 			if r.Code() != "VALIDATION_FAILED" || r.Field() != "triggerID" {
@@ -684,7 +685,7 @@ func TestSyncTestSync(t *testing.T) {
 		})
 
 		t.Run("a trigger whose integration is disconnected answers VALIDATION_FAILED", func(t *testing.T) {
-			f := syncSetup(t, app, d, nil, connector.Talention, nil)
+			f := syncSetup(t, app, d, nil, schematype.ProviderTalention, nil)
 			f.c.MustDo(t, `mutation($id: ID!) { disconnectIntegration(id: $id) { status } }`, map[string]any{"id": f.integ}, &struct{}{})
 			r := f.c.Do(t, `mutation($id: ID!) { testSync(triggerID: $id) { id } }`, map[string]any{"id": f.trig})
 			if r.Code() != "VALIDATION_FAILED" || r.Field() != "triggerID" {
@@ -696,7 +697,7 @@ func TestSyncTestSync(t *testing.T) {
 		})
 
 		t.Run("an enabled trigger queues a TEST run that ends SUCCEEDED", func(t *testing.T) {
-			f := syncSetup(t, app, d, nil, connector.Talention, nil)
+			f := syncSetup(t, app, d, nil, schematype.ProviderTalention, nil)
 			run := f.testSync(t, f.trig)
 			if run.Status != "QUEUED" || run.Kind != "TEST" || run.Trigger.ID != f.trig || run.Fetched != 0 || run.FinishedAt != nil {
 				t.Fatalf("testSync returned %s (trigger %s, finishedAt %v), want a QUEUED TEST run of %s", run, run.Trigger.ID, run.FinishedAt, f.trig)
@@ -718,7 +719,7 @@ func TestSyncTestSync(t *testing.T) {
 			// The fake holds the first page until all ten have answered,
 			// so the run is active for all of them.
 			gate := apptest.NewSyncGate(syncPaths("/talention/applications"))
-			f := syncSetup(t, app, d, gate.Wrap, connector.Talention, nil)
+			f := syncSetup(t, app, d, gate.Wrap, schematype.ProviderTalention, nil)
 			defer gate.Open()
 			const n = 10
 			runs := make([]syncRun, n)
@@ -768,7 +769,7 @@ func TestSyncAccounting(t *testing.T) {
 
 		t.Run("every record ends as exactly one contact or one import issue", func(t *testing.T) {
 			d := syncNow(3, 200)
-			f := syncSetup(t, app, d, nil, connector.Talention, nil)
+			f := syncSetup(t, app, d, nil, schematype.ProviderTalention, nil)
 			recs := syncModel{d: d, to: d.Size}.records()
 			want := syncWant(recs)
 			if want.Imported == 0 || want.Duplicates == 0 || want.InvalidPhone == 0 {
@@ -809,7 +810,7 @@ func TestSyncAccounting(t *testing.T) {
 			// Talention and Compleet fakes serve the same people: the
 			// Compleet trigger of the same campaign finds every number taken.
 			d := syncNow(5, 60)
-			f := syncSetup(t, app, d, nil, connector.Talention, nil)
+			f := syncSetup(t, app, d, nil, schematype.ProviderTalention, nil)
 			first := f.waitRun(t, f.testSync(t, f.trig).ID)
 			if first.Status != "SUCCEEDED" {
 				t.Fatalf("first run ended %s", first)
@@ -819,7 +820,7 @@ func TestSyncAccounting(t *testing.T) {
 			for _, c := range before {
 				existing[c.PhoneE164] = true
 			}
-			comp := f.trigger(t, f.campaign, f.connect(t, f.fk, connector.Compleet), nil)
+			comp := f.trigger(t, f.campaign, f.connect(t, f.fk, schematype.ProviderCompleet), nil)
 			run := f.waitRun(t, f.testSync(t, comp).ID)
 			if run.Status != "SUCCEEDED" || run.Imported != 0 {
 				t.Fatalf("second run ended %s, want SUCCEEDED importing nothing", run)
@@ -869,7 +870,7 @@ func TestSyncAccounting(t *testing.T) {
 					},
 				})
 			}
-			f := syncSetup(t, app, d, syncAnswer(answers), connector.Talention, nil)
+			f := syncSetup(t, app, d, syncAnswer(answers), schematype.ProviderTalention, nil)
 			run := f.waitRun(t, f.testSync(t, f.trig).ID)
 			if run.Status != "SUCCEEDED" || run.Fetched != 5 || run.Imported != 1 || run.Duplicates != 4 || !run.sumsUp() {
 				t.Fatalf("ended %s, want 5 fetched, 1 imported, 4 duplicates", run)
@@ -908,7 +909,7 @@ func TestSyncAccounting(t *testing.T) {
 					"data": map[string]any{"id": p.ID, "first_name": p.FirstName, "last_name": p.LastName,
 						"phone_numbers": []map[string]string{{"phone_number": long, "type": "mobile"}}},
 				}),
-			}), connector.Talention, nil)
+			}), schematype.ProviderTalention, nil)
 			run := f.waitRun(t, f.testSync(t, f.trig).ID)
 			if run.Status != "SUCCEEDED" || run.Fetched != 2 || run.InvalidPhone != 1 || !run.sumsUp() {
 				t.Fatalf("ended %s, want 2 fetched, 1 invalid phone", run)
@@ -939,7 +940,7 @@ func TestSyncAccounting(t *testing.T) {
 				})
 			}
 			d := syncNow(7, 60)
-			f := syncSetup(t, app, d, ignoreJobFilter, connector.Talention, map[string]any{
+			f := syncSetup(t, app, d, ignoreJobFilter, schematype.ProviderTalention, map[string]any{
 				"references": []map[string]any{{"externalID": atsfake.JobID(0), "kind": "JOB", "name": atsfake.JobName(0)}},
 			})
 			run := f.waitRun(t, f.testSync(t, f.trig).ID)
@@ -970,7 +971,7 @@ func TestSyncAccounting(t *testing.T) {
 			if d.Kind(7) != sandbox.PhoneDuplicate || d.Person(7).DupOf != 6 {
 				t.Fatal("person 7 no longer repeats person 6's number")
 			}
-			f := syncSetup(t, app, d, syncAnswer(answers), connector.Zvoove, nil)
+			f := syncSetup(t, app, d, syncAnswer(answers), schematype.ProviderZvoove, nil)
 			run := f.waitRun(t, f.testSync(t, f.trig).ID)
 			if run.Status != "SUCCEEDED" || run.Failed != len(gone) {
 				t.Fatalf("ended %s, want SUCCEEDED with %d failed", run, len(gone))
@@ -1009,7 +1010,7 @@ func TestSyncIncremental(t *testing.T) {
 					small.ServeHTTP(w, r)
 				})
 			}
-			f := syncSetup(t, app, d, swap, connector.Talention, nil)
+			f := syncSetup(t, app, d, swap, schematype.ProviderTalention, nil)
 
 			first := f.waitRun(t, f.testSync(t, f.trig).ID)
 			if first.Status != "SUCCEEDED" || first.Fetched != d.Size || first.Error != nil {
@@ -1066,7 +1067,7 @@ func TestSyncIncremental(t *testing.T) {
 			if sandbox.UpdatedAtLag != 6*time.Hour {
 				t.Fatalf("UpdatedAtLag is %s; the window below assumes 6h", sandbox.UpdatedAtLag)
 			}
-			f := syncSetup(t, app, d, nil, connector.Zvoove, map[string]any{
+			f := syncSetup(t, app, d, nil, schematype.ProviderZvoove, map[string]any{
 				"searchType": connector.SearchTalentPool, "searchParams": map[string]any{"daysSinceLastChange": 1},
 			})
 			var window []int
@@ -1156,7 +1157,7 @@ func TestSyncCancel(t *testing.T) {
 		gate := apptest.NewSyncGate(func(r *http.Request) bool {
 			return r.URL.Path == "/talention/applications" && r.URL.Query().Get("cursor") != ""
 		})
-		f := syncSetup(t, app, d, gate.Wrap, connector.Talention, nil)
+		f := syncSetup(t, app, d, gate.Wrap, schematype.ProviderTalention, nil)
 		defer gate.Open()
 		var cancelled syncRun
 
@@ -1222,7 +1223,7 @@ func TestSyncFaults(t *testing.T) {
 
 		t.Run("temporary failures end runs PARTIAL and the next run continues from the checkpoint", func(t *testing.T) {
 			d := syncNow(13, 150)
-			f := syncSetup(t, app, d, nil, connector.Talention, nil)
+			f := syncSetup(t, app, d, nil, schematype.ProviderTalention, nil)
 			faults := f.fk.Talention.Faults
 
 			// Every request for the second page fails with 500, retries
@@ -1231,8 +1232,8 @@ func TestSyncFaults(t *testing.T) {
 			faults.SetRate(sandbox.ServerError, 1)
 			first := f.waitRun(t, f.testSync(t, f.trig).ID)
 			if first.Status != "PARTIAL" || first.Error == nil ||
-				!strings.Contains(*first.Error, string(connector.Talention)) || !strings.Contains(*first.Error, "500") {
-				t.Fatalf("first run ended %s, want PARTIAL naming %s and HTTP 500", first, connector.Talention)
+				!strings.Contains(*first.Error, string(schematype.ProviderTalention)) || !strings.Contains(*first.Error, "500") {
+				t.Fatalf("first run ended %s, want PARTIAL naming %s and HTTP 500", first, schematype.ProviderTalention)
 			}
 			recs1 := syncModel{d: d, to: 50}.records()
 			syncCheckRun(t, f.syncEnv, first, recs1, f.contacts(t, f.campaign))
@@ -1245,8 +1246,8 @@ func TestSyncFaults(t *testing.T) {
 			faults.SetRate(sandbox.RateLimit, 1)
 			second := f.waitRun(t, f.testSync(t, f.trig).ID)
 			if second.Status != "PARTIAL" || second.Error == nil ||
-				!strings.Contains(*second.Error, string(connector.Talention)) || !strings.Contains(*second.Error, "429") {
-				t.Fatalf("second run ended %s, want PARTIAL naming %s and HTTP 429", second, connector.Talention)
+				!strings.Contains(*second.Error, string(schematype.ProviderTalention)) || !strings.Contains(*second.Error, "429") {
+				t.Fatalf("second run ended %s, want PARTIAL naming %s and HTTP 429", second, schematype.ProviderTalention)
 			}
 			recs2 := syncModel{d: d, from: 50, to: 100, existing: syncNumbers(recs1)}.records()
 			syncCheckRun(t, f.syncEnv, second, recs2, f.contacts(t, f.campaign))
@@ -1278,7 +1279,7 @@ func TestSyncFaults(t *testing.T) {
 					next.ServeHTTP(w, r)
 				})
 			}
-			f := syncSetup(t, app, d, wrap, connector.Talention, nil)
+			f := syncSetup(t, app, d, wrap, schematype.ProviderTalention, nil)
 			rotate.Store(true)
 			run := f.waitRun(t, f.testSync(t, f.trig).ID)
 			if run.Status != "FAILED" || run.Error == nil || !strings.Contains(*run.Error, "401") || run.Fetched != 0 {
@@ -1315,7 +1316,7 @@ func TestSyncSchedule(t *testing.T) {
 		d := syncNow(15, 40)
 
 		t.Run("a due trigger gets one SCHEDULED run and its next sync an interval later", func(t *testing.T) {
-			f := syncSetup(t, app, d, nil, connector.Talention, map[string]any{"syncIntervalSeconds": 3600})
+			f := syncSetup(t, app, d, nil, schematype.ProviderTalention, map[string]any{"syncIntervalSeconds": 3600})
 			if runs := f.getTrigger(t, f.trig).runs(); len(runs) != 0 {
 				t.Fatalf("runs before the trigger was due: %v", runs)
 			}
@@ -1358,7 +1359,7 @@ func TestSyncSchedule(t *testing.T) {
 			fk := apptest.StartSyncFakes(t, d, nil)
 			camp := e.newCampaign(t, "enabled")
 			enabled := time.Now()
-			trig := e.configure(t, camp, e.connect(t, fk, connector.Talention), true, nil)
+			trig := e.configure(t, camp, e.connect(t, fk, schematype.ProviderTalention), true, nil)
 			run := e.waitRuns(t, trig, 1, "the scheduler to queue a run of the newly enabled (so due) trigger")[0]
 			if run.Kind != "SCHEDULED" {
 				t.Fatalf("the newly enabled trigger got %s", run)
@@ -1375,8 +1376,8 @@ func TestSyncSchedule(t *testing.T) {
 		t.Run("a disabled trigger and a disconnected integration's trigger are not scheduled", func(t *testing.T) {
 			e := syncNewEnv(t, app)
 			fk := apptest.StartSyncFakes(t, d, nil)
-			integ := e.connect(t, fk, connector.Talention)
-			gone := e.connect(t, fk, connector.Talention)
+			integ := e.connect(t, fk, schematype.ProviderTalention)
+			gone := e.connect(t, fk, schematype.ProviderTalention)
 			control := e.trigger(t, e.newCampaign(t, "control"), integ, nil)
 			disabled := e.configure(t, e.newCampaign(t, "disabled"), integ, false, nil)
 			orphan := e.trigger(t, e.newCampaign(t, "orphan"), gone, nil)
@@ -1413,7 +1414,7 @@ func TestSyncWebhook(t *testing.T) {
 		d := syncNow(16, 40)
 
 		t.Run("a signed webhook starts a WEBHOOK run of the integration's enabled triggers", func(t *testing.T) {
-			f := syncSetup(t, app, d, nil, connector.Talention, nil)
+			f := syncSetup(t, app, d, nil, schematype.ProviderTalention, nil)
 			off := f.configure(t, f.newCampaign(t, "off"), f.integ, false, nil)
 			h, body := f.fk.Talention.ApplicationCreated(atsfake.ApplicationID(d, 3), time.Now())
 			req, err := http.NewRequest(http.MethodPost, app.URL+"/webhooks/talention/"+f.integ, bytes.NewReader(body))
@@ -1562,7 +1563,7 @@ func TestSyncProgress(t *testing.T) {
 		t.Run("syncProgress and campaignEvents follow a run to its end", func(t *testing.T) {
 			// The ATS holds every page until both subscriptions are open.
 			gate := apptest.NewSyncGate(syncPaths("/talention/applications"))
-			f := syncSetup(t, app, d, gate.Wrap, connector.Talention, nil)
+			f := syncSetup(t, app, d, gate.Wrap, schematype.ProviderTalention, nil)
 			defer gate.Open()
 			events := app.Connect(t, apptest.TransportWS, f.key)
 			events.Subscribe("events", syncEventsQuery, map[string]any{"id": f.campaign})
@@ -1631,12 +1632,12 @@ func TestSyncTwoEngines(t *testing.T) {
 			t.Logf("replica A log:\n%s\nreplica B log:\n%s", a.Logs(), b.Logs())
 		}
 	})
-	key := a.Key(t, string(pulid.New("org")), viewer.Admin)
+	key := a.Key(t, string(pulid.New("org")), schematype.RoleAdmin)
 	ea := &syncEnv{app: a.App, key: key, c: a.Client(key)}
 	eb := &syncEnv{app: b.App, key: key, c: b.Client(key)}
 
 	t.Run("each due trigger is synced by exactly one SCHEDULED run", func(t *testing.T) {
-		integ := ea.connect(t, fk, connector.Talention)
+		integ := ea.connect(t, fk, schematype.ProviderTalention)
 		var camps, trigs []string
 		for i := range 5 {
 			camps = append(camps, ea.newCampaign(t, fmt.Sprintf("due %d", i)))
@@ -1686,7 +1687,7 @@ func TestSyncTwoEngines(t *testing.T) {
 		gate := apptest.NewSyncGate(syncPaths("/talention/applications"))
 		held := apptest.StartSyncFakes(t, d, gate.Wrap)
 		defer gate.Open()
-		trig := ea.trigger(t, ea.newCampaign(t, "followed"), ea.connect(t, held, connector.Talention), nil)
+		trig := ea.trigger(t, ea.newCampaign(t, "followed"), ea.connect(t, held, schematype.ProviderTalention), nil)
 		run := ea.testSync(t, trig)
 
 		ws := b.Connect(t, apptest.TransportWS, key)

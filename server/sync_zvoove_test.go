@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/intake/intake/internal/dbtest"
+	"github.com/intake/intake/schema/schematype"
 	"github.com/intake/intake/sync/connector"
 	"github.com/intake/intake/sync/sandbox"
 	"github.com/intake/intake/sync/sandbox/zvoovefake"
@@ -86,7 +87,7 @@ func TestSyncZvoovePaging(t *testing.T) {
 						next.ServeHTTP(w, r)
 					})
 				}
-				f := syncSetup(t, app, d, swap, connector.Zvoove, fields)
+				f := syncSetup(t, app, d, swap, schematype.ProviderZvoove, fields)
 
 				var refs []string
 				var after any

@@ -17,7 +17,7 @@ import (
 	"github.com/intake/intake/internal/dbtest"
 	"github.com/intake/intake/internal/pulid"
 	"github.com/intake/intake/internal/viewer"
-	"github.com/intake/intake/sync/connector"
+	"github.com/intake/intake/schema/schematype"
 )
 
 type cfgRef struct {
@@ -197,21 +197,21 @@ type cfgTriggerEnv struct {
 func cfgNewTriggerEnv(t *testing.T, app *apptest.App) *cfgTriggerEnv {
 	t.Helper()
 	org := "org " + t.Name()
-	c := app.Client(app.Key(t, org, viewer.Admin))
+	c := app.Client(app.Key(t, org, schematype.RoleAdmin))
 	env := &cfgTriggerEnv{app: app, org: org, c: c, ints: map[string]string{}}
-	for name, p := range map[string]connector.ProviderKey{
-		"zvoove": connector.Zvoove, "talention": connector.Talention, "compleet": connector.Compleet, "hubspot": connector.HubSpot,
+	for name, p := range map[string]schematype.ProviderKey{
+		"zvoove": schematype.ProviderZvoove, "talention": schematype.ProviderTalention, "compleet": schematype.ProviderCompleet, "hubspot": schematype.ProviderHubSpot,
 	} {
 		env.ints[name] = cfgConnectOK(t, app, c, p).ID
 	}
-	creds := cfgCreds(app, connector.Talention)
+	creds := cfgCreds(app, schematype.ProviderTalention)
 	creds["apiKey"] = "wrong"
-	bad := cfgConnect(t, c, connector.Talention, "talention with a wrong key", creds)
+	bad := cfgConnect(t, c, schematype.ProviderTalention, "talention with a wrong key", creds)
 	if bad.Status != "ERROR" {
 		t.Fatalf("talention with a wrong key: %s", bad.Status)
 	}
 	env.ints["talentionError"] = bad.ID
-	off := cfgConnectOK(t, app, c, connector.Compleet)
+	off := cfgConnectOK(t, app, c, schematype.ProviderCompleet)
 	var got struct{ DisconnectIntegration cfgIntegration }
 	c.MustDo(t, `mutation($id: ID!) { disconnectIntegration(id: $id) { `+cfgIntegrationFields+` } }`, map[string]any{"id": off.ID}, &got)
 	if got.DisconnectIntegration.Status != "DISCONNECTED" {
@@ -639,9 +639,9 @@ func TestConfigTriggers(t *testing.T) {
 		t.Run("unknown, malformed or foreign campaigns and integrations are NOT_FOUND", func(t *testing.T) {
 			t.Parallel()
 			mine := cfgCreateCampaign(t, c, "not found")
-			other := app.Client(app.Key(t, "other "+t.Name(), viewer.Admin))
+			other := app.Client(app.Key(t, "other "+t.Name(), schematype.RoleAdmin))
 			foreignCmp := cfgCreateCampaign(t, other, "theirs")
-			foreignInt := cfgConnectOK(t, app, other, connector.Talention)
+			foreignInt := cfgConnectOK(t, app, other, schematype.ProviderTalention)
 			tal := env.ints["talention"]
 			for _, ids := range [][2]string{
 				{cfgUnknownCampaignID, tal},
@@ -669,7 +669,7 @@ func TestConfigTriggers(t *testing.T) {
 		t.Run("a VIEWER key cannot configure a trigger", func(t *testing.T) {
 			t.Parallel()
 			cmp := cfgCreateCampaign(t, c, "read only")
-			reader := app.Client(app.Key(t, env.org, viewer.ReadOnly))
+			reader := app.Client(app.Key(t, env.org, schematype.RoleViewer))
 			r := reader.Do(t, cfgConfigure, cfgTriggerInput(cmp.ID, env.ints["zvoove"], map[string]any{"enabled": true}))
 			cfgWantError(t, r, "FORBIDDEN", cfgAnyField)
 			if trs := cfgTriggers(t, c, cmp.ID); len(trs) != 0 {
@@ -717,9 +717,9 @@ func cfgRefKeys(refs []cfgRef) []string {
 func TestConfigPushbackRace(t *testing.T) {
 	t.Parallel()
 	const rounds = 6
-	providers := []connector.ProviderKey{
-		connector.Talention, connector.Compleet, connector.HubSpot, connector.Talention,
-		connector.Compleet, connector.HubSpot, connector.Talention, connector.Compleet,
+	providers := []schematype.ProviderKey{
+		schematype.ProviderTalention, schematype.ProviderCompleet, schematype.ProviderHubSpot, schematype.ProviderTalention,
+		schematype.ProviderCompleet, schematype.ProviderHubSpot, schematype.ProviderTalention, schematype.ProviderCompleet,
 	}
 	dbtest.Each(t, func(t *testing.T, db *dbtest.DB) {
 		app := cfgStart(t, db)

@@ -9,14 +9,13 @@ import (
 
 	"github.com/intake/intake/internal/apptest"
 	"github.com/intake/intake/internal/dbtest"
-	"github.com/intake/intake/internal/viewer"
-	"github.com/intake/intake/sync/connector"
+	"github.com/intake/intake/schema/schematype"
 	"github.com/intake/intake/sync/sandbox/atsfake"
 	"github.com/intake/intake/sync/sandbox/hubspotfake"
 )
 
 // connect connects an integration of provider p to its fake and returns its ID.
-func connect(t *testing.T, app *apptest.App, key string, p connector.ProviderKey) string {
+func connect(t *testing.T, app *apptest.App, key string, p schematype.ProviderKey) string {
 	t.Helper()
 	var got struct {
 		ConnectIntegration struct{ ID, Status string }
@@ -51,14 +50,14 @@ func TestWebhooks(t *testing.T) {
 	t.Parallel()
 	dbtest.Each(t, func(t *testing.T, db *dbtest.DB) {
 		app := apptest.Start(t, db)
-		key := app.Key(t, "acme", viewer.Admin)
-		tal := connect(t, app, key, connector.Talention)
-		hub := connect(t, app, key, connector.HubSpot)
-		zvo := connect(t, app, key, connector.Zvoove)
+		key := app.Key(t, "acme", schematype.RoleAdmin)
+		tal := connect(t, app, key, schematype.ProviderTalention)
+		hub := connect(t, app, key, schematype.ProviderHubSpot)
+		zvo := connect(t, app, key, schematype.ProviderZvoove)
 		talURL := app.URL + "/webhooks/talention/" + tal
 		hubURL := app.URL + "/webhooks/hubspot/" + hub
-		talSecret := app.Fakes.Credentials(connector.Talention)["webhookSecret"]
-		hubSecret := app.Fakes.Credentials(connector.HubSpot)["webhookSecret"]
+		talSecret := app.Fakes.Credentials(schematype.ProviderTalention)["webhookSecret"]
+		hubSecret := app.Fakes.Credentials(schematype.ProviderHubSpot)["webhookSecret"]
 		talBody := []byte(`{"type":"application.created","data":{"application_id":"app_7"}}`)
 		hubBody := []byte(`[{"eventId":1,"subscriptionId":2,"portalId":3,"occurredAt":1700000000000,"subscriptionType":"contact.creation","objectId":100007,"attemptNumber":0}]`)
 

@@ -20,9 +20,8 @@ import (
 	"github.com/intake/intake/internal/apptest"
 	"github.com/intake/intake/internal/dbtest"
 	"github.com/intake/intake/internal/pulid"
-	"github.com/intake/intake/internal/viewer"
+	"github.com/intake/intake/schema/schematype"
 	"github.com/intake/intake/server"
-	"github.com/intake/intake/sync/connector"
 )
 
 // The websocket limits are about sockets, not data: these tests run on
@@ -188,7 +187,7 @@ func TestWebsocketOrigins(t *testing.T) {
 	t.Parallel()
 	const allowed = "https://app.example.com"
 	app := wsStart(t, server.WebsocketLimits{}, allowed)
-	key := app.Key(t, "origins", viewer.Admin)
+	key := app.Key(t, "origins", schematype.RoleAdmin)
 	host := strings.TrimPrefix(app.URL, "http://") // 127.0.0.1:PORT
 	cases := []struct {
 		name, origin string
@@ -247,7 +246,7 @@ func TestWebsocketInitTimeout(t *testing.T) {
 	t.Parallel()
 	const timeout = 300 * time.Millisecond
 	app := wsStart(t, server.WebsocketLimits{InitTimeout: timeout})
-	key := app.Key(t, "init-timeout", viewer.Admin)
+	key := app.Key(t, "init-timeout", schematype.RoleAdmin)
 	for _, proto := range wsProtocols {
 		t.Run(proto+"/a socket without connection_init is closed with 4408", func(t *testing.T) {
 			t.Parallel()
@@ -277,7 +276,7 @@ func TestWebsocketPingPong(t *testing.T) {
 	limits := server.WebsocketLimits{PingInterval: 200 * time.Millisecond, PongTimeout: 300 * time.Millisecond}
 	bound := limits.PingInterval + limits.PongTimeout
 	app := wsStart(t, limits)
-	key := app.Key(t, "ping-pong", viewer.Admin)
+	key := app.Key(t, "ping-pong", schematype.RoleAdmin)
 	for _, proto := range wsProtocols {
 		t.Run(proto+"/a peer that does not answer pings is dropped", func(t *testing.T) {
 			t.Parallel()
@@ -361,11 +360,11 @@ func wsRunEnv(t *testing.T, limits server.WebsocketLimits) *subEnv {
 	t.Helper()
 	app := wsStart(t, limits)
 	org := string(pulid.New("org"))
-	e := &subEnv{app: app, adminKey: app.Key(t, org, viewer.Admin)}
+	e := &subEnv{app: app, adminKey: app.Key(t, org, schematype.RoleAdmin)}
 	admin := app.Client(e.adminKey)
 	e.org = isoOrgID(t, admin)
 	e.campaign = isoCreateCampaign(t, admin, "websocket limits")
-	e.integ = isoConnect(t, app, admin, connector.Talention, "Talention")
+	e.integ = isoConnect(t, app, admin, schematype.ProviderTalention, "Talention")
 	e.trigger = isoConfigureTalention(t, admin, e.campaign, e.integ).ID
 	return e
 }
@@ -445,7 +444,7 @@ func TestWebsocketConnectionCap(t *testing.T) {
 		t.Run(proto, func(t *testing.T) {
 			t.Parallel()
 			org := string(pulid.New("org"))
-			key, other := app.Key(t, org, viewer.Admin), app.Key(t, org, viewer.ReadOnly)
+			key, other := app.Key(t, org, schematype.RoleAdmin), app.Key(t, org, schematype.RoleViewer)
 			first := wsAcked(t, app, proto, key)
 			wsAcked(t, app, proto, key)
 

@@ -6,6 +6,8 @@ import (
 	"strings"
 	"testing"
 	"unicode/utf8"
+
+	"github.com/intake/intake/schema/schematype"
 )
 
 // e164Pattern is E.164 as ITU-T defines it: a country code that does not
@@ -15,13 +17,13 @@ var e164Pattern = regexp.MustCompile(`^\+[1-9]\d{1,14}$`)
 // FuzzFirst checks what First promises for any values and any region
 // string, valid ("DE", "de", " at "), non-geographic ("001") or bogus
 // ("XX", "", "DEU"):
-//   - it does not panic, and its problem is "", MissingPhone or
-//     InvalidPhone;
+//   - it does not panic, and its problem is "", IssueMissingPhone or
+//     IssueInvalidPhone;
 //   - a usable result is E.164, is what Normalize makes of the first usable
 //     value (every value before it is unusable), and normalises to itself
 //     in the same region, in no region and in a bogus one;
-//   - MissingPhone exactly when every value is blank, InvalidPhone with the
-//     first non-blank value otherwise;
+//   - IssueMissingPhone exactly when every value is blank,
+//     IssueInvalidPhone with the first non-blank value otherwise;
 //   - a value of more than MaxRawLength characters is refused: the first
 //     value padded with pad hyphens, which Normalize would otherwise skip as
 //     trailing punctuation, is tried too.
@@ -74,7 +76,7 @@ func FuzzFirst(f *testing.F) {
 					t.Fatalf("Normalize(%q, %q) = %q, %q, %q; not idempotent (from %q in %q)", e164, again, e, p, m, raw, region)
 				}
 			}
-		case MissingPhone:
+		case schematype.IssueMissingPhone:
 			if e164 != "" || raw != "" || msg == "" {
 				t.Fatalf("First(%q, %q) = %q, %q, %q, %q", raws, region, e164, raw, p, msg)
 			}
@@ -83,7 +85,7 @@ func FuzzFirst(f *testing.F) {
 					t.Fatalf("First(%q, %q): %s, but %q is not blank", raws, region, p, r)
 				}
 			}
-		case InvalidPhone:
+		case schematype.IssueInvalidPhone:
 			if e164 != "" || msg == "" {
 				t.Fatalf("First(%q, %q) = %q, %q, %q, %q", raws, region, e164, raw, p, msg)
 			}
@@ -96,7 +98,7 @@ func FuzzFirst(f *testing.F) {
 
 		long := a + strings.Repeat("-", int(pad))
 		if utf8.RuneCountInString(strings.TrimSpace(long)) > MaxRawLength {
-			if e, p, msg := Normalize(long, region); p != InvalidPhone || e != "" || msg == "" {
+			if e, p, msg := Normalize(long, region); p != schematype.IssueInvalidPhone || e != "" || msg == "" {
 				t.Fatalf("Normalize(%q, %q) = %q, %q, %q: a value of more than %d characters was not refused", long, region, e, p, msg, MaxRawLength)
 			}
 		}

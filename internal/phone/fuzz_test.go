@@ -8,6 +8,7 @@ import (
 	"unicode"
 	"unicode/utf8"
 
+	"github.com/intake/intake/schema/schematype"
 	"github.com/nyaruka/phonenumbers"
 )
 
@@ -19,7 +20,7 @@ var fuzzRegions = []string{"DE", "AT", "CH", "GB", "US", "IT", "BR", "RU", "XX",
 //   - it does not panic;
 //   - it returns either a valid E.164 number ("+" and at most 15 digits)
 //     and no problem, or no number, a problem and a message;
-//   - MissingPhone exactly for blank input;
+//   - IssueMissingPhone exactly for blank input;
 //   - the number is what the library formats for it, and normalising it
 //     again, in the same or no region, returns it unchanged;
 //   - the national digits of the number all come from the input, in order
@@ -48,10 +49,10 @@ func FuzzNormalize(f *testing.F) {
 		trimmed := strings.TrimSpace(raw)
 
 		if p != "" {
-			if e164 != "" || msg == "" || (p != MissingPhone && p != InvalidPhone) {
+			if e164 != "" || msg == "" || (p != schematype.IssueMissingPhone && p != schematype.IssueInvalidPhone) {
 				t.Fatalf("Normalize(%q, %q) = %q, %q, %q", raw, region, e164, p, msg)
 			}
-			if (p == MissingPhone) != (trimmed == "") {
+			if (p == schematype.IssueMissingPhone) != (trimmed == "") {
 				t.Fatalf("Normalize(%q, %q): problem %s for trimmed %q", raw, region, p, trimmed)
 			}
 			if utf8.RuneCountInString(trimmed) > maxQuoted && strings.Contains(msg, strconv.Quote(trimmed)) {

@@ -6,6 +6,8 @@ import (
 	"sync"
 	"testing"
 	"unicode/utf8"
+
+	"github.com/intake/intake/schema/schematype"
 )
 
 // formats are the ways people write one number, per region.
@@ -162,50 +164,50 @@ func TestNormalizeRejects(t *testing.T) {
 	t.Parallel()
 	for _, tc := range []struct {
 		name, raw, region string
-		want              Problem
+		want              schematype.ImportIssueCode
 		msgHas            string
 	}{
-		{"empty", "", "DE", MissingPhone, "empty"},
-		{"spaces", " \t\n\u00a0", "DE", MissingPhone, "empty"},
-		{"n/a", "n/a", "DE", InvalidPhone, `"n/a" is not a phone number`},
-		{"letters only", "Telefon", "DE", InvalidPhone, "not a phone number"},
-		{"dash", "-", "DE", InvalidPhone, "not a phone number"},
-		{"plus only", "+", "DE", InvalidPhone, "not a phone number"},
-		{"single digit", "0", "DE", InvalidPhone, "not a phone number"},
-		{"three digits", "123", "DE", InvalidPhone, "(read as +49123)"},
+		{"empty", "", "DE", schematype.IssueMissingPhone, "empty"},
+		{"spaces", " \t\n\u00a0", "DE", schematype.IssueMissingPhone, "empty"},
+		{"n/a", "n/a", "DE", schematype.IssueInvalidPhone, `"n/a" is not a phone number`},
+		{"letters only", "Telefon", "DE", schematype.IssueInvalidPhone, "not a phone number"},
+		{"dash", "-", "DE", schematype.IssueInvalidPhone, "not a phone number"},
+		{"plus only", "+", "DE", schematype.IssueInvalidPhone, "not a phone number"},
+		{"single digit", "0", "DE", schematype.IssueInvalidPhone, "not a phone number"},
+		{"three digits", "123", "DE", schematype.IssueInvalidPhone, "(read as +49123)"},
 		// The library reads an extension only at the very end: with
 		// punctuation after it, its letters become keypad digits
 		// ("21000 ext0(" parses as 210003980), which would be calling
 		// another number.
-		{"extension before a parenthesis", "21000 eXt0(", "CH", InvalidPhone, "contains letters"},
-		{"extension before a full stop", "0151 23456789 ext. 12.", "DE", InvalidPhone, "contains letters"},
-		{"too short mobile", "0151", "DE", InvalidPhone, "+49"},
-		{"zeros", "+49 0000", "DE", InvalidPhone, "+49"},
-		{"one digit missing", "+49 151 2345678", "DE", InvalidPhone, "not a valid number for country code +49"},
-		{"too long", "+49151234567890123", "DE", InvalidPhone, "+49"},
-		{"valid for the library but over 15 digits", "201000000000000", "DE", InvalidPhone, "+49201000000000000 has more than 15 digits"},
-		{"hyphenated extension", "0151 23456789-12", "DE", InvalidPhone, "read as +491512345678912"},
-		{"unknown country code", "+999 1234 5678", "DE", InvalidPhone, "country code"},
-		{"national number in unknown region", "0151 23456789", "XX", InvalidPhone, `"XX" is not a known region`},
-		{"national number without region", "0151 23456789", "", InvalidPhone, "no default region"},
-		{"national number of another region", "079 123 45 67", "US", InvalidPhone, "+1"},
-		{"DE national number in GB", "0151 23456789", "GB", InvalidPhone, "+44"},
-		{"trailing word", "0151 23456789 privat", "DE", InvalidPhone, "letters"},
-		{"trailing word in brackets", "+49 151 23456789 (mobile)", "DE", InvalidPhone, "letters"},
+		{"extension before a parenthesis", "21000 eXt0(", "CH", schematype.IssueInvalidPhone, "contains letters"},
+		{"extension before a full stop", "0151 23456789 ext. 12.", "DE", schematype.IssueInvalidPhone, "contains letters"},
+		{"too short mobile", "0151", "DE", schematype.IssueInvalidPhone, "+49"},
+		{"zeros", "+49 0000", "DE", schematype.IssueInvalidPhone, "+49"},
+		{"one digit missing", "+49 151 2345678", "DE", schematype.IssueInvalidPhone, "not a valid number for country code +49"},
+		{"too long", "+49151234567890123", "DE", schematype.IssueInvalidPhone, "+49"},
+		{"valid for the library but over 15 digits", "201000000000000", "DE", schematype.IssueInvalidPhone, "+49201000000000000 has more than 15 digits"},
+		{"hyphenated extension", "0151 23456789-12", "DE", schematype.IssueInvalidPhone, "read as +491512345678912"},
+		{"unknown country code", "+999 1234 5678", "DE", schematype.IssueInvalidPhone, "country code"},
+		{"national number in unknown region", "0151 23456789", "XX", schematype.IssueInvalidPhone, `"XX" is not a known region`},
+		{"national number without region", "0151 23456789", "", schematype.IssueInvalidPhone, "no default region"},
+		{"national number of another region", "079 123 45 67", "US", schematype.IssueInvalidPhone, "+1"},
+		{"DE national number in GB", "0151 23456789", "GB", schematype.IssueInvalidPhone, "+44"},
+		{"trailing word", "0151 23456789 privat", "DE", schematype.IssueInvalidPhone, "letters"},
+		{"trailing word in brackets", "+49 151 23456789 (mobile)", "DE", schematype.IssueInvalidPhone, "letters"},
 		// Each of these is a valid but wrong number when letters are keypad digits.
-		{"label would be digits", "030 12345 Home", "DE", InvalidPhone, "letters"},
-		{"label would be digits 2", "030 1234567 work", "DE", InvalidPhone, "letters"},
-		{"few letters would be digits", "030 12 abc", "DE", InvalidPhone, "letters"},
-		{"vanity number", "0800-FLOWERS", "DE", InvalidPhone, "letters"},
-		{"vanity number US", "1-800-FLOWERS", "US", InvalidPhone, "letters"},
-		{"dangling extension label", "+49 151 23456789 ext", "DE", InvalidPhone, "letters"},
-		{"German extension label", "+49 30 1234567 Durchwahl 5", "DE", InvalidPhone, "letters"},
-		{"letters in the middle", "0151 23ab456789", "DE", InvalidPhone, "letters"},
-		{"two numbers", "0151 23456789, 030 1234567", "DE", InvalidPhone, "not a phone number"},
-		{"two numbers with slash", "0151 23456789 / 030 1234567", "DE", InvalidPhone, "too long"},
-		{"non-ASCII letters", "030 1234 Büro", "DE", InvalidPhone, "letters"},
-		{"non-ASCII letters only", "Büro", "DE", InvalidPhone, "not a phone number"},
-		{"bad tel URI context", "tel:0151-23456789;phone-context=", "DE", InvalidPhone, "not a phone number"},
+		{"label would be digits", "030 12345 Home", "DE", schematype.IssueInvalidPhone, "letters"},
+		{"label would be digits 2", "030 1234567 work", "DE", schematype.IssueInvalidPhone, "letters"},
+		{"few letters would be digits", "030 12 abc", "DE", schematype.IssueInvalidPhone, "letters"},
+		{"vanity number", "0800-FLOWERS", "DE", schematype.IssueInvalidPhone, "letters"},
+		{"vanity number US", "1-800-FLOWERS", "US", schematype.IssueInvalidPhone, "letters"},
+		{"dangling extension label", "+49 151 23456789 ext", "DE", schematype.IssueInvalidPhone, "letters"},
+		{"German extension label", "+49 30 1234567 Durchwahl 5", "DE", schematype.IssueInvalidPhone, "letters"},
+		{"letters in the middle", "0151 23ab456789", "DE", schematype.IssueInvalidPhone, "letters"},
+		{"two numbers", "0151 23456789, 030 1234567", "DE", schematype.IssueInvalidPhone, "not a phone number"},
+		{"two numbers with slash", "0151 23456789 / 030 1234567", "DE", schematype.IssueInvalidPhone, "too long"},
+		{"non-ASCII letters", "030 1234 Büro", "DE", schematype.IssueInvalidPhone, "letters"},
+		{"non-ASCII letters only", "Büro", "DE", schematype.IssueInvalidPhone, "not a phone number"},
+		{"bad tel URI context", "tel:0151-23456789;phone-context=", "DE", schematype.IssueInvalidPhone, "not a phone number"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
@@ -223,7 +225,7 @@ func TestNormalizeLength(t *testing.T) {
 		t.Parallel()
 		raw := "+49 151 23456789" + strings.Repeat(" ", MaxRawLength) + "ä" // trimmed inside: 267 characters
 		_, p, msg := Normalize(raw, "DE")
-		if p != InvalidPhone || !strings.Contains(msg, "too long: 267 characters, at most 250") {
+		if p != schematype.IssueInvalidPhone || !strings.Contains(msg, "too long: 267 characters, at most 250") {
 			t.Fatalf("got %s, %q", p, msg)
 		}
 	})
@@ -231,7 +233,7 @@ func TestNormalizeLength(t *testing.T) {
 		t.Parallel()
 		raw := strings.Repeat("ä", MaxRawLength) // 500 bytes
 		_, p, msg := Normalize(raw, "DE")
-		if p != InvalidPhone || strings.Contains(msg, "at most 250") {
+		if p != schematype.IssueInvalidPhone || strings.Contains(msg, "at most 250") {
 			t.Fatalf("got %s, %q; want the parser's verdict, not the length limit", p, msg)
 		}
 	})
@@ -251,7 +253,7 @@ func TestNormalizeMessages(t *testing.T) {
 		raw := "0151 23456789 " + strings.Repeat("ü", 100) + " privat"
 		_, p, msg := Normalize(raw, "DE")
 		want := `"0151 23456789 ` + strings.Repeat("ü", 26) + `…"`
-		if p != InvalidPhone || !strings.Contains(msg, want) || strings.Contains(msg, "privat") {
+		if p != schematype.IssueInvalidPhone || !strings.Contains(msg, want) || strings.Contains(msg, "privat") {
 			t.Fatalf("msg = %q, want it to quote %s", msg, want)
 		}
 	})
@@ -274,7 +276,7 @@ func TestNormalizeMessages(t *testing.T) {
 		t.Parallel()
 		for _, raw := range []string{strings.Repeat("1", 249), strings.Repeat("+49 ", 60), strings.Repeat("a", 1000), strings.Repeat("0151 23456789 ", 20)} {
 			_, p, msg := Normalize(raw, "DE")
-			if p != InvalidPhone || utf8.RuneCountInString(msg) > 150 {
+			if p != schematype.IssueInvalidPhone || utf8.RuneCountInString(msg) > 150 {
 				t.Errorf("Normalize(%.20q…) = %s, %q", raw, p, msg)
 			}
 		}
@@ -299,18 +301,18 @@ func TestFirst(t *testing.T) {
 		raws    []string
 		e164    string
 		raw     string
-		p       Problem
+		p       schematype.ImportIssueCode
 		msgHas  string
 		msgLack string
 	}{
-		{name: "nil", raws: nil, p: MissingPhone, msgHas: "no phone number"},
-		{name: "all blank", raws: []string{"", "  ", "\t"}, p: MissingPhone, msgHas: "no phone number"},
+		{name: "nil", raws: nil, p: schematype.IssueMissingPhone, msgHas: "no phone number"},
+		{name: "all blank", raws: []string{"", "  ", "\t"}, p: schematype.IssueMissingPhone, msgHas: "no phone number"},
 		{name: "first valid wins", raws: []string{"0151 23456789", "030 1234567"}, e164: "+4915123456789", raw: "0151 23456789"},
 		{name: "blank skipped", raws: []string{"", " ", "030 1234567"}, e164: "+49301234567", raw: "030 1234567"},
 		{name: "later valid beats earlier invalid", raws: []string{"n/a", "", " 030 1234567 "}, e164: "+49301234567", raw: " 030 1234567 "},
-		{name: "first invalid reported", raws: []string{"", "n/a", "123"}, raw: "n/a", p: InvalidPhone, msgHas: `"n/a"`, msgLack: "123"},
-		{name: "count of invalid given", raws: []string{"n/a", "123", ""}, raw: "n/a", p: InvalidPhone, msgHas: "none of the 2 phone numbers"},
-		{name: "single invalid has no count", raws: []string{"", "n/a"}, raw: "n/a", p: InvalidPhone, msgLack: "none of"},
+		{name: "first invalid reported", raws: []string{"", "n/a", "123"}, raw: "n/a", p: schematype.IssueInvalidPhone, msgHas: `"n/a"`, msgLack: "123"},
+		{name: "count of invalid given", raws: []string{"n/a", "123", ""}, raw: "n/a", p: schematype.IssueInvalidPhone, msgHas: "none of the 2 phone numbers"},
+		{name: "single invalid has no count", raws: []string{"", "n/a"}, raw: "n/a", p: schematype.IssueInvalidPhone, msgLack: "none of"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
@@ -342,7 +344,7 @@ func TestNormalizeConcurrent(t *testing.T) {
 					t.Errorf("Normalize(%q, %q) = %q, %s", raw, f.region, got, p)
 					return
 				}
-				if _, p, _ := Normalize(raw+" Home", f.region); p != InvalidPhone {
+				if _, p, _ := Normalize(raw+" Home", f.region); p != schematype.IssueInvalidPhone {
 					t.Errorf("Normalize(%q) = %s", raw+" Home", p)
 					return
 				}

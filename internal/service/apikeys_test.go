@@ -10,13 +10,14 @@ import (
 	"github.com/intake/intake/internal/pulid"
 	"github.com/intake/intake/internal/service"
 	"github.com/intake/intake/internal/viewer"
+	"github.com/intake/intake/schema/schematype"
 )
 
 func TestAPIKeyLifecycle(t *testing.T) {
 	t.Parallel()
 	dbtest.Each(t, func(t *testing.T, db *dbtest.DB) {
 		ctx := context.Background()
-		svc := service.New(service.Deps{DB: db.Store.Client})
+		svc := service.New(service.Deps{Store: db.Store})
 		create := func(in service.NewAPIKeyInput) (string, pulid.ID) {
 			t.Helper()
 			key, k, err := svc.CreateOrgAPIKey(ctx, "acme", in)
@@ -26,9 +27,9 @@ func TestAPIKeyLifecycle(t *testing.T) {
 			return key, k.ID
 		}
 		soon := time.Now().Add(500 * time.Millisecond)
-		_, live := create(service.NewAPIKeyInput{Role: viewer.Admin})
-		_, revoked := create(service.NewAPIKeyInput{Role: viewer.Admin})
-		expiringKey, expiring := create(service.NewAPIKeyInput{Role: viewer.ReadOnly, ExpiresAt: &soon})
+		_, live := create(service.NewAPIKeyInput{Role: schematype.RoleAdmin})
+		_, revoked := create(service.NewAPIKeyInput{Role: schematype.RoleAdmin})
+		expiringKey, expiring := create(service.NewAPIKeyInput{Role: schematype.RoleViewer, ExpiresAt: &soon})
 		if _, err := svc.RevokeAPIKey(viewer.SystemContext(ctx), revoked); err != nil {
 			t.Fatal(err)
 		}
@@ -91,9 +92,9 @@ func TestAPIKeyLifecycle(t *testing.T) {
 				in    service.NewAPIKeyInput
 				field string
 			}{
-				{" ", service.NewAPIKeyInput{Role: viewer.Admin}, "org"},
+				{" ", service.NewAPIKeyInput{Role: schematype.RoleAdmin}, "org"},
 				{"acme", service.NewAPIKeyInput{Role: "ROOT"}, "role"},
-				{"acme", service.NewAPIKeyInput{Role: viewer.Admin, ExpiresAt: &past}, "expiresAt"},
+				{"acme", service.NewAPIKeyInput{Role: schematype.RoleAdmin, ExpiresAt: &past}, "expiresAt"},
 			} {
 				_, _, err := svc.CreateOrgAPIKey(ctx, tc.org, tc.in)
 				if e := service.Classify(err); e.Code != service.CodeValidation || e.Field != tc.field {

@@ -28,6 +28,7 @@ import (
 	"github.com/intake/intake/internal/dbtest"
 	"github.com/intake/intake/internal/pulid"
 	"github.com/intake/intake/internal/viewer"
+	"github.com/intake/intake/schema/schematype"
 	"github.com/intake/intake/sync/connector"
 )
 
@@ -278,7 +279,7 @@ func TestCredentialsNeverLeak(t *testing.T) {
 	dbtest.Each(t, func(t *testing.T, db *dbtest.DB) {
 		app := apptest.Start(t, db)
 		canary := newCanary(t)
-		gql := &recorder{app: app, key: app.Key(t, "canary-org", viewer.Admin)}
+		gql := &recorder{app: app, key: app.Key(t, "canary-org", schematype.RoleAdmin)}
 		suffix := canary[len(canary)-6:]
 		names := map[string]string{
 			"TALENTION": "Canary Talention " + suffix,
@@ -309,29 +310,29 @@ func TestCredentialsNeverLeak(t *testing.T) {
 		}
 
 		// Talention accepts the fake's apiKey; the canary is the webhook secret.
-		tal := asMap(app.Fakes.Credentials(connector.Talention))
+		tal := asMap(app.Fakes.Credentials(schematype.ProviderTalention))
 		tal["webhookSecret"] = canary + "-tal-webhook"
 		mustConnect(t, "TALENTION", tal, "CONNECTED")
 		// The others hold a canary the fake refuses: stored with status ERROR.
-		hub := asMap(app.Fakes.Credentials(connector.HubSpot))
+		hub := asMap(app.Fakes.Credentials(schematype.ProviderHubSpot))
 		hub["accessToken"] = canary + "-hub-token"
 		hub["webhookSecret"] = canary + "-hub-secret"
 		mustConnect(t, "HUBSPOT", hub, "ERROR")
-		cmp := asMap(app.Fakes.Credentials(connector.Compleet))
+		cmp := asMap(app.Fakes.Credentials(schematype.ProviderCompleet))
 		cmp["apiKey"] = canary + "-cmp-key"
 		mustConnect(t, "COMPLEET", cmp, "ERROR")
-		zv := asMap(app.Fakes.Zvoove.OAuthCredentials(app.Fakes.BaseURL(connector.Zvoove)))
+		zv := asMap(app.Fakes.Zvoove.OAuthCredentials(app.Fakes.BaseURL(schematype.ProviderZvoove)))
 		zv["clientSecret"] = canary + "-zv-secret"
 		mustConnect(t, "ZVOOVE", zv, "ERROR")
 
 		t.Run("refused connects name the key, not the value, and store nothing", func(t *testing.T) {
-			withExtra := asMap(app.Fakes.Credentials(connector.Talention))
+			withExtra := asMap(app.Fakes.Credentials(schematype.ProviderTalention))
 			withExtra["password"] = canary + "-unknown-key"
-			spaced := asMap(app.Fakes.Credentials(connector.Compleet))
+			spaced := asMap(app.Fakes.Credentials(schematype.ProviderCompleet))
 			spaced["apiKey"] = "has a space " + canary
-			badWhsec := asMap(app.Fakes.Credentials(connector.Talention))
+			badWhsec := asMap(app.Fakes.Credentials(schematype.ProviderTalention))
 			badWhsec["webhookSecret"] = "whsec_!" + canary
-			nested := asMap(app.Fakes.Credentials(connector.HubSpot))
+			nested := asMap(app.Fakes.Credentials(schematype.ProviderHubSpot))
 			nested["accessToken"] = map[string]any{"value": canary + "-nested"}
 			for _, tc := range []struct {
 				provider string

@@ -13,7 +13,7 @@ import (
 	"testing"
 	"unicode/utf8"
 
-	"github.com/intake/intake/ent/reference"
+	"github.com/intake/intake/schema/schematype"
 	"github.com/intake/intake/sync/connector"
 	"github.com/intake/intake/sync/connector/compleet"
 	"github.com/intake/intake/sync/connector/hubspot"
@@ -35,14 +35,14 @@ var fuzzDescriptors = []connector.Descriptor{
 		SearchTypes: []connector.SearchType{
 			{Key: "plain", IsDefault: true},
 			{Key: "fields", Fields: []connector.SearchField{
-				{Key: "count", Label: "Count", Type: connector.FieldInt, Min: connector.Ptr(-5), Max: connector.Ptr(100)},
-				{Key: "limit", Label: "Limit", Type: connector.FieldInt},
-				{Key: "query", Label: "Query", Type: connector.FieldString, Required: true, Min: connector.Ptr(1), Max: connector.Ptr(20)},
-				{Key: "note", Label: "Note", Type: connector.FieldString},
-				{Key: "active", Label: "Active", Type: connector.FieldBoolean},
+				{Key: "count", Label: "Count", Type: schematype.FieldInt, Min: connector.Ptr(-5), Max: connector.Ptr(100)},
+				{Key: "limit", Label: "Limit", Type: schematype.FieldInt},
+				{Key: "query", Label: "Query", Type: schematype.FieldString, Required: true, Min: connector.Ptr(1), Max: connector.Ptr(20)},
+				{Key: "note", Label: "Note", Type: schematype.FieldString},
+				{Key: "active", Label: "Active", Type: schematype.FieldBoolean},
 			}},
 		},
-		ReferenceKinds: []connector.ReferenceKind{connector.KindJob, connector.KindList},
+		ReferenceKinds: []schematype.ReferenceKind{schematype.ReferenceJob, schematype.ReferenceList},
 	},
 }
 
@@ -183,7 +183,7 @@ func parseFuzzRefs(s string) []ReferenceInput {
 	for line := range strings.SplitSeq(s, "\n") {
 		parts := strings.SplitN(line, "\t", 3)
 		parts = append(parts, "", "") // missing fields are empty
-		refs = append(refs, ReferenceInput{Kind: reference.Kind(parts[0]), ExternalID: parts[1], Name: parts[2]})
+		refs = append(refs, ReferenceInput{Kind: schematype.ReferenceKind(parts[0]), ExternalID: parts[1], Name: parts[2]})
 	}
 	return refs
 }
@@ -273,7 +273,7 @@ func checkAccepted(t *testing.T, in ConfigureTriggerInput, d connector.Descripto
 	for i, r := range cfg.references {
 		key := string(r.Kind) + "/" + r.ExternalID
 		switch {
-		case !slices.Contains(d.ReferenceKinds, connector.ReferenceKind(r.Kind)):
+		case !slices.Contains(d.ReferenceKinds, r.Kind):
 			fail("reference %d of kind %q", i, r.Kind)
 		case r.ExternalID == "" || r.ExternalID != strings.TrimSpace(r.ExternalID) || utf8.RuneCountInString(r.ExternalID) > 200:
 			fail("reference %d with external ID %q", i, r.ExternalID)
@@ -316,11 +316,11 @@ func validParam(f connector.SearchField, v any) bool {
 	inBounds := func(n int) bool { return (f.Min == nil || n >= *f.Min) && (f.Max == nil || n <= *f.Max) }
 	switch v := v.(type) {
 	case int:
-		return f.Type == connector.FieldInt && inBounds(v)
+		return f.Type == schematype.FieldInt && inBounds(v)
 	case string:
-		return f.Type == connector.FieldString && inBounds(utf8.RuneCountInString(v))
+		return f.Type == schematype.FieldString && inBounds(utf8.RuneCountInString(v))
 	case bool:
-		return f.Type == connector.FieldBoolean
+		return f.Type == schematype.FieldBoolean
 	}
 	return false
 }

@@ -20,10 +20,10 @@ import (
 	"entgo.io/ent/dialect/sql/schema"
 
 	"github.com/intake/intake/ent"
-	"github.com/intake/intake/ent/integration"
 	"github.com/intake/intake/internal/dbtest"
 	"github.com/intake/intake/internal/store"
 	"github.com/intake/intake/internal/viewer"
+	"github.com/intake/intake/schema/schematype"
 )
 
 // eachEmpty runs fn as a parallel subtest per dialect with a fresh,
@@ -139,7 +139,7 @@ func seedRows(t *testing.T, c *ent.Client, name string) (*ent.Organization, *ent
 	}
 	in, err := c.Integration.Create().
 		SetOrganizationID(org.ID).
-		SetProvider(integration.ProviderTALENTION).
+		SetProvider(schematype.ProviderTalention).
 		SetName(name + " talention").
 		SetCredentials([]byte("sealed-bytes")).
 		Save(ctx)

@@ -8,6 +8,7 @@ import (
 	"github.com/intake/intake/ent/auditevent"
 	"github.com/intake/intake/internal/dbtest"
 	"github.com/intake/intake/internal/viewer"
+	"github.com/intake/intake/schema/schematype"
 	"github.com/intake/intake/sync/engine"
 	"github.com/intake/intake/sync/progress"
 )
@@ -21,7 +22,7 @@ func TestAuditPruneJob(t *testing.T) {
 		org := c.Organization.Create().SetName("acme").SaveX(ctx)
 		now := time.Now().UTC()
 		event := func(op string, age time.Duration) {
-			c.AuditEvent.Create().SetOrganizationID(org.ID).SetActorKind(auditevent.ActorKindSYSTEM).
+			c.AuditEvent.Create().SetOrganizationID(org.ID).SetActorKind(schematype.ActorSystem).
 				SetOperation(op).SetOutcome("ok").SetCreatedAt(now.Add(-age)).ExecX(ctx)
 		}
 		event("old", 31*24*time.Hour)

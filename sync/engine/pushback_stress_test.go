@@ -28,7 +28,7 @@ import (
 
 	"github.com/intake/intake/internal/apptest"
 	"github.com/intake/intake/internal/dbtest"
-	"github.com/intake/intake/internal/service"
+	"github.com/intake/intake/schema/schematype"
 	"github.com/intake/intake/sync/connector"
 	"github.com/intake/intake/sync/sandbox"
 	"github.com/intake/intake/sync/sandbox/atsfake"
@@ -45,9 +45,9 @@ const (
 
 // stressMappings are the triggers' status mappings: Talention's stage
 // names and HubSpot's lead statuses. Compleet takes no status.
-var stressMappings = map[connector.ProviderKey]map[string]string{
-	connector.Talention: {"SUCCESS": "Accepted", "PARTIAL": "Interview", "FAILURE": "Rejected", "NOT_ANSWERED": "Unreachable"},
-	connector.HubSpot:   {"SUCCESS": "CONNECTED", "PARTIAL": "IN_PROGRESS", "FAILURE": "UNQUALIFIED", "NOT_ANSWERED": "ATTEMPTED_TO_CONTACT"},
+var stressMappings = map[schematype.ProviderKey]map[string]string{
+	schematype.ProviderTalention: {"SUCCESS": "Accepted", "PARTIAL": "Interview", "FAILURE": "Rejected", "NOT_ANSWERED": "Unreachable"},
+	schematype.ProviderHubSpot:   {"SUCCESS": "CONNECTED", "PARTIAL": "IN_PROGRESS", "FAILURE": "UNQUALIFIED", "NOT_ANSWERED": "ATTEMPTED_TO_CONTACT"},
 }
 
 // stressIsWrite matches the requests of a delivery that write.
@@ -56,7 +56,7 @@ func stressIsWrite(r *http.Request) bool { return r.Method != http.MethodGet }
 // stressCheckFake requires the fake to hold, for each pushback, exactly one
 // logged call (HubSpot) or note (ATS) carrying the pushback's marker on its
 // contact, nothing else, and the mapped status.
-func stressCheckFake(t *testing.T, fk *fakes.Set, p connector.ProviderKey, mapping map[string]string, contacts []stressContact, pushbacks map[string]int) {
+func stressCheckFake(t *testing.T, fk *fakes.Set, p schematype.ProviderKey, mapping map[string]string, contacts []stressContact, pushbacks map[string]int) {
 	t.Helper()
 	ids := make([]string, len(contacts))
 	for i, con := range contacts {
@@ -80,16 +80,16 @@ func stressCheckFake(t *testing.T, fk *fakes.Set, p connector.ProviderKey, mappi
 		}
 		want := mapping[stressOutcomes[i%4]]
 		switch p {
-		case connector.HubSpot:
+		case schematype.ProviderHubSpot:
 			if got := fk.HubSpot.LeadStatus(con.ExternalID); got != want {
 				t.Errorf("contact %s has hs_lead_status %q, want %q", con.ExternalID, got, want)
 			}
-		case connector.Talention:
+		case schematype.ProviderTalention:
 			if got, ok := fk.Talention.Stage(con.ApplicationID); !ok || got != want {
 				t.Errorf("application %s is in stage %q (known %v), want %q", con.ApplicationID, got, ok, want)
 			}
 		}
-		if p != connector.HubSpot {
+		if p != schematype.ProviderHubSpot {
 			if label := "Call result: " + stressNoteLabel[stressOutcomes[i%4]]; !strings.HasPrefix(bodies[0], label) {
 				t.Errorf("candidate %s's note starts %q, want %q", con.ExternalID, stressFirstLine(bodies[0]), label)
 			}
@@ -118,13 +118,13 @@ func TestPushbackStressSurvivesSIGKILL(t *testing.T) {
 	t.Parallel()
 	bin := stressBuild(t)
 	// One provider at a time: each runs a server against 2,000 people.
-	for _, p := range []connector.ProviderKey{connector.HubSpot, connector.Talention, connector.Compleet} {
+	for _, p := range []schematype.ProviderKey{schematype.ProviderHubSpot, schematype.ProviderTalention, schematype.ProviderCompleet} {
 		t.Run(string(p), func(t *testing.T) { stressProvider(t, bin, p) })
 	}
 }
 
 // stressProvider is TestPushbackStressSurvivesSIGKILL for one provider.
-func stressProvider(t *testing.T, bin string, provider connector.ProviderKey) {
+func stressProvider(t *testing.T, bin string, provider schematype.ProviderKey) {
 	db := dbtest.Empty(t, dialect.Postgres) // skips (fails in CI) without PostgreSQL
 
 	// The fakes run here, so that the test can inject faults and read
@@ -406,7 +406,7 @@ type stressContact struct {
 
 // stressSetup connects the provider, creates a campaign and configures its
 // trigger with pushback and, where the provider takes one, mapping.
-func stressSetup(t *testing.T, c *apptest.Client, fk *fakes.Set, provider connector.ProviderKey, mapping map[string]string) (campaign, trigger string) {
+func stressSetup(t *testing.T, c *apptest.Client, fk *fakes.Set, provider schematype.ProviderKey, mapping map[string]string) (campaign, trigger string) {
 	t.Helper()
 	var integ struct {
 		ConnectIntegration struct{ ID, Status string }
@@ -426,7 +426,7 @@ func stressSetup(t *testing.T, c *apptest.Client, fk *fakes.Set, provider connec
 	}
 	in := map[string]any{
 		"campaignID": camp.CreateCampaign.ID, "integrationID": integ.ConnectIntegration.ID, "enabled": true,
-		"pushbackEnabled": true, "syncIntervalSeconds": service.MaxSyncInterval, // no scheduled run meanwhile
+		"pushbackEnabled": true, "syncIntervalSeconds": 30 * 24 * 3600, // the longest interval: no scheduled run meanwhile
 	}
 	var want map[string]any
 	if mapping != nil {
@@ -456,7 +456,7 @@ func stressSetup(t *testing.T, c *apptest.Client, fk *fakes.Set, provider connec
 
 // stressSync runs a test sync of the trigger, waits for it to succeed and
 // returns the campaign's contacts ordered by external ID.
-func stressSync(t *testing.T, c *apptest.Client, data sandbox.Dataset, provider connector.ProviderKey, campaign, trigger string) []stressContact {
+func stressSync(t *testing.T, c *apptest.Client, data sandbox.Dataset, provider schematype.ProviderKey, campaign, trigger string) []stressContact {
 	t.Helper()
 	var started struct{ TestSync struct{ ID string } }
 	c.MustDo(t, `mutation($id: ID!) { testSync(triggerID: $id) { id } }`, map[string]any{"id": trigger}, &started)
@@ -517,7 +517,7 @@ func stressSync(t *testing.T, c *apptest.Client, data sandbox.Dataset, provider 
 	}
 	slices.SortFunc(out, func(a, b stressContact) int { return strings.Compare(a.ExternalID, b.ExternalID) })
 	for _, con := range out {
-		if provider == connector.HubSpot {
+		if provider == schematype.ProviderHubSpot {
 			break // contacts, not applications
 		}
 		i, ok := data.IndexOf(con.ExternalID)

@@ -23,7 +23,7 @@ func TestMain(m *testing.M) {
 		}
 		os.Exit(0)
 	}
-	os.Exit(m.Run())
+	os.Exit(dbtest.Run(m))
 }
 
 // TestLoadSmoke runs every phase with tiny numbers: the seeding works

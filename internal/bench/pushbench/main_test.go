@@ -7,7 +7,7 @@ import (
 	"testing"
 
 	"github.com/intake/intake/internal/dbtest"
-	"github.com/intake/intake/sync/connector"
+	"github.com/intake/intake/schema/schematype"
 )
 
 // TestPushbenchSmoke runs the benchmark small, for each provider that
@@ -17,15 +17,15 @@ func TestPushbenchSmoke(t *testing.T) {
 	t.Parallel()
 	server := dbtest.ServerURL(t) // skips (fails in CI) without PostgreSQL
 	for _, tc := range []struct {
-		provider connector.ProviderKey
+		provider schematype.ProviderKey
 		broker   string
 		mapped   bool
 		perCall  int    // effects per delivery: a note/call, and a status with a mapping
 		fail     string // -fail
 	}{
-		{connector.Talention, "postgres", true, 2, "0"},
-		{connector.Compleet, "local", false, 1, "0.2"},
-		{connector.HubSpot, "postgres", true, 2, "0.2"},
+		{schematype.ProviderTalention, "postgres", true, 2, "0"},
+		{schematype.ProviderCompleet, "local", false, 1, "0.2"},
+		{schematype.ProviderHubSpot, "postgres", true, 2, "0.2"},
 	} {
 		// One after the other: each holds a pool of up to 20 connections.
 		t.Run(string(tc.provider)+" delivers every call result once", func(t *testing.T) {

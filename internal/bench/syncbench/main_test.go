@@ -16,6 +16,7 @@ import (
 
 	"github.com/intake/intake/ent/syncrun"
 	"github.com/intake/intake/internal/dbtest"
+	"github.com/intake/intake/schema/schematype"
 	"github.com/intake/intake/sync/connector"
 	"github.com/intake/intake/sync/sandbox"
 	"github.com/intake/intake/sync/sandbox/zvoovefake"
@@ -109,13 +110,13 @@ func TestSyncBench(t *testing.T) {
 	const n = 2000
 
 	for _, tc := range []struct {
-		provider connector.ProviderKey
+		provider schematype.ProviderKey
 		search   string
 		included func(int) bool
 	}{
-		{connector.HubSpot, connector.SearchTalentPool, everyone},
-		{connector.Talention, connector.SearchNewApplications, everyone},
-		{connector.Zvoove, connector.SearchTalentPool, zvooveIncluded},
+		{schematype.ProviderHubSpot, connector.SearchTalentPool, everyone},
+		{schematype.ProviderTalention, connector.SearchNewApplications, everyone},
+		{schematype.ProviderZvoove, connector.SearchTalentPool, zvooveIncluded},
 	} {
 		t.Run(string(tc.provider)+" syncs every person, measures against COPY and drops its database", func(t *testing.T) {
 			t.Parallel()
@@ -256,7 +257,7 @@ func TestFlags(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if o.provider != connector.Zvoove || o.postgres != "postgres://u@127.0.0.1:5432/db?sslmode=disable" || o.n != 200_000 {
+		if o.provider != schematype.ProviderZvoove || o.postgres != "postgres://u@127.0.0.1:5432/db?sslmode=disable" || o.n != 200_000 {
 			t.Errorf("parsed provider %q, postgres %q, n %d", o.provider, o.postgres, o.n)
 		}
 	})
@@ -273,7 +274,7 @@ func TestFlags(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if o.postgres != "postgres://ci@127.0.0.1:5433/ci?sslmode=disable" || o.provider != connector.HubSpot {
+		if o.postgres != "postgres://ci@127.0.0.1:5433/ci?sslmode=disable" || o.provider != schematype.ProviderHubSpot {
 			t.Errorf("parsed postgres %q, provider %q", o.postgres, o.provider)
 		}
 	})
