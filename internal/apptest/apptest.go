@@ -16,6 +16,8 @@ import (
 	"testing"
 	"time"
 
+	"entgo.io/ent/dialect"
+
 	"github.com/intake/intake/ent"
 	"github.com/intake/intake/internal/app"
 	"github.com/intake/intake/internal/config"
@@ -184,6 +186,9 @@ func assemble(t testing.TB, st *store.Store, databaseURL string, policy *egress.
 	})
 	if err != nil {
 		t.Fatal(err)
+	}
+	if st == nil && a.Store.Dialect == dialect.Postgres {
+		dbtest.LimitPool(a.Store.DB) // a replica's own pool on the shared server
 	}
 	if err := a.Start(context.Background()); err != nil {
 		a.Stop(context.Background())

@@ -67,11 +67,25 @@ func Open(t testing.TB, d string) *DB {
 		t.Fatalf("opening %s: %v", d, err)
 	}
 	t.Cleanup(func() { st.Close() })
+	if d == dialect.Postgres {
+		LimitPool(st.DB)
+	}
 	if _, err := st.Migrate(context.Background()); err != nil {
 		t.Fatalf("migrating %s: %v", d, err)
 	}
 	db.Store = st
 	return db
+}
+
+// LimitPool sizes a test's PostgreSQL pool for a server that every test
+// process shares, with its default of 100 connections: each test's app
+// may open up to 8 at once and keeps at most 2 idle, for a second, so that
+// parallel tests and test processes do not run the server out of
+// connections between their bursts.
+func LimitPool(db *sql.DB) {
+	db.SetMaxOpenConns(8)
+	db.SetMaxIdleConns(2)
+	db.SetConnMaxIdleTime(time.Second)
 }
 
 var seq atomic.Int64
