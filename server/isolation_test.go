@@ -18,13 +18,14 @@ import (
 	"github.com/intake/intake/internal/pulid"
 	"github.com/intake/intake/internal/viewer"
 	"github.com/intake/intake/schema/schematype"
+	"github.com/intake/intake/server"
 	"github.com/intake/intake/sync/progress"
 )
 
 // isoStart starts the app and prints its log when the test fails.
-func isoStart(t *testing.T, db *dbtest.DB) *apptest.App {
+func isoStart(t *testing.T, db *dbtest.DB, options ...func(*server.Config)) *apptest.App {
 	t.Helper()
-	app := apptest.Start(t, db)
+	app := apptest.Start(t, db, options...)
 	t.Cleanup(func() {
 		if t.Failed() {
 			t.Logf("app log:\n%s", app.Logs())

@@ -19,6 +19,7 @@ import (
 	"github.com/intake/intake/internal/dbtest"
 	"github.com/intake/intake/internal/pulid"
 	"github.com/intake/intake/schema/schematype"
+	"github.com/intake/intake/server"
 	"github.com/intake/intake/sync/progress"
 )
 
@@ -95,9 +96,9 @@ type subEnv struct {
 	trigger   pulid.ID
 }
 
-func subSetup(t *testing.T, db *dbtest.DB) *subEnv {
+func subSetup(t *testing.T, db *dbtest.DB, options ...func(*server.Config)) *subEnv {
 	t.Helper()
-	app := isoStart(t, db)
+	app := isoStart(t, db, options...)
 	org := string(pulid.New("org")) // a fresh organization per test
 	e := &subEnv{app: app, adminKey: app.Key(t, org, schematype.RoleAdmin), readerKey: app.Key(t, org, schematype.RoleViewer)}
 	admin := app.Client(e.adminKey)
@@ -109,6 +110,22 @@ func subSetup(t *testing.T, db *dbtest.DB) *subEnv {
 }
 
 func (e *subEnv) ctx() context.Context { return isoOrgCtx(e.org) }
+
+// heavyContacts gives the campaign 100 contacts of 16 kB: over 1.6 MB in
+// each SyncProgress event of subHeavyEventsQuery.
+func (e *subEnv) heavyContacts(t *testing.T) {
+	t.Helper()
+	builders := make([]*ent.ContactCreate, 100)
+	for i := range builders {
+		phone := fmt.Sprintf("+49151%08d", i)
+		builders[i] = e.app.DB.Store.Client.Contact.Create().SetCampaignID(e.campaign).
+			SetPhoneE164(phone).SetPhoneRaw(phone).SetExternalID(phone).
+			SetAttributes(map[string]any{"cv": strings.Repeat("x", 16000)})
+	}
+	if err := e.app.DB.Store.Client.Contact.CreateBulk(builders...).Exec(e.ctx()); err != nil {
+		t.Fatal(err)
+	}
+}
 
 // newRun writes a sync run of the env's trigger, as the sync engine would.
 func (e *subEnv) newRun(t *testing.T, status syncrun.Status) *ent.SyncRun {
@@ -368,24 +385,20 @@ func subTests(t *testing.T, db *dbtest.DB, proto string) {
 
 	t.Run("a subscriber that does not read never blocks Publish and then gets the latest state", func(t *testing.T) {
 		t.Parallel()
-		e := subSetup(t, db)
+		// The sockets go unread for as long as publishing takes, which
+		// on a busy machine can pass the default write and pong timeouts:
+		// this test is about coalescing, not about dropping stalled peers
+		// (TestWebsocketPingPong and TestWebsocketSlowReader).
+		e := subSetup(t, db, func(c *server.Config) {
+			c.Websocket = server.WebsocketLimits{PingInterval: 5 * time.Minute, WriteTimeout: 5 * time.Minute}
+		})
 		run := e.newRun(t, syncrun.StatusRUNNING)
 		progressWS := e.app.Connect(t, proto, e.adminKey)
 		progressWS.Subscribe("p", subProgressQuery, map[string]any{"id": run.ID})
 		if p := subNextProgress(t, progressWS, "p"); p.Phase != "FETCHING" {
 			t.Fatalf("first message %+v, want FETCHING", p)
 		}
-		// 100 contacts of 16 kB: over 1.6 MB per heavy event.
-		builders := make([]*ent.ContactCreate, 100)
-		for i := range builders {
-			phone := fmt.Sprintf("+49151%08d", i)
-			builders[i] = e.app.DB.Store.Client.Contact.Create().SetCampaignID(e.campaign).
-				SetPhoneE164(phone).SetPhoneRaw(phone).SetExternalID(phone).
-				SetAttributes(map[string]any{"cv": strings.Repeat("x", 16000)})
-		}
-		if err := e.app.DB.Store.Client.Contact.CreateBulk(builders...).Exec(e.ctx()); err != nil {
-			t.Fatal(err)
-		}
+		e.heavyContacts(t)
 		eventsWS := e.app.Connect(t, proto, e.adminKey)
 		eventsWS.Subscribe("e", subHeavyEventsQuery, map[string]any{"id": e.campaign})
 		isoWaitSubscribers(t, e.app, 2)

@@ -17,10 +17,6 @@ import (
 	"github.com/intake/intake/internal/viewer"
 )
 
-// writeWait bounds one websocket write, so a stalled peer cannot hold a
-// subscription's goroutine forever.
-const writeWait = 10 * time.Second
-
 // closeWait is how long peers have to answer the close frame of a stopping
 // server before their connections are cut.
 const closeWait = 2 * time.Second
@@ -40,6 +36,10 @@ type WebsocketLimits struct {
 	// gone (a laptop closed, a network that lost the connection) and would
 	// otherwise hold its subscriptions for as long as TCP takes to notice.
 	PongTimeout time.Duration
+	// WriteTimeout bounds one write to a socket: a peer that does not take
+	// a message within it (it stopped reading, or its network stalled) is
+	// dropped, so that it cannot hold a subscription's goroutine forever.
+	WriteTimeout time.Duration
 	// MaxSubscriptions caps the subscriptions running at once on one socket;
 	// one more is answered with an error message, code RATE_LIMITED.
 	MaxSubscriptions int
@@ -52,6 +52,7 @@ var defaultWebsocketLimits = WebsocketLimits{
 	InitTimeout:          10 * time.Second,
 	PingInterval:         15 * time.Second,
 	PongTimeout:          10 * time.Second,
+	WriteTimeout:         10 * time.Second,
 	MaxSubscriptions:     100,
 	MaxConnectionsPerKey: 50,
 }
@@ -66,6 +67,9 @@ func (l WebsocketLimits) withDefaults() WebsocketLimits {
 	}
 	if l.PongTimeout <= 0 {
 		l.PongTimeout = d.PongTimeout
+	}
+	if l.WriteTimeout <= 0 {
+		l.WriteTimeout = d.WriteTimeout
 	}
 	if l.MaxSubscriptions <= 0 {
 		l.MaxSubscriptions = d.MaxSubscriptions
@@ -286,7 +290,7 @@ func (w *websockets) sweepKeys(ctx context.Context, invalid func(context.Context
 		}
 		w.mu.Unlock()
 		// Each on its own goroutine: a stalled peer holds its close for up
-		// to writeWait, and must not hold up the others or the next sweep.
+		// to WriteTimeout, and must not hold up the others or the next sweep.
 		for _, c := range conns {
 			go func() {
 				c.connectionError("the API key has been revoked or has expired")

@@ -369,6 +369,45 @@ func wsRunEnv(t *testing.T, limits server.WebsocketLimits) *subEnv {
 	return e
 }
 
+func TestWebsocketWriteTimeout(t *testing.T) {
+	t.Parallel()
+	e := wsRunEnv(t, server.WebsocketLimits{WriteTimeout: 300 * time.Millisecond})
+	e.heavyContacts(t)
+	run := e.newRun(t, syncrun.StatusRUNNING)
+	stalled := e.app.Connect(t, "graphql-transport-ws", e.adminKey)
+	stalled.Subscribe("e", subHeavyEventsQuery, map[string]any{"id": e.campaign})
+	isoWaitSubscribers(t, e.app, 1)
+
+	// The client reads nothing while the run moves on: once the socket's
+	// buffers are full, the server's write waits WriteTimeout and the
+	// server drops the socket and its subscription.
+	deadline := time.Now().Add(30 * time.Second)
+	for step := 1; e.app.Broker.Subscribers() != 0; step++ {
+		if time.Now().After(deadline) {
+			t.Fatalf("after %d heavy events the unread socket still holds its subscription", step)
+		}
+		e.updateRun(t, run.ID, func(u *ent.SyncRunUpdateOne) { u.SetImported(step) })
+		time.Sleep(50 * time.Millisecond)
+	}
+	for {
+		_, err := stalled.Read(10 * time.Second)
+		if err == nil {
+			continue // what the buffers held
+		}
+		if ne := net.Error(nil); errors.As(err, &ne) && ne.Timeout() {
+			t.Fatal("the server dropped the subscription but left the socket open")
+		}
+		break
+	}
+
+	// A client that reads is served as before.
+	ws := e.app.Connect(t, "graphql-transport-ws", e.adminKey)
+	ws.Subscribe("p", subProgressQuery, map[string]any{"id": run.ID})
+	if p := subNextProgress(t, ws, "p"); p.Run.ID != run.ID || p.Done {
+		t.Fatalf("first message %+v, want the running run", p)
+	}
+}
+
 func TestWebsocketSubscriptionCap(t *testing.T) {
 	t.Parallel()
 	e := wsRunEnv(t, server.WebsocketLimits{MaxSubscriptions: 2})

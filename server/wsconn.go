@@ -263,7 +263,7 @@ func (c *wsConn) init(payload json.RawMessage) bool {
 // be written needs no handling: without its pong, the read deadline drops
 // the peer.
 func (c *wsConn) ping() {
-	_ = c.c.WriteControl(websocket.PingMessage, nil, time.Now().Add(writeWait))
+	_ = c.c.WriteControl(websocket.PingMessage, nil, time.Now().Add(c.sockets.limits.WriteTimeout))
 	if c.legacy && c.initialised.Load() {
 		c.write(wsMessage{Type: "ka"})
 	}
@@ -306,11 +306,11 @@ func (c *wsConn) start(m wsMessage) bool {
 	return true
 }
 
-// write sends a message; a socket that cannot take it within writeWait is
+// write sends a message; a socket that cannot take it within WriteTimeout is
 // closed.
 func (c *wsConn) write(m wsMessage) {
 	c.wmu.Lock()
-	err := c.c.SetWriteDeadline(time.Now().Add(writeWait))
+	err := c.c.SetWriteDeadline(time.Now().Add(c.sockets.limits.WriteTimeout))
 	if err == nil {
 		var w interface {
 			Write([]byte) (int, error)

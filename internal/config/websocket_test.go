@@ -27,6 +27,7 @@ func TestWebsocketFromEnv(t *testing.T) {
 			"INTAKE_WS_INIT_TIMEOUT":            "5s",
 			"INTAKE_WS_PING_INTERVAL":           "30s",
 			"INTAKE_WS_PONG_TIMEOUT":            "20s",
+			"INTAKE_WS_WRITE_TIMEOUT":           "15s",
 			"INTAKE_WS_MAX_SUBSCRIPTIONS":       "10",
 			"INTAKE_WS_MAX_CONNECTIONS_PER_KEY": "3",
 		}))
@@ -34,7 +35,7 @@ func TestWebsocketFromEnv(t *testing.T) {
 			t.Fatal(err)
 		}
 		want := Websocket{
-			InitTimeout: 5 * time.Second, PingInterval: 30 * time.Second, PongTimeout: 20 * time.Second,
+			InitTimeout: 5 * time.Second, PingInterval: 30 * time.Second, PongTimeout: 20 * time.Second, WriteTimeout: 15 * time.Second,
 			MaxSubscriptions: 10, MaxConnectionsPerKey: 3,
 		}
 		if c.Websocket != want {
@@ -47,6 +48,7 @@ func TestWebsocketFromEnv(t *testing.T) {
 			"INTAKE_WS_INIT_TIMEOUT":            "500ms",
 			"INTAKE_WS_PING_INTERVAL":           "often",
 			"INTAKE_WS_PONG_TIMEOUT":            "-1s",
+			"INTAKE_WS_WRITE_TIMEOUT":           "0s",
 			"INTAKE_WS_MAX_SUBSCRIPTIONS":       "0",
 			"INTAKE_WS_MAX_CONNECTIONS_PER_KEY": "many",
 		} {
