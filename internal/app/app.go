@@ -119,6 +119,10 @@ func New(ctx context.Context, cfg config.Config, opts Options) (_ *App, err erro
 			return nil, err
 		}
 		a.ownStore = true
+		if n := cfg.DBMaxConns; n > 0 && a.Store.Dialect == dialect.Postgres {
+			a.Store.DB.SetMaxOpenConns(n)
+			a.Store.DB.SetMaxIdleConns(min(n, 10))
+		}
 		defer func() {
 			if err != nil {
 				a.Store.Close()

@@ -54,9 +54,14 @@ func TestStartStop(t *testing.T) {
 		t.Run(d, func(t *testing.T) {
 			t.Parallel()
 			db := dbtest.Empty(t, d) // New opens and migrates it
-			a, err := app.New(context.Background(), testConfig(t, db), app.Options{})
+			cfg := testConfig(t, db)
+			cfg.DBMaxConns = 5
+			a, err := app.New(context.Background(), cfg, app.Options{})
 			if err != nil {
 				t.Fatal(err)
+			}
+			if n := a.Store.DB.Stats().MaxOpenConnections; d == dialect.Postgres && n != 5 {
+				t.Fatalf("the PostgreSQL pool opens up to %d connections, want INTAKE_DB_MAX_CONNS's 5", n)
 			}
 			if err := a.Start(context.Background()); err != nil {
 				t.Fatal(err)

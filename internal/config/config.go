@@ -19,6 +19,7 @@ import (
 // Config is the process configuration.
 type Config struct {
 	DatabaseURL     string        // DATABASE_URL; empty = embedded SQLite
+	DBMaxConns      int           // INTAKE_DB_MAX_CONNS: PostgreSQL connections per process (default 20)
 	DataDir         string        // INTAKE_DATA_DIR; default "."
 	Addr            string        // INTAKE_ADDR; default 127.0.0.1:8080
 	EncryptionKey   string        // INTAKE_ENCRYPTION_KEY
@@ -87,6 +88,9 @@ func FromEnv(getenv func(string) string) (Config, error) {
 	var err error
 	if c.EgressAllow, err = egress.ParseAllow(getenv("INTAKE_EGRESS_ALLOW")); err != nil {
 		return c, fmt.Errorf("INTAKE_EGRESS_ALLOW: %w", err)
+	}
+	if c.DBMaxConns, err = intVar(getenv, "INTAKE_DB_MAX_CONNS", 20, 2, 1000); err != nil {
+		return c, err
 	}
 	if c.SyncWorkers, err = intVar(getenv, "INTAKE_SYNC_WORKERS", 4, 1, 256); err != nil {
 		return c, err

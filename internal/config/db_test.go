@@ -1,0 +1,27 @@
+package config
+
+import (
+	"strings"
+	"testing"
+)
+
+func TestDBMaxConns(t *testing.T) {
+	env := func(vars map[string]string) func(string) string {
+		return func(k string) string { return vars[k] }
+	}
+	for _, tc := range []struct {
+		value string
+		want  int
+	}{{"", 20}, {"2", 2}, {" 64 ", 64}, {"1000", 1000}} {
+		c, err := FromEnv(env(map[string]string{"INTAKE_DB_MAX_CONNS": tc.value}))
+		if err != nil || c.DBMaxConns != tc.want {
+			t.Errorf("INTAKE_DB_MAX_CONNS=%q: %d, %v; want %d", tc.value, c.DBMaxConns, err, tc.want)
+		}
+	}
+	for _, bad := range []string{"1", "1001", "many", "-3"} {
+		_, err := FromEnv(env(map[string]string{"INTAKE_DB_MAX_CONNS": bad}))
+		if err == nil || !strings.Contains(err.Error(), "INTAKE_DB_MAX_CONNS") {
+			t.Errorf("INTAKE_DB_MAX_CONNS=%q: %v, want an error naming the variable", bad, err)
+		}
+	}
+}
