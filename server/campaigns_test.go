@@ -32,9 +32,12 @@ func cfgStart(t *testing.T, db *dbtest.DB) *apptest.App {
 	app := apptest.Start(t, db)
 	if db.Dialect == dialect.Postgres {
 		// The PostgreSQL server is shared by every test process, and each
-		// app keeps a pool of its own: return idle connections at once so
-		// that live apps do not exhaust max_connections between bursts.
-		app.DB.Store.DB.SetMaxIdleConns(1)
+		// app keeps a pool of its own: close connections idle for a second
+		// so that live apps do not exhaust max_connections between bursts.
+		// Within a burst the pool keeps what it opened (dbtest.LimitPool):
+		// a connection closed as soon as it is returned costs a new server
+		// process for the next query, and made the bursts of concurrent
+		// requests spend most of their time connecting.
 		app.DB.Store.DB.SetConnMaxIdleTime(time.Second)
 	}
 	t.Cleanup(func() {

@@ -59,6 +59,8 @@ func TestSyncZvoovePaging(t *testing.T) {
 				name += ", on-prem"
 			}
 			t.Run(name, func(t *testing.T) {
+				// Each mode has an organization and fakes of its own.
+				t.Parallel()
 				d := syncNow(31+uint64(m.base), m.people)
 				fields := map[string]any(nil)
 				var listed func(int) bool

@@ -156,6 +156,7 @@ func stressProvider(t *testing.T, bin string, provider schematype.ProviderKey) {
 		"INTAKE_LOG_LEVEL=warn",
 		// The calling platform records 1,000 results at once from one key.
 		"INTAKE_RATE_LIMIT=0",
+		"INTAKE_DB_MAX_CONNS=8", // the PostgreSQL server is shared with the other tests
 		// The fakes listen on loopback, which the default refuses.
 		"INTAKE_EGRESS_ALLOW=" + strings.TrimPrefix(fk.URL, "http://"),
 	}
