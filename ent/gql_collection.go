@@ -1286,6 +1286,11 @@ func (_q *SyncRunQuery) collectField(ctx context.Context, oneNode bool, opCtx *g
 				selectedFields = append(selectedFields, syncrun.FieldError)
 				fieldSeen[syncrun.FieldError] = struct{}{}
 			}
+		case "screening":
+			if _, ok := fieldSeen[syncrun.FieldScreening]; !ok {
+				selectedFields = append(selectedFields, syncrun.FieldScreening)
+				fieldSeen[syncrun.FieldScreening] = struct{}{}
+			}
 		case "id":
 		case "__typename":
 		default:

@@ -2646,6 +2646,12 @@ type SyncRunWhereInput struct {
 	ErrorEqualFold    *string  `json:"errorEqualFold,omitempty"`
 	ErrorContainsFold *string  `json:"errorContainsFold,omitempty"`
 
+	// "screening" field predicates.
+	Screening      *schematype.ScreeningState  `json:"screening,omitempty"`
+	ScreeningNEQ   *schematype.ScreeningState  `json:"screeningNEQ,omitempty"`
+	ScreeningIn    []schematype.ScreeningState `json:"screeningIn,omitempty"`
+	ScreeningNotIn []schematype.ScreeningState `json:"screeningNotIn,omitempty"`
+
 	// "trigger" edge predicates.
 	HasTrigger     *bool                `json:"hasTrigger,omitempty"`
 	HasTriggerWith []*TriggerWhereInput `json:"hasTriggerWith,omitempty"`
@@ -3100,6 +3106,18 @@ func (i *SyncRunWhereInput) P() (predicate.SyncRun, error) {
 	}
 	if i.ErrorContainsFold != nil {
 		predicates = append(predicates, syncrun.ErrorContainsFold(*i.ErrorContainsFold))
+	}
+	if i.Screening != nil {
+		predicates = append(predicates, syncrun.ScreeningEQ(*i.Screening))
+	}
+	if i.ScreeningNEQ != nil {
+		predicates = append(predicates, syncrun.ScreeningNEQ(*i.ScreeningNEQ))
+	}
+	if len(i.ScreeningIn) > 0 {
+		predicates = append(predicates, syncrun.ScreeningIn(i.ScreeningIn...))
+	}
+	if len(i.ScreeningNotIn) > 0 {
+		predicates = append(predicates, syncrun.ScreeningNotIn(i.ScreeningNotIn...))
 	}
 
 	if i.HasTrigger != nil {

@@ -9104,6 +9104,7 @@ type SyncRunMutation struct {
 	lease_expires_at *time.Time
 	job_id           *int64
 	addjob_id        *int64
+	screening        *schematype.ScreeningState
 	clearedFields    map[string]struct{}
 	trigger          *pulid.ID
 	clearedtrigger   bool
@@ -10290,6 +10291,42 @@ func (m *SyncRunMutation) ResetJobID() {
 	delete(m.clearedFields, syncrun.FieldJobID)
 }
 
+// SetScreening sets the "screening" field.
+func (m *SyncRunMutation) SetScreening(ss schematype.ScreeningState) {
+	m.screening = &ss
+}
+
+// Screening returns the value of the "screening" field in the mutation.
+func (m *SyncRunMutation) Screening() (r schematype.ScreeningState, exists bool) {
+	v := m.screening
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldScreening returns the old "screening" field's value of the SyncRun entity.
+// If the SyncRun object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *SyncRunMutation) OldScreening(ctx context.Context) (v schematype.ScreeningState, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldScreening is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldScreening requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldScreening: %w", err)
+	}
+	return oldValue.Screening, nil
+}
+
+// ResetScreening resets all changes to the "screening" field.
+func (m *SyncRunMutation) ResetScreening() {
+	m.screening = nil
+}
+
 // ClearTrigger clears the "trigger" edge to the Trigger entity.
 func (m *SyncRunMutation) ClearTrigger() {
 	m.clearedtrigger = true
@@ -10405,7 +10442,7 @@ func (m *SyncRunMutation) Type() string {
 // order to get all numeric fields that were incremented/decremented, call
 // AddedFields().
 func (m *SyncRunMutation) Fields() []string {
-	fields := make([]string, 0, 22)
+	fields := make([]string, 0, 23)
 	if m.organization_id != nil {
 		fields = append(fields, syncrun.FieldOrganizationID)
 	}
@@ -10472,6 +10509,9 @@ func (m *SyncRunMutation) Fields() []string {
 	if m.job_id != nil {
 		fields = append(fields, syncrun.FieldJobID)
 	}
+	if m.screening != nil {
+		fields = append(fields, syncrun.FieldScreening)
+	}
 	return fields
 }
 
@@ -10524,6 +10564,8 @@ func (m *SyncRunMutation) Field(name string) (ent.Value, bool) {
 		return m.LeaseExpiresAt()
 	case syncrun.FieldJobID:
 		return m.JobID()
+	case syncrun.FieldScreening:
+		return m.Screening()
 	}
 	return nil, false
 }
@@ -10577,6 +10619,8 @@ func (m *SyncRunMutation) OldField(ctx context.Context, name string) (ent.Value,
 		return m.OldLeaseExpiresAt(ctx)
 	case syncrun.FieldJobID:
 		return m.OldJobID(ctx)
+	case syncrun.FieldScreening:
+		return m.OldScreening(ctx)
 	}
 	return nil, fmt.Errorf("unknown SyncRun field %s", name)
 }
@@ -10739,6 +10783,13 @@ func (m *SyncRunMutation) SetField(name string, value ent.Value) error {
 			return fmt.Errorf("unexpected type %T for field %s", value, name)
 		}
 		m.SetJobID(v)
+		return nil
+	case syncrun.FieldScreening:
+		v, ok := value.(schematype.ScreeningState)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetScreening(v)
 		return nil
 	}
 	return fmt.Errorf("unknown SyncRun field %s", name)
@@ -11010,6 +11061,9 @@ func (m *SyncRunMutation) ResetField(name string) error {
 		return nil
 	case syncrun.FieldJobID:
 		m.ResetJobID()
+		return nil
+	case syncrun.FieldScreening:
+		m.ResetScreening()
 		return nil
 	}
 	return fmt.Errorf("unknown SyncRun field %s", name)

@@ -12,6 +12,7 @@ import (
 	"github.com/intake/intake/ent/syncrun"
 	"github.com/intake/intake/ent/trigger"
 	"github.com/intake/intake/internal/pulid"
+	"github.com/intake/intake/schema/schematype"
 )
 
 // One sync of a trigger: records fetched from its external system and imported into the campaign. Every fetched record becomes a contact or an import issue, so fetched = imported + duplicates + invalidPhone + filteredOut + failed.
@@ -63,6 +64,8 @@ type SyncRun struct {
 	LeaseExpiresAt *time.Time `json:"lease_expires_at,omitempty"`
 	// JobID holds the value of the "job_id" field.
 	JobID *int64 `json:"job_id,omitempty"`
+	// Whether the trigger's description was applied to this run's records, as the trigger stood when the run was queued: NOT_CONFIGURED means it was not, since the server has no screening model.
+	Screening schematype.ScreeningState `json:"screening,omitempty"`
 	// Edges holds the relations/edges for other nodes in the graph.
 	// The values are being populated by the SyncRunQuery when eager-loading is set.
 	Edges        SyncRunEdges `json:"edges"`
@@ -113,7 +116,7 @@ func (*SyncRun) scanValues(columns []string) ([]any, error) {
 			values[i] = new(pulid.ID)
 		case syncrun.FieldFetched, syncrun.FieldImported, syncrun.FieldDuplicates, syncrun.FieldInvalidPhone, syncrun.FieldFilteredOut, syncrun.FieldFailed, syncrun.FieldTotal, syncrun.FieldJobID:
 			values[i] = new(sql.NullInt64)
-		case syncrun.FieldKind, syncrun.FieldStatus, syncrun.FieldError, syncrun.FieldCursor, syncrun.FieldLeaseOwner:
+		case syncrun.FieldKind, syncrun.FieldStatus, syncrun.FieldError, syncrun.FieldCursor, syncrun.FieldLeaseOwner, syncrun.FieldScreening:
 			values[i] = new(sql.NullString)
 		case syncrun.FieldCreatedAt, syncrun.FieldUpdatedAt, syncrun.FieldStartedAt, syncrun.FieldFinishedAt, syncrun.FieldSince, syncrun.FieldAsOf, syncrun.FieldLeaseExpiresAt:
 			values[i] = new(sql.NullTime)
@@ -279,6 +282,12 @@ func (_m *SyncRun) assignValues(columns []string, values []any) error {
 				_m.JobID = new(int64)
 				*_m.JobID = value.Int64
 			}
+		case syncrun.FieldScreening:
+			if value, ok := values[i].(*sql.NullString); !ok {
+				return fmt.Errorf("unexpected type %T for field screening", values[i])
+			} else if value.Valid {
+				_m.Screening = schematype.ScreeningState(value.String)
+			}
 		default:
 			_m.selectValues.Set(columns[i], values[i])
 		}
@@ -408,6 +417,9 @@ func (_m *SyncRun) String() string {
 		builder.WriteString("job_id=")
 		builder.WriteString(fmt.Sprintf("%v", *v))
 	}
+	builder.WriteString(", ")
+	builder.WriteString("screening=")
+	builder.WriteString(fmt.Sprintf("%v", _m.Screening))
 	builder.WriteByte(')')
 	return builder.String()
 }

@@ -16,6 +16,7 @@ import (
 	"github.com/intake/intake/ent/syncrun"
 	"github.com/intake/intake/ent/trigger"
 	"github.com/intake/intake/internal/pulid"
+	"github.com/intake/intake/schema/schematype"
 )
 
 // SyncRunCreate is the builder for creating a SyncRun entity.
@@ -310,6 +311,20 @@ func (_c *SyncRunCreate) SetNillableJobID(v *int64) *SyncRunCreate {
 	return _c
 }
 
+// SetScreening sets the "screening" field.
+func (_c *SyncRunCreate) SetScreening(v schematype.ScreeningState) *SyncRunCreate {
+	_c.mutation.SetScreening(v)
+	return _c
+}
+
+// SetNillableScreening sets the "screening" field if the given value is not nil.
+func (_c *SyncRunCreate) SetNillableScreening(v *schematype.ScreeningState) *SyncRunCreate {
+	if v != nil {
+		_c.SetScreening(*v)
+	}
+	return _c
+}
+
 // SetID sets the "id" field.
 func (_c *SyncRunCreate) SetID(v pulid.ID) *SyncRunCreate {
 	_c.mutation.SetID(v)
@@ -427,6 +442,10 @@ func (_c *SyncRunCreate) defaults() error {
 		v := syncrun.DefaultCursor
 		_c.mutation.SetCursor(v)
 	}
+	if _, ok := _c.mutation.Screening(); !ok {
+		v := syncrun.DefaultScreening
+		_c.mutation.SetScreening(v)
+	}
 	if _, ok := _c.mutation.ID(); !ok {
 		if syncrun.DefaultID == nil {
 			return fmt.Errorf("ent: uninitialized syncrun.DefaultID (forgotten import ent/runtime?)")
@@ -492,6 +511,14 @@ func (_c *SyncRunCreate) check() error {
 	}
 	if _, ok := _c.mutation.Cursor(); !ok {
 		return &ValidationError{Name: "cursor", err: errors.New(`ent: missing required field "SyncRun.cursor"`)}
+	}
+	if _, ok := _c.mutation.Screening(); !ok {
+		return &ValidationError{Name: "screening", err: errors.New(`ent: missing required field "SyncRun.screening"`)}
+	}
+	if v, ok := _c.mutation.Screening(); ok {
+		if err := syncrun.ScreeningValidator(v); err != nil {
+			return &ValidationError{Name: "screening", err: fmt.Errorf(`ent: validator failed for field "SyncRun.screening": %w`, err)}
+		}
 	}
 	if len(_c.mutation.TriggerIDs()) == 0 {
 		return &ValidationError{Name: "trigger", err: errors.New(`ent: missing required edge "SyncRun.trigger"`)}
@@ -615,6 +642,10 @@ func (_c *SyncRunCreate) createSpec() (*SyncRun, *sqlgraph.CreateSpec) {
 	if value, ok := _c.mutation.JobID(); ok {
 		_spec.SetField(syncrun.FieldJobID, field.TypeInt64, value)
 		_node.JobID = &value
+	}
+	if value, ok := _c.mutation.Screening(); ok {
+		_spec.SetField(syncrun.FieldScreening, field.TypeEnum, value)
+		_node.Screening = value
 	}
 	if nodes := _c.mutation.TriggerIDs(); len(nodes) > 0 {
 		edge := &sqlgraph.EdgeSpec{
@@ -1047,6 +1078,9 @@ func (u *SyncRunUpsertOne) UpdateNewValues() *SyncRunUpsertOne {
 		}
 		if _, exists := u.create.mutation.Kind(); exists {
 			s.SetIgnore(syncrun.FieldKind)
+		}
+		if _, exists := u.create.mutation.Screening(); exists {
+			s.SetIgnore(syncrun.FieldScreening)
 		}
 	}))
 	return u
@@ -1644,6 +1678,9 @@ func (u *SyncRunUpsertBulk) UpdateNewValues() *SyncRunUpsertBulk {
 			}
 			if _, exists := b.mutation.Kind(); exists {
 				s.SetIgnore(syncrun.FieldKind)
+			}
+			if _, exists := b.mutation.Screening(); exists {
+				s.SetIgnore(syncrun.FieldScreening)
 			}
 		}
 	}))

@@ -21,6 +21,7 @@ func TestEnumsMatchSchema(t *testing.T) {
 		"SearchFieldType": schematype.SearchFieldType("").Values(),
 		"Role":            schematype.Role("").Values(),
 		"AuditActorKind":  schematype.AuditActorKind("").Values(),
+		"ScreeningState":  schematype.ScreeningState("").Values(),
 	} {
 		def := schema.Types[name]
 		if def == nil {

@@ -357,6 +357,7 @@ type ComplexityRoot struct {
 		InvalidPhone func(childComplexity int) int
 		Issues       func(childComplexity int, after *entgql.Cursor[pulid.ID], first *int, before *entgql.Cursor[pulid.ID], last *int, where *ent.ImportIssueWhereInput) int
 		Kind         func(childComplexity int) int
+		Screening    func(childComplexity int) int
 		StartedAt    func(childComplexity int) int
 		Status       func(childComplexity int) int
 		Total        func(childComplexity int) int
@@ -387,6 +388,7 @@ type ComplexityRoot struct {
 		NextSyncAt          func(childComplexity int) int
 		PushbackEnabled     func(childComplexity int) int
 		References          func(childComplexity int) int
+		Screening           func(childComplexity int) int
 		SearchParams        func(childComplexity int) int
 		SearchType          func(childComplexity int) int
 		StatusMapping       func(childComplexity int) int
@@ -450,6 +452,7 @@ type SubscriptionResolver interface {
 type TriggerResolver interface {
 	References(ctx context.Context, obj *ent.Trigger) ([]*ent.Reference, error)
 	LastRun(ctx context.Context, obj *ent.Trigger) (*ent.SyncRun, error)
+	Screening(ctx context.Context, obj *ent.Trigger) (schematype.ScreeningState, error)
 }
 
 // endregion ************************** generated!.gotpl **************************
@@ -1803,6 +1806,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.SyncRun.Kind(childComplexity), true
+	case "SyncRun.screening":
+		if e.ComplexityRoot.SyncRun.Screening == nil {
+			break
+		}
+
+		return e.ComplexityRoot.SyncRun.Screening(childComplexity), true
 	case "SyncRun.startedAt":
 		if e.ComplexityRoot.SyncRun.StartedAt == nil {
 			break
@@ -1932,6 +1941,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Trigger.References(childComplexity), true
+	case "Trigger.screening":
+		if e.ComplexityRoot.Trigger.Screening == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Trigger.Screening(childComplexity), true
 	case "Trigger.searchParams":
 		if e.ComplexityRoot.Trigger.SearchParams == nil {
 			break
@@ -2671,6 +2686,8 @@ func (ec *executionContext) childFields_SyncRun(ctx context.Context, field graph
 		return ec.fieldContext_SyncRun_total(ctx, field)
 	case "error":
 		return ec.fieldContext_SyncRun_error(ctx, field)
+	case "screening":
+		return ec.fieldContext_SyncRun_screening(ctx, field)
 	case "trigger":
 		return ec.fieldContext_SyncRun_trigger(ctx, field)
 	case "issues":
@@ -2737,6 +2754,8 @@ func (ec *executionContext) childFields_Trigger(ctx context.Context, field graph
 		return ec.fieldContext_Trigger_references(ctx, field)
 	case "lastRun":
 		return ec.fieldContext_Trigger_lastRun(ctx, field)
+	case "screening":
+		return ec.fieldContext_Trigger_screening(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type Trigger", field.Name)
 }
@@ -9039,6 +9058,29 @@ func (ec *executionContext) fieldContext_SyncRun_error(_ context.Context, field 
 	return graphql.NewScalarFieldContext("SyncRun", field, false, false, "String")
 }
 
+func (ec *executionContext) _SyncRun_screening(ctx context.Context, field graphql.CollectedField, obj *ent.SyncRun) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_SyncRun_screening(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Screening, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v schematype.ScreeningState) graphql.Marshaler {
+			return ec.marshalNScreeningState2githubᚗcomᚋintakeᚋintakeᚋschemaᚋschematypeᚐScreeningState(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_SyncRun_screening(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("SyncRun", field, false, false, "ScreeningState")
+}
+
 func (ec *executionContext) _SyncRun_trigger(ctx context.Context, field graphql.CollectedField, obj *ent.SyncRun) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -9712,6 +9754,29 @@ func (ec *executionContext) fieldContext_Trigger_lastRun(_ context.Context, fiel
 		},
 	}
 	return fc, nil
+}
+
+func (ec *executionContext) _Trigger_screening(ctx context.Context, field graphql.CollectedField, obj *ent.Trigger) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Trigger_screening(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.Trigger().Screening(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v schematype.ScreeningState) graphql.Marshaler {
+			return ec.marshalNScreeningState2githubᚗcomᚋintakeᚋintakeᚋschemaᚋschematypeᚐScreeningState(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Trigger_screening(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Trigger", field, true, true, "ScreeningState")
 }
 
 func (ec *executionContext) _Viewer_organization(ctx context.Context, field graphql.CollectedField, obj *model.Viewer) (ret graphql.Marshaler) {
@@ -14943,7 +15008,7 @@ func (ec *executionContext) unmarshalInputSyncRunWhereInput(ctx context.Context,
 		asMap[k] = v
 	}
 
-	fieldsInOrder := [...]string{"not", "and", "or", "id", "idNEQ", "idIn", "idNotIn", "idGT", "idGTE", "idLT", "idLTE", "createdAt", "createdAtNEQ", "createdAtIn", "createdAtNotIn", "createdAtGT", "createdAtGTE", "createdAtLT", "createdAtLTE", "updatedAt", "updatedAtNEQ", "updatedAtIn", "updatedAtNotIn", "updatedAtGT", "updatedAtGTE", "updatedAtLT", "updatedAtLTE", "kind", "kindNEQ", "kindIn", "kindNotIn", "status", "statusNEQ", "statusIn", "statusNotIn", "startedAt", "startedAtNEQ", "startedAtIn", "startedAtNotIn", "startedAtGT", "startedAtGTE", "startedAtLT", "startedAtLTE", "startedAtIsNil", "startedAtNotNil", "finishedAt", "finishedAtNEQ", "finishedAtIn", "finishedAtNotIn", "finishedAtGT", "finishedAtGTE", "finishedAtLT", "finishedAtLTE", "finishedAtIsNil", "finishedAtNotNil", "fetched", "fetchedNEQ", "fetchedIn", "fetchedNotIn", "fetchedGT", "fetchedGTE", "fetchedLT", "fetchedLTE", "imported", "importedNEQ", "importedIn", "importedNotIn", "importedGT", "importedGTE", "importedLT", "importedLTE", "duplicates", "duplicatesNEQ", "duplicatesIn", "duplicatesNotIn", "duplicatesGT", "duplicatesGTE", "duplicatesLT", "duplicatesLTE", "invalidPhone", "invalidPhoneNEQ", "invalidPhoneIn", "invalidPhoneNotIn", "invalidPhoneGT", "invalidPhoneGTE", "invalidPhoneLT", "invalidPhoneLTE", "filteredOut", "filteredOutNEQ", "filteredOutIn", "filteredOutNotIn", "filteredOutGT", "filteredOutGTE", "filteredOutLT", "filteredOutLTE", "failed", "failedNEQ", "failedIn", "failedNotIn", "failedGT", "failedGTE", "failedLT", "failedLTE", "total", "totalNEQ", "totalIn", "totalNotIn", "totalGT", "totalGTE", "totalLT", "totalLTE", "totalIsNil", "totalNotNil", "error", "errorNEQ", "errorIn", "errorNotIn", "errorGT", "errorGTE", "errorLT", "errorLTE", "errorContains", "errorHasPrefix", "errorHasSuffix", "errorIsNil", "errorNotNil", "errorEqualFold", "errorContainsFold", "hasTrigger", "hasTriggerWith", "hasIssues", "hasIssuesWith"}
+	fieldsInOrder := [...]string{"not", "and", "or", "id", "idNEQ", "idIn", "idNotIn", "idGT", "idGTE", "idLT", "idLTE", "createdAt", "createdAtNEQ", "createdAtIn", "createdAtNotIn", "createdAtGT", "createdAtGTE", "createdAtLT", "createdAtLTE", "updatedAt", "updatedAtNEQ", "updatedAtIn", "updatedAtNotIn", "updatedAtGT", "updatedAtGTE", "updatedAtLT", "updatedAtLTE", "kind", "kindNEQ", "kindIn", "kindNotIn", "status", "statusNEQ", "statusIn", "statusNotIn", "startedAt", "startedAtNEQ", "startedAtIn", "startedAtNotIn", "startedAtGT", "startedAtGTE", "startedAtLT", "startedAtLTE", "startedAtIsNil", "startedAtNotNil", "finishedAt", "finishedAtNEQ", "finishedAtIn", "finishedAtNotIn", "finishedAtGT", "finishedAtGTE", "finishedAtLT", "finishedAtLTE", "finishedAtIsNil", "finishedAtNotNil", "fetched", "fetchedNEQ", "fetchedIn", "fetchedNotIn", "fetchedGT", "fetchedGTE", "fetchedLT", "fetchedLTE", "imported", "importedNEQ", "importedIn", "importedNotIn", "importedGT", "importedGTE", "importedLT", "importedLTE", "duplicates", "duplicatesNEQ", "duplicatesIn", "duplicatesNotIn", "duplicatesGT", "duplicatesGTE", "duplicatesLT", "duplicatesLTE", "invalidPhone", "invalidPhoneNEQ", "invalidPhoneIn", "invalidPhoneNotIn", "invalidPhoneGT", "invalidPhoneGTE", "invalidPhoneLT", "invalidPhoneLTE", "filteredOut", "filteredOutNEQ", "filteredOutIn", "filteredOutNotIn", "filteredOutGT", "filteredOutGTE", "filteredOutLT", "filteredOutLTE", "failed", "failedNEQ", "failedIn", "failedNotIn", "failedGT", "failedGTE", "failedLT", "failedLTE", "total", "totalNEQ", "totalIn", "totalNotIn", "totalGT", "totalGTE", "totalLT", "totalLTE", "totalIsNil", "totalNotNil", "error", "errorNEQ", "errorIn", "errorNotIn", "errorGT", "errorGTE", "errorLT", "errorLTE", "errorContains", "errorHasPrefix", "errorHasSuffix", "errorIsNil", "errorNotNil", "errorEqualFold", "errorContainsFold", "screening", "screeningNEQ", "screeningIn", "screeningNotIn", "hasTrigger", "hasTriggerWith", "hasIssues", "hasIssuesWith"}
 	for _, k := range fieldsInOrder {
 		v, ok := asMap[k]
 		if !ok {
@@ -15846,6 +15911,34 @@ func (ec *executionContext) unmarshalInputSyncRunWhereInput(ctx context.Context,
 				return it, err
 			}
 			it.ErrorContainsFold = data
+		case "screening":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("screening"))
+			data, err := ec.unmarshalOScreeningState2ᚖgithubᚗcomᚋintakeᚋintakeᚋschemaᚋschematypeᚐScreeningState(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Screening = data
+		case "screeningNEQ":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("screeningNEQ"))
+			data, err := ec.unmarshalOScreeningState2ᚖgithubᚗcomᚋintakeᚋintakeᚋschemaᚋschematypeᚐScreeningState(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.ScreeningNEQ = data
+		case "screeningIn":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("screeningIn"))
+			data, err := ec.unmarshalOScreeningState2ᚕgithubᚗcomᚋintakeᚋintakeᚋschemaᚋschematypeᚐScreeningStateᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.ScreeningIn = data
+		case "screeningNotIn":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("screeningNotIn"))
+			data, err := ec.unmarshalOScreeningState2ᚕgithubᚗcomᚋintakeᚋintakeᚋschemaᚋschematypeᚐScreeningStateᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.ScreeningNotIn = data
 		case "hasTrigger":
 			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("hasTrigger"))
 			data, err := ec.unmarshalOBoolean2ᚖbool(ctx, v)
@@ -18850,6 +18943,11 @@ func (ec *executionContext) _SyncRun(ctx context.Context, sel ast.SelectionSet, 
 			if out.Values[i] == graphql.RequiredNull {
 				atomic.AddUint32(&out.Invalids, 1)
 			}
+		case "screening":
+			out.Values[i] = ec._SyncRun_screening(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
 		case "trigger":
 			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
 				true, true,
@@ -19061,6 +19159,12 @@ func (ec *executionContext) _Trigger(ctx context.Context, sel ast.SelectionSet, 
 				true, false,
 				func(ctx context.Context) graphql.Marshaler {
 					return ec._Trigger_lastRun(ctx, field, obj)
+				})
+		case "screening":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Trigger_screening(ctx, field, obj)
 				})
 		default:
 			panic("unknown field " + strconv.Quote(field.Name))
@@ -20112,6 +20216,16 @@ func (ec *executionContext) unmarshalNRole2githubᚗcomᚋintakeᚋintakeᚋsche
 }
 
 func (ec *executionContext) marshalNRole2githubᚗcomᚋintakeᚋintakeᚋschemaᚋschematypeᚐRole(ctx context.Context, sel ast.SelectionSet, v schematype.Role) graphql.Marshaler {
+	return v
+}
+
+func (ec *executionContext) unmarshalNScreeningState2githubᚗcomᚋintakeᚋintakeᚋschemaᚋschematypeᚐScreeningState(ctx context.Context, v any) (schematype.ScreeningState, error) {
+	var res schematype.ScreeningState
+	err := res.UnmarshalGQL(v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalNScreeningState2githubᚗcomᚋintakeᚋintakeᚋschemaᚋschematypeᚐScreeningState(ctx context.Context, sel ast.SelectionSet, v schematype.ScreeningState) graphql.Marshaler {
 	return v
 }
 
@@ -21249,6 +21363,58 @@ func (ec *executionContext) unmarshalOReferenceInput2ᚕgithubᚗcomᚋintakeᚋ
 		}
 	}
 	return res, nil
+}
+
+func (ec *executionContext) unmarshalOScreeningState2ᚕgithubᚗcomᚋintakeᚋintakeᚋschemaᚋschematypeᚐScreeningStateᚄ(ctx context.Context, v any) ([]schematype.ScreeningState, error) {
+	if v == nil {
+		return nil, nil
+	}
+	vSlice := graphql.CoerceList(v)
+	var err error
+	res := make([]schematype.ScreeningState, len(vSlice))
+	for i := range vSlice {
+		ctx := graphql.WithPathContext(ctx, graphql.NewPathWithIndex(i))
+		res[i], err = ec.unmarshalNScreeningState2githubᚗcomᚋintakeᚋintakeᚋschemaᚋschematypeᚐScreeningState(ctx, vSlice[i])
+		if err != nil {
+			return nil, err
+		}
+	}
+	return res, nil
+}
+
+func (ec *executionContext) marshalOScreeningState2ᚕgithubᚗcomᚋintakeᚋintakeᚋschemaᚋschematypeᚐScreeningStateᚄ(ctx context.Context, sel ast.SelectionSet, v []schematype.ScreeningState) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalNScreeningState2githubᚗcomᚋintakeᚋintakeᚋschemaᚋschematypeᚐScreeningState(ctx, sel, v[i])
+	})
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
+}
+
+func (ec *executionContext) unmarshalOScreeningState2ᚖgithubᚗcomᚋintakeᚋintakeᚋschemaᚋschematypeᚐScreeningState(ctx context.Context, v any) (*schematype.ScreeningState, error) {
+	if v == nil {
+		return nil, nil
+	}
+	var res = new(schematype.ScreeningState)
+	err := res.UnmarshalGQL(v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalOScreeningState2ᚖgithubᚗcomᚋintakeᚋintakeᚋschemaᚋschematypeᚐScreeningState(ctx context.Context, sel ast.SelectionSet, v *schematype.ScreeningState) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	return v
 }
 
 func (ec *executionContext) marshalOStatusMapping2ᚖgithubᚗcomᚋintakeᚋintakeᚋentᚐStatusMapping(ctx context.Context, sel ast.SelectionSet, v *ent.StatusMapping) graphql.Marshaler {

@@ -13,6 +13,7 @@ import (
 	"github.com/intake/intake/internal/pulid"
 	"github.com/intake/intake/internal/service"
 	"github.com/intake/intake/internal/viewer"
+	"github.com/intake/intake/schema/schematype"
 )
 
 // Triggers is the resolver for the triggers field.
@@ -153,6 +154,11 @@ func (r *triggerResolver) References(ctx context.Context, obj *ent.Trigger) ([]*
 // LastRun is the resolver for the lastRun field.
 func (r *triggerResolver) LastRun(ctx context.Context, obj *ent.Trigger) (*ent.SyncRun, error) {
 	return r.loadersOf(ctx).lastRun.get(ctx, obj.ID, 0)
+}
+
+// Screening is the resolver for the screening field.
+func (r *triggerResolver) Screening(ctx context.Context, obj *ent.Trigger) (schematype.ScreeningState, error) {
+	return r.svc.TriggerScreening(obj), nil
 }
 
 // Mutation returns MutationResolver implementation.

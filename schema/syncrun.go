@@ -75,6 +75,12 @@ func (SyncRun) Fields() []ent.Field {
 		field.String("lease_owner").Optional().Nillable().Annotations(entgql.Skip()),
 		field.Time("lease_expires_at").Optional().Nillable().Annotations(entgql.Skip()),
 		field.Int64("job_id").Optional().Nillable().Annotations(entgql.Skip()),
+		field.Enum("screening").GoType(schematype.ScreeningState("")).Default(string(schematype.ScreeningOff)).Immutable().
+			Comment("Whether the trigger's description was applied to this run's records, as the trigger stood when the run was queued: NOT_CONFIGURED means it was not, since the server has no screening model.").
+			Annotations(entgql.Type("ScreeningState"), EnumDoc{
+				Description: "Whether a trigger's description decides which of its records are imported.",
+				Values:      schematype.ScreeningState("").Descriptions(),
+			}),
 	}
 }
 

@@ -382,6 +382,7 @@ var (
 		{Name: "lease_owner", Type: field.TypeString, Nullable: true},
 		{Name: "lease_expires_at", Type: field.TypeTime, Nullable: true},
 		{Name: "job_id", Type: field.TypeInt64, Nullable: true},
+		{Name: "screening", Type: field.TypeEnum, Enums: []string{"OFF", "NOT_CONFIGURED", "ACTIVE"}, Default: "OFF"},
 		{Name: "trigger_id", Type: field.TypeString},
 	}
 	// SyncRunsTable holds the schema information for the "sync_runs" table.
@@ -392,7 +393,7 @@ var (
 		ForeignKeys: []*schema.ForeignKey{
 			{
 				Symbol:     "sync_runs_triggers_sync_runs",
-				Columns:    []*schema.Column{SyncRunsColumns[22]},
+				Columns:    []*schema.Column{SyncRunsColumns[23]},
 				RefColumns: []*schema.Column{TriggersColumns[0]},
 				OnDelete:   schema.Cascade,
 			},
@@ -401,7 +402,7 @@ var (
 			{
 				Name:    "syncrun_trigger_id_id",
 				Unique:  false,
-				Columns: []*schema.Column{SyncRunsColumns[22], SyncRunsColumns[0]},
+				Columns: []*schema.Column{SyncRunsColumns[23], SyncRunsColumns[0]},
 			},
 			{
 				Name:    "syncrun_status",
@@ -411,7 +412,7 @@ var (
 			{
 				Name:    "sync_run_one_active_per_trigger",
 				Unique:  true,
-				Columns: []*schema.Column{SyncRunsColumns[22]},
+				Columns: []*schema.Column{SyncRunsColumns[23]},
 				Annotation: &entsql.IndexAnnotation{
 					Where: "status = 'QUEUED' OR status = 'RUNNING'",
 				},

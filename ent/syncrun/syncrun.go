@@ -11,7 +11,9 @@ import (
 	"entgo.io/ent"
 	"entgo.io/ent/dialect/sql"
 	"entgo.io/ent/dialect/sql/sqlgraph"
+	"github.com/99designs/gqlgen/graphql"
 	"github.com/intake/intake/internal/pulid"
+	"github.com/intake/intake/schema/schematype"
 )
 
 const (
@@ -63,6 +65,8 @@ const (
 	FieldLeaseExpiresAt = "lease_expires_at"
 	// FieldJobID holds the string denoting the job_id field in the database.
 	FieldJobID = "job_id"
+	// FieldScreening holds the string denoting the screening field in the database.
+	FieldScreening = "screening"
 	// EdgeTrigger holds the string denoting the trigger edge name in mutations.
 	EdgeTrigger = "trigger"
 	// EdgeIssues holds the string denoting the issues edge name in mutations.
@@ -110,6 +114,7 @@ var Columns = []string{
 	FieldLeaseOwner,
 	FieldLeaseExpiresAt,
 	FieldJobID,
+	FieldScreening,
 }
 
 // ValidColumn reports if the column name is valid (part of the table columns).
@@ -207,6 +212,18 @@ func StatusValidator(s Status) error {
 		return nil
 	default:
 		return fmt.Errorf("syncrun: invalid enum value for status field: %q", s)
+	}
+}
+
+const DefaultScreening schematype.ScreeningState = "OFF"
+
+// ScreeningValidator is a validator for the "screening" field enum values. It is called by the builders before save.
+func ScreeningValidator(s schematype.ScreeningState) error {
+	switch s {
+	case "OFF", "NOT_CONFIGURED", "ACTIVE":
+		return nil
+	default:
+		return fmt.Errorf("syncrun: invalid enum value for screening field: %q", s)
 	}
 }
 
@@ -328,6 +345,11 @@ func ByJobID(opts ...sql.OrderTermOption) OrderOption {
 	return sql.OrderByField(FieldJobID, opts...).ToFunc()
 }
 
+// ByScreening orders the results by the screening field.
+func ByScreening(opts ...sql.OrderTermOption) OrderOption {
+	return sql.OrderByField(FieldScreening, opts...).ToFunc()
+}
+
 // ByTriggerField orders the results by trigger field.
 func ByTriggerField(field string, opts ...sql.OrderTermOption) OrderOption {
 	return func(s *sql.Selector) {
@@ -398,3 +420,10 @@ func (e *Status) UnmarshalGQL(val interface{}) error {
 	}
 	return nil
 }
+
+var (
+	// schematype.ScreeningState must implement graphql.Marshaler.
+	_ graphql.Marshaler = (*schematype.ScreeningState)(nil)
+	// schematype.ScreeningState must implement graphql.Unmarshaler.
+	_ graphql.Unmarshaler = (*schematype.ScreeningState)(nil)
+)

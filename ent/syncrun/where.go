@@ -9,6 +9,7 @@ import (
 	"entgo.io/ent/dialect/sql/sqlgraph"
 	"github.com/intake/intake/ent/predicate"
 	"github.com/intake/intake/internal/pulid"
+	"github.com/intake/intake/schema/schematype"
 )
 
 // ID filters vertices based on their ID field.
@@ -1219,6 +1220,36 @@ func JobIDIsNil() predicate.SyncRun {
 // JobIDNotNil applies the NotNil predicate on the "job_id" field.
 func JobIDNotNil() predicate.SyncRun {
 	return predicate.SyncRun(sql.FieldNotNull(FieldJobID))
+}
+
+// ScreeningEQ applies the EQ predicate on the "screening" field.
+func ScreeningEQ(v schematype.ScreeningState) predicate.SyncRun {
+	vc := v
+	return predicate.SyncRun(sql.FieldEQ(FieldScreening, vc))
+}
+
+// ScreeningNEQ applies the NEQ predicate on the "screening" field.
+func ScreeningNEQ(v schematype.ScreeningState) predicate.SyncRun {
+	vc := v
+	return predicate.SyncRun(sql.FieldNEQ(FieldScreening, vc))
+}
+
+// ScreeningIn applies the In predicate on the "screening" field.
+func ScreeningIn(vs ...schematype.ScreeningState) predicate.SyncRun {
+	v := make([]any, len(vs))
+	for i := range v {
+		v[i] = vs[i]
+	}
+	return predicate.SyncRun(sql.FieldIn(FieldScreening, v...))
+}
+
+// ScreeningNotIn applies the NotIn predicate on the "screening" field.
+func ScreeningNotIn(vs ...schematype.ScreeningState) predicate.SyncRun {
+	v := make([]any, len(vs))
+	for i := range v {
+		v[i] = vs[i]
+	}
+	return predicate.SyncRun(sql.FieldNotIn(FieldScreening, v...))
 }
 
 // HasTrigger applies the HasEdge predicate on the "trigger" edge.

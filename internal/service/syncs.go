@@ -30,6 +30,18 @@ type Jobs interface {
 	RunCancelled(ctx context.Context, run *ent.SyncRun)
 	QueuePushback(ctx context.Context, tx *sql.Tx, id pulid.ID, retry bool) error
 	PushbackQueued(ctx context.Context, id, campaignID pulid.ID)
+	// Screening is the screening state of a trigger with the description
+	// given: whether the engine's syncs apply it.
+	Screening(description string) schematype.ScreeningState
+}
+
+// TriggerScreening is whether t's description decides which of its
+// records are imported (Trigger.screening).
+func (s *Service) TriggerScreening(t *ent.Trigger) schematype.ScreeningState {
+	if s.jobs == nil { // the CLI: no syncs here, and none screen yet
+		return schematype.ScreeningFor(t.Description, false)
+	}
+	return s.jobs.Screening(t.Description)
 }
 
 // errNoEngine answers what needs the sync engine in a process that runs

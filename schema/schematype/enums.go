@@ -5,6 +5,7 @@ import (
 	"io"
 	"slices"
 	"strconv"
+	"strings"
 )
 
 // Every enum below is a string type whose values are at once the GraphQL
@@ -226,6 +227,56 @@ func (k AuditActorKind) MarshalGQL(w io.Writer) { marshal(w, k) }
 
 // UnmarshalGQL implements graphql.Unmarshaler.
 func (k *AuditActorKind) UnmarshalGQL(v any) error { return unmarshal(k, v, "AuditActorKind") }
+
+// ScreeningState is whether a trigger's description decides which of its
+// records are imported: GraphQL ScreeningState, Trigger.screening and the
+// stored sync_runs.screening (the state a run started with).
+type ScreeningState string
+
+const (
+	// ScreeningOff: the trigger has no description, so there is nothing
+	// to screen against.
+	ScreeningOff ScreeningState = "OFF"
+	// ScreeningNotConfigured: the trigger has a description, but no
+	// screening model is configured: the description is not applied.
+	ScreeningNotConfigured ScreeningState = "NOT_CONFIGURED"
+	// ScreeningActive: a language model judges each record against the
+	// description.
+	ScreeningActive ScreeningState = "ACTIVE"
+)
+
+// Values lists the screening states in the order of the column
+// declaration.
+func (ScreeningState) Values() []string {
+	return values(ScreeningOff, ScreeningNotConfigured, ScreeningActive)
+}
+
+// Descriptions documents each value in the API.
+func (ScreeningState) Descriptions() map[string]string {
+	return map[string]string{
+		string(ScreeningOff):           "The trigger has no description: nothing is screened.",
+		string(ScreeningNotConfigured): "The trigger has a description, but no screening model is configured on this server: the description is NOT applied, and records are imported as if it were empty.",
+		string(ScreeningActive):        "A language model judges each record against the description; only matching records are imported.",
+	}
+}
+
+// ScreeningFor is the screening state of a trigger with the description
+// given, on a server with a screening model (configured) or without.
+func ScreeningFor(description string, configured bool) ScreeningState {
+	switch {
+	case strings.TrimSpace(description) == "":
+		return ScreeningOff
+	case !configured:
+		return ScreeningNotConfigured
+	}
+	return ScreeningActive
+}
+
+// MarshalGQL implements graphql.Marshaler.
+func (s ScreeningState) MarshalGQL(w io.Writer) { marshal(w, s) }
+
+// UnmarshalGQL implements graphql.Unmarshaler.
+func (s *ScreeningState) UnmarshalGQL(v any) error { return unmarshal(s, v, "ScreeningState") }
 
 func values[T ~string](vs ...T) []string {
 	out := make([]string, len(vs))

@@ -17,6 +17,7 @@ import (
 	"github.com/intake/intake/ent/trigger"
 	"github.com/intake/intake/internal/pulid"
 	"github.com/intake/intake/internal/viewer"
+	"github.com/intake/intake/schema/schematype"
 	"github.com/intake/intake/sync/progress"
 )
 
@@ -53,6 +54,15 @@ var uniqueWhileActive = river.UniqueOpts{ByArgs: true, ByState: []rivertype.JobS
 // (another scheduler pass got there first) or no longer schedulable.
 var errNotDue = errors.New("trigger is not due")
 
+// Screening is the screening state of a trigger with the description
+// given. The pipeline has no screening step yet, so a description is
+// never applied: a trigger with one is NOT_CONFIGURED, and so is each of
+// its runs (SyncRun.screening), so that nobody takes the imports for
+// screened ones.
+func (e *Engine) Screening(description string) schematype.ScreeningState {
+	return schematype.ScreeningFor(description, false)
+}
+
 // QueueRun queues a run of trigger t in the caller's transaction tx (c is
 // an ent client bound to it, t was read through c): it creates the QUEUED
 // run and its River job together, or returns t's run that is already
@@ -70,7 +80,8 @@ func (e *Engine) QueueRun(ctx context.Context, tx *sql.Tx, c *ent.Client, t *ent
 	if run, err = activeRun(ctx, c, t.ID); run != nil || err != nil {
 		return run, false, err
 	}
-	create := c.SyncRun.Create().SetTriggerID(t.ID).SetKind(kind).SetStatus(syncrun.StatusQUEUED)
+	create := c.SyncRun.Create().SetTriggerID(t.ID).SetKind(kind).SetStatus(syncrun.StatusQUEUED).
+		SetScreening(e.Screening(t.Description))
 	if t.ResumeCursor != "" { // continue where a PARTIAL run stopped
 		create.SetCursor(t.ResumeCursor).SetNillableSince(t.ResumeSince).SetNillableAsOf(t.ResumeAsOf)
 	} else {
