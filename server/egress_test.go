@@ -268,6 +268,12 @@ func TestEgress(t *testing.T) {
 				t.Fatal("the first sync imported no contact")
 			}
 
+			// The trigger was due at once when enabled: let the scheduler's
+			// run come and go first, so that the next sync is one that
+			// starts after the name changes (testSync would answer a run
+			// already active instead).
+			egWaitScheduled(t, c, trig.ConfigureTrigger.ID)
+
 			// The name now resolves to a private address.
 			e.resolver.set("rebind.test", "10.0.0.9")
 			wantRefusal := func(what, msg string) {
@@ -329,6 +335,28 @@ func egCreds(creds connector.Credentials) map[string]any {
 }
 
 // egSync runs a test sync of trigger and returns how it ended.
+// egWaitScheduled waits until the scheduler has run the sync a newly
+// enabled trigger is due for and no run of the trigger is active.
+func egWaitScheduled(t *testing.T, c *apptest.Client, trigger pulid.ID) {
+	t.Helper()
+	for deadline := time.Now().Add(30 * time.Second); ; time.Sleep(20 * time.Millisecond) {
+		var got struct {
+			Node struct {
+				NextSyncAt *time.Time
+				LastRun    *struct{ Status string }
+			}
+		}
+		c.MustDo(t, `query($id: ID!) { node(id: $id) { ... on Trigger { nextSyncAt lastRun { status } } } }`, map[string]any{"id": trigger}, &got)
+		n := got.Node
+		if n.NextSyncAt != nil && n.NextSyncAt.After(time.Now()) && n.LastRun != nil && n.LastRun.Status != "QUEUED" && n.LastRun.Status != "RUNNING" {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the scheduled sync has not come and gone: nextSyncAt %v, last run %+v", n.NextSyncAt, n.LastRun)
+		}
+	}
+}
+
 func egSync(t *testing.T, c *apptest.Client, trigger pulid.ID) (status, msg string) {
 	t.Helper()
 	var run struct{ TestSync struct{ ID pulid.ID } }
