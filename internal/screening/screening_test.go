@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/intake/intake/internal/screening"
+	"github.com/intake/intake/sync/sandbox"
 	"github.com/intake/intake/sync/sandbox/llmfake"
 )
 
@@ -134,13 +135,13 @@ func TestJudgeConcurrencyBound(t *testing.T) {
 func TestJudgeRetries(t *testing.T) {
 	for _, tc := range []struct {
 		name   string
-		faults []llmfake.Fault
+		faults []sandbox.Fault
 	}{
-		{"server error", []llmfake.Fault{llmfake.ServerError, llmfake.ServerError}},
-		{"malformed", []llmfake.Fault{llmfake.Malformed}},
-		{"length", []llmfake.Fault{llmfake.Length}},
-		{"slow then fine", []llmfake.Fault{llmfake.Slow}},
-		{"mixed", []llmfake.Fault{llmfake.ServerError, llmfake.Malformed, llmfake.Length}},
+		{"server error", []sandbox.Fault{sandbox.ServerError, sandbox.ServerError}},
+		{"malformed", []sandbox.Fault{sandbox.Malformed}},
+		{"length", []sandbox.Fault{sandbox.Truncated}},
+		{"slow then fine", []sandbox.Fault{sandbox.Slow}},
+		{"mixed", []sandbox.Fault{sandbox.ServerError, sandbox.Malformed, sandbox.Truncated}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			f := startFake(t, llmfake.Options{APIKey: testKey})
@@ -155,7 +156,7 @@ func TestJudgeRetries(t *testing.T) {
 			checkAligned(t, recs, vs)
 			wantReq := 1
 			for _, fl := range tc.faults {
-				if fl != llmfake.Slow {
+				if fl != sandbox.Slow {
 					wantReq++
 				}
 			}
@@ -169,7 +170,7 @@ func TestJudgeRetries(t *testing.T) {
 func TestJudgeRateLimitHonoursRetryAfter(t *testing.T) {
 	f := startFake(t, llmfake.Options{})
 	f.Faults.SetRetryAfter(time.Second)
-	f.Faults.Next(llmfake.RateLimit)
+	f.Faults.Next(sandbox.RateLimit)
 	c := newClient(t, f, nil)
 	recs := records(3)
 	start := time.Now()
@@ -188,7 +189,7 @@ func TestJudgeRateLimitHonoursRetryAfter(t *testing.T) {
 
 func TestJudgeIncompleteAsksOnlyForMissing(t *testing.T) {
 	f := startFake(t, llmfake.Options{})
-	f.Faults.Next(llmfake.Incomplete)
+	f.Faults.Next(sandbox.Incomplete)
 	c := newClient(t, f, nil)
 	recs := records(6)
 	vs, u, err := c.Judge(context.Background(), desc, recs)
@@ -266,7 +267,7 @@ func TestJudgeAttemptsExhausted(t *testing.T) {
 	f := startFake(t, llmfake.Options{})
 	// The first batch's requests (the fake serves them first with
 	// Concurrency 1) all fail.
-	f.Faults.Next(llmfake.ServerError, llmfake.ServerError, llmfake.ServerError)
+	f.Faults.Next(sandbox.ServerError, sandbox.ServerError, sandbox.ServerError)
 	c := newClient(t, f, func(cfg *screening.Config) { cfg.BatchSize = 4; cfg.Concurrency = 1; cfg.MaxAttempts = 3 })
 	recs := records(10)
 	vs, u, err := c.Judge(context.Background(), desc, recs)
@@ -308,7 +309,7 @@ func TestJudgeCancel(t *testing.T) {
 func TestJudgeTimeoutRetried(t *testing.T) {
 	f := startFake(t, llmfake.Options{})
 	f.Faults.SetSlowDelay(2 * time.Second)
-	f.Faults.Next(llmfake.Slow)
+	f.Faults.Next(sandbox.Slow)
 	c := newClient(t, f, func(cfg *screening.Config) { cfg.Timeout = 100 * time.Millisecond })
 	recs := records(3)
 	vs, u, err := c.Judge(context.Background(), desc, recs)

@@ -28,6 +28,14 @@ const (
 	// the connection before a byte of the answer is sent, as a timeout or
 	// a dropped connection after the write does.
 	LostAnswer
+	// Incomplete answers 200 with part of what was asked for left out (a
+	// model's answer missing one record's decision). Only fakes that
+	// answer batches inject it, through Draw; Middleware lets it pass.
+	Incomplete
+	// Truncated answers 200 with the answer cut off at a length limit (a
+	// model's finish_reason "length"). Only fakes whose answers can be
+	// cut inject it, through Draw; Middleware lets it pass.
+	Truncated
 )
 
 func (f Fault) String() string {
@@ -42,6 +50,10 @@ func (f Fault) String() string {
 		return "malformed"
 	case LostAnswer:
 		return "lost_answer"
+	case Incomplete:
+		return "incomplete"
+	case Truncated:
+		return "truncated"
 	}
 	return "none"
 }
@@ -135,6 +147,13 @@ func (f *Faults) Injected() map[Fault]int {
 	return out
 }
 
+// Draw picks the fault for one request, with the current Retry-After and
+// slow delay, for a fake that injects faults itself instead of through
+// Middleware.
+func (f *Faults) Draw(r *http.Request) (fault Fault, retryAfter, slowDelay time.Duration) {
+	return f.draw(r)
+}
+
 func (f *Faults) draw(r *http.Request) (Fault, time.Duration, time.Duration) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
@@ -145,7 +164,7 @@ func (f *Faults) draw(r *http.Request) (Fault, time.Duration, time.Duration) {
 	if len(f.queue) > 0 {
 		fault, f.queue = f.queue[0], f.queue[1:]
 	} else {
-		for _, k := range []Fault{RateLimit, ServerError, Slow, Malformed, LostAnswer} {
+		for _, k := range []Fault{RateLimit, ServerError, Slow, Malformed, LostAnswer, Incomplete, Truncated} {
 			if p := f.rates[k]; p > 0 && f.rng.Float64() < p {
 				fault = k
 				break

@@ -7,6 +7,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/intake/intake/sync/sandbox"
 	"github.com/intake/intake/sync/sandbox/llmfake"
 )
 
@@ -163,7 +164,7 @@ func TestKeywordRulesAndShape(t *testing.T) {
 
 func TestFaultQueue(t *testing.T) {
 	s := start(t, llmfake.Options{Seed: 7})
-	s.Faults.Next(llmfake.RateLimit, llmfake.ServerError, llmfake.Malformed, llmfake.Incomplete, llmfake.Length)
+	s.Faults.Next(sandbox.RateLimit, sandbox.ServerError, sandbox.Malformed, sandbox.Incomplete, sandbox.Truncated)
 	b := body(`"fake-screening-1"`, userMsg, schema)
 
 	resp, out := post(t, s.URL(), "", b)
@@ -193,7 +194,7 @@ func TestFaultQueue(t *testing.T) {
 		t.Errorf("after the queue: %v %s %v", got, finish, err)
 	}
 	inj := s.Faults.Injected()
-	for _, f := range []llmfake.Fault{llmfake.RateLimit, llmfake.ServerError, llmfake.Malformed, llmfake.Incomplete, llmfake.Length} {
+	for _, f := range []sandbox.Fault{sandbox.RateLimit, sandbox.ServerError, sandbox.Malformed, sandbox.Incomplete, sandbox.Truncated} {
 		if inj[f] != 1 {
 			t.Errorf("%s injected %d times", f, inj[f])
 		}
@@ -206,7 +207,7 @@ func TestFaultQueue(t *testing.T) {
 func TestFaultRatesDeterministic(t *testing.T) {
 	run := func() []int {
 		s := start(t, llmfake.Options{Seed: 42})
-		s.Faults.SetRate(llmfake.ServerError, 0.5)
+		s.Faults.SetRate(sandbox.ServerError, 0.5)
 		var codes []int
 		for range 12 {
 			resp, _ := post(t, s.URL(), "", body(`"fake-screening-1"`, userMsg, schema))

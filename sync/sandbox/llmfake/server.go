@@ -29,6 +29,8 @@ import (
 	"sync"
 	"time"
 	"unicode/utf8"
+
+	"github.com/intake/intake/sync/sandbox"
 )
 
 // DefaultModel is the model the fake serves when Options.Models is empty.
@@ -58,7 +60,7 @@ type Options struct {
 // address. Safe for concurrent use.
 type Server struct {
 	// Faults injects failures; configure it at any time.
-	Faults *Faults
+	Faults *sandbox.Faults
 
 	apiKey string
 	models []string
@@ -82,7 +84,7 @@ func New(opts Options) *Server {
 		models = []string{DefaultModel}
 	}
 	return &Server{
-		Faults: NewFaults(opts.Seed),
+		Faults: sandbox.NewFaults(opts.Seed),
 		apiKey: opts.APIKey,
 		models: models,
 		seed:   opts.Seed,
@@ -254,9 +256,9 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if !wait(r.Context(), delay) {
 		return
 	}
-	fault, retryAfter, slow := s.Faults.draw()
+	fault, retryAfter, slow := s.Faults.Draw(r)
 	switch fault {
-	case RateLimit:
+	case sandbox.RateLimit:
 		secs := int(retryAfter / time.Second)
 		w.Header().Set("Retry-After", strconv.Itoa(secs))
 		writeError(w, http.StatusTooManyRequests, apiError{
@@ -265,10 +267,17 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			Code:    strp("rate_limit_exceeded"),
 		})
 		return
-	case ServerError:
+	case sandbox.ServerError:
 		writeError(w, http.StatusInternalServerError, apiError{Message: "The server had an error while processing your request.", Type: "server_error"})
 		return
-	case Slow:
+	case sandbox.LostAnswer:
+		// The connection drops before the answer, as a timeout does.
+		if conn, _, err := http.NewResponseController(w).Hijack(); err == nil {
+			_ = conn.Close()
+			return
+		}
+		panic(http.ErrAbortHandler)
+	case sandbox.Slow:
 		if !wait(r.Context(), slow) {
 			return
 		}
@@ -283,14 +292,14 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	finish := "stop"
 	var content string
 	switch fault {
-	case Malformed:
+	case sandbox.Malformed:
 		content = "Sure! Here are the decisions you asked for: the first record is a match, the others are not."
-	case Incomplete:
+	case sandbox.Incomplete:
 		if len(ds) > 0 {
 			ds = ds[:len(ds)-1]
 		}
 		content = answerContent(ds)
-	case Length:
+	case sandbox.Truncated:
 		full := []rune(answerContent(ds))
 		content = string(full[:len(full)/2])
 		finish = "length"
