@@ -12,6 +12,8 @@ import (
 	"strings"
 	"time"
 	"unicode/utf8"
+
+	"github.com/intake/intake/sync/connector"
 )
 
 // maxAnswerBytes bounds how much of an answer is read.
@@ -221,8 +223,9 @@ func (b *batch) ask(ctx context.Context, pending []int) (map[string]Verdict, err
 	}
 	if resp.StatusCode != http.StatusOK {
 		ae := b.c.apiError(resp.StatusCode, raw)
-		ra, ok := retryAfter(resp.Header.Get("Retry-After"))
-		return nil, &attemptError{err: ae, retryAfter: ra, hasRetryAfter: ok}
+		h := resp.Header.Get("Retry-After")
+		ra := min(connector.ParseRetryAfter(h, time.Now()), MaxRetryAfter)
+		return nil, &attemptError{err: ae, retryAfter: ra, hasRetryAfter: strings.TrimSpace(h) != ""}
 	}
 	if len(raw) > maxAnswerBytes {
 		return nil, fmt.Errorf("%w: the answer exceeds %d bytes", errMalformed, maxAnswerBytes)
@@ -331,23 +334,6 @@ func (c *Client) apiError(status int, raw []byte) *APIError {
 	ae.Type = truncate(ae.Type, 60)
 	ae.Code = truncate(ae.Code, 60)
 	return ae
-}
-
-// retryAfter parses a Retry-After header (seconds or an HTTP date),
-// capped at MaxRetryAfter; ok is false when it is absent or invalid.
-func retryAfter(h string) (d time.Duration, ok bool) {
-	h = strings.TrimSpace(h)
-	if h == "" {
-		return 0, false
-	}
-	if secs, err := strconv.ParseInt(h, 10, 64); err == nil {
-		d = time.Duration(min(max(secs, 0), int64(MaxRetryAfter/time.Second))) * time.Second
-	} else if t, err := http.ParseTime(h); err == nil {
-		d = max(time.Until(t), 0)
-	} else {
-		return 0, false
-	}
-	return min(d, MaxRetryAfter), true
 }
 
 // truncate cuts s to n characters, marking the cut with "…".

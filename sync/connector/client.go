@@ -306,7 +306,7 @@ func (c *Client) attempt(parent context.Context, req Request, body []byte, out a
 		case resp.StatusCode == http.StatusTooManyRequests, resp.StatusCode == http.StatusRequestTimeout,
 			resp.StatusCode >= 500:
 			e.Temporary = true
-			e.RetryAfter = parseRetryAfter(resp.Header.Get("Retry-After"), time.Now())
+			e.RetryAfter = ParseRetryAfter(resp.Header.Get("Retry-After"), time.Now())
 		}
 		return e
 	}
@@ -404,8 +404,9 @@ func transportMessage(err error) string {
 	return err.Error()
 }
 
-// parseRetryAfter reads a Retry-After header: delay-seconds or an HTTP date.
-func parseRetryAfter(v string, now time.Time) time.Duration {
+// ParseRetryAfter reads a Retry-After header: delay-seconds or an HTTP
+// date, relative to now. Absent, invalid or past: 0.
+func ParseRetryAfter(v string, now time.Time) time.Duration {
 	v = strings.TrimSpace(v)
 	if v == "" {
 		return 0

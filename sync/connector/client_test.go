@@ -868,16 +868,16 @@ func TestParseRetryAfter(t *testing.T) {
 		{now.Add(-time.Minute).Format(http.TimeFormat), 0},
 		{now.Format(http.TimeFormat), 0},
 	} {
-		if got := parseRetryAfter(tc.in, now); got != tc.want {
-			t.Errorf("parseRetryAfter(%q) = %s, want %s", tc.in, got, tc.want)
+		if got := ParseRetryAfter(tc.in, now); got != tc.want {
+			t.Errorf("ParseRetryAfter(%q) = %s, want %s", tc.in, got, tc.want)
 		}
 	}
 
 	// Values too large for a time.Duration must still read as a long wait
 	// (so Do gives up at once), never wrap around to a short or negative one.
 	for _, in := range []string{"18446744074", "9223372037", "99999999999999", "99999999999999999999"} {
-		if got := parseRetryAfter(in, now); got < 24*time.Hour {
-			t.Errorf("parseRetryAfter(%q) = %s, want a very long wait", in, got)
+		if got := ParseRetryAfter(in, now); got < 24*time.Hour {
+			t.Errorf("ParseRetryAfter(%q) = %s, want a very long wait", in, got)
 		}
 	}
 }
