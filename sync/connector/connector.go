@@ -197,14 +197,55 @@ type Record struct {
 	// ReferenceIDs are the external IDs of the references (jobs, offices,
 	// lists) the record belongs to.
 	ReferenceIDs []string
-	// Attributes are provider-specific values kept with the contact, such as
-	// the application ID that pushback needs.
+	// Attributes are values kept with the contact: the fit attributes
+	// (FitAttributes) where the external system has them, and
+	// provider-specific values such as the application ID that pushback
+	// needs.
 	Attributes map[string]any
 	CreatedAt  time.Time
 	UpdatedAt  time.Time
 	// Problem is non-empty when the record could not be read completely; the
 	// record then becomes an INVALID_RECORD import issue.
 	Problem string
+}
+
+// The fit attributes: the keys of Record.Attributes that describe whether
+// a person fits a campaign, in one vocabulary for every provider. Values
+// are strings, except AttrTags, a list of strings; a key is absent when the
+// external system has no value. They, and nothing else of a record, are
+// what screening shows the language model, after redaction
+// (internal/screening). Never put phone numbers, e-mail addresses or names
+// in them.
+const (
+	AttrPosition       = "position"       // the job or position applied for
+	AttrProfession     = "profession"     // the person's profession or trade
+	AttrStatus         = "status"         // the person's or application's status or stage in the external system
+	AttrLocation       = "location"       // office, city or country
+	AttrSource         = "source"         // where the application or lead came from
+	AttrTags           = "tags"           // labels the external system attaches ([]string)
+	AttrJobTitle       = "jobTitle"       // the current job title (CRM)
+	AttrCompany        = "company"        // the current employer (CRM)
+	AttrIndustry       = "industry"       // the employer's industry (CRM)
+	AttrLifecycleStage = "lifecycleStage" // the CRM's lifecycle stage
+	AttrLeadStatus     = "leadStatus"     // the CRM's lead status
+)
+
+// FitAttributes lists the fit attribute keys.
+var FitAttributes = []string{AttrPosition, AttrProfession, AttrStatus, AttrLocation, AttrSource, AttrTags,
+	AttrJobTitle, AttrCompany, AttrIndustry, AttrLifecycleStage, AttrLeadStatus}
+
+// FitOf returns the fit attributes of attrs (nil when it has none).
+func FitOf(attrs map[string]any) map[string]any {
+	var out map[string]any
+	for _, k := range FitAttributes {
+		if v, ok := attrs[k]; ok && v != nil {
+			if out == nil {
+				out = make(map[string]any, len(FitAttributes))
+			}
+			out[k] = v
+		}
+	}
+	return out
 }
 
 // ContactRef identifies the contact in the external system.
