@@ -3,6 +3,7 @@ package sandbox
 import (
 	"fmt"
 	"hash/fnv"
+	"slices"
 	"strings"
 	"time"
 )
@@ -36,6 +37,19 @@ type Person struct {
 	CreatedAt  time.Time
 	UpdatedAt  time.Time
 	Attributes map[string]string
+
+	// Fit data: what the external systems know of the person besides
+	// contact details (see Dataset for the distribution). "" (or no tags)
+	// means the systems have no value.
+	Profession     string   // trade or job title, e.g. "Nurse"
+	Industry       string   // the industry of Profession, e.g. "Hospital & Health Care"
+	Company        string   // current employer, in Industry
+	City           string   // e.g. "Berlin", "Wien", "Zürich"
+	Country        string   // ISO 3166-1 alpha-2 code: "DE", "AT" or "CH"
+	CountryName    string   // Country in English: "Germany", "Austria" or "Switzerland"
+	Source         string   // where the application or lead came from, e.g. "Referral"
+	Tags           []string // 0 to 2 distinct labels, nil for none
+	LifecycleStage string   // a HubSpot lifecycle stage, e.g. "lead"
 }
 
 // Dataset generates people deterministically from a seed: Person(i) is a pure
@@ -47,6 +61,27 @@ type Person struct {
 // format, every 25th (i%25 == 3) has none, every 40th (i%40 == 11) has only
 // invalid ones, and every 50th (i%50 == 13) lists an invalid phone before a
 // valid one. Those rules never overlap for the same i.
+//
+// Fit data (Person.Profession, City, ...) is drawn from a second hash of
+// (Seed, i), independent of the one behind names and phones, so it does not
+// follow Group or the phone rules; adding it changed no other field. Tests
+// count it by looping over Person(i). Per person:
+//
+//   - Profession is one of Professions() (fit hash % 10), except every
+//     30th person (i%30 == 29), who has none. Industry is the profession's
+//     industry and Company one of its employers (both "" without a
+//     profession).
+//   - City is one of Cities() ((fit hash >> 8) % len), with its Country and
+//     CountryName; every 30th person (i%30 == 14) has no City but keeps
+//     the country.
+//   - Source is one of Sources() ((fit hash >> 16) % 4), except every 30th
+//     person (i%30 == 24), who has none.
+//   - Tags: (fit hash >> 24) % 3 distinct labels of TagLabels(), in order
+//     of drawing; nil for none.
+//   - LifecycleStage is one of LifecycleStages() ((fit hash >> 56) % 5).
+//
+// The empty-value rules pick indices ending in 4 or 9, so they never
+// overlap the phone rules: those people have a valid phone.
 type Dataset struct {
 	Seed   uint64
 	Size   int
@@ -146,6 +181,67 @@ var (
 	invalidPhones  = []string{"12345", "n/a", "+49 0000", "call me maybe", "+999 123 456 789", strings.Repeat("0", 260)}
 )
 
+// trade is a profession with its industry and some employers in it. No
+// fit value contains a first or last name of the data set.
+type trade struct {
+	profession, industry string
+	companies            []string
+}
+
+type city struct{ name, country string }
+
+var (
+	trades = []trade{
+		{"Nurse", "Hospital & Health Care", []string{"Klinikum Nordstadt", "Vivantes Pflege GmbH", "Caritas Krankenhaus St. Josef"}},
+		{"Forklift driver", "Logistics & Supply Chain", []string{"Lagerlogistik Rheinland GmbH", "Rhein Cargo Services", "Nordlog Spedition"}},
+		{"Electrician", "Construction", []string{"Elektro Lindner GmbH", "Voltwerk Installationen", "Stadtwerke Technik Service"}},
+		{"Warehouse worker", "Logistics & Supply Chain", []string{"Versandzentrum Süd", "Lagerlogistik Rheinland GmbH", "Alpen Fulfillment AG"}},
+		{"Software developer", "Computer Software", []string{"Softwerk Berlin GmbH", "Datenbrücke AG", "Alpencode Solutions"}},
+		{"Welder", "Mechanical or Industrial Engineering", []string{"Stahlbau Krüger GmbH", "Metallwerk Ost", "Anlagenbau Steiner AG"}},
+		{"Truck driver", "Transportation/Trucking/Railroad", []string{"Nordlog Spedition", "Fernverkehr Huber", "Rhein Cargo Services"}},
+		{"Care assistant", "Hospital & Health Care", []string{"Seniorenresidenz Am Park", "Caritas Krankenhaus St. Josef", "Pflegedienst Sonnenschein"}},
+		{"Accountant", "Accounting", []string{"Treuhand Alpina & Partner", "Steuerkanzlei am Markt", "Finanzkontor Zürich AG"}},
+		{"Chef", "Restaurants", []string{"Gasthaus zur Linde", "Hotel Alpenblick", "Kantine Service Nord GmbH"}},
+	}
+	cities = []city{
+		{"Berlin", "DE"}, {"Hamburg", "DE"}, {"München", "DE"}, {"Köln", "DE"}, {"Frankfurt am Main", "DE"},
+		{"Leipzig", "DE"}, {"Stuttgart", "DE"}, {"Düsseldorf", "DE"}, {"Dresden", "DE"}, {"Nürnberg", "DE"},
+		{"Wien", "AT"}, {"Graz", "AT"}, {"Linz", "AT"}, {"Zürich", "CH"}, {"Basel", "CH"}, {"Bern", "CH"},
+	}
+	countryNames    = map[string]string{"DE": "Germany", "AT": "Austria", "CH": "Switzerland"}
+	sources         = []string{"Job board", "Referral", "Career site", "Agency"}
+	tagLabels       = []string{"Driving licence", "Night shifts", "Part-time", "Immediate start", "German B2", "Forklift licence", "Experienced", "Willing to relocate"}
+	lifecycleStages = []string{"subscriber", "lead", "marketingqualifiedlead", "salesqualifiedlead", "opportunity"}
+)
+
+// Professions lists the professions of the data set, in the order the fit
+// hash indexes them.
+func Professions() []string {
+	out := make([]string, len(trades))
+	for k, t := range trades {
+		out[k] = t.profession
+	}
+	return out
+}
+
+// Cities lists the cities of the data set.
+func Cities() []string {
+	out := make([]string, len(cities))
+	for k, c := range cities {
+		out[k] = c.name
+	}
+	return out
+}
+
+// Sources lists the sources of applications and leads.
+func Sources() []string { return slices.Clone(sources) }
+
+// TagLabels lists the labels Person.Tags are drawn from.
+func TagLabels() []string { return slices.Clone(tagLabels) }
+
+// LifecycleStages lists the lifecycle stages of CRM contacts.
+func LifecycleStages() []string { return slices.Clone(lifecycleStages) }
+
 // Person generates person i.
 func (d Dataset) Person(i int) Person {
 	h := d.hash(i)
@@ -179,7 +275,42 @@ func (d Dataset) Person(i int) Person {
 	case PhoneInvalid:
 		p.Phones = []string{invalidPhones[(h>>32)%uint64(len(invalidPhones))]}
 	}
+	d.fit(&p)
 	return p
+}
+
+// fit fills in person p's fit data; see Dataset.
+func (d Dataset) fit(p *Person) {
+	i := p.Index
+	f := fnv.New64a()
+	fmt.Fprintf(f, "fit/%d/%d", d.Seed, i)
+	// FNV's high bits change little between neighbouring i: mix them
+	// (the SplitMix64 finaliser) before slicing the hash.
+	h := f.Sum64()
+	h = (h ^ h>>30) * 0xbf58476d1ce4e5b9
+	h = (h ^ h>>27) * 0x94d049bb133111eb
+	h ^= h >> 31
+	if i%30 != 29 {
+		t := trades[h%uint64(len(trades))]
+		p.Profession, p.Industry = t.profession, t.industry
+		p.Company = t.companies[(h>>40)%uint64(len(t.companies))]
+	}
+	c := cities[(h>>8)%uint64(len(cities))]
+	p.Country, p.CountryName = c.country, countryNames[c.country]
+	if i%30 != 14 {
+		p.City = c.name
+	}
+	if i%30 != 24 {
+		p.Source = sources[(h>>16)%uint64(len(sources))]
+	}
+	n := int((h >> 24) % 3)
+	for k := 0; len(p.Tags) < n; k++ {
+		label := tagLabels[((h>>32)+uint64(k)*((h>>48)%7+1))%uint64(len(tagLabels))]
+		if !slices.Contains(p.Tags, label) {
+			p.Tags = append(p.Tags, label)
+		}
+	}
+	p.LifecycleStage = lifecycleStages[(h>>56)%uint64(len(lifecycleStages))]
 }
 
 func (d Dataset) hash(i int) uint64 {

@@ -1,6 +1,10 @@
 package sandbox
 
 import (
+	"fmt"
+	"regexp"
+	"slices"
+	"strings"
 	"testing"
 
 	"github.com/nyaruka/phonenumbers"
@@ -73,5 +77,70 @@ func TestDatasetIsDeterministic(t *testing.T) {
 	}
 	if got := a.FirstCreatedAtOrAfter(a.CreatedAt(10).Add(1)); got != 11 {
 		t.Fatalf("FirstCreatedAtOrAfter(CreatedAt(10)+1ns) = %d", got)
+	}
+}
+
+// digitRun finds what could be part of a phone number.
+var digitRun = regexp.MustCompile(`[0-9]{3}`)
+
+func TestDatasetFitData(t *testing.T) {
+	t.Parallel()
+	d := Dataset{Seed: 42, Size: 3000}
+	counts := map[string]int{}
+	for i := range d.Size {
+		p := d.Person(i)
+		if q := d.Person(i); !slices.Equal(p.Tags, q.Tags) || p.Profession != q.Profession || p.City != q.City || p.Source != q.Source {
+			t.Fatalf("person %d: fit data differs between calls", i)
+		}
+		if (p.Profession == "") != (i%30 == 29) || (p.City == "") != (i%30 == 14) || (p.Source == "") != (i%30 == 24) {
+			t.Fatalf("person %d: profession %q, city %q, source %q break the empty-value rules", i, p.Profession, p.City, p.Source)
+		}
+		if (i%30 == 29 || i%30 == 14 || i%30 == 24) && p.Kind != PhoneValid {
+			t.Fatalf("person %d: a person without some fit value has phone kind %v", i, p.Kind)
+		}
+		if (p.Company == "") != (p.Profession == "") || (p.Industry == "") != (p.Profession == "") {
+			t.Fatalf("person %d: company %q and industry %q do not follow profession %q", i, p.Company, p.Industry, p.Profession)
+		}
+		if p.Country == "" || p.CountryName == "" || p.LifecycleStage == "" {
+			t.Fatalf("person %d: country %q (%q), lifecycle stage %q", i, p.Country, p.CountryName, p.LifecycleStage)
+		}
+		if len(p.Tags) > 2 || len(p.Tags) == 2 && p.Tags[0] == p.Tags[1] || p.Tags != nil && len(p.Tags) == 0 {
+			t.Fatalf("person %d: tags %q", i, p.Tags)
+		}
+		counts["profession:"+p.Profession]++
+		counts["city:"+p.City]++
+		counts["source:"+p.Source]++
+		counts["stage:"+p.LifecycleStage]++
+		counts[fmt.Sprint("tags:", len(p.Tags))]++
+		for _, v := range append([]string{p.Profession, p.Industry, p.Company, p.City, p.Source, p.LifecycleStage}, p.Tags...) {
+			if strings.Contains(v, "@") || digitRun.MatchString(v) {
+				t.Fatalf("person %d: fit value %q looks like contact data", i, v)
+			}
+			for _, name := range slices.Concat(firstNames, lastNames) {
+				if strings.Contains(v, name) {
+					t.Fatalf("person %d: fit value %q contains the name %q", i, v, name)
+				}
+			}
+		}
+	}
+	// Every value occurs, none dominates.
+	var all []string
+	for _, v := range Professions() {
+		all = append(all, "profession:"+v)
+	}
+	for _, v := range Cities() {
+		all = append(all, "city:"+v)
+	}
+	for _, v := range Sources() {
+		all = append(all, "source:"+v)
+	}
+	for _, v := range LifecycleStages() {
+		all = append(all, "stage:"+v)
+	}
+	all = append(all, "tags:0", "tags:1", "tags:2")
+	for _, k := range all {
+		if n := counts[k]; n < 100 || n > 1200 {
+			t.Errorf("%s occurs %d times among %d people", k, n, d.Size)
+		}
 	}
 }

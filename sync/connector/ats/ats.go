@@ -8,7 +8,11 @@
 //   - Fetch lists applications (GET /applications, filtered by created_after
 //     and job_id) and reads each application's candidate (GET
 //     /candidates/{id}) concurrently, at most detailConcurrency at a time,
-//     keeping the order of the application list.
+//     keeping the order of the application list. The jobs of the
+//     applications are read once per Fetch (GET /jobs/{id}) for the fit
+//     attributes position (the job's name) and status (its current
+//     stage's name); the candidate gives profession (title), location
+//     (locations) and tags, the application source.
 //   - Push writes the call result as a note on the candidate and, when the
 //     provider supports status mapping, moves the application to the stage
 //     whose name equals the mapped status. Creates are not assumed to be

@@ -162,9 +162,14 @@ func (b *bundle) counts() (listRequests, maxInFlight int) {
 	return b.listRequests, b.maxInFlight
 }
 
-// want is the record the connector must make of person i.
+// want is the record the connector must make of person i, whose
+// application is in its first stage.
 func (b *bundle) want(i int) connector.Record {
 	p := b.data.Person(i)
+	attrs := b.applicationAttributes(i)
+	for k, v := range candidateFit(p) {
+		attrs[k] = v
+	}
 	return connector.Record{
 		ExternalID:   p.ID,
 		FirstName:    p.FirstName,
@@ -172,13 +177,43 @@ func (b *bundle) want(i int) connector.Record {
 		Email:        p.Email,
 		Phones:       p.Phones,
 		ReferenceIDs: []string{atsfake.JobID(p.Group)},
-		Attributes: map[string]any{
-			ats.AttrApplicationID: atsfake.ApplicationID(b.data, i),
-			ats.AttrJobID:         atsfake.JobID(p.Group),
-		},
-		CreatedAt: p.CreatedAt,
-		UpdatedAt: p.UpdatedAt,
+		Attributes:   attrs,
+		CreatedAt:    p.CreatedAt,
+		UpdatedAt:    p.UpdatedAt,
 	}
+}
+
+// applicationAttributes are the attributes person i's record has from the
+// application and its job, the application in its first stage: the IDs
+// pushback needs, and the source, position and status.
+func (b *bundle) applicationAttributes(i int) map[string]any {
+	p := b.data.Person(i)
+	attrs := map[string]any{
+		ats.AttrApplicationID:  atsfake.ApplicationID(b.data, i),
+		ats.AttrJobID:          atsfake.JobID(p.Group),
+		connector.AttrPosition: atsfake.JobName(p.Group),
+		connector.AttrStatus:   "New",
+	}
+	if p.Source != "" {
+		attrs[connector.AttrSource] = p.Source
+	}
+	return attrs
+}
+
+// candidateFit are the fit attributes the candidate gives: title as the
+// profession, locations joined by "; ", tags.
+func candidateFit(p sandbox.Person) map[string]any {
+	fit := map[string]any{}
+	if p.Profession != "" {
+		fit[connector.AttrProfession] = p.Profession
+	}
+	if p.City != "" {
+		fit[connector.AttrLocation] = p.City
+	}
+	if len(p.Tags) > 0 {
+		fit[connector.AttrTags] = p.Tags
+	}
+	return fit
 }
 
 // wantWhere is the records of the people for which keep is true, in order.

@@ -201,7 +201,7 @@ func TestFetch(t *testing.T) {
 			}
 			// What the application told is kept.
 			want[i] = connector.Record{
-				ExternalID: want[i].ExternalID, ReferenceIDs: want[i].ReferenceIDs, Attributes: want[i].Attributes,
+				ExternalID: want[i].ExternalID, ReferenceIDs: want[i].ReferenceIDs, Attributes: b.applicationAttributes(i),
 				CreatedAt: want[i].CreatedAt, Problem: got[i].Problem,
 			}
 		}

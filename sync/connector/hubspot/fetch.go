@@ -461,6 +461,7 @@ func decodeContact(raw json.RawMessage, prop string) contact {
 			rec.Phones = append(rec.Phones, v)
 		}
 	}
+	rec.Attributes = fitAttributes(p)
 	var problems []string
 	if rec.ExternalID == "" {
 		problems = append(problems, "contact has no id")
@@ -481,6 +482,32 @@ func decodeContact(raw json.RawMessage, prop string) contact {
 		ts = rec.UpdatedAt
 	}
 	return contact{rec: rec, ts: ts.UnixMilli(), ok: rec.Problem == ""}
+}
+
+// fitAttributes are the fit attributes of a contact whose property values
+// p returns ("" when unset); nil when it has none. The location is "city,
+// country", either alone when the other is empty.
+func fitAttributes(p func(string) string) map[string]any {
+	var attrs map[string]any
+	set := func(key, v string) {
+		if v = strings.TrimSpace(v); v != "" {
+			if attrs == nil {
+				attrs = map[string]any{}
+			}
+			attrs[key] = v
+		}
+	}
+	for _, f := range fitProperties {
+		set(f.attr, p(f.property))
+	}
+	var loc []string
+	for _, name := range []string{"city", "country"} {
+		if v := strings.TrimSpace(p(name)); v != "" {
+			loc = append(loc, v)
+		}
+	}
+	set(connector.AttrLocation, strings.Join(loc, ", "))
+	return attrs
 }
 
 var (

@@ -49,6 +49,7 @@ func want(data sandbox.Dataset, list string, idx ...int) []connector.Record {
 			LastName:   p.LastName,
 			Email:      p.Email,
 			Phones:     p.Phones,
+			Attributes: wantFit(p, ""),
 			CreatedAt:  p.CreatedAt.Truncate(time.Millisecond),
 			UpdatedAt:  p.UpdatedAt.Truncate(time.Millisecond),
 		}
@@ -58,6 +59,31 @@ func want(data sandbox.Dataset, list string, idx ...int) []connector.Record {
 		out = append(out, r)
 	}
 	return out
+}
+
+// wantFit is the fit attributes of person p, whose hs_lead_status is
+// leadStatus: the fake serves jobtitle, company, industry, lifecyclestage,
+// city and country from the person.
+func wantFit(p sandbox.Person, leadStatus string) map[string]any {
+	fit := map[string]any{}
+	for k, v := range map[string]string{
+		connector.AttrJobTitle: p.Profession, connector.AttrCompany: p.Company, connector.AttrIndustry: p.Industry,
+		connector.AttrLifecycleStage: p.LifecycleStage, connector.AttrLeadStatus: leadStatus,
+	} {
+		if v != "" {
+			fit[k] = v
+		}
+	}
+	switch {
+	case p.City != "" && p.CountryName != "":
+		fit[connector.AttrLocation] = p.City + ", " + p.CountryName
+	case p.City != "" || p.CountryName != "":
+		fit[connector.AttrLocation] = p.City + p.CountryName
+	}
+	if len(fit) == 0 {
+		return nil
+	}
+	return fit
 }
 
 // span returns the integers in [from, to) that are congruent to rem

@@ -59,8 +59,21 @@ const (
 	callToContact = 194
 )
 
-// contactProperties are the properties read for each contact.
-var contactProperties = []string{"firstname", "lastname", "email", "phone", "mobilephone", "createdate", "lastmodifieddate"}
+// contactProperties are the properties read for each contact: contact
+// details, dates, and those that become fit attributes (fitProperties).
+// HubSpot returns only the properties asked for.
+var contactProperties = []string{"firstname", "lastname", "email", "phone", "mobilephone", "createdate", "lastmodifieddate",
+	"jobtitle", "company", "industry", "lifecyclestage", "hs_lead_status", "city", "country"}
+
+// fitProperties map contact properties to the fit attributes they are;
+// city and country together make the location.
+var fitProperties = []struct{ property, attr string }{
+	{"jobtitle", connector.AttrJobTitle},
+	{"company", connector.AttrCompany},
+	{"industry", connector.AttrIndustry},
+	{"lifecyclestage", connector.AttrLifecycleStage},
+	{"hs_lead_status", connector.AttrLeadStatus},
+}
 
 // New returns the HubSpot provider.
 func New() connector.Provider { return provider{} }

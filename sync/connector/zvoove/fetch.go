@@ -545,16 +545,45 @@ func (c *conn) record(ctx context.Context, it item) (connector.Record, error) {
 	if office := cmp.Or(string(d.OfficeID), it.officeID); office != "" {
 		rec.ReferenceIDs = []string{office}
 	}
-	if d.CandidateGUID != "" || it.status != "" {
-		rec.Attributes = map[string]any{}
-		if d.CandidateGUID != "" {
-			rec.Attributes["candidateGuid"] = d.CandidateGUID
+	attrs := fitAttributes(it, d)
+	if d.CandidateGUID != "" {
+		if attrs == nil {
+			attrs = map[string]any{}
 		}
-		if it.status != "" {
-			rec.Attributes["status"] = it.status
+		attrs["candidateGuid"] = d.CandidateGUID
+	}
+	rec.Attributes = attrs
+	return rec, nil
+}
+
+// fitAttributes are the fit attributes of a candidate (nil when there are
+// none): the detail's profession, its city and country code as the
+// location ("Berlin, DE"), and the candidate's status in the new-applicants
+// list ("Applicant"). A change-log entry's status (Inserted, Updated, ...)
+// describes the change, not the person, and is not one. Nothing of the
+// street address or zip code is kept.
+func fitAttributes(it item, d candidateDetail) map[string]any {
+	var attrs map[string]any
+	set := func(key, v string) {
+		if v = strings.TrimSpace(v); v != "" {
+			if attrs == nil {
+				attrs = map[string]any{}
+			}
+			attrs[key] = v
 		}
 	}
-	return rec, nil
+	set(connector.AttrProfession, string(d.Profession))
+	if d.Address != nil {
+		var parts []string
+		for _, p := range []string{string(d.Address.CityName), string(d.Address.CountryCode)} {
+			if p = strings.TrimSpace(p); p != "" {
+				parts = append(parts, p)
+			}
+		}
+		set(connector.AttrLocation, strings.Join(parts, ", "))
+	}
+	set(connector.AttrStatus, it.status)
+	return attrs
 }
 
 // problemRecord is the record of a candidate that could not be read, with

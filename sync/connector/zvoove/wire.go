@@ -101,10 +101,29 @@ type candidateDetail struct {
 	FirstName     string `json:"firstName"`
 	LastName      string `json:"lastName"`
 	Email         string `json:"email"`
-	Address       *struct {
-		Phone1 string `json:"phone1"`
-		Phone2 string `json:"phone2"`
+	Profession    text   `json:"profession"`
+	// Address also has zipCode and streetAddress, which are not read:
+	// nothing of the street address goes to screening.
+	Address *struct {
+		CityName    text   `json:"cityName"`
+		CountryCode text   `json:"countryCode"`
+		Phone1      string `json:"phone1"`
+		Phone2      string `json:"phone2"`
 	} `json:"address"`
+}
+
+// text is a string that only describes the candidate (a fit attribute): a
+// value of another type reads as empty rather than making the whole
+// candidate unreadable.
+type text string
+
+func (t *text) UnmarshalJSON(b []byte) error {
+	var s string
+	if json.Unmarshal(b, &s) != nil {
+		s = ""
+	}
+	*t = text(s)
+	return nil
 }
 
 // parseTime reads a zvoove date-time. A time without offset is taken as

@@ -22,7 +22,10 @@
 //
 // The data comes from a sandbox.Dataset, read lazily: person i is
 // candidate Dataset.ExternalID(i) and has one application, ApplicationID(i),
-// to job JobID(i % Groups), created when the person was. Every request costs
+// to job JobID(i % Groups), created when the person was, whose source is
+// Person.Source. The candidate's title is Person.Profession, its locations
+// [Person.City] and its tags Person.Tags (empty values are null or []).
+// Every request costs
 // O(page size), so a data set of a million people is served as easily as a
 // small one. Writes go through Writes, which logs them; like the real API
 // is assumed to, the fake applies every write it receives, retries
@@ -481,6 +484,7 @@ func (s *Server) application(i int) map[string]any {
 		"job_id":            JobID(g),
 		"current_stage_id":  stageID(g, k),
 		"outcome":           nil,
+		"source":            nullable(d.Person(i).Source),
 		"remote_created_at": d.CreatedAt(i),
 		"changed_at":        d.UpdatedAt(i),
 	}
@@ -503,15 +507,30 @@ func (s *Server) getCandidate(w http.ResponseWriter, r *http.Request) {
 		}
 		phones = append(phones, map[string]string{"phone_number": p.Phones[k], "type": typ})
 	}
+	locations := []string{}
+	if p.City != "" {
+		locations = append(locations, p.City)
+	}
 	writeData(w, http.StatusOK, map[string]any{
 		"id":                p.ID,
 		"first_name":        p.FirstName,
 		"last_name":         p.LastName,
+		"title":             nullable(p.Profession),
+		"locations":         locations,
+		"tags":              append([]string{}, p.Tags...),
 		"phone_numbers":     phones,
 		"email_addresses":   []map[string]string{{"email_address": p.Email, "type": "personal"}},
 		"changed_at":        p.UpdatedAt,
 		"remote_created_at": p.CreatedAt,
 	})
+}
+
+// nullable is v, or null when it is empty.
+func nullable(v string) any {
+	if v == "" {
+		return nil
+	}
+	return v
 }
 
 func (s *Server) createNote(w http.ResponseWriter, r *http.Request) {

@@ -459,3 +459,55 @@ func TestSignWebhook(t *testing.T) {
 		t.Fatalf("webhook %s %v", event, header)
 	}
 }
+
+// The fit fields: a candidate's title, locations and tags, an
+// application's source, all from the data set.
+func TestFitFields(t *testing.T) {
+	t.Parallel()
+	d := sandbox.Dataset{Seed: 9, Size: 60, Groups: 4}
+	b := setup(t, atsfake.Config{Provider: "Compleet", Dataset: d})
+	strs := func(v any) []string {
+		out := []string{}
+		for _, x := range v.([]any) {
+			out = append(out, x.(string))
+		}
+		return out
+	}
+	str := func(v any) string {
+		if v == nil {
+			return ""
+		}
+		return v.(string)
+	}
+	_, apps := b.get(t, "/applications?page_size=100")
+	if len(apps.Data.Results) != d.Size {
+		t.Fatalf("%d applications, want %d", len(apps.Data.Results), d.Size)
+	}
+	for i, a := range apps.Data.Results {
+		p := d.Person(i)
+		if got := str(a["source"]); got != p.Source {
+			t.Fatalf("application %d: source %q, want %q", i, got, p.Source)
+		}
+		var c struct {
+			Data map[string]any `json:"data"`
+		}
+		resp, err := b.request(http.MethodGet, "/candidates/"+p.ID, nil, "")
+		if err != nil {
+			t.Fatal(err)
+		}
+		err = json.NewDecoder(resp.Body).Decode(&c)
+		resp.Body.Close()
+		if err != nil {
+			t.Fatal(err)
+		}
+		var wantLoc []string
+		if p.City != "" {
+			wantLoc = []string{p.City}
+		}
+		if str(c.Data["title"]) != p.Profession || !slices.Equal(strs(c.Data["locations"]), append([]string{}, wantLoc...)) ||
+			!slices.Equal(strs(c.Data["tags"]), append([]string{}, p.Tags...)) {
+			t.Fatalf("candidate %d: title %v, locations %v, tags %v; want %q, %q, %q", i, c.Data["title"], c.Data["locations"], c.Data["tags"], p.Profession, wantLoc, p.Tags)
+		}
+	}
+	b.verify(t)
+}

@@ -31,7 +31,7 @@ func ContractFor(provider string, stageMoves bool) contract.Spec {
 		return out
 	}
 	jobFields := []string{"id", "name", "status", "stages", "stages[].id", "stages[].name"}
-	applicationFields := []string{"id", "candidate_id", "job_id", "current_stage_id", "outcome", "remote_created_at"}
+	applicationFields := []string{"id", "candidate_id", "job_id", "current_stage_id", "outcome", "source", "remote_created_at"}
 	noteFields := []string{"id", "content", "remote_created_at"}
 
 	spec := contract.Spec{
@@ -56,14 +56,16 @@ func ContractFor(provider string, stageMoves bool) contract.Spec {
 				Query: []contract.Param{cursor, pageSize, createdAfter, updatedAfter,
 					{Name: "job_id", Type: contract.String, Repeated: true}},
 				Response: listed(applicationFields...),
-				Source:   assumed + "(list endpoints: cursor and page_size paging; applications filtered by job_id, repeatable)",
+				Source: assumed + "(list endpoints: cursor and page_size paging; applications filtered by job_id, repeatable; " +
+					"source is where the application came from, a string or null)",
 			},
 			{
 				Method: "GET",
 				Path:   "/candidates/{id}",
-				Response: object("id", "first_name", "last_name", "phone_numbers", "phone_numbers[].phone_number",
+				Response: object("id", "first_name", "last_name", "title", "locations", "tags", "phone_numbers", "phone_numbers[].phone_number",
 					"phone_numbers[].type", "email_addresses", "email_addresses[].email_address", "changed_at", "remote_created_at"),
-				Source: assumed + "(retrieve a candidate with typed phone numbers and email addresses)",
+				Source: assumed + "(retrieve a candidate with typed phone numbers and email addresses; title is the current job title " +
+					"(a string or null), locations and tags are lists of strings)",
 			},
 			{
 				Method:   "GET",

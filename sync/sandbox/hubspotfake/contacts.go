@@ -51,8 +51,9 @@ var defaultProperties = []string{"firstname", "lastname", "email"}
 // alwaysProperties are returned with every contact.
 var alwaysProperties = []string{"createdate", "lastmodifieddate", "hs_object_id"}
 
-// contact renders person i with the requested properties; unknown
-// properties are left out, as HubSpot does.
+// contact renders person i with the requested properties and the ones
+// HubSpot always returns, and no others; unknown properties are left out,
+// known ones without a value are null, as HubSpot does.
 func (s *Server) contact(i int, props []string) contactJSON {
 	p := s.data.Person(i)
 	if len(props) == 0 {
@@ -101,6 +102,18 @@ func (s *Server) property(p sandbox.Person, name string) (*string, bool) {
 		return str(p.ID)
 	case "hs_lead_status":
 		return str(s.LeadStatus(p.ID))
+	case "jobtitle":
+		return str(p.Profession)
+	case "company":
+		return str(p.Company)
+	case "industry":
+		return str(p.Industry)
+	case "lifecyclestage":
+		return str(p.LifecycleStage)
+	case "city":
+		return str(p.City)
+	case "country":
+		return str(p.CountryName)
 	}
 	return nil, false
 }

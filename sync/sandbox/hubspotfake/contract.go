@@ -88,7 +88,10 @@ var Contract = contract.Spec{
 				{Name: "query", Type: contract.String},
 			},
 			Response: append([]string{"total"}, each("results[]", object...)...),
-			Source:   docSearch + ", POST /crm/v3/objects/contacts/search",
+			Source: docSearch + ", POST /crm/v3/objects/contacts/search; results carry the properties named in properties " +
+				"(null when unset) and the defaults; contact properties used: firstname, lastname, email, phone, mobilephone, " +
+				"createdate, lastmodifieddate, jobtitle, company, industry, lifecyclestage, hs_lead_status, city, country " +
+				"(knowledge.hubspot.com/properties/hubspots-default-contact-properties)",
 		},
 		{
 			Method: "POST", Path: "/crm/v3/objects/contacts/batch/read",
@@ -96,7 +99,8 @@ var Contract = contract.Spec{
 			JSONBody: true,
 			Body:     batchReadBody,
 			Response: append([]string{"status", "startedAt", "completedAt"}, each("results[]", object...)...),
-			Source:   docContacts + ", POST /crm/v3/objects/contacts/batch/read (inputs at most 100)",
+			Source: docContacts + ", POST /crm/v3/objects/contacts/batch/read (inputs at most 100; results carry the properties " +
+				"named in properties, null when unset, and the defaults)",
 		},
 		{
 			Method: "POST", Path: "/crm/v3/lists/search",

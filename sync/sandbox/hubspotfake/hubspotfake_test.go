@@ -450,3 +450,77 @@ func TestRateLimitAnswer(t *testing.T) {
 	status, body = b.do(t, "GET", "/crm/v3/objects/contacts", "")
 	checkError(t, status, body, http.StatusInternalServerError, "INTERNAL_ERROR", "injected")
 }
+
+// A contact carries the properties asked for and the defaults, no others;
+// asked-for properties without a value are null.
+func TestOnlyRequestedProperties(t *testing.T) {
+	t.Parallel()
+	data := sandbox.Dataset{Seed: 1, Size: 40}
+	b := setup(t, data)
+	keys := func(props map[string]any) string {
+		var out []string
+		for k := range props {
+			out = append(out, k)
+		}
+		slices.Sort(out)
+		return strings.Join(out, ",")
+	}
+	always := []string{"createdate", "hs_object_id", "lastmodifieddate"}
+	fit := []string{"jobtitle", "company", "industry", "lifecyclestage", "hs_lead_status", "city", "country"}
+
+	// Fit properties not asked for are not returned.
+	_, body := b.do(t, "POST", "/crm/v3/objects/contacts/search", search("createdate", "GTE", 0, "ASCENDING", 40, ""))
+	for _, r := range body["results"].([]any) {
+		props := r.(map[string]any)["properties"].(map[string]any)
+		if got, want := keys(props), strings.Join(slices.Sorted(slices.Values(append([]string{"firstname", "phone", "mobilephone"}, always...))), ","); got != want {
+			t.Fatalf("search without fit properties: properties %s, want %s", got, want)
+		}
+	}
+	_, body = b.do(t, "POST", "/crm/v3/objects/contacts/batch/read", `{"inputs":[{"id":"100001"}],"properties":["city"]}`)
+	props := body["results"].([]any)[0].(map[string]any)["properties"].(map[string]any)
+	if got := keys(props); got != "city,createdate,hs_object_id,lastmodifieddate" || props["city"] != data.Person(1).City {
+		t.Fatalf("batch read of city: properties %v", props)
+	}
+	status, one := b.do(t, "GET", "/crm/v3/objects/contacts/100002?properties=company", "")
+	props = one["properties"].(map[string]any)
+	if status != http.StatusOK || keys(props) != "company,createdate,hs_object_id,lastmodifieddate" {
+		t.Fatalf("read of company: %d %v", status, props)
+	}
+
+	// Asked for, they carry the person's values, null when empty.
+	inputs := make([]string, data.Size)
+	for i := range data.Size {
+		inputs[i] = fmt.Sprintf(`{"id":%q}`, data.ExternalID(i))
+	}
+	req := fmt.Sprintf(`{"inputs":[%s],"properties":["%s"]}`, strings.Join(inputs, ","), strings.Join(fit, `","`))
+	_, body = b.do(t, "POST", "/crm/v3/objects/contacts/batch/read", req)
+	results := body["results"].([]any)
+	if len(results) != data.Size {
+		t.Fatalf("%d results, want %d", len(results), data.Size)
+	}
+	nulls := 0
+	for i, r := range results {
+		p := data.Person(i)
+		props := r.(map[string]any)["properties"].(map[string]any)
+		if got, want := keys(props), strings.Join(slices.Sorted(slices.Values(append(slices.Clone(fit), always...))), ","); got != want {
+			t.Fatalf("contact %d: properties %s, want %s", i, got, want)
+		}
+		for name, want := range map[string]string{"jobtitle": p.Profession, "company": p.Company, "industry": p.Industry,
+			"lifecyclestage": p.LifecycleStage, "city": p.City, "country": p.CountryName, "hs_lead_status": ""} {
+			v := props[name]
+			if want == "" {
+				if v != nil {
+					t.Fatalf("contact %d: %s = %v, want null", i, name, v)
+				}
+				nulls++
+				continue
+			}
+			if v != want {
+				t.Fatalf("contact %d: %s = %v, want %q", i, name, v, want)
+			}
+		}
+	}
+	if nulls <= data.Size { // hs_lead_status alone is null for everyone
+		t.Fatal("no fit property was null: the test covers no empty value")
+	}
+}

@@ -19,7 +19,12 @@
 // Mapping of the data set: contact id = Person.ID, createdate = CreatedAt,
 // lastmodifieddate = UpdatedAt; the first phone is the mobilephone property
 // and the second the phone property (a person with one phone has it in
-// phone when its index is a multiple of 3, else in mobilephone). Person i
+// phone when its index is a multiple of 3, else in mobilephone); jobtitle
+// = Profession, company = Company, industry = Industry, lifecyclestage =
+// LifecycleStage, city = City, country = CountryName, and hs_lead_status
+// is unset until a PATCH sets it. A contact carries only the properties
+// asked for (firstname, lastname and email when none are), plus
+// createdate, lastmodifieddate and hs_object_id. Person i
 // belongs to the list of its group (ListID(i % Groups)), with
 // membershipTimestamp = CreatedAt.
 package hubspotfake

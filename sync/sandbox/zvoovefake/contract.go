@@ -60,8 +60,10 @@ var Contract = contract.Spec{
 		},
 		{
 			Method: "GET", Path: "/temp-staffing-de/v2/candidates/{id}",
-			Response: []string{"id", "candidateGuid", "officeId", "firstName", "lastName", "email", "address.phone1", "address.phone2"},
-			Source:   spec + "GET /temp-staffing-de/v2/candidates/{id} (phones in address.phone1 and address.phone2)",
+			Response: []string{"id", "candidateGuid", "officeId", "firstName", "lastName", "email", "profession",
+				"address.cityName", "address.countryCode", "address.phone1", "address.phone2"},
+			Source: spec + "GET /temp-staffing-de/v2/candidates/{id} (phones in address.phone1 and address.phone2; " +
+				"profession, address {zipCode, streetAddress, cityName, countryCode}; null when unknown)",
 		},
 		{
 			Method: "POST", Path: "/temp-staffing-de/v1/candidates/{id}/contacts",

@@ -9,7 +9,6 @@ import (
 	"net/url"
 	"slices"
 	"strconv"
-	"strings"
 	"time"
 
 	"github.com/intake/intake/sync/sandbox"
@@ -356,8 +355,8 @@ func (s *Server) changelog(w http.ResponseWriter, r *http.Request) {
 type address struct {
 	ZipCode       string  `json:"zipCode"`
 	StreetAddress string  `json:"streetAddress"`
-	CityName      string  `json:"cityName"`
-	CountryCode   string  `json:"countryCode"`
+	CityName      *string `json:"cityName"`
+	CountryCode   *string `json:"countryCode"`
 	Phone1        *string `json:"phone1"`
 	Phone2        *string `json:"phone2"`
 }
@@ -369,7 +368,16 @@ type candidateDetail struct {
 	FirstName     string  `json:"firstName"`
 	LastName      string  `json:"lastName"`
 	Email         string  `json:"email"`
+	Profession    *string `json:"profession"`
 	Address       address `json:"address"`
+}
+
+// nullable is v, or null when it is empty.
+func nullable(v string) *string {
+	if v == "" {
+		return nil
+	}
+	return &v
 }
 
 // CandidateGUID is person i's candidateGuid in the fake.
@@ -389,8 +397,8 @@ func (s *Server) candidate(w http.ResponseWriter, r *http.Request) {
 	a := address{
 		ZipCode:       fmt.Sprintf("%05d", 10000+i%89999),
 		StreetAddress: fmt.Sprintf("Musterstraße %d", 1+i%120),
-		CityName:      strings.Fields(OfficeName(OfficeID(p.Group)))[0],
-		CountryCode:   "DE",
+		CityName:      nullable(p.City),
+		CountryCode:   nullable(p.Country),
 	}
 	if len(p.Phones) > 0 {
 		a.Phone1 = &p.Phones[0]
@@ -400,7 +408,7 @@ func (s *Server) candidate(w http.ResponseWriter, r *http.Request) {
 	}
 	sandbox.WriteJSON(w, http.StatusOK, candidateDetail{
 		ID: candidateID(d, i), CandidateGUID: CandidateGUID(d, i), OfficeID: OfficeID(p.Group),
-		FirstName: p.FirstName, LastName: p.LastName, Email: p.Email, Address: a,
+		FirstName: p.FirstName, LastName: p.LastName, Email: p.Email, Profession: nullable(p.Profession), Address: a,
 	})
 }
 

@@ -26,7 +26,9 @@
 //     are Deleted, Anonymized or Removed_due_to_legal_reasons (see
 //     EntryStatus); the fake still serves those candidates elsewhere.
 //   - GET /temp-staffing-de/v2/candidates/{id}: the detail, phones in
-//     address.phone1/phone2.
+//     address.phone1/phone2; profession is Person.Profession,
+//     address.cityName and address.countryCode are Person.City and
+//     Person.Country (null when empty).
 //   - POST /temp-staffing-de/v1/candidates/{candidateId}/contacts: records
 //     a contact note (body shape ASSUMED: any JSON object) through the
 //     WriteLog. Like zvoove, it applies every request it is sent: a retry

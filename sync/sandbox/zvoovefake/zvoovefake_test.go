@@ -477,16 +477,31 @@ func TestChangelog(t *testing.T) {
 }
 
 type detail struct {
-	ID            int    `json:"id"`
-	CandidateGUID string `json:"candidateGuid"`
-	OfficeID      int    `json:"officeId"`
-	FirstName     string `json:"firstName"`
-	LastName      string `json:"lastName"`
-	Email         string `json:"email"`
+	ID            int     `json:"id"`
+	CandidateGUID string  `json:"candidateGuid"`
+	OfficeID      int     `json:"officeId"`
+	FirstName     string  `json:"firstName"`
+	LastName      string  `json:"lastName"`
+	Email         string  `json:"email"`
+	Profession    *string `json:"profession"`
 	Address       struct {
-		Phone1 *string `json:"phone1"`
-		Phone2 *string `json:"phone2"`
+		CityName    *string `json:"cityName"`
+		CountryCode *string `json:"countryCode"`
+		Phone1      *string `json:"phone1"`
+		Phone2      *string `json:"phone2"`
 	} `json:"address"`
+}
+
+// str reads a nullable string: "" for null, "<empty>" for an empty string,
+// which the fake never sends.
+func str(v *string) string {
+	switch {
+	case v == nil:
+		return ""
+	case *v == "":
+		return "<empty>"
+	}
+	return *v
 }
 
 func TestCandidateDetail(t *testing.T) {
@@ -506,6 +521,10 @@ func TestCandidateDetail(t *testing.T) {
 			d.OfficeID != zvoovefake.OfficeID(p.Group) || d.CandidateGUID != zvoovefake.CandidateGUID(b.data, i) ||
 			!slices.Equal(phones, p.Phones) {
 			t.Fatalf("detail %+v (phones %q) does not match person %+v", d, phones, p)
+		}
+		if str(d.Profession) != p.Profession || str(d.Address.CityName) != p.City || str(d.Address.CountryCode) != p.Country {
+			t.Fatalf("detail %d: profession %q, city %q, country %q; want %q, %q, %q", i,
+				str(d.Profession), str(d.Address.CityName), str(d.Address.CountryCode), p.Profession, p.City, p.Country)
 		}
 	}
 	b.get(t, "/temp-staffing-de/v2/candidates/42", nil).problem(t, http.StatusNotFound)
