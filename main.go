@@ -41,6 +41,7 @@ import (
 	"github.com/intake/intake/sync/connector/providers"
 	"github.com/intake/intake/sync/sandbox"
 	"github.com/intake/intake/sync/sandbox/fakes"
+	"github.com/intake/intake/sync/sandbox/llmfake"
 )
 
 func main() {
@@ -97,6 +98,11 @@ func serve(ctx context.Context, cfg config.Config, args []string, stdout io.Writ
 			return err
 		}
 		cfg.EgressAllow = append(slices.Clip(cfg.EgressAllow), rule)
+		if !cfg.Screening.Configured() {
+			// Descriptions are applied by the sandbox's fake model, unless
+			// a real one is configured.
+			cfg.Screening.URL, cfg.Screening.Model = fk.LLMURL(), llmfake.DefaultModel
+		}
 	}
 	a, err := app.New(ctx, cfg, app.Options{})
 	if err != nil {
@@ -109,6 +115,7 @@ func serve(ctx context.Context, cfg config.Config, args []string, stdout io.Writ
 		if err != nil {
 			return err
 		}
+		fmt.Fprintf(stdout, "demo: screening model: %s\n", cfg.Screening)
 		fmt.Fprintf(stdout, "demo: sandbox fakes at %s\ndemo: API key for organization %q: %s\ndemo: open http://%s/ and set the header {\"Authorization\": \"Bearer %s\"}\n",
 			fk.URL, demo.Org, key, cfg.Addr, key)
 	}
@@ -339,6 +346,8 @@ func runSandbox(ctx context.Context, cfg config.Config, args []string, stdout io
 		creds, _ := json.Marshal(fk.Credentials(p.Key))
 		fmt.Fprintf(stdout, "%-10s %s\n           credentials: %s\n", p.Key, fk.BaseURL(p.Key), creds)
 	}
+	fmt.Fprintf(stdout, "%-10s %s (a screening model: INTAKE_SCREENING_URL=%s INTAKE_SCREENING_MODEL=%s)\n",
+		"LLM", fk.LLMURL(), fk.LLMURL(), llmfake.DefaultModel)
 	// A server's egress policy refuses loopback: it must allow the fakes.
 	fmt.Fprintf(stdout, "to connect a server to them, run it with INTAKE_EGRESS_ALLOW=%s\n", strings.TrimPrefix(fk.URL, "http://"))
 	<-ctx.Done()

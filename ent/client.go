@@ -26,6 +26,7 @@ import (
 	"github.com/intake/intake/ent/organization"
 	"github.com/intake/intake/ent/pushback"
 	"github.com/intake/intake/ent/reference"
+	"github.com/intake/intake/ent/screeningverdict"
 	"github.com/intake/intake/ent/statusmapping"
 	"github.com/intake/intake/ent/syncrun"
 	"github.com/intake/intake/ent/trigger"
@@ -58,6 +59,8 @@ type Client struct {
 	Pushback *PushbackClient
 	// Reference is the client for interacting with the Reference builders.
 	Reference *ReferenceClient
+	// ScreeningVerdict is the client for interacting with the ScreeningVerdict builders.
+	ScreeningVerdict *ScreeningVerdictClient
 	// StatusMapping is the client for interacting with the StatusMapping builders.
 	StatusMapping *StatusMappingClient
 	// SyncRun is the client for interacting with the SyncRun builders.
@@ -85,6 +88,7 @@ func (c *Client) init() {
 	c.Organization = NewOrganizationClient(c.config)
 	c.Pushback = NewPushbackClient(c.config)
 	c.Reference = NewReferenceClient(c.config)
+	c.ScreeningVerdict = NewScreeningVerdictClient(c.config)
 	c.StatusMapping = NewStatusMappingClient(c.config)
 	c.SyncRun = NewSyncRunClient(c.config)
 	c.Trigger = NewTriggerClient(c.config)
@@ -178,21 +182,22 @@ func (c *Client) Tx(ctx context.Context) (*Tx, error) {
 	cfg := c.config
 	cfg.driver = tx
 	return &Tx{
-		ctx:           ctx,
-		config:        cfg,
-		APIKey:        NewAPIKeyClient(cfg),
-		AuditEvent:    NewAuditEventClient(cfg),
-		CallResult:    NewCallResultClient(cfg),
-		Campaign:      NewCampaignClient(cfg),
-		Contact:       NewContactClient(cfg),
-		ImportIssue:   NewImportIssueClient(cfg),
-		Integration:   NewIntegrationClient(cfg),
-		Organization:  NewOrganizationClient(cfg),
-		Pushback:      NewPushbackClient(cfg),
-		Reference:     NewReferenceClient(cfg),
-		StatusMapping: NewStatusMappingClient(cfg),
-		SyncRun:       NewSyncRunClient(cfg),
-		Trigger:       NewTriggerClient(cfg),
+		ctx:              ctx,
+		config:           cfg,
+		APIKey:           NewAPIKeyClient(cfg),
+		AuditEvent:       NewAuditEventClient(cfg),
+		CallResult:       NewCallResultClient(cfg),
+		Campaign:         NewCampaignClient(cfg),
+		Contact:          NewContactClient(cfg),
+		ImportIssue:      NewImportIssueClient(cfg),
+		Integration:      NewIntegrationClient(cfg),
+		Organization:     NewOrganizationClient(cfg),
+		Pushback:         NewPushbackClient(cfg),
+		Reference:        NewReferenceClient(cfg),
+		ScreeningVerdict: NewScreeningVerdictClient(cfg),
+		StatusMapping:    NewStatusMappingClient(cfg),
+		SyncRun:          NewSyncRunClient(cfg),
+		Trigger:          NewTriggerClient(cfg),
 	}, nil
 }
 
@@ -210,21 +215,22 @@ func (c *Client) BeginTx(ctx context.Context, opts *sql.TxOptions) (*Tx, error) 
 	cfg := c.config
 	cfg.driver = &txDriver{tx: tx, drv: c.driver}
 	return &Tx{
-		ctx:           ctx,
-		config:        cfg,
-		APIKey:        NewAPIKeyClient(cfg),
-		AuditEvent:    NewAuditEventClient(cfg),
-		CallResult:    NewCallResultClient(cfg),
-		Campaign:      NewCampaignClient(cfg),
-		Contact:       NewContactClient(cfg),
-		ImportIssue:   NewImportIssueClient(cfg),
-		Integration:   NewIntegrationClient(cfg),
-		Organization:  NewOrganizationClient(cfg),
-		Pushback:      NewPushbackClient(cfg),
-		Reference:     NewReferenceClient(cfg),
-		StatusMapping: NewStatusMappingClient(cfg),
-		SyncRun:       NewSyncRunClient(cfg),
-		Trigger:       NewTriggerClient(cfg),
+		ctx:              ctx,
+		config:           cfg,
+		APIKey:           NewAPIKeyClient(cfg),
+		AuditEvent:       NewAuditEventClient(cfg),
+		CallResult:       NewCallResultClient(cfg),
+		Campaign:         NewCampaignClient(cfg),
+		Contact:          NewContactClient(cfg),
+		ImportIssue:      NewImportIssueClient(cfg),
+		Integration:      NewIntegrationClient(cfg),
+		Organization:     NewOrganizationClient(cfg),
+		Pushback:         NewPushbackClient(cfg),
+		Reference:        NewReferenceClient(cfg),
+		ScreeningVerdict: NewScreeningVerdictClient(cfg),
+		StatusMapping:    NewStatusMappingClient(cfg),
+		SyncRun:          NewSyncRunClient(cfg),
+		Trigger:          NewTriggerClient(cfg),
 	}, nil
 }
 
@@ -255,8 +261,8 @@ func (c *Client) Close() error {
 func (c *Client) Use(hooks ...Hook) {
 	for _, n := range []interface{ Use(...Hook) }{
 		c.APIKey, c.AuditEvent, c.CallResult, c.Campaign, c.Contact, c.ImportIssue,
-		c.Integration, c.Organization, c.Pushback, c.Reference, c.StatusMapping,
-		c.SyncRun, c.Trigger,
+		c.Integration, c.Organization, c.Pushback, c.Reference, c.ScreeningVerdict,
+		c.StatusMapping, c.SyncRun, c.Trigger,
 	} {
 		n.Use(hooks...)
 	}
@@ -267,8 +273,8 @@ func (c *Client) Use(hooks ...Hook) {
 func (c *Client) Intercept(interceptors ...Interceptor) {
 	for _, n := range []interface{ Intercept(...Interceptor) }{
 		c.APIKey, c.AuditEvent, c.CallResult, c.Campaign, c.Contact, c.ImportIssue,
-		c.Integration, c.Organization, c.Pushback, c.Reference, c.StatusMapping,
-		c.SyncRun, c.Trigger,
+		c.Integration, c.Organization, c.Pushback, c.Reference, c.ScreeningVerdict,
+		c.StatusMapping, c.SyncRun, c.Trigger,
 	} {
 		n.Intercept(interceptors...)
 	}
@@ -297,6 +303,8 @@ func (c *Client) Mutate(ctx context.Context, m Mutation) (Value, error) {
 		return c.Pushback.mutate(ctx, m)
 	case *ReferenceMutation:
 		return c.Reference.mutate(ctx, m)
+	case *ScreeningVerdictMutation:
+		return c.ScreeningVerdict.mutate(ctx, m)
 	case *StatusMappingMutation:
 		return c.StatusMapping.mutate(ctx, m)
 	case *SyncRunMutation:
@@ -1849,6 +1857,141 @@ func (c *ReferenceClient) mutate(ctx context.Context, m *ReferenceMutation) (Val
 	}
 }
 
+// ScreeningVerdictClient is a client for the ScreeningVerdict schema.
+type ScreeningVerdictClient struct {
+	config
+}
+
+// NewScreeningVerdictClient returns a client for the ScreeningVerdict from the given config.
+func NewScreeningVerdictClient(c config) *ScreeningVerdictClient {
+	return &ScreeningVerdictClient{config: c}
+}
+
+// Use adds a list of mutation hooks to the hooks stack.
+// A call to `Use(f, g, h)` equals to `screeningverdict.Hooks(f(g(h())))`.
+func (c *ScreeningVerdictClient) Use(hooks ...Hook) {
+	c.hooks.ScreeningVerdict = append(c.hooks.ScreeningVerdict, hooks...)
+}
+
+// Intercept adds a list of query interceptors to the interceptors stack.
+// A call to `Intercept(f, g, h)` equals to `screeningverdict.Intercept(f(g(h())))`.
+func (c *ScreeningVerdictClient) Intercept(interceptors ...Interceptor) {
+	c.inters.ScreeningVerdict = append(c.inters.ScreeningVerdict, interceptors...)
+}
+
+// Create returns a builder for creating a ScreeningVerdict entity.
+func (c *ScreeningVerdictClient) Create() *ScreeningVerdictCreate {
+	mutation := newScreeningVerdictMutation(c.config, OpCreate)
+	return &ScreeningVerdictCreate{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// CreateBulk returns a builder for creating a bulk of ScreeningVerdict entities.
+func (c *ScreeningVerdictClient) CreateBulk(builders ...*ScreeningVerdictCreate) *ScreeningVerdictCreateBulk {
+	return &ScreeningVerdictCreateBulk{config: c.config, builders: builders}
+}
+
+// MapCreateBulk creates a bulk creation builder from the given slice. For each item in the slice, the function creates
+// a builder and applies setFunc on it.
+func (c *ScreeningVerdictClient) MapCreateBulk(slice any, setFunc func(*ScreeningVerdictCreate, int)) *ScreeningVerdictCreateBulk {
+	rv := reflect.ValueOf(slice)
+	if rv.Kind() != reflect.Slice {
+		return &ScreeningVerdictCreateBulk{err: fmt.Errorf("calling to ScreeningVerdictClient.MapCreateBulk with wrong type %T, need slice", slice)}
+	}
+	builders := make([]*ScreeningVerdictCreate, rv.Len())
+	for i := 0; i < rv.Len(); i++ {
+		builders[i] = c.Create()
+		setFunc(builders[i], i)
+	}
+	return &ScreeningVerdictCreateBulk{config: c.config, builders: builders}
+}
+
+// Update returns an update builder for ScreeningVerdict.
+func (c *ScreeningVerdictClient) Update() *ScreeningVerdictUpdate {
+	mutation := newScreeningVerdictMutation(c.config, OpUpdate)
+	return &ScreeningVerdictUpdate{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// UpdateOne returns an update builder for the given entity.
+func (c *ScreeningVerdictClient) UpdateOne(_m *ScreeningVerdict) *ScreeningVerdictUpdateOne {
+	mutation := newScreeningVerdictMutation(c.config, OpUpdateOne, withScreeningVerdict(_m))
+	return &ScreeningVerdictUpdateOne{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// UpdateOneID returns an update builder for the given id.
+func (c *ScreeningVerdictClient) UpdateOneID(id pulid.ID) *ScreeningVerdictUpdateOne {
+	mutation := newScreeningVerdictMutation(c.config, OpUpdateOne, withScreeningVerdictID(id))
+	return &ScreeningVerdictUpdateOne{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// Delete returns a delete builder for ScreeningVerdict.
+func (c *ScreeningVerdictClient) Delete() *ScreeningVerdictDelete {
+	mutation := newScreeningVerdictMutation(c.config, OpDelete)
+	return &ScreeningVerdictDelete{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// DeleteOne returns a builder for deleting the given entity.
+func (c *ScreeningVerdictClient) DeleteOne(_m *ScreeningVerdict) *ScreeningVerdictDeleteOne {
+	return c.DeleteOneID(_m.ID)
+}
+
+// DeleteOneID returns a builder for deleting the given entity by its id.
+func (c *ScreeningVerdictClient) DeleteOneID(id pulid.ID) *ScreeningVerdictDeleteOne {
+	builder := c.Delete().Where(screeningverdict.ID(id))
+	builder.mutation.id = &id
+	builder.mutation.op = OpDeleteOne
+	return &ScreeningVerdictDeleteOne{builder}
+}
+
+// Query returns a query builder for ScreeningVerdict.
+func (c *ScreeningVerdictClient) Query() *ScreeningVerdictQuery {
+	return &ScreeningVerdictQuery{
+		config: c.config,
+		ctx:    &QueryContext{Type: TypeScreeningVerdict},
+		inters: c.Interceptors(),
+	}
+}
+
+// Get returns a ScreeningVerdict entity by its id.
+func (c *ScreeningVerdictClient) Get(ctx context.Context, id pulid.ID) (*ScreeningVerdict, error) {
+	return c.Query().Where(screeningverdict.ID(id)).Only(ctx)
+}
+
+// GetX is like Get, but panics if an error occurs.
+func (c *ScreeningVerdictClient) GetX(ctx context.Context, id pulid.ID) *ScreeningVerdict {
+	obj, err := c.Get(ctx, id)
+	if err != nil {
+		panic(err)
+	}
+	return obj
+}
+
+// Hooks returns the client hooks.
+func (c *ScreeningVerdictClient) Hooks() []Hook {
+	hooks := c.hooks.ScreeningVerdict
+	return append(hooks[:len(hooks):len(hooks)], screeningverdict.Hooks[:]...)
+}
+
+// Interceptors returns the client interceptors.
+func (c *ScreeningVerdictClient) Interceptors() []Interceptor {
+	inters := c.inters.ScreeningVerdict
+	return append(inters[:len(inters):len(inters)], screeningverdict.Interceptors[:]...)
+}
+
+func (c *ScreeningVerdictClient) mutate(ctx context.Context, m *ScreeningVerdictMutation) (Value, error) {
+	switch m.Op() {
+	case OpCreate:
+		return (&ScreeningVerdictCreate{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpUpdate:
+		return (&ScreeningVerdictUpdate{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpUpdateOne:
+		return (&ScreeningVerdictUpdateOne{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpDelete, OpDeleteOne:
+		return (&ScreeningVerdictDelete{config: c.config, hooks: c.Hooks(), mutation: m}).Exec(ctx)
+	default:
+		return nil, fmt.Errorf("ent: unknown ScreeningVerdict mutation op: %q", m.Op())
+	}
+}
+
 // StatusMappingClient is a client for the StatusMapping schema.
 type StatusMappingClient struct {
 	config
@@ -2418,11 +2561,12 @@ func (c *TriggerClient) mutate(ctx context.Context, m *TriggerMutation) (Value, 
 type (
 	hooks struct {
 		APIKey, AuditEvent, CallResult, Campaign, Contact, ImportIssue, Integration,
-		Organization, Pushback, Reference, StatusMapping, SyncRun, Trigger []ent.Hook
+		Organization, Pushback, Reference, ScreeningVerdict, StatusMapping, SyncRun,
+		Trigger []ent.Hook
 	}
 	inters struct {
 		APIKey, AuditEvent, CallResult, Campaign, Contact, ImportIssue, Integration,
-		Organization, Pushback, Reference, StatusMapping, SyncRun,
+		Organization, Pushback, Reference, ScreeningVerdict, StatusMapping, SyncRun,
 		Trigger []ent.Interceptor
 	}
 )

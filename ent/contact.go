@@ -14,6 +14,7 @@ import (
 	"github.com/intake/intake/ent/contact"
 	"github.com/intake/intake/ent/trigger"
 	"github.com/intake/intake/internal/pulid"
+	"github.com/intake/intake/schema/schematype"
 )
 
 // A person to call, imported into a campaign by a sync of one of its triggers. Its phone number is unique within the campaign: a record with a number the campaign already has becomes a DUPLICATE import issue.
@@ -41,8 +42,12 @@ type Contact struct {
 	Email *string `json:"email,omitempty"`
 	// The ID of the record in the external system that the contact was imported from (at most 200 characters).
 	ExternalID string `json:"external_id,omitempty"`
-	// Values from the external system kept with the contact, such as the IDs push-back needs; the keys depend on the provider.
+	// Values from the external system kept with the contact: the fit attributes the provider offers (position, profession, status, location, source, tags, jobTitle, company, industry, lifecycleStage, leadStatus), which screening judges, and provider-specific values such as the IDs push-back needs.
 	Attributes map[string]interface{} `json:"attributes,omitempty"`
+	// ScreeningDecision holds the value of the "screening_decision" field.
+	ScreeningDecision *schematype.ScreeningDecision `json:"screening_decision,omitempty"`
+	// ScreeningReason holds the value of the "screening_reason" field.
+	ScreeningReason *string `json:"screening_reason,omitempty"`
 	// Edges holds the relations/edges for other nodes in the graph.
 	// The values are being populated by the ContactQuery when eager-loading is set.
 	Edges        ContactEdges `json:"edges"`
@@ -108,7 +113,7 @@ func (*Contact) scanValues(columns []string) ([]any, error) {
 			values[i] = new([]byte)
 		case contact.FieldID, contact.FieldOrganizationID, contact.FieldCampaignID:
 			values[i] = new(pulid.ID)
-		case contact.FieldPhoneE164, contact.FieldPhoneRaw, contact.FieldFirstName, contact.FieldLastName, contact.FieldEmail, contact.FieldExternalID:
+		case contact.FieldPhoneE164, contact.FieldPhoneRaw, contact.FieldFirstName, contact.FieldLastName, contact.FieldEmail, contact.FieldExternalID, contact.FieldScreeningDecision, contact.FieldScreeningReason:
 			values[i] = new(sql.NullString)
 		case contact.FieldCreatedAt:
 			values[i] = new(sql.NullTime)
@@ -205,6 +210,20 @@ func (_m *Contact) assignValues(columns []string, values []any) error {
 					return fmt.Errorf("unmarshal field attributes: %w", err)
 				}
 			}
+		case contact.FieldScreeningDecision:
+			if value, ok := values[i].(*sql.NullString); !ok {
+				return fmt.Errorf("unexpected type %T for field screening_decision", values[i])
+			} else if value.Valid {
+				_m.ScreeningDecision = new(schematype.ScreeningDecision)
+				*_m.ScreeningDecision = schematype.ScreeningDecision(value.String)
+			}
+		case contact.FieldScreeningReason:
+			if value, ok := values[i].(*sql.NullString); !ok {
+				return fmt.Errorf("unexpected type %T for field screening_reason", values[i])
+			} else if value.Valid {
+				_m.ScreeningReason = new(string)
+				*_m.ScreeningReason = value.String
+			}
 		default:
 			_m.selectValues.Set(columns[i], values[i])
 		}
@@ -296,6 +315,16 @@ func (_m *Contact) String() string {
 	builder.WriteString(", ")
 	builder.WriteString("attributes=")
 	builder.WriteString(fmt.Sprintf("%v", _m.Attributes))
+	builder.WriteString(", ")
+	if v := _m.ScreeningDecision; v != nil {
+		builder.WriteString("screening_decision=")
+		builder.WriteString(fmt.Sprintf("%v", *v))
+	}
+	builder.WriteString(", ")
+	if v := _m.ScreeningReason; v != nil {
+		builder.WriteString("screening_reason=")
+		builder.WriteString(*v)
+	}
 	builder.WriteByte(')')
 	return builder.String()
 }

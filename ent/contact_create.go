@@ -17,6 +17,7 @@ import (
 	"github.com/intake/intake/ent/contact"
 	"github.com/intake/intake/ent/trigger"
 	"github.com/intake/intake/internal/pulid"
+	"github.com/intake/intake/schema/schematype"
 )
 
 // ContactCreate is the builder for creating a Contact entity.
@@ -130,6 +131,34 @@ func (_c *ContactCreate) SetExternalID(v string) *ContactCreate {
 // SetAttributes sets the "attributes" field.
 func (_c *ContactCreate) SetAttributes(v map[string]interface{}) *ContactCreate {
 	_c.mutation.SetAttributes(v)
+	return _c
+}
+
+// SetScreeningDecision sets the "screening_decision" field.
+func (_c *ContactCreate) SetScreeningDecision(v schematype.ScreeningDecision) *ContactCreate {
+	_c.mutation.SetScreeningDecision(v)
+	return _c
+}
+
+// SetNillableScreeningDecision sets the "screening_decision" field if the given value is not nil.
+func (_c *ContactCreate) SetNillableScreeningDecision(v *schematype.ScreeningDecision) *ContactCreate {
+	if v != nil {
+		_c.SetScreeningDecision(*v)
+	}
+	return _c
+}
+
+// SetScreeningReason sets the "screening_reason" field.
+func (_c *ContactCreate) SetScreeningReason(v string) *ContactCreate {
+	_c.mutation.SetScreeningReason(v)
+	return _c
+}
+
+// SetNillableScreeningReason sets the "screening_reason" field if the given value is not nil.
+func (_c *ContactCreate) SetNillableScreeningReason(v *string) *ContactCreate {
+	if v != nil {
+		_c.SetScreeningReason(*v)
+	}
 	return _c
 }
 
@@ -273,6 +302,11 @@ func (_c *ContactCreate) check() error {
 	if _, ok := _c.mutation.Attributes(); !ok {
 		return &ValidationError{Name: "attributes", err: errors.New(`ent: missing required field "Contact.attributes"`)}
 	}
+	if v, ok := _c.mutation.ScreeningDecision(); ok {
+		if err := contact.ScreeningDecisionValidator(v); err != nil {
+			return &ValidationError{Name: "screening_decision", err: fmt.Errorf(`ent: validator failed for field "Contact.screening_decision": %w`, err)}
+		}
+	}
 	if len(_c.mutation.CampaignIDs()) == 0 {
 		return &ValidationError{Name: "campaign", err: errors.New(`ent: missing required edge "Contact.campaign"`)}
 	}
@@ -347,6 +381,14 @@ func (_c *ContactCreate) createSpec() (*Contact, *sqlgraph.CreateSpec) {
 	if value, ok := _c.mutation.Attributes(); ok {
 		_spec.SetField(contact.FieldAttributes, field.TypeJSON, value)
 		_node.Attributes = value
+	}
+	if value, ok := _c.mutation.ScreeningDecision(); ok {
+		_spec.SetField(contact.FieldScreeningDecision, field.TypeEnum, value)
+		_node.ScreeningDecision = &value
+	}
+	if value, ok := _c.mutation.ScreeningReason(); ok {
+		_spec.SetField(contact.FieldScreeningReason, field.TypeString, value)
+		_node.ScreeningReason = &value
 	}
 	if nodes := _c.mutation.CampaignIDs(); len(nodes) > 0 {
 		edge := &sqlgraph.EdgeSpec{
@@ -586,6 +628,12 @@ func (u *ContactUpsertOne) UpdateNewValues() *ContactUpsertOne {
 		}
 		if _, exists := u.create.mutation.PhoneE164(); exists {
 			s.SetIgnore(contact.FieldPhoneE164)
+		}
+		if _, exists := u.create.mutation.ScreeningDecision(); exists {
+			s.SetIgnore(contact.FieldScreeningDecision)
+		}
+		if _, exists := u.create.mutation.ScreeningReason(); exists {
+			s.SetIgnore(contact.FieldScreeningReason)
 		}
 	}))
 	return u
@@ -938,6 +986,12 @@ func (u *ContactUpsertBulk) UpdateNewValues() *ContactUpsertBulk {
 			}
 			if _, exists := b.mutation.PhoneE164(); exists {
 				s.SetIgnore(contact.FieldPhoneE164)
+			}
+			if _, exists := b.mutation.ScreeningDecision(); exists {
+				s.SetIgnore(contact.FieldScreeningDecision)
+			}
+			if _, exists := b.mutation.ScreeningReason(); exists {
+				s.SetIgnore(contact.FieldScreeningReason)
 			}
 		}
 	}))

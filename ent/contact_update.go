@@ -287,6 +287,12 @@ func (_u *ContactUpdate) sqlSave(ctx context.Context) (_node int, err error) {
 	if value, ok := _u.mutation.Attributes(); ok {
 		_spec.SetField(contact.FieldAttributes, field.TypeJSON, value)
 	}
+	if _u.mutation.ScreeningDecisionCleared() {
+		_spec.ClearField(contact.FieldScreeningDecision, field.TypeEnum)
+	}
+	if _u.mutation.ScreeningReasonCleared() {
+		_spec.ClearField(contact.FieldScreeningReason, field.TypeString)
+	}
 	if _u.mutation.TriggerCleared() {
 		edge := &sqlgraph.EdgeSpec{
 			Rel:     sqlgraph.M2O,
@@ -668,6 +674,12 @@ func (_u *ContactUpdateOne) sqlSave(ctx context.Context) (_node *Contact, err er
 	}
 	if value, ok := _u.mutation.Attributes(); ok {
 		_spec.SetField(contact.FieldAttributes, field.TypeJSON, value)
+	}
+	if _u.mutation.ScreeningDecisionCleared() {
+		_spec.ClearField(contact.FieldScreeningDecision, field.TypeEnum)
+	}
+	if _u.mutation.ScreeningReasonCleared() {
+		_spec.ClearField(contact.FieldScreeningReason, field.TypeString)
 	}
 	if _u.mutation.TriggerCleared() {
 		edge := &sqlgraph.EdgeSpec{

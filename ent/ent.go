@@ -22,6 +22,7 @@ import (
 	"github.com/intake/intake/ent/organization"
 	"github.com/intake/intake/ent/pushback"
 	"github.com/intake/intake/ent/reference"
+	"github.com/intake/intake/ent/screeningverdict"
 	"github.com/intake/intake/ent/statusmapping"
 	"github.com/intake/intake/ent/syncrun"
 	"github.com/intake/intake/ent/trigger"
@@ -85,19 +86,20 @@ var (
 func checkColumn(t, c string) error {
 	initCheck.Do(func() {
 		columnCheck = sql.NewColumnCheck(map[string]func(string) bool{
-			apikey.Table:        apikey.ValidColumn,
-			auditevent.Table:    auditevent.ValidColumn,
-			callresult.Table:    callresult.ValidColumn,
-			campaign.Table:      campaign.ValidColumn,
-			contact.Table:       contact.ValidColumn,
-			importissue.Table:   importissue.ValidColumn,
-			integration.Table:   integration.ValidColumn,
-			organization.Table:  organization.ValidColumn,
-			pushback.Table:      pushback.ValidColumn,
-			reference.Table:     reference.ValidColumn,
-			statusmapping.Table: statusmapping.ValidColumn,
-			syncrun.Table:       syncrun.ValidColumn,
-			trigger.Table:       trigger.ValidColumn,
+			apikey.Table:           apikey.ValidColumn,
+			auditevent.Table:       auditevent.ValidColumn,
+			callresult.Table:       callresult.ValidColumn,
+			campaign.Table:         campaign.ValidColumn,
+			contact.Table:          contact.ValidColumn,
+			importissue.Table:      importissue.ValidColumn,
+			integration.Table:      integration.ValidColumn,
+			organization.Table:     organization.ValidColumn,
+			pushback.Table:         pushback.ValidColumn,
+			reference.Table:        reference.ValidColumn,
+			screeningverdict.Table: screeningverdict.ValidColumn,
+			statusmapping.Table:    statusmapping.ValidColumn,
+			syncrun.Table:          syncrun.ValidColumn,
+			trigger.Table:          trigger.ValidColumn,
 		})
 	})
 	return columnCheck(t, c)

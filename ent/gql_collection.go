@@ -1276,6 +1276,26 @@ func (_q *SyncRunQuery) collectField(ctx context.Context, oneNode bool, opCtx *g
 				selectedFields = append(selectedFields, syncrun.FieldFailed)
 				fieldSeen[syncrun.FieldFailed] = struct{}{}
 			}
+		case "screened":
+			if _, ok := fieldSeen[syncrun.FieldScreened]; !ok {
+				selectedFields = append(selectedFields, syncrun.FieldScreened)
+				fieldSeen[syncrun.FieldScreened] = struct{}{}
+			}
+		case "screenedOut":
+			if _, ok := fieldSeen[syncrun.FieldScreenedOut]; !ok {
+				selectedFields = append(selectedFields, syncrun.FieldScreenedOut)
+				fieldSeen[syncrun.FieldScreenedOut] = struct{}{}
+			}
+		case "unsure":
+			if _, ok := fieldSeen[syncrun.FieldUnsure]; !ok {
+				selectedFields = append(selectedFields, syncrun.FieldUnsure)
+				fieldSeen[syncrun.FieldUnsure] = struct{}{}
+			}
+		case "screeningTokens":
+			if _, ok := fieldSeen[syncrun.FieldScreeningTokens]; !ok {
+				selectedFields = append(selectedFields, syncrun.FieldScreeningTokens)
+				fieldSeen[syncrun.FieldScreeningTokens] = struct{}{}
+			}
 		case "total":
 			if _, ok := fieldSeen[syncrun.FieldTotal]; !ok {
 				selectedFields = append(selectedFields, syncrun.FieldTotal)
@@ -1534,6 +1554,11 @@ func (_q *TriggerQuery) collectField(ctx context.Context, oneNode bool, opCtx *g
 			if _, ok := fieldSeen[trigger.FieldDescription]; !ok {
 				selectedFields = append(selectedFields, trigger.FieldDescription)
 				fieldSeen[trigger.FieldDescription] = struct{}{}
+			}
+		case "importUnsure":
+			if _, ok := fieldSeen[trigger.FieldImportUnsure]; !ok {
+				selectedFields = append(selectedFields, trigger.FieldImportUnsure)
+				fieldSeen[trigger.FieldImportUnsure] = struct{}{}
 			}
 		case "pushbackEnabled":
 			if _, ok := fieldSeen[trigger.FieldPushbackEnabled]; !ok {

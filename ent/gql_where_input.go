@@ -2617,6 +2617,46 @@ type SyncRunWhereInput struct {
 	FailedLT    *int  `json:"failedLT,omitempty"`
 	FailedLTE   *int  `json:"failedLTE,omitempty"`
 
+	// "screened" field predicates.
+	Screened      *int  `json:"screened,omitempty"`
+	ScreenedNEQ   *int  `json:"screenedNEQ,omitempty"`
+	ScreenedIn    []int `json:"screenedIn,omitempty"`
+	ScreenedNotIn []int `json:"screenedNotIn,omitempty"`
+	ScreenedGT    *int  `json:"screenedGT,omitempty"`
+	ScreenedGTE   *int  `json:"screenedGTE,omitempty"`
+	ScreenedLT    *int  `json:"screenedLT,omitempty"`
+	ScreenedLTE   *int  `json:"screenedLTE,omitempty"`
+
+	// "screened_out" field predicates.
+	ScreenedOut      *int  `json:"screenedOut,omitempty"`
+	ScreenedOutNEQ   *int  `json:"screenedOutNEQ,omitempty"`
+	ScreenedOutIn    []int `json:"screenedOutIn,omitempty"`
+	ScreenedOutNotIn []int `json:"screenedOutNotIn,omitempty"`
+	ScreenedOutGT    *int  `json:"screenedOutGT,omitempty"`
+	ScreenedOutGTE   *int  `json:"screenedOutGTE,omitempty"`
+	ScreenedOutLT    *int  `json:"screenedOutLT,omitempty"`
+	ScreenedOutLTE   *int  `json:"screenedOutLTE,omitempty"`
+
+	// "unsure" field predicates.
+	Unsure      *int  `json:"unsure,omitempty"`
+	UnsureNEQ   *int  `json:"unsureNEQ,omitempty"`
+	UnsureIn    []int `json:"unsureIn,omitempty"`
+	UnsureNotIn []int `json:"unsureNotIn,omitempty"`
+	UnsureGT    *int  `json:"unsureGT,omitempty"`
+	UnsureGTE   *int  `json:"unsureGTE,omitempty"`
+	UnsureLT    *int  `json:"unsureLT,omitempty"`
+	UnsureLTE   *int  `json:"unsureLTE,omitempty"`
+
+	// "screening_tokens" field predicates.
+	ScreeningTokens      *int  `json:"screeningTokens,omitempty"`
+	ScreeningTokensNEQ   *int  `json:"screeningTokensNEQ,omitempty"`
+	ScreeningTokensIn    []int `json:"screeningTokensIn,omitempty"`
+	ScreeningTokensNotIn []int `json:"screeningTokensNotIn,omitempty"`
+	ScreeningTokensGT    *int  `json:"screeningTokensGT,omitempty"`
+	ScreeningTokensGTE   *int  `json:"screeningTokensGTE,omitempty"`
+	ScreeningTokensLT    *int  `json:"screeningTokensLT,omitempty"`
+	ScreeningTokensLTE   *int  `json:"screeningTokensLTE,omitempty"`
+
 	// "total" field predicates.
 	Total       *int  `json:"total,omitempty"`
 	TotalNEQ    *int  `json:"totalNEQ,omitempty"`
@@ -3032,6 +3072,102 @@ func (i *SyncRunWhereInput) P() (predicate.SyncRun, error) {
 	if i.FailedLTE != nil {
 		predicates = append(predicates, syncrun.FailedLTE(*i.FailedLTE))
 	}
+	if i.Screened != nil {
+		predicates = append(predicates, syncrun.ScreenedEQ(*i.Screened))
+	}
+	if i.ScreenedNEQ != nil {
+		predicates = append(predicates, syncrun.ScreenedNEQ(*i.ScreenedNEQ))
+	}
+	if len(i.ScreenedIn) > 0 {
+		predicates = append(predicates, syncrun.ScreenedIn(i.ScreenedIn...))
+	}
+	if len(i.ScreenedNotIn) > 0 {
+		predicates = append(predicates, syncrun.ScreenedNotIn(i.ScreenedNotIn...))
+	}
+	if i.ScreenedGT != nil {
+		predicates = append(predicates, syncrun.ScreenedGT(*i.ScreenedGT))
+	}
+	if i.ScreenedGTE != nil {
+		predicates = append(predicates, syncrun.ScreenedGTE(*i.ScreenedGTE))
+	}
+	if i.ScreenedLT != nil {
+		predicates = append(predicates, syncrun.ScreenedLT(*i.ScreenedLT))
+	}
+	if i.ScreenedLTE != nil {
+		predicates = append(predicates, syncrun.ScreenedLTE(*i.ScreenedLTE))
+	}
+	if i.ScreenedOut != nil {
+		predicates = append(predicates, syncrun.ScreenedOutEQ(*i.ScreenedOut))
+	}
+	if i.ScreenedOutNEQ != nil {
+		predicates = append(predicates, syncrun.ScreenedOutNEQ(*i.ScreenedOutNEQ))
+	}
+	if len(i.ScreenedOutIn) > 0 {
+		predicates = append(predicates, syncrun.ScreenedOutIn(i.ScreenedOutIn...))
+	}
+	if len(i.ScreenedOutNotIn) > 0 {
+		predicates = append(predicates, syncrun.ScreenedOutNotIn(i.ScreenedOutNotIn...))
+	}
+	if i.ScreenedOutGT != nil {
+		predicates = append(predicates, syncrun.ScreenedOutGT(*i.ScreenedOutGT))
+	}
+	if i.ScreenedOutGTE != nil {
+		predicates = append(predicates, syncrun.ScreenedOutGTE(*i.ScreenedOutGTE))
+	}
+	if i.ScreenedOutLT != nil {
+		predicates = append(predicates, syncrun.ScreenedOutLT(*i.ScreenedOutLT))
+	}
+	if i.ScreenedOutLTE != nil {
+		predicates = append(predicates, syncrun.ScreenedOutLTE(*i.ScreenedOutLTE))
+	}
+	if i.Unsure != nil {
+		predicates = append(predicates, syncrun.UnsureEQ(*i.Unsure))
+	}
+	if i.UnsureNEQ != nil {
+		predicates = append(predicates, syncrun.UnsureNEQ(*i.UnsureNEQ))
+	}
+	if len(i.UnsureIn) > 0 {
+		predicates = append(predicates, syncrun.UnsureIn(i.UnsureIn...))
+	}
+	if len(i.UnsureNotIn) > 0 {
+		predicates = append(predicates, syncrun.UnsureNotIn(i.UnsureNotIn...))
+	}
+	if i.UnsureGT != nil {
+		predicates = append(predicates, syncrun.UnsureGT(*i.UnsureGT))
+	}
+	if i.UnsureGTE != nil {
+		predicates = append(predicates, syncrun.UnsureGTE(*i.UnsureGTE))
+	}
+	if i.UnsureLT != nil {
+		predicates = append(predicates, syncrun.UnsureLT(*i.UnsureLT))
+	}
+	if i.UnsureLTE != nil {
+		predicates = append(predicates, syncrun.UnsureLTE(*i.UnsureLTE))
+	}
+	if i.ScreeningTokens != nil {
+		predicates = append(predicates, syncrun.ScreeningTokensEQ(*i.ScreeningTokens))
+	}
+	if i.ScreeningTokensNEQ != nil {
+		predicates = append(predicates, syncrun.ScreeningTokensNEQ(*i.ScreeningTokensNEQ))
+	}
+	if len(i.ScreeningTokensIn) > 0 {
+		predicates = append(predicates, syncrun.ScreeningTokensIn(i.ScreeningTokensIn...))
+	}
+	if len(i.ScreeningTokensNotIn) > 0 {
+		predicates = append(predicates, syncrun.ScreeningTokensNotIn(i.ScreeningTokensNotIn...))
+	}
+	if i.ScreeningTokensGT != nil {
+		predicates = append(predicates, syncrun.ScreeningTokensGT(*i.ScreeningTokensGT))
+	}
+	if i.ScreeningTokensGTE != nil {
+		predicates = append(predicates, syncrun.ScreeningTokensGTE(*i.ScreeningTokensGTE))
+	}
+	if i.ScreeningTokensLT != nil {
+		predicates = append(predicates, syncrun.ScreeningTokensLT(*i.ScreeningTokensLT))
+	}
+	if i.ScreeningTokensLTE != nil {
+		predicates = append(predicates, syncrun.ScreeningTokensLTE(*i.ScreeningTokensLTE))
+	}
 	if i.Total != nil {
 		predicates = append(predicates, syncrun.TotalEQ(*i.Total))
 	}
@@ -3236,6 +3372,10 @@ type TriggerWhereInput struct {
 	DescriptionHasSuffix    *string  `json:"descriptionHasSuffix,omitempty"`
 	DescriptionEqualFold    *string  `json:"descriptionEqualFold,omitempty"`
 	DescriptionContainsFold *string  `json:"descriptionContainsFold,omitempty"`
+
+	// "import_unsure" field predicates.
+	ImportUnsure    *bool `json:"importUnsure,omitempty"`
+	ImportUnsureNEQ *bool `json:"importUnsureNEQ,omitempty"`
 
 	// "pushback_enabled" field predicates.
 	PushbackEnabled    *bool `json:"pushbackEnabled,omitempty"`
@@ -3514,6 +3654,12 @@ func (i *TriggerWhereInput) P() (predicate.Trigger, error) {
 	}
 	if i.DescriptionContainsFold != nil {
 		predicates = append(predicates, trigger.DescriptionContainsFold(*i.DescriptionContainsFold))
+	}
+	if i.ImportUnsure != nil {
+		predicates = append(predicates, trigger.ImportUnsureEQ(*i.ImportUnsure))
+	}
+	if i.ImportUnsureNEQ != nil {
+		predicates = append(predicates, trigger.ImportUnsureNEQ(*i.ImportUnsureNEQ))
 	}
 	if i.PushbackEnabled != nil {
 		predicates = append(predicates, trigger.PushbackEnabledEQ(*i.PushbackEnabled))

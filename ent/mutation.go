@@ -22,6 +22,7 @@ import (
 	"github.com/intake/intake/ent/predicate"
 	"github.com/intake/intake/ent/pushback"
 	"github.com/intake/intake/ent/reference"
+	"github.com/intake/intake/ent/screeningverdict"
 	"github.com/intake/intake/ent/statusmapping"
 	"github.com/intake/intake/ent/syncrun"
 	"github.com/intake/intake/ent/trigger"
@@ -38,19 +39,20 @@ const (
 	OpUpdateOne = ent.OpUpdateOne
 
 	// Node types.
-	TypeAPIKey        = "APIKey"
-	TypeAuditEvent    = "AuditEvent"
-	TypeCallResult    = "CallResult"
-	TypeCampaign      = "Campaign"
-	TypeContact       = "Contact"
-	TypeImportIssue   = "ImportIssue"
-	TypeIntegration   = "Integration"
-	TypeOrganization  = "Organization"
-	TypePushback      = "Pushback"
-	TypeReference     = "Reference"
-	TypeStatusMapping = "StatusMapping"
-	TypeSyncRun       = "SyncRun"
-	TypeTrigger       = "Trigger"
+	TypeAPIKey           = "APIKey"
+	TypeAuditEvent       = "AuditEvent"
+	TypeCallResult       = "CallResult"
+	TypeCampaign         = "Campaign"
+	TypeContact          = "Contact"
+	TypeImportIssue      = "ImportIssue"
+	TypeIntegration      = "Integration"
+	TypeOrganization     = "Organization"
+	TypePushback         = "Pushback"
+	TypeReference        = "Reference"
+	TypeScreeningVerdict = "ScreeningVerdict"
+	TypeStatusMapping    = "StatusMapping"
+	TypeSyncRun          = "SyncRun"
+	TypeTrigger          = "Trigger"
 )
 
 // APIKeyMutation represents an operation that mutates the APIKey nodes in the graph.
@@ -3425,6 +3427,8 @@ type ContactMutation struct {
 	email               *string
 	external_id         *string
 	attributes          *map[string]interface{}
+	screening_decision  *schematype.ScreeningDecision
+	screening_reason    *string
 	clearedFields       map[string]struct{}
 	campaign            *pulid.ID
 	clearedcampaign     bool
@@ -3990,6 +3994,104 @@ func (m *ContactMutation) ResetAttributes() {
 	m.attributes = nil
 }
 
+// SetScreeningDecision sets the "screening_decision" field.
+func (m *ContactMutation) SetScreeningDecision(sd schematype.ScreeningDecision) {
+	m.screening_decision = &sd
+}
+
+// ScreeningDecision returns the value of the "screening_decision" field in the mutation.
+func (m *ContactMutation) ScreeningDecision() (r schematype.ScreeningDecision, exists bool) {
+	v := m.screening_decision
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldScreeningDecision returns the old "screening_decision" field's value of the Contact entity.
+// If the Contact object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *ContactMutation) OldScreeningDecision(ctx context.Context) (v *schematype.ScreeningDecision, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldScreeningDecision is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldScreeningDecision requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldScreeningDecision: %w", err)
+	}
+	return oldValue.ScreeningDecision, nil
+}
+
+// ClearScreeningDecision clears the value of the "screening_decision" field.
+func (m *ContactMutation) ClearScreeningDecision() {
+	m.screening_decision = nil
+	m.clearedFields[contact.FieldScreeningDecision] = struct{}{}
+}
+
+// ScreeningDecisionCleared returns if the "screening_decision" field was cleared in this mutation.
+func (m *ContactMutation) ScreeningDecisionCleared() bool {
+	_, ok := m.clearedFields[contact.FieldScreeningDecision]
+	return ok
+}
+
+// ResetScreeningDecision resets all changes to the "screening_decision" field.
+func (m *ContactMutation) ResetScreeningDecision() {
+	m.screening_decision = nil
+	delete(m.clearedFields, contact.FieldScreeningDecision)
+}
+
+// SetScreeningReason sets the "screening_reason" field.
+func (m *ContactMutation) SetScreeningReason(s string) {
+	m.screening_reason = &s
+}
+
+// ScreeningReason returns the value of the "screening_reason" field in the mutation.
+func (m *ContactMutation) ScreeningReason() (r string, exists bool) {
+	v := m.screening_reason
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldScreeningReason returns the old "screening_reason" field's value of the Contact entity.
+// If the Contact object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *ContactMutation) OldScreeningReason(ctx context.Context) (v *string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldScreeningReason is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldScreeningReason requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldScreeningReason: %w", err)
+	}
+	return oldValue.ScreeningReason, nil
+}
+
+// ClearScreeningReason clears the value of the "screening_reason" field.
+func (m *ContactMutation) ClearScreeningReason() {
+	m.screening_reason = nil
+	m.clearedFields[contact.FieldScreeningReason] = struct{}{}
+}
+
+// ScreeningReasonCleared returns if the "screening_reason" field was cleared in this mutation.
+func (m *ContactMutation) ScreeningReasonCleared() bool {
+	_, ok := m.clearedFields[contact.FieldScreeningReason]
+	return ok
+}
+
+// ResetScreeningReason resets all changes to the "screening_reason" field.
+func (m *ContactMutation) ResetScreeningReason() {
+	m.screening_reason = nil
+	delete(m.clearedFields, contact.FieldScreeningReason)
+}
+
 // ClearCampaign clears the "campaign" edge to the Campaign entity.
 func (m *ContactMutation) ClearCampaign() {
 	m.clearedcampaign = true
@@ -4132,7 +4234,7 @@ func (m *ContactMutation) Type() string {
 // order to get all numeric fields that were incremented/decremented, call
 // AddedFields().
 func (m *ContactMutation) Fields() []string {
-	fields := make([]string, 0, 11)
+	fields := make([]string, 0, 13)
 	if m.organization_id != nil {
 		fields = append(fields, contact.FieldOrganizationID)
 	}
@@ -4166,6 +4268,12 @@ func (m *ContactMutation) Fields() []string {
 	if m.attributes != nil {
 		fields = append(fields, contact.FieldAttributes)
 	}
+	if m.screening_decision != nil {
+		fields = append(fields, contact.FieldScreeningDecision)
+	}
+	if m.screening_reason != nil {
+		fields = append(fields, contact.FieldScreeningReason)
+	}
 	return fields
 }
 
@@ -4196,6 +4304,10 @@ func (m *ContactMutation) Field(name string) (ent.Value, bool) {
 		return m.ExternalID()
 	case contact.FieldAttributes:
 		return m.Attributes()
+	case contact.FieldScreeningDecision:
+		return m.ScreeningDecision()
+	case contact.FieldScreeningReason:
+		return m.ScreeningReason()
 	}
 	return nil, false
 }
@@ -4227,6 +4339,10 @@ func (m *ContactMutation) OldField(ctx context.Context, name string) (ent.Value,
 		return m.OldExternalID(ctx)
 	case contact.FieldAttributes:
 		return m.OldAttributes(ctx)
+	case contact.FieldScreeningDecision:
+		return m.OldScreeningDecision(ctx)
+	case contact.FieldScreeningReason:
+		return m.OldScreeningReason(ctx)
 	}
 	return nil, fmt.Errorf("unknown Contact field %s", name)
 }
@@ -4313,6 +4429,20 @@ func (m *ContactMutation) SetField(name string, value ent.Value) error {
 		}
 		m.SetAttributes(v)
 		return nil
+	case contact.FieldScreeningDecision:
+		v, ok := value.(schematype.ScreeningDecision)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetScreeningDecision(v)
+		return nil
+	case contact.FieldScreeningReason:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetScreeningReason(v)
+		return nil
 	}
 	return fmt.Errorf("unknown Contact field %s", name)
 }
@@ -4355,6 +4485,12 @@ func (m *ContactMutation) ClearedFields() []string {
 	if m.FieldCleared(contact.FieldEmail) {
 		fields = append(fields, contact.FieldEmail)
 	}
+	if m.FieldCleared(contact.FieldScreeningDecision) {
+		fields = append(fields, contact.FieldScreeningDecision)
+	}
+	if m.FieldCleared(contact.FieldScreeningReason) {
+		fields = append(fields, contact.FieldScreeningReason)
+	}
 	return fields
 }
 
@@ -4380,6 +4516,12 @@ func (m *ContactMutation) ClearField(name string) error {
 		return nil
 	case contact.FieldEmail:
 		m.ClearEmail()
+		return nil
+	case contact.FieldScreeningDecision:
+		m.ClearScreeningDecision()
+		return nil
+	case contact.FieldScreeningReason:
+		m.ClearScreeningReason()
 		return nil
 	}
 	return fmt.Errorf("unknown Contact nullable field %s", name)
@@ -4421,6 +4563,12 @@ func (m *ContactMutation) ResetField(name string) error {
 		return nil
 	case contact.FieldAttributes:
 		m.ResetAttributes()
+		return nil
+	case contact.FieldScreeningDecision:
+		m.ResetScreeningDecision()
+		return nil
+	case contact.FieldScreeningReason:
+		m.ResetScreeningReason()
 		return nil
 	}
 	return fmt.Errorf("unknown Contact field %s", name)
@@ -8305,6 +8453,554 @@ func (m *ReferenceMutation) ResetEdge(name string) error {
 	return fmt.Errorf("unknown Reference edge %s", name)
 }
 
+// ScreeningVerdictMutation represents an operation that mutates the ScreeningVerdict nodes in the graph.
+type ScreeningVerdictMutation struct {
+	config
+	op              Op
+	typ             string
+	id              *pulid.ID
+	organization_id *pulid.ID
+	created_at      *time.Time
+	key             *string
+	decision        *schematype.ScreeningDecision
+	reason          *string
+	clearedFields   map[string]struct{}
+	done            bool
+	oldValue        func(context.Context) (*ScreeningVerdict, error)
+	predicates      []predicate.ScreeningVerdict
+}
+
+var _ ent.Mutation = (*ScreeningVerdictMutation)(nil)
+
+// screeningverdictOption allows management of the mutation configuration using functional options.
+type screeningverdictOption func(*ScreeningVerdictMutation)
+
+// newScreeningVerdictMutation creates new mutation for the ScreeningVerdict entity.
+func newScreeningVerdictMutation(c config, op Op, opts ...screeningverdictOption) *ScreeningVerdictMutation {
+	m := &ScreeningVerdictMutation{
+		config:        c,
+		op:            op,
+		typ:           TypeScreeningVerdict,
+		clearedFields: make(map[string]struct{}),
+	}
+	for _, opt := range opts {
+		opt(m)
+	}
+	return m
+}
+
+// withScreeningVerdictID sets the ID field of the mutation.
+func withScreeningVerdictID(id pulid.ID) screeningverdictOption {
+	return func(m *ScreeningVerdictMutation) {
+		var (
+			err   error
+			once  sync.Once
+			value *ScreeningVerdict
+		)
+		m.oldValue = func(ctx context.Context) (*ScreeningVerdict, error) {
+			once.Do(func() {
+				if m.done {
+					err = errors.New("querying old values post mutation is not allowed")
+				} else {
+					value, err = m.Client().ScreeningVerdict.Get(ctx, id)
+				}
+			})
+			return value, err
+		}
+		m.id = &id
+	}
+}
+
+// withScreeningVerdict sets the old ScreeningVerdict of the mutation.
+func withScreeningVerdict(node *ScreeningVerdict) screeningverdictOption {
+	return func(m *ScreeningVerdictMutation) {
+		m.oldValue = func(context.Context) (*ScreeningVerdict, error) {
+			return node, nil
+		}
+		m.id = &node.ID
+	}
+}
+
+// Client returns a new `ent.Client` from the mutation. If the mutation was
+// executed in a transaction (ent.Tx), a transactional client is returned.
+func (m ScreeningVerdictMutation) Client() *Client {
+	client := &Client{config: m.config}
+	client.init()
+	return client
+}
+
+// Tx returns an `ent.Tx` for mutations that were executed in transactions;
+// it returns an error otherwise.
+func (m ScreeningVerdictMutation) Tx() (*Tx, error) {
+	if _, ok := m.driver.(*txDriver); !ok {
+		return nil, errors.New("ent: mutation is not running in a transaction")
+	}
+	tx := &Tx{config: m.config}
+	tx.init()
+	return tx, nil
+}
+
+// SetID sets the value of the id field. Note that this
+// operation is only accepted on creation of ScreeningVerdict entities.
+func (m *ScreeningVerdictMutation) SetID(id pulid.ID) {
+	m.id = &id
+}
+
+// ID returns the ID value in the mutation. Note that the ID is only available
+// if it was provided to the builder or after it was returned from the database.
+func (m *ScreeningVerdictMutation) ID() (id pulid.ID, exists bool) {
+	if m.id == nil {
+		return
+	}
+	return *m.id, true
+}
+
+// IDs queries the database and returns the entity ids that match the mutation's predicate.
+// That means, if the mutation is applied within a transaction with an isolation level such
+// as sql.LevelSerializable, the returned ids match the ids of the rows that will be updated
+// or updated by the mutation.
+func (m *ScreeningVerdictMutation) IDs(ctx context.Context) ([]pulid.ID, error) {
+	switch {
+	case m.op.Is(OpUpdateOne | OpDeleteOne):
+		id, exists := m.ID()
+		if exists {
+			return []pulid.ID{id}, nil
+		}
+		fallthrough
+	case m.op.Is(OpUpdate | OpDelete):
+		return m.Client().ScreeningVerdict.Query().Where(m.predicates...).IDs(ctx)
+	default:
+		return nil, fmt.Errorf("IDs is not allowed on %s operations", m.op)
+	}
+}
+
+// SetOrganizationID sets the "organization_id" field.
+func (m *ScreeningVerdictMutation) SetOrganizationID(pu pulid.ID) {
+	m.organization_id = &pu
+}
+
+// OrganizationID returns the value of the "organization_id" field in the mutation.
+func (m *ScreeningVerdictMutation) OrganizationID() (r pulid.ID, exists bool) {
+	v := m.organization_id
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldOrganizationID returns the old "organization_id" field's value of the ScreeningVerdict entity.
+// If the ScreeningVerdict object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *ScreeningVerdictMutation) OldOrganizationID(ctx context.Context) (v pulid.ID, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldOrganizationID is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldOrganizationID requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldOrganizationID: %w", err)
+	}
+	return oldValue.OrganizationID, nil
+}
+
+// ResetOrganizationID resets all changes to the "organization_id" field.
+func (m *ScreeningVerdictMutation) ResetOrganizationID() {
+	m.organization_id = nil
+}
+
+// SetCreatedAt sets the "created_at" field.
+func (m *ScreeningVerdictMutation) SetCreatedAt(t time.Time) {
+	m.created_at = &t
+}
+
+// CreatedAt returns the value of the "created_at" field in the mutation.
+func (m *ScreeningVerdictMutation) CreatedAt() (r time.Time, exists bool) {
+	v := m.created_at
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldCreatedAt returns the old "created_at" field's value of the ScreeningVerdict entity.
+// If the ScreeningVerdict object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *ScreeningVerdictMutation) OldCreatedAt(ctx context.Context) (v time.Time, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldCreatedAt is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldCreatedAt requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldCreatedAt: %w", err)
+	}
+	return oldValue.CreatedAt, nil
+}
+
+// ResetCreatedAt resets all changes to the "created_at" field.
+func (m *ScreeningVerdictMutation) ResetCreatedAt() {
+	m.created_at = nil
+}
+
+// SetKey sets the "key" field.
+func (m *ScreeningVerdictMutation) SetKey(s string) {
+	m.key = &s
+}
+
+// Key returns the value of the "key" field in the mutation.
+func (m *ScreeningVerdictMutation) Key() (r string, exists bool) {
+	v := m.key
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldKey returns the old "key" field's value of the ScreeningVerdict entity.
+// If the ScreeningVerdict object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *ScreeningVerdictMutation) OldKey(ctx context.Context) (v string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldKey is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldKey requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldKey: %w", err)
+	}
+	return oldValue.Key, nil
+}
+
+// ResetKey resets all changes to the "key" field.
+func (m *ScreeningVerdictMutation) ResetKey() {
+	m.key = nil
+}
+
+// SetDecision sets the "decision" field.
+func (m *ScreeningVerdictMutation) SetDecision(sd schematype.ScreeningDecision) {
+	m.decision = &sd
+}
+
+// Decision returns the value of the "decision" field in the mutation.
+func (m *ScreeningVerdictMutation) Decision() (r schematype.ScreeningDecision, exists bool) {
+	v := m.decision
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldDecision returns the old "decision" field's value of the ScreeningVerdict entity.
+// If the ScreeningVerdict object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *ScreeningVerdictMutation) OldDecision(ctx context.Context) (v schematype.ScreeningDecision, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldDecision is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldDecision requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldDecision: %w", err)
+	}
+	return oldValue.Decision, nil
+}
+
+// ResetDecision resets all changes to the "decision" field.
+func (m *ScreeningVerdictMutation) ResetDecision() {
+	m.decision = nil
+}
+
+// SetReason sets the "reason" field.
+func (m *ScreeningVerdictMutation) SetReason(s string) {
+	m.reason = &s
+}
+
+// Reason returns the value of the "reason" field in the mutation.
+func (m *ScreeningVerdictMutation) Reason() (r string, exists bool) {
+	v := m.reason
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldReason returns the old "reason" field's value of the ScreeningVerdict entity.
+// If the ScreeningVerdict object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *ScreeningVerdictMutation) OldReason(ctx context.Context) (v string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldReason is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldReason requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldReason: %w", err)
+	}
+	return oldValue.Reason, nil
+}
+
+// ResetReason resets all changes to the "reason" field.
+func (m *ScreeningVerdictMutation) ResetReason() {
+	m.reason = nil
+}
+
+// Where appends a list predicates to the ScreeningVerdictMutation builder.
+func (m *ScreeningVerdictMutation) Where(ps ...predicate.ScreeningVerdict) {
+	m.predicates = append(m.predicates, ps...)
+}
+
+// WhereP appends storage-level predicates to the ScreeningVerdictMutation builder. Using this method,
+// users can use type-assertion to append predicates that do not depend on any generated package.
+func (m *ScreeningVerdictMutation) WhereP(ps ...func(*sql.Selector)) {
+	p := make([]predicate.ScreeningVerdict, len(ps))
+	for i := range ps {
+		p[i] = ps[i]
+	}
+	m.Where(p...)
+}
+
+// Op returns the operation name.
+func (m *ScreeningVerdictMutation) Op() Op {
+	return m.op
+}
+
+// SetOp allows setting the mutation operation.
+func (m *ScreeningVerdictMutation) SetOp(op Op) {
+	m.op = op
+}
+
+// Type returns the node type of this mutation (ScreeningVerdict).
+func (m *ScreeningVerdictMutation) Type() string {
+	return m.typ
+}
+
+// Fields returns all fields that were changed during this mutation. Note that in
+// order to get all numeric fields that were incremented/decremented, call
+// AddedFields().
+func (m *ScreeningVerdictMutation) Fields() []string {
+	fields := make([]string, 0, 5)
+	if m.organization_id != nil {
+		fields = append(fields, screeningverdict.FieldOrganizationID)
+	}
+	if m.created_at != nil {
+		fields = append(fields, screeningverdict.FieldCreatedAt)
+	}
+	if m.key != nil {
+		fields = append(fields, screeningverdict.FieldKey)
+	}
+	if m.decision != nil {
+		fields = append(fields, screeningverdict.FieldDecision)
+	}
+	if m.reason != nil {
+		fields = append(fields, screeningverdict.FieldReason)
+	}
+	return fields
+}
+
+// Field returns the value of a field with the given name. The second boolean
+// return value indicates that this field was not set, or was not defined in the
+// schema.
+func (m *ScreeningVerdictMutation) Field(name string) (ent.Value, bool) {
+	switch name {
+	case screeningverdict.FieldOrganizationID:
+		return m.OrganizationID()
+	case screeningverdict.FieldCreatedAt:
+		return m.CreatedAt()
+	case screeningverdict.FieldKey:
+		return m.Key()
+	case screeningverdict.FieldDecision:
+		return m.Decision()
+	case screeningverdict.FieldReason:
+		return m.Reason()
+	}
+	return nil, false
+}
+
+// OldField returns the old value of the field from the database. An error is
+// returned if the mutation operation is not UpdateOne, or the query to the
+// database failed.
+func (m *ScreeningVerdictMutation) OldField(ctx context.Context, name string) (ent.Value, error) {
+	switch name {
+	case screeningverdict.FieldOrganizationID:
+		return m.OldOrganizationID(ctx)
+	case screeningverdict.FieldCreatedAt:
+		return m.OldCreatedAt(ctx)
+	case screeningverdict.FieldKey:
+		return m.OldKey(ctx)
+	case screeningverdict.FieldDecision:
+		return m.OldDecision(ctx)
+	case screeningverdict.FieldReason:
+		return m.OldReason(ctx)
+	}
+	return nil, fmt.Errorf("unknown ScreeningVerdict field %s", name)
+}
+
+// SetField sets the value of a field with the given name. It returns an error if
+// the field is not defined in the schema, or if the type mismatched the field
+// type.
+func (m *ScreeningVerdictMutation) SetField(name string, value ent.Value) error {
+	switch name {
+	case screeningverdict.FieldOrganizationID:
+		v, ok := value.(pulid.ID)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetOrganizationID(v)
+		return nil
+	case screeningverdict.FieldCreatedAt:
+		v, ok := value.(time.Time)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetCreatedAt(v)
+		return nil
+	case screeningverdict.FieldKey:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetKey(v)
+		return nil
+	case screeningverdict.FieldDecision:
+		v, ok := value.(schematype.ScreeningDecision)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetDecision(v)
+		return nil
+	case screeningverdict.FieldReason:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetReason(v)
+		return nil
+	}
+	return fmt.Errorf("unknown ScreeningVerdict field %s", name)
+}
+
+// AddedFields returns all numeric fields that were incremented/decremented during
+// this mutation.
+func (m *ScreeningVerdictMutation) AddedFields() []string {
+	return nil
+}
+
+// AddedField returns the numeric value that was incremented/decremented on a field
+// with the given name. The second boolean return value indicates that this field
+// was not set, or was not defined in the schema.
+func (m *ScreeningVerdictMutation) AddedField(name string) (ent.Value, bool) {
+	return nil, false
+}
+
+// AddField adds the value to the field with the given name. It returns an error if
+// the field is not defined in the schema, or if the type mismatched the field
+// type.
+func (m *ScreeningVerdictMutation) AddField(name string, value ent.Value) error {
+	switch name {
+	}
+	return fmt.Errorf("unknown ScreeningVerdict numeric field %s", name)
+}
+
+// ClearedFields returns all nullable fields that were cleared during this
+// mutation.
+func (m *ScreeningVerdictMutation) ClearedFields() []string {
+	return nil
+}
+
+// FieldCleared returns a boolean indicating if a field with the given name was
+// cleared in this mutation.
+func (m *ScreeningVerdictMutation) FieldCleared(name string) bool {
+	_, ok := m.clearedFields[name]
+	return ok
+}
+
+// ClearField clears the value of the field with the given name. It returns an
+// error if the field is not defined in the schema.
+func (m *ScreeningVerdictMutation) ClearField(name string) error {
+	return fmt.Errorf("unknown ScreeningVerdict nullable field %s", name)
+}
+
+// ResetField resets all changes in the mutation for the field with the given name.
+// It returns an error if the field is not defined in the schema.
+func (m *ScreeningVerdictMutation) ResetField(name string) error {
+	switch name {
+	case screeningverdict.FieldOrganizationID:
+		m.ResetOrganizationID()
+		return nil
+	case screeningverdict.FieldCreatedAt:
+		m.ResetCreatedAt()
+		return nil
+	case screeningverdict.FieldKey:
+		m.ResetKey()
+		return nil
+	case screeningverdict.FieldDecision:
+		m.ResetDecision()
+		return nil
+	case screeningverdict.FieldReason:
+		m.ResetReason()
+		return nil
+	}
+	return fmt.Errorf("unknown ScreeningVerdict field %s", name)
+}
+
+// AddedEdges returns all edge names that were set/added in this mutation.
+func (m *ScreeningVerdictMutation) AddedEdges() []string {
+	edges := make([]string, 0, 0)
+	return edges
+}
+
+// AddedIDs returns all IDs (to other nodes) that were added for the given edge
+// name in this mutation.
+func (m *ScreeningVerdictMutation) AddedIDs(name string) []ent.Value {
+	return nil
+}
+
+// RemovedEdges returns all edge names that were removed in this mutation.
+func (m *ScreeningVerdictMutation) RemovedEdges() []string {
+	edges := make([]string, 0, 0)
+	return edges
+}
+
+// RemovedIDs returns all IDs (to other nodes) that were removed for the edge with
+// the given name in this mutation.
+func (m *ScreeningVerdictMutation) RemovedIDs(name string) []ent.Value {
+	return nil
+}
+
+// ClearedEdges returns all edge names that were cleared in this mutation.
+func (m *ScreeningVerdictMutation) ClearedEdges() []string {
+	edges := make([]string, 0, 0)
+	return edges
+}
+
+// EdgeCleared returns a boolean which indicates if the edge with the given name
+// was cleared in this mutation.
+func (m *ScreeningVerdictMutation) EdgeCleared(name string) bool {
+	return false
+}
+
+// ClearEdge clears the value of the edge with the given name. It returns an error
+// if that edge is not defined in the schema.
+func (m *ScreeningVerdictMutation) ClearEdge(name string) error {
+	return fmt.Errorf("unknown ScreeningVerdict unique edge %s", name)
+}
+
+// ResetEdge resets all changes to the edge with the given name in this mutation.
+// It returns an error if the edge is not defined in the schema.
+func (m *ScreeningVerdictMutation) ResetEdge(name string) error {
+	return fmt.Errorf("unknown ScreeningVerdict edge %s", name)
+}
+
 // StatusMappingMutation represents an operation that mutates the StatusMapping nodes in the graph.
 type StatusMappingMutation struct {
 	config
@@ -9072,48 +9768,56 @@ func (m *StatusMappingMutation) ResetEdge(name string) error {
 // SyncRunMutation represents an operation that mutates the SyncRun nodes in the graph.
 type SyncRunMutation struct {
 	config
-	op               Op
-	typ              string
-	id               *pulid.ID
-	organization_id  *pulid.ID
-	created_at       *time.Time
-	updated_at       *time.Time
-	kind             *syncrun.Kind
-	status           *syncrun.Status
-	started_at       *time.Time
-	finished_at      *time.Time
-	fetched          *int
-	addfetched       *int
-	imported         *int
-	addimported      *int
-	duplicates       *int
-	addduplicates    *int
-	invalid_phone    *int
-	addinvalid_phone *int
-	filtered_out     *int
-	addfiltered_out  *int
-	failed           *int
-	addfailed        *int
-	total            *int
-	addtotal         *int
-	error            *string
-	cursor           *string
-	since            *time.Time
-	as_of            *time.Time
-	lease_owner      *string
-	lease_expires_at *time.Time
-	job_id           *int64
-	addjob_id        *int64
-	screening        *schematype.ScreeningState
-	clearedFields    map[string]struct{}
-	trigger          *pulid.ID
-	clearedtrigger   bool
-	issues           map[pulid.ID]struct{}
-	removedissues    map[pulid.ID]struct{}
-	clearedissues    bool
-	done             bool
-	oldValue         func(context.Context) (*SyncRun, error)
-	predicates       []predicate.SyncRun
+	op                  Op
+	typ                 string
+	id                  *pulid.ID
+	organization_id     *pulid.ID
+	created_at          *time.Time
+	updated_at          *time.Time
+	kind                *syncrun.Kind
+	status              *syncrun.Status
+	started_at          *time.Time
+	finished_at         *time.Time
+	fetched             *int
+	addfetched          *int
+	imported            *int
+	addimported         *int
+	duplicates          *int
+	addduplicates       *int
+	invalid_phone       *int
+	addinvalid_phone    *int
+	filtered_out        *int
+	addfiltered_out     *int
+	failed              *int
+	addfailed           *int
+	screened            *int
+	addscreened         *int
+	screened_out        *int
+	addscreened_out     *int
+	unsure              *int
+	addunsure           *int
+	screening_tokens    *int
+	addscreening_tokens *int
+	total               *int
+	addtotal            *int
+	error               *string
+	cursor              *string
+	since               *time.Time
+	as_of               *time.Time
+	lease_owner         *string
+	lease_expires_at    *time.Time
+	job_id              *int64
+	addjob_id           *int64
+	screening           *schematype.ScreeningState
+	clearedFields       map[string]struct{}
+	trigger             *pulid.ID
+	clearedtrigger      bool
+	issues              map[pulid.ID]struct{}
+	removedissues       map[pulid.ID]struct{}
+	clearedissues       bool
+	done                bool
+	oldValue            func(context.Context) (*SyncRun, error)
+	predicates          []predicate.SyncRun
 }
 
 var _ ent.Mutation = (*SyncRunMutation)(nil)
@@ -9870,6 +10574,230 @@ func (m *SyncRunMutation) ResetFailed() {
 	m.addfailed = nil
 }
 
+// SetScreened sets the "screened" field.
+func (m *SyncRunMutation) SetScreened(i int) {
+	m.screened = &i
+	m.addscreened = nil
+}
+
+// Screened returns the value of the "screened" field in the mutation.
+func (m *SyncRunMutation) Screened() (r int, exists bool) {
+	v := m.screened
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldScreened returns the old "screened" field's value of the SyncRun entity.
+// If the SyncRun object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *SyncRunMutation) OldScreened(ctx context.Context) (v int, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldScreened is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldScreened requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldScreened: %w", err)
+	}
+	return oldValue.Screened, nil
+}
+
+// AddScreened adds i to the "screened" field.
+func (m *SyncRunMutation) AddScreened(i int) {
+	if m.addscreened != nil {
+		*m.addscreened += i
+	} else {
+		m.addscreened = &i
+	}
+}
+
+// AddedScreened returns the value that was added to the "screened" field in this mutation.
+func (m *SyncRunMutation) AddedScreened() (r int, exists bool) {
+	v := m.addscreened
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// ResetScreened resets all changes to the "screened" field.
+func (m *SyncRunMutation) ResetScreened() {
+	m.screened = nil
+	m.addscreened = nil
+}
+
+// SetScreenedOut sets the "screened_out" field.
+func (m *SyncRunMutation) SetScreenedOut(i int) {
+	m.screened_out = &i
+	m.addscreened_out = nil
+}
+
+// ScreenedOut returns the value of the "screened_out" field in the mutation.
+func (m *SyncRunMutation) ScreenedOut() (r int, exists bool) {
+	v := m.screened_out
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldScreenedOut returns the old "screened_out" field's value of the SyncRun entity.
+// If the SyncRun object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *SyncRunMutation) OldScreenedOut(ctx context.Context) (v int, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldScreenedOut is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldScreenedOut requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldScreenedOut: %w", err)
+	}
+	return oldValue.ScreenedOut, nil
+}
+
+// AddScreenedOut adds i to the "screened_out" field.
+func (m *SyncRunMutation) AddScreenedOut(i int) {
+	if m.addscreened_out != nil {
+		*m.addscreened_out += i
+	} else {
+		m.addscreened_out = &i
+	}
+}
+
+// AddedScreenedOut returns the value that was added to the "screened_out" field in this mutation.
+func (m *SyncRunMutation) AddedScreenedOut() (r int, exists bool) {
+	v := m.addscreened_out
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// ResetScreenedOut resets all changes to the "screened_out" field.
+func (m *SyncRunMutation) ResetScreenedOut() {
+	m.screened_out = nil
+	m.addscreened_out = nil
+}
+
+// SetUnsure sets the "unsure" field.
+func (m *SyncRunMutation) SetUnsure(i int) {
+	m.unsure = &i
+	m.addunsure = nil
+}
+
+// Unsure returns the value of the "unsure" field in the mutation.
+func (m *SyncRunMutation) Unsure() (r int, exists bool) {
+	v := m.unsure
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldUnsure returns the old "unsure" field's value of the SyncRun entity.
+// If the SyncRun object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *SyncRunMutation) OldUnsure(ctx context.Context) (v int, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldUnsure is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldUnsure requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldUnsure: %w", err)
+	}
+	return oldValue.Unsure, nil
+}
+
+// AddUnsure adds i to the "unsure" field.
+func (m *SyncRunMutation) AddUnsure(i int) {
+	if m.addunsure != nil {
+		*m.addunsure += i
+	} else {
+		m.addunsure = &i
+	}
+}
+
+// AddedUnsure returns the value that was added to the "unsure" field in this mutation.
+func (m *SyncRunMutation) AddedUnsure() (r int, exists bool) {
+	v := m.addunsure
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// ResetUnsure resets all changes to the "unsure" field.
+func (m *SyncRunMutation) ResetUnsure() {
+	m.unsure = nil
+	m.addunsure = nil
+}
+
+// SetScreeningTokens sets the "screening_tokens" field.
+func (m *SyncRunMutation) SetScreeningTokens(i int) {
+	m.screening_tokens = &i
+	m.addscreening_tokens = nil
+}
+
+// ScreeningTokens returns the value of the "screening_tokens" field in the mutation.
+func (m *SyncRunMutation) ScreeningTokens() (r int, exists bool) {
+	v := m.screening_tokens
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldScreeningTokens returns the old "screening_tokens" field's value of the SyncRun entity.
+// If the SyncRun object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *SyncRunMutation) OldScreeningTokens(ctx context.Context) (v int, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldScreeningTokens is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldScreeningTokens requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldScreeningTokens: %w", err)
+	}
+	return oldValue.ScreeningTokens, nil
+}
+
+// AddScreeningTokens adds i to the "screening_tokens" field.
+func (m *SyncRunMutation) AddScreeningTokens(i int) {
+	if m.addscreening_tokens != nil {
+		*m.addscreening_tokens += i
+	} else {
+		m.addscreening_tokens = &i
+	}
+}
+
+// AddedScreeningTokens returns the value that was added to the "screening_tokens" field in this mutation.
+func (m *SyncRunMutation) AddedScreeningTokens() (r int, exists bool) {
+	v := m.addscreening_tokens
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// ResetScreeningTokens resets all changes to the "screening_tokens" field.
+func (m *SyncRunMutation) ResetScreeningTokens() {
+	m.screening_tokens = nil
+	m.addscreening_tokens = nil
+}
+
 // SetTotal sets the "total" field.
 func (m *SyncRunMutation) SetTotal(i int) {
 	m.total = &i
@@ -10442,7 +11370,7 @@ func (m *SyncRunMutation) Type() string {
 // order to get all numeric fields that were incremented/decremented, call
 // AddedFields().
 func (m *SyncRunMutation) Fields() []string {
-	fields := make([]string, 0, 23)
+	fields := make([]string, 0, 27)
 	if m.organization_id != nil {
 		fields = append(fields, syncrun.FieldOrganizationID)
 	}
@@ -10484,6 +11412,18 @@ func (m *SyncRunMutation) Fields() []string {
 	}
 	if m.failed != nil {
 		fields = append(fields, syncrun.FieldFailed)
+	}
+	if m.screened != nil {
+		fields = append(fields, syncrun.FieldScreened)
+	}
+	if m.screened_out != nil {
+		fields = append(fields, syncrun.FieldScreenedOut)
+	}
+	if m.unsure != nil {
+		fields = append(fields, syncrun.FieldUnsure)
+	}
+	if m.screening_tokens != nil {
+		fields = append(fields, syncrun.FieldScreeningTokens)
 	}
 	if m.total != nil {
 		fields = append(fields, syncrun.FieldTotal)
@@ -10548,6 +11488,14 @@ func (m *SyncRunMutation) Field(name string) (ent.Value, bool) {
 		return m.FilteredOut()
 	case syncrun.FieldFailed:
 		return m.Failed()
+	case syncrun.FieldScreened:
+		return m.Screened()
+	case syncrun.FieldScreenedOut:
+		return m.ScreenedOut()
+	case syncrun.FieldUnsure:
+		return m.Unsure()
+	case syncrun.FieldScreeningTokens:
+		return m.ScreeningTokens()
 	case syncrun.FieldTotal:
 		return m.Total()
 	case syncrun.FieldError:
@@ -10603,6 +11551,14 @@ func (m *SyncRunMutation) OldField(ctx context.Context, name string) (ent.Value,
 		return m.OldFilteredOut(ctx)
 	case syncrun.FieldFailed:
 		return m.OldFailed(ctx)
+	case syncrun.FieldScreened:
+		return m.OldScreened(ctx)
+	case syncrun.FieldScreenedOut:
+		return m.OldScreenedOut(ctx)
+	case syncrun.FieldUnsure:
+		return m.OldUnsure(ctx)
+	case syncrun.FieldScreeningTokens:
+		return m.OldScreeningTokens(ctx)
 	case syncrun.FieldTotal:
 		return m.OldTotal(ctx)
 	case syncrun.FieldError:
@@ -10728,6 +11684,34 @@ func (m *SyncRunMutation) SetField(name string, value ent.Value) error {
 		}
 		m.SetFailed(v)
 		return nil
+	case syncrun.FieldScreened:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetScreened(v)
+		return nil
+	case syncrun.FieldScreenedOut:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetScreenedOut(v)
+		return nil
+	case syncrun.FieldUnsure:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetUnsure(v)
+		return nil
+	case syncrun.FieldScreeningTokens:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetScreeningTokens(v)
+		return nil
 	case syncrun.FieldTotal:
 		v, ok := value.(int)
 		if !ok {
@@ -10817,6 +11801,18 @@ func (m *SyncRunMutation) AddedFields() []string {
 	if m.addfailed != nil {
 		fields = append(fields, syncrun.FieldFailed)
 	}
+	if m.addscreened != nil {
+		fields = append(fields, syncrun.FieldScreened)
+	}
+	if m.addscreened_out != nil {
+		fields = append(fields, syncrun.FieldScreenedOut)
+	}
+	if m.addunsure != nil {
+		fields = append(fields, syncrun.FieldUnsure)
+	}
+	if m.addscreening_tokens != nil {
+		fields = append(fields, syncrun.FieldScreeningTokens)
+	}
 	if m.addtotal != nil {
 		fields = append(fields, syncrun.FieldTotal)
 	}
@@ -10843,6 +11839,14 @@ func (m *SyncRunMutation) AddedField(name string) (ent.Value, bool) {
 		return m.AddedFilteredOut()
 	case syncrun.FieldFailed:
 		return m.AddedFailed()
+	case syncrun.FieldScreened:
+		return m.AddedScreened()
+	case syncrun.FieldScreenedOut:
+		return m.AddedScreenedOut()
+	case syncrun.FieldUnsure:
+		return m.AddedUnsure()
+	case syncrun.FieldScreeningTokens:
+		return m.AddedScreeningTokens()
 	case syncrun.FieldTotal:
 		return m.AddedTotal()
 	case syncrun.FieldJobID:
@@ -10897,6 +11901,34 @@ func (m *SyncRunMutation) AddField(name string, value ent.Value) error {
 			return fmt.Errorf("unexpected type %T for field %s", value, name)
 		}
 		m.AddFailed(v)
+		return nil
+	case syncrun.FieldScreened:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.AddScreened(v)
+		return nil
+	case syncrun.FieldScreenedOut:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.AddScreenedOut(v)
+		return nil
+	case syncrun.FieldUnsure:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.AddUnsure(v)
+		return nil
+	case syncrun.FieldScreeningTokens:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.AddScreeningTokens(v)
 		return nil
 	case syncrun.FieldTotal:
 		v, ok := value.(int)
@@ -11037,6 +12069,18 @@ func (m *SyncRunMutation) ResetField(name string) error {
 		return nil
 	case syncrun.FieldFailed:
 		m.ResetFailed()
+		return nil
+	case syncrun.FieldScreened:
+		m.ResetScreened()
+		return nil
+	case syncrun.FieldScreenedOut:
+		m.ResetScreenedOut()
+		return nil
+	case syncrun.FieldUnsure:
+		m.ResetUnsure()
+		return nil
+	case syncrun.FieldScreeningTokens:
+		m.ResetScreeningTokens()
 		return nil
 	case syncrun.FieldTotal:
 		m.ResetTotal()
@@ -11184,6 +12228,7 @@ type TriggerMutation struct {
 	search_type              *string
 	search_params            *map[string]interface{}
 	description              *string
+	import_unsure            *bool
 	pushback_enabled         *bool
 	sync_interval_seconds    *int
 	addsync_interval_seconds *int
@@ -11643,6 +12688,42 @@ func (m *TriggerMutation) OldDescription(ctx context.Context) (v string, err err
 // ResetDescription resets all changes to the "description" field.
 func (m *TriggerMutation) ResetDescription() {
 	m.description = nil
+}
+
+// SetImportUnsure sets the "import_unsure" field.
+func (m *TriggerMutation) SetImportUnsure(b bool) {
+	m.import_unsure = &b
+}
+
+// ImportUnsure returns the value of the "import_unsure" field in the mutation.
+func (m *TriggerMutation) ImportUnsure() (r bool, exists bool) {
+	v := m.import_unsure
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldImportUnsure returns the old "import_unsure" field's value of the Trigger entity.
+// If the Trigger object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *TriggerMutation) OldImportUnsure(ctx context.Context) (v bool, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldImportUnsure is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldImportUnsure requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldImportUnsure: %w", err)
+	}
+	return oldValue.ImportUnsure, nil
+}
+
+// ResetImportUnsure resets all changes to the "import_unsure" field.
+func (m *TriggerMutation) ResetImportUnsure() {
+	m.import_unsure = nil
 }
 
 // SetPushbackEnabled sets the "pushback_enabled" field.
@@ -12361,7 +13442,7 @@ func (m *TriggerMutation) Type() string {
 // order to get all numeric fields that were incremented/decremented, call
 // AddedFields().
 func (m *TriggerMutation) Fields() []string {
-	fields := make([]string, 0, 17)
+	fields := make([]string, 0, 18)
 	if m.organization_id != nil {
 		fields = append(fields, trigger.FieldOrganizationID)
 	}
@@ -12388,6 +13469,9 @@ func (m *TriggerMutation) Fields() []string {
 	}
 	if m.description != nil {
 		fields = append(fields, trigger.FieldDescription)
+	}
+	if m.import_unsure != nil {
+		fields = append(fields, trigger.FieldImportUnsure)
 	}
 	if m.pushback_enabled != nil {
 		fields = append(fields, trigger.FieldPushbackEnabled)
@@ -12439,6 +13523,8 @@ func (m *TriggerMutation) Field(name string) (ent.Value, bool) {
 		return m.SearchParams()
 	case trigger.FieldDescription:
 		return m.Description()
+	case trigger.FieldImportUnsure:
+		return m.ImportUnsure()
 	case trigger.FieldPushbackEnabled:
 		return m.PushbackEnabled()
 	case trigger.FieldSyncIntervalSeconds:
@@ -12482,6 +13568,8 @@ func (m *TriggerMutation) OldField(ctx context.Context, name string) (ent.Value,
 		return m.OldSearchParams(ctx)
 	case trigger.FieldDescription:
 		return m.OldDescription(ctx)
+	case trigger.FieldImportUnsure:
+		return m.OldImportUnsure(ctx)
 	case trigger.FieldPushbackEnabled:
 		return m.OldPushbackEnabled(ctx)
 	case trigger.FieldSyncIntervalSeconds:
@@ -12569,6 +13657,13 @@ func (m *TriggerMutation) SetField(name string, value ent.Value) error {
 			return fmt.Errorf("unexpected type %T for field %s", value, name)
 		}
 		m.SetDescription(v)
+		return nil
+	case trigger.FieldImportUnsure:
+		v, ok := value.(bool)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetImportUnsure(v)
 		return nil
 	case trigger.FieldPushbackEnabled:
 		v, ok := value.(bool)
@@ -12749,6 +13844,9 @@ func (m *TriggerMutation) ResetField(name string) error {
 		return nil
 	case trigger.FieldDescription:
 		m.ResetDescription()
+		return nil
+	case trigger.FieldImportUnsure:
+		m.ResetImportUnsure()
 		return nil
 	case trigger.FieldPushbackEnabled:
 		m.ResetPushbackEnabled()

@@ -36,7 +36,7 @@ type SyncRun struct {
 	StartedAt *time.Time `json:"started_at,omitempty"`
 	// When the run ended; null while it is QUEUED or RUNNING.
 	FinishedAt *time.Time `json:"finished_at,omitempty"`
-	// Records fetched from the external system and processed so far. Always imported + duplicates + invalidPhone + filteredOut + failed.
+	// Records fetched from the external system and processed so far. Always imported + duplicates + invalidPhone + filteredOut + failed + screenedOut.
 	Fetched int `json:"fetched,omitempty"`
 	// Contacts created.
 	Imported int `json:"imported,omitempty"`
@@ -48,6 +48,14 @@ type SyncRun struct {
 	FilteredOut int `json:"filtered_out,omitempty"`
 	// Records the connector could not read completely (INVALID_RECORD import issues).
 	Failed int `json:"failed,omitempty"`
+	// Records judged against the trigger's description (screening ACTIVE): the records that passed every other check, decided by the model or taken from earlier decisions on the same data.
+	Screened int `json:"screened,omitempty"`
+	// Records not imported because of their screening decision (SCREENED_OUT import issues): NO_MATCH, and UNSURE when the trigger's importUnsure is off.
+	ScreenedOut int `json:"screened_out,omitempty"`
+	// Records the model could not judge for lack of data (decision UNSURE), imported or not by the trigger's importUnsure.
+	Unsure int `json:"unsure,omitempty"`
+	// Tokens the screening model reported for this run's requests (prompt and completion); decisions reused from earlier runs cost none.
+	ScreeningTokens int `json:"screening_tokens,omitempty"`
 	// How many records the external system says the search matches, when it says so; null otherwise.
 	Total *int `json:"total,omitempty"`
 	// Why a PARTIAL or FAILED run did not succeed, or a note on a SUCCEEDED run that fetched nothing (an external system's error text is cut to 300 characters); null otherwise.
@@ -64,7 +72,7 @@ type SyncRun struct {
 	LeaseExpiresAt *time.Time `json:"lease_expires_at,omitempty"`
 	// JobID holds the value of the "job_id" field.
 	JobID *int64 `json:"job_id,omitempty"`
-	// Whether the trigger's description was applied to this run's records, as the trigger stood when the run was queued: NOT_CONFIGURED means it was not, since the server has no screening model.
+	// Whether the trigger's description is applied to this run's records: as the trigger stood when the run was queued, and as it was worked once a worker took it. NOT_CONFIGURED means it was not, since the server has no screening model.
 	Screening schematype.ScreeningState `json:"screening,omitempty"`
 	// Edges holds the relations/edges for other nodes in the graph.
 	// The values are being populated by the SyncRunQuery when eager-loading is set.
@@ -114,7 +122,7 @@ func (*SyncRun) scanValues(columns []string) ([]any, error) {
 		switch columns[i] {
 		case syncrun.FieldID, syncrun.FieldOrganizationID, syncrun.FieldTriggerID:
 			values[i] = new(pulid.ID)
-		case syncrun.FieldFetched, syncrun.FieldImported, syncrun.FieldDuplicates, syncrun.FieldInvalidPhone, syncrun.FieldFilteredOut, syncrun.FieldFailed, syncrun.FieldTotal, syncrun.FieldJobID:
+		case syncrun.FieldFetched, syncrun.FieldImported, syncrun.FieldDuplicates, syncrun.FieldInvalidPhone, syncrun.FieldFilteredOut, syncrun.FieldFailed, syncrun.FieldScreened, syncrun.FieldScreenedOut, syncrun.FieldUnsure, syncrun.FieldScreeningTokens, syncrun.FieldTotal, syncrun.FieldJobID:
 			values[i] = new(sql.NullInt64)
 		case syncrun.FieldKind, syncrun.FieldStatus, syncrun.FieldError, syncrun.FieldCursor, syncrun.FieldLeaseOwner, syncrun.FieldScreening:
 			values[i] = new(sql.NullString)
@@ -226,6 +234,30 @@ func (_m *SyncRun) assignValues(columns []string, values []any) error {
 				return fmt.Errorf("unexpected type %T for field failed", values[i])
 			} else if value.Valid {
 				_m.Failed = int(value.Int64)
+			}
+		case syncrun.FieldScreened:
+			if value, ok := values[i].(*sql.NullInt64); !ok {
+				return fmt.Errorf("unexpected type %T for field screened", values[i])
+			} else if value.Valid {
+				_m.Screened = int(value.Int64)
+			}
+		case syncrun.FieldScreenedOut:
+			if value, ok := values[i].(*sql.NullInt64); !ok {
+				return fmt.Errorf("unexpected type %T for field screened_out", values[i])
+			} else if value.Valid {
+				_m.ScreenedOut = int(value.Int64)
+			}
+		case syncrun.FieldUnsure:
+			if value, ok := values[i].(*sql.NullInt64); !ok {
+				return fmt.Errorf("unexpected type %T for field unsure", values[i])
+			} else if value.Valid {
+				_m.Unsure = int(value.Int64)
+			}
+		case syncrun.FieldScreeningTokens:
+			if value, ok := values[i].(*sql.NullInt64); !ok {
+				return fmt.Errorf("unexpected type %T for field screening_tokens", values[i])
+			} else if value.Valid {
+				_m.ScreeningTokens = int(value.Int64)
 			}
 		case syncrun.FieldTotal:
 			if value, ok := values[i].(*sql.NullInt64); !ok {
@@ -379,6 +411,18 @@ func (_m *SyncRun) String() string {
 	builder.WriteString(", ")
 	builder.WriteString("failed=")
 	builder.WriteString(fmt.Sprintf("%v", _m.Failed))
+	builder.WriteString(", ")
+	builder.WriteString("screened=")
+	builder.WriteString(fmt.Sprintf("%v", _m.Screened))
+	builder.WriteString(", ")
+	builder.WriteString("screened_out=")
+	builder.WriteString(fmt.Sprintf("%v", _m.ScreenedOut))
+	builder.WriteString(", ")
+	builder.WriteString("unsure=")
+	builder.WriteString(fmt.Sprintf("%v", _m.Unsure))
+	builder.WriteString(", ")
+	builder.WriteString("screening_tokens=")
+	builder.WriteString(fmt.Sprintf("%v", _m.ScreeningTokens))
 	builder.WriteString(", ")
 	if v := _m.Total; v != nil {
 		builder.WriteString("total=")

@@ -199,6 +199,62 @@ func (_c *SyncRunCreate) SetNillableFailed(v *int) *SyncRunCreate {
 	return _c
 }
 
+// SetScreened sets the "screened" field.
+func (_c *SyncRunCreate) SetScreened(v int) *SyncRunCreate {
+	_c.mutation.SetScreened(v)
+	return _c
+}
+
+// SetNillableScreened sets the "screened" field if the given value is not nil.
+func (_c *SyncRunCreate) SetNillableScreened(v *int) *SyncRunCreate {
+	if v != nil {
+		_c.SetScreened(*v)
+	}
+	return _c
+}
+
+// SetScreenedOut sets the "screened_out" field.
+func (_c *SyncRunCreate) SetScreenedOut(v int) *SyncRunCreate {
+	_c.mutation.SetScreenedOut(v)
+	return _c
+}
+
+// SetNillableScreenedOut sets the "screened_out" field if the given value is not nil.
+func (_c *SyncRunCreate) SetNillableScreenedOut(v *int) *SyncRunCreate {
+	if v != nil {
+		_c.SetScreenedOut(*v)
+	}
+	return _c
+}
+
+// SetUnsure sets the "unsure" field.
+func (_c *SyncRunCreate) SetUnsure(v int) *SyncRunCreate {
+	_c.mutation.SetUnsure(v)
+	return _c
+}
+
+// SetNillableUnsure sets the "unsure" field if the given value is not nil.
+func (_c *SyncRunCreate) SetNillableUnsure(v *int) *SyncRunCreate {
+	if v != nil {
+		_c.SetUnsure(*v)
+	}
+	return _c
+}
+
+// SetScreeningTokens sets the "screening_tokens" field.
+func (_c *SyncRunCreate) SetScreeningTokens(v int) *SyncRunCreate {
+	_c.mutation.SetScreeningTokens(v)
+	return _c
+}
+
+// SetNillableScreeningTokens sets the "screening_tokens" field if the given value is not nil.
+func (_c *SyncRunCreate) SetNillableScreeningTokens(v *int) *SyncRunCreate {
+	if v != nil {
+		_c.SetScreeningTokens(*v)
+	}
+	return _c
+}
+
 // SetTotal sets the "total" field.
 func (_c *SyncRunCreate) SetTotal(v int) *SyncRunCreate {
 	_c.mutation.SetTotal(v)
@@ -438,6 +494,22 @@ func (_c *SyncRunCreate) defaults() error {
 		v := syncrun.DefaultFailed
 		_c.mutation.SetFailed(v)
 	}
+	if _, ok := _c.mutation.Screened(); !ok {
+		v := syncrun.DefaultScreened
+		_c.mutation.SetScreened(v)
+	}
+	if _, ok := _c.mutation.ScreenedOut(); !ok {
+		v := syncrun.DefaultScreenedOut
+		_c.mutation.SetScreenedOut(v)
+	}
+	if _, ok := _c.mutation.Unsure(); !ok {
+		v := syncrun.DefaultUnsure
+		_c.mutation.SetUnsure(v)
+	}
+	if _, ok := _c.mutation.ScreeningTokens(); !ok {
+		v := syncrun.DefaultScreeningTokens
+		_c.mutation.SetScreeningTokens(v)
+	}
 	if _, ok := _c.mutation.Cursor(); !ok {
 		v := syncrun.DefaultCursor
 		_c.mutation.SetCursor(v)
@@ -508,6 +580,18 @@ func (_c *SyncRunCreate) check() error {
 	}
 	if _, ok := _c.mutation.Failed(); !ok {
 		return &ValidationError{Name: "failed", err: errors.New(`ent: missing required field "SyncRun.failed"`)}
+	}
+	if _, ok := _c.mutation.Screened(); !ok {
+		return &ValidationError{Name: "screened", err: errors.New(`ent: missing required field "SyncRun.screened"`)}
+	}
+	if _, ok := _c.mutation.ScreenedOut(); !ok {
+		return &ValidationError{Name: "screened_out", err: errors.New(`ent: missing required field "SyncRun.screened_out"`)}
+	}
+	if _, ok := _c.mutation.Unsure(); !ok {
+		return &ValidationError{Name: "unsure", err: errors.New(`ent: missing required field "SyncRun.unsure"`)}
+	}
+	if _, ok := _c.mutation.ScreeningTokens(); !ok {
+		return &ValidationError{Name: "screening_tokens", err: errors.New(`ent: missing required field "SyncRun.screening_tokens"`)}
 	}
 	if _, ok := _c.mutation.Cursor(); !ok {
 		return &ValidationError{Name: "cursor", err: errors.New(`ent: missing required field "SyncRun.cursor"`)}
@@ -610,6 +694,22 @@ func (_c *SyncRunCreate) createSpec() (*SyncRun, *sqlgraph.CreateSpec) {
 	if value, ok := _c.mutation.Failed(); ok {
 		_spec.SetField(syncrun.FieldFailed, field.TypeInt, value)
 		_node.Failed = value
+	}
+	if value, ok := _c.mutation.Screened(); ok {
+		_spec.SetField(syncrun.FieldScreened, field.TypeInt, value)
+		_node.Screened = value
+	}
+	if value, ok := _c.mutation.ScreenedOut(); ok {
+		_spec.SetField(syncrun.FieldScreenedOut, field.TypeInt, value)
+		_node.ScreenedOut = value
+	}
+	if value, ok := _c.mutation.Unsure(); ok {
+		_spec.SetField(syncrun.FieldUnsure, field.TypeInt, value)
+		_node.Unsure = value
+	}
+	if value, ok := _c.mutation.ScreeningTokens(); ok {
+		_spec.SetField(syncrun.FieldScreeningTokens, field.TypeInt, value)
+		_node.ScreeningTokens = value
 	}
 	if value, ok := _c.mutation.Total(); ok {
 		_spec.SetField(syncrun.FieldTotal, field.TypeInt, value)
@@ -900,6 +1000,78 @@ func (u *SyncRunUpsert) AddFailed(v int) *SyncRunUpsert {
 	return u
 }
 
+// SetScreened sets the "screened" field.
+func (u *SyncRunUpsert) SetScreened(v int) *SyncRunUpsert {
+	u.Set(syncrun.FieldScreened, v)
+	return u
+}
+
+// UpdateScreened sets the "screened" field to the value that was provided on create.
+func (u *SyncRunUpsert) UpdateScreened() *SyncRunUpsert {
+	u.SetExcluded(syncrun.FieldScreened)
+	return u
+}
+
+// AddScreened adds v to the "screened" field.
+func (u *SyncRunUpsert) AddScreened(v int) *SyncRunUpsert {
+	u.Add(syncrun.FieldScreened, v)
+	return u
+}
+
+// SetScreenedOut sets the "screened_out" field.
+func (u *SyncRunUpsert) SetScreenedOut(v int) *SyncRunUpsert {
+	u.Set(syncrun.FieldScreenedOut, v)
+	return u
+}
+
+// UpdateScreenedOut sets the "screened_out" field to the value that was provided on create.
+func (u *SyncRunUpsert) UpdateScreenedOut() *SyncRunUpsert {
+	u.SetExcluded(syncrun.FieldScreenedOut)
+	return u
+}
+
+// AddScreenedOut adds v to the "screened_out" field.
+func (u *SyncRunUpsert) AddScreenedOut(v int) *SyncRunUpsert {
+	u.Add(syncrun.FieldScreenedOut, v)
+	return u
+}
+
+// SetUnsure sets the "unsure" field.
+func (u *SyncRunUpsert) SetUnsure(v int) *SyncRunUpsert {
+	u.Set(syncrun.FieldUnsure, v)
+	return u
+}
+
+// UpdateUnsure sets the "unsure" field to the value that was provided on create.
+func (u *SyncRunUpsert) UpdateUnsure() *SyncRunUpsert {
+	u.SetExcluded(syncrun.FieldUnsure)
+	return u
+}
+
+// AddUnsure adds v to the "unsure" field.
+func (u *SyncRunUpsert) AddUnsure(v int) *SyncRunUpsert {
+	u.Add(syncrun.FieldUnsure, v)
+	return u
+}
+
+// SetScreeningTokens sets the "screening_tokens" field.
+func (u *SyncRunUpsert) SetScreeningTokens(v int) *SyncRunUpsert {
+	u.Set(syncrun.FieldScreeningTokens, v)
+	return u
+}
+
+// UpdateScreeningTokens sets the "screening_tokens" field to the value that was provided on create.
+func (u *SyncRunUpsert) UpdateScreeningTokens() *SyncRunUpsert {
+	u.SetExcluded(syncrun.FieldScreeningTokens)
+	return u
+}
+
+// AddScreeningTokens adds v to the "screening_tokens" field.
+func (u *SyncRunUpsert) AddScreeningTokens(v int) *SyncRunUpsert {
+	u.Add(syncrun.FieldScreeningTokens, v)
+	return u
+}
+
 // SetTotal sets the "total" field.
 func (u *SyncRunUpsert) SetTotal(v int) *SyncRunUpsert {
 	u.Set(syncrun.FieldTotal, v)
@@ -1050,6 +1222,18 @@ func (u *SyncRunUpsert) ClearJobID() *SyncRunUpsert {
 	return u
 }
 
+// SetScreening sets the "screening" field.
+func (u *SyncRunUpsert) SetScreening(v schematype.ScreeningState) *SyncRunUpsert {
+	u.Set(syncrun.FieldScreening, v)
+	return u
+}
+
+// UpdateScreening sets the "screening" field to the value that was provided on create.
+func (u *SyncRunUpsert) UpdateScreening() *SyncRunUpsert {
+	u.SetExcluded(syncrun.FieldScreening)
+	return u
+}
+
 // UpdateNewValues updates the mutable fields using the new values that were set on create except the ID field.
 // Using this option is equivalent to using:
 //
@@ -1078,9 +1262,6 @@ func (u *SyncRunUpsertOne) UpdateNewValues() *SyncRunUpsertOne {
 		}
 		if _, exists := u.create.mutation.Kind(); exists {
 			s.SetIgnore(syncrun.FieldKind)
-		}
-		if _, exists := u.create.mutation.Screening(); exists {
-			s.SetIgnore(syncrun.FieldScreening)
 		}
 	}))
 	return u
@@ -1309,6 +1490,90 @@ func (u *SyncRunUpsertOne) UpdateFailed() *SyncRunUpsertOne {
 	})
 }
 
+// SetScreened sets the "screened" field.
+func (u *SyncRunUpsertOne) SetScreened(v int) *SyncRunUpsertOne {
+	return u.Update(func(s *SyncRunUpsert) {
+		s.SetScreened(v)
+	})
+}
+
+// AddScreened adds v to the "screened" field.
+func (u *SyncRunUpsertOne) AddScreened(v int) *SyncRunUpsertOne {
+	return u.Update(func(s *SyncRunUpsert) {
+		s.AddScreened(v)
+	})
+}
+
+// UpdateScreened sets the "screened" field to the value that was provided on create.
+func (u *SyncRunUpsertOne) UpdateScreened() *SyncRunUpsertOne {
+	return u.Update(func(s *SyncRunUpsert) {
+		s.UpdateScreened()
+	})
+}
+
+// SetScreenedOut sets the "screened_out" field.
+func (u *SyncRunUpsertOne) SetScreenedOut(v int) *SyncRunUpsertOne {
+	return u.Update(func(s *SyncRunUpsert) {
+		s.SetScreenedOut(v)
+	})
+}
+
+// AddScreenedOut adds v to the "screened_out" field.
+func (u *SyncRunUpsertOne) AddScreenedOut(v int) *SyncRunUpsertOne {
+	return u.Update(func(s *SyncRunUpsert) {
+		s.AddScreenedOut(v)
+	})
+}
+
+// UpdateScreenedOut sets the "screened_out" field to the value that was provided on create.
+func (u *SyncRunUpsertOne) UpdateScreenedOut() *SyncRunUpsertOne {
+	return u.Update(func(s *SyncRunUpsert) {
+		s.UpdateScreenedOut()
+	})
+}
+
+// SetUnsure sets the "unsure" field.
+func (u *SyncRunUpsertOne) SetUnsure(v int) *SyncRunUpsertOne {
+	return u.Update(func(s *SyncRunUpsert) {
+		s.SetUnsure(v)
+	})
+}
+
+// AddUnsure adds v to the "unsure" field.
+func (u *SyncRunUpsertOne) AddUnsure(v int) *SyncRunUpsertOne {
+	return u.Update(func(s *SyncRunUpsert) {
+		s.AddUnsure(v)
+	})
+}
+
+// UpdateUnsure sets the "unsure" field to the value that was provided on create.
+func (u *SyncRunUpsertOne) UpdateUnsure() *SyncRunUpsertOne {
+	return u.Update(func(s *SyncRunUpsert) {
+		s.UpdateUnsure()
+	})
+}
+
+// SetScreeningTokens sets the "screening_tokens" field.
+func (u *SyncRunUpsertOne) SetScreeningTokens(v int) *SyncRunUpsertOne {
+	return u.Update(func(s *SyncRunUpsert) {
+		s.SetScreeningTokens(v)
+	})
+}
+
+// AddScreeningTokens adds v to the "screening_tokens" field.
+func (u *SyncRunUpsertOne) AddScreeningTokens(v int) *SyncRunUpsertOne {
+	return u.Update(func(s *SyncRunUpsert) {
+		s.AddScreeningTokens(v)
+	})
+}
+
+// UpdateScreeningTokens sets the "screening_tokens" field to the value that was provided on create.
+func (u *SyncRunUpsertOne) UpdateScreeningTokens() *SyncRunUpsertOne {
+	return u.Update(func(s *SyncRunUpsert) {
+		s.UpdateScreeningTokens()
+	})
+}
+
 // SetTotal sets the "total" field.
 func (u *SyncRunUpsertOne) SetTotal(v int) *SyncRunUpsertOne {
 	return u.Update(func(s *SyncRunUpsert) {
@@ -1481,6 +1746,20 @@ func (u *SyncRunUpsertOne) UpdateJobID() *SyncRunUpsertOne {
 func (u *SyncRunUpsertOne) ClearJobID() *SyncRunUpsertOne {
 	return u.Update(func(s *SyncRunUpsert) {
 		s.ClearJobID()
+	})
+}
+
+// SetScreening sets the "screening" field.
+func (u *SyncRunUpsertOne) SetScreening(v schematype.ScreeningState) *SyncRunUpsertOne {
+	return u.Update(func(s *SyncRunUpsert) {
+		s.SetScreening(v)
+	})
+}
+
+// UpdateScreening sets the "screening" field to the value that was provided on create.
+func (u *SyncRunUpsertOne) UpdateScreening() *SyncRunUpsertOne {
+	return u.Update(func(s *SyncRunUpsert) {
+		s.UpdateScreening()
 	})
 }
 
@@ -1678,9 +1957,6 @@ func (u *SyncRunUpsertBulk) UpdateNewValues() *SyncRunUpsertBulk {
 			}
 			if _, exists := b.mutation.Kind(); exists {
 				s.SetIgnore(syncrun.FieldKind)
-			}
-			if _, exists := b.mutation.Screening(); exists {
-				s.SetIgnore(syncrun.FieldScreening)
 			}
 		}
 	}))
@@ -1910,6 +2186,90 @@ func (u *SyncRunUpsertBulk) UpdateFailed() *SyncRunUpsertBulk {
 	})
 }
 
+// SetScreened sets the "screened" field.
+func (u *SyncRunUpsertBulk) SetScreened(v int) *SyncRunUpsertBulk {
+	return u.Update(func(s *SyncRunUpsert) {
+		s.SetScreened(v)
+	})
+}
+
+// AddScreened adds v to the "screened" field.
+func (u *SyncRunUpsertBulk) AddScreened(v int) *SyncRunUpsertBulk {
+	return u.Update(func(s *SyncRunUpsert) {
+		s.AddScreened(v)
+	})
+}
+
+// UpdateScreened sets the "screened" field to the value that was provided on create.
+func (u *SyncRunUpsertBulk) UpdateScreened() *SyncRunUpsertBulk {
+	return u.Update(func(s *SyncRunUpsert) {
+		s.UpdateScreened()
+	})
+}
+
+// SetScreenedOut sets the "screened_out" field.
+func (u *SyncRunUpsertBulk) SetScreenedOut(v int) *SyncRunUpsertBulk {
+	return u.Update(func(s *SyncRunUpsert) {
+		s.SetScreenedOut(v)
+	})
+}
+
+// AddScreenedOut adds v to the "screened_out" field.
+func (u *SyncRunUpsertBulk) AddScreenedOut(v int) *SyncRunUpsertBulk {
+	return u.Update(func(s *SyncRunUpsert) {
+		s.AddScreenedOut(v)
+	})
+}
+
+// UpdateScreenedOut sets the "screened_out" field to the value that was provided on create.
+func (u *SyncRunUpsertBulk) UpdateScreenedOut() *SyncRunUpsertBulk {
+	return u.Update(func(s *SyncRunUpsert) {
+		s.UpdateScreenedOut()
+	})
+}
+
+// SetUnsure sets the "unsure" field.
+func (u *SyncRunUpsertBulk) SetUnsure(v int) *SyncRunUpsertBulk {
+	return u.Update(func(s *SyncRunUpsert) {
+		s.SetUnsure(v)
+	})
+}
+
+// AddUnsure adds v to the "unsure" field.
+func (u *SyncRunUpsertBulk) AddUnsure(v int) *SyncRunUpsertBulk {
+	return u.Update(func(s *SyncRunUpsert) {
+		s.AddUnsure(v)
+	})
+}
+
+// UpdateUnsure sets the "unsure" field to the value that was provided on create.
+func (u *SyncRunUpsertBulk) UpdateUnsure() *SyncRunUpsertBulk {
+	return u.Update(func(s *SyncRunUpsert) {
+		s.UpdateUnsure()
+	})
+}
+
+// SetScreeningTokens sets the "screening_tokens" field.
+func (u *SyncRunUpsertBulk) SetScreeningTokens(v int) *SyncRunUpsertBulk {
+	return u.Update(func(s *SyncRunUpsert) {
+		s.SetScreeningTokens(v)
+	})
+}
+
+// AddScreeningTokens adds v to the "screening_tokens" field.
+func (u *SyncRunUpsertBulk) AddScreeningTokens(v int) *SyncRunUpsertBulk {
+	return u.Update(func(s *SyncRunUpsert) {
+		s.AddScreeningTokens(v)
+	})
+}
+
+// UpdateScreeningTokens sets the "screening_tokens" field to the value that was provided on create.
+func (u *SyncRunUpsertBulk) UpdateScreeningTokens() *SyncRunUpsertBulk {
+	return u.Update(func(s *SyncRunUpsert) {
+		s.UpdateScreeningTokens()
+	})
+}
+
 // SetTotal sets the "total" field.
 func (u *SyncRunUpsertBulk) SetTotal(v int) *SyncRunUpsertBulk {
 	return u.Update(func(s *SyncRunUpsert) {
@@ -2082,6 +2442,20 @@ func (u *SyncRunUpsertBulk) UpdateJobID() *SyncRunUpsertBulk {
 func (u *SyncRunUpsertBulk) ClearJobID() *SyncRunUpsertBulk {
 	return u.Update(func(s *SyncRunUpsert) {
 		s.ClearJobID()
+	})
+}
+
+// SetScreening sets the "screening" field.
+func (u *SyncRunUpsertBulk) SetScreening(v schematype.ScreeningState) *SyncRunUpsertBulk {
+	return u.Update(func(s *SyncRunUpsert) {
+		s.SetScreening(v)
+	})
+}
+
+// UpdateScreening sets the "screening" field to the value that was provided on create.
+func (u *SyncRunUpsertBulk) UpdateScreening() *SyncRunUpsertBulk {
+	return u.Update(func(s *SyncRunUpsert) {
+		s.UpdateScreening()
 	})
 }
 

@@ -15,6 +15,7 @@ import (
 	"github.com/intake/intake/ent/predicate"
 	"github.com/intake/intake/ent/syncrun"
 	"github.com/intake/intake/internal/pulid"
+	"github.com/intake/intake/schema/schematype"
 )
 
 // SyncRunUpdate is the builder for updating SyncRun entities.
@@ -217,6 +218,90 @@ func (_u *SyncRunUpdate) AddFailed(v int) *SyncRunUpdate {
 	return _u
 }
 
+// SetScreened sets the "screened" field.
+func (_u *SyncRunUpdate) SetScreened(v int) *SyncRunUpdate {
+	_u.mutation.ResetScreened()
+	_u.mutation.SetScreened(v)
+	return _u
+}
+
+// SetNillableScreened sets the "screened" field if the given value is not nil.
+func (_u *SyncRunUpdate) SetNillableScreened(v *int) *SyncRunUpdate {
+	if v != nil {
+		_u.SetScreened(*v)
+	}
+	return _u
+}
+
+// AddScreened adds value to the "screened" field.
+func (_u *SyncRunUpdate) AddScreened(v int) *SyncRunUpdate {
+	_u.mutation.AddScreened(v)
+	return _u
+}
+
+// SetScreenedOut sets the "screened_out" field.
+func (_u *SyncRunUpdate) SetScreenedOut(v int) *SyncRunUpdate {
+	_u.mutation.ResetScreenedOut()
+	_u.mutation.SetScreenedOut(v)
+	return _u
+}
+
+// SetNillableScreenedOut sets the "screened_out" field if the given value is not nil.
+func (_u *SyncRunUpdate) SetNillableScreenedOut(v *int) *SyncRunUpdate {
+	if v != nil {
+		_u.SetScreenedOut(*v)
+	}
+	return _u
+}
+
+// AddScreenedOut adds value to the "screened_out" field.
+func (_u *SyncRunUpdate) AddScreenedOut(v int) *SyncRunUpdate {
+	_u.mutation.AddScreenedOut(v)
+	return _u
+}
+
+// SetUnsure sets the "unsure" field.
+func (_u *SyncRunUpdate) SetUnsure(v int) *SyncRunUpdate {
+	_u.mutation.ResetUnsure()
+	_u.mutation.SetUnsure(v)
+	return _u
+}
+
+// SetNillableUnsure sets the "unsure" field if the given value is not nil.
+func (_u *SyncRunUpdate) SetNillableUnsure(v *int) *SyncRunUpdate {
+	if v != nil {
+		_u.SetUnsure(*v)
+	}
+	return _u
+}
+
+// AddUnsure adds value to the "unsure" field.
+func (_u *SyncRunUpdate) AddUnsure(v int) *SyncRunUpdate {
+	_u.mutation.AddUnsure(v)
+	return _u
+}
+
+// SetScreeningTokens sets the "screening_tokens" field.
+func (_u *SyncRunUpdate) SetScreeningTokens(v int) *SyncRunUpdate {
+	_u.mutation.ResetScreeningTokens()
+	_u.mutation.SetScreeningTokens(v)
+	return _u
+}
+
+// SetNillableScreeningTokens sets the "screening_tokens" field if the given value is not nil.
+func (_u *SyncRunUpdate) SetNillableScreeningTokens(v *int) *SyncRunUpdate {
+	if v != nil {
+		_u.SetScreeningTokens(*v)
+	}
+	return _u
+}
+
+// AddScreeningTokens adds value to the "screening_tokens" field.
+func (_u *SyncRunUpdate) AddScreeningTokens(v int) *SyncRunUpdate {
+	_u.mutation.AddScreeningTokens(v)
+	return _u
+}
+
 // SetTotal sets the "total" field.
 func (_u *SyncRunUpdate) SetTotal(v int) *SyncRunUpdate {
 	_u.mutation.ResetTotal()
@@ -385,6 +470,20 @@ func (_u *SyncRunUpdate) ClearJobID() *SyncRunUpdate {
 	return _u
 }
 
+// SetScreening sets the "screening" field.
+func (_u *SyncRunUpdate) SetScreening(v schematype.ScreeningState) *SyncRunUpdate {
+	_u.mutation.SetScreening(v)
+	return _u
+}
+
+// SetNillableScreening sets the "screening" field if the given value is not nil.
+func (_u *SyncRunUpdate) SetNillableScreening(v *schematype.ScreeningState) *SyncRunUpdate {
+	if v != nil {
+		_u.SetScreening(*v)
+	}
+	return _u
+}
+
 // AddIssueIDs adds the "issues" edge to the ImportIssue entity by IDs.
 func (_u *SyncRunUpdate) AddIssueIDs(ids ...pulid.ID) *SyncRunUpdate {
 	_u.mutation.AddIssueIDs(ids...)
@@ -475,6 +574,11 @@ func (_u *SyncRunUpdate) check() error {
 			return &ValidationError{Name: "status", err: fmt.Errorf(`ent: validator failed for field "SyncRun.status": %w`, err)}
 		}
 	}
+	if v, ok := _u.mutation.Screening(); ok {
+		if err := syncrun.ScreeningValidator(v); err != nil {
+			return &ValidationError{Name: "screening", err: fmt.Errorf(`ent: validator failed for field "SyncRun.screening": %w`, err)}
+		}
+	}
 	if _u.mutation.TriggerCleared() && len(_u.mutation.TriggerIDs()) > 0 {
 		return errors.New(`ent: clearing a required unique edge "SyncRun.trigger"`)
 	}
@@ -553,6 +657,30 @@ func (_u *SyncRunUpdate) sqlSave(ctx context.Context) (_node int, err error) {
 	if value, ok := _u.mutation.AddedFailed(); ok {
 		_spec.AddField(syncrun.FieldFailed, field.TypeInt, value)
 	}
+	if value, ok := _u.mutation.Screened(); ok {
+		_spec.SetField(syncrun.FieldScreened, field.TypeInt, value)
+	}
+	if value, ok := _u.mutation.AddedScreened(); ok {
+		_spec.AddField(syncrun.FieldScreened, field.TypeInt, value)
+	}
+	if value, ok := _u.mutation.ScreenedOut(); ok {
+		_spec.SetField(syncrun.FieldScreenedOut, field.TypeInt, value)
+	}
+	if value, ok := _u.mutation.AddedScreenedOut(); ok {
+		_spec.AddField(syncrun.FieldScreenedOut, field.TypeInt, value)
+	}
+	if value, ok := _u.mutation.Unsure(); ok {
+		_spec.SetField(syncrun.FieldUnsure, field.TypeInt, value)
+	}
+	if value, ok := _u.mutation.AddedUnsure(); ok {
+		_spec.AddField(syncrun.FieldUnsure, field.TypeInt, value)
+	}
+	if value, ok := _u.mutation.ScreeningTokens(); ok {
+		_spec.SetField(syncrun.FieldScreeningTokens, field.TypeInt, value)
+	}
+	if value, ok := _u.mutation.AddedScreeningTokens(); ok {
+		_spec.AddField(syncrun.FieldScreeningTokens, field.TypeInt, value)
+	}
 	if value, ok := _u.mutation.Total(); ok {
 		_spec.SetField(syncrun.FieldTotal, field.TypeInt, value)
 	}
@@ -603,6 +731,9 @@ func (_u *SyncRunUpdate) sqlSave(ctx context.Context) (_node int, err error) {
 	}
 	if _u.mutation.JobIDCleared() {
 		_spec.ClearField(syncrun.FieldJobID, field.TypeInt64)
+	}
+	if value, ok := _u.mutation.Screening(); ok {
+		_spec.SetField(syncrun.FieldScreening, field.TypeEnum, value)
 	}
 	if _u.mutation.IssuesCleared() {
 		edge := &sqlgraph.EdgeSpec{
@@ -857,6 +988,90 @@ func (_u *SyncRunUpdateOne) AddFailed(v int) *SyncRunUpdateOne {
 	return _u
 }
 
+// SetScreened sets the "screened" field.
+func (_u *SyncRunUpdateOne) SetScreened(v int) *SyncRunUpdateOne {
+	_u.mutation.ResetScreened()
+	_u.mutation.SetScreened(v)
+	return _u
+}
+
+// SetNillableScreened sets the "screened" field if the given value is not nil.
+func (_u *SyncRunUpdateOne) SetNillableScreened(v *int) *SyncRunUpdateOne {
+	if v != nil {
+		_u.SetScreened(*v)
+	}
+	return _u
+}
+
+// AddScreened adds value to the "screened" field.
+func (_u *SyncRunUpdateOne) AddScreened(v int) *SyncRunUpdateOne {
+	_u.mutation.AddScreened(v)
+	return _u
+}
+
+// SetScreenedOut sets the "screened_out" field.
+func (_u *SyncRunUpdateOne) SetScreenedOut(v int) *SyncRunUpdateOne {
+	_u.mutation.ResetScreenedOut()
+	_u.mutation.SetScreenedOut(v)
+	return _u
+}
+
+// SetNillableScreenedOut sets the "screened_out" field if the given value is not nil.
+func (_u *SyncRunUpdateOne) SetNillableScreenedOut(v *int) *SyncRunUpdateOne {
+	if v != nil {
+		_u.SetScreenedOut(*v)
+	}
+	return _u
+}
+
+// AddScreenedOut adds value to the "screened_out" field.
+func (_u *SyncRunUpdateOne) AddScreenedOut(v int) *SyncRunUpdateOne {
+	_u.mutation.AddScreenedOut(v)
+	return _u
+}
+
+// SetUnsure sets the "unsure" field.
+func (_u *SyncRunUpdateOne) SetUnsure(v int) *SyncRunUpdateOne {
+	_u.mutation.ResetUnsure()
+	_u.mutation.SetUnsure(v)
+	return _u
+}
+
+// SetNillableUnsure sets the "unsure" field if the given value is not nil.
+func (_u *SyncRunUpdateOne) SetNillableUnsure(v *int) *SyncRunUpdateOne {
+	if v != nil {
+		_u.SetUnsure(*v)
+	}
+	return _u
+}
+
+// AddUnsure adds value to the "unsure" field.
+func (_u *SyncRunUpdateOne) AddUnsure(v int) *SyncRunUpdateOne {
+	_u.mutation.AddUnsure(v)
+	return _u
+}
+
+// SetScreeningTokens sets the "screening_tokens" field.
+func (_u *SyncRunUpdateOne) SetScreeningTokens(v int) *SyncRunUpdateOne {
+	_u.mutation.ResetScreeningTokens()
+	_u.mutation.SetScreeningTokens(v)
+	return _u
+}
+
+// SetNillableScreeningTokens sets the "screening_tokens" field if the given value is not nil.
+func (_u *SyncRunUpdateOne) SetNillableScreeningTokens(v *int) *SyncRunUpdateOne {
+	if v != nil {
+		_u.SetScreeningTokens(*v)
+	}
+	return _u
+}
+
+// AddScreeningTokens adds value to the "screening_tokens" field.
+func (_u *SyncRunUpdateOne) AddScreeningTokens(v int) *SyncRunUpdateOne {
+	_u.mutation.AddScreeningTokens(v)
+	return _u
+}
+
 // SetTotal sets the "total" field.
 func (_u *SyncRunUpdateOne) SetTotal(v int) *SyncRunUpdateOne {
 	_u.mutation.ResetTotal()
@@ -1025,6 +1240,20 @@ func (_u *SyncRunUpdateOne) ClearJobID() *SyncRunUpdateOne {
 	return _u
 }
 
+// SetScreening sets the "screening" field.
+func (_u *SyncRunUpdateOne) SetScreening(v schematype.ScreeningState) *SyncRunUpdateOne {
+	_u.mutation.SetScreening(v)
+	return _u
+}
+
+// SetNillableScreening sets the "screening" field if the given value is not nil.
+func (_u *SyncRunUpdateOne) SetNillableScreening(v *schematype.ScreeningState) *SyncRunUpdateOne {
+	if v != nil {
+		_u.SetScreening(*v)
+	}
+	return _u
+}
+
 // AddIssueIDs adds the "issues" edge to the ImportIssue entity by IDs.
 func (_u *SyncRunUpdateOne) AddIssueIDs(ids ...pulid.ID) *SyncRunUpdateOne {
 	_u.mutation.AddIssueIDs(ids...)
@@ -1128,6 +1357,11 @@ func (_u *SyncRunUpdateOne) check() error {
 			return &ValidationError{Name: "status", err: fmt.Errorf(`ent: validator failed for field "SyncRun.status": %w`, err)}
 		}
 	}
+	if v, ok := _u.mutation.Screening(); ok {
+		if err := syncrun.ScreeningValidator(v); err != nil {
+			return &ValidationError{Name: "screening", err: fmt.Errorf(`ent: validator failed for field "SyncRun.screening": %w`, err)}
+		}
+	}
 	if _u.mutation.TriggerCleared() && len(_u.mutation.TriggerIDs()) > 0 {
 		return errors.New(`ent: clearing a required unique edge "SyncRun.trigger"`)
 	}
@@ -1223,6 +1457,30 @@ func (_u *SyncRunUpdateOne) sqlSave(ctx context.Context) (_node *SyncRun, err er
 	if value, ok := _u.mutation.AddedFailed(); ok {
 		_spec.AddField(syncrun.FieldFailed, field.TypeInt, value)
 	}
+	if value, ok := _u.mutation.Screened(); ok {
+		_spec.SetField(syncrun.FieldScreened, field.TypeInt, value)
+	}
+	if value, ok := _u.mutation.AddedScreened(); ok {
+		_spec.AddField(syncrun.FieldScreened, field.TypeInt, value)
+	}
+	if value, ok := _u.mutation.ScreenedOut(); ok {
+		_spec.SetField(syncrun.FieldScreenedOut, field.TypeInt, value)
+	}
+	if value, ok := _u.mutation.AddedScreenedOut(); ok {
+		_spec.AddField(syncrun.FieldScreenedOut, field.TypeInt, value)
+	}
+	if value, ok := _u.mutation.Unsure(); ok {
+		_spec.SetField(syncrun.FieldUnsure, field.TypeInt, value)
+	}
+	if value, ok := _u.mutation.AddedUnsure(); ok {
+		_spec.AddField(syncrun.FieldUnsure, field.TypeInt, value)
+	}
+	if value, ok := _u.mutation.ScreeningTokens(); ok {
+		_spec.SetField(syncrun.FieldScreeningTokens, field.TypeInt, value)
+	}
+	if value, ok := _u.mutation.AddedScreeningTokens(); ok {
+		_spec.AddField(syncrun.FieldScreeningTokens, field.TypeInt, value)
+	}
 	if value, ok := _u.mutation.Total(); ok {
 		_spec.SetField(syncrun.FieldTotal, field.TypeInt, value)
 	}
@@ -1273,6 +1531,9 @@ func (_u *SyncRunUpdateOne) sqlSave(ctx context.Context) (_node *SyncRun, err er
 	}
 	if _u.mutation.JobIDCleared() {
 		_spec.ClearField(syncrun.FieldJobID, field.TypeInt64)
+	}
+	if value, ok := _u.mutation.Screening(); ok {
+		_spec.SetField(syncrun.FieldScreening, field.TypeEnum, value)
 	}
 	if _u.mutation.IssuesCleared() {
 		edge := &sqlgraph.EdgeSpec{

@@ -38,8 +38,10 @@ type Trigger struct {
 	SearchType string `json:"search_type,omitempty"`
 	// The search type's parameters by key, validated against its fields (SearchType.fields); {} when it takes none.
 	SearchParams map[string]interface{} `json:"search_params,omitempty"`
-	// Free text describing the trigger, e.g. "Nurses with 3+ years experience"; at most 2000 characters, "" when none. It does not filter what syncs import.
+	// Free text describing who fits the campaign, e.g. "Nurses with 3+ years experience"; at most 2000 characters, "" when none. When the server has a screening model (screening ACTIVE), each record a sync would import is judged against it and only fitting records are imported; without one (NOT_CONFIGURED) it filters nothing.
 	Description string `json:"description,omitempty"`
+	// Whether a record the screening model cannot judge (decision UNSURE: the record lacks the data) is imported (true, the default) or becomes a SCREENED_OUT import issue.
+	ImportUnsure bool `json:"import_unsure,omitempty"`
 	// Whether the results of calls to the campaign's contacts are pushed back to this trigger's integration. At most one trigger of a campaign has it on.
 	PushbackEnabled bool `json:"pushback_enabled,omitempty"`
 	// Seconds between scheduled syncs: 60 to 2592000 (30 days), 900 by default.
@@ -168,7 +170,7 @@ func (*Trigger) scanValues(columns []string) ([]any, error) {
 			values[i] = new([]byte)
 		case trigger.FieldID, trigger.FieldOrganizationID, trigger.FieldCampaignID, trigger.FieldIntegrationID:
 			values[i] = new(pulid.ID)
-		case trigger.FieldEnabled, trigger.FieldPushbackEnabled:
+		case trigger.FieldEnabled, trigger.FieldImportUnsure, trigger.FieldPushbackEnabled:
 			values[i] = new(sql.NullBool)
 		case trigger.FieldSyncIntervalSeconds:
 			values[i] = new(sql.NullInt64)
@@ -252,6 +254,12 @@ func (_m *Trigger) assignValues(columns []string, values []any) error {
 				return fmt.Errorf("unexpected type %T for field description", values[i])
 			} else if value.Valid {
 				_m.Description = value.String
+			}
+		case trigger.FieldImportUnsure:
+			if value, ok := values[i].(*sql.NullBool); !ok {
+				return fmt.Errorf("unexpected type %T for field import_unsure", values[i])
+			} else if value.Valid {
+				_m.ImportUnsure = value.Bool
 			}
 		case trigger.FieldPushbackEnabled:
 			if value, ok := values[i].(*sql.NullBool); !ok {
@@ -403,6 +411,9 @@ func (_m *Trigger) String() string {
 	builder.WriteString(", ")
 	builder.WriteString("description=")
 	builder.WriteString(_m.Description)
+	builder.WriteString(", ")
+	builder.WriteString("import_unsure=")
+	builder.WriteString(fmt.Sprintf("%v", _m.ImportUnsure))
 	builder.WriteString(", ")
 	builder.WriteString("pushback_enabled=")
 	builder.WriteString(fmt.Sprintf("%v", _m.PushbackEnabled))

@@ -117,6 +117,20 @@ func (_c *TriggerCreate) SetNillableDescription(v *string) *TriggerCreate {
 	return _c
 }
 
+// SetImportUnsure sets the "import_unsure" field.
+func (_c *TriggerCreate) SetImportUnsure(v bool) *TriggerCreate {
+	_c.mutation.SetImportUnsure(v)
+	return _c
+}
+
+// SetNillableImportUnsure sets the "import_unsure" field if the given value is not nil.
+func (_c *TriggerCreate) SetNillableImportUnsure(v *bool) *TriggerCreate {
+	if v != nil {
+		_c.SetImportUnsure(*v)
+	}
+	return _c
+}
+
 // SetPushbackEnabled sets the "pushback_enabled" field.
 func (_c *TriggerCreate) SetPushbackEnabled(v bool) *TriggerCreate {
 	_c.mutation.SetPushbackEnabled(v)
@@ -395,6 +409,10 @@ func (_c *TriggerCreate) defaults() error {
 		v := trigger.DefaultDescription
 		_c.mutation.SetDescription(v)
 	}
+	if _, ok := _c.mutation.ImportUnsure(); !ok {
+		v := trigger.DefaultImportUnsure
+		_c.mutation.SetImportUnsure(v)
+	}
 	if _, ok := _c.mutation.PushbackEnabled(); !ok {
 		v := trigger.DefaultPushbackEnabled
 		_c.mutation.SetPushbackEnabled(v)
@@ -455,6 +473,9 @@ func (_c *TriggerCreate) check() error {
 	}
 	if _, ok := _c.mutation.Description(); !ok {
 		return &ValidationError{Name: "description", err: errors.New(`ent: missing required field "Trigger.description"`)}
+	}
+	if _, ok := _c.mutation.ImportUnsure(); !ok {
+		return &ValidationError{Name: "import_unsure", err: errors.New(`ent: missing required field "Trigger.import_unsure"`)}
 	}
 	if _, ok := _c.mutation.PushbackEnabled(); !ok {
 		return &ValidationError{Name: "pushback_enabled", err: errors.New(`ent: missing required field "Trigger.pushback_enabled"`)}
@@ -539,6 +560,10 @@ func (_c *TriggerCreate) createSpec() (*Trigger, *sqlgraph.CreateSpec) {
 	if value, ok := _c.mutation.Description(); ok {
 		_spec.SetField(trigger.FieldDescription, field.TypeString, value)
 		_node.Description = value
+	}
+	if value, ok := _c.mutation.ImportUnsure(); ok {
+		_spec.SetField(trigger.FieldImportUnsure, field.TypeBool, value)
+		_node.ImportUnsure = value
 	}
 	if value, ok := _c.mutation.PushbackEnabled(); ok {
 		_spec.SetField(trigger.FieldPushbackEnabled, field.TypeBool, value)
@@ -795,6 +820,18 @@ func (u *TriggerUpsert) SetDescription(v string) *TriggerUpsert {
 // UpdateDescription sets the "description" field to the value that was provided on create.
 func (u *TriggerUpsert) UpdateDescription() *TriggerUpsert {
 	u.SetExcluded(trigger.FieldDescription)
+	return u
+}
+
+// SetImportUnsure sets the "import_unsure" field.
+func (u *TriggerUpsert) SetImportUnsure(v bool) *TriggerUpsert {
+	u.Set(trigger.FieldImportUnsure, v)
+	return u
+}
+
+// UpdateImportUnsure sets the "import_unsure" field to the value that was provided on create.
+func (u *TriggerUpsert) UpdateImportUnsure() *TriggerUpsert {
+	u.SetExcluded(trigger.FieldImportUnsure)
 	return u
 }
 
@@ -1057,6 +1094,20 @@ func (u *TriggerUpsertOne) SetDescription(v string) *TriggerUpsertOne {
 func (u *TriggerUpsertOne) UpdateDescription() *TriggerUpsertOne {
 	return u.Update(func(s *TriggerUpsert) {
 		s.UpdateDescription()
+	})
+}
+
+// SetImportUnsure sets the "import_unsure" field.
+func (u *TriggerUpsertOne) SetImportUnsure(v bool) *TriggerUpsertOne {
+	return u.Update(func(s *TriggerUpsert) {
+		s.SetImportUnsure(v)
+	})
+}
+
+// UpdateImportUnsure sets the "import_unsure" field to the value that was provided on create.
+func (u *TriggerUpsertOne) UpdateImportUnsure() *TriggerUpsertOne {
+	return u.Update(func(s *TriggerUpsert) {
+		s.UpdateImportUnsure()
 	})
 }
 
@@ -1508,6 +1559,20 @@ func (u *TriggerUpsertBulk) SetDescription(v string) *TriggerUpsertBulk {
 func (u *TriggerUpsertBulk) UpdateDescription() *TriggerUpsertBulk {
 	return u.Update(func(s *TriggerUpsert) {
 		s.UpdateDescription()
+	})
+}
+
+// SetImportUnsure sets the "import_unsure" field.
+func (u *TriggerUpsertBulk) SetImportUnsure(v bool) *TriggerUpsertBulk {
+	return u.Update(func(s *TriggerUpsert) {
+		s.SetImportUnsure(v)
+	})
+}
+
+// UpdateImportUnsure sets the "import_unsure" field to the value that was provided on create.
+func (u *TriggerUpsertBulk) UpdateImportUnsure() *TriggerUpsertBulk {
+	return u.Update(func(s *TriggerUpsert) {
+		s.UpdateImportUnsure()
 	})
 }
 

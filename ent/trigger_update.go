@@ -89,6 +89,20 @@ func (_u *TriggerUpdate) SetNillableDescription(v *string) *TriggerUpdate {
 	return _u
 }
 
+// SetImportUnsure sets the "import_unsure" field.
+func (_u *TriggerUpdate) SetImportUnsure(v bool) *TriggerUpdate {
+	_u.mutation.SetImportUnsure(v)
+	return _u
+}
+
+// SetNillableImportUnsure sets the "import_unsure" field if the given value is not nil.
+func (_u *TriggerUpdate) SetNillableImportUnsure(v *bool) *TriggerUpdate {
+	if v != nil {
+		_u.SetImportUnsure(*v)
+	}
+	return _u
+}
+
 // SetPushbackEnabled sets the "pushback_enabled" field.
 func (_u *TriggerUpdate) SetPushbackEnabled(v bool) *TriggerUpdate {
 	_u.mutation.SetPushbackEnabled(v)
@@ -508,6 +522,9 @@ func (_u *TriggerUpdate) sqlSave(ctx context.Context) (_node int, err error) {
 	if value, ok := _u.mutation.Description(); ok {
 		_spec.SetField(trigger.FieldDescription, field.TypeString, value)
 	}
+	if value, ok := _u.mutation.ImportUnsure(); ok {
+		_spec.SetField(trigger.FieldImportUnsure, field.TypeBool, value)
+	}
 	if value, ok := _u.mutation.PushbackEnabled(); ok {
 		_spec.SetField(trigger.FieldPushbackEnabled, field.TypeBool, value)
 	}
@@ -831,6 +848,20 @@ func (_u *TriggerUpdateOne) SetDescription(v string) *TriggerUpdateOne {
 func (_u *TriggerUpdateOne) SetNillableDescription(v *string) *TriggerUpdateOne {
 	if v != nil {
 		_u.SetDescription(*v)
+	}
+	return _u
+}
+
+// SetImportUnsure sets the "import_unsure" field.
+func (_u *TriggerUpdateOne) SetImportUnsure(v bool) *TriggerUpdateOne {
+	_u.mutation.SetImportUnsure(v)
+	return _u
+}
+
+// SetNillableImportUnsure sets the "import_unsure" field if the given value is not nil.
+func (_u *TriggerUpdateOne) SetNillableImportUnsure(v *bool) *TriggerUpdateOne {
+	if v != nil {
+		_u.SetImportUnsure(*v)
 	}
 	return _u
 }
@@ -1283,6 +1314,9 @@ func (_u *TriggerUpdateOne) sqlSave(ctx context.Context) (_node *Trigger, err er
 	}
 	if value, ok := _u.mutation.Description(); ok {
 		_spec.SetField(trigger.FieldDescription, field.TypeString, value)
+	}
+	if value, ok := _u.mutation.ImportUnsure(); ok {
+		_spec.SetField(trigger.FieldImportUnsure, field.TypeBool, value)
 	}
 	if value, ok := _u.mutation.PushbackEnabled(); ok {
 		_spec.SetField(trigger.FieldPushbackEnabled, field.TypeBool, value)

@@ -34,6 +34,8 @@ type Tx struct {
 	Pushback *PushbackClient
 	// Reference is the client for interacting with the Reference builders.
 	Reference *ReferenceClient
+	// ScreeningVerdict is the client for interacting with the ScreeningVerdict builders.
+	ScreeningVerdict *ScreeningVerdictClient
 	// StatusMapping is the client for interacting with the StatusMapping builders.
 	StatusMapping *StatusMappingClient
 	// SyncRun is the client for interacting with the SyncRun builders.
@@ -181,6 +183,7 @@ func (tx *Tx) init() {
 	tx.Organization = NewOrganizationClient(tx.config)
 	tx.Pushback = NewPushbackClient(tx.config)
 	tx.Reference = NewReferenceClient(tx.config)
+	tx.ScreeningVerdict = NewScreeningVerdictClient(tx.config)
 	tx.StatusMapping = NewStatusMappingClient(tx.config)
 	tx.SyncRun = NewSyncRunClient(tx.config)
 	tx.Trigger = NewTriggerClient(tx.config)

@@ -6,6 +6,7 @@ import (
 	"github.com/intake/intake/graph/model"
 	"github.com/intake/intake/schema/schematype"
 	"github.com/intake/intake/sync/connector"
+	"github.com/intake/intake/sync/engine"
 )
 
 func (r *Resolver) provider(key schematype.ProviderKey) (*model.Provider, error) {
@@ -52,4 +53,36 @@ func derefOr[T any](p *T, def T) T {
 		return def
 	}
 	return *p
+}
+
+func screeningPreview(pv engine.Preview) *model.ScreeningPreview {
+	out := &model.ScreeningPreview{
+		Screening: pv.State, Tokens: pv.Tokens, Cached: pv.Cached,
+		Records: make([]*model.ScreenedRecord, len(pv.Records)),
+	}
+	if pv.Model != "" {
+		out.Model = &pv.Model
+	}
+	for i, r := range pv.Records {
+		m := &model.ScreenedRecord{
+			ExternalID: r.Record.ExternalID, FirstName: nonEmpty(r.Record.FirstName), LastName: nonEmpty(r.Record.LastName),
+			Attributes: r.Attributes,
+		}
+		if m.Attributes == nil {
+			m.Attributes = map[string]any{}
+		}
+		if r.Decision != "" {
+			m.Screening = &model.ContactScreening{Decision: r.Decision, Reason: r.Reason}
+		}
+		out.Records[i] = m
+	}
+	return out
+}
+
+// nonEmpty is s, or nil when it is empty.
+func nonEmpty(s string) *string {
+	if s == "" {
+		return nil
+	}
+	return &s
 }

@@ -14,14 +14,15 @@ import (
 func TestEnumsMatchSchema(t *testing.T) {
 	schema := NewExecutableSchema(Config{}).Schema()
 	for name, values := range map[string][]string{
-		"ProviderKey":     schematype.ProviderKey("").Values(),
-		"ReferenceKind":   schematype.ReferenceKind("").Values(),
-		"CallOutcome":     schematype.CallOutcome("").Values(),
-		"ImportIssueCode": schematype.ImportIssueCode("").Values(),
-		"SearchFieldType": schematype.SearchFieldType("").Values(),
-		"Role":            schematype.Role("").Values(),
-		"AuditActorKind":  schematype.AuditActorKind("").Values(),
-		"ScreeningState":  schematype.ScreeningState("").Values(),
+		"ProviderKey":       schematype.ProviderKey("").Values(),
+		"ReferenceKind":     schematype.ReferenceKind("").Values(),
+		"CallOutcome":       schematype.CallOutcome("").Values(),
+		"ImportIssueCode":   schematype.ImportIssueCode("").Values(),
+		"SearchFieldType":   schematype.SearchFieldType("").Values(),
+		"Role":              schematype.Role("").Values(),
+		"AuditActorKind":    schematype.AuditActorKind("").Values(),
+		"ScreeningState":    schematype.ScreeningState("").Values(),
+		"ScreeningDecision": schematype.ScreeningDecision("").Values(),
 	} {
 		def := schema.Types[name]
 		if def == nil {

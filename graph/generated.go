@@ -141,6 +141,7 @@ type ComplexityRoot struct {
 		LastName    func(childComplexity int) int
 		PhoneE164   func(childComplexity int) int
 		PhoneRaw    func(childComplexity int) int
+		Screening   func(childComplexity int) int
 		Trigger     func(childComplexity int) int
 	}
 
@@ -153,6 +154,11 @@ type ComplexityRoot struct {
 	ContactEdge struct {
 		Cursor func(childComplexity int) int
 		Node   func(childComplexity int) int
+	}
+
+	ContactScreening struct {
+		Decision func(childComplexity int) int
+		Reason   func(childComplexity int) int
 	}
 
 	ContactsImported struct {
@@ -218,6 +224,7 @@ type ComplexityRoot struct {
 		CreateCampaign        func(childComplexity int, input service.CreateCampaignInput) int
 		DeleteCampaign        func(childComplexity int, id pulid.ID) int
 		DisconnectIntegration func(childComplexity int, id pulid.ID) int
+		PreviewScreening      func(childComplexity int, input service.PreviewScreeningInput) int
 		RecordCallResult      func(childComplexity int, input service.RecordCallResultInput) int
 		RetryPushback         func(childComplexity int, id pulid.ID) int
 		RevokeAPIKey          func(childComplexity int, id pulid.ID) int
@@ -298,6 +305,22 @@ type ComplexityRoot struct {
 		NextCursor func(childComplexity int) int
 	}
 
+	ScreenedRecord struct {
+		Attributes func(childComplexity int) int
+		ExternalID func(childComplexity int) int
+		FirstName  func(childComplexity int) int
+		LastName   func(childComplexity int) int
+		Screening  func(childComplexity int) int
+	}
+
+	ScreeningPreview struct {
+		Cached    func(childComplexity int) int
+		Model     func(childComplexity int) int
+		Records   func(childComplexity int) int
+		Screening func(childComplexity int) int
+		Tokens    func(childComplexity int) int
+	}
+
 	SearchField struct {
 		Description func(childComplexity int) int
 		Key         func(childComplexity int) int
@@ -345,24 +368,28 @@ type ComplexityRoot struct {
 	}
 
 	SyncRun struct {
-		CreatedAt    func(childComplexity int) int
-		Duplicates   func(childComplexity int) int
-		Error        func(childComplexity int) int
-		Failed       func(childComplexity int) int
-		Fetched      func(childComplexity int) int
-		FilteredOut  func(childComplexity int) int
-		FinishedAt   func(childComplexity int) int
-		ID           func(childComplexity int) int
-		Imported     func(childComplexity int) int
-		InvalidPhone func(childComplexity int) int
-		Issues       func(childComplexity int, after *entgql.Cursor[pulid.ID], first *int, before *entgql.Cursor[pulid.ID], last *int, where *ent.ImportIssueWhereInput) int
-		Kind         func(childComplexity int) int
-		Screening    func(childComplexity int) int
-		StartedAt    func(childComplexity int) int
-		Status       func(childComplexity int) int
-		Total        func(childComplexity int) int
-		Trigger      func(childComplexity int) int
-		UpdatedAt    func(childComplexity int) int
+		CreatedAt       func(childComplexity int) int
+		Duplicates      func(childComplexity int) int
+		Error           func(childComplexity int) int
+		Failed          func(childComplexity int) int
+		Fetched         func(childComplexity int) int
+		FilteredOut     func(childComplexity int) int
+		FinishedAt      func(childComplexity int) int
+		ID              func(childComplexity int) int
+		Imported        func(childComplexity int) int
+		InvalidPhone    func(childComplexity int) int
+		Issues          func(childComplexity int, after *entgql.Cursor[pulid.ID], first *int, before *entgql.Cursor[pulid.ID], last *int, where *ent.ImportIssueWhereInput) int
+		Kind            func(childComplexity int) int
+		Screened        func(childComplexity int) int
+		ScreenedOut     func(childComplexity int) int
+		Screening       func(childComplexity int) int
+		ScreeningTokens func(childComplexity int) int
+		StartedAt       func(childComplexity int) int
+		Status          func(childComplexity int) int
+		Total           func(childComplexity int) int
+		Trigger         func(childComplexity int) int
+		Unsure          func(childComplexity int) int
+		UpdatedAt       func(childComplexity int) int
 	}
 
 	SyncRunConnection struct {
@@ -382,6 +409,7 @@ type ComplexityRoot struct {
 		Description         func(childComplexity int) int
 		Enabled             func(childComplexity int) int
 		ID                  func(childComplexity int) int
+		ImportUnsure        func(childComplexity int) int
 		Integration         func(childComplexity int) int
 		LastRun             func(childComplexity int) int
 		LastSyncAt          func(childComplexity int) int
@@ -415,6 +443,7 @@ type CampaignResolver interface {
 }
 type ContactResolver interface {
 	CallResults(ctx context.Context, obj *ent.Contact) ([]*ent.CallResult, error)
+	Screening(ctx context.Context, obj *ent.Contact) (*model.ContactScreening, error)
 }
 type IntegrationResolver interface {
 	Provider(ctx context.Context, obj *ent.Integration) (*model.Provider, error)
@@ -431,6 +460,7 @@ type MutationResolver interface {
 	CancelSyncRun(ctx context.Context, id pulid.ID) (*ent.SyncRun, error)
 	RecordCallResult(ctx context.Context, input service.RecordCallResultInput) (*ent.CallResult, error)
 	RetryPushback(ctx context.Context, id pulid.ID) (*ent.Pushback, error)
+	PreviewScreening(ctx context.Context, input service.PreviewScreeningInput) (*model.ScreeningPreview, error)
 	CreateAPIKey(ctx context.Context, input model.CreateAPIKeyInput) (*model.CreateAPIKeyPayload, error)
 	RevokeAPIKey(ctx context.Context, id pulid.ID) (*ent.APIKey, error)
 }
@@ -836,6 +866,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Contact.PhoneRaw(childComplexity), true
+	case "Contact.screening":
+		if e.ComplexityRoot.Contact.Screening == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Contact.Screening(childComplexity), true
 	case "Contact.trigger":
 		if e.ComplexityRoot.Contact.Trigger == nil {
 			break
@@ -874,6 +910,19 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.ContactEdge.Node(childComplexity), true
+
+	case "ContactScreening.decision":
+		if e.ComplexityRoot.ContactScreening.Decision == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ContactScreening.Decision(childComplexity), true
+	case "ContactScreening.reason":
+		if e.ComplexityRoot.ContactScreening.Reason == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ContactScreening.Reason(childComplexity), true
 
 	case "ContactsImported.campaign":
 		if e.ComplexityRoot.ContactsImported.Campaign == nil {
@@ -1151,6 +1200,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Mutation.DisconnectIntegration(childComplexity, args["id"].(pulid.ID)), true
+	case "Mutation.previewScreening":
+		if e.ComplexityRoot.Mutation.PreviewScreening == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_previewScreening_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.PreviewScreening(childComplexity, args["input"].(service.PreviewScreeningInput)), true
 	case "Mutation.recordCallResult":
 		if e.ComplexityRoot.Mutation.RecordCallResult == nil {
 			break
@@ -1528,6 +1588,68 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.ReferenceOptionPage.NextCursor(childComplexity), true
 
+	case "ScreenedRecord.attributes":
+		if e.ComplexityRoot.ScreenedRecord.Attributes == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ScreenedRecord.Attributes(childComplexity), true
+	case "ScreenedRecord.externalID":
+		if e.ComplexityRoot.ScreenedRecord.ExternalID == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ScreenedRecord.ExternalID(childComplexity), true
+	case "ScreenedRecord.firstName":
+		if e.ComplexityRoot.ScreenedRecord.FirstName == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ScreenedRecord.FirstName(childComplexity), true
+	case "ScreenedRecord.lastName":
+		if e.ComplexityRoot.ScreenedRecord.LastName == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ScreenedRecord.LastName(childComplexity), true
+	case "ScreenedRecord.screening":
+		if e.ComplexityRoot.ScreenedRecord.Screening == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ScreenedRecord.Screening(childComplexity), true
+
+	case "ScreeningPreview.cached":
+		if e.ComplexityRoot.ScreeningPreview.Cached == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ScreeningPreview.Cached(childComplexity), true
+	case "ScreeningPreview.model":
+		if e.ComplexityRoot.ScreeningPreview.Model == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ScreeningPreview.Model(childComplexity), true
+	case "ScreeningPreview.records":
+		if e.ComplexityRoot.ScreeningPreview.Records == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ScreeningPreview.Records(childComplexity), true
+	case "ScreeningPreview.screening":
+		if e.ComplexityRoot.ScreeningPreview.Screening == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ScreeningPreview.Screening(childComplexity), true
+	case "ScreeningPreview.tokens":
+		if e.ComplexityRoot.ScreeningPreview.Tokens == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ScreeningPreview.Tokens(childComplexity), true
+
 	case "SearchField.description":
 		if e.ComplexityRoot.SearchField.Description == nil {
 			break
@@ -1806,12 +1928,30 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.SyncRun.Kind(childComplexity), true
+	case "SyncRun.screened":
+		if e.ComplexityRoot.SyncRun.Screened == nil {
+			break
+		}
+
+		return e.ComplexityRoot.SyncRun.Screened(childComplexity), true
+	case "SyncRun.screenedOut":
+		if e.ComplexityRoot.SyncRun.ScreenedOut == nil {
+			break
+		}
+
+		return e.ComplexityRoot.SyncRun.ScreenedOut(childComplexity), true
 	case "SyncRun.screening":
 		if e.ComplexityRoot.SyncRun.Screening == nil {
 			break
 		}
 
 		return e.ComplexityRoot.SyncRun.Screening(childComplexity), true
+	case "SyncRun.screeningTokens":
+		if e.ComplexityRoot.SyncRun.ScreeningTokens == nil {
+			break
+		}
+
+		return e.ComplexityRoot.SyncRun.ScreeningTokens(childComplexity), true
 	case "SyncRun.startedAt":
 		if e.ComplexityRoot.SyncRun.StartedAt == nil {
 			break
@@ -1836,6 +1976,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.SyncRun.Trigger(childComplexity), true
+	case "SyncRun.unsure":
+		if e.ComplexityRoot.SyncRun.Unsure == nil {
+			break
+		}
+
+		return e.ComplexityRoot.SyncRun.Unsure(childComplexity), true
 	case "SyncRun.updatedAt":
 		if e.ComplexityRoot.SyncRun.UpdatedAt == nil {
 			break
@@ -1905,6 +2051,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Trigger.ID(childComplexity), true
+	case "Trigger.importUnsure":
+		if e.ComplexityRoot.Trigger.ImportUnsure == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Trigger.ImportUnsure(childComplexity), true
 	case "Trigger.integration":
 		if e.ComplexityRoot.Trigger.Integration == nil {
 			break
@@ -2022,6 +2174,7 @@ func (e *executableSchema) Exec(ctx context.Context) graphql.ResponseHandler {
 			graphql.NewInputUnmarshaler("ImportIssueWhereInput", ec.unmarshalInputImportIssueWhereInput),
 			graphql.NewInputUnmarshaler("IntegrationOrder", ec.unmarshalInputIntegrationOrder),
 			graphql.NewInputUnmarshaler("IntegrationWhereInput", ec.unmarshalInputIntegrationWhereInput),
+			graphql.NewInputUnmarshaler("PreviewScreeningInput", ec.unmarshalInputPreviewScreeningInput),
 			graphql.NewInputUnmarshaler("PushbackOrder", ec.unmarshalInputPushbackOrder),
 			graphql.NewInputUnmarshaler("PushbackWhereInput", ec.unmarshalInputPushbackWhereInput),
 			graphql.NewInputUnmarshaler("QuestionResultInput", ec.unmarshalInputQuestionResultInput),
@@ -2328,6 +2481,8 @@ func (ec *executionContext) childFields_Contact(ctx context.Context, field graph
 		return ec.fieldContext_Contact_trigger(ctx, field)
 	case "callResults":
 		return ec.fieldContext_Contact_callResults(ctx, field)
+	case "screening":
+		return ec.fieldContext_Contact_screening(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type Contact", field.Name)
 }
@@ -2352,6 +2507,16 @@ func (ec *executionContext) childFields_ContactEdge(ctx context.Context, field g
 		return ec.fieldContext_ContactEdge_cursor(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type ContactEdge", field.Name)
+}
+
+func (ec *executionContext) childFields_ContactScreening(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "decision":
+		return ec.fieldContext_ContactScreening_decision(ctx, field)
+	case "reason":
+		return ec.fieldContext_ContactScreening_reason(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type ContactScreening", field.Name)
 }
 
 func (ec *executionContext) childFields_CreateAPIKeyPayload(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
@@ -2572,6 +2737,38 @@ func (ec *executionContext) childFields_ReferenceOptionPage(ctx context.Context,
 	return nil, fmt.Errorf("no field named %q was found under type ReferenceOptionPage", field.Name)
 }
 
+func (ec *executionContext) childFields_ScreenedRecord(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "externalID":
+		return ec.fieldContext_ScreenedRecord_externalID(ctx, field)
+	case "firstName":
+		return ec.fieldContext_ScreenedRecord_firstName(ctx, field)
+	case "lastName":
+		return ec.fieldContext_ScreenedRecord_lastName(ctx, field)
+	case "attributes":
+		return ec.fieldContext_ScreenedRecord_attributes(ctx, field)
+	case "screening":
+		return ec.fieldContext_ScreenedRecord_screening(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type ScreenedRecord", field.Name)
+}
+
+func (ec *executionContext) childFields_ScreeningPreview(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "screening":
+		return ec.fieldContext_ScreeningPreview_screening(ctx, field)
+	case "model":
+		return ec.fieldContext_ScreeningPreview_model(ctx, field)
+	case "records":
+		return ec.fieldContext_ScreeningPreview_records(ctx, field)
+	case "tokens":
+		return ec.fieldContext_ScreeningPreview_tokens(ctx, field)
+	case "cached":
+		return ec.fieldContext_ScreeningPreview_cached(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type ScreeningPreview", field.Name)
+}
+
 func (ec *executionContext) childFields_SearchField(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 	switch field.Name {
 	case "key":
@@ -2682,6 +2879,14 @@ func (ec *executionContext) childFields_SyncRun(ctx context.Context, field graph
 		return ec.fieldContext_SyncRun_filteredOut(ctx, field)
 	case "failed":
 		return ec.fieldContext_SyncRun_failed(ctx, field)
+	case "screened":
+		return ec.fieldContext_SyncRun_screened(ctx, field)
+	case "screenedOut":
+		return ec.fieldContext_SyncRun_screenedOut(ctx, field)
+	case "unsure":
+		return ec.fieldContext_SyncRun_unsure(ctx, field)
+	case "screeningTokens":
+		return ec.fieldContext_SyncRun_screeningTokens(ctx, field)
 	case "total":
 		return ec.fieldContext_SyncRun_total(ctx, field)
 	case "error":
@@ -2734,6 +2939,8 @@ func (ec *executionContext) childFields_Trigger(ctx context.Context, field graph
 		return ec.fieldContext_Trigger_searchParams(ctx, field)
 	case "description":
 		return ec.fieldContext_Trigger_description(ctx, field)
+	case "importUnsure":
+		return ec.fieldContext_Trigger_importUnsure(ctx, field)
 	case "pushbackEnabled":
 		return ec.fieldContext_Trigger_pushbackEnabled(ctx, field)
 	case "syncIntervalSeconds":
@@ -3041,6 +3248,20 @@ func (ec *executionContext) field_Mutation_disconnectIntegration_args(ctx contex
 		return nil, err
 	}
 	args["id"] = arg0
+	return args, nil
+}
+
+func (ec *executionContext) field_Mutation_previewScreening_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "input",
+		func(ctx context.Context, v any) (service.PreviewScreeningInput, error) {
+			return ec.unmarshalNPreviewScreeningInput2githubᚗcomᚋintakeᚋintakeᚋinternalᚋserviceᚐPreviewScreeningInput(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["input"] = arg0
 	return args, nil
 }
 
@@ -5102,6 +5323,38 @@ func (ec *executionContext) fieldContext_Contact_callResults(_ context.Context, 
 	return fc, nil
 }
 
+func (ec *executionContext) _Contact_screening(ctx context.Context, field graphql.CollectedField, obj *ent.Contact) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Contact_screening(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.Contact().Screening(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.ContactScreening) graphql.Marshaler {
+			return ec.marshalOContactScreening2ᚖgithubᚗcomᚋintakeᚋintakeᚋgraphᚋmodelᚐContactScreening(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_Contact_screening(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Contact",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_ContactScreening(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
 func (ec *executionContext) _ContactConnection_edges(ctx context.Context, field graphql.CollectedField, obj *ent.ContactConnection) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -5242,6 +5495,52 @@ func (ec *executionContext) _ContactEdge_cursor(ctx context.Context, field graph
 }
 func (ec *executionContext) fieldContext_ContactEdge_cursor(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("ContactEdge", field, false, false, "Cursor")
+}
+
+func (ec *executionContext) _ContactScreening_decision(ctx context.Context, field graphql.CollectedField, obj *model.ContactScreening) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ContactScreening_decision(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Decision, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v schematype.ScreeningDecision) graphql.Marshaler {
+			return ec.marshalNScreeningDecision2githubᚗcomᚋintakeᚋintakeᚋschemaᚋschematypeᚐScreeningDecision(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ContactScreening_decision(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ContactScreening", field, false, false, "ScreeningDecision")
+}
+
+func (ec *executionContext) _ContactScreening_reason(ctx context.Context, field graphql.CollectedField, obj *model.ContactScreening) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ContactScreening_reason(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Reason, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ContactScreening_reason(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ContactScreening", field, false, false, "String")
 }
 
 func (ec *executionContext) _ContactsImported_campaign(ctx context.Context, field graphql.CollectedField, obj *model.ContactsImported) (ret graphql.Marshaler) {
@@ -6511,6 +6810,50 @@ func (ec *executionContext) fieldContext_Mutation_retryPushback(ctx context.Cont
 	}()
 	ctx = graphql.WithFieldContext(ctx, fc)
 	if fc.Args, err = ec.field_Mutation_retryPushback_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Mutation_previewScreening(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_previewScreening(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().PreviewScreening(ctx, fc.Args["input"].(service.PreviewScreeningInput))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.ScreeningPreview) graphql.Marshaler {
+			return ec.marshalNScreeningPreview2ᚖgithubᚗcomᚋintakeᚋintakeᚋgraphᚋmodelᚐScreeningPreview(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_previewScreening(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_ScreeningPreview(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_previewScreening_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
 		ec.Error(ctx, err)
 		return fc, err
 	}
@@ -7940,6 +8283,254 @@ func (ec *executionContext) fieldContext_ReferenceOptionPage_nextCursor(_ contex
 	return graphql.NewScalarFieldContext("ReferenceOptionPage", field, false, false, "String")
 }
 
+func (ec *executionContext) _ScreenedRecord_externalID(ctx context.Context, field graphql.CollectedField, obj *model.ScreenedRecord) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ScreenedRecord_externalID(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.ExternalID, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ScreenedRecord_externalID(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ScreenedRecord", field, false, false, "String")
+}
+
+func (ec *executionContext) _ScreenedRecord_firstName(ctx context.Context, field graphql.CollectedField, obj *model.ScreenedRecord) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ScreenedRecord_firstName(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.FirstName, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
+			return ec.marshalOString2ᚖstring(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_ScreenedRecord_firstName(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ScreenedRecord", field, false, false, "String")
+}
+
+func (ec *executionContext) _ScreenedRecord_lastName(ctx context.Context, field graphql.CollectedField, obj *model.ScreenedRecord) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ScreenedRecord_lastName(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.LastName, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
+			return ec.marshalOString2ᚖstring(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_ScreenedRecord_lastName(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ScreenedRecord", field, false, false, "String")
+}
+
+func (ec *executionContext) _ScreenedRecord_attributes(ctx context.Context, field graphql.CollectedField, obj *model.ScreenedRecord) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ScreenedRecord_attributes(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Attributes, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v map[string]any) graphql.Marshaler {
+			return ec.marshalNMap2map(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ScreenedRecord_attributes(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ScreenedRecord", field, false, false, "Map")
+}
+
+func (ec *executionContext) _ScreenedRecord_screening(ctx context.Context, field graphql.CollectedField, obj *model.ScreenedRecord) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ScreenedRecord_screening(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Screening, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.ContactScreening) graphql.Marshaler {
+			return ec.marshalOContactScreening2ᚖgithubᚗcomᚋintakeᚋintakeᚋgraphᚋmodelᚐContactScreening(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_ScreenedRecord_screening(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "ScreenedRecord",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_ContactScreening(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _ScreeningPreview_screening(ctx context.Context, field graphql.CollectedField, obj *model.ScreeningPreview) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ScreeningPreview_screening(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Screening, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v schematype.ScreeningState) graphql.Marshaler {
+			return ec.marshalNScreeningState2githubᚗcomᚋintakeᚋintakeᚋschemaᚋschematypeᚐScreeningState(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ScreeningPreview_screening(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ScreeningPreview", field, false, false, "ScreeningState")
+}
+
+func (ec *executionContext) _ScreeningPreview_model(ctx context.Context, field graphql.CollectedField, obj *model.ScreeningPreview) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ScreeningPreview_model(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Model, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
+			return ec.marshalOString2ᚖstring(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_ScreeningPreview_model(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ScreeningPreview", field, false, false, "String")
+}
+
+func (ec *executionContext) _ScreeningPreview_records(ctx context.Context, field graphql.CollectedField, obj *model.ScreeningPreview) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ScreeningPreview_records(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Records, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []*model.ScreenedRecord) graphql.Marshaler {
+			return ec.marshalNScreenedRecord2ᚕᚖgithubᚗcomᚋintakeᚋintakeᚋgraphᚋmodelᚐScreenedRecordᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ScreeningPreview_records(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "ScreeningPreview",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_ScreenedRecord(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _ScreeningPreview_tokens(ctx context.Context, field graphql.CollectedField, obj *model.ScreeningPreview) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ScreeningPreview_tokens(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Tokens, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ScreeningPreview_tokens(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ScreeningPreview", field, false, false, "Int")
+}
+
+func (ec *executionContext) _ScreeningPreview_cached(ctx context.Context, field graphql.CollectedField, obj *model.ScreeningPreview) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ScreeningPreview_cached(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Cached, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ScreeningPreview_cached(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ScreeningPreview", field, false, false, "Int")
+}
+
 func (ec *executionContext) _SearchField_key(ctx context.Context, field graphql.CollectedField, obj *model.SearchField) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -9012,6 +9603,98 @@ func (ec *executionContext) fieldContext_SyncRun_failed(_ context.Context, field
 	return graphql.NewScalarFieldContext("SyncRun", field, false, false, "Int")
 }
 
+func (ec *executionContext) _SyncRun_screened(ctx context.Context, field graphql.CollectedField, obj *ent.SyncRun) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_SyncRun_screened(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Screened, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_SyncRun_screened(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("SyncRun", field, false, false, "Int")
+}
+
+func (ec *executionContext) _SyncRun_screenedOut(ctx context.Context, field graphql.CollectedField, obj *ent.SyncRun) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_SyncRun_screenedOut(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.ScreenedOut, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_SyncRun_screenedOut(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("SyncRun", field, false, false, "Int")
+}
+
+func (ec *executionContext) _SyncRun_unsure(ctx context.Context, field graphql.CollectedField, obj *ent.SyncRun) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_SyncRun_unsure(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Unsure, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_SyncRun_unsure(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("SyncRun", field, false, false, "Int")
+}
+
+func (ec *executionContext) _SyncRun_screeningTokens(ctx context.Context, field graphql.CollectedField, obj *ent.SyncRun) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_SyncRun_screeningTokens(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.ScreeningTokens, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_SyncRun_screeningTokens(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("SyncRun", field, false, false, "Int")
+}
+
 func (ec *executionContext) _SyncRun_total(ctx context.Context, field graphql.CollectedField, obj *ent.SyncRun) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -9458,6 +10141,29 @@ func (ec *executionContext) _Trigger_description(ctx context.Context, field grap
 }
 func (ec *executionContext) fieldContext_Trigger_description(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("Trigger", field, false, false, "String")
+}
+
+func (ec *executionContext) _Trigger_importUnsure(ctx context.Context, field graphql.CollectedField, obj *ent.Trigger) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Trigger_importUnsure(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.ImportUnsure, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v bool) graphql.Marshaler {
+			return ec.marshalNBoolean2bool(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Trigger_importUnsure(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Trigger", field, false, false, "Boolean")
 }
 
 func (ec *executionContext) _Trigger_pushbackEnabled(ctx context.Context, field graphql.CollectedField, obj *ent.Trigger) (ret graphql.Marshaler) {
@@ -11818,7 +12524,7 @@ func (ec *executionContext) unmarshalInputConfigureTriggerInput(ctx context.Cont
 		asMap[k] = v
 	}
 
-	fieldsInOrder := [...]string{"campaignID", "integrationID", "enabled", "searchType", "searchParams", "description", "references", "pushbackEnabled", "statusMapping", "syncIntervalSeconds"}
+	fieldsInOrder := [...]string{"campaignID", "integrationID", "enabled", "searchType", "searchParams", "description", "references", "pushbackEnabled", "statusMapping", "syncIntervalSeconds", "importUnsure"}
 	for _, k := range fieldsInOrder {
 		v, ok := asMap[k]
 		if !ok {
@@ -11895,6 +12601,13 @@ func (ec *executionContext) unmarshalInputConfigureTriggerInput(ctx context.Cont
 				return it, err
 			}
 			it.SyncIntervalSeconds = data
+		case "importUnsure":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("importUnsure"))
+			data, err := ec.unmarshalOBoolean2ᚖbool(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.ImportUnsure = data
 		}
 	}
 	return it, nil
@@ -13953,6 +14666,83 @@ func UnmarshalIntegrationWhereInput(ctx context.Context, raw any) (ent.Integrati
 	return out, err
 }
 
+func (ec *executionContext) unmarshalInputPreviewScreeningInput(ctx context.Context, obj any) (service.PreviewScreeningInput, error) {
+	var it service.PreviewScreeningInput
+	if obj == nil {
+		return it, nil
+	}
+
+	asMap := map[string]any{}
+	for k, v := range obj.(map[string]any) {
+		asMap[k] = v
+	}
+
+	fieldsInOrder := [...]string{"integrationID", "searchType", "searchParams", "references", "description", "sample"}
+	for _, k := range fieldsInOrder {
+		v, ok := asMap[k]
+		if !ok {
+			continue
+		}
+		switch k {
+		case "integrationID":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("integrationID"))
+			data, err := ec.unmarshalNID2githubᚗcomᚋintakeᚋintakeᚋinternalᚋpulidᚐID(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.IntegrationID = data
+		case "searchType":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("searchType"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.SearchType = data
+		case "searchParams":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("searchParams"))
+			data, err := ec.unmarshalOMap2map(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.SearchParams = data
+		case "references":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("references"))
+			data, err := ec.unmarshalOReferenceInput2ᚕgithubᚗcomᚋintakeᚋintakeᚋinternalᚋserviceᚐReferenceInputᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.References = data
+		case "description":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("description"))
+			data, err := ec.unmarshalNString2string(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Description = data
+		case "sample":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("sample"))
+			data, err := ec.unmarshalOInt2ᚖint(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Sample = data
+		}
+	}
+	return it, nil
+}
+
+// UnmarshalPreviewScreeningInput unmarshals raw into the PreviewScreeningInput input type, using the
+// unmarshaler bound to ctx's request. Call it from a resolver to decode an input
+// object that was not passed as a field argument.
+//
+// ctx must come from a gqlgen request; outside one there is no unmarshaler to use
+// and the returned error says so.
+func UnmarshalPreviewScreeningInput(ctx context.Context, raw any) (service.PreviewScreeningInput, error) {
+	var out service.PreviewScreeningInput
+	err := graphql.UnmarshalNamedInputFromContext(ctx, "PreviewScreeningInput", raw, &out)
+	return out, err
+}
+
 func (ec *executionContext) unmarshalInputPushbackOrder(ctx context.Context, obj any) (ent.PushbackOrder, error) {
 	var it ent.PushbackOrder
 	if obj == nil {
@@ -15008,7 +15798,7 @@ func (ec *executionContext) unmarshalInputSyncRunWhereInput(ctx context.Context,
 		asMap[k] = v
 	}
 
-	fieldsInOrder := [...]string{"not", "and", "or", "id", "idNEQ", "idIn", "idNotIn", "idGT", "idGTE", "idLT", "idLTE", "createdAt", "createdAtNEQ", "createdAtIn", "createdAtNotIn", "createdAtGT", "createdAtGTE", "createdAtLT", "createdAtLTE", "updatedAt", "updatedAtNEQ", "updatedAtIn", "updatedAtNotIn", "updatedAtGT", "updatedAtGTE", "updatedAtLT", "updatedAtLTE", "kind", "kindNEQ", "kindIn", "kindNotIn", "status", "statusNEQ", "statusIn", "statusNotIn", "startedAt", "startedAtNEQ", "startedAtIn", "startedAtNotIn", "startedAtGT", "startedAtGTE", "startedAtLT", "startedAtLTE", "startedAtIsNil", "startedAtNotNil", "finishedAt", "finishedAtNEQ", "finishedAtIn", "finishedAtNotIn", "finishedAtGT", "finishedAtGTE", "finishedAtLT", "finishedAtLTE", "finishedAtIsNil", "finishedAtNotNil", "fetched", "fetchedNEQ", "fetchedIn", "fetchedNotIn", "fetchedGT", "fetchedGTE", "fetchedLT", "fetchedLTE", "imported", "importedNEQ", "importedIn", "importedNotIn", "importedGT", "importedGTE", "importedLT", "importedLTE", "duplicates", "duplicatesNEQ", "duplicatesIn", "duplicatesNotIn", "duplicatesGT", "duplicatesGTE", "duplicatesLT", "duplicatesLTE", "invalidPhone", "invalidPhoneNEQ", "invalidPhoneIn", "invalidPhoneNotIn", "invalidPhoneGT", "invalidPhoneGTE", "invalidPhoneLT", "invalidPhoneLTE", "filteredOut", "filteredOutNEQ", "filteredOutIn", "filteredOutNotIn", "filteredOutGT", "filteredOutGTE", "filteredOutLT", "filteredOutLTE", "failed", "failedNEQ", "failedIn", "failedNotIn", "failedGT", "failedGTE", "failedLT", "failedLTE", "total", "totalNEQ", "totalIn", "totalNotIn", "totalGT", "totalGTE", "totalLT", "totalLTE", "totalIsNil", "totalNotNil", "error", "errorNEQ", "errorIn", "errorNotIn", "errorGT", "errorGTE", "errorLT", "errorLTE", "errorContains", "errorHasPrefix", "errorHasSuffix", "errorIsNil", "errorNotNil", "errorEqualFold", "errorContainsFold", "screening", "screeningNEQ", "screeningIn", "screeningNotIn", "hasTrigger", "hasTriggerWith", "hasIssues", "hasIssuesWith"}
+	fieldsInOrder := [...]string{"not", "and", "or", "id", "idNEQ", "idIn", "idNotIn", "idGT", "idGTE", "idLT", "idLTE", "createdAt", "createdAtNEQ", "createdAtIn", "createdAtNotIn", "createdAtGT", "createdAtGTE", "createdAtLT", "createdAtLTE", "updatedAt", "updatedAtNEQ", "updatedAtIn", "updatedAtNotIn", "updatedAtGT", "updatedAtGTE", "updatedAtLT", "updatedAtLTE", "kind", "kindNEQ", "kindIn", "kindNotIn", "status", "statusNEQ", "statusIn", "statusNotIn", "startedAt", "startedAtNEQ", "startedAtIn", "startedAtNotIn", "startedAtGT", "startedAtGTE", "startedAtLT", "startedAtLTE", "startedAtIsNil", "startedAtNotNil", "finishedAt", "finishedAtNEQ", "finishedAtIn", "finishedAtNotIn", "finishedAtGT", "finishedAtGTE", "finishedAtLT", "finishedAtLTE", "finishedAtIsNil", "finishedAtNotNil", "fetched", "fetchedNEQ", "fetchedIn", "fetchedNotIn", "fetchedGT", "fetchedGTE", "fetchedLT", "fetchedLTE", "imported", "importedNEQ", "importedIn", "importedNotIn", "importedGT", "importedGTE", "importedLT", "importedLTE", "duplicates", "duplicatesNEQ", "duplicatesIn", "duplicatesNotIn", "duplicatesGT", "duplicatesGTE", "duplicatesLT", "duplicatesLTE", "invalidPhone", "invalidPhoneNEQ", "invalidPhoneIn", "invalidPhoneNotIn", "invalidPhoneGT", "invalidPhoneGTE", "invalidPhoneLT", "invalidPhoneLTE", "filteredOut", "filteredOutNEQ", "filteredOutIn", "filteredOutNotIn", "filteredOutGT", "filteredOutGTE", "filteredOutLT", "filteredOutLTE", "failed", "failedNEQ", "failedIn", "failedNotIn", "failedGT", "failedGTE", "failedLT", "failedLTE", "screened", "screenedNEQ", "screenedIn", "screenedNotIn", "screenedGT", "screenedGTE", "screenedLT", "screenedLTE", "screenedOut", "screenedOutNEQ", "screenedOutIn", "screenedOutNotIn", "screenedOutGT", "screenedOutGTE", "screenedOutLT", "screenedOutLTE", "unsure", "unsureNEQ", "unsureIn", "unsureNotIn", "unsureGT", "unsureGTE", "unsureLT", "unsureLTE", "screeningTokens", "screeningTokensNEQ", "screeningTokensIn", "screeningTokensNotIn", "screeningTokensGT", "screeningTokensGTE", "screeningTokensLT", "screeningTokensLTE", "total", "totalNEQ", "totalIn", "totalNotIn", "totalGT", "totalGTE", "totalLT", "totalLTE", "totalIsNil", "totalNotNil", "error", "errorNEQ", "errorIn", "errorNotIn", "errorGT", "errorGTE", "errorLT", "errorLTE", "errorContains", "errorHasPrefix", "errorHasSuffix", "errorIsNil", "errorNotNil", "errorEqualFold", "errorContainsFold", "screening", "screeningNEQ", "screeningIn", "screeningNotIn", "hasTrigger", "hasTriggerWith", "hasIssues", "hasIssuesWith"}
 	for _, k := range fieldsInOrder {
 		v, ok := asMap[k]
 		if !ok {
@@ -15736,6 +16526,230 @@ func (ec *executionContext) unmarshalInputSyncRunWhereInput(ctx context.Context,
 				return it, err
 			}
 			it.FailedLTE = data
+		case "screened":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("screened"))
+			data, err := ec.unmarshalOInt2ᚖint(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Screened = data
+		case "screenedNEQ":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("screenedNEQ"))
+			data, err := ec.unmarshalOInt2ᚖint(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.ScreenedNEQ = data
+		case "screenedIn":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("screenedIn"))
+			data, err := ec.unmarshalOInt2ᚕintᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.ScreenedIn = data
+		case "screenedNotIn":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("screenedNotIn"))
+			data, err := ec.unmarshalOInt2ᚕintᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.ScreenedNotIn = data
+		case "screenedGT":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("screenedGT"))
+			data, err := ec.unmarshalOInt2ᚖint(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.ScreenedGT = data
+		case "screenedGTE":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("screenedGTE"))
+			data, err := ec.unmarshalOInt2ᚖint(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.ScreenedGTE = data
+		case "screenedLT":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("screenedLT"))
+			data, err := ec.unmarshalOInt2ᚖint(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.ScreenedLT = data
+		case "screenedLTE":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("screenedLTE"))
+			data, err := ec.unmarshalOInt2ᚖint(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.ScreenedLTE = data
+		case "screenedOut":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("screenedOut"))
+			data, err := ec.unmarshalOInt2ᚖint(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.ScreenedOut = data
+		case "screenedOutNEQ":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("screenedOutNEQ"))
+			data, err := ec.unmarshalOInt2ᚖint(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.ScreenedOutNEQ = data
+		case "screenedOutIn":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("screenedOutIn"))
+			data, err := ec.unmarshalOInt2ᚕintᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.ScreenedOutIn = data
+		case "screenedOutNotIn":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("screenedOutNotIn"))
+			data, err := ec.unmarshalOInt2ᚕintᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.ScreenedOutNotIn = data
+		case "screenedOutGT":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("screenedOutGT"))
+			data, err := ec.unmarshalOInt2ᚖint(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.ScreenedOutGT = data
+		case "screenedOutGTE":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("screenedOutGTE"))
+			data, err := ec.unmarshalOInt2ᚖint(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.ScreenedOutGTE = data
+		case "screenedOutLT":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("screenedOutLT"))
+			data, err := ec.unmarshalOInt2ᚖint(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.ScreenedOutLT = data
+		case "screenedOutLTE":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("screenedOutLTE"))
+			data, err := ec.unmarshalOInt2ᚖint(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.ScreenedOutLTE = data
+		case "unsure":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("unsure"))
+			data, err := ec.unmarshalOInt2ᚖint(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Unsure = data
+		case "unsureNEQ":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("unsureNEQ"))
+			data, err := ec.unmarshalOInt2ᚖint(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.UnsureNEQ = data
+		case "unsureIn":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("unsureIn"))
+			data, err := ec.unmarshalOInt2ᚕintᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.UnsureIn = data
+		case "unsureNotIn":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("unsureNotIn"))
+			data, err := ec.unmarshalOInt2ᚕintᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.UnsureNotIn = data
+		case "unsureGT":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("unsureGT"))
+			data, err := ec.unmarshalOInt2ᚖint(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.UnsureGT = data
+		case "unsureGTE":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("unsureGTE"))
+			data, err := ec.unmarshalOInt2ᚖint(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.UnsureGTE = data
+		case "unsureLT":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("unsureLT"))
+			data, err := ec.unmarshalOInt2ᚖint(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.UnsureLT = data
+		case "unsureLTE":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("unsureLTE"))
+			data, err := ec.unmarshalOInt2ᚖint(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.UnsureLTE = data
+		case "screeningTokens":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("screeningTokens"))
+			data, err := ec.unmarshalOInt2ᚖint(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.ScreeningTokens = data
+		case "screeningTokensNEQ":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("screeningTokensNEQ"))
+			data, err := ec.unmarshalOInt2ᚖint(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.ScreeningTokensNEQ = data
+		case "screeningTokensIn":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("screeningTokensIn"))
+			data, err := ec.unmarshalOInt2ᚕintᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.ScreeningTokensIn = data
+		case "screeningTokensNotIn":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("screeningTokensNotIn"))
+			data, err := ec.unmarshalOInt2ᚕintᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.ScreeningTokensNotIn = data
+		case "screeningTokensGT":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("screeningTokensGT"))
+			data, err := ec.unmarshalOInt2ᚖint(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.ScreeningTokensGT = data
+		case "screeningTokensGTE":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("screeningTokensGTE"))
+			data, err := ec.unmarshalOInt2ᚖint(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.ScreeningTokensGTE = data
+		case "screeningTokensLT":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("screeningTokensLT"))
+			data, err := ec.unmarshalOInt2ᚖint(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.ScreeningTokensLT = data
+		case "screeningTokensLTE":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("screeningTokensLTE"))
+			data, err := ec.unmarshalOInt2ᚖint(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.ScreeningTokensLTE = data
 		case "total":
 			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("total"))
 			data, err := ec.unmarshalOInt2ᚖint(ctx, v)
@@ -16048,7 +17062,7 @@ func (ec *executionContext) unmarshalInputTriggerWhereInput(ctx context.Context,
 		asMap[k] = v
 	}
 
-	fieldsInOrder := [...]string{"not", "and", "or", "id", "idNEQ", "idIn", "idNotIn", "idGT", "idGTE", "idLT", "idLTE", "createdAt", "createdAtNEQ", "createdAtIn", "createdAtNotIn", "createdAtGT", "createdAtGTE", "createdAtLT", "createdAtLTE", "updatedAt", "updatedAtNEQ", "updatedAtIn", "updatedAtNotIn", "updatedAtGT", "updatedAtGTE", "updatedAtLT", "updatedAtLTE", "enabled", "enabledNEQ", "searchType", "searchTypeNEQ", "searchTypeIn", "searchTypeNotIn", "searchTypeGT", "searchTypeGTE", "searchTypeLT", "searchTypeLTE", "searchTypeContains", "searchTypeHasPrefix", "searchTypeHasSuffix", "searchTypeEqualFold", "searchTypeContainsFold", "description", "descriptionNEQ", "descriptionIn", "descriptionNotIn", "descriptionGT", "descriptionGTE", "descriptionLT", "descriptionLTE", "descriptionContains", "descriptionHasPrefix", "descriptionHasSuffix", "descriptionEqualFold", "descriptionContainsFold", "pushbackEnabled", "pushbackEnabledNEQ", "syncIntervalSeconds", "syncIntervalSecondsNEQ", "syncIntervalSecondsIn", "syncIntervalSecondsNotIn", "syncIntervalSecondsGT", "syncIntervalSecondsGTE", "syncIntervalSecondsLT", "syncIntervalSecondsLTE", "lastSyncAt", "lastSyncAtNEQ", "lastSyncAtIn", "lastSyncAtNotIn", "lastSyncAtGT", "lastSyncAtGTE", "lastSyncAtLT", "lastSyncAtLTE", "lastSyncAtIsNil", "lastSyncAtNotNil", "nextSyncAt", "nextSyncAtNEQ", "nextSyncAtIn", "nextSyncAtNotIn", "nextSyncAtGT", "nextSyncAtGTE", "nextSyncAtLT", "nextSyncAtLTE", "nextSyncAtIsNil", "nextSyncAtNotNil", "hasCampaign", "hasCampaignWith", "hasIntegration", "hasIntegrationWith", "hasSyncRuns", "hasSyncRunsWith"}
+	fieldsInOrder := [...]string{"not", "and", "or", "id", "idNEQ", "idIn", "idNotIn", "idGT", "idGTE", "idLT", "idLTE", "createdAt", "createdAtNEQ", "createdAtIn", "createdAtNotIn", "createdAtGT", "createdAtGTE", "createdAtLT", "createdAtLTE", "updatedAt", "updatedAtNEQ", "updatedAtIn", "updatedAtNotIn", "updatedAtGT", "updatedAtGTE", "updatedAtLT", "updatedAtLTE", "enabled", "enabledNEQ", "searchType", "searchTypeNEQ", "searchTypeIn", "searchTypeNotIn", "searchTypeGT", "searchTypeGTE", "searchTypeLT", "searchTypeLTE", "searchTypeContains", "searchTypeHasPrefix", "searchTypeHasSuffix", "searchTypeEqualFold", "searchTypeContainsFold", "description", "descriptionNEQ", "descriptionIn", "descriptionNotIn", "descriptionGT", "descriptionGTE", "descriptionLT", "descriptionLTE", "descriptionContains", "descriptionHasPrefix", "descriptionHasSuffix", "descriptionEqualFold", "descriptionContainsFold", "importUnsure", "importUnsureNEQ", "pushbackEnabled", "pushbackEnabledNEQ", "syncIntervalSeconds", "syncIntervalSecondsNEQ", "syncIntervalSecondsIn", "syncIntervalSecondsNotIn", "syncIntervalSecondsGT", "syncIntervalSecondsGTE", "syncIntervalSecondsLT", "syncIntervalSecondsLTE", "lastSyncAt", "lastSyncAtNEQ", "lastSyncAtIn", "lastSyncAtNotIn", "lastSyncAtGT", "lastSyncAtGTE", "lastSyncAtLT", "lastSyncAtLTE", "lastSyncAtIsNil", "lastSyncAtNotNil", "nextSyncAt", "nextSyncAtNEQ", "nextSyncAtIn", "nextSyncAtNotIn", "nextSyncAtGT", "nextSyncAtGTE", "nextSyncAtLT", "nextSyncAtLTE", "nextSyncAtIsNil", "nextSyncAtNotNil", "hasCampaign", "hasCampaignWith", "hasIntegration", "hasIntegrationWith", "hasSyncRuns", "hasSyncRunsWith"}
 	for _, k := range fieldsInOrder {
 		v, ok := asMap[k]
 		if !ok {
@@ -16440,6 +17454,20 @@ func (ec *executionContext) unmarshalInputTriggerWhereInput(ctx context.Context,
 				return it, err
 			}
 			it.DescriptionContainsFold = data
+		case "importUnsure":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("importUnsure"))
+			data, err := ec.unmarshalOBoolean2ᚖbool(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.ImportUnsure = data
+		case "importUnsureNEQ":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("importUnsureNEQ"))
+			data, err := ec.unmarshalOBoolean2ᚖbool(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.ImportUnsureNEQ = data
 		case "pushbackEnabled":
 			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("pushbackEnabled"))
 			data, err := ec.unmarshalOBoolean2ᚖbool(ctx, v)
@@ -17462,6 +18490,12 @@ func (ec *executionContext) _Contact(ctx context.Context, sel ast.SelectionSet, 
 				func(ctx context.Context) graphql.Marshaler {
 					return ec._Contact_callResults(ctx, field, obj)
 				})
+		case "screening":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, false,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Contact_screening(ctx, field, obj)
+				})
 		default:
 			panic("unknown field " + strconv.Quote(field.Name))
 		}
@@ -17540,6 +18574,44 @@ func (ec *executionContext) _ContactEdge(ctx context.Context, sel ast.SelectionS
 			}
 		case "cursor":
 			out.Values[i] = ec._ContactEdge_cursor(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var contactScreeningImplementors = []string{"ContactScreening"}
+
+func (ec *executionContext) _ContactScreening(ctx context.Context, sel ast.SelectionSet, obj *model.ContactScreening) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, contactScreeningImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("ContactScreening")
+		case "decision":
+			out.Values[i] = ec._ContactScreening_decision(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "reason":
+			out.Values[i] = ec._ContactScreening_reason(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
@@ -18028,6 +19100,13 @@ func (ec *executionContext) _Mutation(ctx context.Context, sel ast.SelectionSet)
 		case "retryPushback":
 			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
 				return ec._Mutation_retryPushback(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "previewScreening":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_previewScreening(ctx, field)
 			})
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
@@ -18578,6 +19657,112 @@ func (ec *executionContext) _ReferenceOptionPage(ctx context.Context, sel ast.Se
 	return out
 }
 
+var screenedRecordImplementors = []string{"ScreenedRecord"}
+
+func (ec *executionContext) _ScreenedRecord(ctx context.Context, sel ast.SelectionSet, obj *model.ScreenedRecord) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, screenedRecordImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("ScreenedRecord")
+		case "externalID":
+			out.Values[i] = ec._ScreenedRecord_externalID(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "firstName":
+			out.Values[i] = ec._ScreenedRecord_firstName(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "lastName":
+			out.Values[i] = ec._ScreenedRecord_lastName(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "attributes":
+			out.Values[i] = ec._ScreenedRecord_attributes(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "screening":
+			out.Values[i] = ec._ScreenedRecord_screening(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var screeningPreviewImplementors = []string{"ScreeningPreview"}
+
+func (ec *executionContext) _ScreeningPreview(ctx context.Context, sel ast.SelectionSet, obj *model.ScreeningPreview) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, screeningPreviewImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("ScreeningPreview")
+		case "screening":
+			out.Values[i] = ec._ScreeningPreview_screening(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "model":
+			out.Values[i] = ec._ScreeningPreview_model(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "records":
+			out.Values[i] = ec._ScreeningPreview_records(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "tokens":
+			out.Values[i] = ec._ScreeningPreview_tokens(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "cached":
+			out.Values[i] = ec._ScreeningPreview_cached(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
 var searchFieldImplementors = []string{"SearchField"}
 
 func (ec *executionContext) _SearchField(ctx context.Context, sel ast.SelectionSet, obj *model.SearchField) graphql.Marshaler {
@@ -18933,6 +20118,26 @@ func (ec *executionContext) _SyncRun(ctx context.Context, sel ast.SelectionSet, 
 			if out.Values[i] == graphql.Null {
 				atomic.AddUint32(&out.Invalids, 1)
 			}
+		case "screened":
+			out.Values[i] = ec._SyncRun_screened(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "screenedOut":
+			out.Values[i] = ec._SyncRun_screenedOut(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "unsure":
+			out.Values[i] = ec._SyncRun_unsure(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "screeningTokens":
+			out.Values[i] = ec._SyncRun_screeningTokens(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
 		case "total":
 			out.Values[i] = ec._SyncRun_total(ctx, field, obj)
 			if out.Values[i] == graphql.RequiredNull {
@@ -19101,6 +20306,11 @@ func (ec *executionContext) _Trigger(ctx context.Context, sel ast.SelectionSet, 
 			}
 		case "description":
 			out.Values[i] = ec._Trigger_description(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "importUnsure":
+			out.Values[i] = ec._Trigger_importUnsure(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				atomic.AddUint32(&out.Invalids, 1)
 			}
@@ -20007,6 +21217,11 @@ func (ec *executionContext) marshalNPageInfo2ᚖentgoᚗioᚋcontribᚋentgqlᚐ
 	return ec._PageInfo(ctx, sel, v)
 }
 
+func (ec *executionContext) unmarshalNPreviewScreeningInput2githubᚗcomᚋintakeᚋintakeᚋinternalᚋserviceᚐPreviewScreeningInput(ctx context.Context, v any) (service.PreviewScreeningInput, error) {
+	res, err := ec.unmarshalInputPreviewScreeningInput(ctx, v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
 func (ec *executionContext) marshalNProvider2ᚕᚖgithubᚗcomᚋintakeᚋintakeᚋgraphᚋmodelᚐProviderᚄ(ctx context.Context, sel ast.SelectionSet, v []*model.Provider) graphql.Marshaler {
 	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
 		fc := graphql.GetFieldContext(ctx)
@@ -20217,6 +21432,48 @@ func (ec *executionContext) unmarshalNRole2githubᚗcomᚋintakeᚋintakeᚋsche
 
 func (ec *executionContext) marshalNRole2githubᚗcomᚋintakeᚋintakeᚋschemaᚋschematypeᚐRole(ctx context.Context, sel ast.SelectionSet, v schematype.Role) graphql.Marshaler {
 	return v
+}
+
+func (ec *executionContext) marshalNScreenedRecord2ᚕᚖgithubᚗcomᚋintakeᚋintakeᚋgraphᚋmodelᚐScreenedRecordᚄ(ctx context.Context, sel ast.SelectionSet, v []*model.ScreenedRecord) graphql.Marshaler {
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalNScreenedRecord2ᚖgithubᚗcomᚋintakeᚋintakeᚋgraphᚋmodelᚐScreenedRecord(ctx, sel, v[i])
+	})
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
+}
+
+func (ec *executionContext) marshalNScreenedRecord2ᚖgithubᚗcomᚋintakeᚋintakeᚋgraphᚋmodelᚐScreenedRecord(ctx context.Context, sel ast.SelectionSet, v *model.ScreenedRecord) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "ScreenedRecord!")
+		return graphql.Null
+	}
+	return ec._ScreenedRecord(ctx, sel, v)
+}
+
+func (ec *executionContext) unmarshalNScreeningDecision2githubᚗcomᚋintakeᚋintakeᚋschemaᚋschematypeᚐScreeningDecision(ctx context.Context, v any) (schematype.ScreeningDecision, error) {
+	var res schematype.ScreeningDecision
+	err := res.UnmarshalGQL(v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalNScreeningDecision2githubᚗcomᚋintakeᚋintakeᚋschemaᚋschematypeᚐScreeningDecision(ctx context.Context, sel ast.SelectionSet, v schematype.ScreeningDecision) graphql.Marshaler {
+	return v
+}
+
+func (ec *executionContext) marshalNScreeningPreview2ᚖgithubᚗcomᚋintakeᚋintakeᚋgraphᚋmodelᚐScreeningPreview(ctx context.Context, sel ast.SelectionSet, v *model.ScreeningPreview) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "ScreeningPreview!")
+		return graphql.Null
+	}
+	return ec._ScreeningPreview(ctx, sel, v)
 }
 
 func (ec *executionContext) unmarshalNScreeningState2githubᚗcomᚋintakeᚋintakeᚋschemaᚋschematypeᚐScreeningState(ctx context.Context, v any) (schematype.ScreeningState, error) {
@@ -20807,6 +22064,13 @@ func (ec *executionContext) marshalOContactEdge2ᚖgithubᚗcomᚋintakeᚋintak
 		return graphql.Null
 	}
 	return ec._ContactEdge(ctx, sel, v)
+}
+
+func (ec *executionContext) marshalOContactScreening2ᚖgithubᚗcomᚋintakeᚋintakeᚋgraphᚋmodelᚐContactScreening(ctx context.Context, sel ast.SelectionSet, v *model.ContactScreening) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	return ec._ContactScreening(ctx, sel, v)
 }
 
 func (ec *executionContext) unmarshalOContactWhereInput2ᚕᚖgithubᚗcomᚋintakeᚋintakeᚋentᚐContactWhereInputᚄ(ctx context.Context, v any) ([]*ent.ContactWhereInput, error) {

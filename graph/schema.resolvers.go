@@ -34,6 +34,14 @@ func (r *contactResolver) CallResults(ctx context.Context, obj *ent.Contact) ([]
 	return crs, err
 }
 
+// Screening is the resolver for the screening field.
+func (r *contactResolver) Screening(ctx context.Context, obj *ent.Contact) (*model.ContactScreening, error) {
+	if obj.ScreeningDecision == nil {
+		return nil, nil
+	}
+	return &model.ContactScreening{Decision: *obj.ScreeningDecision, Reason: deref(obj.ScreeningReason)}, nil
+}
+
 // Provider is the resolver for the provider field.
 func (r *integrationResolver) Provider(ctx context.Context, obj *ent.Integration) (*model.Provider, error) {
 	return r.provider(obj.Provider)
@@ -92,6 +100,15 @@ func (r *mutationResolver) RecordCallResult(ctx context.Context, input service.R
 // RetryPushback is the resolver for the retryPushback field.
 func (r *mutationResolver) RetryPushback(ctx context.Context, id pulid.ID) (*ent.Pushback, error) {
 	return r.svc.RetryPushback(ctx, id)
+}
+
+// PreviewScreening is the resolver for the previewScreening field.
+func (r *mutationResolver) PreviewScreening(ctx context.Context, input service.PreviewScreeningInput) (*model.ScreeningPreview, error) {
+	pv, err := r.svc.PreviewScreening(ctx, input)
+	if err != nil {
+		return nil, err
+	}
+	return screeningPreview(pv), nil
 }
 
 // Viewer is the resolver for the viewer field.

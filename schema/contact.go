@@ -10,6 +10,7 @@ import (
 	"entgo.io/ent/schema/index"
 
 	"github.com/intake/intake/internal/pulid"
+	"github.com/intake/intake/schema/schematype"
 )
 
 var idType = pulid.ID("")
@@ -39,8 +40,14 @@ func (Contact) Fields() []ent.Field {
 		field.String("external_id").MaxLen(200).
 			Comment("The ID of the record in the external system that the contact was imported from (at most 200 characters)."),
 		field.JSON("attributes", map[string]any{}).Default(map[string]any{}).
-			Comment("Values from the external system kept with the contact, such as the IDs push-back needs; the keys depend on the provider.").
+			Comment("Values from the external system kept with the contact: the fit attributes the provider offers (position, profession, status, location, source, tags, jobTitle, company, industry, lifecycleStage, leadStatus), which screening judges, and provider-specific values such as the IDs push-back needs.").
 			Annotations(entgql.Type("Map")),
+		// The screening decision the contact was imported with (exposed
+		// as Contact.screening); null when its trigger did not screen.
+		field.Enum("screening_decision").GoType(schematype.ScreeningDecision("")).Optional().Nillable().Immutable().
+			Annotations(entgql.Skip()),
+		field.Text("screening_reason").Optional().Nillable().Immutable().
+			Annotations(entgql.Skip()),
 	}
 }
 

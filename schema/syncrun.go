@@ -41,7 +41,7 @@ func (SyncRun) Fields() []ent.Field {
 					"QUEUED":    "Waiting for a worker.",
 					"RUNNING":   "A worker is fetching and importing pages; each page is imported, with the run's counters, in one transaction.",
 					"SUCCEEDED": "The fetch reached its end. Final.",
-					"PARTIAL":   "The external system failed temporarily (5xx, 429, timeouts) after retries: the pages imported stay, and the trigger's next run continues where this one stopped. Final.",
+					"PARTIAL":   "The external system failed temporarily (5xx, 429, timeouts) after retries, or the screening model failed to judge some record: the pages imported stay, and the trigger's next run continues where this one stopped. Final.",
 					"FAILED":    "A permanent error (bad credentials, a refused request), the trigger disabled or its integration not CONNECTED when the run started, or the run's attempts spent; error says why. Final.",
 					"CANCELLED": "Cancelled with cancelSyncRun; the pages imported before stay. Final.",
 				},
@@ -51,7 +51,7 @@ func (SyncRun) Fields() []ent.Field {
 		field.Time("finished_at").Optional().Nillable().
 			Comment("When the run ended; null while it is QUEUED or RUNNING."),
 		field.Int("fetched").Default(0).
-			Comment("Records fetched from the external system and processed so far. Always imported + duplicates + invalidPhone + filteredOut + failed."),
+			Comment("Records fetched from the external system and processed so far. Always imported + duplicates + invalidPhone + filteredOut + failed + screenedOut."),
 		field.Int("imported").Default(0).
 			Comment("Contacts created."),
 		field.Int("duplicates").Default(0).
@@ -62,6 +62,14 @@ func (SyncRun) Fields() []ent.Field {
 			Comment("Records of none of the trigger's references (FILTERED_OUT import issues)."),
 		field.Int("failed").Default(0).
 			Comment("Records the connector could not read completely (INVALID_RECORD import issues)."),
+		field.Int("screened").Default(0).
+			Comment("Records judged against the trigger's description (screening ACTIVE): the records that passed every other check, decided by the model or taken from earlier decisions on the same data."),
+		field.Int("screened_out").Default(0).
+			Comment("Records not imported because of their screening decision (SCREENED_OUT import issues): NO_MATCH, and UNSURE when the trigger's importUnsure is off."),
+		field.Int("unsure").Default(0).
+			Comment("Records the model could not judge for lack of data (decision UNSURE), imported or not by the trigger's importUnsure."),
+		field.Int("screening_tokens").Default(0).
+			Comment("Tokens the screening model reported for this run's requests (prompt and completion); decisions reused from earlier runs cost none."),
 		field.Int("total").Optional().Nillable().
 			Comment("How many records the external system says the search matches, when it says so; null otherwise."),
 		field.Text("error").Optional().Nillable().
@@ -75,8 +83,8 @@ func (SyncRun) Fields() []ent.Field {
 		field.String("lease_owner").Optional().Nillable().Annotations(entgql.Skip()),
 		field.Time("lease_expires_at").Optional().Nillable().Annotations(entgql.Skip()),
 		field.Int64("job_id").Optional().Nillable().Annotations(entgql.Skip()),
-		field.Enum("screening").GoType(schematype.ScreeningState("")).Default(string(schematype.ScreeningOff)).Immutable().
-			Comment("Whether the trigger's description was applied to this run's records, as the trigger stood when the run was queued: NOT_CONFIGURED means it was not, since the server has no screening model.").
+		field.Enum("screening").GoType(schematype.ScreeningState("")).Default(string(schematype.ScreeningOff)).
+			Comment("Whether the trigger's description is applied to this run's records: as the trigger stood when the run was queued, and as it was worked once a worker took it. NOT_CONFIGURED means it was not, since the server has no screening model.").
 			Annotations(entgql.Type("ScreeningState"), EnumDoc{
 				Description: "Whether a trigger's description decides which of its records are imported.",
 				Values:      schematype.ScreeningState("").Descriptions(),

@@ -31,7 +31,9 @@ func (Trigger) Fields() []ent.Field {
 			Comment("The search type's parameters by key, validated against its fields (SearchType.fields); {} when it takes none.").
 			Annotations(entgql.Type("Map")),
 		field.Text("description").Default("").
-			Comment(`Free text describing the trigger, e.g. "Nurses with 3+ years experience"; at most 2000 characters, "" when none. It does not filter what syncs import.`),
+			Comment(`Free text describing who fits the campaign, e.g. "Nurses with 3+ years experience"; at most 2000 characters, "" when none. When the server has a screening model (screening ACTIVE), each record a sync would import is judged against it and only fitting records are imported; without one (NOT_CONFIGURED) it filters nothing.`),
+		field.Bool("import_unsure").Default(true).
+			Comment("Whether a record the screening model cannot judge (decision UNSURE: the record lacks the data) is imported (true, the default) or becomes a SCREENED_OUT import issue."),
 		field.Bool("pushback_enabled").Default(false).
 			Comment("Whether the results of calls to the campaign's contacts are pushed back to this trigger's integration. At most one trigger of a campaign has it on."),
 		field.Int("sync_interval_seconds").Default(900).Min(60).

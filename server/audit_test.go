@@ -227,6 +227,16 @@ func TestAuditTrail(t *testing.T) {
 				return as(auditWant{operation: "checkIntegration", target: integ, outcome: "ok"})
 			})
 
+		// A preview records the integration it read and the fields it was
+		// given, never the description itself.
+		mutate(t, admin, `mutation($in: PreviewScreeningInput!) { previewScreening(input: $in) { screening records { externalID } } }`,
+			map[string]any{"in": map[string]any{"integrationID": integ, "description": "senior nurses near Hamburg", "sample": 3}},
+			func(apptest.Response) auditWant {
+				return as(auditWant{operation: "previewScreening", related: []pulid.ID{integ},
+					fields: []string{"description", "integrationID", "sample"}, outcome: "ok"})
+			})
+		secrets = append(secrets, "senior nurses near Hamburg")
+
 		// A refused configuration records its code, and the IDs it named.
 		mutate(t, admin, `mutation($in: ConfigureTriggerInput!) { configureTrigger(input: $in) { id } }`,
 			map[string]any{"in": map[string]any{"campaignID": cmp, "integrationID": integ, "enabled": true, "syncIntervalSeconds": 5}},

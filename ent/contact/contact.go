@@ -3,12 +3,15 @@
 package contact
 
 import (
+	"fmt"
 	"time"
 
 	"entgo.io/ent"
 	"entgo.io/ent/dialect/sql"
 	"entgo.io/ent/dialect/sql/sqlgraph"
+	"github.com/99designs/gqlgen/graphql"
 	"github.com/intake/intake/internal/pulid"
+	"github.com/intake/intake/schema/schematype"
 )
 
 const (
@@ -38,6 +41,10 @@ const (
 	FieldExternalID = "external_id"
 	// FieldAttributes holds the string denoting the attributes field in the database.
 	FieldAttributes = "attributes"
+	// FieldScreeningDecision holds the string denoting the screening_decision field in the database.
+	FieldScreeningDecision = "screening_decision"
+	// FieldScreeningReason holds the string denoting the screening_reason field in the database.
+	FieldScreeningReason = "screening_reason"
 	// EdgeCampaign holds the string denoting the campaign edge name in mutations.
 	EdgeCampaign = "campaign"
 	// EdgeTrigger holds the string denoting the trigger edge name in mutations.
@@ -83,6 +90,8 @@ var Columns = []string{
 	FieldEmail,
 	FieldExternalID,
 	FieldAttributes,
+	FieldScreeningDecision,
+	FieldScreeningReason,
 }
 
 // ValidColumn reports if the column name is valid (part of the table columns).
@@ -118,6 +127,16 @@ var (
 	// DefaultID holds the default value on creation for the "id" field.
 	DefaultID func() pulid.ID
 )
+
+// ScreeningDecisionValidator is a validator for the "screening_decision" field enum values. It is called by the builders before save.
+func ScreeningDecisionValidator(sd schematype.ScreeningDecision) error {
+	switch sd {
+	case "MATCH", "NO_MATCH", "UNSURE":
+		return nil
+	default:
+		return fmt.Errorf("contact: invalid enum value for screening_decision field: %q", sd)
+	}
+}
 
 // OrderOption defines the ordering options for the Contact queries.
 type OrderOption func(*sql.Selector)
@@ -177,6 +196,16 @@ func ByExternalID(opts ...sql.OrderTermOption) OrderOption {
 	return sql.OrderByField(FieldExternalID, opts...).ToFunc()
 }
 
+// ByScreeningDecision orders the results by the screening_decision field.
+func ByScreeningDecision(opts ...sql.OrderTermOption) OrderOption {
+	return sql.OrderByField(FieldScreeningDecision, opts...).ToFunc()
+}
+
+// ByScreeningReason orders the results by the screening_reason field.
+func ByScreeningReason(opts ...sql.OrderTermOption) OrderOption {
+	return sql.OrderByField(FieldScreeningReason, opts...).ToFunc()
+}
+
 // ByCampaignField orders the results by campaign field.
 func ByCampaignField(field string, opts ...sql.OrderTermOption) OrderOption {
 	return func(s *sql.Selector) {
@@ -225,3 +254,10 @@ func newCallResultsStep() *sqlgraph.Step {
 		sqlgraph.Edge(sqlgraph.O2M, false, CallResultsTable, CallResultsColumn),
 	)
 }
+
+var (
+	// schematype.ScreeningDecision must implement graphql.Marshaler.
+	_ graphql.Marshaler = (*schematype.ScreeningDecision)(nil)
+	// schematype.ScreeningDecision must implement graphql.Unmarshaler.
+	_ graphql.Unmarshaler = (*schematype.ScreeningDecision)(nil)
+)

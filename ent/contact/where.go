@@ -9,6 +9,7 @@ import (
 	"entgo.io/ent/dialect/sql/sqlgraph"
 	"github.com/intake/intake/ent/predicate"
 	"github.com/intake/intake/internal/pulid"
+	"github.com/intake/intake/schema/schematype"
 )
 
 // ID filters vertices based on their ID field.
@@ -104,6 +105,11 @@ func Email(v string) predicate.Contact {
 // ExternalID applies equality check predicate on the "external_id" field. It's identical to ExternalIDEQ.
 func ExternalID(v string) predicate.Contact {
 	return predicate.Contact(sql.FieldEQ(FieldExternalID, v))
+}
+
+// ScreeningReason applies equality check predicate on the "screening_reason" field. It's identical to ScreeningReasonEQ.
+func ScreeningReason(v string) predicate.Contact {
+	return predicate.Contact(sql.FieldEQ(FieldScreeningReason, v))
 }
 
 // OrganizationIDEQ applies the EQ predicate on the "organization_id" field.
@@ -784,6 +790,121 @@ func ExternalIDEqualFold(v string) predicate.Contact {
 // ExternalIDContainsFold applies the ContainsFold predicate on the "external_id" field.
 func ExternalIDContainsFold(v string) predicate.Contact {
 	return predicate.Contact(sql.FieldContainsFold(FieldExternalID, v))
+}
+
+// ScreeningDecisionEQ applies the EQ predicate on the "screening_decision" field.
+func ScreeningDecisionEQ(v schematype.ScreeningDecision) predicate.Contact {
+	vc := v
+	return predicate.Contact(sql.FieldEQ(FieldScreeningDecision, vc))
+}
+
+// ScreeningDecisionNEQ applies the NEQ predicate on the "screening_decision" field.
+func ScreeningDecisionNEQ(v schematype.ScreeningDecision) predicate.Contact {
+	vc := v
+	return predicate.Contact(sql.FieldNEQ(FieldScreeningDecision, vc))
+}
+
+// ScreeningDecisionIn applies the In predicate on the "screening_decision" field.
+func ScreeningDecisionIn(vs ...schematype.ScreeningDecision) predicate.Contact {
+	v := make([]any, len(vs))
+	for i := range v {
+		v[i] = vs[i]
+	}
+	return predicate.Contact(sql.FieldIn(FieldScreeningDecision, v...))
+}
+
+// ScreeningDecisionNotIn applies the NotIn predicate on the "screening_decision" field.
+func ScreeningDecisionNotIn(vs ...schematype.ScreeningDecision) predicate.Contact {
+	v := make([]any, len(vs))
+	for i := range v {
+		v[i] = vs[i]
+	}
+	return predicate.Contact(sql.FieldNotIn(FieldScreeningDecision, v...))
+}
+
+// ScreeningDecisionIsNil applies the IsNil predicate on the "screening_decision" field.
+func ScreeningDecisionIsNil() predicate.Contact {
+	return predicate.Contact(sql.FieldIsNull(FieldScreeningDecision))
+}
+
+// ScreeningDecisionNotNil applies the NotNil predicate on the "screening_decision" field.
+func ScreeningDecisionNotNil() predicate.Contact {
+	return predicate.Contact(sql.FieldNotNull(FieldScreeningDecision))
+}
+
+// ScreeningReasonEQ applies the EQ predicate on the "screening_reason" field.
+func ScreeningReasonEQ(v string) predicate.Contact {
+	return predicate.Contact(sql.FieldEQ(FieldScreeningReason, v))
+}
+
+// ScreeningReasonNEQ applies the NEQ predicate on the "screening_reason" field.
+func ScreeningReasonNEQ(v string) predicate.Contact {
+	return predicate.Contact(sql.FieldNEQ(FieldScreeningReason, v))
+}
+
+// ScreeningReasonIn applies the In predicate on the "screening_reason" field.
+func ScreeningReasonIn(vs ...string) predicate.Contact {
+	return predicate.Contact(sql.FieldIn(FieldScreeningReason, vs...))
+}
+
+// ScreeningReasonNotIn applies the NotIn predicate on the "screening_reason" field.
+func ScreeningReasonNotIn(vs ...string) predicate.Contact {
+	return predicate.Contact(sql.FieldNotIn(FieldScreeningReason, vs...))
+}
+
+// ScreeningReasonGT applies the GT predicate on the "screening_reason" field.
+func ScreeningReasonGT(v string) predicate.Contact {
+	return predicate.Contact(sql.FieldGT(FieldScreeningReason, v))
+}
+
+// ScreeningReasonGTE applies the GTE predicate on the "screening_reason" field.
+func ScreeningReasonGTE(v string) predicate.Contact {
+	return predicate.Contact(sql.FieldGTE(FieldScreeningReason, v))
+}
+
+// ScreeningReasonLT applies the LT predicate on the "screening_reason" field.
+func ScreeningReasonLT(v string) predicate.Contact {
+	return predicate.Contact(sql.FieldLT(FieldScreeningReason, v))
+}
+
+// ScreeningReasonLTE applies the LTE predicate on the "screening_reason" field.
+func ScreeningReasonLTE(v string) predicate.Contact {
+	return predicate.Contact(sql.FieldLTE(FieldScreeningReason, v))
+}
+
+// ScreeningReasonContains applies the Contains predicate on the "screening_reason" field.
+func ScreeningReasonContains(v string) predicate.Contact {
+	return predicate.Contact(sql.FieldContains(FieldScreeningReason, v))
+}
+
+// ScreeningReasonHasPrefix applies the HasPrefix predicate on the "screening_reason" field.
+func ScreeningReasonHasPrefix(v string) predicate.Contact {
+	return predicate.Contact(sql.FieldHasPrefix(FieldScreeningReason, v))
+}
+
+// ScreeningReasonHasSuffix applies the HasSuffix predicate on the "screening_reason" field.
+func ScreeningReasonHasSuffix(v string) predicate.Contact {
+	return predicate.Contact(sql.FieldHasSuffix(FieldScreeningReason, v))
+}
+
+// ScreeningReasonIsNil applies the IsNil predicate on the "screening_reason" field.
+func ScreeningReasonIsNil() predicate.Contact {
+	return predicate.Contact(sql.FieldIsNull(FieldScreeningReason))
+}
+
+// ScreeningReasonNotNil applies the NotNil predicate on the "screening_reason" field.
+func ScreeningReasonNotNil() predicate.Contact {
+	return predicate.Contact(sql.FieldNotNull(FieldScreeningReason))
+}
+
+// ScreeningReasonEqualFold applies the EqualFold predicate on the "screening_reason" field.
+func ScreeningReasonEqualFold(v string) predicate.Contact {
+	return predicate.Contact(sql.FieldEqualFold(FieldScreeningReason, v))
+}
+
+// ScreeningReasonContainsFold applies the ContainsFold predicate on the "screening_reason" field.
+func ScreeningReasonContainsFold(v string) predicate.Contact {
+	return predicate.Contact(sql.FieldContainsFold(FieldScreeningReason, v))
 }
 
 // HasCampaign applies the HasEdge predicate on the "campaign" edge.

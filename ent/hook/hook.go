@@ -129,6 +129,18 @@ func (f ReferenceFunc) Mutate(ctx context.Context, m ent.Mutation) (ent.Value, e
 	return nil, fmt.Errorf("unexpected mutation type %T. expect *ent.ReferenceMutation", m)
 }
 
+// The ScreeningVerdictFunc type is an adapter to allow the use of ordinary
+// function as ScreeningVerdict mutator.
+type ScreeningVerdictFunc func(context.Context, *ent.ScreeningVerdictMutation) (ent.Value, error)
+
+// Mutate calls f(ctx, m).
+func (f ScreeningVerdictFunc) Mutate(ctx context.Context, m ent.Mutation) (ent.Value, error) {
+	if mv, ok := m.(*ent.ScreeningVerdictMutation); ok {
+		return f(ctx, mv)
+	}
+	return nil, fmt.Errorf("unexpected mutation type %T. expect *ent.ScreeningVerdictMutation", m)
+}
+
 // The StatusMappingFunc type is an adapter to allow the use of ordinary
 // function as StatusMapping mutator.
 type StatusMappingFunc func(context.Context, *ent.StatusMappingMutation) (ent.Value, error)

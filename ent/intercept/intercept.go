@@ -19,6 +19,7 @@ import (
 	"github.com/intake/intake/ent/predicate"
 	"github.com/intake/intake/ent/pushback"
 	"github.com/intake/intake/ent/reference"
+	"github.com/intake/intake/ent/screeningverdict"
 	"github.com/intake/intake/ent/statusmapping"
 	"github.com/intake/intake/ent/syncrun"
 	"github.com/intake/intake/ent/trigger"
@@ -350,6 +351,33 @@ func (f TraverseReference) Traverse(ctx context.Context, q ent.Query) error {
 	return fmt.Errorf("unexpected query type %T. expect *ent.ReferenceQuery", q)
 }
 
+// The ScreeningVerdictFunc type is an adapter to allow the use of ordinary function as a Querier.
+type ScreeningVerdictFunc func(context.Context, *ent.ScreeningVerdictQuery) (ent.Value, error)
+
+// Query calls f(ctx, q).
+func (f ScreeningVerdictFunc) Query(ctx context.Context, q ent.Query) (ent.Value, error) {
+	if q, ok := q.(*ent.ScreeningVerdictQuery); ok {
+		return f(ctx, q)
+	}
+	return nil, fmt.Errorf("unexpected query type %T. expect *ent.ScreeningVerdictQuery", q)
+}
+
+// The TraverseScreeningVerdict type is an adapter to allow the use of ordinary function as Traverser.
+type TraverseScreeningVerdict func(context.Context, *ent.ScreeningVerdictQuery) error
+
+// Intercept is a dummy implementation of Intercept that returns the next Querier in the pipeline.
+func (f TraverseScreeningVerdict) Intercept(next ent.Querier) ent.Querier {
+	return next
+}
+
+// Traverse calls f(ctx, q).
+func (f TraverseScreeningVerdict) Traverse(ctx context.Context, q ent.Query) error {
+	if q, ok := q.(*ent.ScreeningVerdictQuery); ok {
+		return f(ctx, q)
+	}
+	return fmt.Errorf("unexpected query type %T. expect *ent.ScreeningVerdictQuery", q)
+}
+
 // The StatusMappingFunc type is an adapter to allow the use of ordinary function as a Querier.
 type StatusMappingFunc func(context.Context, *ent.StatusMappingQuery) (ent.Value, error)
 
@@ -454,6 +482,8 @@ func NewQuery(q ent.Query) (Query, error) {
 		return &query[*ent.PushbackQuery, predicate.Pushback, pushback.OrderOption]{typ: ent.TypePushback, tq: q}, nil
 	case *ent.ReferenceQuery:
 		return &query[*ent.ReferenceQuery, predicate.Reference, reference.OrderOption]{typ: ent.TypeReference, tq: q}, nil
+	case *ent.ScreeningVerdictQuery:
+		return &query[*ent.ScreeningVerdictQuery, predicate.ScreeningVerdict, screeningverdict.OrderOption]{typ: ent.TypeScreeningVerdict, tq: q}, nil
 	case *ent.StatusMappingQuery:
 		return &query[*ent.StatusMappingQuery, predicate.StatusMapping, statusmapping.OrderOption]{typ: ent.TypeStatusMapping, tq: q}, nil
 	case *ent.SyncRunQuery:

@@ -139,6 +139,8 @@ var (
 		{Name: "email", Type: field.TypeString, Nullable: true},
 		{Name: "external_id", Type: field.TypeString, Size: 200},
 		{Name: "attributes", Type: field.TypeJSON},
+		{Name: "screening_decision", Type: field.TypeEnum, Nullable: true, Enums: []string{"MATCH", "NO_MATCH", "UNSURE"}},
+		{Name: "screening_reason", Type: field.TypeString, Nullable: true, Size: 2147483647},
 		{Name: "campaign_id", Type: field.TypeString},
 		{Name: "trigger_id", Type: field.TypeString, Nullable: true},
 	}
@@ -150,13 +152,13 @@ var (
 		ForeignKeys: []*schema.ForeignKey{
 			{
 				Symbol:     "contacts_campaigns_contacts",
-				Columns:    []*schema.Column{ContactsColumns[10]},
+				Columns:    []*schema.Column{ContactsColumns[12]},
 				RefColumns: []*schema.Column{CampaignsColumns[0]},
 				OnDelete:   schema.Cascade,
 			},
 			{
 				Symbol:     "contacts_triggers_contacts",
-				Columns:    []*schema.Column{ContactsColumns[11]},
+				Columns:    []*schema.Column{ContactsColumns[13]},
 				RefColumns: []*schema.Column{TriggersColumns[0]},
 				OnDelete:   schema.SetNull,
 			},
@@ -165,22 +167,22 @@ var (
 			{
 				Name:    "contact_campaign_id_phone_e164",
 				Unique:  true,
-				Columns: []*schema.Column{ContactsColumns[10], ContactsColumns[3]},
+				Columns: []*schema.Column{ContactsColumns[12], ContactsColumns[3]},
 			},
 			{
 				Name:    "contact_campaign_id_id",
 				Unique:  false,
-				Columns: []*schema.Column{ContactsColumns[10], ContactsColumns[0]},
+				Columns: []*schema.Column{ContactsColumns[12], ContactsColumns[0]},
 			},
 			{
 				Name:    "contact_campaign_id_external_id",
 				Unique:  false,
-				Columns: []*schema.Column{ContactsColumns[10], ContactsColumns[8]},
+				Columns: []*schema.Column{ContactsColumns[12], ContactsColumns[8]},
 			},
 			{
 				Name:    "contact_trigger_id",
 				Unique:  false,
-				Columns: []*schema.Column{ContactsColumns[11]},
+				Columns: []*schema.Column{ContactsColumns[13]},
 			},
 		},
 	}
@@ -190,7 +192,7 @@ var (
 		{Name: "organization_id", Type: field.TypeString},
 		{Name: "created_at", Type: field.TypeTime},
 		{Name: "external_id", Type: field.TypeString},
-		{Name: "code", Type: field.TypeEnum, Enums: []string{"MISSING_PHONE", "INVALID_PHONE", "DUPLICATE", "FILTERED_OUT", "INVALID_RECORD"}},
+		{Name: "code", Type: field.TypeEnum, Enums: []string{"MISSING_PHONE", "INVALID_PHONE", "DUPLICATE", "FILTERED_OUT", "INVALID_RECORD", "SCREENED_OUT"}},
 		{Name: "message", Type: field.TypeString, Size: 2147483647},
 		{Name: "raw_phone", Type: field.TypeString, Nullable: true},
 		{Name: "run_id", Type: field.TypeString},
@@ -332,6 +334,33 @@ var (
 			},
 		},
 	}
+	// ScreeningVerdictsColumns holds the columns for the "screening_verdicts" table.
+	ScreeningVerdictsColumns = []*schema.Column{
+		{Name: "id", Type: field.TypeString},
+		{Name: "organization_id", Type: field.TypeString},
+		{Name: "created_at", Type: field.TypeTime},
+		{Name: "key", Type: field.TypeString, Size: 64},
+		{Name: "decision", Type: field.TypeEnum, Enums: []string{"MATCH", "NO_MATCH", "UNSURE"}},
+		{Name: "reason", Type: field.TypeString, Size: 2147483647, Default: ""},
+	}
+	// ScreeningVerdictsTable holds the schema information for the "screening_verdicts" table.
+	ScreeningVerdictsTable = &schema.Table{
+		Name:       "screening_verdicts",
+		Columns:    ScreeningVerdictsColumns,
+		PrimaryKey: []*schema.Column{ScreeningVerdictsColumns[0]},
+		Indexes: []*schema.Index{
+			{
+				Name:    "screeningverdict_organization_id_key",
+				Unique:  true,
+				Columns: []*schema.Column{ScreeningVerdictsColumns[1], ScreeningVerdictsColumns[3]},
+			},
+			{
+				Name:    "screeningverdict_created_at",
+				Unique:  false,
+				Columns: []*schema.Column{ScreeningVerdictsColumns[2]},
+			},
+		},
+	}
 	// StatusMappingsColumns holds the columns for the "status_mappings" table.
 	StatusMappingsColumns = []*schema.Column{
 		{Name: "id", Type: field.TypeString},
@@ -374,6 +403,10 @@ var (
 		{Name: "invalid_phone", Type: field.TypeInt, Default: 0},
 		{Name: "filtered_out", Type: field.TypeInt, Default: 0},
 		{Name: "failed", Type: field.TypeInt, Default: 0},
+		{Name: "screened", Type: field.TypeInt, Default: 0},
+		{Name: "screened_out", Type: field.TypeInt, Default: 0},
+		{Name: "unsure", Type: field.TypeInt, Default: 0},
+		{Name: "screening_tokens", Type: field.TypeInt, Default: 0},
 		{Name: "total", Type: field.TypeInt, Nullable: true},
 		{Name: "error", Type: field.TypeString, Nullable: true, Size: 2147483647},
 		{Name: "cursor", Type: field.TypeString, Size: 2147483647, Default: ""},
@@ -393,7 +426,7 @@ var (
 		ForeignKeys: []*schema.ForeignKey{
 			{
 				Symbol:     "sync_runs_triggers_sync_runs",
-				Columns:    []*schema.Column{SyncRunsColumns[23]},
+				Columns:    []*schema.Column{SyncRunsColumns[27]},
 				RefColumns: []*schema.Column{TriggersColumns[0]},
 				OnDelete:   schema.Cascade,
 			},
@@ -402,7 +435,7 @@ var (
 			{
 				Name:    "syncrun_trigger_id_id",
 				Unique:  false,
-				Columns: []*schema.Column{SyncRunsColumns[23], SyncRunsColumns[0]},
+				Columns: []*schema.Column{SyncRunsColumns[27], SyncRunsColumns[0]},
 			},
 			{
 				Name:    "syncrun_status",
@@ -412,7 +445,7 @@ var (
 			{
 				Name:    "sync_run_one_active_per_trigger",
 				Unique:  true,
-				Columns: []*schema.Column{SyncRunsColumns[23]},
+				Columns: []*schema.Column{SyncRunsColumns[27]},
 				Annotation: &entsql.IndexAnnotation{
 					Where: "status = 'QUEUED' OR status = 'RUNNING'",
 				},
@@ -429,6 +462,7 @@ var (
 		{Name: "search_type", Type: field.TypeString},
 		{Name: "search_params", Type: field.TypeJSON},
 		{Name: "description", Type: field.TypeString, Size: 2147483647, Default: ""},
+		{Name: "import_unsure", Type: field.TypeBool, Default: true},
 		{Name: "pushback_enabled", Type: field.TypeBool, Default: false},
 		{Name: "sync_interval_seconds", Type: field.TypeInt, Default: 900},
 		{Name: "last_sync_at", Type: field.TypeTime, Nullable: true},
@@ -448,13 +482,13 @@ var (
 		ForeignKeys: []*schema.ForeignKey{
 			{
 				Symbol:     "triggers_campaigns_triggers",
-				Columns:    []*schema.Column{TriggersColumns[16]},
+				Columns:    []*schema.Column{TriggersColumns[17]},
 				RefColumns: []*schema.Column{CampaignsColumns[0]},
 				OnDelete:   schema.Cascade,
 			},
 			{
 				Symbol:     "triggers_integrations_triggers",
-				Columns:    []*schema.Column{TriggersColumns[17]},
+				Columns:    []*schema.Column{TriggersColumns[18]},
 				RefColumns: []*schema.Column{IntegrationsColumns[0]},
 				OnDelete:   schema.NoAction,
 			},
@@ -463,12 +497,12 @@ var (
 			{
 				Name:    "trigger_campaign_id_integration_id",
 				Unique:  true,
-				Columns: []*schema.Column{TriggersColumns[16], TriggersColumns[17]},
+				Columns: []*schema.Column{TriggersColumns[17], TriggersColumns[18]},
 			},
 			{
 				Name:    "trigger_one_pushback_per_campaign",
 				Unique:  true,
-				Columns: []*schema.Column{TriggersColumns[16]},
+				Columns: []*schema.Column{TriggersColumns[17]},
 				Annotation: &entsql.IndexAnnotation{
 					Where: "pushback_enabled",
 				},
@@ -476,7 +510,7 @@ var (
 			{
 				Name:    "trigger_integration_id",
 				Unique:  false,
-				Columns: []*schema.Column{TriggersColumns[17]},
+				Columns: []*schema.Column{TriggersColumns[18]},
 			},
 			{
 				Name:    "trigger_organization_id",
@@ -486,7 +520,7 @@ var (
 			{
 				Name:    "trigger_enabled_next_sync_at",
 				Unique:  false,
-				Columns: []*schema.Column{TriggersColumns[4], TriggersColumns[11]},
+				Columns: []*schema.Column{TriggersColumns[4], TriggersColumns[12]},
 			},
 		},
 	}
@@ -502,6 +536,7 @@ var (
 		OrganizationsTable,
 		PushbacksTable,
 		ReferencesTable,
+		ScreeningVerdictsTable,
 		StatusMappingsTable,
 		SyncRunsTable,
 		TriggersTable,

@@ -36,6 +36,9 @@ type Pushback func(*sql.Selector)
 // Reference is the predicate function for reference builders.
 type Reference func(*sql.Selector)
 
+// ScreeningVerdict is the predicate function for screeningverdict builders.
+type ScreeningVerdict func(*sql.Selector)
+
 // StatusMapping is the predicate function for statusmapping builders.
 type StatusMapping func(*sql.Selector)
 

@@ -15,6 +15,7 @@ import (
 	"github.com/intake/intake/ent/organization"
 	"github.com/intake/intake/ent/pushback"
 	"github.com/intake/intake/ent/reference"
+	"github.com/intake/intake/ent/screeningverdict"
 	"github.com/intake/intake/ent/statusmapping"
 	"github.com/intake/intake/ent/syncrun"
 	"github.com/intake/intake/ent/trigger"
@@ -442,6 +443,53 @@ func init() {
 	referenceDescID := referenceMixinFields0[0].Descriptor()
 	// reference.DefaultID holds the default value on creation for the id field.
 	reference.DefaultID = referenceDescID.Default.(func() pulid.ID)
+	screeningverdictMixin := schema.ScreeningVerdict{}.Mixin()
+	screeningverdictMixinHooks1 := screeningverdictMixin[1].Hooks()
+	screeningverdict.Hooks[0] = screeningverdictMixinHooks1[0]
+	screeningverdictMixinInters1 := screeningverdictMixin[1].Interceptors()
+	screeningverdict.Interceptors[0] = screeningverdictMixinInters1[0]
+	screeningverdictMixinFields0 := screeningverdictMixin[0].Fields()
+	_ = screeningverdictMixinFields0
+	screeningverdictMixinFields1 := screeningverdictMixin[1].Fields()
+	_ = screeningverdictMixinFields1
+	screeningverdictMixinFields2 := screeningverdictMixin[2].Fields()
+	_ = screeningverdictMixinFields2
+	screeningverdictFields := schema.ScreeningVerdict{}.Fields()
+	_ = screeningverdictFields
+	// screeningverdictDescOrganizationID is the schema descriptor for organization_id field.
+	screeningverdictDescOrganizationID := screeningverdictMixinFields1[0].Descriptor()
+	// screeningverdict.OrganizationIDValidator is a validator for the "organization_id" field. It is called by the builders before save.
+	screeningverdict.OrganizationIDValidator = screeningverdictDescOrganizationID.Validators[0].(func(string) error)
+	// screeningverdictDescCreatedAt is the schema descriptor for created_at field.
+	screeningverdictDescCreatedAt := screeningverdictMixinFields2[0].Descriptor()
+	// screeningverdict.DefaultCreatedAt holds the default value on creation for the created_at field.
+	screeningverdict.DefaultCreatedAt = screeningverdictDescCreatedAt.Default.(func() time.Time)
+	// screeningverdictDescKey is the schema descriptor for key field.
+	screeningverdictDescKey := screeningverdictFields[0].Descriptor()
+	// screeningverdict.KeyValidator is a validator for the "key" field. It is called by the builders before save.
+	screeningverdict.KeyValidator = func() func(string) error {
+		validators := screeningverdictDescKey.Validators
+		fns := [...]func(string) error{
+			validators[0].(func(string) error),
+			validators[1].(func(string) error),
+		}
+		return func(key string) error {
+			for _, fn := range fns {
+				if err := fn(key); err != nil {
+					return err
+				}
+			}
+			return nil
+		}
+	}()
+	// screeningverdictDescReason is the schema descriptor for reason field.
+	screeningverdictDescReason := screeningverdictFields[2].Descriptor()
+	// screeningverdict.DefaultReason holds the default value on creation for the reason field.
+	screeningverdict.DefaultReason = screeningverdictDescReason.Default.(string)
+	// screeningverdictDescID is the schema descriptor for id field.
+	screeningverdictDescID := screeningverdictMixinFields0[0].Descriptor()
+	// screeningverdict.DefaultID holds the default value on creation for the id field.
+	screeningverdict.DefaultID = screeningverdictDescID.Default.(func() pulid.ID)
 	statusmappingMixin := schema.StatusMapping{}.Mixin()
 	statusmappingMixinHooks1 := statusmappingMixin[1].Hooks()
 	statusmapping.Hooks[0] = statusmappingMixinHooks1[0]
@@ -540,8 +588,24 @@ func init() {
 	syncrunDescFailed := syncrunFields[10].Descriptor()
 	// syncrun.DefaultFailed holds the default value on creation for the failed field.
 	syncrun.DefaultFailed = syncrunDescFailed.Default.(int)
+	// syncrunDescScreened is the schema descriptor for screened field.
+	syncrunDescScreened := syncrunFields[11].Descriptor()
+	// syncrun.DefaultScreened holds the default value on creation for the screened field.
+	syncrun.DefaultScreened = syncrunDescScreened.Default.(int)
+	// syncrunDescScreenedOut is the schema descriptor for screened_out field.
+	syncrunDescScreenedOut := syncrunFields[12].Descriptor()
+	// syncrun.DefaultScreenedOut holds the default value on creation for the screened_out field.
+	syncrun.DefaultScreenedOut = syncrunDescScreenedOut.Default.(int)
+	// syncrunDescUnsure is the schema descriptor for unsure field.
+	syncrunDescUnsure := syncrunFields[13].Descriptor()
+	// syncrun.DefaultUnsure holds the default value on creation for the unsure field.
+	syncrun.DefaultUnsure = syncrunDescUnsure.Default.(int)
+	// syncrunDescScreeningTokens is the schema descriptor for screening_tokens field.
+	syncrunDescScreeningTokens := syncrunFields[14].Descriptor()
+	// syncrun.DefaultScreeningTokens holds the default value on creation for the screening_tokens field.
+	syncrun.DefaultScreeningTokens = syncrunDescScreeningTokens.Default.(int)
 	// syncrunDescCursor is the schema descriptor for cursor field.
-	syncrunDescCursor := syncrunFields[13].Descriptor()
+	syncrunDescCursor := syncrunFields[17].Descriptor()
 	// syncrun.DefaultCursor holds the default value on creation for the cursor field.
 	syncrun.DefaultCursor = syncrunDescCursor.Default.(string)
 	// syncrunDescID is the schema descriptor for id field.
@@ -591,18 +655,22 @@ func init() {
 	triggerDescDescription := triggerFields[5].Descriptor()
 	// trigger.DefaultDescription holds the default value on creation for the description field.
 	trigger.DefaultDescription = triggerDescDescription.Default.(string)
+	// triggerDescImportUnsure is the schema descriptor for import_unsure field.
+	triggerDescImportUnsure := triggerFields[6].Descriptor()
+	// trigger.DefaultImportUnsure holds the default value on creation for the import_unsure field.
+	trigger.DefaultImportUnsure = triggerDescImportUnsure.Default.(bool)
 	// triggerDescPushbackEnabled is the schema descriptor for pushback_enabled field.
-	triggerDescPushbackEnabled := triggerFields[6].Descriptor()
+	triggerDescPushbackEnabled := triggerFields[7].Descriptor()
 	// trigger.DefaultPushbackEnabled holds the default value on creation for the pushback_enabled field.
 	trigger.DefaultPushbackEnabled = triggerDescPushbackEnabled.Default.(bool)
 	// triggerDescSyncIntervalSeconds is the schema descriptor for sync_interval_seconds field.
-	triggerDescSyncIntervalSeconds := triggerFields[7].Descriptor()
+	triggerDescSyncIntervalSeconds := triggerFields[8].Descriptor()
 	// trigger.DefaultSyncIntervalSeconds holds the default value on creation for the sync_interval_seconds field.
 	trigger.DefaultSyncIntervalSeconds = triggerDescSyncIntervalSeconds.Default.(int)
 	// trigger.SyncIntervalSecondsValidator is a validator for the "sync_interval_seconds" field. It is called by the builders before save.
 	trigger.SyncIntervalSecondsValidator = triggerDescSyncIntervalSeconds.Validators[0].(func(int) error)
 	// triggerDescResumeCursor is the schema descriptor for resume_cursor field.
-	triggerDescResumeCursor := triggerFields[11].Descriptor()
+	triggerDescResumeCursor := triggerFields[12].Descriptor()
 	// trigger.DefaultResumeCursor holds the default value on creation for the resume_cursor field.
 	trigger.DefaultResumeCursor = triggerDescResumeCursor.Default.(string)
 	// triggerDescID is the schema descriptor for id field.

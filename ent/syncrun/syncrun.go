@@ -49,6 +49,14 @@ const (
 	FieldFilteredOut = "filtered_out"
 	// FieldFailed holds the string denoting the failed field in the database.
 	FieldFailed = "failed"
+	// FieldScreened holds the string denoting the screened field in the database.
+	FieldScreened = "screened"
+	// FieldScreenedOut holds the string denoting the screened_out field in the database.
+	FieldScreenedOut = "screened_out"
+	// FieldUnsure holds the string denoting the unsure field in the database.
+	FieldUnsure = "unsure"
+	// FieldScreeningTokens holds the string denoting the screening_tokens field in the database.
+	FieldScreeningTokens = "screening_tokens"
 	// FieldTotal holds the string denoting the total field in the database.
 	FieldTotal = "total"
 	// FieldError holds the string denoting the error field in the database.
@@ -106,6 +114,10 @@ var Columns = []string{
 	FieldInvalidPhone,
 	FieldFilteredOut,
 	FieldFailed,
+	FieldScreened,
+	FieldScreenedOut,
+	FieldUnsure,
+	FieldScreeningTokens,
 	FieldTotal,
 	FieldError,
 	FieldCursor,
@@ -155,6 +167,14 @@ var (
 	DefaultFilteredOut int
 	// DefaultFailed holds the default value on creation for the "failed" field.
 	DefaultFailed int
+	// DefaultScreened holds the default value on creation for the "screened" field.
+	DefaultScreened int
+	// DefaultScreenedOut holds the default value on creation for the "screened_out" field.
+	DefaultScreenedOut int
+	// DefaultUnsure holds the default value on creation for the "unsure" field.
+	DefaultUnsure int
+	// DefaultScreeningTokens holds the default value on creation for the "screening_tokens" field.
+	DefaultScreeningTokens int
 	// DefaultCursor holds the default value on creation for the "cursor" field.
 	DefaultCursor string
 	// DefaultID holds the default value on creation for the "id" field.
@@ -303,6 +323,26 @@ func ByFilteredOut(opts ...sql.OrderTermOption) OrderOption {
 // ByFailed orders the results by the failed field.
 func ByFailed(opts ...sql.OrderTermOption) OrderOption {
 	return sql.OrderByField(FieldFailed, opts...).ToFunc()
+}
+
+// ByScreened orders the results by the screened field.
+func ByScreened(opts ...sql.OrderTermOption) OrderOption {
+	return sql.OrderByField(FieldScreened, opts...).ToFunc()
+}
+
+// ByScreenedOut orders the results by the screened_out field.
+func ByScreenedOut(opts ...sql.OrderTermOption) OrderOption {
+	return sql.OrderByField(FieldScreenedOut, opts...).ToFunc()
+}
+
+// ByUnsure orders the results by the unsure field.
+func ByUnsure(opts ...sql.OrderTermOption) OrderOption {
+	return sql.OrderByField(FieldUnsure, opts...).ToFunc()
+}
+
+// ByScreeningTokens orders the results by the screening_tokens field.
+func ByScreeningTokens(opts ...sql.OrderTermOption) OrderOption {
+	return sql.OrderByField(FieldScreeningTokens, opts...).ToFunc()
 }
 
 // ByTotal orders the results by the total field.

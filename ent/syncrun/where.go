@@ -117,6 +117,26 @@ func Failed(v int) predicate.SyncRun {
 	return predicate.SyncRun(sql.FieldEQ(FieldFailed, v))
 }
 
+// Screened applies equality check predicate on the "screened" field. It's identical to ScreenedEQ.
+func Screened(v int) predicate.SyncRun {
+	return predicate.SyncRun(sql.FieldEQ(FieldScreened, v))
+}
+
+// ScreenedOut applies equality check predicate on the "screened_out" field. It's identical to ScreenedOutEQ.
+func ScreenedOut(v int) predicate.SyncRun {
+	return predicate.SyncRun(sql.FieldEQ(FieldScreenedOut, v))
+}
+
+// Unsure applies equality check predicate on the "unsure" field. It's identical to UnsureEQ.
+func Unsure(v int) predicate.SyncRun {
+	return predicate.SyncRun(sql.FieldEQ(FieldUnsure, v))
+}
+
+// ScreeningTokens applies equality check predicate on the "screening_tokens" field. It's identical to ScreeningTokensEQ.
+func ScreeningTokens(v int) predicate.SyncRun {
+	return predicate.SyncRun(sql.FieldEQ(FieldScreeningTokens, v))
+}
+
 // Total applies equality check predicate on the "total" field. It's identical to TotalEQ.
 func Total(v int) predicate.SyncRun {
 	return predicate.SyncRun(sql.FieldEQ(FieldTotal, v))
@@ -755,6 +775,166 @@ func FailedLT(v int) predicate.SyncRun {
 // FailedLTE applies the LTE predicate on the "failed" field.
 func FailedLTE(v int) predicate.SyncRun {
 	return predicate.SyncRun(sql.FieldLTE(FieldFailed, v))
+}
+
+// ScreenedEQ applies the EQ predicate on the "screened" field.
+func ScreenedEQ(v int) predicate.SyncRun {
+	return predicate.SyncRun(sql.FieldEQ(FieldScreened, v))
+}
+
+// ScreenedNEQ applies the NEQ predicate on the "screened" field.
+func ScreenedNEQ(v int) predicate.SyncRun {
+	return predicate.SyncRun(sql.FieldNEQ(FieldScreened, v))
+}
+
+// ScreenedIn applies the In predicate on the "screened" field.
+func ScreenedIn(vs ...int) predicate.SyncRun {
+	return predicate.SyncRun(sql.FieldIn(FieldScreened, vs...))
+}
+
+// ScreenedNotIn applies the NotIn predicate on the "screened" field.
+func ScreenedNotIn(vs ...int) predicate.SyncRun {
+	return predicate.SyncRun(sql.FieldNotIn(FieldScreened, vs...))
+}
+
+// ScreenedGT applies the GT predicate on the "screened" field.
+func ScreenedGT(v int) predicate.SyncRun {
+	return predicate.SyncRun(sql.FieldGT(FieldScreened, v))
+}
+
+// ScreenedGTE applies the GTE predicate on the "screened" field.
+func ScreenedGTE(v int) predicate.SyncRun {
+	return predicate.SyncRun(sql.FieldGTE(FieldScreened, v))
+}
+
+// ScreenedLT applies the LT predicate on the "screened" field.
+func ScreenedLT(v int) predicate.SyncRun {
+	return predicate.SyncRun(sql.FieldLT(FieldScreened, v))
+}
+
+// ScreenedLTE applies the LTE predicate on the "screened" field.
+func ScreenedLTE(v int) predicate.SyncRun {
+	return predicate.SyncRun(sql.FieldLTE(FieldScreened, v))
+}
+
+// ScreenedOutEQ applies the EQ predicate on the "screened_out" field.
+func ScreenedOutEQ(v int) predicate.SyncRun {
+	return predicate.SyncRun(sql.FieldEQ(FieldScreenedOut, v))
+}
+
+// ScreenedOutNEQ applies the NEQ predicate on the "screened_out" field.
+func ScreenedOutNEQ(v int) predicate.SyncRun {
+	return predicate.SyncRun(sql.FieldNEQ(FieldScreenedOut, v))
+}
+
+// ScreenedOutIn applies the In predicate on the "screened_out" field.
+func ScreenedOutIn(vs ...int) predicate.SyncRun {
+	return predicate.SyncRun(sql.FieldIn(FieldScreenedOut, vs...))
+}
+
+// ScreenedOutNotIn applies the NotIn predicate on the "screened_out" field.
+func ScreenedOutNotIn(vs ...int) predicate.SyncRun {
+	return predicate.SyncRun(sql.FieldNotIn(FieldScreenedOut, vs...))
+}
+
+// ScreenedOutGT applies the GT predicate on the "screened_out" field.
+func ScreenedOutGT(v int) predicate.SyncRun {
+	return predicate.SyncRun(sql.FieldGT(FieldScreenedOut, v))
+}
+
+// ScreenedOutGTE applies the GTE predicate on the "screened_out" field.
+func ScreenedOutGTE(v int) predicate.SyncRun {
+	return predicate.SyncRun(sql.FieldGTE(FieldScreenedOut, v))
+}
+
+// ScreenedOutLT applies the LT predicate on the "screened_out" field.
+func ScreenedOutLT(v int) predicate.SyncRun {
+	return predicate.SyncRun(sql.FieldLT(FieldScreenedOut, v))
+}
+
+// ScreenedOutLTE applies the LTE predicate on the "screened_out" field.
+func ScreenedOutLTE(v int) predicate.SyncRun {
+	return predicate.SyncRun(sql.FieldLTE(FieldScreenedOut, v))
+}
+
+// UnsureEQ applies the EQ predicate on the "unsure" field.
+func UnsureEQ(v int) predicate.SyncRun {
+	return predicate.SyncRun(sql.FieldEQ(FieldUnsure, v))
+}
+
+// UnsureNEQ applies the NEQ predicate on the "unsure" field.
+func UnsureNEQ(v int) predicate.SyncRun {
+	return predicate.SyncRun(sql.FieldNEQ(FieldUnsure, v))
+}
+
+// UnsureIn applies the In predicate on the "unsure" field.
+func UnsureIn(vs ...int) predicate.SyncRun {
+	return predicate.SyncRun(sql.FieldIn(FieldUnsure, vs...))
+}
+
+// UnsureNotIn applies the NotIn predicate on the "unsure" field.
+func UnsureNotIn(vs ...int) predicate.SyncRun {
+	return predicate.SyncRun(sql.FieldNotIn(FieldUnsure, vs...))
+}
+
+// UnsureGT applies the GT predicate on the "unsure" field.
+func UnsureGT(v int) predicate.SyncRun {
+	return predicate.SyncRun(sql.FieldGT(FieldUnsure, v))
+}
+
+// UnsureGTE applies the GTE predicate on the "unsure" field.
+func UnsureGTE(v int) predicate.SyncRun {
+	return predicate.SyncRun(sql.FieldGTE(FieldUnsure, v))
+}
+
+// UnsureLT applies the LT predicate on the "unsure" field.
+func UnsureLT(v int) predicate.SyncRun {
+	return predicate.SyncRun(sql.FieldLT(FieldUnsure, v))
+}
+
+// UnsureLTE applies the LTE predicate on the "unsure" field.
+func UnsureLTE(v int) predicate.SyncRun {
+	return predicate.SyncRun(sql.FieldLTE(FieldUnsure, v))
+}
+
+// ScreeningTokensEQ applies the EQ predicate on the "screening_tokens" field.
+func ScreeningTokensEQ(v int) predicate.SyncRun {
+	return predicate.SyncRun(sql.FieldEQ(FieldScreeningTokens, v))
+}
+
+// ScreeningTokensNEQ applies the NEQ predicate on the "screening_tokens" field.
+func ScreeningTokensNEQ(v int) predicate.SyncRun {
+	return predicate.SyncRun(sql.FieldNEQ(FieldScreeningTokens, v))
+}
+
+// ScreeningTokensIn applies the In predicate on the "screening_tokens" field.
+func ScreeningTokensIn(vs ...int) predicate.SyncRun {
+	return predicate.SyncRun(sql.FieldIn(FieldScreeningTokens, vs...))
+}
+
+// ScreeningTokensNotIn applies the NotIn predicate on the "screening_tokens" field.
+func ScreeningTokensNotIn(vs ...int) predicate.SyncRun {
+	return predicate.SyncRun(sql.FieldNotIn(FieldScreeningTokens, vs...))
+}
+
+// ScreeningTokensGT applies the GT predicate on the "screening_tokens" field.
+func ScreeningTokensGT(v int) predicate.SyncRun {
+	return predicate.SyncRun(sql.FieldGT(FieldScreeningTokens, v))
+}
+
+// ScreeningTokensGTE applies the GTE predicate on the "screening_tokens" field.
+func ScreeningTokensGTE(v int) predicate.SyncRun {
+	return predicate.SyncRun(sql.FieldGTE(FieldScreeningTokens, v))
+}
+
+// ScreeningTokensLT applies the LT predicate on the "screening_tokens" field.
+func ScreeningTokensLT(v int) predicate.SyncRun {
+	return predicate.SyncRun(sql.FieldLT(FieldScreeningTokens, v))
+}
+
+// ScreeningTokensLTE applies the LTE predicate on the "screening_tokens" field.
+func ScreeningTokensLTE(v int) predicate.SyncRun {
+	return predicate.SyncRun(sql.FieldLTE(FieldScreeningTokens, v))
 }
 
 // TotalEQ applies the EQ predicate on the "total" field.

@@ -34,6 +34,8 @@ const (
 	FieldSearchParams = "search_params"
 	// FieldDescription holds the string denoting the description field in the database.
 	FieldDescription = "description"
+	// FieldImportUnsure holds the string denoting the import_unsure field in the database.
+	FieldImportUnsure = "import_unsure"
 	// FieldPushbackEnabled holds the string denoting the pushback_enabled field in the database.
 	FieldPushbackEnabled = "pushback_enabled"
 	// FieldSyncIntervalSeconds holds the string denoting the sync_interval_seconds field in the database.
@@ -129,6 +131,7 @@ var Columns = []string{
 	FieldSearchType,
 	FieldSearchParams,
 	FieldDescription,
+	FieldImportUnsure,
 	FieldPushbackEnabled,
 	FieldSyncIntervalSeconds,
 	FieldLastSyncAt,
@@ -173,6 +176,8 @@ var (
 	DefaultSearchParams map[string]interface{}
 	// DefaultDescription holds the default value on creation for the "description" field.
 	DefaultDescription string
+	// DefaultImportUnsure holds the default value on creation for the "import_unsure" field.
+	DefaultImportUnsure bool
 	// DefaultPushbackEnabled holds the default value on creation for the "pushback_enabled" field.
 	DefaultPushbackEnabled bool
 	// DefaultSyncIntervalSeconds holds the default value on creation for the "sync_interval_seconds" field.
@@ -231,6 +236,11 @@ func BySearchType(opts ...sql.OrderTermOption) OrderOption {
 // ByDescription orders the results by the description field.
 func ByDescription(opts ...sql.OrderTermOption) OrderOption {
 	return sql.OrderByField(FieldDescription, opts...).ToFunc()
+}
+
+// ByImportUnsure orders the results by the import_unsure field.
+func ByImportUnsure(opts ...sql.OrderTermOption) OrderOption {
+	return sql.OrderByField(FieldImportUnsure, opts...).ToFunc()
 }
 
 // ByPushbackEnabled orders the results by the pushback_enabled field.

@@ -96,6 +96,11 @@ func Description(v string) predicate.Trigger {
 	return predicate.Trigger(sql.FieldEQ(FieldDescription, v))
 }
 
+// ImportUnsure applies equality check predicate on the "import_unsure" field. It's identical to ImportUnsureEQ.
+func ImportUnsure(v bool) predicate.Trigger {
+	return predicate.Trigger(sql.FieldEQ(FieldImportUnsure, v))
+}
+
 // PushbackEnabled applies equality check predicate on the "pushback_enabled" field. It's identical to PushbackEnabledEQ.
 func PushbackEnabled(v bool) predicate.Trigger {
 	return predicate.Trigger(sql.FieldEQ(FieldPushbackEnabled, v))
@@ -564,6 +569,16 @@ func DescriptionEqualFold(v string) predicate.Trigger {
 // DescriptionContainsFold applies the ContainsFold predicate on the "description" field.
 func DescriptionContainsFold(v string) predicate.Trigger {
 	return predicate.Trigger(sql.FieldContainsFold(FieldDescription, v))
+}
+
+// ImportUnsureEQ applies the EQ predicate on the "import_unsure" field.
+func ImportUnsureEQ(v bool) predicate.Trigger {
+	return predicate.Trigger(sql.FieldEQ(FieldImportUnsure, v))
+}
+
+// ImportUnsureNEQ applies the NEQ predicate on the "import_unsure" field.
+func ImportUnsureNEQ(v bool) predicate.Trigger {
+	return predicate.Trigger(sql.FieldNEQ(FieldImportUnsure, v))
 }
 
 // PushbackEnabledEQ applies the EQ predicate on the "pushback_enabled" field.

@@ -49,6 +49,14 @@ type AuditEventEdge struct {
 	Cursor entgql.Cursor[pulid.ID] `json:"cursor"`
 }
 
+// The screening model's judgement of a record against a trigger's description.
+type ContactScreening struct {
+	// MATCH, or UNSURE for a record imported because its trigger has importUnsure on.
+	Decision schematype.ScreeningDecision `json:"decision"`
+	// The model's one-sentence reason (at most 300 characters).
+	Reason string `json:"reason"`
+}
+
 // Contacts a run of the campaign has imported since the previous ContactsImported of that run.
 type ContactsImported struct {
 	// The campaign.
@@ -95,6 +103,34 @@ type ReferenceOptionPage struct {
 	Items []*ReferenceOption `json:"items"`
 	// Pass as after for the next page; null: this is the last page.
 	NextCursor *string `json:"nextCursor,omitempty"`
+}
+
+// One record of a screening preview.
+type ScreenedRecord struct {
+	// The record's ID in the external system.
+	ExternalID string `json:"externalID"`
+	// First name in the external system; null when it has none.
+	FirstName *string `json:"firstName,omitempty"`
+	// Last name in the external system; null when it has none.
+	LastName *string `json:"lastName,omitempty"`
+	// The fit attributes the model was shown, after redaction: never phone numbers or e-mail addresses.
+	Attributes map[string]any `json:"attributes"`
+	// The model's decision and reason; null when the server has no screening model.
+	Screening *ContactScreening `json:"screening,omitempty"`
+}
+
+// What previewScreening found: a sample of live records with the decisions a sync would make.
+type ScreeningPreview struct {
+	// ACTIVE when a model judged the records; NOT_CONFIGURED when the server has no screening model (the records then have no decisions).
+	Screening schematype.ScreeningState `json:"screening"`
+	// The screening model asked; null when none is configured.
+	Model *string `json:"model,omitempty"`
+	// The records judged, in the order the external system returned them.
+	Records []*ScreenedRecord `json:"records"`
+	// Tokens (prompt and completion) the model reported for this preview.
+	Tokens int `json:"tokens"`
+	// Records decided from earlier decisions on the same data and description, without asking the model.
+	Cached int `json:"cached"`
 }
 
 // Live updates over the websocket at /graphql. A subscription's arguments name

@@ -27,6 +27,7 @@ import (
 	"github.com/intake/intake/internal/config"
 	"github.com/intake/intake/internal/egress"
 	"github.com/intake/intake/internal/metrics"
+	"github.com/intake/intake/internal/screening"
 	"github.com/intake/intake/internal/secrets"
 	"github.com/intake/intake/internal/service"
 	"github.com/intake/intake/internal/store"
@@ -51,6 +52,9 @@ type Options struct {
 	Engine    func(*engine.Config)
 	Server    func(*server.Config)
 	Connector func(*connector.Options)
+	// Screening adjusts the screening model's client configuration, when
+	// cfg configures one (tests: short backoff).
+	Screening func(*screening.Config)
 	// Webhooks wraps the sink of verified webhook events (tests record
 	// them); nil: the service handles them directly.
 	Webhooks func(server.WebhookSink) server.WebhookSink
@@ -167,9 +171,27 @@ func New(ctx context.Context, cfg config.Config, opts Options) (_ *App, err erro
 	if opts.Engine != nil {
 		opts.Engine(&engCfg)
 	}
+	var screener *screening.Client
+	if sc := cfg.Screening; sc.Configured() {
+		// The model is reached like an external system: through the
+		// egress policy, never with the key in a log or an error.
+		scfg := screening.Config{
+			URL: sc.URL, Model: sc.Model, APIKey: sc.APIKey,
+			BatchSize: sc.BatchSize, Concurrency: sc.Concurrency, Timeout: sc.Timeout,
+			HTTPClient: connector.NewHTTPClient(connOpts.Egress),
+		}
+		if opts.Screening != nil {
+			opts.Screening(&scfg)
+		}
+		screener, err = screening.New(scfg)
+		if err != nil {
+			return nil, err
+		}
+		a.Log.Info("screening model configured", slog.String("screening", sc.String()))
+	}
 	a.Engine, err = engine.New(engCfg, engine.Deps{
 		Ent: a.Store.Client, DB: a.Store.DB, QueueDB: queueDB, Dialect: a.Store.Dialect,
-		Open: opener.Open, Broker: a.Broker, Logger: a.Log, Observer: a.Metrics,
+		Open: opener.Open, Broker: a.Broker, Logger: a.Log, Observer: a.Metrics, Screener: screener,
 	})
 	if err != nil {
 		return nil, err

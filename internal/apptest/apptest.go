@@ -24,6 +24,7 @@ import (
 	"github.com/intake/intake/internal/dbtest"
 	"github.com/intake/intake/internal/egress"
 	"github.com/intake/intake/internal/metrics"
+	"github.com/intake/intake/internal/screening"
 	"github.com/intake/intake/internal/secrets"
 	"github.com/intake/intake/internal/service"
 	"github.com/intake/intake/internal/store"
@@ -109,10 +110,31 @@ func Start(t testing.TB, db *dbtest.DB, options ...func(*server.Config)) *App {
 // the app makes to external systems.
 func StartWithEgress(t testing.TB, db *dbtest.DB, policy *egress.Policy, options ...func(*server.Config)) *App {
 	t.Helper()
+	return start(t, db, policy, nil, options...)
+}
+
+// Screening is the screening model a test app asks.
+type Screening struct {
+	// URL is the model's base URL (an llmfake server's URL()); Model and
+	// APIKey as the fake expects them.
+	URL, Model, APIKey string
+	// BatchSize and Concurrency: 0 takes the server's defaults.
+	BatchSize, Concurrency int
+}
+
+// StartWithScreening is Start with a screening model. Failed requests to
+// the model are retried after 10ms, at most 3 times per batch.
+func StartWithScreening(t testing.TB, db *dbtest.DB, s Screening, options ...func(*server.Config)) *App {
+	t.Helper()
+	return start(t, db, LoopbackEgress(), &s, options...)
+}
+
+func start(t testing.TB, db *dbtest.DB, policy *egress.Policy, scr *Screening, options ...func(*server.Config)) *App {
+	t.Helper()
 	fk := startFakes(t)
 	a, logs, sink := assemble(t, db.Store, db.URL, policy, func(c *engine.Config) {
 		c.PushbackFirstDelay = 50 * time.Millisecond
-	}, options...)
+	}, scr, options...)
 	return &App{URL: "http://" + a.Addr().String(), DB: db, Svc: a.Service, Broker: a.Broker, Fakes: fk, Engine: a.Engine,
 		Webhooks: sink, Metrics: a.Metrics, App: a, logs: logs}
 }
@@ -148,7 +170,7 @@ var testKey = func() string {
 // opened from databaseURL) with test timings: short polls, a fast
 // scheduler, short leases and fast connector retries. It starts the app
 // and stops it when the test ends.
-func assemble(t testing.TB, st *store.Store, databaseURL string, policy *egress.Policy, engineCfg func(*engine.Config), options ...func(*server.Config)) (*app.App, *Logs, *Sink) {
+func assemble(t testing.TB, st *store.Store, databaseURL string, policy *egress.Policy, engineCfg func(*engine.Config), scr *Screening, options ...func(*server.Config)) (*app.App, *Logs, *Sink) {
 	t.Helper()
 	logs := &Logs{}
 	log := slog.New(slog.NewJSONHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
@@ -161,6 +183,15 @@ func assemble(t testing.TB, st *store.Store, databaseURL string, policy *egress.
 	// The server's own defaults, without the production rate limit per
 	// key: options set the limits a test is about.
 	cfg.Limits, cfg.Websocket = config.Limits{}, config.Websocket{}
+	if scr != nil {
+		cfg.Screening.URL, cfg.Screening.Model, cfg.Screening.APIKey = scr.URL, scr.Model, scr.APIKey
+		if scr.BatchSize > 0 {
+			cfg.Screening.BatchSize = scr.BatchSize
+		}
+		if scr.Concurrency > 0 {
+			cfg.Screening.Concurrency = scr.Concurrency
+		}
+	}
 	var sink *Sink
 	a, err := app.New(context.Background(), cfg, app.Options{
 		Logger: log, Store: st, MetricsCacheTTL: 50 * time.Millisecond,
@@ -178,6 +209,9 @@ func assemble(t testing.TB, st *store.Store, databaseURL string, policy *egress.
 			for _, o := range options {
 				o(c)
 			}
+		},
+		Screening: func(c *screening.Config) {
+			c.MaxAttempts, c.Backoff = 3, func(int) time.Duration { return 10 * time.Millisecond }
 		},
 		Webhooks: func(next server.WebhookSink) server.WebhookSink {
 			sink = &Sink{next: next}

@@ -126,7 +126,7 @@ func StartSyncReplica(t testing.TB, db *dbtest.DB, fk *fakes.Set) *SyncReplica {
 	if db.Dialect != dialect.Postgres {
 		t.Fatalf("StartSyncReplica needs PostgreSQL, not %s", db.Dialect)
 	}
-	a, logs, sink := assemble(t, nil, db.URL, LoopbackEgress(), nil)
+	a, logs, sink := assemble(t, nil, db.URL, LoopbackEgress(), nil, nil)
 	own := &dbtest.DB{Dialect: db.Dialect, URL: db.URL, Store: a.Store}
 	pg, _ := a.Broker.(*progress.Postgres)
 	return &SyncReplica{

@@ -39,6 +39,7 @@ type Config struct {
 	MetricsAddr     string        // INTAKE_METRICS_ADDR: serve /metrics there instead of on Addr
 	AuditRetention  time.Duration // INTAKE_AUDIT_RETENTION: how long audit events are kept (default 365d; 0 = forever)
 	EgressAllow     egress.Allow  // INTAKE_EGRESS_ALLOW: non-public networks and hosts integrations may reach
+	Screening       Screening     // INTAKE_SCREENING_*: the language model that applies descriptions; see screening.go
 }
 
 // Embedded reports whether the embedded SQLite default is used.
@@ -114,6 +115,9 @@ func FromEnv(getenv func(string) string) (Config, error) {
 		return c, err
 	}
 	if c.Websocket, err = websocketFromEnv(getenv); err != nil {
+		return c, err
+	}
+	if c.Screening, err = screeningFromEnv(getenv); err != nil {
 		return c, err
 	}
 	if c.LogFormat != "json" && c.LogFormat != "text" {

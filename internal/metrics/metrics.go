@@ -37,6 +37,8 @@ type Metrics struct {
 	importIssues     *prometheus.CounterVec
 	runsFinished     *prometheus.CounterVec
 	pushbacksSettled *prometheus.CounterVec
+	screeningCalls   prometheus.Counter
+	screeningTokens  prometheus.Counter
 }
 
 // New returns a registry with the HTTP and GraphQL instruments and the Go
@@ -79,9 +81,17 @@ func New() *Metrics {
 			Name: "intake_pushbacks_settled_total",
 			Help: "Pushbacks this process settled, by final status (DELIVERED or DEAD).",
 		}, []string{"status"}),
+		screeningCalls: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "intake_screening_requests_total",
+			Help: "Requests this process's sync runs and previews made to the screening model, retries included.",
+		}),
+		screeningTokens: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "intake_screening_tokens_total",
+			Help: "Tokens (prompt and completion) the screening model reported for this process's requests.",
+		}),
 	}
 	m.registry.MustRegister(m.requests, m.operations, m.subscriptions, m.websockets,
-		m.contactsImported, m.importIssues, m.runsFinished, m.pushbacksSettled,
+		m.contactsImported, m.importIssues, m.runsFinished, m.pushbacksSettled, m.screeningCalls, m.screeningTokens,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m
 }
@@ -98,6 +108,13 @@ func (m *Metrics) PageImported(contacts int, issues map[string]int) {
 
 // RunFinished counts a sync run that ended with status.
 func (m *Metrics) RunFinished(status string) { m.runsFinished.WithLabelValues(status).Inc() }
+
+// Screened counts requests to the screening model and the tokens they
+// used.
+func (m *Metrics) Screened(requests, tokens int) {
+	m.screeningCalls.Add(float64(requests))
+	m.screeningTokens.Add(float64(tokens))
+}
 
 // PushbackSettled counts a pushback that ended with status.
 func (m *Metrics) PushbackSettled(status string) { m.pushbacksSettled.WithLabelValues(status).Inc() }

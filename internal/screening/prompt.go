@@ -2,6 +2,8 @@ package screening
 
 import (
 	"bytes"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"strings"
 )
@@ -92,4 +94,27 @@ func userMessage(description string, lines []string) string {
 		b.WriteString(l)
 	}
 	return b.String()
+}
+
+// promptVersion changes whenever the prompt, the schema or the record
+// layout changes in a way that could change decisions: it is part of
+// every Key, so decisions made under an older prompt are not reused.
+const promptVersion = "1"
+
+// Key identifies a decision: the hash of the prompt version, the model,
+// the trimmed description and the record's attributes exactly as they
+// would be sent (redacted, keys sorted), without the record's ID. Two
+// records that show the model the same data under the same description
+// get the same decision, so callers may cache decisions by Key.
+func (c *Client) Key(description string, attrs map[string]any) (string, error) {
+	line, err := recordLine("", attrs)
+	if err != nil {
+		return "", err
+	}
+	h := sha256.New()
+	for _, part := range []string{promptVersion, c.model, strings.TrimSpace(description), line} {
+		h.Write([]byte(part))
+		h.Write([]byte{0})
+	}
+	return hex.EncodeToString(h.Sum(nil)), nil
 }

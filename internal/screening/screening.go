@@ -196,6 +196,15 @@ func New(cfg Config) (*Client, error) {
 	return c, nil
 }
 
+// Model is the model name the client asks.
+func (c *Client) Model() string { return c.model }
+
+// BatchSize is the number of records per request.
+func (c *Client) BatchSize() int { return c.batchSize }
+
+// Concurrency is the number of requests one Judge call makes at once.
+func (c *Client) Concurrency() int { return c.concurrency }
+
 // DefaultBackoff waits about 1s after the first failed attempt, doubling
 // each time up to 30s, with up to half of each wait drawn at random.
 func DefaultBackoff(attempt int) time.Duration {

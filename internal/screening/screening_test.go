@@ -435,3 +435,52 @@ func TestNewValidates(t *testing.T) {
 		t.Errorf("valid config: %v", err)
 	}
 }
+
+func TestKey(t *testing.T) {
+	t.Parallel()
+	c, err := screening.New(screening.Config{URL: "http://127.0.0.1:1/v1", Model: "m1"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	c2, _ := screening.New(screening.Config{URL: "http://127.0.0.1:1/v1", Model: "m2"})
+	key := func(c *screening.Client, desc string, attrs map[string]any) string {
+		k, err := c.Key(desc, attrs)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return k
+	}
+	a := map[string]any{"profession": "Nurse", "location": "Berlin"}
+	base := key(c, "Nurses in Berlin", a)
+	if len(base) != 64 {
+		t.Fatalf("key %q is not a hex SHA-256", base)
+	}
+	same := []struct {
+		name  string
+		desc  string
+		attrs map[string]any
+	}{
+		{"keys in another order", "Nurses in Berlin", map[string]any{"location": "Berlin", "profession": "Nurse"}},
+		{"description with surrounding space", "  Nurses in Berlin\n", a},
+		{"a phone number, which is never sent", "Nurses in Berlin", map[string]any{"profession": "Nurse", "location": "Berlin", "phone": "+49 30 1234567"}},
+	}
+	for _, s := range same {
+		if k := key(c, s.desc, s.attrs); k != base {
+			t.Errorf("%s: key changed", s.name)
+		}
+	}
+	differ := []struct {
+		name string
+		k    string
+	}{
+		{"another model", key(c2, "Nurses in Berlin", a)},
+		{"another description", key(c, "Nurses in Hamburg", a)},
+		{"another value", key(c, "Nurses in Berlin", map[string]any{"profession": "Welder", "location": "Berlin"})},
+		{"no attributes", key(c, "Nurses in Berlin", nil)},
+	}
+	for _, d := range differ {
+		if d.k == base {
+			t.Errorf("%s: same key", d.name)
+		}
+	}
+}

@@ -15,6 +15,7 @@ import (
 	"github.com/intake/intake/internal/viewer"
 	"github.com/intake/intake/schema/schematype"
 	"github.com/intake/intake/sync/connector"
+	"github.com/intake/intake/sync/engine"
 )
 
 // Jobs is the sync engine as the service uses it (sync/engine.Engine): it
@@ -33,6 +34,9 @@ type Jobs interface {
 	// Screening is the screening state of a trigger with the description
 	// given: whether the engine's syncs apply it.
 	Screening(description string) schematype.ScreeningState
+	// PreviewScreening judges a sample of conn's records for req against
+	// description, importing nothing.
+	PreviewScreening(ctx context.Context, conn connector.Connector, orgID pulid.ID, req connector.FetchRequest, description string, sample int) (engine.Preview, error)
 }
 
 // TriggerScreening is whether t's description decides which of its

@@ -40,6 +40,9 @@ type ConfigureTriggerInput struct {
 	PushbackEnabled     *bool
 	StatusMapping       *StatusMappingInput
 	SyncIntervalSeconds *int
+	// ImportUnsure: whether records the screening model cannot judge are
+	// imported; absent means true.
+	ImportUnsure *bool
 }
 
 // ReferenceInput is one reference to pull from.
@@ -67,6 +70,7 @@ type triggerConfig struct {
 	pushback    bool
 	mapping     *[4]string // success, partial, failure, notAnswered
 	interval    int
+	unsure      bool
 }
 
 var errPushbackTaken = invalid("input.pushbackEnabled", "another trigger of this campaign already pushes call results back; only one may")
@@ -162,6 +166,7 @@ func (s *Service) saveTrigger(ctx context.Context, tx *ent.Tx, in ConfigureTrigg
 			SetSearchType(cfg.searchType).
 			SetSearchParams(cfg.params).
 			SetDescription(cfg.description).
+			SetImportUnsure(cfg.unsure).
 			SetPushbackEnabled(cfg.pushback).
 			SetSyncIntervalSeconds(cfg.interval).
 			SetNillableNextSyncAt(next).
@@ -172,6 +177,7 @@ func (s *Service) saveTrigger(ctx context.Context, tx *ent.Tx, in ConfigureTrigg
 			SetSearchType(cfg.searchType).
 			SetSearchParams(cfg.params).
 			SetDescription(cfg.description).
+			SetImportUnsure(cfg.unsure).
 			SetPushbackEnabled(cfg.pushback).
 			SetSyncIntervalSeconds(cfg.interval)
 		if next != nil {
@@ -212,7 +218,10 @@ func (s *Service) saveTrigger(ctx context.Context, tx *ent.Tx, in ConfigureTrigg
 // validateTrigger applies every rule of the product to a trigger's
 // configuration, naming the first offending field.
 func validateTrigger(in ConfigureTriggerInput, d connector.Descriptor) (triggerConfig, error) {
-	cfg := triggerConfig{interval: DefaultSyncInterval}
+	cfg := triggerConfig{interval: DefaultSyncInterval, unsure: true}
+	if in.ImportUnsure != nil {
+		cfg.unsure = *in.ImportUnsure
+	}
 
 	st := d.DefaultSearchType()
 	if in.SearchType != nil {

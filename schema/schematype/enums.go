@@ -139,11 +139,15 @@ const (
 	// IssueInvalidRecord: the connector could not read the record
 	// completely.
 	IssueInvalidRecord ImportIssueCode = "INVALID_RECORD"
+	// IssueScreenedOut: the screening model judged that the record does
+	// not fit the trigger's description (or could not tell, and the
+	// trigger imports only matches).
+	IssueScreenedOut ImportIssueCode = "SCREENED_OUT"
 )
 
 // Values lists the issue codes in the order of the column declaration.
 func (ImportIssueCode) Values() []string {
-	return values(IssueMissingPhone, IssueInvalidPhone, IssueDuplicate, IssueFilteredOut, IssueInvalidRecord)
+	return values(IssueMissingPhone, IssueInvalidPhone, IssueDuplicate, IssueFilteredOut, IssueInvalidRecord, IssueScreenedOut)
 }
 
 // Descriptions describes each issue code in the API reference.
@@ -154,6 +158,7 @@ func (ImportIssueCode) Descriptions() map[string]string {
 		string(IssueDuplicate):     "The campaign already has a contact with the record's number, or an earlier record of the same page has it. Counted in SyncRun.duplicates.",
 		string(IssueFilteredOut):   "The record belongs to none of the trigger's references. Counted in SyncRun.filteredOut.",
 		string(IssueInvalidRecord): "The connector could not read the record completely. Counted in SyncRun.failed.",
+		string(IssueScreenedOut):   "The screening model judged that the record does not fit the trigger's description (NO_MATCH), or could not tell (UNSURE) and the trigger has importUnsure off; the message gives the decision and the model's reason. Counted in SyncRun.screenedOut.",
 	}
 }
 
@@ -307,3 +312,37 @@ func unmarshal[T interface {
 	*e = T(s)
 	return nil
 }
+
+// ScreeningDecision is the screening model's judgement of one record:
+// GraphQL ScreeningDecision, the stored contacts.screening_decision and
+// screening_verdicts.decision.
+type ScreeningDecision string
+
+const (
+	// DecisionMatch: the record fits the description.
+	DecisionMatch ScreeningDecision = "MATCH"
+	// DecisionNoMatch: the record does not fit the description.
+	DecisionNoMatch ScreeningDecision = "NO_MATCH"
+	// DecisionUnsure: the record lacks the data to decide.
+	DecisionUnsure ScreeningDecision = "UNSURE"
+)
+
+// Values lists the decisions in the order of the column declaration.
+func (ScreeningDecision) Values() []string {
+	return values(DecisionMatch, DecisionNoMatch, DecisionUnsure)
+}
+
+// Descriptions documents each value in the API.
+func (ScreeningDecision) Descriptions() map[string]string {
+	return map[string]string{
+		string(DecisionMatch):   "The record fits the description: it is imported.",
+		string(DecisionNoMatch): "The record does not fit the description: it is not imported (a SCREENED_OUT import issue).",
+		string(DecisionUnsure):  "The record lacks the data to decide: it is imported when the trigger's importUnsure is on (the default), else a SCREENED_OUT import issue.",
+	}
+}
+
+// MarshalGQL implements graphql.Marshaler.
+func (d ScreeningDecision) MarshalGQL(w io.Writer) { marshal(w, d) }
+
+// UnmarshalGQL implements graphql.Unmarshaler.
+func (d *ScreeningDecision) UnmarshalGQL(v any) error { return unmarshal(d, v, "ScreeningDecision") }

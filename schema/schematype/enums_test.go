@@ -24,7 +24,7 @@ func TestEnums(t *testing.T) {
 			marshalGQL[ReferenceKind], unmarshalGQL[ReferenceKind]},
 		{"CallOutcome", CallOutcome("").Values(), []string{"SUCCESS", "PARTIAL", "FAILURE", "NOT_ANSWERED"},
 			marshalGQL[CallOutcome], unmarshalGQL[CallOutcome]},
-		{"ImportIssueCode", ImportIssueCode("").Values(), []string{"MISSING_PHONE", "INVALID_PHONE", "DUPLICATE", "FILTERED_OUT", "INVALID_RECORD"},
+		{"ImportIssueCode", ImportIssueCode("").Values(), []string{"MISSING_PHONE", "INVALID_PHONE", "DUPLICATE", "FILTERED_OUT", "INVALID_RECORD", "SCREENED_OUT"},
 			marshalGQL[ImportIssueCode], unmarshalGQL[ImportIssueCode]},
 		{"SearchFieldType", SearchFieldType("").Values(), []string{"INT", "STRING", "BOOLEAN"},
 			marshalGQL[SearchFieldType], unmarshalGQL[SearchFieldType]},
@@ -32,6 +32,10 @@ func TestEnums(t *testing.T) {
 			marshalGQL[Role], unmarshalGQL[Role]},
 		{"AuditActorKind", AuditActorKind("").Values(), []string{"API_KEY", "WEBHOOK", "SCHEDULE", "SYSTEM"},
 			marshalGQL[AuditActorKind], unmarshalGQL[AuditActorKind]},
+		{"ScreeningState", ScreeningState("").Values(), []string{"OFF", "NOT_CONFIGURED", "ACTIVE"},
+			marshalGQL[ScreeningState], unmarshalGQL[ScreeningState]},
+		{"ScreeningDecision", ScreeningDecision("").Values(), []string{"MATCH", "NO_MATCH", "UNSURE"},
+			marshalGQL[ScreeningDecision], unmarshalGQL[ScreeningDecision]},
 	} {
 		t.Run(e.name, func(t *testing.T) {
 			if !slices.Equal(e.values, e.want) {

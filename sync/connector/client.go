@@ -88,6 +88,14 @@ func transportFor(policy *egress.Policy) *http.Transport {
 	return t.(*http.Transport)
 }
 
+// NewHTTPClient returns an HTTP client for other outbound requests made on
+// a tenant's behalf (such as screening): it shares the connectors'
+// transport that dials through policy, and their redirect rules. It sets
+// no timeout; bound each request with its context.
+func NewHTTPClient(policy *egress.Policy) *http.Client {
+	return &http.Client{Transport: transportFor(policy), CheckRedirect: checkRedirect}
+}
+
 // maxRedirects bounds the redirects one request follows.
 const maxRedirects = 5
 

@@ -22,14 +22,27 @@
 // INVALID_RECORD (the connector could not read it), MISSING_PHONE,
 // INVALID_PHONE, FILTERED_OUT (none of the trigger's references), DUPLICATE
 // (same E.164 number earlier in the page or already in the campaign, named in
-// the message). The counters always add up: fetched = imported + duplicates
-// + invalidPhone + filteredOut + failed.
+// the message), SCREENED_OUT (the screening model judged it does not fit the
+// trigger's description). The counters always add up: fetched = imported +
+// duplicates + invalidPhone + filteredOut + failed + screenedOut.
+//
+// # Screening
+//
+// When the engine has a screening model and the trigger a description, the
+// candidates of each page (what would otherwise be imported) are judged
+// before the page is imported (screen.go). Batches span pages and run
+// Concurrency at once while later pages are fetched; pages are still
+// imported in order, one transaction each. Decisions are cached per
+// organization as they arrive, so a page that is not imported costs nothing
+// the next time. A page with a record the model could not judge is not
+// imported: the run ends PARTIAL there, keeping its cursor.
 //
 // # Endings
 //
 // SUCCEEDED: the fetch reached its end. PARTIAL: the external system failed
-// temporarily (5xx, 429, timeouts) after the connector's retries; the cursor
-// is kept on the trigger and the next run continues from it. FAILED: a
+// temporarily (5xx, 429, timeouts) after the connector's retries, or the
+// screening model failed for some record; the cursor is kept on the trigger
+// and the next run continues from it. FAILED: a
 // permanent error (bad credentials, refused request), or the job's attempts
 // ran out. CANCELLED: cancelSyncRun. A run that fetched nothing says so in
 // its error field.

@@ -19,6 +19,7 @@ import (
 
 	"github.com/intake/intake/ent"
 	"github.com/intake/intake/ent/syncrun"
+	"github.com/intake/intake/internal/screening"
 	"github.com/intake/intake/internal/store"
 	"github.com/intake/intake/internal/viewer"
 	"github.com/intake/intake/sync/connector"
@@ -106,6 +107,9 @@ type Deps struct {
 	Logger *slog.Logger
 	// Observer is told what the engine did, for metrics (nil: nobody).
 	Observer Observer
+	// Screener judges records against triggers' descriptions (nil: no
+	// screening model is configured, and descriptions are not applied).
+	Screener *screening.Client
 }
 
 // Observer is told what the engine did, for metrics. Its methods are called
@@ -118,6 +122,9 @@ type Observer interface {
 	RunFinished(status string)
 	// PushbackSettled: a pushback ended DELIVERED or DEAD.
 	PushbackSettled(status string)
+	// Screened: the screening model was asked requests times (retries
+	// included), for tokens tokens.
+	Screened(requests, tokens int)
 }
 
 type noObserver struct{}
@@ -125,6 +132,7 @@ type noObserver struct{}
 func (noObserver) PageImported(int, map[string]int) {}
 func (noObserver) RunFinished(string)               {}
 func (noObserver) PushbackSettled(string)           {}
+func (noObserver) Screened(int, int)                {}
 
 // Engine runs syncs.
 type Engine struct {
@@ -137,6 +145,8 @@ type Engine struct {
 	log   *slog.Logger
 	obs   Observer
 	river *river.Client[*sql.Tx]
+
+	screener *screening.Client
 }
 
 // New builds an engine; Start runs its workers.
@@ -146,7 +156,7 @@ func New(cfg Config, d Deps) (*Engine, error) {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	e := &Engine{cfg: cfg, ent: d.Ent, db: d.DB, dia: d.Dialect, open: d.Open, bus: d.Broker, log: log, obs: d.Observer}
+	e := &Engine{cfg: cfg, ent: d.Ent, db: d.DB, dia: d.Dialect, open: d.Open, bus: d.Broker, log: log, obs: d.Observer, screener: d.Screener}
 	if e.obs == nil {
 		e.obs = noObserver{}
 	}

@@ -9,6 +9,8 @@ import (
 	"iter"
 	"slices"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"time"
 
 	"entgo.io/ent/dialect"
@@ -33,13 +35,20 @@ type importer struct {
 	refs       map[string]bool // the trigger's reference IDs; empty: no filter
 	cursor     string          // the checkpoint after the last imported page
 	fetched    int             // records fetched by this worker
+	// importUnsure: candidates the screening model could not judge
+	// (UNSURE) are imported.
+	importUnsure bool
+	// tokens reports the screening tokens spent so far; tokensCounted is
+	// the part already added to the run.
+	tokens        func() int64
+	tokensCounted int64
 }
 
 func newImporter(e *Engine, run *ent.SyncRun, t *ent.Trigger) *importer {
 	im := &importer{
 		e: e, runID: run.ID, orgID: run.OrganizationID, campaignID: t.CampaignID, triggerID: t.ID,
 		region: t.Edges.Campaign.PhoneRegion, refs: map[string]bool{}, cursor: run.Cursor,
-		fetched: run.Fetched,
+		fetched: run.Fetched, importUnsure: t.ImportUnsure,
 	}
 	for _, r := range t.Edges.References {
 		im.refs[r.ExternalID] = true
@@ -53,6 +62,13 @@ type candidate struct {
 	rec  *connector.Record
 	e164 string
 	raw  string
+	// Set by screening, before the page is imported: known when the
+	// campaign already had the number (the candidate is not screened and
+	// becomes a DUPLICATE); else the decision and its reason ("" when
+	// the run does not screen).
+	known    bool
+	decision schematype.ScreeningDecision
+	reason   string
 }
 
 // pageDup is a record whose number an earlier record of the page has.
@@ -73,6 +89,7 @@ type issue struct {
 // counts are a page's contribution to the run's counters.
 type counts struct {
 	fetched, imported, duplicates, invalidPhone, filteredOut, failed int
+	screened, screenedOut, unsure, tokens                            int
 }
 
 func (c *counts) add(code schematype.ImportIssueCode) {
@@ -83,6 +100,8 @@ func (c *counts) add(code schematype.ImportIssueCode) {
 		c.invalidPhone++
 	case schematype.IssueFilteredOut:
 		c.filteredOut++
+	case schematype.IssueScreenedOut:
+		c.screenedOut++
 	default:
 		c.failed++
 	}
@@ -95,39 +114,59 @@ type prepared struct {
 	pageDups []pageDup
 	issues   []issue
 	err      error // the fetch ended with this error instead of a page
+
+	// Screening (screen.go): done is closed once every candidate has a
+	// decision or failed to get one; left counts those still waiting.
+	done chan struct{}
+	left atomic.Int32
+	mu   sync.Mutex
+	// notJudged candidates got no decision, the last failure being
+	// screenErr: the page must not be imported.
+	notJudged int
+	screenErr error
+	// internalErr: reading what screening needs from the database failed.
+	internalErr error
 }
 
-// prepare fetches and classifies pages one page ahead of its caller, so that
-// the next page's request and phone validation overlap the current page's
-// transaction. Nothing is written here: a page counts only once its import
-// commits. Stopping the iteration early stops the fetch and waits for it.
-func (im *importer) prepare(ctx context.Context, conn connector.Connector, req connector.FetchRequest) iter.Seq[*prepared] {
-	return func(yield func(*prepared) bool) {
-		ctx, cancel := context.WithCancel(ctx)
-		ready := make(chan *prepared, 1)
-		go func() {
-			defer close(ready)
-			for page, err := range conn.Fetch(ctx, req) {
-				p := &prepared{page: page, err: err}
-				if err == nil {
-					p.cands, p.pageDups, p.issues = im.classify(page.Records)
-				}
-				select {
-				case ready <- p:
-				case <-ctx.Done():
-					return
-				}
-				if err != nil {
-					return
-				}
+// fetch fetches and classifies pages ahead of its caller, so that the next
+// page's request and phone validation overlap the current page's work.
+// Nothing is written here: a page counts only once its import commits.
+// The channel closes after the last page or the page carrying the fetch's
+// error; stop ends the fetch early and waits for it.
+func (im *importer) fetch(ctx context.Context, conn connector.Connector, req connector.FetchRequest) (<-chan *prepared, func()) {
+	ctx, cancel := context.WithCancel(ctx)
+	ready := make(chan *prepared, 1)
+	go func() {
+		defer close(ready)
+		for page, err := range conn.Fetch(ctx, req) {
+			p := &prepared{page: page, err: err, done: make(chan struct{})}
+			if err == nil {
+				p.cands, p.pageDups, p.issues = im.classify(page.Records)
 			}
-		}()
-		defer func() {
+			select {
+			case ready <- p:
+			case <-ctx.Done():
+				return
+			}
+			if err != nil {
+				return
+			}
+		}
+	}()
+	var once sync.Once
+	return ready, func() {
+		once.Do(func() {
 			cancel()
 			for range ready { // let the fetch end before returning
 			}
-		}()
-		for p := range ready {
+		})
+	}
+}
+
+// inOrder yields the pages of a channel.
+func inOrder(ch <-chan *prepared) iter.Seq[*prepared] {
+	return func(yield func(*prepared) bool) {
+		for p := range ch {
 			if !yield(p) {
 				return
 			}
@@ -142,17 +181,23 @@ func (im *importer) prepare(ctx context.Context, conn connector.Connector, req c
 func (im *importer) importPage(ctx context.Context, p *prepared) error {
 	now := time.Now().UTC()
 	c := counts{fetched: len(p.page.Records)}
+	insert, screenedOut := im.screened(p.cands, &c)
+	spent := im.tokensCounted
+	if im.tokens != nil {
+		spent = im.tokens()
+		c.tokens = int(spent - im.tokensCounted)
+	}
 	var byCode map[string]int
 	err := im.e.inTx(ctx, func(tx *sql.Tx, _ *ent.Client) error {
-		inserted, err := im.insertContacts(ctx, tx, p.cands, now)
+		inserted, err := im.insertContacts(ctx, tx, insert, now)
 		if err != nil {
 			return err
 		}
-		dups, err := im.duplicatesInCampaign(ctx, tx, p.cands, p.pageDups, inserted)
+		dups, err := im.duplicatesInCampaign(ctx, tx, insert, p.pageDups, inserted)
 		if err != nil {
 			return err
 		}
-		issues := append(slices.Clip(p.issues), dups...)
+		issues := append(append(slices.Clip(p.issues), screenedOut...), dups...)
 		c.imported = len(inserted)
 		byCode = make(map[string]int, 4)
 		for _, is := range issues {
@@ -167,10 +212,43 @@ func (im *importer) importPage(ctx context.Context, p *prepared) error {
 	if err != nil {
 		return err
 	}
+	im.tokensCounted = spent
 	im.cursor = p.page.Cursor
 	im.fetched += c.fetched
 	im.e.obs.PageImported(c.imported, byCode)
 	return nil
+}
+
+// screened applies the screening decisions of a page's candidates: it
+// returns the candidates to insert (matches, unsure ones when the trigger
+// imports them, unscreened ones, and those whose number the campaign has,
+// which become duplicates) and the SCREENED_OUT issues of the others,
+// and counts them in c.
+func (im *importer) screened(cands []*candidate, c *counts) ([]*candidate, []issue) {
+	insert := cands[:0:0]
+	var out []issue
+	for _, cd := range cands {
+		switch cd.decision {
+		case "":
+		case schematype.DecisionNoMatch:
+			c.screened++
+			out = append(out, issue{cd.rec.ExternalID, schematype.IssueScreenedOut,
+				"does not fit the trigger's description (NO_MATCH): " + cd.reason, truncate(cd.raw, 250)})
+			continue
+		case schematype.DecisionUnsure:
+			c.screened++
+			c.unsure++
+			if !im.importUnsure {
+				out = append(out, issue{cd.rec.ExternalID, schematype.IssueScreenedOut,
+					"the model could not tell whether it fits the description (UNSURE) and the trigger imports only matches: " + cd.reason, truncate(cd.raw, 250)})
+				continue
+			}
+		default:
+			c.screened++
+		}
+		insert = append(insert, cd)
+	}
+	return insert, out
 }
 
 // classify applies, in order: the connector's verdict, phone normalisation
@@ -230,13 +308,17 @@ func (im *importer) insertContacts(ctx context.Context, tx *sql.Tx, cands []*can
 		}
 		return rows.Err()
 	}
+	if slices.ContainsFunc(cands, func(c *candidate) bool { return c.known }) {
+		// The campaign has their numbers: they become duplicates.
+		cands = slices.DeleteFunc(slices.Clone(cands), func(c *candidate) bool { return c.known })
+	}
 	if len(cands) == 0 {
 		return inserted, nil
 	}
 	if im.e.dia == dialect.Postgres {
 		// One statement whatever the page size: unnest plans in constant
 		// time, where thousands of VALUES parameters do not.
-		cols := make([]pq.StringArray, 8)
+		cols := make([]pq.StringArray, 10)
 		for i := range cols {
 			cols[i] = make(pq.StringArray, len(cands))
 		}
@@ -244,28 +326,31 @@ func (im *importer) insertContacts(ctx context.Context, tx *sql.Tx, cands []*can
 			cols[0][i], cols[1][i], cols[2][i] = string(c.id), c.e164, truncate(c.raw, 250)
 			cols[3][i], cols[4][i], cols[5][i] = c.rec.FirstName, c.rec.LastName, c.rec.Email
 			cols[6][i], cols[7][i] = truncate(c.rec.ExternalID, 200), attributes(c.rec)
+			cols[8][i], cols[9][i] = string(c.decision), noNUL(c.reason)
 		}
 		return inserted, scan(tx.QueryContext(ctx, `INSERT INTO contacts (id, organization_id, created_at, phone_e164, phone_raw,
-			first_name, last_name, email, external_id, attributes, campaign_id, trigger_id)
-		SELECT u.id, $1, $2, u.e164, u.raw, NULLIF(u.first, ''), NULLIF(u.last, ''), NULLIF(u.email, ''), u.ext, u.attrs::jsonb, $3, $4
-		FROM unnest($5::text[], $6::text[], $7::text[], $8::text[], $9::text[], $10::text[], $11::text[], $12::text[])
-			AS u(id, e164, raw, first, last, email, ext, attrs)
+			first_name, last_name, email, external_id, attributes, screening_decision, screening_reason, campaign_id, trigger_id)
+		SELECT u.id, $1, $2, u.e164, u.raw, NULLIF(u.first, ''), NULLIF(u.last, ''), NULLIF(u.email, ''), u.ext, u.attrs::jsonb,
+			NULLIF(u.decision, ''), CASE WHEN u.decision = '' THEN NULL ELSE u.reason END, $3, $4
+		FROM unnest($5::text[], $6::text[], $7::text[], $8::text[], $9::text[], $10::text[], $11::text[], $12::text[], $13::text[], $14::text[])
+			AS u(id, e164, raw, first, last, email, ext, attrs, decision, reason)
 		ON CONFLICT (campaign_id, phone_e164) DO NOTHING RETURNING phone_e164`,
 			im.orgID, now, im.campaignID, im.triggerID,
-			cols[0], cols[1], cols[2], cols[3], cols[4], cols[5], cols[6], cols[7]))
+			cols[0], cols[1], cols[2], cols[3], cols[4], cols[5], cols[6], cols[7], cols[8], cols[9]))
 	}
 	for chunk := range slices.Chunk(cands, rowsPerStatement) {
 		var q strings.Builder
-		q.WriteString(`INSERT INTO contacts (id, organization_id, created_at, phone_e164, phone_raw, first_name, last_name, email, external_id, attributes, campaign_id, trigger_id) VALUES `)
-		args := make([]any, 0, len(chunk)*12)
+		q.WriteString(`INSERT INTO contacts (id, organization_id, created_at, phone_e164, phone_raw, first_name, last_name, email, external_id, attributes, screening_decision, screening_reason, campaign_id, trigger_id) VALUES `)
+		args := make([]any, 0, len(chunk)*14)
 		for i, c := range chunk {
 			if i > 0 {
 				q.WriteByte(',')
 			}
-			im.values(&q, len(args), 12)
+			im.values(&q, len(args), 14)
+			reason := sql.NullString{String: c.reason, Valid: c.decision != ""}
 			args = append(args, c.id, im.orgID, now, c.e164, truncate(c.raw, 250),
 				nullable(c.rec.FirstName), nullable(c.rec.LastName), nullable(c.rec.Email),
-				truncate(c.rec.ExternalID, 200), attributes(c.rec), im.campaignID, im.triggerID)
+				truncate(c.rec.ExternalID, 200), attributes(c.rec), nullable(string(c.decision)), reason, im.campaignID, im.triggerID)
 		}
 		q.WriteString(` ON CONFLICT (campaign_id, phone_e164) DO NOTHING RETURNING phone_e164`)
 		if err := scan(tx.QueryContext(ctx, q.String(), args...)); err != nil {
@@ -349,6 +434,12 @@ func (im *importer) duplicatesInCampaign(ctx context.Context, tx *sql.Tx, cands 
 		dup(c.rec, c.e164, c.raw)
 	}
 	for _, d := range pageDups {
+		if _, ok := existing[d.first.e164]; !ok && d.first.decision != "" {
+			// The page's first record with the number was screened out.
+			out = append(out, issue{d.rec.ExternalID, schematype.IssueDuplicate, fmt.Sprintf(
+				"number %s is also the number of record %s earlier in the page, which was screened out", d.first.e164, d.first.rec.ExternalID), d.raw})
+			continue
+		}
 		dup(d.rec, d.first.e164, d.raw)
 	}
 	return out, nil
@@ -404,10 +495,13 @@ func (im *importer) checkpoint(ctx context.Context, tx *sql.Tx, c counts, p *con
 	}
 	q := fmt.Sprintf(`UPDATE sync_runs SET fetched = fetched + %[1]s, imported = imported + %[2]s, duplicates = duplicates + %[3]s,
 		invalid_phone = invalid_phone + %[4]s, filtered_out = filtered_out + %[5]s, failed = failed + %[6]s,
-		total = COALESCE(%[7]s, total), cursor = %[8]s, lease_expires_at = %[9]s, updated_at = %[10]s
-		WHERE id = %[11]s AND lease_owner = %[12]s AND status = 'RUNNING'`,
-		im.e.ph(1), im.e.ph(2), im.e.ph(3), im.e.ph(4), im.e.ph(5), im.e.ph(6), im.e.ph(7), im.e.ph(8), im.e.ph(9), im.e.ph(10), im.e.ph(11), im.e.ph(12))
+		screened = screened + %[7]s, screened_out = screened_out + %[8]s, unsure = unsure + %[9]s, screening_tokens = screening_tokens + %[10]s,
+		total = COALESCE(%[11]s, total), cursor = %[12]s, lease_expires_at = %[13]s, updated_at = %[14]s
+		WHERE id = %[15]s AND lease_owner = %[16]s AND status = 'RUNNING'`, // placeholders in textual order: SQLite binds ? by position
+		im.e.ph(1), im.e.ph(2), im.e.ph(3), im.e.ph(4), im.e.ph(5), im.e.ph(6), im.e.ph(7), im.e.ph(8),
+		im.e.ph(9), im.e.ph(10), im.e.ph(11), im.e.ph(12), im.e.ph(13), im.e.ph(14), im.e.ph(15), im.e.ph(16))
 	res, err := tx.ExecContext(ctx, q, c.fetched, c.imported, c.duplicates, c.invalidPhone, c.filteredOut, c.failed,
+		c.screened, c.screenedOut, c.unsure, c.tokens,
 		total, p.Cursor, now.Add(im.e.cfg.Lease), now, im.runID, im.e.cfg.ID)
 	if err != nil {
 		return fmt.Errorf("checkpointing: %w", err)

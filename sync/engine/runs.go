@@ -55,12 +55,12 @@ var uniqueWhileActive = river.UniqueOpts{ByArgs: true, ByState: []rivertype.JobS
 var errNotDue = errors.New("trigger is not due")
 
 // Screening is the screening state of a trigger with the description
-// given. The pipeline has no screening step yet, so a description is
-// never applied: a trigger with one is NOT_CONFIGURED, and so is each of
-// its runs (SyncRun.screening), so that nobody takes the imports for
-// screened ones.
+// given: ACTIVE when the engine has a screening model and the description
+// is not empty, NOT_CONFIGURED with a description and no model, OFF
+// without a description. Runs record the state they were worked with
+// (SyncRun.screening).
 func (e *Engine) Screening(description string) schematype.ScreeningState {
-	return schematype.ScreeningFor(description, false)
+	return schematype.ScreeningFor(description, e.screener != nil)
 }
 
 // QueueRun queues a run of trigger t in the caller's transaction tx (c is

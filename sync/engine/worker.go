@@ -17,6 +17,7 @@ import (
 	"github.com/intake/intake/ent/trigger"
 	"github.com/intake/intake/internal/pulid"
 	"github.com/intake/intake/internal/viewer"
+	"github.com/intake/intake/schema/schematype"
 	"github.com/intake/intake/sync/connector"
 	"github.com/intake/intake/sync/progress"
 )
@@ -99,10 +100,40 @@ func (e *Engine) work(ctx context.Context, runID pulid.ID) error {
 	if run.Since != nil {
 		req.Since = *run.Since
 	}
+	src, stopFetch := im.fetch(wctx, conn, req)
+	defer stopFetch()
+	pages := inOrder(src)
+	if state := e.Screening(t.Description); state != run.Screening {
+		// The run records how it was worked, which may differ from how
+		// the trigger stood when it was queued.
+		if run, err = e.ent.SyncRun.UpdateOneID(run.ID).SetScreening(state).Save(ctx); err != nil {
+			return err
+		}
+	}
+	var scr *screener
+	if run.Screening == schematype.ScreeningActive {
+		scr = e.newScreener(run.OrganizationID, t.CampaignID, t.Description)
+		im.tokens = scr.tokens.Load
+		pages = scr.pages(wctx, src)
+	}
 	var fetchErr error
-	for p := range im.prepare(wctx, conn, req) {
+	screenMsg := ""
+	for p := range pages {
 		if p.err != nil {
 			fetchErr = p.err
+			break
+		}
+		if p.internalErr != nil {
+			if lost.Load() {
+				return nil
+			}
+			if ctx.Err() != nil {
+				return ctx.Err()
+			}
+			return p.internalErr
+		}
+		if p.notJudged > 0 {
+			screenMsg = screeningFailure(p)
 			break
 		}
 		if err := im.importPage(wctx, p); err != nil {
@@ -116,6 +147,7 @@ func (e *Engine) work(ctx context.Context, runID pulid.ID) error {
 		}
 		e.publish(ctx, notice)
 	}
+	stopFetch()
 	if lost.Load() {
 		return nil
 	}
@@ -123,6 +155,18 @@ func (e *Engine) work(ctx context.Context, runID pulid.ID) error {
 		return ctx.Err() // shutting down: River retries, the run resumes
 	}
 	status, msg := ending(fetchErr, im.fetched)
+	if screenMsg != "" {
+		status, msg = syncrun.StatusPARTIAL, screenMsg
+	}
+	if scr != nil {
+		if left := scr.tokens.Load() - im.tokensCounted; left > 0 {
+			// Spent on pages that were not imported.
+			if err := e.ent.SyncRun.Update().Where(syncrun.ID(run.ID), syncrun.LeaseOwner(e.cfg.ID)).
+				AddScreeningTokens(int(left)).Exec(ctx); err != nil {
+				return err
+			}
+		}
+	}
 	return e.finish(ctx, run, notice, im.cursor, status, msg)
 }
 

@@ -1,7 +1,9 @@
 // Package fakes runs every provider's sandbox FAKE on one loopback listener,
-// each under its own path (/zvoove, /talention, /compleet, /hubspot). It is
-// what `intake sandbox`, the demo and end-to-end tests connect to. These are
-// fakes of the external systems, not the systems.
+// each under its own path (/zvoove, /talention, /compleet, /hubspot), and a
+// fake screening model under /llm (an OpenAI-compatible Chat Completions
+// API at /llm/v1). It is what `intake sandbox`, the demo and end-to-end
+// tests connect to. These are fakes of the external systems, not the
+// systems.
 package fakes
 
 import (
@@ -16,6 +18,7 @@ import (
 	"github.com/intake/intake/sync/sandbox"
 	"github.com/intake/intake/sync/sandbox/atsfake"
 	"github.com/intake/intake/sync/sandbox/hubspotfake"
+	"github.com/intake/intake/sync/sandbox/llmfake"
 	"github.com/intake/intake/sync/sandbox/zvoovefake"
 )
 
@@ -25,6 +28,8 @@ type Set struct {
 	Talention *atsfake.Server
 	Compleet  *atsfake.Server
 	HubSpot   *hubspotfake.Server
+	// LLM is the fake screening model, served under /llm.
+	LLM *llmfake.Server
 	// URL is the listener's base, e.g. http://127.0.0.1:40123.
 	URL string
 	srv *http.Server
@@ -37,8 +42,16 @@ func New(d sandbox.Dataset) *Set {
 		Talention: atsfake.New(atsfake.Config{Provider: "Talention", Dataset: d, StageMoves: true}),
 		Compleet:  atsfake.New(atsfake.Config{Provider: "Compleet", Dataset: d}),
 		HubSpot:   hubspotfake.New(hubspotfake.Config{Dataset: d}),
+		LLM:       llmfake.New(llmfake.Options{Seed: d.Seed}),
 	}
 }
+
+// llmPrefix is where the fake screening model is served.
+const llmPrefix = "/llm"
+
+// LLMURL is the base URL of the fake screening model (what
+// INTAKE_SCREENING_URL takes), e.g. http://127.0.0.1:40123/llm/v1.
+func (s *Set) LLMURL() string { return s.URL + llmPrefix + "/v1" }
 
 var prefixes = map[schematype.ProviderKey]string{
 	schematype.ProviderZvoove:    "/zvoove",
@@ -59,6 +72,7 @@ func (s *Set) Handler() http.Handler {
 		prefix := prefixes[p]
 		mux.Handle(prefix+"/", http.StripPrefix(prefix, h))
 	}
+	mux.Handle(llmPrefix+"/", http.StripPrefix(llmPrefix, s.LLM))
 	return mux
 }
 

@@ -150,6 +150,24 @@ func Judge(keywords []string, attrs map[string]any) (string, string) {
 	return "no_match", "Nothing in the record matches the description."
 }
 
+// mentions returns the first of words that a string value of attrs
+// contains (lower-cased).
+func mentions(words []string, attrs map[string]any) (string, bool) {
+	if len(words) == 0 {
+		return "", false
+	}
+	var text []string
+	collectStrings(attrs, &text)
+	for _, w := range words {
+		for _, t := range text {
+			if strings.Contains(t, w) {
+				return w, true
+			}
+		}
+	}
+	return "", false
+}
+
 // collectStrings gathers the lower-cased string values of v, recursively,
 // in a deterministic order.
 func collectStrings(v any, out *[]string) {

@@ -54,6 +54,10 @@ type Options struct {
 	Delay time.Duration
 	// Seed seeds fault rates and answer ids.
 	Seed uint64
+	// Unsure are words (lower case) that make a record "unsure" when one
+	// of its string values contains one, before the keyword rules apply:
+	// a model that cannot tell from such data.
+	Unsure []string
 }
 
 // Server is the fake. Use it as an http.Handler or Start it on a loopback
@@ -65,6 +69,7 @@ type Server struct {
 	apiKey string
 	models []string
 	seed   uint64
+	unsure []string
 
 	mu          sync.Mutex
 	delay       time.Duration
@@ -89,6 +94,7 @@ func New(opts Options) *Server {
 		models: models,
 		seed:   opts.Seed,
 		delay:  opts.Delay,
+		unsure: slices.Clone(opts.Unsure),
 	}
 }
 
@@ -287,6 +293,9 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	ds := make([]decision, 0, len(recs))
 	for _, rec := range recs {
 		d, reason := Judge(keywords, rec.Attributes)
+		if w, ok := mentions(s.unsure, rec.Attributes); ok {
+			d, reason = "unsure", fmt.Sprintf("Mentions %q, which does not tell whether the record fits.", w)
+		}
 		ds = append(ds, decision{ID: rec.ID, Decision: d, Reason: reason})
 	}
 	finish := "stop"
