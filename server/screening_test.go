@@ -321,6 +321,7 @@ func TestScreening(t *testing.T) {
 			outage := e.newCampaign(t, "outage")
 			of := map[string]any{"description": "Wanted: a nurse or an electrician."} // not cached
 			trig := e.trigger(t, outage, integ, of)
+			asked = llm.Requests()
 			llm.Faults.Next(sandbox.NoFault, sandbox.NoFault, sandbox.NoFault, sandbox.NoFault, sandbox.NoFault, sandbox.NoFault, sandbox.NoFault, sandbox.NoFault)
 			llm.Faults.SetRate(sandbox.ServerError, 1)
 			broken := screenSync(t, e, trig)
@@ -333,6 +334,9 @@ func TestScreening(t *testing.T) {
 				t.Fatalf("run after the outage: %+v after %+v; want SUCCEEDED, the two fetching %d records between them", mended, broken, len(recs))
 			}
 			screenCheck(t, e, outage, []screenRun{broken, mended}, want)
+			if llm.Requests() <= asked {
+				t.Errorf("a changed description was not asked about: %d model requests before, %d after", asked, llm.Requests())
+			}
 
 			// A preview judges live records and imports nothing.
 			var contactsBefore int
