@@ -9,6 +9,7 @@ import (
 	"database/sql"
 	"encoding/base64"
 	"fmt"
+	"io"
 	"maps"
 	"net/url"
 	"os"
@@ -20,6 +21,7 @@ import (
 
 	"github.com/intake/intake/internal/config"
 	"github.com/intake/intake/internal/secrets"
+	"github.com/intake/intake/internal/store"
 	"github.com/intake/intake/sync/connector"
 	"github.com/intake/intake/sync/sandbox"
 )
@@ -91,6 +93,48 @@ func ScratchDatabase(ctx context.Context, server, prefix string) (dbURL, name st
 		return err
 	}
 	return u.String(), name, drop, nil
+}
+
+// Scratch is a migrated scratch database with its store open.
+type Scratch struct {
+	URL, Name string
+	Store     *store.Store
+	drop      func() error
+}
+
+// OpenScratch creates a scratch database on server (see
+// ScratchDatabase), opens it and migrates it.
+func OpenScratch(ctx context.Context, server, prefix string) (*Scratch, error) {
+	dbURL, name, drop, err := ScratchDatabase(ctx, server, prefix)
+	if err != nil {
+		return nil, err
+	}
+	sc := &Scratch{URL: dbURL, Name: name, drop: drop}
+	if sc.Store, err = store.Open(ctx, dbURL, ""); err == nil {
+		if _, err = sc.Store.Migrate(ctx); err != nil {
+			err = fmt.Errorf("migrating: %w", err)
+		}
+	}
+	if err != nil {
+		sc.Close(false, io.Discard, io.Discard, "")
+		return nil, err
+	}
+	return sc, nil
+}
+
+// Close closes the store and drops the database, or with keep says on
+// stdout where it is kept; cmd prefixes a failure to drop, on stderr.
+func (sc *Scratch) Close(keep bool, stdout, stderr io.Writer, cmd string) {
+	if sc.Store != nil {
+		sc.Store.Close()
+	}
+	if keep {
+		fmt.Fprintf(stdout, "kept the scratch database: %s\n", sc.URL)
+		return
+	}
+	if err := sc.drop(); err != nil {
+		fmt.Fprintf(stderr, "%s: dropping %s: %v\n", cmd, sc.Name, err)
+	}
 }
 
 // Redact is a database URL without its password, for messages.

@@ -198,29 +198,13 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) (*result,
 	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: level}))
 
 	res := &result{N: o.n, Provider: o.provider}
-	dbURL, dbName, drop, err := benchkit.ScratchDatabase(ctx, o.postgres, "intake_bench")
+	sc, err := benchkit.OpenScratch(ctx, o.postgres, "intake_bench")
 	if err != nil {
 		return nil, err
 	}
-	res.Database = dbName
-	defer func() {
-		if o.keep {
-			fmt.Fprintf(stdout, "kept the scratch database: %s\n", dbURL)
-			return
-		}
-		if err := drop(); err != nil {
-			fmt.Fprintf(stderr, "syncbench: dropping %s: %v\n", res.Database, err)
-		}
-	}()
-
-	st, err := store.Open(ctx, dbURL, "")
-	if err != nil {
-		return nil, err
-	}
-	defer st.Close()
-	if _, err := st.Migrate(ctx); err != nil {
-		return nil, fmt.Errorf("migrating: %w", err)
-	}
+	defer sc.Close(o.keep, stdout, stderr, "syncbench")
+	res.Database = sc.Name
+	dbURL, st := sc.URL, sc.Store
 
 	// The data set is anchored so that every person was created and last
 	// changed before the run starts: the newest change is UpdatedAtLag after
