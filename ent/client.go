@@ -21,6 +21,7 @@ import (
 	"github.com/intake/intake/ent/callresult"
 	"github.com/intake/intake/ent/campaign"
 	"github.com/intake/intake/ent/contact"
+	"github.com/intake/intake/ent/erasure"
 	"github.com/intake/intake/ent/importissue"
 	"github.com/intake/intake/ent/integration"
 	"github.com/intake/intake/ent/organization"
@@ -49,6 +50,8 @@ type Client struct {
 	Campaign *CampaignClient
 	// Contact is the client for interacting with the Contact builders.
 	Contact *ContactClient
+	// Erasure is the client for interacting with the Erasure builders.
+	Erasure *ErasureClient
 	// ImportIssue is the client for interacting with the ImportIssue builders.
 	ImportIssue *ImportIssueClient
 	// Integration is the client for interacting with the Integration builders.
@@ -83,6 +86,7 @@ func (c *Client) init() {
 	c.CallResult = NewCallResultClient(c.config)
 	c.Campaign = NewCampaignClient(c.config)
 	c.Contact = NewContactClient(c.config)
+	c.Erasure = NewErasureClient(c.config)
 	c.ImportIssue = NewImportIssueClient(c.config)
 	c.Integration = NewIntegrationClient(c.config)
 	c.Organization = NewOrganizationClient(c.config)
@@ -189,6 +193,7 @@ func (c *Client) Tx(ctx context.Context) (*Tx, error) {
 		CallResult:       NewCallResultClient(cfg),
 		Campaign:         NewCampaignClient(cfg),
 		Contact:          NewContactClient(cfg),
+		Erasure:          NewErasureClient(cfg),
 		ImportIssue:      NewImportIssueClient(cfg),
 		Integration:      NewIntegrationClient(cfg),
 		Organization:     NewOrganizationClient(cfg),
@@ -222,6 +227,7 @@ func (c *Client) BeginTx(ctx context.Context, opts *sql.TxOptions) (*Tx, error) 
 		CallResult:       NewCallResultClient(cfg),
 		Campaign:         NewCampaignClient(cfg),
 		Contact:          NewContactClient(cfg),
+		Erasure:          NewErasureClient(cfg),
 		ImportIssue:      NewImportIssueClient(cfg),
 		Integration:      NewIntegrationClient(cfg),
 		Organization:     NewOrganizationClient(cfg),
@@ -260,9 +266,9 @@ func (c *Client) Close() error {
 // In order to add hooks to a specific client, call: `client.Node.Use(...)`.
 func (c *Client) Use(hooks ...Hook) {
 	for _, n := range []interface{ Use(...Hook) }{
-		c.APIKey, c.AuditEvent, c.CallResult, c.Campaign, c.Contact, c.ImportIssue,
-		c.Integration, c.Organization, c.Pushback, c.Reference, c.ScreeningVerdict,
-		c.StatusMapping, c.SyncRun, c.Trigger,
+		c.APIKey, c.AuditEvent, c.CallResult, c.Campaign, c.Contact, c.Erasure,
+		c.ImportIssue, c.Integration, c.Organization, c.Pushback, c.Reference,
+		c.ScreeningVerdict, c.StatusMapping, c.SyncRun, c.Trigger,
 	} {
 		n.Use(hooks...)
 	}
@@ -272,9 +278,9 @@ func (c *Client) Use(hooks ...Hook) {
 // In order to add interceptors to a specific client, call: `client.Node.Intercept(...)`.
 func (c *Client) Intercept(interceptors ...Interceptor) {
 	for _, n := range []interface{ Intercept(...Interceptor) }{
-		c.APIKey, c.AuditEvent, c.CallResult, c.Campaign, c.Contact, c.ImportIssue,
-		c.Integration, c.Organization, c.Pushback, c.Reference, c.ScreeningVerdict,
-		c.StatusMapping, c.SyncRun, c.Trigger,
+		c.APIKey, c.AuditEvent, c.CallResult, c.Campaign, c.Contact, c.Erasure,
+		c.ImportIssue, c.Integration, c.Organization, c.Pushback, c.Reference,
+		c.ScreeningVerdict, c.StatusMapping, c.SyncRun, c.Trigger,
 	} {
 		n.Intercept(interceptors...)
 	}
@@ -293,6 +299,8 @@ func (c *Client) Mutate(ctx context.Context, m Mutation) (Value, error) {
 		return c.Campaign.mutate(ctx, m)
 	case *ContactMutation:
 		return c.Contact.mutate(ctx, m)
+	case *ErasureMutation:
+		return c.Erasure.mutate(ctx, m)
 	case *ImportIssueMutation:
 		return c.ImportIssue.mutate(ctx, m)
 	case *IntegrationMutation:
@@ -1100,6 +1108,141 @@ func (c *ContactClient) mutate(ctx context.Context, m *ContactMutation) (Value, 
 		return (&ContactDelete{config: c.config, hooks: c.Hooks(), mutation: m}).Exec(ctx)
 	default:
 		return nil, fmt.Errorf("ent: unknown Contact mutation op: %q", m.Op())
+	}
+}
+
+// ErasureClient is a client for the Erasure schema.
+type ErasureClient struct {
+	config
+}
+
+// NewErasureClient returns a client for the Erasure from the given config.
+func NewErasureClient(c config) *ErasureClient {
+	return &ErasureClient{config: c}
+}
+
+// Use adds a list of mutation hooks to the hooks stack.
+// A call to `Use(f, g, h)` equals to `erasure.Hooks(f(g(h())))`.
+func (c *ErasureClient) Use(hooks ...Hook) {
+	c.hooks.Erasure = append(c.hooks.Erasure, hooks...)
+}
+
+// Intercept adds a list of query interceptors to the interceptors stack.
+// A call to `Intercept(f, g, h)` equals to `erasure.Intercept(f(g(h())))`.
+func (c *ErasureClient) Intercept(interceptors ...Interceptor) {
+	c.inters.Erasure = append(c.inters.Erasure, interceptors...)
+}
+
+// Create returns a builder for creating a Erasure entity.
+func (c *ErasureClient) Create() *ErasureCreate {
+	mutation := newErasureMutation(c.config, OpCreate)
+	return &ErasureCreate{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// CreateBulk returns a builder for creating a bulk of Erasure entities.
+func (c *ErasureClient) CreateBulk(builders ...*ErasureCreate) *ErasureCreateBulk {
+	return &ErasureCreateBulk{config: c.config, builders: builders}
+}
+
+// MapCreateBulk creates a bulk creation builder from the given slice. For each item in the slice, the function creates
+// a builder and applies setFunc on it.
+func (c *ErasureClient) MapCreateBulk(slice any, setFunc func(*ErasureCreate, int)) *ErasureCreateBulk {
+	rv := reflect.ValueOf(slice)
+	if rv.Kind() != reflect.Slice {
+		return &ErasureCreateBulk{err: fmt.Errorf("calling to ErasureClient.MapCreateBulk with wrong type %T, need slice", slice)}
+	}
+	builders := make([]*ErasureCreate, rv.Len())
+	for i := 0; i < rv.Len(); i++ {
+		builders[i] = c.Create()
+		setFunc(builders[i], i)
+	}
+	return &ErasureCreateBulk{config: c.config, builders: builders}
+}
+
+// Update returns an update builder for Erasure.
+func (c *ErasureClient) Update() *ErasureUpdate {
+	mutation := newErasureMutation(c.config, OpUpdate)
+	return &ErasureUpdate{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// UpdateOne returns an update builder for the given entity.
+func (c *ErasureClient) UpdateOne(_m *Erasure) *ErasureUpdateOne {
+	mutation := newErasureMutation(c.config, OpUpdateOne, withErasure(_m))
+	return &ErasureUpdateOne{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// UpdateOneID returns an update builder for the given id.
+func (c *ErasureClient) UpdateOneID(id pulid.ID) *ErasureUpdateOne {
+	mutation := newErasureMutation(c.config, OpUpdateOne, withErasureID(id))
+	return &ErasureUpdateOne{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// Delete returns a delete builder for Erasure.
+func (c *ErasureClient) Delete() *ErasureDelete {
+	mutation := newErasureMutation(c.config, OpDelete)
+	return &ErasureDelete{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// DeleteOne returns a builder for deleting the given entity.
+func (c *ErasureClient) DeleteOne(_m *Erasure) *ErasureDeleteOne {
+	return c.DeleteOneID(_m.ID)
+}
+
+// DeleteOneID returns a builder for deleting the given entity by its id.
+func (c *ErasureClient) DeleteOneID(id pulid.ID) *ErasureDeleteOne {
+	builder := c.Delete().Where(erasure.ID(id))
+	builder.mutation.id = &id
+	builder.mutation.op = OpDeleteOne
+	return &ErasureDeleteOne{builder}
+}
+
+// Query returns a query builder for Erasure.
+func (c *ErasureClient) Query() *ErasureQuery {
+	return &ErasureQuery{
+		config: c.config,
+		ctx:    &QueryContext{Type: TypeErasure},
+		inters: c.Interceptors(),
+	}
+}
+
+// Get returns a Erasure entity by its id.
+func (c *ErasureClient) Get(ctx context.Context, id pulid.ID) (*Erasure, error) {
+	return c.Query().Where(erasure.ID(id)).Only(ctx)
+}
+
+// GetX is like Get, but panics if an error occurs.
+func (c *ErasureClient) GetX(ctx context.Context, id pulid.ID) *Erasure {
+	obj, err := c.Get(ctx, id)
+	if err != nil {
+		panic(err)
+	}
+	return obj
+}
+
+// Hooks returns the client hooks.
+func (c *ErasureClient) Hooks() []Hook {
+	hooks := c.hooks.Erasure
+	return append(hooks[:len(hooks):len(hooks)], erasure.Hooks[:]...)
+}
+
+// Interceptors returns the client interceptors.
+func (c *ErasureClient) Interceptors() []Interceptor {
+	inters := c.inters.Erasure
+	return append(inters[:len(inters):len(inters)], erasure.Interceptors[:]...)
+}
+
+func (c *ErasureClient) mutate(ctx context.Context, m *ErasureMutation) (Value, error) {
+	switch m.Op() {
+	case OpCreate:
+		return (&ErasureCreate{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpUpdate:
+		return (&ErasureUpdate{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpUpdateOne:
+		return (&ErasureUpdateOne{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpDelete, OpDeleteOne:
+		return (&ErasureDelete{config: c.config, hooks: c.Hooks(), mutation: m}).Exec(ctx)
+	default:
+		return nil, fmt.Errorf("ent: unknown Erasure mutation op: %q", m.Op())
 	}
 }
 
@@ -2560,14 +2703,14 @@ func (c *TriggerClient) mutate(ctx context.Context, m *TriggerMutation) (Value, 
 // hooks and interceptors per client, for fast access.
 type (
 	hooks struct {
-		APIKey, AuditEvent, CallResult, Campaign, Contact, ImportIssue, Integration,
-		Organization, Pushback, Reference, ScreeningVerdict, StatusMapping, SyncRun,
-		Trigger []ent.Hook
+		APIKey, AuditEvent, CallResult, Campaign, Contact, Erasure, ImportIssue,
+		Integration, Organization, Pushback, Reference, ScreeningVerdict,
+		StatusMapping, SyncRun, Trigger []ent.Hook
 	}
 	inters struct {
-		APIKey, AuditEvent, CallResult, Campaign, Contact, ImportIssue, Integration,
-		Organization, Pushback, Reference, ScreeningVerdict, StatusMapping, SyncRun,
-		Trigger []ent.Interceptor
+		APIKey, AuditEvent, CallResult, Campaign, Contact, Erasure, ImportIssue,
+		Integration, Organization, Pushback, Reference, ScreeningVerdict,
+		StatusMapping, SyncRun, Trigger []ent.Interceptor
 	}
 )
 

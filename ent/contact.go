@@ -30,7 +30,7 @@ type Contact struct {
 	CampaignID pulid.ID `json:"campaign_id,omitempty"`
 	// TriggerID holds the value of the "trigger_id" field.
 	TriggerID *pulid.ID `json:"trigger_id,omitempty"`
-	// The phone number in E.164 form, e.g. "+4930123456", unique within the campaign. A number without a country code was read in the campaign's phone region.
+	// The phone number in E.164 form, e.g. "+4930123456", unique within the campaign. A number without a country code was read in the campaign's phone region. Empty once the contact is erased.
 	PhoneE164 string `json:"phone_e164,omitempty"`
 	// The phone number as the external system gave it: the first usable one of the record's numbers, at most 250 characters.
 	PhoneRaw string `json:"phone_raw,omitempty"`
@@ -48,6 +48,10 @@ type Contact struct {
 	ScreeningDecision *schematype.ScreeningDecision `json:"screening_decision,omitempty"`
 	// ScreeningReason holds the value of the "screening_reason" field.
 	ScreeningReason *string `json:"screening_reason,omitempty"`
+	// When the person's data was erased: by eraseContact or erasePerson, or because the external system reported the person deleted or anonymised. Null otherwise. An erased contact keeps only its ID, campaign, trigger and times: its number (phoneE164 and phoneRaw are empty), names, e-mail, external ID (empty), attributes, screening reason and the transcripts of its calls are gone, it is never callable, and its undelivered pushbacks are CANCELLED.
+	ErasedAt *time.Time `json:"erased_at,omitempty"`
+	// Why the contact was erased, without personal data, e.g. "eraseContact", "erasePerson", "HubSpot contact.privacyDeletion", "zvoove change log: Anonymized"; null unless erased.
+	ErasureReason *string `json:"erasure_reason,omitempty"`
 	// Edges holds the relations/edges for other nodes in the graph.
 	// The values are being populated by the ContactQuery when eager-loading is set.
 	Edges        ContactEdges `json:"edges"`
@@ -113,9 +117,9 @@ func (*Contact) scanValues(columns []string) ([]any, error) {
 			values[i] = new([]byte)
 		case contact.FieldID, contact.FieldOrganizationID, contact.FieldCampaignID:
 			values[i] = new(pulid.ID)
-		case contact.FieldPhoneE164, contact.FieldPhoneRaw, contact.FieldFirstName, contact.FieldLastName, contact.FieldEmail, contact.FieldExternalID, contact.FieldScreeningDecision, contact.FieldScreeningReason:
+		case contact.FieldPhoneE164, contact.FieldPhoneRaw, contact.FieldFirstName, contact.FieldLastName, contact.FieldEmail, contact.FieldExternalID, contact.FieldScreeningDecision, contact.FieldScreeningReason, contact.FieldErasureReason:
 			values[i] = new(sql.NullString)
-		case contact.FieldCreatedAt:
+		case contact.FieldCreatedAt, contact.FieldErasedAt:
 			values[i] = new(sql.NullTime)
 		default:
 			values[i] = new(sql.UnknownType)
@@ -224,6 +228,20 @@ func (_m *Contact) assignValues(columns []string, values []any) error {
 				_m.ScreeningReason = new(string)
 				*_m.ScreeningReason = value.String
 			}
+		case contact.FieldErasedAt:
+			if value, ok := values[i].(*sql.NullTime); !ok {
+				return fmt.Errorf("unexpected type %T for field erased_at", values[i])
+			} else if value.Valid {
+				_m.ErasedAt = new(time.Time)
+				*_m.ErasedAt = value.Time
+			}
+		case contact.FieldErasureReason:
+			if value, ok := values[i].(*sql.NullString); !ok {
+				return fmt.Errorf("unexpected type %T for field erasure_reason", values[i])
+			} else if value.Valid {
+				_m.ErasureReason = new(string)
+				*_m.ErasureReason = value.String
+			}
 		default:
 			_m.selectValues.Set(columns[i], values[i])
 		}
@@ -323,6 +341,16 @@ func (_m *Contact) String() string {
 	builder.WriteString(", ")
 	if v := _m.ScreeningReason; v != nil {
 		builder.WriteString("screening_reason=")
+		builder.WriteString(*v)
+	}
+	builder.WriteString(", ")
+	if v := _m.ErasedAt; v != nil {
+		builder.WriteString("erased_at=")
+		builder.WriteString(v.Format(time.ANSIC))
+	}
+	builder.WriteString(", ")
+	if v := _m.ErasureReason; v != nil {
+		builder.WriteString("erasure_reason=")
 		builder.WriteString(*v)
 	}
 	builder.WriteByte(')')

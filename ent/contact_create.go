@@ -162,6 +162,34 @@ func (_c *ContactCreate) SetNillableScreeningReason(v *string) *ContactCreate {
 	return _c
 }
 
+// SetErasedAt sets the "erased_at" field.
+func (_c *ContactCreate) SetErasedAt(v time.Time) *ContactCreate {
+	_c.mutation.SetErasedAt(v)
+	return _c
+}
+
+// SetNillableErasedAt sets the "erased_at" field if the given value is not nil.
+func (_c *ContactCreate) SetNillableErasedAt(v *time.Time) *ContactCreate {
+	if v != nil {
+		_c.SetErasedAt(*v)
+	}
+	return _c
+}
+
+// SetErasureReason sets the "erasure_reason" field.
+func (_c *ContactCreate) SetErasureReason(v string) *ContactCreate {
+	_c.mutation.SetErasureReason(v)
+	return _c
+}
+
+// SetNillableErasureReason sets the "erasure_reason" field if the given value is not nil.
+func (_c *ContactCreate) SetNillableErasureReason(v *string) *ContactCreate {
+	if v != nil {
+		_c.SetErasureReason(*v)
+	}
+	return _c
+}
+
 // SetID sets the "id" field.
 func (_c *ContactCreate) SetID(v pulid.ID) *ContactCreate {
 	_c.mutation.SetID(v)
@@ -390,6 +418,14 @@ func (_c *ContactCreate) createSpec() (*Contact, *sqlgraph.CreateSpec) {
 		_spec.SetField(contact.FieldScreeningReason, field.TypeString, value)
 		_node.ScreeningReason = &value
 	}
+	if value, ok := _c.mutation.ErasedAt(); ok {
+		_spec.SetField(contact.FieldErasedAt, field.TypeTime, value)
+		_node.ErasedAt = &value
+	}
+	if value, ok := _c.mutation.ErasureReason(); ok {
+		_spec.SetField(contact.FieldErasureReason, field.TypeString, value)
+		_node.ErasureReason = &value
+	}
 	if nodes := _c.mutation.CampaignIDs(); len(nodes) > 0 {
 		edge := &sqlgraph.EdgeSpec{
 			Rel:     sqlgraph.M2O,
@@ -600,6 +636,42 @@ func (u *ContactUpsert) UpdateAttributes() *ContactUpsert {
 	return u
 }
 
+// SetErasedAt sets the "erased_at" field.
+func (u *ContactUpsert) SetErasedAt(v time.Time) *ContactUpsert {
+	u.Set(contact.FieldErasedAt, v)
+	return u
+}
+
+// UpdateErasedAt sets the "erased_at" field to the value that was provided on create.
+func (u *ContactUpsert) UpdateErasedAt() *ContactUpsert {
+	u.SetExcluded(contact.FieldErasedAt)
+	return u
+}
+
+// ClearErasedAt clears the value of the "erased_at" field.
+func (u *ContactUpsert) ClearErasedAt() *ContactUpsert {
+	u.SetNull(contact.FieldErasedAt)
+	return u
+}
+
+// SetErasureReason sets the "erasure_reason" field.
+func (u *ContactUpsert) SetErasureReason(v string) *ContactUpsert {
+	u.Set(contact.FieldErasureReason, v)
+	return u
+}
+
+// UpdateErasureReason sets the "erasure_reason" field to the value that was provided on create.
+func (u *ContactUpsert) UpdateErasureReason() *ContactUpsert {
+	u.SetExcluded(contact.FieldErasureReason)
+	return u
+}
+
+// ClearErasureReason clears the value of the "erasure_reason" field.
+func (u *ContactUpsert) ClearErasureReason() *ContactUpsert {
+	u.SetNull(contact.FieldErasureReason)
+	return u
+}
+
 // UpdateNewValues updates the mutable fields using the new values that were set on create except the ID field.
 // Using this option is equivalent to using:
 //
@@ -789,6 +861,48 @@ func (u *ContactUpsertOne) SetAttributes(v map[string]interface{}) *ContactUpser
 func (u *ContactUpsertOne) UpdateAttributes() *ContactUpsertOne {
 	return u.Update(func(s *ContactUpsert) {
 		s.UpdateAttributes()
+	})
+}
+
+// SetErasedAt sets the "erased_at" field.
+func (u *ContactUpsertOne) SetErasedAt(v time.Time) *ContactUpsertOne {
+	return u.Update(func(s *ContactUpsert) {
+		s.SetErasedAt(v)
+	})
+}
+
+// UpdateErasedAt sets the "erased_at" field to the value that was provided on create.
+func (u *ContactUpsertOne) UpdateErasedAt() *ContactUpsertOne {
+	return u.Update(func(s *ContactUpsert) {
+		s.UpdateErasedAt()
+	})
+}
+
+// ClearErasedAt clears the value of the "erased_at" field.
+func (u *ContactUpsertOne) ClearErasedAt() *ContactUpsertOne {
+	return u.Update(func(s *ContactUpsert) {
+		s.ClearErasedAt()
+	})
+}
+
+// SetErasureReason sets the "erasure_reason" field.
+func (u *ContactUpsertOne) SetErasureReason(v string) *ContactUpsertOne {
+	return u.Update(func(s *ContactUpsert) {
+		s.SetErasureReason(v)
+	})
+}
+
+// UpdateErasureReason sets the "erasure_reason" field to the value that was provided on create.
+func (u *ContactUpsertOne) UpdateErasureReason() *ContactUpsertOne {
+	return u.Update(func(s *ContactUpsert) {
+		s.UpdateErasureReason()
+	})
+}
+
+// ClearErasureReason clears the value of the "erasure_reason" field.
+func (u *ContactUpsertOne) ClearErasureReason() *ContactUpsertOne {
+	return u.Update(func(s *ContactUpsert) {
+		s.ClearErasureReason()
 	})
 }
 
@@ -1148,6 +1262,48 @@ func (u *ContactUpsertBulk) SetAttributes(v map[string]interface{}) *ContactUpse
 func (u *ContactUpsertBulk) UpdateAttributes() *ContactUpsertBulk {
 	return u.Update(func(s *ContactUpsert) {
 		s.UpdateAttributes()
+	})
+}
+
+// SetErasedAt sets the "erased_at" field.
+func (u *ContactUpsertBulk) SetErasedAt(v time.Time) *ContactUpsertBulk {
+	return u.Update(func(s *ContactUpsert) {
+		s.SetErasedAt(v)
+	})
+}
+
+// UpdateErasedAt sets the "erased_at" field to the value that was provided on create.
+func (u *ContactUpsertBulk) UpdateErasedAt() *ContactUpsertBulk {
+	return u.Update(func(s *ContactUpsert) {
+		s.UpdateErasedAt()
+	})
+}
+
+// ClearErasedAt clears the value of the "erased_at" field.
+func (u *ContactUpsertBulk) ClearErasedAt() *ContactUpsertBulk {
+	return u.Update(func(s *ContactUpsert) {
+		s.ClearErasedAt()
+	})
+}
+
+// SetErasureReason sets the "erasure_reason" field.
+func (u *ContactUpsertBulk) SetErasureReason(v string) *ContactUpsertBulk {
+	return u.Update(func(s *ContactUpsert) {
+		s.SetErasureReason(v)
+	})
+}
+
+// UpdateErasureReason sets the "erasure_reason" field to the value that was provided on create.
+func (u *ContactUpsertBulk) UpdateErasureReason() *ContactUpsertBulk {
+	return u.Update(func(s *ContactUpsert) {
+		s.UpdateErasureReason()
+	})
+}
+
+// ClearErasureReason clears the value of the "erasure_reason" field.
+func (u *ContactUpsertBulk) ClearErasureReason() *ContactUpsertBulk {
+	return u.Update(func(s *ContactUpsert) {
+		s.ClearErasureReason()
 	})
 }
 

@@ -6,6 +6,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"time"
 
 	"entgo.io/ent/dialect/sql"
 	"entgo.io/ent/dialect/sql/sqlgraph"
@@ -142,6 +143,46 @@ func (_u *ContactUpdate) SetNillableExternalID(v *string) *ContactUpdate {
 // SetAttributes sets the "attributes" field.
 func (_u *ContactUpdate) SetAttributes(v map[string]interface{}) *ContactUpdate {
 	_u.mutation.SetAttributes(v)
+	return _u
+}
+
+// SetErasedAt sets the "erased_at" field.
+func (_u *ContactUpdate) SetErasedAt(v time.Time) *ContactUpdate {
+	_u.mutation.SetErasedAt(v)
+	return _u
+}
+
+// SetNillableErasedAt sets the "erased_at" field if the given value is not nil.
+func (_u *ContactUpdate) SetNillableErasedAt(v *time.Time) *ContactUpdate {
+	if v != nil {
+		_u.SetErasedAt(*v)
+	}
+	return _u
+}
+
+// ClearErasedAt clears the value of the "erased_at" field.
+func (_u *ContactUpdate) ClearErasedAt() *ContactUpdate {
+	_u.mutation.ClearErasedAt()
+	return _u
+}
+
+// SetErasureReason sets the "erasure_reason" field.
+func (_u *ContactUpdate) SetErasureReason(v string) *ContactUpdate {
+	_u.mutation.SetErasureReason(v)
+	return _u
+}
+
+// SetNillableErasureReason sets the "erasure_reason" field if the given value is not nil.
+func (_u *ContactUpdate) SetNillableErasureReason(v *string) *ContactUpdate {
+	if v != nil {
+		_u.SetErasureReason(*v)
+	}
+	return _u
+}
+
+// ClearErasureReason clears the value of the "erasure_reason" field.
+func (_u *ContactUpdate) ClearErasureReason() *ContactUpdate {
+	_u.mutation.ClearErasureReason()
 	return _u
 }
 
@@ -292,6 +333,18 @@ func (_u *ContactUpdate) sqlSave(ctx context.Context) (_node int, err error) {
 	}
 	if _u.mutation.ScreeningReasonCleared() {
 		_spec.ClearField(contact.FieldScreeningReason, field.TypeString)
+	}
+	if value, ok := _u.mutation.ErasedAt(); ok {
+		_spec.SetField(contact.FieldErasedAt, field.TypeTime, value)
+	}
+	if _u.mutation.ErasedAtCleared() {
+		_spec.ClearField(contact.FieldErasedAt, field.TypeTime)
+	}
+	if value, ok := _u.mutation.ErasureReason(); ok {
+		_spec.SetField(contact.FieldErasureReason, field.TypeString, value)
+	}
+	if _u.mutation.ErasureReasonCleared() {
+		_spec.ClearField(contact.FieldErasureReason, field.TypeString)
 	}
 	if _u.mutation.TriggerCleared() {
 		edge := &sqlgraph.EdgeSpec{
@@ -503,6 +556,46 @@ func (_u *ContactUpdateOne) SetAttributes(v map[string]interface{}) *ContactUpda
 	return _u
 }
 
+// SetErasedAt sets the "erased_at" field.
+func (_u *ContactUpdateOne) SetErasedAt(v time.Time) *ContactUpdateOne {
+	_u.mutation.SetErasedAt(v)
+	return _u
+}
+
+// SetNillableErasedAt sets the "erased_at" field if the given value is not nil.
+func (_u *ContactUpdateOne) SetNillableErasedAt(v *time.Time) *ContactUpdateOne {
+	if v != nil {
+		_u.SetErasedAt(*v)
+	}
+	return _u
+}
+
+// ClearErasedAt clears the value of the "erased_at" field.
+func (_u *ContactUpdateOne) ClearErasedAt() *ContactUpdateOne {
+	_u.mutation.ClearErasedAt()
+	return _u
+}
+
+// SetErasureReason sets the "erasure_reason" field.
+func (_u *ContactUpdateOne) SetErasureReason(v string) *ContactUpdateOne {
+	_u.mutation.SetErasureReason(v)
+	return _u
+}
+
+// SetNillableErasureReason sets the "erasure_reason" field if the given value is not nil.
+func (_u *ContactUpdateOne) SetNillableErasureReason(v *string) *ContactUpdateOne {
+	if v != nil {
+		_u.SetErasureReason(*v)
+	}
+	return _u
+}
+
+// ClearErasureReason clears the value of the "erasure_reason" field.
+func (_u *ContactUpdateOne) ClearErasureReason() *ContactUpdateOne {
+	_u.mutation.ClearErasureReason()
+	return _u
+}
+
 // SetTrigger sets the "trigger" edge to the Trigger entity.
 func (_u *ContactUpdateOne) SetTrigger(v *Trigger) *ContactUpdateOne {
 	return _u.SetTriggerID(v.ID)
@@ -680,6 +773,18 @@ func (_u *ContactUpdateOne) sqlSave(ctx context.Context) (_node *Contact, err er
 	}
 	if _u.mutation.ScreeningReasonCleared() {
 		_spec.ClearField(contact.FieldScreeningReason, field.TypeString)
+	}
+	if value, ok := _u.mutation.ErasedAt(); ok {
+		_spec.SetField(contact.FieldErasedAt, field.TypeTime, value)
+	}
+	if _u.mutation.ErasedAtCleared() {
+		_spec.ClearField(contact.FieldErasedAt, field.TypeTime)
+	}
+	if value, ok := _u.mutation.ErasureReason(); ok {
+		_spec.SetField(contact.FieldErasureReason, field.TypeString, value)
+	}
+	if _u.mutation.ErasureReasonCleared() {
+		_spec.ClearField(contact.FieldErasureReason, field.TypeString)
 	}
 	if _u.mutation.TriggerCleared() {
 		edge := &sqlgraph.EdgeSpec{

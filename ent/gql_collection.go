@@ -421,6 +421,16 @@ func (_q *ContactQuery) collectField(ctx context.Context, oneNode bool, opCtx *g
 				selectedFields = append(selectedFields, contact.FieldAttributes)
 				fieldSeen[contact.FieldAttributes] = struct{}{}
 			}
+		case "erasedAt":
+			if _, ok := fieldSeen[contact.FieldErasedAt]; !ok {
+				selectedFields = append(selectedFields, contact.FieldErasedAt)
+				fieldSeen[contact.FieldErasedAt] = struct{}{}
+			}
+		case "erasureReason":
+			if _, ok := fieldSeen[contact.FieldErasureReason]; !ok {
+				selectedFields = append(selectedFields, contact.FieldErasureReason)
+				fieldSeen[contact.FieldErasureReason] = struct{}{}
+			}
 		case "id":
 		case "__typename":
 		default:
@@ -1295,6 +1305,11 @@ func (_q *SyncRunQuery) collectField(ctx context.Context, oneNode bool, opCtx *g
 			if _, ok := fieldSeen[syncrun.FieldScreeningTokens]; !ok {
 				selectedFields = append(selectedFields, syncrun.FieldScreeningTokens)
 				fieldSeen[syncrun.FieldScreeningTokens] = struct{}{}
+			}
+		case "erased":
+			if _, ok := fieldSeen[syncrun.FieldErased]; !ok {
+				selectedFields = append(selectedFields, syncrun.FieldErased)
+				fieldSeen[syncrun.FieldErased] = struct{}{}
 			}
 		case "total":
 			if _, ok := fieldSeen[syncrun.FieldTotal]; !ok {

@@ -807,6 +807,35 @@ type ContactWhereInput struct {
 	ExternalIDEqualFold    *string  `json:"externalIDEqualFold,omitempty"`
 	ExternalIDContainsFold *string  `json:"externalIDContainsFold,omitempty"`
 
+	// "erased_at" field predicates.
+	ErasedAt       *time.Time  `json:"erasedAt,omitempty"`
+	ErasedAtNEQ    *time.Time  `json:"erasedAtNEQ,omitempty"`
+	ErasedAtIn     []time.Time `json:"erasedAtIn,omitempty"`
+	ErasedAtNotIn  []time.Time `json:"erasedAtNotIn,omitempty"`
+	ErasedAtGT     *time.Time  `json:"erasedAtGT,omitempty"`
+	ErasedAtGTE    *time.Time  `json:"erasedAtGTE,omitempty"`
+	ErasedAtLT     *time.Time  `json:"erasedAtLT,omitempty"`
+	ErasedAtLTE    *time.Time  `json:"erasedAtLTE,omitempty"`
+	ErasedAtIsNil  bool        `json:"erasedAtIsNil,omitempty"`
+	ErasedAtNotNil bool        `json:"erasedAtNotNil,omitempty"`
+
+	// "erasure_reason" field predicates.
+	ErasureReason             *string  `json:"erasureReason,omitempty"`
+	ErasureReasonNEQ          *string  `json:"erasureReasonNEQ,omitempty"`
+	ErasureReasonIn           []string `json:"erasureReasonIn,omitempty"`
+	ErasureReasonNotIn        []string `json:"erasureReasonNotIn,omitempty"`
+	ErasureReasonGT           *string  `json:"erasureReasonGT,omitempty"`
+	ErasureReasonGTE          *string  `json:"erasureReasonGTE,omitempty"`
+	ErasureReasonLT           *string  `json:"erasureReasonLT,omitempty"`
+	ErasureReasonLTE          *string  `json:"erasureReasonLTE,omitempty"`
+	ErasureReasonContains     *string  `json:"erasureReasonContains,omitempty"`
+	ErasureReasonHasPrefix    *string  `json:"erasureReasonHasPrefix,omitempty"`
+	ErasureReasonHasSuffix    *string  `json:"erasureReasonHasSuffix,omitempty"`
+	ErasureReasonIsNil        bool     `json:"erasureReasonIsNil,omitempty"`
+	ErasureReasonNotNil       bool     `json:"erasureReasonNotNil,omitempty"`
+	ErasureReasonEqualFold    *string  `json:"erasureReasonEqualFold,omitempty"`
+	ErasureReasonContainsFold *string  `json:"erasureReasonContainsFold,omitempty"`
+
 	// "campaign" edge predicates.
 	HasCampaign     *bool                 `json:"hasCampaign,omitempty"`
 	HasCampaignWith []*CampaignWhereInput `json:"hasCampaignWith,omitempty"`
@@ -1186,6 +1215,81 @@ func (i *ContactWhereInput) P() (predicate.Contact, error) {
 	}
 	if i.ExternalIDContainsFold != nil {
 		predicates = append(predicates, contact.ExternalIDContainsFold(*i.ExternalIDContainsFold))
+	}
+	if i.ErasedAt != nil {
+		predicates = append(predicates, contact.ErasedAtEQ(*i.ErasedAt))
+	}
+	if i.ErasedAtNEQ != nil {
+		predicates = append(predicates, contact.ErasedAtNEQ(*i.ErasedAtNEQ))
+	}
+	if len(i.ErasedAtIn) > 0 {
+		predicates = append(predicates, contact.ErasedAtIn(i.ErasedAtIn...))
+	}
+	if len(i.ErasedAtNotIn) > 0 {
+		predicates = append(predicates, contact.ErasedAtNotIn(i.ErasedAtNotIn...))
+	}
+	if i.ErasedAtGT != nil {
+		predicates = append(predicates, contact.ErasedAtGT(*i.ErasedAtGT))
+	}
+	if i.ErasedAtGTE != nil {
+		predicates = append(predicates, contact.ErasedAtGTE(*i.ErasedAtGTE))
+	}
+	if i.ErasedAtLT != nil {
+		predicates = append(predicates, contact.ErasedAtLT(*i.ErasedAtLT))
+	}
+	if i.ErasedAtLTE != nil {
+		predicates = append(predicates, contact.ErasedAtLTE(*i.ErasedAtLTE))
+	}
+	if i.ErasedAtIsNil {
+		predicates = append(predicates, contact.ErasedAtIsNil())
+	}
+	if i.ErasedAtNotNil {
+		predicates = append(predicates, contact.ErasedAtNotNil())
+	}
+	if i.ErasureReason != nil {
+		predicates = append(predicates, contact.ErasureReasonEQ(*i.ErasureReason))
+	}
+	if i.ErasureReasonNEQ != nil {
+		predicates = append(predicates, contact.ErasureReasonNEQ(*i.ErasureReasonNEQ))
+	}
+	if len(i.ErasureReasonIn) > 0 {
+		predicates = append(predicates, contact.ErasureReasonIn(i.ErasureReasonIn...))
+	}
+	if len(i.ErasureReasonNotIn) > 0 {
+		predicates = append(predicates, contact.ErasureReasonNotIn(i.ErasureReasonNotIn...))
+	}
+	if i.ErasureReasonGT != nil {
+		predicates = append(predicates, contact.ErasureReasonGT(*i.ErasureReasonGT))
+	}
+	if i.ErasureReasonGTE != nil {
+		predicates = append(predicates, contact.ErasureReasonGTE(*i.ErasureReasonGTE))
+	}
+	if i.ErasureReasonLT != nil {
+		predicates = append(predicates, contact.ErasureReasonLT(*i.ErasureReasonLT))
+	}
+	if i.ErasureReasonLTE != nil {
+		predicates = append(predicates, contact.ErasureReasonLTE(*i.ErasureReasonLTE))
+	}
+	if i.ErasureReasonContains != nil {
+		predicates = append(predicates, contact.ErasureReasonContains(*i.ErasureReasonContains))
+	}
+	if i.ErasureReasonHasPrefix != nil {
+		predicates = append(predicates, contact.ErasureReasonHasPrefix(*i.ErasureReasonHasPrefix))
+	}
+	if i.ErasureReasonHasSuffix != nil {
+		predicates = append(predicates, contact.ErasureReasonHasSuffix(*i.ErasureReasonHasSuffix))
+	}
+	if i.ErasureReasonIsNil {
+		predicates = append(predicates, contact.ErasureReasonIsNil())
+	}
+	if i.ErasureReasonNotNil {
+		predicates = append(predicates, contact.ErasureReasonNotNil())
+	}
+	if i.ErasureReasonEqualFold != nil {
+		predicates = append(predicates, contact.ErasureReasonEqualFold(*i.ErasureReasonEqualFold))
+	}
+	if i.ErasureReasonContainsFold != nil {
+		predicates = append(predicates, contact.ErasureReasonContainsFold(*i.ErasureReasonContainsFold))
 	}
 
 	if i.HasCampaign != nil {
@@ -2657,6 +2761,16 @@ type SyncRunWhereInput struct {
 	ScreeningTokensLT    *int  `json:"screeningTokensLT,omitempty"`
 	ScreeningTokensLTE   *int  `json:"screeningTokensLTE,omitempty"`
 
+	// "erased" field predicates.
+	Erased      *int  `json:"erased,omitempty"`
+	ErasedNEQ   *int  `json:"erasedNEQ,omitempty"`
+	ErasedIn    []int `json:"erasedIn,omitempty"`
+	ErasedNotIn []int `json:"erasedNotIn,omitempty"`
+	ErasedGT    *int  `json:"erasedGT,omitempty"`
+	ErasedGTE   *int  `json:"erasedGTE,omitempty"`
+	ErasedLT    *int  `json:"erasedLT,omitempty"`
+	ErasedLTE   *int  `json:"erasedLTE,omitempty"`
+
 	// "total" field predicates.
 	Total       *int  `json:"total,omitempty"`
 	TotalNEQ    *int  `json:"totalNEQ,omitempty"`
@@ -3167,6 +3281,30 @@ func (i *SyncRunWhereInput) P() (predicate.SyncRun, error) {
 	}
 	if i.ScreeningTokensLTE != nil {
 		predicates = append(predicates, syncrun.ScreeningTokensLTE(*i.ScreeningTokensLTE))
+	}
+	if i.Erased != nil {
+		predicates = append(predicates, syncrun.ErasedEQ(*i.Erased))
+	}
+	if i.ErasedNEQ != nil {
+		predicates = append(predicates, syncrun.ErasedNEQ(*i.ErasedNEQ))
+	}
+	if len(i.ErasedIn) > 0 {
+		predicates = append(predicates, syncrun.ErasedIn(i.ErasedIn...))
+	}
+	if len(i.ErasedNotIn) > 0 {
+		predicates = append(predicates, syncrun.ErasedNotIn(i.ErasedNotIn...))
+	}
+	if i.ErasedGT != nil {
+		predicates = append(predicates, syncrun.ErasedGT(*i.ErasedGT))
+	}
+	if i.ErasedGTE != nil {
+		predicates = append(predicates, syncrun.ErasedGTE(*i.ErasedGTE))
+	}
+	if i.ErasedLT != nil {
+		predicates = append(predicates, syncrun.ErasedLT(*i.ErasedLT))
+	}
+	if i.ErasedLTE != nil {
+		predicates = append(predicates, syncrun.ErasedLTE(*i.ErasedLTE))
 	}
 	if i.Total != nil {
 		predicates = append(predicates, syncrun.TotalEQ(*i.Total))

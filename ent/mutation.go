@@ -16,6 +16,7 @@ import (
 	"github.com/intake/intake/ent/callresult"
 	"github.com/intake/intake/ent/campaign"
 	"github.com/intake/intake/ent/contact"
+	"github.com/intake/intake/ent/erasure"
 	"github.com/intake/intake/ent/importissue"
 	"github.com/intake/intake/ent/integration"
 	"github.com/intake/intake/ent/organization"
@@ -44,6 +45,7 @@ const (
 	TypeCallResult       = "CallResult"
 	TypeCampaign         = "Campaign"
 	TypeContact          = "Contact"
+	TypeErasure          = "Erasure"
 	TypeImportIssue      = "ImportIssue"
 	TypeIntegration      = "Integration"
 	TypeOrganization     = "Organization"
@@ -3429,6 +3431,8 @@ type ContactMutation struct {
 	attributes          *map[string]interface{}
 	screening_decision  *schematype.ScreeningDecision
 	screening_reason    *string
+	erased_at           *time.Time
+	erasure_reason      *string
 	clearedFields       map[string]struct{}
 	campaign            *pulid.ID
 	clearedcampaign     bool
@@ -4092,6 +4096,104 @@ func (m *ContactMutation) ResetScreeningReason() {
 	delete(m.clearedFields, contact.FieldScreeningReason)
 }
 
+// SetErasedAt sets the "erased_at" field.
+func (m *ContactMutation) SetErasedAt(t time.Time) {
+	m.erased_at = &t
+}
+
+// ErasedAt returns the value of the "erased_at" field in the mutation.
+func (m *ContactMutation) ErasedAt() (r time.Time, exists bool) {
+	v := m.erased_at
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldErasedAt returns the old "erased_at" field's value of the Contact entity.
+// If the Contact object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *ContactMutation) OldErasedAt(ctx context.Context) (v *time.Time, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldErasedAt is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldErasedAt requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldErasedAt: %w", err)
+	}
+	return oldValue.ErasedAt, nil
+}
+
+// ClearErasedAt clears the value of the "erased_at" field.
+func (m *ContactMutation) ClearErasedAt() {
+	m.erased_at = nil
+	m.clearedFields[contact.FieldErasedAt] = struct{}{}
+}
+
+// ErasedAtCleared returns if the "erased_at" field was cleared in this mutation.
+func (m *ContactMutation) ErasedAtCleared() bool {
+	_, ok := m.clearedFields[contact.FieldErasedAt]
+	return ok
+}
+
+// ResetErasedAt resets all changes to the "erased_at" field.
+func (m *ContactMutation) ResetErasedAt() {
+	m.erased_at = nil
+	delete(m.clearedFields, contact.FieldErasedAt)
+}
+
+// SetErasureReason sets the "erasure_reason" field.
+func (m *ContactMutation) SetErasureReason(s string) {
+	m.erasure_reason = &s
+}
+
+// ErasureReason returns the value of the "erasure_reason" field in the mutation.
+func (m *ContactMutation) ErasureReason() (r string, exists bool) {
+	v := m.erasure_reason
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldErasureReason returns the old "erasure_reason" field's value of the Contact entity.
+// If the Contact object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *ContactMutation) OldErasureReason(ctx context.Context) (v *string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldErasureReason is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldErasureReason requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldErasureReason: %w", err)
+	}
+	return oldValue.ErasureReason, nil
+}
+
+// ClearErasureReason clears the value of the "erasure_reason" field.
+func (m *ContactMutation) ClearErasureReason() {
+	m.erasure_reason = nil
+	m.clearedFields[contact.FieldErasureReason] = struct{}{}
+}
+
+// ErasureReasonCleared returns if the "erasure_reason" field was cleared in this mutation.
+func (m *ContactMutation) ErasureReasonCleared() bool {
+	_, ok := m.clearedFields[contact.FieldErasureReason]
+	return ok
+}
+
+// ResetErasureReason resets all changes to the "erasure_reason" field.
+func (m *ContactMutation) ResetErasureReason() {
+	m.erasure_reason = nil
+	delete(m.clearedFields, contact.FieldErasureReason)
+}
+
 // ClearCampaign clears the "campaign" edge to the Campaign entity.
 func (m *ContactMutation) ClearCampaign() {
 	m.clearedcampaign = true
@@ -4234,7 +4336,7 @@ func (m *ContactMutation) Type() string {
 // order to get all numeric fields that were incremented/decremented, call
 // AddedFields().
 func (m *ContactMutation) Fields() []string {
-	fields := make([]string, 0, 13)
+	fields := make([]string, 0, 15)
 	if m.organization_id != nil {
 		fields = append(fields, contact.FieldOrganizationID)
 	}
@@ -4274,6 +4376,12 @@ func (m *ContactMutation) Fields() []string {
 	if m.screening_reason != nil {
 		fields = append(fields, contact.FieldScreeningReason)
 	}
+	if m.erased_at != nil {
+		fields = append(fields, contact.FieldErasedAt)
+	}
+	if m.erasure_reason != nil {
+		fields = append(fields, contact.FieldErasureReason)
+	}
 	return fields
 }
 
@@ -4308,6 +4416,10 @@ func (m *ContactMutation) Field(name string) (ent.Value, bool) {
 		return m.ScreeningDecision()
 	case contact.FieldScreeningReason:
 		return m.ScreeningReason()
+	case contact.FieldErasedAt:
+		return m.ErasedAt()
+	case contact.FieldErasureReason:
+		return m.ErasureReason()
 	}
 	return nil, false
 }
@@ -4343,6 +4455,10 @@ func (m *ContactMutation) OldField(ctx context.Context, name string) (ent.Value,
 		return m.OldScreeningDecision(ctx)
 	case contact.FieldScreeningReason:
 		return m.OldScreeningReason(ctx)
+	case contact.FieldErasedAt:
+		return m.OldErasedAt(ctx)
+	case contact.FieldErasureReason:
+		return m.OldErasureReason(ctx)
 	}
 	return nil, fmt.Errorf("unknown Contact field %s", name)
 }
@@ -4443,6 +4559,20 @@ func (m *ContactMutation) SetField(name string, value ent.Value) error {
 		}
 		m.SetScreeningReason(v)
 		return nil
+	case contact.FieldErasedAt:
+		v, ok := value.(time.Time)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetErasedAt(v)
+		return nil
+	case contact.FieldErasureReason:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetErasureReason(v)
+		return nil
 	}
 	return fmt.Errorf("unknown Contact field %s", name)
 }
@@ -4491,6 +4621,12 @@ func (m *ContactMutation) ClearedFields() []string {
 	if m.FieldCleared(contact.FieldScreeningReason) {
 		fields = append(fields, contact.FieldScreeningReason)
 	}
+	if m.FieldCleared(contact.FieldErasedAt) {
+		fields = append(fields, contact.FieldErasedAt)
+	}
+	if m.FieldCleared(contact.FieldErasureReason) {
+		fields = append(fields, contact.FieldErasureReason)
+	}
 	return fields
 }
 
@@ -4522,6 +4658,12 @@ func (m *ContactMutation) ClearField(name string) error {
 		return nil
 	case contact.FieldScreeningReason:
 		m.ClearScreeningReason()
+		return nil
+	case contact.FieldErasedAt:
+		m.ClearErasedAt()
+		return nil
+	case contact.FieldErasureReason:
+		m.ClearErasureReason()
 		return nil
 	}
 	return fmt.Errorf("unknown Contact nullable field %s", name)
@@ -4569,6 +4711,12 @@ func (m *ContactMutation) ResetField(name string) error {
 		return nil
 	case contact.FieldScreeningReason:
 		m.ResetScreeningReason()
+		return nil
+	case contact.FieldErasedAt:
+		m.ResetErasedAt()
+		return nil
+	case contact.FieldErasureReason:
+		m.ResetErasureReason()
 		return nil
 	}
 	return fmt.Errorf("unknown Contact field %s", name)
@@ -4692,6 +4840,500 @@ func (m *ContactMutation) ResetEdge(name string) error {
 		return nil
 	}
 	return fmt.Errorf("unknown Contact edge %s", name)
+}
+
+// ErasureMutation represents an operation that mutates the Erasure nodes in the graph.
+type ErasureMutation struct {
+	config
+	op              Op
+	typ             string
+	id              *pulid.ID
+	organization_id *pulid.ID
+	created_at      *time.Time
+	ref             *string
+	reason          *string
+	clearedFields   map[string]struct{}
+	done            bool
+	oldValue        func(context.Context) (*Erasure, error)
+	predicates      []predicate.Erasure
+}
+
+var _ ent.Mutation = (*ErasureMutation)(nil)
+
+// erasureOption allows management of the mutation configuration using functional options.
+type erasureOption func(*ErasureMutation)
+
+// newErasureMutation creates new mutation for the Erasure entity.
+func newErasureMutation(c config, op Op, opts ...erasureOption) *ErasureMutation {
+	m := &ErasureMutation{
+		config:        c,
+		op:            op,
+		typ:           TypeErasure,
+		clearedFields: make(map[string]struct{}),
+	}
+	for _, opt := range opts {
+		opt(m)
+	}
+	return m
+}
+
+// withErasureID sets the ID field of the mutation.
+func withErasureID(id pulid.ID) erasureOption {
+	return func(m *ErasureMutation) {
+		var (
+			err   error
+			once  sync.Once
+			value *Erasure
+		)
+		m.oldValue = func(ctx context.Context) (*Erasure, error) {
+			once.Do(func() {
+				if m.done {
+					err = errors.New("querying old values post mutation is not allowed")
+				} else {
+					value, err = m.Client().Erasure.Get(ctx, id)
+				}
+			})
+			return value, err
+		}
+		m.id = &id
+	}
+}
+
+// withErasure sets the old Erasure of the mutation.
+func withErasure(node *Erasure) erasureOption {
+	return func(m *ErasureMutation) {
+		m.oldValue = func(context.Context) (*Erasure, error) {
+			return node, nil
+		}
+		m.id = &node.ID
+	}
+}
+
+// Client returns a new `ent.Client` from the mutation. If the mutation was
+// executed in a transaction (ent.Tx), a transactional client is returned.
+func (m ErasureMutation) Client() *Client {
+	client := &Client{config: m.config}
+	client.init()
+	return client
+}
+
+// Tx returns an `ent.Tx` for mutations that were executed in transactions;
+// it returns an error otherwise.
+func (m ErasureMutation) Tx() (*Tx, error) {
+	if _, ok := m.driver.(*txDriver); !ok {
+		return nil, errors.New("ent: mutation is not running in a transaction")
+	}
+	tx := &Tx{config: m.config}
+	tx.init()
+	return tx, nil
+}
+
+// SetID sets the value of the id field. Note that this
+// operation is only accepted on creation of Erasure entities.
+func (m *ErasureMutation) SetID(id pulid.ID) {
+	m.id = &id
+}
+
+// ID returns the ID value in the mutation. Note that the ID is only available
+// if it was provided to the builder or after it was returned from the database.
+func (m *ErasureMutation) ID() (id pulid.ID, exists bool) {
+	if m.id == nil {
+		return
+	}
+	return *m.id, true
+}
+
+// IDs queries the database and returns the entity ids that match the mutation's predicate.
+// That means, if the mutation is applied within a transaction with an isolation level such
+// as sql.LevelSerializable, the returned ids match the ids of the rows that will be updated
+// or updated by the mutation.
+func (m *ErasureMutation) IDs(ctx context.Context) ([]pulid.ID, error) {
+	switch {
+	case m.op.Is(OpUpdateOne | OpDeleteOne):
+		id, exists := m.ID()
+		if exists {
+			return []pulid.ID{id}, nil
+		}
+		fallthrough
+	case m.op.Is(OpUpdate | OpDelete):
+		return m.Client().Erasure.Query().Where(m.predicates...).IDs(ctx)
+	default:
+		return nil, fmt.Errorf("IDs is not allowed on %s operations", m.op)
+	}
+}
+
+// SetOrganizationID sets the "organization_id" field.
+func (m *ErasureMutation) SetOrganizationID(pu pulid.ID) {
+	m.organization_id = &pu
+}
+
+// OrganizationID returns the value of the "organization_id" field in the mutation.
+func (m *ErasureMutation) OrganizationID() (r pulid.ID, exists bool) {
+	v := m.organization_id
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldOrganizationID returns the old "organization_id" field's value of the Erasure entity.
+// If the Erasure object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *ErasureMutation) OldOrganizationID(ctx context.Context) (v pulid.ID, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldOrganizationID is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldOrganizationID requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldOrganizationID: %w", err)
+	}
+	return oldValue.OrganizationID, nil
+}
+
+// ResetOrganizationID resets all changes to the "organization_id" field.
+func (m *ErasureMutation) ResetOrganizationID() {
+	m.organization_id = nil
+}
+
+// SetCreatedAt sets the "created_at" field.
+func (m *ErasureMutation) SetCreatedAt(t time.Time) {
+	m.created_at = &t
+}
+
+// CreatedAt returns the value of the "created_at" field in the mutation.
+func (m *ErasureMutation) CreatedAt() (r time.Time, exists bool) {
+	v := m.created_at
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldCreatedAt returns the old "created_at" field's value of the Erasure entity.
+// If the Erasure object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *ErasureMutation) OldCreatedAt(ctx context.Context) (v time.Time, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldCreatedAt is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldCreatedAt requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldCreatedAt: %w", err)
+	}
+	return oldValue.CreatedAt, nil
+}
+
+// ResetCreatedAt resets all changes to the "created_at" field.
+func (m *ErasureMutation) ResetCreatedAt() {
+	m.created_at = nil
+}
+
+// SetRef sets the "ref" field.
+func (m *ErasureMutation) SetRef(s string) {
+	m.ref = &s
+}
+
+// Ref returns the value of the "ref" field in the mutation.
+func (m *ErasureMutation) Ref() (r string, exists bool) {
+	v := m.ref
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldRef returns the old "ref" field's value of the Erasure entity.
+// If the Erasure object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *ErasureMutation) OldRef(ctx context.Context) (v string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldRef is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldRef requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldRef: %w", err)
+	}
+	return oldValue.Ref, nil
+}
+
+// ResetRef resets all changes to the "ref" field.
+func (m *ErasureMutation) ResetRef() {
+	m.ref = nil
+}
+
+// SetReason sets the "reason" field.
+func (m *ErasureMutation) SetReason(s string) {
+	m.reason = &s
+}
+
+// Reason returns the value of the "reason" field in the mutation.
+func (m *ErasureMutation) Reason() (r string, exists bool) {
+	v := m.reason
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldReason returns the old "reason" field's value of the Erasure entity.
+// If the Erasure object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *ErasureMutation) OldReason(ctx context.Context) (v string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldReason is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldReason requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldReason: %w", err)
+	}
+	return oldValue.Reason, nil
+}
+
+// ResetReason resets all changes to the "reason" field.
+func (m *ErasureMutation) ResetReason() {
+	m.reason = nil
+}
+
+// Where appends a list predicates to the ErasureMutation builder.
+func (m *ErasureMutation) Where(ps ...predicate.Erasure) {
+	m.predicates = append(m.predicates, ps...)
+}
+
+// WhereP appends storage-level predicates to the ErasureMutation builder. Using this method,
+// users can use type-assertion to append predicates that do not depend on any generated package.
+func (m *ErasureMutation) WhereP(ps ...func(*sql.Selector)) {
+	p := make([]predicate.Erasure, len(ps))
+	for i := range ps {
+		p[i] = ps[i]
+	}
+	m.Where(p...)
+}
+
+// Op returns the operation name.
+func (m *ErasureMutation) Op() Op {
+	return m.op
+}
+
+// SetOp allows setting the mutation operation.
+func (m *ErasureMutation) SetOp(op Op) {
+	m.op = op
+}
+
+// Type returns the node type of this mutation (Erasure).
+func (m *ErasureMutation) Type() string {
+	return m.typ
+}
+
+// Fields returns all fields that were changed during this mutation. Note that in
+// order to get all numeric fields that were incremented/decremented, call
+// AddedFields().
+func (m *ErasureMutation) Fields() []string {
+	fields := make([]string, 0, 4)
+	if m.organization_id != nil {
+		fields = append(fields, erasure.FieldOrganizationID)
+	}
+	if m.created_at != nil {
+		fields = append(fields, erasure.FieldCreatedAt)
+	}
+	if m.ref != nil {
+		fields = append(fields, erasure.FieldRef)
+	}
+	if m.reason != nil {
+		fields = append(fields, erasure.FieldReason)
+	}
+	return fields
+}
+
+// Field returns the value of a field with the given name. The second boolean
+// return value indicates that this field was not set, or was not defined in the
+// schema.
+func (m *ErasureMutation) Field(name string) (ent.Value, bool) {
+	switch name {
+	case erasure.FieldOrganizationID:
+		return m.OrganizationID()
+	case erasure.FieldCreatedAt:
+		return m.CreatedAt()
+	case erasure.FieldRef:
+		return m.Ref()
+	case erasure.FieldReason:
+		return m.Reason()
+	}
+	return nil, false
+}
+
+// OldField returns the old value of the field from the database. An error is
+// returned if the mutation operation is not UpdateOne, or the query to the
+// database failed.
+func (m *ErasureMutation) OldField(ctx context.Context, name string) (ent.Value, error) {
+	switch name {
+	case erasure.FieldOrganizationID:
+		return m.OldOrganizationID(ctx)
+	case erasure.FieldCreatedAt:
+		return m.OldCreatedAt(ctx)
+	case erasure.FieldRef:
+		return m.OldRef(ctx)
+	case erasure.FieldReason:
+		return m.OldReason(ctx)
+	}
+	return nil, fmt.Errorf("unknown Erasure field %s", name)
+}
+
+// SetField sets the value of a field with the given name. It returns an error if
+// the field is not defined in the schema, or if the type mismatched the field
+// type.
+func (m *ErasureMutation) SetField(name string, value ent.Value) error {
+	switch name {
+	case erasure.FieldOrganizationID:
+		v, ok := value.(pulid.ID)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetOrganizationID(v)
+		return nil
+	case erasure.FieldCreatedAt:
+		v, ok := value.(time.Time)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetCreatedAt(v)
+		return nil
+	case erasure.FieldRef:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetRef(v)
+		return nil
+	case erasure.FieldReason:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetReason(v)
+		return nil
+	}
+	return fmt.Errorf("unknown Erasure field %s", name)
+}
+
+// AddedFields returns all numeric fields that were incremented/decremented during
+// this mutation.
+func (m *ErasureMutation) AddedFields() []string {
+	return nil
+}
+
+// AddedField returns the numeric value that was incremented/decremented on a field
+// with the given name. The second boolean return value indicates that this field
+// was not set, or was not defined in the schema.
+func (m *ErasureMutation) AddedField(name string) (ent.Value, bool) {
+	return nil, false
+}
+
+// AddField adds the value to the field with the given name. It returns an error if
+// the field is not defined in the schema, or if the type mismatched the field
+// type.
+func (m *ErasureMutation) AddField(name string, value ent.Value) error {
+	switch name {
+	}
+	return fmt.Errorf("unknown Erasure numeric field %s", name)
+}
+
+// ClearedFields returns all nullable fields that were cleared during this
+// mutation.
+func (m *ErasureMutation) ClearedFields() []string {
+	return nil
+}
+
+// FieldCleared returns a boolean indicating if a field with the given name was
+// cleared in this mutation.
+func (m *ErasureMutation) FieldCleared(name string) bool {
+	_, ok := m.clearedFields[name]
+	return ok
+}
+
+// ClearField clears the value of the field with the given name. It returns an
+// error if the field is not defined in the schema.
+func (m *ErasureMutation) ClearField(name string) error {
+	return fmt.Errorf("unknown Erasure nullable field %s", name)
+}
+
+// ResetField resets all changes in the mutation for the field with the given name.
+// It returns an error if the field is not defined in the schema.
+func (m *ErasureMutation) ResetField(name string) error {
+	switch name {
+	case erasure.FieldOrganizationID:
+		m.ResetOrganizationID()
+		return nil
+	case erasure.FieldCreatedAt:
+		m.ResetCreatedAt()
+		return nil
+	case erasure.FieldRef:
+		m.ResetRef()
+		return nil
+	case erasure.FieldReason:
+		m.ResetReason()
+		return nil
+	}
+	return fmt.Errorf("unknown Erasure field %s", name)
+}
+
+// AddedEdges returns all edge names that were set/added in this mutation.
+func (m *ErasureMutation) AddedEdges() []string {
+	edges := make([]string, 0, 0)
+	return edges
+}
+
+// AddedIDs returns all IDs (to other nodes) that were added for the given edge
+// name in this mutation.
+func (m *ErasureMutation) AddedIDs(name string) []ent.Value {
+	return nil
+}
+
+// RemovedEdges returns all edge names that were removed in this mutation.
+func (m *ErasureMutation) RemovedEdges() []string {
+	edges := make([]string, 0, 0)
+	return edges
+}
+
+// RemovedIDs returns all IDs (to other nodes) that were removed for the edge with
+// the given name in this mutation.
+func (m *ErasureMutation) RemovedIDs(name string) []ent.Value {
+	return nil
+}
+
+// ClearedEdges returns all edge names that were cleared in this mutation.
+func (m *ErasureMutation) ClearedEdges() []string {
+	edges := make([]string, 0, 0)
+	return edges
+}
+
+// EdgeCleared returns a boolean which indicates if the edge with the given name
+// was cleared in this mutation.
+func (m *ErasureMutation) EdgeCleared(name string) bool {
+	return false
+}
+
+// ClearEdge clears the value of the edge with the given name. It returns an error
+// if that edge is not defined in the schema.
+func (m *ErasureMutation) ClearEdge(name string) error {
+	return fmt.Errorf("unknown Erasure unique edge %s", name)
+}
+
+// ResetEdge resets all changes to the edge with the given name in this mutation.
+// It returns an error if the edge is not defined in the schema.
+func (m *ErasureMutation) ResetEdge(name string) error {
+	return fmt.Errorf("unknown Erasure edge %s", name)
 }
 
 // ImportIssueMutation represents an operation that mutates the ImportIssue nodes in the graph.
@@ -9798,6 +10440,8 @@ type SyncRunMutation struct {
 	addunsure           *int
 	screening_tokens    *int
 	addscreening_tokens *int
+	erased              *int
+	adderased           *int
 	total               *int
 	addtotal            *int
 	error               *string
@@ -10798,6 +11442,62 @@ func (m *SyncRunMutation) ResetScreeningTokens() {
 	m.addscreening_tokens = nil
 }
 
+// SetErased sets the "erased" field.
+func (m *SyncRunMutation) SetErased(i int) {
+	m.erased = &i
+	m.adderased = nil
+}
+
+// Erased returns the value of the "erased" field in the mutation.
+func (m *SyncRunMutation) Erased() (r int, exists bool) {
+	v := m.erased
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldErased returns the old "erased" field's value of the SyncRun entity.
+// If the SyncRun object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *SyncRunMutation) OldErased(ctx context.Context) (v int, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldErased is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldErased requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldErased: %w", err)
+	}
+	return oldValue.Erased, nil
+}
+
+// AddErased adds i to the "erased" field.
+func (m *SyncRunMutation) AddErased(i int) {
+	if m.adderased != nil {
+		*m.adderased += i
+	} else {
+		m.adderased = &i
+	}
+}
+
+// AddedErased returns the value that was added to the "erased" field in this mutation.
+func (m *SyncRunMutation) AddedErased() (r int, exists bool) {
+	v := m.adderased
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// ResetErased resets all changes to the "erased" field.
+func (m *SyncRunMutation) ResetErased() {
+	m.erased = nil
+	m.adderased = nil
+}
+
 // SetTotal sets the "total" field.
 func (m *SyncRunMutation) SetTotal(i int) {
 	m.total = &i
@@ -11370,7 +12070,7 @@ func (m *SyncRunMutation) Type() string {
 // order to get all numeric fields that were incremented/decremented, call
 // AddedFields().
 func (m *SyncRunMutation) Fields() []string {
-	fields := make([]string, 0, 27)
+	fields := make([]string, 0, 28)
 	if m.organization_id != nil {
 		fields = append(fields, syncrun.FieldOrganizationID)
 	}
@@ -11424,6 +12124,9 @@ func (m *SyncRunMutation) Fields() []string {
 	}
 	if m.screening_tokens != nil {
 		fields = append(fields, syncrun.FieldScreeningTokens)
+	}
+	if m.erased != nil {
+		fields = append(fields, syncrun.FieldErased)
 	}
 	if m.total != nil {
 		fields = append(fields, syncrun.FieldTotal)
@@ -11496,6 +12199,8 @@ func (m *SyncRunMutation) Field(name string) (ent.Value, bool) {
 		return m.Unsure()
 	case syncrun.FieldScreeningTokens:
 		return m.ScreeningTokens()
+	case syncrun.FieldErased:
+		return m.Erased()
 	case syncrun.FieldTotal:
 		return m.Total()
 	case syncrun.FieldError:
@@ -11559,6 +12264,8 @@ func (m *SyncRunMutation) OldField(ctx context.Context, name string) (ent.Value,
 		return m.OldUnsure(ctx)
 	case syncrun.FieldScreeningTokens:
 		return m.OldScreeningTokens(ctx)
+	case syncrun.FieldErased:
+		return m.OldErased(ctx)
 	case syncrun.FieldTotal:
 		return m.OldTotal(ctx)
 	case syncrun.FieldError:
@@ -11712,6 +12419,13 @@ func (m *SyncRunMutation) SetField(name string, value ent.Value) error {
 		}
 		m.SetScreeningTokens(v)
 		return nil
+	case syncrun.FieldErased:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetErased(v)
+		return nil
 	case syncrun.FieldTotal:
 		v, ok := value.(int)
 		if !ok {
@@ -11813,6 +12527,9 @@ func (m *SyncRunMutation) AddedFields() []string {
 	if m.addscreening_tokens != nil {
 		fields = append(fields, syncrun.FieldScreeningTokens)
 	}
+	if m.adderased != nil {
+		fields = append(fields, syncrun.FieldErased)
+	}
 	if m.addtotal != nil {
 		fields = append(fields, syncrun.FieldTotal)
 	}
@@ -11847,6 +12564,8 @@ func (m *SyncRunMutation) AddedField(name string) (ent.Value, bool) {
 		return m.AddedUnsure()
 	case syncrun.FieldScreeningTokens:
 		return m.AddedScreeningTokens()
+	case syncrun.FieldErased:
+		return m.AddedErased()
 	case syncrun.FieldTotal:
 		return m.AddedTotal()
 	case syncrun.FieldJobID:
@@ -11929,6 +12648,13 @@ func (m *SyncRunMutation) AddField(name string, value ent.Value) error {
 			return fmt.Errorf("unexpected type %T for field %s", value, name)
 		}
 		m.AddScreeningTokens(v)
+		return nil
+	case syncrun.FieldErased:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.AddErased(v)
 		return nil
 	case syncrun.FieldTotal:
 		v, ok := value.(int)
@@ -12081,6 +12807,9 @@ func (m *SyncRunMutation) ResetField(name string) error {
 		return nil
 	case syncrun.FieldScreeningTokens:
 		m.ResetScreeningTokens()
+		return nil
+	case syncrun.FieldErased:
+		m.ResetErased()
 		return nil
 	case syncrun.FieldTotal:
 		m.ResetTotal()

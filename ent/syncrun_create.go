@@ -255,6 +255,20 @@ func (_c *SyncRunCreate) SetNillableScreeningTokens(v *int) *SyncRunCreate {
 	return _c
 }
 
+// SetErased sets the "erased" field.
+func (_c *SyncRunCreate) SetErased(v int) *SyncRunCreate {
+	_c.mutation.SetErased(v)
+	return _c
+}
+
+// SetNillableErased sets the "erased" field if the given value is not nil.
+func (_c *SyncRunCreate) SetNillableErased(v *int) *SyncRunCreate {
+	if v != nil {
+		_c.SetErased(*v)
+	}
+	return _c
+}
+
 // SetTotal sets the "total" field.
 func (_c *SyncRunCreate) SetTotal(v int) *SyncRunCreate {
 	_c.mutation.SetTotal(v)
@@ -510,6 +524,10 @@ func (_c *SyncRunCreate) defaults() error {
 		v := syncrun.DefaultScreeningTokens
 		_c.mutation.SetScreeningTokens(v)
 	}
+	if _, ok := _c.mutation.Erased(); !ok {
+		v := syncrun.DefaultErased
+		_c.mutation.SetErased(v)
+	}
 	if _, ok := _c.mutation.Cursor(); !ok {
 		v := syncrun.DefaultCursor
 		_c.mutation.SetCursor(v)
@@ -592,6 +610,9 @@ func (_c *SyncRunCreate) check() error {
 	}
 	if _, ok := _c.mutation.ScreeningTokens(); !ok {
 		return &ValidationError{Name: "screening_tokens", err: errors.New(`ent: missing required field "SyncRun.screening_tokens"`)}
+	}
+	if _, ok := _c.mutation.Erased(); !ok {
+		return &ValidationError{Name: "erased", err: errors.New(`ent: missing required field "SyncRun.erased"`)}
 	}
 	if _, ok := _c.mutation.Cursor(); !ok {
 		return &ValidationError{Name: "cursor", err: errors.New(`ent: missing required field "SyncRun.cursor"`)}
@@ -710,6 +731,10 @@ func (_c *SyncRunCreate) createSpec() (*SyncRun, *sqlgraph.CreateSpec) {
 	if value, ok := _c.mutation.ScreeningTokens(); ok {
 		_spec.SetField(syncrun.FieldScreeningTokens, field.TypeInt, value)
 		_node.ScreeningTokens = value
+	}
+	if value, ok := _c.mutation.Erased(); ok {
+		_spec.SetField(syncrun.FieldErased, field.TypeInt, value)
+		_node.Erased = value
 	}
 	if value, ok := _c.mutation.Total(); ok {
 		_spec.SetField(syncrun.FieldTotal, field.TypeInt, value)
@@ -1069,6 +1094,24 @@ func (u *SyncRunUpsert) UpdateScreeningTokens() *SyncRunUpsert {
 // AddScreeningTokens adds v to the "screening_tokens" field.
 func (u *SyncRunUpsert) AddScreeningTokens(v int) *SyncRunUpsert {
 	u.Add(syncrun.FieldScreeningTokens, v)
+	return u
+}
+
+// SetErased sets the "erased" field.
+func (u *SyncRunUpsert) SetErased(v int) *SyncRunUpsert {
+	u.Set(syncrun.FieldErased, v)
+	return u
+}
+
+// UpdateErased sets the "erased" field to the value that was provided on create.
+func (u *SyncRunUpsert) UpdateErased() *SyncRunUpsert {
+	u.SetExcluded(syncrun.FieldErased)
+	return u
+}
+
+// AddErased adds v to the "erased" field.
+func (u *SyncRunUpsert) AddErased(v int) *SyncRunUpsert {
+	u.Add(syncrun.FieldErased, v)
 	return u
 }
 
@@ -1571,6 +1614,27 @@ func (u *SyncRunUpsertOne) AddScreeningTokens(v int) *SyncRunUpsertOne {
 func (u *SyncRunUpsertOne) UpdateScreeningTokens() *SyncRunUpsertOne {
 	return u.Update(func(s *SyncRunUpsert) {
 		s.UpdateScreeningTokens()
+	})
+}
+
+// SetErased sets the "erased" field.
+func (u *SyncRunUpsertOne) SetErased(v int) *SyncRunUpsertOne {
+	return u.Update(func(s *SyncRunUpsert) {
+		s.SetErased(v)
+	})
+}
+
+// AddErased adds v to the "erased" field.
+func (u *SyncRunUpsertOne) AddErased(v int) *SyncRunUpsertOne {
+	return u.Update(func(s *SyncRunUpsert) {
+		s.AddErased(v)
+	})
+}
+
+// UpdateErased sets the "erased" field to the value that was provided on create.
+func (u *SyncRunUpsertOne) UpdateErased() *SyncRunUpsertOne {
+	return u.Update(func(s *SyncRunUpsert) {
+		s.UpdateErased()
 	})
 }
 
@@ -2267,6 +2331,27 @@ func (u *SyncRunUpsertBulk) AddScreeningTokens(v int) *SyncRunUpsertBulk {
 func (u *SyncRunUpsertBulk) UpdateScreeningTokens() *SyncRunUpsertBulk {
 	return u.Update(func(s *SyncRunUpsert) {
 		s.UpdateScreeningTokens()
+	})
+}
+
+// SetErased sets the "erased" field.
+func (u *SyncRunUpsertBulk) SetErased(v int) *SyncRunUpsertBulk {
+	return u.Update(func(s *SyncRunUpsert) {
+		s.SetErased(v)
+	})
+}
+
+// AddErased adds v to the "erased" field.
+func (u *SyncRunUpsertBulk) AddErased(v int) *SyncRunUpsertBulk {
+	return u.Update(func(s *SyncRunUpsert) {
+		s.AddErased(v)
+	})
+}
+
+// UpdateErased sets the "erased" field to the value that was provided on create.
+func (u *SyncRunUpsertBulk) UpdateErased() *SyncRunUpsertBulk {
+	return u.Update(func(s *SyncRunUpsert) {
+		s.UpdateErased()
 	})
 }
 

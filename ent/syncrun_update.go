@@ -302,6 +302,27 @@ func (_u *SyncRunUpdate) AddScreeningTokens(v int) *SyncRunUpdate {
 	return _u
 }
 
+// SetErased sets the "erased" field.
+func (_u *SyncRunUpdate) SetErased(v int) *SyncRunUpdate {
+	_u.mutation.ResetErased()
+	_u.mutation.SetErased(v)
+	return _u
+}
+
+// SetNillableErased sets the "erased" field if the given value is not nil.
+func (_u *SyncRunUpdate) SetNillableErased(v *int) *SyncRunUpdate {
+	if v != nil {
+		_u.SetErased(*v)
+	}
+	return _u
+}
+
+// AddErased adds value to the "erased" field.
+func (_u *SyncRunUpdate) AddErased(v int) *SyncRunUpdate {
+	_u.mutation.AddErased(v)
+	return _u
+}
+
 // SetTotal sets the "total" field.
 func (_u *SyncRunUpdate) SetTotal(v int) *SyncRunUpdate {
 	_u.mutation.ResetTotal()
@@ -680,6 +701,12 @@ func (_u *SyncRunUpdate) sqlSave(ctx context.Context) (_node int, err error) {
 	}
 	if value, ok := _u.mutation.AddedScreeningTokens(); ok {
 		_spec.AddField(syncrun.FieldScreeningTokens, field.TypeInt, value)
+	}
+	if value, ok := _u.mutation.Erased(); ok {
+		_spec.SetField(syncrun.FieldErased, field.TypeInt, value)
+	}
+	if value, ok := _u.mutation.AddedErased(); ok {
+		_spec.AddField(syncrun.FieldErased, field.TypeInt, value)
 	}
 	if value, ok := _u.mutation.Total(); ok {
 		_spec.SetField(syncrun.FieldTotal, field.TypeInt, value)
@@ -1069,6 +1096,27 @@ func (_u *SyncRunUpdateOne) SetNillableScreeningTokens(v *int) *SyncRunUpdateOne
 // AddScreeningTokens adds value to the "screening_tokens" field.
 func (_u *SyncRunUpdateOne) AddScreeningTokens(v int) *SyncRunUpdateOne {
 	_u.mutation.AddScreeningTokens(v)
+	return _u
+}
+
+// SetErased sets the "erased" field.
+func (_u *SyncRunUpdateOne) SetErased(v int) *SyncRunUpdateOne {
+	_u.mutation.ResetErased()
+	_u.mutation.SetErased(v)
+	return _u
+}
+
+// SetNillableErased sets the "erased" field if the given value is not nil.
+func (_u *SyncRunUpdateOne) SetNillableErased(v *int) *SyncRunUpdateOne {
+	if v != nil {
+		_u.SetErased(*v)
+	}
+	return _u
+}
+
+// AddErased adds value to the "erased" field.
+func (_u *SyncRunUpdateOne) AddErased(v int) *SyncRunUpdateOne {
+	_u.mutation.AddErased(v)
 	return _u
 }
 
@@ -1480,6 +1528,12 @@ func (_u *SyncRunUpdateOne) sqlSave(ctx context.Context) (_node *SyncRun, err er
 	}
 	if value, ok := _u.mutation.AddedScreeningTokens(); ok {
 		_spec.AddField(syncrun.FieldScreeningTokens, field.TypeInt, value)
+	}
+	if value, ok := _u.mutation.Erased(); ok {
+		_spec.SetField(syncrun.FieldErased, field.TypeInt, value)
+	}
+	if value, ok := _u.mutation.AddedErased(); ok {
+		_spec.AddField(syncrun.FieldErased, field.TypeInt, value)
 	}
 	if value, ok := _u.mutation.Total(); ok {
 		_spec.SetField(syncrun.FieldTotal, field.TypeInt, value)

@@ -24,6 +24,8 @@ type Tx struct {
 	Campaign *CampaignClient
 	// Contact is the client for interacting with the Contact builders.
 	Contact *ContactClient
+	// Erasure is the client for interacting with the Erasure builders.
+	Erasure *ErasureClient
 	// ImportIssue is the client for interacting with the ImportIssue builders.
 	ImportIssue *ImportIssueClient
 	// Integration is the client for interacting with the Integration builders.
@@ -178,6 +180,7 @@ func (tx *Tx) init() {
 	tx.CallResult = NewCallResultClient(tx.config)
 	tx.Campaign = NewCampaignClient(tx.config)
 	tx.Contact = NewContactClient(tx.config)
+	tx.Erasure = NewErasureClient(tx.config)
 	tx.ImportIssue = NewImportIssueClient(tx.config)
 	tx.Integration = NewIntegrationClient(tx.config)
 	tx.Organization = NewOrganizationClient(tx.config)

@@ -4,6 +4,8 @@ import (
 	"fmt"
 
 	"github.com/intake/intake/graph/model"
+	"github.com/intake/intake/internal/pulid"
+	"github.com/intake/intake/internal/service"
 	"github.com/intake/intake/schema/schematype"
 	"github.com/intake/intake/sync/connector"
 	"github.com/intake/intake/sync/engine"
@@ -85,4 +87,12 @@ func nonEmpty(s string) *string {
 		return nil
 	}
 	return &s
+}
+
+func erasureResult(e service.Erasure) *model.ErasureResult {
+	ids := e.Contacts
+	if ids == nil {
+		ids = []pulid.ID{}
+	}
+	return &model.ErasureResult{Contacts: ids, CallResults: e.CallResults, PushbacksCancelled: e.Pushbacks, ImportIssuesDeleted: e.ImportIssues}
 }

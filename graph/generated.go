@@ -130,19 +130,22 @@ type ComplexityRoot struct {
 	}
 
 	Contact struct {
-		Attributes  func(childComplexity int) int
-		CallResults func(childComplexity int) int
-		Campaign    func(childComplexity int) int
-		CreatedAt   func(childComplexity int) int
-		Email       func(childComplexity int) int
-		ExternalID  func(childComplexity int) int
-		FirstName   func(childComplexity int) int
-		ID          func(childComplexity int) int
-		LastName    func(childComplexity int) int
-		PhoneE164   func(childComplexity int) int
-		PhoneRaw    func(childComplexity int) int
-		Screening   func(childComplexity int) int
-		Trigger     func(childComplexity int) int
+		Attributes    func(childComplexity int) int
+		CallResults   func(childComplexity int) int
+		Callable      func(childComplexity int) int
+		Campaign      func(childComplexity int) int
+		CreatedAt     func(childComplexity int) int
+		Email         func(childComplexity int) int
+		ErasedAt      func(childComplexity int) int
+		ErasureReason func(childComplexity int) int
+		ExternalID    func(childComplexity int) int
+		FirstName     func(childComplexity int) int
+		ID            func(childComplexity int) int
+		LastName      func(childComplexity int) int
+		PhoneE164     func(childComplexity int) int
+		PhoneRaw      func(childComplexity int) int
+		Screening     func(childComplexity int) int
+		Trigger       func(childComplexity int) int
 	}
 
 	ContactConnection struct {
@@ -170,6 +173,13 @@ type ComplexityRoot struct {
 	CreateAPIKeyPayload struct {
 		APIKey func(childComplexity int) int
 		Key    func(childComplexity int) int
+	}
+
+	ErasureResult struct {
+		CallResults         func(childComplexity int) int
+		Contacts            func(childComplexity int) int
+		ImportIssuesDeleted func(childComplexity int) int
+		PushbacksCancelled  func(childComplexity int) int
 	}
 
 	ImportIssue struct {
@@ -224,6 +234,8 @@ type ComplexityRoot struct {
 		CreateCampaign        func(childComplexity int, input service.CreateCampaignInput) int
 		DeleteCampaign        func(childComplexity int, id pulid.ID) int
 		DisconnectIntegration func(childComplexity int, id pulid.ID) int
+		EraseContact          func(childComplexity int, id pulid.ID) int
+		ErasePerson           func(childComplexity int, phone string) int
 		PreviewScreening      func(childComplexity int, input service.PreviewScreeningInput) int
 		RecordCallResult      func(childComplexity int, input service.RecordCallResultInput) int
 		RetryPushback         func(childComplexity int, id pulid.ID) int
@@ -370,6 +382,7 @@ type ComplexityRoot struct {
 	SyncRun struct {
 		CreatedAt       func(childComplexity int) int
 		Duplicates      func(childComplexity int) int
+		Erased          func(childComplexity int) int
 		Error           func(childComplexity int) int
 		Failed          func(childComplexity int) int
 		Fetched         func(childComplexity int) int
@@ -444,6 +457,7 @@ type CampaignResolver interface {
 type ContactResolver interface {
 	CallResults(ctx context.Context, obj *ent.Contact) ([]*ent.CallResult, error)
 	Screening(ctx context.Context, obj *ent.Contact) (*model.ContactScreening, error)
+	Callable(ctx context.Context, obj *ent.Contact) (bool, error)
 }
 type IntegrationResolver interface {
 	Provider(ctx context.Context, obj *ent.Integration) (*model.Provider, error)
@@ -461,6 +475,8 @@ type MutationResolver interface {
 	RecordCallResult(ctx context.Context, input service.RecordCallResultInput) (*ent.CallResult, error)
 	RetryPushback(ctx context.Context, id pulid.ID) (*ent.Pushback, error)
 	PreviewScreening(ctx context.Context, input service.PreviewScreeningInput) (*model.ScreeningPreview, error)
+	EraseContact(ctx context.Context, id pulid.ID) (*model.ErasureResult, error)
+	ErasePerson(ctx context.Context, phone string) (*model.ErasureResult, error)
 	CreateAPIKey(ctx context.Context, input model.CreateAPIKeyInput) (*model.CreateAPIKeyPayload, error)
 	RevokeAPIKey(ctx context.Context, id pulid.ID) (*ent.APIKey, error)
 }
@@ -812,6 +828,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Contact.CallResults(childComplexity), true
+	case "Contact.callable":
+		if e.ComplexityRoot.Contact.Callable == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Contact.Callable(childComplexity), true
 	case "Contact.campaign":
 		if e.ComplexityRoot.Contact.Campaign == nil {
 			break
@@ -830,6 +852,18 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Contact.Email(childComplexity), true
+	case "Contact.erasedAt":
+		if e.ComplexityRoot.Contact.ErasedAt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Contact.ErasedAt(childComplexity), true
+	case "Contact.erasureReason":
+		if e.ComplexityRoot.Contact.ErasureReason == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Contact.ErasureReason(childComplexity), true
 	case "Contact.externalID":
 		if e.ComplexityRoot.Contact.ExternalID == nil {
 			break
@@ -955,6 +989,31 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.CreateAPIKeyPayload.Key(childComplexity), true
+
+	case "ErasureResult.callResults":
+		if e.ComplexityRoot.ErasureResult.CallResults == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ErasureResult.CallResults(childComplexity), true
+	case "ErasureResult.contacts":
+		if e.ComplexityRoot.ErasureResult.Contacts == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ErasureResult.Contacts(childComplexity), true
+	case "ErasureResult.importIssuesDeleted":
+		if e.ComplexityRoot.ErasureResult.ImportIssuesDeleted == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ErasureResult.ImportIssuesDeleted(childComplexity), true
+	case "ErasureResult.pushbacksCancelled":
+		if e.ComplexityRoot.ErasureResult.PushbacksCancelled == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ErasureResult.PushbacksCancelled(childComplexity), true
 
 	case "ImportIssue.code":
 		if e.ComplexityRoot.ImportIssue.Code == nil {
@@ -1200,6 +1259,28 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Mutation.DisconnectIntegration(childComplexity, args["id"].(pulid.ID)), true
+	case "Mutation.eraseContact":
+		if e.ComplexityRoot.Mutation.EraseContact == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_eraseContact_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.EraseContact(childComplexity, args["id"].(pulid.ID)), true
+	case "Mutation.erasePerson":
+		if e.ComplexityRoot.Mutation.ErasePerson == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_erasePerson_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.ErasePerson(childComplexity, args["phone"].(string)), true
 	case "Mutation.previewScreening":
 		if e.ComplexityRoot.Mutation.PreviewScreening == nil {
 			break
@@ -1863,6 +1944,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.SyncRun.Duplicates(childComplexity), true
+	case "SyncRun.erased":
+		if e.ComplexityRoot.SyncRun.Erased == nil {
+			break
+		}
+
+		return e.ComplexityRoot.SyncRun.Erased(childComplexity), true
 	case "SyncRun.error":
 		if e.ComplexityRoot.SyncRun.Error == nil {
 			break
@@ -2475,6 +2562,10 @@ func (ec *executionContext) childFields_Contact(ctx context.Context, field graph
 		return ec.fieldContext_Contact_externalID(ctx, field)
 	case "attributes":
 		return ec.fieldContext_Contact_attributes(ctx, field)
+	case "erasedAt":
+		return ec.fieldContext_Contact_erasedAt(ctx, field)
+	case "erasureReason":
+		return ec.fieldContext_Contact_erasureReason(ctx, field)
 	case "campaign":
 		return ec.fieldContext_Contact_campaign(ctx, field)
 	case "trigger":
@@ -2483,6 +2574,8 @@ func (ec *executionContext) childFields_Contact(ctx context.Context, field graph
 		return ec.fieldContext_Contact_callResults(ctx, field)
 	case "screening":
 		return ec.fieldContext_Contact_screening(ctx, field)
+	case "callable":
+		return ec.fieldContext_Contact_callable(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type Contact", field.Name)
 }
@@ -2527,6 +2620,20 @@ func (ec *executionContext) childFields_CreateAPIKeyPayload(ctx context.Context,
 		return ec.fieldContext_CreateAPIKeyPayload_apiKey(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type CreateAPIKeyPayload", field.Name)
+}
+
+func (ec *executionContext) childFields_ErasureResult(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "contacts":
+		return ec.fieldContext_ErasureResult_contacts(ctx, field)
+	case "callResults":
+		return ec.fieldContext_ErasureResult_callResults(ctx, field)
+	case "pushbacksCancelled":
+		return ec.fieldContext_ErasureResult_pushbacksCancelled(ctx, field)
+	case "importIssuesDeleted":
+		return ec.fieldContext_ErasureResult_importIssuesDeleted(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type ErasureResult", field.Name)
 }
 
 func (ec *executionContext) childFields_ImportIssue(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
@@ -2887,6 +2994,8 @@ func (ec *executionContext) childFields_SyncRun(ctx context.Context, field graph
 		return ec.fieldContext_SyncRun_unsure(ctx, field)
 	case "screeningTokens":
 		return ec.fieldContext_SyncRun_screeningTokens(ctx, field)
+	case "erased":
+		return ec.fieldContext_SyncRun_erased(ctx, field)
 	case "total":
 		return ec.fieldContext_SyncRun_total(ctx, field)
 	case "error":
@@ -3248,6 +3357,34 @@ func (ec *executionContext) field_Mutation_disconnectIntegration_args(ctx contex
 		return nil, err
 	}
 	args["id"] = arg0
+	return args, nil
+}
+
+func (ec *executionContext) field_Mutation_eraseContact_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "id",
+		func(ctx context.Context, v any) (pulid.ID, error) {
+			return ec.unmarshalNID2githubᚗcomᚋintakeᚋintakeᚋinternalᚋpulidᚐID(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["id"] = arg0
+	return args, nil
+}
+
+func (ec *executionContext) field_Mutation_erasePerson_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "phone",
+		func(ctx context.Context, v any) (string, error) {
+			return ec.unmarshalNString2string(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["phone"] = arg0
 	return args, nil
 }
 
@@ -5227,6 +5364,52 @@ func (ec *executionContext) fieldContext_Contact_attributes(_ context.Context, f
 	return graphql.NewScalarFieldContext("Contact", field, false, false, "Map")
 }
 
+func (ec *executionContext) _Contact_erasedAt(ctx context.Context, field graphql.CollectedField, obj *ent.Contact) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Contact_erasedAt(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.ErasedAt, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *time.Time) graphql.Marshaler {
+			return ec.marshalOTime2ᚖtimeᚐTime(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_Contact_erasedAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Contact", field, false, false, "Time")
+}
+
+func (ec *executionContext) _Contact_erasureReason(ctx context.Context, field graphql.CollectedField, obj *ent.Contact) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Contact_erasureReason(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.ErasureReason, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
+			return ec.marshalOString2ᚖstring(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_Contact_erasureReason(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Contact", field, false, false, "String")
+}
+
 func (ec *executionContext) _Contact_campaign(ctx context.Context, field graphql.CollectedField, obj *ent.Contact) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -5353,6 +5536,29 @@ func (ec *executionContext) fieldContext_Contact_screening(_ context.Context, fi
 		},
 	}
 	return fc, nil
+}
+
+func (ec *executionContext) _Contact_callable(ctx context.Context, field graphql.CollectedField, obj *ent.Contact) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Contact_callable(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.Contact().Callable(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v bool) graphql.Marshaler {
+			return ec.marshalNBoolean2bool(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Contact_callable(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Contact", field, true, true, "Boolean")
 }
 
 func (ec *executionContext) _ContactConnection_edges(ctx context.Context, field graphql.CollectedField, obj *ent.ContactConnection) (ret graphql.Marshaler) {
@@ -5683,6 +5889,98 @@ func (ec *executionContext) fieldContext_CreateAPIKeyPayload_apiKey(_ context.Co
 		},
 	}
 	return fc, nil
+}
+
+func (ec *executionContext) _ErasureResult_contacts(ctx context.Context, field graphql.CollectedField, obj *model.ErasureResult) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ErasureResult_contacts(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Contacts, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []pulid.ID) graphql.Marshaler {
+			return ec.marshalNID2ᚕgithubᚗcomᚋintakeᚋintakeᚋinternalᚋpulidᚐIDᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ErasureResult_contacts(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ErasureResult", field, false, false, "ID")
+}
+
+func (ec *executionContext) _ErasureResult_callResults(ctx context.Context, field graphql.CollectedField, obj *model.ErasureResult) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ErasureResult_callResults(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.CallResults, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ErasureResult_callResults(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ErasureResult", field, false, false, "Int")
+}
+
+func (ec *executionContext) _ErasureResult_pushbacksCancelled(ctx context.Context, field graphql.CollectedField, obj *model.ErasureResult) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ErasureResult_pushbacksCancelled(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.PushbacksCancelled, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ErasureResult_pushbacksCancelled(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ErasureResult", field, false, false, "Int")
+}
+
+func (ec *executionContext) _ErasureResult_importIssuesDeleted(ctx context.Context, field graphql.CollectedField, obj *model.ErasureResult) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ErasureResult_importIssuesDeleted(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.ImportIssuesDeleted, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ErasureResult_importIssuesDeleted(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ErasureResult", field, false, false, "Int")
 }
 
 func (ec *executionContext) _ImportIssue_id(ctx context.Context, field graphql.CollectedField, obj *ent.ImportIssue) (ret graphql.Marshaler) {
@@ -6854,6 +7152,94 @@ func (ec *executionContext) fieldContext_Mutation_previewScreening(ctx context.C
 	}()
 	ctx = graphql.WithFieldContext(ctx, fc)
 	if fc.Args, err = ec.field_Mutation_previewScreening_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Mutation_eraseContact(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_eraseContact(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().EraseContact(ctx, fc.Args["id"].(pulid.ID))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.ErasureResult) graphql.Marshaler {
+			return ec.marshalNErasureResult2ᚖgithubᚗcomᚋintakeᚋintakeᚋgraphᚋmodelᚐErasureResult(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_eraseContact(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_ErasureResult(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_eraseContact_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Mutation_erasePerson(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_erasePerson(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().ErasePerson(ctx, fc.Args["phone"].(string))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.ErasureResult) graphql.Marshaler {
+			return ec.marshalNErasureResult2ᚖgithubᚗcomᚋintakeᚋintakeᚋgraphᚋmodelᚐErasureResult(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_erasePerson(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_ErasureResult(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_erasePerson_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
 		ec.Error(ctx, err)
 		return fc, err
 	}
@@ -9692,6 +10078,29 @@ func (ec *executionContext) _SyncRun_screeningTokens(ctx context.Context, field 
 	)
 }
 func (ec *executionContext) fieldContext_SyncRun_screeningTokens(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("SyncRun", field, false, false, "Int")
+}
+
+func (ec *executionContext) _SyncRun_erased(ctx context.Context, field graphql.CollectedField, obj *ent.SyncRun) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_SyncRun_erased(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Erased, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_SyncRun_erased(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("SyncRun", field, false, false, "Int")
 }
 
@@ -12692,7 +13101,7 @@ func (ec *executionContext) unmarshalInputContactWhereInput(ctx context.Context,
 		asMap[k] = v
 	}
 
-	fieldsInOrder := [...]string{"not", "and", "or", "id", "idNEQ", "idIn", "idNotIn", "idGT", "idGTE", "idLT", "idLTE", "createdAt", "createdAtNEQ", "createdAtIn", "createdAtNotIn", "createdAtGT", "createdAtGTE", "createdAtLT", "createdAtLTE", "phoneE164", "phoneE164NEQ", "phoneE164In", "phoneE164NotIn", "phoneE164GT", "phoneE164GTE", "phoneE164LT", "phoneE164LTE", "phoneE164Contains", "phoneE164HasPrefix", "phoneE164HasSuffix", "phoneE164EqualFold", "phoneE164ContainsFold", "phoneRaw", "phoneRawNEQ", "phoneRawIn", "phoneRawNotIn", "phoneRawGT", "phoneRawGTE", "phoneRawLT", "phoneRawLTE", "phoneRawContains", "phoneRawHasPrefix", "phoneRawHasSuffix", "phoneRawEqualFold", "phoneRawContainsFold", "firstName", "firstNameNEQ", "firstNameIn", "firstNameNotIn", "firstNameGT", "firstNameGTE", "firstNameLT", "firstNameLTE", "firstNameContains", "firstNameHasPrefix", "firstNameHasSuffix", "firstNameIsNil", "firstNameNotNil", "firstNameEqualFold", "firstNameContainsFold", "lastName", "lastNameNEQ", "lastNameIn", "lastNameNotIn", "lastNameGT", "lastNameGTE", "lastNameLT", "lastNameLTE", "lastNameContains", "lastNameHasPrefix", "lastNameHasSuffix", "lastNameIsNil", "lastNameNotNil", "lastNameEqualFold", "lastNameContainsFold", "email", "emailNEQ", "emailIn", "emailNotIn", "emailGT", "emailGTE", "emailLT", "emailLTE", "emailContains", "emailHasPrefix", "emailHasSuffix", "emailIsNil", "emailNotNil", "emailEqualFold", "emailContainsFold", "externalID", "externalIDNEQ", "externalIDIn", "externalIDNotIn", "externalIDGT", "externalIDGTE", "externalIDLT", "externalIDLTE", "externalIDContains", "externalIDHasPrefix", "externalIDHasSuffix", "externalIDEqualFold", "externalIDContainsFold", "hasCampaign", "hasCampaignWith", "hasTrigger", "hasTriggerWith"}
+	fieldsInOrder := [...]string{"not", "and", "or", "id", "idNEQ", "idIn", "idNotIn", "idGT", "idGTE", "idLT", "idLTE", "createdAt", "createdAtNEQ", "createdAtIn", "createdAtNotIn", "createdAtGT", "createdAtGTE", "createdAtLT", "createdAtLTE", "phoneE164", "phoneE164NEQ", "phoneE164In", "phoneE164NotIn", "phoneE164GT", "phoneE164GTE", "phoneE164LT", "phoneE164LTE", "phoneE164Contains", "phoneE164HasPrefix", "phoneE164HasSuffix", "phoneE164EqualFold", "phoneE164ContainsFold", "phoneRaw", "phoneRawNEQ", "phoneRawIn", "phoneRawNotIn", "phoneRawGT", "phoneRawGTE", "phoneRawLT", "phoneRawLTE", "phoneRawContains", "phoneRawHasPrefix", "phoneRawHasSuffix", "phoneRawEqualFold", "phoneRawContainsFold", "firstName", "firstNameNEQ", "firstNameIn", "firstNameNotIn", "firstNameGT", "firstNameGTE", "firstNameLT", "firstNameLTE", "firstNameContains", "firstNameHasPrefix", "firstNameHasSuffix", "firstNameIsNil", "firstNameNotNil", "firstNameEqualFold", "firstNameContainsFold", "lastName", "lastNameNEQ", "lastNameIn", "lastNameNotIn", "lastNameGT", "lastNameGTE", "lastNameLT", "lastNameLTE", "lastNameContains", "lastNameHasPrefix", "lastNameHasSuffix", "lastNameIsNil", "lastNameNotNil", "lastNameEqualFold", "lastNameContainsFold", "email", "emailNEQ", "emailIn", "emailNotIn", "emailGT", "emailGTE", "emailLT", "emailLTE", "emailContains", "emailHasPrefix", "emailHasSuffix", "emailIsNil", "emailNotNil", "emailEqualFold", "emailContainsFold", "externalID", "externalIDNEQ", "externalIDIn", "externalIDNotIn", "externalIDGT", "externalIDGTE", "externalIDLT", "externalIDLTE", "externalIDContains", "externalIDHasPrefix", "externalIDHasSuffix", "externalIDEqualFold", "externalIDContainsFold", "erasedAt", "erasedAtNEQ", "erasedAtIn", "erasedAtNotIn", "erasedAtGT", "erasedAtGTE", "erasedAtLT", "erasedAtLTE", "erasedAtIsNil", "erasedAtNotNil", "erasureReason", "erasureReasonNEQ", "erasureReasonIn", "erasureReasonNotIn", "erasureReasonGT", "erasureReasonGTE", "erasureReasonLT", "erasureReasonLTE", "erasureReasonContains", "erasureReasonHasPrefix", "erasureReasonHasSuffix", "erasureReasonIsNil", "erasureReasonNotNil", "erasureReasonEqualFold", "erasureReasonContainsFold", "hasCampaign", "hasCampaignWith", "hasTrigger", "hasTriggerWith"}
 	for _, k := range fieldsInOrder {
 		v, ok := asMap[k]
 		if !ok {
@@ -13420,6 +13829,181 @@ func (ec *executionContext) unmarshalInputContactWhereInput(ctx context.Context,
 				return it, err
 			}
 			it.ExternalIDContainsFold = data
+		case "erasedAt":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("erasedAt"))
+			data, err := ec.unmarshalOTime2ᚖtimeᚐTime(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.ErasedAt = data
+		case "erasedAtNEQ":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("erasedAtNEQ"))
+			data, err := ec.unmarshalOTime2ᚖtimeᚐTime(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.ErasedAtNEQ = data
+		case "erasedAtIn":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("erasedAtIn"))
+			data, err := ec.unmarshalOTime2ᚕtimeᚐTimeᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.ErasedAtIn = data
+		case "erasedAtNotIn":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("erasedAtNotIn"))
+			data, err := ec.unmarshalOTime2ᚕtimeᚐTimeᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.ErasedAtNotIn = data
+		case "erasedAtGT":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("erasedAtGT"))
+			data, err := ec.unmarshalOTime2ᚖtimeᚐTime(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.ErasedAtGT = data
+		case "erasedAtGTE":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("erasedAtGTE"))
+			data, err := ec.unmarshalOTime2ᚖtimeᚐTime(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.ErasedAtGTE = data
+		case "erasedAtLT":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("erasedAtLT"))
+			data, err := ec.unmarshalOTime2ᚖtimeᚐTime(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.ErasedAtLT = data
+		case "erasedAtLTE":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("erasedAtLTE"))
+			data, err := ec.unmarshalOTime2ᚖtimeᚐTime(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.ErasedAtLTE = data
+		case "erasedAtIsNil":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("erasedAtIsNil"))
+			data, err := ec.unmarshalOBoolean2bool(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.ErasedAtIsNil = data
+		case "erasedAtNotNil":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("erasedAtNotNil"))
+			data, err := ec.unmarshalOBoolean2bool(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.ErasedAtNotNil = data
+		case "erasureReason":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("erasureReason"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.ErasureReason = data
+		case "erasureReasonNEQ":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("erasureReasonNEQ"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.ErasureReasonNEQ = data
+		case "erasureReasonIn":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("erasureReasonIn"))
+			data, err := ec.unmarshalOString2ᚕstringᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.ErasureReasonIn = data
+		case "erasureReasonNotIn":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("erasureReasonNotIn"))
+			data, err := ec.unmarshalOString2ᚕstringᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.ErasureReasonNotIn = data
+		case "erasureReasonGT":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("erasureReasonGT"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.ErasureReasonGT = data
+		case "erasureReasonGTE":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("erasureReasonGTE"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.ErasureReasonGTE = data
+		case "erasureReasonLT":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("erasureReasonLT"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.ErasureReasonLT = data
+		case "erasureReasonLTE":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("erasureReasonLTE"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.ErasureReasonLTE = data
+		case "erasureReasonContains":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("erasureReasonContains"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.ErasureReasonContains = data
+		case "erasureReasonHasPrefix":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("erasureReasonHasPrefix"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.ErasureReasonHasPrefix = data
+		case "erasureReasonHasSuffix":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("erasureReasonHasSuffix"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.ErasureReasonHasSuffix = data
+		case "erasureReasonIsNil":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("erasureReasonIsNil"))
+			data, err := ec.unmarshalOBoolean2bool(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.ErasureReasonIsNil = data
+		case "erasureReasonNotNil":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("erasureReasonNotNil"))
+			data, err := ec.unmarshalOBoolean2bool(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.ErasureReasonNotNil = data
+		case "erasureReasonEqualFold":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("erasureReasonEqualFold"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.ErasureReasonEqualFold = data
+		case "erasureReasonContainsFold":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("erasureReasonContainsFold"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.ErasureReasonContainsFold = data
 		case "hasCampaign":
 			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("hasCampaign"))
 			data, err := ec.unmarshalOBoolean2ᚖbool(ctx, v)
@@ -15798,7 +16382,7 @@ func (ec *executionContext) unmarshalInputSyncRunWhereInput(ctx context.Context,
 		asMap[k] = v
 	}
 
-	fieldsInOrder := [...]string{"not", "and", "or", "id", "idNEQ", "idIn", "idNotIn", "idGT", "idGTE", "idLT", "idLTE", "createdAt", "createdAtNEQ", "createdAtIn", "createdAtNotIn", "createdAtGT", "createdAtGTE", "createdAtLT", "createdAtLTE", "updatedAt", "updatedAtNEQ", "updatedAtIn", "updatedAtNotIn", "updatedAtGT", "updatedAtGTE", "updatedAtLT", "updatedAtLTE", "kind", "kindNEQ", "kindIn", "kindNotIn", "status", "statusNEQ", "statusIn", "statusNotIn", "startedAt", "startedAtNEQ", "startedAtIn", "startedAtNotIn", "startedAtGT", "startedAtGTE", "startedAtLT", "startedAtLTE", "startedAtIsNil", "startedAtNotNil", "finishedAt", "finishedAtNEQ", "finishedAtIn", "finishedAtNotIn", "finishedAtGT", "finishedAtGTE", "finishedAtLT", "finishedAtLTE", "finishedAtIsNil", "finishedAtNotNil", "fetched", "fetchedNEQ", "fetchedIn", "fetchedNotIn", "fetchedGT", "fetchedGTE", "fetchedLT", "fetchedLTE", "imported", "importedNEQ", "importedIn", "importedNotIn", "importedGT", "importedGTE", "importedLT", "importedLTE", "duplicates", "duplicatesNEQ", "duplicatesIn", "duplicatesNotIn", "duplicatesGT", "duplicatesGTE", "duplicatesLT", "duplicatesLTE", "invalidPhone", "invalidPhoneNEQ", "invalidPhoneIn", "invalidPhoneNotIn", "invalidPhoneGT", "invalidPhoneGTE", "invalidPhoneLT", "invalidPhoneLTE", "filteredOut", "filteredOutNEQ", "filteredOutIn", "filteredOutNotIn", "filteredOutGT", "filteredOutGTE", "filteredOutLT", "filteredOutLTE", "failed", "failedNEQ", "failedIn", "failedNotIn", "failedGT", "failedGTE", "failedLT", "failedLTE", "screened", "screenedNEQ", "screenedIn", "screenedNotIn", "screenedGT", "screenedGTE", "screenedLT", "screenedLTE", "screenedOut", "screenedOutNEQ", "screenedOutIn", "screenedOutNotIn", "screenedOutGT", "screenedOutGTE", "screenedOutLT", "screenedOutLTE", "unsure", "unsureNEQ", "unsureIn", "unsureNotIn", "unsureGT", "unsureGTE", "unsureLT", "unsureLTE", "screeningTokens", "screeningTokensNEQ", "screeningTokensIn", "screeningTokensNotIn", "screeningTokensGT", "screeningTokensGTE", "screeningTokensLT", "screeningTokensLTE", "total", "totalNEQ", "totalIn", "totalNotIn", "totalGT", "totalGTE", "totalLT", "totalLTE", "totalIsNil", "totalNotNil", "error", "errorNEQ", "errorIn", "errorNotIn", "errorGT", "errorGTE", "errorLT", "errorLTE", "errorContains", "errorHasPrefix", "errorHasSuffix", "errorIsNil", "errorNotNil", "errorEqualFold", "errorContainsFold", "screening", "screeningNEQ", "screeningIn", "screeningNotIn", "hasTrigger", "hasTriggerWith", "hasIssues", "hasIssuesWith"}
+	fieldsInOrder := [...]string{"not", "and", "or", "id", "idNEQ", "idIn", "idNotIn", "idGT", "idGTE", "idLT", "idLTE", "createdAt", "createdAtNEQ", "createdAtIn", "createdAtNotIn", "createdAtGT", "createdAtGTE", "createdAtLT", "createdAtLTE", "updatedAt", "updatedAtNEQ", "updatedAtIn", "updatedAtNotIn", "updatedAtGT", "updatedAtGTE", "updatedAtLT", "updatedAtLTE", "kind", "kindNEQ", "kindIn", "kindNotIn", "status", "statusNEQ", "statusIn", "statusNotIn", "startedAt", "startedAtNEQ", "startedAtIn", "startedAtNotIn", "startedAtGT", "startedAtGTE", "startedAtLT", "startedAtLTE", "startedAtIsNil", "startedAtNotNil", "finishedAt", "finishedAtNEQ", "finishedAtIn", "finishedAtNotIn", "finishedAtGT", "finishedAtGTE", "finishedAtLT", "finishedAtLTE", "finishedAtIsNil", "finishedAtNotNil", "fetched", "fetchedNEQ", "fetchedIn", "fetchedNotIn", "fetchedGT", "fetchedGTE", "fetchedLT", "fetchedLTE", "imported", "importedNEQ", "importedIn", "importedNotIn", "importedGT", "importedGTE", "importedLT", "importedLTE", "duplicates", "duplicatesNEQ", "duplicatesIn", "duplicatesNotIn", "duplicatesGT", "duplicatesGTE", "duplicatesLT", "duplicatesLTE", "invalidPhone", "invalidPhoneNEQ", "invalidPhoneIn", "invalidPhoneNotIn", "invalidPhoneGT", "invalidPhoneGTE", "invalidPhoneLT", "invalidPhoneLTE", "filteredOut", "filteredOutNEQ", "filteredOutIn", "filteredOutNotIn", "filteredOutGT", "filteredOutGTE", "filteredOutLT", "filteredOutLTE", "failed", "failedNEQ", "failedIn", "failedNotIn", "failedGT", "failedGTE", "failedLT", "failedLTE", "screened", "screenedNEQ", "screenedIn", "screenedNotIn", "screenedGT", "screenedGTE", "screenedLT", "screenedLTE", "screenedOut", "screenedOutNEQ", "screenedOutIn", "screenedOutNotIn", "screenedOutGT", "screenedOutGTE", "screenedOutLT", "screenedOutLTE", "unsure", "unsureNEQ", "unsureIn", "unsureNotIn", "unsureGT", "unsureGTE", "unsureLT", "unsureLTE", "screeningTokens", "screeningTokensNEQ", "screeningTokensIn", "screeningTokensNotIn", "screeningTokensGT", "screeningTokensGTE", "screeningTokensLT", "screeningTokensLTE", "erased", "erasedNEQ", "erasedIn", "erasedNotIn", "erasedGT", "erasedGTE", "erasedLT", "erasedLTE", "total", "totalNEQ", "totalIn", "totalNotIn", "totalGT", "totalGTE", "totalLT", "totalLTE", "totalIsNil", "totalNotNil", "error", "errorNEQ", "errorIn", "errorNotIn", "errorGT", "errorGTE", "errorLT", "errorLTE", "errorContains", "errorHasPrefix", "errorHasSuffix", "errorIsNil", "errorNotNil", "errorEqualFold", "errorContainsFold", "screening", "screeningNEQ", "screeningIn", "screeningNotIn", "hasTrigger", "hasTriggerWith", "hasIssues", "hasIssuesWith"}
 	for _, k := range fieldsInOrder {
 		v, ok := asMap[k]
 		if !ok {
@@ -16750,6 +17334,62 @@ func (ec *executionContext) unmarshalInputSyncRunWhereInput(ctx context.Context,
 				return it, err
 			}
 			it.ScreeningTokensLTE = data
+		case "erased":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("erased"))
+			data, err := ec.unmarshalOInt2ᚖint(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Erased = data
+		case "erasedNEQ":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("erasedNEQ"))
+			data, err := ec.unmarshalOInt2ᚖint(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.ErasedNEQ = data
+		case "erasedIn":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("erasedIn"))
+			data, err := ec.unmarshalOInt2ᚕintᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.ErasedIn = data
+		case "erasedNotIn":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("erasedNotIn"))
+			data, err := ec.unmarshalOInt2ᚕintᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.ErasedNotIn = data
+		case "erasedGT":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("erasedGT"))
+			data, err := ec.unmarshalOInt2ᚖint(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.ErasedGT = data
+		case "erasedGTE":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("erasedGTE"))
+			data, err := ec.unmarshalOInt2ᚖint(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.ErasedGTE = data
+		case "erasedLT":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("erasedLT"))
+			data, err := ec.unmarshalOInt2ᚖint(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.ErasedLT = data
+		case "erasedLTE":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("erasedLTE"))
+			data, err := ec.unmarshalOInt2ᚖint(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.ErasedLTE = data
 		case "total":
 			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("total"))
 			data, err := ec.unmarshalOInt2ᚖint(ctx, v)
@@ -18472,6 +19112,16 @@ func (ec *executionContext) _Contact(ctx context.Context, sel ast.SelectionSet, 
 			if out.Values[i] == graphql.Null {
 				atomic.AddUint32(&out.Invalids, 1)
 			}
+		case "erasedAt":
+			out.Values[i] = ec._Contact_erasedAt(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "erasureReason":
+			out.Values[i] = ec._Contact_erasureReason(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
 		case "campaign":
 			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
 				true, true,
@@ -18495,6 +19145,12 @@ func (ec *executionContext) _Contact(ctx context.Context, sel ast.SelectionSet, 
 				true, false,
 				func(ctx context.Context) graphql.Marshaler {
 					return ec._Contact_screening(ctx, field, obj)
+				})
+		case "callable":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Contact_callable(ctx, field, obj)
 				})
 		default:
 			panic("unknown field " + strconv.Quote(field.Name))
@@ -18693,6 +19349,54 @@ func (ec *executionContext) _CreateAPIKeyPayload(ctx context.Context, sel ast.Se
 			}
 		case "apiKey":
 			out.Values[i] = ec._CreateAPIKeyPayload_apiKey(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var erasureResultImplementors = []string{"ErasureResult"}
+
+func (ec *executionContext) _ErasureResult(ctx context.Context, sel ast.SelectionSet, obj *model.ErasureResult) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, erasureResultImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("ErasureResult")
+		case "contacts":
+			out.Values[i] = ec._ErasureResult_contacts(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "callResults":
+			out.Values[i] = ec._ErasureResult_callResults(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "pushbacksCancelled":
+			out.Values[i] = ec._ErasureResult_pushbacksCancelled(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "importIssuesDeleted":
+			out.Values[i] = ec._ErasureResult_importIssuesDeleted(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
@@ -19107,6 +19811,20 @@ func (ec *executionContext) _Mutation(ctx context.Context, sel ast.SelectionSet)
 		case "previewScreening":
 			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
 				return ec._Mutation_previewScreening(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "eraseContact":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_eraseContact(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "erasePerson":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_erasePerson(ctx, field)
 			})
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
@@ -20138,6 +20856,11 @@ func (ec *executionContext) _SyncRun(ctx context.Context, sel ast.SelectionSet, 
 			if out.Values[i] == graphql.Null {
 				atomic.AddUint32(&out.Invalids, 1)
 			}
+		case "erased":
+			out.Values[i] = ec._SyncRun_erased(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
 		case "total":
 			out.Values[i] = ec._SyncRun_total(ctx, field, obj)
 			if out.Values[i] == graphql.RequiredNull {
@@ -21036,6 +21759,14 @@ func (ec *executionContext) unmarshalNCursor2entgoᚗioᚋcontribᚋentgqlᚐCur
 
 func (ec *executionContext) marshalNCursor2entgoᚗioᚋcontribᚋentgqlᚐCursor(ctx context.Context, sel ast.SelectionSet, v entgql.Cursor[pulid.ID]) graphql.Marshaler {
 	return v
+}
+
+func (ec *executionContext) marshalNErasureResult2ᚖgithubᚗcomᚋintakeᚋintakeᚋgraphᚋmodelᚐErasureResult(ctx context.Context, sel ast.SelectionSet, v *model.ErasureResult) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "ErasureResult!")
+		return graphql.Null
+	}
+	return ec._ErasureResult(ctx, sel, v)
 }
 
 func (ec *executionContext) unmarshalNID2githubᚗcomᚋintakeᚋintakeᚋinternalᚋpulidᚐID(ctx context.Context, v any) (pulid.ID, error) {

@@ -42,6 +42,11 @@ func (r *contactResolver) Screening(ctx context.Context, obj *ent.Contact) (*mod
 	return &model.ContactScreening{Decision: *obj.ScreeningDecision, Reason: deref(obj.ScreeningReason)}, nil
 }
 
+// Callable is the resolver for the callable field.
+func (r *contactResolver) Callable(ctx context.Context, obj *ent.Contact) (bool, error) {
+	return obj.ErasedAt == nil, nil
+}
+
 // Provider is the resolver for the provider field.
 func (r *integrationResolver) Provider(ctx context.Context, obj *ent.Integration) (*model.Provider, error) {
 	return r.provider(obj.Provider)
@@ -109,6 +114,24 @@ func (r *mutationResolver) PreviewScreening(ctx context.Context, input service.P
 		return nil, err
 	}
 	return screeningPreview(pv), nil
+}
+
+// EraseContact is the resolver for the eraseContact field.
+func (r *mutationResolver) EraseContact(ctx context.Context, id pulid.ID) (*model.ErasureResult, error) {
+	e, err := r.svc.EraseContact(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	return erasureResult(e), nil
+}
+
+// ErasePerson is the resolver for the erasePerson field.
+func (r *mutationResolver) ErasePerson(ctx context.Context, phone string) (*model.ErasureResult, error) {
+	e, err := r.svc.ErasePerson(ctx, phone)
+	if err != nil {
+		return nil, err
+	}
+	return erasureResult(e), nil
 }
 
 // Viewer is the resolver for the viewer field.

@@ -77,7 +77,7 @@ func (Pushback) Fields() []ent.Field {
 	return []ent.Field{
 		field.String("call_result_id").GoType(idType).Immutable().Annotations(entgql.Skip()),
 		field.String("trigger_id").GoType(idType).Immutable().Annotations(entgql.Skip()),
-		field.Enum("status").Values("PENDING", "DELIVERED", "RETRYING", "DEAD").Default("PENDING").
+		field.Enum("status").Values("PENDING", "DELIVERED", "RETRYING", "DEAD", "CANCELLED").Default("PENDING").
 			Comment("Where the delivery stands.").
 			Annotations(EnumDoc{
 				Description: "Where the delivery of a call result to the external system stands.",
@@ -86,6 +86,7 @@ func (Pushback) Fields() []ent.Field {
 					"DELIVERED": "The external system has the result. Final.",
 					"RETRYING":  "An attempt failed temporarily (429, 5xx, timeout): lastError says why, and the next attempt is due at nextAttemptAt.",
 					"DEAD":      "Not delivered and no longer tried: the external system refused it, the 12th attempt failed, push-back was switched off, the integration is no longer CONNECTED, or the provider cannot receive call results. lastError says why; retryPushback queues it again.",
+					"CANCELLED": "Not delivered, and never will be: the contact was erased before delivery (lastError says how). Final, but for a delivery already on its way when the contact was erased: it ends DELIVERED if the external system accepted it. retryPushback refuses it.",
 				},
 			}),
 		field.String("mapped_status").Optional().Nillable().

@@ -28,7 +28,7 @@ func (Contact) Fields() []ent.Field {
 		field.String("campaign_id").GoType(idType).Immutable().Annotations(entgql.Skip()),
 		field.String("trigger_id").GoType(idType).Optional().Nillable().Annotations(entgql.Skip()),
 		field.String("phone_e164").NotEmpty().MaxLen(16).Immutable().
-			Comment(`The phone number in E.164 form, e.g. "+4930123456", unique within the campaign. A number without a country code was read in the campaign's phone region.`),
+			Comment(`The phone number in E.164 form, e.g. "+4930123456", unique within the campaign. A number without a country code was read in the campaign's phone region. Empty once the contact is erased.`),
 		field.String("phone_raw").MaxLen(250).
 			Comment("The phone number as the external system gave it: the first usable one of the record's numbers, at most 250 characters."),
 		field.String("first_name").Optional().Nillable().
@@ -48,6 +48,10 @@ func (Contact) Fields() []ent.Field {
 			Annotations(entgql.Skip()),
 		field.Text("screening_reason").Optional().Nillable().Immutable().
 			Annotations(entgql.Skip()),
+		field.Time("erased_at").Optional().Nillable().
+			Comment("When the person's data was erased: by eraseContact or erasePerson, or because the external system reported the person deleted or anonymised. Null otherwise. An erased contact keeps only its ID, campaign, trigger and times: its number (phoneE164 and phoneRaw are empty), names, e-mail, external ID (empty), attributes, screening reason and the transcripts of its calls are gone, it is never callable, and its undelivered pushbacks are CANCELLED."),
+		field.String("erasure_reason").Optional().Nillable().
+			Comment(`Why the contact was erased, without personal data, e.g. "eraseContact", "erasePerson", "HubSpot contact.privacyDeletion", "zvoove change log: Anonymized"; null unless erased.`),
 	}
 }
 
@@ -65,7 +69,10 @@ func (Contact) Edges() []ent.Edge {
 
 func (Contact) Indexes() []ent.Index {
 	return []ent.Index{
-		index.Fields("campaign_id", "phone_e164").Unique(),
+		// Erased contacts have no number: the uniqueness of numbers holds
+		// among the others.
+		index.Fields("campaign_id", "phone_e164").Unique().StorageKey("contact_campaign_id_phone_e164_live").
+			Annotations(entsql.IndexWhere("erased_at IS NULL")),
 		index.Fields("campaign_id", "id"),
 		index.Fields("campaign_id", "external_id"),
 		index.Fields("trigger_id"),

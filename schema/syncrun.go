@@ -51,7 +51,7 @@ func (SyncRun) Fields() []ent.Field {
 		field.Time("finished_at").Optional().Nillable().
 			Comment("When the run ended; null while it is QUEUED or RUNNING."),
 		field.Int("fetched").Default(0).
-			Comment("Records fetched from the external system and processed so far. Always imported + duplicates + invalidPhone + filteredOut + failed + screenedOut."),
+			Comment("Records fetched from the external system and processed so far. Always imported + duplicates + invalidPhone + filteredOut + failed + screenedOut + erased."),
 		field.Int("imported").Default(0).
 			Comment("Contacts created."),
 		field.Int("duplicates").Default(0).
@@ -70,6 +70,8 @@ func (SyncRun) Fields() []ent.Field {
 			Comment("Records the model could not judge for lack of data (decision UNSURE), imported or not by the trigger's importUnsure."),
 		field.Int("screening_tokens").Default(0).
 			Comment("Tokens the screening model reported for this run's requests (prompt and completion); decisions reused from earlier runs cost none."),
+		field.Int("erased").Default(0).
+			Comment("Records of erased people (ERASED import issues): reported deleted or anonymised by the external system, or erased in Intake before."),
 		field.Int("total").Optional().Nillable().
 			Comment("How many records the external system says the search matches, when it says so; null otherwise."),
 		field.Text("error").Optional().Nillable().

@@ -305,6 +305,15 @@ func TestAuditTrail(t *testing.T) {
 				// pushback may not be DEAD.
 				return as(auditWant{operation: "retryPushback", target: pushback})
 			})
+		// Erasures name the contact, never the number.
+		mutate(t, admin, `mutation($p: String!) { erasePerson(phone: $p) { contacts } }`, map[string]any{"p": phone},
+			func(apptest.Response) auditWant {
+				return as(auditWant{operation: "erasePerson", fields: []string{"phone"}, outcome: "ok"})
+			})
+		mutate(t, admin, `mutation($id: ID!) { eraseContact(id: $id) { contacts } }`, map[string]any{"id": contact.ID},
+			func(apptest.Response) auditWant {
+				return as(auditWant{operation: "eraseContact", target: contact.ID, outcome: "ok"})
+			})
 
 		t.Run("a webhook-started sync is recorded", func(t *testing.T) {
 			// Wait until no run is active and the scheduler has queued the

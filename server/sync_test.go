@@ -49,7 +49,7 @@ import (
 const syncDeadline = 60 * time.Second
 
 const syncRunFields = `id kind status startedAt finishedAt fetched imported duplicates invalidPhone
-	filteredOut failed total error trigger { id }`
+	filteredOut failed erased total error trigger { id }`
 
 // syncRun is a SyncRun as the API returns it.
 type syncRun struct {
@@ -64,6 +64,7 @@ type syncRun struct {
 	InvalidPhone int
 	FilteredOut  int
 	Failed       int
+	Erased       int
 	Total        *int
 	Error        *string
 	Trigger      struct{ ID string }
@@ -74,8 +75,8 @@ func (r syncRun) String() string {
 	if r.Error != nil {
 		e = *r.Error
 	}
-	return fmt.Sprintf("run %s %s %s fetched=%d imported=%d duplicates=%d invalidPhone=%d filteredOut=%d failed=%d error=%q",
-		r.ID, r.Kind, r.Status, r.Fetched, r.Imported, r.Duplicates, r.InvalidPhone, r.FilteredOut, r.Failed, e)
+	return fmt.Sprintf("run %s %s %s fetched=%d imported=%d duplicates=%d invalidPhone=%d filteredOut=%d failed=%d erased=%d error=%q",
+		r.ID, r.Kind, r.Status, r.Fetched, r.Imported, r.Duplicates, r.InvalidPhone, r.FilteredOut, r.Failed, r.Erased, e)
 }
 
 func (r syncRun) ended() bool {
@@ -88,7 +89,7 @@ func (r syncRun) ended() bool {
 
 // sumsUp reports whether the counters add up as the engine promises.
 func (r syncRun) sumsUp() bool {
-	return r.Fetched == r.Imported+r.Duplicates+r.InvalidPhone+r.FilteredOut+r.Failed
+	return r.Fetched == r.Imported+r.Duplicates+r.InvalidPhone+r.FilteredOut+r.Failed+r.Erased
 }
 
 type syncContact struct {
@@ -395,6 +396,7 @@ type syncModel struct {
 	d        sandbox.Dataset
 	from, to int
 	listed   func(i int) bool // the people of [from, to) the search lists; nil: all
+	gone     func(i int) bool // the people the external system reports gone (ERASED); nil: none
 	keep     func(i int) bool // the trigger's references; nil keeps all
 	problem  func(i int) bool // records the connector cannot read; nil: none
 	existing map[string]bool  // numbers the campaign has before the run
@@ -410,6 +412,8 @@ func (m syncModel) records() []syncRec {
 		p := m.d.Person(i)
 		r := syncRec{i: i, ext: p.ID, p: p, first: -1}
 		switch {
+		case m.gone != nil && m.gone(i):
+			r.code = "ERASED"
 		case m.problem != nil && m.problem(i):
 			r.code = "INVALID_RECORD"
 		case p.Kind == sandbox.PhoneMissing:
@@ -461,6 +465,8 @@ func syncWant(recs []syncRec) syncRun {
 			w.InvalidPhone++
 		case "FILTERED_OUT":
 			w.FilteredOut++
+		case "ERASED":
+			w.Erased++
 		default:
 			w.Failed++
 		}
@@ -471,9 +477,9 @@ func syncWant(recs []syncRec) syncRun {
 func syncCheckCounters(t *testing.T, got, want syncRun) {
 	t.Helper()
 	if got.Fetched != want.Fetched || got.Imported != want.Imported || got.Duplicates != want.Duplicates ||
-		got.InvalidPhone != want.InvalidPhone || got.FilteredOut != want.FilteredOut || got.Failed != want.Failed {
-		t.Errorf("counters: got %s\nwant fetched=%d imported=%d duplicates=%d invalidPhone=%d filteredOut=%d failed=%d",
-			got, want.Fetched, want.Imported, want.Duplicates, want.InvalidPhone, want.FilteredOut, want.Failed)
+		got.InvalidPhone != want.InvalidPhone || got.FilteredOut != want.FilteredOut || got.Failed != want.Failed || got.Erased != want.Erased {
+		t.Errorf("counters: got %s\nwant fetched=%d imported=%d duplicates=%d invalidPhone=%d filteredOut=%d failed=%d erased=%d",
+			got, want.Fetched, want.Imported, want.Duplicates, want.InvalidPhone, want.FilteredOut, want.Failed, want.Erased)
 	}
 	if !got.sumsUp() {
 		t.Errorf("counters do not add up: %s", got)
@@ -498,7 +504,15 @@ func syncCheckRun(t *testing.T, e *syncEnv, run syncRun, recs []syncRec, contact
 	}
 	issues := e.issues(t, run.ID)
 	byIssueExt := map[string]syncIssue{}
+	erased := 0
 	for _, is := range issues {
+		if is.Code == "ERASED" { // kept without the record's external ID or number
+			erased++
+			if is.ExternalID != "" || is.RawPhone != nil {
+				t.Errorf("ERASED issue %s keeps the record: %+v", is.ID, is)
+			}
+			continue
+		}
 		if prev, dup := byIssueExt[is.ExternalID]; dup {
 			t.Errorf("record %s has two import issues: %+v and %+v", is.ExternalID, prev, is)
 		}
@@ -510,7 +524,16 @@ func syncCheckRun(t *testing.T, e *syncEnv, run syncRun, recs []syncRec, contact
 	if want := run.Fetched - run.Imported; len(issues) != want {
 		t.Errorf("%d import issues, want one per record not imported: %d", len(issues), want)
 	}
+	if want := syncWant(recs).Erased; erased != want {
+		t.Errorf("%d ERASED issues, want %d", erased, want)
+	}
 	for _, r := range recs {
+		if r.code == "ERASED" {
+			if c, ok := byExt[r.ext]; ok {
+				t.Errorf("record %s of a person gone is contact %s", r.ext, c.ID)
+			}
+			continue
+		}
 		is, hasIssue := byIssueExt[r.ext]
 		if r.code == "" {
 			if hasIssue {
@@ -1067,7 +1090,8 @@ func TestSyncIncremental(t *testing.T) {
 		t.Run("talent pool research fetches who changed within its days, on every run", func(t *testing.T) {
 			// People an hour apart, the last created half an hour ago; each
 			// changed UpdatedAtLag after creation. The change log of the
-			// last day holds the people 70..93, less those it reports removed.
+			// last day holds the people 70..93; those it reports removed are
+			// erased, not imported.
 			d := sandbox.Dataset{Seed: 10, Size: 100, Step: time.Hour}.AnchoredAt(time.Now().Add(-30 * time.Minute))
 			if sandbox.UpdatedAtLag != 6*time.Hour {
 				t.Fatalf("UpdatedAtLag is %s; the window below assumes 6h", sandbox.UpdatedAtLag)
@@ -1075,25 +1099,24 @@ func TestSyncIncremental(t *testing.T) {
 			f := syncSetup(t, app, d, nil, schematype.ProviderZvoove, map[string]any{
 				"searchType": connector.SearchTalentPool, "searchParams": map[string]any{"daysSinceLastChange": 1},
 			})
-			var window []int
-			for i := 70; i <= 93; i++ {
+			gone := func(i int) bool {
 				switch zvoovefake.EntryStatus(i) {
 				case zvoovefake.StatusDeleted, zvoovefake.StatusAnonymized, zvoovefake.StatusRemoved:
-				default:
-					window = append(window, i)
+					return true
 				}
+				return false
 			}
-			in := func(i int) bool { return slices.Contains(window, i) }
+			const window = 94 - 70
 			first := f.waitRun(t, f.testSync(t, f.trig).ID)
-			if first.Status != "SUCCEEDED" || first.Fetched != len(window) {
-				t.Fatalf("first run ended %s, want SUCCEEDED fetching the %d people changed within a day", first, len(window))
+			if first.Status != "SUCCEEDED" || first.Fetched != window || first.Erased == 0 {
+				t.Fatalf("first run ended %s, want SUCCEEDED fetching the %d people changed within a day, some of them gone", first, window)
 			}
-			recs := syncModel{d: d, from: 70, to: 94, listed: in}.records()
+			recs := syncModel{d: d, from: 70, to: 94, gone: gone}.records()
 			syncCheckRun(t, f.syncEnv, first, recs, f.contacts(t, f.campaign))
 
 			second := f.waitRun(t, f.testSync(t, f.trig).ID)
-			if second.Status != "SUCCEEDED" || second.Fetched != len(window) || second.Imported != 0 {
-				t.Fatalf("second run ended %s, want the same %d people again, all known", second, len(window))
+			if second.Status != "SUCCEEDED" || second.Fetched != window || second.Imported != 0 {
+				t.Fatalf("second run ended %s, want the same %d people again, all known", second, window)
 			}
 			existing := map[string]bool{}
 			for _, r := range recs {
@@ -1101,7 +1124,7 @@ func TestSyncIncremental(t *testing.T) {
 					existing[r.e164] = true
 				}
 			}
-			again := syncModel{d: d, from: 70, to: 94, listed: in, existing: existing}.records()
+			again := syncModel{d: d, from: 70, to: 94, gone: gone, existing: existing}.records()
 			syncCheckRun(t, f.syncEnv, second, again, f.contacts(t, f.campaign))
 		})
 	})

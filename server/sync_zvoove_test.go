@@ -63,18 +63,19 @@ func TestSyncZvoovePaging(t *testing.T) {
 				t.Parallel()
 				d := syncNow(31+uint64(m.base), m.people)
 				fields := map[string]any(nil)
-				var listed func(int) bool
+				var gone func(int) bool
 				if m.talent {
 					// Every change is a day old or less and already made.
 					d = sandbox.Dataset{Seed: 41 + uint64(m.base), Size: m.people, Step: time.Minute}.AnchoredAt(time.Now().Add(-24 * time.Hour))
 					fields = map[string]any{"searchType": connector.SearchTalentPool, "searchParams": map[string]any{"daysSinceLastChange": 30}}
-					// The change log reports some candidates removed: they are not contacts.
-					listed = func(i int) bool {
+					// The change log reports some candidates removed: they
+					// are erased, not imported.
+					gone = func(i int) bool {
 						switch zvoovefake.EntryStatus(i) {
 						case zvoovefake.StatusDeleted, zvoovefake.StatusAnonymized, zvoovefake.StatusRemoved:
-							return false
+							return true
 						}
-						return true
+						return false
 					}
 				}
 				d.Groups = m.officeNo
@@ -118,7 +119,7 @@ func TestSyncZvoovePaging(t *testing.T) {
 					t.Fatalf("availableReferences listed %v, want every office once: %v", refs, offices)
 				}
 
-				recs := syncModel{d: d, to: d.Size, listed: listed}.records()
+				recs := syncModel{d: d, to: d.Size, gone: gone}.records()
 				run := f.waitRun(t, f.testSync(t, f.trig).ID)
 				if run.Status != "SUCCEEDED" || run.Fetched != len(recs) {
 					t.Fatalf("ended %s, want SUCCEEDED fetching all %d candidates", run, len(recs))

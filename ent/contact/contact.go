@@ -45,6 +45,10 @@ const (
 	FieldScreeningDecision = "screening_decision"
 	// FieldScreeningReason holds the string denoting the screening_reason field in the database.
 	FieldScreeningReason = "screening_reason"
+	// FieldErasedAt holds the string denoting the erased_at field in the database.
+	FieldErasedAt = "erased_at"
+	// FieldErasureReason holds the string denoting the erasure_reason field in the database.
+	FieldErasureReason = "erasure_reason"
 	// EdgeCampaign holds the string denoting the campaign edge name in mutations.
 	EdgeCampaign = "campaign"
 	// EdgeTrigger holds the string denoting the trigger edge name in mutations.
@@ -92,6 +96,8 @@ var Columns = []string{
 	FieldAttributes,
 	FieldScreeningDecision,
 	FieldScreeningReason,
+	FieldErasedAt,
+	FieldErasureReason,
 }
 
 // ValidColumn reports if the column name is valid (part of the table columns).
@@ -204,6 +210,16 @@ func ByScreeningDecision(opts ...sql.OrderTermOption) OrderOption {
 // ByScreeningReason orders the results by the screening_reason field.
 func ByScreeningReason(opts ...sql.OrderTermOption) OrderOption {
 	return sql.OrderByField(FieldScreeningReason, opts...).ToFunc()
+}
+
+// ByErasedAt orders the results by the erased_at field.
+func ByErasedAt(opts ...sql.OrderTermOption) OrderOption {
+	return sql.OrderByField(FieldErasedAt, opts...).ToFunc()
+}
+
+// ByErasureReason orders the results by the erasure_reason field.
+func ByErasureReason(opts ...sql.OrderTermOption) OrderOption {
+	return sql.OrderByField(FieldErasureReason, opts...).ToFunc()
 }
 
 // ByCampaignField orders the results by campaign field.

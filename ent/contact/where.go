@@ -112,6 +112,16 @@ func ScreeningReason(v string) predicate.Contact {
 	return predicate.Contact(sql.FieldEQ(FieldScreeningReason, v))
 }
 
+// ErasedAt applies equality check predicate on the "erased_at" field. It's identical to ErasedAtEQ.
+func ErasedAt(v time.Time) predicate.Contact {
+	return predicate.Contact(sql.FieldEQ(FieldErasedAt, v))
+}
+
+// ErasureReason applies equality check predicate on the "erasure_reason" field. It's identical to ErasureReasonEQ.
+func ErasureReason(v string) predicate.Contact {
+	return predicate.Contact(sql.FieldEQ(FieldErasureReason, v))
+}
+
 // OrganizationIDEQ applies the EQ predicate on the "organization_id" field.
 func OrganizationIDEQ(v pulid.ID) predicate.Contact {
 	return predicate.Contact(sql.FieldEQ(FieldOrganizationID, v))
@@ -905,6 +915,131 @@ func ScreeningReasonEqualFold(v string) predicate.Contact {
 // ScreeningReasonContainsFold applies the ContainsFold predicate on the "screening_reason" field.
 func ScreeningReasonContainsFold(v string) predicate.Contact {
 	return predicate.Contact(sql.FieldContainsFold(FieldScreeningReason, v))
+}
+
+// ErasedAtEQ applies the EQ predicate on the "erased_at" field.
+func ErasedAtEQ(v time.Time) predicate.Contact {
+	return predicate.Contact(sql.FieldEQ(FieldErasedAt, v))
+}
+
+// ErasedAtNEQ applies the NEQ predicate on the "erased_at" field.
+func ErasedAtNEQ(v time.Time) predicate.Contact {
+	return predicate.Contact(sql.FieldNEQ(FieldErasedAt, v))
+}
+
+// ErasedAtIn applies the In predicate on the "erased_at" field.
+func ErasedAtIn(vs ...time.Time) predicate.Contact {
+	return predicate.Contact(sql.FieldIn(FieldErasedAt, vs...))
+}
+
+// ErasedAtNotIn applies the NotIn predicate on the "erased_at" field.
+func ErasedAtNotIn(vs ...time.Time) predicate.Contact {
+	return predicate.Contact(sql.FieldNotIn(FieldErasedAt, vs...))
+}
+
+// ErasedAtGT applies the GT predicate on the "erased_at" field.
+func ErasedAtGT(v time.Time) predicate.Contact {
+	return predicate.Contact(sql.FieldGT(FieldErasedAt, v))
+}
+
+// ErasedAtGTE applies the GTE predicate on the "erased_at" field.
+func ErasedAtGTE(v time.Time) predicate.Contact {
+	return predicate.Contact(sql.FieldGTE(FieldErasedAt, v))
+}
+
+// ErasedAtLT applies the LT predicate on the "erased_at" field.
+func ErasedAtLT(v time.Time) predicate.Contact {
+	return predicate.Contact(sql.FieldLT(FieldErasedAt, v))
+}
+
+// ErasedAtLTE applies the LTE predicate on the "erased_at" field.
+func ErasedAtLTE(v time.Time) predicate.Contact {
+	return predicate.Contact(sql.FieldLTE(FieldErasedAt, v))
+}
+
+// ErasedAtIsNil applies the IsNil predicate on the "erased_at" field.
+func ErasedAtIsNil() predicate.Contact {
+	return predicate.Contact(sql.FieldIsNull(FieldErasedAt))
+}
+
+// ErasedAtNotNil applies the NotNil predicate on the "erased_at" field.
+func ErasedAtNotNil() predicate.Contact {
+	return predicate.Contact(sql.FieldNotNull(FieldErasedAt))
+}
+
+// ErasureReasonEQ applies the EQ predicate on the "erasure_reason" field.
+func ErasureReasonEQ(v string) predicate.Contact {
+	return predicate.Contact(sql.FieldEQ(FieldErasureReason, v))
+}
+
+// ErasureReasonNEQ applies the NEQ predicate on the "erasure_reason" field.
+func ErasureReasonNEQ(v string) predicate.Contact {
+	return predicate.Contact(sql.FieldNEQ(FieldErasureReason, v))
+}
+
+// ErasureReasonIn applies the In predicate on the "erasure_reason" field.
+func ErasureReasonIn(vs ...string) predicate.Contact {
+	return predicate.Contact(sql.FieldIn(FieldErasureReason, vs...))
+}
+
+// ErasureReasonNotIn applies the NotIn predicate on the "erasure_reason" field.
+func ErasureReasonNotIn(vs ...string) predicate.Contact {
+	return predicate.Contact(sql.FieldNotIn(FieldErasureReason, vs...))
+}
+
+// ErasureReasonGT applies the GT predicate on the "erasure_reason" field.
+func ErasureReasonGT(v string) predicate.Contact {
+	return predicate.Contact(sql.FieldGT(FieldErasureReason, v))
+}
+
+// ErasureReasonGTE applies the GTE predicate on the "erasure_reason" field.
+func ErasureReasonGTE(v string) predicate.Contact {
+	return predicate.Contact(sql.FieldGTE(FieldErasureReason, v))
+}
+
+// ErasureReasonLT applies the LT predicate on the "erasure_reason" field.
+func ErasureReasonLT(v string) predicate.Contact {
+	return predicate.Contact(sql.FieldLT(FieldErasureReason, v))
+}
+
+// ErasureReasonLTE applies the LTE predicate on the "erasure_reason" field.
+func ErasureReasonLTE(v string) predicate.Contact {
+	return predicate.Contact(sql.FieldLTE(FieldErasureReason, v))
+}
+
+// ErasureReasonContains applies the Contains predicate on the "erasure_reason" field.
+func ErasureReasonContains(v string) predicate.Contact {
+	return predicate.Contact(sql.FieldContains(FieldErasureReason, v))
+}
+
+// ErasureReasonHasPrefix applies the HasPrefix predicate on the "erasure_reason" field.
+func ErasureReasonHasPrefix(v string) predicate.Contact {
+	return predicate.Contact(sql.FieldHasPrefix(FieldErasureReason, v))
+}
+
+// ErasureReasonHasSuffix applies the HasSuffix predicate on the "erasure_reason" field.
+func ErasureReasonHasSuffix(v string) predicate.Contact {
+	return predicate.Contact(sql.FieldHasSuffix(FieldErasureReason, v))
+}
+
+// ErasureReasonIsNil applies the IsNil predicate on the "erasure_reason" field.
+func ErasureReasonIsNil() predicate.Contact {
+	return predicate.Contact(sql.FieldIsNull(FieldErasureReason))
+}
+
+// ErasureReasonNotNil applies the NotNil predicate on the "erasure_reason" field.
+func ErasureReasonNotNil() predicate.Contact {
+	return predicate.Contact(sql.FieldNotNull(FieldErasureReason))
+}
+
+// ErasureReasonEqualFold applies the EqualFold predicate on the "erasure_reason" field.
+func ErasureReasonEqualFold(v string) predicate.Contact {
+	return predicate.Contact(sql.FieldEqualFold(FieldErasureReason, v))
+}
+
+// ErasureReasonContainsFold applies the ContainsFold predicate on the "erasure_reason" field.
+func ErasureReasonContainsFold(v string) predicate.Contact {
+	return predicate.Contact(sql.FieldContainsFold(FieldErasureReason, v))
 }
 
 // HasCampaign applies the HasEdge predicate on the "campaign" edge.

@@ -141,6 +141,8 @@ var (
 		{Name: "attributes", Type: field.TypeJSON},
 		{Name: "screening_decision", Type: field.TypeEnum, Nullable: true, Enums: []string{"MATCH", "NO_MATCH", "UNSURE"}},
 		{Name: "screening_reason", Type: field.TypeString, Nullable: true, Size: 2147483647},
+		{Name: "erased_at", Type: field.TypeTime, Nullable: true},
+		{Name: "erasure_reason", Type: field.TypeString, Nullable: true},
 		{Name: "campaign_id", Type: field.TypeString},
 		{Name: "trigger_id", Type: field.TypeString, Nullable: true},
 	}
@@ -152,37 +154,61 @@ var (
 		ForeignKeys: []*schema.ForeignKey{
 			{
 				Symbol:     "contacts_campaigns_contacts",
-				Columns:    []*schema.Column{ContactsColumns[12]},
+				Columns:    []*schema.Column{ContactsColumns[14]},
 				RefColumns: []*schema.Column{CampaignsColumns[0]},
 				OnDelete:   schema.Cascade,
 			},
 			{
 				Symbol:     "contacts_triggers_contacts",
-				Columns:    []*schema.Column{ContactsColumns[13]},
+				Columns:    []*schema.Column{ContactsColumns[15]},
 				RefColumns: []*schema.Column{TriggersColumns[0]},
 				OnDelete:   schema.SetNull,
 			},
 		},
 		Indexes: []*schema.Index{
 			{
-				Name:    "contact_campaign_id_phone_e164",
+				Name:    "contact_campaign_id_phone_e164_live",
 				Unique:  true,
-				Columns: []*schema.Column{ContactsColumns[12], ContactsColumns[3]},
+				Columns: []*schema.Column{ContactsColumns[14], ContactsColumns[3]},
+				Annotation: &entsql.IndexAnnotation{
+					Where: "erased_at IS NULL",
+				},
 			},
 			{
 				Name:    "contact_campaign_id_id",
 				Unique:  false,
-				Columns: []*schema.Column{ContactsColumns[12], ContactsColumns[0]},
+				Columns: []*schema.Column{ContactsColumns[14], ContactsColumns[0]},
 			},
 			{
 				Name:    "contact_campaign_id_external_id",
 				Unique:  false,
-				Columns: []*schema.Column{ContactsColumns[12], ContactsColumns[8]},
+				Columns: []*schema.Column{ContactsColumns[14], ContactsColumns[8]},
 			},
 			{
 				Name:    "contact_trigger_id",
 				Unique:  false,
-				Columns: []*schema.Column{ContactsColumns[13]},
+				Columns: []*schema.Column{ContactsColumns[15]},
+			},
+		},
+	}
+	// ErasuresColumns holds the columns for the "erasures" table.
+	ErasuresColumns = []*schema.Column{
+		{Name: "id", Type: field.TypeString},
+		{Name: "organization_id", Type: field.TypeString},
+		{Name: "created_at", Type: field.TypeTime},
+		{Name: "ref", Type: field.TypeString, Size: 64},
+		{Name: "reason", Type: field.TypeString, Default: ""},
+	}
+	// ErasuresTable holds the schema information for the "erasures" table.
+	ErasuresTable = &schema.Table{
+		Name:       "erasures",
+		Columns:    ErasuresColumns,
+		PrimaryKey: []*schema.Column{ErasuresColumns[0]},
+		Indexes: []*schema.Index{
+			{
+				Name:    "erasure_organization_id_ref",
+				Unique:  true,
+				Columns: []*schema.Column{ErasuresColumns[1], ErasuresColumns[3]},
 			},
 		},
 	}
@@ -192,7 +218,7 @@ var (
 		{Name: "organization_id", Type: field.TypeString},
 		{Name: "created_at", Type: field.TypeTime},
 		{Name: "external_id", Type: field.TypeString},
-		{Name: "code", Type: field.TypeEnum, Enums: []string{"MISSING_PHONE", "INVALID_PHONE", "DUPLICATE", "FILTERED_OUT", "INVALID_RECORD", "SCREENED_OUT"}},
+		{Name: "code", Type: field.TypeEnum, Enums: []string{"MISSING_PHONE", "INVALID_PHONE", "DUPLICATE", "FILTERED_OUT", "INVALID_RECORD", "SCREENED_OUT", "ERASED"}},
 		{Name: "message", Type: field.TypeString, Size: 2147483647},
 		{Name: "raw_phone", Type: field.TypeString, Nullable: true},
 		{Name: "run_id", Type: field.TypeString},
@@ -262,7 +288,7 @@ var (
 		{Name: "organization_id", Type: field.TypeString},
 		{Name: "created_at", Type: field.TypeTime},
 		{Name: "updated_at", Type: field.TypeTime},
-		{Name: "status", Type: field.TypeEnum, Enums: []string{"PENDING", "DELIVERED", "RETRYING", "DEAD"}, Default: "PENDING"},
+		{Name: "status", Type: field.TypeEnum, Enums: []string{"PENDING", "DELIVERED", "RETRYING", "DEAD", "CANCELLED"}, Default: "PENDING"},
 		{Name: "mapped_status", Type: field.TypeString, Nullable: true},
 		{Name: "attempts", Type: field.TypeInt, Default: 0},
 		{Name: "last_error", Type: field.TypeString, Nullable: true, Size: 2147483647},
@@ -407,6 +433,7 @@ var (
 		{Name: "screened_out", Type: field.TypeInt, Default: 0},
 		{Name: "unsure", Type: field.TypeInt, Default: 0},
 		{Name: "screening_tokens", Type: field.TypeInt, Default: 0},
+		{Name: "erased", Type: field.TypeInt, Default: 0},
 		{Name: "total", Type: field.TypeInt, Nullable: true},
 		{Name: "error", Type: field.TypeString, Nullable: true, Size: 2147483647},
 		{Name: "cursor", Type: field.TypeString, Size: 2147483647, Default: ""},
@@ -426,7 +453,7 @@ var (
 		ForeignKeys: []*schema.ForeignKey{
 			{
 				Symbol:     "sync_runs_triggers_sync_runs",
-				Columns:    []*schema.Column{SyncRunsColumns[27]},
+				Columns:    []*schema.Column{SyncRunsColumns[28]},
 				RefColumns: []*schema.Column{TriggersColumns[0]},
 				OnDelete:   schema.Cascade,
 			},
@@ -435,7 +462,7 @@ var (
 			{
 				Name:    "syncrun_trigger_id_id",
 				Unique:  false,
-				Columns: []*schema.Column{SyncRunsColumns[27], SyncRunsColumns[0]},
+				Columns: []*schema.Column{SyncRunsColumns[28], SyncRunsColumns[0]},
 			},
 			{
 				Name:    "syncrun_status",
@@ -445,7 +472,7 @@ var (
 			{
 				Name:    "sync_run_one_active_per_trigger",
 				Unique:  true,
-				Columns: []*schema.Column{SyncRunsColumns[27]},
+				Columns: []*schema.Column{SyncRunsColumns[28]},
 				Annotation: &entsql.IndexAnnotation{
 					Where: "status = 'QUEUED' OR status = 'RUNNING'",
 				},
@@ -531,6 +558,7 @@ var (
 		CallResultsTable,
 		CampaignsTable,
 		ContactsTable,
+		ErasuresTable,
 		ImportIssuesTable,
 		IntegrationsTable,
 		OrganizationsTable,

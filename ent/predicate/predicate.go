@@ -21,6 +21,9 @@ type Campaign func(*sql.Selector)
 // Contact is the predicate function for contact builders.
 type Contact func(*sql.Selector)
 
+// Erasure is the predicate function for erasure builders.
+type Erasure func(*sql.Selector)
+
 // ImportIssue is the predicate function for importissue builders.
 type ImportIssue func(*sql.Selector)
 

@@ -123,6 +123,7 @@ const (
 	StatusDELIVERED Status = "DELIVERED"
 	StatusRETRYING  Status = "RETRYING"
 	StatusDEAD      Status = "DEAD"
+	StatusCANCELLED Status = "CANCELLED"
 )
 
 func (s Status) String() string {
@@ -132,7 +133,7 @@ func (s Status) String() string {
 // StatusValidator is a validator for the "status" field enum values. It is called by the builders before save.
 func StatusValidator(s Status) error {
 	switch s {
-	case StatusPENDING, StatusDELIVERED, StatusRETRYING, StatusDEAD:
+	case StatusPENDING, StatusDELIVERED, StatusRETRYING, StatusDEAD, StatusCANCELLED:
 		return nil
 	default:
 		return fmt.Errorf("pushback: invalid enum value for status field: %q", s)

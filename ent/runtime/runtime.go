@@ -10,6 +10,7 @@ import (
 	"github.com/intake/intake/ent/callresult"
 	"github.com/intake/intake/ent/campaign"
 	"github.com/intake/intake/ent/contact"
+	"github.com/intake/intake/ent/erasure"
 	"github.com/intake/intake/ent/importissue"
 	"github.com/intake/intake/ent/integration"
 	"github.com/intake/intake/ent/organization"
@@ -248,6 +249,53 @@ func init() {
 	contactDescID := contactMixinFields0[0].Descriptor()
 	// contact.DefaultID holds the default value on creation for the id field.
 	contact.DefaultID = contactDescID.Default.(func() pulid.ID)
+	erasureMixin := schema.Erasure{}.Mixin()
+	erasureMixinHooks1 := erasureMixin[1].Hooks()
+	erasure.Hooks[0] = erasureMixinHooks1[0]
+	erasureMixinInters1 := erasureMixin[1].Interceptors()
+	erasure.Interceptors[0] = erasureMixinInters1[0]
+	erasureMixinFields0 := erasureMixin[0].Fields()
+	_ = erasureMixinFields0
+	erasureMixinFields1 := erasureMixin[1].Fields()
+	_ = erasureMixinFields1
+	erasureMixinFields2 := erasureMixin[2].Fields()
+	_ = erasureMixinFields2
+	erasureFields := schema.Erasure{}.Fields()
+	_ = erasureFields
+	// erasureDescOrganizationID is the schema descriptor for organization_id field.
+	erasureDescOrganizationID := erasureMixinFields1[0].Descriptor()
+	// erasure.OrganizationIDValidator is a validator for the "organization_id" field. It is called by the builders before save.
+	erasure.OrganizationIDValidator = erasureDescOrganizationID.Validators[0].(func(string) error)
+	// erasureDescCreatedAt is the schema descriptor for created_at field.
+	erasureDescCreatedAt := erasureMixinFields2[0].Descriptor()
+	// erasure.DefaultCreatedAt holds the default value on creation for the created_at field.
+	erasure.DefaultCreatedAt = erasureDescCreatedAt.Default.(func() time.Time)
+	// erasureDescRef is the schema descriptor for ref field.
+	erasureDescRef := erasureFields[0].Descriptor()
+	// erasure.RefValidator is a validator for the "ref" field. It is called by the builders before save.
+	erasure.RefValidator = func() func(string) error {
+		validators := erasureDescRef.Validators
+		fns := [...]func(string) error{
+			validators[0].(func(string) error),
+			validators[1].(func(string) error),
+		}
+		return func(ref string) error {
+			for _, fn := range fns {
+				if err := fn(ref); err != nil {
+					return err
+				}
+			}
+			return nil
+		}
+	}()
+	// erasureDescReason is the schema descriptor for reason field.
+	erasureDescReason := erasureFields[1].Descriptor()
+	// erasure.DefaultReason holds the default value on creation for the reason field.
+	erasure.DefaultReason = erasureDescReason.Default.(string)
+	// erasureDescID is the schema descriptor for id field.
+	erasureDescID := erasureMixinFields0[0].Descriptor()
+	// erasure.DefaultID holds the default value on creation for the id field.
+	erasure.DefaultID = erasureDescID.Default.(func() pulid.ID)
 	importissueMixin := schema.ImportIssue{}.Mixin()
 	importissueMixinHooks1 := importissueMixin[1].Hooks()
 	importissue.Hooks[0] = importissueMixinHooks1[0]
@@ -604,8 +652,12 @@ func init() {
 	syncrunDescScreeningTokens := syncrunFields[14].Descriptor()
 	// syncrun.DefaultScreeningTokens holds the default value on creation for the screening_tokens field.
 	syncrun.DefaultScreeningTokens = syncrunDescScreeningTokens.Default.(int)
+	// syncrunDescErased is the schema descriptor for erased field.
+	syncrunDescErased := syncrunFields[15].Descriptor()
+	// syncrun.DefaultErased holds the default value on creation for the erased field.
+	syncrun.DefaultErased = syncrunDescErased.Default.(int)
 	// syncrunDescCursor is the schema descriptor for cursor field.
-	syncrunDescCursor := syncrunFields[17].Descriptor()
+	syncrunDescCursor := syncrunFields[18].Descriptor()
 	// syncrun.DefaultCursor holds the default value on creation for the cursor field.
 	syncrun.DefaultCursor = syncrunDescCursor.Default.(string)
 	// syncrunDescID is the schema descriptor for id field.

@@ -57,6 +57,8 @@ const (
 	FieldUnsure = "unsure"
 	// FieldScreeningTokens holds the string denoting the screening_tokens field in the database.
 	FieldScreeningTokens = "screening_tokens"
+	// FieldErased holds the string denoting the erased field in the database.
+	FieldErased = "erased"
 	// FieldTotal holds the string denoting the total field in the database.
 	FieldTotal = "total"
 	// FieldError holds the string denoting the error field in the database.
@@ -118,6 +120,7 @@ var Columns = []string{
 	FieldScreenedOut,
 	FieldUnsure,
 	FieldScreeningTokens,
+	FieldErased,
 	FieldTotal,
 	FieldError,
 	FieldCursor,
@@ -175,6 +178,8 @@ var (
 	DefaultUnsure int
 	// DefaultScreeningTokens holds the default value on creation for the "screening_tokens" field.
 	DefaultScreeningTokens int
+	// DefaultErased holds the default value on creation for the "erased" field.
+	DefaultErased int
 	// DefaultCursor holds the default value on creation for the "cursor" field.
 	DefaultCursor string
 	// DefaultID holds the default value on creation for the "id" field.
@@ -343,6 +348,11 @@ func ByUnsure(opts ...sql.OrderTermOption) OrderOption {
 // ByScreeningTokens orders the results by the screening_tokens field.
 func ByScreeningTokens(opts ...sql.OrderTermOption) OrderOption {
 	return sql.OrderByField(FieldScreeningTokens, opts...).ToFunc()
+}
+
+// ByErased orders the results by the erased field.
+func ByErased(opts ...sql.OrderTermOption) OrderOption {
+	return sql.OrderByField(FieldErased, opts...).ToFunc()
 }
 
 // ByTotal orders the results by the total field.

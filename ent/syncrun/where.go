@@ -137,6 +137,11 @@ func ScreeningTokens(v int) predicate.SyncRun {
 	return predicate.SyncRun(sql.FieldEQ(FieldScreeningTokens, v))
 }
 
+// Erased applies equality check predicate on the "erased" field. It's identical to ErasedEQ.
+func Erased(v int) predicate.SyncRun {
+	return predicate.SyncRun(sql.FieldEQ(FieldErased, v))
+}
+
 // Total applies equality check predicate on the "total" field. It's identical to TotalEQ.
 func Total(v int) predicate.SyncRun {
 	return predicate.SyncRun(sql.FieldEQ(FieldTotal, v))
@@ -935,6 +940,46 @@ func ScreeningTokensLT(v int) predicate.SyncRun {
 // ScreeningTokensLTE applies the LTE predicate on the "screening_tokens" field.
 func ScreeningTokensLTE(v int) predicate.SyncRun {
 	return predicate.SyncRun(sql.FieldLTE(FieldScreeningTokens, v))
+}
+
+// ErasedEQ applies the EQ predicate on the "erased" field.
+func ErasedEQ(v int) predicate.SyncRun {
+	return predicate.SyncRun(sql.FieldEQ(FieldErased, v))
+}
+
+// ErasedNEQ applies the NEQ predicate on the "erased" field.
+func ErasedNEQ(v int) predicate.SyncRun {
+	return predicate.SyncRun(sql.FieldNEQ(FieldErased, v))
+}
+
+// ErasedIn applies the In predicate on the "erased" field.
+func ErasedIn(vs ...int) predicate.SyncRun {
+	return predicate.SyncRun(sql.FieldIn(FieldErased, vs...))
+}
+
+// ErasedNotIn applies the NotIn predicate on the "erased" field.
+func ErasedNotIn(vs ...int) predicate.SyncRun {
+	return predicate.SyncRun(sql.FieldNotIn(FieldErased, vs...))
+}
+
+// ErasedGT applies the GT predicate on the "erased" field.
+func ErasedGT(v int) predicate.SyncRun {
+	return predicate.SyncRun(sql.FieldGT(FieldErased, v))
+}
+
+// ErasedGTE applies the GTE predicate on the "erased" field.
+func ErasedGTE(v int) predicate.SyncRun {
+	return predicate.SyncRun(sql.FieldGTE(FieldErased, v))
+}
+
+// ErasedLT applies the LT predicate on the "erased" field.
+func ErasedLT(v int) predicate.SyncRun {
+	return predicate.SyncRun(sql.FieldLT(FieldErased, v))
+}
+
+// ErasedLTE applies the LTE predicate on the "erased" field.
+func ErasedLTE(v int) predicate.SyncRun {
+	return predicate.SyncRun(sql.FieldLTE(FieldErased, v))
 }
 
 // TotalEQ applies the EQ predicate on the "total" field.

@@ -87,6 +87,18 @@ type CreateAPIKeyPayload struct {
 	APIKey *ent.APIKey `json:"apiKey"`
 }
 
+// What an erasure removed. Erased contacts stay, with their IDs, campaign and times only.
+type ErasureResult struct {
+	// The contacts erased now (none when they were erased before).
+	Contacts []pulid.ID `json:"contacts"`
+	// Call results of those contacts whose transcripts and answers were removed.
+	CallResults int `json:"callResults"`
+	// Pushbacks of those call results that had not been delivered: now CANCELLED.
+	PushbacksCancelled int `json:"pushbacksCancelled"`
+	// Import issues of the person's records, or naming their number, deleted.
+	ImportIssuesDeleted int `json:"importIssuesDeleted"`
+}
+
 // A reference found in the external system by availableReferences.
 type ReferenceOption struct {
 	// The reference's ID in the external system.

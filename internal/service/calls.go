@@ -131,16 +131,32 @@ func (s *Service) pushbackTarget(ctx context.Context, tx *sql.Tx, contactID puli
 	if v == nil {
 		return t, errors.New("recording a call result: the request has no organization")
 	}
+	// The contact's row is locked first (PostgreSQL): an erasure of it
+	// either commits before, and the call is refused, or waits for this
+	// transaction and then erases the call result too.
+	lock := ""
+	if s.store.Dialect == dialect.Postgres {
+		lock = " FOR UPDATE"
+	}
+	var erased bool
+	err := tx.QueryRowContext(ctx, `SELECT erased_at IS NOT NULL FROM contacts WHERE id = `+s.ph(1)+` AND organization_id = `+s.ph(2)+lock,
+		contactID, v.OrgID).Scan(&erased)
+	if errors.Is(err, sql.ErrNoRows) {
+		return t, notFound("input.contactID", "contact")
+	}
+	if err != nil {
+		return t, fmt.Errorf("reading the contact: %w", err)
+	}
+	if erased {
+		return t, invalid("input.contactID", "the contact was erased: no call result can be recorded for it")
+	}
 	var trig, success, partial, failure, notAnswered sql.NullString
-	err := tx.QueryRowContext(ctx, `SELECT ct.campaign_id, t.id, m.success, m.partial, m.failure, m.not_answered
+	err = tx.QueryRowContext(ctx, `SELECT ct.campaign_id, t.id, m.success, m.partial, m.failure, m.not_answered
 	FROM contacts ct
 	LEFT JOIN triggers t ON t.campaign_id = ct.campaign_id AND t.pushback_enabled
 	LEFT JOIN status_mappings m ON m.trigger_id = t.id
 	WHERE ct.id = `+s.ph(1)+` AND ct.organization_id = `+s.ph(2), contactID, v.OrgID).
 		Scan(&t.campaignID, &trig, &success, &partial, &failure, &notAnswered)
-	if errors.Is(err, sql.ErrNoRows) {
-		return t, notFound("input.contactID", "contact")
-	}
 	if err != nil {
 		return t, fmt.Errorf("finding the contact's pushback trigger: %w", err)
 	}

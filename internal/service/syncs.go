@@ -5,6 +5,8 @@ import (
 	"database/sql"
 	"errors"
 	"log/slog"
+	"maps"
+	"slices"
 	"time"
 
 	"github.com/intake/intake/ent"
@@ -37,6 +39,10 @@ type Jobs interface {
 	// PreviewScreening judges a sample of conn's records for req against
 	// description, importing nothing.
 	PreviewScreening(ctx context.Context, conn connector.Connector, orgID pulid.ID, req connector.FetchRequest, description string, sample int) (engine.Preview, error)
+	// EraseTx erases people in the caller's transaction; Announce tells
+	// subscribers after the commit.
+	EraseTx(ctx context.Context, tx *sql.Tx, r engine.EraseRequest) (engine.Erased, error)
+	Announce(ctx context.Context, er engine.Erased)
 }
 
 // TriggerScreening is whether t's description decides which of its
@@ -162,6 +168,26 @@ func (s *Service) CancelSyncRun(ctx context.Context, id pulid.ID) (*ent.SyncRun,
 // read for.
 func (s *Service) HandleWebhook(ctx context.Context, in *ent.Integration, events []connector.WebhookEvent) error {
 	ctx = viewer.ForOrg(ctx, in.OrganizationID)
+	gone := map[string][]string{} // event type -> external IDs
+	rest := events[:0:0]
+	for _, ev := range events {
+		if ev.Gone && ev.ExternalID != "" {
+			gone[ev.Type] = append(gone[ev.Type], ev.ExternalID)
+			continue
+		}
+		rest = append(rest, ev)
+	}
+	for _, typ := range slices.Sorted(maps.Keys(gone)) {
+		done, err := s.EraseFromSource(ctx, in, gone[typ], string(in.Provider)+" "+typ)
+		if err != nil {
+			return err
+		}
+		s.auditErasure(ctx, in, typ, done)
+	}
+	if len(rest) == 0 {
+		return nil
+	}
+	events = rest
 	ids, err := s.db.Trigger.Query().
 		Where(trigger.IntegrationID(in.ID), trigger.Enabled(true)).
 		IDs(ctx)
@@ -183,6 +209,20 @@ func (s *Service) HandleWebhook(ctx context.Context, in *ent.Integration, events
 	s.log.InfoContext(ctx, "webhook started syncs", slog.String("integration", string(in.ID)),
 		slog.Int("events", len(events)), slog.Int("triggers", len(ids)))
 	return nil
+}
+
+// auditErasure records an erasure a webhook made: the contacts erased, by
+// their IDs only.
+func (s *Service) auditErasure(ctx context.Context, in *ent.Integration, typ string, done Erasure) {
+	rec := AuditRecord{
+		OrgID: in.OrganizationID, Actor: schematype.ActorWebhook, ActorName: string(in.Provider),
+		Operation: "webhookErasure", TargetID: in.ID, Related: done.Contacts, Fields: []string{typ}, Outcome: AuditOK,
+	}
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+	defer cancel()
+	if err := s.RecordAudit(ctx, rec); err != nil {
+		s.log.ErrorContext(ctx, "recording a webhook erasure in the audit trail", slog.String("integration", string(in.ID)), slog.Any("err", err))
+	}
 }
 
 // auditWebhookSync records that a verified webhook started a sync of a

@@ -143,11 +143,14 @@ const (
 	// not fit the trigger's description (or could not tell, and the
 	// trigger imports only matches).
 	IssueScreenedOut ImportIssueCode = "SCREENED_OUT"
+	// IssueErased: the person is erased: the external system reports them
+	// deleted or anonymised, or they were erased in Intake before.
+	IssueErased ImportIssueCode = "ERASED"
 )
 
 // Values lists the issue codes in the order of the column declaration.
 func (ImportIssueCode) Values() []string {
-	return values(IssueMissingPhone, IssueInvalidPhone, IssueDuplicate, IssueFilteredOut, IssueInvalidRecord, IssueScreenedOut)
+	return values(IssueMissingPhone, IssueInvalidPhone, IssueDuplicate, IssueFilteredOut, IssueInvalidRecord, IssueScreenedOut, IssueErased)
 }
 
 // Descriptions describes each issue code in the API reference.
@@ -159,6 +162,7 @@ func (ImportIssueCode) Descriptions() map[string]string {
 		string(IssueFilteredOut):   "The record belongs to none of the trigger's references. Counted in SyncRun.filteredOut.",
 		string(IssueInvalidRecord): "The connector could not read the record completely. Counted in SyncRun.failed.",
 		string(IssueScreenedOut):   "The screening model judged that the record does not fit the trigger's description (NO_MATCH), or could not tell (UNSURE) and the trigger has importUnsure off; the message gives the decision and the model's reason. Counted in SyncRun.screenedOut.",
+		string(IssueErased):        "The person is erased: the external system reports them deleted or anonymised (their contact, if any, is erased now), or they were erased in Intake before (eraseContact, erasePerson, an earlier report). Nothing of the record is kept: the issue has no external ID and no number. Counted in SyncRun.erased.",
 	}
 }
 

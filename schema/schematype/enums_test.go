@@ -24,7 +24,7 @@ func TestEnums(t *testing.T) {
 			marshalGQL[ReferenceKind], unmarshalGQL[ReferenceKind]},
 		{"CallOutcome", CallOutcome("").Values(), []string{"SUCCESS", "PARTIAL", "FAILURE", "NOT_ANSWERED"},
 			marshalGQL[CallOutcome], unmarshalGQL[CallOutcome]},
-		{"ImportIssueCode", ImportIssueCode("").Values(), []string{"MISSING_PHONE", "INVALID_PHONE", "DUPLICATE", "FILTERED_OUT", "INVALID_RECORD", "SCREENED_OUT"},
+		{"ImportIssueCode", ImportIssueCode("").Values(), []string{"MISSING_PHONE", "INVALID_PHONE", "DUPLICATE", "FILTERED_OUT", "INVALID_RECORD", "SCREENED_OUT", "ERASED"},
 			marshalGQL[ImportIssueCode], unmarshalGQL[ImportIssueCode]},
 		{"SearchFieldType", SearchFieldType("").Values(), []string{"INT", "STRING", "BOOLEAN"},
 			marshalGQL[SearchFieldType], unmarshalGQL[SearchFieldType]},

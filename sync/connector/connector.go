@@ -207,6 +207,11 @@ type Record struct {
 	// Problem is non-empty when the record could not be read completely; the
 	// record then becomes an INVALID_RECORD import issue.
 	Problem string
+	// Gone is non-empty when the external system reports the person
+	// deleted or anonymised (e.g. zvoove's change-log status "Anonymized"):
+	// the person is erased wherever Intake holds them, and the record
+	// becomes an ERASED import issue. Only ExternalID needs to be set.
+	Gone string
 }
 
 // The fit attributes: the keys of Record.Attributes that describe whether
@@ -293,6 +298,10 @@ type WebhookEvent struct {
 	Type       string // e.g. "application.created", "contact.creation"
 	ExternalID string // the object the event is about
 	OccurredAt time.Time
+	// Gone: the event reports the person ExternalID deleted or to be
+	// erased (HubSpot's contact.deletion, contact.privacyDeletion): Intake
+	// erases them instead of syncing.
+	Gone bool
 }
 
 // MaxWebhookAge is how old a signed webhook may be before it is refused.

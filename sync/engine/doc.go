@@ -23,8 +23,9 @@
 // INVALID_PHONE, FILTERED_OUT (none of the trigger's references), DUPLICATE
 // (same E.164 number earlier in the page or already in the campaign, named in
 // the message), SCREENED_OUT (the screening model judged it does not fit the
-// trigger's description). The counters always add up: fetched = imported +
-// duplicates + invalidPhone + filteredOut + failed + screenedOut.
+// trigger's description), ERASED (the person is erased: erase.go). The
+// counters always add up: fetched = imported + duplicates + invalidPhone +
+// filteredOut + failed + screenedOut + erased.
 //
 // # Screening
 //

@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"iter"
+	"maps"
 	"slices"
 	"strings"
 	"sync"
@@ -31,10 +32,13 @@ type importer struct {
 	orgID      pulid.ID
 	campaignID pulid.ID
 	triggerID  pulid.ID
-	region     string
-	refs       map[string]bool // the trigger's reference IDs; empty: no filter
-	cursor     string          // the checkpoint after the last imported page
-	fetched    int             // records fetched by this worker
+	integID    pulid.ID
+	// providerName names the external system in erasure reasons.
+	providerName string
+	region       string
+	refs         map[string]bool // the trigger's reference IDs; empty: no filter
+	cursor       string          // the checkpoint after the last imported page
+	fetched      int             // records fetched by this worker
 	// importUnsure: candidates the screening model could not judge
 	// (UNSURE) are imported.
 	importUnsure bool
@@ -46,9 +50,12 @@ type importer struct {
 
 func newImporter(e *Engine, run *ent.SyncRun, t *ent.Trigger) *importer {
 	im := &importer{
-		e: e, runID: run.ID, orgID: run.OrganizationID, campaignID: t.CampaignID, triggerID: t.ID,
+		e: e, runID: run.ID, orgID: run.OrganizationID, campaignID: t.CampaignID, triggerID: t.ID, integID: t.IntegrationID,
 		region: t.Edges.Campaign.PhoneRegion, refs: map[string]bool{}, cursor: run.Cursor,
 		fetched: run.Fetched, importUnsure: t.ImportUnsure,
+	}
+	if t.Edges.Integration != nil {
+		im.providerName = string(t.Edges.Integration.Provider)
 	}
 	for _, r := range t.Edges.References {
 		im.refs[r.ExternalID] = true
@@ -78,6 +85,10 @@ type pageDup struct {
 	first *candidate
 }
 
+// goneRecord is a person the external system reports deleted or
+// anonymised.
+type goneRecord struct{ externalID, status string }
+
 // issue is a record that will not be imported, and why.
 type issue struct {
 	externalID string
@@ -89,7 +100,7 @@ type issue struct {
 // counts are a page's contribution to the run's counters.
 type counts struct {
 	fetched, imported, duplicates, invalidPhone, filteredOut, failed int
-	screened, screenedOut, unsure, tokens                            int
+	screened, screenedOut, unsure, tokens, erased                    int
 }
 
 func (c *counts) add(code schematype.ImportIssueCode) {
@@ -102,6 +113,8 @@ func (c *counts) add(code schematype.ImportIssueCode) {
 		c.filteredOut++
 	case schematype.IssueScreenedOut:
 		c.screenedOut++
+	case schematype.IssueErased:
+		c.erased++
 	default:
 		c.failed++
 	}
@@ -113,7 +126,8 @@ type prepared struct {
 	cands    []*candidate
 	pageDups []pageDup
 	issues   []issue
-	err      error // the fetch ended with this error instead of a page
+	gone     []goneRecord // records of people the external system reports gone
+	err      error        // the fetch ended with this error instead of a page
 
 	// Screening (screen.go): done is closed once every candidate has a
 	// decision or failed to get one; left counts those still waiting.
@@ -141,7 +155,7 @@ func (im *importer) fetch(ctx context.Context, conn connector.Connector, req con
 		for page, err := range conn.Fetch(ctx, req) {
 			p := &prepared{page: page, err: err, done: make(chan struct{})}
 			if err == nil {
-				p.cands, p.pageDups, p.issues = im.classify(page.Records)
+				p.cands, p.pageDups, p.issues, p.gone = im.classify(page.Records)
 			}
 			select {
 			case ready <- p:
@@ -189,15 +203,19 @@ func (im *importer) importPage(ctx context.Context, p *prepared) error {
 	}
 	var byCode map[string]int
 	err := im.e.inTx(ctx, func(tx *sql.Tx, _ *ent.Client) error {
+		insert, pageDups, erased, err := im.erasures(ctx, tx, p, insert)
+		if err != nil {
+			return err
+		}
 		inserted, err := im.insertContacts(ctx, tx, insert, now)
 		if err != nil {
 			return err
 		}
-		dups, err := im.duplicatesInCampaign(ctx, tx, insert, p.pageDups, inserted)
+		dups, err := im.duplicatesInCampaign(ctx, tx, insert, pageDups, inserted)
 		if err != nil {
 			return err
 		}
-		issues := append(append(slices.Clip(p.issues), screenedOut...), dups...)
+		issues := append(append(append(slices.Clip(p.issues), screenedOut...), erased...), dups...)
 		c.imported = len(inserted)
 		byCode = make(map[string]int, 4)
 		for _, is := range issues {
@@ -217,6 +235,65 @@ func (im *importer) importPage(ctx context.Context, p *prepared) error {
 	im.fetched += c.fetched
 	im.e.obs.PageImported(c.imported, byCode)
 	return nil
+}
+
+// erasures applies erasure to a page, in its transaction: it erases the
+// people the external system reports gone, and keeps from import anyone
+// erased before (a tombstone of this integration). It returns the
+// candidates and page duplicates left, and an ERASED issue, without
+// external ID or number, for each record dropped.
+func (im *importer) erasures(ctx context.Context, tx *sql.Tx, p *prepared, cands []*candidate) ([]*candidate, []pageDup, []issue, error) {
+	if err := im.e.lockIntegration(ctx, tx, im.integID, len(p.gone) > 0); err != nil {
+		return nil, nil, nil, err
+	}
+	var out []issue
+	if len(p.gone) > 0 {
+		byStatus := map[string][]string{}
+		for _, g := range p.gone {
+			byStatus[g.status] = append(byStatus[g.status], g.externalID)
+			out = append(out, issue{"", schematype.IssueErased, "the external system reports the person " + g.status + ": erased", ""})
+		}
+		for _, status := range slices.Sorted(maps.Keys(byStatus)) {
+			if _, err := im.e.EraseTx(ctx, tx, EraseRequest{
+				OrgID: im.orgID, IntegrationID: im.integID, ExternalIDs: byStatus[status],
+				Reason: im.providerName + " reports the person " + status,
+			}); err != nil {
+				return nil, nil, nil, err
+			}
+		}
+	}
+	if len(cands) == 0 && len(p.pageDups) == 0 {
+		return cands, p.pageDups, out, nil
+	}
+	refs := make([]string, 0, len(cands)+len(p.pageDups))
+	for _, c := range cands {
+		refs = append(refs, ErasureRef(im.integID, c.rec.ExternalID))
+	}
+	for _, d := range p.pageDups {
+		refs = append(refs, ErasureRef(im.integID, d.rec.ExternalID))
+	}
+	erased, err := im.e.erasedRefs(ctx, tx, im.orgID, refs)
+	if err != nil || len(erased) == 0 {
+		return cands, p.pageDups, out, err
+	}
+	const msg = "the person was erased: not imported again"
+	keep := cands[:0:0]
+	for _, c := range cands {
+		if erased[ErasureRef(im.integID, c.rec.ExternalID)] {
+			out = append(out, issue{"", schematype.IssueErased, msg, ""})
+			continue
+		}
+		keep = append(keep, c)
+	}
+	dups := p.pageDups[:0:0]
+	for _, d := range p.pageDups {
+		if erased[ErasureRef(im.integID, d.rec.ExternalID)] {
+			out = append(out, issue{"", schematype.IssueErased, msg, ""})
+			continue
+		}
+		dups = append(dups, d)
+	}
+	return keep, dups, out, nil
 }
 
 // screened applies the screening decisions of a page's candidates: it
@@ -254,14 +331,19 @@ func (im *importer) screened(cands []*candidate, c *counts) ([]*candidate, []iss
 // classify applies, in order: the connector's verdict, phone normalisation
 // (campaign region), the trigger's references, and de-duplication within
 // the page.
-func (im *importer) classify(recs []connector.Record) ([]*candidate, []pageDup, []issue) {
+func (im *importer) classify(recs []connector.Record) ([]*candidate, []pageDup, []issue, []goneRecord) {
 	var cands []*candidate
 	var dups []pageDup
 	var issues []issue
+	var gone []goneRecord
 	first := map[string]*candidate{} // E.164 -> the page's first record with it
 	for i := range recs {
 		r := &recs[i]
 		dropNUL(r)
+		if r.Gone != "" {
+			gone = append(gone, goneRecord{r.ExternalID, r.Gone})
+			continue
+		}
 		if r.Problem != "" {
 			issues = append(issues, issue{r.ExternalID, schematype.IssueInvalidRecord, r.Problem, ""})
 			continue
@@ -283,7 +365,7 @@ func (im *importer) classify(recs []connector.Record) ([]*candidate, []pageDup, 
 		first[e164] = c
 		cands = append(cands, c)
 	}
-	return cands, dups, issues
+	return cands, dups, issues, gone
 }
 
 // rowsPerStatement keeps multi-row statements under SQLite's parameter
@@ -334,7 +416,7 @@ func (im *importer) insertContacts(ctx context.Context, tx *sql.Tx, cands []*can
 			NULLIF(u.decision, ''), CASE WHEN u.decision = '' THEN NULL ELSE u.reason END, $3, $4
 		FROM unnest($5::text[], $6::text[], $7::text[], $8::text[], $9::text[], $10::text[], $11::text[], $12::text[], $13::text[], $14::text[])
 			AS u(id, e164, raw, first, last, email, ext, attrs, decision, reason)
-		ON CONFLICT (campaign_id, phone_e164) DO NOTHING RETURNING phone_e164`,
+		ON CONFLICT (campaign_id, phone_e164) WHERE erased_at IS NULL DO NOTHING RETURNING phone_e164`,
 			im.orgID, now, im.campaignID, im.triggerID,
 			cols[0], cols[1], cols[2], cols[3], cols[4], cols[5], cols[6], cols[7], cols[8], cols[9]))
 	}
@@ -352,7 +434,7 @@ func (im *importer) insertContacts(ctx context.Context, tx *sql.Tx, cands []*can
 				nullable(c.rec.FirstName), nullable(c.rec.LastName), nullable(c.rec.Email),
 				truncate(c.rec.ExternalID, 200), attributes(c.rec), nullable(string(c.decision)), reason, im.campaignID, im.triggerID)
 		}
-		q.WriteString(` ON CONFLICT (campaign_id, phone_e164) DO NOTHING RETURNING phone_e164`)
+		q.WriteString(` ON CONFLICT (campaign_id, phone_e164) WHERE erased_at IS NULL DO NOTHING RETURNING phone_e164`)
 		if err := scan(tx.QueryContext(ctx, q.String(), args...)); err != nil {
 			return nil, err
 		}
@@ -496,12 +578,12 @@ func (im *importer) checkpoint(ctx context.Context, tx *sql.Tx, c counts, p *con
 	q := fmt.Sprintf(`UPDATE sync_runs SET fetched = fetched + %[1]s, imported = imported + %[2]s, duplicates = duplicates + %[3]s,
 		invalid_phone = invalid_phone + %[4]s, filtered_out = filtered_out + %[5]s, failed = failed + %[6]s,
 		screened = screened + %[7]s, screened_out = screened_out + %[8]s, unsure = unsure + %[9]s, screening_tokens = screening_tokens + %[10]s,
-		total = COALESCE(%[11]s, total), cursor = %[12]s, lease_expires_at = %[13]s, updated_at = %[14]s
-		WHERE id = %[15]s AND lease_owner = %[16]s AND status = 'RUNNING'`, // placeholders in textual order: SQLite binds ? by position
+		erased = erased + %[11]s, total = COALESCE(%[12]s, total), cursor = %[13]s, lease_expires_at = %[14]s, updated_at = %[15]s
+		WHERE id = %[16]s AND lease_owner = %[17]s AND status = 'RUNNING'`, // placeholders in textual order: SQLite binds ? by position
 		im.e.ph(1), im.e.ph(2), im.e.ph(3), im.e.ph(4), im.e.ph(5), im.e.ph(6), im.e.ph(7), im.e.ph(8),
-		im.e.ph(9), im.e.ph(10), im.e.ph(11), im.e.ph(12), im.e.ph(13), im.e.ph(14), im.e.ph(15), im.e.ph(16))
+		im.e.ph(9), im.e.ph(10), im.e.ph(11), im.e.ph(12), im.e.ph(13), im.e.ph(14), im.e.ph(15), im.e.ph(16), im.e.ph(17))
 	res, err := tx.ExecContext(ctx, q, c.fetched, c.imported, c.duplicates, c.invalidPhone, c.filteredOut, c.failed,
-		c.screened, c.screenedOut, c.unsure, c.tokens,
+		c.screened, c.screenedOut, c.unsure, c.tokens, c.erased,
 		total, p.Cursor, now.Add(im.e.cfg.Lease), now, im.runID, im.e.cfg.ID)
 	if err != nil {
 		return fmt.Errorf("checkpointing: %w", err)

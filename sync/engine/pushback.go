@@ -168,7 +168,7 @@ func (e *Engine) deliver(ctx context.Context, id pulid.ID, jobAttempt int) error
 	}
 	d.req.Redelivery = d.pb.Attempts > 0 || d.failedBefore || jobAttempt > 1
 	pb := &d.pb
-	if pb.Status == pushback.StatusDELIVERED || pb.Status == pushback.StatusDEAD {
+	if pb.Status == pushback.StatusDELIVERED || pb.Status == pushback.StatusDEAD || pb.Status == pushback.StatusCANCELLED {
 		return nil
 	}
 	ctx = viewer.ForOrg(ctx, pb.OrganizationID)
@@ -220,8 +220,14 @@ func (e *Engine) deliver(ctx context.Context, id pulid.ID, jobAttempt int) error
 // meanwhile (a retry raced this attempt).
 func (e *Engine) settle(ctx context.Context, pb *ent.Pushback, campaignID pulid.ID, status pushback.Status, msg string, attempts int) error {
 	ctx = context.WithoutCancel(ctx)
+	from := []pushback.Status{pushback.StatusPENDING, pushback.StatusRETRYING}
+	if status == pushback.StatusDELIVERED {
+		// The contact was erased while this delivery was on its way: the
+		// external system has the result all the same, and says so.
+		from = append(from, pushback.StatusCANCELLED)
+	}
 	upd := e.ent.Pushback.Update().
-		Where(pushback.ID(pb.ID), pushback.StatusIn(pushback.StatusPENDING, pushback.StatusRETRYING)).
+		Where(pushback.ID(pb.ID), pushback.StatusIn(from...)).
 		SetStatus(status).SetAttempts(max(attempts, pb.Attempts)).ClearNextAttemptAt()
 	if status == pushback.StatusDELIVERED {
 		upd.SetDeliveredAt(time.Now().UTC()).ClearLastError()

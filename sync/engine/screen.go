@@ -2,6 +2,7 @@ package engine
 
 import (
 	"context"
+	"database/sql"
 	"fmt"
 	"iter"
 	"log/slog"
@@ -31,6 +32,7 @@ import (
 //
 // feed looks up, per page, which candidates need the model at all: not
 // those whose number the campaign already has (they become duplicates),
+// not people erased before (they become ERASED issues),
 // not those without fit attributes (UNSURE without asking), not those
 // whose decision is cached (screening_verdicts, keyed by model,
 // description and the data shown). Candidates showing the same data as
@@ -59,6 +61,7 @@ type screener struct {
 	desc       string
 	orgID      pulid.ID
 	campaignID pulid.ID
+	integID    pulid.ID
 	tokens     atomic.Int64
 
 	mu sync.Mutex
@@ -75,9 +78,9 @@ type pending struct {
 	attrs map[string]any
 }
 
-func (e *Engine) newScreener(orgID, campaignID pulid.ID, description string) *screener {
+func (e *Engine) newScreener(orgID, campaignID, integID pulid.ID, description string) *screener {
 	return &screener{
-		e: e, client: e.screener, desc: description, orgID: orgID, campaignID: campaignID,
+		e: e, client: e.screener, desc: description, orgID: orgID, campaignID: campaignID, integID: integID,
 		waiting: map[string][]*pending{},
 	}
 }
@@ -213,11 +216,22 @@ func (s *screener) prefilter(ctx context.Context, p *prepared) ([]*pending, erro
 	if err != nil {
 		return nil, err
 	}
+	refs := make([]string, len(p.cands))
+	for i, c := range p.cands {
+		refs[i] = ErasureRef(s.integID, c.rec.ExternalID)
+	}
+	erased, err := s.e.erasedRefs(ctx, s.e.db, s.orgID, refs)
+	if err != nil {
+		return nil, err
+	}
 	var todo []*pending
-	for _, c := range p.cands {
+	for i, c := range p.cands {
 		if known[c.e164] {
 			c.known = true
 			continue
+		}
+		if erased[refs[i]] {
+			continue // dropped at import (erasures), never shown to the model
 		}
 		attrs := connector.FitOf(c.rec.Attributes)
 		if len(screening.Redact(attrs)) == 0 {
@@ -406,6 +420,12 @@ func (e *Engine) scanStrings(ctx context.Context, q string, args []any, row func
 	if err != nil {
 		return err
 	}
+	return scanRows(rows, row)
+}
+
+// scanRows reads rows whose columns are all text, calls row for each and
+// closes them.
+func scanRows(rows *sql.Rows, row func([]string)) error {
 	defer rows.Close()
 	cols, err := rows.Columns()
 	if err != nil {

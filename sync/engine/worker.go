@@ -112,7 +112,7 @@ func (e *Engine) work(ctx context.Context, runID pulid.ID) error {
 	}
 	var scr *screener
 	if run.Screening == schematype.ScreeningActive {
-		scr = e.newScreener(run.OrganizationID, t.CampaignID, t.Description)
+		scr = e.newScreener(run.OrganizationID, t.CampaignID, t.IntegrationID, t.Description)
 		im.tokens = scr.tokens.Load
 		pages = scr.pages(wctx, src)
 	}

@@ -165,7 +165,7 @@ type result struct {
 	Status   syncrun.Status
 	RunError string
 	// The run's counters.
-	Fetched, Imported, Duplicates, InvalidPhone, FilteredOut, Failed int
+	Fetched, Imported, Duplicates, InvalidPhone, FilteredOut, Failed, Erased int
 	// Rows the run left: its import issues, and its campaign's contacts.
 	Issues, Contacts int
 	SyncSeconds      float64
@@ -265,8 +265,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) (*result,
 	fmt.Fprintf(stdout, "  N            %d\n", res.N)
 	fmt.Fprintf(stdout, "  fetched      %d\n", res.Fetched)
 	fmt.Fprintf(stdout, "  imported     %d (contacts in the campaign: %d)\n", res.Imported, res.Contacts)
-	fmt.Fprintf(stdout, "  issues       %d (duplicates %d, invalid phone %d, filtered out %d, failed %d)\n",
-		res.Issues, res.Duplicates, res.InvalidPhone, res.FilteredOut, res.Failed)
+	fmt.Fprintf(stdout, "  issues       %d (duplicates %d, invalid phone %d, filtered out %d, failed %d, erased %d)\n",
+		res.Issues, res.Duplicates, res.InvalidPhone, res.FilteredOut, res.Failed, res.Erased)
 	fmt.Fprintf(stdout, "  seconds      %.1f\n", res.SyncSeconds)
 	fmt.Fprintf(stdout, "  contacts/s   %.0f (fetched per second)\n", res.SyncRate)
 	fmt.Fprintf(stdout, "  CPU seconds  %.1f in this process (engine, connector and fakes; PostgreSQL not included)\n", res.SyncCPUSeconds)
@@ -444,7 +444,7 @@ func syncOnce(ctx context.Context, o options, st *store.Store, svc *service.Serv
 		res.RunError = *run.Error
 	}
 	res.Fetched, res.Imported, res.Duplicates = run.Fetched, run.Imported, run.Duplicates
-	res.InvalidPhone, res.FilteredOut, res.Failed = run.InvalidPhone, run.FilteredOut, run.Failed
+	res.InvalidPhone, res.FilteredOut, res.Failed, res.Erased = run.InvalidPhone, run.FilteredOut, run.Failed, run.Erased
 	res.SyncSeconds = elapsed.Seconds()
 	res.SyncRate = float64(run.Fetched) / res.SyncSeconds
 	if err := st.DB.QueryRowContext(ctx, `SELECT count(*) FROM import_issues WHERE run_id = $1`, run.ID).Scan(&res.Issues); err != nil {

@@ -24,14 +24,14 @@ import (
 
 // want is what a sync of the first n people of the data set must end with,
 // worked out from the data set's own description of each person (not from
-// the phone package the command uses): included tells which people the
-// provider's search yields.
+// the phone package the command uses): gone tells which people the
+// provider's search reports deleted (erased, not imported).
 type want struct {
-	fetched, imported, duplicates, invalidPhone int
-	distinct                                    int // distinct usable numbers among all n people
+	fetched, imported, duplicates, invalidPhone, erased int
+	distinct                                            int // distinct usable numbers among all n people
 }
 
-func expect(n int, included func(i int) bool) want {
+func expect(n int, gone func(i int) bool) want {
 	d := sandbox.Dataset{Seed: 1, Size: n}
 	var w want
 	seen := map[string]bool{}
@@ -41,10 +41,11 @@ func expect(n int, included func(i int) bool) want {
 		if p.Kind == sandbox.PhoneValid || p.Kind == sandbox.PhoneDuplicate {
 			all[p.E164] = true
 		}
-		if !included(i) {
+		w.fetched++
+		if gone(i) {
+			w.erased++
 			continue
 		}
-		w.fetched++
 		switch p.Kind {
 		case sandbox.PhoneValid, sandbox.PhoneDuplicate:
 			if seen[p.E164] {
@@ -61,17 +62,17 @@ func expect(n int, included func(i int) bool) want {
 	return w
 }
 
-// zvooveIncluded: the zvoove talent pool search skips the change-log
-// entries of deleted, anonymised and legally removed candidates.
-func zvooveIncluded(i int) bool {
+// zvooveGone: the zvoove talent pool search reports the change-log entries
+// of deleted, anonymised and legally removed candidates as gone.
+func zvooveGone(i int) bool {
 	switch zvoovefake.EntryStatus(i) {
 	case zvoovefake.StatusDeleted, zvoovefake.StatusAnonymized, zvoovefake.StatusRemoved:
-		return false
+		return true
 	}
-	return true
+	return false
 }
 
-func everyone(int) bool { return true }
+func nobody(int) bool { return false }
 
 // databaseExists reports whether the server has a database of that name.
 func databaseExists(t *testing.T, server, name string) bool {
@@ -112,16 +113,16 @@ func TestSyncBench(t *testing.T) {
 	for _, tc := range []struct {
 		provider schematype.ProviderKey
 		search   string
-		included func(int) bool
+		gone     func(int) bool
 	}{
-		{schematype.ProviderHubSpot, connector.SearchTalentPool, everyone},
-		{schematype.ProviderTalention, connector.SearchNewApplications, everyone},
-		{schematype.ProviderZvoove, connector.SearchTalentPool, zvooveIncluded},
+		{schematype.ProviderHubSpot, connector.SearchTalentPool, nobody},
+		{schematype.ProviderTalention, connector.SearchNewApplications, nobody},
+		{schematype.ProviderZvoove, connector.SearchTalentPool, zvooveGone},
 	} {
 		t.Run(string(tc.provider)+" syncs every person, measures against COPY and drops its database", func(t *testing.T) {
 			t.Parallel()
 			res, out := bench(t, "-n", fmt.Sprint(n), "-provider", string(tc.provider), "-postgres", server)
-			w := expect(n, tc.included)
+			w := expect(n, tc.gone)
 
 			if res.Status != syncrun.StatusSUCCEEDED || res.RunKind != syncrun.KindTEST {
 				t.Errorf("run %s (%s), want SUCCEEDED (TEST); error %q", res.Status, res.RunKind, res.RunError)
@@ -129,7 +130,7 @@ func TestSyncBench(t *testing.T) {
 			if res.Provider != tc.provider || res.SearchType != tc.search || res.N != n {
 				t.Errorf("benchmarked %s %s with N %d, want %s %s with N %d", res.Provider, res.SearchType, res.N, tc.provider, tc.search, n)
 			}
-			got := want{res.Fetched, res.Imported, res.Duplicates, res.InvalidPhone, res.ValidNumbers}
+			got := want{res.Fetched, res.Imported, res.Duplicates, res.InvalidPhone, res.Erased, res.ValidNumbers}
 			if got != w {
 				t.Errorf("fetched/imported/duplicates/invalid phone/distinct numbers = %+v, want %+v", got, w)
 			}
@@ -166,8 +167,8 @@ func TestSyncBench(t *testing.T) {
 				fmt.Sprintf("  N            %d\n", n),
 				fmt.Sprintf("  fetched      %d\n", w.fetched),
 				fmt.Sprintf("  imported     %d (contacts in the campaign: %d)\n", w.imported, w.imported),
-				fmt.Sprintf("  issues       %d (duplicates %d, invalid phone %d, filtered out 0, failed 0)\n",
-					w.fetched-w.imported, w.duplicates, w.invalidPhone),
+				fmt.Sprintf("  issues       %d (duplicates %d, invalid phone %d, filtered out 0, failed 0, erased %d)\n",
+					w.fetched-w.imported, w.duplicates, w.invalidPhone, w.erased),
 			} {
 				if !strings.Contains(out, line) {
 					t.Errorf("output lacks %q:\n%s", line, out)
@@ -217,7 +218,7 @@ func TestSyncBench(t *testing.T) {
 			t.Fatal(err)
 		}
 		// The sync's contacts and the COPY baseline's.
-		if w := expect(100, everyone); contacts != w.imported+w.distinct {
+		if w := expect(100, nobody); contacts != w.imported+w.distinct {
 			t.Errorf("kept database has %d contacts, want %d synced + %d copied", contacts, w.imported, w.distinct)
 		}
 	})

@@ -66,7 +66,8 @@ func (c *conn) ParseWebhook(r connector.WebhookRequest) ([]connector.WebhookEven
 	}
 	events := make([]connector.WebhookEvent, 0, len(in))
 	for _, e := range in {
-		ev := connector.WebhookEvent{ID: string(e.EventID), Type: e.SubscriptionType, ExternalID: string(e.ObjectID)}
+		ev := connector.WebhookEvent{ID: string(e.EventID), Type: e.SubscriptionType, ExternalID: string(e.ObjectID),
+			Gone: e.SubscriptionType == "contact.deletion" || e.SubscriptionType == "contact.privacyDeletion"}
 		if e.OccurredAt != 0 {
 			ev.OccurredAt = time.UnixMilli(e.OccurredAt).UTC()
 		}

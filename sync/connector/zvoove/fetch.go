@@ -140,6 +140,7 @@ type item struct {
 	created  time.Time
 	updated  time.Time
 	problem  string // set when the list entry itself is unreadable
+	gone     string // the change-log status of a candidate deleted, anonymised or removed
 }
 
 // fetchNewApplications reads the candidates created since req.Since.
@@ -356,8 +357,9 @@ func ascending(entries []json.RawMessage, lastID int64) (highest int64, ok bool)
 }
 
 // fetchTalentPool walks the change log from the last days days (see
-// logPos), skipping removed candidates and, when offices are given,
-// candidates of other offices. Page.Total is the change log's count of
+// logPos), skipping candidates of other offices when offices are given.
+// Candidates the change log reports deleted, anonymised or removed are
+// records with Gone set, whatever their office. Page.Total is the change log's count of
 // changes, an upper bound of the records yielded.
 func (c *conn) fetchTalentPool(ctx context.Context, req connector.FetchRequest, days int, offices []string, emit func(*connector.Page) error) error {
 	var pos logPos
@@ -420,7 +422,8 @@ func (c *conn) fetchTalentPool(ctx context.Context, req connector.FetchRequest, 
 			return err
 		}
 		for _, r := range recs {
-			if len(offices) == 0 || r.Problem != "" || len(r.ReferenceIDs) > 0 && slices.Contains(offices, r.ReferenceIDs[0]) {
+			// A candidate gone is erased whatever their office was.
+			if len(offices) == 0 || r.Problem != "" || r.Gone != "" || len(r.ReferenceIDs) > 0 && slices.Contains(offices, r.ReferenceIDs[0]) {
 				batch = append(batch, r)
 			}
 		}
@@ -441,17 +444,20 @@ func (c *conn) fetchTalentPool(ctx context.Context, req connector.FetchRequest, 
 	}
 }
 
-// changeItem reads one change-log entry; ok is false for a candidate who
-// was deleted, anonymised or removed.
+// changeItem reads one change-log entry. A candidate who was deleted,
+// anonymised or removed is an item with gone set (their record tells the
+// sync to erase them); ok is false for such an entry without a
+// candidateId, which names nobody to erase.
 func changeItem(raw json.RawMessage) (it item, ok bool) {
 	var e changeEntry
 	if err := json.Unmarshal(raw, &e); err != nil {
 		return item{problem: "unreadable change-log entry: " + err.Error()}, true
 	}
-	if removed(e.Status) {
-		return item{}, false
-	}
 	it = item{id: string(e.CandidateID)}
+	if removed(e.Status) {
+		it.gone = e.Status
+		return it, it.id != ""
+	}
 	if it.id == "" {
 		it.problem = "change-log entry without candidateId"
 		return it, true
@@ -510,6 +516,9 @@ func (c *conn) records(ctx context.Context, items []item) ([]connector.Record, e
 // unreadable becomes a record with Problem set; failures of the API
 // itself (authorisation, rate limit, server errors) are returned.
 func (c *conn) record(ctx context.Context, it item) (connector.Record, error) {
+	if it.gone != "" {
+		return connector.Record{ExternalID: it.id, Gone: it.gone}, nil
+	}
 	if it.problem != "" {
 		return problemRecord(it, it.problem), nil
 	}

@@ -5,6 +5,7 @@ import (
 	"net/http"
 	"reflect"
 	"regexp"
+	"slices"
 	"strings"
 	"testing"
 
@@ -122,7 +123,9 @@ func TestFetchFitAttributes(t *testing.T) {
 	t.Run("the talent pool has no change-log status as a person status", func(t *testing.T) {
 		t.Parallel()
 		req := connector.FetchRequest{SearchType: connector.SearchTalentPool, Params: map[string]any{"daysSinceLastChange": 10}}
-		got := records(collect(t, b.conn, req))
+		got := slices.DeleteFunc(records(collect(t, b.conn, req)), func(r connector.Record) bool {
+			return r.Gone != "" && len(r.Attributes) == 0 // a candidate removed: nothing but its ID
+		})
 		if len(got) < 100 {
 			t.Fatalf("%d records, want most of %d", len(got), b.data.Size)
 		}

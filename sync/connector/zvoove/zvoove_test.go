@@ -117,7 +117,7 @@ func records(pages []*connector.Page) []connector.Record {
 
 // line renders what a record must carry, for comparison.
 func line(r connector.Record) string {
-	return fmt.Sprintf("%s|%s|%s|%s|%q|%v|%s", r.ExternalID, r.FirstName, r.LastName, r.Email, r.Phones, r.ReferenceIDs, r.Problem)
+	return fmt.Sprintf("%s|%s|%s|%s|%q|%v|%s|%s", r.ExternalID, r.FirstName, r.LastName, r.Email, r.Phones, r.ReferenceIDs, r.Problem, r.Gone)
 }
 
 func want(d sandbox.Dataset, i int) connector.Record {
@@ -154,6 +154,27 @@ func expected(d sandbox.Dataset, from int, keep func(i int) bool) []connector.Re
 	}
 	return out
 }
+
+// expectedPool lists what a talent pool search yields of the people i in
+// [from, Size): those the change log reports deleted, anonymised or
+// removed as records with Gone (their office does not matter), the others
+// for which keep is true as they are.
+func expectedPool(d sandbox.Dataset, from int, keep func(i int) bool) []connector.Record {
+	var out []connector.Record
+	for i := from; i < d.Size; i++ {
+		switch s := zvoovefake.EntryStatus(i); s {
+		case zvoovefake.StatusDeleted, zvoovefake.StatusAnonymized, zvoovefake.StatusRemoved:
+			out = append(out, connector.Record{ExternalID: d.ExternalID(i), Gone: s})
+		default:
+			if keep(i) {
+				out = append(out, want(d, i))
+			}
+		}
+	}
+	return out
+}
+
+func all(int) bool { return true }
 
 func inGroups(d sandbox.Dataset, groups ...int) func(int) bool {
 	return func(i int) bool { return slices.Contains(groups, d.Person(i).Group) }
@@ -498,19 +519,15 @@ func TestFetchTalentPool(t *testing.T) {
 	if from != 168 {
 		t.Fatalf("window starts at %d", from)
 	}
-	notRemoved := func(i int) bool {
-		s := zvoovefake.EntryStatus(i)
-		return s != zvoovefake.StatusDeleted && s != zvoovefake.StatusAnonymized && s != zvoovefake.StatusRemoved
-	}
 	req := connector.FetchRequest{SearchType: connector.SearchTalentPool, Params: map[string]any{"daysSinceLastChange": 3}}
 
-	t.Run("every office, removed candidates skipped", func(t *testing.T) {
+	t.Run("every office, removed candidates reported gone", func(t *testing.T) {
 		t.Parallel()
 		pages := collect(t, b.conn, req)
 		got := records(pages)
-		assertRecords(t, got, expected(b.data, from, notRemoved))
-		if len(got) == b.data.Size-from {
-			t.Fatal("the window has no removed candidates to skip")
+		assertRecords(t, got, expectedPool(b.data, from, all))
+		if !slices.ContainsFunc(got, func(r connector.Record) bool { return r.Gone != "" }) {
+			t.Fatal("the window has no removed candidates")
 		}
 		for _, p := range pages {
 			if p.Total != b.data.Size-from {
@@ -527,13 +544,13 @@ func TestFetchTalentPool(t *testing.T) {
 		req.References = []connector.Reference{office(0), office(4)}
 		got := records(collect(t, b.conn, req))
 		in := inGroups(b.data, 0, 4)
-		assertRecords(t, got, expected(b.data, from, func(i int) bool { return notRemoved(i) && in(i) }))
+		assertRecords(t, got, expectedPool(b.data, from, in))
 	})
 	t.Run("JSON numbers as parameters", func(t *testing.T) {
 		t.Parallel()
 		req := req
 		req.Params = map[string]any{"daysSinceLastChange": float64(3)}
-		assertRecords(t, records(collect(t, b.conn, req)), expected(b.data, from, notRemoved))
+		assertRecords(t, records(collect(t, b.conn, req)), expectedPool(b.data, from, all))
 	})
 	t.Run("resumes after a page", func(t *testing.T) {
 		t.Parallel()
