@@ -21,6 +21,7 @@ import (
 	"github.com/intake/intake/ent/callresult"
 	"github.com/intake/intake/ent/campaign"
 	"github.com/intake/intake/ent/contact"
+	"github.com/intake/intake/ent/donotcall"
 	"github.com/intake/intake/ent/erasure"
 	"github.com/intake/intake/ent/importissue"
 	"github.com/intake/intake/ent/integration"
@@ -50,6 +51,8 @@ type Client struct {
 	Campaign *CampaignClient
 	// Contact is the client for interacting with the Contact builders.
 	Contact *ContactClient
+	// DoNotCall is the client for interacting with the DoNotCall builders.
+	DoNotCall *DoNotCallClient
 	// Erasure is the client for interacting with the Erasure builders.
 	Erasure *ErasureClient
 	// ImportIssue is the client for interacting with the ImportIssue builders.
@@ -86,6 +89,7 @@ func (c *Client) init() {
 	c.CallResult = NewCallResultClient(c.config)
 	c.Campaign = NewCampaignClient(c.config)
 	c.Contact = NewContactClient(c.config)
+	c.DoNotCall = NewDoNotCallClient(c.config)
 	c.Erasure = NewErasureClient(c.config)
 	c.ImportIssue = NewImportIssueClient(c.config)
 	c.Integration = NewIntegrationClient(c.config)
@@ -193,6 +197,7 @@ func (c *Client) Tx(ctx context.Context) (*Tx, error) {
 		CallResult:       NewCallResultClient(cfg),
 		Campaign:         NewCampaignClient(cfg),
 		Contact:          NewContactClient(cfg),
+		DoNotCall:        NewDoNotCallClient(cfg),
 		Erasure:          NewErasureClient(cfg),
 		ImportIssue:      NewImportIssueClient(cfg),
 		Integration:      NewIntegrationClient(cfg),
@@ -227,6 +232,7 @@ func (c *Client) BeginTx(ctx context.Context, opts *sql.TxOptions) (*Tx, error) 
 		CallResult:       NewCallResultClient(cfg),
 		Campaign:         NewCampaignClient(cfg),
 		Contact:          NewContactClient(cfg),
+		DoNotCall:        NewDoNotCallClient(cfg),
 		Erasure:          NewErasureClient(cfg),
 		ImportIssue:      NewImportIssueClient(cfg),
 		Integration:      NewIntegrationClient(cfg),
@@ -266,9 +272,9 @@ func (c *Client) Close() error {
 // In order to add hooks to a specific client, call: `client.Node.Use(...)`.
 func (c *Client) Use(hooks ...Hook) {
 	for _, n := range []interface{ Use(...Hook) }{
-		c.APIKey, c.AuditEvent, c.CallResult, c.Campaign, c.Contact, c.Erasure,
-		c.ImportIssue, c.Integration, c.Organization, c.Pushback, c.Reference,
-		c.ScreeningVerdict, c.StatusMapping, c.SyncRun, c.Trigger,
+		c.APIKey, c.AuditEvent, c.CallResult, c.Campaign, c.Contact, c.DoNotCall,
+		c.Erasure, c.ImportIssue, c.Integration, c.Organization, c.Pushback,
+		c.Reference, c.ScreeningVerdict, c.StatusMapping, c.SyncRun, c.Trigger,
 	} {
 		n.Use(hooks...)
 	}
@@ -278,9 +284,9 @@ func (c *Client) Use(hooks ...Hook) {
 // In order to add interceptors to a specific client, call: `client.Node.Intercept(...)`.
 func (c *Client) Intercept(interceptors ...Interceptor) {
 	for _, n := range []interface{ Intercept(...Interceptor) }{
-		c.APIKey, c.AuditEvent, c.CallResult, c.Campaign, c.Contact, c.Erasure,
-		c.ImportIssue, c.Integration, c.Organization, c.Pushback, c.Reference,
-		c.ScreeningVerdict, c.StatusMapping, c.SyncRun, c.Trigger,
+		c.APIKey, c.AuditEvent, c.CallResult, c.Campaign, c.Contact, c.DoNotCall,
+		c.Erasure, c.ImportIssue, c.Integration, c.Organization, c.Pushback,
+		c.Reference, c.ScreeningVerdict, c.StatusMapping, c.SyncRun, c.Trigger,
 	} {
 		n.Intercept(interceptors...)
 	}
@@ -299,6 +305,8 @@ func (c *Client) Mutate(ctx context.Context, m Mutation) (Value, error) {
 		return c.Campaign.mutate(ctx, m)
 	case *ContactMutation:
 		return c.Contact.mutate(ctx, m)
+	case *DoNotCallMutation:
+		return c.DoNotCall.mutate(ctx, m)
 	case *ErasureMutation:
 		return c.Erasure.mutate(ctx, m)
 	case *ImportIssueMutation:
@@ -1108,6 +1116,141 @@ func (c *ContactClient) mutate(ctx context.Context, m *ContactMutation) (Value, 
 		return (&ContactDelete{config: c.config, hooks: c.Hooks(), mutation: m}).Exec(ctx)
 	default:
 		return nil, fmt.Errorf("ent: unknown Contact mutation op: %q", m.Op())
+	}
+}
+
+// DoNotCallClient is a client for the DoNotCall schema.
+type DoNotCallClient struct {
+	config
+}
+
+// NewDoNotCallClient returns a client for the DoNotCall from the given config.
+func NewDoNotCallClient(c config) *DoNotCallClient {
+	return &DoNotCallClient{config: c}
+}
+
+// Use adds a list of mutation hooks to the hooks stack.
+// A call to `Use(f, g, h)` equals to `donotcall.Hooks(f(g(h())))`.
+func (c *DoNotCallClient) Use(hooks ...Hook) {
+	c.hooks.DoNotCall = append(c.hooks.DoNotCall, hooks...)
+}
+
+// Intercept adds a list of query interceptors to the interceptors stack.
+// A call to `Intercept(f, g, h)` equals to `donotcall.Intercept(f(g(h())))`.
+func (c *DoNotCallClient) Intercept(interceptors ...Interceptor) {
+	c.inters.DoNotCall = append(c.inters.DoNotCall, interceptors...)
+}
+
+// Create returns a builder for creating a DoNotCall entity.
+func (c *DoNotCallClient) Create() *DoNotCallCreate {
+	mutation := newDoNotCallMutation(c.config, OpCreate)
+	return &DoNotCallCreate{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// CreateBulk returns a builder for creating a bulk of DoNotCall entities.
+func (c *DoNotCallClient) CreateBulk(builders ...*DoNotCallCreate) *DoNotCallCreateBulk {
+	return &DoNotCallCreateBulk{config: c.config, builders: builders}
+}
+
+// MapCreateBulk creates a bulk creation builder from the given slice. For each item in the slice, the function creates
+// a builder and applies setFunc on it.
+func (c *DoNotCallClient) MapCreateBulk(slice any, setFunc func(*DoNotCallCreate, int)) *DoNotCallCreateBulk {
+	rv := reflect.ValueOf(slice)
+	if rv.Kind() != reflect.Slice {
+		return &DoNotCallCreateBulk{err: fmt.Errorf("calling to DoNotCallClient.MapCreateBulk with wrong type %T, need slice", slice)}
+	}
+	builders := make([]*DoNotCallCreate, rv.Len())
+	for i := 0; i < rv.Len(); i++ {
+		builders[i] = c.Create()
+		setFunc(builders[i], i)
+	}
+	return &DoNotCallCreateBulk{config: c.config, builders: builders}
+}
+
+// Update returns an update builder for DoNotCall.
+func (c *DoNotCallClient) Update() *DoNotCallUpdate {
+	mutation := newDoNotCallMutation(c.config, OpUpdate)
+	return &DoNotCallUpdate{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// UpdateOne returns an update builder for the given entity.
+func (c *DoNotCallClient) UpdateOne(_m *DoNotCall) *DoNotCallUpdateOne {
+	mutation := newDoNotCallMutation(c.config, OpUpdateOne, withDoNotCall(_m))
+	return &DoNotCallUpdateOne{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// UpdateOneID returns an update builder for the given id.
+func (c *DoNotCallClient) UpdateOneID(id pulid.ID) *DoNotCallUpdateOne {
+	mutation := newDoNotCallMutation(c.config, OpUpdateOne, withDoNotCallID(id))
+	return &DoNotCallUpdateOne{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// Delete returns a delete builder for DoNotCall.
+func (c *DoNotCallClient) Delete() *DoNotCallDelete {
+	mutation := newDoNotCallMutation(c.config, OpDelete)
+	return &DoNotCallDelete{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// DeleteOne returns a builder for deleting the given entity.
+func (c *DoNotCallClient) DeleteOne(_m *DoNotCall) *DoNotCallDeleteOne {
+	return c.DeleteOneID(_m.ID)
+}
+
+// DeleteOneID returns a builder for deleting the given entity by its id.
+func (c *DoNotCallClient) DeleteOneID(id pulid.ID) *DoNotCallDeleteOne {
+	builder := c.Delete().Where(donotcall.ID(id))
+	builder.mutation.id = &id
+	builder.mutation.op = OpDeleteOne
+	return &DoNotCallDeleteOne{builder}
+}
+
+// Query returns a query builder for DoNotCall.
+func (c *DoNotCallClient) Query() *DoNotCallQuery {
+	return &DoNotCallQuery{
+		config: c.config,
+		ctx:    &QueryContext{Type: TypeDoNotCall},
+		inters: c.Interceptors(),
+	}
+}
+
+// Get returns a DoNotCall entity by its id.
+func (c *DoNotCallClient) Get(ctx context.Context, id pulid.ID) (*DoNotCall, error) {
+	return c.Query().Where(donotcall.ID(id)).Only(ctx)
+}
+
+// GetX is like Get, but panics if an error occurs.
+func (c *DoNotCallClient) GetX(ctx context.Context, id pulid.ID) *DoNotCall {
+	obj, err := c.Get(ctx, id)
+	if err != nil {
+		panic(err)
+	}
+	return obj
+}
+
+// Hooks returns the client hooks.
+func (c *DoNotCallClient) Hooks() []Hook {
+	hooks := c.hooks.DoNotCall
+	return append(hooks[:len(hooks):len(hooks)], donotcall.Hooks[:]...)
+}
+
+// Interceptors returns the client interceptors.
+func (c *DoNotCallClient) Interceptors() []Interceptor {
+	inters := c.inters.DoNotCall
+	return append(inters[:len(inters):len(inters)], donotcall.Interceptors[:]...)
+}
+
+func (c *DoNotCallClient) mutate(ctx context.Context, m *DoNotCallMutation) (Value, error) {
+	switch m.Op() {
+	case OpCreate:
+		return (&DoNotCallCreate{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpUpdate:
+		return (&DoNotCallUpdate{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpUpdateOne:
+		return (&DoNotCallUpdateOne{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpDelete, OpDeleteOne:
+		return (&DoNotCallDelete{config: c.config, hooks: c.Hooks(), mutation: m}).Exec(ctx)
+	default:
+		return nil, fmt.Errorf("ent: unknown DoNotCall mutation op: %q", m.Op())
 	}
 }
 
@@ -2703,13 +2846,13 @@ func (c *TriggerClient) mutate(ctx context.Context, m *TriggerMutation) (Value, 
 // hooks and interceptors per client, for fast access.
 type (
 	hooks struct {
-		APIKey, AuditEvent, CallResult, Campaign, Contact, Erasure, ImportIssue,
-		Integration, Organization, Pushback, Reference, ScreeningVerdict,
+		APIKey, AuditEvent, CallResult, Campaign, Contact, DoNotCall, Erasure,
+		ImportIssue, Integration, Organization, Pushback, Reference, ScreeningVerdict,
 		StatusMapping, SyncRun, Trigger []ent.Hook
 	}
 	inters struct {
-		APIKey, AuditEvent, CallResult, Campaign, Contact, Erasure, ImportIssue,
-		Integration, Organization, Pushback, Reference, ScreeningVerdict,
+		APIKey, AuditEvent, CallResult, Campaign, Contact, DoNotCall, Erasure,
+		ImportIssue, Integration, Organization, Pushback, Reference, ScreeningVerdict,
 		StatusMapping, SyncRun, Trigger []ent.Interceptor
 	}
 )

@@ -17,6 +17,7 @@ import (
 	"github.com/intake/intake/ent/callresult"
 	"github.com/intake/intake/ent/campaign"
 	"github.com/intake/intake/ent/contact"
+	"github.com/intake/intake/ent/donotcall"
 	"github.com/intake/intake/ent/erasure"
 	"github.com/intake/intake/ent/importissue"
 	"github.com/intake/intake/ent/integration"
@@ -92,6 +93,7 @@ func checkColumn(t, c string) error {
 			callresult.Table:       callresult.ValidColumn,
 			campaign.Table:         campaign.ValidColumn,
 			contact.Table:          contact.ValidColumn,
+			donotcall.Table:        donotcall.ValidColumn,
 			erasure.Table:          erasure.ValidColumn,
 			importissue.Table:      importissue.ValidColumn,
 			integration.Table:      integration.ValidColumn,

@@ -13,6 +13,7 @@ import (
 	"github.com/intake/intake/ent/callresult"
 	"github.com/intake/intake/ent/campaign"
 	"github.com/intake/intake/ent/contact"
+	"github.com/intake/intake/ent/donotcall"
 	"github.com/intake/intake/ent/importissue"
 	"github.com/intake/intake/ent/integration"
 	"github.com/intake/intake/ent/organization"
@@ -468,6 +469,88 @@ func newContactPaginateArgs(rv map[string]any) *contactPaginateArgs {
 	}
 	if v, ok := rv[whereField].(*ContactWhereInput); ok {
 		args.opts = append(args.opts, WithContactFilter(v.Filter))
+	}
+	return args
+}
+
+// CollectFields tells the query-builder to eagerly load connected nodes by resolver context.
+func (_q *DoNotCallQuery) CollectFields(ctx context.Context, satisfies ...string) (*DoNotCallQuery, error) {
+	fc := graphql.GetFieldContext(ctx)
+	if fc == nil {
+		return _q, nil
+	}
+	if err := _q.collectField(ctx, false, graphql.GetOperationContext(ctx), fc.Field, nil, satisfies...); err != nil {
+		return nil, err
+	}
+	return _q, nil
+}
+
+func (_q *DoNotCallQuery) collectField(ctx context.Context, oneNode bool, opCtx *graphql.OperationContext, collected graphql.CollectedField, path []string, satisfies ...string) error {
+	path = append([]string(nil), path...)
+	var (
+		unknownSeen    bool
+		fieldSeen      = make(map[string]struct{}, len(donotcall.Columns))
+		selectedFields = []string{donotcall.FieldID}
+	)
+	for _, field := range graphql.CollectFields(opCtx, collected.Selections, satisfies) {
+		switch field.Name {
+		case "createdAt":
+			if _, ok := fieldSeen[donotcall.FieldCreatedAt]; !ok {
+				selectedFields = append(selectedFields, donotcall.FieldCreatedAt)
+				fieldSeen[donotcall.FieldCreatedAt] = struct{}{}
+			}
+		case "phoneE164":
+			if _, ok := fieldSeen[donotcall.FieldPhoneE164]; !ok {
+				selectedFields = append(selectedFields, donotcall.FieldPhoneE164)
+				fieldSeen[donotcall.FieldPhoneE164] = struct{}{}
+			}
+		case "source":
+			if _, ok := fieldSeen[donotcall.FieldSource]; !ok {
+				selectedFields = append(selectedFields, donotcall.FieldSource)
+				fieldSeen[donotcall.FieldSource] = struct{}{}
+			}
+		case "note":
+			if _, ok := fieldSeen[donotcall.FieldNote]; !ok {
+				selectedFields = append(selectedFields, donotcall.FieldNote)
+				fieldSeen[donotcall.FieldNote] = struct{}{}
+			}
+		case "id":
+		case "__typename":
+		default:
+			unknownSeen = true
+		}
+	}
+	if !unknownSeen {
+		_q.Select(selectedFields...)
+	}
+	return nil
+}
+
+type donotcallPaginateArgs struct {
+	first, last   *int
+	after, before *Cursor
+	opts          []DoNotCallPaginateOption
+}
+
+func newDoNotCallPaginateArgs(rv map[string]any) *donotcallPaginateArgs {
+	args := &donotcallPaginateArgs{}
+	if rv == nil {
+		return args
+	}
+	if v := rv[firstField]; v != nil {
+		args.first = v.(*int)
+	}
+	if v := rv[lastField]; v != nil {
+		args.last = v.(*int)
+	}
+	if v := rv[afterField]; v != nil {
+		args.after = v.(*Cursor)
+	}
+	if v := rv[beforeField]; v != nil {
+		args.before = v.(*Cursor)
+	}
+	if v, ok := rv[whereField].(*DoNotCallWhereInput); ok {
+		args.opts = append(args.opts, WithDoNotCallFilter(v.Filter))
 	}
 	return args
 }
@@ -1310,6 +1393,11 @@ func (_q *SyncRunQuery) collectField(ctx context.Context, oneNode bool, opCtx *g
 			if _, ok := fieldSeen[syncrun.FieldErased]; !ok {
 				selectedFields = append(selectedFields, syncrun.FieldErased)
 				fieldSeen[syncrun.FieldErased] = struct{}{}
+			}
+		case "doNotCall":
+			if _, ok := fieldSeen[syncrun.FieldDoNotCall]; !ok {
+				selectedFields = append(selectedFields, syncrun.FieldDoNotCall)
+				fieldSeen[syncrun.FieldDoNotCall] = struct{}{}
 			}
 		case "total":
 			if _, ok := fieldSeen[syncrun.FieldTotal]; !ok {

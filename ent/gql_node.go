@@ -12,6 +12,7 @@ import (
 	"github.com/intake/intake/ent/callresult"
 	"github.com/intake/intake/ent/campaign"
 	"github.com/intake/intake/ent/contact"
+	"github.com/intake/intake/ent/donotcall"
 	"github.com/intake/intake/ent/importissue"
 	"github.com/intake/intake/ent/integration"
 	"github.com/intake/intake/ent/organization"
@@ -42,6 +43,11 @@ var contactImplementors = []string{"Contact", "Node"}
 
 // IsNode implements the Node interface check for GQLGen.
 func (*Contact) IsNode() {}
+
+var donotcallImplementors = []string{"DoNotCall", "Node"}
+
+// IsNode implements the Node interface check for GQLGen.
+func (*DoNotCall) IsNode() {}
 
 var importissueImplementors = []string{"ImportIssue", "Node"}
 
@@ -176,6 +182,19 @@ func (c *Client) noder(ctx context.Context, table string, id pulid.ID) (Noder, e
 			Where(contact.ID(uid))
 		if fc := graphql.GetFieldContext(ctx); fc != nil {
 			if err := query.collectField(ctx, true, graphql.GetOperationContext(ctx), fc.Field, nil, contactImplementors...); err != nil {
+				return nil, err
+			}
+		}
+		return query.Only(ctx)
+	case donotcall.Table:
+		var uid pulid.ID
+		if err := uid.UnmarshalGQL(id); err != nil {
+			return nil, err
+		}
+		query := c.DoNotCall.Query().
+			Where(donotcall.ID(uid))
+		if fc := graphql.GetFieldContext(ctx); fc != nil {
+			if err := query.collectField(ctx, true, graphql.GetOperationContext(ctx), fc.Field, nil, donotcallImplementors...); err != nil {
 				return nil, err
 			}
 		}
@@ -393,6 +412,22 @@ func (c *Client) noders(ctx context.Context, table string, ids []pulid.ID) ([]No
 		query := c.Contact.Query().
 			Where(contact.IDIn(ids...))
 		query, err := query.CollectFields(ctx, contactImplementors...)
+		if err != nil {
+			return nil, err
+		}
+		nodes, err := query.All(ctx)
+		if err != nil {
+			return nil, err
+		}
+		for _, node := range nodes {
+			for _, noder := range idmap[node.ID] {
+				*noder = node
+			}
+		}
+	case donotcall.Table:
+		query := c.DoNotCall.Query().
+			Where(donotcall.IDIn(ids...))
+		query, err := query.CollectFields(ctx, donotcallImplementors...)
 		if err != nil {
 			return nil, err
 		}

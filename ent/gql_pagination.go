@@ -17,6 +17,7 @@ import (
 	"github.com/intake/intake/ent/callresult"
 	"github.com/intake/intake/ent/campaign"
 	"github.com/intake/intake/ent/contact"
+	"github.com/intake/intake/ent/donotcall"
 	"github.com/intake/intake/ent/importissue"
 	"github.com/intake/intake/ent/integration"
 	"github.com/intake/intake/ent/organization"
@@ -934,6 +935,255 @@ func (_m *Contact) ToEdge(order *ContactOrder) *ContactEdge {
 		order = DefaultContactOrder
 	}
 	return &ContactEdge{
+		Node:   _m,
+		Cursor: order.Field.toCursor(_m),
+	}
+}
+
+// DoNotCallEdge is the edge representation of DoNotCall.
+type DoNotCallEdge struct {
+	Node   *DoNotCall `json:"node"`
+	Cursor Cursor     `json:"cursor"`
+}
+
+// DoNotCallConnection is the connection containing edges to DoNotCall.
+type DoNotCallConnection struct {
+	Edges      []*DoNotCallEdge `json:"edges"`
+	PageInfo   PageInfo         `json:"pageInfo"`
+	TotalCount int              `json:"totalCount"`
+}
+
+func (c *DoNotCallConnection) build(nodes []*DoNotCall, pager *donotcallPager, after *Cursor, first *int, before *Cursor, last *int) {
+	c.PageInfo.HasNextPage = before != nil
+	c.PageInfo.HasPreviousPage = after != nil
+	if first != nil && *first+1 == len(nodes) {
+		c.PageInfo.HasNextPage = true
+		nodes = nodes[:len(nodes)-1]
+	} else if last != nil && *last+1 == len(nodes) {
+		c.PageInfo.HasPreviousPage = true
+		nodes = nodes[:len(nodes)-1]
+	}
+	var nodeAt func(int) *DoNotCall
+	if last != nil {
+		n := len(nodes) - 1
+		nodeAt = func(i int) *DoNotCall {
+			return nodes[n-i]
+		}
+	} else {
+		nodeAt = func(i int) *DoNotCall {
+			return nodes[i]
+		}
+	}
+	c.Edges = make([]*DoNotCallEdge, len(nodes))
+	for i := range nodes {
+		node := nodeAt(i)
+		c.Edges[i] = &DoNotCallEdge{
+			Node:   node,
+			Cursor: pager.toCursor(node),
+		}
+	}
+	if l := len(c.Edges); l > 0 {
+		c.PageInfo.StartCursor = &c.Edges[0].Cursor
+		c.PageInfo.EndCursor = &c.Edges[l-1].Cursor
+	}
+	if c.TotalCount == 0 {
+		c.TotalCount = len(nodes)
+	}
+}
+
+// DoNotCallPaginateOption enables pagination customization.
+type DoNotCallPaginateOption func(*donotcallPager) error
+
+// WithDoNotCallOrder configures pagination ordering.
+func WithDoNotCallOrder(order *DoNotCallOrder) DoNotCallPaginateOption {
+	if order == nil {
+		order = DefaultDoNotCallOrder
+	}
+	o := *order
+	return func(pager *donotcallPager) error {
+		if err := o.Direction.Validate(); err != nil {
+			return err
+		}
+		if o.Field == nil {
+			o.Field = DefaultDoNotCallOrder.Field
+		}
+		pager.order = &o
+		return nil
+	}
+}
+
+// WithDoNotCallFilter configures pagination filter.
+func WithDoNotCallFilter(filter func(*DoNotCallQuery) (*DoNotCallQuery, error)) DoNotCallPaginateOption {
+	return func(pager *donotcallPager) error {
+		if filter == nil {
+			return errors.New("DoNotCallQuery filter cannot be nil")
+		}
+		pager.filter = filter
+		return nil
+	}
+}
+
+type donotcallPager struct {
+	reverse bool
+	order   *DoNotCallOrder
+	filter  func(*DoNotCallQuery) (*DoNotCallQuery, error)
+}
+
+func newDoNotCallPager(opts []DoNotCallPaginateOption, reverse bool) (*donotcallPager, error) {
+	pager := &donotcallPager{reverse: reverse}
+	for _, opt := range opts {
+		if err := opt(pager); err != nil {
+			return nil, err
+		}
+	}
+	if pager.order == nil {
+		pager.order = DefaultDoNotCallOrder
+	}
+	return pager, nil
+}
+
+func (p *donotcallPager) applyFilter(query *DoNotCallQuery) (*DoNotCallQuery, error) {
+	if p.filter != nil {
+		return p.filter(query)
+	}
+	return query, nil
+}
+
+func (p *donotcallPager) toCursor(_m *DoNotCall) Cursor {
+	return p.order.Field.toCursor(_m)
+}
+
+func (p *donotcallPager) applyCursors(query *DoNotCallQuery, after, before *Cursor) (*DoNotCallQuery, error) {
+	direction := p.order.Direction
+	if p.reverse {
+		direction = direction.Reverse()
+	}
+	for _, predicate := range entgql.CursorsPredicate(after, before, DefaultDoNotCallOrder.Field.column, p.order.Field.column, direction) {
+		query = query.Where(predicate)
+	}
+	return query, nil
+}
+
+func (p *donotcallPager) applyOrder(query *DoNotCallQuery) *DoNotCallQuery {
+	direction := p.order.Direction
+	if p.reverse {
+		direction = direction.Reverse()
+	}
+	query = query.Order(p.order.Field.toTerm(direction.OrderTermOption()))
+	if p.order.Field != DefaultDoNotCallOrder.Field {
+		query = query.Order(DefaultDoNotCallOrder.Field.toTerm(direction.OrderTermOption()))
+	}
+	if len(query.ctx.Fields) > 0 {
+		query.ctx.AppendFieldOnce(p.order.Field.column)
+	}
+	return query
+}
+
+func (p *donotcallPager) orderExpr(query *DoNotCallQuery) sql.Querier {
+	direction := p.order.Direction
+	if p.reverse {
+		direction = direction.Reverse()
+	}
+	if len(query.ctx.Fields) > 0 {
+		query.ctx.AppendFieldOnce(p.order.Field.column)
+	}
+	return sql.ExprFunc(func(b *sql.Builder) {
+		b.Ident(p.order.Field.column).Pad().WriteString(string(direction))
+		if p.order.Field != DefaultDoNotCallOrder.Field {
+			b.Comma().Ident(DefaultDoNotCallOrder.Field.column).Pad().WriteString(string(direction))
+		}
+	})
+}
+
+// Paginate executes the query and returns a relay based cursor connection to DoNotCall.
+func (_m *DoNotCallQuery) Paginate(
+	ctx context.Context, after *Cursor, first *int,
+	before *Cursor, last *int, opts ...DoNotCallPaginateOption,
+) (*DoNotCallConnection, error) {
+	if err := validateFirstLast(first, last); err != nil {
+		return nil, err
+	}
+	pager, err := newDoNotCallPager(opts, last != nil)
+	if err != nil {
+		return nil, err
+	}
+	if _m, err = pager.applyFilter(_m); err != nil {
+		return nil, err
+	}
+	conn := &DoNotCallConnection{Edges: []*DoNotCallEdge{}}
+	ignoredEdges := !hasCollectedField(ctx, edgesField)
+	if hasCollectedField(ctx, totalCountField) || hasCollectedField(ctx, pageInfoField) {
+		hasPagination := after != nil || first != nil || before != nil || last != nil
+		if hasPagination || ignoredEdges {
+			c := _m.Clone()
+			c.ctx.Fields = nil
+			if conn.TotalCount, err = c.Count(ctx); err != nil {
+				return nil, err
+			}
+			conn.PageInfo.HasNextPage = first != nil && conn.TotalCount > 0
+			conn.PageInfo.HasPreviousPage = last != nil && conn.TotalCount > 0
+		}
+	}
+	if ignoredEdges || (first != nil && *first == 0) || (last != nil && *last == 0) {
+		return conn, nil
+	}
+	if _m, err = pager.applyCursors(_m, after, before); err != nil {
+		return nil, err
+	}
+	limit := paginateLimit(first, last)
+	if limit != 0 {
+		_m.Limit(limit)
+	}
+	if field := collectedField(ctx, edgesField, nodeField); field != nil {
+		if err := _m.collectField(ctx, limit == 1, graphql.GetOperationContext(ctx), *field, []string{edgesField, nodeField}); err != nil {
+			return nil, err
+		}
+	}
+	_m = pager.applyOrder(_m)
+	nodes, err := _m.All(ctx)
+	if err != nil {
+		return nil, err
+	}
+	conn.build(nodes, pager, after, first, before, last)
+	return conn, nil
+}
+
+// DoNotCallOrderField defines the ordering field of DoNotCall.
+type DoNotCallOrderField struct {
+	// Value extracts the ordering value from the given DoNotCall.
+	Value    func(*DoNotCall) (ent.Value, error)
+	column   string // field or computed.
+	toTerm   func(...sql.OrderTermOption) donotcall.OrderOption
+	toCursor func(*DoNotCall) Cursor
+}
+
+// DoNotCallOrder defines the ordering of DoNotCall.
+type DoNotCallOrder struct {
+	Direction OrderDirection       `json:"direction"`
+	Field     *DoNotCallOrderField `json:"field"`
+}
+
+// DefaultDoNotCallOrder is the default ordering of DoNotCall.
+var DefaultDoNotCallOrder = &DoNotCallOrder{
+	Direction: entgql.OrderDirectionAsc,
+	Field: &DoNotCallOrderField{
+		Value: func(_m *DoNotCall) (ent.Value, error) {
+			return _m.ID, nil
+		},
+		column: donotcall.FieldID,
+		toTerm: donotcall.ByID,
+		toCursor: func(_m *DoNotCall) Cursor {
+			return Cursor{ID: _m.ID}
+		},
+	},
+}
+
+// ToEdge converts DoNotCall into DoNotCallEdge.
+func (_m *DoNotCall) ToEdge(order *DoNotCallOrder) *DoNotCallEdge {
+	if order == nil {
+		order = DefaultDoNotCallOrder
+	}
+	return &DoNotCallEdge{
 		Node:   _m,
 		Cursor: order.Field.toCursor(_m),
 	}

@@ -10,6 +10,7 @@ import (
 	"github.com/intake/intake/ent/callresult"
 	"github.com/intake/intake/ent/campaign"
 	"github.com/intake/intake/ent/contact"
+	"github.com/intake/intake/ent/donotcall"
 	"github.com/intake/intake/ent/importissue"
 	"github.com/intake/intake/ent/integration"
 	"github.com/intake/intake/ent/predicate"
@@ -1335,6 +1336,298 @@ func (i *ContactWhereInput) P() (predicate.Contact, error) {
 		return predicates[0], nil
 	default:
 		return contact.And(predicates...), nil
+	}
+}
+
+// DoNotCallWhereInput represents a where input for filtering DoNotCall queries.
+type DoNotCallWhereInput struct {
+	Predicates []predicate.DoNotCall  `json:"-"`
+	Not        *DoNotCallWhereInput   `json:"not,omitempty"`
+	Or         []*DoNotCallWhereInput `json:"or,omitempty"`
+	And        []*DoNotCallWhereInput `json:"and,omitempty"`
+
+	// "id" field predicates.
+	ID      *pulid.ID  `json:"id,omitempty"`
+	IDNEQ   *pulid.ID  `json:"idNEQ,omitempty"`
+	IDIn    []pulid.ID `json:"idIn,omitempty"`
+	IDNotIn []pulid.ID `json:"idNotIn,omitempty"`
+	IDGT    *pulid.ID  `json:"idGT,omitempty"`
+	IDGTE   *pulid.ID  `json:"idGTE,omitempty"`
+	IDLT    *pulid.ID  `json:"idLT,omitempty"`
+	IDLTE   *pulid.ID  `json:"idLTE,omitempty"`
+
+	// "created_at" field predicates.
+	CreatedAt      *time.Time  `json:"createdAt,omitempty"`
+	CreatedAtNEQ   *time.Time  `json:"createdAtNEQ,omitempty"`
+	CreatedAtIn    []time.Time `json:"createdAtIn,omitempty"`
+	CreatedAtNotIn []time.Time `json:"createdAtNotIn,omitempty"`
+	CreatedAtGT    *time.Time  `json:"createdAtGT,omitempty"`
+	CreatedAtGTE   *time.Time  `json:"createdAtGTE,omitempty"`
+	CreatedAtLT    *time.Time  `json:"createdAtLT,omitempty"`
+	CreatedAtLTE   *time.Time  `json:"createdAtLTE,omitempty"`
+
+	// "phone_e164" field predicates.
+	PhoneE164             *string  `json:"phoneE164,omitempty"`
+	PhoneE164NEQ          *string  `json:"phoneE164NEQ,omitempty"`
+	PhoneE164In           []string `json:"phoneE164In,omitempty"`
+	PhoneE164NotIn        []string `json:"phoneE164NotIn,omitempty"`
+	PhoneE164GT           *string  `json:"phoneE164GT,omitempty"`
+	PhoneE164GTE          *string  `json:"phoneE164GTE,omitempty"`
+	PhoneE164LT           *string  `json:"phoneE164LT,omitempty"`
+	PhoneE164LTE          *string  `json:"phoneE164LTE,omitempty"`
+	PhoneE164Contains     *string  `json:"phoneE164Contains,omitempty"`
+	PhoneE164HasPrefix    *string  `json:"phoneE164HasPrefix,omitempty"`
+	PhoneE164HasSuffix    *string  `json:"phoneE164HasSuffix,omitempty"`
+	PhoneE164EqualFold    *string  `json:"phoneE164EqualFold,omitempty"`
+	PhoneE164ContainsFold *string  `json:"phoneE164ContainsFold,omitempty"`
+
+	// "source" field predicates.
+	Source      *schematype.DoNotCallSource  `json:"source,omitempty"`
+	SourceNEQ   *schematype.DoNotCallSource  `json:"sourceNEQ,omitempty"`
+	SourceIn    []schematype.DoNotCallSource `json:"sourceIn,omitempty"`
+	SourceNotIn []schematype.DoNotCallSource `json:"sourceNotIn,omitempty"`
+
+	// "note" field predicates.
+	Note             *string  `json:"note,omitempty"`
+	NoteNEQ          *string  `json:"noteNEQ,omitempty"`
+	NoteIn           []string `json:"noteIn,omitempty"`
+	NoteNotIn        []string `json:"noteNotIn,omitempty"`
+	NoteGT           *string  `json:"noteGT,omitempty"`
+	NoteGTE          *string  `json:"noteGTE,omitempty"`
+	NoteLT           *string  `json:"noteLT,omitempty"`
+	NoteLTE          *string  `json:"noteLTE,omitempty"`
+	NoteContains     *string  `json:"noteContains,omitempty"`
+	NoteHasPrefix    *string  `json:"noteHasPrefix,omitempty"`
+	NoteHasSuffix    *string  `json:"noteHasSuffix,omitempty"`
+	NoteIsNil        bool     `json:"noteIsNil,omitempty"`
+	NoteNotNil       bool     `json:"noteNotNil,omitempty"`
+	NoteEqualFold    *string  `json:"noteEqualFold,omitempty"`
+	NoteContainsFold *string  `json:"noteContainsFold,omitempty"`
+}
+
+// AddPredicates adds custom predicates to the where input to be used during the filtering phase.
+func (i *DoNotCallWhereInput) AddPredicates(predicates ...predicate.DoNotCall) {
+	i.Predicates = append(i.Predicates, predicates...)
+}
+
+// Filter applies the DoNotCallWhereInput filter on the DoNotCallQuery builder.
+func (i *DoNotCallWhereInput) Filter(q *DoNotCallQuery) (*DoNotCallQuery, error) {
+	if i == nil {
+		return q, nil
+	}
+	p, err := i.P()
+	if err != nil {
+		if err == ErrEmptyDoNotCallWhereInput {
+			return q, nil
+		}
+		return nil, err
+	}
+	return q.Where(p), nil
+}
+
+// ErrEmptyDoNotCallWhereInput is returned in case the DoNotCallWhereInput is empty.
+var ErrEmptyDoNotCallWhereInput = errors.New("ent: empty predicate DoNotCallWhereInput")
+
+// P returns a predicate for filtering donotcalls.
+// An error is returned if the input is empty or invalid.
+func (i *DoNotCallWhereInput) P() (predicate.DoNotCall, error) {
+	var predicates []predicate.DoNotCall
+	if i.Not != nil {
+		p, err := i.Not.P()
+		if err != nil {
+			return nil, fmt.Errorf("%w: field 'not'", err)
+		}
+		predicates = append(predicates, donotcall.Not(p))
+	}
+	switch n := len(i.Or); {
+	case n == 1:
+		p, err := i.Or[0].P()
+		if err != nil {
+			return nil, fmt.Errorf("%w: field 'or'", err)
+		}
+		predicates = append(predicates, p)
+	case n > 1:
+		or := make([]predicate.DoNotCall, 0, n)
+		for _, w := range i.Or {
+			p, err := w.P()
+			if err != nil {
+				return nil, fmt.Errorf("%w: field 'or'", err)
+			}
+			or = append(or, p)
+		}
+		predicates = append(predicates, donotcall.Or(or...))
+	}
+	switch n := len(i.And); {
+	case n == 1:
+		p, err := i.And[0].P()
+		if err != nil {
+			return nil, fmt.Errorf("%w: field 'and'", err)
+		}
+		predicates = append(predicates, p)
+	case n > 1:
+		and := make([]predicate.DoNotCall, 0, n)
+		for _, w := range i.And {
+			p, err := w.P()
+			if err != nil {
+				return nil, fmt.Errorf("%w: field 'and'", err)
+			}
+			and = append(and, p)
+		}
+		predicates = append(predicates, donotcall.And(and...))
+	}
+	predicates = append(predicates, i.Predicates...)
+	if i.ID != nil {
+		predicates = append(predicates, donotcall.IDEQ(*i.ID))
+	}
+	if i.IDNEQ != nil {
+		predicates = append(predicates, donotcall.IDNEQ(*i.IDNEQ))
+	}
+	if len(i.IDIn) > 0 {
+		predicates = append(predicates, donotcall.IDIn(i.IDIn...))
+	}
+	if len(i.IDNotIn) > 0 {
+		predicates = append(predicates, donotcall.IDNotIn(i.IDNotIn...))
+	}
+	if i.IDGT != nil {
+		predicates = append(predicates, donotcall.IDGT(*i.IDGT))
+	}
+	if i.IDGTE != nil {
+		predicates = append(predicates, donotcall.IDGTE(*i.IDGTE))
+	}
+	if i.IDLT != nil {
+		predicates = append(predicates, donotcall.IDLT(*i.IDLT))
+	}
+	if i.IDLTE != nil {
+		predicates = append(predicates, donotcall.IDLTE(*i.IDLTE))
+	}
+	if i.CreatedAt != nil {
+		predicates = append(predicates, donotcall.CreatedAtEQ(*i.CreatedAt))
+	}
+	if i.CreatedAtNEQ != nil {
+		predicates = append(predicates, donotcall.CreatedAtNEQ(*i.CreatedAtNEQ))
+	}
+	if len(i.CreatedAtIn) > 0 {
+		predicates = append(predicates, donotcall.CreatedAtIn(i.CreatedAtIn...))
+	}
+	if len(i.CreatedAtNotIn) > 0 {
+		predicates = append(predicates, donotcall.CreatedAtNotIn(i.CreatedAtNotIn...))
+	}
+	if i.CreatedAtGT != nil {
+		predicates = append(predicates, donotcall.CreatedAtGT(*i.CreatedAtGT))
+	}
+	if i.CreatedAtGTE != nil {
+		predicates = append(predicates, donotcall.CreatedAtGTE(*i.CreatedAtGTE))
+	}
+	if i.CreatedAtLT != nil {
+		predicates = append(predicates, donotcall.CreatedAtLT(*i.CreatedAtLT))
+	}
+	if i.CreatedAtLTE != nil {
+		predicates = append(predicates, donotcall.CreatedAtLTE(*i.CreatedAtLTE))
+	}
+	if i.PhoneE164 != nil {
+		predicates = append(predicates, donotcall.PhoneE164EQ(*i.PhoneE164))
+	}
+	if i.PhoneE164NEQ != nil {
+		predicates = append(predicates, donotcall.PhoneE164NEQ(*i.PhoneE164NEQ))
+	}
+	if len(i.PhoneE164In) > 0 {
+		predicates = append(predicates, donotcall.PhoneE164In(i.PhoneE164In...))
+	}
+	if len(i.PhoneE164NotIn) > 0 {
+		predicates = append(predicates, donotcall.PhoneE164NotIn(i.PhoneE164NotIn...))
+	}
+	if i.PhoneE164GT != nil {
+		predicates = append(predicates, donotcall.PhoneE164GT(*i.PhoneE164GT))
+	}
+	if i.PhoneE164GTE != nil {
+		predicates = append(predicates, donotcall.PhoneE164GTE(*i.PhoneE164GTE))
+	}
+	if i.PhoneE164LT != nil {
+		predicates = append(predicates, donotcall.PhoneE164LT(*i.PhoneE164LT))
+	}
+	if i.PhoneE164LTE != nil {
+		predicates = append(predicates, donotcall.PhoneE164LTE(*i.PhoneE164LTE))
+	}
+	if i.PhoneE164Contains != nil {
+		predicates = append(predicates, donotcall.PhoneE164Contains(*i.PhoneE164Contains))
+	}
+	if i.PhoneE164HasPrefix != nil {
+		predicates = append(predicates, donotcall.PhoneE164HasPrefix(*i.PhoneE164HasPrefix))
+	}
+	if i.PhoneE164HasSuffix != nil {
+		predicates = append(predicates, donotcall.PhoneE164HasSuffix(*i.PhoneE164HasSuffix))
+	}
+	if i.PhoneE164EqualFold != nil {
+		predicates = append(predicates, donotcall.PhoneE164EqualFold(*i.PhoneE164EqualFold))
+	}
+	if i.PhoneE164ContainsFold != nil {
+		predicates = append(predicates, donotcall.PhoneE164ContainsFold(*i.PhoneE164ContainsFold))
+	}
+	if i.Source != nil {
+		predicates = append(predicates, donotcall.SourceEQ(*i.Source))
+	}
+	if i.SourceNEQ != nil {
+		predicates = append(predicates, donotcall.SourceNEQ(*i.SourceNEQ))
+	}
+	if len(i.SourceIn) > 0 {
+		predicates = append(predicates, donotcall.SourceIn(i.SourceIn...))
+	}
+	if len(i.SourceNotIn) > 0 {
+		predicates = append(predicates, donotcall.SourceNotIn(i.SourceNotIn...))
+	}
+	if i.Note != nil {
+		predicates = append(predicates, donotcall.NoteEQ(*i.Note))
+	}
+	if i.NoteNEQ != nil {
+		predicates = append(predicates, donotcall.NoteNEQ(*i.NoteNEQ))
+	}
+	if len(i.NoteIn) > 0 {
+		predicates = append(predicates, donotcall.NoteIn(i.NoteIn...))
+	}
+	if len(i.NoteNotIn) > 0 {
+		predicates = append(predicates, donotcall.NoteNotIn(i.NoteNotIn...))
+	}
+	if i.NoteGT != nil {
+		predicates = append(predicates, donotcall.NoteGT(*i.NoteGT))
+	}
+	if i.NoteGTE != nil {
+		predicates = append(predicates, donotcall.NoteGTE(*i.NoteGTE))
+	}
+	if i.NoteLT != nil {
+		predicates = append(predicates, donotcall.NoteLT(*i.NoteLT))
+	}
+	if i.NoteLTE != nil {
+		predicates = append(predicates, donotcall.NoteLTE(*i.NoteLTE))
+	}
+	if i.NoteContains != nil {
+		predicates = append(predicates, donotcall.NoteContains(*i.NoteContains))
+	}
+	if i.NoteHasPrefix != nil {
+		predicates = append(predicates, donotcall.NoteHasPrefix(*i.NoteHasPrefix))
+	}
+	if i.NoteHasSuffix != nil {
+		predicates = append(predicates, donotcall.NoteHasSuffix(*i.NoteHasSuffix))
+	}
+	if i.NoteIsNil {
+		predicates = append(predicates, donotcall.NoteIsNil())
+	}
+	if i.NoteNotNil {
+		predicates = append(predicates, donotcall.NoteNotNil())
+	}
+	if i.NoteEqualFold != nil {
+		predicates = append(predicates, donotcall.NoteEqualFold(*i.NoteEqualFold))
+	}
+	if i.NoteContainsFold != nil {
+		predicates = append(predicates, donotcall.NoteContainsFold(*i.NoteContainsFold))
+	}
+
+	switch len(predicates) {
+	case 0:
+		return nil, ErrEmptyDoNotCallWhereInput
+	case 1:
+		return predicates[0], nil
+	default:
+		return donotcall.And(predicates...), nil
 	}
 }
 
@@ -2771,6 +3064,16 @@ type SyncRunWhereInput struct {
 	ErasedLT    *int  `json:"erasedLT,omitempty"`
 	ErasedLTE   *int  `json:"erasedLTE,omitempty"`
 
+	// "do_not_call" field predicates.
+	DoNotCall      *int  `json:"doNotCall,omitempty"`
+	DoNotCallNEQ   *int  `json:"doNotCallNEQ,omitempty"`
+	DoNotCallIn    []int `json:"doNotCallIn,omitempty"`
+	DoNotCallNotIn []int `json:"doNotCallNotIn,omitempty"`
+	DoNotCallGT    *int  `json:"doNotCallGT,omitempty"`
+	DoNotCallGTE   *int  `json:"doNotCallGTE,omitempty"`
+	DoNotCallLT    *int  `json:"doNotCallLT,omitempty"`
+	DoNotCallLTE   *int  `json:"doNotCallLTE,omitempty"`
+
 	// "total" field predicates.
 	Total       *int  `json:"total,omitempty"`
 	TotalNEQ    *int  `json:"totalNEQ,omitempty"`
@@ -3305,6 +3608,30 @@ func (i *SyncRunWhereInput) P() (predicate.SyncRun, error) {
 	}
 	if i.ErasedLTE != nil {
 		predicates = append(predicates, syncrun.ErasedLTE(*i.ErasedLTE))
+	}
+	if i.DoNotCall != nil {
+		predicates = append(predicates, syncrun.DoNotCallEQ(*i.DoNotCall))
+	}
+	if i.DoNotCallNEQ != nil {
+		predicates = append(predicates, syncrun.DoNotCallNEQ(*i.DoNotCallNEQ))
+	}
+	if len(i.DoNotCallIn) > 0 {
+		predicates = append(predicates, syncrun.DoNotCallIn(i.DoNotCallIn...))
+	}
+	if len(i.DoNotCallNotIn) > 0 {
+		predicates = append(predicates, syncrun.DoNotCallNotIn(i.DoNotCallNotIn...))
+	}
+	if i.DoNotCallGT != nil {
+		predicates = append(predicates, syncrun.DoNotCallGT(*i.DoNotCallGT))
+	}
+	if i.DoNotCallGTE != nil {
+		predicates = append(predicates, syncrun.DoNotCallGTE(*i.DoNotCallGTE))
+	}
+	if i.DoNotCallLT != nil {
+		predicates = append(predicates, syncrun.DoNotCallLT(*i.DoNotCallLT))
+	}
+	if i.DoNotCallLTE != nil {
+		predicates = append(predicates, syncrun.DoNotCallLTE(*i.DoNotCallLTE))
 	}
 	if i.Total != nil {
 		predicates = append(predicates, syncrun.TotalEQ(*i.Total))

@@ -8,6 +8,7 @@ import (
 	"github.com/intake/intake/ent/callresult"
 	"github.com/intake/intake/ent/campaign"
 	"github.com/intake/intake/ent/contact"
+	"github.com/intake/intake/ent/donotcall"
 	"github.com/intake/intake/ent/importissue"
 	"github.com/intake/intake/ent/integration"
 	"github.com/intake/intake/ent/organization"
@@ -24,6 +25,7 @@ var nodeTables = map[string]string{
 	"cal": callresult.Table,
 	"cmp": campaign.Table,
 	"con": contact.Table,
+	"dnc": donotcall.Table,
 	"iss": importissue.Table,
 	"int": integration.Table,
 	"org": organization.Table,

@@ -16,6 +16,7 @@ import (
 	"github.com/intake/intake/ent/callresult"
 	"github.com/intake/intake/ent/campaign"
 	"github.com/intake/intake/ent/contact"
+	"github.com/intake/intake/ent/donotcall"
 	"github.com/intake/intake/ent/erasure"
 	"github.com/intake/intake/ent/importissue"
 	"github.com/intake/intake/ent/integration"
@@ -45,6 +46,7 @@ const (
 	TypeCallResult       = "CallResult"
 	TypeCampaign         = "Campaign"
 	TypeContact          = "Contact"
+	TypeDoNotCall        = "DoNotCall"
 	TypeErasure          = "Erasure"
 	TypeImportIssue      = "ImportIssue"
 	TypeIntegration      = "Integration"
@@ -4840,6 +4842,576 @@ func (m *ContactMutation) ResetEdge(name string) error {
 		return nil
 	}
 	return fmt.Errorf("unknown Contact edge %s", name)
+}
+
+// DoNotCallMutation represents an operation that mutates the DoNotCall nodes in the graph.
+type DoNotCallMutation struct {
+	config
+	op              Op
+	typ             string
+	id              *pulid.ID
+	organization_id *pulid.ID
+	created_at      *time.Time
+	phone_e164      *string
+	source          *schematype.DoNotCallSource
+	note            *string
+	clearedFields   map[string]struct{}
+	done            bool
+	oldValue        func(context.Context) (*DoNotCall, error)
+	predicates      []predicate.DoNotCall
+}
+
+var _ ent.Mutation = (*DoNotCallMutation)(nil)
+
+// donotcallOption allows management of the mutation configuration using functional options.
+type donotcallOption func(*DoNotCallMutation)
+
+// newDoNotCallMutation creates new mutation for the DoNotCall entity.
+func newDoNotCallMutation(c config, op Op, opts ...donotcallOption) *DoNotCallMutation {
+	m := &DoNotCallMutation{
+		config:        c,
+		op:            op,
+		typ:           TypeDoNotCall,
+		clearedFields: make(map[string]struct{}),
+	}
+	for _, opt := range opts {
+		opt(m)
+	}
+	return m
+}
+
+// withDoNotCallID sets the ID field of the mutation.
+func withDoNotCallID(id pulid.ID) donotcallOption {
+	return func(m *DoNotCallMutation) {
+		var (
+			err   error
+			once  sync.Once
+			value *DoNotCall
+		)
+		m.oldValue = func(ctx context.Context) (*DoNotCall, error) {
+			once.Do(func() {
+				if m.done {
+					err = errors.New("querying old values post mutation is not allowed")
+				} else {
+					value, err = m.Client().DoNotCall.Get(ctx, id)
+				}
+			})
+			return value, err
+		}
+		m.id = &id
+	}
+}
+
+// withDoNotCall sets the old DoNotCall of the mutation.
+func withDoNotCall(node *DoNotCall) donotcallOption {
+	return func(m *DoNotCallMutation) {
+		m.oldValue = func(context.Context) (*DoNotCall, error) {
+			return node, nil
+		}
+		m.id = &node.ID
+	}
+}
+
+// Client returns a new `ent.Client` from the mutation. If the mutation was
+// executed in a transaction (ent.Tx), a transactional client is returned.
+func (m DoNotCallMutation) Client() *Client {
+	client := &Client{config: m.config}
+	client.init()
+	return client
+}
+
+// Tx returns an `ent.Tx` for mutations that were executed in transactions;
+// it returns an error otherwise.
+func (m DoNotCallMutation) Tx() (*Tx, error) {
+	if _, ok := m.driver.(*txDriver); !ok {
+		return nil, errors.New("ent: mutation is not running in a transaction")
+	}
+	tx := &Tx{config: m.config}
+	tx.init()
+	return tx, nil
+}
+
+// SetID sets the value of the id field. Note that this
+// operation is only accepted on creation of DoNotCall entities.
+func (m *DoNotCallMutation) SetID(id pulid.ID) {
+	m.id = &id
+}
+
+// ID returns the ID value in the mutation. Note that the ID is only available
+// if it was provided to the builder or after it was returned from the database.
+func (m *DoNotCallMutation) ID() (id pulid.ID, exists bool) {
+	if m.id == nil {
+		return
+	}
+	return *m.id, true
+}
+
+// IDs queries the database and returns the entity ids that match the mutation's predicate.
+// That means, if the mutation is applied within a transaction with an isolation level such
+// as sql.LevelSerializable, the returned ids match the ids of the rows that will be updated
+// or updated by the mutation.
+func (m *DoNotCallMutation) IDs(ctx context.Context) ([]pulid.ID, error) {
+	switch {
+	case m.op.Is(OpUpdateOne | OpDeleteOne):
+		id, exists := m.ID()
+		if exists {
+			return []pulid.ID{id}, nil
+		}
+		fallthrough
+	case m.op.Is(OpUpdate | OpDelete):
+		return m.Client().DoNotCall.Query().Where(m.predicates...).IDs(ctx)
+	default:
+		return nil, fmt.Errorf("IDs is not allowed on %s operations", m.op)
+	}
+}
+
+// SetOrganizationID sets the "organization_id" field.
+func (m *DoNotCallMutation) SetOrganizationID(pu pulid.ID) {
+	m.organization_id = &pu
+}
+
+// OrganizationID returns the value of the "organization_id" field in the mutation.
+func (m *DoNotCallMutation) OrganizationID() (r pulid.ID, exists bool) {
+	v := m.organization_id
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldOrganizationID returns the old "organization_id" field's value of the DoNotCall entity.
+// If the DoNotCall object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *DoNotCallMutation) OldOrganizationID(ctx context.Context) (v pulid.ID, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldOrganizationID is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldOrganizationID requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldOrganizationID: %w", err)
+	}
+	return oldValue.OrganizationID, nil
+}
+
+// ResetOrganizationID resets all changes to the "organization_id" field.
+func (m *DoNotCallMutation) ResetOrganizationID() {
+	m.organization_id = nil
+}
+
+// SetCreatedAt sets the "created_at" field.
+func (m *DoNotCallMutation) SetCreatedAt(t time.Time) {
+	m.created_at = &t
+}
+
+// CreatedAt returns the value of the "created_at" field in the mutation.
+func (m *DoNotCallMutation) CreatedAt() (r time.Time, exists bool) {
+	v := m.created_at
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldCreatedAt returns the old "created_at" field's value of the DoNotCall entity.
+// If the DoNotCall object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *DoNotCallMutation) OldCreatedAt(ctx context.Context) (v time.Time, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldCreatedAt is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldCreatedAt requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldCreatedAt: %w", err)
+	}
+	return oldValue.CreatedAt, nil
+}
+
+// ResetCreatedAt resets all changes to the "created_at" field.
+func (m *DoNotCallMutation) ResetCreatedAt() {
+	m.created_at = nil
+}
+
+// SetPhoneE164 sets the "phone_e164" field.
+func (m *DoNotCallMutation) SetPhoneE164(s string) {
+	m.phone_e164 = &s
+}
+
+// PhoneE164 returns the value of the "phone_e164" field in the mutation.
+func (m *DoNotCallMutation) PhoneE164() (r string, exists bool) {
+	v := m.phone_e164
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldPhoneE164 returns the old "phone_e164" field's value of the DoNotCall entity.
+// If the DoNotCall object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *DoNotCallMutation) OldPhoneE164(ctx context.Context) (v string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldPhoneE164 is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldPhoneE164 requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldPhoneE164: %w", err)
+	}
+	return oldValue.PhoneE164, nil
+}
+
+// ResetPhoneE164 resets all changes to the "phone_e164" field.
+func (m *DoNotCallMutation) ResetPhoneE164() {
+	m.phone_e164 = nil
+}
+
+// SetSource sets the "source" field.
+func (m *DoNotCallMutation) SetSource(sncs schematype.DoNotCallSource) {
+	m.source = &sncs
+}
+
+// Source returns the value of the "source" field in the mutation.
+func (m *DoNotCallMutation) Source() (r schematype.DoNotCallSource, exists bool) {
+	v := m.source
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldSource returns the old "source" field's value of the DoNotCall entity.
+// If the DoNotCall object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *DoNotCallMutation) OldSource(ctx context.Context) (v schematype.DoNotCallSource, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldSource is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldSource requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldSource: %w", err)
+	}
+	return oldValue.Source, nil
+}
+
+// ResetSource resets all changes to the "source" field.
+func (m *DoNotCallMutation) ResetSource() {
+	m.source = nil
+}
+
+// SetNote sets the "note" field.
+func (m *DoNotCallMutation) SetNote(s string) {
+	m.note = &s
+}
+
+// Note returns the value of the "note" field in the mutation.
+func (m *DoNotCallMutation) Note() (r string, exists bool) {
+	v := m.note
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldNote returns the old "note" field's value of the DoNotCall entity.
+// If the DoNotCall object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *DoNotCallMutation) OldNote(ctx context.Context) (v *string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldNote is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldNote requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldNote: %w", err)
+	}
+	return oldValue.Note, nil
+}
+
+// ClearNote clears the value of the "note" field.
+func (m *DoNotCallMutation) ClearNote() {
+	m.note = nil
+	m.clearedFields[donotcall.FieldNote] = struct{}{}
+}
+
+// NoteCleared returns if the "note" field was cleared in this mutation.
+func (m *DoNotCallMutation) NoteCleared() bool {
+	_, ok := m.clearedFields[donotcall.FieldNote]
+	return ok
+}
+
+// ResetNote resets all changes to the "note" field.
+func (m *DoNotCallMutation) ResetNote() {
+	m.note = nil
+	delete(m.clearedFields, donotcall.FieldNote)
+}
+
+// Where appends a list predicates to the DoNotCallMutation builder.
+func (m *DoNotCallMutation) Where(ps ...predicate.DoNotCall) {
+	m.predicates = append(m.predicates, ps...)
+}
+
+// WhereP appends storage-level predicates to the DoNotCallMutation builder. Using this method,
+// users can use type-assertion to append predicates that do not depend on any generated package.
+func (m *DoNotCallMutation) WhereP(ps ...func(*sql.Selector)) {
+	p := make([]predicate.DoNotCall, len(ps))
+	for i := range ps {
+		p[i] = ps[i]
+	}
+	m.Where(p...)
+}
+
+// Op returns the operation name.
+func (m *DoNotCallMutation) Op() Op {
+	return m.op
+}
+
+// SetOp allows setting the mutation operation.
+func (m *DoNotCallMutation) SetOp(op Op) {
+	m.op = op
+}
+
+// Type returns the node type of this mutation (DoNotCall).
+func (m *DoNotCallMutation) Type() string {
+	return m.typ
+}
+
+// Fields returns all fields that were changed during this mutation. Note that in
+// order to get all numeric fields that were incremented/decremented, call
+// AddedFields().
+func (m *DoNotCallMutation) Fields() []string {
+	fields := make([]string, 0, 5)
+	if m.organization_id != nil {
+		fields = append(fields, donotcall.FieldOrganizationID)
+	}
+	if m.created_at != nil {
+		fields = append(fields, donotcall.FieldCreatedAt)
+	}
+	if m.phone_e164 != nil {
+		fields = append(fields, donotcall.FieldPhoneE164)
+	}
+	if m.source != nil {
+		fields = append(fields, donotcall.FieldSource)
+	}
+	if m.note != nil {
+		fields = append(fields, donotcall.FieldNote)
+	}
+	return fields
+}
+
+// Field returns the value of a field with the given name. The second boolean
+// return value indicates that this field was not set, or was not defined in the
+// schema.
+func (m *DoNotCallMutation) Field(name string) (ent.Value, bool) {
+	switch name {
+	case donotcall.FieldOrganizationID:
+		return m.OrganizationID()
+	case donotcall.FieldCreatedAt:
+		return m.CreatedAt()
+	case donotcall.FieldPhoneE164:
+		return m.PhoneE164()
+	case donotcall.FieldSource:
+		return m.Source()
+	case donotcall.FieldNote:
+		return m.Note()
+	}
+	return nil, false
+}
+
+// OldField returns the old value of the field from the database. An error is
+// returned if the mutation operation is not UpdateOne, or the query to the
+// database failed.
+func (m *DoNotCallMutation) OldField(ctx context.Context, name string) (ent.Value, error) {
+	switch name {
+	case donotcall.FieldOrganizationID:
+		return m.OldOrganizationID(ctx)
+	case donotcall.FieldCreatedAt:
+		return m.OldCreatedAt(ctx)
+	case donotcall.FieldPhoneE164:
+		return m.OldPhoneE164(ctx)
+	case donotcall.FieldSource:
+		return m.OldSource(ctx)
+	case donotcall.FieldNote:
+		return m.OldNote(ctx)
+	}
+	return nil, fmt.Errorf("unknown DoNotCall field %s", name)
+}
+
+// SetField sets the value of a field with the given name. It returns an error if
+// the field is not defined in the schema, or if the type mismatched the field
+// type.
+func (m *DoNotCallMutation) SetField(name string, value ent.Value) error {
+	switch name {
+	case donotcall.FieldOrganizationID:
+		v, ok := value.(pulid.ID)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetOrganizationID(v)
+		return nil
+	case donotcall.FieldCreatedAt:
+		v, ok := value.(time.Time)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetCreatedAt(v)
+		return nil
+	case donotcall.FieldPhoneE164:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetPhoneE164(v)
+		return nil
+	case donotcall.FieldSource:
+		v, ok := value.(schematype.DoNotCallSource)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetSource(v)
+		return nil
+	case donotcall.FieldNote:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetNote(v)
+		return nil
+	}
+	return fmt.Errorf("unknown DoNotCall field %s", name)
+}
+
+// AddedFields returns all numeric fields that were incremented/decremented during
+// this mutation.
+func (m *DoNotCallMutation) AddedFields() []string {
+	return nil
+}
+
+// AddedField returns the numeric value that was incremented/decremented on a field
+// with the given name. The second boolean return value indicates that this field
+// was not set, or was not defined in the schema.
+func (m *DoNotCallMutation) AddedField(name string) (ent.Value, bool) {
+	return nil, false
+}
+
+// AddField adds the value to the field with the given name. It returns an error if
+// the field is not defined in the schema, or if the type mismatched the field
+// type.
+func (m *DoNotCallMutation) AddField(name string, value ent.Value) error {
+	switch name {
+	}
+	return fmt.Errorf("unknown DoNotCall numeric field %s", name)
+}
+
+// ClearedFields returns all nullable fields that were cleared during this
+// mutation.
+func (m *DoNotCallMutation) ClearedFields() []string {
+	var fields []string
+	if m.FieldCleared(donotcall.FieldNote) {
+		fields = append(fields, donotcall.FieldNote)
+	}
+	return fields
+}
+
+// FieldCleared returns a boolean indicating if a field with the given name was
+// cleared in this mutation.
+func (m *DoNotCallMutation) FieldCleared(name string) bool {
+	_, ok := m.clearedFields[name]
+	return ok
+}
+
+// ClearField clears the value of the field with the given name. It returns an
+// error if the field is not defined in the schema.
+func (m *DoNotCallMutation) ClearField(name string) error {
+	switch name {
+	case donotcall.FieldNote:
+		m.ClearNote()
+		return nil
+	}
+	return fmt.Errorf("unknown DoNotCall nullable field %s", name)
+}
+
+// ResetField resets all changes in the mutation for the field with the given name.
+// It returns an error if the field is not defined in the schema.
+func (m *DoNotCallMutation) ResetField(name string) error {
+	switch name {
+	case donotcall.FieldOrganizationID:
+		m.ResetOrganizationID()
+		return nil
+	case donotcall.FieldCreatedAt:
+		m.ResetCreatedAt()
+		return nil
+	case donotcall.FieldPhoneE164:
+		m.ResetPhoneE164()
+		return nil
+	case donotcall.FieldSource:
+		m.ResetSource()
+		return nil
+	case donotcall.FieldNote:
+		m.ResetNote()
+		return nil
+	}
+	return fmt.Errorf("unknown DoNotCall field %s", name)
+}
+
+// AddedEdges returns all edge names that were set/added in this mutation.
+func (m *DoNotCallMutation) AddedEdges() []string {
+	edges := make([]string, 0, 0)
+	return edges
+}
+
+// AddedIDs returns all IDs (to other nodes) that were added for the given edge
+// name in this mutation.
+func (m *DoNotCallMutation) AddedIDs(name string) []ent.Value {
+	return nil
+}
+
+// RemovedEdges returns all edge names that were removed in this mutation.
+func (m *DoNotCallMutation) RemovedEdges() []string {
+	edges := make([]string, 0, 0)
+	return edges
+}
+
+// RemovedIDs returns all IDs (to other nodes) that were removed for the edge with
+// the given name in this mutation.
+func (m *DoNotCallMutation) RemovedIDs(name string) []ent.Value {
+	return nil
+}
+
+// ClearedEdges returns all edge names that were cleared in this mutation.
+func (m *DoNotCallMutation) ClearedEdges() []string {
+	edges := make([]string, 0, 0)
+	return edges
+}
+
+// EdgeCleared returns a boolean which indicates if the edge with the given name
+// was cleared in this mutation.
+func (m *DoNotCallMutation) EdgeCleared(name string) bool {
+	return false
+}
+
+// ClearEdge clears the value of the edge with the given name. It returns an error
+// if that edge is not defined in the schema.
+func (m *DoNotCallMutation) ClearEdge(name string) error {
+	return fmt.Errorf("unknown DoNotCall unique edge %s", name)
+}
+
+// ResetEdge resets all changes to the edge with the given name in this mutation.
+// It returns an error if the edge is not defined in the schema.
+func (m *DoNotCallMutation) ResetEdge(name string) error {
+	return fmt.Errorf("unknown DoNotCall edge %s", name)
 }
 
 // ErasureMutation represents an operation that mutates the Erasure nodes in the graph.
@@ -10442,6 +11014,8 @@ type SyncRunMutation struct {
 	addscreening_tokens *int
 	erased              *int
 	adderased           *int
+	do_not_call         *int
+	adddo_not_call      *int
 	total               *int
 	addtotal            *int
 	error               *string
@@ -11498,6 +12072,62 @@ func (m *SyncRunMutation) ResetErased() {
 	m.adderased = nil
 }
 
+// SetDoNotCall sets the "do_not_call" field.
+func (m *SyncRunMutation) SetDoNotCall(i int) {
+	m.do_not_call = &i
+	m.adddo_not_call = nil
+}
+
+// DoNotCall returns the value of the "do_not_call" field in the mutation.
+func (m *SyncRunMutation) DoNotCall() (r int, exists bool) {
+	v := m.do_not_call
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldDoNotCall returns the old "do_not_call" field's value of the SyncRun entity.
+// If the SyncRun object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *SyncRunMutation) OldDoNotCall(ctx context.Context) (v int, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldDoNotCall is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldDoNotCall requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldDoNotCall: %w", err)
+	}
+	return oldValue.DoNotCall, nil
+}
+
+// AddDoNotCall adds i to the "do_not_call" field.
+func (m *SyncRunMutation) AddDoNotCall(i int) {
+	if m.adddo_not_call != nil {
+		*m.adddo_not_call += i
+	} else {
+		m.adddo_not_call = &i
+	}
+}
+
+// AddedDoNotCall returns the value that was added to the "do_not_call" field in this mutation.
+func (m *SyncRunMutation) AddedDoNotCall() (r int, exists bool) {
+	v := m.adddo_not_call
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// ResetDoNotCall resets all changes to the "do_not_call" field.
+func (m *SyncRunMutation) ResetDoNotCall() {
+	m.do_not_call = nil
+	m.adddo_not_call = nil
+}
+
 // SetTotal sets the "total" field.
 func (m *SyncRunMutation) SetTotal(i int) {
 	m.total = &i
@@ -12070,7 +12700,7 @@ func (m *SyncRunMutation) Type() string {
 // order to get all numeric fields that were incremented/decremented, call
 // AddedFields().
 func (m *SyncRunMutation) Fields() []string {
-	fields := make([]string, 0, 28)
+	fields := make([]string, 0, 29)
 	if m.organization_id != nil {
 		fields = append(fields, syncrun.FieldOrganizationID)
 	}
@@ -12127,6 +12757,9 @@ func (m *SyncRunMutation) Fields() []string {
 	}
 	if m.erased != nil {
 		fields = append(fields, syncrun.FieldErased)
+	}
+	if m.do_not_call != nil {
+		fields = append(fields, syncrun.FieldDoNotCall)
 	}
 	if m.total != nil {
 		fields = append(fields, syncrun.FieldTotal)
@@ -12201,6 +12834,8 @@ func (m *SyncRunMutation) Field(name string) (ent.Value, bool) {
 		return m.ScreeningTokens()
 	case syncrun.FieldErased:
 		return m.Erased()
+	case syncrun.FieldDoNotCall:
+		return m.DoNotCall()
 	case syncrun.FieldTotal:
 		return m.Total()
 	case syncrun.FieldError:
@@ -12266,6 +12901,8 @@ func (m *SyncRunMutation) OldField(ctx context.Context, name string) (ent.Value,
 		return m.OldScreeningTokens(ctx)
 	case syncrun.FieldErased:
 		return m.OldErased(ctx)
+	case syncrun.FieldDoNotCall:
+		return m.OldDoNotCall(ctx)
 	case syncrun.FieldTotal:
 		return m.OldTotal(ctx)
 	case syncrun.FieldError:
@@ -12426,6 +13063,13 @@ func (m *SyncRunMutation) SetField(name string, value ent.Value) error {
 		}
 		m.SetErased(v)
 		return nil
+	case syncrun.FieldDoNotCall:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetDoNotCall(v)
+		return nil
 	case syncrun.FieldTotal:
 		v, ok := value.(int)
 		if !ok {
@@ -12530,6 +13174,9 @@ func (m *SyncRunMutation) AddedFields() []string {
 	if m.adderased != nil {
 		fields = append(fields, syncrun.FieldErased)
 	}
+	if m.adddo_not_call != nil {
+		fields = append(fields, syncrun.FieldDoNotCall)
+	}
 	if m.addtotal != nil {
 		fields = append(fields, syncrun.FieldTotal)
 	}
@@ -12566,6 +13213,8 @@ func (m *SyncRunMutation) AddedField(name string) (ent.Value, bool) {
 		return m.AddedScreeningTokens()
 	case syncrun.FieldErased:
 		return m.AddedErased()
+	case syncrun.FieldDoNotCall:
+		return m.AddedDoNotCall()
 	case syncrun.FieldTotal:
 		return m.AddedTotal()
 	case syncrun.FieldJobID:
@@ -12655,6 +13304,13 @@ func (m *SyncRunMutation) AddField(name string, value ent.Value) error {
 			return fmt.Errorf("unexpected type %T for field %s", value, name)
 		}
 		m.AddErased(v)
+		return nil
+	case syncrun.FieldDoNotCall:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.AddDoNotCall(v)
 		return nil
 	case syncrun.FieldTotal:
 		v, ok := value.(int)
@@ -12810,6 +13466,9 @@ func (m *SyncRunMutation) ResetField(name string) error {
 		return nil
 	case syncrun.FieldErased:
 		m.ResetErased()
+		return nil
+	case syncrun.FieldDoNotCall:
+		m.ResetDoNotCall()
 		return nil
 	case syncrun.FieldTotal:
 		m.ResetTotal()

@@ -36,7 +36,7 @@ type SyncRun struct {
 	StartedAt *time.Time `json:"started_at,omitempty"`
 	// When the run ended; null while it is QUEUED or RUNNING.
 	FinishedAt *time.Time `json:"finished_at,omitempty"`
-	// Records fetched from the external system and processed so far. Always imported + duplicates + invalidPhone + filteredOut + failed + screenedOut + erased.
+	// Records fetched from the external system and processed so far. Always imported + duplicates + invalidPhone + filteredOut + failed + screenedOut + erased + doNotCall.
 	Fetched int `json:"fetched,omitempty"`
 	// Contacts created.
 	Imported int `json:"imported,omitempty"`
@@ -58,6 +58,8 @@ type SyncRun struct {
 	ScreeningTokens int `json:"screening_tokens,omitempty"`
 	// Records of erased people (ERASED import issues): reported deleted or anonymised by the external system, or erased in Intake before.
 	Erased int `json:"erased,omitempty"`
+	// Records whose number is on the organization's do-not-call list (DO_NOT_CALL import issues).
+	DoNotCall int `json:"do_not_call,omitempty"`
 	// How many records the external system says the search matches, when it says so; null otherwise.
 	Total *int `json:"total,omitempty"`
 	// Why a PARTIAL or FAILED run did not succeed, or a note on a SUCCEEDED run that fetched nothing (an external system's error text is cut to 300 characters); null otherwise.
@@ -124,7 +126,7 @@ func (*SyncRun) scanValues(columns []string) ([]any, error) {
 		switch columns[i] {
 		case syncrun.FieldID, syncrun.FieldOrganizationID, syncrun.FieldTriggerID:
 			values[i] = new(pulid.ID)
-		case syncrun.FieldFetched, syncrun.FieldImported, syncrun.FieldDuplicates, syncrun.FieldInvalidPhone, syncrun.FieldFilteredOut, syncrun.FieldFailed, syncrun.FieldScreened, syncrun.FieldScreenedOut, syncrun.FieldUnsure, syncrun.FieldScreeningTokens, syncrun.FieldErased, syncrun.FieldTotal, syncrun.FieldJobID:
+		case syncrun.FieldFetched, syncrun.FieldImported, syncrun.FieldDuplicates, syncrun.FieldInvalidPhone, syncrun.FieldFilteredOut, syncrun.FieldFailed, syncrun.FieldScreened, syncrun.FieldScreenedOut, syncrun.FieldUnsure, syncrun.FieldScreeningTokens, syncrun.FieldErased, syncrun.FieldDoNotCall, syncrun.FieldTotal, syncrun.FieldJobID:
 			values[i] = new(sql.NullInt64)
 		case syncrun.FieldKind, syncrun.FieldStatus, syncrun.FieldError, syncrun.FieldCursor, syncrun.FieldLeaseOwner, syncrun.FieldScreening:
 			values[i] = new(sql.NullString)
@@ -266,6 +268,12 @@ func (_m *SyncRun) assignValues(columns []string, values []any) error {
 				return fmt.Errorf("unexpected type %T for field erased", values[i])
 			} else if value.Valid {
 				_m.Erased = int(value.Int64)
+			}
+		case syncrun.FieldDoNotCall:
+			if value, ok := values[i].(*sql.NullInt64); !ok {
+				return fmt.Errorf("unexpected type %T for field do_not_call", values[i])
+			} else if value.Valid {
+				_m.DoNotCall = int(value.Int64)
 			}
 		case syncrun.FieldTotal:
 			if value, ok := values[i].(*sql.NullInt64); !ok {
@@ -434,6 +442,9 @@ func (_m *SyncRun) String() string {
 	builder.WriteString(", ")
 	builder.WriteString("erased=")
 	builder.WriteString(fmt.Sprintf("%v", _m.Erased))
+	builder.WriteString(", ")
+	builder.WriteString("do_not_call=")
+	builder.WriteString(fmt.Sprintf("%v", _m.DoNotCall))
 	builder.WriteString(", ")
 	if v := _m.Total; v != nil {
 		builder.WriteString("total=")

@@ -269,6 +269,20 @@ func (_c *SyncRunCreate) SetNillableErased(v *int) *SyncRunCreate {
 	return _c
 }
 
+// SetDoNotCall sets the "do_not_call" field.
+func (_c *SyncRunCreate) SetDoNotCall(v int) *SyncRunCreate {
+	_c.mutation.SetDoNotCall(v)
+	return _c
+}
+
+// SetNillableDoNotCall sets the "do_not_call" field if the given value is not nil.
+func (_c *SyncRunCreate) SetNillableDoNotCall(v *int) *SyncRunCreate {
+	if v != nil {
+		_c.SetDoNotCall(*v)
+	}
+	return _c
+}
+
 // SetTotal sets the "total" field.
 func (_c *SyncRunCreate) SetTotal(v int) *SyncRunCreate {
 	_c.mutation.SetTotal(v)
@@ -528,6 +542,10 @@ func (_c *SyncRunCreate) defaults() error {
 		v := syncrun.DefaultErased
 		_c.mutation.SetErased(v)
 	}
+	if _, ok := _c.mutation.DoNotCall(); !ok {
+		v := syncrun.DefaultDoNotCall
+		_c.mutation.SetDoNotCall(v)
+	}
 	if _, ok := _c.mutation.Cursor(); !ok {
 		v := syncrun.DefaultCursor
 		_c.mutation.SetCursor(v)
@@ -613,6 +631,9 @@ func (_c *SyncRunCreate) check() error {
 	}
 	if _, ok := _c.mutation.Erased(); !ok {
 		return &ValidationError{Name: "erased", err: errors.New(`ent: missing required field "SyncRun.erased"`)}
+	}
+	if _, ok := _c.mutation.DoNotCall(); !ok {
+		return &ValidationError{Name: "do_not_call", err: errors.New(`ent: missing required field "SyncRun.do_not_call"`)}
 	}
 	if _, ok := _c.mutation.Cursor(); !ok {
 		return &ValidationError{Name: "cursor", err: errors.New(`ent: missing required field "SyncRun.cursor"`)}
@@ -735,6 +756,10 @@ func (_c *SyncRunCreate) createSpec() (*SyncRun, *sqlgraph.CreateSpec) {
 	if value, ok := _c.mutation.Erased(); ok {
 		_spec.SetField(syncrun.FieldErased, field.TypeInt, value)
 		_node.Erased = value
+	}
+	if value, ok := _c.mutation.DoNotCall(); ok {
+		_spec.SetField(syncrun.FieldDoNotCall, field.TypeInt, value)
+		_node.DoNotCall = value
 	}
 	if value, ok := _c.mutation.Total(); ok {
 		_spec.SetField(syncrun.FieldTotal, field.TypeInt, value)
@@ -1112,6 +1137,24 @@ func (u *SyncRunUpsert) UpdateErased() *SyncRunUpsert {
 // AddErased adds v to the "erased" field.
 func (u *SyncRunUpsert) AddErased(v int) *SyncRunUpsert {
 	u.Add(syncrun.FieldErased, v)
+	return u
+}
+
+// SetDoNotCall sets the "do_not_call" field.
+func (u *SyncRunUpsert) SetDoNotCall(v int) *SyncRunUpsert {
+	u.Set(syncrun.FieldDoNotCall, v)
+	return u
+}
+
+// UpdateDoNotCall sets the "do_not_call" field to the value that was provided on create.
+func (u *SyncRunUpsert) UpdateDoNotCall() *SyncRunUpsert {
+	u.SetExcluded(syncrun.FieldDoNotCall)
+	return u
+}
+
+// AddDoNotCall adds v to the "do_not_call" field.
+func (u *SyncRunUpsert) AddDoNotCall(v int) *SyncRunUpsert {
+	u.Add(syncrun.FieldDoNotCall, v)
 	return u
 }
 
@@ -1635,6 +1678,27 @@ func (u *SyncRunUpsertOne) AddErased(v int) *SyncRunUpsertOne {
 func (u *SyncRunUpsertOne) UpdateErased() *SyncRunUpsertOne {
 	return u.Update(func(s *SyncRunUpsert) {
 		s.UpdateErased()
+	})
+}
+
+// SetDoNotCall sets the "do_not_call" field.
+func (u *SyncRunUpsertOne) SetDoNotCall(v int) *SyncRunUpsertOne {
+	return u.Update(func(s *SyncRunUpsert) {
+		s.SetDoNotCall(v)
+	})
+}
+
+// AddDoNotCall adds v to the "do_not_call" field.
+func (u *SyncRunUpsertOne) AddDoNotCall(v int) *SyncRunUpsertOne {
+	return u.Update(func(s *SyncRunUpsert) {
+		s.AddDoNotCall(v)
+	})
+}
+
+// UpdateDoNotCall sets the "do_not_call" field to the value that was provided on create.
+func (u *SyncRunUpsertOne) UpdateDoNotCall() *SyncRunUpsertOne {
+	return u.Update(func(s *SyncRunUpsert) {
+		s.UpdateDoNotCall()
 	})
 }
 
@@ -2352,6 +2416,27 @@ func (u *SyncRunUpsertBulk) AddErased(v int) *SyncRunUpsertBulk {
 func (u *SyncRunUpsertBulk) UpdateErased() *SyncRunUpsertBulk {
 	return u.Update(func(s *SyncRunUpsert) {
 		s.UpdateErased()
+	})
+}
+
+// SetDoNotCall sets the "do_not_call" field.
+func (u *SyncRunUpsertBulk) SetDoNotCall(v int) *SyncRunUpsertBulk {
+	return u.Update(func(s *SyncRunUpsert) {
+		s.SetDoNotCall(v)
+	})
+}
+
+// AddDoNotCall adds v to the "do_not_call" field.
+func (u *SyncRunUpsertBulk) AddDoNotCall(v int) *SyncRunUpsertBulk {
+	return u.Update(func(s *SyncRunUpsert) {
+		s.AddDoNotCall(v)
+	})
+}
+
+// UpdateDoNotCall sets the "do_not_call" field to the value that was provided on create.
+func (u *SyncRunUpsertBulk) UpdateDoNotCall() *SyncRunUpsertBulk {
+	return u.Update(func(s *SyncRunUpsert) {
+		s.UpdateDoNotCall()
 	})
 }
 

@@ -323,6 +323,27 @@ func (_u *SyncRunUpdate) AddErased(v int) *SyncRunUpdate {
 	return _u
 }
 
+// SetDoNotCall sets the "do_not_call" field.
+func (_u *SyncRunUpdate) SetDoNotCall(v int) *SyncRunUpdate {
+	_u.mutation.ResetDoNotCall()
+	_u.mutation.SetDoNotCall(v)
+	return _u
+}
+
+// SetNillableDoNotCall sets the "do_not_call" field if the given value is not nil.
+func (_u *SyncRunUpdate) SetNillableDoNotCall(v *int) *SyncRunUpdate {
+	if v != nil {
+		_u.SetDoNotCall(*v)
+	}
+	return _u
+}
+
+// AddDoNotCall adds value to the "do_not_call" field.
+func (_u *SyncRunUpdate) AddDoNotCall(v int) *SyncRunUpdate {
+	_u.mutation.AddDoNotCall(v)
+	return _u
+}
+
 // SetTotal sets the "total" field.
 func (_u *SyncRunUpdate) SetTotal(v int) *SyncRunUpdate {
 	_u.mutation.ResetTotal()
@@ -707,6 +728,12 @@ func (_u *SyncRunUpdate) sqlSave(ctx context.Context) (_node int, err error) {
 	}
 	if value, ok := _u.mutation.AddedErased(); ok {
 		_spec.AddField(syncrun.FieldErased, field.TypeInt, value)
+	}
+	if value, ok := _u.mutation.DoNotCall(); ok {
+		_spec.SetField(syncrun.FieldDoNotCall, field.TypeInt, value)
+	}
+	if value, ok := _u.mutation.AddedDoNotCall(); ok {
+		_spec.AddField(syncrun.FieldDoNotCall, field.TypeInt, value)
 	}
 	if value, ok := _u.mutation.Total(); ok {
 		_spec.SetField(syncrun.FieldTotal, field.TypeInt, value)
@@ -1117,6 +1144,27 @@ func (_u *SyncRunUpdateOne) SetNillableErased(v *int) *SyncRunUpdateOne {
 // AddErased adds value to the "erased" field.
 func (_u *SyncRunUpdateOne) AddErased(v int) *SyncRunUpdateOne {
 	_u.mutation.AddErased(v)
+	return _u
+}
+
+// SetDoNotCall sets the "do_not_call" field.
+func (_u *SyncRunUpdateOne) SetDoNotCall(v int) *SyncRunUpdateOne {
+	_u.mutation.ResetDoNotCall()
+	_u.mutation.SetDoNotCall(v)
+	return _u
+}
+
+// SetNillableDoNotCall sets the "do_not_call" field if the given value is not nil.
+func (_u *SyncRunUpdateOne) SetNillableDoNotCall(v *int) *SyncRunUpdateOne {
+	if v != nil {
+		_u.SetDoNotCall(*v)
+	}
+	return _u
+}
+
+// AddDoNotCall adds value to the "do_not_call" field.
+func (_u *SyncRunUpdateOne) AddDoNotCall(v int) *SyncRunUpdateOne {
+	_u.mutation.AddDoNotCall(v)
 	return _u
 }
 
@@ -1534,6 +1582,12 @@ func (_u *SyncRunUpdateOne) sqlSave(ctx context.Context) (_node *SyncRun, err er
 	}
 	if value, ok := _u.mutation.AddedErased(); ok {
 		_spec.AddField(syncrun.FieldErased, field.TypeInt, value)
+	}
+	if value, ok := _u.mutation.DoNotCall(); ok {
+		_spec.SetField(syncrun.FieldDoNotCall, field.TypeInt, value)
+	}
+	if value, ok := _u.mutation.AddedDoNotCall(); ok {
+		_spec.AddField(syncrun.FieldDoNotCall, field.TypeInt, value)
 	}
 	if value, ok := _u.mutation.Total(); ok {
 		_spec.SetField(syncrun.FieldTotal, field.TypeInt, value)

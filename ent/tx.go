@@ -24,6 +24,8 @@ type Tx struct {
 	Campaign *CampaignClient
 	// Contact is the client for interacting with the Contact builders.
 	Contact *ContactClient
+	// DoNotCall is the client for interacting with the DoNotCall builders.
+	DoNotCall *DoNotCallClient
 	// Erasure is the client for interacting with the Erasure builders.
 	Erasure *ErasureClient
 	// ImportIssue is the client for interacting with the ImportIssue builders.
@@ -180,6 +182,7 @@ func (tx *Tx) init() {
 	tx.CallResult = NewCallResultClient(tx.config)
 	tx.Campaign = NewCampaignClient(tx.config)
 	tx.Contact = NewContactClient(tx.config)
+	tx.DoNotCall = NewDoNotCallClient(tx.config)
 	tx.Erasure = NewErasureClient(tx.config)
 	tx.ImportIssue = NewImportIssueClient(tx.config)
 	tx.Integration = NewIntegrationClient(tx.config)

@@ -43,6 +43,11 @@ func (r *queryResolver) Campaigns(ctx context.Context, after *entgql.Cursor[puli
 	return conn, err
 }
 
+// DoNotCallNumbers is the resolver for the doNotCallNumbers field.
+func (r *queryResolver) DoNotCallNumbers(ctx context.Context, after *entgql.Cursor[pulid.ID], first *int, before *entgql.Cursor[pulid.ID], last *int, where *ent.DoNotCallWhereInput) (*ent.DoNotCallConnection, error) {
+	return r.db.DoNotCall.Query().Paginate(ctx, after, first, before, last, ent.WithDoNotCallFilter(where.Filter))
+}
+
 // Integrations is the resolver for the integrations field.
 func (r *queryResolver) Integrations(ctx context.Context, after *entgql.Cursor[pulid.ID], first *int, before *entgql.Cursor[pulid.ID], last *int, orderBy *ent.IntegrationOrder, where *ent.IntegrationWhereInput) (*ent.IntegrationConnection, error) {
 	return r.db.Integration.Query().Paginate(ctx, after, first, before, last, ent.WithIntegrationOrder(orderBy), ent.WithIntegrationFilter(where.Filter))

@@ -23,6 +23,7 @@ func TestEnumsMatchSchema(t *testing.T) {
 		"AuditActorKind":    schematype.AuditActorKind("").Values(),
 		"ScreeningState":    schematype.ScreeningState("").Values(),
 		"ScreeningDecision": schematype.ScreeningDecision("").Values(),
+		"DoNotCallSource":   schematype.DoNotCallSource("").Values(),
 	} {
 		def := schema.Types[name]
 		if def == nil {

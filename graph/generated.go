@@ -175,6 +175,25 @@ type ComplexityRoot struct {
 		Key    func(childComplexity int) int
 	}
 
+	DoNotCall struct {
+		CreatedAt func(childComplexity int) int
+		ID        func(childComplexity int) int
+		Note      func(childComplexity int) int
+		PhoneE164 func(childComplexity int) int
+		Source    func(childComplexity int) int
+	}
+
+	DoNotCallConnection struct {
+		Edges      func(childComplexity int) int
+		PageInfo   func(childComplexity int) int
+		TotalCount func(childComplexity int) int
+	}
+
+	DoNotCallEdge struct {
+		Cursor func(childComplexity int) int
+		Node   func(childComplexity int) int
+	}
+
 	ErasureResult struct {
 		CallResults         func(childComplexity int) int
 		Contacts            func(childComplexity int) int
@@ -226,6 +245,7 @@ type ComplexityRoot struct {
 	}
 
 	Mutation struct {
+		AddDoNotCall          func(childComplexity int, phone string, note *string) int
 		CancelSyncRun         func(childComplexity int, id pulid.ID) int
 		CheckIntegration      func(childComplexity int, id pulid.ID) int
 		ConfigureTrigger      func(childComplexity int, input service.ConfigureTriggerInput) int
@@ -238,6 +258,7 @@ type ComplexityRoot struct {
 		ErasePerson           func(childComplexity int, phone string) int
 		PreviewScreening      func(childComplexity int, input service.PreviewScreeningInput) int
 		RecordCallResult      func(childComplexity int, input service.RecordCallResultInput) int
+		RemoveDoNotCall       func(childComplexity int, phone string) int
 		RetryPushback         func(childComplexity int, id pulid.ID) int
 		RevokeAPIKey          func(childComplexity int, id pulid.ID) int
 		TestSync              func(childComplexity int, triggerID pulid.ID) int
@@ -286,6 +307,7 @@ type ComplexityRoot struct {
 		AuditEvents         func(childComplexity int, targetID *pulid.ID, since *time.Time, until *time.Time, first *int, after *entgql.Cursor[pulid.ID]) int
 		AvailableReferences func(childComplexity int, integrationID pulid.ID, search *string, first *int, after *string) int
 		Campaigns           func(childComplexity int, after *entgql.Cursor[pulid.ID], first *int, before *entgql.Cursor[pulid.ID], last *int, orderBy *ent.CampaignOrder, where *ent.CampaignWhereInput) int
+		DoNotCallNumbers    func(childComplexity int, after *entgql.Cursor[pulid.ID], first *int, before *entgql.Cursor[pulid.ID], last *int, where *ent.DoNotCallWhereInput) int
 		Integrations        func(childComplexity int, after *entgql.Cursor[pulid.ID], first *int, before *entgql.Cursor[pulid.ID], last *int, orderBy *ent.IntegrationOrder, where *ent.IntegrationWhereInput) int
 		Node                func(childComplexity int, id pulid.ID) int
 		Nodes               func(childComplexity int, ids []pulid.ID) int
@@ -381,6 +403,7 @@ type ComplexityRoot struct {
 
 	SyncRun struct {
 		CreatedAt       func(childComplexity int) int
+		DoNotCall       func(childComplexity int) int
 		Duplicates      func(childComplexity int) int
 		Erased          func(childComplexity int) int
 		Error           func(childComplexity int) int
@@ -477,6 +500,8 @@ type MutationResolver interface {
 	PreviewScreening(ctx context.Context, input service.PreviewScreeningInput) (*model.ScreeningPreview, error)
 	EraseContact(ctx context.Context, id pulid.ID) (*model.ErasureResult, error)
 	ErasePerson(ctx context.Context, phone string) (*model.ErasureResult, error)
+	AddDoNotCall(ctx context.Context, phone string, note *string) (*ent.DoNotCall, error)
+	RemoveDoNotCall(ctx context.Context, phone string) (bool, error)
 	CreateAPIKey(ctx context.Context, input model.CreateAPIKeyInput) (*model.CreateAPIKeyPayload, error)
 	RevokeAPIKey(ctx context.Context, id pulid.ID) (*ent.APIKey, error)
 }
@@ -484,6 +509,7 @@ type QueryResolver interface {
 	Node(ctx context.Context, id pulid.ID) (ent.Noder, error)
 	Nodes(ctx context.Context, ids []pulid.ID) ([]ent.Noder, error)
 	Campaigns(ctx context.Context, after *entgql.Cursor[pulid.ID], first *int, before *entgql.Cursor[pulid.ID], last *int, orderBy *ent.CampaignOrder, where *ent.CampaignWhereInput) (*ent.CampaignConnection, error)
+	DoNotCallNumbers(ctx context.Context, after *entgql.Cursor[pulid.ID], first *int, before *entgql.Cursor[pulid.ID], last *int, where *ent.DoNotCallWhereInput) (*ent.DoNotCallConnection, error)
 	Integrations(ctx context.Context, after *entgql.Cursor[pulid.ID], first *int, before *entgql.Cursor[pulid.ID], last *int, orderBy *ent.IntegrationOrder, where *ent.IntegrationWhereInput) (*ent.IntegrationConnection, error)
 	APIKeys(ctx context.Context, after *entgql.Cursor[pulid.ID], first *int) (*model.APIKeyConnection, error)
 	AuditEvents(ctx context.Context, targetID *pulid.ID, since *time.Time, until *time.Time, first *int, after *entgql.Cursor[pulid.ID]) (*model.AuditEventConnection, error)
@@ -990,6 +1016,69 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.CreateAPIKeyPayload.Key(childComplexity), true
 
+	case "DoNotCall.createdAt":
+		if e.ComplexityRoot.DoNotCall.CreatedAt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.DoNotCall.CreatedAt(childComplexity), true
+	case "DoNotCall.id":
+		if e.ComplexityRoot.DoNotCall.ID == nil {
+			break
+		}
+
+		return e.ComplexityRoot.DoNotCall.ID(childComplexity), true
+	case "DoNotCall.note":
+		if e.ComplexityRoot.DoNotCall.Note == nil {
+			break
+		}
+
+		return e.ComplexityRoot.DoNotCall.Note(childComplexity), true
+	case "DoNotCall.phoneE164":
+		if e.ComplexityRoot.DoNotCall.PhoneE164 == nil {
+			break
+		}
+
+		return e.ComplexityRoot.DoNotCall.PhoneE164(childComplexity), true
+	case "DoNotCall.source":
+		if e.ComplexityRoot.DoNotCall.Source == nil {
+			break
+		}
+
+		return e.ComplexityRoot.DoNotCall.Source(childComplexity), true
+
+	case "DoNotCallConnection.edges":
+		if e.ComplexityRoot.DoNotCallConnection.Edges == nil {
+			break
+		}
+
+		return e.ComplexityRoot.DoNotCallConnection.Edges(childComplexity), true
+	case "DoNotCallConnection.pageInfo":
+		if e.ComplexityRoot.DoNotCallConnection.PageInfo == nil {
+			break
+		}
+
+		return e.ComplexityRoot.DoNotCallConnection.PageInfo(childComplexity), true
+	case "DoNotCallConnection.totalCount":
+		if e.ComplexityRoot.DoNotCallConnection.TotalCount == nil {
+			break
+		}
+
+		return e.ComplexityRoot.DoNotCallConnection.TotalCount(childComplexity), true
+
+	case "DoNotCallEdge.cursor":
+		if e.ComplexityRoot.DoNotCallEdge.Cursor == nil {
+			break
+		}
+
+		return e.ComplexityRoot.DoNotCallEdge.Cursor(childComplexity), true
+	case "DoNotCallEdge.node":
+		if e.ComplexityRoot.DoNotCallEdge.Node == nil {
+			break
+		}
+
+		return e.ComplexityRoot.DoNotCallEdge.Node(childComplexity), true
+
 	case "ErasureResult.callResults":
 		if e.ComplexityRoot.ErasureResult.CallResults == nil {
 			break
@@ -1171,6 +1260,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.IntegrationEdge.Node(childComplexity), true
 
+	case "Mutation.addDoNotCall":
+		if e.ComplexityRoot.Mutation.AddDoNotCall == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_addDoNotCall_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.AddDoNotCall(childComplexity, args["phone"].(string), args["note"].(*string)), true
 	case "Mutation.cancelSyncRun":
 		if e.ComplexityRoot.Mutation.CancelSyncRun == nil {
 			break
@@ -1303,6 +1403,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Mutation.RecordCallResult(childComplexity, args["input"].(service.RecordCallResultInput)), true
+	case "Mutation.removeDoNotCall":
+		if e.ComplexityRoot.Mutation.RemoveDoNotCall == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_removeDoNotCall_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.RemoveDoNotCall(childComplexity, args["phone"].(string)), true
 	case "Mutation.retryPushback":
 		if e.ComplexityRoot.Mutation.RetryPushback == nil {
 			break
@@ -1546,6 +1657,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Query.Campaigns(childComplexity, args["after"].(*entgql.Cursor[pulid.ID]), args["first"].(*int), args["before"].(*entgql.Cursor[pulid.ID]), args["last"].(*int), args["orderBy"].(*ent.CampaignOrder), args["where"].(*ent.CampaignWhereInput)), true
+	case "Query.doNotCallNumbers":
+		if e.ComplexityRoot.Query.DoNotCallNumbers == nil {
+			break
+		}
+
+		args, err := ec.field_Query_doNotCallNumbers_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Query.DoNotCallNumbers(childComplexity, args["after"].(*entgql.Cursor[pulid.ID]), args["first"].(*int), args["before"].(*entgql.Cursor[pulid.ID]), args["last"].(*int), args["where"].(*ent.DoNotCallWhereInput)), true
 	case "Query.integrations":
 		if e.ComplexityRoot.Query.Integrations == nil {
 			break
@@ -1938,6 +2060,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.SyncRun.CreatedAt(childComplexity), true
+	case "SyncRun.doNotCall":
+		if e.ComplexityRoot.SyncRun.DoNotCall == nil {
+			break
+		}
+
+		return e.ComplexityRoot.SyncRun.DoNotCall(childComplexity), true
 	case "SyncRun.duplicates":
 		if e.ComplexityRoot.SyncRun.Duplicates == nil {
 			break
@@ -2258,6 +2386,7 @@ func (e *executableSchema) Exec(ctx context.Context) graphql.ResponseHandler {
 			graphql.NewInputUnmarshaler("ContactWhereInput", ec.unmarshalInputContactWhereInput),
 			graphql.NewInputUnmarshaler("CreateAPIKeyInput", ec.unmarshalInputCreateAPIKeyInput),
 			graphql.NewInputUnmarshaler("CreateCampaignInput", ec.unmarshalInputCreateCampaignInput),
+			graphql.NewInputUnmarshaler("DoNotCallWhereInput", ec.unmarshalInputDoNotCallWhereInput),
 			graphql.NewInputUnmarshaler("ImportIssueWhereInput", ec.unmarshalInputImportIssueWhereInput),
 			graphql.NewInputUnmarshaler("IntegrationOrder", ec.unmarshalInputIntegrationOrder),
 			graphql.NewInputUnmarshaler("IntegrationWhereInput", ec.unmarshalInputIntegrationWhereInput),
@@ -2620,6 +2749,44 @@ func (ec *executionContext) childFields_CreateAPIKeyPayload(ctx context.Context,
 		return ec.fieldContext_CreateAPIKeyPayload_apiKey(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type CreateAPIKeyPayload", field.Name)
+}
+
+func (ec *executionContext) childFields_DoNotCall(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "id":
+		return ec.fieldContext_DoNotCall_id(ctx, field)
+	case "createdAt":
+		return ec.fieldContext_DoNotCall_createdAt(ctx, field)
+	case "phoneE164":
+		return ec.fieldContext_DoNotCall_phoneE164(ctx, field)
+	case "source":
+		return ec.fieldContext_DoNotCall_source(ctx, field)
+	case "note":
+		return ec.fieldContext_DoNotCall_note(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type DoNotCall", field.Name)
+}
+
+func (ec *executionContext) childFields_DoNotCallConnection(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "edges":
+		return ec.fieldContext_DoNotCallConnection_edges(ctx, field)
+	case "pageInfo":
+		return ec.fieldContext_DoNotCallConnection_pageInfo(ctx, field)
+	case "totalCount":
+		return ec.fieldContext_DoNotCallConnection_totalCount(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type DoNotCallConnection", field.Name)
+}
+
+func (ec *executionContext) childFields_DoNotCallEdge(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "node":
+		return ec.fieldContext_DoNotCallEdge_node(ctx, field)
+	case "cursor":
+		return ec.fieldContext_DoNotCallEdge_cursor(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type DoNotCallEdge", field.Name)
 }
 
 func (ec *executionContext) childFields_ErasureResult(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
@@ -2996,6 +3163,8 @@ func (ec *executionContext) childFields_SyncRun(ctx context.Context, field graph
 		return ec.fieldContext_SyncRun_screeningTokens(ctx, field)
 	case "erased":
 		return ec.fieldContext_SyncRun_erased(ctx, field)
+	case "doNotCall":
+		return ec.fieldContext_SyncRun_doNotCall(ctx, field)
 	case "total":
 		return ec.fieldContext_SyncRun_total(ctx, field)
 	case "error":
@@ -3248,6 +3417,28 @@ func (ec *executionContext) field_Campaign_contacts_args(ctx context.Context, ra
 	return args, nil
 }
 
+func (ec *executionContext) field_Mutation_addDoNotCall_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "phone",
+		func(ctx context.Context, v any) (string, error) {
+			return ec.unmarshalNString2string(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["phone"] = arg0
+	arg1, err := graphql.ProcessArgField(ctx, rawArgs, "note",
+		func(ctx context.Context, v any) (*string, error) {
+			return ec.unmarshalOString2ᚖstring(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["note"] = arg1
+	return args, nil
+}
+
 func (ec *executionContext) field_Mutation_cancelSyncRun_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
 	var err error
 	args := map[string]any{}
@@ -3413,6 +3604,20 @@ func (ec *executionContext) field_Mutation_recordCallResult_args(ctx context.Con
 		return nil, err
 	}
 	args["input"] = arg0
+	return args, nil
+}
+
+func (ec *executionContext) field_Mutation_removeDoNotCall_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "phone",
+		func(ctx context.Context, v any) (string, error) {
+			return ec.unmarshalNString2string(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["phone"] = arg0
 	return args, nil
 }
 
@@ -3651,6 +3856,52 @@ func (ec *executionContext) field_Query_campaigns_args(ctx context.Context, rawA
 		return nil, err
 	}
 	args["where"] = arg5
+	return args, nil
+}
+
+func (ec *executionContext) field_Query_doNotCallNumbers_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "after",
+		func(ctx context.Context, v any) (*entgql.Cursor[pulid.ID], error) {
+			return ec.unmarshalOCursor2ᚖentgoᚗioᚋcontribᚋentgqlᚐCursor(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["after"] = arg0
+	arg1, err := graphql.ProcessArgField(ctx, rawArgs, "first",
+		func(ctx context.Context, v any) (*int, error) {
+			return ec.unmarshalOInt2ᚖint(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["first"] = arg1
+	arg2, err := graphql.ProcessArgField(ctx, rawArgs, "before",
+		func(ctx context.Context, v any) (*entgql.Cursor[pulid.ID], error) {
+			return ec.unmarshalOCursor2ᚖentgoᚗioᚋcontribᚋentgqlᚐCursor(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["before"] = arg2
+	arg3, err := graphql.ProcessArgField(ctx, rawArgs, "last",
+		func(ctx context.Context, v any) (*int, error) {
+			return ec.unmarshalOInt2ᚖint(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["last"] = arg3
+	arg4, err := graphql.ProcessArgField(ctx, rawArgs, "where",
+		func(ctx context.Context, v any) (*ent.DoNotCallWhereInput, error) {
+			return ec.unmarshalODoNotCallWhereInput2ᚖgithubᚗcomᚋintakeᚋintakeᚋentᚐDoNotCallWhereInput(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["where"] = arg4
 	return args, nil
 }
 
@@ -5891,6 +6142,263 @@ func (ec *executionContext) fieldContext_CreateAPIKeyPayload_apiKey(_ context.Co
 	return fc, nil
 }
 
+func (ec *executionContext) _DoNotCall_id(ctx context.Context, field graphql.CollectedField, obj *ent.DoNotCall) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_DoNotCall_id(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.ID, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v pulid.ID) graphql.Marshaler {
+			return ec.marshalNID2githubᚗcomᚋintakeᚋintakeᚋinternalᚋpulidᚐID(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_DoNotCall_id(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("DoNotCall", field, false, false, "ID")
+}
+
+func (ec *executionContext) _DoNotCall_createdAt(ctx context.Context, field graphql.CollectedField, obj *ent.DoNotCall) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_DoNotCall_createdAt(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.CreatedAt, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v time.Time) graphql.Marshaler {
+			return ec.marshalNTime2timeᚐTime(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_DoNotCall_createdAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("DoNotCall", field, false, false, "Time")
+}
+
+func (ec *executionContext) _DoNotCall_phoneE164(ctx context.Context, field graphql.CollectedField, obj *ent.DoNotCall) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_DoNotCall_phoneE164(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.PhoneE164, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_DoNotCall_phoneE164(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("DoNotCall", field, false, false, "String")
+}
+
+func (ec *executionContext) _DoNotCall_source(ctx context.Context, field graphql.CollectedField, obj *ent.DoNotCall) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_DoNotCall_source(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Source, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v schematype.DoNotCallSource) graphql.Marshaler {
+			return ec.marshalNDoNotCallSource2githubᚗcomᚋintakeᚋintakeᚋschemaᚋschematypeᚐDoNotCallSource(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_DoNotCall_source(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("DoNotCall", field, false, false, "DoNotCallSource")
+}
+
+func (ec *executionContext) _DoNotCall_note(ctx context.Context, field graphql.CollectedField, obj *ent.DoNotCall) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_DoNotCall_note(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Note, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
+			return ec.marshalOString2ᚖstring(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_DoNotCall_note(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("DoNotCall", field, false, false, "String")
+}
+
+func (ec *executionContext) _DoNotCallConnection_edges(ctx context.Context, field graphql.CollectedField, obj *ent.DoNotCallConnection) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_DoNotCallConnection_edges(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Edges, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []*ent.DoNotCallEdge) graphql.Marshaler {
+			return ec.marshalODoNotCallEdge2ᚕᚖgithubᚗcomᚋintakeᚋintakeᚋentᚐDoNotCallEdge(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_DoNotCallConnection_edges(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "DoNotCallConnection",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_DoNotCallEdge(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _DoNotCallConnection_pageInfo(ctx context.Context, field graphql.CollectedField, obj *ent.DoNotCallConnection) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_DoNotCallConnection_pageInfo(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.PageInfo, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v entgql.PageInfo[pulid.ID]) graphql.Marshaler {
+			return ec.marshalNPageInfo2entgoᚗioᚋcontribᚋentgqlᚐPageInfo(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_DoNotCallConnection_pageInfo(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "DoNotCallConnection",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_PageInfo(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _DoNotCallConnection_totalCount(ctx context.Context, field graphql.CollectedField, obj *ent.DoNotCallConnection) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_DoNotCallConnection_totalCount(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.TotalCount, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_DoNotCallConnection_totalCount(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("DoNotCallConnection", field, false, false, "Int")
+}
+
+func (ec *executionContext) _DoNotCallEdge_node(ctx context.Context, field graphql.CollectedField, obj *ent.DoNotCallEdge) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_DoNotCallEdge_node(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Node, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *ent.DoNotCall) graphql.Marshaler {
+			return ec.marshalODoNotCall2ᚖgithubᚗcomᚋintakeᚋintakeᚋentᚐDoNotCall(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_DoNotCallEdge_node(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "DoNotCallEdge",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_DoNotCall(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _DoNotCallEdge_cursor(ctx context.Context, field graphql.CollectedField, obj *ent.DoNotCallEdge) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_DoNotCallEdge_cursor(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Cursor, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v entgql.Cursor[pulid.ID]) graphql.Marshaler {
+			return ec.marshalNCursor2entgoᚗioᚋcontribᚋentgqlᚐCursor(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_DoNotCallEdge_cursor(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("DoNotCallEdge", field, false, false, "Cursor")
+}
+
 func (ec *executionContext) _ErasureResult_contacts(ctx context.Context, field graphql.CollectedField, obj *model.ErasureResult) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -7246,6 +7754,94 @@ func (ec *executionContext) fieldContext_Mutation_erasePerson(ctx context.Contex
 	return fc, nil
 }
 
+func (ec *executionContext) _Mutation_addDoNotCall(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_addDoNotCall(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().AddDoNotCall(ctx, fc.Args["phone"].(string), fc.Args["note"].(*string))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *ent.DoNotCall) graphql.Marshaler {
+			return ec.marshalNDoNotCall2ᚖgithubᚗcomᚋintakeᚋintakeᚋentᚐDoNotCall(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_addDoNotCall(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_DoNotCall(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_addDoNotCall_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Mutation_removeDoNotCall(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_removeDoNotCall(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().RemoveDoNotCall(ctx, fc.Args["phone"].(string))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v bool) graphql.Marshaler {
+			return ec.marshalNBoolean2bool(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_removeDoNotCall(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return nil, errors.New("field of type Boolean does not have child fields")
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_removeDoNotCall_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
 func (ec *executionContext) _Mutation_createAPIKey(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -8062,6 +8658,50 @@ func (ec *executionContext) fieldContext_Query_campaigns(ctx context.Context, fi
 	}()
 	ctx = graphql.WithFieldContext(ctx, fc)
 	if fc.Args, err = ec.field_Query_campaigns_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Query_doNotCallNumbers(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Query_doNotCallNumbers(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Query().DoNotCallNumbers(ctx, fc.Args["after"].(*entgql.Cursor[pulid.ID]), fc.Args["first"].(*int), fc.Args["before"].(*entgql.Cursor[pulid.ID]), fc.Args["last"].(*int), fc.Args["where"].(*ent.DoNotCallWhereInput))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *ent.DoNotCallConnection) graphql.Marshaler {
+			return ec.marshalNDoNotCallConnection2ᚖgithubᚗcomᚋintakeᚋintakeᚋentᚐDoNotCallConnection(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Query_doNotCallNumbers(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Query",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_DoNotCallConnection(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Query_doNotCallNumbers_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
 		ec.Error(ctx, err)
 		return fc, err
 	}
@@ -10101,6 +10741,29 @@ func (ec *executionContext) _SyncRun_erased(ctx context.Context, field graphql.C
 	)
 }
 func (ec *executionContext) fieldContext_SyncRun_erased(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("SyncRun", field, false, false, "Int")
+}
+
+func (ec *executionContext) _SyncRun_doNotCall(ctx context.Context, field graphql.CollectedField, obj *ent.SyncRun) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_SyncRun_doNotCall(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.DoNotCall, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_SyncRun_doNotCall(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("SyncRun", field, false, false, "Int")
 }
 
@@ -14154,6 +14817,398 @@ func UnmarshalCreateCampaignInput(ctx context.Context, raw any) (service.CreateC
 	return out, err
 }
 
+func (ec *executionContext) unmarshalInputDoNotCallWhereInput(ctx context.Context, obj any) (ent.DoNotCallWhereInput, error) {
+	var it ent.DoNotCallWhereInput
+	if obj == nil {
+		return it, nil
+	}
+
+	asMap := map[string]any{}
+	for k, v := range obj.(map[string]any) {
+		asMap[k] = v
+	}
+
+	fieldsInOrder := [...]string{"not", "and", "or", "id", "idNEQ", "idIn", "idNotIn", "idGT", "idGTE", "idLT", "idLTE", "createdAt", "createdAtNEQ", "createdAtIn", "createdAtNotIn", "createdAtGT", "createdAtGTE", "createdAtLT", "createdAtLTE", "phoneE164", "phoneE164NEQ", "phoneE164In", "phoneE164NotIn", "phoneE164GT", "phoneE164GTE", "phoneE164LT", "phoneE164LTE", "phoneE164Contains", "phoneE164HasPrefix", "phoneE164HasSuffix", "phoneE164EqualFold", "phoneE164ContainsFold", "source", "sourceNEQ", "sourceIn", "sourceNotIn", "note", "noteNEQ", "noteIn", "noteNotIn", "noteGT", "noteGTE", "noteLT", "noteLTE", "noteContains", "noteHasPrefix", "noteHasSuffix", "noteIsNil", "noteNotNil", "noteEqualFold", "noteContainsFold"}
+	for _, k := range fieldsInOrder {
+		v, ok := asMap[k]
+		if !ok {
+			continue
+		}
+		switch k {
+		case "not":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("not"))
+			data, err := ec.unmarshalODoNotCallWhereInput2ᚖgithubᚗcomᚋintakeᚋintakeᚋentᚐDoNotCallWhereInput(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Not = data
+		case "and":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("and"))
+			data, err := ec.unmarshalODoNotCallWhereInput2ᚕᚖgithubᚗcomᚋintakeᚋintakeᚋentᚐDoNotCallWhereInputᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.And = data
+		case "or":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("or"))
+			data, err := ec.unmarshalODoNotCallWhereInput2ᚕᚖgithubᚗcomᚋintakeᚋintakeᚋentᚐDoNotCallWhereInputᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Or = data
+		case "id":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("id"))
+			data, err := ec.unmarshalOID2ᚖgithubᚗcomᚋintakeᚋintakeᚋinternalᚋpulidᚐID(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.ID = data
+		case "idNEQ":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("idNEQ"))
+			data, err := ec.unmarshalOID2ᚖgithubᚗcomᚋintakeᚋintakeᚋinternalᚋpulidᚐID(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.IDNEQ = data
+		case "idIn":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("idIn"))
+			data, err := ec.unmarshalOID2ᚕgithubᚗcomᚋintakeᚋintakeᚋinternalᚋpulidᚐIDᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.IDIn = data
+		case "idNotIn":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("idNotIn"))
+			data, err := ec.unmarshalOID2ᚕgithubᚗcomᚋintakeᚋintakeᚋinternalᚋpulidᚐIDᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.IDNotIn = data
+		case "idGT":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("idGT"))
+			data, err := ec.unmarshalOID2ᚖgithubᚗcomᚋintakeᚋintakeᚋinternalᚋpulidᚐID(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.IDGT = data
+		case "idGTE":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("idGTE"))
+			data, err := ec.unmarshalOID2ᚖgithubᚗcomᚋintakeᚋintakeᚋinternalᚋpulidᚐID(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.IDGTE = data
+		case "idLT":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("idLT"))
+			data, err := ec.unmarshalOID2ᚖgithubᚗcomᚋintakeᚋintakeᚋinternalᚋpulidᚐID(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.IDLT = data
+		case "idLTE":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("idLTE"))
+			data, err := ec.unmarshalOID2ᚖgithubᚗcomᚋintakeᚋintakeᚋinternalᚋpulidᚐID(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.IDLTE = data
+		case "createdAt":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("createdAt"))
+			data, err := ec.unmarshalOTime2ᚖtimeᚐTime(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.CreatedAt = data
+		case "createdAtNEQ":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("createdAtNEQ"))
+			data, err := ec.unmarshalOTime2ᚖtimeᚐTime(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.CreatedAtNEQ = data
+		case "createdAtIn":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("createdAtIn"))
+			data, err := ec.unmarshalOTime2ᚕtimeᚐTimeᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.CreatedAtIn = data
+		case "createdAtNotIn":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("createdAtNotIn"))
+			data, err := ec.unmarshalOTime2ᚕtimeᚐTimeᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.CreatedAtNotIn = data
+		case "createdAtGT":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("createdAtGT"))
+			data, err := ec.unmarshalOTime2ᚖtimeᚐTime(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.CreatedAtGT = data
+		case "createdAtGTE":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("createdAtGTE"))
+			data, err := ec.unmarshalOTime2ᚖtimeᚐTime(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.CreatedAtGTE = data
+		case "createdAtLT":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("createdAtLT"))
+			data, err := ec.unmarshalOTime2ᚖtimeᚐTime(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.CreatedAtLT = data
+		case "createdAtLTE":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("createdAtLTE"))
+			data, err := ec.unmarshalOTime2ᚖtimeᚐTime(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.CreatedAtLTE = data
+		case "phoneE164":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("phoneE164"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.PhoneE164 = data
+		case "phoneE164NEQ":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("phoneE164NEQ"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.PhoneE164NEQ = data
+		case "phoneE164In":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("phoneE164In"))
+			data, err := ec.unmarshalOString2ᚕstringᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.PhoneE164In = data
+		case "phoneE164NotIn":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("phoneE164NotIn"))
+			data, err := ec.unmarshalOString2ᚕstringᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.PhoneE164NotIn = data
+		case "phoneE164GT":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("phoneE164GT"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.PhoneE164GT = data
+		case "phoneE164GTE":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("phoneE164GTE"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.PhoneE164GTE = data
+		case "phoneE164LT":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("phoneE164LT"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.PhoneE164LT = data
+		case "phoneE164LTE":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("phoneE164LTE"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.PhoneE164LTE = data
+		case "phoneE164Contains":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("phoneE164Contains"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.PhoneE164Contains = data
+		case "phoneE164HasPrefix":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("phoneE164HasPrefix"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.PhoneE164HasPrefix = data
+		case "phoneE164HasSuffix":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("phoneE164HasSuffix"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.PhoneE164HasSuffix = data
+		case "phoneE164EqualFold":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("phoneE164EqualFold"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.PhoneE164EqualFold = data
+		case "phoneE164ContainsFold":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("phoneE164ContainsFold"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.PhoneE164ContainsFold = data
+		case "source":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("source"))
+			data, err := ec.unmarshalODoNotCallSource2ᚖgithubᚗcomᚋintakeᚋintakeᚋschemaᚋschematypeᚐDoNotCallSource(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Source = data
+		case "sourceNEQ":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("sourceNEQ"))
+			data, err := ec.unmarshalODoNotCallSource2ᚖgithubᚗcomᚋintakeᚋintakeᚋschemaᚋschematypeᚐDoNotCallSource(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.SourceNEQ = data
+		case "sourceIn":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("sourceIn"))
+			data, err := ec.unmarshalODoNotCallSource2ᚕgithubᚗcomᚋintakeᚋintakeᚋschemaᚋschematypeᚐDoNotCallSourceᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.SourceIn = data
+		case "sourceNotIn":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("sourceNotIn"))
+			data, err := ec.unmarshalODoNotCallSource2ᚕgithubᚗcomᚋintakeᚋintakeᚋschemaᚋschematypeᚐDoNotCallSourceᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.SourceNotIn = data
+		case "note":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("note"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Note = data
+		case "noteNEQ":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("noteNEQ"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.NoteNEQ = data
+		case "noteIn":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("noteIn"))
+			data, err := ec.unmarshalOString2ᚕstringᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.NoteIn = data
+		case "noteNotIn":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("noteNotIn"))
+			data, err := ec.unmarshalOString2ᚕstringᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.NoteNotIn = data
+		case "noteGT":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("noteGT"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.NoteGT = data
+		case "noteGTE":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("noteGTE"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.NoteGTE = data
+		case "noteLT":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("noteLT"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.NoteLT = data
+		case "noteLTE":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("noteLTE"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.NoteLTE = data
+		case "noteContains":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("noteContains"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.NoteContains = data
+		case "noteHasPrefix":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("noteHasPrefix"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.NoteHasPrefix = data
+		case "noteHasSuffix":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("noteHasSuffix"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.NoteHasSuffix = data
+		case "noteIsNil":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("noteIsNil"))
+			data, err := ec.unmarshalOBoolean2bool(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.NoteIsNil = data
+		case "noteNotNil":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("noteNotNil"))
+			data, err := ec.unmarshalOBoolean2bool(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.NoteNotNil = data
+		case "noteEqualFold":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("noteEqualFold"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.NoteEqualFold = data
+		case "noteContainsFold":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("noteContainsFold"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.NoteContainsFold = data
+		}
+	}
+	return it, nil
+}
+
+// UnmarshalDoNotCallWhereInput unmarshals raw into the DoNotCallWhereInput input type, using the
+// unmarshaler bound to ctx's request. Call it from a resolver to decode an input
+// object that was not passed as a field argument.
+//
+// ctx must come from a gqlgen request; outside one there is no unmarshaler to use
+// and the returned error says so.
+func UnmarshalDoNotCallWhereInput(ctx context.Context, raw any) (ent.DoNotCallWhereInput, error) {
+	var out ent.DoNotCallWhereInput
+	err := graphql.UnmarshalNamedInputFromContext(ctx, "DoNotCallWhereInput", raw, &out)
+	return out, err
+}
+
 func (ec *executionContext) unmarshalInputImportIssueWhereInput(ctx context.Context, obj any) (ent.ImportIssueWhereInput, error) {
 	var it ent.ImportIssueWhereInput
 	if obj == nil {
@@ -16126,7 +17181,7 @@ func (ec *executionContext) unmarshalInputRecordCallResultInput(ctx context.Cont
 		asMap[k] = v
 	}
 
-	fieldsInOrder := [...]string{"contactID", "outcome", "transcript", "questionResults", "calledAt", "durationSeconds", "idempotencyKey"}
+	fieldsInOrder := [...]string{"contactID", "outcome", "transcript", "questionResults", "calledAt", "durationSeconds", "idempotencyKey", "doNotCall"}
 	for _, k := range fieldsInOrder {
 		v, ok := asMap[k]
 		if !ok {
@@ -16182,6 +17237,13 @@ func (ec *executionContext) unmarshalInputRecordCallResultInput(ctx context.Cont
 				return it, err
 			}
 			it.IdempotencyKey = data
+		case "doNotCall":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("doNotCall"))
+			data, err := ec.unmarshalOBoolean2ᚖbool(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.DoNotCall = data
 		}
 	}
 	return it, nil
@@ -16382,7 +17444,7 @@ func (ec *executionContext) unmarshalInputSyncRunWhereInput(ctx context.Context,
 		asMap[k] = v
 	}
 
-	fieldsInOrder := [...]string{"not", "and", "or", "id", "idNEQ", "idIn", "idNotIn", "idGT", "idGTE", "idLT", "idLTE", "createdAt", "createdAtNEQ", "createdAtIn", "createdAtNotIn", "createdAtGT", "createdAtGTE", "createdAtLT", "createdAtLTE", "updatedAt", "updatedAtNEQ", "updatedAtIn", "updatedAtNotIn", "updatedAtGT", "updatedAtGTE", "updatedAtLT", "updatedAtLTE", "kind", "kindNEQ", "kindIn", "kindNotIn", "status", "statusNEQ", "statusIn", "statusNotIn", "startedAt", "startedAtNEQ", "startedAtIn", "startedAtNotIn", "startedAtGT", "startedAtGTE", "startedAtLT", "startedAtLTE", "startedAtIsNil", "startedAtNotNil", "finishedAt", "finishedAtNEQ", "finishedAtIn", "finishedAtNotIn", "finishedAtGT", "finishedAtGTE", "finishedAtLT", "finishedAtLTE", "finishedAtIsNil", "finishedAtNotNil", "fetched", "fetchedNEQ", "fetchedIn", "fetchedNotIn", "fetchedGT", "fetchedGTE", "fetchedLT", "fetchedLTE", "imported", "importedNEQ", "importedIn", "importedNotIn", "importedGT", "importedGTE", "importedLT", "importedLTE", "duplicates", "duplicatesNEQ", "duplicatesIn", "duplicatesNotIn", "duplicatesGT", "duplicatesGTE", "duplicatesLT", "duplicatesLTE", "invalidPhone", "invalidPhoneNEQ", "invalidPhoneIn", "invalidPhoneNotIn", "invalidPhoneGT", "invalidPhoneGTE", "invalidPhoneLT", "invalidPhoneLTE", "filteredOut", "filteredOutNEQ", "filteredOutIn", "filteredOutNotIn", "filteredOutGT", "filteredOutGTE", "filteredOutLT", "filteredOutLTE", "failed", "failedNEQ", "failedIn", "failedNotIn", "failedGT", "failedGTE", "failedLT", "failedLTE", "screened", "screenedNEQ", "screenedIn", "screenedNotIn", "screenedGT", "screenedGTE", "screenedLT", "screenedLTE", "screenedOut", "screenedOutNEQ", "screenedOutIn", "screenedOutNotIn", "screenedOutGT", "screenedOutGTE", "screenedOutLT", "screenedOutLTE", "unsure", "unsureNEQ", "unsureIn", "unsureNotIn", "unsureGT", "unsureGTE", "unsureLT", "unsureLTE", "screeningTokens", "screeningTokensNEQ", "screeningTokensIn", "screeningTokensNotIn", "screeningTokensGT", "screeningTokensGTE", "screeningTokensLT", "screeningTokensLTE", "erased", "erasedNEQ", "erasedIn", "erasedNotIn", "erasedGT", "erasedGTE", "erasedLT", "erasedLTE", "total", "totalNEQ", "totalIn", "totalNotIn", "totalGT", "totalGTE", "totalLT", "totalLTE", "totalIsNil", "totalNotNil", "error", "errorNEQ", "errorIn", "errorNotIn", "errorGT", "errorGTE", "errorLT", "errorLTE", "errorContains", "errorHasPrefix", "errorHasSuffix", "errorIsNil", "errorNotNil", "errorEqualFold", "errorContainsFold", "screening", "screeningNEQ", "screeningIn", "screeningNotIn", "hasTrigger", "hasTriggerWith", "hasIssues", "hasIssuesWith"}
+	fieldsInOrder := [...]string{"not", "and", "or", "id", "idNEQ", "idIn", "idNotIn", "idGT", "idGTE", "idLT", "idLTE", "createdAt", "createdAtNEQ", "createdAtIn", "createdAtNotIn", "createdAtGT", "createdAtGTE", "createdAtLT", "createdAtLTE", "updatedAt", "updatedAtNEQ", "updatedAtIn", "updatedAtNotIn", "updatedAtGT", "updatedAtGTE", "updatedAtLT", "updatedAtLTE", "kind", "kindNEQ", "kindIn", "kindNotIn", "status", "statusNEQ", "statusIn", "statusNotIn", "startedAt", "startedAtNEQ", "startedAtIn", "startedAtNotIn", "startedAtGT", "startedAtGTE", "startedAtLT", "startedAtLTE", "startedAtIsNil", "startedAtNotNil", "finishedAt", "finishedAtNEQ", "finishedAtIn", "finishedAtNotIn", "finishedAtGT", "finishedAtGTE", "finishedAtLT", "finishedAtLTE", "finishedAtIsNil", "finishedAtNotNil", "fetched", "fetchedNEQ", "fetchedIn", "fetchedNotIn", "fetchedGT", "fetchedGTE", "fetchedLT", "fetchedLTE", "imported", "importedNEQ", "importedIn", "importedNotIn", "importedGT", "importedGTE", "importedLT", "importedLTE", "duplicates", "duplicatesNEQ", "duplicatesIn", "duplicatesNotIn", "duplicatesGT", "duplicatesGTE", "duplicatesLT", "duplicatesLTE", "invalidPhone", "invalidPhoneNEQ", "invalidPhoneIn", "invalidPhoneNotIn", "invalidPhoneGT", "invalidPhoneGTE", "invalidPhoneLT", "invalidPhoneLTE", "filteredOut", "filteredOutNEQ", "filteredOutIn", "filteredOutNotIn", "filteredOutGT", "filteredOutGTE", "filteredOutLT", "filteredOutLTE", "failed", "failedNEQ", "failedIn", "failedNotIn", "failedGT", "failedGTE", "failedLT", "failedLTE", "screened", "screenedNEQ", "screenedIn", "screenedNotIn", "screenedGT", "screenedGTE", "screenedLT", "screenedLTE", "screenedOut", "screenedOutNEQ", "screenedOutIn", "screenedOutNotIn", "screenedOutGT", "screenedOutGTE", "screenedOutLT", "screenedOutLTE", "unsure", "unsureNEQ", "unsureIn", "unsureNotIn", "unsureGT", "unsureGTE", "unsureLT", "unsureLTE", "screeningTokens", "screeningTokensNEQ", "screeningTokensIn", "screeningTokensNotIn", "screeningTokensGT", "screeningTokensGTE", "screeningTokensLT", "screeningTokensLTE", "erased", "erasedNEQ", "erasedIn", "erasedNotIn", "erasedGT", "erasedGTE", "erasedLT", "erasedLTE", "doNotCall", "doNotCallNEQ", "doNotCallIn", "doNotCallNotIn", "doNotCallGT", "doNotCallGTE", "doNotCallLT", "doNotCallLTE", "total", "totalNEQ", "totalIn", "totalNotIn", "totalGT", "totalGTE", "totalLT", "totalLTE", "totalIsNil", "totalNotNil", "error", "errorNEQ", "errorIn", "errorNotIn", "errorGT", "errorGTE", "errorLT", "errorLTE", "errorContains", "errorHasPrefix", "errorHasSuffix", "errorIsNil", "errorNotNil", "errorEqualFold", "errorContainsFold", "screening", "screeningNEQ", "screeningIn", "screeningNotIn", "hasTrigger", "hasTriggerWith", "hasIssues", "hasIssuesWith"}
 	for _, k := range fieldsInOrder {
 		v, ok := asMap[k]
 		if !ok {
@@ -17390,6 +18452,62 @@ func (ec *executionContext) unmarshalInputSyncRunWhereInput(ctx context.Context,
 				return it, err
 			}
 			it.ErasedLTE = data
+		case "doNotCall":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("doNotCall"))
+			data, err := ec.unmarshalOInt2ᚖint(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.DoNotCall = data
+		case "doNotCallNEQ":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("doNotCallNEQ"))
+			data, err := ec.unmarshalOInt2ᚖint(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.DoNotCallNEQ = data
+		case "doNotCallIn":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("doNotCallIn"))
+			data, err := ec.unmarshalOInt2ᚕintᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.DoNotCallIn = data
+		case "doNotCallNotIn":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("doNotCallNotIn"))
+			data, err := ec.unmarshalOInt2ᚕintᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.DoNotCallNotIn = data
+		case "doNotCallGT":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("doNotCallGT"))
+			data, err := ec.unmarshalOInt2ᚖint(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.DoNotCallGT = data
+		case "doNotCallGTE":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("doNotCallGTE"))
+			data, err := ec.unmarshalOInt2ᚖint(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.DoNotCallGTE = data
+		case "doNotCallLT":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("doNotCallLT"))
+			data, err := ec.unmarshalOInt2ᚖint(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.DoNotCallLT = data
+		case "doNotCallLTE":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("doNotCallLTE"))
+			data, err := ec.unmarshalOInt2ᚖint(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.DoNotCallLTE = data
 		case "total":
 			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("total"))
 			data, err := ec.unmarshalOInt2ᚖint(ctx, v)
@@ -18508,6 +19626,11 @@ func (ec *executionContext) _Node(ctx context.Context, sel ast.SelectionSet, obj
 			return graphql.Null
 		}
 		return ec._ImportIssue(ctx, sel, obj)
+	case *ent.DoNotCall:
+		if obj == nil {
+			return graphql.Null
+		}
+		return ec._DoNotCall(ctx, sel, obj)
 	case *ent.Contact:
 		if obj == nil {
 			return graphql.Null
@@ -19369,6 +20492,140 @@ func (ec *executionContext) _CreateAPIKeyPayload(ctx context.Context, sel ast.Se
 	return out
 }
 
+var doNotCallImplementors = []string{"DoNotCall", "Node"}
+
+func (ec *executionContext) _DoNotCall(ctx context.Context, sel ast.SelectionSet, obj *ent.DoNotCall) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, doNotCallImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("DoNotCall")
+		case "id":
+			out.Values[i] = ec._DoNotCall_id(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "createdAt":
+			out.Values[i] = ec._DoNotCall_createdAt(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "phoneE164":
+			out.Values[i] = ec._DoNotCall_phoneE164(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "source":
+			out.Values[i] = ec._DoNotCall_source(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "note":
+			out.Values[i] = ec._DoNotCall_note(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var doNotCallConnectionImplementors = []string{"DoNotCallConnection"}
+
+func (ec *executionContext) _DoNotCallConnection(ctx context.Context, sel ast.SelectionSet, obj *ent.DoNotCallConnection) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, doNotCallConnectionImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("DoNotCallConnection")
+		case "edges":
+			out.Values[i] = ec._DoNotCallConnection_edges(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "pageInfo":
+			out.Values[i] = ec._DoNotCallConnection_pageInfo(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "totalCount":
+			out.Values[i] = ec._DoNotCallConnection_totalCount(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var doNotCallEdgeImplementors = []string{"DoNotCallEdge"}
+
+func (ec *executionContext) _DoNotCallEdge(ctx context.Context, sel ast.SelectionSet, obj *ent.DoNotCallEdge) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, doNotCallEdgeImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("DoNotCallEdge")
+		case "node":
+			out.Values[i] = ec._DoNotCallEdge_node(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "cursor":
+			out.Values[i] = ec._DoNotCallEdge_cursor(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
 var erasureResultImplementors = []string{"ErasureResult"}
 
 func (ec *executionContext) _ErasureResult(ctx context.Context, sel ast.SelectionSet, obj *model.ErasureResult) graphql.Marshaler {
@@ -19829,6 +21086,20 @@ func (ec *executionContext) _Mutation(ctx context.Context, sel ast.SelectionSet)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
+		case "addDoNotCall":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_addDoNotCall(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "removeDoNotCall":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_removeDoNotCall(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
 		case "createAPIKey":
 			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
 				return ec._Mutation_createAPIKey(ctx, field)
@@ -20135,6 +21406,12 @@ func (ec *executionContext) _Query(ctx context.Context, sel ast.SelectionSet) gr
 				true, true,
 				func(ctx context.Context) graphql.Marshaler {
 					return ec._Query_campaigns(ctx, field)
+				})
+		case "doNotCallNumbers":
+			out.ResolveRootConcurrently(innerCtx, ec.OperationContext, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Query_doNotCallNumbers(ctx, field)
 				})
 		case "integrations":
 			out.ResolveRootConcurrently(innerCtx, ec.OperationContext, i,
@@ -20858,6 +22135,11 @@ func (ec *executionContext) _SyncRun(ctx context.Context, sel ast.SelectionSet, 
 			}
 		case "erased":
 			out.Values[i] = ec._SyncRun_erased(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "doNotCall":
+			out.Values[i] = ec._SyncRun_doNotCall(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				atomic.AddUint32(&out.Invalids, 1)
 			}
@@ -21759,6 +23041,37 @@ func (ec *executionContext) unmarshalNCursor2entgoᚗioᚋcontribᚋentgqlᚐCur
 
 func (ec *executionContext) marshalNCursor2entgoᚗioᚋcontribᚋentgqlᚐCursor(ctx context.Context, sel ast.SelectionSet, v entgql.Cursor[pulid.ID]) graphql.Marshaler {
 	return v
+}
+
+func (ec *executionContext) marshalNDoNotCall2ᚖgithubᚗcomᚋintakeᚋintakeᚋentᚐDoNotCall(ctx context.Context, sel ast.SelectionSet, v *ent.DoNotCall) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "DoNotCall!")
+		return graphql.Null
+	}
+	return ec._DoNotCall(ctx, sel, v)
+}
+
+func (ec *executionContext) marshalNDoNotCallConnection2ᚖgithubᚗcomᚋintakeᚋintakeᚋentᚐDoNotCallConnection(ctx context.Context, sel ast.SelectionSet, v *ent.DoNotCallConnection) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "DoNotCallConnection!")
+		return graphql.Null
+	}
+	return ec._DoNotCallConnection(ctx, sel, v)
+}
+
+func (ec *executionContext) unmarshalNDoNotCallSource2githubᚗcomᚋintakeᚋintakeᚋschemaᚋschematypeᚐDoNotCallSource(ctx context.Context, v any) (schematype.DoNotCallSource, error) {
+	var res schematype.DoNotCallSource
+	err := res.UnmarshalGQL(v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalNDoNotCallSource2githubᚗcomᚋintakeᚋintakeᚋschemaᚋschematypeᚐDoNotCallSource(ctx context.Context, sel ast.SelectionSet, v schematype.DoNotCallSource) graphql.Marshaler {
+	return v
+}
+
+func (ec *executionContext) unmarshalNDoNotCallWhereInput2ᚖgithubᚗcomᚋintakeᚋintakeᚋentᚐDoNotCallWhereInput(ctx context.Context, v any) (*ent.DoNotCallWhereInput, error) {
+	res, err := ec.unmarshalInputDoNotCallWhereInput(ctx, v)
+	return &res, graphql.ErrorOnPath(ctx, err)
 }
 
 func (ec *executionContext) marshalNErasureResult2ᚖgithubᚗcomᚋintakeᚋintakeᚋgraphᚋmodelᚐErasureResult(ctx context.Context, sel ast.SelectionSet, v *model.ErasureResult) graphql.Marshaler {
@@ -22843,6 +24156,110 @@ func (ec *executionContext) marshalOCursor2ᚖentgoᚗioᚋcontribᚋentgqlᚐCu
 		return graphql.Null
 	}
 	return v
+}
+
+func (ec *executionContext) marshalODoNotCall2ᚖgithubᚗcomᚋintakeᚋintakeᚋentᚐDoNotCall(ctx context.Context, sel ast.SelectionSet, v *ent.DoNotCall) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	return ec._DoNotCall(ctx, sel, v)
+}
+
+func (ec *executionContext) marshalODoNotCallEdge2ᚕᚖgithubᚗcomᚋintakeᚋintakeᚋentᚐDoNotCallEdge(ctx context.Context, sel ast.SelectionSet, v []*ent.DoNotCallEdge) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalODoNotCallEdge2ᚖgithubᚗcomᚋintakeᚋintakeᚋentᚐDoNotCallEdge(ctx, sel, v[i])
+	})
+
+	return ret
+}
+
+func (ec *executionContext) marshalODoNotCallEdge2ᚖgithubᚗcomᚋintakeᚋintakeᚋentᚐDoNotCallEdge(ctx context.Context, sel ast.SelectionSet, v *ent.DoNotCallEdge) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	return ec._DoNotCallEdge(ctx, sel, v)
+}
+
+func (ec *executionContext) unmarshalODoNotCallSource2ᚕgithubᚗcomᚋintakeᚋintakeᚋschemaᚋschematypeᚐDoNotCallSourceᚄ(ctx context.Context, v any) ([]schematype.DoNotCallSource, error) {
+	if v == nil {
+		return nil, nil
+	}
+	vSlice := graphql.CoerceList(v)
+	var err error
+	res := make([]schematype.DoNotCallSource, len(vSlice))
+	for i := range vSlice {
+		ctx := graphql.WithPathContext(ctx, graphql.NewPathWithIndex(i))
+		res[i], err = ec.unmarshalNDoNotCallSource2githubᚗcomᚋintakeᚋintakeᚋschemaᚋschematypeᚐDoNotCallSource(ctx, vSlice[i])
+		if err != nil {
+			return nil, err
+		}
+	}
+	return res, nil
+}
+
+func (ec *executionContext) marshalODoNotCallSource2ᚕgithubᚗcomᚋintakeᚋintakeᚋschemaᚋschematypeᚐDoNotCallSourceᚄ(ctx context.Context, sel ast.SelectionSet, v []schematype.DoNotCallSource) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalNDoNotCallSource2githubᚗcomᚋintakeᚋintakeᚋschemaᚋschematypeᚐDoNotCallSource(ctx, sel, v[i])
+	})
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
+}
+
+func (ec *executionContext) unmarshalODoNotCallSource2ᚖgithubᚗcomᚋintakeᚋintakeᚋschemaᚋschematypeᚐDoNotCallSource(ctx context.Context, v any) (*schematype.DoNotCallSource, error) {
+	if v == nil {
+		return nil, nil
+	}
+	var res = new(schematype.DoNotCallSource)
+	err := res.UnmarshalGQL(v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalODoNotCallSource2ᚖgithubᚗcomᚋintakeᚋintakeᚋschemaᚋschematypeᚐDoNotCallSource(ctx context.Context, sel ast.SelectionSet, v *schematype.DoNotCallSource) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	return v
+}
+
+func (ec *executionContext) unmarshalODoNotCallWhereInput2ᚕᚖgithubᚗcomᚋintakeᚋintakeᚋentᚐDoNotCallWhereInputᚄ(ctx context.Context, v any) ([]*ent.DoNotCallWhereInput, error) {
+	if v == nil {
+		return nil, nil
+	}
+	vSlice := graphql.CoerceList(v)
+	var err error
+	res := make([]*ent.DoNotCallWhereInput, len(vSlice))
+	for i := range vSlice {
+		ctx := graphql.WithPathContext(ctx, graphql.NewPathWithIndex(i))
+		res[i], err = ec.unmarshalNDoNotCallWhereInput2ᚖgithubᚗcomᚋintakeᚋintakeᚋentᚐDoNotCallWhereInput(ctx, vSlice[i])
+		if err != nil {
+			return nil, err
+		}
+	}
+	return res, nil
+}
+
+func (ec *executionContext) unmarshalODoNotCallWhereInput2ᚖgithubᚗcomᚋintakeᚋintakeᚋentᚐDoNotCallWhereInput(ctx context.Context, v any) (*ent.DoNotCallWhereInput, error) {
+	if v == nil {
+		return nil, nil
+	}
+	res, err := ec.unmarshalInputDoNotCallWhereInput(ctx, v)
+	return &res, graphql.ErrorOnPath(ctx, err)
 }
 
 func (ec *executionContext) unmarshalOID2ᚕgithubᚗcomᚋintakeᚋintakeᚋinternalᚋpulidᚐIDᚄ(ctx context.Context, v any) ([]pulid.ID, error) {

@@ -11,6 +11,8 @@ import (
 
 	"github.com/intake/intake/ent"
 	"github.com/intake/intake/ent/callresult"
+	"github.com/intake/intake/ent/contact"
+	"github.com/intake/intake/ent/donotcall"
 	"github.com/intake/intake/ent/integration"
 	"github.com/intake/intake/ent/reference"
 	"github.com/intake/intake/ent/syncrun"
@@ -152,6 +154,7 @@ type loaders struct {
 	lastRun     *batcher[*ent.SyncRun]      // by trigger
 	references  *batcher[[]*ent.Reference]  // by trigger
 	callResults *batcher[[]*ent.CallResult] // by contact
+	doNotCall   *batcher[bool]              // by contact: its number is on the do-not-call list
 }
 
 type loadersKey struct{}
@@ -182,6 +185,25 @@ func (r *Resolver) loadersOf(ctx context.Context) *loaders {
 func (r *Resolver) newLoaders() *loaders {
 	l := &loaders{}
 	*l = loaders{
+		doNotCall: &batcher[bool]{load: func(ctx context.Context, contacts []pulid.ID, _ uint) (map[pulid.ID]bool, error) {
+			cs, err := r.db.Contact.Query().Where(contact.IDIn(contacts...)).Select(contact.FieldID, contact.FieldPhoneE164).All(ctx)
+			if err != nil || len(cs) == 0 {
+				return nil, err
+			}
+			phones := make([]string, 0, len(cs))
+			for _, c := range cs {
+				phones = append(phones, c.PhoneE164)
+			}
+			listed, err := r.db.DoNotCall.Query().Where(donotcall.PhoneE164In(phones...)).Select(donotcall.FieldPhoneE164).Strings(ctx)
+			if err != nil {
+				return nil, err
+			}
+			out := make(map[pulid.ID]bool, len(cs))
+			for _, c := range cs {
+				out[c.ID] = slices.Contains(listed, c.PhoneE164)
+			}
+			return out, nil
+		}},
 		triggers: &batcher[[]*ent.Trigger]{load: func(ctx context.Context, campaigns []pulid.ID, needs uint) (map[pulid.ID][]*ent.Trigger, error) {
 			// With the edges the callers' selections ask for (a trigger
 			// whose edge was not loaded reads it when asked). Not

@@ -44,7 +44,11 @@ func (r *contactResolver) Screening(ctx context.Context, obj *ent.Contact) (*mod
 
 // Callable is the resolver for the callable field.
 func (r *contactResolver) Callable(ctx context.Context, obj *ent.Contact) (bool, error) {
-	return obj.ErasedAt == nil, nil
+	if obj.ErasedAt != nil {
+		return false, nil
+	}
+	listed, err := r.loadersOf(ctx).doNotCall.get(ctx, obj.ID, 0)
+	return !listed, err
 }
 
 // Provider is the resolver for the provider field.
@@ -132,6 +136,16 @@ func (r *mutationResolver) ErasePerson(ctx context.Context, phone string) (*mode
 		return nil, err
 	}
 	return erasureResult(e), nil
+}
+
+// AddDoNotCall is the resolver for the addDoNotCall field.
+func (r *mutationResolver) AddDoNotCall(ctx context.Context, phone string, note *string) (*ent.DoNotCall, error) {
+	return r.svc.AddDoNotCall(ctx, phone, note)
+}
+
+// RemoveDoNotCall is the resolver for the removeDoNotCall field.
+func (r *mutationResolver) RemoveDoNotCall(ctx context.Context, phone string) (bool, error) {
+	return r.svc.RemoveDoNotCall(ctx, phone)
 }
 
 // Viewer is the resolver for the viewer field.

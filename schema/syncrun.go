@@ -51,7 +51,7 @@ func (SyncRun) Fields() []ent.Field {
 		field.Time("finished_at").Optional().Nillable().
 			Comment("When the run ended; null while it is QUEUED or RUNNING."),
 		field.Int("fetched").Default(0).
-			Comment("Records fetched from the external system and processed so far. Always imported + duplicates + invalidPhone + filteredOut + failed + screenedOut + erased."),
+			Comment("Records fetched from the external system and processed so far. Always imported + duplicates + invalidPhone + filteredOut + failed + screenedOut + erased + doNotCall."),
 		field.Int("imported").Default(0).
 			Comment("Contacts created."),
 		field.Int("duplicates").Default(0).
@@ -72,6 +72,8 @@ func (SyncRun) Fields() []ent.Field {
 			Comment("Tokens the screening model reported for this run's requests (prompt and completion); decisions reused from earlier runs cost none."),
 		field.Int("erased").Default(0).
 			Comment("Records of erased people (ERASED import issues): reported deleted or anonymised by the external system, or erased in Intake before."),
+		field.Int("do_not_call").Default(0).
+			Comment("Records whose number is on the organization's do-not-call list (DO_NOT_CALL import issues)."),
 		field.Int("total").Optional().Nillable().
 			Comment("How many records the external system says the search matches, when it says so; null otherwise."),
 		field.Text("error").Optional().Nillable().

@@ -314,6 +314,18 @@ func TestAuditTrail(t *testing.T) {
 			func(apptest.Response) auditWant {
 				return as(auditWant{operation: "eraseContact", target: contact.ID, outcome: "ok"})
 			})
+		// The do-not-call list: field names, never the number or the note.
+		secrets = append(secrets, "+4915199887766", "Note-Canary")
+		mutate(t, admin, `mutation { addDoNotCall(phone: "+4915199887766", note: "Note-Canary") { id } }`, nil,
+			func(r apptest.Response) auditWant {
+				var got struct{ AddDoNotCall struct{ ID pulid.ID } }
+				data(t, r, &got)
+				return as(auditWant{operation: "addDoNotCall", target: got.AddDoNotCall.ID, fields: []string{"note", "phone"}, outcome: "ok"})
+			})
+		mutate(t, admin, `mutation { removeDoNotCall(phone: "+4915199887766") }`, nil,
+			func(apptest.Response) auditWant {
+				return as(auditWant{operation: "removeDoNotCall", fields: []string{"phone"}, outcome: "ok"})
+			})
 
 		t.Run("a webhook-started sync is recorded", func(t *testing.T) {
 			// Wait until no run is active and the scheduler has queued the

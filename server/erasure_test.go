@@ -125,7 +125,7 @@ type erRun struct {
 	ID                                                       string
 	Status                                                   string
 	Fetched, Imported, Duplicates, InvalidPhone, FilteredOut int
-	Failed, ScreenedOut, Erased                              int
+	Failed, ScreenedOut, Erased, DoNotCall                   int
 }
 
 func erSync(t *testing.T, e *syncEnv, trigger string) erRun {
@@ -139,12 +139,12 @@ func erWait(t *testing.T, e *syncEnv, id string) erRun {
 	var run erRun
 	syncEventually(t, "run "+id+" to end", func() (bool, string) {
 		var got struct{ Node erRun }
-		e.c.MustDo(t, `query($id: ID!) { node(id: $id) { ... on SyncRun { id status fetched imported duplicates invalidPhone filteredOut failed screenedOut erased } } }`,
+		e.c.MustDo(t, `query($id: ID!) { node(id: $id) { ... on SyncRun { id status fetched imported duplicates invalidPhone filteredOut failed screenedOut erased doNotCall } } }`,
 			map[string]any{"id": id}, &got)
 		run = got.Node
 		return syncRun{Status: run.Status}.ended(), fmt.Sprintf("%+v", run)
 	})
-	if run.Fetched != run.Imported+run.Duplicates+run.InvalidPhone+run.FilteredOut+run.Failed+run.ScreenedOut+run.Erased {
+	if run.Fetched != run.Imported+run.Duplicates+run.InvalidPhone+run.FilteredOut+run.Failed+run.ScreenedOut+run.Erased+run.DoNotCall {
 		t.Errorf("counters do not add up: %+v", run)
 	}
 	return run
@@ -439,6 +439,146 @@ func TestErasure(t *testing.T) {
 				}
 				if n < 2 {
 					t.Errorf("%d webhookErasure events in the audit trail, want one per kind of deletion and webhook", n)
+				}
+			}
+		})
+	}
+}
+
+// TestDoNotCall checks the organization's do-not-call list over HTTP, on
+// both databases: listed numbers are not callable in any campaign at once,
+// no sync imports them (DO_NOT_CALL issues), a call result can list its
+// contact's number, a number comes off the list again, and another
+// organization's list changes nothing here.
+func TestDoNotCall(t *testing.T) {
+	t.Parallel()
+	for _, d := range dbtest.Dialects {
+		t.Run(d, func(t *testing.T) {
+			t.Parallel()
+			app := isoStart(t, dbtest.Open(t, d))
+			data := syncNow(97, 40)
+			fk := apptest.StartSyncFakes(t, data, nil)
+			e := syncNewEnv(t, app)
+			tal := e.connect(t, fk, schematype.ProviderTalention)
+			first := e.newCampaign(t, "first")
+			if r := erSync(t, e, e.trigger(t, first, tal, nil)); r.Status != "SUCCEEDED" || r.Imported == 0 {
+				t.Fatalf("first sync: %+v", r)
+			}
+			xi, yi := erPerson(data, 0), erPerson(data, 5)
+			x, _ := erContactOf(t, e, first, data.Person(xi).E164)
+			y, _ := erContactOf(t, e, first, data.Person(yi).E164)
+			if x.ID == "" || y.ID == "" || !x.Callable || !y.Callable {
+				t.Fatalf("contacts %+v and %+v, want both callable", x, y)
+			}
+
+			type dnc struct {
+				ID, PhoneE164, Source string
+				Note                  *string
+			}
+			var added struct{ AddDoNotCall dnc }
+			const add = `mutation($p: String!, $n: String) { addDoNotCall(phone: $p, note: $n) { id phoneE164 source note } }`
+			e.c.MustDo(t, add, map[string]any{"p": x.PhoneE164, "n": "asked by e-mail"}, &added)
+			if a := added.AddDoNotCall; a.PhoneE164 != x.PhoneE164 || a.Source != "API" || syncDeref(a.Note) != "asked by e-mail" {
+				t.Fatalf("addDoNotCall: %+v", a)
+			}
+			again := added
+			e.c.MustDo(t, add, map[string]any{"p": x.PhoneE164}, &again)
+			if again.AddDoNotCall.ID != added.AddDoNotCall.ID {
+				t.Errorf("listing a number twice made two entries: %s, %s", added.AddDoNotCall.ID, again.AddDoNotCall.ID)
+			}
+			if c := erGetContact(t, e, x.ID); c.Callable {
+				t.Error("a contact whose number is listed is callable")
+			}
+			if c := erGetContact(t, e, y.ID); !c.Callable {
+				t.Error("a contact whose number is not listed is not callable")
+			}
+
+			// Another organization's list is its own.
+			other := app.Client(app.Key(t, string(pulid.New("org")), schematype.RoleAdmin))
+			other.MustDo(t, add, map[string]any{"p": y.PhoneE164}, &again)
+			if c := erGetContact(t, e, y.ID); !c.Callable {
+				t.Error("another organization's do-not-call list made a contact here not callable")
+			}
+
+			// A new campaign does not import the listed number.
+			second := e.newCampaign(t, "second")
+			run := erSync(t, e, e.trigger(t, second, tal, nil))
+			if run.Status != "SUCCEEDED" || run.DoNotCall != 1 {
+				t.Errorf("a sync with a listed number: %+v; want SUCCEEDED with 1 doNotCall", run)
+			}
+			if _, ok := erContactOf(t, e, second, x.PhoneE164); ok {
+				t.Error("a sync imported a listed number")
+			}
+			found := false
+			for _, is := range e.issues(t, run.ID) {
+				if is.Code == "DO_NOT_CALL" && is.ExternalID == data.ExternalID(xi) {
+					found = true
+				}
+			}
+			if !found {
+				t.Error("no DO_NOT_CALL issue for the listed person's record")
+			}
+
+			// A call result lists its contact's number.
+			var call struct{ RecordCallResult struct{ ID string } }
+			e.c.MustDo(t, `mutation($in: RecordCallResultInput!) { recordCallResult(input: $in) { id } }`,
+				map[string]any{"in": map[string]any{"contactID": y.ID, "outcome": "FAILURE", "doNotCall": true,
+					"calledAt": time.Now().UTC().Format(time.RFC3339)}}, &call)
+			if c := erGetContact(t, e, y.ID); c.Callable {
+				t.Error("a contact who asked not to be called again is callable")
+			}
+			list := func() []dnc {
+				var got struct {
+					DoNotCallNumbers struct {
+						TotalCount int
+						Edges      []struct{ Node dnc }
+					}
+				}
+				e.c.MustDo(t, `{ doNotCallNumbers(first: 10) { totalCount edges { node { id phoneE164 source note } } } }`, nil, &got)
+				var out []dnc
+				for _, edge := range got.DoNotCallNumbers.Edges {
+					out = append(out, edge.Node)
+				}
+				if got.DoNotCallNumbers.TotalCount != len(out) {
+					t.Fatalf("totalCount %d, %d listed", got.DoNotCallNumbers.TotalCount, len(out))
+				}
+				return out
+			}
+			if l := list(); len(l) != 2 || l[1].PhoneE164 != y.PhoneE164 || l[1].Source != "CALL_RESULT" {
+				t.Errorf("the list after a call result asked for it: %+v", l)
+			}
+
+			// Off the list again.
+			var removed struct{ RemoveDoNotCall bool }
+			const remove = `mutation($p: String!) { removeDoNotCall(phone: $p) }`
+			e.c.MustDo(t, remove, map[string]any{"p": x.PhoneE164}, &removed)
+			if !removed.RemoveDoNotCall {
+				t.Error("removeDoNotCall of a listed number answered false")
+			}
+			e.c.MustDo(t, remove, map[string]any{"p": x.PhoneE164}, &removed)
+			if removed.RemoveDoNotCall {
+				t.Error("removeDoNotCall of a number not listed answered true")
+			}
+			if c := erGetContact(t, e, x.ID); !c.Callable {
+				t.Error("a contact whose number came off the list is not callable")
+			}
+			if l := list(); len(l) != 1 || l[0].PhoneE164 != y.PhoneE164 {
+				t.Errorf("the list after a removal: %+v", l)
+			}
+
+			for _, bad := range []struct {
+				c           *apptest.Client
+				query       string
+				vars        map[string]any
+				code, field string
+			}{
+				{e.c, add, map[string]any{"p": "0151 1234567"}, "VALIDATION_FAILED", "phone"},
+				{e.c, add, map[string]any{"p": x.PhoneE164, "n": strings.Repeat("x", 501)}, "VALIDATION_FAILED", "note"},
+				{e.c, remove, map[string]any{"p": "nope"}, "VALIDATION_FAILED", "phone"},
+				{app.Client(app.Key(t, string(pulid.New("org")), schematype.RoleViewer)), add, map[string]any{"p": x.PhoneE164}, "FORBIDDEN", ""},
+			} {
+				if r := bad.c.Do(t, bad.query, bad.vars); r.Code() != bad.code || r.Field() != bad.field {
+					t.Errorf("%v: %s on %q, want %s on %q", bad.vars, r.Code(), r.Field(), bad.code, bad.field)
 				}
 			}
 		})

@@ -13,6 +13,7 @@ import (
 	"github.com/intake/intake/ent/callresult"
 	"github.com/intake/intake/ent/campaign"
 	"github.com/intake/intake/ent/contact"
+	"github.com/intake/intake/ent/donotcall"
 	"github.com/intake/intake/ent/erasure"
 	"github.com/intake/intake/ent/importissue"
 	"github.com/intake/intake/ent/integration"
@@ -215,6 +216,33 @@ func (f TraverseContact) Traverse(ctx context.Context, q ent.Query) error {
 		return f(ctx, q)
 	}
 	return fmt.Errorf("unexpected query type %T. expect *ent.ContactQuery", q)
+}
+
+// The DoNotCallFunc type is an adapter to allow the use of ordinary function as a Querier.
+type DoNotCallFunc func(context.Context, *ent.DoNotCallQuery) (ent.Value, error)
+
+// Query calls f(ctx, q).
+func (f DoNotCallFunc) Query(ctx context.Context, q ent.Query) (ent.Value, error) {
+	if q, ok := q.(*ent.DoNotCallQuery); ok {
+		return f(ctx, q)
+	}
+	return nil, fmt.Errorf("unexpected query type %T. expect *ent.DoNotCallQuery", q)
+}
+
+// The TraverseDoNotCall type is an adapter to allow the use of ordinary function as Traverser.
+type TraverseDoNotCall func(context.Context, *ent.DoNotCallQuery) error
+
+// Intercept is a dummy implementation of Intercept that returns the next Querier in the pipeline.
+func (f TraverseDoNotCall) Intercept(next ent.Querier) ent.Querier {
+	return next
+}
+
+// Traverse calls f(ctx, q).
+func (f TraverseDoNotCall) Traverse(ctx context.Context, q ent.Query) error {
+	if q, ok := q.(*ent.DoNotCallQuery); ok {
+		return f(ctx, q)
+	}
+	return fmt.Errorf("unexpected query type %T. expect *ent.DoNotCallQuery", q)
 }
 
 // The ErasureFunc type is an adapter to allow the use of ordinary function as a Querier.
@@ -500,6 +528,8 @@ func NewQuery(q ent.Query) (Query, error) {
 		return &query[*ent.CampaignQuery, predicate.Campaign, campaign.OrderOption]{typ: ent.TypeCampaign, tq: q}, nil
 	case *ent.ContactQuery:
 		return &query[*ent.ContactQuery, predicate.Contact, contact.OrderOption]{typ: ent.TypeContact, tq: q}, nil
+	case *ent.DoNotCallQuery:
+		return &query[*ent.DoNotCallQuery, predicate.DoNotCall, donotcall.OrderOption]{typ: ent.TypeDoNotCall, tq: q}, nil
 	case *ent.ErasureQuery:
 		return &query[*ent.ErasureQuery, predicate.Erasure, erasure.OrderOption]{typ: ent.TypeErasure, tq: q}, nil
 	case *ent.ImportIssueQuery:

@@ -191,6 +191,28 @@ var (
 			},
 		},
 	}
+	// DoNotCallsColumns holds the columns for the "do_not_calls" table.
+	DoNotCallsColumns = []*schema.Column{
+		{Name: "id", Type: field.TypeString},
+		{Name: "organization_id", Type: field.TypeString},
+		{Name: "created_at", Type: field.TypeTime},
+		{Name: "phone_e164", Type: field.TypeString, Size: 16},
+		{Name: "source", Type: field.TypeEnum, Enums: []string{"API", "CALL_RESULT", "IMPORT"}},
+		{Name: "note", Type: field.TypeString, Nullable: true, Size: 500},
+	}
+	// DoNotCallsTable holds the schema information for the "do_not_calls" table.
+	DoNotCallsTable = &schema.Table{
+		Name:       "do_not_calls",
+		Columns:    DoNotCallsColumns,
+		PrimaryKey: []*schema.Column{DoNotCallsColumns[0]},
+		Indexes: []*schema.Index{
+			{
+				Name:    "donotcall_organization_id_phone_e164",
+				Unique:  true,
+				Columns: []*schema.Column{DoNotCallsColumns[1], DoNotCallsColumns[3]},
+			},
+		},
+	}
 	// ErasuresColumns holds the columns for the "erasures" table.
 	ErasuresColumns = []*schema.Column{
 		{Name: "id", Type: field.TypeString},
@@ -218,7 +240,7 @@ var (
 		{Name: "organization_id", Type: field.TypeString},
 		{Name: "created_at", Type: field.TypeTime},
 		{Name: "external_id", Type: field.TypeString},
-		{Name: "code", Type: field.TypeEnum, Enums: []string{"MISSING_PHONE", "INVALID_PHONE", "DUPLICATE", "FILTERED_OUT", "INVALID_RECORD", "SCREENED_OUT", "ERASED"}},
+		{Name: "code", Type: field.TypeEnum, Enums: []string{"MISSING_PHONE", "INVALID_PHONE", "DUPLICATE", "FILTERED_OUT", "INVALID_RECORD", "SCREENED_OUT", "ERASED", "DO_NOT_CALL"}},
 		{Name: "message", Type: field.TypeString, Size: 2147483647},
 		{Name: "raw_phone", Type: field.TypeString, Nullable: true},
 		{Name: "run_id", Type: field.TypeString},
@@ -434,6 +456,7 @@ var (
 		{Name: "unsure", Type: field.TypeInt, Default: 0},
 		{Name: "screening_tokens", Type: field.TypeInt, Default: 0},
 		{Name: "erased", Type: field.TypeInt, Default: 0},
+		{Name: "do_not_call", Type: field.TypeInt, Default: 0},
 		{Name: "total", Type: field.TypeInt, Nullable: true},
 		{Name: "error", Type: field.TypeString, Nullable: true, Size: 2147483647},
 		{Name: "cursor", Type: field.TypeString, Size: 2147483647, Default: ""},
@@ -453,7 +476,7 @@ var (
 		ForeignKeys: []*schema.ForeignKey{
 			{
 				Symbol:     "sync_runs_triggers_sync_runs",
-				Columns:    []*schema.Column{SyncRunsColumns[28]},
+				Columns:    []*schema.Column{SyncRunsColumns[29]},
 				RefColumns: []*schema.Column{TriggersColumns[0]},
 				OnDelete:   schema.Cascade,
 			},
@@ -462,7 +485,7 @@ var (
 			{
 				Name:    "syncrun_trigger_id_id",
 				Unique:  false,
-				Columns: []*schema.Column{SyncRunsColumns[28], SyncRunsColumns[0]},
+				Columns: []*schema.Column{SyncRunsColumns[29], SyncRunsColumns[0]},
 			},
 			{
 				Name:    "syncrun_status",
@@ -472,7 +495,7 @@ var (
 			{
 				Name:    "sync_run_one_active_per_trigger",
 				Unique:  true,
-				Columns: []*schema.Column{SyncRunsColumns[28]},
+				Columns: []*schema.Column{SyncRunsColumns[29]},
 				Annotation: &entsql.IndexAnnotation{
 					Where: "status = 'QUEUED' OR status = 'RUNNING'",
 				},
@@ -558,6 +581,7 @@ var (
 		CallResultsTable,
 		CampaignsTable,
 		ContactsTable,
+		DoNotCallsTable,
 		ErasuresTable,
 		ImportIssuesTable,
 		IntegrationsTable,

@@ -21,6 +21,9 @@ type Campaign func(*sql.Selector)
 // Contact is the predicate function for contact builders.
 type Contact func(*sql.Selector)
 
+// DoNotCall is the predicate function for donotcall builders.
+type DoNotCall func(*sql.Selector)
+
 // Erasure is the predicate function for erasure builders.
 type Erasure func(*sql.Selector)
 

@@ -10,6 +10,7 @@ import (
 	"github.com/intake/intake/ent/callresult"
 	"github.com/intake/intake/ent/campaign"
 	"github.com/intake/intake/ent/contact"
+	"github.com/intake/intake/ent/donotcall"
 	"github.com/intake/intake/ent/erasure"
 	"github.com/intake/intake/ent/importissue"
 	"github.com/intake/intake/ent/integration"
@@ -249,6 +250,53 @@ func init() {
 	contactDescID := contactMixinFields0[0].Descriptor()
 	// contact.DefaultID holds the default value on creation for the id field.
 	contact.DefaultID = contactDescID.Default.(func() pulid.ID)
+	donotcallMixin := schema.DoNotCall{}.Mixin()
+	donotcallMixinHooks1 := donotcallMixin[1].Hooks()
+	donotcall.Hooks[0] = donotcallMixinHooks1[0]
+	donotcallMixinInters1 := donotcallMixin[1].Interceptors()
+	donotcall.Interceptors[0] = donotcallMixinInters1[0]
+	donotcallMixinFields0 := donotcallMixin[0].Fields()
+	_ = donotcallMixinFields0
+	donotcallMixinFields1 := donotcallMixin[1].Fields()
+	_ = donotcallMixinFields1
+	donotcallMixinFields2 := donotcallMixin[2].Fields()
+	_ = donotcallMixinFields2
+	donotcallFields := schema.DoNotCall{}.Fields()
+	_ = donotcallFields
+	// donotcallDescOrganizationID is the schema descriptor for organization_id field.
+	donotcallDescOrganizationID := donotcallMixinFields1[0].Descriptor()
+	// donotcall.OrganizationIDValidator is a validator for the "organization_id" field. It is called by the builders before save.
+	donotcall.OrganizationIDValidator = donotcallDescOrganizationID.Validators[0].(func(string) error)
+	// donotcallDescCreatedAt is the schema descriptor for created_at field.
+	donotcallDescCreatedAt := donotcallMixinFields2[0].Descriptor()
+	// donotcall.DefaultCreatedAt holds the default value on creation for the created_at field.
+	donotcall.DefaultCreatedAt = donotcallDescCreatedAt.Default.(func() time.Time)
+	// donotcallDescPhoneE164 is the schema descriptor for phone_e164 field.
+	donotcallDescPhoneE164 := donotcallFields[0].Descriptor()
+	// donotcall.PhoneE164Validator is a validator for the "phone_e164" field. It is called by the builders before save.
+	donotcall.PhoneE164Validator = func() func(string) error {
+		validators := donotcallDescPhoneE164.Validators
+		fns := [...]func(string) error{
+			validators[0].(func(string) error),
+			validators[1].(func(string) error),
+		}
+		return func(phone_e164 string) error {
+			for _, fn := range fns {
+				if err := fn(phone_e164); err != nil {
+					return err
+				}
+			}
+			return nil
+		}
+	}()
+	// donotcallDescNote is the schema descriptor for note field.
+	donotcallDescNote := donotcallFields[2].Descriptor()
+	// donotcall.NoteValidator is a validator for the "note" field. It is called by the builders before save.
+	donotcall.NoteValidator = donotcallDescNote.Validators[0].(func(string) error)
+	// donotcallDescID is the schema descriptor for id field.
+	donotcallDescID := donotcallMixinFields0[0].Descriptor()
+	// donotcall.DefaultID holds the default value on creation for the id field.
+	donotcall.DefaultID = donotcallDescID.Default.(func() pulid.ID)
 	erasureMixin := schema.Erasure{}.Mixin()
 	erasureMixinHooks1 := erasureMixin[1].Hooks()
 	erasure.Hooks[0] = erasureMixinHooks1[0]
@@ -656,8 +704,12 @@ func init() {
 	syncrunDescErased := syncrunFields[15].Descriptor()
 	// syncrun.DefaultErased holds the default value on creation for the erased field.
 	syncrun.DefaultErased = syncrunDescErased.Default.(int)
+	// syncrunDescDoNotCall is the schema descriptor for do_not_call field.
+	syncrunDescDoNotCall := syncrunFields[16].Descriptor()
+	// syncrun.DefaultDoNotCall holds the default value on creation for the do_not_call field.
+	syncrun.DefaultDoNotCall = syncrunDescDoNotCall.Default.(int)
 	// syncrunDescCursor is the schema descriptor for cursor field.
-	syncrunDescCursor := syncrunFields[18].Descriptor()
+	syncrunDescCursor := syncrunFields[19].Descriptor()
 	// syncrun.DefaultCursor holds the default value on creation for the cursor field.
 	syncrun.DefaultCursor = syncrunDescCursor.Default.(string)
 	// syncrunDescID is the schema descriptor for id field.

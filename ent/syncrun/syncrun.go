@@ -59,6 +59,8 @@ const (
 	FieldScreeningTokens = "screening_tokens"
 	// FieldErased holds the string denoting the erased field in the database.
 	FieldErased = "erased"
+	// FieldDoNotCall holds the string denoting the do_not_call field in the database.
+	FieldDoNotCall = "do_not_call"
 	// FieldTotal holds the string denoting the total field in the database.
 	FieldTotal = "total"
 	// FieldError holds the string denoting the error field in the database.
@@ -121,6 +123,7 @@ var Columns = []string{
 	FieldUnsure,
 	FieldScreeningTokens,
 	FieldErased,
+	FieldDoNotCall,
 	FieldTotal,
 	FieldError,
 	FieldCursor,
@@ -180,6 +183,8 @@ var (
 	DefaultScreeningTokens int
 	// DefaultErased holds the default value on creation for the "erased" field.
 	DefaultErased int
+	// DefaultDoNotCall holds the default value on creation for the "do_not_call" field.
+	DefaultDoNotCall int
 	// DefaultCursor holds the default value on creation for the "cursor" field.
 	DefaultCursor string
 	// DefaultID holds the default value on creation for the "id" field.
@@ -353,6 +358,11 @@ func ByScreeningTokens(opts ...sql.OrderTermOption) OrderOption {
 // ByErased orders the results by the erased field.
 func ByErased(opts ...sql.OrderTermOption) OrderOption {
 	return sql.OrderByField(FieldErased, opts...).ToFunc()
+}
+
+// ByDoNotCall orders the results by the do_not_call field.
+func ByDoNotCall(opts ...sql.OrderTermOption) OrderOption {
+	return sql.OrderByField(FieldDoNotCall, opts...).ToFunc()
 }
 
 // ByTotal orders the results by the total field.

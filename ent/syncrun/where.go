@@ -142,6 +142,11 @@ func Erased(v int) predicate.SyncRun {
 	return predicate.SyncRun(sql.FieldEQ(FieldErased, v))
 }
 
+// DoNotCall applies equality check predicate on the "do_not_call" field. It's identical to DoNotCallEQ.
+func DoNotCall(v int) predicate.SyncRun {
+	return predicate.SyncRun(sql.FieldEQ(FieldDoNotCall, v))
+}
+
 // Total applies equality check predicate on the "total" field. It's identical to TotalEQ.
 func Total(v int) predicate.SyncRun {
 	return predicate.SyncRun(sql.FieldEQ(FieldTotal, v))
@@ -980,6 +985,46 @@ func ErasedLT(v int) predicate.SyncRun {
 // ErasedLTE applies the LTE predicate on the "erased" field.
 func ErasedLTE(v int) predicate.SyncRun {
 	return predicate.SyncRun(sql.FieldLTE(FieldErased, v))
+}
+
+// DoNotCallEQ applies the EQ predicate on the "do_not_call" field.
+func DoNotCallEQ(v int) predicate.SyncRun {
+	return predicate.SyncRun(sql.FieldEQ(FieldDoNotCall, v))
+}
+
+// DoNotCallNEQ applies the NEQ predicate on the "do_not_call" field.
+func DoNotCallNEQ(v int) predicate.SyncRun {
+	return predicate.SyncRun(sql.FieldNEQ(FieldDoNotCall, v))
+}
+
+// DoNotCallIn applies the In predicate on the "do_not_call" field.
+func DoNotCallIn(vs ...int) predicate.SyncRun {
+	return predicate.SyncRun(sql.FieldIn(FieldDoNotCall, vs...))
+}
+
+// DoNotCallNotIn applies the NotIn predicate on the "do_not_call" field.
+func DoNotCallNotIn(vs ...int) predicate.SyncRun {
+	return predicate.SyncRun(sql.FieldNotIn(FieldDoNotCall, vs...))
+}
+
+// DoNotCallGT applies the GT predicate on the "do_not_call" field.
+func DoNotCallGT(v int) predicate.SyncRun {
+	return predicate.SyncRun(sql.FieldGT(FieldDoNotCall, v))
+}
+
+// DoNotCallGTE applies the GTE predicate on the "do_not_call" field.
+func DoNotCallGTE(v int) predicate.SyncRun {
+	return predicate.SyncRun(sql.FieldGTE(FieldDoNotCall, v))
+}
+
+// DoNotCallLT applies the LT predicate on the "do_not_call" field.
+func DoNotCallLT(v int) predicate.SyncRun {
+	return predicate.SyncRun(sql.FieldLT(FieldDoNotCall, v))
+}
+
+// DoNotCallLTE applies the LTE predicate on the "do_not_call" field.
+func DoNotCallLTE(v int) predicate.SyncRun {
+	return predicate.SyncRun(sql.FieldLTE(FieldDoNotCall, v))
 }
 
 // TotalEQ applies the EQ predicate on the "total" field.

@@ -38,6 +38,9 @@ type RecordCallResultInput struct {
 	CalledAt        time.Time
 	DurationSeconds *int
 	IdempotencyKey  *string
+	// DoNotCall: the person asked not to be called again; the contact's
+	// number goes onto the organization's do-not-call list.
+	DoNotCall *bool
 }
 
 // callResult is a validated call result to record.
@@ -80,6 +83,11 @@ func (s *Service) RecordCallResult(ctx context.Context, in RecordCallResultInput
 		}
 		if res, err = create.Save(ctx); err != nil {
 			return err
+		}
+		if in.DoNotCall != nil && *in.DoNotCall {
+			if err := s.doNotCallFromCall(ctx, tx, c.ContactID); err != nil {
+				return err
+			}
 		}
 		if target.triggerID == "" {
 			return nil // no pushback trigger: the result stays in the campaign

@@ -146,11 +146,14 @@ const (
 	// IssueErased: the person is erased: the external system reports them
 	// deleted or anonymised, or they were erased in Intake before.
 	IssueErased ImportIssueCode = "ERASED"
+	// IssueDoNotCall: the record's number is on the organization's
+	// do-not-call list.
+	IssueDoNotCall ImportIssueCode = "DO_NOT_CALL"
 )
 
 // Values lists the issue codes in the order of the column declaration.
 func (ImportIssueCode) Values() []string {
-	return values(IssueMissingPhone, IssueInvalidPhone, IssueDuplicate, IssueFilteredOut, IssueInvalidRecord, IssueScreenedOut, IssueErased)
+	return values(IssueMissingPhone, IssueInvalidPhone, IssueDuplicate, IssueFilteredOut, IssueInvalidRecord, IssueScreenedOut, IssueErased, IssueDoNotCall)
 }
 
 // Descriptions describes each issue code in the API reference.
@@ -163,6 +166,7 @@ func (ImportIssueCode) Descriptions() map[string]string {
 		string(IssueInvalidRecord): "The connector could not read the record completely. Counted in SyncRun.failed.",
 		string(IssueScreenedOut):   "The screening model judged that the record does not fit the trigger's description (NO_MATCH), or could not tell (UNSURE) and the trigger has importUnsure off; the message gives the decision and the model's reason. Counted in SyncRun.screenedOut.",
 		string(IssueErased):        "The person is erased: the external system reports them deleted or anonymised (their contact, if any, is erased now), or they were erased in Intake before (eraseContact, erasePerson, an earlier report). Nothing of the record is kept: the issue has no external ID and no number. Counted in SyncRun.erased.",
+		string(IssueDoNotCall):     "The record's number is on the organization's do-not-call list (addDoNotCall, or a call result with doNotCall). Counted in SyncRun.doNotCall.",
 	}
 }
 
@@ -350,3 +354,38 @@ func (d ScreeningDecision) MarshalGQL(w io.Writer) { marshal(w, d) }
 
 // UnmarshalGQL implements graphql.Unmarshaler.
 func (d *ScreeningDecision) UnmarshalGQL(v any) error { return unmarshal(d, v, "ScreeningDecision") }
+
+// DoNotCallSource is how a number came onto the do-not-call list: GraphQL
+// DoNotCallSource, the stored do_not_calls.source.
+type DoNotCallSource string
+
+const (
+	// DoNotCallAPI: addDoNotCall.
+	DoNotCallAPI DoNotCallSource = "API"
+	// DoNotCallCallResult: a call result with doNotCall (the person asked
+	// not to be called again).
+	DoNotCallCallResult DoNotCallSource = "CALL_RESULT"
+	// DoNotCallImport: an import marked it (reserved for sources that
+	// report it).
+	DoNotCallImport DoNotCallSource = "IMPORT"
+)
+
+// Values lists the sources in the order of the column declaration.
+func (DoNotCallSource) Values() []string {
+	return values(DoNotCallAPI, DoNotCallCallResult, DoNotCallImport)
+}
+
+// Descriptions documents each value in the API.
+func (DoNotCallSource) Descriptions() map[string]string {
+	return map[string]string{
+		string(DoNotCallAPI):        "Added with addDoNotCall.",
+		string(DoNotCallCallResult): "Added by recordCallResult with doNotCall: the person asked not to be called again.",
+		string(DoNotCallImport):     "Reported by an external system when a sync imported it.",
+	}
+}
+
+// MarshalGQL implements graphql.Marshaler.
+func (s DoNotCallSource) MarshalGQL(w io.Writer) { marshal(w, s) }
+
+// UnmarshalGQL implements graphql.Unmarshaler.
+func (s *DoNotCallSource) UnmarshalGQL(v any) error { return unmarshal(s, v, "DoNotCallSource") }

@@ -24,7 +24,7 @@ func TestEnums(t *testing.T) {
 			marshalGQL[ReferenceKind], unmarshalGQL[ReferenceKind]},
 		{"CallOutcome", CallOutcome("").Values(), []string{"SUCCESS", "PARTIAL", "FAILURE", "NOT_ANSWERED"},
 			marshalGQL[CallOutcome], unmarshalGQL[CallOutcome]},
-		{"ImportIssueCode", ImportIssueCode("").Values(), []string{"MISSING_PHONE", "INVALID_PHONE", "DUPLICATE", "FILTERED_OUT", "INVALID_RECORD", "SCREENED_OUT", "ERASED"},
+		{"ImportIssueCode", ImportIssueCode("").Values(), []string{"MISSING_PHONE", "INVALID_PHONE", "DUPLICATE", "FILTERED_OUT", "INVALID_RECORD", "SCREENED_OUT", "ERASED", "DO_NOT_CALL"},
 			marshalGQL[ImportIssueCode], unmarshalGQL[ImportIssueCode]},
 		{"SearchFieldType", SearchFieldType("").Values(), []string{"INT", "STRING", "BOOLEAN"},
 			marshalGQL[SearchFieldType], unmarshalGQL[SearchFieldType]},
@@ -36,6 +36,8 @@ func TestEnums(t *testing.T) {
 			marshalGQL[ScreeningState], unmarshalGQL[ScreeningState]},
 		{"ScreeningDecision", ScreeningDecision("").Values(), []string{"MATCH", "NO_MATCH", "UNSURE"},
 			marshalGQL[ScreeningDecision], unmarshalGQL[ScreeningDecision]},
+		{"DoNotCallSource", DoNotCallSource("").Values(), []string{"API", "CALL_RESULT", "IMPORT"},
+			marshalGQL[DoNotCallSource], unmarshalGQL[DoNotCallSource]},
 	} {
 		t.Run(e.name, func(t *testing.T) {
 			if !slices.Equal(e.values, e.want) {

@@ -23,9 +23,10 @@
 // INVALID_PHONE, FILTERED_OUT (none of the trigger's references), DUPLICATE
 // (same E.164 number earlier in the page or already in the campaign, named in
 // the message), SCREENED_OUT (the screening model judged it does not fit the
-// trigger's description), ERASED (the person is erased: erase.go). The
+// trigger's description), ERASED (the person is erased: erase.go),
+// DO_NOT_CALL (the number is on the organization's do-not-call list). The
 // counters always add up: fetched = imported + duplicates + invalidPhone +
-// filteredOut + failed + screenedOut + erased.
+// filteredOut + failed + screenedOut + erased + doNotCall.
 //
 // # Screening
 //

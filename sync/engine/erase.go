@@ -259,6 +259,23 @@ func (e *Engine) erasedRefs(ctx context.Context, tx queryer, orgID pulid.ID, ref
 	return out, nil
 }
 
+// listedNumbers returns which of numbers are on the organization's
+// do-not-call list, read in tx or on the engine's pool.
+func (e *Engine) listedNumbers(ctx context.Context, tx queryer, orgID pulid.ID, numbers []string) (map[string]bool, error) {
+	out := map[string]bool{}
+	for chunk := range slices.Chunk(numbers, rowsPerStatement) {
+		args := []any{orgID}
+		for _, n := range chunk {
+			args = append(args, n)
+		}
+		if err := e.scanTx(ctx, tx, `SELECT phone_e164 FROM do_not_calls WHERE organization_id = `+e.ph(1)+` AND phone_e164 IN (`+e.phs(2, len(chunk))+`)`, args,
+			func(v []string) { out[v[0]] = true }); err != nil {
+			return nil, fmt.Errorf("reading the do-not-call list: %w", err)
+		}
+	}
+	return out, nil
+}
+
 // lockIntegration takes the transaction-scoped advisory lock of an
 // integration on PostgreSQL: shared for a page's import, exclusive for an
 // erasure.

@@ -100,7 +100,7 @@ type issue struct {
 // counts are a page's contribution to the run's counters.
 type counts struct {
 	fetched, imported, duplicates, invalidPhone, filteredOut, failed int
-	screened, screenedOut, unsure, tokens, erased                    int
+	screened, screenedOut, unsure, tokens, erased, doNotCall         int
 }
 
 func (c *counts) add(code schematype.ImportIssueCode) {
@@ -115,6 +115,8 @@ func (c *counts) add(code schematype.ImportIssueCode) {
 		c.screenedOut++
 	case schematype.IssueErased:
 		c.erased++
+	case schematype.IssueDoNotCall:
+		c.doNotCall++
 	default:
 		c.failed++
 	}
@@ -207,6 +209,11 @@ func (im *importer) importPage(ctx context.Context, p *prepared) error {
 		if err != nil {
 			return err
 		}
+		insert, pageDups, listed, err := im.doNotCall(ctx, tx, insert, pageDups)
+		if err != nil {
+			return err
+		}
+		erased = append(erased, listed...)
 		inserted, err := im.insertContacts(ctx, tx, insert, now)
 		if err != nil {
 			return err
@@ -294,6 +301,41 @@ func (im *importer) erasures(ctx context.Context, tx *sql.Tx, p *prepared, cands
 		dups = append(dups, d)
 	}
 	return keep, dups, out, nil
+}
+
+// doNotCall drops the candidates and page duplicates whose number is on
+// the organization's do-not-call list, as DO_NOT_CALL issues.
+func (im *importer) doNotCall(ctx context.Context, tx *sql.Tx, cands []*candidate, dups []pageDup) ([]*candidate, []pageDup, []issue, error) {
+	numbers := make([]string, 0, len(cands)+len(dups))
+	for _, c := range cands {
+		numbers = append(numbers, c.e164)
+	}
+	for _, d := range dups {
+		numbers = append(numbers, d.first.e164)
+	}
+	listed, err := im.e.listedNumbers(ctx, tx, im.orgID, numbers)
+	if err != nil || len(listed) == 0 {
+		return cands, dups, nil, err
+	}
+	const msg = "the number is on the organization's do-not-call list"
+	var out []issue
+	keep := cands[:0:0]
+	for _, c := range cands {
+		if listed[c.e164] {
+			out = append(out, issue{c.rec.ExternalID, schematype.IssueDoNotCall, msg, truncate(c.raw, 250)})
+			continue
+		}
+		keep = append(keep, c)
+	}
+	keepDups := dups[:0:0]
+	for _, d := range dups {
+		if listed[d.first.e164] {
+			out = append(out, issue{d.rec.ExternalID, schematype.IssueDoNotCall, msg, truncate(d.raw, 250)})
+			continue
+		}
+		keepDups = append(keepDups, d)
+	}
+	return keep, keepDups, out, nil
 }
 
 // screened applies the screening decisions of a page's candidates: it
@@ -578,12 +620,13 @@ func (im *importer) checkpoint(ctx context.Context, tx *sql.Tx, c counts, p *con
 	q := fmt.Sprintf(`UPDATE sync_runs SET fetched = fetched + %[1]s, imported = imported + %[2]s, duplicates = duplicates + %[3]s,
 		invalid_phone = invalid_phone + %[4]s, filtered_out = filtered_out + %[5]s, failed = failed + %[6]s,
 		screened = screened + %[7]s, screened_out = screened_out + %[8]s, unsure = unsure + %[9]s, screening_tokens = screening_tokens + %[10]s,
-		erased = erased + %[11]s, total = COALESCE(%[12]s, total), cursor = %[13]s, lease_expires_at = %[14]s, updated_at = %[15]s
-		WHERE id = %[16]s AND lease_owner = %[17]s AND status = 'RUNNING'`, // placeholders in textual order: SQLite binds ? by position
+		erased = erased + %[11]s, do_not_call = do_not_call + %[12]s,
+		total = COALESCE(%[13]s, total), cursor = %[14]s, lease_expires_at = %[15]s, updated_at = %[16]s
+		WHERE id = %[17]s AND lease_owner = %[18]s AND status = 'RUNNING'`, // placeholders in textual order: SQLite binds ? by position
 		im.e.ph(1), im.e.ph(2), im.e.ph(3), im.e.ph(4), im.e.ph(5), im.e.ph(6), im.e.ph(7), im.e.ph(8),
-		im.e.ph(9), im.e.ph(10), im.e.ph(11), im.e.ph(12), im.e.ph(13), im.e.ph(14), im.e.ph(15), im.e.ph(16), im.e.ph(17))
+		im.e.ph(9), im.e.ph(10), im.e.ph(11), im.e.ph(12), im.e.ph(13), im.e.ph(14), im.e.ph(15), im.e.ph(16), im.e.ph(17), im.e.ph(18))
 	res, err := tx.ExecContext(ctx, q, c.fetched, c.imported, c.duplicates, c.invalidPhone, c.filteredOut, c.failed,
-		c.screened, c.screenedOut, c.unsure, c.tokens, c.erased,
+		c.screened, c.screenedOut, c.unsure, c.tokens, c.erased, c.doNotCall,
 		total, p.Cursor, now.Add(im.e.cfg.Lease), now, im.runID, im.e.cfg.ID)
 	if err != nil {
 		return fmt.Errorf("checkpointing: %w", err)

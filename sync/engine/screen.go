@@ -231,7 +231,10 @@ func (s *screener) prefilter(ctx context.Context, p *prepared) ([]*pending, erro
 			continue
 		}
 		if erased[refs[i]] {
-			continue // dropped at import (erasures), never shown to the model
+			// Dropped at import, never shown to the model: tombstones stay.
+			// (A number on the do-not-call list is judged all the same: it
+			// may come off the list before the page is imported.)
+			continue
 		}
 		attrs := connector.FitOf(c.rec.Attributes)
 		if len(screening.Redact(attrs)) == 0 {
