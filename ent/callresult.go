@@ -38,6 +38,8 @@ type CallResult struct {
 	CalledAt time.Time `json:"called_at,omitempty"`
 	// The call's length in seconds, 0 to 86400; 0 when it was not reported.
 	DurationSeconds int `json:"duration_seconds,omitempty"`
+	// When the transcript and the answers were removed: after the transcript retention (INTAKE_RETENTION_TRANSCRIPTS), or because the contact was erased. Null while they are kept.
+	TranscriptPurgedAt *time.Time `json:"transcript_purged_at,omitempty"`
 	// IdempotencyKey holds the value of the "idempotency_key" field.
 	IdempotencyKey *string `json:"idempotency_key,omitempty"`
 	// Edges holds the relations/edges for other nodes in the graph.
@@ -94,7 +96,7 @@ func (*CallResult) scanValues(columns []string) ([]any, error) {
 			values[i] = new(sql.NullInt64)
 		case callresult.FieldOutcome, callresult.FieldTranscript, callresult.FieldIdempotencyKey:
 			values[i] = new(sql.NullString)
-		case callresult.FieldCreatedAt, callresult.FieldCalledAt:
+		case callresult.FieldCreatedAt, callresult.FieldCalledAt, callresult.FieldTranscriptPurgedAt:
 			values[i] = new(sql.NullTime)
 		default:
 			values[i] = new(sql.UnknownType)
@@ -166,6 +168,13 @@ func (_m *CallResult) assignValues(columns []string, values []any) error {
 				return fmt.Errorf("unexpected type %T for field duration_seconds", values[i])
 			} else if value.Valid {
 				_m.DurationSeconds = int(value.Int64)
+			}
+		case callresult.FieldTranscriptPurgedAt:
+			if value, ok := values[i].(*sql.NullTime); !ok {
+				return fmt.Errorf("unexpected type %T for field transcript_purged_at", values[i])
+			} else if value.Valid {
+				_m.TranscriptPurgedAt = new(time.Time)
+				*_m.TranscriptPurgedAt = value.Time
 			}
 		case callresult.FieldIdempotencyKey:
 			if value, ok := values[i].(*sql.NullString); !ok {
@@ -243,6 +252,11 @@ func (_m *CallResult) String() string {
 	builder.WriteString(", ")
 	builder.WriteString("duration_seconds=")
 	builder.WriteString(fmt.Sprintf("%v", _m.DurationSeconds))
+	builder.WriteString(", ")
+	if v := _m.TranscriptPurgedAt; v != nil {
+		builder.WriteString("transcript_purged_at=")
+		builder.WriteString(v.Format(time.ANSIC))
+	}
 	builder.WriteString(", ")
 	if v := _m.IdempotencyKey; v != nil {
 		builder.WriteString("idempotency_key=")

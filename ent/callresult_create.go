@@ -99,6 +99,20 @@ func (_c *CallResultCreate) SetNillableDurationSeconds(v *int) *CallResultCreate
 	return _c
 }
 
+// SetTranscriptPurgedAt sets the "transcript_purged_at" field.
+func (_c *CallResultCreate) SetTranscriptPurgedAt(v time.Time) *CallResultCreate {
+	_c.mutation.SetTranscriptPurgedAt(v)
+	return _c
+}
+
+// SetNillableTranscriptPurgedAt sets the "transcript_purged_at" field if the given value is not nil.
+func (_c *CallResultCreate) SetNillableTranscriptPurgedAt(v *time.Time) *CallResultCreate {
+	if v != nil {
+		_c.SetTranscriptPurgedAt(*v)
+	}
+	return _c
+}
+
 // SetIdempotencyKey sets the "idempotency_key" field.
 func (_c *CallResultCreate) SetIdempotencyKey(v string) *CallResultCreate {
 	_c.mutation.SetIdempotencyKey(v)
@@ -326,6 +340,10 @@ func (_c *CallResultCreate) createSpec() (*CallResult, *sqlgraph.CreateSpec) {
 		_spec.SetField(callresult.FieldDurationSeconds, field.TypeInt, value)
 		_node.DurationSeconds = value
 	}
+	if value, ok := _c.mutation.TranscriptPurgedAt(); ok {
+		_spec.SetField(callresult.FieldTranscriptPurgedAt, field.TypeTime, value)
+		_node.TranscriptPurgedAt = &value
+	}
 	if value, ok := _c.mutation.IdempotencyKey(); ok {
 		_spec.SetField(callresult.FieldIdempotencyKey, field.TypeString, value)
 		_node.IdempotencyKey = &value
@@ -415,6 +433,24 @@ type (
 	}
 )
 
+// SetTranscriptPurgedAt sets the "transcript_purged_at" field.
+func (u *CallResultUpsert) SetTranscriptPurgedAt(v time.Time) *CallResultUpsert {
+	u.Set(callresult.FieldTranscriptPurgedAt, v)
+	return u
+}
+
+// UpdateTranscriptPurgedAt sets the "transcript_purged_at" field to the value that was provided on create.
+func (u *CallResultUpsert) UpdateTranscriptPurgedAt() *CallResultUpsert {
+	u.SetExcluded(callresult.FieldTranscriptPurgedAt)
+	return u
+}
+
+// ClearTranscriptPurgedAt clears the value of the "transcript_purged_at" field.
+func (u *CallResultUpsert) ClearTranscriptPurgedAt() *CallResultUpsert {
+	u.SetNull(callresult.FieldTranscriptPurgedAt)
+	return u
+}
+
 // UpdateNewValues updates the mutable fields using the new values that were set on create except the ID field.
 // Using this option is equivalent to using:
 //
@@ -488,6 +524,27 @@ func (u *CallResultUpsertOne) Update(set func(*CallResultUpsert)) *CallResultUps
 		set(&CallResultUpsert{UpdateSet: update})
 	}))
 	return u
+}
+
+// SetTranscriptPurgedAt sets the "transcript_purged_at" field.
+func (u *CallResultUpsertOne) SetTranscriptPurgedAt(v time.Time) *CallResultUpsertOne {
+	return u.Update(func(s *CallResultUpsert) {
+		s.SetTranscriptPurgedAt(v)
+	})
+}
+
+// UpdateTranscriptPurgedAt sets the "transcript_purged_at" field to the value that was provided on create.
+func (u *CallResultUpsertOne) UpdateTranscriptPurgedAt() *CallResultUpsertOne {
+	return u.Update(func(s *CallResultUpsert) {
+		s.UpdateTranscriptPurgedAt()
+	})
+}
+
+// ClearTranscriptPurgedAt clears the value of the "transcript_purged_at" field.
+func (u *CallResultUpsertOne) ClearTranscriptPurgedAt() *CallResultUpsertOne {
+	return u.Update(func(s *CallResultUpsert) {
+		s.ClearTranscriptPurgedAt()
+	})
 }
 
 // Exec executes the query.
@@ -730,6 +787,27 @@ func (u *CallResultUpsertBulk) Update(set func(*CallResultUpsert)) *CallResultUp
 		set(&CallResultUpsert{UpdateSet: update})
 	}))
 	return u
+}
+
+// SetTranscriptPurgedAt sets the "transcript_purged_at" field.
+func (u *CallResultUpsertBulk) SetTranscriptPurgedAt(v time.Time) *CallResultUpsertBulk {
+	return u.Update(func(s *CallResultUpsert) {
+		s.SetTranscriptPurgedAt(v)
+	})
+}
+
+// UpdateTranscriptPurgedAt sets the "transcript_purged_at" field to the value that was provided on create.
+func (u *CallResultUpsertBulk) UpdateTranscriptPurgedAt() *CallResultUpsertBulk {
+	return u.Update(func(s *CallResultUpsert) {
+		s.UpdateTranscriptPurgedAt()
+	})
+}
+
+// ClearTranscriptPurgedAt clears the value of the "transcript_purged_at" field.
+func (u *CallResultUpsertBulk) ClearTranscriptPurgedAt() *CallResultUpsertBulk {
+	return u.Update(func(s *CallResultUpsert) {
+		s.ClearTranscriptPurgedAt()
+	})
 }
 
 // Exec executes the query.

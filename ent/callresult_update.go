@@ -6,6 +6,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"time"
 
 	"entgo.io/ent/dialect/sql"
 	"entgo.io/ent/dialect/sql/sqlgraph"
@@ -27,6 +28,26 @@ type CallResultUpdate struct {
 // Where appends a list predicates to the CallResultUpdate builder.
 func (_u *CallResultUpdate) Where(ps ...predicate.CallResult) *CallResultUpdate {
 	_u.mutation.Where(ps...)
+	return _u
+}
+
+// SetTranscriptPurgedAt sets the "transcript_purged_at" field.
+func (_u *CallResultUpdate) SetTranscriptPurgedAt(v time.Time) *CallResultUpdate {
+	_u.mutation.SetTranscriptPurgedAt(v)
+	return _u
+}
+
+// SetNillableTranscriptPurgedAt sets the "transcript_purged_at" field if the given value is not nil.
+func (_u *CallResultUpdate) SetNillableTranscriptPurgedAt(v *time.Time) *CallResultUpdate {
+	if v != nil {
+		_u.SetTranscriptPurgedAt(*v)
+	}
+	return _u
+}
+
+// ClearTranscriptPurgedAt clears the value of the "transcript_purged_at" field.
+func (_u *CallResultUpdate) ClearTranscriptPurgedAt() *CallResultUpdate {
+	_u.mutation.ClearTranscriptPurgedAt()
 	return _u
 }
 
@@ -113,6 +134,12 @@ func (_u *CallResultUpdate) sqlSave(ctx context.Context) (_node int, err error) 
 			}
 		}
 	}
+	if value, ok := _u.mutation.TranscriptPurgedAt(); ok {
+		_spec.SetField(callresult.FieldTranscriptPurgedAt, field.TypeTime, value)
+	}
+	if _u.mutation.TranscriptPurgedAtCleared() {
+		_spec.ClearField(callresult.FieldTranscriptPurgedAt, field.TypeTime)
+	}
 	if _u.mutation.IdempotencyKeyCleared() {
 		_spec.ClearField(callresult.FieldIdempotencyKey, field.TypeString)
 	}
@@ -165,6 +192,26 @@ type CallResultUpdateOne struct {
 	hooks     []Hook
 	mutation  *CallResultMutation
 	modifiers []func(*sql.UpdateBuilder)
+}
+
+// SetTranscriptPurgedAt sets the "transcript_purged_at" field.
+func (_u *CallResultUpdateOne) SetTranscriptPurgedAt(v time.Time) *CallResultUpdateOne {
+	_u.mutation.SetTranscriptPurgedAt(v)
+	return _u
+}
+
+// SetNillableTranscriptPurgedAt sets the "transcript_purged_at" field if the given value is not nil.
+func (_u *CallResultUpdateOne) SetNillableTranscriptPurgedAt(v *time.Time) *CallResultUpdateOne {
+	if v != nil {
+		_u.SetTranscriptPurgedAt(*v)
+	}
+	return _u
+}
+
+// ClearTranscriptPurgedAt clears the value of the "transcript_purged_at" field.
+func (_u *CallResultUpdateOne) ClearTranscriptPurgedAt() *CallResultUpdateOne {
+	_u.mutation.ClearTranscriptPurgedAt()
+	return _u
 }
 
 // SetPushbackID sets the "pushback" edge to the Pushback entity by ID.
@@ -279,6 +326,12 @@ func (_u *CallResultUpdateOne) sqlSave(ctx context.Context) (_node *CallResult, 
 				ps[i](selector)
 			}
 		}
+	}
+	if value, ok := _u.mutation.TranscriptPurgedAt(); ok {
+		_spec.SetField(callresult.FieldTranscriptPurgedAt, field.TypeTime, value)
+	}
+	if _u.mutation.TranscriptPurgedAtCleared() {
+		_spec.ClearField(callresult.FieldTranscriptPurgedAt, field.TypeTime)
 	}
 	if _u.mutation.IdempotencyKeyCleared() {
 		_spec.ClearField(callresult.FieldIdempotencyKey, field.TypeString)

@@ -97,6 +97,11 @@ func (_q *CallResultQuery) collectField(ctx context.Context, oneNode bool, opCtx
 				selectedFields = append(selectedFields, callresult.FieldDurationSeconds)
 				fieldSeen[callresult.FieldDurationSeconds] = struct{}{}
 			}
+		case "transcriptPurgedAt":
+			if _, ok := fieldSeen[callresult.FieldTranscriptPurgedAt]; !ok {
+				selectedFields = append(selectedFields, callresult.FieldTranscriptPurgedAt)
+				fieldSeen[callresult.FieldTranscriptPurgedAt] = struct{}{}
+			}
 		case "id":
 		case "__typename":
 		default:

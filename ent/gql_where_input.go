@@ -89,6 +89,18 @@ type CallResultWhereInput struct {
 	DurationSecondsLT    *int  `json:"durationSecondsLT,omitempty"`
 	DurationSecondsLTE   *int  `json:"durationSecondsLTE,omitempty"`
 
+	// "transcript_purged_at" field predicates.
+	TranscriptPurgedAt       *time.Time  `json:"transcriptPurgedAt,omitempty"`
+	TranscriptPurgedAtNEQ    *time.Time  `json:"transcriptPurgedAtNEQ,omitempty"`
+	TranscriptPurgedAtIn     []time.Time `json:"transcriptPurgedAtIn,omitempty"`
+	TranscriptPurgedAtNotIn  []time.Time `json:"transcriptPurgedAtNotIn,omitempty"`
+	TranscriptPurgedAtGT     *time.Time  `json:"transcriptPurgedAtGT,omitempty"`
+	TranscriptPurgedAtGTE    *time.Time  `json:"transcriptPurgedAtGTE,omitempty"`
+	TranscriptPurgedAtLT     *time.Time  `json:"transcriptPurgedAtLT,omitempty"`
+	TranscriptPurgedAtLTE    *time.Time  `json:"transcriptPurgedAtLTE,omitempty"`
+	TranscriptPurgedAtIsNil  bool        `json:"transcriptPurgedAtIsNil,omitempty"`
+	TranscriptPurgedAtNotNil bool        `json:"transcriptPurgedAtNotNil,omitempty"`
+
 	// "contact" edge predicates.
 	HasContact     *bool                `json:"hasContact,omitempty"`
 	HasContactWith []*ContactWhereInput `json:"hasContactWith,omitempty"`
@@ -315,6 +327,36 @@ func (i *CallResultWhereInput) P() (predicate.CallResult, error) {
 	}
 	if i.DurationSecondsLTE != nil {
 		predicates = append(predicates, callresult.DurationSecondsLTE(*i.DurationSecondsLTE))
+	}
+	if i.TranscriptPurgedAt != nil {
+		predicates = append(predicates, callresult.TranscriptPurgedAtEQ(*i.TranscriptPurgedAt))
+	}
+	if i.TranscriptPurgedAtNEQ != nil {
+		predicates = append(predicates, callresult.TranscriptPurgedAtNEQ(*i.TranscriptPurgedAtNEQ))
+	}
+	if len(i.TranscriptPurgedAtIn) > 0 {
+		predicates = append(predicates, callresult.TranscriptPurgedAtIn(i.TranscriptPurgedAtIn...))
+	}
+	if len(i.TranscriptPurgedAtNotIn) > 0 {
+		predicates = append(predicates, callresult.TranscriptPurgedAtNotIn(i.TranscriptPurgedAtNotIn...))
+	}
+	if i.TranscriptPurgedAtGT != nil {
+		predicates = append(predicates, callresult.TranscriptPurgedAtGT(*i.TranscriptPurgedAtGT))
+	}
+	if i.TranscriptPurgedAtGTE != nil {
+		predicates = append(predicates, callresult.TranscriptPurgedAtGTE(*i.TranscriptPurgedAtGTE))
+	}
+	if i.TranscriptPurgedAtLT != nil {
+		predicates = append(predicates, callresult.TranscriptPurgedAtLT(*i.TranscriptPurgedAtLT))
+	}
+	if i.TranscriptPurgedAtLTE != nil {
+		predicates = append(predicates, callresult.TranscriptPurgedAtLTE(*i.TranscriptPurgedAtLTE))
+	}
+	if i.TranscriptPurgedAtIsNil {
+		predicates = append(predicates, callresult.TranscriptPurgedAtIsNil())
+	}
+	if i.TranscriptPurgedAtNotNil {
+		predicates = append(predicates, callresult.TranscriptPurgedAtNotNil())
 	}
 
 	if i.HasContact != nil {

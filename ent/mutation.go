@@ -1756,6 +1756,7 @@ type CallResultMutation struct {
 	called_at              *time.Time
 	duration_seconds       *int
 	addduration_seconds    *int
+	transcript_purged_at   *time.Time
 	idempotency_key        *string
 	clearedFields          map[string]struct{}
 	contact                *pulid.ID
@@ -2194,6 +2195,55 @@ func (m *CallResultMutation) ResetDurationSeconds() {
 	m.addduration_seconds = nil
 }
 
+// SetTranscriptPurgedAt sets the "transcript_purged_at" field.
+func (m *CallResultMutation) SetTranscriptPurgedAt(t time.Time) {
+	m.transcript_purged_at = &t
+}
+
+// TranscriptPurgedAt returns the value of the "transcript_purged_at" field in the mutation.
+func (m *CallResultMutation) TranscriptPurgedAt() (r time.Time, exists bool) {
+	v := m.transcript_purged_at
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldTranscriptPurgedAt returns the old "transcript_purged_at" field's value of the CallResult entity.
+// If the CallResult object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *CallResultMutation) OldTranscriptPurgedAt(ctx context.Context) (v *time.Time, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldTranscriptPurgedAt is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldTranscriptPurgedAt requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldTranscriptPurgedAt: %w", err)
+	}
+	return oldValue.TranscriptPurgedAt, nil
+}
+
+// ClearTranscriptPurgedAt clears the value of the "transcript_purged_at" field.
+func (m *CallResultMutation) ClearTranscriptPurgedAt() {
+	m.transcript_purged_at = nil
+	m.clearedFields[callresult.FieldTranscriptPurgedAt] = struct{}{}
+}
+
+// TranscriptPurgedAtCleared returns if the "transcript_purged_at" field was cleared in this mutation.
+func (m *CallResultMutation) TranscriptPurgedAtCleared() bool {
+	_, ok := m.clearedFields[callresult.FieldTranscriptPurgedAt]
+	return ok
+}
+
+// ResetTranscriptPurgedAt resets all changes to the "transcript_purged_at" field.
+func (m *CallResultMutation) ResetTranscriptPurgedAt() {
+	m.transcript_purged_at = nil
+	delete(m.clearedFields, callresult.FieldTranscriptPurgedAt)
+}
+
 // SetIdempotencyKey sets the "idempotency_key" field.
 func (m *CallResultMutation) SetIdempotencyKey(s string) {
 	m.idempotency_key = &s
@@ -2343,7 +2393,7 @@ func (m *CallResultMutation) Type() string {
 // order to get all numeric fields that were incremented/decremented, call
 // AddedFields().
 func (m *CallResultMutation) Fields() []string {
-	fields := make([]string, 0, 9)
+	fields := make([]string, 0, 10)
 	if m.organization_id != nil {
 		fields = append(fields, callresult.FieldOrganizationID)
 	}
@@ -2367,6 +2417,9 @@ func (m *CallResultMutation) Fields() []string {
 	}
 	if m.duration_seconds != nil {
 		fields = append(fields, callresult.FieldDurationSeconds)
+	}
+	if m.transcript_purged_at != nil {
+		fields = append(fields, callresult.FieldTranscriptPurgedAt)
 	}
 	if m.idempotency_key != nil {
 		fields = append(fields, callresult.FieldIdempotencyKey)
@@ -2395,6 +2448,8 @@ func (m *CallResultMutation) Field(name string) (ent.Value, bool) {
 		return m.CalledAt()
 	case callresult.FieldDurationSeconds:
 		return m.DurationSeconds()
+	case callresult.FieldTranscriptPurgedAt:
+		return m.TranscriptPurgedAt()
 	case callresult.FieldIdempotencyKey:
 		return m.IdempotencyKey()
 	}
@@ -2422,6 +2477,8 @@ func (m *CallResultMutation) OldField(ctx context.Context, name string) (ent.Val
 		return m.OldCalledAt(ctx)
 	case callresult.FieldDurationSeconds:
 		return m.OldDurationSeconds(ctx)
+	case callresult.FieldTranscriptPurgedAt:
+		return m.OldTranscriptPurgedAt(ctx)
 	case callresult.FieldIdempotencyKey:
 		return m.OldIdempotencyKey(ctx)
 	}
@@ -2489,6 +2546,13 @@ func (m *CallResultMutation) SetField(name string, value ent.Value) error {
 		}
 		m.SetDurationSeconds(v)
 		return nil
+	case callresult.FieldTranscriptPurgedAt:
+		v, ok := value.(time.Time)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetTranscriptPurgedAt(v)
+		return nil
 	case callresult.FieldIdempotencyKey:
 		v, ok := value.(string)
 		if !ok {
@@ -2541,6 +2605,9 @@ func (m *CallResultMutation) AddField(name string, value ent.Value) error {
 // mutation.
 func (m *CallResultMutation) ClearedFields() []string {
 	var fields []string
+	if m.FieldCleared(callresult.FieldTranscriptPurgedAt) {
+		fields = append(fields, callresult.FieldTranscriptPurgedAt)
+	}
 	if m.FieldCleared(callresult.FieldIdempotencyKey) {
 		fields = append(fields, callresult.FieldIdempotencyKey)
 	}
@@ -2558,6 +2625,9 @@ func (m *CallResultMutation) FieldCleared(name string) bool {
 // error if the field is not defined in the schema.
 func (m *CallResultMutation) ClearField(name string) error {
 	switch name {
+	case callresult.FieldTranscriptPurgedAt:
+		m.ClearTranscriptPurgedAt()
+		return nil
 	case callresult.FieldIdempotencyKey:
 		m.ClearIdempotencyKey()
 		return nil
@@ -2592,6 +2662,9 @@ func (m *CallResultMutation) ResetField(name string) error {
 		return nil
 	case callresult.FieldDurationSeconds:
 		m.ResetDurationSeconds()
+		return nil
+	case callresult.FieldTranscriptPurgedAt:
+		m.ResetTranscriptPurgedAt()
 		return nil
 	case callresult.FieldIdempotencyKey:
 		m.ResetIdempotencyKey()

@@ -15,7 +15,7 @@ import (
 	"github.com/intake/intake/schema/schematype"
 )
 
-// One sync of a trigger: records fetched from its external system and imported into the campaign. Every fetched record becomes a contact or an import issue, so fetched = imported + duplicates + invalidPhone + filteredOut + failed.
+// One sync of a trigger: records fetched from its external system and imported into the campaign. Every fetched record becomes a contact or an import issue, so fetched = imported + duplicates + invalidPhone + filteredOut + failed + screenedOut + erased + doNotCall (import issues older than the retention, INTAKE_RETENTION_IMPORT_ISSUES, are deleted; the counters stay).
 type SyncRun struct {
 	config `json:"-"`
 	// ID of the ent.

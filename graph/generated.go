@@ -97,15 +97,16 @@ type ComplexityRoot struct {
 	}
 
 	CallResult struct {
-		CalledAt        func(childComplexity int) int
-		Contact         func(childComplexity int) int
-		CreatedAt       func(childComplexity int) int
-		DurationSeconds func(childComplexity int) int
-		ID              func(childComplexity int) int
-		Outcome         func(childComplexity int) int
-		Pushback        func(childComplexity int) int
-		QuestionResults func(childComplexity int) int
-		Transcript      func(childComplexity int) int
+		CalledAt           func(childComplexity int) int
+		Contact            func(childComplexity int) int
+		CreatedAt          func(childComplexity int) int
+		DurationSeconds    func(childComplexity int) int
+		ID                 func(childComplexity int) int
+		Outcome            func(childComplexity int) int
+		Pushback           func(childComplexity int) int
+		QuestionResults    func(childComplexity int) int
+		Transcript         func(childComplexity int) int
+		TranscriptPurgedAt func(childComplexity int) int
 	}
 
 	Campaign struct {
@@ -761,6 +762,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.CallResult.Transcript(childComplexity), true
+	case "CallResult.transcriptPurgedAt":
+		if e.ComplexityRoot.CallResult.TranscriptPurgedAt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.CallResult.TranscriptPurgedAt(childComplexity), true
 
 	case "Campaign.contacts":
 		if e.ComplexityRoot.Campaign.Contacts == nil {
@@ -2619,6 +2626,8 @@ func (ec *executionContext) childFields_CallResult(ctx context.Context, field gr
 		return ec.fieldContext_CallResult_calledAt(ctx, field)
 	case "durationSeconds":
 		return ec.fieldContext_CallResult_durationSeconds(ctx, field)
+	case "transcriptPurgedAt":
+		return ec.fieldContext_CallResult_transcriptPurgedAt(ctx, field)
 	case "contact":
 		return ec.fieldContext_CallResult_contact(ctx, field)
 	case "pushback":
@@ -4977,6 +4986,29 @@ func (ec *executionContext) _CallResult_durationSeconds(ctx context.Context, fie
 }
 func (ec *executionContext) fieldContext_CallResult_durationSeconds(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("CallResult", field, false, false, "Int")
+}
+
+func (ec *executionContext) _CallResult_transcriptPurgedAt(ctx context.Context, field graphql.CollectedField, obj *ent.CallResult) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_CallResult_transcriptPurgedAt(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.TranscriptPurgedAt, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *time.Time) graphql.Marshaler {
+			return ec.marshalOTime2ᚖtimeᚐTime(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_CallResult_transcriptPurgedAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("CallResult", field, false, false, "Time")
 }
 
 func (ec *executionContext) _CallResult_contact(ctx context.Context, field graphql.CollectedField, obj *ent.CallResult) (ret graphql.Marshaler) {
@@ -12696,7 +12728,7 @@ func (ec *executionContext) unmarshalInputCallResultWhereInput(ctx context.Conte
 		asMap[k] = v
 	}
 
-	fieldsInOrder := [...]string{"not", "and", "or", "id", "idNEQ", "idIn", "idNotIn", "idGT", "idGTE", "idLT", "idLTE", "createdAt", "createdAtNEQ", "createdAtIn", "createdAtNotIn", "createdAtGT", "createdAtGTE", "createdAtLT", "createdAtLTE", "outcome", "outcomeNEQ", "outcomeIn", "outcomeNotIn", "transcript", "transcriptNEQ", "transcriptIn", "transcriptNotIn", "transcriptGT", "transcriptGTE", "transcriptLT", "transcriptLTE", "transcriptContains", "transcriptHasPrefix", "transcriptHasSuffix", "transcriptEqualFold", "transcriptContainsFold", "calledAt", "calledAtNEQ", "calledAtIn", "calledAtNotIn", "calledAtGT", "calledAtGTE", "calledAtLT", "calledAtLTE", "durationSeconds", "durationSecondsNEQ", "durationSecondsIn", "durationSecondsNotIn", "durationSecondsGT", "durationSecondsGTE", "durationSecondsLT", "durationSecondsLTE", "hasContact", "hasContactWith", "hasPushback", "hasPushbackWith"}
+	fieldsInOrder := [...]string{"not", "and", "or", "id", "idNEQ", "idIn", "idNotIn", "idGT", "idGTE", "idLT", "idLTE", "createdAt", "createdAtNEQ", "createdAtIn", "createdAtNotIn", "createdAtGT", "createdAtGTE", "createdAtLT", "createdAtLTE", "outcome", "outcomeNEQ", "outcomeIn", "outcomeNotIn", "transcript", "transcriptNEQ", "transcriptIn", "transcriptNotIn", "transcriptGT", "transcriptGTE", "transcriptLT", "transcriptLTE", "transcriptContains", "transcriptHasPrefix", "transcriptHasSuffix", "transcriptEqualFold", "transcriptContainsFold", "calledAt", "calledAtNEQ", "calledAtIn", "calledAtNotIn", "calledAtGT", "calledAtGTE", "calledAtLT", "calledAtLTE", "durationSeconds", "durationSecondsNEQ", "durationSecondsIn", "durationSecondsNotIn", "durationSecondsGT", "durationSecondsGTE", "durationSecondsLT", "durationSecondsLTE", "transcriptPurgedAt", "transcriptPurgedAtNEQ", "transcriptPurgedAtIn", "transcriptPurgedAtNotIn", "transcriptPurgedAtGT", "transcriptPurgedAtGTE", "transcriptPurgedAtLT", "transcriptPurgedAtLTE", "transcriptPurgedAtIsNil", "transcriptPurgedAtNotNil", "hasContact", "hasContactWith", "hasPushback", "hasPushbackWith"}
 	for _, k := range fieldsInOrder {
 		v, ok := asMap[k]
 		if !ok {
@@ -13067,6 +13099,76 @@ func (ec *executionContext) unmarshalInputCallResultWhereInput(ctx context.Conte
 				return it, err
 			}
 			it.DurationSecondsLTE = data
+		case "transcriptPurgedAt":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("transcriptPurgedAt"))
+			data, err := ec.unmarshalOTime2ᚖtimeᚐTime(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.TranscriptPurgedAt = data
+		case "transcriptPurgedAtNEQ":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("transcriptPurgedAtNEQ"))
+			data, err := ec.unmarshalOTime2ᚖtimeᚐTime(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.TranscriptPurgedAtNEQ = data
+		case "transcriptPurgedAtIn":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("transcriptPurgedAtIn"))
+			data, err := ec.unmarshalOTime2ᚕtimeᚐTimeᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.TranscriptPurgedAtIn = data
+		case "transcriptPurgedAtNotIn":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("transcriptPurgedAtNotIn"))
+			data, err := ec.unmarshalOTime2ᚕtimeᚐTimeᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.TranscriptPurgedAtNotIn = data
+		case "transcriptPurgedAtGT":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("transcriptPurgedAtGT"))
+			data, err := ec.unmarshalOTime2ᚖtimeᚐTime(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.TranscriptPurgedAtGT = data
+		case "transcriptPurgedAtGTE":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("transcriptPurgedAtGTE"))
+			data, err := ec.unmarshalOTime2ᚖtimeᚐTime(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.TranscriptPurgedAtGTE = data
+		case "transcriptPurgedAtLT":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("transcriptPurgedAtLT"))
+			data, err := ec.unmarshalOTime2ᚖtimeᚐTime(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.TranscriptPurgedAtLT = data
+		case "transcriptPurgedAtLTE":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("transcriptPurgedAtLTE"))
+			data, err := ec.unmarshalOTime2ᚖtimeᚐTime(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.TranscriptPurgedAtLTE = data
+		case "transcriptPurgedAtIsNil":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("transcriptPurgedAtIsNil"))
+			data, err := ec.unmarshalOBoolean2bool(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.TranscriptPurgedAtIsNil = data
+		case "transcriptPurgedAtNotNil":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("transcriptPurgedAtNotNil"))
+			data, err := ec.unmarshalOBoolean2bool(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.TranscriptPurgedAtNotNil = data
 		case "hasContact":
 			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("hasContact"))
 			data, err := ec.unmarshalOBoolean2ᚖbool(ctx, v)
@@ -19997,6 +20099,11 @@ func (ec *executionContext) _CallResult(ctx context.Context, sel ast.SelectionSe
 		case "durationSeconds":
 			out.Values[i] = ec._CallResult_durationSeconds(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "transcriptPurgedAt":
+			out.Values[i] = ec._CallResult_transcriptPurgedAt(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
 				atomic.AddUint32(&out.Invalids, 1)
 			}
 		case "contact":

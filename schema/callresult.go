@@ -37,6 +37,8 @@ func (CallResult) Fields() []ent.Field {
 			Comment("When the call took place, as reported; createdAt is when the result was recorded."),
 		field.Int("duration_seconds").Default(0).Min(0).Immutable().
 			Comment("The call's length in seconds, 0 to 86400; 0 when it was not reported."),
+		field.Time("transcript_purged_at").Optional().Nillable().
+			Comment("When the transcript and the answers were removed: after the transcript retention (INTAKE_RETENTION_TRANSCRIPTS), or because the contact was erased. Null while they are kept."),
 		field.String("idempotency_key").Optional().Nillable().Immutable().MaxLen(200).
 			Annotations(entgql.Skip()),
 	}
@@ -63,6 +65,9 @@ func (CallResult) Indexes() []ent.Index {
 	return []ent.Index{
 		index.Fields("organization_id", "idempotency_key").Unique(),
 		index.Fields("contact_id"),
+		// The retention job's way to the transcripts still kept.
+		index.Fields("created_at").StorageKey("callresult_transcript_kept").
+			Annotations(entsql.IndexWhere("transcript_purged_at IS NULL")),
 	}
 }
 

@@ -151,12 +151,15 @@ func (ImportIssue) Edges() []ent.Edge {
 }
 
 func (ImportIssue) Indexes() []ent.Index {
-	return []ent.Index{index.Fields("run_id", "id")}
+	return []ent.Index{
+		index.Fields("run_id", "id"),
+		index.Fields("created_at"), // the retention job's
+	}
 }
 
 func (SyncRun) Annotations() []schema.Annotation {
 	return []schema.Annotation{
-		schema.Comment("One sync of a trigger: records fetched from its external system and imported into the campaign. Every fetched record becomes a contact or an import issue, so fetched = imported + duplicates + invalidPhone + filteredOut + failed."),
+		schema.Comment("One sync of a trigger: records fetched from its external system and imported into the campaign. Every fetched record becomes a contact or an import issue, so fetched = imported + duplicates + invalidPhone + filteredOut + failed + screenedOut + erased + doNotCall (import issues older than the retention, INTAKE_RETENTION_IMPORT_ISSUES, are deleted; the counters stay)."),
 		entgql.RelayConnection(),
 	}
 }

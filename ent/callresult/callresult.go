@@ -35,6 +35,8 @@ const (
 	FieldCalledAt = "called_at"
 	// FieldDurationSeconds holds the string denoting the duration_seconds field in the database.
 	FieldDurationSeconds = "duration_seconds"
+	// FieldTranscriptPurgedAt holds the string denoting the transcript_purged_at field in the database.
+	FieldTranscriptPurgedAt = "transcript_purged_at"
 	// FieldIdempotencyKey holds the string denoting the idempotency_key field in the database.
 	FieldIdempotencyKey = "idempotency_key"
 	// EdgeContact holds the string denoting the contact edge name in mutations.
@@ -70,6 +72,7 @@ var Columns = []string{
 	FieldQuestionResults,
 	FieldCalledAt,
 	FieldDurationSeconds,
+	FieldTranscriptPurgedAt,
 	FieldIdempotencyKey,
 }
 
@@ -158,6 +161,11 @@ func ByCalledAt(opts ...sql.OrderTermOption) OrderOption {
 // ByDurationSeconds orders the results by the duration_seconds field.
 func ByDurationSeconds(opts ...sql.OrderTermOption) OrderOption {
 	return sql.OrderByField(FieldDurationSeconds, opts...).ToFunc()
+}
+
+// ByTranscriptPurgedAt orders the results by the transcript_purged_at field.
+func ByTranscriptPurgedAt(opts ...sql.OrderTermOption) OrderOption {
+	return sql.OrderByField(FieldTranscriptPurgedAt, opts...).ToFunc()
 }
 
 // ByIdempotencyKey orders the results by the idempotency_key field.

@@ -87,6 +87,11 @@ func DurationSeconds(v int) predicate.CallResult {
 	return predicate.CallResult(sql.FieldEQ(FieldDurationSeconds, v))
 }
 
+// TranscriptPurgedAt applies equality check predicate on the "transcript_purged_at" field. It's identical to TranscriptPurgedAtEQ.
+func TranscriptPurgedAt(v time.Time) predicate.CallResult {
+	return predicate.CallResult(sql.FieldEQ(FieldTranscriptPurgedAt, v))
+}
+
 // IdempotencyKey applies equality check predicate on the "idempotency_key" field. It's identical to IdempotencyKeyEQ.
 func IdempotencyKey(v string) predicate.CallResult {
 	return predicate.CallResult(sql.FieldEQ(FieldIdempotencyKey, v))
@@ -445,6 +450,56 @@ func DurationSecondsLT(v int) predicate.CallResult {
 // DurationSecondsLTE applies the LTE predicate on the "duration_seconds" field.
 func DurationSecondsLTE(v int) predicate.CallResult {
 	return predicate.CallResult(sql.FieldLTE(FieldDurationSeconds, v))
+}
+
+// TranscriptPurgedAtEQ applies the EQ predicate on the "transcript_purged_at" field.
+func TranscriptPurgedAtEQ(v time.Time) predicate.CallResult {
+	return predicate.CallResult(sql.FieldEQ(FieldTranscriptPurgedAt, v))
+}
+
+// TranscriptPurgedAtNEQ applies the NEQ predicate on the "transcript_purged_at" field.
+func TranscriptPurgedAtNEQ(v time.Time) predicate.CallResult {
+	return predicate.CallResult(sql.FieldNEQ(FieldTranscriptPurgedAt, v))
+}
+
+// TranscriptPurgedAtIn applies the In predicate on the "transcript_purged_at" field.
+func TranscriptPurgedAtIn(vs ...time.Time) predicate.CallResult {
+	return predicate.CallResult(sql.FieldIn(FieldTranscriptPurgedAt, vs...))
+}
+
+// TranscriptPurgedAtNotIn applies the NotIn predicate on the "transcript_purged_at" field.
+func TranscriptPurgedAtNotIn(vs ...time.Time) predicate.CallResult {
+	return predicate.CallResult(sql.FieldNotIn(FieldTranscriptPurgedAt, vs...))
+}
+
+// TranscriptPurgedAtGT applies the GT predicate on the "transcript_purged_at" field.
+func TranscriptPurgedAtGT(v time.Time) predicate.CallResult {
+	return predicate.CallResult(sql.FieldGT(FieldTranscriptPurgedAt, v))
+}
+
+// TranscriptPurgedAtGTE applies the GTE predicate on the "transcript_purged_at" field.
+func TranscriptPurgedAtGTE(v time.Time) predicate.CallResult {
+	return predicate.CallResult(sql.FieldGTE(FieldTranscriptPurgedAt, v))
+}
+
+// TranscriptPurgedAtLT applies the LT predicate on the "transcript_purged_at" field.
+func TranscriptPurgedAtLT(v time.Time) predicate.CallResult {
+	return predicate.CallResult(sql.FieldLT(FieldTranscriptPurgedAt, v))
+}
+
+// TranscriptPurgedAtLTE applies the LTE predicate on the "transcript_purged_at" field.
+func TranscriptPurgedAtLTE(v time.Time) predicate.CallResult {
+	return predicate.CallResult(sql.FieldLTE(FieldTranscriptPurgedAt, v))
+}
+
+// TranscriptPurgedAtIsNil applies the IsNil predicate on the "transcript_purged_at" field.
+func TranscriptPurgedAtIsNil() predicate.CallResult {
+	return predicate.CallResult(sql.FieldIsNull(FieldTranscriptPurgedAt))
+}
+
+// TranscriptPurgedAtNotNil applies the NotNil predicate on the "transcript_purged_at" field.
+func TranscriptPurgedAtNotNil() predicate.CallResult {
+	return predicate.CallResult(sql.FieldNotNull(FieldTranscriptPurgedAt))
 }
 
 // IdempotencyKeyEQ applies the EQ predicate on the "idempotency_key" field.

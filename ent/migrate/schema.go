@@ -76,6 +76,7 @@ var (
 		{Name: "question_results", Type: field.TypeJSON},
 		{Name: "called_at", Type: field.TypeTime},
 		{Name: "duration_seconds", Type: field.TypeInt, Default: 0},
+		{Name: "transcript_purged_at", Type: field.TypeTime, Nullable: true},
 		{Name: "idempotency_key", Type: field.TypeString, Nullable: true, Size: 200},
 		{Name: "contact_id", Type: field.TypeString},
 	}
@@ -87,7 +88,7 @@ var (
 		ForeignKeys: []*schema.ForeignKey{
 			{
 				Symbol:     "call_results_contacts_call_results",
-				Columns:    []*schema.Column{CallResultsColumns[9]},
+				Columns:    []*schema.Column{CallResultsColumns[10]},
 				RefColumns: []*schema.Column{ContactsColumns[0]},
 				OnDelete:   schema.Cascade,
 			},
@@ -96,12 +97,20 @@ var (
 			{
 				Name:    "callresult_organization_id_idempotency_key",
 				Unique:  true,
-				Columns: []*schema.Column{CallResultsColumns[1], CallResultsColumns[8]},
+				Columns: []*schema.Column{CallResultsColumns[1], CallResultsColumns[9]},
 			},
 			{
 				Name:    "callresult_contact_id",
 				Unique:  false,
-				Columns: []*schema.Column{CallResultsColumns[9]},
+				Columns: []*schema.Column{CallResultsColumns[10]},
+			},
+			{
+				Name:    "callresult_transcript_kept",
+				Unique:  false,
+				Columns: []*schema.Column{CallResultsColumns[2]},
+				Annotation: &entsql.IndexAnnotation{
+					Where: "transcript_purged_at IS NULL",
+				},
 			},
 		},
 	}
@@ -263,6 +272,11 @@ var (
 				Name:    "importissue_run_id_id",
 				Unique:  false,
 				Columns: []*schema.Column{ImportIssuesColumns[7], ImportIssuesColumns[0]},
+			},
+			{
+				Name:    "importissue_created_at",
+				Unique:  false,
+				Columns: []*schema.Column{ImportIssuesColumns[2]},
 			},
 		},
 	}

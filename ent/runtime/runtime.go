@@ -133,7 +133,7 @@ func init() {
 	// callresult.DurationSecondsValidator is a validator for the "duration_seconds" field. It is called by the builders before save.
 	callresult.DurationSecondsValidator = callresultDescDurationSeconds.Validators[0].(func(int) error)
 	// callresultDescIdempotencyKey is the schema descriptor for idempotency_key field.
-	callresultDescIdempotencyKey := callresultFields[6].Descriptor()
+	callresultDescIdempotencyKey := callresultFields[7].Descriptor()
 	// callresult.IdempotencyKeyValidator is a validator for the "idempotency_key" field. It is called by the builders before save.
 	callresult.IdempotencyKeyValidator = callresultDescIdempotencyKey.Validators[0].(func(string) error)
 	// callresultDescID is the schema descriptor for id field.

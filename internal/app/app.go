@@ -167,6 +167,7 @@ func New(ctx context.Context, cfg config.Config, opts Options) (_ *App, err erro
 		Workers: cfg.SyncWorkers, Lease: cfg.SyncLease, RescueAfter: cfg.RescueAfter,
 		PushbackFirstDelay: cfg.PushbackDelay, PushbackWorkers: cfg.PushbackWorkers,
 		AuditRetention: cfg.AuditRetention, // 0: kept forever
+		IssueRetention: cfg.IssueRetention, TranscriptRetention: cfg.TranscriptRetention,
 	}
 	if opts.Engine != nil {
 		opts.Engine(&engCfg)

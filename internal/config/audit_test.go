@@ -1,6 +1,7 @@
 package config
 
 import (
+	"strings"
 	"testing"
 	"time"
 )
@@ -41,6 +42,35 @@ func TestAuditRetention(t *testing.T) {
 			t.Errorf("%q: %v", tc.value, err)
 		case !tc.bad && c.AuditRetention != tc.want:
 			t.Errorf("%q: %s, want %s", tc.value, c.AuditRetention, tc.want)
+		}
+	}
+}
+
+// The data retentions read like the audit trail's, each from its own
+// variable, with their own defaults.
+func TestDataRetention(t *testing.T) {
+	c, err := FromEnv(func(string) string { return "" })
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.IssueRetention != 90*24*time.Hour || c.TranscriptRetention != 365*24*time.Hour {
+		t.Fatalf("defaults: issues %s, transcripts %s", c.IssueRetention, c.TranscriptRetention)
+	}
+	c, err = FromEnv(func(k string) string {
+		return map[string]string{"INTAKE_RETENTION_IMPORT_ISSUES": "30d", "INTAKE_RETENTION_TRANSCRIPTS": "forever"}[k]
+	})
+	if err != nil || c.IssueRetention != 30*24*time.Hour || c.TranscriptRetention != 0 {
+		t.Fatalf("set: issues %s, transcripts %s, %v", c.IssueRetention, c.TranscriptRetention, err)
+	}
+	for _, name := range []string{"INTAKE_RETENTION_IMPORT_ISSUES", "INTAKE_RETENTION_TRANSCRIPTS"} {
+		_, err := FromEnv(func(k string) string {
+			if k == name {
+				return "10m"
+			}
+			return ""
+		})
+		if err == nil || !strings.HasPrefix(err.Error(), name+":") {
+			t.Errorf("%s=10m: error %v, want one naming the variable", name, err)
 		}
 	}
 }

@@ -38,8 +38,12 @@ type Config struct {
 	Websocket       Websocket     // INTAKE_WS_*: see websocket.go
 	MetricsAddr     string        // INTAKE_METRICS_ADDR: serve /metrics there instead of on Addr
 	AuditRetention  time.Duration // INTAKE_AUDIT_RETENTION: how long audit events are kept (default 365d; 0 = forever)
-	EgressAllow     egress.Allow  // INTAKE_EGRESS_ALLOW: non-public networks and hosts integrations may reach
-	Screening       Screening     // INTAKE_SCREENING_*: the language model that applies descriptions; see screening.go
+	IssueRetention  time.Duration // INTAKE_RETENTION_IMPORT_ISSUES: how long import issues are kept (default 90d; 0 = forever)
+	// TranscriptRetention is INTAKE_RETENTION_TRANSCRIPTS: how long call
+	// results keep transcripts and answers (default 365d; 0 = forever).
+	TranscriptRetention time.Duration
+	EgressAllow         egress.Allow // INTAKE_EGRESS_ALLOW: non-public networks and hosts integrations may reach
+	Screening           Screening    // INTAKE_SCREENING_*: the language model that applies descriptions; see screening.go
 }
 
 // Embedded reports whether the embedded SQLite default is used.
@@ -111,6 +115,12 @@ func FromEnv(getenv func(string) string) (Config, error) {
 	if c.AuditRetention, err = retentionVar(getenv, "INTAKE_AUDIT_RETENTION", DefaultAuditRetention); err != nil {
 		return c, err
 	}
+	if c.IssueRetention, err = retentionVar(getenv, "INTAKE_RETENTION_IMPORT_ISSUES", DefaultIssueRetention); err != nil {
+		return c, err
+	}
+	if c.TranscriptRetention, err = retentionVar(getenv, "INTAKE_RETENTION_TRANSCRIPTS", DefaultTranscriptRetention); err != nil {
+		return c, err
+	}
 	if c.Limits, err = limitsFromEnv(getenv); err != nil {
 		return c, err
 	}
@@ -174,8 +184,12 @@ func durationVar(getenv func(string) string, name string, def, lo time.Duration)
 	return d, nil
 }
 
-// DefaultAuditRetention is how long audit events are kept by default.
-const DefaultAuditRetention = 365 * 24 * time.Hour
+// Default retentions.
+const (
+	DefaultAuditRetention      = 365 * 24 * time.Hour
+	DefaultIssueRetention      = 90 * 24 * time.Hour
+	DefaultTranscriptRetention = 365 * 24 * time.Hour
+)
 
 // retentionVar reads a retention: a number of days ("90d"), a Go duration
 // of at least an hour ("720h"), or "0" or "forever" to keep everything,

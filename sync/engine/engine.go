@@ -59,6 +59,13 @@ type Config struct {
 	// AuditPruneEvery is how often the leader prunes audit events older
 	// than AuditRetention (default 1h).
 	AuditPruneEvery time.Duration
+	// IssueRetention is how long import issues (raw numbers, names in
+	// messages) are kept; TranscriptRetention how long call results keep
+	// their transcripts and answers. Zero means forever. The leader purges
+	// every RetentionEvery (default 1h).
+	IssueRetention      time.Duration
+	TranscriptRetention time.Duration
+	RetentionEvery      time.Duration
 }
 
 func (c Config) withDefaults() Config {
@@ -85,6 +92,9 @@ func (c Config) withDefaults() Config {
 	}
 	if c.AuditPruneEvery <= 0 {
 		c.AuditPruneEvery = time.Hour
+	}
+	if c.RetentionEvery <= 0 {
+		c.RetentionEvery = time.Hour
 	}
 	if c.ID == "" {
 		host, _ := os.Hostname()
@@ -166,6 +176,7 @@ func New(cfg Config, d Deps) (*Engine, error) {
 	river.AddWorker(workers, &scheduleWorker{e: e})
 	river.AddWorker(workers, &pushbackWorker{e: e})
 	river.AddWorker(workers, &auditPruneWorker{e: e})
+	river.AddWorker(workers, &retentionWorker{e: e})
 	periodic := []*river.PeriodicJob{river.NewPeriodicJob(
 		river.PeriodicInterval(cfg.ScheduleEvery),
 		func() (river.JobArgs, *river.InsertOpts) { return scheduleArgs{}, nil },
@@ -175,6 +186,13 @@ func New(cfg Config, d Deps) (*Engine, error) {
 		periodic = append(periodic, river.NewPeriodicJob(
 			river.PeriodicInterval(cfg.AuditPruneEvery),
 			func() (river.JobArgs, *river.InsertOpts) { return auditPruneArgs{}, nil },
+			&river.PeriodicJobOpts{RunOnStart: true},
+		))
+	}
+	if cfg.IssueRetention > 0 || cfg.TranscriptRetention > 0 {
+		periodic = append(periodic, river.NewPeriodicJob(
+			river.PeriodicInterval(cfg.RetentionEvery),
+			func() (river.JobArgs, *river.InsertOpts) { return retentionArgs{}, nil },
 			&river.PeriodicJobOpts{RunOnStart: true},
 		))
 	}

@@ -179,7 +179,10 @@ func (e *Engine) EraseTx(ctx context.Context, tx *sql.Tx, r EraseRequest) (Erase
 		n, _ := res.RowsAffected()
 		out.Pushbacks = int(n)
 	}
-	res, err := tx.ExecContext(ctx, `UPDATE call_results SET transcript = '', question_results = '[]' WHERE contact_id IN `+in, ids...)
+	// Placeholders in textual order: SQLite binds ? by position.
+	res, err := tx.ExecContext(ctx, `UPDATE call_results SET transcript = '', question_results = '[]',
+		transcript_purged_at = COALESCE(transcript_purged_at, `+e.ph(1)+`) WHERE contact_id IN (`+e.phs(2, len(ids))+`)`,
+		append([]any{now}, ids...)...)
 	if err != nil {
 		return out, fmt.Errorf("erasure: call results: %w", err)
 	}
