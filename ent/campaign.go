@@ -3,6 +3,7 @@
 package ent
 
 import (
+	"encoding/json"
 	"fmt"
 	"strings"
 	"time"
@@ -11,6 +12,7 @@ import (
 	"entgo.io/ent/dialect/sql"
 	"github.com/intake/intake/ent/campaign"
 	"github.com/intake/intake/internal/pulid"
+	"github.com/intake/intake/schema/schematype"
 )
 
 // An AI phone-calling campaign: the contacts to call, imported by its triggers (one per connected integration), and the results of their calls.
@@ -28,6 +30,8 @@ type Campaign struct {
 	Name string `json:"name,omitempty"`
 	// ISO 3166-1 alpha-2 region (e.g. "DE", the default) in which phone numbers without a country code are read when contacts are imported. A change applies to contacts imported from then on.
 	PhoneRegion string `json:"phone_region,omitempty"`
+	// AcceptedNumberTypes holds the value of the "accepted_number_types" field.
+	AcceptedNumberTypes []schematype.NumberType `json:"accepted_number_types,omitempty"`
 	// Edges holds the relations/edges for other nodes in the graph.
 	// The values are being populated by the CampaignQuery when eager-loading is set.
 	Edges        CampaignEdges `json:"edges"`
@@ -73,6 +77,8 @@ func (*Campaign) scanValues(columns []string) ([]any, error) {
 	values := make([]any, len(columns))
 	for i := range columns {
 		switch columns[i] {
+		case campaign.FieldAcceptedNumberTypes:
+			values[i] = new([]byte)
 		case campaign.FieldID, campaign.FieldOrganizationID:
 			values[i] = new(pulid.ID)
 		case campaign.FieldName, campaign.FieldPhoneRegion:
@@ -129,6 +135,14 @@ func (_m *Campaign) assignValues(columns []string, values []any) error {
 				return fmt.Errorf("unexpected type %T for field phone_region", values[i])
 			} else if value.Valid {
 				_m.PhoneRegion = value.String
+			}
+		case campaign.FieldAcceptedNumberTypes:
+			if value, ok := values[i].(*[]byte); !ok {
+				return fmt.Errorf("unexpected type %T for field accepted_number_types", values[i])
+			} else if value != nil && len(*value) > 0 {
+				if err := json.Unmarshal(*value, &_m.AcceptedNumberTypes); err != nil {
+					return fmt.Errorf("unmarshal field accepted_number_types: %w", err)
+				}
 			}
 		default:
 			_m.selectValues.Set(columns[i], values[i])
@@ -190,6 +204,9 @@ func (_m *Campaign) String() string {
 	builder.WriteString(", ")
 	builder.WriteString("phone_region=")
 	builder.WriteString(_m.PhoneRegion)
+	builder.WriteString(", ")
+	builder.WriteString("accepted_number_types=")
+	builder.WriteString(fmt.Sprintf("%v", _m.AcceptedNumberTypes))
 	builder.WriteByte(')')
 	return builder.String()
 }

@@ -16,6 +16,7 @@ import (
 	"github.com/intake/intake/ent/contact"
 	"github.com/intake/intake/ent/trigger"
 	"github.com/intake/intake/internal/pulid"
+	"github.com/intake/intake/schema/schematype"
 )
 
 // CampaignCreate is the builder for creating a Campaign entity.
@@ -77,6 +78,12 @@ func (_c *CampaignCreate) SetNillablePhoneRegion(v *string) *CampaignCreate {
 	if v != nil {
 		_c.SetPhoneRegion(*v)
 	}
+	return _c
+}
+
+// SetAcceptedNumberTypes sets the "accepted_number_types" field.
+func (_c *CampaignCreate) SetAcceptedNumberTypes(v []schematype.NumberType) *CampaignCreate {
+	_c.mutation.SetAcceptedNumberTypes(v)
 	return _c
 }
 
@@ -277,6 +284,10 @@ func (_c *CampaignCreate) createSpec() (*Campaign, *sqlgraph.CreateSpec) {
 		_spec.SetField(campaign.FieldPhoneRegion, field.TypeString, value)
 		_node.PhoneRegion = value
 	}
+	if value, ok := _c.mutation.AcceptedNumberTypes(); ok {
+		_spec.SetField(campaign.FieldAcceptedNumberTypes, field.TypeJSON, value)
+		_node.AcceptedNumberTypes = value
+	}
 	if nodes := _c.mutation.TriggersIDs(); len(nodes) > 0 {
 		edge := &sqlgraph.EdgeSpec{
 			Rel:     sqlgraph.O2M,
@@ -397,6 +408,24 @@ func (u *CampaignUpsert) UpdatePhoneRegion() *CampaignUpsert {
 	return u
 }
 
+// SetAcceptedNumberTypes sets the "accepted_number_types" field.
+func (u *CampaignUpsert) SetAcceptedNumberTypes(v []schematype.NumberType) *CampaignUpsert {
+	u.Set(campaign.FieldAcceptedNumberTypes, v)
+	return u
+}
+
+// UpdateAcceptedNumberTypes sets the "accepted_number_types" field to the value that was provided on create.
+func (u *CampaignUpsert) UpdateAcceptedNumberTypes() *CampaignUpsert {
+	u.SetExcluded(campaign.FieldAcceptedNumberTypes)
+	return u
+}
+
+// ClearAcceptedNumberTypes clears the value of the "accepted_number_types" field.
+func (u *CampaignUpsert) ClearAcceptedNumberTypes() *CampaignUpsert {
+	u.SetNull(campaign.FieldAcceptedNumberTypes)
+	return u
+}
+
 // UpdateNewValues updates the mutable fields using the new values that were set on create except the ID field.
 // Using this option is equivalent to using:
 //
@@ -490,6 +519,27 @@ func (u *CampaignUpsertOne) SetPhoneRegion(v string) *CampaignUpsertOne {
 func (u *CampaignUpsertOne) UpdatePhoneRegion() *CampaignUpsertOne {
 	return u.Update(func(s *CampaignUpsert) {
 		s.UpdatePhoneRegion()
+	})
+}
+
+// SetAcceptedNumberTypes sets the "accepted_number_types" field.
+func (u *CampaignUpsertOne) SetAcceptedNumberTypes(v []schematype.NumberType) *CampaignUpsertOne {
+	return u.Update(func(s *CampaignUpsert) {
+		s.SetAcceptedNumberTypes(v)
+	})
+}
+
+// UpdateAcceptedNumberTypes sets the "accepted_number_types" field to the value that was provided on create.
+func (u *CampaignUpsertOne) UpdateAcceptedNumberTypes() *CampaignUpsertOne {
+	return u.Update(func(s *CampaignUpsert) {
+		s.UpdateAcceptedNumberTypes()
+	})
+}
+
+// ClearAcceptedNumberTypes clears the value of the "accepted_number_types" field.
+func (u *CampaignUpsertOne) ClearAcceptedNumberTypes() *CampaignUpsertOne {
+	return u.Update(func(s *CampaignUpsert) {
+		s.ClearAcceptedNumberTypes()
 	})
 }
 
@@ -753,6 +803,27 @@ func (u *CampaignUpsertBulk) SetPhoneRegion(v string) *CampaignUpsertBulk {
 func (u *CampaignUpsertBulk) UpdatePhoneRegion() *CampaignUpsertBulk {
 	return u.Update(func(s *CampaignUpsert) {
 		s.UpdatePhoneRegion()
+	})
+}
+
+// SetAcceptedNumberTypes sets the "accepted_number_types" field.
+func (u *CampaignUpsertBulk) SetAcceptedNumberTypes(v []schematype.NumberType) *CampaignUpsertBulk {
+	return u.Update(func(s *CampaignUpsert) {
+		s.SetAcceptedNumberTypes(v)
+	})
+}
+
+// UpdateAcceptedNumberTypes sets the "accepted_number_types" field to the value that was provided on create.
+func (u *CampaignUpsertBulk) UpdateAcceptedNumberTypes() *CampaignUpsertBulk {
+	return u.Update(func(s *CampaignUpsert) {
+		s.UpdateAcceptedNumberTypes()
+	})
+}
+
+// ClearAcceptedNumberTypes clears the value of the "accepted_number_types" field.
+func (u *CampaignUpsertBulk) ClearAcceptedNumberTypes() *CampaignUpsertBulk {
+	return u.Update(func(s *CampaignUpsert) {
+		s.ClearAcceptedNumberTypes()
 	})
 }
 

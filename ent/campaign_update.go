@@ -10,12 +10,14 @@ import (
 
 	"entgo.io/ent/dialect/sql"
 	"entgo.io/ent/dialect/sql/sqlgraph"
+	"entgo.io/ent/dialect/sql/sqljson"
 	"entgo.io/ent/schema/field"
 	"github.com/intake/intake/ent/campaign"
 	"github.com/intake/intake/ent/contact"
 	"github.com/intake/intake/ent/predicate"
 	"github.com/intake/intake/ent/trigger"
 	"github.com/intake/intake/internal/pulid"
+	"github.com/intake/intake/schema/schematype"
 )
 
 // CampaignUpdate is the builder for updating Campaign entities.
@@ -63,6 +65,24 @@ func (_u *CampaignUpdate) SetNillablePhoneRegion(v *string) *CampaignUpdate {
 	if v != nil {
 		_u.SetPhoneRegion(*v)
 	}
+	return _u
+}
+
+// SetAcceptedNumberTypes sets the "accepted_number_types" field.
+func (_u *CampaignUpdate) SetAcceptedNumberTypes(v []schematype.NumberType) *CampaignUpdate {
+	_u.mutation.SetAcceptedNumberTypes(v)
+	return _u
+}
+
+// AppendAcceptedNumberTypes appends value to the "accepted_number_types" field.
+func (_u *CampaignUpdate) AppendAcceptedNumberTypes(v []schematype.NumberType) *CampaignUpdate {
+	_u.mutation.AppendAcceptedNumberTypes(v)
+	return _u
+}
+
+// ClearAcceptedNumberTypes clears the value of the "accepted_number_types" field.
+func (_u *CampaignUpdate) ClearAcceptedNumberTypes() *CampaignUpdate {
+	_u.mutation.ClearAcceptedNumberTypes()
 	return _u
 }
 
@@ -227,6 +247,17 @@ func (_u *CampaignUpdate) sqlSave(ctx context.Context) (_node int, err error) {
 	if value, ok := _u.mutation.PhoneRegion(); ok {
 		_spec.SetField(campaign.FieldPhoneRegion, field.TypeString, value)
 	}
+	if value, ok := _u.mutation.AcceptedNumberTypes(); ok {
+		_spec.SetField(campaign.FieldAcceptedNumberTypes, field.TypeJSON, value)
+	}
+	if value, ok := _u.mutation.AppendedAcceptedNumberTypes(); ok {
+		_spec.AddModifier(func(u *sql.UpdateBuilder) {
+			sqljson.Append(u, campaign.FieldAcceptedNumberTypes, value)
+		})
+	}
+	if _u.mutation.AcceptedNumberTypesCleared() {
+		_spec.ClearField(campaign.FieldAcceptedNumberTypes, field.TypeJSON)
+	}
 	if _u.mutation.TriggersCleared() {
 		edge := &sqlgraph.EdgeSpec{
 			Rel:     sqlgraph.O2M,
@@ -370,6 +401,24 @@ func (_u *CampaignUpdateOne) SetNillablePhoneRegion(v *string) *CampaignUpdateOn
 	if v != nil {
 		_u.SetPhoneRegion(*v)
 	}
+	return _u
+}
+
+// SetAcceptedNumberTypes sets the "accepted_number_types" field.
+func (_u *CampaignUpdateOne) SetAcceptedNumberTypes(v []schematype.NumberType) *CampaignUpdateOne {
+	_u.mutation.SetAcceptedNumberTypes(v)
+	return _u
+}
+
+// AppendAcceptedNumberTypes appends value to the "accepted_number_types" field.
+func (_u *CampaignUpdateOne) AppendAcceptedNumberTypes(v []schematype.NumberType) *CampaignUpdateOne {
+	_u.mutation.AppendAcceptedNumberTypes(v)
+	return _u
+}
+
+// ClearAcceptedNumberTypes clears the value of the "accepted_number_types" field.
+func (_u *CampaignUpdateOne) ClearAcceptedNumberTypes() *CampaignUpdateOne {
+	_u.mutation.ClearAcceptedNumberTypes()
 	return _u
 }
 
@@ -563,6 +612,17 @@ func (_u *CampaignUpdateOne) sqlSave(ctx context.Context) (_node *Campaign, err 
 	}
 	if value, ok := _u.mutation.PhoneRegion(); ok {
 		_spec.SetField(campaign.FieldPhoneRegion, field.TypeString, value)
+	}
+	if value, ok := _u.mutation.AcceptedNumberTypes(); ok {
+		_spec.SetField(campaign.FieldAcceptedNumberTypes, field.TypeJSON, value)
+	}
+	if value, ok := _u.mutation.AppendedAcceptedNumberTypes(); ok {
+		_spec.AddModifier(func(u *sql.UpdateBuilder) {
+			sqljson.Append(u, campaign.FieldAcceptedNumberTypes, value)
+		})
+	}
+	if _u.mutation.AcceptedNumberTypesCleared() {
+		_spec.ClearField(campaign.FieldAcceptedNumberTypes, field.TypeJSON)
 	}
 	if _u.mutation.TriggersCleared() {
 		edge := &sqlgraph.EdgeSpec{

@@ -48,6 +48,12 @@ type Contact struct {
 	ScreeningDecision *schematype.ScreeningDecision `json:"screening_decision,omitempty"`
 	// ScreeningReason holds the value of the "screening_reason" field.
 	ScreeningReason *string `json:"screening_reason,omitempty"`
+	// What the number is (MOBILE, FIXED_LINE, ...), from the phone library's offline data when the contact was imported; null for contacts imported before Intake recorded it, and once erased.
+	NumberType *schematype.NumberType `json:"number_type,omitempty"`
+	// The IANA time zone of the number's area, e.g. "Europe/Berlin"; null when the data names none (mobile numbers of some countries, non-geographic numbers), and once erased.
+	TimeZone *string `json:"time_zone,omitempty"`
+	// The ISO 3166-1 alpha-2 region the number belongs to, e.g. "DE"; null for non-geographic numbers, and once erased.
+	Region *string `json:"region,omitempty"`
 	// When the person's data was erased: by eraseContact or erasePerson, or because the external system reported the person deleted or anonymised. Null otherwise. An erased contact keeps only its ID, campaign, trigger and times: its number (phoneE164 and phoneRaw are empty), names, e-mail, external ID (empty), attributes, screening reason and the transcripts of its calls are gone, it is never callable, and its undelivered pushbacks are CANCELLED.
 	ErasedAt *time.Time `json:"erased_at,omitempty"`
 	// Why the contact was erased, without personal data, e.g. "eraseContact", "erasePerson", "HubSpot contact.privacyDeletion", "zvoove change log: Anonymized"; null unless erased.
@@ -117,7 +123,7 @@ func (*Contact) scanValues(columns []string) ([]any, error) {
 			values[i] = new([]byte)
 		case contact.FieldID, contact.FieldOrganizationID, contact.FieldCampaignID:
 			values[i] = new(pulid.ID)
-		case contact.FieldPhoneE164, contact.FieldPhoneRaw, contact.FieldFirstName, contact.FieldLastName, contact.FieldEmail, contact.FieldExternalID, contact.FieldScreeningDecision, contact.FieldScreeningReason, contact.FieldErasureReason:
+		case contact.FieldPhoneE164, contact.FieldPhoneRaw, contact.FieldFirstName, contact.FieldLastName, contact.FieldEmail, contact.FieldExternalID, contact.FieldScreeningDecision, contact.FieldScreeningReason, contact.FieldNumberType, contact.FieldTimeZone, contact.FieldRegion, contact.FieldErasureReason:
 			values[i] = new(sql.NullString)
 		case contact.FieldCreatedAt, contact.FieldErasedAt:
 			values[i] = new(sql.NullTime)
@@ -227,6 +233,27 @@ func (_m *Contact) assignValues(columns []string, values []any) error {
 			} else if value.Valid {
 				_m.ScreeningReason = new(string)
 				*_m.ScreeningReason = value.String
+			}
+		case contact.FieldNumberType:
+			if value, ok := values[i].(*sql.NullString); !ok {
+				return fmt.Errorf("unexpected type %T for field number_type", values[i])
+			} else if value.Valid {
+				_m.NumberType = new(schematype.NumberType)
+				*_m.NumberType = schematype.NumberType(value.String)
+			}
+		case contact.FieldTimeZone:
+			if value, ok := values[i].(*sql.NullString); !ok {
+				return fmt.Errorf("unexpected type %T for field time_zone", values[i])
+			} else if value.Valid {
+				_m.TimeZone = new(string)
+				*_m.TimeZone = value.String
+			}
+		case contact.FieldRegion:
+			if value, ok := values[i].(*sql.NullString); !ok {
+				return fmt.Errorf("unexpected type %T for field region", values[i])
+			} else if value.Valid {
+				_m.Region = new(string)
+				*_m.Region = value.String
 			}
 		case contact.FieldErasedAt:
 			if value, ok := values[i].(*sql.NullTime); !ok {
@@ -341,6 +368,21 @@ func (_m *Contact) String() string {
 	builder.WriteString(", ")
 	if v := _m.ScreeningReason; v != nil {
 		builder.WriteString("screening_reason=")
+		builder.WriteString(*v)
+	}
+	builder.WriteString(", ")
+	if v := _m.NumberType; v != nil {
+		builder.WriteString("number_type=")
+		builder.WriteString(fmt.Sprintf("%v", *v))
+	}
+	builder.WriteString(", ")
+	if v := _m.TimeZone; v != nil {
+		builder.WriteString("time_zone=")
+		builder.WriteString(*v)
+	}
+	builder.WriteString(", ")
+	if v := _m.Region; v != nil {
+		builder.WriteString("region=")
 		builder.WriteString(*v)
 	}
 	builder.WriteString(", ")

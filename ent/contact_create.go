@@ -162,6 +162,48 @@ func (_c *ContactCreate) SetNillableScreeningReason(v *string) *ContactCreate {
 	return _c
 }
 
+// SetNumberType sets the "number_type" field.
+func (_c *ContactCreate) SetNumberType(v schematype.NumberType) *ContactCreate {
+	_c.mutation.SetNumberType(v)
+	return _c
+}
+
+// SetNillableNumberType sets the "number_type" field if the given value is not nil.
+func (_c *ContactCreate) SetNillableNumberType(v *schematype.NumberType) *ContactCreate {
+	if v != nil {
+		_c.SetNumberType(*v)
+	}
+	return _c
+}
+
+// SetTimeZone sets the "time_zone" field.
+func (_c *ContactCreate) SetTimeZone(v string) *ContactCreate {
+	_c.mutation.SetTimeZone(v)
+	return _c
+}
+
+// SetNillableTimeZone sets the "time_zone" field if the given value is not nil.
+func (_c *ContactCreate) SetNillableTimeZone(v *string) *ContactCreate {
+	if v != nil {
+		_c.SetTimeZone(*v)
+	}
+	return _c
+}
+
+// SetRegion sets the "region" field.
+func (_c *ContactCreate) SetRegion(v string) *ContactCreate {
+	_c.mutation.SetRegion(v)
+	return _c
+}
+
+// SetNillableRegion sets the "region" field if the given value is not nil.
+func (_c *ContactCreate) SetNillableRegion(v *string) *ContactCreate {
+	if v != nil {
+		_c.SetRegion(*v)
+	}
+	return _c
+}
+
 // SetErasedAt sets the "erased_at" field.
 func (_c *ContactCreate) SetErasedAt(v time.Time) *ContactCreate {
 	_c.mutation.SetErasedAt(v)
@@ -335,6 +377,11 @@ func (_c *ContactCreate) check() error {
 			return &ValidationError{Name: "screening_decision", err: fmt.Errorf(`ent: validator failed for field "Contact.screening_decision": %w`, err)}
 		}
 	}
+	if v, ok := _c.mutation.NumberType(); ok {
+		if err := contact.NumberTypeValidator(v); err != nil {
+			return &ValidationError{Name: "number_type", err: fmt.Errorf(`ent: validator failed for field "Contact.number_type": %w`, err)}
+		}
+	}
 	if len(_c.mutation.CampaignIDs()) == 0 {
 		return &ValidationError{Name: "campaign", err: errors.New(`ent: missing required edge "Contact.campaign"`)}
 	}
@@ -417,6 +464,18 @@ func (_c *ContactCreate) createSpec() (*Contact, *sqlgraph.CreateSpec) {
 	if value, ok := _c.mutation.ScreeningReason(); ok {
 		_spec.SetField(contact.FieldScreeningReason, field.TypeString, value)
 		_node.ScreeningReason = &value
+	}
+	if value, ok := _c.mutation.NumberType(); ok {
+		_spec.SetField(contact.FieldNumberType, field.TypeEnum, value)
+		_node.NumberType = &value
+	}
+	if value, ok := _c.mutation.TimeZone(); ok {
+		_spec.SetField(contact.FieldTimeZone, field.TypeString, value)
+		_node.TimeZone = &value
+	}
+	if value, ok := _c.mutation.Region(); ok {
+		_spec.SetField(contact.FieldRegion, field.TypeString, value)
+		_node.Region = &value
 	}
 	if value, ok := _c.mutation.ErasedAt(); ok {
 		_spec.SetField(contact.FieldErasedAt, field.TypeTime, value)
@@ -636,6 +695,42 @@ func (u *ContactUpsert) UpdateAttributes() *ContactUpsert {
 	return u
 }
 
+// SetTimeZone sets the "time_zone" field.
+func (u *ContactUpsert) SetTimeZone(v string) *ContactUpsert {
+	u.Set(contact.FieldTimeZone, v)
+	return u
+}
+
+// UpdateTimeZone sets the "time_zone" field to the value that was provided on create.
+func (u *ContactUpsert) UpdateTimeZone() *ContactUpsert {
+	u.SetExcluded(contact.FieldTimeZone)
+	return u
+}
+
+// ClearTimeZone clears the value of the "time_zone" field.
+func (u *ContactUpsert) ClearTimeZone() *ContactUpsert {
+	u.SetNull(contact.FieldTimeZone)
+	return u
+}
+
+// SetRegion sets the "region" field.
+func (u *ContactUpsert) SetRegion(v string) *ContactUpsert {
+	u.Set(contact.FieldRegion, v)
+	return u
+}
+
+// UpdateRegion sets the "region" field to the value that was provided on create.
+func (u *ContactUpsert) UpdateRegion() *ContactUpsert {
+	u.SetExcluded(contact.FieldRegion)
+	return u
+}
+
+// ClearRegion clears the value of the "region" field.
+func (u *ContactUpsert) ClearRegion() *ContactUpsert {
+	u.SetNull(contact.FieldRegion)
+	return u
+}
+
 // SetErasedAt sets the "erased_at" field.
 func (u *ContactUpsert) SetErasedAt(v time.Time) *ContactUpsert {
 	u.Set(contact.FieldErasedAt, v)
@@ -706,6 +801,9 @@ func (u *ContactUpsertOne) UpdateNewValues() *ContactUpsertOne {
 		}
 		if _, exists := u.create.mutation.ScreeningReason(); exists {
 			s.SetIgnore(contact.FieldScreeningReason)
+		}
+		if _, exists := u.create.mutation.NumberType(); exists {
+			s.SetIgnore(contact.FieldNumberType)
 		}
 	}))
 	return u
@@ -861,6 +959,48 @@ func (u *ContactUpsertOne) SetAttributes(v map[string]interface{}) *ContactUpser
 func (u *ContactUpsertOne) UpdateAttributes() *ContactUpsertOne {
 	return u.Update(func(s *ContactUpsert) {
 		s.UpdateAttributes()
+	})
+}
+
+// SetTimeZone sets the "time_zone" field.
+func (u *ContactUpsertOne) SetTimeZone(v string) *ContactUpsertOne {
+	return u.Update(func(s *ContactUpsert) {
+		s.SetTimeZone(v)
+	})
+}
+
+// UpdateTimeZone sets the "time_zone" field to the value that was provided on create.
+func (u *ContactUpsertOne) UpdateTimeZone() *ContactUpsertOne {
+	return u.Update(func(s *ContactUpsert) {
+		s.UpdateTimeZone()
+	})
+}
+
+// ClearTimeZone clears the value of the "time_zone" field.
+func (u *ContactUpsertOne) ClearTimeZone() *ContactUpsertOne {
+	return u.Update(func(s *ContactUpsert) {
+		s.ClearTimeZone()
+	})
+}
+
+// SetRegion sets the "region" field.
+func (u *ContactUpsertOne) SetRegion(v string) *ContactUpsertOne {
+	return u.Update(func(s *ContactUpsert) {
+		s.SetRegion(v)
+	})
+}
+
+// UpdateRegion sets the "region" field to the value that was provided on create.
+func (u *ContactUpsertOne) UpdateRegion() *ContactUpsertOne {
+	return u.Update(func(s *ContactUpsert) {
+		s.UpdateRegion()
+	})
+}
+
+// ClearRegion clears the value of the "region" field.
+func (u *ContactUpsertOne) ClearRegion() *ContactUpsertOne {
+	return u.Update(func(s *ContactUpsert) {
+		s.ClearRegion()
 	})
 }
 
@@ -1107,6 +1247,9 @@ func (u *ContactUpsertBulk) UpdateNewValues() *ContactUpsertBulk {
 			if _, exists := b.mutation.ScreeningReason(); exists {
 				s.SetIgnore(contact.FieldScreeningReason)
 			}
+			if _, exists := b.mutation.NumberType(); exists {
+				s.SetIgnore(contact.FieldNumberType)
+			}
 		}
 	}))
 	return u
@@ -1262,6 +1405,48 @@ func (u *ContactUpsertBulk) SetAttributes(v map[string]interface{}) *ContactUpse
 func (u *ContactUpsertBulk) UpdateAttributes() *ContactUpsertBulk {
 	return u.Update(func(s *ContactUpsert) {
 		s.UpdateAttributes()
+	})
+}
+
+// SetTimeZone sets the "time_zone" field.
+func (u *ContactUpsertBulk) SetTimeZone(v string) *ContactUpsertBulk {
+	return u.Update(func(s *ContactUpsert) {
+		s.SetTimeZone(v)
+	})
+}
+
+// UpdateTimeZone sets the "time_zone" field to the value that was provided on create.
+func (u *ContactUpsertBulk) UpdateTimeZone() *ContactUpsertBulk {
+	return u.Update(func(s *ContactUpsert) {
+		s.UpdateTimeZone()
+	})
+}
+
+// ClearTimeZone clears the value of the "time_zone" field.
+func (u *ContactUpsertBulk) ClearTimeZone() *ContactUpsertBulk {
+	return u.Update(func(s *ContactUpsert) {
+		s.ClearTimeZone()
+	})
+}
+
+// SetRegion sets the "region" field.
+func (u *ContactUpsertBulk) SetRegion(v string) *ContactUpsertBulk {
+	return u.Update(func(s *ContactUpsert) {
+		s.SetRegion(v)
+	})
+}
+
+// UpdateRegion sets the "region" field to the value that was provided on create.
+func (u *ContactUpsertBulk) UpdateRegion() *ContactUpsertBulk {
+	return u.Update(func(s *ContactUpsert) {
+		s.UpdateRegion()
+	})
+}
+
+// ClearRegion clears the value of the "region" field.
+func (u *ContactUpsertBulk) ClearRegion() *ContactUpsertBulk {
+	return u.Update(func(s *ContactUpsert) {
+		s.ClearRegion()
 	})
 }
 

@@ -146,6 +146,46 @@ func (_u *ContactUpdate) SetAttributes(v map[string]interface{}) *ContactUpdate 
 	return _u
 }
 
+// SetTimeZone sets the "time_zone" field.
+func (_u *ContactUpdate) SetTimeZone(v string) *ContactUpdate {
+	_u.mutation.SetTimeZone(v)
+	return _u
+}
+
+// SetNillableTimeZone sets the "time_zone" field if the given value is not nil.
+func (_u *ContactUpdate) SetNillableTimeZone(v *string) *ContactUpdate {
+	if v != nil {
+		_u.SetTimeZone(*v)
+	}
+	return _u
+}
+
+// ClearTimeZone clears the value of the "time_zone" field.
+func (_u *ContactUpdate) ClearTimeZone() *ContactUpdate {
+	_u.mutation.ClearTimeZone()
+	return _u
+}
+
+// SetRegion sets the "region" field.
+func (_u *ContactUpdate) SetRegion(v string) *ContactUpdate {
+	_u.mutation.SetRegion(v)
+	return _u
+}
+
+// SetNillableRegion sets the "region" field if the given value is not nil.
+func (_u *ContactUpdate) SetNillableRegion(v *string) *ContactUpdate {
+	if v != nil {
+		_u.SetRegion(*v)
+	}
+	return _u
+}
+
+// ClearRegion clears the value of the "region" field.
+func (_u *ContactUpdate) ClearRegion() *ContactUpdate {
+	_u.mutation.ClearRegion()
+	return _u
+}
+
 // SetErasedAt sets the "erased_at" field.
 func (_u *ContactUpdate) SetErasedAt(v time.Time) *ContactUpdate {
 	_u.mutation.SetErasedAt(v)
@@ -333,6 +373,21 @@ func (_u *ContactUpdate) sqlSave(ctx context.Context) (_node int, err error) {
 	}
 	if _u.mutation.ScreeningReasonCleared() {
 		_spec.ClearField(contact.FieldScreeningReason, field.TypeString)
+	}
+	if _u.mutation.NumberTypeCleared() {
+		_spec.ClearField(contact.FieldNumberType, field.TypeEnum)
+	}
+	if value, ok := _u.mutation.TimeZone(); ok {
+		_spec.SetField(contact.FieldTimeZone, field.TypeString, value)
+	}
+	if _u.mutation.TimeZoneCleared() {
+		_spec.ClearField(contact.FieldTimeZone, field.TypeString)
+	}
+	if value, ok := _u.mutation.Region(); ok {
+		_spec.SetField(contact.FieldRegion, field.TypeString, value)
+	}
+	if _u.mutation.RegionCleared() {
+		_spec.ClearField(contact.FieldRegion, field.TypeString)
 	}
 	if value, ok := _u.mutation.ErasedAt(); ok {
 		_spec.SetField(contact.FieldErasedAt, field.TypeTime, value)
@@ -556,6 +611,46 @@ func (_u *ContactUpdateOne) SetAttributes(v map[string]interface{}) *ContactUpda
 	return _u
 }
 
+// SetTimeZone sets the "time_zone" field.
+func (_u *ContactUpdateOne) SetTimeZone(v string) *ContactUpdateOne {
+	_u.mutation.SetTimeZone(v)
+	return _u
+}
+
+// SetNillableTimeZone sets the "time_zone" field if the given value is not nil.
+func (_u *ContactUpdateOne) SetNillableTimeZone(v *string) *ContactUpdateOne {
+	if v != nil {
+		_u.SetTimeZone(*v)
+	}
+	return _u
+}
+
+// ClearTimeZone clears the value of the "time_zone" field.
+func (_u *ContactUpdateOne) ClearTimeZone() *ContactUpdateOne {
+	_u.mutation.ClearTimeZone()
+	return _u
+}
+
+// SetRegion sets the "region" field.
+func (_u *ContactUpdateOne) SetRegion(v string) *ContactUpdateOne {
+	_u.mutation.SetRegion(v)
+	return _u
+}
+
+// SetNillableRegion sets the "region" field if the given value is not nil.
+func (_u *ContactUpdateOne) SetNillableRegion(v *string) *ContactUpdateOne {
+	if v != nil {
+		_u.SetRegion(*v)
+	}
+	return _u
+}
+
+// ClearRegion clears the value of the "region" field.
+func (_u *ContactUpdateOne) ClearRegion() *ContactUpdateOne {
+	_u.mutation.ClearRegion()
+	return _u
+}
+
 // SetErasedAt sets the "erased_at" field.
 func (_u *ContactUpdateOne) SetErasedAt(v time.Time) *ContactUpdateOne {
 	_u.mutation.SetErasedAt(v)
@@ -773,6 +868,21 @@ func (_u *ContactUpdateOne) sqlSave(ctx context.Context) (_node *Contact, err er
 	}
 	if _u.mutation.ScreeningReasonCleared() {
 		_spec.ClearField(contact.FieldScreeningReason, field.TypeString)
+	}
+	if _u.mutation.NumberTypeCleared() {
+		_spec.ClearField(contact.FieldNumberType, field.TypeEnum)
+	}
+	if value, ok := _u.mutation.TimeZone(); ok {
+		_spec.SetField(contact.FieldTimeZone, field.TypeString, value)
+	}
+	if _u.mutation.TimeZoneCleared() {
+		_spec.ClearField(contact.FieldTimeZone, field.TypeString)
+	}
+	if value, ok := _u.mutation.Region(); ok {
+		_spec.SetField(contact.FieldRegion, field.TypeString, value)
+	}
+	if _u.mutation.RegionCleared() {
+		_spec.ClearField(contact.FieldRegion, field.TypeString)
 	}
 	if value, ok := _u.mutation.ErasedAt(); ok {
 		_spec.SetField(contact.FieldErasedAt, field.TypeTime, value)

@@ -427,6 +427,21 @@ func (_q *ContactQuery) collectField(ctx context.Context, oneNode bool, opCtx *g
 				selectedFields = append(selectedFields, contact.FieldAttributes)
 				fieldSeen[contact.FieldAttributes] = struct{}{}
 			}
+		case "numberType":
+			if _, ok := fieldSeen[contact.FieldNumberType]; !ok {
+				selectedFields = append(selectedFields, contact.FieldNumberType)
+				fieldSeen[contact.FieldNumberType] = struct{}{}
+			}
+		case "timeZone":
+			if _, ok := fieldSeen[contact.FieldTimeZone]; !ok {
+				selectedFields = append(selectedFields, contact.FieldTimeZone)
+				fieldSeen[contact.FieldTimeZone] = struct{}{}
+			}
+		case "region":
+			if _, ok := fieldSeen[contact.FieldRegion]; !ok {
+				selectedFields = append(selectedFields, contact.FieldRegion)
+				fieldSeen[contact.FieldRegion] = struct{}{}
+			}
 		case "erasedAt":
 			if _, ok := fieldSeen[contact.FieldErasedAt]; !ok {
 				selectedFields = append(selectedFields, contact.FieldErasedAt)

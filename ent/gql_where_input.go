@@ -850,6 +850,48 @@ type ContactWhereInput struct {
 	ExternalIDEqualFold    *string  `json:"externalIDEqualFold,omitempty"`
 	ExternalIDContainsFold *string  `json:"externalIDContainsFold,omitempty"`
 
+	// "number_type" field predicates.
+	NumberType       *schematype.NumberType  `json:"numberType,omitempty"`
+	NumberTypeNEQ    *schematype.NumberType  `json:"numberTypeNEQ,omitempty"`
+	NumberTypeIn     []schematype.NumberType `json:"numberTypeIn,omitempty"`
+	NumberTypeNotIn  []schematype.NumberType `json:"numberTypeNotIn,omitempty"`
+	NumberTypeIsNil  bool                    `json:"numberTypeIsNil,omitempty"`
+	NumberTypeNotNil bool                    `json:"numberTypeNotNil,omitempty"`
+
+	// "time_zone" field predicates.
+	TimeZone             *string  `json:"timeZone,omitempty"`
+	TimeZoneNEQ          *string  `json:"timeZoneNEQ,omitempty"`
+	TimeZoneIn           []string `json:"timeZoneIn,omitempty"`
+	TimeZoneNotIn        []string `json:"timeZoneNotIn,omitempty"`
+	TimeZoneGT           *string  `json:"timeZoneGT,omitempty"`
+	TimeZoneGTE          *string  `json:"timeZoneGTE,omitempty"`
+	TimeZoneLT           *string  `json:"timeZoneLT,omitempty"`
+	TimeZoneLTE          *string  `json:"timeZoneLTE,omitempty"`
+	TimeZoneContains     *string  `json:"timeZoneContains,omitempty"`
+	TimeZoneHasPrefix    *string  `json:"timeZoneHasPrefix,omitempty"`
+	TimeZoneHasSuffix    *string  `json:"timeZoneHasSuffix,omitempty"`
+	TimeZoneIsNil        bool     `json:"timeZoneIsNil,omitempty"`
+	TimeZoneNotNil       bool     `json:"timeZoneNotNil,omitempty"`
+	TimeZoneEqualFold    *string  `json:"timeZoneEqualFold,omitempty"`
+	TimeZoneContainsFold *string  `json:"timeZoneContainsFold,omitempty"`
+
+	// "region" field predicates.
+	Region             *string  `json:"region,omitempty"`
+	RegionNEQ          *string  `json:"regionNEQ,omitempty"`
+	RegionIn           []string `json:"regionIn,omitempty"`
+	RegionNotIn        []string `json:"regionNotIn,omitempty"`
+	RegionGT           *string  `json:"regionGT,omitempty"`
+	RegionGTE          *string  `json:"regionGTE,omitempty"`
+	RegionLT           *string  `json:"regionLT,omitempty"`
+	RegionLTE          *string  `json:"regionLTE,omitempty"`
+	RegionContains     *string  `json:"regionContains,omitempty"`
+	RegionHasPrefix    *string  `json:"regionHasPrefix,omitempty"`
+	RegionHasSuffix    *string  `json:"regionHasSuffix,omitempty"`
+	RegionIsNil        bool     `json:"regionIsNil,omitempty"`
+	RegionNotNil       bool     `json:"regionNotNil,omitempty"`
+	RegionEqualFold    *string  `json:"regionEqualFold,omitempty"`
+	RegionContainsFold *string  `json:"regionContainsFold,omitempty"`
+
 	// "erased_at" field predicates.
 	ErasedAt       *time.Time  `json:"erasedAt,omitempty"`
 	ErasedAtNEQ    *time.Time  `json:"erasedAtNEQ,omitempty"`
@@ -1258,6 +1300,114 @@ func (i *ContactWhereInput) P() (predicate.Contact, error) {
 	}
 	if i.ExternalIDContainsFold != nil {
 		predicates = append(predicates, contact.ExternalIDContainsFold(*i.ExternalIDContainsFold))
+	}
+	if i.NumberType != nil {
+		predicates = append(predicates, contact.NumberTypeEQ(*i.NumberType))
+	}
+	if i.NumberTypeNEQ != nil {
+		predicates = append(predicates, contact.NumberTypeNEQ(*i.NumberTypeNEQ))
+	}
+	if len(i.NumberTypeIn) > 0 {
+		predicates = append(predicates, contact.NumberTypeIn(i.NumberTypeIn...))
+	}
+	if len(i.NumberTypeNotIn) > 0 {
+		predicates = append(predicates, contact.NumberTypeNotIn(i.NumberTypeNotIn...))
+	}
+	if i.NumberTypeIsNil {
+		predicates = append(predicates, contact.NumberTypeIsNil())
+	}
+	if i.NumberTypeNotNil {
+		predicates = append(predicates, contact.NumberTypeNotNil())
+	}
+	if i.TimeZone != nil {
+		predicates = append(predicates, contact.TimeZoneEQ(*i.TimeZone))
+	}
+	if i.TimeZoneNEQ != nil {
+		predicates = append(predicates, contact.TimeZoneNEQ(*i.TimeZoneNEQ))
+	}
+	if len(i.TimeZoneIn) > 0 {
+		predicates = append(predicates, contact.TimeZoneIn(i.TimeZoneIn...))
+	}
+	if len(i.TimeZoneNotIn) > 0 {
+		predicates = append(predicates, contact.TimeZoneNotIn(i.TimeZoneNotIn...))
+	}
+	if i.TimeZoneGT != nil {
+		predicates = append(predicates, contact.TimeZoneGT(*i.TimeZoneGT))
+	}
+	if i.TimeZoneGTE != nil {
+		predicates = append(predicates, contact.TimeZoneGTE(*i.TimeZoneGTE))
+	}
+	if i.TimeZoneLT != nil {
+		predicates = append(predicates, contact.TimeZoneLT(*i.TimeZoneLT))
+	}
+	if i.TimeZoneLTE != nil {
+		predicates = append(predicates, contact.TimeZoneLTE(*i.TimeZoneLTE))
+	}
+	if i.TimeZoneContains != nil {
+		predicates = append(predicates, contact.TimeZoneContains(*i.TimeZoneContains))
+	}
+	if i.TimeZoneHasPrefix != nil {
+		predicates = append(predicates, contact.TimeZoneHasPrefix(*i.TimeZoneHasPrefix))
+	}
+	if i.TimeZoneHasSuffix != nil {
+		predicates = append(predicates, contact.TimeZoneHasSuffix(*i.TimeZoneHasSuffix))
+	}
+	if i.TimeZoneIsNil {
+		predicates = append(predicates, contact.TimeZoneIsNil())
+	}
+	if i.TimeZoneNotNil {
+		predicates = append(predicates, contact.TimeZoneNotNil())
+	}
+	if i.TimeZoneEqualFold != nil {
+		predicates = append(predicates, contact.TimeZoneEqualFold(*i.TimeZoneEqualFold))
+	}
+	if i.TimeZoneContainsFold != nil {
+		predicates = append(predicates, contact.TimeZoneContainsFold(*i.TimeZoneContainsFold))
+	}
+	if i.Region != nil {
+		predicates = append(predicates, contact.RegionEQ(*i.Region))
+	}
+	if i.RegionNEQ != nil {
+		predicates = append(predicates, contact.RegionNEQ(*i.RegionNEQ))
+	}
+	if len(i.RegionIn) > 0 {
+		predicates = append(predicates, contact.RegionIn(i.RegionIn...))
+	}
+	if len(i.RegionNotIn) > 0 {
+		predicates = append(predicates, contact.RegionNotIn(i.RegionNotIn...))
+	}
+	if i.RegionGT != nil {
+		predicates = append(predicates, contact.RegionGT(*i.RegionGT))
+	}
+	if i.RegionGTE != nil {
+		predicates = append(predicates, contact.RegionGTE(*i.RegionGTE))
+	}
+	if i.RegionLT != nil {
+		predicates = append(predicates, contact.RegionLT(*i.RegionLT))
+	}
+	if i.RegionLTE != nil {
+		predicates = append(predicates, contact.RegionLTE(*i.RegionLTE))
+	}
+	if i.RegionContains != nil {
+		predicates = append(predicates, contact.RegionContains(*i.RegionContains))
+	}
+	if i.RegionHasPrefix != nil {
+		predicates = append(predicates, contact.RegionHasPrefix(*i.RegionHasPrefix))
+	}
+	if i.RegionHasSuffix != nil {
+		predicates = append(predicates, contact.RegionHasSuffix(*i.RegionHasSuffix))
+	}
+	if i.RegionIsNil {
+		predicates = append(predicates, contact.RegionIsNil())
+	}
+	if i.RegionNotNil {
+		predicates = append(predicates, contact.RegionNotNil())
+	}
+	if i.RegionEqualFold != nil {
+		predicates = append(predicates, contact.RegionEqualFold(*i.RegionEqualFold))
+	}
+	if i.RegionContainsFold != nil {
+		predicates = append(predicates, contact.RegionContainsFold(*i.RegionContainsFold))
 	}
 	if i.ErasedAt != nil {
 		predicates = append(predicates, contact.ErasedAtEQ(*i.ErasedAt))

@@ -2768,24 +2768,26 @@ func (m *CallResultMutation) ResetEdge(name string) error {
 // CampaignMutation represents an operation that mutates the Campaign nodes in the graph.
 type CampaignMutation struct {
 	config
-	op              Op
-	typ             string
-	id              *pulid.ID
-	organization_id *pulid.ID
-	created_at      *time.Time
-	updated_at      *time.Time
-	name            *string
-	phone_region    *string
-	clearedFields   map[string]struct{}
-	triggers        map[pulid.ID]struct{}
-	removedtriggers map[pulid.ID]struct{}
-	clearedtriggers bool
-	contacts        map[pulid.ID]struct{}
-	removedcontacts map[pulid.ID]struct{}
-	clearedcontacts bool
-	done            bool
-	oldValue        func(context.Context) (*Campaign, error)
-	predicates      []predicate.Campaign
+	op                          Op
+	typ                         string
+	id                          *pulid.ID
+	organization_id             *pulid.ID
+	created_at                  *time.Time
+	updated_at                  *time.Time
+	name                        *string
+	phone_region                *string
+	accepted_number_types       *[]schematype.NumberType
+	appendaccepted_number_types []schematype.NumberType
+	clearedFields               map[string]struct{}
+	triggers                    map[pulid.ID]struct{}
+	removedtriggers             map[pulid.ID]struct{}
+	clearedtriggers             bool
+	contacts                    map[pulid.ID]struct{}
+	removedcontacts             map[pulid.ID]struct{}
+	clearedcontacts             bool
+	done                        bool
+	oldValue                    func(context.Context) (*Campaign, error)
+	predicates                  []predicate.Campaign
 }
 
 var _ ent.Mutation = (*CampaignMutation)(nil)
@@ -3072,6 +3074,71 @@ func (m *CampaignMutation) ResetPhoneRegion() {
 	m.phone_region = nil
 }
 
+// SetAcceptedNumberTypes sets the "accepted_number_types" field.
+func (m *CampaignMutation) SetAcceptedNumberTypes(st []schematype.NumberType) {
+	m.accepted_number_types = &st
+	m.appendaccepted_number_types = nil
+}
+
+// AcceptedNumberTypes returns the value of the "accepted_number_types" field in the mutation.
+func (m *CampaignMutation) AcceptedNumberTypes() (r []schematype.NumberType, exists bool) {
+	v := m.accepted_number_types
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldAcceptedNumberTypes returns the old "accepted_number_types" field's value of the Campaign entity.
+// If the Campaign object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *CampaignMutation) OldAcceptedNumberTypes(ctx context.Context) (v []schematype.NumberType, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldAcceptedNumberTypes is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldAcceptedNumberTypes requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldAcceptedNumberTypes: %w", err)
+	}
+	return oldValue.AcceptedNumberTypes, nil
+}
+
+// AppendAcceptedNumberTypes adds st to the "accepted_number_types" field.
+func (m *CampaignMutation) AppendAcceptedNumberTypes(st []schematype.NumberType) {
+	m.appendaccepted_number_types = append(m.appendaccepted_number_types, st...)
+}
+
+// AppendedAcceptedNumberTypes returns the list of values that were appended to the "accepted_number_types" field in this mutation.
+func (m *CampaignMutation) AppendedAcceptedNumberTypes() ([]schematype.NumberType, bool) {
+	if len(m.appendaccepted_number_types) == 0 {
+		return nil, false
+	}
+	return m.appendaccepted_number_types, true
+}
+
+// ClearAcceptedNumberTypes clears the value of the "accepted_number_types" field.
+func (m *CampaignMutation) ClearAcceptedNumberTypes() {
+	m.accepted_number_types = nil
+	m.appendaccepted_number_types = nil
+	m.clearedFields[campaign.FieldAcceptedNumberTypes] = struct{}{}
+}
+
+// AcceptedNumberTypesCleared returns if the "accepted_number_types" field was cleared in this mutation.
+func (m *CampaignMutation) AcceptedNumberTypesCleared() bool {
+	_, ok := m.clearedFields[campaign.FieldAcceptedNumberTypes]
+	return ok
+}
+
+// ResetAcceptedNumberTypes resets all changes to the "accepted_number_types" field.
+func (m *CampaignMutation) ResetAcceptedNumberTypes() {
+	m.accepted_number_types = nil
+	m.appendaccepted_number_types = nil
+	delete(m.clearedFields, campaign.FieldAcceptedNumberTypes)
+}
+
 // AddTriggerIDs adds the "triggers" edge to the Trigger entity by ids.
 func (m *CampaignMutation) AddTriggerIDs(ids ...pulid.ID) {
 	if m.triggers == nil {
@@ -3214,7 +3281,7 @@ func (m *CampaignMutation) Type() string {
 // order to get all numeric fields that were incremented/decremented, call
 // AddedFields().
 func (m *CampaignMutation) Fields() []string {
-	fields := make([]string, 0, 5)
+	fields := make([]string, 0, 6)
 	if m.organization_id != nil {
 		fields = append(fields, campaign.FieldOrganizationID)
 	}
@@ -3229,6 +3296,9 @@ func (m *CampaignMutation) Fields() []string {
 	}
 	if m.phone_region != nil {
 		fields = append(fields, campaign.FieldPhoneRegion)
+	}
+	if m.accepted_number_types != nil {
+		fields = append(fields, campaign.FieldAcceptedNumberTypes)
 	}
 	return fields
 }
@@ -3248,6 +3318,8 @@ func (m *CampaignMutation) Field(name string) (ent.Value, bool) {
 		return m.Name()
 	case campaign.FieldPhoneRegion:
 		return m.PhoneRegion()
+	case campaign.FieldAcceptedNumberTypes:
+		return m.AcceptedNumberTypes()
 	}
 	return nil, false
 }
@@ -3267,6 +3339,8 @@ func (m *CampaignMutation) OldField(ctx context.Context, name string) (ent.Value
 		return m.OldName(ctx)
 	case campaign.FieldPhoneRegion:
 		return m.OldPhoneRegion(ctx)
+	case campaign.FieldAcceptedNumberTypes:
+		return m.OldAcceptedNumberTypes(ctx)
 	}
 	return nil, fmt.Errorf("unknown Campaign field %s", name)
 }
@@ -3311,6 +3385,13 @@ func (m *CampaignMutation) SetField(name string, value ent.Value) error {
 		}
 		m.SetPhoneRegion(v)
 		return nil
+	case campaign.FieldAcceptedNumberTypes:
+		v, ok := value.([]schematype.NumberType)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetAcceptedNumberTypes(v)
+		return nil
 	}
 	return fmt.Errorf("unknown Campaign field %s", name)
 }
@@ -3340,7 +3421,11 @@ func (m *CampaignMutation) AddField(name string, value ent.Value) error {
 // ClearedFields returns all nullable fields that were cleared during this
 // mutation.
 func (m *CampaignMutation) ClearedFields() []string {
-	return nil
+	var fields []string
+	if m.FieldCleared(campaign.FieldAcceptedNumberTypes) {
+		fields = append(fields, campaign.FieldAcceptedNumberTypes)
+	}
+	return fields
 }
 
 // FieldCleared returns a boolean indicating if a field with the given name was
@@ -3353,6 +3438,11 @@ func (m *CampaignMutation) FieldCleared(name string) bool {
 // ClearField clears the value of the field with the given name. It returns an
 // error if the field is not defined in the schema.
 func (m *CampaignMutation) ClearField(name string) error {
+	switch name {
+	case campaign.FieldAcceptedNumberTypes:
+		m.ClearAcceptedNumberTypes()
+		return nil
+	}
 	return fmt.Errorf("unknown Campaign nullable field %s", name)
 }
 
@@ -3374,6 +3464,9 @@ func (m *CampaignMutation) ResetField(name string) error {
 		return nil
 	case campaign.FieldPhoneRegion:
 		m.ResetPhoneRegion()
+		return nil
+	case campaign.FieldAcceptedNumberTypes:
+		m.ResetAcceptedNumberTypes()
 		return nil
 	}
 	return fmt.Errorf("unknown Campaign field %s", name)
@@ -3506,6 +3599,9 @@ type ContactMutation struct {
 	attributes          *map[string]interface{}
 	screening_decision  *schematype.ScreeningDecision
 	screening_reason    *string
+	number_type         *schematype.NumberType
+	time_zone           *string
+	region              *string
 	erased_at           *time.Time
 	erasure_reason      *string
 	clearedFields       map[string]struct{}
@@ -4171,6 +4267,153 @@ func (m *ContactMutation) ResetScreeningReason() {
 	delete(m.clearedFields, contact.FieldScreeningReason)
 }
 
+// SetNumberType sets the "number_type" field.
+func (m *ContactMutation) SetNumberType(st schematype.NumberType) {
+	m.number_type = &st
+}
+
+// NumberType returns the value of the "number_type" field in the mutation.
+func (m *ContactMutation) NumberType() (r schematype.NumberType, exists bool) {
+	v := m.number_type
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldNumberType returns the old "number_type" field's value of the Contact entity.
+// If the Contact object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *ContactMutation) OldNumberType(ctx context.Context) (v *schematype.NumberType, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldNumberType is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldNumberType requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldNumberType: %w", err)
+	}
+	return oldValue.NumberType, nil
+}
+
+// ClearNumberType clears the value of the "number_type" field.
+func (m *ContactMutation) ClearNumberType() {
+	m.number_type = nil
+	m.clearedFields[contact.FieldNumberType] = struct{}{}
+}
+
+// NumberTypeCleared returns if the "number_type" field was cleared in this mutation.
+func (m *ContactMutation) NumberTypeCleared() bool {
+	_, ok := m.clearedFields[contact.FieldNumberType]
+	return ok
+}
+
+// ResetNumberType resets all changes to the "number_type" field.
+func (m *ContactMutation) ResetNumberType() {
+	m.number_type = nil
+	delete(m.clearedFields, contact.FieldNumberType)
+}
+
+// SetTimeZone sets the "time_zone" field.
+func (m *ContactMutation) SetTimeZone(s string) {
+	m.time_zone = &s
+}
+
+// TimeZone returns the value of the "time_zone" field in the mutation.
+func (m *ContactMutation) TimeZone() (r string, exists bool) {
+	v := m.time_zone
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldTimeZone returns the old "time_zone" field's value of the Contact entity.
+// If the Contact object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *ContactMutation) OldTimeZone(ctx context.Context) (v *string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldTimeZone is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldTimeZone requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldTimeZone: %w", err)
+	}
+	return oldValue.TimeZone, nil
+}
+
+// ClearTimeZone clears the value of the "time_zone" field.
+func (m *ContactMutation) ClearTimeZone() {
+	m.time_zone = nil
+	m.clearedFields[contact.FieldTimeZone] = struct{}{}
+}
+
+// TimeZoneCleared returns if the "time_zone" field was cleared in this mutation.
+func (m *ContactMutation) TimeZoneCleared() bool {
+	_, ok := m.clearedFields[contact.FieldTimeZone]
+	return ok
+}
+
+// ResetTimeZone resets all changes to the "time_zone" field.
+func (m *ContactMutation) ResetTimeZone() {
+	m.time_zone = nil
+	delete(m.clearedFields, contact.FieldTimeZone)
+}
+
+// SetRegion sets the "region" field.
+func (m *ContactMutation) SetRegion(s string) {
+	m.region = &s
+}
+
+// Region returns the value of the "region" field in the mutation.
+func (m *ContactMutation) Region() (r string, exists bool) {
+	v := m.region
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldRegion returns the old "region" field's value of the Contact entity.
+// If the Contact object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *ContactMutation) OldRegion(ctx context.Context) (v *string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldRegion is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldRegion requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldRegion: %w", err)
+	}
+	return oldValue.Region, nil
+}
+
+// ClearRegion clears the value of the "region" field.
+func (m *ContactMutation) ClearRegion() {
+	m.region = nil
+	m.clearedFields[contact.FieldRegion] = struct{}{}
+}
+
+// RegionCleared returns if the "region" field was cleared in this mutation.
+func (m *ContactMutation) RegionCleared() bool {
+	_, ok := m.clearedFields[contact.FieldRegion]
+	return ok
+}
+
+// ResetRegion resets all changes to the "region" field.
+func (m *ContactMutation) ResetRegion() {
+	m.region = nil
+	delete(m.clearedFields, contact.FieldRegion)
+}
+
 // SetErasedAt sets the "erased_at" field.
 func (m *ContactMutation) SetErasedAt(t time.Time) {
 	m.erased_at = &t
@@ -4411,7 +4654,7 @@ func (m *ContactMutation) Type() string {
 // order to get all numeric fields that were incremented/decremented, call
 // AddedFields().
 func (m *ContactMutation) Fields() []string {
-	fields := make([]string, 0, 15)
+	fields := make([]string, 0, 18)
 	if m.organization_id != nil {
 		fields = append(fields, contact.FieldOrganizationID)
 	}
@@ -4450,6 +4693,15 @@ func (m *ContactMutation) Fields() []string {
 	}
 	if m.screening_reason != nil {
 		fields = append(fields, contact.FieldScreeningReason)
+	}
+	if m.number_type != nil {
+		fields = append(fields, contact.FieldNumberType)
+	}
+	if m.time_zone != nil {
+		fields = append(fields, contact.FieldTimeZone)
+	}
+	if m.region != nil {
+		fields = append(fields, contact.FieldRegion)
 	}
 	if m.erased_at != nil {
 		fields = append(fields, contact.FieldErasedAt)
@@ -4491,6 +4743,12 @@ func (m *ContactMutation) Field(name string) (ent.Value, bool) {
 		return m.ScreeningDecision()
 	case contact.FieldScreeningReason:
 		return m.ScreeningReason()
+	case contact.FieldNumberType:
+		return m.NumberType()
+	case contact.FieldTimeZone:
+		return m.TimeZone()
+	case contact.FieldRegion:
+		return m.Region()
 	case contact.FieldErasedAt:
 		return m.ErasedAt()
 	case contact.FieldErasureReason:
@@ -4530,6 +4788,12 @@ func (m *ContactMutation) OldField(ctx context.Context, name string) (ent.Value,
 		return m.OldScreeningDecision(ctx)
 	case contact.FieldScreeningReason:
 		return m.OldScreeningReason(ctx)
+	case contact.FieldNumberType:
+		return m.OldNumberType(ctx)
+	case contact.FieldTimeZone:
+		return m.OldTimeZone(ctx)
+	case contact.FieldRegion:
+		return m.OldRegion(ctx)
 	case contact.FieldErasedAt:
 		return m.OldErasedAt(ctx)
 	case contact.FieldErasureReason:
@@ -4634,6 +4898,27 @@ func (m *ContactMutation) SetField(name string, value ent.Value) error {
 		}
 		m.SetScreeningReason(v)
 		return nil
+	case contact.FieldNumberType:
+		v, ok := value.(schematype.NumberType)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetNumberType(v)
+		return nil
+	case contact.FieldTimeZone:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetTimeZone(v)
+		return nil
+	case contact.FieldRegion:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetRegion(v)
+		return nil
 	case contact.FieldErasedAt:
 		v, ok := value.(time.Time)
 		if !ok {
@@ -4696,6 +4981,15 @@ func (m *ContactMutation) ClearedFields() []string {
 	if m.FieldCleared(contact.FieldScreeningReason) {
 		fields = append(fields, contact.FieldScreeningReason)
 	}
+	if m.FieldCleared(contact.FieldNumberType) {
+		fields = append(fields, contact.FieldNumberType)
+	}
+	if m.FieldCleared(contact.FieldTimeZone) {
+		fields = append(fields, contact.FieldTimeZone)
+	}
+	if m.FieldCleared(contact.FieldRegion) {
+		fields = append(fields, contact.FieldRegion)
+	}
 	if m.FieldCleared(contact.FieldErasedAt) {
 		fields = append(fields, contact.FieldErasedAt)
 	}
@@ -4733,6 +5027,15 @@ func (m *ContactMutation) ClearField(name string) error {
 		return nil
 	case contact.FieldScreeningReason:
 		m.ClearScreeningReason()
+		return nil
+	case contact.FieldNumberType:
+		m.ClearNumberType()
+		return nil
+	case contact.FieldTimeZone:
+		m.ClearTimeZone()
+		return nil
+	case contact.FieldRegion:
+		m.ClearRegion()
 		return nil
 	case contact.FieldErasedAt:
 		m.ClearErasedAt()
@@ -4786,6 +5089,15 @@ func (m *ContactMutation) ResetField(name string) error {
 		return nil
 	case contact.FieldScreeningReason:
 		m.ResetScreeningReason()
+		return nil
+	case contact.FieldNumberType:
+		m.ResetNumberType()
+		return nil
+	case contact.FieldTimeZone:
+		m.ResetTimeZone()
+		return nil
+	case contact.FieldRegion:
+		m.ResetRegion()
 		return nil
 	case contact.FieldErasedAt:
 		m.ResetErasedAt()

@@ -42,7 +42,7 @@ type SyncRun struct {
 	Imported int `json:"imported,omitempty"`
 	// Records whose number the campaign already had, or an earlier record of the same page had (DUPLICATE import issues).
 	Duplicates int `json:"duplicates,omitempty"`
-	// Records without a usable phone number (MISSING_PHONE and INVALID_PHONE import issues).
+	// Records without a usable phone number (MISSING_PHONE, INVALID_PHONE and UNSUPPORTED_NUMBER_TYPE import issues).
 	InvalidPhone int `json:"invalid_phone,omitempty"`
 	// Records of none of the trigger's references (FILTERED_OUT import issues).
 	FilteredOut int `json:"filtered_out,omitempty"`

@@ -110,13 +110,14 @@ type ComplexityRoot struct {
 	}
 
 	Campaign struct {
-		Contacts    func(childComplexity int, after *entgql.Cursor[pulid.ID], first *int, before *entgql.Cursor[pulid.ID], last *int, where *ent.ContactWhereInput) int
-		CreatedAt   func(childComplexity int) int
-		ID          func(childComplexity int) int
-		Name        func(childComplexity int) int
-		PhoneRegion func(childComplexity int) int
-		Triggers    func(childComplexity int) int
-		UpdatedAt   func(childComplexity int) int
+		AcceptedNumberTypes func(childComplexity int) int
+		Contacts            func(childComplexity int, after *entgql.Cursor[pulid.ID], first *int, before *entgql.Cursor[pulid.ID], last *int, where *ent.ContactWhereInput) int
+		CreatedAt           func(childComplexity int) int
+		ID                  func(childComplexity int) int
+		Name                func(childComplexity int) int
+		PhoneRegion         func(childComplexity int) int
+		Triggers            func(childComplexity int) int
+		UpdatedAt           func(childComplexity int) int
 	}
 
 	CampaignConnection struct {
@@ -143,9 +144,12 @@ type ComplexityRoot struct {
 		FirstName     func(childComplexity int) int
 		ID            func(childComplexity int) int
 		LastName      func(childComplexity int) int
+		NumberType    func(childComplexity int) int
 		PhoneE164     func(childComplexity int) int
 		PhoneRaw      func(childComplexity int) int
+		Region        func(childComplexity int) int
 		Screening     func(childComplexity int) int
+		TimeZone      func(childComplexity int) int
 		Trigger       func(childComplexity int) int
 	}
 
@@ -477,6 +481,7 @@ type APIKeyResolver interface {
 }
 type CampaignResolver interface {
 	Triggers(ctx context.Context, obj *ent.Campaign) ([]*ent.Trigger, error)
+	AcceptedNumberTypes(ctx context.Context, obj *ent.Campaign) ([]schematype.NumberType, error)
 }
 type ContactResolver interface {
 	CallResults(ctx context.Context, obj *ent.Contact) ([]*ent.CallResult, error)
@@ -769,6 +774,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.CallResult.TranscriptPurgedAt(childComplexity), true
 
+	case "Campaign.acceptedNumberTypes":
+		if e.ComplexityRoot.Campaign.AcceptedNumberTypes == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Campaign.AcceptedNumberTypes(childComplexity), true
 	case "Campaign.contacts":
 		if e.ComplexityRoot.Campaign.Contacts == nil {
 			break
@@ -921,6 +932,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Contact.LastName(childComplexity), true
+	case "Contact.numberType":
+		if e.ComplexityRoot.Contact.NumberType == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Contact.NumberType(childComplexity), true
 	case "Contact.phoneE164":
 		if e.ComplexityRoot.Contact.PhoneE164 == nil {
 			break
@@ -933,12 +950,24 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Contact.PhoneRaw(childComplexity), true
+	case "Contact.region":
+		if e.ComplexityRoot.Contact.Region == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Contact.Region(childComplexity), true
 	case "Contact.screening":
 		if e.ComplexityRoot.Contact.Screening == nil {
 			break
 		}
 
 		return e.ComplexityRoot.Contact.Screening(childComplexity), true
+	case "Contact.timeZone":
+		if e.ComplexityRoot.Contact.TimeZone == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Contact.TimeZone(childComplexity), true
 	case "Contact.trigger":
 		if e.ComplexityRoot.Contact.Trigger == nil {
 			break
@@ -2654,6 +2683,8 @@ func (ec *executionContext) childFields_Campaign(ctx context.Context, field grap
 		return ec.fieldContext_Campaign_contacts(ctx, field)
 	case "triggers":
 		return ec.fieldContext_Campaign_triggers(ctx, field)
+	case "acceptedNumberTypes":
+		return ec.fieldContext_Campaign_acceptedNumberTypes(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type Campaign", field.Name)
 }
@@ -2700,6 +2731,12 @@ func (ec *executionContext) childFields_Contact(ctx context.Context, field graph
 		return ec.fieldContext_Contact_externalID(ctx, field)
 	case "attributes":
 		return ec.fieldContext_Contact_attributes(ctx, field)
+	case "numberType":
+		return ec.fieldContext_Contact_numberType(ctx, field)
+	case "timeZone":
+		return ec.fieldContext_Contact_timeZone(ctx, field)
+	case "region":
+		return ec.fieldContext_Contact_region(ctx, field)
 	case "erasedAt":
 		return ec.fieldContext_Contact_erasedAt(ctx, field)
 	case "erasureReason":
@@ -5298,6 +5335,29 @@ func (ec *executionContext) fieldContext_Campaign_triggers(_ context.Context, fi
 	return fc, nil
 }
 
+func (ec *executionContext) _Campaign_acceptedNumberTypes(ctx context.Context, field graphql.CollectedField, obj *ent.Campaign) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Campaign_acceptedNumberTypes(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.Campaign().AcceptedNumberTypes(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []schematype.NumberType) graphql.Marshaler {
+			return ec.marshalNNumberType2ᚕgithubᚗcomᚋintakeᚋintakeᚋschemaᚋschematypeᚐNumberTypeᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Campaign_acceptedNumberTypes(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Campaign", field, true, true, "NumberType")
+}
+
 func (ec *executionContext) _CampaignConnection_edges(ctx context.Context, field graphql.CollectedField, obj *ent.CampaignConnection) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -5645,6 +5705,75 @@ func (ec *executionContext) _Contact_attributes(ctx context.Context, field graph
 }
 func (ec *executionContext) fieldContext_Contact_attributes(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("Contact", field, false, false, "Map")
+}
+
+func (ec *executionContext) _Contact_numberType(ctx context.Context, field graphql.CollectedField, obj *ent.Contact) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Contact_numberType(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.NumberType, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *schematype.NumberType) graphql.Marshaler {
+			return ec.marshalONumberType2ᚖgithubᚗcomᚋintakeᚋintakeᚋschemaᚋschematypeᚐNumberType(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_Contact_numberType(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Contact", field, false, false, "NumberType")
+}
+
+func (ec *executionContext) _Contact_timeZone(ctx context.Context, field graphql.CollectedField, obj *ent.Contact) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Contact_timeZone(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.TimeZone, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
+			return ec.marshalOString2ᚖstring(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_Contact_timeZone(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Contact", field, false, false, "String")
+}
+
+func (ec *executionContext) _Contact_region(ctx context.Context, field graphql.CollectedField, obj *ent.Contact) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Contact_region(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Region, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
+			return ec.marshalOString2ᚖstring(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_Contact_region(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Contact", field, false, false, "String")
 }
 
 func (ec *executionContext) _Contact_erasedAt(ctx context.Context, field graphql.CollectedField, obj *ent.Contact) (ret graphql.Marshaler) {
@@ -13866,7 +13995,7 @@ func (ec *executionContext) unmarshalInputContactWhereInput(ctx context.Context,
 		asMap[k] = v
 	}
 
-	fieldsInOrder := [...]string{"not", "and", "or", "id", "idNEQ", "idIn", "idNotIn", "idGT", "idGTE", "idLT", "idLTE", "createdAt", "createdAtNEQ", "createdAtIn", "createdAtNotIn", "createdAtGT", "createdAtGTE", "createdAtLT", "createdAtLTE", "phoneE164", "phoneE164NEQ", "phoneE164In", "phoneE164NotIn", "phoneE164GT", "phoneE164GTE", "phoneE164LT", "phoneE164LTE", "phoneE164Contains", "phoneE164HasPrefix", "phoneE164HasSuffix", "phoneE164EqualFold", "phoneE164ContainsFold", "phoneRaw", "phoneRawNEQ", "phoneRawIn", "phoneRawNotIn", "phoneRawGT", "phoneRawGTE", "phoneRawLT", "phoneRawLTE", "phoneRawContains", "phoneRawHasPrefix", "phoneRawHasSuffix", "phoneRawEqualFold", "phoneRawContainsFold", "firstName", "firstNameNEQ", "firstNameIn", "firstNameNotIn", "firstNameGT", "firstNameGTE", "firstNameLT", "firstNameLTE", "firstNameContains", "firstNameHasPrefix", "firstNameHasSuffix", "firstNameIsNil", "firstNameNotNil", "firstNameEqualFold", "firstNameContainsFold", "lastName", "lastNameNEQ", "lastNameIn", "lastNameNotIn", "lastNameGT", "lastNameGTE", "lastNameLT", "lastNameLTE", "lastNameContains", "lastNameHasPrefix", "lastNameHasSuffix", "lastNameIsNil", "lastNameNotNil", "lastNameEqualFold", "lastNameContainsFold", "email", "emailNEQ", "emailIn", "emailNotIn", "emailGT", "emailGTE", "emailLT", "emailLTE", "emailContains", "emailHasPrefix", "emailHasSuffix", "emailIsNil", "emailNotNil", "emailEqualFold", "emailContainsFold", "externalID", "externalIDNEQ", "externalIDIn", "externalIDNotIn", "externalIDGT", "externalIDGTE", "externalIDLT", "externalIDLTE", "externalIDContains", "externalIDHasPrefix", "externalIDHasSuffix", "externalIDEqualFold", "externalIDContainsFold", "erasedAt", "erasedAtNEQ", "erasedAtIn", "erasedAtNotIn", "erasedAtGT", "erasedAtGTE", "erasedAtLT", "erasedAtLTE", "erasedAtIsNil", "erasedAtNotNil", "erasureReason", "erasureReasonNEQ", "erasureReasonIn", "erasureReasonNotIn", "erasureReasonGT", "erasureReasonGTE", "erasureReasonLT", "erasureReasonLTE", "erasureReasonContains", "erasureReasonHasPrefix", "erasureReasonHasSuffix", "erasureReasonIsNil", "erasureReasonNotNil", "erasureReasonEqualFold", "erasureReasonContainsFold", "hasCampaign", "hasCampaignWith", "hasTrigger", "hasTriggerWith"}
+	fieldsInOrder := [...]string{"not", "and", "or", "id", "idNEQ", "idIn", "idNotIn", "idGT", "idGTE", "idLT", "idLTE", "createdAt", "createdAtNEQ", "createdAtIn", "createdAtNotIn", "createdAtGT", "createdAtGTE", "createdAtLT", "createdAtLTE", "phoneE164", "phoneE164NEQ", "phoneE164In", "phoneE164NotIn", "phoneE164GT", "phoneE164GTE", "phoneE164LT", "phoneE164LTE", "phoneE164Contains", "phoneE164HasPrefix", "phoneE164HasSuffix", "phoneE164EqualFold", "phoneE164ContainsFold", "phoneRaw", "phoneRawNEQ", "phoneRawIn", "phoneRawNotIn", "phoneRawGT", "phoneRawGTE", "phoneRawLT", "phoneRawLTE", "phoneRawContains", "phoneRawHasPrefix", "phoneRawHasSuffix", "phoneRawEqualFold", "phoneRawContainsFold", "firstName", "firstNameNEQ", "firstNameIn", "firstNameNotIn", "firstNameGT", "firstNameGTE", "firstNameLT", "firstNameLTE", "firstNameContains", "firstNameHasPrefix", "firstNameHasSuffix", "firstNameIsNil", "firstNameNotNil", "firstNameEqualFold", "firstNameContainsFold", "lastName", "lastNameNEQ", "lastNameIn", "lastNameNotIn", "lastNameGT", "lastNameGTE", "lastNameLT", "lastNameLTE", "lastNameContains", "lastNameHasPrefix", "lastNameHasSuffix", "lastNameIsNil", "lastNameNotNil", "lastNameEqualFold", "lastNameContainsFold", "email", "emailNEQ", "emailIn", "emailNotIn", "emailGT", "emailGTE", "emailLT", "emailLTE", "emailContains", "emailHasPrefix", "emailHasSuffix", "emailIsNil", "emailNotNil", "emailEqualFold", "emailContainsFold", "externalID", "externalIDNEQ", "externalIDIn", "externalIDNotIn", "externalIDGT", "externalIDGTE", "externalIDLT", "externalIDLTE", "externalIDContains", "externalIDHasPrefix", "externalIDHasSuffix", "externalIDEqualFold", "externalIDContainsFold", "numberType", "numberTypeNEQ", "numberTypeIn", "numberTypeNotIn", "numberTypeIsNil", "numberTypeNotNil", "timeZone", "timeZoneNEQ", "timeZoneIn", "timeZoneNotIn", "timeZoneGT", "timeZoneGTE", "timeZoneLT", "timeZoneLTE", "timeZoneContains", "timeZoneHasPrefix", "timeZoneHasSuffix", "timeZoneIsNil", "timeZoneNotNil", "timeZoneEqualFold", "timeZoneContainsFold", "region", "regionNEQ", "regionIn", "regionNotIn", "regionGT", "regionGTE", "regionLT", "regionLTE", "regionContains", "regionHasPrefix", "regionHasSuffix", "regionIsNil", "regionNotNil", "regionEqualFold", "regionContainsFold", "erasedAt", "erasedAtNEQ", "erasedAtIn", "erasedAtNotIn", "erasedAtGT", "erasedAtGTE", "erasedAtLT", "erasedAtLTE", "erasedAtIsNil", "erasedAtNotNil", "erasureReason", "erasureReasonNEQ", "erasureReasonIn", "erasureReasonNotIn", "erasureReasonGT", "erasureReasonGTE", "erasureReasonLT", "erasureReasonLTE", "erasureReasonContains", "erasureReasonHasPrefix", "erasureReasonHasSuffix", "erasureReasonIsNil", "erasureReasonNotNil", "erasureReasonEqualFold", "erasureReasonContainsFold", "hasCampaign", "hasCampaignWith", "hasTrigger", "hasTriggerWith"}
 	for _, k := range fieldsInOrder {
 		v, ok := asMap[k]
 		if !ok {
@@ -14594,6 +14723,258 @@ func (ec *executionContext) unmarshalInputContactWhereInput(ctx context.Context,
 				return it, err
 			}
 			it.ExternalIDContainsFold = data
+		case "numberType":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("numberType"))
+			data, err := ec.unmarshalONumberType2ᚖgithubᚗcomᚋintakeᚋintakeᚋschemaᚋschematypeᚐNumberType(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.NumberType = data
+		case "numberTypeNEQ":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("numberTypeNEQ"))
+			data, err := ec.unmarshalONumberType2ᚖgithubᚗcomᚋintakeᚋintakeᚋschemaᚋschematypeᚐNumberType(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.NumberTypeNEQ = data
+		case "numberTypeIn":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("numberTypeIn"))
+			data, err := ec.unmarshalONumberType2ᚕgithubᚗcomᚋintakeᚋintakeᚋschemaᚋschematypeᚐNumberTypeᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.NumberTypeIn = data
+		case "numberTypeNotIn":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("numberTypeNotIn"))
+			data, err := ec.unmarshalONumberType2ᚕgithubᚗcomᚋintakeᚋintakeᚋschemaᚋschematypeᚐNumberTypeᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.NumberTypeNotIn = data
+		case "numberTypeIsNil":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("numberTypeIsNil"))
+			data, err := ec.unmarshalOBoolean2bool(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.NumberTypeIsNil = data
+		case "numberTypeNotNil":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("numberTypeNotNil"))
+			data, err := ec.unmarshalOBoolean2bool(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.NumberTypeNotNil = data
+		case "timeZone":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("timeZone"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.TimeZone = data
+		case "timeZoneNEQ":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("timeZoneNEQ"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.TimeZoneNEQ = data
+		case "timeZoneIn":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("timeZoneIn"))
+			data, err := ec.unmarshalOString2ᚕstringᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.TimeZoneIn = data
+		case "timeZoneNotIn":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("timeZoneNotIn"))
+			data, err := ec.unmarshalOString2ᚕstringᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.TimeZoneNotIn = data
+		case "timeZoneGT":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("timeZoneGT"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.TimeZoneGT = data
+		case "timeZoneGTE":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("timeZoneGTE"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.TimeZoneGTE = data
+		case "timeZoneLT":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("timeZoneLT"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.TimeZoneLT = data
+		case "timeZoneLTE":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("timeZoneLTE"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.TimeZoneLTE = data
+		case "timeZoneContains":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("timeZoneContains"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.TimeZoneContains = data
+		case "timeZoneHasPrefix":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("timeZoneHasPrefix"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.TimeZoneHasPrefix = data
+		case "timeZoneHasSuffix":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("timeZoneHasSuffix"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.TimeZoneHasSuffix = data
+		case "timeZoneIsNil":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("timeZoneIsNil"))
+			data, err := ec.unmarshalOBoolean2bool(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.TimeZoneIsNil = data
+		case "timeZoneNotNil":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("timeZoneNotNil"))
+			data, err := ec.unmarshalOBoolean2bool(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.TimeZoneNotNil = data
+		case "timeZoneEqualFold":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("timeZoneEqualFold"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.TimeZoneEqualFold = data
+		case "timeZoneContainsFold":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("timeZoneContainsFold"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.TimeZoneContainsFold = data
+		case "region":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("region"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Region = data
+		case "regionNEQ":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("regionNEQ"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.RegionNEQ = data
+		case "regionIn":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("regionIn"))
+			data, err := ec.unmarshalOString2ᚕstringᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.RegionIn = data
+		case "regionNotIn":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("regionNotIn"))
+			data, err := ec.unmarshalOString2ᚕstringᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.RegionNotIn = data
+		case "regionGT":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("regionGT"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.RegionGT = data
+		case "regionGTE":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("regionGTE"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.RegionGTE = data
+		case "regionLT":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("regionLT"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.RegionLT = data
+		case "regionLTE":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("regionLTE"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.RegionLTE = data
+		case "regionContains":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("regionContains"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.RegionContains = data
+		case "regionHasPrefix":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("regionHasPrefix"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.RegionHasPrefix = data
+		case "regionHasSuffix":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("regionHasSuffix"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.RegionHasSuffix = data
+		case "regionIsNil":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("regionIsNil"))
+			data, err := ec.unmarshalOBoolean2bool(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.RegionIsNil = data
+		case "regionNotNil":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("regionNotNil"))
+			data, err := ec.unmarshalOBoolean2bool(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.RegionNotNil = data
+		case "regionEqualFold":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("regionEqualFold"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.RegionEqualFold = data
+		case "regionContainsFold":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("regionContainsFold"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.RegionContainsFold = data
 		case "erasedAt":
 			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("erasedAt"))
 			data, err := ec.unmarshalOTime2ᚖtimeᚐTime(ctx, v)
@@ -14881,7 +15262,7 @@ func (ec *executionContext) unmarshalInputCreateCampaignInput(ctx context.Contex
 		asMap[k] = v
 	}
 
-	fieldsInOrder := [...]string{"name", "phoneRegion"}
+	fieldsInOrder := [...]string{"name", "phoneRegion", "acceptedNumberTypes"}
 	for _, k := range fieldsInOrder {
 		v, ok := asMap[k]
 		if !ok {
@@ -14902,6 +15283,13 @@ func (ec *executionContext) unmarshalInputCreateCampaignInput(ctx context.Contex
 				return it, err
 			}
 			it.PhoneRegion = data
+		case "acceptedNumberTypes":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("acceptedNumberTypes"))
+			data, err := ec.unmarshalONumberType2ᚕgithubᚗcomᚋintakeᚋintakeᚋschemaᚋschematypeᚐNumberTypeᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.AcceptedNumberTypes = data
 		}
 	}
 	return it, nil
@@ -19608,7 +19996,7 @@ func (ec *executionContext) unmarshalInputUpdateCampaignInput(ctx context.Contex
 		asMap[k] = v
 	}
 
-	fieldsInOrder := [...]string{"name", "phoneRegion"}
+	fieldsInOrder := [...]string{"name", "phoneRegion", "acceptedNumberTypes"}
 	for _, k := range fieldsInOrder {
 		v, ok := asMap[k]
 		if !ok {
@@ -19629,6 +20017,13 @@ func (ec *executionContext) unmarshalInputUpdateCampaignInput(ctx context.Contex
 				return it, err
 			}
 			it.PhoneRegion = data
+		case "acceptedNumberTypes":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("acceptedNumberTypes"))
+			data, err := ec.unmarshalONumberType2ᚕgithubᚗcomᚋintakeᚋintakeᚋschemaᚋschematypeᚐNumberTypeᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.AcceptedNumberTypes = data
 		}
 	}
 	return it, nil
@@ -20188,6 +20583,12 @@ func (ec *executionContext) _Campaign(ctx context.Context, sel ast.SelectionSet,
 				func(ctx context.Context) graphql.Marshaler {
 					return ec._Campaign_triggers(ctx, field, obj)
 				})
+		case "acceptedNumberTypes":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Campaign_acceptedNumberTypes(ctx, field, obj)
+				})
 		default:
 			panic("unknown field " + strconv.Quote(field.Name))
 		}
@@ -20340,6 +20741,21 @@ func (ec *executionContext) _Contact(ctx context.Context, sel ast.SelectionSet, 
 		case "attributes":
 			out.Values[i] = ec._Contact_attributes(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "numberType":
+			out.Values[i] = ec._Contact_numberType(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "timeZone":
+			out.Values[i] = ec._Contact_timeZone(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "region":
+			out.Values[i] = ec._Contact_region(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
 				atomic.AddUint32(&out.Invalids, 1)
 			}
 		case "erasedAt":
@@ -23338,6 +23754,46 @@ func (ec *executionContext) marshalNNode2ᚕgithubᚗcomᚋintakeᚋintakeᚋent
 	return ret
 }
 
+func (ec *executionContext) unmarshalNNumberType2githubᚗcomᚋintakeᚋintakeᚋschemaᚋschematypeᚐNumberType(ctx context.Context, v any) (schematype.NumberType, error) {
+	var res schematype.NumberType
+	err := res.UnmarshalGQL(v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalNNumberType2githubᚗcomᚋintakeᚋintakeᚋschemaᚋschematypeᚐNumberType(ctx context.Context, sel ast.SelectionSet, v schematype.NumberType) graphql.Marshaler {
+	return v
+}
+
+func (ec *executionContext) unmarshalNNumberType2ᚕgithubᚗcomᚋintakeᚋintakeᚋschemaᚋschematypeᚐNumberTypeᚄ(ctx context.Context, v any) ([]schematype.NumberType, error) {
+	vSlice := graphql.CoerceList(v)
+	var err error
+	res := make([]schematype.NumberType, len(vSlice))
+	for i := range vSlice {
+		ctx := graphql.WithPathContext(ctx, graphql.NewPathWithIndex(i))
+		res[i], err = ec.unmarshalNNumberType2githubᚗcomᚋintakeᚋintakeᚋschemaᚋschematypeᚐNumberType(ctx, vSlice[i])
+		if err != nil {
+			return nil, err
+		}
+	}
+	return res, nil
+}
+
+func (ec *executionContext) marshalNNumberType2ᚕgithubᚗcomᚋintakeᚋintakeᚋschemaᚋschematypeᚐNumberTypeᚄ(ctx context.Context, sel ast.SelectionSet, v []schematype.NumberType) graphql.Marshaler {
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalNNumberType2githubᚗcomᚋintakeᚋintakeᚋschemaᚋschematypeᚐNumberType(ctx, sel, v[i])
+	})
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
+}
+
 func (ec *executionContext) unmarshalNOrderDirection2entgoᚗioᚋcontribᚋentgqlᚐOrderDirection(ctx context.Context, v any) (entgql.OrderDirection, error) {
 	var res entgql.OrderDirection
 	err := res.UnmarshalGQL(v)
@@ -24712,6 +25168,58 @@ func (ec *executionContext) marshalONode2githubᚗcomᚋintakeᚋintakeᚋentᚐ
 		return graphql.Null
 	}
 	return ec._Node(ctx, sel, v)
+}
+
+func (ec *executionContext) unmarshalONumberType2ᚕgithubᚗcomᚋintakeᚋintakeᚋschemaᚋschematypeᚐNumberTypeᚄ(ctx context.Context, v any) ([]schematype.NumberType, error) {
+	if v == nil {
+		return nil, nil
+	}
+	vSlice := graphql.CoerceList(v)
+	var err error
+	res := make([]schematype.NumberType, len(vSlice))
+	for i := range vSlice {
+		ctx := graphql.WithPathContext(ctx, graphql.NewPathWithIndex(i))
+		res[i], err = ec.unmarshalNNumberType2githubᚗcomᚋintakeᚋintakeᚋschemaᚋschematypeᚐNumberType(ctx, vSlice[i])
+		if err != nil {
+			return nil, err
+		}
+	}
+	return res, nil
+}
+
+func (ec *executionContext) marshalONumberType2ᚕgithubᚗcomᚋintakeᚋintakeᚋschemaᚋschematypeᚐNumberTypeᚄ(ctx context.Context, sel ast.SelectionSet, v []schematype.NumberType) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalNNumberType2githubᚗcomᚋintakeᚋintakeᚋschemaᚋschematypeᚐNumberType(ctx, sel, v[i])
+	})
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
+}
+
+func (ec *executionContext) unmarshalONumberType2ᚖgithubᚗcomᚋintakeᚋintakeᚋschemaᚋschematypeᚐNumberType(ctx context.Context, v any) (*schematype.NumberType, error) {
+	if v == nil {
+		return nil, nil
+	}
+	var res = new(schematype.NumberType)
+	err := res.UnmarshalGQL(v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalONumberType2ᚖgithubᚗcomᚋintakeᚋintakeᚋschemaᚋschematypeᚐNumberType(ctx context.Context, sel ast.SelectionSet, v *schematype.NumberType) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	return v
 }
 
 func (ec *executionContext) unmarshalOProviderKey2ᚕgithubᚗcomᚋintakeᚋintakeᚋschemaᚋschematypeᚐProviderKeyᚄ(ctx context.Context, v any) ([]schematype.ProviderKey, error) {

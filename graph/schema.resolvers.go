@@ -25,6 +25,11 @@ func (r *campaignResolver) Triggers(ctx context.Context, obj *ent.Campaign) ([]*
 	return ts, err
 }
 
+// AcceptedNumberTypes is the resolver for the acceptedNumberTypes field.
+func (r *campaignResolver) AcceptedNumberTypes(ctx context.Context, obj *ent.Campaign) ([]schematype.NumberType, error) {
+	return service.AcceptedNumberTypes(obj), nil
+}
+
 // CallResults is the resolver for the callResults field.
 func (r *contactResolver) CallResults(ctx context.Context, obj *ent.Contact) ([]*ent.CallResult, error) {
 	crs, err := r.loadersOf(ctx).callResults.getListed(ctx, obj.ID, callResultNeeds(ctx), listedContacts(ctx))

@@ -8,6 +8,8 @@ import (
 	"entgo.io/ent/schema/edge"
 	"entgo.io/ent/schema/field"
 	"entgo.io/ent/schema/index"
+
+	"github.com/intake/intake/schema/schematype"
 )
 
 // Campaign is a calling campaign; its contacts come in through its triggers.
@@ -24,6 +26,11 @@ func (Campaign) Fields() []ent.Field {
 			Annotations(entgql.OrderField("NAME")),
 		field.String("phone_region").Default("DE").MaxLen(2).
 			Comment(`ISO 3166-1 alpha-2 region (e.g. "DE", the default) in which phone numbers without a country code are read when contacts are imported. A change applies to contacts imported from then on.`),
+		// The types of numbers the campaign calls (exposed as
+		// Campaign.acceptedNumberTypes); null means the default,
+		// schematype.DefaultAcceptedNumberTypes.
+		field.JSON("accepted_number_types", []schematype.NumberType{}).Optional().
+			Annotations(entgql.Skip()),
 	}
 }
 

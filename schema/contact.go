@@ -48,6 +48,16 @@ func (Contact) Fields() []ent.Field {
 			Annotations(entgql.Skip()),
 		field.Text("screening_reason").Optional().Nillable().Immutable().
 			Annotations(entgql.Skip()),
+		field.Enum("number_type").GoType(schematype.NumberType("")).Optional().Nillable().Immutable().
+			Comment("What the number is (MOBILE, FIXED_LINE, ...), from the phone library's offline data when the contact was imported; null for contacts imported before Intake recorded it, and once erased.").
+			Annotations(entgql.Type("NumberType"), EnumDoc{
+				Description: "What a phone number is, from the phone library's offline data.",
+				Values:      schematype.NumberType("").Descriptions(),
+			}),
+		field.String("time_zone").Optional().Nillable().
+			Comment(`The IANA time zone of the number's area, e.g. "Europe/Berlin"; null when the data names none (mobile numbers of some countries, non-geographic numbers), and once erased.`),
+		field.String("region").Optional().Nillable().
+			Comment(`The ISO 3166-1 alpha-2 region the number belongs to, e.g. "DE"; null for non-geographic numbers, and once erased.`),
 		field.Time("erased_at").Optional().Nillable().
 			Comment("When the person's data was erased: by eraseContact or erasePerson, or because the external system reported the person deleted or anonymised. Null otherwise. An erased contact keeps only its ID, campaign, trigger and times: its number (phoneE164 and phoneRaw are empty), names, e-mail, external ID (empty), attributes, screening reason and the transcripts of its calls are gone, it is never callable, and its undelivered pushbacks are CANCELLED."),
 		field.String("erasure_reason").Optional().Nillable().

@@ -57,7 +57,7 @@ func (SyncRun) Fields() []ent.Field {
 		field.Int("duplicates").Default(0).
 			Comment("Records whose number the campaign already had, or an earlier record of the same page had (DUPLICATE import issues)."),
 		field.Int("invalid_phone").Default(0).
-			Comment("Records without a usable phone number (MISSING_PHONE and INVALID_PHONE import issues)."),
+			Comment("Records without a usable phone number (MISSING_PHONE, INVALID_PHONE and UNSUPPORTED_NUMBER_TYPE import issues)."),
 		field.Int("filtered_out").Default(0).
 			Comment("Records of none of the trigger's references (FILTERED_OUT import issues)."),
 		field.Int("failed").Default(0).

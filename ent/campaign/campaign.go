@@ -26,6 +26,8 @@ const (
 	FieldName = "name"
 	// FieldPhoneRegion holds the string denoting the phone_region field in the database.
 	FieldPhoneRegion = "phone_region"
+	// FieldAcceptedNumberTypes holds the string denoting the accepted_number_types field in the database.
+	FieldAcceptedNumberTypes = "accepted_number_types"
 	// EdgeTriggers holds the string denoting the triggers edge name in mutations.
 	EdgeTriggers = "triggers"
 	// EdgeContacts holds the string denoting the contacts edge name in mutations.
@@ -56,6 +58,7 @@ var Columns = []string{
 	FieldUpdatedAt,
 	FieldName,
 	FieldPhoneRegion,
+	FieldAcceptedNumberTypes,
 }
 
 // ValidColumn reports if the column name is valid (part of the table columns).

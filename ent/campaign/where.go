@@ -361,6 +361,16 @@ func PhoneRegionContainsFold(v string) predicate.Campaign {
 	return predicate.Campaign(sql.FieldContainsFold(FieldPhoneRegion, v))
 }
 
+// AcceptedNumberTypesIsNil applies the IsNil predicate on the "accepted_number_types" field.
+func AcceptedNumberTypesIsNil() predicate.Campaign {
+	return predicate.Campaign(sql.FieldIsNull(FieldAcceptedNumberTypes))
+}
+
+// AcceptedNumberTypesNotNil applies the NotNil predicate on the "accepted_number_types" field.
+func AcceptedNumberTypesNotNil() predicate.Campaign {
+	return predicate.Campaign(sql.FieldNotNull(FieldAcceptedNumberTypes))
+}
+
 // HasTriggers applies the HasEdge predicate on the "triggers" edge.
 func HasTriggers() predicate.Campaign {
 	return predicate.Campaign(func(s *sql.Selector) {

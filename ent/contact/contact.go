@@ -45,6 +45,12 @@ const (
 	FieldScreeningDecision = "screening_decision"
 	// FieldScreeningReason holds the string denoting the screening_reason field in the database.
 	FieldScreeningReason = "screening_reason"
+	// FieldNumberType holds the string denoting the number_type field in the database.
+	FieldNumberType = "number_type"
+	// FieldTimeZone holds the string denoting the time_zone field in the database.
+	FieldTimeZone = "time_zone"
+	// FieldRegion holds the string denoting the region field in the database.
+	FieldRegion = "region"
 	// FieldErasedAt holds the string denoting the erased_at field in the database.
 	FieldErasedAt = "erased_at"
 	// FieldErasureReason holds the string denoting the erasure_reason field in the database.
@@ -96,6 +102,9 @@ var Columns = []string{
 	FieldAttributes,
 	FieldScreeningDecision,
 	FieldScreeningReason,
+	FieldNumberType,
+	FieldTimeZone,
+	FieldRegion,
 	FieldErasedAt,
 	FieldErasureReason,
 }
@@ -141,6 +150,16 @@ func ScreeningDecisionValidator(sd schematype.ScreeningDecision) error {
 		return nil
 	default:
 		return fmt.Errorf("contact: invalid enum value for screening_decision field: %q", sd)
+	}
+}
+
+// NumberTypeValidator is a validator for the "number_type" field enum values. It is called by the builders before save.
+func NumberTypeValidator(nt schematype.NumberType) error {
+	switch nt {
+	case "MOBILE", "FIXED_LINE", "FIXED_LINE_OR_MOBILE", "VOIP", "TOLL_FREE", "PREMIUM_RATE", "SHARED_COST", "PERSONAL_NUMBER", "PAGER", "UAN", "VOICEMAIL", "UNKNOWN":
+		return nil
+	default:
+		return fmt.Errorf("contact: invalid enum value for number_type field: %q", nt)
 	}
 }
 
@@ -212,6 +231,21 @@ func ByScreeningReason(opts ...sql.OrderTermOption) OrderOption {
 	return sql.OrderByField(FieldScreeningReason, opts...).ToFunc()
 }
 
+// ByNumberType orders the results by the number_type field.
+func ByNumberType(opts ...sql.OrderTermOption) OrderOption {
+	return sql.OrderByField(FieldNumberType, opts...).ToFunc()
+}
+
+// ByTimeZone orders the results by the time_zone field.
+func ByTimeZone(opts ...sql.OrderTermOption) OrderOption {
+	return sql.OrderByField(FieldTimeZone, opts...).ToFunc()
+}
+
+// ByRegion orders the results by the region field.
+func ByRegion(opts ...sql.OrderTermOption) OrderOption {
+	return sql.OrderByField(FieldRegion, opts...).ToFunc()
+}
+
 // ByErasedAt orders the results by the erased_at field.
 func ByErasedAt(opts ...sql.OrderTermOption) OrderOption {
 	return sql.OrderByField(FieldErasedAt, opts...).ToFunc()
@@ -276,4 +310,11 @@ var (
 	_ graphql.Marshaler = (*schematype.ScreeningDecision)(nil)
 	// schematype.ScreeningDecision must implement graphql.Unmarshaler.
 	_ graphql.Unmarshaler = (*schematype.ScreeningDecision)(nil)
+)
+
+var (
+	// schematype.NumberType must implement graphql.Marshaler.
+	_ graphql.Marshaler = (*schematype.NumberType)(nil)
+	// schematype.NumberType must implement graphql.Unmarshaler.
+	_ graphql.Unmarshaler = (*schematype.NumberType)(nil)
 )

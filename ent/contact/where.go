@@ -112,6 +112,16 @@ func ScreeningReason(v string) predicate.Contact {
 	return predicate.Contact(sql.FieldEQ(FieldScreeningReason, v))
 }
 
+// TimeZone applies equality check predicate on the "time_zone" field. It's identical to TimeZoneEQ.
+func TimeZone(v string) predicate.Contact {
+	return predicate.Contact(sql.FieldEQ(FieldTimeZone, v))
+}
+
+// Region applies equality check predicate on the "region" field. It's identical to RegionEQ.
+func Region(v string) predicate.Contact {
+	return predicate.Contact(sql.FieldEQ(FieldRegion, v))
+}
+
 // ErasedAt applies equality check predicate on the "erased_at" field. It's identical to ErasedAtEQ.
 func ErasedAt(v time.Time) predicate.Contact {
 	return predicate.Contact(sql.FieldEQ(FieldErasedAt, v))
@@ -915,6 +925,196 @@ func ScreeningReasonEqualFold(v string) predicate.Contact {
 // ScreeningReasonContainsFold applies the ContainsFold predicate on the "screening_reason" field.
 func ScreeningReasonContainsFold(v string) predicate.Contact {
 	return predicate.Contact(sql.FieldContainsFold(FieldScreeningReason, v))
+}
+
+// NumberTypeEQ applies the EQ predicate on the "number_type" field.
+func NumberTypeEQ(v schematype.NumberType) predicate.Contact {
+	vc := v
+	return predicate.Contact(sql.FieldEQ(FieldNumberType, vc))
+}
+
+// NumberTypeNEQ applies the NEQ predicate on the "number_type" field.
+func NumberTypeNEQ(v schematype.NumberType) predicate.Contact {
+	vc := v
+	return predicate.Contact(sql.FieldNEQ(FieldNumberType, vc))
+}
+
+// NumberTypeIn applies the In predicate on the "number_type" field.
+func NumberTypeIn(vs ...schematype.NumberType) predicate.Contact {
+	v := make([]any, len(vs))
+	for i := range v {
+		v[i] = vs[i]
+	}
+	return predicate.Contact(sql.FieldIn(FieldNumberType, v...))
+}
+
+// NumberTypeNotIn applies the NotIn predicate on the "number_type" field.
+func NumberTypeNotIn(vs ...schematype.NumberType) predicate.Contact {
+	v := make([]any, len(vs))
+	for i := range v {
+		v[i] = vs[i]
+	}
+	return predicate.Contact(sql.FieldNotIn(FieldNumberType, v...))
+}
+
+// NumberTypeIsNil applies the IsNil predicate on the "number_type" field.
+func NumberTypeIsNil() predicate.Contact {
+	return predicate.Contact(sql.FieldIsNull(FieldNumberType))
+}
+
+// NumberTypeNotNil applies the NotNil predicate on the "number_type" field.
+func NumberTypeNotNil() predicate.Contact {
+	return predicate.Contact(sql.FieldNotNull(FieldNumberType))
+}
+
+// TimeZoneEQ applies the EQ predicate on the "time_zone" field.
+func TimeZoneEQ(v string) predicate.Contact {
+	return predicate.Contact(sql.FieldEQ(FieldTimeZone, v))
+}
+
+// TimeZoneNEQ applies the NEQ predicate on the "time_zone" field.
+func TimeZoneNEQ(v string) predicate.Contact {
+	return predicate.Contact(sql.FieldNEQ(FieldTimeZone, v))
+}
+
+// TimeZoneIn applies the In predicate on the "time_zone" field.
+func TimeZoneIn(vs ...string) predicate.Contact {
+	return predicate.Contact(sql.FieldIn(FieldTimeZone, vs...))
+}
+
+// TimeZoneNotIn applies the NotIn predicate on the "time_zone" field.
+func TimeZoneNotIn(vs ...string) predicate.Contact {
+	return predicate.Contact(sql.FieldNotIn(FieldTimeZone, vs...))
+}
+
+// TimeZoneGT applies the GT predicate on the "time_zone" field.
+func TimeZoneGT(v string) predicate.Contact {
+	return predicate.Contact(sql.FieldGT(FieldTimeZone, v))
+}
+
+// TimeZoneGTE applies the GTE predicate on the "time_zone" field.
+func TimeZoneGTE(v string) predicate.Contact {
+	return predicate.Contact(sql.FieldGTE(FieldTimeZone, v))
+}
+
+// TimeZoneLT applies the LT predicate on the "time_zone" field.
+func TimeZoneLT(v string) predicate.Contact {
+	return predicate.Contact(sql.FieldLT(FieldTimeZone, v))
+}
+
+// TimeZoneLTE applies the LTE predicate on the "time_zone" field.
+func TimeZoneLTE(v string) predicate.Contact {
+	return predicate.Contact(sql.FieldLTE(FieldTimeZone, v))
+}
+
+// TimeZoneContains applies the Contains predicate on the "time_zone" field.
+func TimeZoneContains(v string) predicate.Contact {
+	return predicate.Contact(sql.FieldContains(FieldTimeZone, v))
+}
+
+// TimeZoneHasPrefix applies the HasPrefix predicate on the "time_zone" field.
+func TimeZoneHasPrefix(v string) predicate.Contact {
+	return predicate.Contact(sql.FieldHasPrefix(FieldTimeZone, v))
+}
+
+// TimeZoneHasSuffix applies the HasSuffix predicate on the "time_zone" field.
+func TimeZoneHasSuffix(v string) predicate.Contact {
+	return predicate.Contact(sql.FieldHasSuffix(FieldTimeZone, v))
+}
+
+// TimeZoneIsNil applies the IsNil predicate on the "time_zone" field.
+func TimeZoneIsNil() predicate.Contact {
+	return predicate.Contact(sql.FieldIsNull(FieldTimeZone))
+}
+
+// TimeZoneNotNil applies the NotNil predicate on the "time_zone" field.
+func TimeZoneNotNil() predicate.Contact {
+	return predicate.Contact(sql.FieldNotNull(FieldTimeZone))
+}
+
+// TimeZoneEqualFold applies the EqualFold predicate on the "time_zone" field.
+func TimeZoneEqualFold(v string) predicate.Contact {
+	return predicate.Contact(sql.FieldEqualFold(FieldTimeZone, v))
+}
+
+// TimeZoneContainsFold applies the ContainsFold predicate on the "time_zone" field.
+func TimeZoneContainsFold(v string) predicate.Contact {
+	return predicate.Contact(sql.FieldContainsFold(FieldTimeZone, v))
+}
+
+// RegionEQ applies the EQ predicate on the "region" field.
+func RegionEQ(v string) predicate.Contact {
+	return predicate.Contact(sql.FieldEQ(FieldRegion, v))
+}
+
+// RegionNEQ applies the NEQ predicate on the "region" field.
+func RegionNEQ(v string) predicate.Contact {
+	return predicate.Contact(sql.FieldNEQ(FieldRegion, v))
+}
+
+// RegionIn applies the In predicate on the "region" field.
+func RegionIn(vs ...string) predicate.Contact {
+	return predicate.Contact(sql.FieldIn(FieldRegion, vs...))
+}
+
+// RegionNotIn applies the NotIn predicate on the "region" field.
+func RegionNotIn(vs ...string) predicate.Contact {
+	return predicate.Contact(sql.FieldNotIn(FieldRegion, vs...))
+}
+
+// RegionGT applies the GT predicate on the "region" field.
+func RegionGT(v string) predicate.Contact {
+	return predicate.Contact(sql.FieldGT(FieldRegion, v))
+}
+
+// RegionGTE applies the GTE predicate on the "region" field.
+func RegionGTE(v string) predicate.Contact {
+	return predicate.Contact(sql.FieldGTE(FieldRegion, v))
+}
+
+// RegionLT applies the LT predicate on the "region" field.
+func RegionLT(v string) predicate.Contact {
+	return predicate.Contact(sql.FieldLT(FieldRegion, v))
+}
+
+// RegionLTE applies the LTE predicate on the "region" field.
+func RegionLTE(v string) predicate.Contact {
+	return predicate.Contact(sql.FieldLTE(FieldRegion, v))
+}
+
+// RegionContains applies the Contains predicate on the "region" field.
+func RegionContains(v string) predicate.Contact {
+	return predicate.Contact(sql.FieldContains(FieldRegion, v))
+}
+
+// RegionHasPrefix applies the HasPrefix predicate on the "region" field.
+func RegionHasPrefix(v string) predicate.Contact {
+	return predicate.Contact(sql.FieldHasPrefix(FieldRegion, v))
+}
+
+// RegionHasSuffix applies the HasSuffix predicate on the "region" field.
+func RegionHasSuffix(v string) predicate.Contact {
+	return predicate.Contact(sql.FieldHasSuffix(FieldRegion, v))
+}
+
+// RegionIsNil applies the IsNil predicate on the "region" field.
+func RegionIsNil() predicate.Contact {
+	return predicate.Contact(sql.FieldIsNull(FieldRegion))
+}
+
+// RegionNotNil applies the NotNil predicate on the "region" field.
+func RegionNotNil() predicate.Contact {
+	return predicate.Contact(sql.FieldNotNull(FieldRegion))
+}
+
+// RegionEqualFold applies the EqualFold predicate on the "region" field.
+func RegionEqualFold(v string) predicate.Contact {
+	return predicate.Contact(sql.FieldEqualFold(FieldRegion, v))
+}
+
+// RegionContainsFold applies the ContainsFold predicate on the "region" field.
+func RegionContainsFold(v string) predicate.Contact {
+	return predicate.Contact(sql.FieldContainsFold(FieldRegion, v))
 }
 
 // ErasedAtEQ applies the EQ predicate on the "erased_at" field.

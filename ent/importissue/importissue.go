@@ -87,7 +87,7 @@ var (
 // CodeValidator is a validator for the "code" field enum values. It is called by the builders before save.
 func CodeValidator(c schematype.ImportIssueCode) error {
 	switch c {
-	case "MISSING_PHONE", "INVALID_PHONE", "DUPLICATE", "FILTERED_OUT", "INVALID_RECORD", "SCREENED_OUT", "ERASED", "DO_NOT_CALL":
+	case "MISSING_PHONE", "INVALID_PHONE", "DUPLICATE", "FILTERED_OUT", "INVALID_RECORD", "SCREENED_OUT", "ERASED", "DO_NOT_CALL", "UNSUPPORTED_NUMBER_TYPE":
 		return nil
 	default:
 		return fmt.Errorf("importissue: invalid enum value for code field: %q", c)

@@ -122,6 +122,7 @@ var (
 		{Name: "updated_at", Type: field.TypeTime},
 		{Name: "name", Type: field.TypeString, Size: 200},
 		{Name: "phone_region", Type: field.TypeString, Size: 2, Default: "DE"},
+		{Name: "accepted_number_types", Type: field.TypeJSON, Nullable: true},
 	}
 	// CampaignsTable holds the schema information for the "campaigns" table.
 	CampaignsTable = &schema.Table{
@@ -150,6 +151,9 @@ var (
 		{Name: "attributes", Type: field.TypeJSON},
 		{Name: "screening_decision", Type: field.TypeEnum, Nullable: true, Enums: []string{"MATCH", "NO_MATCH", "UNSURE"}},
 		{Name: "screening_reason", Type: field.TypeString, Nullable: true, Size: 2147483647},
+		{Name: "number_type", Type: field.TypeEnum, Nullable: true, Enums: []string{"MOBILE", "FIXED_LINE", "FIXED_LINE_OR_MOBILE", "VOIP", "TOLL_FREE", "PREMIUM_RATE", "SHARED_COST", "PERSONAL_NUMBER", "PAGER", "UAN", "VOICEMAIL", "UNKNOWN"}},
+		{Name: "time_zone", Type: field.TypeString, Nullable: true},
+		{Name: "region", Type: field.TypeString, Nullable: true},
 		{Name: "erased_at", Type: field.TypeTime, Nullable: true},
 		{Name: "erasure_reason", Type: field.TypeString, Nullable: true},
 		{Name: "campaign_id", Type: field.TypeString},
@@ -163,13 +167,13 @@ var (
 		ForeignKeys: []*schema.ForeignKey{
 			{
 				Symbol:     "contacts_campaigns_contacts",
-				Columns:    []*schema.Column{ContactsColumns[14]},
+				Columns:    []*schema.Column{ContactsColumns[17]},
 				RefColumns: []*schema.Column{CampaignsColumns[0]},
 				OnDelete:   schema.Cascade,
 			},
 			{
 				Symbol:     "contacts_triggers_contacts",
-				Columns:    []*schema.Column{ContactsColumns[15]},
+				Columns:    []*schema.Column{ContactsColumns[18]},
 				RefColumns: []*schema.Column{TriggersColumns[0]},
 				OnDelete:   schema.SetNull,
 			},
@@ -178,7 +182,7 @@ var (
 			{
 				Name:    "contact_campaign_id_phone_e164_live",
 				Unique:  true,
-				Columns: []*schema.Column{ContactsColumns[14], ContactsColumns[3]},
+				Columns: []*schema.Column{ContactsColumns[17], ContactsColumns[3]},
 				Annotation: &entsql.IndexAnnotation{
 					Where: "erased_at IS NULL",
 				},
@@ -186,17 +190,17 @@ var (
 			{
 				Name:    "contact_campaign_id_id",
 				Unique:  false,
-				Columns: []*schema.Column{ContactsColumns[14], ContactsColumns[0]},
+				Columns: []*schema.Column{ContactsColumns[17], ContactsColumns[0]},
 			},
 			{
 				Name:    "contact_campaign_id_external_id",
 				Unique:  false,
-				Columns: []*schema.Column{ContactsColumns[14], ContactsColumns[8]},
+				Columns: []*schema.Column{ContactsColumns[17], ContactsColumns[8]},
 			},
 			{
 				Name:    "contact_trigger_id",
 				Unique:  false,
-				Columns: []*schema.Column{ContactsColumns[15]},
+				Columns: []*schema.Column{ContactsColumns[18]},
 			},
 		},
 	}
@@ -249,7 +253,7 @@ var (
 		{Name: "organization_id", Type: field.TypeString},
 		{Name: "created_at", Type: field.TypeTime},
 		{Name: "external_id", Type: field.TypeString},
-		{Name: "code", Type: field.TypeEnum, Enums: []string{"MISSING_PHONE", "INVALID_PHONE", "DUPLICATE", "FILTERED_OUT", "INVALID_RECORD", "SCREENED_OUT", "ERASED", "DO_NOT_CALL"}},
+		{Name: "code", Type: field.TypeEnum, Enums: []string{"MISSING_PHONE", "INVALID_PHONE", "DUPLICATE", "FILTERED_OUT", "INVALID_RECORD", "SCREENED_OUT", "ERASED", "DO_NOT_CALL", "UNSUPPORTED_NUMBER_TYPE"}},
 		{Name: "message", Type: field.TypeString, Size: 2147483647},
 		{Name: "raw_phone", Type: field.TypeString, Nullable: true},
 		{Name: "run_id", Type: field.TypeString},

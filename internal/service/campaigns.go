@@ -2,22 +2,26 @@ package service
 
 import (
 	"context"
+	"fmt"
 
 	"github.com/intake/intake/ent"
 	"github.com/intake/intake/ent/campaign"
 	"github.com/intake/intake/internal/pulid"
+	"github.com/intake/intake/schema/schematype"
 )
 
 // CreateCampaignInput is createCampaign's input.
 type CreateCampaignInput struct {
-	Name        string
-	PhoneRegion *string
+	Name                string
+	PhoneRegion         *string
+	AcceptedNumberTypes []schematype.NumberType
 }
 
 // UpdateCampaignInput is updateCampaign's input; nil fields stay as they are.
 type UpdateCampaignInput struct {
-	Name        *string
-	PhoneRegion *string
+	Name                *string
+	PhoneRegion         *string
+	AcceptedNumberTypes []schematype.NumberType
 }
 
 // DefaultPhoneRegion is the region of numbers without a country code when a
@@ -36,7 +40,39 @@ func (s *Service) CreateCampaign(ctx context.Context, in CreateCampaignInput) (*
 			return nil, err
 		}
 	}
-	return s.db.Campaign.Create().SetName(name).SetPhoneRegion(region).Save(ctx)
+	create := s.db.Campaign.Create().SetName(name).SetPhoneRegion(region)
+	if in.AcceptedNumberTypes != nil {
+		types, err := checkNumberTypes("input.acceptedNumberTypes", in.AcceptedNumberTypes)
+		if err != nil {
+			return nil, err
+		}
+		create.SetAcceptedNumberTypes(types)
+	}
+	return create.Save(ctx)
+}
+
+// checkNumberTypes validates a campaign's accepted number types: at least
+// one, each once.
+func checkNumberTypes(field string, types []schematype.NumberType) ([]schematype.NumberType, error) {
+	if len(types) == 0 {
+		return nil, invalid(field, "must name at least one type: a campaign that calls no number imports nothing")
+	}
+	seen := map[schematype.NumberType]bool{}
+	for i, t := range types {
+		if seen[t] {
+			return nil, invalid(fmt.Sprintf("%s[%d]", field, i), "%s is listed twice", t)
+		}
+		seen[t] = true
+	}
+	return types, nil
+}
+
+// AcceptedNumberTypes is what a campaign calls (Campaign.acceptedNumberTypes).
+func AcceptedNumberTypes(c *ent.Campaign) []schematype.NumberType {
+	if c.AcceptedNumberTypes == nil {
+		return schematype.DefaultAcceptedNumberTypes()
+	}
+	return c.AcceptedNumberTypes
 }
 
 // UpdateCampaign changes a campaign's name or phone region.
@@ -58,6 +94,13 @@ func (s *Service) UpdateCampaign(ctx context.Context, id pulid.ID, in UpdateCamp
 			return nil, err
 		}
 		upd.SetPhoneRegion(region)
+	}
+	if in.AcceptedNumberTypes != nil {
+		types, err := checkNumberTypes("input.acceptedNumberTypes", in.AcceptedNumberTypes)
+		if err != nil {
+			return nil, err
+		}
+		upd.SetAcceptedNumberTypes(types)
 	}
 	c, err := upd.Save(ctx)
 	if ent.IsNotFound(err) {

@@ -149,24 +149,28 @@ const (
 	// IssueDoNotCall: the record's number is on the organization's
 	// do-not-call list.
 	IssueDoNotCall ImportIssueCode = "DO_NOT_CALL"
+	// IssueUnsupportedNumberType: every valid number of the record is of a
+	// type the campaign does not call (acceptedNumberTypes).
+	IssueUnsupportedNumberType ImportIssueCode = "UNSUPPORTED_NUMBER_TYPE"
 )
 
 // Values lists the issue codes in the order of the column declaration.
 func (ImportIssueCode) Values() []string {
-	return values(IssueMissingPhone, IssueInvalidPhone, IssueDuplicate, IssueFilteredOut, IssueInvalidRecord, IssueScreenedOut, IssueErased, IssueDoNotCall)
+	return values(IssueMissingPhone, IssueInvalidPhone, IssueDuplicate, IssueFilteredOut, IssueInvalidRecord, IssueScreenedOut, IssueErased, IssueDoNotCall, IssueUnsupportedNumberType)
 }
 
 // Descriptions describes each issue code in the API reference.
 func (ImportIssueCode) Descriptions() map[string]string {
 	return map[string]string{
-		string(IssueMissingPhone):  "The record has no phone number (none, or only blank values). Counted in SyncRun.invalidPhone.",
-		string(IssueInvalidPhone):  "None of the record's phone numbers is valid, read in the campaign's phone region or with its own country code. Counted in SyncRun.invalidPhone.",
-		string(IssueDuplicate):     "The campaign already has a contact with the record's number, or an earlier record of the same page has it. Counted in SyncRun.duplicates.",
-		string(IssueFilteredOut):   "The record belongs to none of the trigger's references. Counted in SyncRun.filteredOut.",
-		string(IssueInvalidRecord): "The connector could not read the record completely. Counted in SyncRun.failed.",
-		string(IssueScreenedOut):   "The screening model judged that the record does not fit the trigger's description (NO_MATCH), or could not tell (UNSURE) and the trigger has importUnsure off; the message gives the decision and the model's reason. Counted in SyncRun.screenedOut.",
-		string(IssueErased):        "The person is erased: the external system reports them deleted or anonymised (their contact, if any, is erased now), or they were erased in Intake before (eraseContact, erasePerson, an earlier report). Nothing of the record is kept: the issue has no external ID and no number. Counted in SyncRun.erased.",
-		string(IssueDoNotCall):     "The record's number is on the organization's do-not-call list (addDoNotCall, or a call result with doNotCall). Counted in SyncRun.doNotCall.",
+		string(IssueMissingPhone):          "The record has no phone number (none, or only blank values). Counted in SyncRun.invalidPhone.",
+		string(IssueInvalidPhone):          "None of the record's phone numbers is valid, read in the campaign's phone region or with its own country code. Counted in SyncRun.invalidPhone.",
+		string(IssueDuplicate):             "The campaign already has a contact with the record's number, or an earlier record of the same page has it. Counted in SyncRun.duplicates.",
+		string(IssueFilteredOut):           "The record belongs to none of the trigger's references. Counted in SyncRun.filteredOut.",
+		string(IssueInvalidRecord):         "The connector could not read the record completely. Counted in SyncRun.failed.",
+		string(IssueScreenedOut):           "The screening model judged that the record does not fit the trigger's description (NO_MATCH), or could not tell (UNSURE) and the trigger has importUnsure off; the message gives the decision and the model's reason. Counted in SyncRun.screenedOut.",
+		string(IssueErased):                "The person is erased: the external system reports them deleted or anonymised (their contact, if any, is erased now), or they were erased in Intake before (eraseContact, erasePerson, an earlier report). Nothing of the record is kept: the issue has no external ID and no number. Counted in SyncRun.erased.",
+		string(IssueDoNotCall):             "The record's number is on the organization's do-not-call list (addDoNotCall, or a call result with doNotCall). Counted in SyncRun.doNotCall.",
+		string(IssueUnsupportedNumberType): "The record's valid numbers are all of types the campaign does not call (Campaign.acceptedNumberTypes: premium-rate and shared-cost numbers by default); the message names the type. Counted in SyncRun.invalidPhone.",
 	}
 }
 
@@ -389,3 +393,66 @@ func (s DoNotCallSource) MarshalGQL(w io.Writer) { marshal(w, s) }
 
 // UnmarshalGQL implements graphql.Unmarshaler.
 func (s *DoNotCallSource) UnmarshalGQL(v any) error { return unmarshal(s, v, "DoNotCallSource") }
+
+// NumberType is what a phone number is, from the phone library's offline
+// data: GraphQL NumberType, the stored contacts.number_type and the values
+// of campaigns.accepted_number_types.
+type NumberType string
+
+const (
+	NumberMobile            NumberType = "MOBILE"
+	NumberFixedLine         NumberType = "FIXED_LINE"
+	NumberFixedLineOrMobile NumberType = "FIXED_LINE_OR_MOBILE"
+	NumberVoIP              NumberType = "VOIP"
+	NumberTollFree          NumberType = "TOLL_FREE"
+	NumberPremiumRate       NumberType = "PREMIUM_RATE"
+	NumberSharedCost        NumberType = "SHARED_COST"
+	NumberPersonal          NumberType = "PERSONAL_NUMBER"
+	NumberPager             NumberType = "PAGER"
+	NumberUAN               NumberType = "UAN"
+	NumberVoicemail         NumberType = "VOICEMAIL"
+	NumberUnknown           NumberType = "UNKNOWN"
+)
+
+// Values lists the number types.
+func (NumberType) Values() []string {
+	return values(NumberMobile, NumberFixedLine, NumberFixedLineOrMobile, NumberVoIP, NumberTollFree, NumberPremiumRate,
+		NumberSharedCost, NumberPersonal, NumberPager, NumberUAN, NumberVoicemail, NumberUnknown)
+}
+
+// Descriptions documents each value in the API.
+func (NumberType) Descriptions() map[string]string {
+	return map[string]string{
+		string(NumberMobile):            "A mobile number.",
+		string(NumberFixedLine):         "A landline number.",
+		string(NumberFixedLineOrMobile): "A number the numbering plan does not tell apart: landline or mobile (the United States, for one).",
+		string(NumberVoIP):              "A number of an internet telephony service.",
+		string(NumberTollFree):          "A freephone number (0800 in Germany).",
+		string(NumberPremiumRate):       "A premium-rate number (0900 in Germany): calling it costs extra. Not called by default.",
+		string(NumberSharedCost):        "A shared-cost number (0180 in Germany). Not called by default.",
+		string(NumberPersonal):          "A personal number, routed to wherever its owner chooses (0700 in Germany).",
+		string(NumberPager):             "A pager number.",
+		string(NumberUAN):               "A universal access number of a company.",
+		string(NumberVoicemail):         "A voicemail access number.",
+		string(NumberUnknown):           "A valid number whose type the phone library's data does not tell.",
+	}
+}
+
+// DefaultAcceptedNumberTypes are the types a campaign calls unless it says
+// otherwise: every type a dialer may call, not premium-rate or shared-cost
+// numbers.
+func DefaultAcceptedNumberTypes() []NumberType {
+	var out []NumberType
+	for _, v := range NumberType("").Values() {
+		if t := NumberType(v); t != NumberPremiumRate && t != NumberSharedCost {
+			out = append(out, t)
+		}
+	}
+	return out
+}
+
+// MarshalGQL implements graphql.Marshaler.
+func (t NumberType) MarshalGQL(w io.Writer) { marshal(w, t) }
+
+// UnmarshalGQL implements graphql.Unmarshaler.
+func (t *NumberType) UnmarshalGQL(v any) error { return unmarshal(t, v, "NumberType") }

@@ -24,7 +24,7 @@ func TestEnums(t *testing.T) {
 			marshalGQL[ReferenceKind], unmarshalGQL[ReferenceKind]},
 		{"CallOutcome", CallOutcome("").Values(), []string{"SUCCESS", "PARTIAL", "FAILURE", "NOT_ANSWERED"},
 			marshalGQL[CallOutcome], unmarshalGQL[CallOutcome]},
-		{"ImportIssueCode", ImportIssueCode("").Values(), []string{"MISSING_PHONE", "INVALID_PHONE", "DUPLICATE", "FILTERED_OUT", "INVALID_RECORD", "SCREENED_OUT", "ERASED", "DO_NOT_CALL"},
+		{"ImportIssueCode", ImportIssueCode("").Values(), []string{"MISSING_PHONE", "INVALID_PHONE", "DUPLICATE", "FILTERED_OUT", "INVALID_RECORD", "SCREENED_OUT", "ERASED", "DO_NOT_CALL", "UNSUPPORTED_NUMBER_TYPE"},
 			marshalGQL[ImportIssueCode], unmarshalGQL[ImportIssueCode]},
 		{"SearchFieldType", SearchFieldType("").Values(), []string{"INT", "STRING", "BOOLEAN"},
 			marshalGQL[SearchFieldType], unmarshalGQL[SearchFieldType]},
@@ -38,6 +38,9 @@ func TestEnums(t *testing.T) {
 			marshalGQL[ScreeningDecision], unmarshalGQL[ScreeningDecision]},
 		{"DoNotCallSource", DoNotCallSource("").Values(), []string{"API", "CALL_RESULT", "IMPORT"},
 			marshalGQL[DoNotCallSource], unmarshalGQL[DoNotCallSource]},
+		{"NumberType", NumberType("").Values(), []string{"MOBILE", "FIXED_LINE", "FIXED_LINE_OR_MOBILE", "VOIP", "TOLL_FREE", "PREMIUM_RATE",
+			"SHARED_COST", "PERSONAL_NUMBER", "PAGER", "UAN", "VOICEMAIL", "UNKNOWN"},
+			marshalGQL[NumberType], unmarshalGQL[NumberType]},
 	} {
 		t.Run(e.name, func(t *testing.T) {
 			if !slices.Equal(e.values, e.want) {

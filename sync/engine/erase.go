@@ -150,7 +150,7 @@ func (e *Engine) EraseTx(ctx context.Context, tx *sql.Tx, r EraseRequest) (Erase
 	// result being recorded for one of them (which locks its contact).
 	cargs := append([]any{now, r.Reason}, ids...)
 	if _, err := tx.ExecContext(ctx, `UPDATE contacts SET first_name = NULL, last_name = NULL, email = NULL, phone_raw = '', phone_e164 = '',
-		external_id = '', attributes = '{}', screening_reason = NULL, erased_at = `+e.ph(1)+`, erasure_reason = `+e.ph(2)+`
+		external_id = '', attributes = '{}', screening_reason = NULL, number_type = NULL, time_zone = NULL, region = NULL, erased_at = `+e.ph(1)+`, erasure_reason = `+e.ph(2)+`
 		WHERE id IN (`+e.phs(3, len(ids))+`)`, cargs...); err != nil {
 		return out, fmt.Errorf("erasure: contacts: %w", err)
 	}

@@ -37,8 +37,10 @@ type importer struct {
 	providerName string
 	region       string
 	refs         map[string]bool // the trigger's reference IDs; empty: no filter
-	cursor       string          // the checkpoint after the last imported page
-	fetched      int             // records fetched by this worker
+	// accept tells the number types the campaign calls.
+	accept  func(schematype.NumberType) bool
+	cursor  string // the checkpoint after the last imported page
+	fetched int    // records fetched by this worker
 	// importUnsure: candidates the screening model could not judge
 	// (UNSURE) are imported.
 	importUnsure bool
@@ -60,6 +62,11 @@ func newImporter(e *Engine, run *ent.SyncRun, t *ent.Trigger) *importer {
 	for _, r := range t.Edges.References {
 		im.refs[r.ExternalID] = true
 	}
+	accepted := t.Edges.Campaign.AcceptedNumberTypes
+	if accepted == nil {
+		accepted = schematype.DefaultAcceptedNumberTypes()
+	}
+	im.accept = func(nt schematype.NumberType) bool { return slices.Contains(accepted, nt) }
 	return im
 }
 
@@ -69,6 +76,7 @@ type candidate struct {
 	rec  *connector.Record
 	e164 string
 	raw  string
+	info phone.Info
 	// Set by screening, before the page is imported: known when the
 	// campaign already had the number (the candidate is not screened and
 	// becomes a DUPLICATE); else the decision and its reason ("" when
@@ -107,7 +115,7 @@ func (c *counts) add(code schematype.ImportIssueCode) {
 	switch code {
 	case schematype.IssueDuplicate:
 		c.duplicates++
-	case schematype.IssueMissingPhone, schematype.IssueInvalidPhone:
+	case schematype.IssueMissingPhone, schematype.IssueInvalidPhone, schematype.IssueUnsupportedNumberType:
 		c.invalidPhone++
 	case schematype.IssueFilteredOut:
 		c.filteredOut++
@@ -390,7 +398,7 @@ func (im *importer) classify(recs []connector.Record) ([]*candidate, []pageDup, 
 			issues = append(issues, issue{r.ExternalID, schematype.IssueInvalidRecord, r.Problem, ""})
 			continue
 		}
-		e164, raw, prob, msg := phone.First(r.Phones, im.region)
+		e164, raw, info, prob, msg := phone.FirstAccepted(r.Phones, im.region, im.accept)
 		if prob != "" { // the issue's code; raw is "" when the phone is missing
 			issues = append(issues, issue{r.ExternalID, prob, msg, truncate(raw, 250)})
 			continue
@@ -403,7 +411,7 @@ func (im *importer) classify(recs []connector.Record) ([]*candidate, []pageDup, 
 			dups = append(dups, pageDup{rec: r, raw: raw, first: prev})
 			continue
 		}
-		c := &candidate{id: pulid.New("con"), rec: r, e164: e164, raw: raw}
+		c := &candidate{id: pulid.New("con"), rec: r, e164: e164, raw: raw, info: info}
 		first[e164] = c
 		cands = append(cands, c)
 	}
@@ -442,7 +450,7 @@ func (im *importer) insertContacts(ctx context.Context, tx *sql.Tx, cands []*can
 	if im.e.dia == dialect.Postgres {
 		// One statement whatever the page size: unnest plans in constant
 		// time, where thousands of VALUES parameters do not.
-		cols := make([]pq.StringArray, 10)
+		cols := make([]pq.StringArray, 13)
 		for i := range cols {
 			cols[i] = make(pq.StringArray, len(cands))
 		}
@@ -451,30 +459,34 @@ func (im *importer) insertContacts(ctx context.Context, tx *sql.Tx, cands []*can
 			cols[3][i], cols[4][i], cols[5][i] = c.rec.FirstName, c.rec.LastName, c.rec.Email
 			cols[6][i], cols[7][i] = truncate(c.rec.ExternalID, 200), attributes(c.rec)
 			cols[8][i], cols[9][i] = string(c.decision), noNUL(c.reason)
+			cols[10][i], cols[11][i], cols[12][i] = string(c.info.Type), c.info.TimeZone, c.info.Region
 		}
 		return inserted, scan(tx.QueryContext(ctx, `INSERT INTO contacts (id, organization_id, created_at, phone_e164, phone_raw,
-			first_name, last_name, email, external_id, attributes, screening_decision, screening_reason, campaign_id, trigger_id)
+			first_name, last_name, email, external_id, attributes, screening_decision, screening_reason, number_type, time_zone, region, campaign_id, trigger_id)
 		SELECT u.id, $1, $2, u.e164, u.raw, NULLIF(u.first, ''), NULLIF(u.last, ''), NULLIF(u.email, ''), u.ext, u.attrs::jsonb,
-			NULLIF(u.decision, ''), CASE WHEN u.decision = '' THEN NULL ELSE u.reason END, $3, $4
-		FROM unnest($5::text[], $6::text[], $7::text[], $8::text[], $9::text[], $10::text[], $11::text[], $12::text[], $13::text[], $14::text[])
-			AS u(id, e164, raw, first, last, email, ext, attrs, decision, reason)
+			NULLIF(u.decision, ''), CASE WHEN u.decision = '' THEN NULL ELSE u.reason END, NULLIF(u.ntype, ''), NULLIF(u.tz, ''), NULLIF(u.region, ''), $3, $4
+		FROM unnest($5::text[], $6::text[], $7::text[], $8::text[], $9::text[], $10::text[], $11::text[], $12::text[], $13::text[], $14::text[],
+			$15::text[], $16::text[], $17::text[])
+			AS u(id, e164, raw, first, last, email, ext, attrs, decision, reason, ntype, tz, region)
 		ON CONFLICT (campaign_id, phone_e164) WHERE erased_at IS NULL DO NOTHING RETURNING phone_e164`,
 			im.orgID, now, im.campaignID, im.triggerID,
-			cols[0], cols[1], cols[2], cols[3], cols[4], cols[5], cols[6], cols[7], cols[8], cols[9]))
+			cols[0], cols[1], cols[2], cols[3], cols[4], cols[5], cols[6], cols[7], cols[8], cols[9], cols[10], cols[11], cols[12]))
 	}
 	for chunk := range slices.Chunk(cands, rowsPerStatement) {
 		var q strings.Builder
-		q.WriteString(`INSERT INTO contacts (id, organization_id, created_at, phone_e164, phone_raw, first_name, last_name, email, external_id, attributes, screening_decision, screening_reason, campaign_id, trigger_id) VALUES `)
-		args := make([]any, 0, len(chunk)*14)
+		q.WriteString(`INSERT INTO contacts (id, organization_id, created_at, phone_e164, phone_raw, first_name, last_name, email, external_id, attributes,
+			screening_decision, screening_reason, number_type, time_zone, region, campaign_id, trigger_id) VALUES `)
+		args := make([]any, 0, len(chunk)*17)
 		for i, c := range chunk {
 			if i > 0 {
 				q.WriteByte(',')
 			}
-			im.values(&q, len(args), 14)
+			im.values(&q, len(args), 17)
 			reason := sql.NullString{String: c.reason, Valid: c.decision != ""}
 			args = append(args, c.id, im.orgID, now, c.e164, truncate(c.raw, 250),
 				nullable(c.rec.FirstName), nullable(c.rec.LastName), nullable(c.rec.Email),
-				truncate(c.rec.ExternalID, 200), attributes(c.rec), nullable(string(c.decision)), reason, im.campaignID, im.triggerID)
+				truncate(c.rec.ExternalID, 200), attributes(c.rec), nullable(string(c.decision)), reason,
+				nullable(string(c.info.Type)), nullable(c.info.TimeZone), nullable(c.info.Region), im.campaignID, im.triggerID)
 		}
 		q.WriteString(` ON CONFLICT (campaign_id, phone_e164) WHERE erased_at IS NULL DO NOTHING RETURNING phone_e164`)
 		if err := scan(tx.QueryContext(ctx, q.String(), args...)); err != nil {
