@@ -108,7 +108,9 @@ func TestNumberTypes(t *testing.T) {
 					t.Errorf("%s: %s on %q, want VALIDATION_FAILED on %s", bad.query, r.Code(), r.Field(), bad.field)
 				}
 			}
-			var upd struct{ UpdateCampaign struct{ AcceptedNumberTypes []string } }
+			var upd struct {
+				UpdateCampaign struct{ AcceptedNumberTypes []string }
+			}
 			e.c.MustDo(t, `mutation($id: ID!) { updateCampaign(id: $id, input: {acceptedNumberTypes: [MOBILE, FIXED_LINE]}) { acceptedNumberTypes } }`,
 				map[string]any{"id": mobiles}, &upd)
 			if !slices.Equal(upd.UpdateCampaign.AcceptedNumberTypes, []string{"MOBILE", "FIXED_LINE"}) {
