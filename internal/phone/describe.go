@@ -44,17 +44,23 @@ func Describe(e164 string) Info {
 	if err := phonenumbers.ParseToNumber(e164, "", &sc.num); err != nil {
 		return Info{Type: schematype.NumberUnknown}
 	}
-	info := Info{Type: schematype.NumberUnknown}
-	if t, ok := numberTypes[phonenumbers.GetNumberType(&sc.num)]; ok {
+	var info Info
+	describe(&sc.num, []byte(e164), &info)
+	return info
+}
+
+// describe fills info from a parsed valid number and its E.164 form.
+func describe(num *phonenumbers.PhoneNumber, e164 []byte, info *Info) {
+	*info = Info{Type: schematype.NumberUnknown}
+	if t, ok := numberTypes[phonenumbers.GetNumberType(num)]; ok {
 		info.Type = t
 	}
-	if r := phonenumbers.GetRegionCodeForNumber(&sc.num); len(r) == 2 && r != "ZZ" {
+	if r := phonenumbers.GetRegionCodeForNumber(num); len(r) == 2 && r != "ZZ" {
 		info.Region = r
 	}
-	if zones, err := phonenumbers.GetTimezonesForPrefix(e164); err == nil && len(zones) > 0 && zones[0] != phonenumbers.UNKNOWN_TIMEZONE {
+	if zones, err := phonenumbers.GetTimezonesForPrefix(string(e164)); err == nil && len(zones) > 0 && zones[0] != phonenumbers.UNKNOWN_TIMEZONE {
 		info.TimeZone = zones[0]
 	}
-	return info
 }
 
 // FirstAccepted is First, keeping only numbers whose type accept accepts
@@ -63,38 +69,51 @@ func Describe(e164 string) Info {
 // accepted type, p is schematype.IssueUnsupportedNumberType, raw the first
 // of them and msg names its type.
 func FirstAccepted(raws []string, region string, accept func(schematype.NumberType) bool) (e164, raw string, info Info, p schematype.ImportIssueCode, msg string) {
-	if accept == nil {
-		e, r, p, m := First(raws, region)
-		if p != "" {
-			return "", r, Info{}, p, m
+	return first(raws, region, accept, true)
+}
+
+// first is First, describing each usable number when describe is set and
+// keeping only those accept accepts (nil: all).
+func first(raws []string, region string, accept func(schematype.NumberType) bool, describe bool) (e164, raw string, info Info, p schematype.ImportIssueCode, msg string) {
+	var (
+		found                   bool
+		badRaw, badMsg          string
+		badCount                int
+		refused                 Info
+		refusedE164, refusedRaw string
+	)
+	for _, r := range raws {
+		var in *Info
+		if describe {
+			in = &Info{}
 		}
-		return e, r, Describe(e), "", ""
-	}
-	var refused Info
-	var refusedE164, refusedRaw string
-	rest := raws
-	for {
-		e, r, p, m := First(rest, region)
-		if p != "" {
-			if refusedRaw != "" {
-				return "", refusedRaw, refused, schematype.IssueUnsupportedNumberType,
-					fmt.Sprintf("phone number %s (%s) is a %s number, which the campaign does not call", quote(refusedRaw), refusedE164, refused.Type)
+		e, p, m := normalize(r, region, in)
+		switch p {
+		case "":
+			if in == nil {
+				return e, r, Info{}, "", ""
 			}
-			return "", r, Info{}, p, m
-		}
-		in := Describe(e)
-		if accept(in.Type) {
-			return e, r, in, "", ""
-		}
-		if refusedRaw == "" {
-			refused, refusedE164, refusedRaw = in, e, r
-		}
-		// Look on after the refused number.
-		for i, x := range rest {
-			if x == r {
-				rest = rest[i+1:]
-				break
+			if accept == nil || accept(in.Type) {
+				return e, r, *in, "", ""
 			}
+			if refusedRaw == "" {
+				refused, refusedE164, refusedRaw = *in, e, r
+			}
+		case schematype.IssueInvalidPhone:
+			if !found {
+				found, badRaw, badMsg = true, r, m
+			}
+			badCount++
 		}
 	}
+	switch {
+	case refusedRaw != "":
+		return "", refusedRaw, refused, schematype.IssueUnsupportedNumberType,
+			fmt.Sprintf("phone number %s (%s) is a %s number, which the campaign does not call", quote(refusedRaw), refusedE164, refused.Type)
+	case !found:
+		return "", "", Info{}, schematype.IssueMissingPhone, "no phone number given"
+	case badCount > 1:
+		badMsg = fmt.Sprintf("%s (none of the %d phone numbers given is usable)", badMsg, badCount)
+	}
+	return "", badRaw, Info{}, schematype.IssueInvalidPhone, badMsg
 }

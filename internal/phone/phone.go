@@ -91,6 +91,12 @@ var scratchPool = sync.Pool{New: func() any { return &scratch{buf: make([]byte, 
 //
 // Normalize is safe for concurrent use.
 func Normalize(raw, region string) (e164 string, p schematype.ImportIssueCode, msg string) {
+	return normalize(raw, region, nil)
+}
+
+// normalize is Normalize; with info, it also tells what a valid number is,
+// from the number it parsed.
+func normalize(raw, region string, info *Info) (e164 string, p schematype.ImportIssueCode, msg string) {
 	s := strings.TrimSpace(raw)
 	if s == "" {
 		return "", schematype.IssueMissingPhone, "phone number is empty"
@@ -119,6 +125,9 @@ func Normalize(raw, region string) (e164 string, p schematype.ImportIssueCode, m
 	if len(sc.buf) > maxE164 { // the library's metadata lets some through (DE fixed lines)
 		return "", schematype.IssueInvalidPhone, fmt.Sprintf("phone number %s is too long: %s has more than 15 digits", quote(s), sc.buf)
 	}
+	if info != nil {
+		describe(&sc.num, sc.buf, info)
+	}
 	if string(sc.buf) == s { // already E.164: no copy (the comparison does not allocate)
 		return s, "", ""
 	}
@@ -133,30 +142,8 @@ func Normalize(raw, region string) (e164 string, p schematype.ImportIssueCode, m
 // a later valid number wins over an earlier invalid one, and blank values
 // are skipped.
 func First(raws []string, region string) (e164, raw string, p schematype.ImportIssueCode, msg string) {
-	var (
-		found          bool
-		badRaw, badMsg string
-		badCount       int
-	)
-	for _, r := range raws {
-		e, p, m := Normalize(r, region)
-		switch p {
-		case "":
-			return e, r, "", ""
-		case schematype.IssueInvalidPhone:
-			if !found {
-				found, badRaw, badMsg = true, r, m
-			}
-			badCount++
-		}
-	}
-	if !found {
-		return "", "", schematype.IssueMissingPhone, "no phone number given"
-	}
-	if badCount > 1 {
-		badMsg = fmt.Sprintf("%s (none of the %d phone numbers given is usable)", badMsg, badCount)
-	}
-	return "", badRaw, schematype.IssueInvalidPhone, badMsg
+	e164, raw, _, p, msg = first(raws, region, nil, false)
+	return e164, raw, p, msg
 }
 
 // appendE164 appends number in E.164 form to b: "+", the country code and the
