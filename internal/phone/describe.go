@@ -45,14 +45,15 @@ func Describe(e164 string) Info {
 		return Info{Type: schematype.NumberUnknown}
 	}
 	var info Info
-	describe(&sc.num, []byte(e164), &info)
+	describe(&sc.num, phonenumbers.GetNumberType(&sc.num), []byte(e164), &info)
 	return info
 }
 
-// describe fills info from a parsed valid number and its E.164 form.
-func describe(num *phonenumbers.PhoneNumber, e164 []byte, info *Info) {
+// describe fills info from a parsed valid number, its type and its E.164
+// form.
+func describe(num *phonenumbers.PhoneNumber, typ phonenumbers.PhoneNumberType, e164 []byte, info *Info) {
 	*info = Info{Type: schematype.NumberUnknown}
-	if t, ok := numberTypes[phonenumbers.GetNumberType(num)]; ok {
+	if t, ok := numberTypes[typ]; ok {
 		info.Type = t
 	}
 	if r := phonenumbers.GetRegionCodeForNumber(num); len(r) == 2 && r != "ZZ" {

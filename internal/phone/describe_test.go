@@ -69,3 +69,18 @@ func TestFirstAccepted(t *testing.T) {
 		t.Errorf("nil accept: %q %+v %q", e, info, p)
 	}
 }
+
+// FirstAccepted, which asks the library for the type instead of for
+// validity, accepts exactly the numbers First accepts.
+func FuzzFirstAcceptedAgreesWithFirst(f *testing.F) {
+	for _, s := range []string{"0151 12345678", "+49 30 1234567", "030 12345", "+44 7400 123456", "0900 1234567", "+1 650 253 0000", "n/a", "+800 1234 5678"} {
+		f.Add(s, "DE")
+	}
+	f.Fuzz(func(t *testing.T, raw, region string) {
+		e1, r1, p1, m1 := First([]string{raw}, region)
+		e2, r2, _, p2, m2 := FirstAccepted([]string{raw}, region, nil)
+		if e1 != e2 || r1 != r2 || p1 != p2 || m1 != m2 {
+			t.Fatalf("%q in %q: First %q %q %q %q, FirstAccepted %q %q %q %q", raw, region, e1, r1, p1, m1, e2, r2, p2, m2)
+		}
+	})
+}

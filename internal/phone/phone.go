@@ -119,14 +119,25 @@ func normalize(raw, region string, info *Info) (e164 string, p schematype.Import
 		return "", schematype.IssueInvalidPhone, parseMessage(s, region, err)
 	}
 	sc.buf = appendE164(sc.buf[:0], &sc.num)
-	if !phonenumbers.IsValidNumber(&sc.num) {
+	// A number is valid exactly when its type is known: the library's
+	// IsValidNumber is GetNumberType(number) != UNKNOWN with the region the
+	// number itself names. Asked for the type, this asks once.
+	valid := false
+	var typ phonenumbers.PhoneNumberType
+	if info != nil {
+		typ = phonenumbers.GetNumberType(&sc.num)
+		valid = typ != phonenumbers.UNKNOWN
+	} else {
+		valid = phonenumbers.IsValidNumber(&sc.num)
+	}
+	if !valid {
 		return "", schematype.IssueInvalidPhone, invalidMessage(s, &sc.num, string(sc.buf))
 	}
 	if len(sc.buf) > maxE164 { // the library's metadata lets some through (DE fixed lines)
 		return "", schematype.IssueInvalidPhone, fmt.Sprintf("phone number %s is too long: %s has more than 15 digits", quote(s), sc.buf)
 	}
 	if info != nil {
-		describe(&sc.num, sc.buf, info)
+		describe(&sc.num, typ, sc.buf, info)
 	}
 	if string(sc.buf) == s { // already E.164: no copy (the comparison does not allocate)
 		return s, "", ""
