@@ -19,11 +19,19 @@ import (
 
 	_ "github.com/lib/pq"
 
+	"github.com/intake/intake/ent"
+	"github.com/intake/intake/ent/integration"
 	"github.com/intake/intake/internal/config"
+	"github.com/intake/intake/internal/pulid"
 	"github.com/intake/intake/internal/secrets"
+	"github.com/intake/intake/internal/service"
 	"github.com/intake/intake/internal/store"
+	"github.com/intake/intake/internal/viewer"
+	"github.com/intake/intake/schema/schematype"
 	"github.com/intake/intake/sync/connector"
+	"github.com/intake/intake/sync/connector/providers"
 	"github.com/intake/intake/sync/sandbox"
+	"github.com/intake/intake/sync/sandbox/fakes"
 )
 
 // DefaultPostgresURL is the server used when neither -postgres nor
@@ -190,4 +198,74 @@ func Config(dbURL string, env map[string]string) (config.Config, error) {
 		vars["INTAKE_ENCRYPTION_KEY"] = key
 	}
 	return config.FromEnv(func(k string) string { return vars[k] })
+}
+
+// Setup is what a benchmark created to sync: an organization acted for by
+// Ctx (an admin key's viewer), an integration connected to a provider's
+// fake, and a campaign with an enabled trigger that fetches every person.
+type Setup struct {
+	Ctx        context.Context
+	OrgID      pulid.ID
+	Integ      *ent.Integration
+	Campaign   *ent.Campaign
+	Trigger    *ent.Trigger
+	SearchType string
+	Params     map[string]any
+}
+
+// Prepare creates Setup through the service: name names the key, the
+// integration and the campaign; adjust may change the trigger's input. The
+// trigger's interval is the longest allowed, so the scheduler starts no
+// second run while a benchmark runs.
+func Prepare(ctx context.Context, svc *service.Service, fk *fakes.Set, p schematype.ProviderKey, data sandbox.Dataset,
+	name string, adjust func(*service.ConfigureTriggerInput),
+) (*Setup, error) {
+	key, err := svc.CreateAPIKey(ctx, name, schematype.RoleAdmin)
+	if err != nil {
+		return nil, fmt.Errorf("creating an API key: %w", err)
+	}
+	v, err := svc.Authenticate(ctx, key)
+	if err != nil {
+		return nil, err
+	}
+	s := &Setup{Ctx: viewer.NewContext(ctx, v), OrgID: v.OrgID}
+	creds := map[string]any{}
+	for k, val := range fk.Credentials(p) {
+		creds[k] = val
+	}
+	if s.Integ, err = svc.ConnectIntegration(s.Ctx, service.ConnectIntegrationInput{
+		Provider: p, Name: name + " " + string(p), Credentials: creds,
+	}); err != nil {
+		return nil, fmt.Errorf("connecting %s: %w", p, err)
+	}
+	if s.Integ.Status != integration.StatusCONNECTED {
+		msg := ""
+		if s.Integ.LastError != nil {
+			msg = *s.Integ.LastError
+		}
+		return nil, fmt.Errorf("the %s fake answered the connection check with %s: %s", p, s.Integ.Status, msg)
+	}
+	if s.Campaign, err = svc.CreateCampaign(s.Ctx, service.CreateCampaignInput{Name: name}); err != nil {
+		return nil, err
+	}
+	desc, _ := providers.All().Get(p)
+	s.SearchType, s.Params = SearchAll(desc.Descriptor(), data)
+	if s.Trigger, err = s.Configure(svc, s.Campaign.ID, true, adjust); err != nil {
+		return nil, fmt.Errorf("enabling the trigger: %w", err)
+	}
+	return s, nil
+}
+
+// Configure sets the trigger of the setup's integration on a campaign,
+// with the setup's search and the longest interval.
+func (s *Setup) Configure(svc *service.Service, campaignID pulid.ID, enabled bool, adjust func(*service.ConfigureTriggerInput)) (*ent.Trigger, error) {
+	interval := service.MaxSyncInterval
+	in := service.ConfigureTriggerInput{
+		CampaignID: campaignID, IntegrationID: s.Integ.ID, Enabled: enabled,
+		SearchType: &s.SearchType, SearchParams: s.Params, SyncIntervalSeconds: &interval,
+	}
+	if adjust != nil {
+		adjust(&in)
+	}
+	return svc.ConfigureTrigger(s.Ctx, in)
 }

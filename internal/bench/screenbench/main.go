@@ -68,17 +68,13 @@ import (
 
 	_ "github.com/lib/pq"
 
-	"github.com/intake/intake/ent"
-	"github.com/intake/intake/ent/integration"
 	"github.com/intake/intake/ent/syncrun"
 	"github.com/intake/intake/internal/app"
 	"github.com/intake/intake/internal/bench/benchkit"
 	"github.com/intake/intake/internal/screening"
 	"github.com/intake/intake/internal/service"
 	"github.com/intake/intake/internal/store"
-	"github.com/intake/intake/internal/viewer"
 	"github.com/intake/intake/schema/schematype"
-	"github.com/intake/intake/sync/connector/providers"
 	"github.com/intake/intake/sync/engine"
 	"github.com/intake/intake/sync/sandbox"
 	"github.com/intake/intake/sync/sandbox/fakes"
@@ -314,14 +310,16 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) (*result,
 	}
 	defer stopApp()
 
-	s, err := prepare(ctx, a.Service, fk, o, data)
+	s, err := benchkit.Prepare(ctx, a.Service, fk, o.provider, data, "screenbench", func(in *service.ConfigureTriggerInput) {
+		in.Description, in.ImportUnsure = &o.description, &o.importUnsure
+	})
 	if err != nil {
 		return res, err
 	}
-	res.SearchType = s.searchType
-	params, _ := json.Marshal(s.params)
+	res.SearchType = s.SearchType
+	params, _ := json.Marshal(s.Params)
 	fmt.Fprintf(stdout, "screenbench: %s sandbox fake, %s %s, N %d; model fake answering after %s, batches of %d, %d at once; description %q (import unsure: %t); GOMAXPROCS %d, database %s\n",
-		o.provider, s.searchType, params, o.n, o.latency, o.batch, o.concurrency, o.description, o.importUnsure, runtime.GOMAXPROCS(0), res.Database)
+		o.provider, s.SearchType, params, o.n, o.latency, o.batch, o.concurrency, o.description, o.importUnsure, runtime.GOMAXPROCS(0), res.Database)
 
 	began, err := syncOnce(ctx, o, st, a.Service, s, res, log, stderr, m, func() error { return a.Start(ctx) })
 	if err != nil {
@@ -422,62 +420,10 @@ func report(w io.Writer, o options, res *result) {
 	fmt.Fprintln(w, res.Summary)
 }
 
-// setup is what the benchmark created to sync.
-type setup struct {
-	ctx        context.Context // acts as the benchmark organization's admin
-	integ      *ent.Integration
-	campaign   *ent.Campaign
-	trigger    *ent.Trigger
-	searchType string
-	params     map[string]any
-}
-
-// prepare creates an organization with an API key, connects an integration
-// to the provider's fake, and enables a trigger with the description on a
-// new campaign that fetches every person of the data set. Its interval is
-// the longest allowed, so the scheduler starts no second run.
-func prepare(ctx context.Context, svc *service.Service, fk *fakes.Set, o options, data sandbox.Dataset) (*setup, error) {
-	key, err := svc.CreateAPIKey(ctx, "screenbench", schematype.RoleAdmin)
-	if err != nil {
-		return nil, fmt.Errorf("creating an API key: %w", err)
-	}
-	v, err := svc.Authenticate(ctx, key)
-	if err != nil {
-		return nil, err
-	}
-	s := &setup{ctx: viewer.NewContext(ctx, v)}
-	creds := map[string]any{}
-	for k, val := range fk.Credentials(o.provider) {
-		creds[k] = val
-	}
-	if s.integ, err = svc.ConnectIntegration(s.ctx, service.ConnectIntegrationInput{
-		Provider: o.provider, Name: "screenbench " + string(o.provider), Credentials: creds,
-	}); err != nil {
-		return nil, fmt.Errorf("connecting %s: %w", o.provider, err)
-	}
-	if s.integ.Status != integration.StatusCONNECTED {
-		return nil, fmt.Errorf("the %s fake answered the connection check with %s", o.provider, s.integ.Status)
-	}
-	if s.campaign, err = svc.CreateCampaign(s.ctx, service.CreateCampaignInput{Name: "screenbench"}); err != nil {
-		return nil, err
-	}
-	desc, _ := providers.All().Get(o.provider)
-	s.searchType, s.params = benchkit.SearchAll(desc.Descriptor(), data)
-	interval := service.MaxSyncInterval
-	if s.trigger, err = svc.ConfigureTrigger(s.ctx, service.ConfigureTriggerInput{
-		CampaignID: s.campaign.ID, IntegrationID: s.integ.ID, Enabled: true,
-		SearchType: &s.searchType, SearchParams: s.params, SyncIntervalSeconds: &interval,
-		Description: &o.description, ImportUnsure: &o.importUnsure,
-	}); err != nil {
-		return nil, fmt.Errorf("enabling the trigger: %w", err)
-	}
-	return s, nil
-}
-
 // syncOnce queues a test run of the trigger through the service, starts
 // Intake (start), and waits for the run to end. It returns when the run
 // was queued, the start of the measured time.
-func syncOnce(ctx context.Context, o options, st *store.Store, svc *service.Service, s *setup,
+func syncOnce(ctx context.Context, o options, st *store.Store, svc *service.Service, s *benchkit.Setup,
 	res *result, log *slog.Logger, stderr io.Writer, m *meter, start func() error,
 ) (time.Time, error) {
 	if o.cpuprofile != "" {
@@ -495,7 +441,7 @@ func syncOnce(ctx context.Context, o options, st *store.Store, svc *service.Serv
 	began := time.Now()
 	// Queued before the engine starts, so the scheduler (which runs at
 	// start) finds this run active instead of queueing one of its own.
-	run, err := svc.TestSync(s.ctx, s.trigger.ID)
+	run, err := svc.TestSync(s.Ctx, s.Trigger.ID)
 	if err != nil {
 		return began, fmt.Errorf("starting the run: %w", err)
 	}
@@ -515,7 +461,7 @@ func syncOnce(ctx context.Context, o options, st *store.Store, svc *service.Serv
 			return began, fmt.Errorf("the run has not ended after %s (fetched %d so far)", o.timeout, run.Fetched)
 		case <-poll.C:
 		}
-		cur, err := st.Client.SyncRun.Get(s.ctx, run.ID)
+		cur, err := st.Client.SyncRun.Get(s.Ctx, run.ID)
 		if err != nil {
 			log.Warn("reading the run", slog.Any("err", err))
 			continue
@@ -540,7 +486,7 @@ func syncOnce(ctx context.Context, o options, st *store.Store, svc *service.Serv
 	res.Fetched, res.Imported, res.Duplicates = run.Fetched, run.Imported, run.Duplicates
 	res.InvalidPhone, res.FilteredOut, res.Failed = run.InvalidPhone, run.FilteredOut, run.Failed
 	res.Screened, res.ScreenedOut, res.Unsure, res.Tokens = run.Screened, run.ScreenedOut, run.Unsure, run.ScreeningTokens
-	if err := st.DB.QueryRowContext(ctx, `SELECT count(*) FROM contacts WHERE campaign_id = $1`, s.campaign.ID).Scan(&res.Contacts); err != nil {
+	if err := st.DB.QueryRowContext(ctx, `SELECT count(*) FROM contacts WHERE campaign_id = $1`, s.Campaign.ID).Scan(&res.Contacts); err != nil {
 		return began, fmt.Errorf("counting contacts: %w", err)
 	}
 	return began, nil

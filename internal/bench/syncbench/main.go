@@ -52,8 +52,6 @@ import (
 
 	_ "github.com/lib/pq"
 
-	"github.com/intake/intake/ent"
-	"github.com/intake/intake/ent/integration"
 	"github.com/intake/intake/ent/syncrun"
 	"github.com/intake/intake/internal/app"
 	"github.com/intake/intake/internal/bench/benchkit"
@@ -61,9 +59,7 @@ import (
 	"github.com/intake/intake/internal/pulid"
 	"github.com/intake/intake/internal/service"
 	"github.com/intake/intake/internal/store"
-	"github.com/intake/intake/internal/viewer"
 	"github.com/intake/intake/schema/schematype"
-	"github.com/intake/intake/sync/connector/providers"
 	"github.com/intake/intake/sync/engine"
 	"github.com/intake/intake/sync/sandbox"
 	"github.com/intake/intake/sync/sandbox/atsfake"
@@ -240,14 +236,14 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) (*result,
 	}
 	defer stopApp() // a second Stop does nothing
 
-	setup, err := prepare(ctx, a.Service, fk, o, data)
+	setup, err := benchkit.Prepare(ctx, a.Service, fk, o.provider, data, "syncbench", nil)
 	if err != nil {
 		return nil, err
 	}
-	res.SearchType = setup.searchType
-	params, _ := json.Marshal(setup.params)
+	res.SearchType = setup.SearchType
+	params, _ := json.Marshal(setup.Params)
 	fmt.Fprintf(stdout, "syncbench: %s sandbox fake, %s %s, N %d, %d workers, GOMAXPROCS %d, database %s\n",
-		o.provider, setup.searchType, params, o.n, o.workers, runtime.GOMAXPROCS(0), res.Database)
+		o.provider, setup.SearchType, params, o.n, o.workers, runtime.GOMAXPROCS(0), res.Database)
 
 	if err := syncOnce(ctx, o, st, a.Service, setup, res, log, stderr, func() error {
 		return a.Start(ctx)
@@ -296,68 +292,10 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) (*result,
 	return res, nil
 }
 
-// setup is what the benchmark created to sync.
-type setup struct {
-	ctx        context.Context // acts as the benchmark organization's admin
-	orgID      pulid.ID
-	integ      *ent.Integration
-	campaign   *ent.Campaign
-	trigger    *ent.Trigger
-	searchType string
-	params     map[string]any
-}
-
-// prepare creates an organization with an API key, connects an integration
-// to the provider's fake, and enables a trigger on a new campaign that
-// fetches every person of the data set.
-func prepare(ctx context.Context, svc *service.Service, fk *fakes.Set, o options, data sandbox.Dataset) (*setup, error) {
-	key, err := svc.CreateAPIKey(ctx, "syncbench", schematype.RoleAdmin)
-	if err != nil {
-		return nil, fmt.Errorf("creating an API key: %w", err)
-	}
-	v, err := svc.Authenticate(ctx, key)
-	if err != nil {
-		return nil, err
-	}
-	s := &setup{ctx: viewer.NewContext(ctx, v), orgID: v.OrgID}
-	creds := map[string]any{}
-	for k, val := range fk.Credentials(o.provider) {
-		creds[k] = val
-	}
-	if s.integ, err = svc.ConnectIntegration(s.ctx, service.ConnectIntegrationInput{
-		Provider: o.provider, Name: "syncbench " + string(o.provider), Credentials: creds,
-	}); err != nil {
-		return nil, fmt.Errorf("connecting %s: %w", o.provider, err)
-	}
-	if s.integ.Status != integration.StatusCONNECTED {
-		return nil, fmt.Errorf("the %s fake answered the connection check with %s: %s", o.provider, s.integ.Status, deref(s.integ.LastError))
-	}
-	if s.campaign, err = svc.CreateCampaign(s.ctx, service.CreateCampaignInput{Name: "syncbench sync"}); err != nil {
-		return nil, err
-	}
-	desc, _ := providers.All().Get(o.provider)
-	s.searchType, s.params = benchkit.SearchAll(desc.Descriptor(), data)
-	if s.trigger, err = configure(s, svc, s.campaign.ID, true); err != nil {
-		return nil, fmt.Errorf("enabling the trigger: %w", err)
-	}
-	return s, nil
-}
-
-// configure sets the trigger of the integration on a campaign. Its
-// interval is the longest allowed, so the scheduler starts no second run
-// while the benchmark runs.
-func configure(s *setup, svc *service.Service, campaignID pulid.ID, enabled bool) (*ent.Trigger, error) {
-	interval := service.MaxSyncInterval
-	return svc.ConfigureTrigger(s.ctx, service.ConfigureTriggerInput{
-		CampaignID: campaignID, IntegrationID: s.integ.ID, Enabled: enabled,
-		SearchType: &s.searchType, SearchParams: s.params, SyncIntervalSeconds: &interval,
-	})
-}
-
 // syncOnce queues a test run of the trigger through the service, starts
 // Intake (start), and waits for the run to end, measuring the time and the
 // process's memory.
-func syncOnce(ctx context.Context, o options, st *store.Store, svc *service.Service, s *setup,
+func syncOnce(ctx context.Context, o options, st *store.Store, svc *service.Service, s *benchkit.Setup,
 	res *result, log *slog.Logger, stderr io.Writer, start func() error,
 ) error {
 	if o.cpuprofile != "" {
@@ -389,7 +327,7 @@ func syncOnce(ctx context.Context, o options, st *store.Store, svc *service.Serv
 	began := time.Now()
 	// Queued before the engine starts, so the scheduler (which runs at
 	// start) finds this run active instead of queueing one of its own.
-	run, err := svc.TestSync(s.ctx, s.trigger.ID)
+	run, err := svc.TestSync(s.Ctx, s.Trigger.ID)
 	if err != nil {
 		return fmt.Errorf("starting the run: %w", err)
 	}
@@ -409,7 +347,7 @@ func syncOnce(ctx context.Context, o options, st *store.Store, svc *service.Serv
 			return fmt.Errorf("the run has not ended after %s (fetched %d so far)", o.timeout, run.Fetched)
 		case <-poll.C:
 		}
-		cur, err := st.Client.SyncRun.Get(s.ctx, run.ID)
+		cur, err := st.Client.SyncRun.Get(s.Ctx, run.ID)
 		if err != nil {
 			log.Warn("reading the run", slog.Any("err", err))
 			continue
@@ -450,7 +388,7 @@ func syncOnce(ctx context.Context, o options, st *store.Store, svc *service.Serv
 	if err := st.DB.QueryRowContext(ctx, `SELECT count(*) FROM import_issues WHERE run_id = $1`, run.ID).Scan(&res.Issues); err != nil {
 		return fmt.Errorf("counting import issues: %w", err)
 	}
-	if err := st.DB.QueryRowContext(ctx, `SELECT count(*) FROM contacts WHERE campaign_id = $1`, s.campaign.ID).Scan(&res.Contacts); err != nil {
+	if err := st.DB.QueryRowContext(ctx, `SELECT count(*) FROM contacts WHERE campaign_id = $1`, s.Campaign.ID).Scan(&res.Contacts); err != nil {
 		return fmt.Errorf("counting contacts: %w", err)
 	}
 	return nil
@@ -478,16 +416,16 @@ var contactColumns = []string{"id", "organization_id", "created_at", "phone_e164
 // campaign of the same organization (with its own, disabled trigger, so
 // every foreign key and index is checked as for the sync), timing only the
 // COPY.
-func copyBaseline(ctx context.Context, svc *service.Service, db *sql.DB, s *setup, data sandbox.Dataset, p schematype.ProviderKey, res *result) error {
-	camp, err := svc.CreateCampaign(s.ctx, service.CreateCampaignInput{Name: "syncbench COPY baseline"})
+func copyBaseline(ctx context.Context, svc *service.Service, db *sql.DB, s *benchkit.Setup, data sandbox.Dataset, p schematype.ProviderKey, res *result) error {
+	camp, err := svc.CreateCampaign(s.Ctx, service.CreateCampaignInput{Name: "syncbench COPY baseline"})
 	if err != nil {
 		return err
 	}
-	trig, err := configure(s, svc, camp.ID, false)
+	trig, err := s.Configure(svc, camp.ID, false, nil)
 	if err != nil {
 		return fmt.Errorf("configuring the baseline's trigger: %w", err)
 	}
-	rows := contactRows(data, p, s.orgID, camp.ID, trig.ID, s.campaign.PhoneRegion)
+	rows := contactRows(data, p, s.OrgID, camp.ID, trig.ID, s.Campaign.PhoneRegion)
 	res.ValidNumbers = len(rows.rows)
 
 	elapsed, err := copyInto(ctx, db, "", "contacts", rows)
