@@ -32,6 +32,8 @@ type Campaign struct {
 	PhoneRegion string `json:"phone_region,omitempty"`
 	// AcceptedNumberTypes holds the value of the "accepted_number_types" field.
 	AcceptedNumberTypes []schematype.NumberType `json:"accepted_number_types,omitempty"`
+	// CallingHours holds the value of the "calling_hours" field.
+	CallingHours []schematype.CallingWindow `json:"calling_hours,omitempty"`
 	// Edges holds the relations/edges for other nodes in the graph.
 	// The values are being populated by the CampaignQuery when eager-loading is set.
 	Edges        CampaignEdges `json:"edges"`
@@ -77,7 +79,7 @@ func (*Campaign) scanValues(columns []string) ([]any, error) {
 	values := make([]any, len(columns))
 	for i := range columns {
 		switch columns[i] {
-		case campaign.FieldAcceptedNumberTypes:
+		case campaign.FieldAcceptedNumberTypes, campaign.FieldCallingHours:
 			values[i] = new([]byte)
 		case campaign.FieldID, campaign.FieldOrganizationID:
 			values[i] = new(pulid.ID)
@@ -144,6 +146,14 @@ func (_m *Campaign) assignValues(columns []string, values []any) error {
 					return fmt.Errorf("unmarshal field accepted_number_types: %w", err)
 				}
 			}
+		case campaign.FieldCallingHours:
+			if value, ok := values[i].(*[]byte); !ok {
+				return fmt.Errorf("unexpected type %T for field calling_hours", values[i])
+			} else if value != nil && len(*value) > 0 {
+				if err := json.Unmarshal(*value, &_m.CallingHours); err != nil {
+					return fmt.Errorf("unmarshal field calling_hours: %w", err)
+				}
+			}
 		default:
 			_m.selectValues.Set(columns[i], values[i])
 		}
@@ -207,6 +217,9 @@ func (_m *Campaign) String() string {
 	builder.WriteString(", ")
 	builder.WriteString("accepted_number_types=")
 	builder.WriteString(fmt.Sprintf("%v", _m.AcceptedNumberTypes))
+	builder.WriteString(", ")
+	builder.WriteString("calling_hours=")
+	builder.WriteString(fmt.Sprintf("%v", _m.CallingHours))
 	builder.WriteByte(')')
 	return builder.String()
 }

@@ -87,6 +87,12 @@ func (_c *CampaignCreate) SetAcceptedNumberTypes(v []schematype.NumberType) *Cam
 	return _c
 }
 
+// SetCallingHours sets the "calling_hours" field.
+func (_c *CampaignCreate) SetCallingHours(v []schematype.CallingWindow) *CampaignCreate {
+	_c.mutation.SetCallingHours(v)
+	return _c
+}
+
 // SetID sets the "id" field.
 func (_c *CampaignCreate) SetID(v pulid.ID) *CampaignCreate {
 	_c.mutation.SetID(v)
@@ -288,6 +294,10 @@ func (_c *CampaignCreate) createSpec() (*Campaign, *sqlgraph.CreateSpec) {
 		_spec.SetField(campaign.FieldAcceptedNumberTypes, field.TypeJSON, value)
 		_node.AcceptedNumberTypes = value
 	}
+	if value, ok := _c.mutation.CallingHours(); ok {
+		_spec.SetField(campaign.FieldCallingHours, field.TypeJSON, value)
+		_node.CallingHours = value
+	}
 	if nodes := _c.mutation.TriggersIDs(); len(nodes) > 0 {
 		edge := &sqlgraph.EdgeSpec{
 			Rel:     sqlgraph.O2M,
@@ -426,6 +436,24 @@ func (u *CampaignUpsert) ClearAcceptedNumberTypes() *CampaignUpsert {
 	return u
 }
 
+// SetCallingHours sets the "calling_hours" field.
+func (u *CampaignUpsert) SetCallingHours(v []schematype.CallingWindow) *CampaignUpsert {
+	u.Set(campaign.FieldCallingHours, v)
+	return u
+}
+
+// UpdateCallingHours sets the "calling_hours" field to the value that was provided on create.
+func (u *CampaignUpsert) UpdateCallingHours() *CampaignUpsert {
+	u.SetExcluded(campaign.FieldCallingHours)
+	return u
+}
+
+// ClearCallingHours clears the value of the "calling_hours" field.
+func (u *CampaignUpsert) ClearCallingHours() *CampaignUpsert {
+	u.SetNull(campaign.FieldCallingHours)
+	return u
+}
+
 // UpdateNewValues updates the mutable fields using the new values that were set on create except the ID field.
 // Using this option is equivalent to using:
 //
@@ -540,6 +568,27 @@ func (u *CampaignUpsertOne) UpdateAcceptedNumberTypes() *CampaignUpsertOne {
 func (u *CampaignUpsertOne) ClearAcceptedNumberTypes() *CampaignUpsertOne {
 	return u.Update(func(s *CampaignUpsert) {
 		s.ClearAcceptedNumberTypes()
+	})
+}
+
+// SetCallingHours sets the "calling_hours" field.
+func (u *CampaignUpsertOne) SetCallingHours(v []schematype.CallingWindow) *CampaignUpsertOne {
+	return u.Update(func(s *CampaignUpsert) {
+		s.SetCallingHours(v)
+	})
+}
+
+// UpdateCallingHours sets the "calling_hours" field to the value that was provided on create.
+func (u *CampaignUpsertOne) UpdateCallingHours() *CampaignUpsertOne {
+	return u.Update(func(s *CampaignUpsert) {
+		s.UpdateCallingHours()
+	})
+}
+
+// ClearCallingHours clears the value of the "calling_hours" field.
+func (u *CampaignUpsertOne) ClearCallingHours() *CampaignUpsertOne {
+	return u.Update(func(s *CampaignUpsert) {
+		s.ClearCallingHours()
 	})
 }
 
@@ -824,6 +873,27 @@ func (u *CampaignUpsertBulk) UpdateAcceptedNumberTypes() *CampaignUpsertBulk {
 func (u *CampaignUpsertBulk) ClearAcceptedNumberTypes() *CampaignUpsertBulk {
 	return u.Update(func(s *CampaignUpsert) {
 		s.ClearAcceptedNumberTypes()
+	})
+}
+
+// SetCallingHours sets the "calling_hours" field.
+func (u *CampaignUpsertBulk) SetCallingHours(v []schematype.CallingWindow) *CampaignUpsertBulk {
+	return u.Update(func(s *CampaignUpsert) {
+		s.SetCallingHours(v)
+	})
+}
+
+// UpdateCallingHours sets the "calling_hours" field to the value that was provided on create.
+func (u *CampaignUpsertBulk) UpdateCallingHours() *CampaignUpsertBulk {
+	return u.Update(func(s *CampaignUpsert) {
+		s.UpdateCallingHours()
+	})
+}
+
+// ClearCallingHours clears the value of the "calling_hours" field.
+func (u *CampaignUpsertBulk) ClearCallingHours() *CampaignUpsertBulk {
+	return u.Update(func(s *CampaignUpsert) {
+		s.ClearCallingHours()
 	})
 }
 

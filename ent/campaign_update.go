@@ -86,6 +86,24 @@ func (_u *CampaignUpdate) ClearAcceptedNumberTypes() *CampaignUpdate {
 	return _u
 }
 
+// SetCallingHours sets the "calling_hours" field.
+func (_u *CampaignUpdate) SetCallingHours(v []schematype.CallingWindow) *CampaignUpdate {
+	_u.mutation.SetCallingHours(v)
+	return _u
+}
+
+// AppendCallingHours appends value to the "calling_hours" field.
+func (_u *CampaignUpdate) AppendCallingHours(v []schematype.CallingWindow) *CampaignUpdate {
+	_u.mutation.AppendCallingHours(v)
+	return _u
+}
+
+// ClearCallingHours clears the value of the "calling_hours" field.
+func (_u *CampaignUpdate) ClearCallingHours() *CampaignUpdate {
+	_u.mutation.ClearCallingHours()
+	return _u
+}
+
 // AddTriggerIDs adds the "triggers" edge to the Trigger entity by IDs.
 func (_u *CampaignUpdate) AddTriggerIDs(ids ...pulid.ID) *CampaignUpdate {
 	_u.mutation.AddTriggerIDs(ids...)
@@ -258,6 +276,17 @@ func (_u *CampaignUpdate) sqlSave(ctx context.Context) (_node int, err error) {
 	if _u.mutation.AcceptedNumberTypesCleared() {
 		_spec.ClearField(campaign.FieldAcceptedNumberTypes, field.TypeJSON)
 	}
+	if value, ok := _u.mutation.CallingHours(); ok {
+		_spec.SetField(campaign.FieldCallingHours, field.TypeJSON, value)
+	}
+	if value, ok := _u.mutation.AppendedCallingHours(); ok {
+		_spec.AddModifier(func(u *sql.UpdateBuilder) {
+			sqljson.Append(u, campaign.FieldCallingHours, value)
+		})
+	}
+	if _u.mutation.CallingHoursCleared() {
+		_spec.ClearField(campaign.FieldCallingHours, field.TypeJSON)
+	}
 	if _u.mutation.TriggersCleared() {
 		edge := &sqlgraph.EdgeSpec{
 			Rel:     sqlgraph.O2M,
@@ -419,6 +448,24 @@ func (_u *CampaignUpdateOne) AppendAcceptedNumberTypes(v []schematype.NumberType
 // ClearAcceptedNumberTypes clears the value of the "accepted_number_types" field.
 func (_u *CampaignUpdateOne) ClearAcceptedNumberTypes() *CampaignUpdateOne {
 	_u.mutation.ClearAcceptedNumberTypes()
+	return _u
+}
+
+// SetCallingHours sets the "calling_hours" field.
+func (_u *CampaignUpdateOne) SetCallingHours(v []schematype.CallingWindow) *CampaignUpdateOne {
+	_u.mutation.SetCallingHours(v)
+	return _u
+}
+
+// AppendCallingHours appends value to the "calling_hours" field.
+func (_u *CampaignUpdateOne) AppendCallingHours(v []schematype.CallingWindow) *CampaignUpdateOne {
+	_u.mutation.AppendCallingHours(v)
+	return _u
+}
+
+// ClearCallingHours clears the value of the "calling_hours" field.
+func (_u *CampaignUpdateOne) ClearCallingHours() *CampaignUpdateOne {
+	_u.mutation.ClearCallingHours()
 	return _u
 }
 
@@ -623,6 +670,17 @@ func (_u *CampaignUpdateOne) sqlSave(ctx context.Context) (_node *Campaign, err 
 	}
 	if _u.mutation.AcceptedNumberTypesCleared() {
 		_spec.ClearField(campaign.FieldAcceptedNumberTypes, field.TypeJSON)
+	}
+	if value, ok := _u.mutation.CallingHours(); ok {
+		_spec.SetField(campaign.FieldCallingHours, field.TypeJSON, value)
+	}
+	if value, ok := _u.mutation.AppendedCallingHours(); ok {
+		_spec.AddModifier(func(u *sql.UpdateBuilder) {
+			sqljson.Append(u, campaign.FieldCallingHours, value)
+		})
+	}
+	if _u.mutation.CallingHoursCleared() {
+		_spec.ClearField(campaign.FieldCallingHours, field.TypeJSON)
 	}
 	if _u.mutation.TriggersCleared() {
 		edge := &sqlgraph.EdgeSpec{

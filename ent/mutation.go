@@ -2778,6 +2778,8 @@ type CampaignMutation struct {
 	phone_region                *string
 	accepted_number_types       *[]schematype.NumberType
 	appendaccepted_number_types []schematype.NumberType
+	calling_hours               *[]schematype.CallingWindow
+	appendcalling_hours         []schematype.CallingWindow
 	clearedFields               map[string]struct{}
 	triggers                    map[pulid.ID]struct{}
 	removedtriggers             map[pulid.ID]struct{}
@@ -3139,6 +3141,71 @@ func (m *CampaignMutation) ResetAcceptedNumberTypes() {
 	delete(m.clearedFields, campaign.FieldAcceptedNumberTypes)
 }
 
+// SetCallingHours sets the "calling_hours" field.
+func (m *CampaignMutation) SetCallingHours(sw []schematype.CallingWindow) {
+	m.calling_hours = &sw
+	m.appendcalling_hours = nil
+}
+
+// CallingHours returns the value of the "calling_hours" field in the mutation.
+func (m *CampaignMutation) CallingHours() (r []schematype.CallingWindow, exists bool) {
+	v := m.calling_hours
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldCallingHours returns the old "calling_hours" field's value of the Campaign entity.
+// If the Campaign object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *CampaignMutation) OldCallingHours(ctx context.Context) (v []schematype.CallingWindow, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldCallingHours is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldCallingHours requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldCallingHours: %w", err)
+	}
+	return oldValue.CallingHours, nil
+}
+
+// AppendCallingHours adds sw to the "calling_hours" field.
+func (m *CampaignMutation) AppendCallingHours(sw []schematype.CallingWindow) {
+	m.appendcalling_hours = append(m.appendcalling_hours, sw...)
+}
+
+// AppendedCallingHours returns the list of values that were appended to the "calling_hours" field in this mutation.
+func (m *CampaignMutation) AppendedCallingHours() ([]schematype.CallingWindow, bool) {
+	if len(m.appendcalling_hours) == 0 {
+		return nil, false
+	}
+	return m.appendcalling_hours, true
+}
+
+// ClearCallingHours clears the value of the "calling_hours" field.
+func (m *CampaignMutation) ClearCallingHours() {
+	m.calling_hours = nil
+	m.appendcalling_hours = nil
+	m.clearedFields[campaign.FieldCallingHours] = struct{}{}
+}
+
+// CallingHoursCleared returns if the "calling_hours" field was cleared in this mutation.
+func (m *CampaignMutation) CallingHoursCleared() bool {
+	_, ok := m.clearedFields[campaign.FieldCallingHours]
+	return ok
+}
+
+// ResetCallingHours resets all changes to the "calling_hours" field.
+func (m *CampaignMutation) ResetCallingHours() {
+	m.calling_hours = nil
+	m.appendcalling_hours = nil
+	delete(m.clearedFields, campaign.FieldCallingHours)
+}
+
 // AddTriggerIDs adds the "triggers" edge to the Trigger entity by ids.
 func (m *CampaignMutation) AddTriggerIDs(ids ...pulid.ID) {
 	if m.triggers == nil {
@@ -3281,7 +3348,7 @@ func (m *CampaignMutation) Type() string {
 // order to get all numeric fields that were incremented/decremented, call
 // AddedFields().
 func (m *CampaignMutation) Fields() []string {
-	fields := make([]string, 0, 6)
+	fields := make([]string, 0, 7)
 	if m.organization_id != nil {
 		fields = append(fields, campaign.FieldOrganizationID)
 	}
@@ -3299,6 +3366,9 @@ func (m *CampaignMutation) Fields() []string {
 	}
 	if m.accepted_number_types != nil {
 		fields = append(fields, campaign.FieldAcceptedNumberTypes)
+	}
+	if m.calling_hours != nil {
+		fields = append(fields, campaign.FieldCallingHours)
 	}
 	return fields
 }
@@ -3320,6 +3390,8 @@ func (m *CampaignMutation) Field(name string) (ent.Value, bool) {
 		return m.PhoneRegion()
 	case campaign.FieldAcceptedNumberTypes:
 		return m.AcceptedNumberTypes()
+	case campaign.FieldCallingHours:
+		return m.CallingHours()
 	}
 	return nil, false
 }
@@ -3341,6 +3413,8 @@ func (m *CampaignMutation) OldField(ctx context.Context, name string) (ent.Value
 		return m.OldPhoneRegion(ctx)
 	case campaign.FieldAcceptedNumberTypes:
 		return m.OldAcceptedNumberTypes(ctx)
+	case campaign.FieldCallingHours:
+		return m.OldCallingHours(ctx)
 	}
 	return nil, fmt.Errorf("unknown Campaign field %s", name)
 }
@@ -3392,6 +3466,13 @@ func (m *CampaignMutation) SetField(name string, value ent.Value) error {
 		}
 		m.SetAcceptedNumberTypes(v)
 		return nil
+	case campaign.FieldCallingHours:
+		v, ok := value.([]schematype.CallingWindow)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetCallingHours(v)
+		return nil
 	}
 	return fmt.Errorf("unknown Campaign field %s", name)
 }
@@ -3425,6 +3506,9 @@ func (m *CampaignMutation) ClearedFields() []string {
 	if m.FieldCleared(campaign.FieldAcceptedNumberTypes) {
 		fields = append(fields, campaign.FieldAcceptedNumberTypes)
 	}
+	if m.FieldCleared(campaign.FieldCallingHours) {
+		fields = append(fields, campaign.FieldCallingHours)
+	}
 	return fields
 }
 
@@ -3441,6 +3525,9 @@ func (m *CampaignMutation) ClearField(name string) error {
 	switch name {
 	case campaign.FieldAcceptedNumberTypes:
 		m.ClearAcceptedNumberTypes()
+		return nil
+	case campaign.FieldCallingHours:
+		m.ClearCallingHours()
 		return nil
 	}
 	return fmt.Errorf("unknown Campaign nullable field %s", name)
@@ -3467,6 +3554,9 @@ func (m *CampaignMutation) ResetField(name string) error {
 		return nil
 	case campaign.FieldAcceptedNumberTypes:
 		m.ResetAcceptedNumberTypes()
+		return nil
+	case campaign.FieldCallingHours:
+		m.ResetCallingHours()
 		return nil
 	}
 	return fmt.Errorf("unknown Campaign field %s", name)

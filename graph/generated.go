@@ -109,8 +109,15 @@ type ComplexityRoot struct {
 		TranscriptPurgedAt func(childComplexity int) int
 	}
 
+	CallingWindow struct {
+		Day   func(childComplexity int) int
+		End   func(childComplexity int) int
+		Start func(childComplexity int) int
+	}
+
 	Campaign struct {
 		AcceptedNumberTypes func(childComplexity int) int
+		CallingHours        func(childComplexity int) int
 		Contacts            func(childComplexity int, after *entgql.Cursor[pulid.ID], first *int, before *entgql.Cursor[pulid.ID], last *int, where *ent.ContactWhereInput) int
 		CreatedAt           func(childComplexity int) int
 		ID                  func(childComplexity int) int
@@ -311,6 +318,7 @@ type ComplexityRoot struct {
 		APIKeys             func(childComplexity int, after *entgql.Cursor[pulid.ID], first *int) int
 		AuditEvents         func(childComplexity int, targetID *pulid.ID, since *time.Time, until *time.Time, first *int, after *entgql.Cursor[pulid.ID]) int
 		AvailableReferences func(childComplexity int, integrationID pulid.ID, search *string, first *int, after *string) int
+		CallableContacts    func(childComplexity int, campaignID pulid.ID, at *time.Time, first *int, after *entgql.Cursor[pulid.ID]) int
 		Campaigns           func(childComplexity int, after *entgql.Cursor[pulid.ID], first *int, before *entgql.Cursor[pulid.ID], last *int, orderBy *ent.CampaignOrder, where *ent.CampaignWhereInput) int
 		DoNotCallNumbers    func(childComplexity int, after *entgql.Cursor[pulid.ID], first *int, before *entgql.Cursor[pulid.ID], last *int, where *ent.DoNotCallWhereInput) int
 		Integrations        func(childComplexity int, after *entgql.Cursor[pulid.ID], first *int, before *entgql.Cursor[pulid.ID], last *int, orderBy *ent.IntegrationOrder, where *ent.IntegrationWhereInput) int
@@ -482,6 +490,7 @@ type APIKeyResolver interface {
 type CampaignResolver interface {
 	Triggers(ctx context.Context, obj *ent.Campaign) ([]*ent.Trigger, error)
 	AcceptedNumberTypes(ctx context.Context, obj *ent.Campaign) ([]schematype.NumberType, error)
+	CallingHours(ctx context.Context, obj *ent.Campaign) ([]*schematype.CallingWindow, error)
 }
 type ContactResolver interface {
 	CallResults(ctx context.Context, obj *ent.Contact) ([]*ent.CallResult, error)
@@ -519,6 +528,7 @@ type QueryResolver interface {
 	Integrations(ctx context.Context, after *entgql.Cursor[pulid.ID], first *int, before *entgql.Cursor[pulid.ID], last *int, orderBy *ent.IntegrationOrder, where *ent.IntegrationWhereInput) (*ent.IntegrationConnection, error)
 	APIKeys(ctx context.Context, after *entgql.Cursor[pulid.ID], first *int) (*model.APIKeyConnection, error)
 	AuditEvents(ctx context.Context, targetID *pulid.ID, since *time.Time, until *time.Time, first *int, after *entgql.Cursor[pulid.ID]) (*model.AuditEventConnection, error)
+	CallableContacts(ctx context.Context, campaignID pulid.ID, at *time.Time, first *int, after *entgql.Cursor[pulid.ID]) (*ent.ContactConnection, error)
 	Viewer(ctx context.Context) (*model.Viewer, error)
 	Providers(ctx context.Context) ([]*model.Provider, error)
 	AvailableReferences(ctx context.Context, integrationID pulid.ID, search *string, first *int, after *string) (*model.ReferenceOptionPage, error)
@@ -774,12 +784,37 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.CallResult.TranscriptPurgedAt(childComplexity), true
 
+	case "CallingWindow.day":
+		if e.ComplexityRoot.CallingWindow.Day == nil {
+			break
+		}
+
+		return e.ComplexityRoot.CallingWindow.Day(childComplexity), true
+	case "CallingWindow.end":
+		if e.ComplexityRoot.CallingWindow.End == nil {
+			break
+		}
+
+		return e.ComplexityRoot.CallingWindow.End(childComplexity), true
+	case "CallingWindow.start":
+		if e.ComplexityRoot.CallingWindow.Start == nil {
+			break
+		}
+
+		return e.ComplexityRoot.CallingWindow.Start(childComplexity), true
+
 	case "Campaign.acceptedNumberTypes":
 		if e.ComplexityRoot.Campaign.AcceptedNumberTypes == nil {
 			break
 		}
 
 		return e.ComplexityRoot.Campaign.AcceptedNumberTypes(childComplexity), true
+	case "Campaign.callingHours":
+		if e.ComplexityRoot.Campaign.CallingHours == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Campaign.CallingHours(childComplexity), true
 	case "Campaign.contacts":
 		if e.ComplexityRoot.Campaign.Contacts == nil {
 			break
@@ -1682,6 +1717,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Query.AvailableReferences(childComplexity, args["integrationID"].(pulid.ID), args["search"].(*string), args["first"].(*int), args["after"].(*string)), true
+	case "Query.callableContacts":
+		if e.ComplexityRoot.Query.CallableContacts == nil {
+			break
+		}
+
+		args, err := ec.field_Query_callableContacts_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Query.CallableContacts(childComplexity, args["campaignID"].(pulid.ID), args["at"].(*time.Time), args["first"].(*int), args["after"].(*entgql.Cursor[pulid.ID])), true
 	case "Query.campaigns":
 		if e.ComplexityRoot.Query.Campaigns == nil {
 			break
@@ -2415,6 +2461,7 @@ func (e *executableSchema) Exec(ctx context.Context) graphql.ResponseHandler {
 	inputUnmarshalers := func() *graphql.InputUnmarshalerIndex {
 		return graphql.NewInputUnmarshalerIndex(
 			graphql.NewInputUnmarshaler("CallResultWhereInput", ec.unmarshalInputCallResultWhereInput),
+			graphql.NewInputUnmarshaler("CallingWindowInput", ec.unmarshalInputCallingWindowInput),
 			graphql.NewInputUnmarshaler("CampaignOrder", ec.unmarshalInputCampaignOrder),
 			graphql.NewInputUnmarshaler("CampaignWhereInput", ec.unmarshalInputCampaignWhereInput),
 			graphql.NewInputUnmarshaler("ConfigureTriggerInput", ec.unmarshalInputConfigureTriggerInput),
@@ -2667,6 +2714,18 @@ func (ec *executionContext) childFields_CallResult(ctx context.Context, field gr
 	return nil, fmt.Errorf("no field named %q was found under type CallResult", field.Name)
 }
 
+func (ec *executionContext) childFields_CallingWindow(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "day":
+		return ec.fieldContext_CallingWindow_day(ctx, field)
+	case "start":
+		return ec.fieldContext_CallingWindow_start(ctx, field)
+	case "end":
+		return ec.fieldContext_CallingWindow_end(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type CallingWindow", field.Name)
+}
+
 func (ec *executionContext) childFields_Campaign(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 	switch field.Name {
 	case "id":
@@ -2685,6 +2744,8 @@ func (ec *executionContext) childFields_Campaign(ctx context.Context, field grap
 		return ec.fieldContext_Campaign_triggers(ctx, field)
 	case "acceptedNumberTypes":
 		return ec.fieldContext_Campaign_acceptedNumberTypes(ctx, field)
+	case "callingHours":
+		return ec.fieldContext_Campaign_callingHours(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type Campaign", field.Name)
 }
@@ -3843,6 +3904,44 @@ func (ec *executionContext) field_Query_availableReferences_args(ctx context.Con
 	arg3, err := graphql.ProcessArgField(ctx, rawArgs, "after",
 		func(ctx context.Context, v any) (*string, error) {
 			return ec.unmarshalOString2ᚖstring(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["after"] = arg3
+	return args, nil
+}
+
+func (ec *executionContext) field_Query_callableContacts_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "campaignID",
+		func(ctx context.Context, v any) (pulid.ID, error) {
+			return ec.unmarshalNID2githubᚗcomᚋintakeᚋintakeᚋinternalᚋpulidᚐID(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["campaignID"] = arg0
+	arg1, err := graphql.ProcessArgField(ctx, rawArgs, "at",
+		func(ctx context.Context, v any) (*time.Time, error) {
+			return ec.unmarshalOTime2ᚖtimeᚐTime(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["at"] = arg1
+	arg2, err := graphql.ProcessArgField(ctx, rawArgs, "first",
+		func(ctx context.Context, v any) (*int, error) {
+			return ec.unmarshalOInt2ᚖint(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["first"] = arg2
+	arg3, err := graphql.ProcessArgField(ctx, rawArgs, "after",
+		func(ctx context.Context, v any) (*entgql.Cursor[pulid.ID], error) {
+			return ec.unmarshalOCursor2ᚖentgoᚗioᚋcontribᚋentgqlᚐCursor(ctx, v)
 		})
 	if err != nil {
 		return nil, err
@@ -5144,6 +5243,75 @@ func (ec *executionContext) fieldContext_CallResult_questionResults(_ context.Co
 	return fc, nil
 }
 
+func (ec *executionContext) _CallingWindow_day(ctx context.Context, field graphql.CollectedField, obj *schematype.CallingWindow) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_CallingWindow_day(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Day, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v schematype.Weekday) graphql.Marshaler {
+			return ec.marshalNWeekday2githubᚗcomᚋintakeᚋintakeᚋschemaᚋschematypeᚐWeekday(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_CallingWindow_day(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("CallingWindow", field, false, false, "Weekday")
+}
+
+func (ec *executionContext) _CallingWindow_start(ctx context.Context, field graphql.CollectedField, obj *schematype.CallingWindow) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_CallingWindow_start(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Start, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_CallingWindow_start(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("CallingWindow", field, false, false, "String")
+}
+
+func (ec *executionContext) _CallingWindow_end(ctx context.Context, field graphql.CollectedField, obj *schematype.CallingWindow) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_CallingWindow_end(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.End, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_CallingWindow_end(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("CallingWindow", field, false, false, "String")
+}
+
 func (ec *executionContext) _Campaign_id(ctx context.Context, field graphql.CollectedField, obj *ent.Campaign) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -5356,6 +5524,38 @@ func (ec *executionContext) _Campaign_acceptedNumberTypes(ctx context.Context, f
 }
 func (ec *executionContext) fieldContext_Campaign_acceptedNumberTypes(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("Campaign", field, true, true, "NumberType")
+}
+
+func (ec *executionContext) _Campaign_callingHours(ctx context.Context, field graphql.CollectedField, obj *ent.Campaign) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Campaign_callingHours(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.Campaign().CallingHours(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []*schematype.CallingWindow) graphql.Marshaler {
+			return ec.marshalNCallingWindow2ᚕᚖgithubᚗcomᚋintakeᚋintakeᚋschemaᚋschematypeᚐCallingWindowᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Campaign_callingHours(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Campaign",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_CallingWindow(ctx, field)
+		},
+	}
+	return fc, nil
 }
 
 func (ec *executionContext) _CampaignConnection_edges(ctx context.Context, field graphql.CollectedField, obj *ent.CampaignConnection) (ret graphql.Marshaler) {
@@ -8995,6 +9195,50 @@ func (ec *executionContext) fieldContext_Query_auditEvents(ctx context.Context, 
 	}()
 	ctx = graphql.WithFieldContext(ctx, fc)
 	if fc.Args, err = ec.field_Query_auditEvents_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Query_callableContacts(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Query_callableContacts(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Query().CallableContacts(ctx, fc.Args["campaignID"].(pulid.ID), fc.Args["at"].(*time.Time), fc.Args["first"].(*int), fc.Args["after"].(*entgql.Cursor[pulid.ID]))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *ent.ContactConnection) graphql.Marshaler {
+			return ec.marshalNContactConnection2ᚖgithubᚗcomᚋintakeᚋintakeᚋentᚐContactConnection(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Query_callableContacts(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Query",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_ContactConnection(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Query_callableContacts_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
 		ec.Error(ctx, err)
 		return fc, err
 	}
@@ -13343,6 +13587,62 @@ func UnmarshalCallResultWhereInput(ctx context.Context, raw any) (ent.CallResult
 	return out, err
 }
 
+func (ec *executionContext) unmarshalInputCallingWindowInput(ctx context.Context, obj any) (schematype.CallingWindow, error) {
+	var it schematype.CallingWindow
+	if obj == nil {
+		return it, nil
+	}
+
+	asMap := map[string]any{}
+	for k, v := range obj.(map[string]any) {
+		asMap[k] = v
+	}
+
+	fieldsInOrder := [...]string{"day", "start", "end"}
+	for _, k := range fieldsInOrder {
+		v, ok := asMap[k]
+		if !ok {
+			continue
+		}
+		switch k {
+		case "day":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("day"))
+			data, err := ec.unmarshalNWeekday2githubᚗcomᚋintakeᚋintakeᚋschemaᚋschematypeᚐWeekday(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Day = data
+		case "start":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("start"))
+			data, err := ec.unmarshalNString2string(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Start = data
+		case "end":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("end"))
+			data, err := ec.unmarshalNString2string(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.End = data
+		}
+	}
+	return it, nil
+}
+
+// UnmarshalCallingWindowInput unmarshals raw into the CallingWindowInput input type, using the
+// unmarshaler bound to ctx's request. Call it from a resolver to decode an input
+// object that was not passed as a field argument.
+//
+// ctx must come from a gqlgen request; outside one there is no unmarshaler to use
+// and the returned error says so.
+func UnmarshalCallingWindowInput(ctx context.Context, raw any) (schematype.CallingWindow, error) {
+	var out schematype.CallingWindow
+	err := graphql.UnmarshalNamedInputFromContext(ctx, "CallingWindowInput", raw, &out)
+	return out, err
+}
+
 func (ec *executionContext) unmarshalInputCampaignOrder(ctx context.Context, obj any) (ent.CampaignOrder, error) {
 	var it ent.CampaignOrder
 	if obj == nil {
@@ -15262,7 +15562,7 @@ func (ec *executionContext) unmarshalInputCreateCampaignInput(ctx context.Contex
 		asMap[k] = v
 	}
 
-	fieldsInOrder := [...]string{"name", "phoneRegion", "acceptedNumberTypes"}
+	fieldsInOrder := [...]string{"name", "phoneRegion", "acceptedNumberTypes", "callingHours"}
 	for _, k := range fieldsInOrder {
 		v, ok := asMap[k]
 		if !ok {
@@ -15290,6 +15590,13 @@ func (ec *executionContext) unmarshalInputCreateCampaignInput(ctx context.Contex
 				return it, err
 			}
 			it.AcceptedNumberTypes = data
+		case "callingHours":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("callingHours"))
+			data, err := ec.unmarshalOCallingWindowInput2ᚕgithubᚗcomᚋintakeᚋintakeᚋschemaᚋschematypeᚐCallingWindowᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.CallingHours = data
 		}
 	}
 	return it, nil
@@ -19996,7 +20303,7 @@ func (ec *executionContext) unmarshalInputUpdateCampaignInput(ctx context.Contex
 		asMap[k] = v
 	}
 
-	fieldsInOrder := [...]string{"name", "phoneRegion", "acceptedNumberTypes"}
+	fieldsInOrder := [...]string{"name", "phoneRegion", "acceptedNumberTypes", "callingHours"}
 	for _, k := range fieldsInOrder {
 		v, ok := asMap[k]
 		if !ok {
@@ -20024,6 +20331,13 @@ func (ec *executionContext) unmarshalInputUpdateCampaignInput(ctx context.Contex
 				return it, err
 			}
 			it.AcceptedNumberTypes = data
+		case "callingHours":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("callingHours"))
+			data, err := ec.unmarshalOCallingWindowInput2ᚕgithubᚗcomᚋintakeᚋintakeᚋschemaᚋschematypeᚐCallingWindowᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.CallingHours = data
 		}
 	}
 	return it, nil
@@ -20535,6 +20849,49 @@ func (ec *executionContext) _CallResult(ctx context.Context, sel ast.SelectionSe
 	return out
 }
 
+var callingWindowImplementors = []string{"CallingWindow"}
+
+func (ec *executionContext) _CallingWindow(ctx context.Context, sel ast.SelectionSet, obj *schematype.CallingWindow) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, callingWindowImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("CallingWindow")
+		case "day":
+			out.Values[i] = ec._CallingWindow_day(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "start":
+			out.Values[i] = ec._CallingWindow_start(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "end":
+			out.Values[i] = ec._CallingWindow_end(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
 var campaignImplementors = []string{"Campaign", "Node"}
 
 func (ec *executionContext) _Campaign(ctx context.Context, sel ast.SelectionSet, obj *ent.Campaign) graphql.Marshaler {
@@ -20588,6 +20945,12 @@ func (ec *executionContext) _Campaign(ctx context.Context, sel ast.SelectionSet,
 				true, true,
 				func(ctx context.Context) graphql.Marshaler {
 					return ec._Campaign_acceptedNumberTypes(ctx, field, obj)
+				})
+		case "callingHours":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Campaign_callingHours(ctx, field, obj)
 				})
 		default:
 			panic("unknown field " + strconv.Quote(field.Name))
@@ -21953,6 +22316,12 @@ func (ec *executionContext) _Query(ctx context.Context, sel ast.SelectionSet) gr
 				true, true,
 				func(ctx context.Context) graphql.Marshaler {
 					return ec._Query_auditEvents(ctx, field)
+				})
+		case "callableContacts":
+			out.ResolveRootConcurrently(innerCtx, ec.OperationContext, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Query_callableContacts(ctx, field)
 				})
 		case "viewer":
 			out.ResolveRootConcurrently(innerCtx, ec.OperationContext, i,
@@ -23464,6 +23833,35 @@ func (ec *executionContext) unmarshalNCallResultWhereInput2ᚖgithubᚗcomᚋint
 	return &res, graphql.ErrorOnPath(ctx, err)
 }
 
+func (ec *executionContext) marshalNCallingWindow2ᚕᚖgithubᚗcomᚋintakeᚋintakeᚋschemaᚋschematypeᚐCallingWindowᚄ(ctx context.Context, sel ast.SelectionSet, v []*schematype.CallingWindow) graphql.Marshaler {
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalNCallingWindow2ᚖgithubᚗcomᚋintakeᚋintakeᚋschemaᚋschematypeᚐCallingWindow(ctx, sel, v[i])
+	})
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
+}
+
+func (ec *executionContext) marshalNCallingWindow2ᚖgithubᚗcomᚋintakeᚋintakeᚋschemaᚋschematypeᚐCallingWindow(ctx context.Context, sel ast.SelectionSet, v *schematype.CallingWindow) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "CallingWindow!")
+		return graphql.Null
+	}
+	return ec._CallingWindow(ctx, sel, v)
+}
+
+func (ec *executionContext) unmarshalNCallingWindowInput2githubᚗcomᚋintakeᚋintakeᚋschemaᚋschematypeᚐCallingWindow(ctx context.Context, v any) (schematype.CallingWindow, error) {
+	res, err := ec.unmarshalInputCallingWindowInput(ctx, v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
 func (ec *executionContext) marshalNCampaign2ᚖgithubᚗcomᚋintakeᚋintakeᚋentᚐCampaign(ctx context.Context, sel ast.SelectionSet, v *ent.Campaign) graphql.Marshaler {
 	if v == nil {
 		graphql.AddInvalidNullError(ctx, "Campaign!")
@@ -24337,6 +24735,16 @@ func (ec *executionContext) marshalNViewer2ᚖgithubᚗcomᚋintakeᚋintakeᚋg
 	return ec._Viewer(ctx, sel, v)
 }
 
+func (ec *executionContext) unmarshalNWeekday2githubᚗcomᚋintakeᚋintakeᚋschemaᚋschematypeᚐWeekday(ctx context.Context, v any) (schematype.Weekday, error) {
+	var res schematype.Weekday
+	err := res.UnmarshalGQL(v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalNWeekday2githubᚗcomᚋintakeᚋintakeᚋschemaᚋschematypeᚐWeekday(ctx context.Context, sel ast.SelectionSet, v schematype.Weekday) graphql.Marshaler {
+	return v
+}
+
 func (ec *executionContext) marshalN__Directive2githubᚗcomᚋ99designsᚋgqlgenᚋgraphqlᚋintrospectionᚐDirective(ctx context.Context, sel ast.SelectionSet, v introspection.Directive) graphql.Marshaler {
 	return ec.___Directive(ctx, sel, &v)
 }
@@ -24584,6 +24992,23 @@ func (ec *executionContext) unmarshalOCallResultWhereInput2ᚖgithubᚗcomᚋint
 	}
 	res, err := ec.unmarshalInputCallResultWhereInput(ctx, v)
 	return &res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) unmarshalOCallingWindowInput2ᚕgithubᚗcomᚋintakeᚋintakeᚋschemaᚋschematypeᚐCallingWindowᚄ(ctx context.Context, v any) ([]schematype.CallingWindow, error) {
+	if v == nil {
+		return nil, nil
+	}
+	vSlice := graphql.CoerceList(v)
+	var err error
+	res := make([]schematype.CallingWindow, len(vSlice))
+	for i := range vSlice {
+		ctx := graphql.WithPathContext(ctx, graphql.NewPathWithIndex(i))
+		res[i], err = ec.unmarshalNCallingWindowInput2githubᚗcomᚋintakeᚋintakeᚋschemaᚋschematypeᚐCallingWindow(ctx, vSlice[i])
+		if err != nil {
+			return nil, err
+		}
+	}
+	return res, nil
 }
 
 func (ec *executionContext) marshalOCampaign2ᚖgithubᚗcomᚋintakeᚋintakeᚋentᚐCampaign(ctx context.Context, sel ast.SelectionSet, v *ent.Campaign) graphql.Marshaler {

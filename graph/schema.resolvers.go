@@ -7,7 +7,11 @@ package graph
 
 import (
 	"context"
+	"slices"
+	"time"
 
+	"entgo.io/contrib/entgql"
+	"github.com/99designs/gqlgen/graphql"
 	"github.com/intake/intake/ent"
 	"github.com/intake/intake/graph/model"
 	"github.com/intake/intake/internal/pulid"
@@ -28,6 +32,16 @@ func (r *campaignResolver) Triggers(ctx context.Context, obj *ent.Campaign) ([]*
 // AcceptedNumberTypes is the resolver for the acceptedNumberTypes field.
 func (r *campaignResolver) AcceptedNumberTypes(ctx context.Context, obj *ent.Campaign) ([]schematype.NumberType, error) {
 	return service.AcceptedNumberTypes(obj), nil
+}
+
+// CallingHours is the resolver for the callingHours field.
+func (r *campaignResolver) CallingHours(ctx context.Context, obj *ent.Campaign) ([]*schematype.CallingWindow, error) {
+	hours := service.CallingHours(obj)
+	out := make([]*schematype.CallingWindow, len(hours))
+	for i := range hours {
+		out[i] = &hours[i]
+	}
+	return out, nil
 }
 
 // CallResults is the resolver for the callResults field.
@@ -151,6 +165,16 @@ func (r *mutationResolver) AddDoNotCall(ctx context.Context, phone string, note 
 // RemoveDoNotCall is the resolver for the removeDoNotCall field.
 func (r *mutationResolver) RemoveDoNotCall(ctx context.Context, phone string) (bool, error) {
 	return r.svc.RemoveDoNotCall(ctx, phone)
+}
+
+// CallableContacts is the resolver for the callableContacts field.
+func (r *queryResolver) CallableContacts(ctx context.Context, campaignID pulid.ID, at *time.Time, first *int, after *entgql.Cursor[pulid.ID]) (*ent.ContactConnection, error) {
+	when := time.Now()
+	if at != nil {
+		when = *at
+	}
+	withTotal := slices.ContainsFunc(graphql.CollectFieldsCtx(ctx, nil), func(f graphql.CollectedField) bool { return f.Name == "totalCount" })
+	return r.svc.CallableContacts(ctx, campaignID, when, derefOr(first, 50), after, withTotal)
 }
 
 // Viewer is the resolver for the viewer field.

@@ -31,6 +31,10 @@ func (Campaign) Fields() []ent.Field {
 		// schematype.DefaultAcceptedNumberTypes.
 		field.JSON("accepted_number_types", []schematype.NumberType{}).Optional().
 			Annotations(entgql.Skip()),
+		// When the campaign calls (exposed as Campaign.callingHours); null
+		// means the default, schematype.DefaultCallingHours.
+		field.JSON("calling_hours", []schematype.CallingWindow{}).Optional().
+			Annotations(entgql.Skip()),
 	}
 }
 

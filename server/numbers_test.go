@@ -4,6 +4,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/intake/intake/internal/apptest"
 	"github.com/intake/intake/internal/dbtest"
@@ -115,6 +116,156 @@ func TestNumberTypes(t *testing.T) {
 				map[string]any{"id": mobiles}, &upd)
 			if !slices.Equal(upd.UpdateCampaign.AcceptedNumberTypes, []string{"MOBILE", "FIXED_LINE"}) {
 				t.Errorf("updated accepted types %v", upd.UpdateCampaign.AcceptedNumberTypes)
+			}
+		})
+	}
+}
+
+// TestCallableContacts checks over HTTP, on both databases, that the dialer
+// gets exactly the contacts it may call at a time: not erased, not on the
+// do-not-call list, within the campaign's calling hours in the local time
+// of each number, page by page.
+func TestCallableContacts(t *testing.T) {
+	t.Parallel()
+	for _, d := range dbtest.Dialects {
+		t.Run(d, func(t *testing.T) {
+			t.Parallel()
+			app := isoStart(t, dbtest.Open(t, d))
+			data := syncNow(101, 80)
+			fk := apptest.StartSyncFakes(t, data, nil)
+			e := syncNewEnv(t, app)
+			tal := e.connect(t, fk, schematype.ProviderTalention)
+			var created struct{ CreateCampaign struct{ ID string } }
+			e.c.MustDo(t, `mutation { createCampaign(input: {name: "hours", callingHours: [
+				{day: MONDAY, start: "09:00", end: "12:00"}, {day: MONDAY, start: "14:00", end: "24:00"}]}) { id } }`, nil, &created)
+			cmp := created.CreateCampaign.ID
+			if r := erSync(t, e, e.trigger(t, cmp, tal, nil)); r.Status != "SUCCEEDED" || r.Imported == 0 {
+				t.Fatalf("sync: %+v", r)
+			}
+			var all struct {
+				Node struct {
+					Contacts struct {
+						Edges []struct {
+							Node struct {
+								ID, PhoneE164 string
+								TimeZone      *string
+							}
+						}
+					}
+				}
+			}
+			e.c.MustDo(t, `query($id: ID!) { node(id: $id) { ... on Campaign { contacts(first: 100) { edges { node { id phoneE164 timeZone } } } } } }`,
+				map[string]any{"id": cmp}, &all)
+			contacts := all.Node.Contacts.Edges
+			// One contact erased, one listed: never callable.
+			erasedID, listed := contacts[0].Node.ID, contacts[1].Node.PhoneE164
+			var ignore map[string]any
+			e.c.MustDo(t, `mutation($id: ID!) { eraseContact(id: $id) { contacts } }`, map[string]any{"id": erasedID}, &ignore)
+			e.c.MustDo(t, `mutation($p: String!) { addDoNotCall(phone: $p) { id } }`, map[string]any{"p": listed}, &ignore)
+
+			// Monday 09:30 in Berlin is 08:30 in London: the British wait.
+			berlin, _ := time.LoadLocation("Europe/Berlin")
+			monday := time.Date(2026, 12, 7, 9, 30, 0, 0, berlin)
+			expect := func(at time.Time) map[string]bool {
+				want := map[string]bool{}
+				for _, edge := range contacts[2:] {
+					c := edge.Node
+					zone := berlin
+					if c.TimeZone != nil {
+						zone, _ = time.LoadLocation(*c.TimeZone)
+					}
+					local := at.In(zone)
+					h := local.Hour()
+					if local.Weekday() == time.Monday && (h >= 9 && h < 12 || h >= 14) {
+						want[c.ID] = true
+					}
+				}
+				return want
+			}
+			want := expect(monday)
+			gb := 0
+			for _, edge := range contacts {
+				if strings.HasPrefix(edge.Node.PhoneE164, "+44") {
+					gb++
+				}
+			}
+			if gb == 0 || len(want) == 0 || len(want) == len(contacts)-2 {
+				t.Fatalf("%d British contacts, %d of %d callable: the test checks nothing", gb, len(want), len(contacts))
+			}
+			page := func(at time.Time, after any) (ids []string, total int, next *string) {
+				var got struct {
+					CallableContacts struct {
+						TotalCount int
+						PageInfo   struct {
+							HasNextPage bool
+							EndCursor   *string
+						}
+						Edges []struct{ Node struct{ ID string } }
+					}
+				}
+				e.c.MustDo(t, `query($c: ID!, $at: Time, $after: Cursor) { callableContacts(campaignID: $c, at: $at, first: 7, after: $after) {
+					totalCount pageInfo { hasNextPage endCursor } edges { node { id } } } }`,
+					map[string]any{"c": cmp, "at": at.Format(time.RFC3339), "after": after}, &got)
+				cc := got.CallableContacts
+				for _, edge := range cc.Edges {
+					ids = append(ids, edge.Node.ID)
+				}
+				if cc.PageInfo.HasNextPage {
+					next = cc.PageInfo.EndCursor
+				}
+				return ids, cc.TotalCount, next
+			}
+			var got []string
+			var after any
+			for range 50 {
+				ids, total, next := page(monday, after)
+				if total != len(want) {
+					t.Errorf("totalCount %d, want %d", total, len(want))
+				}
+				got = append(got, ids...)
+				if next == nil {
+					break
+				}
+				after = *next
+			}
+			if len(got) != len(want) {
+				t.Errorf("%d callable contacts over the pages, want %d", len(got), len(want))
+			}
+			for _, id := range got {
+				if !want[id] {
+					t.Errorf("contact %s is not callable at %s but was returned", id, monday)
+				}
+			}
+			// At 12:30 in Berlin only the British are within their hours
+			// (11:30); at 13:30 nobody is; at 20:00 everyone callable is.
+			if _, total, _ := page(monday.Add(3*time.Hour), nil); total != len(expect(monday.Add(3*time.Hour))) || total == 0 {
+				t.Errorf("at 12:30: total %d, want the %d British within their hours", total, len(expect(monday.Add(3*time.Hour))))
+			}
+			if ids, total, _ := page(monday.Add(4*time.Hour), nil); len(ids) != 0 || total != 0 {
+				t.Errorf("at 13:30: %d contacts (total %d), want none", len(ids), total)
+			}
+			if _, total, _ := page(time.Date(2026, 12, 7, 20, 0, 0, 0, berlin), nil); total != len(contacts)-2 {
+				t.Errorf("at 20:00: total %d, want every contact but the erased and the listed (%d)", total, len(contacts)-2)
+			}
+
+			// The hours are validated.
+			for _, bad := range []struct{ hours, field string }{
+				{`[{day: MONDAY, start: "9:00", end: "12:00"}]`, "input.callingHours[0].start"},
+				{`[{day: MONDAY, start: "12:00", end: "09:00"}]`, "input.callingHours[0].end"},
+				{`[{day: MONDAY, start: "09:00", end: "24:01"}]`, "input.callingHours[0].end"},
+				{`[{day: MONDAY, start: "09:00", end: "12:00"}, {day: MONDAY, start: "11:00", end: "13:00"}]`, "input.callingHours[1]"},
+			} {
+				r := e.c.Do(t, `mutation { createCampaign(input: {name: "x", callingHours: `+bad.hours+`}) { id } }`, nil)
+				if r.Code() != "VALIDATION_FAILED" || r.Field() != bad.field {
+					t.Errorf("%s: %s on %q, want VALIDATION_FAILED on %s", bad.hours, r.Code(), r.Field(), bad.field)
+				}
+			}
+			var hours struct {
+				Node struct{ CallingHours []schematype.CallingWindow }
+			}
+			e.c.MustDo(t, `query($id: ID!) { node(id: $id) { ... on Campaign { callingHours { day start end } } } }`, map[string]any{"id": cmp}, &hours)
+			if len(hours.Node.CallingHours) != 2 || hours.Node.CallingHours[1].End != "24:00" {
+				t.Errorf("callingHours %+v", hours.Node.CallingHours)
 			}
 		})
 	}

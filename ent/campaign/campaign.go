@@ -28,6 +28,8 @@ const (
 	FieldPhoneRegion = "phone_region"
 	// FieldAcceptedNumberTypes holds the string denoting the accepted_number_types field in the database.
 	FieldAcceptedNumberTypes = "accepted_number_types"
+	// FieldCallingHours holds the string denoting the calling_hours field in the database.
+	FieldCallingHours = "calling_hours"
 	// EdgeTriggers holds the string denoting the triggers edge name in mutations.
 	EdgeTriggers = "triggers"
 	// EdgeContacts holds the string denoting the contacts edge name in mutations.
@@ -59,6 +61,7 @@ var Columns = []string{
 	FieldName,
 	FieldPhoneRegion,
 	FieldAcceptedNumberTypes,
+	FieldCallingHours,
 }
 
 // ValidColumn reports if the column name is valid (part of the table columns).

@@ -371,6 +371,16 @@ func AcceptedNumberTypesNotNil() predicate.Campaign {
 	return predicate.Campaign(sql.FieldNotNull(FieldAcceptedNumberTypes))
 }
 
+// CallingHoursIsNil applies the IsNil predicate on the "calling_hours" field.
+func CallingHoursIsNil() predicate.Campaign {
+	return predicate.Campaign(sql.FieldIsNull(FieldCallingHours))
+}
+
+// CallingHoursNotNil applies the NotNil predicate on the "calling_hours" field.
+func CallingHoursNotNil() predicate.Campaign {
+	return predicate.Campaign(sql.FieldNotNull(FieldCallingHours))
+}
+
 // HasTriggers applies the HasEdge predicate on the "triggers" edge.
 func HasTriggers() predicate.Campaign {
 	return predicate.Campaign(func(s *sql.Selector) {

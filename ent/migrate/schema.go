@@ -123,6 +123,7 @@ var (
 		{Name: "name", Type: field.TypeString, Size: 200},
 		{Name: "phone_region", Type: field.TypeString, Size: 2, Default: "DE"},
 		{Name: "accepted_number_types", Type: field.TypeJSON, Nullable: true},
+		{Name: "calling_hours", Type: field.TypeJSON, Nullable: true},
 	}
 	// CampaignsTable holds the schema information for the "campaigns" table.
 	CampaignsTable = &schema.Table{

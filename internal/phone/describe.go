@@ -118,3 +118,18 @@ func first(raws []string, region string, accept func(schematype.NumberType) bool
 	}
 	return "", badRaw, Info{}, schematype.IssueInvalidPhone, badMsg
 }
+
+// RegionTimeZone is the IANA time zone of a region's numbers ("DE":
+// "Europe/Berlin"): the first the phone library names for the region's
+// country code; "" when it names none.
+func RegionTimeZone(region string) string {
+	cc := phonenumbers.GetCountryCodeForRegion(canonicalRegion(region))
+	if cc == 0 {
+		return ""
+	}
+	zones, err := phonenumbers.GetTimezonesForPrefix(fmt.Sprintf("+%d", cc))
+	if err != nil || len(zones) == 0 || zones[0] == phonenumbers.UNKNOWN_TIMEZONE {
+		return ""
+	}
+	return zones[0]
+}

@@ -15,6 +15,7 @@ type CreateCampaignInput struct {
 	Name                string
 	PhoneRegion         *string
 	AcceptedNumberTypes []schematype.NumberType
+	CallingHours        []schematype.CallingWindow
 }
 
 // UpdateCampaignInput is updateCampaign's input; nil fields stay as they are.
@@ -22,6 +23,7 @@ type UpdateCampaignInput struct {
 	Name                *string
 	PhoneRegion         *string
 	AcceptedNumberTypes []schematype.NumberType
+	CallingHours        []schematype.CallingWindow
 }
 
 // DefaultPhoneRegion is the region of numbers without a country code when a
@@ -47,6 +49,13 @@ func (s *Service) CreateCampaign(ctx context.Context, in CreateCampaignInput) (*
 			return nil, err
 		}
 		create.SetAcceptedNumberTypes(types)
+	}
+	if in.CallingHours != nil {
+		hours, err := checkCallingHours("input.callingHours", in.CallingHours)
+		if err != nil {
+			return nil, err
+		}
+		create.SetCallingHours(hours)
 	}
 	return create.Save(ctx)
 }
@@ -101,6 +110,13 @@ func (s *Service) UpdateCampaign(ctx context.Context, id pulid.ID, in UpdateCamp
 			return nil, err
 		}
 		upd.SetAcceptedNumberTypes(types)
+	}
+	if in.CallingHours != nil {
+		hours, err := checkCallingHours("input.callingHours", in.CallingHours)
+		if err != nil {
+			return nil, err
+		}
+		upd.SetCallingHours(hours)
 	}
 	c, err := upd.Save(ctx)
 	if ent.IsNotFound(err) {

@@ -6,6 +6,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"time"
 )
 
 // Every enum below is a string type whose values are at once the GraphQL
@@ -456,3 +457,32 @@ func (t NumberType) MarshalGQL(w io.Writer) { marshal(w, t) }
 
 // UnmarshalGQL implements graphql.Unmarshaler.
 func (t *NumberType) UnmarshalGQL(v any) error { return unmarshal(t, v, "NumberType") }
+
+// Weekday is a day of the week: GraphQL Weekday and CallingWindow.day.
+type Weekday string
+
+const (
+	Monday    Weekday = "MONDAY"
+	Tuesday   Weekday = "TUESDAY"
+	Wednesday Weekday = "WEDNESDAY"
+	Thursday  Weekday = "THURSDAY"
+	Friday    Weekday = "FRIDAY"
+	Saturday  Weekday = "SATURDAY"
+	Sunday    Weekday = "SUNDAY"
+)
+
+// Values lists the days, Monday first.
+func (Weekday) Values() []string {
+	return values(Monday, Tuesday, Wednesday, Thursday, Friday, Saturday, Sunday)
+}
+
+// WeekdayOf is the Weekday of a time.Weekday.
+func WeekdayOf(d time.Weekday) Weekday {
+	return Weekday(strings.ToUpper(d.String()))
+}
+
+// MarshalGQL implements graphql.Marshaler.
+func (d Weekday) MarshalGQL(w io.Writer) { marshal(w, d) }
+
+// UnmarshalGQL implements graphql.Unmarshaler.
+func (d *Weekday) UnmarshalGQL(v any) error { return unmarshal(d, v, "Weekday") }

@@ -41,6 +41,8 @@ func TestEnums(t *testing.T) {
 		{"NumberType", NumberType("").Values(), []string{"MOBILE", "FIXED_LINE", "FIXED_LINE_OR_MOBILE", "VOIP", "TOLL_FREE", "PREMIUM_RATE",
 			"SHARED_COST", "PERSONAL_NUMBER", "PAGER", "UAN", "VOICEMAIL", "UNKNOWN"},
 			marshalGQL[NumberType], unmarshalGQL[NumberType]},
+		{"Weekday", Weekday("").Values(), []string{"MONDAY", "TUESDAY", "WEDNESDAY", "THURSDAY", "FRIDAY", "SATURDAY", "SUNDAY"},
+			marshalGQL[Weekday], unmarshalGQL[Weekday]},
 	} {
 		t.Run(e.name, func(t *testing.T) {
 			if !slices.Equal(e.values, e.want) {

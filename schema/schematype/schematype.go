@@ -17,3 +17,24 @@ type QuestionResult struct {
 	Question string `json:"question"`
 	Answer   string `json:"answer"`
 }
+
+// CallingWindow is a time of day on a weekday when a campaign calls, in the
+// local time of each contact's number: the stored campaigns.calling_hours,
+// GraphQL CallingWindow and CallingWindowInput.
+type CallingWindow struct {
+	Day Weekday `json:"day"`
+	// Start and End are "HH:MM", 24-hour; Start is inclusive, End
+	// exclusive, "24:00" the end of the day.
+	Start string `json:"start"`
+	End   string `json:"end"`
+}
+
+// DefaultCallingHours are the hours of a campaign that names none: Monday
+// to Friday, 09:00 to 18:00.
+func DefaultCallingHours() []CallingWindow {
+	var out []CallingWindow
+	for _, d := range []Weekday{Monday, Tuesday, Wednesday, Thursday, Friday} {
+		out = append(out, CallingWindow{Day: d, Start: "09:00", End: "18:00"})
+	}
+	return out
+}

@@ -1,0 +1,188 @@
+package service
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"time"
+
+	"entgo.io/contrib/entgql"
+
+	"github.com/intake/intake/ent"
+	"github.com/intake/intake/ent/contact"
+	"github.com/intake/intake/ent/donotcall"
+	"github.com/intake/intake/internal/phone"
+	"github.com/intake/intake/internal/pulid"
+	"github.com/intake/intake/schema/schematype"
+)
+
+// MaxCallingWindows bounds a campaign's calling hours.
+const MaxCallingWindows = 50
+
+// checkCallingHours validates calling hours: "HH:MM" times, each window
+// ending after it starts, the windows of a day not overlapping.
+func checkCallingHours(field string, ws []schematype.CallingWindow) ([]schematype.CallingWindow, error) {
+	if len(ws) > MaxCallingWindows {
+		return nil, invalid(field, "at most %d windows", MaxCallingWindows)
+	}
+	type span struct{ from, to, i int }
+	byDay := map[schematype.Weekday][]span{}
+	out := make([]schematype.CallingWindow, len(ws))
+	for i, w := range ws {
+		f := fmt.Sprintf("%s[%d]", field, i)
+		if !slices.Contains(schematype.Weekday("").Values(), string(w.Day)) {
+			return nil, invalid(f+".day", "%q is not a weekday", w.Day)
+		}
+		from, ok := minuteOfDay(w.Start)
+		if !ok || from >= 24*60 {
+			return nil, invalid(f+".start", "must be a time of day as HH:MM, from 00:00 to 23:59")
+		}
+		to, ok := minuteOfDay(w.End)
+		if !ok || to <= from {
+			return nil, invalid(f+".end", "must be a time of day as HH:MM after start, at most 24:00")
+		}
+		for _, o := range byDay[w.Day] {
+			if from < o.to && o.from < to {
+				return nil, invalid(f, "overlaps window %d of %s", o.i, w.Day)
+			}
+		}
+		byDay[w.Day] = append(byDay[w.Day], span{from, to, i})
+		out[i] = schematype.CallingWindow{Day: w.Day, Start: fmt.Sprintf("%02d:%02d", from/60, from%60), End: fmt.Sprintf("%02d:%02d", to/60, to%60)}
+	}
+	return out, nil
+}
+
+// minuteOfDay reads "HH:MM" (00:00 to 24:00).
+func minuteOfDay(s string) (int, bool) {
+	var h, m int
+	if len(s) != 5 || s[2] != ':' {
+		return 0, false
+	}
+	if _, err := fmt.Sscanf(s, "%02d:%02d", &h, &m); err != nil || h < 0 || m < 0 || m > 59 || h > 24 || (h == 24 && m != 0) {
+		return 0, false
+	}
+	return h*60 + m, true
+}
+
+// CallingHours is when a campaign calls (Campaign.callingHours).
+func CallingHours(c *ent.Campaign) []schematype.CallingWindow {
+	if c.CallingHours == nil {
+		return schematype.DefaultCallingHours()
+	}
+	return c.CallingHours
+}
+
+// callableAt reports whether local time t falls within one of ws.
+func callableAt(ws []schematype.CallingWindow, t time.Time) bool {
+	day, minute := schematype.WeekdayOf(t.Weekday()), t.Hour()*60+t.Minute()
+	for _, w := range ws {
+		from, _ := minuteOfDay(w.Start)
+		to, _ := minuteOfDay(w.End)
+		if w.Day == day && minute >= from && minute < to {
+			return true
+		}
+	}
+	return false
+}
+
+// callableBatch is how many contacts CallableContacts reads at a time.
+const callableBatch = 500
+
+// CallableContacts returns a page of the campaign's contacts the dialer may
+// call at at: not erased, not on the do-not-call list, and within the
+// campaign's calling hours in their number's local time. Contacts are in
+// ID order (oldest first); withTotal counts all of them, which reads the
+// whole campaign.
+func (s *Service) CallableContacts(ctx context.Context, campaignID pulid.ID, at time.Time, first int, after *entgql.Cursor[pulid.ID], withTotal bool) (*ent.ContactConnection, error) {
+	if err := checkID("campaignID", campaignID, "cmp", "campaign"); err != nil {
+		return nil, err
+	}
+	if first < 1 || first > 100 {
+		return nil, invalid("first", "must be between 1 and 100")
+	}
+	camp, err := s.db.Campaign.Get(ctx, campaignID)
+	if ent.IsNotFound(err) {
+		return nil, notFound("campaignID", "campaign")
+	}
+	if err != nil {
+		return nil, err
+	}
+	hours := CallingHours(camp)
+	fallback := time.UTC
+	if z := phone.RegionTimeZone(camp.PhoneRegion); z != "" {
+		if loc, err := time.LoadLocation(z); err == nil {
+			fallback = loc
+		}
+	}
+	zones := map[string]*time.Location{}
+	zone := func(name *string) *time.Location {
+		if name == nil || *name == "" {
+			return fallback
+		}
+		if loc, ok := zones[*name]; ok {
+			return loc
+		}
+		loc, err := time.LoadLocation(*name)
+		if err != nil {
+			loc = fallback
+		}
+		zones[*name] = loc
+		return loc
+	}
+
+	conn := &ent.ContactConnection{Edges: []*ent.ContactEdge{}}
+	var from, pageAfter pulid.ID
+	if after != nil {
+		pageAfter = after.ID
+		if !withTotal {
+			from = after.ID // the contacts before the page need no reading
+		}
+	}
+	pageDone := false
+	for {
+		q := s.db.Contact.Query().Where(contact.CampaignID(campaignID), contact.ErasedAtIsNil()).Order(ent.Asc(contact.FieldID)).Limit(callableBatch)
+		if from != "" {
+			q.Where(contact.IDGT(from))
+		}
+		batch, err := q.All(ctx)
+		if err != nil {
+			return nil, err
+		}
+		if len(batch) == 0 {
+			break
+		}
+		phones := make([]string, len(batch))
+		for i, c := range batch {
+			phones[i] = c.PhoneE164
+		}
+		listed, err := s.db.DoNotCall.Query().Where(donotcall.PhoneE164In(phones...)).Select(donotcall.FieldPhoneE164).Strings(ctx)
+		if err != nil {
+			return nil, err
+		}
+		for _, c := range batch {
+			if slices.Contains(listed, c.PhoneE164) || !callableAt(hours, at.In(zone(c.TimeZone))) {
+				continue
+			}
+			conn.TotalCount++
+			switch {
+			case pageDone, c.ID <= pageAfter:
+			case len(conn.Edges) == first:
+				conn.PageInfo.HasNextPage, pageDone = true, true
+			default:
+				conn.Edges = append(conn.Edges, &ent.ContactEdge{Node: c, Cursor: entgql.Cursor[pulid.ID]{ID: c.ID}})
+			}
+		}
+		from = batch[len(batch)-1].ID
+		if (pageDone && !withTotal) || len(batch) < callableBatch {
+			break
+		}
+	}
+	conn.PageInfo.HasPreviousPage = after != nil
+	if n := len(conn.Edges); n > 0 {
+		conn.PageInfo.StartCursor, conn.PageInfo.EndCursor = &conn.Edges[0].Cursor, &conn.Edges[n-1].Cursor
+	}
+	if !withTotal {
+		conn.TotalCount = 0 // not asked for: not counted
+	}
+	return conn, nil
+}

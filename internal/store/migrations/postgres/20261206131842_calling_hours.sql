@@ -1,0 +1,2 @@
+-- Modify "campaigns" table
+ALTER TABLE "campaigns" ADD COLUMN "calling_hours" jsonb NULL;
