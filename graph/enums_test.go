@@ -24,6 +24,8 @@ func TestEnumsMatchSchema(t *testing.T) {
 		"ScreeningState":    schematype.ScreeningState("").Values(),
 		"ScreeningDecision": schematype.ScreeningDecision("").Values(),
 		"DoNotCallSource":   schematype.DoNotCallSource("").Values(),
+		"NumberType":        schematype.NumberType("").Values(),
+		"Weekday":           schematype.Weekday("").Values(),
 	} {
 		def := schema.Types[name]
 		if def == nil {
