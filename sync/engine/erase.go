@@ -83,7 +83,10 @@ func (e *Engine) EraseTx(ctx context.Context, tx *sql.Tx, r EraseRequest) (Erase
 			args = append(args, id)
 		}
 	case r.Phone != "":
-		where, args = "c.phone_e164 = "+e.ph(2), append(args, r.Phone)
+		// Through the organization's campaigns, so that the index of live
+		// numbers per campaign finds them.
+		where = "c.campaign_id IN (SELECT id FROM campaigns WHERE organization_id = " + e.ph(2) + ") AND c.phone_e164 = " + e.ph(3)
+		args = append(args, r.OrgID, r.Phone)
 	case r.IntegrationID != "" && len(r.ExternalIDs) > 0:
 		where = "t.integration_id = " + e.ph(2) + " AND c.external_id IN (" + e.phs(3, len(r.ExternalIDs)) + ")"
 		args = append(args, r.IntegrationID)
