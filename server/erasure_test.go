@@ -41,22 +41,37 @@ func erGetContact(t *testing.T, e *syncEnv, id string) erContact {
 	return got.Node
 }
 
-// erContactOf returns the campaign's contact with the number, if any.
+// erContactOf returns the campaign's contact with the number, if any,
+// reading every page of the campaign's contacts.
 func erContactOf(t *testing.T, e *syncEnv, campaign, e164 string) (erContact, bool) {
 	t.Helper()
-	var got struct {
-		Node struct {
-			Contacts struct{ Edges []struct{ Node erContact } }
+	var after any
+	for {
+		var got struct {
+			Node struct {
+				Contacts struct {
+					PageInfo struct {
+						HasNextPage bool
+						EndCursor   *string
+					}
+					Edges []struct{ Node erContact }
+				}
+			}
 		}
-	}
-	e.c.MustDo(t, `query($id: ID!) { node(id: $id) { ... on Campaign { contacts(first: 100) { edges { node { `+erContactFields+` } } } } } }`,
-		map[string]any{"id": campaign}, &got)
-	for _, edge := range got.Node.Contacts.Edges {
-		if edge.Node.PhoneE164 == e164 {
-			return edge.Node, true
+		e.c.MustDo(t, `query($id: ID!, $after: Cursor) { node(id: $id) { ... on Campaign { contacts(first: 100, after: $after) {
+			pageInfo { hasNextPage endCursor } edges { node { `+erContactFields+` } } } } } }`,
+			map[string]any{"id": campaign, "after": after}, &got)
+		cs := got.Node.Contacts
+		for _, edge := range cs.Edges {
+			if edge.Node.PhoneE164 == e164 {
+				return edge.Node, true
+			}
 		}
+		if !cs.PageInfo.HasNextPage {
+			return erContact{}, false
+		}
+		after = *cs.PageInfo.EndCursor
 	}
-	return erContact{}, false
 }
 
 func erCheckErased(t *testing.T, c erContact, reason string) {
