@@ -50,7 +50,7 @@ type Contact struct {
 	ScreeningReason *string `json:"screening_reason,omitempty"`
 	// What the number is (MOBILE, FIXED_LINE, ...), from the phone library's offline data when the contact was imported; null for contacts imported before Intake recorded it, and once erased.
 	NumberType *schematype.NumberType `json:"number_type,omitempty"`
-	// The IANA time zone of the number's area, e.g. "Europe/Berlin"; null when the data names none (mobile numbers of some countries, non-geographic numbers), and once erased.
+	// The IANA time zone of the number's area, e.g. "Europe/Berlin"; null when the data names none (non-geographic numbers), or several that keep different clocks (a North American toll-free number), and once erased. Of several zones that keep one clock (a British mobile: London, Guernsey, Jersey, Isle of Man), the first.
 	TimeZone *string `json:"time_zone,omitempty"`
 	// The ISO 3166-1 alpha-2 region the number belongs to, e.g. "DE"; null for non-geographic numbers, and once erased.
 	Region *string `json:"region,omitempty"`

@@ -55,7 +55,7 @@ func (Contact) Fields() []ent.Field {
 				Values:      schematype.NumberType("").Descriptions(),
 			}),
 		field.String("time_zone").Optional().Nillable().
-			Comment(`The IANA time zone of the number's area, e.g. "Europe/Berlin"; null when the data names none (mobile numbers of some countries, non-geographic numbers), and once erased.`),
+			Comment(`The IANA time zone of the number's area, e.g. "Europe/Berlin"; null when the data names none (non-geographic numbers), or several that keep different clocks (a North American toll-free number), and once erased. Of several zones that keep one clock (a British mobile: London, Guernsey, Jersey, Isle of Man), the first.`),
 		field.String("region").Optional().Nillable().
 			Comment(`The ISO 3166-1 alpha-2 region the number belongs to, e.g. "DE"; null for non-geographic numbers, and once erased.`),
 		field.Time("erased_at").Optional().Nillable().

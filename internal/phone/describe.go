@@ -2,6 +2,10 @@ package phone
 
 import (
 	"fmt"
+	"strings"
+	"sync"
+	"time"
+	_ "time/tzdata" // calling hours need the zones wherever the binary runs
 
 	"github.com/nyaruka/phonenumbers"
 
@@ -12,9 +16,10 @@ import (
 type Info struct {
 	Type schematype.NumberType
 	// TimeZone is the IANA time zone of the number's area, e.g.
-	// "Europe/Berlin"; "" when the data names none. Where it names several
-	// (a number of a country with several zones and no geographic prefix),
-	// the first.
+	// "Europe/Berlin"; "" when the data names none, or names several that
+	// keep different clocks (a United States toll-free number: Zones then
+	// lists them). Where it names several that keep the same clock all year
+	// (a British mobile: Guernsey, Isle of Man, Jersey, London), the first.
 	TimeZone string
 	// Region is the ISO 3166-1 alpha-2 region the number belongs to, e.g.
 	// "DE"; "" for non-geographic numbers.
@@ -59,9 +64,69 @@ func describe(num *phonenumbers.PhoneNumber, typ phonenumbers.PhoneNumberType, e
 	if r := phonenumbers.GetRegionCodeForNumber(num); len(r) == 2 && r != "ZZ" {
 		info.Region = r
 	}
-	if zones, err := phonenumbers.GetTimezonesForPrefix(string(e164)); err == nil && len(zones) > 0 && zones[0] != phonenumbers.UNKNOWN_TIMEZONE {
-		info.TimeZone = zones[0]
+	info.TimeZone = oneClock(zonesOf(string(e164)))
+}
+
+// Zones are the IANA time zones the phone library names for the area of the
+// E.164 number e164; nil when it names none.
+func Zones(e164 string) []string { return zonesOf(e164) }
+
+func zonesOf(prefix string) []string {
+	zones, err := phonenumbers.GetTimezonesForPrefix(prefix)
+	if err != nil || len(zones) == 0 || zones[0] == phonenumbers.UNKNOWN_TIMEZONE {
+		return nil
 	}
+	return zones
+}
+
+// oneClock is the first of zones when they all keep the same clock all
+// year, else "".
+func oneClock(zones []string) string {
+	switch len(zones) {
+	case 0:
+		return ""
+	case 1:
+		return zones[0]
+	}
+	key := strings.Join(zones, ",")
+	if z, ok := sameClock.Load(key); ok {
+		return z.(string)
+	}
+	z := zones[0]
+	if !keepSameClock(zones) {
+		z = ""
+	}
+	sameClock.Store(key, z)
+	return z
+}
+
+// sameClock caches oneClock per list of zones: there are few distinct
+// lists, and loading zones is slow.
+var sameClock sync.Map
+
+// keepSameClock reports whether zones have the same UTC offset at noon UTC
+// of every day of a year: zones that differ in offset or in their daylight
+// saving dates differ on some day. Unknown zones never agree.
+func keepSameClock(zones []string) bool {
+	locs := make([]*time.Location, len(zones))
+	for i, z := range zones {
+		loc, err := time.LoadLocation(z)
+		if err != nil {
+			return false
+		}
+		locs[i] = loc
+	}
+	start := time.Date(time.Now().Year(), 1, 1, 12, 0, 0, 0, time.UTC)
+	for d := range 366 {
+		t := start.AddDate(0, 0, d)
+		_, want := t.In(locs[0]).Zone()
+		for _, loc := range locs[1:] {
+			if _, off := t.In(loc).Zone(); off != want {
+				return false
+			}
+		}
+	}
+	return true
 }
 
 // FirstAccepted is First, keeping only numbers whose type accept accepts
@@ -119,17 +184,13 @@ func first(raws []string, region string, accept func(schematype.NumberType) bool
 	return "", badRaw, Info{}, schematype.IssueInvalidPhone, badMsg
 }
 
-// RegionTimeZone is the IANA time zone of a region's numbers ("DE":
-// "Europe/Berlin"): the first the phone library names for the region's
-// country code; "" when it names none.
-func RegionTimeZone(region string) string {
+// RegionZones are the IANA time zones the phone library names for a
+// region's country code ("DE": ["Europe/Berlin"]; "US": every zone of the
+// North American numbering plan); nil when it names none.
+func RegionZones(region string) []string {
 	cc := phonenumbers.GetCountryCodeForRegion(canonicalRegion(region))
 	if cc == 0 {
-		return ""
+		return nil
 	}
-	zones, err := phonenumbers.GetTimezonesForPrefix(fmt.Sprintf("+%d", cc))
-	if err != nil || len(zones) == 0 || zones[0] == phonenumbers.UNKNOWN_TIMEZONE {
-		return ""
-	}
-	return zones[0]
+	return zonesOf(fmt.Sprintf("+%d", cc))
 }

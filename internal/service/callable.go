@@ -85,6 +85,61 @@ func callableAt(ws []schematype.CallingWindow, t time.Time) bool {
 	return false
 }
 
+// localClocks tells a contact's local time: the zone of its number, else,
+// when its number's area spans zones that keep different clocks (a United
+// States toll-free number) or names none, each of the candidate zones, the
+// campaign's region's when the number gives none. A contact whose local
+// time is uncertain is called only when it is within the hours in every
+// zone it may be in.
+type localClocks struct {
+	region []*time.Location
+	zones  map[string]*time.Location // loaded zones by name; nil for unknown
+}
+
+func newLocalClocks(region string) *localClocks {
+	lc := &localClocks{zones: map[string]*time.Location{}}
+	lc.region = lc.load(phone.RegionZones(region))
+	if len(lc.region) == 0 {
+		lc.region = []*time.Location{time.UTC}
+	}
+	return lc
+}
+
+func (lc *localClocks) load(names []string) []*time.Location {
+	locs := make([]*time.Location, 0, len(names))
+	for _, n := range names {
+		loc, ok := lc.zones[n]
+		if !ok {
+			loc, _ = time.LoadLocation(n)
+			lc.zones[n] = loc
+		}
+		if loc != nil {
+			locs = append(locs, loc)
+		}
+	}
+	return locs
+}
+
+// within reports whether at is within hours in c's local time.
+func (lc *localClocks) within(hours []schematype.CallingWindow, at time.Time, c *ent.Contact) bool {
+	var locs []*time.Location
+	if c.TimeZone != nil && *c.TimeZone != "" {
+		locs = lc.load([]string{*c.TimeZone})
+	}
+	if len(locs) == 0 {
+		locs = lc.load(phone.Zones(c.PhoneE164))
+	}
+	if len(locs) == 0 {
+		locs = lc.region
+	}
+	for _, loc := range locs {
+		if !callableAt(hours, at.In(loc)) {
+			return false
+		}
+	}
+	return true
+}
+
 // callableBatch is how many contacts CallableContacts reads at a time.
 const callableBatch = 500
 
@@ -108,28 +163,7 @@ func (s *Service) CallableContacts(ctx context.Context, campaignID pulid.ID, at 
 		return nil, err
 	}
 	hours := CallingHours(camp)
-	fallback := time.UTC
-	if z := phone.RegionTimeZone(camp.PhoneRegion); z != "" {
-		if loc, err := time.LoadLocation(z); err == nil {
-			fallback = loc
-		}
-	}
-	zones := map[string]*time.Location{}
-	zone := func(name *string) *time.Location {
-		if name == nil || *name == "" {
-			return fallback
-		}
-		if loc, ok := zones[*name]; ok {
-			return loc
-		}
-		loc, err := time.LoadLocation(*name)
-		if err != nil {
-			loc = fallback
-		}
-		zones[*name] = loc
-		return loc
-	}
-
+	clocks := newLocalClocks(camp.PhoneRegion)
 	conn := &ent.ContactConnection{Edges: []*ent.ContactEdge{}}
 	var from, pageAfter pulid.ID
 	if after != nil {
@@ -160,7 +194,7 @@ func (s *Service) CallableContacts(ctx context.Context, campaignID pulid.ID, at 
 			return nil, err
 		}
 		for _, c := range batch {
-			if slices.Contains(listed, c.PhoneE164) || !callableAt(hours, at.In(zone(c.TimeZone))) {
+			if slices.Contains(listed, c.PhoneE164) || !clocks.within(hours, at, c) {
 				continue
 			}
 			conn.TotalCount++
