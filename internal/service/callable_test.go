@@ -87,7 +87,9 @@ func TestCallableRealNumbers(t *testing.T) {
 
 	// What the import reads from each number, accepting what a campaign
 	// accepts by default.
-	byDefault := func(nt schematype.NumberType) bool { return slices.Contains(schematype.DefaultAcceptedNumberTypes(), nt) }
+	byDefault := func(nt schematype.NumberType) bool {
+		return slices.Contains(schematype.DefaultAcceptedNumberTypes(), nt)
+	}
 	for _, n := range numbers {
 		e164, _, info, code, msg := phone.FirstAccepted([]string{n.raw}, n.region, byDefault)
 		if code != "" || e164 != n.e164 || info.Type != n.typ || info.Region != n.numberRegion {
