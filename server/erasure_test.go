@@ -1,6 +1,7 @@
 package server_test
 
 import (
+	"context"
 	"database/sql"
 	"fmt"
 	"net/http"
@@ -8,6 +9,8 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"entgo.io/ent/dialect"
 
 	"github.com/intake/intake/internal/apptest"
 	"github.com/intake/intake/internal/dbtest"
@@ -597,5 +600,79 @@ func TestDoNotCall(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// TestDoNotCallReplicas checks, on PostgreSQL with two replicas, that the
+// do-not-call list lives in the database: a number listed through a call
+// result on replica A is refused by the next sync, worked by replica B
+// alone, into another campaign, and B's dialer list leaves it out at once.
+func TestDoNotCallReplicas(t *testing.T) {
+	t.Parallel()
+	db := dbtest.Open(t, dialect.Postgres)
+	data := syncNow(103, 40)
+	fk := apptest.StartSyncFakes(t, data, nil)
+	a := apptest.StartSyncReplica(t, db, fk)
+	b := apptest.StartSyncReplica(t, db, fk)
+	t.Cleanup(func() {
+		if t.Failed() {
+			t.Logf("replica A log:\n%s\nreplica B log:\n%s", a.Logs(), b.Logs())
+		}
+	})
+	key := a.Key(t, string(pulid.New("org")), schematype.RoleAdmin)
+	ea := &syncEnv{app: a.App, key: key, c: a.Client(key)}
+	eb := &syncEnv{app: b.App, key: key, c: b.Client(key)}
+
+	tal := ea.connect(t, fk, schematype.ProviderTalention)
+	first := ea.newCampaign(t, "first")
+	if r := erSync(t, ea, ea.trigger(t, first, tal, nil)); r.Status != "SUCCEEDED" || r.Imported == 0 {
+		t.Fatalf("first sync: %+v", r)
+	}
+	yi := erPerson(data, 3)
+	y, ok := erContactOf(t, eb, first, data.Person(yi).E164)
+	if !ok || !y.Callable {
+		t.Fatalf("contact %+v (found %v), want it callable", y, ok)
+	}
+	var call struct{ RecordCallResult struct{ ID string } }
+	ea.c.MustDo(t, `mutation($in: RecordCallResultInput!) { recordCallResult(input: $in) { id } }`,
+		map[string]any{"in": map[string]any{"contactID": y.ID, "outcome": "FAILURE", "doNotCall": true,
+			"calledAt": time.Now().UTC().Format(time.RFC3339)}}, &call)
+	if c := erGetContact(t, eb, y.ID); c.Callable {
+		t.Error("replica B says the contact who asked not to be called again is callable")
+	}
+	var callable struct {
+		CallableContacts struct{ Edges []struct{ Node struct{ ID string } } }
+	}
+	eb.c.MustDo(t, `query($c: ID!, $at: Time) { callableContacts(campaignID: $c, at: $at, first: 100) { edges { node { id } } } }`,
+		map[string]any{"c": first, "at": "2026-12-07T12:00:00+01:00"}, &callable)
+	for _, edge := range callable.CallableContacts.Edges {
+		if edge.Node.ID == y.ID {
+			t.Error("replica B's dialer list holds the listed contact")
+		}
+	}
+	if len(callable.CallableContacts.Edges) == 0 {
+		t.Fatal("replica B's dialer list is empty: the test checks nothing")
+	}
+
+	// From now on only B works: A is gone, with whatever it held in memory.
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if err := a.App.App.Stop(ctx); err != nil {
+		t.Fatalf("stopping A: %v", err)
+	}
+	second := eb.newCampaign(t, "second")
+	run := erSync(t, eb, eb.trigger(t, second, tal, nil))
+	if run.Status != "SUCCEEDED" || run.DoNotCall != 1 {
+		t.Fatalf("B's sync after A listed a number: %+v; want SUCCEEDED with 1 doNotCall", run)
+	}
+	if _, ok := erContactOf(t, eb, second, y.PhoneE164); ok {
+		t.Error("B's sync imported the number A listed")
+	}
+	found := false
+	for _, is := range eb.issues(t, run.ID) {
+		found = found || is.Code == "DO_NOT_CALL" && is.ExternalID == data.ExternalID(yi)
+	}
+	if !found {
+		t.Error("no DO_NOT_CALL issue for the listed person's record")
 	}
 }
