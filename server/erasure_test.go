@@ -440,6 +440,20 @@ func TestErasure(t *testing.T) {
 			erCheckErased(t, erGetContact(t, e, k2.ID), "contact.privacyDeletion")
 			erNoTrace(t, app, big.Person(gone1).E164, big.Person(gone1).Email, big.Person(gone2).E164, big.Person(gone2).Email,
 				big.Person(late).E164, big.Person(late).Email)
+
+			// A contact deleted in HubSpot without a webhook is archived
+			// there: the next sync finds it among the archived contacts.
+			gone3 := erPerson(big, 20)
+			k3, ok3 := erContactOf(t, e, fourth, big.Person(gone3).E164)
+			if !ok3 || !hfk.HubSpot.Archive(big.ExternalID(gone3), time.Now()) {
+				t.Fatal("the HubSpot person to archive is not a contact")
+			}
+			run = erSync(t, e, hubTrig)
+			if run.Status != "SUCCEEDED" || run.Erased != 1 || run.Fetched != 1 {
+				t.Errorf("the sync after a contact was archived: %+v, want SUCCEEDED with the archived contact fetched and erased", run)
+			}
+			erCheckErased(t, erGetContact(t, e, k3.ID), "archived (deleted) in HubSpot")
+			erNoTrace(t, app, big.Person(gone3).E164, big.Person(gone3).Email)
 			{
 				var audit struct {
 					AuditEvents struct {

@@ -34,6 +34,12 @@ import (
 // Contacts of lists have no known total (Page.Total is -1); a contact in
 // two selected lists is yielded once per list.
 //
+// Then it lists the contacts archived (deleted in HubSpot) since the date
+// the search type starts from (Since for new applications, the days'
+// lastmodifieddate for the talent pool; every archived contact on a first
+// sync), as records with Gone set: Intake erases them. HubSpot's listing
+// of archived contacts has no date filter, so every page of it is read.
+//
 // A cursor carries the date filter it started with, so a resumed fetch
 // keeps it whatever Since or the clock say by then.
 func (c *conn) Fetch(ctx context.Context, req connector.FetchRequest) iter.Seq2[*connector.Page, error] {
@@ -43,11 +49,21 @@ func (c *conn) Fetch(ctx context.Context, req connector.FetchRequest) iter.Seq2[
 			yield(nil, err)
 			return
 		}
-		if f.lists != nil {
-			c.fetchLists(ctx, f, yield)
-		} else {
-			c.fetchSearch(ctx, f, yield)
+		cur, ok := f.cur, true
+		switch {
+		case cur.Archive:
+		case f.lists != nil:
+			cur, ok = c.fetchLists(ctx, f, yield)
+		default:
+			cur, ok = c.fetchSearch(ctx, f, yield)
 		}
+		if !ok {
+			return
+		}
+		if !cur.Archive {
+			cur.Archive, cur.After = true, ""
+		}
+		c.fetchArchived(ctx, cur, yield)
 	}
 }
 
@@ -84,6 +100,14 @@ type cursor struct {
 	// Reading lists: the position and ID of the current list.
 	List   int    `json:"l,omitempty"`
 	ListID string `json:"li,omitempty"`
+
+	// Archive: the search or lists are done and After is the token of the
+	// listing of archived contacts, of which those archived at or after
+	// ArchivedSince (ms since the epoch) are yielded; ArchiveDone once the
+	// listing's last page is.
+	Archive       bool  `json:"z,omitempty"`
+	ArchivedSince int64 `json:"as,omitempty"`
+	ArchiveDone   bool  `json:"zd,omitempty"`
 }
 
 const cursorVersion = 1
@@ -152,7 +176,7 @@ func (c *conn) plan(req connector.FetchRequest) (*fetch, error) {
 		days, _ := connector.IntParam(params, "daysSinceLastChange")
 		f.cur.Filter = c.now().Add(-time.Duration(days) * 24 * time.Hour).UnixMilli()
 	}
-	f.cur.LastTS = f.cur.Filter
+	f.cur.LastTS, f.cur.ArchivedSince = f.cur.Filter, f.cur.Filter
 	if lists != nil {
 		f.cur.ListID = lists[0]
 	}
@@ -164,7 +188,7 @@ func (c *conn) plan(req connector.FetchRequest) (*fetch, error) {
 		return nil, err
 	}
 	if cur.Search != st.Key || cur.Lists != (lists != nil) ||
-		lists != nil && !cur.Done && (cur.List < 0 || cur.List >= len(lists) || lists[cur.List] != cur.ListID) {
+		lists != nil && !cur.Done && !cur.Archive && (cur.List < 0 || cur.List >= len(lists) || lists[cur.List] != cur.ListID) {
 		return nil, errors.New("hubspot: the fetch cursor belongs to another search type or other lists")
 	}
 	f.cur = cur
@@ -231,18 +255,20 @@ type searchResponse struct {
 	Paging  pagingJSON        `json:"paging"`
 }
 
-func (c *conn) fetchSearch(ctx context.Context, f *fetch, yield func(*connector.Page, error) bool) {
+// fetchSearch yields the search's pages; it returns the cursor after the
+// last and whether the search ended (rather than failed or was stopped).
+func (c *conn) fetchSearch(ctx context.Context, f *fetch, yield func(*connector.Page, error) bool) (cursor, bool) {
 	cur := f.cur
 	for !cur.Done {
 		if err := ctx.Err(); err != nil {
 			yield(nil, fmt.Errorf("searching contacts: %w", err))
-			return
+			return cur, false
 		}
 		if cur.Seen > 0 && cur.Seen+searchLimit > searchCap {
 			if cur.LastTS <= cur.Filter {
 				yield(nil, fmt.Errorf("hubspot: more than %d contacts have the same %s %s: HubSpot's search cannot page past them",
 					searchCap, f.prop, time.UnixMilli(cur.LastTS).UTC().Format(time.RFC3339Nano)))
-				return
+				return cur, false
 			}
 			cur.restart()
 		}
@@ -261,7 +287,7 @@ func (c *conn) fetchSearch(ctx context.Context, f *fetch, yield func(*connector.
 		}, &resp)
 		if err != nil {
 			yield(nil, fmt.Errorf("searching contacts: %w", err))
-			return
+			return cur, false
 		}
 		page := &connector.Page{Total: -1}
 		if resp.Total >= 0 {
@@ -286,7 +312,7 @@ func (c *conn) fetchSearch(ctx context.Context, f *fetch, yield func(*connector.
 		next := resp.Paging.after()
 		if next != "" && next == cur.After {
 			yield(nil, errors.New("hubspot: the contact search returned the same page again"))
-			return
+			return cur, false
 		}
 		cur.After, cur.Done = next, next == ""
 		if len(page.Records) == 0 {
@@ -294,9 +320,10 @@ func (c *conn) fetchSearch(ctx context.Context, f *fetch, yield func(*connector.
 		}
 		page.Cursor = cur.encode()
 		if !yield(page, nil) {
-			return
+			return cur, false
 		}
 	}
+	return cur, true
 }
 
 type membershipPage struct {
@@ -306,12 +333,14 @@ type membershipPage struct {
 	Paging pagingJSON `json:"paging"`
 }
 
-func (c *conn) fetchLists(ctx context.Context, f *fetch, yield func(*connector.Page, error) bool) {
+// fetchLists yields the lists' pages; it returns the cursor after the last
+// and whether the lists ended (rather than failed or were stopped).
+func (c *conn) fetchLists(ctx context.Context, f *fetch, yield func(*connector.Page, error) bool) (cursor, bool) {
 	cur := f.cur
 	for !cur.Done {
 		if err := ctx.Err(); err != nil {
 			yield(nil, fmt.Errorf("reading lists: %w", err))
-			return
+			return cur, false
 		}
 		listID := f.lists[cur.List]
 		q := url.Values{"limit": {strconv.Itoa(membershipLimit)}}
@@ -327,7 +356,7 @@ func (c *conn) fetchLists(ctx context.Context, f *fetch, yield func(*connector.P
 		}, &members)
 		if err != nil {
 			yield(nil, fmt.Errorf("reading the members of list %s: %w", listID, err))
-			return
+			return cur, false
 		}
 		var ids []string
 		for _, m := range members.Results {
@@ -338,7 +367,7 @@ func (c *conn) fetchLists(ctx context.Context, f *fetch, yield func(*connector.P
 		contacts, err := c.readContacts(ctx, ids, f.prop)
 		if err != nil {
 			yield(nil, fmt.Errorf("reading the members of list %s: %w", listID, err))
-			return
+			return cur, false
 		}
 		page := &connector.Page{Total: -1}
 		for _, ct := range contacts {
@@ -358,7 +387,7 @@ func (c *conn) fetchLists(ctx context.Context, f *fetch, yield func(*connector.P
 			}
 		case next == cur.After:
 			yield(nil, fmt.Errorf("hubspot: the members of list %s returned the same page again", listID))
-			return
+			return cur, false
 		default:
 			cur.After = next
 		}
@@ -367,7 +396,73 @@ func (c *conn) fetchLists(ctx context.Context, f *fetch, yield func(*connector.P
 		}
 		page.Cursor = cur.encode()
 		if !yield(page, nil) {
+			return cur, false
+		}
+	}
+	return cur, true
+}
+
+// archivedLimit is the page size of the listing of archived contacts
+// (HubSpot's maximum for GET /crm/v3/objects/contacts).
+const archivedLimit = 100
+
+// archivedContact is a contact of the listing of archived contacts.
+type archivedContact struct {
+	ID         flexString `json:"id"`
+	ArchivedAt string     `json:"archivedAt"`
+}
+
+// fetchArchived yields, from cur on, the contacts archived at or after
+// cur.ArchivedSince as records with Gone set. A contact whose archivedAt
+// cannot be read is yielded too: erasing it wrongly costs a re-import at
+// worst, keeping it wrongly keeps a deleted person callable.
+func (c *conn) fetchArchived(ctx context.Context, cur cursor, yield func(*connector.Page, error) bool) {
+	for !cur.ArchiveDone {
+		if err := ctx.Err(); err != nil {
+			yield(nil, fmt.Errorf("listing archived contacts: %w", err))
 			return
+		}
+		q := url.Values{"archived": {"true"}, "limit": {strconv.Itoa(archivedLimit)}, "properties": {"hs_object_id"}}
+		if cur.After != "" {
+			q.Set("after", cur.After)
+		}
+		var resp struct {
+			Results []archivedContact `json:"results"`
+			Paging  pagingJSON        `json:"paging"`
+		}
+		err := c.client.Do(ctx, connector.Request{
+			Method: http.MethodGet,
+			Path:   "/crm/v3/objects/contacts",
+			Query:  q,
+			Retry:  true,
+		}, &resp)
+		if err != nil {
+			yield(nil, fmt.Errorf("listing archived contacts: %w", err))
+			return
+		}
+		page := &connector.Page{Total: -1}
+		for _, a := range resp.Results {
+			at, err := time.Parse(time.RFC3339Nano, a.ArchivedAt)
+			if err == nil && at.UnixMilli() < cur.ArchivedSince {
+				continue
+			}
+			rec := connector.Record{ExternalID: string(a.ID), Gone: "archived (deleted) in HubSpot"}
+			if rec.ExternalID == "" {
+				rec = connector.Record{Problem: "an archived contact without an id"}
+			}
+			page.Records = append(page.Records, rec)
+		}
+		next := resp.Paging.after()
+		if next != "" && next == cur.After {
+			yield(nil, errors.New("hubspot: the listing of archived contacts returned the same page again"))
+			return
+		}
+		cur.After, cur.ArchiveDone = next, next == ""
+		if len(page.Records) > 0 {
+			page.Cursor = cur.encode()
+			if !yield(page, nil) {
+				return
+			}
 		}
 	}
 }

@@ -151,6 +151,8 @@ func TestFitProperties(t *testing.T) {
 			_, _ = w.Write([]byte(`{"results":[{"recordId":"1"},{"recordId":"2"},{"recordId":"3"}]}`))
 		case "/crm/v3/objects/contacts/batch/read":
 			_, _ = w.Write([]byte(`{"status":"COMPLETE","results":` + contacts + `}`))
+		case "/crm/v3/objects/contacts": // the archived contacts: none
+			_, _ = w.Write([]byte(`{"results":[]}`))
 		default:
 			w.WriteHeader(http.StatusNotFound)
 			_, _ = w.Write([]byte(`{"status":"error","message":"not found","correlationId":"x"}`))

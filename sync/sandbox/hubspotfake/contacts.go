@@ -21,6 +21,7 @@ type contactJSON struct {
 	CreatedAt  string             `json:"createdAt"`
 	UpdatedAt  string             `json:"updatedAt"`
 	Archived   bool               `json:"archived"`
+	ArchivedAt string             `json:"archivedAt,omitempty"`
 }
 
 type nextPage struct {
@@ -170,15 +171,25 @@ func (s *Server) listContacts(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusBadRequest, err.Error())
 		return
 	}
-	size := s.data.Size
-	if q.Get("archived") == "true" {
-		size = 0 // nothing is archived
-	}
 	props := queryProperties(q)
-	end := min(after+limit, size)
-	page := contactPage{Results: []contactJSON{}, Paging: pagingAt(end, end < size)}
-	for i := after; i < end; i++ {
-		page.Results = append(page.Results, s.contact(i, props))
+	page := contactPage{Results: []contactJSON{}}
+	if q.Get("archived") == "true" {
+		idx, at, more := s.archivedPage(after, limit)
+		for k, i := range idx {
+			c := s.contact(i, props)
+			c.Archived, c.ArchivedAt = true, formatTime(at[k])
+			page.Results = append(page.Results, c)
+		}
+		page.Paging = pagingAt(after+len(idx), more)
+		sandbox.WriteJSON(w, http.StatusOK, page)
+		return
+	}
+	// after is the position among the live contacts, in index order.
+	live := s.data.Size - s.archivedIn(0, s.data.Size)
+	end := min(after+limit, live)
+	page.Paging = pagingAt(end, end < live)
+	for k := after; k < end; k++ {
+		page.Results = append(page.Results, s.contact(s.liveAt(0, s.data.Size, k, false), props))
 	}
 	sandbox.WriteJSON(w, http.StatusOK, page)
 }
@@ -186,11 +197,16 @@ func (s *Server) listContacts(w http.ResponseWriter, r *http.Request) {
 // GET /crm/v3/objects/contacts/{id}
 func (s *Server) getContact(w http.ResponseWriter, r *http.Request) {
 	i, ok := s.data.IndexOf(r.PathValue("id"))
-	if !ok {
+	at, archived := s.isArchived(i)
+	if !ok || archived != (r.URL.Query().Get("archived") == "true") {
 		writeError(w, http.StatusNotFound, "resource not found")
 		return
 	}
-	sandbox.WriteJSON(w, http.StatusOK, s.contact(i, queryProperties(r.URL.Query())))
+	c := s.contact(i, queryProperties(r.URL.Query()))
+	if archived {
+		c.Archived, c.ArchivedAt = true, formatTime(at)
+	}
+	sandbox.WriteJSON(w, http.StatusOK, c)
 }
 
 // PATCH /crm/v3/objects/contacts/{id}: only hs_lead_status can change.
@@ -312,14 +328,13 @@ func (s *Server) searchContacts(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	total := max(hi-lo, 0)
+	if total > 0 {
+		total -= s.archivedIn(lo, hi) // the search finds no archived contact
+	}
 	end := min(after+limit, total, SearchResultCap)
 	page := contactPage{Total: &total, Results: []contactJSON{}, Paging: pagingAt(end, end < total)}
 	for k := after; k < end; k++ {
-		i := lo + k
-		if desc {
-			i = hi - 1 - k
-		}
-		page.Results = append(page.Results, s.contact(i, req.Properties))
+		page.Results = append(page.Results, s.contact(s.liveAt(lo, hi, k, desc), req.Properties))
 	}
 	sandbox.WriteJSON(w, http.StatusOK, page)
 }
@@ -485,6 +500,7 @@ func (s *Server) batchReadContacts(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusBadRequest, fmt.Sprintf("Batch input is limited to %d ids, got %d.", MaxBatchRead, len(req.Inputs)))
 		return
 	}
+	archivedOnly := r.URL.Query().Get("archived") == "true"
 	started := formatTime(s.now())
 	resp := batchResponse[contactJSON]{Status: "COMPLETE", Results: []contactJSON{}, StartedAt: started}
 	seen := map[string]bool{}
@@ -495,11 +511,16 @@ func (s *Server) batchReadContacts(w http.ResponseWriter, r *http.Request) {
 		}
 		seen[in.ID] = true
 		i, ok := s.data.IndexOf(in.ID)
-		if !ok {
+		at, archived := s.isArchived(i)
+		if !ok || archived != archivedOnly {
 			missing = append(missing, in.ID)
 			continue
 		}
-		resp.Results = append(resp.Results, s.contact(i, req.Properties))
+		c := s.contact(i, req.Properties)
+		if archived {
+			c.Archived, c.ArchivedAt = true, formatTime(at)
+		}
+		resp.Results = append(resp.Results, c)
 	}
 	status := http.StatusOK
 	if len(missing) > 0 {

@@ -60,7 +60,8 @@ var Contract = contract.Spec{
 				{Name: "archived", Type: contract.Boolean},
 			},
 			Response: each("results[]", object...),
-			Source:   docContacts + ", GET /crm/v3/objects/contacts",
+			Source: docContacts + ", GET /crm/v3/objects/contacts (archived=true: \"Whether to return only results that have been archived\"; " +
+				"those carry archived: true and archivedAt)",
 		},
 		{
 			Method: "GET", Path: "/crm/v3/objects/contacts/{contactId}",

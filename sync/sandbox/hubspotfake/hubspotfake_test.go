@@ -524,3 +524,82 @@ func TestOnlyRequestedProperties(t *testing.T) {
 		t.Fatal("no fit property was null: the test covers no empty value")
 	}
 }
+
+// An archived contact leaves every read but the archived listing, which
+// names when it was archived; searches in both directions skip it.
+func TestArchive(t *testing.T) {
+	t.Parallel()
+	data := sandbox.Dataset{Seed: 5, Size: 30}
+	b := setup(t, data)
+	at := time.Date(2026, 5, 1, 12, 0, 0, 0, time.UTC)
+	gone := []int{0, 7, 8, 29}
+	for _, i := range gone {
+		if !b.fake.Archive(data.ExternalID(i), at) {
+			t.Fatalf("archiving %d", i)
+		}
+	}
+	if b.fake.Archive(data.ExternalID(7), at) || b.fake.Archive("nobody", at) {
+		t.Fatal("archived an archived or unknown contact")
+	}
+	isGone := func(id string) bool {
+		return slices.ContainsFunc(gone, func(i int) bool { return data.ExternalID(i) == id })
+	}
+	// The contact list, three at a time.
+	var listed []string
+	for after := ""; ; {
+		_, page := b.do(t, "GET", "/crm/v3/objects/contacts?limit=3&after="+after, "")
+		listed = append(listed, ids(t, page, "id")...)
+		next, _ := page["paging"].(map[string]any)
+		if next == nil {
+			break
+		}
+		after = next["next"].(map[string]any)["after"].(string)
+	}
+	if len(listed) != data.Size-len(gone) || slices.ContainsFunc(listed, isGone) {
+		t.Errorf("listed %v: %d, want the %d live contacts", listed, len(listed), data.Size-len(gone))
+	}
+	// Searches, ascending and descending, two pages of 13.
+	for _, dir := range []string{"ASCENDING", "DESCENDING"} {
+		var found []string
+		var total float64
+		for _, after := range []string{"", "13"} {
+			_, page := b.do(t, "POST", "/crm/v3/objects/contacts/search", search("createdate", "GTE", 0, dir, 13, after))
+			found = append(found, ids(t, page, "id")...)
+			total = page["total"].(float64)
+		}
+		if int(total) != data.Size-len(gone) || len(found) != data.Size-len(gone) || slices.ContainsFunc(found, isGone) {
+			t.Errorf("%s search: total %v, found %v", dir, total, found)
+		}
+		if dir == "DESCENDING" && found[0] != data.ExternalID(28) || dir == "ASCENDING" && found[0] != data.ExternalID(1) {
+			t.Errorf("%s search starts at %s", dir, found[0])
+		}
+	}
+	// Reads by ID.
+	id := data.ExternalID(7)
+	if status, body := b.do(t, "GET", "/crm/v3/objects/contacts/"+id, ""); status != http.StatusNotFound {
+		t.Errorf("reading an archived contact: %d %v", status, body)
+	}
+	if status, body := b.do(t, "GET", "/crm/v3/objects/contacts/"+id+"?archived=true", ""); status != http.StatusOK || body["archived"] != true || body["archivedAt"] != "2026-05-01T12:00:00.000Z" {
+		t.Errorf("reading an archived contact with archived=true: %d %v", status, body)
+	}
+	status, body := b.do(t, "POST", "/crm/v3/objects/contacts/batch/read", fmt.Sprintf(`{"inputs":[{"id":%q},{"id":%q}]}`, id, data.ExternalID(1)))
+	if status != http.StatusMultiStatus || len(ids(t, body, "id")) != 1 {
+		t.Errorf("batch read of an archived and a live contact: %d %v", status, body)
+	}
+	// The archived listing.
+	_, page := b.do(t, "GET", "/crm/v3/objects/contacts?archived=true&limit=3", "")
+	results := page["results"].([]any)
+	if len(results) != 3 || page["paging"] == nil {
+		t.Fatalf("archived listing: %v", page)
+	}
+	for k, r := range results {
+		c := r.(map[string]any)
+		if c["id"] != data.ExternalID(gone[k]) || c["archived"] != true || c["archivedAt"] != "2026-05-01T12:00:00.000Z" {
+			t.Errorf("archived contact %d: %v", k, c)
+		}
+	}
+	_, page = b.do(t, "GET", "/crm/v3/objects/contacts?archived=true&limit=3&after=3", "")
+	if got := ids(t, page, "id"); !slices.Equal(got, []string{data.ExternalID(29)}) || page["paging"] != nil {
+		t.Errorf("archived listing, second page: %v", page)
+	}
+}

@@ -8,7 +8,8 @@
 // call, a batch of calls, a contact's associated calls). Contacts are the
 // people of a sandbox.Dataset, generated on demand: every request costs
 // O(page size), so a data set of a million people works. What changes
-// (logged calls, lead statuses) lives in small maps.
+// (logged calls, lead statuses, archived contacts: see Archive) lives in
+// small maps.
 //
 // It is no kinder than HubSpot: it applies every write it is sent, retries
 // included, since HubSpot documents no idempotency key for CRM writes, and
@@ -136,6 +137,8 @@ type Server struct {
 	leadStatus   map[string]string // contact ID -> hs_lead_status
 	calls        []Call            // in creation order; ID = firstCallID + index
 	contactCalls map[string][]int  // contact ID -> indexes in calls, in creation order
+	archivedAt   map[int]time.Time // person index -> when it was archived (see Archive)
+	archivedIdx  []int             // the keys of archivedAt, ascending
 }
 
 // New returns a fake serving cfg.Dataset.
@@ -151,6 +154,7 @@ func New(cfg Config) *Server {
 		now:          cfg.Now,
 		leadStatus:   map[string]string{},
 		contactCalls: map[string][]int{},
+		archivedAt:   map[int]time.Time{},
 	}
 	// HubSpot documents its limits in X-HubSpot-RateLimit-* headers and no
 	// Retry-After: an injected 429 says when the ten-second window ends in
