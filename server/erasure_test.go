@@ -655,7 +655,9 @@ func TestDoNotCallReplicas(t *testing.T) {
 		t.Error("replica B says the contact who asked not to be called again is callable")
 	}
 	var callable struct {
-		CallableContacts struct{ Edges []struct{ Node struct{ ID string } } }
+		CallableContacts struct {
+			Edges []struct{ Node struct{ ID string } }
+		}
 	}
 	eb.c.MustDo(t, `query($c: ID!, $at: Time) { callableContacts(campaignID: $c, at: $at, first: 100) { edges { node { id } } } }`,
 		map[string]any{"c": first, "at": "2026-12-07T12:00:00+01:00"}, &callable)
