@@ -206,6 +206,11 @@ type ComplexityRoot struct {
 		Node   func(childComplexity int) int
 	}
 
+	DoNotCallImportResult struct {
+		Added         func(childComplexity int) int
+		AlreadyListed func(childComplexity int) int
+	}
+
 	ErasureResult struct {
 		CallResults         func(childComplexity int) int
 		Contacts            func(childComplexity int) int
@@ -268,6 +273,7 @@ type ComplexityRoot struct {
 		DisconnectIntegration func(childComplexity int, id pulid.ID) int
 		EraseContact          func(childComplexity int, id pulid.ID) int
 		ErasePerson           func(childComplexity int, phone string) int
+		ImportDoNotCall       func(childComplexity int, input model.ImportDoNotCallInput) int
 		PreviewScreening      func(childComplexity int, input service.PreviewScreeningInput) int
 		RecordCallResult      func(childComplexity int, input service.RecordCallResultInput) int
 		RemoveDoNotCall       func(childComplexity int, phone string) int
@@ -516,6 +522,7 @@ type MutationResolver interface {
 	EraseContact(ctx context.Context, id pulid.ID) (*model.ErasureResult, error)
 	ErasePerson(ctx context.Context, phone string) (*model.ErasureResult, error)
 	AddDoNotCall(ctx context.Context, phone string, note *string) (*ent.DoNotCall, error)
+	ImportDoNotCall(ctx context.Context, input model.ImportDoNotCallInput) (*model.DoNotCallImportResult, error)
 	RemoveDoNotCall(ctx context.Context, phone string) (bool, error)
 	CreateAPIKey(ctx context.Context, input model.CreateAPIKeyInput) (*model.CreateAPIKeyPayload, error)
 	RevokeAPIKey(ctx context.Context, id pulid.ID) (*ent.APIKey, error)
@@ -1150,6 +1157,19 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.DoNotCallEdge.Node(childComplexity), true
 
+	case "DoNotCallImportResult.added":
+		if e.ComplexityRoot.DoNotCallImportResult.Added == nil {
+			break
+		}
+
+		return e.ComplexityRoot.DoNotCallImportResult.Added(childComplexity), true
+	case "DoNotCallImportResult.alreadyListed":
+		if e.ComplexityRoot.DoNotCallImportResult.AlreadyListed == nil {
+			break
+		}
+
+		return e.ComplexityRoot.DoNotCallImportResult.AlreadyListed(childComplexity), true
+
 	case "ErasureResult.callResults":
 		if e.ComplexityRoot.ErasureResult.CallResults == nil {
 			break
@@ -1452,6 +1472,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Mutation.ErasePerson(childComplexity, args["phone"].(string)), true
+	case "Mutation.importDoNotCall":
+		if e.ComplexityRoot.Mutation.ImportDoNotCall == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_importDoNotCall_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.ImportDoNotCall(childComplexity, args["input"].(model.ImportDoNotCallInput)), true
 	case "Mutation.previewScreening":
 		if e.ComplexityRoot.Mutation.PreviewScreening == nil {
 			break
@@ -2470,6 +2501,7 @@ func (e *executableSchema) Exec(ctx context.Context) graphql.ResponseHandler {
 			graphql.NewInputUnmarshaler("CreateAPIKeyInput", ec.unmarshalInputCreateAPIKeyInput),
 			graphql.NewInputUnmarshaler("CreateCampaignInput", ec.unmarshalInputCreateCampaignInput),
 			graphql.NewInputUnmarshaler("DoNotCallWhereInput", ec.unmarshalInputDoNotCallWhereInput),
+			graphql.NewInputUnmarshaler("ImportDoNotCallInput", ec.unmarshalInputImportDoNotCallInput),
 			graphql.NewInputUnmarshaler("ImportIssueWhereInput", ec.unmarshalInputImportIssueWhereInput),
 			graphql.NewInputUnmarshaler("IntegrationOrder", ec.unmarshalInputIntegrationOrder),
 			graphql.NewInputUnmarshaler("IntegrationWhereInput", ec.unmarshalInputIntegrationWhereInput),
@@ -2894,6 +2926,16 @@ func (ec *executionContext) childFields_DoNotCallEdge(ctx context.Context, field
 		return ec.fieldContext_DoNotCallEdge_cursor(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type DoNotCallEdge", field.Name)
+}
+
+func (ec *executionContext) childFields_DoNotCallImportResult(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "added":
+		return ec.fieldContext_DoNotCallImportResult_added(ctx, field)
+	case "alreadyListed":
+		return ec.fieldContext_DoNotCallImportResult_alreadyListed(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type DoNotCallImportResult", field.Name)
 }
 
 func (ec *executionContext) childFields_ErasureResult(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
@@ -3683,6 +3725,20 @@ func (ec *executionContext) field_Mutation_erasePerson_args(ctx context.Context,
 		return nil, err
 	}
 	args["phone"] = arg0
+	return args, nil
+}
+
+func (ec *executionContext) field_Mutation_importDoNotCall_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "input",
+		func(ctx context.Context, v any) (model.ImportDoNotCallInput, error) {
+			return ec.unmarshalNImportDoNotCallInput2githubᚗcomᚋintakeᚋintakeᚋgraphᚋmodelᚐImportDoNotCallInput(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["input"] = arg0
 	return args, nil
 }
 
@@ -6760,6 +6816,52 @@ func (ec *executionContext) fieldContext_DoNotCallEdge_cursor(_ context.Context,
 	return graphql.NewScalarFieldContext("DoNotCallEdge", field, false, false, "Cursor")
 }
 
+func (ec *executionContext) _DoNotCallImportResult_added(ctx context.Context, field graphql.CollectedField, obj *model.DoNotCallImportResult) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_DoNotCallImportResult_added(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Added, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_DoNotCallImportResult_added(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("DoNotCallImportResult", field, false, false, "Int")
+}
+
+func (ec *executionContext) _DoNotCallImportResult_alreadyListed(ctx context.Context, field graphql.CollectedField, obj *model.DoNotCallImportResult) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_DoNotCallImportResult_alreadyListed(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.AlreadyListed, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_DoNotCallImportResult_alreadyListed(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("DoNotCallImportResult", field, false, false, "Int")
+}
+
 func (ec *executionContext) _ErasureResult_contacts(ctx context.Context, field graphql.CollectedField, obj *model.ErasureResult) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -8153,6 +8255,50 @@ func (ec *executionContext) fieldContext_Mutation_addDoNotCall(ctx context.Conte
 	}()
 	ctx = graphql.WithFieldContext(ctx, fc)
 	if fc.Args, err = ec.field_Mutation_addDoNotCall_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Mutation_importDoNotCall(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_importDoNotCall(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().ImportDoNotCall(ctx, fc.Args["input"].(model.ImportDoNotCallInput))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.DoNotCallImportResult) graphql.Marshaler {
+			return ec.marshalNDoNotCallImportResult2ᚖgithubᚗcomᚋintakeᚋintakeᚋgraphᚋmodelᚐDoNotCallImportResult(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_importDoNotCall(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_DoNotCallImportResult(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_importDoNotCall_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
 		ec.Error(ctx, err)
 		return fc, err
 	}
@@ -16006,6 +16152,62 @@ func UnmarshalDoNotCallWhereInput(ctx context.Context, raw any) (ent.DoNotCallWh
 	return out, err
 }
 
+func (ec *executionContext) unmarshalInputImportDoNotCallInput(ctx context.Context, obj any) (model.ImportDoNotCallInput, error) {
+	var it model.ImportDoNotCallInput
+	if obj == nil {
+		return it, nil
+	}
+
+	asMap := map[string]any{}
+	for k, v := range obj.(map[string]any) {
+		asMap[k] = v
+	}
+
+	fieldsInOrder := [...]string{"phones", "note", "phoneRegion"}
+	for _, k := range fieldsInOrder {
+		v, ok := asMap[k]
+		if !ok {
+			continue
+		}
+		switch k {
+		case "phones":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("phones"))
+			data, err := ec.unmarshalNString2ᚕstringᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Phones = data
+		case "note":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("note"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Note = data
+		case "phoneRegion":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("phoneRegion"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.PhoneRegion = data
+		}
+	}
+	return it, nil
+}
+
+// UnmarshalImportDoNotCallInput unmarshals raw into the ImportDoNotCallInput input type, using the
+// unmarshaler bound to ctx's request. Call it from a resolver to decode an input
+// object that was not passed as a field argument.
+//
+// ctx must come from a gqlgen request; outside one there is no unmarshaler to use
+// and the returned error says so.
+func UnmarshalImportDoNotCallInput(ctx context.Context, raw any) (model.ImportDoNotCallInput, error) {
+	var out model.ImportDoNotCallInput
+	err := graphql.UnmarshalNamedInputFromContext(ctx, "ImportDoNotCallInput", raw, &out)
+	return out, err
+}
+
 func (ec *executionContext) unmarshalInputImportIssueWhereInput(ctx context.Context, obj any) (ent.ImportIssueWhereInput, error) {
 	var it ent.ImportIssueWhereInput
 	if obj == nil {
@@ -21512,6 +21714,44 @@ func (ec *executionContext) _DoNotCallEdge(ctx context.Context, sel ast.Selectio
 	return out
 }
 
+var doNotCallImportResultImplementors = []string{"DoNotCallImportResult"}
+
+func (ec *executionContext) _DoNotCallImportResult(ctx context.Context, sel ast.SelectionSet, obj *model.DoNotCallImportResult) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, doNotCallImportResultImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("DoNotCallImportResult")
+		case "added":
+			out.Values[i] = ec._DoNotCallImportResult_added(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "alreadyListed":
+			out.Values[i] = ec._DoNotCallImportResult_alreadyListed(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
 var erasureResultImplementors = []string{"ErasureResult"}
 
 func (ec *executionContext) _ErasureResult(ctx context.Context, sel ast.SelectionSet, obj *model.ErasureResult) graphql.Marshaler {
@@ -21975,6 +22215,13 @@ func (ec *executionContext) _Mutation(ctx context.Context, sel ast.SelectionSet)
 		case "addDoNotCall":
 			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
 				return ec._Mutation_addDoNotCall(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "importDoNotCall":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_importDoNotCall(ctx, field)
 			})
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
@@ -23980,6 +24227,14 @@ func (ec *executionContext) marshalNDoNotCallConnection2ᚖgithubᚗcomᚋintake
 	return ec._DoNotCallConnection(ctx, sel, v)
 }
 
+func (ec *executionContext) marshalNDoNotCallImportResult2ᚖgithubᚗcomᚋintakeᚋintakeᚋgraphᚋmodelᚐDoNotCallImportResult(ctx context.Context, sel ast.SelectionSet, v *model.DoNotCallImportResult) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "DoNotCallImportResult!")
+		return graphql.Null
+	}
+	return ec._DoNotCallImportResult(ctx, sel, v)
+}
+
 func (ec *executionContext) unmarshalNDoNotCallSource2githubᚗcomᚋintakeᚋintakeᚋschemaᚋschematypeᚐDoNotCallSource(ctx context.Context, v any) (schematype.DoNotCallSource, error) {
 	var res schematype.DoNotCallSource
 	err := res.UnmarshalGQL(v)
@@ -24040,6 +24295,11 @@ func (ec *executionContext) marshalNID2ᚕgithubᚗcomᚋintakeᚋintakeᚋinter
 	}
 
 	return ret
+}
+
+func (ec *executionContext) unmarshalNImportDoNotCallInput2githubᚗcomᚋintakeᚋintakeᚋgraphᚋmodelᚐImportDoNotCallInput(ctx context.Context, v any) (model.ImportDoNotCallInput, error) {
+	res, err := ec.unmarshalInputImportDoNotCallInput(ctx, v)
+	return res, graphql.ErrorOnPath(ctx, err)
 }
 
 func (ec *executionContext) unmarshalNImportIssueCode2githubᚗcomᚋintakeᚋintakeᚋschemaᚋschematypeᚐImportIssueCode(ctx context.Context, v any) (schematype.ImportIssueCode, error) {

@@ -162,6 +162,15 @@ func (r *mutationResolver) AddDoNotCall(ctx context.Context, phone string, note 
 	return r.svc.AddDoNotCall(ctx, phone, note)
 }
 
+// ImportDoNotCall is the resolver for the importDoNotCall field.
+func (r *mutationResolver) ImportDoNotCall(ctx context.Context, input model.ImportDoNotCallInput) (*model.DoNotCallImportResult, error) {
+	res, err := r.svc.ImportDoNotCall(ctx, service.ImportDoNotCallInput{Phones: input.Phones, Note: input.Note, PhoneRegion: input.PhoneRegion})
+	if err != nil {
+		return nil, err
+	}
+	return &model.DoNotCallImportResult{Added: res.Added, AlreadyListed: res.AlreadyListed}, nil
+}
+
 // RemoveDoNotCall is the resolver for the removeDoNotCall field.
 func (r *mutationResolver) RemoveDoNotCall(ctx context.Context, phone string) (bool, error) {
 	return r.svc.RemoveDoNotCall(ctx, phone)

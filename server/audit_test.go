@@ -322,6 +322,11 @@ func TestAuditTrail(t *testing.T) {
 				data(t, r, &got)
 				return as(auditWant{operation: "addDoNotCall", target: got.AddDoNotCall.ID, fields: []string{"note", "phone"}, outcome: "ok"})
 			})
+		secrets = append(secrets, "+4915199887755", "0151 99887744", "Import-Canary")
+		mutate(t, admin, `mutation { importDoNotCall(input: {phones: ["+4915199887755", "0151 99887744"], phoneRegion: "DE", note: "Import-Canary"}) { added } }`, nil,
+			func(apptest.Response) auditWant {
+				return as(auditWant{operation: "importDoNotCall", fields: []string{"note", "phoneRegion", "phones"}, outcome: "ok"})
+			})
 		mutate(t, admin, `mutation { removeDoNotCall(phone: "+4915199887766") }`, nil,
 			func(apptest.Response) auditWant {
 				return as(auditWant{operation: "removeDoNotCall", fields: []string{"phone"}, outcome: "ok"})

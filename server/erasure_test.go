@@ -598,6 +598,53 @@ func TestDoNotCall(t *testing.T) {
 				t.Errorf("the list after a removal: %+v", l)
 			}
 
+			// A blocklist brought in at once: national numbers read in
+			// the region, repeats counted once, listed numbers kept.
+			zi := erPerson(data, 10)
+			zc, _ := erContactOf(t, e, first, data.Person(zi).E164)
+			if zc.ID == "" || !zc.Callable {
+				t.Fatalf("contact %+v, want it callable", zc)
+			}
+			national := "0" + strings.TrimPrefix(zc.PhoneE164, "+49")
+			if !strings.HasPrefix(zc.PhoneE164, "+49") {
+				national = zc.PhoneE164
+			}
+			const imp = `mutation($in: ImportDoNotCallInput!) { importDoNotCall(input: $in) { added alreadyListed } }`
+			var imported struct{ ImportDoNotCall struct{ Added, AlreadyListed int } }
+			e.c.MustDo(t, imp, map[string]any{"in": map[string]any{"phones": []string{national, "+41 79 123 45 67", y.PhoneE164, national}, "phoneRegion": "DE", "note": "old blocklist"}}, &imported)
+			if got := imported.ImportDoNotCall; got.Added != 2 || got.AlreadyListed != 1 {
+				t.Errorf("importDoNotCall: %+v, want 2 added and 1 already listed", got)
+			}
+			if c := erGetContact(t, e, zc.ID); c.Callable {
+				t.Error("a contact whose number was imported into the list is callable")
+			}
+			l := list()
+			sources := map[string]string{}
+			for _, d := range l {
+				sources[d.PhoneE164] = d.Source
+			}
+			if len(l) != 3 || sources[zc.PhoneE164] != "IMPORT" || sources["+41791234567"] != "IMPORT" || sources[y.PhoneE164] != "CALL_RESULT" {
+				t.Errorf("the list after an import: %+v", l)
+			}
+			// One bad number: nothing is listed.
+			for _, bad := range []struct {
+				in    map[string]any
+				field string
+			}{
+				{map[string]any{"phones": []string{"+4915112345670", "+4915112345671", "0151 not a number"}, "phoneRegion": "DE"}, "input.phones[2]"},
+				{map[string]any{"phones": []string{"+4915112345670", "0151 12345672"}}, "input.phones[1]"},
+				{map[string]any{"phones": []string{}}, "input.phones"},
+				{map[string]any{"phones": []string{"+4915112345670"}, "phoneRegion": "XX"}, "input.phoneRegion"},
+				{map[string]any{"phones": []string{"+4915112345670"}, "note": strings.Repeat("x", 501)}, "input.note"},
+			} {
+				if r := e.c.Do(t, imp, map[string]any{"in": bad.in}); r.Code() != "VALIDATION_FAILED" || r.Field() != bad.field {
+					t.Errorf("importDoNotCall(%v): %s on %q, want VALIDATION_FAILED on %s", bad.in, r.Code(), r.Field(), bad.field)
+				}
+			}
+			if l := list(); len(l) != 3 {
+				t.Errorf("a refused import changed the list: %+v", l)
+			}
+
 			for _, bad := range []struct {
 				c           *apptest.Client
 				query       string

@@ -87,6 +87,14 @@ type CreateAPIKeyPayload struct {
 	APIKey *ent.APIKey `json:"apiKey"`
 }
 
+// What importDoNotCall did.
+type DoNotCallImportResult struct {
+	// Numbers put on the list.
+	Added int `json:"added"`
+	// Numbers that were on the list already (their entries are unchanged).
+	AlreadyListed int `json:"alreadyListed"`
+}
+
 // What an erasure removed. Erased contacts stay, with their IDs, campaign and times only.
 type ErasureResult struct {
 	// The contacts erased now (none when they were erased before).
@@ -97,6 +105,16 @@ type ErasureResult struct {
 	PushbacksCancelled int `json:"pushbacksCancelled"`
 	// Import issues of the person's records, or naming their number, deleted.
 	ImportIssuesDeleted int `json:"importIssuesDeleted"`
+}
+
+// Numbers to put on the do-not-call list at once.
+type ImportDoNotCallInput struct {
+	// 1 to 10,000 numbers; repeats count once.
+	Phones []string `json:"phones"`
+	// Why, for the people who read the list, kept with every number added: at most 500 characters. Do not put personal data in it.
+	Note *string `json:"note,omitempty"`
+	// The region (ISO 3166-1 alpha-2, e.g. DE) that numbers without a country code belong to; without it every number must be in E.164 form.
+	PhoneRegion *string `json:"phoneRegion,omitempty"`
 }
 
 // A reference found in the external system by availableReferences.

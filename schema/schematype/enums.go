@@ -370,8 +370,7 @@ const (
 	// DoNotCallCallResult: a call result with doNotCall (the person asked
 	// not to be called again).
 	DoNotCallCallResult DoNotCallSource = "CALL_RESULT"
-	// DoNotCallImport: an import marked it (reserved for sources that
-	// report it).
+	// DoNotCallImport: importDoNotCall brought it in with a list.
 	DoNotCallImport DoNotCallSource = "IMPORT"
 )
 
@@ -385,7 +384,7 @@ func (DoNotCallSource) Descriptions() map[string]string {
 	return map[string]string{
 		string(DoNotCallAPI):        "Added with addDoNotCall.",
 		string(DoNotCallCallResult): "Added by recordCallResult with doNotCall: the person asked not to be called again.",
-		string(DoNotCallImport):     "Reported by an external system when a sync imported it.",
+		string(DoNotCallImport):     "Brought in with a list by importDoNotCall.",
 	}
 }
 
