@@ -610,7 +610,9 @@ func TestDoNotCall(t *testing.T) {
 				national = zc.PhoneE164
 			}
 			const imp = `mutation($in: ImportDoNotCallInput!) { importDoNotCall(input: $in) { added alreadyListed } }`
-			var imported struct{ ImportDoNotCall struct{ Added, AlreadyListed int } }
+			var imported struct {
+				ImportDoNotCall struct{ Added, AlreadyListed int }
+			}
 			e.c.MustDo(t, imp, map[string]any{"in": map[string]any{"phones": []string{national, "+41 79 123 45 67", y.PhoneE164, national}, "phoneRegion": "DE", "note": "old blocklist"}}, &imported)
 			if got := imported.ImportDoNotCall; got.Added != 2 || got.AlreadyListed != 1 {
 				t.Errorf("importDoNotCall: %+v, want 2 added and 1 already listed", got)
