@@ -27,6 +27,8 @@ import (
 	"github.com/intake/intake/ent/integration"
 	"github.com/intake/intake/ent/organization"
 	"github.com/intake/intake/ent/pushback"
+	"github.com/intake/intake/ent/rateaccount"
+	"github.com/intake/intake/ent/rategrant"
 	"github.com/intake/intake/ent/reference"
 	"github.com/intake/intake/ent/screeningverdict"
 	"github.com/intake/intake/ent/statusmapping"
@@ -63,6 +65,10 @@ type Client struct {
 	Organization *OrganizationClient
 	// Pushback is the client for interacting with the Pushback builders.
 	Pushback *PushbackClient
+	// RateAccount is the client for interacting with the RateAccount builders.
+	RateAccount *RateAccountClient
+	// RateGrant is the client for interacting with the RateGrant builders.
+	RateGrant *RateGrantClient
 	// Reference is the client for interacting with the Reference builders.
 	Reference *ReferenceClient
 	// ScreeningVerdict is the client for interacting with the ScreeningVerdict builders.
@@ -95,6 +101,8 @@ func (c *Client) init() {
 	c.Integration = NewIntegrationClient(c.config)
 	c.Organization = NewOrganizationClient(c.config)
 	c.Pushback = NewPushbackClient(c.config)
+	c.RateAccount = NewRateAccountClient(c.config)
+	c.RateGrant = NewRateGrantClient(c.config)
 	c.Reference = NewReferenceClient(c.config)
 	c.ScreeningVerdict = NewScreeningVerdictClient(c.config)
 	c.StatusMapping = NewStatusMappingClient(c.config)
@@ -203,6 +211,8 @@ func (c *Client) Tx(ctx context.Context) (*Tx, error) {
 		Integration:      NewIntegrationClient(cfg),
 		Organization:     NewOrganizationClient(cfg),
 		Pushback:         NewPushbackClient(cfg),
+		RateAccount:      NewRateAccountClient(cfg),
+		RateGrant:        NewRateGrantClient(cfg),
 		Reference:        NewReferenceClient(cfg),
 		ScreeningVerdict: NewScreeningVerdictClient(cfg),
 		StatusMapping:    NewStatusMappingClient(cfg),
@@ -238,6 +248,8 @@ func (c *Client) BeginTx(ctx context.Context, opts *sql.TxOptions) (*Tx, error) 
 		Integration:      NewIntegrationClient(cfg),
 		Organization:     NewOrganizationClient(cfg),
 		Pushback:         NewPushbackClient(cfg),
+		RateAccount:      NewRateAccountClient(cfg),
+		RateGrant:        NewRateGrantClient(cfg),
 		Reference:        NewReferenceClient(cfg),
 		ScreeningVerdict: NewScreeningVerdictClient(cfg),
 		StatusMapping:    NewStatusMappingClient(cfg),
@@ -274,7 +286,8 @@ func (c *Client) Use(hooks ...Hook) {
 	for _, n := range []interface{ Use(...Hook) }{
 		c.APIKey, c.AuditEvent, c.CallResult, c.Campaign, c.Contact, c.DoNotCall,
 		c.Erasure, c.ImportIssue, c.Integration, c.Organization, c.Pushback,
-		c.Reference, c.ScreeningVerdict, c.StatusMapping, c.SyncRun, c.Trigger,
+		c.RateAccount, c.RateGrant, c.Reference, c.ScreeningVerdict, c.StatusMapping,
+		c.SyncRun, c.Trigger,
 	} {
 		n.Use(hooks...)
 	}
@@ -286,7 +299,8 @@ func (c *Client) Intercept(interceptors ...Interceptor) {
 	for _, n := range []interface{ Intercept(...Interceptor) }{
 		c.APIKey, c.AuditEvent, c.CallResult, c.Campaign, c.Contact, c.DoNotCall,
 		c.Erasure, c.ImportIssue, c.Integration, c.Organization, c.Pushback,
-		c.Reference, c.ScreeningVerdict, c.StatusMapping, c.SyncRun, c.Trigger,
+		c.RateAccount, c.RateGrant, c.Reference, c.ScreeningVerdict, c.StatusMapping,
+		c.SyncRun, c.Trigger,
 	} {
 		n.Intercept(interceptors...)
 	}
@@ -317,6 +331,10 @@ func (c *Client) Mutate(ctx context.Context, m Mutation) (Value, error) {
 		return c.Organization.mutate(ctx, m)
 	case *PushbackMutation:
 		return c.Pushback.mutate(ctx, m)
+	case *RateAccountMutation:
+		return c.RateAccount.mutate(ctx, m)
+	case *RateGrantMutation:
+		return c.RateGrant.mutate(ctx, m)
 	case *ReferenceMutation:
 		return c.Reference.mutate(ctx, m)
 	case *ScreeningVerdictMutation:
@@ -1992,6 +2010,272 @@ func (c *PushbackClient) mutate(ctx context.Context, m *PushbackMutation) (Value
 	}
 }
 
+// RateAccountClient is a client for the RateAccount schema.
+type RateAccountClient struct {
+	config
+}
+
+// NewRateAccountClient returns a client for the RateAccount from the given config.
+func NewRateAccountClient(c config) *RateAccountClient {
+	return &RateAccountClient{config: c}
+}
+
+// Use adds a list of mutation hooks to the hooks stack.
+// A call to `Use(f, g, h)` equals to `rateaccount.Hooks(f(g(h())))`.
+func (c *RateAccountClient) Use(hooks ...Hook) {
+	c.hooks.RateAccount = append(c.hooks.RateAccount, hooks...)
+}
+
+// Intercept adds a list of query interceptors to the interceptors stack.
+// A call to `Intercept(f, g, h)` equals to `rateaccount.Intercept(f(g(h())))`.
+func (c *RateAccountClient) Intercept(interceptors ...Interceptor) {
+	c.inters.RateAccount = append(c.inters.RateAccount, interceptors...)
+}
+
+// Create returns a builder for creating a RateAccount entity.
+func (c *RateAccountClient) Create() *RateAccountCreate {
+	mutation := newRateAccountMutation(c.config, OpCreate)
+	return &RateAccountCreate{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// CreateBulk returns a builder for creating a bulk of RateAccount entities.
+func (c *RateAccountClient) CreateBulk(builders ...*RateAccountCreate) *RateAccountCreateBulk {
+	return &RateAccountCreateBulk{config: c.config, builders: builders}
+}
+
+// MapCreateBulk creates a bulk creation builder from the given slice. For each item in the slice, the function creates
+// a builder and applies setFunc on it.
+func (c *RateAccountClient) MapCreateBulk(slice any, setFunc func(*RateAccountCreate, int)) *RateAccountCreateBulk {
+	rv := reflect.ValueOf(slice)
+	if rv.Kind() != reflect.Slice {
+		return &RateAccountCreateBulk{err: fmt.Errorf("calling to RateAccountClient.MapCreateBulk with wrong type %T, need slice", slice)}
+	}
+	builders := make([]*RateAccountCreate, rv.Len())
+	for i := 0; i < rv.Len(); i++ {
+		builders[i] = c.Create()
+		setFunc(builders[i], i)
+	}
+	return &RateAccountCreateBulk{config: c.config, builders: builders}
+}
+
+// Update returns an update builder for RateAccount.
+func (c *RateAccountClient) Update() *RateAccountUpdate {
+	mutation := newRateAccountMutation(c.config, OpUpdate)
+	return &RateAccountUpdate{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// UpdateOne returns an update builder for the given entity.
+func (c *RateAccountClient) UpdateOne(_m *RateAccount) *RateAccountUpdateOne {
+	mutation := newRateAccountMutation(c.config, OpUpdateOne, withRateAccount(_m))
+	return &RateAccountUpdateOne{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// UpdateOneID returns an update builder for the given id.
+func (c *RateAccountClient) UpdateOneID(id string) *RateAccountUpdateOne {
+	mutation := newRateAccountMutation(c.config, OpUpdateOne, withRateAccountID(id))
+	return &RateAccountUpdateOne{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// Delete returns a delete builder for RateAccount.
+func (c *RateAccountClient) Delete() *RateAccountDelete {
+	mutation := newRateAccountMutation(c.config, OpDelete)
+	return &RateAccountDelete{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// DeleteOne returns a builder for deleting the given entity.
+func (c *RateAccountClient) DeleteOne(_m *RateAccount) *RateAccountDeleteOne {
+	return c.DeleteOneID(_m.ID)
+}
+
+// DeleteOneID returns a builder for deleting the given entity by its id.
+func (c *RateAccountClient) DeleteOneID(id string) *RateAccountDeleteOne {
+	builder := c.Delete().Where(rateaccount.ID(id))
+	builder.mutation.id = &id
+	builder.mutation.op = OpDeleteOne
+	return &RateAccountDeleteOne{builder}
+}
+
+// Query returns a query builder for RateAccount.
+func (c *RateAccountClient) Query() *RateAccountQuery {
+	return &RateAccountQuery{
+		config: c.config,
+		ctx:    &QueryContext{Type: TypeRateAccount},
+		inters: c.Interceptors(),
+	}
+}
+
+// Get returns a RateAccount entity by its id.
+func (c *RateAccountClient) Get(ctx context.Context, id string) (*RateAccount, error) {
+	return c.Query().Where(rateaccount.ID(id)).Only(ctx)
+}
+
+// GetX is like Get, but panics if an error occurs.
+func (c *RateAccountClient) GetX(ctx context.Context, id string) *RateAccount {
+	obj, err := c.Get(ctx, id)
+	if err != nil {
+		panic(err)
+	}
+	return obj
+}
+
+// Hooks returns the client hooks.
+func (c *RateAccountClient) Hooks() []Hook {
+	return c.hooks.RateAccount
+}
+
+// Interceptors returns the client interceptors.
+func (c *RateAccountClient) Interceptors() []Interceptor {
+	return c.inters.RateAccount
+}
+
+func (c *RateAccountClient) mutate(ctx context.Context, m *RateAccountMutation) (Value, error) {
+	switch m.Op() {
+	case OpCreate:
+		return (&RateAccountCreate{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpUpdate:
+		return (&RateAccountUpdate{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpUpdateOne:
+		return (&RateAccountUpdateOne{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpDelete, OpDeleteOne:
+		return (&RateAccountDelete{config: c.config, hooks: c.Hooks(), mutation: m}).Exec(ctx)
+	default:
+		return nil, fmt.Errorf("ent: unknown RateAccount mutation op: %q", m.Op())
+	}
+}
+
+// RateGrantClient is a client for the RateGrant schema.
+type RateGrantClient struct {
+	config
+}
+
+// NewRateGrantClient returns a client for the RateGrant from the given config.
+func NewRateGrantClient(c config) *RateGrantClient {
+	return &RateGrantClient{config: c}
+}
+
+// Use adds a list of mutation hooks to the hooks stack.
+// A call to `Use(f, g, h)` equals to `rategrant.Hooks(f(g(h())))`.
+func (c *RateGrantClient) Use(hooks ...Hook) {
+	c.hooks.RateGrant = append(c.hooks.RateGrant, hooks...)
+}
+
+// Intercept adds a list of query interceptors to the interceptors stack.
+// A call to `Intercept(f, g, h)` equals to `rategrant.Intercept(f(g(h())))`.
+func (c *RateGrantClient) Intercept(interceptors ...Interceptor) {
+	c.inters.RateGrant = append(c.inters.RateGrant, interceptors...)
+}
+
+// Create returns a builder for creating a RateGrant entity.
+func (c *RateGrantClient) Create() *RateGrantCreate {
+	mutation := newRateGrantMutation(c.config, OpCreate)
+	return &RateGrantCreate{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// CreateBulk returns a builder for creating a bulk of RateGrant entities.
+func (c *RateGrantClient) CreateBulk(builders ...*RateGrantCreate) *RateGrantCreateBulk {
+	return &RateGrantCreateBulk{config: c.config, builders: builders}
+}
+
+// MapCreateBulk creates a bulk creation builder from the given slice. For each item in the slice, the function creates
+// a builder and applies setFunc on it.
+func (c *RateGrantClient) MapCreateBulk(slice any, setFunc func(*RateGrantCreate, int)) *RateGrantCreateBulk {
+	rv := reflect.ValueOf(slice)
+	if rv.Kind() != reflect.Slice {
+		return &RateGrantCreateBulk{err: fmt.Errorf("calling to RateGrantClient.MapCreateBulk with wrong type %T, need slice", slice)}
+	}
+	builders := make([]*RateGrantCreate, rv.Len())
+	for i := 0; i < rv.Len(); i++ {
+		builders[i] = c.Create()
+		setFunc(builders[i], i)
+	}
+	return &RateGrantCreateBulk{config: c.config, builders: builders}
+}
+
+// Update returns an update builder for RateGrant.
+func (c *RateGrantClient) Update() *RateGrantUpdate {
+	mutation := newRateGrantMutation(c.config, OpUpdate)
+	return &RateGrantUpdate{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// UpdateOne returns an update builder for the given entity.
+func (c *RateGrantClient) UpdateOne(_m *RateGrant) *RateGrantUpdateOne {
+	mutation := newRateGrantMutation(c.config, OpUpdateOne, withRateGrant(_m))
+	return &RateGrantUpdateOne{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// UpdateOneID returns an update builder for the given id.
+func (c *RateGrantClient) UpdateOneID(id int64) *RateGrantUpdateOne {
+	mutation := newRateGrantMutation(c.config, OpUpdateOne, withRateGrantID(id))
+	return &RateGrantUpdateOne{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// Delete returns a delete builder for RateGrant.
+func (c *RateGrantClient) Delete() *RateGrantDelete {
+	mutation := newRateGrantMutation(c.config, OpDelete)
+	return &RateGrantDelete{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// DeleteOne returns a builder for deleting the given entity.
+func (c *RateGrantClient) DeleteOne(_m *RateGrant) *RateGrantDeleteOne {
+	return c.DeleteOneID(_m.ID)
+}
+
+// DeleteOneID returns a builder for deleting the given entity by its id.
+func (c *RateGrantClient) DeleteOneID(id int64) *RateGrantDeleteOne {
+	builder := c.Delete().Where(rategrant.ID(id))
+	builder.mutation.id = &id
+	builder.mutation.op = OpDeleteOne
+	return &RateGrantDeleteOne{builder}
+}
+
+// Query returns a query builder for RateGrant.
+func (c *RateGrantClient) Query() *RateGrantQuery {
+	return &RateGrantQuery{
+		config: c.config,
+		ctx:    &QueryContext{Type: TypeRateGrant},
+		inters: c.Interceptors(),
+	}
+}
+
+// Get returns a RateGrant entity by its id.
+func (c *RateGrantClient) Get(ctx context.Context, id int64) (*RateGrant, error) {
+	return c.Query().Where(rategrant.ID(id)).Only(ctx)
+}
+
+// GetX is like Get, but panics if an error occurs.
+func (c *RateGrantClient) GetX(ctx context.Context, id int64) *RateGrant {
+	obj, err := c.Get(ctx, id)
+	if err != nil {
+		panic(err)
+	}
+	return obj
+}
+
+// Hooks returns the client hooks.
+func (c *RateGrantClient) Hooks() []Hook {
+	return c.hooks.RateGrant
+}
+
+// Interceptors returns the client interceptors.
+func (c *RateGrantClient) Interceptors() []Interceptor {
+	return c.inters.RateGrant
+}
+
+func (c *RateGrantClient) mutate(ctx context.Context, m *RateGrantMutation) (Value, error) {
+	switch m.Op() {
+	case OpCreate:
+		return (&RateGrantCreate{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpUpdate:
+		return (&RateGrantUpdate{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpUpdateOne:
+		return (&RateGrantUpdateOne{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpDelete, OpDeleteOne:
+		return (&RateGrantDelete{config: c.config, hooks: c.Hooks(), mutation: m}).Exec(ctx)
+	default:
+		return nil, fmt.Errorf("ent: unknown RateGrant mutation op: %q", m.Op())
+	}
+}
+
 // ReferenceClient is a client for the Reference schema.
 type ReferenceClient struct {
 	config
@@ -2847,13 +3131,13 @@ func (c *TriggerClient) mutate(ctx context.Context, m *TriggerMutation) (Value, 
 type (
 	hooks struct {
 		APIKey, AuditEvent, CallResult, Campaign, Contact, DoNotCall, Erasure,
-		ImportIssue, Integration, Organization, Pushback, Reference, ScreeningVerdict,
-		StatusMapping, SyncRun, Trigger []ent.Hook
+		ImportIssue, Integration, Organization, Pushback, RateAccount, RateGrant,
+		Reference, ScreeningVerdict, StatusMapping, SyncRun, Trigger []ent.Hook
 	}
 	inters struct {
 		APIKey, AuditEvent, CallResult, Campaign, Contact, DoNotCall, Erasure,
-		ImportIssue, Integration, Organization, Pushback, Reference, ScreeningVerdict,
-		StatusMapping, SyncRun, Trigger []ent.Interceptor
+		ImportIssue, Integration, Organization, Pushback, RateAccount, RateGrant,
+		Reference, ScreeningVerdict, StatusMapping, SyncRun, Trigger []ent.Interceptor
 	}
 )
 

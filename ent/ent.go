@@ -23,6 +23,8 @@ import (
 	"github.com/intake/intake/ent/integration"
 	"github.com/intake/intake/ent/organization"
 	"github.com/intake/intake/ent/pushback"
+	"github.com/intake/intake/ent/rateaccount"
+	"github.com/intake/intake/ent/rategrant"
 	"github.com/intake/intake/ent/reference"
 	"github.com/intake/intake/ent/screeningverdict"
 	"github.com/intake/intake/ent/statusmapping"
@@ -99,6 +101,8 @@ func checkColumn(t, c string) error {
 			integration.Table:      integration.ValidColumn,
 			organization.Table:     organization.ValidColumn,
 			pushback.Table:         pushback.ValidColumn,
+			rateaccount.Table:      rateaccount.ValidColumn,
+			rategrant.Table:        rategrant.ValidColumn,
 			reference.Table:        reference.ValidColumn,
 			screeningverdict.Table: screeningverdict.ValidColumn,
 			statusmapping.Table:    statusmapping.ValidColumn,

@@ -1354,6 +1354,11 @@ func (_q *SyncRunQuery) collectField(ctx context.Context, oneNode bool, opCtx *g
 				selectedFields = append(selectedFields, syncrun.FieldStartedAt)
 				fieldSeen[syncrun.FieldStartedAt] = struct{}{}
 			}
+		case "waitingForBudgetSince":
+			if _, ok := fieldSeen[syncrun.FieldWaitingForBudgetSince]; !ok {
+				selectedFields = append(selectedFields, syncrun.FieldWaitingForBudgetSince)
+				fieldSeen[syncrun.FieldWaitingForBudgetSince] = struct{}{}
+			}
 		case "finishedAt":
 			if _, ok := fieldSeen[syncrun.FieldFinishedAt]; !ok {
 				selectedFields = append(selectedFields, syncrun.FieldFinishedAt)

@@ -3134,6 +3134,18 @@ type SyncRunWhereInput struct {
 	StartedAtIsNil  bool        `json:"startedAtIsNil,omitempty"`
 	StartedAtNotNil bool        `json:"startedAtNotNil,omitempty"`
 
+	// "waiting_for_budget_since" field predicates.
+	WaitingForBudgetSince       *time.Time  `json:"waitingForBudgetSince,omitempty"`
+	WaitingForBudgetSinceNEQ    *time.Time  `json:"waitingForBudgetSinceNEQ,omitempty"`
+	WaitingForBudgetSinceIn     []time.Time `json:"waitingForBudgetSinceIn,omitempty"`
+	WaitingForBudgetSinceNotIn  []time.Time `json:"waitingForBudgetSinceNotIn,omitempty"`
+	WaitingForBudgetSinceGT     *time.Time  `json:"waitingForBudgetSinceGT,omitempty"`
+	WaitingForBudgetSinceGTE    *time.Time  `json:"waitingForBudgetSinceGTE,omitempty"`
+	WaitingForBudgetSinceLT     *time.Time  `json:"waitingForBudgetSinceLT,omitempty"`
+	WaitingForBudgetSinceLTE    *time.Time  `json:"waitingForBudgetSinceLTE,omitempty"`
+	WaitingForBudgetSinceIsNil  bool        `json:"waitingForBudgetSinceIsNil,omitempty"`
+	WaitingForBudgetSinceNotNil bool        `json:"waitingForBudgetSinceNotNil,omitempty"`
+
 	// "finished_at" field predicates.
 	FinishedAt       *time.Time  `json:"finishedAt,omitempty"`
 	FinishedAtNEQ    *time.Time  `json:"finishedAtNEQ,omitempty"`
@@ -3506,6 +3518,36 @@ func (i *SyncRunWhereInput) P() (predicate.SyncRun, error) {
 	}
 	if i.StartedAtNotNil {
 		predicates = append(predicates, syncrun.StartedAtNotNil())
+	}
+	if i.WaitingForBudgetSince != nil {
+		predicates = append(predicates, syncrun.WaitingForBudgetSinceEQ(*i.WaitingForBudgetSince))
+	}
+	if i.WaitingForBudgetSinceNEQ != nil {
+		predicates = append(predicates, syncrun.WaitingForBudgetSinceNEQ(*i.WaitingForBudgetSinceNEQ))
+	}
+	if len(i.WaitingForBudgetSinceIn) > 0 {
+		predicates = append(predicates, syncrun.WaitingForBudgetSinceIn(i.WaitingForBudgetSinceIn...))
+	}
+	if len(i.WaitingForBudgetSinceNotIn) > 0 {
+		predicates = append(predicates, syncrun.WaitingForBudgetSinceNotIn(i.WaitingForBudgetSinceNotIn...))
+	}
+	if i.WaitingForBudgetSinceGT != nil {
+		predicates = append(predicates, syncrun.WaitingForBudgetSinceGT(*i.WaitingForBudgetSinceGT))
+	}
+	if i.WaitingForBudgetSinceGTE != nil {
+		predicates = append(predicates, syncrun.WaitingForBudgetSinceGTE(*i.WaitingForBudgetSinceGTE))
+	}
+	if i.WaitingForBudgetSinceLT != nil {
+		predicates = append(predicates, syncrun.WaitingForBudgetSinceLT(*i.WaitingForBudgetSinceLT))
+	}
+	if i.WaitingForBudgetSinceLTE != nil {
+		predicates = append(predicates, syncrun.WaitingForBudgetSinceLTE(*i.WaitingForBudgetSinceLTE))
+	}
+	if i.WaitingForBudgetSinceIsNil {
+		predicates = append(predicates, syncrun.WaitingForBudgetSinceIsNil())
+	}
+	if i.WaitingForBudgetSinceNotNil {
+		predicates = append(predicates, syncrun.WaitingForBudgetSinceNotNil())
 	}
 	if i.FinishedAt != nil {
 		predicates = append(predicates, syncrun.FinishedAtEQ(*i.FinishedAt))

@@ -3,6 +3,7 @@
 package ent
 
 import (
+	"encoding/json"
 	"fmt"
 	"strings"
 	"time"
@@ -37,6 +38,10 @@ type Integration struct {
 	LastCheckedAt *time.Time `json:"last_checked_at,omitempty"`
 	// Why the last check failed (an external system's error text is cut to 300 characters); null when it passed, and after disconnectIntegration.
 	LastError *string `json:"last_error,omitempty"`
+	// RateLimit holds the value of the "rate_limit" field.
+	RateLimit *schematype.RateLimit `json:"rate_limit,omitempty"`
+	// RateAccount holds the value of the "rate_account" field.
+	RateAccount string `json:"rate_account,omitempty"`
 	// Edges holds the relations/edges for other nodes in the graph.
 	// The values are being populated by the IntegrationQuery when eager-loading is set.
 	Edges        IntegrationEdges `json:"edges"`
@@ -68,11 +73,11 @@ func (*Integration) scanValues(columns []string) ([]any, error) {
 	values := make([]any, len(columns))
 	for i := range columns {
 		switch columns[i] {
-		case integration.FieldCredentials:
+		case integration.FieldCredentials, integration.FieldRateLimit:
 			values[i] = new([]byte)
 		case integration.FieldID, integration.FieldOrganizationID:
 			values[i] = new(pulid.ID)
-		case integration.FieldProvider, integration.FieldName, integration.FieldStatus, integration.FieldLastError:
+		case integration.FieldProvider, integration.FieldName, integration.FieldStatus, integration.FieldLastError, integration.FieldRateAccount:
 			values[i] = new(sql.NullString)
 		case integration.FieldCreatedAt, integration.FieldUpdatedAt, integration.FieldLastCheckedAt:
 			values[i] = new(sql.NullTime)
@@ -153,6 +158,20 @@ func (_m *Integration) assignValues(columns []string, values []any) error {
 				_m.LastError = new(string)
 				*_m.LastError = value.String
 			}
+		case integration.FieldRateLimit:
+			if value, ok := values[i].(*[]byte); !ok {
+				return fmt.Errorf("unexpected type %T for field rate_limit", values[i])
+			} else if value != nil && len(*value) > 0 {
+				if err := json.Unmarshal(*value, &_m.RateLimit); err != nil {
+					return fmt.Errorf("unmarshal field rate_limit: %w", err)
+				}
+			}
+		case integration.FieldRateAccount:
+			if value, ok := values[i].(*sql.NullString); !ok {
+				return fmt.Errorf("unexpected type %T for field rate_account", values[i])
+			} else if value.Valid {
+				_m.RateAccount = value.String
+			}
 		default:
 			_m.selectValues.Set(columns[i], values[i])
 		}
@@ -223,6 +242,12 @@ func (_m *Integration) String() string {
 		builder.WriteString("last_error=")
 		builder.WriteString(*v)
 	}
+	builder.WriteString(", ")
+	builder.WriteString("rate_limit=")
+	builder.WriteString(fmt.Sprintf("%v", _m.RateLimit))
+	builder.WriteString(", ")
+	builder.WriteString("rate_account=")
+	builder.WriteString(_m.RateAccount)
 	builder.WriteByte(')')
 	return builder.String()
 }

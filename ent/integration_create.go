@@ -120,6 +120,26 @@ func (_c *IntegrationCreate) SetNillableLastError(v *string) *IntegrationCreate 
 	return _c
 }
 
+// SetRateLimit sets the "rate_limit" field.
+func (_c *IntegrationCreate) SetRateLimit(v *schematype.RateLimit) *IntegrationCreate {
+	_c.mutation.SetRateLimit(v)
+	return _c
+}
+
+// SetRateAccount sets the "rate_account" field.
+func (_c *IntegrationCreate) SetRateAccount(v string) *IntegrationCreate {
+	_c.mutation.SetRateAccount(v)
+	return _c
+}
+
+// SetNillableRateAccount sets the "rate_account" field if the given value is not nil.
+func (_c *IntegrationCreate) SetNillableRateAccount(v *string) *IntegrationCreate {
+	if v != nil {
+		_c.SetRateAccount(*v)
+	}
+	return _c
+}
+
 // SetID sets the "id" field.
 func (_c *IntegrationCreate) SetID(v pulid.ID) *IntegrationCreate {
 	_c.mutation.SetID(v)
@@ -262,6 +282,11 @@ func (_c *IntegrationCreate) check() error {
 			return &ValidationError{Name: "last_error", err: fmt.Errorf(`ent: validator failed for field "Integration.last_error": %w`, err)}
 		}
 	}
+	if v, ok := _c.mutation.RateAccount(); ok {
+		if err := integration.RateAccountValidator(v); err != nil {
+			return &ValidationError{Name: "rate_account", err: fmt.Errorf(`ent: validator failed for field "Integration.rate_account": %w`, err)}
+		}
+	}
 	return nil
 }
 
@@ -333,6 +358,14 @@ func (_c *IntegrationCreate) createSpec() (*Integration, *sqlgraph.CreateSpec) {
 	if value, ok := _c.mutation.LastError(); ok {
 		_spec.SetField(integration.FieldLastError, field.TypeString, value)
 		_node.LastError = &value
+	}
+	if value, ok := _c.mutation.RateLimit(); ok {
+		_spec.SetField(integration.FieldRateLimit, field.TypeJSON, value)
+		_node.RateLimit = value
+	}
+	if value, ok := _c.mutation.RateAccount(); ok {
+		_spec.SetField(integration.FieldRateAccount, field.TypeString, value)
+		_node.RateAccount = value
 	}
 	if nodes := _c.mutation.TriggersIDs(); len(nodes) > 0 {
 		edge := &sqlgraph.EdgeSpec{
@@ -483,6 +516,42 @@ func (u *IntegrationUpsert) UpdateLastError() *IntegrationUpsert {
 // ClearLastError clears the value of the "last_error" field.
 func (u *IntegrationUpsert) ClearLastError() *IntegrationUpsert {
 	u.SetNull(integration.FieldLastError)
+	return u
+}
+
+// SetRateLimit sets the "rate_limit" field.
+func (u *IntegrationUpsert) SetRateLimit(v *schematype.RateLimit) *IntegrationUpsert {
+	u.Set(integration.FieldRateLimit, v)
+	return u
+}
+
+// UpdateRateLimit sets the "rate_limit" field to the value that was provided on create.
+func (u *IntegrationUpsert) UpdateRateLimit() *IntegrationUpsert {
+	u.SetExcluded(integration.FieldRateLimit)
+	return u
+}
+
+// ClearRateLimit clears the value of the "rate_limit" field.
+func (u *IntegrationUpsert) ClearRateLimit() *IntegrationUpsert {
+	u.SetNull(integration.FieldRateLimit)
+	return u
+}
+
+// SetRateAccount sets the "rate_account" field.
+func (u *IntegrationUpsert) SetRateAccount(v string) *IntegrationUpsert {
+	u.Set(integration.FieldRateAccount, v)
+	return u
+}
+
+// UpdateRateAccount sets the "rate_account" field to the value that was provided on create.
+func (u *IntegrationUpsert) UpdateRateAccount() *IntegrationUpsert {
+	u.SetExcluded(integration.FieldRateAccount)
+	return u
+}
+
+// ClearRateAccount clears the value of the "rate_account" field.
+func (u *IntegrationUpsert) ClearRateAccount() *IntegrationUpsert {
+	u.SetNull(integration.FieldRateAccount)
 	return u
 }
 
@@ -638,6 +707,48 @@ func (u *IntegrationUpsertOne) UpdateLastError() *IntegrationUpsertOne {
 func (u *IntegrationUpsertOne) ClearLastError() *IntegrationUpsertOne {
 	return u.Update(func(s *IntegrationUpsert) {
 		s.ClearLastError()
+	})
+}
+
+// SetRateLimit sets the "rate_limit" field.
+func (u *IntegrationUpsertOne) SetRateLimit(v *schematype.RateLimit) *IntegrationUpsertOne {
+	return u.Update(func(s *IntegrationUpsert) {
+		s.SetRateLimit(v)
+	})
+}
+
+// UpdateRateLimit sets the "rate_limit" field to the value that was provided on create.
+func (u *IntegrationUpsertOne) UpdateRateLimit() *IntegrationUpsertOne {
+	return u.Update(func(s *IntegrationUpsert) {
+		s.UpdateRateLimit()
+	})
+}
+
+// ClearRateLimit clears the value of the "rate_limit" field.
+func (u *IntegrationUpsertOne) ClearRateLimit() *IntegrationUpsertOne {
+	return u.Update(func(s *IntegrationUpsert) {
+		s.ClearRateLimit()
+	})
+}
+
+// SetRateAccount sets the "rate_account" field.
+func (u *IntegrationUpsertOne) SetRateAccount(v string) *IntegrationUpsertOne {
+	return u.Update(func(s *IntegrationUpsert) {
+		s.SetRateAccount(v)
+	})
+}
+
+// UpdateRateAccount sets the "rate_account" field to the value that was provided on create.
+func (u *IntegrationUpsertOne) UpdateRateAccount() *IntegrationUpsertOne {
+	return u.Update(func(s *IntegrationUpsert) {
+		s.UpdateRateAccount()
+	})
+}
+
+// ClearRateAccount clears the value of the "rate_account" field.
+func (u *IntegrationUpsertOne) ClearRateAccount() *IntegrationUpsertOne {
+	return u.Update(func(s *IntegrationUpsert) {
+		s.ClearRateAccount()
 	})
 }
 
@@ -960,6 +1071,48 @@ func (u *IntegrationUpsertBulk) UpdateLastError() *IntegrationUpsertBulk {
 func (u *IntegrationUpsertBulk) ClearLastError() *IntegrationUpsertBulk {
 	return u.Update(func(s *IntegrationUpsert) {
 		s.ClearLastError()
+	})
+}
+
+// SetRateLimit sets the "rate_limit" field.
+func (u *IntegrationUpsertBulk) SetRateLimit(v *schematype.RateLimit) *IntegrationUpsertBulk {
+	return u.Update(func(s *IntegrationUpsert) {
+		s.SetRateLimit(v)
+	})
+}
+
+// UpdateRateLimit sets the "rate_limit" field to the value that was provided on create.
+func (u *IntegrationUpsertBulk) UpdateRateLimit() *IntegrationUpsertBulk {
+	return u.Update(func(s *IntegrationUpsert) {
+		s.UpdateRateLimit()
+	})
+}
+
+// ClearRateLimit clears the value of the "rate_limit" field.
+func (u *IntegrationUpsertBulk) ClearRateLimit() *IntegrationUpsertBulk {
+	return u.Update(func(s *IntegrationUpsert) {
+		s.ClearRateLimit()
+	})
+}
+
+// SetRateAccount sets the "rate_account" field.
+func (u *IntegrationUpsertBulk) SetRateAccount(v string) *IntegrationUpsertBulk {
+	return u.Update(func(s *IntegrationUpsert) {
+		s.SetRateAccount(v)
+	})
+}
+
+// UpdateRateAccount sets the "rate_account" field to the value that was provided on create.
+func (u *IntegrationUpsertBulk) UpdateRateAccount() *IntegrationUpsertBulk {
+	return u.Update(func(s *IntegrationUpsert) {
+		s.UpdateRateAccount()
+	})
+}
+
+// ClearRateAccount clears the value of the "rate_account" field.
+func (u *IntegrationUpsertBulk) ClearRateAccount() *IntegrationUpsertBulk {
+	return u.Update(func(s *IntegrationUpsert) {
+		s.ClearRateAccount()
 	})
 }
 

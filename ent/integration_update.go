@@ -15,6 +15,7 @@ import (
 	"github.com/intake/intake/ent/predicate"
 	"github.com/intake/intake/ent/trigger"
 	"github.com/intake/intake/internal/pulid"
+	"github.com/intake/intake/schema/schematype"
 )
 
 // IntegrationUpdate is the builder for updating Integration entities.
@@ -108,6 +109,38 @@ func (_u *IntegrationUpdate) SetNillableLastError(v *string) *IntegrationUpdate 
 // ClearLastError clears the value of the "last_error" field.
 func (_u *IntegrationUpdate) ClearLastError() *IntegrationUpdate {
 	_u.mutation.ClearLastError()
+	return _u
+}
+
+// SetRateLimit sets the "rate_limit" field.
+func (_u *IntegrationUpdate) SetRateLimit(v *schematype.RateLimit) *IntegrationUpdate {
+	_u.mutation.SetRateLimit(v)
+	return _u
+}
+
+// ClearRateLimit clears the value of the "rate_limit" field.
+func (_u *IntegrationUpdate) ClearRateLimit() *IntegrationUpdate {
+	_u.mutation.ClearRateLimit()
+	return _u
+}
+
+// SetRateAccount sets the "rate_account" field.
+func (_u *IntegrationUpdate) SetRateAccount(v string) *IntegrationUpdate {
+	_u.mutation.SetRateAccount(v)
+	return _u
+}
+
+// SetNillableRateAccount sets the "rate_account" field if the given value is not nil.
+func (_u *IntegrationUpdate) SetNillableRateAccount(v *string) *IntegrationUpdate {
+	if v != nil {
+		_u.SetRateAccount(*v)
+	}
+	return _u
+}
+
+// ClearRateAccount clears the value of the "rate_account" field.
+func (_u *IntegrationUpdate) ClearRateAccount() *IntegrationUpdate {
+	_u.mutation.ClearRateAccount()
 	return _u
 }
 
@@ -211,6 +244,11 @@ func (_u *IntegrationUpdate) check() error {
 			return &ValidationError{Name: "last_error", err: fmt.Errorf(`ent: validator failed for field "Integration.last_error": %w`, err)}
 		}
 	}
+	if v, ok := _u.mutation.RateAccount(); ok {
+		if err := integration.RateAccountValidator(v); err != nil {
+			return &ValidationError{Name: "rate_account", err: fmt.Errorf(`ent: validator failed for field "Integration.rate_account": %w`, err)}
+		}
+	}
 	return nil
 }
 
@@ -255,6 +293,18 @@ func (_u *IntegrationUpdate) sqlSave(ctx context.Context) (_node int, err error)
 	}
 	if _u.mutation.LastErrorCleared() {
 		_spec.ClearField(integration.FieldLastError, field.TypeString)
+	}
+	if value, ok := _u.mutation.RateLimit(); ok {
+		_spec.SetField(integration.FieldRateLimit, field.TypeJSON, value)
+	}
+	if _u.mutation.RateLimitCleared() {
+		_spec.ClearField(integration.FieldRateLimit, field.TypeJSON)
+	}
+	if value, ok := _u.mutation.RateAccount(); ok {
+		_spec.SetField(integration.FieldRateAccount, field.TypeString, value)
+	}
+	if _u.mutation.RateAccountCleared() {
+		_spec.ClearField(integration.FieldRateAccount, field.TypeString)
 	}
 	if _u.mutation.TriggersCleared() {
 		edge := &sqlgraph.EdgeSpec{
@@ -403,6 +453,38 @@ func (_u *IntegrationUpdateOne) ClearLastError() *IntegrationUpdateOne {
 	return _u
 }
 
+// SetRateLimit sets the "rate_limit" field.
+func (_u *IntegrationUpdateOne) SetRateLimit(v *schematype.RateLimit) *IntegrationUpdateOne {
+	_u.mutation.SetRateLimit(v)
+	return _u
+}
+
+// ClearRateLimit clears the value of the "rate_limit" field.
+func (_u *IntegrationUpdateOne) ClearRateLimit() *IntegrationUpdateOne {
+	_u.mutation.ClearRateLimit()
+	return _u
+}
+
+// SetRateAccount sets the "rate_account" field.
+func (_u *IntegrationUpdateOne) SetRateAccount(v string) *IntegrationUpdateOne {
+	_u.mutation.SetRateAccount(v)
+	return _u
+}
+
+// SetNillableRateAccount sets the "rate_account" field if the given value is not nil.
+func (_u *IntegrationUpdateOne) SetNillableRateAccount(v *string) *IntegrationUpdateOne {
+	if v != nil {
+		_u.SetRateAccount(*v)
+	}
+	return _u
+}
+
+// ClearRateAccount clears the value of the "rate_account" field.
+func (_u *IntegrationUpdateOne) ClearRateAccount() *IntegrationUpdateOne {
+	_u.mutation.ClearRateAccount()
+	return _u
+}
+
 // AddTriggerIDs adds the "triggers" edge to the Trigger entity by IDs.
 func (_u *IntegrationUpdateOne) AddTriggerIDs(ids ...pulid.ID) *IntegrationUpdateOne {
 	_u.mutation.AddTriggerIDs(ids...)
@@ -516,6 +598,11 @@ func (_u *IntegrationUpdateOne) check() error {
 			return &ValidationError{Name: "last_error", err: fmt.Errorf(`ent: validator failed for field "Integration.last_error": %w`, err)}
 		}
 	}
+	if v, ok := _u.mutation.RateAccount(); ok {
+		if err := integration.RateAccountValidator(v); err != nil {
+			return &ValidationError{Name: "rate_account", err: fmt.Errorf(`ent: validator failed for field "Integration.rate_account": %w`, err)}
+		}
+	}
 	return nil
 }
 
@@ -577,6 +664,18 @@ func (_u *IntegrationUpdateOne) sqlSave(ctx context.Context) (_node *Integration
 	}
 	if _u.mutation.LastErrorCleared() {
 		_spec.ClearField(integration.FieldLastError, field.TypeString)
+	}
+	if value, ok := _u.mutation.RateLimit(); ok {
+		_spec.SetField(integration.FieldRateLimit, field.TypeJSON, value)
+	}
+	if _u.mutation.RateLimitCleared() {
+		_spec.ClearField(integration.FieldRateLimit, field.TypeJSON)
+	}
+	if value, ok := _u.mutation.RateAccount(); ok {
+		_spec.SetField(integration.FieldRateAccount, field.TypeString, value)
+	}
+	if _u.mutation.RateAccountCleared() {
+		_spec.ClearField(integration.FieldRateAccount, field.TypeString)
 	}
 	if _u.mutation.TriggersCleared() {
 		edge := &sqlgraph.EdgeSpec{

@@ -23,6 +23,8 @@ import (
 	"github.com/intake/intake/ent/organization"
 	"github.com/intake/intake/ent/predicate"
 	"github.com/intake/intake/ent/pushback"
+	"github.com/intake/intake/ent/rateaccount"
+	"github.com/intake/intake/ent/rategrant"
 	"github.com/intake/intake/ent/reference"
 	"github.com/intake/intake/ent/screeningverdict"
 	"github.com/intake/intake/ent/statusmapping"
@@ -52,6 +54,8 @@ const (
 	TypeIntegration      = "Integration"
 	TypeOrganization     = "Organization"
 	TypePushback         = "Pushback"
+	TypeRateAccount      = "RateAccount"
+	TypeRateGrant        = "RateGrant"
 	TypeReference        = "Reference"
 	TypeScreeningVerdict = "ScreeningVerdict"
 	TypeStatusMapping    = "StatusMapping"
@@ -7130,6 +7134,8 @@ type IntegrationMutation struct {
 	credentials     *[]byte
 	last_checked_at *time.Time
 	last_error      *string
+	rate_limit      **schematype.RateLimit
+	rate_account    *string
 	clearedFields   map[string]struct{}
 	triggers        map[pulid.ID]struct{}
 	removedtriggers map[pulid.ID]struct{}
@@ -7593,6 +7599,104 @@ func (m *IntegrationMutation) ResetLastError() {
 	delete(m.clearedFields, integration.FieldLastError)
 }
 
+// SetRateLimit sets the "rate_limit" field.
+func (m *IntegrationMutation) SetRateLimit(sl *schematype.RateLimit) {
+	m.rate_limit = &sl
+}
+
+// RateLimit returns the value of the "rate_limit" field in the mutation.
+func (m *IntegrationMutation) RateLimit() (r *schematype.RateLimit, exists bool) {
+	v := m.rate_limit
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldRateLimit returns the old "rate_limit" field's value of the Integration entity.
+// If the Integration object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *IntegrationMutation) OldRateLimit(ctx context.Context) (v *schematype.RateLimit, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldRateLimit is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldRateLimit requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldRateLimit: %w", err)
+	}
+	return oldValue.RateLimit, nil
+}
+
+// ClearRateLimit clears the value of the "rate_limit" field.
+func (m *IntegrationMutation) ClearRateLimit() {
+	m.rate_limit = nil
+	m.clearedFields[integration.FieldRateLimit] = struct{}{}
+}
+
+// RateLimitCleared returns if the "rate_limit" field was cleared in this mutation.
+func (m *IntegrationMutation) RateLimitCleared() bool {
+	_, ok := m.clearedFields[integration.FieldRateLimit]
+	return ok
+}
+
+// ResetRateLimit resets all changes to the "rate_limit" field.
+func (m *IntegrationMutation) ResetRateLimit() {
+	m.rate_limit = nil
+	delete(m.clearedFields, integration.FieldRateLimit)
+}
+
+// SetRateAccount sets the "rate_account" field.
+func (m *IntegrationMutation) SetRateAccount(s string) {
+	m.rate_account = &s
+}
+
+// RateAccount returns the value of the "rate_account" field in the mutation.
+func (m *IntegrationMutation) RateAccount() (r string, exists bool) {
+	v := m.rate_account
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldRateAccount returns the old "rate_account" field's value of the Integration entity.
+// If the Integration object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *IntegrationMutation) OldRateAccount(ctx context.Context) (v string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldRateAccount is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldRateAccount requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldRateAccount: %w", err)
+	}
+	return oldValue.RateAccount, nil
+}
+
+// ClearRateAccount clears the value of the "rate_account" field.
+func (m *IntegrationMutation) ClearRateAccount() {
+	m.rate_account = nil
+	m.clearedFields[integration.FieldRateAccount] = struct{}{}
+}
+
+// RateAccountCleared returns if the "rate_account" field was cleared in this mutation.
+func (m *IntegrationMutation) RateAccountCleared() bool {
+	_, ok := m.clearedFields[integration.FieldRateAccount]
+	return ok
+}
+
+// ResetRateAccount resets all changes to the "rate_account" field.
+func (m *IntegrationMutation) ResetRateAccount() {
+	m.rate_account = nil
+	delete(m.clearedFields, integration.FieldRateAccount)
+}
+
 // AddTriggerIDs adds the "triggers" edge to the Trigger entity by ids.
 func (m *IntegrationMutation) AddTriggerIDs(ids ...pulid.ID) {
 	if m.triggers == nil {
@@ -7681,7 +7785,7 @@ func (m *IntegrationMutation) Type() string {
 // order to get all numeric fields that were incremented/decremented, call
 // AddedFields().
 func (m *IntegrationMutation) Fields() []string {
-	fields := make([]string, 0, 9)
+	fields := make([]string, 0, 11)
 	if m.organization_id != nil {
 		fields = append(fields, integration.FieldOrganizationID)
 	}
@@ -7709,6 +7813,12 @@ func (m *IntegrationMutation) Fields() []string {
 	if m.last_error != nil {
 		fields = append(fields, integration.FieldLastError)
 	}
+	if m.rate_limit != nil {
+		fields = append(fields, integration.FieldRateLimit)
+	}
+	if m.rate_account != nil {
+		fields = append(fields, integration.FieldRateAccount)
+	}
 	return fields
 }
 
@@ -7735,6 +7845,10 @@ func (m *IntegrationMutation) Field(name string) (ent.Value, bool) {
 		return m.LastCheckedAt()
 	case integration.FieldLastError:
 		return m.LastError()
+	case integration.FieldRateLimit:
+		return m.RateLimit()
+	case integration.FieldRateAccount:
+		return m.RateAccount()
 	}
 	return nil, false
 }
@@ -7762,6 +7876,10 @@ func (m *IntegrationMutation) OldField(ctx context.Context, name string) (ent.Va
 		return m.OldLastCheckedAt(ctx)
 	case integration.FieldLastError:
 		return m.OldLastError(ctx)
+	case integration.FieldRateLimit:
+		return m.OldRateLimit(ctx)
+	case integration.FieldRateAccount:
+		return m.OldRateAccount(ctx)
 	}
 	return nil, fmt.Errorf("unknown Integration field %s", name)
 }
@@ -7834,6 +7952,20 @@ func (m *IntegrationMutation) SetField(name string, value ent.Value) error {
 		}
 		m.SetLastError(v)
 		return nil
+	case integration.FieldRateLimit:
+		v, ok := value.(*schematype.RateLimit)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetRateLimit(v)
+		return nil
+	case integration.FieldRateAccount:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetRateAccount(v)
+		return nil
 	}
 	return fmt.Errorf("unknown Integration field %s", name)
 }
@@ -7870,6 +8002,12 @@ func (m *IntegrationMutation) ClearedFields() []string {
 	if m.FieldCleared(integration.FieldLastError) {
 		fields = append(fields, integration.FieldLastError)
 	}
+	if m.FieldCleared(integration.FieldRateLimit) {
+		fields = append(fields, integration.FieldRateLimit)
+	}
+	if m.FieldCleared(integration.FieldRateAccount) {
+		fields = append(fields, integration.FieldRateAccount)
+	}
 	return fields
 }
 
@@ -7889,6 +8027,12 @@ func (m *IntegrationMutation) ClearField(name string) error {
 		return nil
 	case integration.FieldLastError:
 		m.ClearLastError()
+		return nil
+	case integration.FieldRateLimit:
+		m.ClearRateLimit()
+		return nil
+	case integration.FieldRateAccount:
+		m.ClearRateAccount()
 		return nil
 	}
 	return fmt.Errorf("unknown Integration nullable field %s", name)
@@ -7924,6 +8068,12 @@ func (m *IntegrationMutation) ResetField(name string) error {
 		return nil
 	case integration.FieldLastError:
 		m.ResetLastError()
+		return nil
+	case integration.FieldRateLimit:
+		m.ResetRateLimit()
+		return nil
+	case integration.FieldRateAccount:
+		m.ResetRateAccount()
 		return nil
 	}
 	return fmt.Errorf("unknown Integration field %s", name)
@@ -9484,6 +9634,868 @@ func (m *PushbackMutation) ResetEdge(name string) error {
 		return nil
 	}
 	return fmt.Errorf("unknown Pushback edge %s", name)
+}
+
+// RateAccountMutation represents an operation that mutates the RateAccount nodes in the graph.
+type RateAccountMutation struct {
+	config
+	op            Op
+	typ           string
+	id            *string
+	state         *string
+	clearedFields map[string]struct{}
+	done          bool
+	oldValue      func(context.Context) (*RateAccount, error)
+	predicates    []predicate.RateAccount
+}
+
+var _ ent.Mutation = (*RateAccountMutation)(nil)
+
+// rateaccountOption allows management of the mutation configuration using functional options.
+type rateaccountOption func(*RateAccountMutation)
+
+// newRateAccountMutation creates new mutation for the RateAccount entity.
+func newRateAccountMutation(c config, op Op, opts ...rateaccountOption) *RateAccountMutation {
+	m := &RateAccountMutation{
+		config:        c,
+		op:            op,
+		typ:           TypeRateAccount,
+		clearedFields: make(map[string]struct{}),
+	}
+	for _, opt := range opts {
+		opt(m)
+	}
+	return m
+}
+
+// withRateAccountID sets the ID field of the mutation.
+func withRateAccountID(id string) rateaccountOption {
+	return func(m *RateAccountMutation) {
+		var (
+			err   error
+			once  sync.Once
+			value *RateAccount
+		)
+		m.oldValue = func(ctx context.Context) (*RateAccount, error) {
+			once.Do(func() {
+				if m.done {
+					err = errors.New("querying old values post mutation is not allowed")
+				} else {
+					value, err = m.Client().RateAccount.Get(ctx, id)
+				}
+			})
+			return value, err
+		}
+		m.id = &id
+	}
+}
+
+// withRateAccount sets the old RateAccount of the mutation.
+func withRateAccount(node *RateAccount) rateaccountOption {
+	return func(m *RateAccountMutation) {
+		m.oldValue = func(context.Context) (*RateAccount, error) {
+			return node, nil
+		}
+		m.id = &node.ID
+	}
+}
+
+// Client returns a new `ent.Client` from the mutation. If the mutation was
+// executed in a transaction (ent.Tx), a transactional client is returned.
+func (m RateAccountMutation) Client() *Client {
+	client := &Client{config: m.config}
+	client.init()
+	return client
+}
+
+// Tx returns an `ent.Tx` for mutations that were executed in transactions;
+// it returns an error otherwise.
+func (m RateAccountMutation) Tx() (*Tx, error) {
+	if _, ok := m.driver.(*txDriver); !ok {
+		return nil, errors.New("ent: mutation is not running in a transaction")
+	}
+	tx := &Tx{config: m.config}
+	tx.init()
+	return tx, nil
+}
+
+// SetID sets the value of the id field. Note that this
+// operation is only accepted on creation of RateAccount entities.
+func (m *RateAccountMutation) SetID(id string) {
+	m.id = &id
+}
+
+// ID returns the ID value in the mutation. Note that the ID is only available
+// if it was provided to the builder or after it was returned from the database.
+func (m *RateAccountMutation) ID() (id string, exists bool) {
+	if m.id == nil {
+		return
+	}
+	return *m.id, true
+}
+
+// IDs queries the database and returns the entity ids that match the mutation's predicate.
+// That means, if the mutation is applied within a transaction with an isolation level such
+// as sql.LevelSerializable, the returned ids match the ids of the rows that will be updated
+// or updated by the mutation.
+func (m *RateAccountMutation) IDs(ctx context.Context) ([]string, error) {
+	switch {
+	case m.op.Is(OpUpdateOne | OpDeleteOne):
+		id, exists := m.ID()
+		if exists {
+			return []string{id}, nil
+		}
+		fallthrough
+	case m.op.Is(OpUpdate | OpDelete):
+		return m.Client().RateAccount.Query().Where(m.predicates...).IDs(ctx)
+	default:
+		return nil, fmt.Errorf("IDs is not allowed on %s operations", m.op)
+	}
+}
+
+// SetState sets the "state" field.
+func (m *RateAccountMutation) SetState(s string) {
+	m.state = &s
+}
+
+// State returns the value of the "state" field in the mutation.
+func (m *RateAccountMutation) State() (r string, exists bool) {
+	v := m.state
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldState returns the old "state" field's value of the RateAccount entity.
+// If the RateAccount object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *RateAccountMutation) OldState(ctx context.Context) (v string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldState is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldState requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldState: %w", err)
+	}
+	return oldValue.State, nil
+}
+
+// ResetState resets all changes to the "state" field.
+func (m *RateAccountMutation) ResetState() {
+	m.state = nil
+}
+
+// Where appends a list predicates to the RateAccountMutation builder.
+func (m *RateAccountMutation) Where(ps ...predicate.RateAccount) {
+	m.predicates = append(m.predicates, ps...)
+}
+
+// WhereP appends storage-level predicates to the RateAccountMutation builder. Using this method,
+// users can use type-assertion to append predicates that do not depend on any generated package.
+func (m *RateAccountMutation) WhereP(ps ...func(*sql.Selector)) {
+	p := make([]predicate.RateAccount, len(ps))
+	for i := range ps {
+		p[i] = ps[i]
+	}
+	m.Where(p...)
+}
+
+// Op returns the operation name.
+func (m *RateAccountMutation) Op() Op {
+	return m.op
+}
+
+// SetOp allows setting the mutation operation.
+func (m *RateAccountMutation) SetOp(op Op) {
+	m.op = op
+}
+
+// Type returns the node type of this mutation (RateAccount).
+func (m *RateAccountMutation) Type() string {
+	return m.typ
+}
+
+// Fields returns all fields that were changed during this mutation. Note that in
+// order to get all numeric fields that were incremented/decremented, call
+// AddedFields().
+func (m *RateAccountMutation) Fields() []string {
+	fields := make([]string, 0, 1)
+	if m.state != nil {
+		fields = append(fields, rateaccount.FieldState)
+	}
+	return fields
+}
+
+// Field returns the value of a field with the given name. The second boolean
+// return value indicates that this field was not set, or was not defined in the
+// schema.
+func (m *RateAccountMutation) Field(name string) (ent.Value, bool) {
+	switch name {
+	case rateaccount.FieldState:
+		return m.State()
+	}
+	return nil, false
+}
+
+// OldField returns the old value of the field from the database. An error is
+// returned if the mutation operation is not UpdateOne, or the query to the
+// database failed.
+func (m *RateAccountMutation) OldField(ctx context.Context, name string) (ent.Value, error) {
+	switch name {
+	case rateaccount.FieldState:
+		return m.OldState(ctx)
+	}
+	return nil, fmt.Errorf("unknown RateAccount field %s", name)
+}
+
+// SetField sets the value of a field with the given name. It returns an error if
+// the field is not defined in the schema, or if the type mismatched the field
+// type.
+func (m *RateAccountMutation) SetField(name string, value ent.Value) error {
+	switch name {
+	case rateaccount.FieldState:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetState(v)
+		return nil
+	}
+	return fmt.Errorf("unknown RateAccount field %s", name)
+}
+
+// AddedFields returns all numeric fields that were incremented/decremented during
+// this mutation.
+func (m *RateAccountMutation) AddedFields() []string {
+	return nil
+}
+
+// AddedField returns the numeric value that was incremented/decremented on a field
+// with the given name. The second boolean return value indicates that this field
+// was not set, or was not defined in the schema.
+func (m *RateAccountMutation) AddedField(name string) (ent.Value, bool) {
+	return nil, false
+}
+
+// AddField adds the value to the field with the given name. It returns an error if
+// the field is not defined in the schema, or if the type mismatched the field
+// type.
+func (m *RateAccountMutation) AddField(name string, value ent.Value) error {
+	switch name {
+	}
+	return fmt.Errorf("unknown RateAccount numeric field %s", name)
+}
+
+// ClearedFields returns all nullable fields that were cleared during this
+// mutation.
+func (m *RateAccountMutation) ClearedFields() []string {
+	return nil
+}
+
+// FieldCleared returns a boolean indicating if a field with the given name was
+// cleared in this mutation.
+func (m *RateAccountMutation) FieldCleared(name string) bool {
+	_, ok := m.clearedFields[name]
+	return ok
+}
+
+// ClearField clears the value of the field with the given name. It returns an
+// error if the field is not defined in the schema.
+func (m *RateAccountMutation) ClearField(name string) error {
+	return fmt.Errorf("unknown RateAccount nullable field %s", name)
+}
+
+// ResetField resets all changes in the mutation for the field with the given name.
+// It returns an error if the field is not defined in the schema.
+func (m *RateAccountMutation) ResetField(name string) error {
+	switch name {
+	case rateaccount.FieldState:
+		m.ResetState()
+		return nil
+	}
+	return fmt.Errorf("unknown RateAccount field %s", name)
+}
+
+// AddedEdges returns all edge names that were set/added in this mutation.
+func (m *RateAccountMutation) AddedEdges() []string {
+	edges := make([]string, 0, 0)
+	return edges
+}
+
+// AddedIDs returns all IDs (to other nodes) that were added for the given edge
+// name in this mutation.
+func (m *RateAccountMutation) AddedIDs(name string) []ent.Value {
+	return nil
+}
+
+// RemovedEdges returns all edge names that were removed in this mutation.
+func (m *RateAccountMutation) RemovedEdges() []string {
+	edges := make([]string, 0, 0)
+	return edges
+}
+
+// RemovedIDs returns all IDs (to other nodes) that were removed for the edge with
+// the given name in this mutation.
+func (m *RateAccountMutation) RemovedIDs(name string) []ent.Value {
+	return nil
+}
+
+// ClearedEdges returns all edge names that were cleared in this mutation.
+func (m *RateAccountMutation) ClearedEdges() []string {
+	edges := make([]string, 0, 0)
+	return edges
+}
+
+// EdgeCleared returns a boolean which indicates if the edge with the given name
+// was cleared in this mutation.
+func (m *RateAccountMutation) EdgeCleared(name string) bool {
+	return false
+}
+
+// ClearEdge clears the value of the edge with the given name. It returns an error
+// if that edge is not defined in the schema.
+func (m *RateAccountMutation) ClearEdge(name string) error {
+	return fmt.Errorf("unknown RateAccount unique edge %s", name)
+}
+
+// ResetEdge resets all changes to the edge with the given name in this mutation.
+// It returns an error if the edge is not defined in the schema.
+func (m *RateAccountMutation) ResetEdge(name string) error {
+	return fmt.Errorf("unknown RateAccount edge %s", name)
+}
+
+// RateGrantMutation represents an operation that mutates the RateGrant nodes in the graph.
+type RateGrantMutation struct {
+	config
+	op            Op
+	typ           string
+	id            *int64
+	account       *string
+	at            *time.Time
+	class         *int
+	addclass      *int
+	search        *bool
+	clearedFields map[string]struct{}
+	done          bool
+	oldValue      func(context.Context) (*RateGrant, error)
+	predicates    []predicate.RateGrant
+}
+
+var _ ent.Mutation = (*RateGrantMutation)(nil)
+
+// rategrantOption allows management of the mutation configuration using functional options.
+type rategrantOption func(*RateGrantMutation)
+
+// newRateGrantMutation creates new mutation for the RateGrant entity.
+func newRateGrantMutation(c config, op Op, opts ...rategrantOption) *RateGrantMutation {
+	m := &RateGrantMutation{
+		config:        c,
+		op:            op,
+		typ:           TypeRateGrant,
+		clearedFields: make(map[string]struct{}),
+	}
+	for _, opt := range opts {
+		opt(m)
+	}
+	return m
+}
+
+// withRateGrantID sets the ID field of the mutation.
+func withRateGrantID(id int64) rategrantOption {
+	return func(m *RateGrantMutation) {
+		var (
+			err   error
+			once  sync.Once
+			value *RateGrant
+		)
+		m.oldValue = func(ctx context.Context) (*RateGrant, error) {
+			once.Do(func() {
+				if m.done {
+					err = errors.New("querying old values post mutation is not allowed")
+				} else {
+					value, err = m.Client().RateGrant.Get(ctx, id)
+				}
+			})
+			return value, err
+		}
+		m.id = &id
+	}
+}
+
+// withRateGrant sets the old RateGrant of the mutation.
+func withRateGrant(node *RateGrant) rategrantOption {
+	return func(m *RateGrantMutation) {
+		m.oldValue = func(context.Context) (*RateGrant, error) {
+			return node, nil
+		}
+		m.id = &node.ID
+	}
+}
+
+// Client returns a new `ent.Client` from the mutation. If the mutation was
+// executed in a transaction (ent.Tx), a transactional client is returned.
+func (m RateGrantMutation) Client() *Client {
+	client := &Client{config: m.config}
+	client.init()
+	return client
+}
+
+// Tx returns an `ent.Tx` for mutations that were executed in transactions;
+// it returns an error otherwise.
+func (m RateGrantMutation) Tx() (*Tx, error) {
+	if _, ok := m.driver.(*txDriver); !ok {
+		return nil, errors.New("ent: mutation is not running in a transaction")
+	}
+	tx := &Tx{config: m.config}
+	tx.init()
+	return tx, nil
+}
+
+// SetID sets the value of the id field. Note that this
+// operation is only accepted on creation of RateGrant entities.
+func (m *RateGrantMutation) SetID(id int64) {
+	m.id = &id
+}
+
+// ID returns the ID value in the mutation. Note that the ID is only available
+// if it was provided to the builder or after it was returned from the database.
+func (m *RateGrantMutation) ID() (id int64, exists bool) {
+	if m.id == nil {
+		return
+	}
+	return *m.id, true
+}
+
+// IDs queries the database and returns the entity ids that match the mutation's predicate.
+// That means, if the mutation is applied within a transaction with an isolation level such
+// as sql.LevelSerializable, the returned ids match the ids of the rows that will be updated
+// or updated by the mutation.
+func (m *RateGrantMutation) IDs(ctx context.Context) ([]int64, error) {
+	switch {
+	case m.op.Is(OpUpdateOne | OpDeleteOne):
+		id, exists := m.ID()
+		if exists {
+			return []int64{id}, nil
+		}
+		fallthrough
+	case m.op.Is(OpUpdate | OpDelete):
+		return m.Client().RateGrant.Query().Where(m.predicates...).IDs(ctx)
+	default:
+		return nil, fmt.Errorf("IDs is not allowed on %s operations", m.op)
+	}
+}
+
+// SetAccount sets the "account" field.
+func (m *RateGrantMutation) SetAccount(s string) {
+	m.account = &s
+}
+
+// Account returns the value of the "account" field in the mutation.
+func (m *RateGrantMutation) Account() (r string, exists bool) {
+	v := m.account
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldAccount returns the old "account" field's value of the RateGrant entity.
+// If the RateGrant object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *RateGrantMutation) OldAccount(ctx context.Context) (v string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldAccount is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldAccount requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldAccount: %w", err)
+	}
+	return oldValue.Account, nil
+}
+
+// ResetAccount resets all changes to the "account" field.
+func (m *RateGrantMutation) ResetAccount() {
+	m.account = nil
+}
+
+// SetAt sets the "at" field.
+func (m *RateGrantMutation) SetAt(t time.Time) {
+	m.at = &t
+}
+
+// At returns the value of the "at" field in the mutation.
+func (m *RateGrantMutation) At() (r time.Time, exists bool) {
+	v := m.at
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldAt returns the old "at" field's value of the RateGrant entity.
+// If the RateGrant object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *RateGrantMutation) OldAt(ctx context.Context) (v time.Time, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldAt is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldAt requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldAt: %w", err)
+	}
+	return oldValue.At, nil
+}
+
+// ResetAt resets all changes to the "at" field.
+func (m *RateGrantMutation) ResetAt() {
+	m.at = nil
+}
+
+// SetClass sets the "class" field.
+func (m *RateGrantMutation) SetClass(i int) {
+	m.class = &i
+	m.addclass = nil
+}
+
+// Class returns the value of the "class" field in the mutation.
+func (m *RateGrantMutation) Class() (r int, exists bool) {
+	v := m.class
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldClass returns the old "class" field's value of the RateGrant entity.
+// If the RateGrant object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *RateGrantMutation) OldClass(ctx context.Context) (v int, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldClass is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldClass requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldClass: %w", err)
+	}
+	return oldValue.Class, nil
+}
+
+// AddClass adds i to the "class" field.
+func (m *RateGrantMutation) AddClass(i int) {
+	if m.addclass != nil {
+		*m.addclass += i
+	} else {
+		m.addclass = &i
+	}
+}
+
+// AddedClass returns the value that was added to the "class" field in this mutation.
+func (m *RateGrantMutation) AddedClass() (r int, exists bool) {
+	v := m.addclass
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// ResetClass resets all changes to the "class" field.
+func (m *RateGrantMutation) ResetClass() {
+	m.class = nil
+	m.addclass = nil
+}
+
+// SetSearch sets the "search" field.
+func (m *RateGrantMutation) SetSearch(b bool) {
+	m.search = &b
+}
+
+// Search returns the value of the "search" field in the mutation.
+func (m *RateGrantMutation) Search() (r bool, exists bool) {
+	v := m.search
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldSearch returns the old "search" field's value of the RateGrant entity.
+// If the RateGrant object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *RateGrantMutation) OldSearch(ctx context.Context) (v bool, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldSearch is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldSearch requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldSearch: %w", err)
+	}
+	return oldValue.Search, nil
+}
+
+// ResetSearch resets all changes to the "search" field.
+func (m *RateGrantMutation) ResetSearch() {
+	m.search = nil
+}
+
+// Where appends a list predicates to the RateGrantMutation builder.
+func (m *RateGrantMutation) Where(ps ...predicate.RateGrant) {
+	m.predicates = append(m.predicates, ps...)
+}
+
+// WhereP appends storage-level predicates to the RateGrantMutation builder. Using this method,
+// users can use type-assertion to append predicates that do not depend on any generated package.
+func (m *RateGrantMutation) WhereP(ps ...func(*sql.Selector)) {
+	p := make([]predicate.RateGrant, len(ps))
+	for i := range ps {
+		p[i] = ps[i]
+	}
+	m.Where(p...)
+}
+
+// Op returns the operation name.
+func (m *RateGrantMutation) Op() Op {
+	return m.op
+}
+
+// SetOp allows setting the mutation operation.
+func (m *RateGrantMutation) SetOp(op Op) {
+	m.op = op
+}
+
+// Type returns the node type of this mutation (RateGrant).
+func (m *RateGrantMutation) Type() string {
+	return m.typ
+}
+
+// Fields returns all fields that were changed during this mutation. Note that in
+// order to get all numeric fields that were incremented/decremented, call
+// AddedFields().
+func (m *RateGrantMutation) Fields() []string {
+	fields := make([]string, 0, 4)
+	if m.account != nil {
+		fields = append(fields, rategrant.FieldAccount)
+	}
+	if m.at != nil {
+		fields = append(fields, rategrant.FieldAt)
+	}
+	if m.class != nil {
+		fields = append(fields, rategrant.FieldClass)
+	}
+	if m.search != nil {
+		fields = append(fields, rategrant.FieldSearch)
+	}
+	return fields
+}
+
+// Field returns the value of a field with the given name. The second boolean
+// return value indicates that this field was not set, or was not defined in the
+// schema.
+func (m *RateGrantMutation) Field(name string) (ent.Value, bool) {
+	switch name {
+	case rategrant.FieldAccount:
+		return m.Account()
+	case rategrant.FieldAt:
+		return m.At()
+	case rategrant.FieldClass:
+		return m.Class()
+	case rategrant.FieldSearch:
+		return m.Search()
+	}
+	return nil, false
+}
+
+// OldField returns the old value of the field from the database. An error is
+// returned if the mutation operation is not UpdateOne, or the query to the
+// database failed.
+func (m *RateGrantMutation) OldField(ctx context.Context, name string) (ent.Value, error) {
+	switch name {
+	case rategrant.FieldAccount:
+		return m.OldAccount(ctx)
+	case rategrant.FieldAt:
+		return m.OldAt(ctx)
+	case rategrant.FieldClass:
+		return m.OldClass(ctx)
+	case rategrant.FieldSearch:
+		return m.OldSearch(ctx)
+	}
+	return nil, fmt.Errorf("unknown RateGrant field %s", name)
+}
+
+// SetField sets the value of a field with the given name. It returns an error if
+// the field is not defined in the schema, or if the type mismatched the field
+// type.
+func (m *RateGrantMutation) SetField(name string, value ent.Value) error {
+	switch name {
+	case rategrant.FieldAccount:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetAccount(v)
+		return nil
+	case rategrant.FieldAt:
+		v, ok := value.(time.Time)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetAt(v)
+		return nil
+	case rategrant.FieldClass:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetClass(v)
+		return nil
+	case rategrant.FieldSearch:
+		v, ok := value.(bool)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetSearch(v)
+		return nil
+	}
+	return fmt.Errorf("unknown RateGrant field %s", name)
+}
+
+// AddedFields returns all numeric fields that were incremented/decremented during
+// this mutation.
+func (m *RateGrantMutation) AddedFields() []string {
+	var fields []string
+	if m.addclass != nil {
+		fields = append(fields, rategrant.FieldClass)
+	}
+	return fields
+}
+
+// AddedField returns the numeric value that was incremented/decremented on a field
+// with the given name. The second boolean return value indicates that this field
+// was not set, or was not defined in the schema.
+func (m *RateGrantMutation) AddedField(name string) (ent.Value, bool) {
+	switch name {
+	case rategrant.FieldClass:
+		return m.AddedClass()
+	}
+	return nil, false
+}
+
+// AddField adds the value to the field with the given name. It returns an error if
+// the field is not defined in the schema, or if the type mismatched the field
+// type.
+func (m *RateGrantMutation) AddField(name string, value ent.Value) error {
+	switch name {
+	case rategrant.FieldClass:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.AddClass(v)
+		return nil
+	}
+	return fmt.Errorf("unknown RateGrant numeric field %s", name)
+}
+
+// ClearedFields returns all nullable fields that were cleared during this
+// mutation.
+func (m *RateGrantMutation) ClearedFields() []string {
+	return nil
+}
+
+// FieldCleared returns a boolean indicating if a field with the given name was
+// cleared in this mutation.
+func (m *RateGrantMutation) FieldCleared(name string) bool {
+	_, ok := m.clearedFields[name]
+	return ok
+}
+
+// ClearField clears the value of the field with the given name. It returns an
+// error if the field is not defined in the schema.
+func (m *RateGrantMutation) ClearField(name string) error {
+	return fmt.Errorf("unknown RateGrant nullable field %s", name)
+}
+
+// ResetField resets all changes in the mutation for the field with the given name.
+// It returns an error if the field is not defined in the schema.
+func (m *RateGrantMutation) ResetField(name string) error {
+	switch name {
+	case rategrant.FieldAccount:
+		m.ResetAccount()
+		return nil
+	case rategrant.FieldAt:
+		m.ResetAt()
+		return nil
+	case rategrant.FieldClass:
+		m.ResetClass()
+		return nil
+	case rategrant.FieldSearch:
+		m.ResetSearch()
+		return nil
+	}
+	return fmt.Errorf("unknown RateGrant field %s", name)
+}
+
+// AddedEdges returns all edge names that were set/added in this mutation.
+func (m *RateGrantMutation) AddedEdges() []string {
+	edges := make([]string, 0, 0)
+	return edges
+}
+
+// AddedIDs returns all IDs (to other nodes) that were added for the given edge
+// name in this mutation.
+func (m *RateGrantMutation) AddedIDs(name string) []ent.Value {
+	return nil
+}
+
+// RemovedEdges returns all edge names that were removed in this mutation.
+func (m *RateGrantMutation) RemovedEdges() []string {
+	edges := make([]string, 0, 0)
+	return edges
+}
+
+// RemovedIDs returns all IDs (to other nodes) that were removed for the edge with
+// the given name in this mutation.
+func (m *RateGrantMutation) RemovedIDs(name string) []ent.Value {
+	return nil
+}
+
+// ClearedEdges returns all edge names that were cleared in this mutation.
+func (m *RateGrantMutation) ClearedEdges() []string {
+	edges := make([]string, 0, 0)
+	return edges
+}
+
+// EdgeCleared returns a boolean which indicates if the edge with the given name
+// was cleared in this mutation.
+func (m *RateGrantMutation) EdgeCleared(name string) bool {
+	return false
+}
+
+// ClearEdge clears the value of the edge with the given name. It returns an error
+// if that edge is not defined in the schema.
+func (m *RateGrantMutation) ClearEdge(name string) error {
+	return fmt.Errorf("unknown RateGrant unique edge %s", name)
+}
+
+// ResetEdge resets all changes to the edge with the given name in this mutation.
+// It returns an error if the edge is not defined in the schema.
+func (m *RateGrantMutation) ResetEdge(name string) error {
+	return fmt.Errorf("unknown RateGrant edge %s", name)
 }
 
 // ReferenceMutation represents an operation that mutates the Reference nodes in the graph.
@@ -11457,60 +12469,61 @@ func (m *StatusMappingMutation) ResetEdge(name string) error {
 // SyncRunMutation represents an operation that mutates the SyncRun nodes in the graph.
 type SyncRunMutation struct {
 	config
-	op                  Op
-	typ                 string
-	id                  *pulid.ID
-	organization_id     *pulid.ID
-	created_at          *time.Time
-	updated_at          *time.Time
-	kind                *syncrun.Kind
-	status              *syncrun.Status
-	started_at          *time.Time
-	finished_at         *time.Time
-	fetched             *int
-	addfetched          *int
-	imported            *int
-	addimported         *int
-	duplicates          *int
-	addduplicates       *int
-	invalid_phone       *int
-	addinvalid_phone    *int
-	filtered_out        *int
-	addfiltered_out     *int
-	failed              *int
-	addfailed           *int
-	screened            *int
-	addscreened         *int
-	screened_out        *int
-	addscreened_out     *int
-	unsure              *int
-	addunsure           *int
-	screening_tokens    *int
-	addscreening_tokens *int
-	erased              *int
-	adderased           *int
-	do_not_call         *int
-	adddo_not_call      *int
-	total               *int
-	addtotal            *int
-	error               *string
-	cursor              *string
-	since               *time.Time
-	as_of               *time.Time
-	lease_owner         *string
-	lease_expires_at    *time.Time
-	job_id              *int64
-	addjob_id           *int64
-	screening           *schematype.ScreeningState
-	clearedFields       map[string]struct{}
-	trigger             *pulid.ID
-	clearedtrigger      bool
-	issues              map[pulid.ID]struct{}
-	removedissues       map[pulid.ID]struct{}
-	clearedissues       bool
-	done                bool
-	oldValue            func(context.Context) (*SyncRun, error)
-	predicates          []predicate.SyncRun
+	op                       Op
+	typ                      string
+	id                       *pulid.ID
+	organization_id          *pulid.ID
+	created_at               *time.Time
+	updated_at               *time.Time
+	kind                     *syncrun.Kind
+	status                   *syncrun.Status
+	started_at               *time.Time
+	waiting_for_budget_since *time.Time
+	finished_at              *time.Time
+	fetched                  *int
+	addfetched               *int
+	imported                 *int
+	addimported              *int
+	duplicates               *int
+	addduplicates            *int
+	invalid_phone            *int
+	addinvalid_phone         *int
+	filtered_out             *int
+	addfiltered_out          *int
+	failed                   *int
+	addfailed                *int
+	screened                 *int
+	addscreened              *int
+	screened_out             *int
+	addscreened_out          *int
+	unsure                   *int
+	addunsure                *int
+	screening_tokens         *int
+	addscreening_tokens      *int
+	erased                   *int
+	adderased                *int
+	do_not_call              *int
+	adddo_not_call           *int
+	total                    *int
+	addtotal                 *int
+	error                    *string
+	cursor                   *string
+	since                    *time.Time
+	as_of                    *time.Time
+	lease_owner              *string
+	lease_expires_at         *time.Time
+	job_id                   *int64
+	addjob_id                *int64
+	screening                *schematype.ScreeningState
+	clearedFields            map[string]struct{}
+	trigger                  *pulid.ID
+	clearedtrigger           bool
+	issues                   map[pulid.ID]struct{}
+	removedissues            map[pulid.ID]struct{}
+	clearedissues            bool
+	done                     bool
+	oldValue                 func(context.Context) (*SyncRun, error)
+	predicates               []predicate.SyncRun
 }
 
 var _ ent.Mutation = (*SyncRunMutation)(nil)
@@ -11880,6 +12893,55 @@ func (m *SyncRunMutation) StartedAtCleared() bool {
 func (m *SyncRunMutation) ResetStartedAt() {
 	m.started_at = nil
 	delete(m.clearedFields, syncrun.FieldStartedAt)
+}
+
+// SetWaitingForBudgetSince sets the "waiting_for_budget_since" field.
+func (m *SyncRunMutation) SetWaitingForBudgetSince(t time.Time) {
+	m.waiting_for_budget_since = &t
+}
+
+// WaitingForBudgetSince returns the value of the "waiting_for_budget_since" field in the mutation.
+func (m *SyncRunMutation) WaitingForBudgetSince() (r time.Time, exists bool) {
+	v := m.waiting_for_budget_since
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldWaitingForBudgetSince returns the old "waiting_for_budget_since" field's value of the SyncRun entity.
+// If the SyncRun object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *SyncRunMutation) OldWaitingForBudgetSince(ctx context.Context) (v *time.Time, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldWaitingForBudgetSince is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldWaitingForBudgetSince requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldWaitingForBudgetSince: %w", err)
+	}
+	return oldValue.WaitingForBudgetSince, nil
+}
+
+// ClearWaitingForBudgetSince clears the value of the "waiting_for_budget_since" field.
+func (m *SyncRunMutation) ClearWaitingForBudgetSince() {
+	m.waiting_for_budget_since = nil
+	m.clearedFields[syncrun.FieldWaitingForBudgetSince] = struct{}{}
+}
+
+// WaitingForBudgetSinceCleared returns if the "waiting_for_budget_since" field was cleared in this mutation.
+func (m *SyncRunMutation) WaitingForBudgetSinceCleared() bool {
+	_, ok := m.clearedFields[syncrun.FieldWaitingForBudgetSince]
+	return ok
+}
+
+// ResetWaitingForBudgetSince resets all changes to the "waiting_for_budget_since" field.
+func (m *SyncRunMutation) ResetWaitingForBudgetSince() {
+	m.waiting_for_budget_since = nil
+	delete(m.clearedFields, syncrun.FieldWaitingForBudgetSince)
 }
 
 // SetFinishedAt sets the "finished_at" field.
@@ -13175,7 +14237,7 @@ func (m *SyncRunMutation) Type() string {
 // order to get all numeric fields that were incremented/decremented, call
 // AddedFields().
 func (m *SyncRunMutation) Fields() []string {
-	fields := make([]string, 0, 29)
+	fields := make([]string, 0, 30)
 	if m.organization_id != nil {
 		fields = append(fields, syncrun.FieldOrganizationID)
 	}
@@ -13196,6 +14258,9 @@ func (m *SyncRunMutation) Fields() []string {
 	}
 	if m.started_at != nil {
 		fields = append(fields, syncrun.FieldStartedAt)
+	}
+	if m.waiting_for_budget_since != nil {
+		fields = append(fields, syncrun.FieldWaitingForBudgetSince)
 	}
 	if m.finished_at != nil {
 		fields = append(fields, syncrun.FieldFinishedAt)
@@ -13285,6 +14350,8 @@ func (m *SyncRunMutation) Field(name string) (ent.Value, bool) {
 		return m.Status()
 	case syncrun.FieldStartedAt:
 		return m.StartedAt()
+	case syncrun.FieldWaitingForBudgetSince:
+		return m.WaitingForBudgetSince()
 	case syncrun.FieldFinishedAt:
 		return m.FinishedAt()
 	case syncrun.FieldFetched:
@@ -13352,6 +14419,8 @@ func (m *SyncRunMutation) OldField(ctx context.Context, name string) (ent.Value,
 		return m.OldStatus(ctx)
 	case syncrun.FieldStartedAt:
 		return m.OldStartedAt(ctx)
+	case syncrun.FieldWaitingForBudgetSince:
+		return m.OldWaitingForBudgetSince(ctx)
 	case syncrun.FieldFinishedAt:
 		return m.OldFinishedAt(ctx)
 	case syncrun.FieldFetched:
@@ -13453,6 +14522,13 @@ func (m *SyncRunMutation) SetField(name string, value ent.Value) error {
 			return fmt.Errorf("unexpected type %T for field %s", value, name)
 		}
 		m.SetStartedAt(v)
+		return nil
+	case syncrun.FieldWaitingForBudgetSince:
+		v, ok := value.(time.Time)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetWaitingForBudgetSince(v)
 		return nil
 	case syncrun.FieldFinishedAt:
 		v, ok := value.(time.Time)
@@ -13812,6 +14888,9 @@ func (m *SyncRunMutation) ClearedFields() []string {
 	if m.FieldCleared(syncrun.FieldStartedAt) {
 		fields = append(fields, syncrun.FieldStartedAt)
 	}
+	if m.FieldCleared(syncrun.FieldWaitingForBudgetSince) {
+		fields = append(fields, syncrun.FieldWaitingForBudgetSince)
+	}
 	if m.FieldCleared(syncrun.FieldFinishedAt) {
 		fields = append(fields, syncrun.FieldFinishedAt)
 	}
@@ -13852,6 +14931,9 @@ func (m *SyncRunMutation) ClearField(name string) error {
 	switch name {
 	case syncrun.FieldStartedAt:
 		m.ClearStartedAt()
+		return nil
+	case syncrun.FieldWaitingForBudgetSince:
+		m.ClearWaitingForBudgetSince()
 		return nil
 	case syncrun.FieldFinishedAt:
 		m.ClearFinishedAt()
@@ -13905,6 +14987,9 @@ func (m *SyncRunMutation) ResetField(name string) error {
 		return nil
 	case syncrun.FieldStartedAt:
 		m.ResetStartedAt()
+		return nil
+	case syncrun.FieldWaitingForBudgetSince:
+		m.ResetWaitingForBudgetSince()
 		return nil
 	case syncrun.FieldFinishedAt:
 		m.ResetFinishedAt()

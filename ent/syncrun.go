@@ -34,6 +34,8 @@ type SyncRun struct {
 	Status syncrun.Status `json:"status,omitempty"`
 	// When a worker first took the run; null if none has (yet).
 	StartedAt *time.Time `json:"started_at,omitempty"`
+	// Since when the run has been waiting for the rate budget of its integration's external account (its requests, with everyone else's, would exceed the account's limits); null while it is not waiting.
+	WaitingForBudgetSince *time.Time `json:"waiting_for_budget_since,omitempty"`
 	// When the run ended; null while it is QUEUED or RUNNING.
 	FinishedAt *time.Time `json:"finished_at,omitempty"`
 	// Records fetched from the external system and processed so far. Always imported + duplicates + invalidPhone + filteredOut + failed + screenedOut + erased + doNotCall.
@@ -130,7 +132,7 @@ func (*SyncRun) scanValues(columns []string) ([]any, error) {
 			values[i] = new(sql.NullInt64)
 		case syncrun.FieldKind, syncrun.FieldStatus, syncrun.FieldError, syncrun.FieldCursor, syncrun.FieldLeaseOwner, syncrun.FieldScreening:
 			values[i] = new(sql.NullString)
-		case syncrun.FieldCreatedAt, syncrun.FieldUpdatedAt, syncrun.FieldStartedAt, syncrun.FieldFinishedAt, syncrun.FieldSince, syncrun.FieldAsOf, syncrun.FieldLeaseExpiresAt:
+		case syncrun.FieldCreatedAt, syncrun.FieldUpdatedAt, syncrun.FieldStartedAt, syncrun.FieldWaitingForBudgetSince, syncrun.FieldFinishedAt, syncrun.FieldSince, syncrun.FieldAsOf, syncrun.FieldLeaseExpiresAt:
 			values[i] = new(sql.NullTime)
 		default:
 			values[i] = new(sql.UnknownType)
@@ -195,6 +197,13 @@ func (_m *SyncRun) assignValues(columns []string, values []any) error {
 			} else if value.Valid {
 				_m.StartedAt = new(time.Time)
 				*_m.StartedAt = value.Time
+			}
+		case syncrun.FieldWaitingForBudgetSince:
+			if value, ok := values[i].(*sql.NullTime); !ok {
+				return fmt.Errorf("unexpected type %T for field waiting_for_budget_since", values[i])
+			} else if value.Valid {
+				_m.WaitingForBudgetSince = new(time.Time)
+				*_m.WaitingForBudgetSince = value.Time
 			}
 		case syncrun.FieldFinishedAt:
 			if value, ok := values[i].(*sql.NullTime); !ok {
@@ -402,6 +411,11 @@ func (_m *SyncRun) String() string {
 	builder.WriteString(", ")
 	if v := _m.StartedAt; v != nil {
 		builder.WriteString("started_at=")
+		builder.WriteString(v.Format(time.ANSIC))
+	}
+	builder.WriteString(", ")
+	if v := _m.WaitingForBudgetSince; v != nil {
+		builder.WriteString("waiting_for_budget_since=")
 		builder.WriteString(v.Format(time.ANSIC))
 	}
 	builder.WriteString(", ")

@@ -101,6 +101,20 @@ func (_c *SyncRunCreate) SetNillableStartedAt(v *time.Time) *SyncRunCreate {
 	return _c
 }
 
+// SetWaitingForBudgetSince sets the "waiting_for_budget_since" field.
+func (_c *SyncRunCreate) SetWaitingForBudgetSince(v time.Time) *SyncRunCreate {
+	_c.mutation.SetWaitingForBudgetSince(v)
+	return _c
+}
+
+// SetNillableWaitingForBudgetSince sets the "waiting_for_budget_since" field if the given value is not nil.
+func (_c *SyncRunCreate) SetNillableWaitingForBudgetSince(v *time.Time) *SyncRunCreate {
+	if v != nil {
+		_c.SetWaitingForBudgetSince(*v)
+	}
+	return _c
+}
+
 // SetFinishedAt sets the "finished_at" field.
 func (_c *SyncRunCreate) SetFinishedAt(v time.Time) *SyncRunCreate {
 	_c.mutation.SetFinishedAt(v)
@@ -709,6 +723,10 @@ func (_c *SyncRunCreate) createSpec() (*SyncRun, *sqlgraph.CreateSpec) {
 		_spec.SetField(syncrun.FieldStartedAt, field.TypeTime, value)
 		_node.StartedAt = &value
 	}
+	if value, ok := _c.mutation.WaitingForBudgetSince(); ok {
+		_spec.SetField(syncrun.FieldWaitingForBudgetSince, field.TypeTime, value)
+		_node.WaitingForBudgetSince = &value
+	}
 	if value, ok := _c.mutation.FinishedAt(); ok {
 		_spec.SetField(syncrun.FieldFinishedAt, field.TypeTime, value)
 		_node.FinishedAt = &value
@@ -921,6 +939,24 @@ func (u *SyncRunUpsert) UpdateStartedAt() *SyncRunUpsert {
 // ClearStartedAt clears the value of the "started_at" field.
 func (u *SyncRunUpsert) ClearStartedAt() *SyncRunUpsert {
 	u.SetNull(syncrun.FieldStartedAt)
+	return u
+}
+
+// SetWaitingForBudgetSince sets the "waiting_for_budget_since" field.
+func (u *SyncRunUpsert) SetWaitingForBudgetSince(v time.Time) *SyncRunUpsert {
+	u.Set(syncrun.FieldWaitingForBudgetSince, v)
+	return u
+}
+
+// UpdateWaitingForBudgetSince sets the "waiting_for_budget_since" field to the value that was provided on create.
+func (u *SyncRunUpsert) UpdateWaitingForBudgetSince() *SyncRunUpsert {
+	u.SetExcluded(syncrun.FieldWaitingForBudgetSince)
+	return u
+}
+
+// ClearWaitingForBudgetSince clears the value of the "waiting_for_budget_since" field.
+func (u *SyncRunUpsert) ClearWaitingForBudgetSince() *SyncRunUpsert {
+	u.SetNull(syncrun.FieldWaitingForBudgetSince)
 	return u
 }
 
@@ -1426,6 +1462,27 @@ func (u *SyncRunUpsertOne) UpdateStartedAt() *SyncRunUpsertOne {
 func (u *SyncRunUpsertOne) ClearStartedAt() *SyncRunUpsertOne {
 	return u.Update(func(s *SyncRunUpsert) {
 		s.ClearStartedAt()
+	})
+}
+
+// SetWaitingForBudgetSince sets the "waiting_for_budget_since" field.
+func (u *SyncRunUpsertOne) SetWaitingForBudgetSince(v time.Time) *SyncRunUpsertOne {
+	return u.Update(func(s *SyncRunUpsert) {
+		s.SetWaitingForBudgetSince(v)
+	})
+}
+
+// UpdateWaitingForBudgetSince sets the "waiting_for_budget_since" field to the value that was provided on create.
+func (u *SyncRunUpsertOne) UpdateWaitingForBudgetSince() *SyncRunUpsertOne {
+	return u.Update(func(s *SyncRunUpsert) {
+		s.UpdateWaitingForBudgetSince()
+	})
+}
+
+// ClearWaitingForBudgetSince clears the value of the "waiting_for_budget_since" field.
+func (u *SyncRunUpsertOne) ClearWaitingForBudgetSince() *SyncRunUpsertOne {
+	return u.Update(func(s *SyncRunUpsert) {
+		s.ClearWaitingForBudgetSince()
 	})
 }
 
@@ -2164,6 +2221,27 @@ func (u *SyncRunUpsertBulk) UpdateStartedAt() *SyncRunUpsertBulk {
 func (u *SyncRunUpsertBulk) ClearStartedAt() *SyncRunUpsertBulk {
 	return u.Update(func(s *SyncRunUpsert) {
 		s.ClearStartedAt()
+	})
+}
+
+// SetWaitingForBudgetSince sets the "waiting_for_budget_since" field.
+func (u *SyncRunUpsertBulk) SetWaitingForBudgetSince(v time.Time) *SyncRunUpsertBulk {
+	return u.Update(func(s *SyncRunUpsert) {
+		s.SetWaitingForBudgetSince(v)
+	})
+}
+
+// UpdateWaitingForBudgetSince sets the "waiting_for_budget_since" field to the value that was provided on create.
+func (u *SyncRunUpsertBulk) UpdateWaitingForBudgetSince() *SyncRunUpsertBulk {
+	return u.Update(func(s *SyncRunUpsert) {
+		s.UpdateWaitingForBudgetSince()
+	})
+}
+
+// ClearWaitingForBudgetSince clears the value of the "waiting_for_budget_since" field.
+func (u *SyncRunUpsertBulk) ClearWaitingForBudgetSince() *SyncRunUpsertBulk {
+	return u.Update(func(s *SyncRunUpsert) {
+		s.ClearWaitingForBudgetSince()
 	})
 }
 

@@ -72,6 +72,26 @@ func (_u *SyncRunUpdate) ClearStartedAt() *SyncRunUpdate {
 	return _u
 }
 
+// SetWaitingForBudgetSince sets the "waiting_for_budget_since" field.
+func (_u *SyncRunUpdate) SetWaitingForBudgetSince(v time.Time) *SyncRunUpdate {
+	_u.mutation.SetWaitingForBudgetSince(v)
+	return _u
+}
+
+// SetNillableWaitingForBudgetSince sets the "waiting_for_budget_since" field if the given value is not nil.
+func (_u *SyncRunUpdate) SetNillableWaitingForBudgetSince(v *time.Time) *SyncRunUpdate {
+	if v != nil {
+		_u.SetWaitingForBudgetSince(*v)
+	}
+	return _u
+}
+
+// ClearWaitingForBudgetSince clears the value of the "waiting_for_budget_since" field.
+func (_u *SyncRunUpdate) ClearWaitingForBudgetSince() *SyncRunUpdate {
+	_u.mutation.ClearWaitingForBudgetSince()
+	return _u
+}
+
 // SetFinishedAt sets the "finished_at" field.
 func (_u *SyncRunUpdate) SetFinishedAt(v time.Time) *SyncRunUpdate {
 	_u.mutation.SetFinishedAt(v)
@@ -657,6 +677,12 @@ func (_u *SyncRunUpdate) sqlSave(ctx context.Context) (_node int, err error) {
 	if _u.mutation.StartedAtCleared() {
 		_spec.ClearField(syncrun.FieldStartedAt, field.TypeTime)
 	}
+	if value, ok := _u.mutation.WaitingForBudgetSince(); ok {
+		_spec.SetField(syncrun.FieldWaitingForBudgetSince, field.TypeTime, value)
+	}
+	if _u.mutation.WaitingForBudgetSinceCleared() {
+		_spec.ClearField(syncrun.FieldWaitingForBudgetSince, field.TypeTime)
+	}
 	if value, ok := _u.mutation.FinishedAt(); ok {
 		_spec.SetField(syncrun.FieldFinishedAt, field.TypeTime, value)
 	}
@@ -893,6 +919,26 @@ func (_u *SyncRunUpdateOne) SetNillableStartedAt(v *time.Time) *SyncRunUpdateOne
 // ClearStartedAt clears the value of the "started_at" field.
 func (_u *SyncRunUpdateOne) ClearStartedAt() *SyncRunUpdateOne {
 	_u.mutation.ClearStartedAt()
+	return _u
+}
+
+// SetWaitingForBudgetSince sets the "waiting_for_budget_since" field.
+func (_u *SyncRunUpdateOne) SetWaitingForBudgetSince(v time.Time) *SyncRunUpdateOne {
+	_u.mutation.SetWaitingForBudgetSince(v)
+	return _u
+}
+
+// SetNillableWaitingForBudgetSince sets the "waiting_for_budget_since" field if the given value is not nil.
+func (_u *SyncRunUpdateOne) SetNillableWaitingForBudgetSince(v *time.Time) *SyncRunUpdateOne {
+	if v != nil {
+		_u.SetWaitingForBudgetSince(*v)
+	}
+	return _u
+}
+
+// ClearWaitingForBudgetSince clears the value of the "waiting_for_budget_since" field.
+func (_u *SyncRunUpdateOne) ClearWaitingForBudgetSince() *SyncRunUpdateOne {
+	_u.mutation.ClearWaitingForBudgetSince()
 	return _u
 }
 
@@ -1510,6 +1556,12 @@ func (_u *SyncRunUpdateOne) sqlSave(ctx context.Context) (_node *SyncRun, err er
 	}
 	if _u.mutation.StartedAtCleared() {
 		_spec.ClearField(syncrun.FieldStartedAt, field.TypeTime)
+	}
+	if value, ok := _u.mutation.WaitingForBudgetSince(); ok {
+		_spec.SetField(syncrun.FieldWaitingForBudgetSince, field.TypeTime, value)
+	}
+	if _u.mutation.WaitingForBudgetSinceCleared() {
+		_spec.ClearField(syncrun.FieldWaitingForBudgetSince, field.TypeTime)
 	}
 	if value, ok := _u.mutation.FinishedAt(); ok {
 		_spec.SetField(syncrun.FieldFinishedAt, field.TypeTime, value)

@@ -36,6 +36,10 @@ type Tx struct {
 	Organization *OrganizationClient
 	// Pushback is the client for interacting with the Pushback builders.
 	Pushback *PushbackClient
+	// RateAccount is the client for interacting with the RateAccount builders.
+	RateAccount *RateAccountClient
+	// RateGrant is the client for interacting with the RateGrant builders.
+	RateGrant *RateGrantClient
 	// Reference is the client for interacting with the Reference builders.
 	Reference *ReferenceClient
 	// ScreeningVerdict is the client for interacting with the ScreeningVerdict builders.
@@ -188,6 +192,8 @@ func (tx *Tx) init() {
 	tx.Integration = NewIntegrationClient(tx.config)
 	tx.Organization = NewOrganizationClient(tx.config)
 	tx.Pushback = NewPushbackClient(tx.config)
+	tx.RateAccount = NewRateAccountClient(tx.config)
+	tx.RateGrant = NewRateGrantClient(tx.config)
 	tx.Reference = NewReferenceClient(tx.config)
 	tx.ScreeningVerdict = NewScreeningVerdictClient(tx.config)
 	tx.StatusMapping = NewStatusMappingClient(tx.config)

@@ -246,6 +246,8 @@ type ComplexityRoot struct {
 		LastError     func(childComplexity int) int
 		Name          func(childComplexity int) int
 		Provider      func(childComplexity int) int
+		RateBudget    func(childComplexity int) int
+		RateLimit     func(childComplexity int) int
 		Status        func(childComplexity int) int
 		UpdatedAt     func(childComplexity int) int
 	}
@@ -262,25 +264,26 @@ type ComplexityRoot struct {
 	}
 
 	Mutation struct {
-		AddDoNotCall          func(childComplexity int, phone string, note *string) int
-		CancelSyncRun         func(childComplexity int, id pulid.ID) int
-		CheckIntegration      func(childComplexity int, id pulid.ID) int
-		ConfigureTrigger      func(childComplexity int, input service.ConfigureTriggerInput) int
-		ConnectIntegration    func(childComplexity int, input service.ConnectIntegrationInput) int
-		CreateAPIKey          func(childComplexity int, input model.CreateAPIKeyInput) int
-		CreateCampaign        func(childComplexity int, input service.CreateCampaignInput) int
-		DeleteCampaign        func(childComplexity int, id pulid.ID) int
-		DisconnectIntegration func(childComplexity int, id pulid.ID) int
-		EraseContact          func(childComplexity int, id pulid.ID) int
-		ErasePerson           func(childComplexity int, phone string) int
-		ImportDoNotCall       func(childComplexity int, input model.ImportDoNotCallInput) int
-		PreviewScreening      func(childComplexity int, input service.PreviewScreeningInput) int
-		RecordCallResult      func(childComplexity int, input service.RecordCallResultInput) int
-		RemoveDoNotCall       func(childComplexity int, phone string) int
-		RetryPushback         func(childComplexity int, id pulid.ID) int
-		RevokeAPIKey          func(childComplexity int, id pulid.ID) int
-		TestSync              func(childComplexity int, triggerID pulid.ID) int
-		UpdateCampaign        func(childComplexity int, id pulid.ID, input service.UpdateCampaignInput) int
+		AddDoNotCall            func(childComplexity int, phone string, note *string) int
+		CancelSyncRun           func(childComplexity int, id pulid.ID) int
+		CheckIntegration        func(childComplexity int, id pulid.ID) int
+		ConfigureTrigger        func(childComplexity int, input service.ConfigureTriggerInput) int
+		ConnectIntegration      func(childComplexity int, input service.ConnectIntegrationInput) int
+		CreateAPIKey            func(childComplexity int, input model.CreateAPIKeyInput) int
+		CreateCampaign          func(childComplexity int, input service.CreateCampaignInput) int
+		DeleteCampaign          func(childComplexity int, id pulid.ID) int
+		DisconnectIntegration   func(childComplexity int, id pulid.ID) int
+		EraseContact            func(childComplexity int, id pulid.ID) int
+		ErasePerson             func(childComplexity int, phone string) int
+		ImportDoNotCall         func(childComplexity int, input model.ImportDoNotCallInput) int
+		PreviewScreening        func(childComplexity int, input service.PreviewScreeningInput) int
+		RecordCallResult        func(childComplexity int, input service.RecordCallResultInput) int
+		RemoveDoNotCall         func(childComplexity int, phone string) int
+		RetryPushback           func(childComplexity int, id pulid.ID) int
+		RevokeAPIKey            func(childComplexity int, id pulid.ID) int
+		SetIntegrationRateLimit func(childComplexity int, id pulid.ID, rateLimit *schematype.RateLimit) int
+		TestSync                func(childComplexity int, triggerID pulid.ID) int
+		UpdateCampaign          func(childComplexity int, id pulid.ID, input service.UpdateCampaignInput) int
 	}
 
 	Organization struct {
@@ -337,6 +340,20 @@ type ComplexityRoot struct {
 	QuestionResult struct {
 		Answer   func(childComplexity int) int
 		Question func(childComplexity int) int
+	}
+
+	RateBudget struct {
+		DailyRemaining           func(childComplexity int) int
+		LimitPerMinute           func(childComplexity int) int
+		ThrottledSecondsLastHour func(childComplexity int) int
+		UsedLastMinute           func(childComplexity int) int
+	}
+
+	RateLimit struct {
+		Daily             func(childComplexity int) int
+		IntervalSeconds   func(childComplexity int) int
+		Requests          func(childComplexity int) int
+		SearchesPerSecond func(childComplexity int) int
 	}
 
 	Reference struct {
@@ -408,43 +425,45 @@ type ComplexityRoot struct {
 	}
 
 	SyncProgress struct {
-		Done         func(childComplexity int) int
-		Duplicates   func(childComplexity int) int
-		Failed       func(childComplexity int) int
-		Fetched      func(childComplexity int) int
-		FilteredOut  func(childComplexity int) int
-		Imported     func(childComplexity int) int
-		InvalidPhone func(childComplexity int) int
-		Phase        func(childComplexity int) int
-		Run          func(childComplexity int) int
-		Total        func(childComplexity int) int
+		Done             func(childComplexity int) int
+		Duplicates       func(childComplexity int) int
+		Failed           func(childComplexity int) int
+		Fetched          func(childComplexity int) int
+		FilteredOut      func(childComplexity int) int
+		Imported         func(childComplexity int) int
+		InvalidPhone     func(childComplexity int) int
+		Phase            func(childComplexity int) int
+		Run              func(childComplexity int) int
+		Total            func(childComplexity int) int
+		WaitingForBudget func(childComplexity int) int
 	}
 
 	SyncRun struct {
-		CreatedAt       func(childComplexity int) int
-		DoNotCall       func(childComplexity int) int
-		Duplicates      func(childComplexity int) int
-		Erased          func(childComplexity int) int
-		Error           func(childComplexity int) int
-		Failed          func(childComplexity int) int
-		Fetched         func(childComplexity int) int
-		FilteredOut     func(childComplexity int) int
-		FinishedAt      func(childComplexity int) int
-		ID              func(childComplexity int) int
-		Imported        func(childComplexity int) int
-		InvalidPhone    func(childComplexity int) int
-		Issues          func(childComplexity int, after *entgql.Cursor[pulid.ID], first *int, before *entgql.Cursor[pulid.ID], last *int, where *ent.ImportIssueWhereInput) int
-		Kind            func(childComplexity int) int
-		Screened        func(childComplexity int) int
-		ScreenedOut     func(childComplexity int) int
-		Screening       func(childComplexity int) int
-		ScreeningTokens func(childComplexity int) int
-		StartedAt       func(childComplexity int) int
-		Status          func(childComplexity int) int
-		Total           func(childComplexity int) int
-		Trigger         func(childComplexity int) int
-		Unsure          func(childComplexity int) int
-		UpdatedAt       func(childComplexity int) int
+		CreatedAt             func(childComplexity int) int
+		DoNotCall             func(childComplexity int) int
+		Duplicates            func(childComplexity int) int
+		Erased                func(childComplexity int) int
+		Error                 func(childComplexity int) int
+		Failed                func(childComplexity int) int
+		Fetched               func(childComplexity int) int
+		FilteredOut           func(childComplexity int) int
+		FinishedAt            func(childComplexity int) int
+		ID                    func(childComplexity int) int
+		Imported              func(childComplexity int) int
+		InvalidPhone          func(childComplexity int) int
+		Issues                func(childComplexity int, after *entgql.Cursor[pulid.ID], first *int, before *entgql.Cursor[pulid.ID], last *int, where *ent.ImportIssueWhereInput) int
+		Kind                  func(childComplexity int) int
+		Screened              func(childComplexity int) int
+		ScreenedOut           func(childComplexity int) int
+		Screening             func(childComplexity int) int
+		ScreeningTokens       func(childComplexity int) int
+		StartedAt             func(childComplexity int) int
+		Status                func(childComplexity int) int
+		Total                 func(childComplexity int) int
+		Trigger               func(childComplexity int) int
+		Unsure                func(childComplexity int) int
+		UpdatedAt             func(childComplexity int) int
+		WaitingForBudgetSince func(childComplexity int) int
 	}
 
 	SyncRunConnection struct {
@@ -505,6 +524,8 @@ type ContactResolver interface {
 }
 type IntegrationResolver interface {
 	Provider(ctx context.Context, obj *ent.Integration) (*model.Provider, error)
+
+	RateBudget(ctx context.Context, obj *ent.Integration) (*model.RateBudget, error)
 }
 type MutationResolver interface {
 	CreateCampaign(ctx context.Context, input service.CreateCampaignInput) (*ent.Campaign, error)
@@ -512,6 +533,7 @@ type MutationResolver interface {
 	DeleteCampaign(ctx context.Context, id pulid.ID) (pulid.ID, error)
 	ConnectIntegration(ctx context.Context, input service.ConnectIntegrationInput) (*ent.Integration, error)
 	CheckIntegration(ctx context.Context, id pulid.ID) (*ent.Integration, error)
+	SetIntegrationRateLimit(ctx context.Context, id pulid.ID, rateLimit *schematype.RateLimit) (*ent.Integration, error)
 	DisconnectIntegration(ctx context.Context, id pulid.ID) (*ent.Integration, error)
 	ConfigureTrigger(ctx context.Context, input service.ConfigureTriggerInput) (*ent.Trigger, error)
 	TestSync(ctx context.Context, triggerID pulid.ID) (*ent.SyncRun, error)
@@ -1306,6 +1328,18 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Integration.Provider(childComplexity), true
+	case "Integration.rateBudget":
+		if e.ComplexityRoot.Integration.RateBudget == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Integration.RateBudget(childComplexity), true
+	case "Integration.rateLimit":
+		if e.ComplexityRoot.Integration.RateLimit == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Integration.RateLimit(childComplexity), true
 	case "Integration.status":
 		if e.ComplexityRoot.Integration.Status == nil {
 			break
@@ -1538,6 +1572,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Mutation.RevokeAPIKey(childComplexity, args["id"].(pulid.ID)), true
+	case "Mutation.setIntegrationRateLimit":
+		if e.ComplexityRoot.Mutation.SetIntegrationRateLimit == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_setIntegrationRateLimit_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.SetIntegrationRateLimit(childComplexity, args["id"].(pulid.ID), args["rateLimit"].(*schematype.RateLimit)), true
 	case "Mutation.testSync":
 		if e.ComplexityRoot.Mutation.TestSync == nil {
 			break
@@ -1840,6 +1885,56 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.QuestionResult.Question(childComplexity), true
+
+	case "RateBudget.dailyRemaining":
+		if e.ComplexityRoot.RateBudget.DailyRemaining == nil {
+			break
+		}
+
+		return e.ComplexityRoot.RateBudget.DailyRemaining(childComplexity), true
+	case "RateBudget.limitPerMinute":
+		if e.ComplexityRoot.RateBudget.LimitPerMinute == nil {
+			break
+		}
+
+		return e.ComplexityRoot.RateBudget.LimitPerMinute(childComplexity), true
+	case "RateBudget.throttledSecondsLastHour":
+		if e.ComplexityRoot.RateBudget.ThrottledSecondsLastHour == nil {
+			break
+		}
+
+		return e.ComplexityRoot.RateBudget.ThrottledSecondsLastHour(childComplexity), true
+	case "RateBudget.usedLastMinute":
+		if e.ComplexityRoot.RateBudget.UsedLastMinute == nil {
+			break
+		}
+
+		return e.ComplexityRoot.RateBudget.UsedLastMinute(childComplexity), true
+
+	case "RateLimit.daily":
+		if e.ComplexityRoot.RateLimit.Daily == nil {
+			break
+		}
+
+		return e.ComplexityRoot.RateLimit.Daily(childComplexity), true
+	case "RateLimit.intervalSeconds":
+		if e.ComplexityRoot.RateLimit.IntervalSeconds == nil {
+			break
+		}
+
+		return e.ComplexityRoot.RateLimit.IntervalSeconds(childComplexity), true
+	case "RateLimit.requests":
+		if e.ComplexityRoot.RateLimit.Requests == nil {
+			break
+		}
+
+		return e.ComplexityRoot.RateLimit.Requests(childComplexity), true
+	case "RateLimit.searchesPerSecond":
+		if e.ComplexityRoot.RateLimit.SearchesPerSecond == nil {
+			break
+		}
+
+		return e.ComplexityRoot.RateLimit.SearchesPerSecond(childComplexity), true
 
 	case "Reference.createdAt":
 		if e.ComplexityRoot.Reference.CreatedAt == nil {
@@ -2166,6 +2261,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.SyncProgress.Total(childComplexity), true
+	case "SyncProgress.waitingForBudget":
+		if e.ComplexityRoot.SyncProgress.WaitingForBudget == nil {
+			break
+		}
+
+		return e.ComplexityRoot.SyncProgress.WaitingForBudget(childComplexity), true
 
 	case "SyncRun.createdAt":
 		if e.ComplexityRoot.SyncRun.CreatedAt == nil {
@@ -2316,6 +2417,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.SyncRun.UpdatedAt(childComplexity), true
+	case "SyncRun.waitingForBudgetSince":
+		if e.ComplexityRoot.SyncRun.WaitingForBudgetSince == nil {
+			break
+		}
+
+		return e.ComplexityRoot.SyncRun.WaitingForBudgetSince(childComplexity), true
 
 	case "SyncRunConnection.edges":
 		if e.ComplexityRoot.SyncRunConnection.Edges == nil {
@@ -2509,6 +2616,7 @@ func (e *executableSchema) Exec(ctx context.Context) graphql.ResponseHandler {
 			graphql.NewInputUnmarshaler("PushbackOrder", ec.unmarshalInputPushbackOrder),
 			graphql.NewInputUnmarshaler("PushbackWhereInput", ec.unmarshalInputPushbackWhereInput),
 			graphql.NewInputUnmarshaler("QuestionResultInput", ec.unmarshalInputQuestionResultInput),
+			graphql.NewInputUnmarshaler("RateLimitInput", ec.unmarshalInputRateLimitInput),
 			graphql.NewInputUnmarshaler("RecordCallResultInput", ec.unmarshalInputRecordCallResultInput),
 			graphql.NewInputUnmarshaler("ReferenceInput", ec.unmarshalInputReferenceInput),
 			graphql.NewInputUnmarshaler("StatusMappingInput", ec.unmarshalInputStatusMappingInput),
@@ -3012,6 +3120,10 @@ func (ec *executionContext) childFields_Integration(ctx context.Context, field g
 		return ec.fieldContext_Integration_lastError(ctx, field)
 	case "provider":
 		return ec.fieldContext_Integration_provider(ctx, field)
+	case "rateLimit":
+		return ec.fieldContext_Integration_rateLimit(ctx, field)
+	case "rateBudget":
+		return ec.fieldContext_Integration_rateBudget(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type Integration", field.Name)
 }
@@ -3120,6 +3232,34 @@ func (ec *executionContext) childFields_QuestionResult(ctx context.Context, fiel
 		return ec.fieldContext_QuestionResult_answer(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type QuestionResult", field.Name)
+}
+
+func (ec *executionContext) childFields_RateBudget(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "limitPerMinute":
+		return ec.fieldContext_RateBudget_limitPerMinute(ctx, field)
+	case "usedLastMinute":
+		return ec.fieldContext_RateBudget_usedLastMinute(ctx, field)
+	case "throttledSecondsLastHour":
+		return ec.fieldContext_RateBudget_throttledSecondsLastHour(ctx, field)
+	case "dailyRemaining":
+		return ec.fieldContext_RateBudget_dailyRemaining(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type RateBudget", field.Name)
+}
+
+func (ec *executionContext) childFields_RateLimit(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "requests":
+		return ec.fieldContext_RateLimit_requests(ctx, field)
+	case "intervalSeconds":
+		return ec.fieldContext_RateLimit_intervalSeconds(ctx, field)
+	case "searchesPerSecond":
+		return ec.fieldContext_RateLimit_searchesPerSecond(ctx, field)
+	case "daily":
+		return ec.fieldContext_RateLimit_daily(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type RateLimit", field.Name)
 }
 
 func (ec *executionContext) childFields_Reference(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
@@ -3270,6 +3410,8 @@ func (ec *executionContext) childFields_SyncProgress(ctx context.Context, field 
 		return ec.fieldContext_SyncProgress_total(ctx, field)
 	case "done":
 		return ec.fieldContext_SyncProgress_done(ctx, field)
+	case "waitingForBudget":
+		return ec.fieldContext_SyncProgress_waitingForBudget(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type SyncProgress", field.Name)
 }
@@ -3288,6 +3430,8 @@ func (ec *executionContext) childFields_SyncRun(ctx context.Context, field graph
 		return ec.fieldContext_SyncRun_status(ctx, field)
 	case "startedAt":
 		return ec.fieldContext_SyncRun_startedAt(ctx, field)
+	case "waitingForBudgetSince":
+		return ec.fieldContext_SyncRun_waitingForBudgetSince(ctx, field)
 	case "finishedAt":
 		return ec.fieldContext_SyncRun_finishedAt(ctx, field)
 	case "fetched":
@@ -3809,6 +3953,28 @@ func (ec *executionContext) field_Mutation_revokeAPIKey_args(ctx context.Context
 		return nil, err
 	}
 	args["id"] = arg0
+	return args, nil
+}
+
+func (ec *executionContext) field_Mutation_setIntegrationRateLimit_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "id",
+		func(ctx context.Context, v any) (pulid.ID, error) {
+			return ec.unmarshalNID2githubᚗcomᚋintakeᚋintakeᚋinternalᚋpulidᚐID(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["id"] = arg0
+	arg1, err := graphql.ProcessArgField(ctx, rawArgs, "rateLimit",
+		func(ctx context.Context, v any) (*schematype.RateLimit, error) {
+			return ec.unmarshalORateLimitInput2ᚖgithubᚗcomᚋintakeᚋintakeᚋschemaᚋschematypeᚐRateLimit(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["rateLimit"] = arg1
 	return args, nil
 }
 
@@ -7459,6 +7625,70 @@ func (ec *executionContext) fieldContext_Integration_provider(_ context.Context,
 	return fc, nil
 }
 
+func (ec *executionContext) _Integration_rateLimit(ctx context.Context, field graphql.CollectedField, obj *ent.Integration) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Integration_rateLimit(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.RateLimit, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *schematype.RateLimit) graphql.Marshaler {
+			return ec.marshalORateLimit2ᚖgithubᚗcomᚋintakeᚋintakeᚋschemaᚋschematypeᚐRateLimit(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_Integration_rateLimit(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Integration",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_RateLimit(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Integration_rateBudget(ctx context.Context, field graphql.CollectedField, obj *ent.Integration) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Integration_rateBudget(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.Integration().RateBudget(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.RateBudget) graphql.Marshaler {
+			return ec.marshalNRateBudget2ᚖgithubᚗcomᚋintakeᚋintakeᚋgraphᚋmodelᚐRateBudget(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Integration_rateBudget(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Integration",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_RateBudget(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
 func (ec *executionContext) _IntegrationConnection_edges(ctx context.Context, field graphql.CollectedField, obj *ent.IntegrationConnection) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -7815,6 +8045,50 @@ func (ec *executionContext) fieldContext_Mutation_checkIntegration(ctx context.C
 	}()
 	ctx = graphql.WithFieldContext(ctx, fc)
 	if fc.Args, err = ec.field_Mutation_checkIntegration_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Mutation_setIntegrationRateLimit(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_setIntegrationRateLimit(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().SetIntegrationRateLimit(ctx, fc.Args["id"].(pulid.ID), fc.Args["rateLimit"].(*schematype.RateLimit))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *ent.Integration) graphql.Marshaler {
+			return ec.marshalNIntegration2ᚖgithubᚗcomᚋintakeᚋintakeᚋentᚐIntegration(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_setIntegrationRateLimit(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Integration(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_setIntegrationRateLimit_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
 		ec.Error(ctx, err)
 		return fc, err
 	}
@@ -9621,6 +9895,190 @@ func (ec *executionContext) fieldContext_QuestionResult_answer(_ context.Context
 	return graphql.NewScalarFieldContext("QuestionResult", field, false, false, "String")
 }
 
+func (ec *executionContext) _RateBudget_limitPerMinute(ctx context.Context, field graphql.CollectedField, obj *model.RateBudget) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_RateBudget_limitPerMinute(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.LimitPerMinute, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_RateBudget_limitPerMinute(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("RateBudget", field, false, false, "Int")
+}
+
+func (ec *executionContext) _RateBudget_usedLastMinute(ctx context.Context, field graphql.CollectedField, obj *model.RateBudget) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_RateBudget_usedLastMinute(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.UsedLastMinute, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_RateBudget_usedLastMinute(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("RateBudget", field, false, false, "Int")
+}
+
+func (ec *executionContext) _RateBudget_throttledSecondsLastHour(ctx context.Context, field graphql.CollectedField, obj *model.RateBudget) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_RateBudget_throttledSecondsLastHour(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.ThrottledSecondsLastHour, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v float64) graphql.Marshaler {
+			return ec.marshalNFloat2float64(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_RateBudget_throttledSecondsLastHour(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("RateBudget", field, false, false, "Float")
+}
+
+func (ec *executionContext) _RateBudget_dailyRemaining(ctx context.Context, field graphql.CollectedField, obj *model.RateBudget) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_RateBudget_dailyRemaining(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.DailyRemaining, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *int) graphql.Marshaler {
+			return ec.marshalOInt2ᚖint(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_RateBudget_dailyRemaining(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("RateBudget", field, false, false, "Int")
+}
+
+func (ec *executionContext) _RateLimit_requests(ctx context.Context, field graphql.CollectedField, obj *schematype.RateLimit) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_RateLimit_requests(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Requests, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_RateLimit_requests(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("RateLimit", field, false, false, "Int")
+}
+
+func (ec *executionContext) _RateLimit_intervalSeconds(ctx context.Context, field graphql.CollectedField, obj *schematype.RateLimit) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_RateLimit_intervalSeconds(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.IntervalSeconds, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_RateLimit_intervalSeconds(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("RateLimit", field, false, false, "Int")
+}
+
+func (ec *executionContext) _RateLimit_searchesPerSecond(ctx context.Context, field graphql.CollectedField, obj *schematype.RateLimit) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_RateLimit_searchesPerSecond(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.SearchesPerSecond, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_RateLimit_searchesPerSecond(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("RateLimit", field, false, false, "Int")
+}
+
+func (ec *executionContext) _RateLimit_daily(ctx context.Context, field graphql.CollectedField, obj *schematype.RateLimit) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_RateLimit_daily(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Daily, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_RateLimit_daily(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("RateLimit", field, false, false, "Int")
+}
+
 func (ec *executionContext) _Reference_id(ctx context.Context, field graphql.CollectedField, obj *ent.Reference) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -10881,6 +11339,29 @@ func (ec *executionContext) fieldContext_SyncProgress_done(_ context.Context, fi
 	return graphql.NewScalarFieldContext("SyncProgress", field, false, false, "Boolean")
 }
 
+func (ec *executionContext) _SyncProgress_waitingForBudget(ctx context.Context, field graphql.CollectedField, obj *model.SyncProgress) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_SyncProgress_waitingForBudget(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.WaitingForBudget, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v bool) graphql.Marshaler {
+			return ec.marshalNBoolean2bool(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_SyncProgress_waitingForBudget(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("SyncProgress", field, false, false, "Boolean")
+}
+
 func (ec *executionContext) _SyncRun_id(ctx context.Context, field graphql.CollectedField, obj *ent.SyncRun) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -11016,6 +11497,29 @@ func (ec *executionContext) _SyncRun_startedAt(ctx context.Context, field graphq
 	)
 }
 func (ec *executionContext) fieldContext_SyncRun_startedAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("SyncRun", field, false, false, "Time")
+}
+
+func (ec *executionContext) _SyncRun_waitingForBudgetSince(ctx context.Context, field graphql.CollectedField, obj *ent.SyncRun) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_SyncRun_waitingForBudgetSince(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.WaitingForBudgetSince, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *time.Time) graphql.Marshaler {
+			return ec.marshalOTime2ᚖtimeᚐTime(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_SyncRun_waitingForBudgetSince(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("SyncRun", field, false, false, "Time")
 }
 
@@ -14385,7 +14889,7 @@ func (ec *executionContext) unmarshalInputConnectIntegrationInput(ctx context.Co
 		asMap[k] = v
 	}
 
-	fieldsInOrder := [...]string{"provider", "name", "credentials"}
+	fieldsInOrder := [...]string{"provider", "name", "credentials", "rateLimit"}
 	for _, k := range fieldsInOrder {
 		v, ok := asMap[k]
 		if !ok {
@@ -14413,6 +14917,13 @@ func (ec *executionContext) unmarshalInputConnectIntegrationInput(ctx context.Co
 				return it, err
 			}
 			it.Credentials = data
+		case "rateLimit":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("rateLimit"))
+			data, err := ec.unmarshalORateLimitInput2ᚖgithubᚗcomᚋintakeᚋintakeᚋschemaᚋschematypeᚐRateLimit(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.RateLimit = data
 		}
 	}
 	return it, nil
@@ -18169,6 +18680,76 @@ func UnmarshalQuestionResultInput(ctx context.Context, raw any) (schematype.Ques
 	return out, err
 }
 
+func (ec *executionContext) unmarshalInputRateLimitInput(ctx context.Context, obj any) (schematype.RateLimit, error) {
+	var it schematype.RateLimit
+	if obj == nil {
+		return it, nil
+	}
+
+	asMap := map[string]any{}
+	for k, v := range obj.(map[string]any) {
+		asMap[k] = v
+	}
+
+	if _, present := asMap["searchesPerSecond"]; !present {
+		asMap["searchesPerSecond"] = 0
+	}
+	if _, present := asMap["daily"]; !present {
+		asMap["daily"] = 0
+	}
+
+	fieldsInOrder := [...]string{"requests", "intervalSeconds", "searchesPerSecond", "daily"}
+	for _, k := range fieldsInOrder {
+		v, ok := asMap[k]
+		if !ok {
+			continue
+		}
+		switch k {
+		case "requests":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("requests"))
+			data, err := ec.unmarshalNInt2int(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Requests = data
+		case "intervalSeconds":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("intervalSeconds"))
+			data, err := ec.unmarshalNInt2int(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.IntervalSeconds = data
+		case "searchesPerSecond":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("searchesPerSecond"))
+			data, err := ec.unmarshalOInt2int(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.SearchesPerSecond = data
+		case "daily":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("daily"))
+			data, err := ec.unmarshalOInt2int(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Daily = data
+		}
+	}
+	return it, nil
+}
+
+// UnmarshalRateLimitInput unmarshals raw into the RateLimitInput input type, using the
+// unmarshaler bound to ctx's request. Call it from a resolver to decode an input
+// object that was not passed as a field argument.
+//
+// ctx must come from a gqlgen request; outside one there is no unmarshaler to use
+// and the returned error says so.
+func UnmarshalRateLimitInput(ctx context.Context, raw any) (schematype.RateLimit, error) {
+	var out schematype.RateLimit
+	err := graphql.UnmarshalNamedInputFromContext(ctx, "RateLimitInput", raw, &out)
+	return out, err
+}
+
 func (ec *executionContext) unmarshalInputRecordCallResultInput(ctx context.Context, obj any) (service.RecordCallResultInput, error) {
 	var it service.RecordCallResultInput
 	if obj == nil {
@@ -18443,7 +19024,7 @@ func (ec *executionContext) unmarshalInputSyncRunWhereInput(ctx context.Context,
 		asMap[k] = v
 	}
 
-	fieldsInOrder := [...]string{"not", "and", "or", "id", "idNEQ", "idIn", "idNotIn", "idGT", "idGTE", "idLT", "idLTE", "createdAt", "createdAtNEQ", "createdAtIn", "createdAtNotIn", "createdAtGT", "createdAtGTE", "createdAtLT", "createdAtLTE", "updatedAt", "updatedAtNEQ", "updatedAtIn", "updatedAtNotIn", "updatedAtGT", "updatedAtGTE", "updatedAtLT", "updatedAtLTE", "kind", "kindNEQ", "kindIn", "kindNotIn", "status", "statusNEQ", "statusIn", "statusNotIn", "startedAt", "startedAtNEQ", "startedAtIn", "startedAtNotIn", "startedAtGT", "startedAtGTE", "startedAtLT", "startedAtLTE", "startedAtIsNil", "startedAtNotNil", "finishedAt", "finishedAtNEQ", "finishedAtIn", "finishedAtNotIn", "finishedAtGT", "finishedAtGTE", "finishedAtLT", "finishedAtLTE", "finishedAtIsNil", "finishedAtNotNil", "fetched", "fetchedNEQ", "fetchedIn", "fetchedNotIn", "fetchedGT", "fetchedGTE", "fetchedLT", "fetchedLTE", "imported", "importedNEQ", "importedIn", "importedNotIn", "importedGT", "importedGTE", "importedLT", "importedLTE", "duplicates", "duplicatesNEQ", "duplicatesIn", "duplicatesNotIn", "duplicatesGT", "duplicatesGTE", "duplicatesLT", "duplicatesLTE", "invalidPhone", "invalidPhoneNEQ", "invalidPhoneIn", "invalidPhoneNotIn", "invalidPhoneGT", "invalidPhoneGTE", "invalidPhoneLT", "invalidPhoneLTE", "filteredOut", "filteredOutNEQ", "filteredOutIn", "filteredOutNotIn", "filteredOutGT", "filteredOutGTE", "filteredOutLT", "filteredOutLTE", "failed", "failedNEQ", "failedIn", "failedNotIn", "failedGT", "failedGTE", "failedLT", "failedLTE", "screened", "screenedNEQ", "screenedIn", "screenedNotIn", "screenedGT", "screenedGTE", "screenedLT", "screenedLTE", "screenedOut", "screenedOutNEQ", "screenedOutIn", "screenedOutNotIn", "screenedOutGT", "screenedOutGTE", "screenedOutLT", "screenedOutLTE", "unsure", "unsureNEQ", "unsureIn", "unsureNotIn", "unsureGT", "unsureGTE", "unsureLT", "unsureLTE", "screeningTokens", "screeningTokensNEQ", "screeningTokensIn", "screeningTokensNotIn", "screeningTokensGT", "screeningTokensGTE", "screeningTokensLT", "screeningTokensLTE", "erased", "erasedNEQ", "erasedIn", "erasedNotIn", "erasedGT", "erasedGTE", "erasedLT", "erasedLTE", "doNotCall", "doNotCallNEQ", "doNotCallIn", "doNotCallNotIn", "doNotCallGT", "doNotCallGTE", "doNotCallLT", "doNotCallLTE", "total", "totalNEQ", "totalIn", "totalNotIn", "totalGT", "totalGTE", "totalLT", "totalLTE", "totalIsNil", "totalNotNil", "error", "errorNEQ", "errorIn", "errorNotIn", "errorGT", "errorGTE", "errorLT", "errorLTE", "errorContains", "errorHasPrefix", "errorHasSuffix", "errorIsNil", "errorNotNil", "errorEqualFold", "errorContainsFold", "screening", "screeningNEQ", "screeningIn", "screeningNotIn", "hasTrigger", "hasTriggerWith", "hasIssues", "hasIssuesWith"}
+	fieldsInOrder := [...]string{"not", "and", "or", "id", "idNEQ", "idIn", "idNotIn", "idGT", "idGTE", "idLT", "idLTE", "createdAt", "createdAtNEQ", "createdAtIn", "createdAtNotIn", "createdAtGT", "createdAtGTE", "createdAtLT", "createdAtLTE", "updatedAt", "updatedAtNEQ", "updatedAtIn", "updatedAtNotIn", "updatedAtGT", "updatedAtGTE", "updatedAtLT", "updatedAtLTE", "kind", "kindNEQ", "kindIn", "kindNotIn", "status", "statusNEQ", "statusIn", "statusNotIn", "startedAt", "startedAtNEQ", "startedAtIn", "startedAtNotIn", "startedAtGT", "startedAtGTE", "startedAtLT", "startedAtLTE", "startedAtIsNil", "startedAtNotNil", "waitingForBudgetSince", "waitingForBudgetSinceNEQ", "waitingForBudgetSinceIn", "waitingForBudgetSinceNotIn", "waitingForBudgetSinceGT", "waitingForBudgetSinceGTE", "waitingForBudgetSinceLT", "waitingForBudgetSinceLTE", "waitingForBudgetSinceIsNil", "waitingForBudgetSinceNotNil", "finishedAt", "finishedAtNEQ", "finishedAtIn", "finishedAtNotIn", "finishedAtGT", "finishedAtGTE", "finishedAtLT", "finishedAtLTE", "finishedAtIsNil", "finishedAtNotNil", "fetched", "fetchedNEQ", "fetchedIn", "fetchedNotIn", "fetchedGT", "fetchedGTE", "fetchedLT", "fetchedLTE", "imported", "importedNEQ", "importedIn", "importedNotIn", "importedGT", "importedGTE", "importedLT", "importedLTE", "duplicates", "duplicatesNEQ", "duplicatesIn", "duplicatesNotIn", "duplicatesGT", "duplicatesGTE", "duplicatesLT", "duplicatesLTE", "invalidPhone", "invalidPhoneNEQ", "invalidPhoneIn", "invalidPhoneNotIn", "invalidPhoneGT", "invalidPhoneGTE", "invalidPhoneLT", "invalidPhoneLTE", "filteredOut", "filteredOutNEQ", "filteredOutIn", "filteredOutNotIn", "filteredOutGT", "filteredOutGTE", "filteredOutLT", "filteredOutLTE", "failed", "failedNEQ", "failedIn", "failedNotIn", "failedGT", "failedGTE", "failedLT", "failedLTE", "screened", "screenedNEQ", "screenedIn", "screenedNotIn", "screenedGT", "screenedGTE", "screenedLT", "screenedLTE", "screenedOut", "screenedOutNEQ", "screenedOutIn", "screenedOutNotIn", "screenedOutGT", "screenedOutGTE", "screenedOutLT", "screenedOutLTE", "unsure", "unsureNEQ", "unsureIn", "unsureNotIn", "unsureGT", "unsureGTE", "unsureLT", "unsureLTE", "screeningTokens", "screeningTokensNEQ", "screeningTokensIn", "screeningTokensNotIn", "screeningTokensGT", "screeningTokensGTE", "screeningTokensLT", "screeningTokensLTE", "erased", "erasedNEQ", "erasedIn", "erasedNotIn", "erasedGT", "erasedGTE", "erasedLT", "erasedLTE", "doNotCall", "doNotCallNEQ", "doNotCallIn", "doNotCallNotIn", "doNotCallGT", "doNotCallGTE", "doNotCallLT", "doNotCallLTE", "total", "totalNEQ", "totalIn", "totalNotIn", "totalGT", "totalGTE", "totalLT", "totalLTE", "totalIsNil", "totalNotNil", "error", "errorNEQ", "errorIn", "errorNotIn", "errorGT", "errorGTE", "errorLT", "errorLTE", "errorContains", "errorHasPrefix", "errorHasSuffix", "errorIsNil", "errorNotNil", "errorEqualFold", "errorContainsFold", "screening", "screeningNEQ", "screeningIn", "screeningNotIn", "hasTrigger", "hasTriggerWith", "hasIssues", "hasIssuesWith"}
 	for _, k := range fieldsInOrder {
 		v, ok := asMap[k]
 		if !ok {
@@ -18765,6 +19346,76 @@ func (ec *executionContext) unmarshalInputSyncRunWhereInput(ctx context.Context,
 				return it, err
 			}
 			it.StartedAtNotNil = data
+		case "waitingForBudgetSince":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("waitingForBudgetSince"))
+			data, err := ec.unmarshalOTime2ᚖtimeᚐTime(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.WaitingForBudgetSince = data
+		case "waitingForBudgetSinceNEQ":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("waitingForBudgetSinceNEQ"))
+			data, err := ec.unmarshalOTime2ᚖtimeᚐTime(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.WaitingForBudgetSinceNEQ = data
+		case "waitingForBudgetSinceIn":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("waitingForBudgetSinceIn"))
+			data, err := ec.unmarshalOTime2ᚕtimeᚐTimeᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.WaitingForBudgetSinceIn = data
+		case "waitingForBudgetSinceNotIn":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("waitingForBudgetSinceNotIn"))
+			data, err := ec.unmarshalOTime2ᚕtimeᚐTimeᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.WaitingForBudgetSinceNotIn = data
+		case "waitingForBudgetSinceGT":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("waitingForBudgetSinceGT"))
+			data, err := ec.unmarshalOTime2ᚖtimeᚐTime(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.WaitingForBudgetSinceGT = data
+		case "waitingForBudgetSinceGTE":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("waitingForBudgetSinceGTE"))
+			data, err := ec.unmarshalOTime2ᚖtimeᚐTime(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.WaitingForBudgetSinceGTE = data
+		case "waitingForBudgetSinceLT":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("waitingForBudgetSinceLT"))
+			data, err := ec.unmarshalOTime2ᚖtimeᚐTime(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.WaitingForBudgetSinceLT = data
+		case "waitingForBudgetSinceLTE":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("waitingForBudgetSinceLTE"))
+			data, err := ec.unmarshalOTime2ᚖtimeᚐTime(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.WaitingForBudgetSinceLTE = data
+		case "waitingForBudgetSinceIsNil":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("waitingForBudgetSinceIsNil"))
+			data, err := ec.unmarshalOBoolean2bool(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.WaitingForBudgetSinceIsNil = data
+		case "waitingForBudgetSinceNotNil":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("waitingForBudgetSinceNotNil"))
+			data, err := ec.unmarshalOBoolean2bool(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.WaitingForBudgetSinceNotNil = data
 		case "finishedAt":
 			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("finishedAt"))
 			data, err := ec.unmarshalOTime2ᚖtimeᚐTime(ctx, v)
@@ -21997,6 +22648,17 @@ func (ec *executionContext) _Integration(ctx context.Context, sel ast.SelectionS
 				func(ctx context.Context) graphql.Marshaler {
 					return ec._Integration_provider(ctx, field, obj)
 				})
+		case "rateLimit":
+			out.Values[i] = ec._Integration_rateLimit(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "rateBudget":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Integration_rateBudget(ctx, field, obj)
+				})
 		default:
 			panic("unknown field " + strconv.Quote(field.Name))
 		}
@@ -22145,6 +22807,13 @@ func (ec *executionContext) _Mutation(ctx context.Context, sel ast.SelectionSet)
 		case "checkIntegration":
 			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
 				return ec._Mutation_checkIntegration(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "setIntegrationRateLimit":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_setIntegrationRateLimit(ctx, field)
 			})
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
@@ -22637,6 +23306,102 @@ func (ec *executionContext) _QuestionResult(ctx context.Context, sel ast.Selecti
 			}
 		case "answer":
 			out.Values[i] = ec._QuestionResult_answer(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var rateBudgetImplementors = []string{"RateBudget"}
+
+func (ec *executionContext) _RateBudget(ctx context.Context, sel ast.SelectionSet, obj *model.RateBudget) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, rateBudgetImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("RateBudget")
+		case "limitPerMinute":
+			out.Values[i] = ec._RateBudget_limitPerMinute(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "usedLastMinute":
+			out.Values[i] = ec._RateBudget_usedLastMinute(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "throttledSecondsLastHour":
+			out.Values[i] = ec._RateBudget_throttledSecondsLastHour(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "dailyRemaining":
+			out.Values[i] = ec._RateBudget_dailyRemaining(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var rateLimitImplementors = []string{"RateLimit"}
+
+func (ec *executionContext) _RateLimit(ctx context.Context, sel ast.SelectionSet, obj *schematype.RateLimit) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, rateLimitImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("RateLimit")
+		case "requests":
+			out.Values[i] = ec._RateLimit_requests(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "intervalSeconds":
+			out.Values[i] = ec._RateLimit_intervalSeconds(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "searchesPerSecond":
+			out.Values[i] = ec._RateLimit_searchesPerSecond(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "daily":
+			out.Values[i] = ec._RateLimit_daily(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
@@ -23159,6 +23924,11 @@ func (ec *executionContext) _SyncProgress(ctx context.Context, sel ast.Selection
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
+		case "waitingForBudget":
+			out.Values[i] = ec._SyncProgress_waitingForBudget(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
 		default:
 			panic("unknown field " + strconv.Quote(field.Name))
 		}
@@ -23214,6 +23984,11 @@ func (ec *executionContext) _SyncRun(ctx context.Context, sel ast.SelectionSet, 
 			}
 		case "startedAt":
 			out.Values[i] = ec._SyncRun_startedAt(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "waitingForBudgetSince":
+			out.Values[i] = ec._SyncRun_waitingForBudgetSince(ctx, field, obj)
 			if out.Values[i] == graphql.RequiredNull {
 				atomic.AddUint32(&out.Invalids, 1)
 			}
@@ -24258,6 +25033,20 @@ func (ec *executionContext) marshalNErasureResult2ᚖgithubᚗcomᚋintakeᚋint
 	return ec._ErasureResult(ctx, sel, v)
 }
 
+func (ec *executionContext) unmarshalNFloat2float64(ctx context.Context, v any) (float64, error) {
+	res, err := graphql.UnmarshalFloatContext(ctx, v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalNFloat2float64(ctx context.Context, sel ast.SelectionSet, v float64) graphql.Marshaler {
+	_ = sel
+	res := graphql.MarshalFloatContext(v)
+	if res == graphql.Null {
+		graphql.AddInvalidNullFromMarshaler(ctx, "Float!")
+	}
+	return graphql.WrapContextMarshaler(ctx, res)
+}
+
 func (ec *executionContext) unmarshalNID2githubᚗcomᚋintakeᚋintakeᚋinternalᚋpulidᚐID(ctx context.Context, v any) (pulid.ID, error) {
 	var res pulid.ID
 	err := res.UnmarshalGQL(v)
@@ -24581,6 +25370,14 @@ func (ec *executionContext) marshalNQuestionResult2ᚕgithubᚗcomᚋintakeᚋin
 func (ec *executionContext) unmarshalNQuestionResultInput2githubᚗcomᚋintakeᚋintakeᚋschemaᚋschematypeᚐQuestionResult(ctx context.Context, v any) (schematype.QuestionResult, error) {
 	res, err := ec.unmarshalInputQuestionResultInput(ctx, v)
 	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalNRateBudget2ᚖgithubᚗcomᚋintakeᚋintakeᚋgraphᚋmodelᚐRateBudget(ctx context.Context, sel ast.SelectionSet, v *model.RateBudget) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "RateBudget!")
+		return graphql.Null
+	}
+	return ec._RateBudget(ctx, sel, v)
 }
 
 func (ec *executionContext) unmarshalNRecordCallResultInput2githubᚗcomᚋintakeᚋintakeᚋinternalᚋserviceᚐRecordCallResultInput(ctx context.Context, v any) (service.RecordCallResultInput, error) {
@@ -25665,6 +26462,18 @@ func (ec *executionContext) unmarshalOImportIssueWhereInput2ᚖgithubᚗcomᚋin
 	return &res, graphql.ErrorOnPath(ctx, err)
 }
 
+func (ec *executionContext) unmarshalOInt2int(ctx context.Context, v any) (int, error) {
+	res, err := graphql.UnmarshalInt(v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalOInt2int(ctx context.Context, sel ast.SelectionSet, v int) graphql.Marshaler {
+	_ = sel
+	_ = ctx
+	res := graphql.MarshalInt(v)
+	return res
+}
+
 func (ec *executionContext) unmarshalOInt2ᚕintᚄ(ctx context.Context, v any) ([]int, error) {
 	if v == nil {
 		return nil, nil
@@ -26058,6 +26867,21 @@ func (ec *executionContext) unmarshalOQuestionResultInput2ᚕgithubᚗcomᚋinta
 		}
 	}
 	return res, nil
+}
+
+func (ec *executionContext) marshalORateLimit2ᚖgithubᚗcomᚋintakeᚋintakeᚋschemaᚋschematypeᚐRateLimit(ctx context.Context, sel ast.SelectionSet, v *schematype.RateLimit) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	return ec._RateLimit(ctx, sel, v)
+}
+
+func (ec *executionContext) unmarshalORateLimitInput2ᚖgithubᚗcomᚋintakeᚋintakeᚋschemaᚋschematypeᚐRateLimit(ctx context.Context, v any) (*schematype.RateLimit, error) {
+	if v == nil {
+		return nil, nil
+	}
+	res, err := ec.unmarshalInputRateLimitInput(ctx, v)
+	return &res, graphql.ErrorOnPath(ctx, err)
 }
 
 func (ec *executionContext) unmarshalOReferenceInput2ᚕgithubᚗcomᚋintakeᚋintakeᚋinternalᚋserviceᚐReferenceInputᚄ(ctx context.Context, v any) ([]service.ReferenceInput, error) {

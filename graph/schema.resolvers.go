@@ -75,6 +75,19 @@ func (r *integrationResolver) Provider(ctx context.Context, obj *ent.Integration
 	return r.provider(obj.Provider)
 }
 
+// RateBudget is the resolver for the rateBudget field.
+func (r *integrationResolver) RateBudget(ctx context.Context, obj *ent.Integration) (*model.RateBudget, error) {
+	u, err := r.svc.RateBudget(ctx, obj)
+	if err != nil {
+		return nil, err
+	}
+	b := &model.RateBudget{LimitPerMinute: u.LimitPerMinute, UsedLastMinute: u.UsedLastMinute, ThrottledSecondsLastHour: u.ThrottledSecondsLastHour}
+	if u.DailyRemaining >= 0 {
+		b.DailyRemaining = &u.DailyRemaining
+	}
+	return b, nil
+}
+
 // CreateCampaign is the resolver for the createCampaign field.
 func (r *mutationResolver) CreateCampaign(ctx context.Context, input service.CreateCampaignInput) (*ent.Campaign, error) {
 	return r.svc.CreateCampaign(ctx, input)
@@ -98,6 +111,11 @@ func (r *mutationResolver) ConnectIntegration(ctx context.Context, input service
 // CheckIntegration is the resolver for the checkIntegration field.
 func (r *mutationResolver) CheckIntegration(ctx context.Context, id pulid.ID) (*ent.Integration, error) {
 	return r.svc.CheckIntegration(ctx, id)
+}
+
+// SetIntegrationRateLimit is the resolver for the setIntegrationRateLimit field.
+func (r *mutationResolver) SetIntegrationRateLimit(ctx context.Context, id pulid.ID, rateLimit *schematype.RateLimit) (*ent.Integration, error) {
+	return r.svc.SetIntegrationRateLimit(ctx, id, rateLimit)
 }
 
 // DisconnectIntegration is the resolver for the disconnectIntegration field.

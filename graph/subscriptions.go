@@ -140,7 +140,7 @@ func progressOf(run *ent.SyncRun) *model.SyncProgress {
 	p := &model.SyncProgress{
 		Run: run, Fetched: run.Fetched, Imported: run.Imported, Duplicates: run.Duplicates,
 		InvalidPhone: run.InvalidPhone, FilteredOut: run.FilteredOut, Failed: run.Failed, Total: run.Total,
-		Done: engine.RunEnded(run.Status),
+		Done: engine.RunEnded(run.Status), WaitingForBudget: run.WaitingForBudgetSince != nil,
 	}
 	switch {
 	case p.Done:

@@ -43,6 +43,14 @@ func (Integration) Fields() []ent.Field {
 			Comment("When the credentials were last checked against the external system, by connectIntegration or checkIntegration; null: never."),
 		field.String("last_error").Optional().Nillable().MaxLen(2000).
 			Comment("Why the last check failed (an external system's error text is cut to 300 characters); null when it passed, and after disconnectIntegration."),
+		// The integration's own limit of requests to its external account
+		// (exposed as Integration.rateLimit); null means the provider's.
+		field.JSON("rate_limit", &schematype.RateLimit{}).Optional().
+			Annotations(entgql.Skip()),
+		// rate_account is ratebudget.AccountKey of the credentials: a hash
+		// naming the external account, set when they are stored.
+		field.String("rate_account").Optional().MaxLen(64).
+			Annotations(entgql.Skip()),
 	}
 }
 

@@ -48,6 +48,8 @@ func (SyncRun) Fields() []ent.Field {
 			}),
 		field.Time("started_at").Optional().Nillable().
 			Comment("When a worker first took the run; null if none has (yet)."),
+		field.Time("waiting_for_budget_since").Optional().Nillable().
+			Comment("Since when the run has been waiting for the rate budget of its integration's external account (its requests, with everyone else's, would exceed the account's limits); null while it is not waiting."),
 		field.Time("finished_at").Optional().Nillable().
 			Comment("When the run ended; null while it is QUEUED or RUNNING."),
 		field.Int("fetched").Default(0).

@@ -226,6 +226,10 @@ func TestAuditTrail(t *testing.T) {
 			func(apptest.Response) auditWant {
 				return as(auditWant{operation: "checkIntegration", target: integ, outcome: "ok"})
 			})
+		mutate(t, admin, `mutation($id: ID!) { setIntegrationRateLimit(id: $id, rateLimit: {requests: 50, intervalSeconds: 10}) { id } }`, map[string]any{"id": integ},
+			func(apptest.Response) auditWant {
+				return as(auditWant{operation: "setIntegrationRateLimit", target: integ, fields: []string{"rateLimit"}, outcome: "ok"})
+			})
 
 		// A preview records the integration it read and the fields it was
 		// given, never the description itself.

@@ -141,6 +141,30 @@ func (f PushbackFunc) Mutate(ctx context.Context, m ent.Mutation) (ent.Value, er
 	return nil, fmt.Errorf("unexpected mutation type %T. expect *ent.PushbackMutation", m)
 }
 
+// The RateAccountFunc type is an adapter to allow the use of ordinary
+// function as RateAccount mutator.
+type RateAccountFunc func(context.Context, *ent.RateAccountMutation) (ent.Value, error)
+
+// Mutate calls f(ctx, m).
+func (f RateAccountFunc) Mutate(ctx context.Context, m ent.Mutation) (ent.Value, error) {
+	if mv, ok := m.(*ent.RateAccountMutation); ok {
+		return f(ctx, mv)
+	}
+	return nil, fmt.Errorf("unexpected mutation type %T. expect *ent.RateAccountMutation", m)
+}
+
+// The RateGrantFunc type is an adapter to allow the use of ordinary
+// function as RateGrant mutator.
+type RateGrantFunc func(context.Context, *ent.RateGrantMutation) (ent.Value, error)
+
+// Mutate calls f(ctx, m).
+func (f RateGrantFunc) Mutate(ctx context.Context, m ent.Mutation) (ent.Value, error) {
+	if mv, ok := m.(*ent.RateGrantMutation); ok {
+		return f(ctx, mv)
+	}
+	return nil, fmt.Errorf("unexpected mutation type %T. expect *ent.RateGrantMutation", m)
+}
+
 // The ReferenceFunc type is an adapter to allow the use of ordinary
 // function as Reference mutator.
 type ReferenceFunc func(context.Context, *ent.ReferenceMutation) (ent.Value, error)

@@ -39,6 +39,10 @@ const (
 	FieldLastCheckedAt = "last_checked_at"
 	// FieldLastError holds the string denoting the last_error field in the database.
 	FieldLastError = "last_error"
+	// FieldRateLimit holds the string denoting the rate_limit field in the database.
+	FieldRateLimit = "rate_limit"
+	// FieldRateAccount holds the string denoting the rate_account field in the database.
+	FieldRateAccount = "rate_account"
 	// EdgeTriggers holds the string denoting the triggers edge name in mutations.
 	EdgeTriggers = "triggers"
 	// Table holds the table name of the integration in the database.
@@ -64,6 +68,8 @@ var Columns = []string{
 	FieldCredentials,
 	FieldLastCheckedAt,
 	FieldLastError,
+	FieldRateLimit,
+	FieldRateAccount,
 }
 
 // ValidColumn reports if the column name is valid (part of the table columns).
@@ -96,6 +102,8 @@ var (
 	NameValidator func(string) error
 	// LastErrorValidator is a validator for the "last_error" field. It is called by the builders before save.
 	LastErrorValidator func(string) error
+	// RateAccountValidator is a validator for the "rate_account" field. It is called by the builders before save.
+	RateAccountValidator func(string) error
 	// DefaultID holds the default value on creation for the "id" field.
 	DefaultID func() pulid.ID
 )
@@ -183,6 +191,11 @@ func ByLastCheckedAt(opts ...sql.OrderTermOption) OrderOption {
 // ByLastError orders the results by the last_error field.
 func ByLastError(opts ...sql.OrderTermOption) OrderOption {
 	return sql.OrderByField(FieldLastError, opts...).ToFunc()
+}
+
+// ByRateAccount orders the results by the rate_account field.
+func ByRateAccount(opts ...sql.OrderTermOption) OrderOption {
+	return sql.OrderByField(FieldRateAccount, opts...).ToFunc()
 }
 
 // ByTriggersCount orders the results by triggers count.

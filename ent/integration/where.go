@@ -92,6 +92,11 @@ func LastError(v string) predicate.Integration {
 	return predicate.Integration(sql.FieldEQ(FieldLastError, v))
 }
 
+// RateAccount applies equality check predicate on the "rate_account" field. It's identical to RateAccountEQ.
+func RateAccount(v string) predicate.Integration {
+	return predicate.Integration(sql.FieldEQ(FieldRateAccount, v))
+}
+
 // OrganizationIDEQ applies the EQ predicate on the "organization_id" field.
 func OrganizationIDEQ(v pulid.ID) predicate.Integration {
 	return predicate.Integration(sql.FieldEQ(FieldOrganizationID, v))
@@ -520,6 +525,91 @@ func LastErrorEqualFold(v string) predicate.Integration {
 // LastErrorContainsFold applies the ContainsFold predicate on the "last_error" field.
 func LastErrorContainsFold(v string) predicate.Integration {
 	return predicate.Integration(sql.FieldContainsFold(FieldLastError, v))
+}
+
+// RateLimitIsNil applies the IsNil predicate on the "rate_limit" field.
+func RateLimitIsNil() predicate.Integration {
+	return predicate.Integration(sql.FieldIsNull(FieldRateLimit))
+}
+
+// RateLimitNotNil applies the NotNil predicate on the "rate_limit" field.
+func RateLimitNotNil() predicate.Integration {
+	return predicate.Integration(sql.FieldNotNull(FieldRateLimit))
+}
+
+// RateAccountEQ applies the EQ predicate on the "rate_account" field.
+func RateAccountEQ(v string) predicate.Integration {
+	return predicate.Integration(sql.FieldEQ(FieldRateAccount, v))
+}
+
+// RateAccountNEQ applies the NEQ predicate on the "rate_account" field.
+func RateAccountNEQ(v string) predicate.Integration {
+	return predicate.Integration(sql.FieldNEQ(FieldRateAccount, v))
+}
+
+// RateAccountIn applies the In predicate on the "rate_account" field.
+func RateAccountIn(vs ...string) predicate.Integration {
+	return predicate.Integration(sql.FieldIn(FieldRateAccount, vs...))
+}
+
+// RateAccountNotIn applies the NotIn predicate on the "rate_account" field.
+func RateAccountNotIn(vs ...string) predicate.Integration {
+	return predicate.Integration(sql.FieldNotIn(FieldRateAccount, vs...))
+}
+
+// RateAccountGT applies the GT predicate on the "rate_account" field.
+func RateAccountGT(v string) predicate.Integration {
+	return predicate.Integration(sql.FieldGT(FieldRateAccount, v))
+}
+
+// RateAccountGTE applies the GTE predicate on the "rate_account" field.
+func RateAccountGTE(v string) predicate.Integration {
+	return predicate.Integration(sql.FieldGTE(FieldRateAccount, v))
+}
+
+// RateAccountLT applies the LT predicate on the "rate_account" field.
+func RateAccountLT(v string) predicate.Integration {
+	return predicate.Integration(sql.FieldLT(FieldRateAccount, v))
+}
+
+// RateAccountLTE applies the LTE predicate on the "rate_account" field.
+func RateAccountLTE(v string) predicate.Integration {
+	return predicate.Integration(sql.FieldLTE(FieldRateAccount, v))
+}
+
+// RateAccountContains applies the Contains predicate on the "rate_account" field.
+func RateAccountContains(v string) predicate.Integration {
+	return predicate.Integration(sql.FieldContains(FieldRateAccount, v))
+}
+
+// RateAccountHasPrefix applies the HasPrefix predicate on the "rate_account" field.
+func RateAccountHasPrefix(v string) predicate.Integration {
+	return predicate.Integration(sql.FieldHasPrefix(FieldRateAccount, v))
+}
+
+// RateAccountHasSuffix applies the HasSuffix predicate on the "rate_account" field.
+func RateAccountHasSuffix(v string) predicate.Integration {
+	return predicate.Integration(sql.FieldHasSuffix(FieldRateAccount, v))
+}
+
+// RateAccountIsNil applies the IsNil predicate on the "rate_account" field.
+func RateAccountIsNil() predicate.Integration {
+	return predicate.Integration(sql.FieldIsNull(FieldRateAccount))
+}
+
+// RateAccountNotNil applies the NotNil predicate on the "rate_account" field.
+func RateAccountNotNil() predicate.Integration {
+	return predicate.Integration(sql.FieldNotNull(FieldRateAccount))
+}
+
+// RateAccountEqualFold applies the EqualFold predicate on the "rate_account" field.
+func RateAccountEqualFold(v string) predicate.Integration {
+	return predicate.Integration(sql.FieldEqualFold(FieldRateAccount, v))
+}
+
+// RateAccountContainsFold applies the ContainsFold predicate on the "rate_account" field.
+func RateAccountContainsFold(v string) predicate.Integration {
+	return predicate.Integration(sql.FieldContainsFold(FieldRateAccount, v))
 }
 
 // HasTriggers applies the HasEdge predicate on the "triggers" edge.

@@ -20,6 +20,8 @@ import (
 	"github.com/intake/intake/ent/organization"
 	"github.com/intake/intake/ent/predicate"
 	"github.com/intake/intake/ent/pushback"
+	"github.com/intake/intake/ent/rateaccount"
+	"github.com/intake/intake/ent/rategrant"
 	"github.com/intake/intake/ent/reference"
 	"github.com/intake/intake/ent/screeningverdict"
 	"github.com/intake/intake/ent/statusmapping"
@@ -380,6 +382,60 @@ func (f TraversePushback) Traverse(ctx context.Context, q ent.Query) error {
 	return fmt.Errorf("unexpected query type %T. expect *ent.PushbackQuery", q)
 }
 
+// The RateAccountFunc type is an adapter to allow the use of ordinary function as a Querier.
+type RateAccountFunc func(context.Context, *ent.RateAccountQuery) (ent.Value, error)
+
+// Query calls f(ctx, q).
+func (f RateAccountFunc) Query(ctx context.Context, q ent.Query) (ent.Value, error) {
+	if q, ok := q.(*ent.RateAccountQuery); ok {
+		return f(ctx, q)
+	}
+	return nil, fmt.Errorf("unexpected query type %T. expect *ent.RateAccountQuery", q)
+}
+
+// The TraverseRateAccount type is an adapter to allow the use of ordinary function as Traverser.
+type TraverseRateAccount func(context.Context, *ent.RateAccountQuery) error
+
+// Intercept is a dummy implementation of Intercept that returns the next Querier in the pipeline.
+func (f TraverseRateAccount) Intercept(next ent.Querier) ent.Querier {
+	return next
+}
+
+// Traverse calls f(ctx, q).
+func (f TraverseRateAccount) Traverse(ctx context.Context, q ent.Query) error {
+	if q, ok := q.(*ent.RateAccountQuery); ok {
+		return f(ctx, q)
+	}
+	return fmt.Errorf("unexpected query type %T. expect *ent.RateAccountQuery", q)
+}
+
+// The RateGrantFunc type is an adapter to allow the use of ordinary function as a Querier.
+type RateGrantFunc func(context.Context, *ent.RateGrantQuery) (ent.Value, error)
+
+// Query calls f(ctx, q).
+func (f RateGrantFunc) Query(ctx context.Context, q ent.Query) (ent.Value, error) {
+	if q, ok := q.(*ent.RateGrantQuery); ok {
+		return f(ctx, q)
+	}
+	return nil, fmt.Errorf("unexpected query type %T. expect *ent.RateGrantQuery", q)
+}
+
+// The TraverseRateGrant type is an adapter to allow the use of ordinary function as Traverser.
+type TraverseRateGrant func(context.Context, *ent.RateGrantQuery) error
+
+// Intercept is a dummy implementation of Intercept that returns the next Querier in the pipeline.
+func (f TraverseRateGrant) Intercept(next ent.Querier) ent.Querier {
+	return next
+}
+
+// Traverse calls f(ctx, q).
+func (f TraverseRateGrant) Traverse(ctx context.Context, q ent.Query) error {
+	if q, ok := q.(*ent.RateGrantQuery); ok {
+		return f(ctx, q)
+	}
+	return fmt.Errorf("unexpected query type %T. expect *ent.RateGrantQuery", q)
+}
+
 // The ReferenceFunc type is an adapter to allow the use of ordinary function as a Querier.
 type ReferenceFunc func(context.Context, *ent.ReferenceQuery) (ent.Value, error)
 
@@ -540,6 +596,10 @@ func NewQuery(q ent.Query) (Query, error) {
 		return &query[*ent.OrganizationQuery, predicate.Organization, organization.OrderOption]{typ: ent.TypeOrganization, tq: q}, nil
 	case *ent.PushbackQuery:
 		return &query[*ent.PushbackQuery, predicate.Pushback, pushback.OrderOption]{typ: ent.TypePushback, tq: q}, nil
+	case *ent.RateAccountQuery:
+		return &query[*ent.RateAccountQuery, predicate.RateAccount, rateaccount.OrderOption]{typ: ent.TypeRateAccount, tq: q}, nil
+	case *ent.RateGrantQuery:
+		return &query[*ent.RateGrantQuery, predicate.RateGrant, rategrant.OrderOption]{typ: ent.TypeRateGrant, tq: q}, nil
 	case *ent.ReferenceQuery:
 		return &query[*ent.ReferenceQuery, predicate.Reference, reference.OrderOption]{typ: ent.TypeReference, tq: q}, nil
 	case *ent.ScreeningVerdictQuery:

@@ -297,6 +297,8 @@ var (
 		{Name: "credentials", Type: field.TypeBytes},
 		{Name: "last_checked_at", Type: field.TypeTime, Nullable: true},
 		{Name: "last_error", Type: field.TypeString, Nullable: true, Size: 2000},
+		{Name: "rate_limit", Type: field.TypeJSON, Nullable: true},
+		{Name: "rate_account", Type: field.TypeString, Nullable: true, Size: 64},
 	}
 	// IntegrationsTable holds the schema information for the "integrations" table.
 	IntegrationsTable = &schema.Table{
@@ -367,6 +369,38 @@ var (
 				Name:    "pushback_status_next_attempt_at",
 				Unique:  false,
 				Columns: []*schema.Column{PushbacksColumns[4], PushbacksColumns[8]},
+			},
+		},
+	}
+	// RateAccountsColumns holds the columns for the "rate_accounts" table.
+	RateAccountsColumns = []*schema.Column{
+		{Name: "id", Type: field.TypeString, Size: 64},
+		{Name: "state", Type: field.TypeString, Size: 2147483647},
+	}
+	// RateAccountsTable holds the schema information for the "rate_accounts" table.
+	RateAccountsTable = &schema.Table{
+		Name:       "rate_accounts",
+		Columns:    RateAccountsColumns,
+		PrimaryKey: []*schema.Column{RateAccountsColumns[0]},
+	}
+	// RateGrantsColumns holds the columns for the "rate_grants" table.
+	RateGrantsColumns = []*schema.Column{
+		{Name: "id", Type: field.TypeInt64, Increment: true},
+		{Name: "account", Type: field.TypeString, Size: 64},
+		{Name: "at", Type: field.TypeTime},
+		{Name: "class", Type: field.TypeInt},
+		{Name: "search", Type: field.TypeBool},
+	}
+	// RateGrantsTable holds the schema information for the "rate_grants" table.
+	RateGrantsTable = &schema.Table{
+		Name:       "rate_grants",
+		Columns:    RateGrantsColumns,
+		PrimaryKey: []*schema.Column{RateGrantsColumns[0]},
+		Indexes: []*schema.Index{
+			{
+				Name:    "rategrant_account_at",
+				Unique:  false,
+				Columns: []*schema.Column{RateGrantsColumns[1], RateGrantsColumns[2]},
 			},
 		},
 	}
@@ -463,6 +497,7 @@ var (
 		{Name: "kind", Type: field.TypeEnum, Enums: []string{"SCHEDULED", "TEST", "WEBHOOK"}},
 		{Name: "status", Type: field.TypeEnum, Enums: []string{"QUEUED", "RUNNING", "SUCCEEDED", "PARTIAL", "FAILED", "CANCELLED"}, Default: "QUEUED"},
 		{Name: "started_at", Type: field.TypeTime, Nullable: true},
+		{Name: "waiting_for_budget_since", Type: field.TypeTime, Nullable: true},
 		{Name: "finished_at", Type: field.TypeTime, Nullable: true},
 		{Name: "fetched", Type: field.TypeInt, Default: 0},
 		{Name: "imported", Type: field.TypeInt, Default: 0},
@@ -495,7 +530,7 @@ var (
 		ForeignKeys: []*schema.ForeignKey{
 			{
 				Symbol:     "sync_runs_triggers_sync_runs",
-				Columns:    []*schema.Column{SyncRunsColumns[29]},
+				Columns:    []*schema.Column{SyncRunsColumns[30]},
 				RefColumns: []*schema.Column{TriggersColumns[0]},
 				OnDelete:   schema.Cascade,
 			},
@@ -504,7 +539,7 @@ var (
 			{
 				Name:    "syncrun_trigger_id_id",
 				Unique:  false,
-				Columns: []*schema.Column{SyncRunsColumns[29], SyncRunsColumns[0]},
+				Columns: []*schema.Column{SyncRunsColumns[30], SyncRunsColumns[0]},
 			},
 			{
 				Name:    "syncrun_status",
@@ -514,7 +549,7 @@ var (
 			{
 				Name:    "sync_run_one_active_per_trigger",
 				Unique:  true,
-				Columns: []*schema.Column{SyncRunsColumns[29]},
+				Columns: []*schema.Column{SyncRunsColumns[30]},
 				Annotation: &entsql.IndexAnnotation{
 					Where: "status = 'QUEUED' OR status = 'RUNNING'",
 				},
@@ -606,6 +641,8 @@ var (
 		IntegrationsTable,
 		OrganizationsTable,
 		PushbacksTable,
+		RateAccountsTable,
+		RateGrantsTable,
 		ReferencesTable,
 		ScreeningVerdictsTable,
 		StatusMappingsTable,

@@ -39,6 +39,12 @@ type Organization func(*sql.Selector)
 // Pushback is the predicate function for pushback builders.
 type Pushback func(*sql.Selector)
 
+// RateAccount is the predicate function for rateaccount builders.
+type RateAccount func(*sql.Selector)
+
+// RateGrant is the predicate function for rategrant builders.
+type RateGrant func(*sql.Selector)
+
 // Reference is the predicate function for reference builders.
 type Reference func(*sql.Selector)
 

@@ -16,6 +16,8 @@ import (
 	"github.com/intake/intake/ent/integration"
 	"github.com/intake/intake/ent/organization"
 	"github.com/intake/intake/ent/pushback"
+	"github.com/intake/intake/ent/rateaccount"
+	"github.com/intake/intake/ent/rategrant"
 	"github.com/intake/intake/ent/reference"
 	"github.com/intake/intake/ent/screeningverdict"
 	"github.com/intake/intake/ent/statusmapping"
@@ -418,6 +420,10 @@ func init() {
 	integrationDescLastError := integrationFields[5].Descriptor()
 	// integration.LastErrorValidator is a validator for the "last_error" field. It is called by the builders before save.
 	integration.LastErrorValidator = integrationDescLastError.Validators[0].(func(string) error)
+	// integrationDescRateAccount is the schema descriptor for rate_account field.
+	integrationDescRateAccount := integrationFields[7].Descriptor()
+	// integration.RateAccountValidator is a validator for the "rate_account" field. It is called by the builders before save.
+	integration.RateAccountValidator = integrationDescRateAccount.Validators[0].(func(string) error)
 	// integrationDescID is the schema descriptor for id field.
 	integrationDescID := integrationMixinFields0[0].Descriptor()
 	// integration.DefaultID holds the default value on creation for the id field.
@@ -492,6 +498,46 @@ func init() {
 	pushbackDescID := pushbackMixinFields0[0].Descriptor()
 	// pushback.DefaultID holds the default value on creation for the id field.
 	pushback.DefaultID = pushbackDescID.Default.(func() pulid.ID)
+	rateaccountFields := schema.RateAccount{}.Fields()
+	_ = rateaccountFields
+	// rateaccountDescID is the schema descriptor for id field.
+	rateaccountDescID := rateaccountFields[0].Descriptor()
+	// rateaccount.IDValidator is a validator for the "id" field. It is called by the builders before save.
+	rateaccount.IDValidator = func() func(string) error {
+		validators := rateaccountDescID.Validators
+		fns := [...]func(string) error{
+			validators[0].(func(string) error),
+			validators[1].(func(string) error),
+		}
+		return func(id string) error {
+			for _, fn := range fns {
+				if err := fn(id); err != nil {
+					return err
+				}
+			}
+			return nil
+		}
+	}()
+	rategrantFields := schema.RateGrant{}.Fields()
+	_ = rategrantFields
+	// rategrantDescAccount is the schema descriptor for account field.
+	rategrantDescAccount := rategrantFields[1].Descriptor()
+	// rategrant.AccountValidator is a validator for the "account" field. It is called by the builders before save.
+	rategrant.AccountValidator = func() func(string) error {
+		validators := rategrantDescAccount.Validators
+		fns := [...]func(string) error{
+			validators[0].(func(string) error),
+			validators[1].(func(string) error),
+		}
+		return func(account string) error {
+			for _, fn := range fns {
+				if err := fn(account); err != nil {
+					return err
+				}
+			}
+			return nil
+		}
+	}()
 	referenceMixin := schema.Reference{}.Mixin()
 	referenceMixinHooks1 := referenceMixin[1].Hooks()
 	reference.Hooks[0] = referenceMixinHooks1[0]
@@ -661,55 +707,55 @@ func init() {
 	// syncrun.UpdateDefaultUpdatedAt holds the default value on update for the updated_at field.
 	syncrun.UpdateDefaultUpdatedAt = syncrunDescUpdatedAt.UpdateDefault.(func() time.Time)
 	// syncrunDescFetched is the schema descriptor for fetched field.
-	syncrunDescFetched := syncrunFields[5].Descriptor()
+	syncrunDescFetched := syncrunFields[6].Descriptor()
 	// syncrun.DefaultFetched holds the default value on creation for the fetched field.
 	syncrun.DefaultFetched = syncrunDescFetched.Default.(int)
 	// syncrunDescImported is the schema descriptor for imported field.
-	syncrunDescImported := syncrunFields[6].Descriptor()
+	syncrunDescImported := syncrunFields[7].Descriptor()
 	// syncrun.DefaultImported holds the default value on creation for the imported field.
 	syncrun.DefaultImported = syncrunDescImported.Default.(int)
 	// syncrunDescDuplicates is the schema descriptor for duplicates field.
-	syncrunDescDuplicates := syncrunFields[7].Descriptor()
+	syncrunDescDuplicates := syncrunFields[8].Descriptor()
 	// syncrun.DefaultDuplicates holds the default value on creation for the duplicates field.
 	syncrun.DefaultDuplicates = syncrunDescDuplicates.Default.(int)
 	// syncrunDescInvalidPhone is the schema descriptor for invalid_phone field.
-	syncrunDescInvalidPhone := syncrunFields[8].Descriptor()
+	syncrunDescInvalidPhone := syncrunFields[9].Descriptor()
 	// syncrun.DefaultInvalidPhone holds the default value on creation for the invalid_phone field.
 	syncrun.DefaultInvalidPhone = syncrunDescInvalidPhone.Default.(int)
 	// syncrunDescFilteredOut is the schema descriptor for filtered_out field.
-	syncrunDescFilteredOut := syncrunFields[9].Descriptor()
+	syncrunDescFilteredOut := syncrunFields[10].Descriptor()
 	// syncrun.DefaultFilteredOut holds the default value on creation for the filtered_out field.
 	syncrun.DefaultFilteredOut = syncrunDescFilteredOut.Default.(int)
 	// syncrunDescFailed is the schema descriptor for failed field.
-	syncrunDescFailed := syncrunFields[10].Descriptor()
+	syncrunDescFailed := syncrunFields[11].Descriptor()
 	// syncrun.DefaultFailed holds the default value on creation for the failed field.
 	syncrun.DefaultFailed = syncrunDescFailed.Default.(int)
 	// syncrunDescScreened is the schema descriptor for screened field.
-	syncrunDescScreened := syncrunFields[11].Descriptor()
+	syncrunDescScreened := syncrunFields[12].Descriptor()
 	// syncrun.DefaultScreened holds the default value on creation for the screened field.
 	syncrun.DefaultScreened = syncrunDescScreened.Default.(int)
 	// syncrunDescScreenedOut is the schema descriptor for screened_out field.
-	syncrunDescScreenedOut := syncrunFields[12].Descriptor()
+	syncrunDescScreenedOut := syncrunFields[13].Descriptor()
 	// syncrun.DefaultScreenedOut holds the default value on creation for the screened_out field.
 	syncrun.DefaultScreenedOut = syncrunDescScreenedOut.Default.(int)
 	// syncrunDescUnsure is the schema descriptor for unsure field.
-	syncrunDescUnsure := syncrunFields[13].Descriptor()
+	syncrunDescUnsure := syncrunFields[14].Descriptor()
 	// syncrun.DefaultUnsure holds the default value on creation for the unsure field.
 	syncrun.DefaultUnsure = syncrunDescUnsure.Default.(int)
 	// syncrunDescScreeningTokens is the schema descriptor for screening_tokens field.
-	syncrunDescScreeningTokens := syncrunFields[14].Descriptor()
+	syncrunDescScreeningTokens := syncrunFields[15].Descriptor()
 	// syncrun.DefaultScreeningTokens holds the default value on creation for the screening_tokens field.
 	syncrun.DefaultScreeningTokens = syncrunDescScreeningTokens.Default.(int)
 	// syncrunDescErased is the schema descriptor for erased field.
-	syncrunDescErased := syncrunFields[15].Descriptor()
+	syncrunDescErased := syncrunFields[16].Descriptor()
 	// syncrun.DefaultErased holds the default value on creation for the erased field.
 	syncrun.DefaultErased = syncrunDescErased.Default.(int)
 	// syncrunDescDoNotCall is the schema descriptor for do_not_call field.
-	syncrunDescDoNotCall := syncrunFields[16].Descriptor()
+	syncrunDescDoNotCall := syncrunFields[17].Descriptor()
 	// syncrun.DefaultDoNotCall holds the default value on creation for the do_not_call field.
 	syncrun.DefaultDoNotCall = syncrunDescDoNotCall.Default.(int)
 	// syncrunDescCursor is the schema descriptor for cursor field.
-	syncrunDescCursor := syncrunFields[19].Descriptor()
+	syncrunDescCursor := syncrunFields[20].Descriptor()
 	// syncrun.DefaultCursor holds the default value on creation for the cursor field.
 	syncrun.DefaultCursor = syncrunDescCursor.Default.(string)
 	// syncrunDescID is the schema descriptor for id field.

@@ -35,6 +35,8 @@ const (
 	FieldStatus = "status"
 	// FieldStartedAt holds the string denoting the started_at field in the database.
 	FieldStartedAt = "started_at"
+	// FieldWaitingForBudgetSince holds the string denoting the waiting_for_budget_since field in the database.
+	FieldWaitingForBudgetSince = "waiting_for_budget_since"
 	// FieldFinishedAt holds the string denoting the finished_at field in the database.
 	FieldFinishedAt = "finished_at"
 	// FieldFetched holds the string denoting the fetched field in the database.
@@ -111,6 +113,7 @@ var Columns = []string{
 	FieldKind,
 	FieldStatus,
 	FieldStartedAt,
+	FieldWaitingForBudgetSince,
 	FieldFinishedAt,
 	FieldFetched,
 	FieldImported,
@@ -298,6 +301,11 @@ func ByStatus(opts ...sql.OrderTermOption) OrderOption {
 // ByStartedAt orders the results by the started_at field.
 func ByStartedAt(opts ...sql.OrderTermOption) OrderOption {
 	return sql.OrderByField(FieldStartedAt, opts...).ToFunc()
+}
+
+// ByWaitingForBudgetSince orders the results by the waiting_for_budget_since field.
+func ByWaitingForBudgetSince(opts ...sql.OrderTermOption) OrderOption {
+	return sql.OrderByField(FieldWaitingForBudgetSince, opts...).ToFunc()
 }
 
 // ByFinishedAt orders the results by the finished_at field.

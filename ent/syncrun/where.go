@@ -82,6 +82,11 @@ func StartedAt(v time.Time) predicate.SyncRun {
 	return predicate.SyncRun(sql.FieldEQ(FieldStartedAt, v))
 }
 
+// WaitingForBudgetSince applies equality check predicate on the "waiting_for_budget_since" field. It's identical to WaitingForBudgetSinceEQ.
+func WaitingForBudgetSince(v time.Time) predicate.SyncRun {
+	return predicate.SyncRun(sql.FieldEQ(FieldWaitingForBudgetSince, v))
+}
+
 // FinishedAt applies equality check predicate on the "finished_at" field. It's identical to FinishedAtEQ.
 func FinishedAt(v time.Time) predicate.SyncRun {
 	return predicate.SyncRun(sql.FieldEQ(FieldFinishedAt, v))
@@ -495,6 +500,56 @@ func StartedAtIsNil() predicate.SyncRun {
 // StartedAtNotNil applies the NotNil predicate on the "started_at" field.
 func StartedAtNotNil() predicate.SyncRun {
 	return predicate.SyncRun(sql.FieldNotNull(FieldStartedAt))
+}
+
+// WaitingForBudgetSinceEQ applies the EQ predicate on the "waiting_for_budget_since" field.
+func WaitingForBudgetSinceEQ(v time.Time) predicate.SyncRun {
+	return predicate.SyncRun(sql.FieldEQ(FieldWaitingForBudgetSince, v))
+}
+
+// WaitingForBudgetSinceNEQ applies the NEQ predicate on the "waiting_for_budget_since" field.
+func WaitingForBudgetSinceNEQ(v time.Time) predicate.SyncRun {
+	return predicate.SyncRun(sql.FieldNEQ(FieldWaitingForBudgetSince, v))
+}
+
+// WaitingForBudgetSinceIn applies the In predicate on the "waiting_for_budget_since" field.
+func WaitingForBudgetSinceIn(vs ...time.Time) predicate.SyncRun {
+	return predicate.SyncRun(sql.FieldIn(FieldWaitingForBudgetSince, vs...))
+}
+
+// WaitingForBudgetSinceNotIn applies the NotIn predicate on the "waiting_for_budget_since" field.
+func WaitingForBudgetSinceNotIn(vs ...time.Time) predicate.SyncRun {
+	return predicate.SyncRun(sql.FieldNotIn(FieldWaitingForBudgetSince, vs...))
+}
+
+// WaitingForBudgetSinceGT applies the GT predicate on the "waiting_for_budget_since" field.
+func WaitingForBudgetSinceGT(v time.Time) predicate.SyncRun {
+	return predicate.SyncRun(sql.FieldGT(FieldWaitingForBudgetSince, v))
+}
+
+// WaitingForBudgetSinceGTE applies the GTE predicate on the "waiting_for_budget_since" field.
+func WaitingForBudgetSinceGTE(v time.Time) predicate.SyncRun {
+	return predicate.SyncRun(sql.FieldGTE(FieldWaitingForBudgetSince, v))
+}
+
+// WaitingForBudgetSinceLT applies the LT predicate on the "waiting_for_budget_since" field.
+func WaitingForBudgetSinceLT(v time.Time) predicate.SyncRun {
+	return predicate.SyncRun(sql.FieldLT(FieldWaitingForBudgetSince, v))
+}
+
+// WaitingForBudgetSinceLTE applies the LTE predicate on the "waiting_for_budget_since" field.
+func WaitingForBudgetSinceLTE(v time.Time) predicate.SyncRun {
+	return predicate.SyncRun(sql.FieldLTE(FieldWaitingForBudgetSince, v))
+}
+
+// WaitingForBudgetSinceIsNil applies the IsNil predicate on the "waiting_for_budget_since" field.
+func WaitingForBudgetSinceIsNil() predicate.SyncRun {
+	return predicate.SyncRun(sql.FieldIsNull(FieldWaitingForBudgetSince))
+}
+
+// WaitingForBudgetSinceNotNil applies the NotNil predicate on the "waiting_for_budget_since" field.
+func WaitingForBudgetSinceNotNil() predicate.SyncRun {
+	return predicate.SyncRun(sql.FieldNotNull(FieldWaitingForBudgetSince))
 }
 
 // FinishedAtEQ applies the EQ predicate on the "finished_at" field.

@@ -117,6 +117,18 @@ type ImportDoNotCallInput struct {
 	PhoneRegion *string `json:"phoneRegion,omitempty"`
 }
 
+// How an integration's external account's rate budget stands. Every request Intake sends to the account (syncs, reference browsing, connection checks, pushbacks), from every integration on it and every replica, spends the same budget.
+type RateBudget struct {
+	// The limit that applies: the integration's rateLimit, else the provider's default adjusted to what the account's answers say (HubSpot's X-HubSpot-RateLimit-Max), per minute.
+	LimitPerMinute int `json:"limitPerMinute"`
+	// Requests sent to the account in the last minute.
+	UsedLastMinute int `json:"usedLastMinute"`
+	// How long requests to the account waited for the budget in the last hour, in seconds, summed over requests.
+	ThrottledSecondsLastHour float64 `json:"throttledSecondsLastHour"`
+	// What is left of the account's day: its own figure where its answers say (HubSpot's X-HubSpot-RateLimit-Daily-Remaining), else the daily limit less today's requests; null without a daily limit.
+	DailyRemaining *int `json:"dailyRemaining,omitempty"`
+}
+
 // A reference found in the external system by availableReferences.
 type ReferenceOption struct {
 	// The reference's ID in the external system.
@@ -192,6 +204,8 @@ type SyncProgress struct {
 	Total *int `json:"total,omitempty"`
 	// Whether the run has ended (SUCCEEDED, PARTIAL, FAILED or CANCELLED).
 	Done bool `json:"done"`
+	// Whether the run is waiting for the rate budget of its integration's external account (run.waitingForBudgetSince says since when): its requests, with the other syncs' and pushbacks' to the same account, would exceed the account's limits.
+	WaitingForBudget bool `json:"waitingForBudget"`
 }
 
 func (SyncProgress) IsCampaignEvent() {}

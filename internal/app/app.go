@@ -31,11 +31,13 @@ import (
 	"github.com/intake/intake/internal/secrets"
 	"github.com/intake/intake/internal/service"
 	"github.com/intake/intake/internal/store"
+	"github.com/intake/intake/schema/schematype"
 	"github.com/intake/intake/server"
 	"github.com/intake/intake/sync/connector"
 	"github.com/intake/intake/sync/connector/providers"
 	"github.com/intake/intake/sync/engine"
 	"github.com/intake/intake/sync/progress"
+	"github.com/intake/intake/sync/ratebudget"
 )
 
 // Options adjust the assembly beyond the process configuration. The zero
@@ -146,7 +148,13 @@ func New(ctx context.Context, cfg config.Config, opts Options) (_ *App, err erro
 		opts.Connector(&connOpts)
 	}
 	registry := providers.All()
-	opener := service.NewOpener(registry, box, connOpts)
+	// Every request to an external account spends its rate budget: in
+	// PostgreSQL, shared by the replicas; in the process on SQLite.
+	budgets := ratebudget.NewMemory()
+	if a.Store.Dialect == dialect.Postgres {
+		budgets = ratebudget.NewPostgres(a.Store.DB)
+	}
+	opener := service.NewOpener(registry, box, connOpts, budgets)
 
 	switch {
 	case opts.Broker != nil:
@@ -159,6 +167,7 @@ func New(ctx context.Context, cfg config.Config, opts Options) (_ *App, err erro
 	}
 
 	a.Metrics = metrics.New()
+	budgets.Metrics = rateMetrics{a.Metrics}
 	queueDB, err := a.Store.QueueDB()
 	if err != nil {
 		return nil, err
@@ -199,7 +208,7 @@ func New(ctx context.Context, cfg config.Config, opts Options) (_ *App, err erro
 	}
 	a.Service = service.New(service.Deps{
 		Store: a.Store, Providers: registry, Secrets: box, Logger: a.Log,
-		Connector: connOpts, Opener: opener, Jobs: a.Engine,
+		Connector: connOpts, Opener: opener, Jobs: a.Engine, Budgets: budgets,
 	})
 
 	ttl := opts.MetricsCacheTTL
@@ -327,4 +336,11 @@ func (a *App) stopLocked(ctx context.Context) error {
 	}
 	a.started = a.started[:0]
 	return errors.Join(errs...)
+}
+
+// rateMetrics reports the rate budgets' grants as Prometheus series.
+type rateMetrics struct{ m *metrics.Metrics }
+
+func (r rateMetrics) Granted(p schematype.ProviderKey, c ratebudget.Class, waited time.Duration) {
+	r.m.RateGranted(string(p), c.String(), waited)
 }

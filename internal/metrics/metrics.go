@@ -39,6 +39,8 @@ type Metrics struct {
 	pushbacksSettled *prometheus.CounterVec
 	screeningCalls   prometheus.Counter
 	screeningTokens  prometheus.Counter
+	rateGranted      *prometheus.CounterVec
+	rateWait         *prometheus.HistogramVec
 }
 
 // New returns a registry with the HTTP and GraphQL instruments and the Go
@@ -85,13 +87,22 @@ func New() *Metrics {
 			Name: "intake_screening_requests_total",
 			Help: "Requests this process's sync runs and previews made to the screening model, retries included.",
 		}),
+		rateGranted: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "intake_rate_budget_requests_total",
+			Help: "Requests to external accounts this process's rate budgets allowed, by provider and class (pushback, interactive, background).",
+		}, []string{"provider", "class"}),
+		rateWait: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Name:    "intake_rate_budget_wait_seconds",
+			Help:    "How long requests to external accounts waited for their rate budget, by provider and class.",
+			Buckets: []float64{.01, .05, .1, .5, 1, 2, 5, 10, 30, 60},
+		}, []string{"provider", "class"}),
 		screeningTokens: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "intake_screening_tokens_total",
 			Help: "Tokens (prompt and completion) the screening model reported for this process's requests.",
 		}),
 	}
 	m.registry.MustRegister(m.requests, m.operations, m.subscriptions, m.websockets,
-		m.contactsImported, m.importIssues, m.runsFinished, m.pushbacksSettled, m.screeningCalls, m.screeningTokens,
+		m.contactsImported, m.importIssues, m.runsFinished, m.pushbacksSettled, m.screeningCalls, m.screeningTokens, m.rateGranted, m.rateWait,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m
 }
@@ -114,6 +125,12 @@ func (m *Metrics) RunFinished(status string) { m.runsFinished.WithLabelValues(st
 func (m *Metrics) Screened(requests, tokens int) {
 	m.screeningCalls.Add(float64(requests))
 	m.screeningTokens.Add(float64(tokens))
+}
+
+// RateGranted counts a request a rate budget allowed after waiting.
+func (m *Metrics) RateGranted(provider, class string, waited time.Duration) {
+	m.rateGranted.WithLabelValues(provider, class).Inc()
+	m.rateWait.WithLabelValues(provider, class).Observe(waited.Seconds())
 }
 
 // PushbackSettled counts a pushback that ended with status.

@@ -17,6 +17,7 @@ import (
 	"github.com/intake/intake/internal/viewer"
 	"github.com/intake/intake/schema/schematype"
 	"github.com/intake/intake/sync/connector"
+	"github.com/intake/intake/sync/ratebudget"
 )
 
 // ConnectIntegrationInput is connectIntegration's input.
@@ -24,6 +25,8 @@ type ConnectIntegrationInput struct {
 	Provider    schematype.ProviderKey
 	Name        string
 	Credentials map[string]any
+	// RateLimit is the integration's own limit (nil: the provider's).
+	RateLimit *schematype.RateLimit
 }
 
 // checkTimeout bounds a connection check so a slow system cannot hold a
@@ -56,7 +59,11 @@ func (s *Service) ConnectIntegration(ctx context.Context, in ConnectIntegrationI
 		}
 		creds[k] = s
 	}
-	conn, err := p.Open(creds, s.connOpts)
+	rl, err := checkRateLimit("input.rateLimit", in.RateLimit)
+	if err != nil {
+		return nil, err
+	}
+	conn, err := p.Open(creds, s.opener.limited(s.connOpts, p.Descriptor(), creds, rl))
 	if err != nil {
 		return nil, Classify(err)
 	}
@@ -75,7 +82,11 @@ func (s *Service) ConnectIntegration(ctx context.Context, in ConnectIntegrationI
 	if err != nil {
 		return nil, fmt.Errorf("sealing credentials: %w", err)
 	}
-	return s.db.Integration.Create().
+	create := s.db.Integration.Create()
+	if rl != nil {
+		create.SetRateLimit(rl)
+	}
+	return create.
 		SetID(id).
 		SetProvider(in.Provider).
 		SetName(name).
@@ -83,6 +94,7 @@ func (s *Service) ConnectIntegration(ctx context.Context, in ConnectIntegrationI
 		SetStatus(status).
 		SetNillableLastError(lastErr).
 		SetLastCheckedAt(time.Now().UTC().Truncate(time.Microsecond)).
+		SetRateAccount(ratebudget.AccountKey(p.Descriptor(), creds)).
 		Save(ctx)
 }
 

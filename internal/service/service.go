@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"log/slog"
 	"strings"
+	"time"
 	"unicode/utf8"
 
 	"github.com/nyaruka/phonenumbers"
@@ -19,7 +20,9 @@ import (
 	"github.com/intake/intake/internal/pulid"
 	"github.com/intake/intake/internal/secrets"
 	"github.com/intake/intake/internal/store"
+	"github.com/intake/intake/schema/schematype"
 	"github.com/intake/intake/sync/connector"
+	"github.com/intake/intake/sync/ratebudget"
 )
 
 // Service implements the use cases.
@@ -50,8 +53,11 @@ type Deps struct {
 	// NOT_AVAILABLE (processes that run no engine, like the CLI).
 	Jobs Jobs
 	// Opener opens connectors from integrations' credentials; nil: one
-	// made of Providers, Secrets and Connector.
+	// made of Providers, Secrets, Connector and Budgets.
 	Opener *Opener
+	// Budgets pace the requests to each external account; nil: no pacing
+	// (tools and tests that reach their own fakes).
+	Budgets *ratebudget.Budgets
 }
 
 // New returns a Service.
@@ -62,7 +68,7 @@ func New(d Deps) *Service {
 	}
 	d.Connector = withEgress(d.Connector)
 	if d.Opener == nil {
-		d.Opener = NewOpener(d.Providers, d.Secrets, d.Connector)
+		d.Opener = NewOpener(d.Providers, d.Secrets, d.Connector, d.Budgets)
 	}
 	return &Service{
 		db: d.Store.Client, store: d.Store, providers: d.Providers, box: d.Secrets, log: log, connOpts: d.Connector,
@@ -142,11 +148,34 @@ type Opener struct {
 	providers *connector.Registry
 	box       *secrets.Box
 	opts      connector.Options
+	budgets   *ratebudget.Budgets
 }
 
-// NewOpener returns an Opener.
-func NewOpener(providers *connector.Registry, box *secrets.Box, opts connector.Options) *Opener {
-	return &Opener{providers: providers, box: box, opts: withEgress(opts)}
+// NewOpener returns an Opener whose connectors spend budgets (nil: no
+// pacing).
+func NewOpener(providers *connector.Registry, box *secrets.Box, opts connector.Options, budgets *ratebudget.Budgets) *Opener {
+	return &Opener{providers: providers, box: box, opts: withEgress(opts), budgets: budgets}
+}
+
+// limited returns opts with the rate budget of the account creds reach
+// under the integration's own limit rl (nil: the provider's).
+func (o *Opener) limited(opts connector.Options, d connector.Descriptor, creds connector.Credentials, rl *schematype.RateLimit) connector.Options {
+	if o.budgets != nil {
+		lim, fixed := RateLimitsOf(d, rl)
+		opts.Limiter = o.budgets.Limiter(d.Key, ratebudget.AccountKey(d, creds), lim, fixed)
+	}
+	return opts
+}
+
+// RateLimitsOf are the limits an integration's requests are paced by: its
+// own rl, fixed, or the provider's documented default, which the
+// account's answers may adjust.
+func RateLimitsOf(d connector.Descriptor, rl *schematype.RateLimit) (lim connector.RateLimits, fixed bool) {
+	if rl == nil {
+		return d.RateLimits, false
+	}
+	return connector.RateLimits{Requests: rl.Requests, Interval: time.Duration(rl.IntervalSeconds) * time.Second,
+		SearchesPerSecond: rl.SearchesPerSecond, Daily: rl.Daily}, true
 }
 
 // defaultEgress is the policy of services given none: public addresses only.
@@ -178,7 +207,29 @@ func (o *Opener) Open(in *ent.Integration) (connector.Connector, error) {
 	if err := json.Unmarshal(plain, &creds); err != nil {
 		return nil, fmt.Errorf("decoding credentials of integration %s: %w", in.ID, err)
 	}
-	return p.Open(creds, o.opts)
+	return p.Open(creds, o.limited(o.opts, p.Descriptor(), creds, in.RateLimit))
+}
+
+// Account returns the rate budget's key of an integration's external
+// account: stored with it, or, for integrations stored before it was,
+// derived from its credentials.
+func (o *Opener) Account(in *ent.Integration) (string, error) {
+	if in.RateAccount != "" {
+		return in.RateAccount, nil
+	}
+	p, ok := o.providers.Get(in.Provider)
+	if !ok || len(in.Credentials) == 0 {
+		return "", nil
+	}
+	plain, err := o.box.Open(in.Credentials, credentialsAD(in.OrganizationID, in.ID))
+	if err != nil {
+		return "", fmt.Errorf("opening credentials of integration %s: %w", in.ID, err)
+	}
+	var creds connector.Credentials
+	if err := json.Unmarshal(plain, &creds); err != nil {
+		return "", fmt.Errorf("decoding credentials of integration %s: %w", in.ID, err)
+	}
+	return ratebudget.AccountKey(p.Descriptor(), creds), nil
 }
 
 func credentialsAD(org, id pulid.ID) []byte {

@@ -38,3 +38,16 @@ func DefaultCallingHours() []CallingWindow {
 	}
 	return out
 }
+
+// RateLimit is an integration's own limit of requests to its external
+// account, replacing the provider's default: the stored
+// integrations.rate_limit, GraphQL RateLimit and RateLimitInput.
+type RateLimit struct {
+	// Requests are allowed per IntervalSeconds, a rolling window.
+	Requests        int `json:"requests"`
+	IntervalSeconds int `json:"intervalSeconds"`
+	// SearchesPerSecond bounds searches (HubSpot's CRM search); 0: none.
+	SearchesPerSecond int `json:"searchesPerSecond,omitempty"`
+	// Daily bounds a day's requests (UTC); 0: none.
+	Daily int `json:"daily,omitempty"`
+}

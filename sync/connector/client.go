@@ -156,6 +156,8 @@ type Client struct {
 	// The client bounds and cleans what it returns (see CleanMessage); a
 	// body it cannot read is never quoted, only described.
 	ErrorMessage func(body []byte) string
+	// Limiter paces the attempts (nil: none); see Options.Limiter.
+	Limiter Limiter
 }
 
 // NewClient returns a client for provider at baseURL, which must be an
@@ -173,7 +175,7 @@ func NewClient(provider schematype.ProviderKey, baseURL string, opts Options) (*
 	if logger == nil {
 		logger = slog.New(slog.DiscardHandler)
 	}
-	return &Client{Provider: provider, BaseURL: u, HTTP: hc, Retry: opts.Retry.withDefaults(), Logger: logger}, nil
+	return &Client{Provider: provider, BaseURL: u, HTTP: hc, Retry: opts.Retry.withDefaults(), Logger: logger, Limiter: opts.Limiter}, nil
 }
 
 // ParseBaseURL validates the baseURL credential.
@@ -202,6 +204,9 @@ type Request struct {
 	// answer was lost, a 5xx, a garbled 2xx); found ends the request as a
 	// success without sending it again (out is then left as it is).
 	Recheck func(ctx context.Context) (found bool, err error)
+	// Search marks a request that counts against the provider's limit of
+	// searches (HubSpot's CRM search endpoints) as well as its general one.
+	Search bool
 }
 
 // Op names the request in errors and logs (method and path, no query).
@@ -254,6 +259,11 @@ func (c *Client) Do(ctx context.Context, req Request, out any) error {
 }
 
 func (c *Client) attempt(parent context.Context, req Request, body []byte, out any, timeout time.Duration) error {
+	if c.Limiter != nil {
+		if err := c.Limiter.Wait(parent, req.Search); err != nil {
+			return fmt.Errorf("%s: %s: waiting for the rate budget: %w", c.Provider, req.Op(), err)
+		}
+	}
 	ctx, cancel := context.WithTimeout(parent, timeout)
 	defer cancel()
 
@@ -300,6 +310,9 @@ func (c *Client) attempt(parent context.Context, req Request, body []byte, out a
 		return &Error{Provider: c.Provider, Op: req.Op(), Message: transportMessage(err), Temporary: true, Err: err}
 	}
 	defer resp.Body.Close()
+	if c.Limiter != nil {
+		c.Limiter.Observe(resp.StatusCode, resp.Header)
+	}
 	data, readErr := io.ReadAll(io.LimitReader(resp.Body, maxResponseBytes+1))
 	if readErr != nil && parent.Err() != nil { // the caller gave up mid-body
 		return fmt.Errorf("%s: %s: %w", c.Provider, req.Op(), parent.Err())

@@ -58,6 +58,13 @@ type Descriptor struct {
 	ReferenceKinds        []schematype.ReferenceKind
 	// CredentialKeys lists every key the credentials map may hold.
 	CredentialKeys []string
+	// AccountKeys are the credentials that name the external account whose
+	// limits requests count against (with the base URL): integrations with
+	// the same values share one rate budget.
+	AccountKeys []string
+	// RateLimits are the provider's documented (or, where it documents
+	// none, conservative) limits of an account.
+	RateLimits RateLimits
 }
 
 // SearchType returns the search type with the given key.
@@ -103,6 +110,31 @@ type Options struct {
 	Logger *slog.Logger
 	// Now is the clock (webhook timestamps, date filters); nil means time.Now.
 	Now func() time.Time
+	// Limiter paces every request to the external account (nil: none):
+	// Intake gives each connector the rate budget of its account, shared by
+	// every integration, job and replica that reaches that account.
+	Limiter Limiter
+}
+
+// Limiter is the rate budget of one external account.
+type Limiter interface {
+	// Wait returns when a request may be sent (search: it also counts
+	// against the account's search limit), or ctx's error.
+	Wait(ctx context.Context, search bool) error
+	// Observe learns from an answer: its status and the limit headers the
+	// provider sends (HubSpot's X-HubSpot-RateLimit-*, Retry-After).
+	Observe(status int, h http.Header)
+}
+
+// RateLimits are an external account's documented request limits.
+type RateLimits struct {
+	// Requests are allowed per Interval (a rolling window).
+	Requests int
+	Interval time.Duration
+	// SearchesPerSecond bounds requests marked Search (0: no such limit).
+	SearchesPerSecond int
+	// Daily bounds the requests of a day (UTC; 0: no such limit).
+	Daily int
 }
 
 // Provider describes an external system and opens connectors to it.

@@ -18,6 +18,7 @@ import (
 	"github.com/intake/intake/internal/viewer"
 	"github.com/intake/intake/sync/connector"
 	"github.com/intake/intake/sync/progress"
+	"github.com/intake/intake/sync/ratebudget"
 )
 
 // pushbackQueue keeps deliveries from waiting behind long syncs.
@@ -187,7 +188,7 @@ func (e *Engine) deliver(ctx context.Context, id pulid.ID, jobAttempt int) error
 	if err != nil {
 		return e.settle(ctx, pb, d.campaignID, pushback.StatusDEAD, "opening the integration: "+err.Error(), 0)
 	}
-	err = conn.Push(ctx, d.req)
+	err = conn.Push(ratebudget.WithCaller(ctx, ratebudget.Pushback, string(pb.TriggerID), nil), d.req)
 	attempts := pb.Attempts + 1
 	var ce *connector.Error
 	switch {

@@ -286,3 +286,20 @@ func (e *Engine) resumeOrphans(ctx context.Context) {
 		e.log.InfoContext(ctx, "resuming an orphaned run", slog.String("run", string(run.ID)))
 	}
 }
+
+// waitingForBudget records on the run that its requests wait for the rate
+// budget (or no longer do), and tells its subscribers.
+func (e *Engine) waitingForBudget(ctx context.Context, runID pulid.ID, n progress.Notice, waiting bool) {
+	ctx = viewer.SystemContext(context.WithoutCancel(ctx))
+	up := e.ent.SyncRun.UpdateOneID(runID).Where(syncrun.StatusEQ(syncrun.StatusRUNNING))
+	if waiting {
+		up.SetWaitingForBudgetSince(time.Now().UTC())
+	} else {
+		up.ClearWaitingForBudgetSince()
+	}
+	if err := up.Exec(ctx); err != nil && !ent.IsNotFound(err) {
+		e.log.WarnContext(ctx, "recording a wait for the rate budget", slog.String("run", string(runID)), slog.Any("error", err))
+		return
+	}
+	e.publish(ctx, n)
+}

@@ -20,6 +20,7 @@ import (
 	"github.com/intake/intake/schema/schematype"
 	"github.com/intake/intake/sync/connector"
 	"github.com/intake/intake/sync/progress"
+	"github.com/intake/intake/sync/ratebudget"
 )
 
 type syncWorker struct {
@@ -87,6 +88,11 @@ func (e *Engine) work(ctx context.Context, runID pulid.ID) error {
 
 	wctx, cancel := context.WithCancel(ctx)
 	defer cancel()
+	class := ratebudget.Background
+	if run.Kind == syncrun.KindTEST {
+		class = ratebudget.Interactive // someone is waiting for it
+	}
+	wctx = ratebudget.WithCaller(wctx, class, string(t.ID), func(waiting bool) { e.waitingForBudget(ctx, run.ID, notice, waiting) })
 	var lost atomic.Bool
 	go e.heartbeat(wctx, runID, func() { lost.Store(true); cancel() })
 
@@ -245,7 +251,7 @@ func (e *Engine) finish(ctx context.Context, run *ent.SyncRun, notice progress.N
 	err := e.inTx(ctx, func(_ *sql.Tx, c *ent.Client) error {
 		upd := c.SyncRun.Update().
 			Where(syncrun.ID(run.ID), syncrun.LeaseOwner(e.cfg.ID), syncrun.StatusEQ(syncrun.StatusRUNNING)).
-			SetStatus(status).SetFinishedAt(now).ClearLeaseOwner().ClearLeaseExpiresAt()
+			SetStatus(status).SetFinishedAt(now).ClearLeaseOwner().ClearLeaseExpiresAt().ClearWaitingForBudgetSince()
 		if msg != "" {
 			upd.SetError(msg)
 		}

@@ -234,7 +234,7 @@ func Prepare(ctx context.Context, svc *service.Service, fk *fakes.Set, p schemat
 		creds[k] = val
 	}
 	if s.Integ, err = svc.ConnectIntegration(s.Ctx, service.ConnectIntegrationInput{
-		Provider: p, Name: name + " " + string(p), Credentials: creds,
+		Provider: p, Name: name + " " + string(p), Credentials: creds, RateLimit: Unlimited,
 	}); err != nil {
 		return nil, fmt.Errorf("connecting %s: %w", p, err)
 	}
@@ -269,3 +269,9 @@ func (s *Setup) Configure(svc *service.Service, campaignID pulid.ID, enabled boo
 	}
 	return svc.ConfigureTrigger(s.Ctx, in)
 }
+
+// Unlimited is the rate limit of the benchmarks' integrations: the fakes
+// answer as fast as the machine allows and enforce no account limits, and
+// the benchmarks measure Intake's work, not an account's limits (ratebench
+// measures those).
+var Unlimited = &schematype.RateLimit{Requests: 100000, IntervalSeconds: 1, SearchesPerSecond: 1000}

@@ -236,7 +236,8 @@ func (s *seeder) connect(ctx context.Context, fk *fakes.Set, p schematype.Provid
 		ConnectIntegration struct{ ID, Status string } `json:"connectIntegration"`
 	}
 	if err := s.do(ctx, `mutation($in: ConnectIntegrationInput!) { connectIntegration(input: $in) { id status } }`,
-		map[string]any{"in": map[string]any{"provider": string(p), "name": name, "credentials": creds}}, &out); err != nil {
+		map[string]any{"in": map[string]any{"provider": string(p), "name": name, "credentials": creds,
+			"rateLimit": map[string]any{"requests": 100000, "intervalSeconds": 1, "searchesPerSecond": 1000}}}, &out); err != nil {
 		return "", fmt.Errorf("connecting %s: %w", p, err)
 	}
 	if out.ConnectIntegration.Status != "CONNECTED" {

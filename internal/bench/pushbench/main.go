@@ -310,7 +310,7 @@ func prepare(ctx context.Context, svc *service.Service, db *sql.DB, fk *fakes.Se
 		creds[k] = val
 	}
 	integ, err := svc.ConnectIntegration(s.ctx, service.ConnectIntegrationInput{
-		Provider: o.provider, Name: "pushbench " + string(o.provider), Credentials: creds,
+		Provider: o.provider, Name: "pushbench " + string(o.provider), Credentials: creds, RateLimit: benchkit.Unlimited,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("connecting %s: %w", o.provider, err)

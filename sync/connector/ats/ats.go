@@ -96,6 +96,9 @@ func descriptor(cfg Config) connector.Descriptor {
 		}},
 		ReferenceKinds: []schematype.ReferenceKind{schematype.ReferenceJob},
 		CredentialKeys: append([]string(nil), credentialKeys...),
+		AccountKeys:    []string{"apiKey"},
+		// ASSUMED: no limits are documented; a rate a small ATS serves.
+		RateLimits: connector.RateLimits{Requests: 100, Interval: 10 * time.Second},
 	}
 }
 

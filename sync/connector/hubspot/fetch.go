@@ -276,6 +276,7 @@ func (c *conn) fetchSearch(ctx context.Context, f *fetch, yield func(*connector.
 		err := c.client.Do(ctx, connector.Request{
 			Method: http.MethodPost,
 			Path:   "/crm/v3/objects/contacts/search",
+			Search: true,
 			Body: searchRequest{
 				FilterGroups: []filterGroup{{Filters: []filter{{PropertyName: f.prop, Operator: "GTE", Value: strconv.FormatInt(cur.Filter, 10)}}}},
 				Sorts:        []sortSpec{{PropertyName: f.prop, Direction: "ASCENDING"}},

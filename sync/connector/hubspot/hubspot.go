@@ -112,6 +112,12 @@ func (provider) Descriptor() connector.Descriptor {
 		},
 		ReferenceKinds: []schematype.ReferenceKind{schematype.ReferenceList},
 		CredentialKeys: []string{keyAccessToken, keyBaseURL, keyWebhookSecret},
+		// A private app's token names the app and the portal.
+		AccountKeys: []string{keyAccessToken},
+		// Free and Starter accounts: 100 requests per rolling 10 s, the
+		// CRM search endpoints 4 a second, 250,000 a day. Professional and
+		// Enterprise accounts allow more, which their answers' headers say.
+		RateLimits: connector.RateLimits{Requests: 100, Interval: 10 * time.Second, SearchesPerSecond: 4, Daily: 250000},
 	}
 }
 

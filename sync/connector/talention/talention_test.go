@@ -33,6 +33,8 @@ func TestDescriptor(t *testing.T) {
 		}},
 		ReferenceKinds: []schematype.ReferenceKind{schematype.ReferenceJob},
 		CredentialKeys: []string{"baseURL", "apiKey", "webhookSecret"},
+		AccountKeys:    []string{"apiKey"},
+		RateLimits:     connector.RateLimits{Requests: 100, Interval: 10 * time.Second},
 	}
 	if got := talention.New().Descriptor(); !reflect.DeepEqual(got, want) {
 		t.Fatalf("descriptor:\n got %+v\nwant %+v", got, want)

@@ -101,6 +101,11 @@ func descriptor() connector.Descriptor {
 		},
 		ReferenceKinds: []schematype.ReferenceKind{schematype.ReferenceOffice},
 		CredentialKeys: slices.Clone(credentialKeys),
+		// The tenant is the base URL's host; the mandant its own key.
+		AccountKeys: []string{"mandantID"},
+		// zvoove documents a 429 with Retry-After but no figures: a
+		// conservative 10 requests a second.
+		RateLimits: connector.RateLimits{Requests: 100, Interval: 10 * time.Second},
 	}
 }
 

@@ -603,3 +603,39 @@ func TestArchive(t *testing.T) {
 		t.Errorf("archived listing, second page: %v", page)
 	}
 }
+
+// The account's limits, as HubSpot answers them: 429 with policyName past
+// the ten-second window or the search endpoints' second, rate-limit
+// headers on answers but searches', and a count of both.
+func TestLimits(t *testing.T) {
+	t.Parallel()
+	b := setup(t, sandbox.Dataset{Seed: 1, Size: 10})
+	b.fake.SetLimits(&hubspotfake.Limits{Requests: 3, Interval: time.Hour, SearchesPerSecond: 1})
+	status, body := b.do(t, "POST", "/crm/v3/objects/contacts/search", search("createdate", "GTE", 0, "ASCENDING", 5, ""))
+	if status != http.StatusOK {
+		t.Fatalf("first search: %d %v", status, body)
+	}
+	status, body = b.do(t, "POST", "/crm/v3/objects/contacts/search", search("createdate", "GTE", 0, "ASCENDING", 5, ""))
+	if status != http.StatusTooManyRequests || body["policyName"] != "SECONDLY" || body["errorType"] != "RATE_LIMIT" {
+		t.Fatalf("second search within a second: %d %v", status, body)
+	}
+	req, _ := http.NewRequest("GET", b.url+"/crm/v3/objects/contacts?limit=1", nil)
+	req.Header.Set("Authorization", "Bearer "+hubspotfake.DefaultAccessToken)
+	for i := range 3 {
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		want := http.StatusOK
+		if i == 2 {
+			want = http.StatusTooManyRequests
+		}
+		if resp.StatusCode != want || resp.Header.Get("X-HubSpot-RateLimit-Max") != "3" || resp.Header.Get("X-HubSpot-RateLimit-Interval-Milliseconds") != "3600000" {
+			t.Errorf("request %d: %d, headers %v", i, resp.StatusCode, resp.Header)
+		}
+	}
+	if st := b.fake.LimitStats(); st.Served != 3 || st.Refused != 2 {
+		t.Errorf("stats %+v, want 3 served and 2 refused", st)
+	}
+}

@@ -108,6 +108,9 @@ type Config struct {
 	Now func() time.Time
 	// FaultSeed seeds the fault injector.
 	FaultSeed uint64
+	// Limits, if set, are enforced on every request as HubSpot does
+	// (FreeAccount are a Free account's); see Server.LimitStats.
+	Limits *Limits
 }
 
 // Call is a call engagement logged on the fake.
@@ -139,6 +142,7 @@ type Server struct {
 	contactCalls map[string][]int  // contact ID -> indexes in calls, in creation order
 	archivedAt   map[int]time.Time // person index -> when it was archived (see Archive)
 	archivedIdx  []int             // the keys of archivedAt, ascending
+	limits       *limiter          // nil: no limits enforced; see SetLimits
 }
 
 // New returns a fake serving cfg.Dataset.
@@ -170,6 +174,7 @@ func New(cfg Config) *Server {
 	if s.now == nil {
 		s.now = time.Now
 	}
+	s.SetLimits(cfg.Limits)
 	return s
 }
 
@@ -212,7 +217,7 @@ func (s *Server) Handler() http.Handler {
 		writeError(w, http.StatusNotFound, fmt.Sprintf("no endpoint %s %s in the sandbox", r.Method, r.URL.Path))
 	})
 	// The checker is outermost, so that it sees the injected faults too.
-	return s.Contract.Wrap(bufferBody(s.Faults.Middleware(s.authorize(mux), writeError)))
+	return s.Contract.Wrap(bufferBody(s.enforce(s.Faults.Middleware(s.authorize(mux), writeError))))
 }
 
 // bufferBody reads each request body before anything else, so that the

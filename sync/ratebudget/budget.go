@@ -1,0 +1,384 @@
+// Package ratebudget paces the requests Intake sends to each external
+// account so that, together, they stay within the account's limits:
+// syncs, reference browsing, connection checks and pushbacks of every
+// integration on that account, on every replica.
+//
+// An account is named by a key derived from its credentials (AccountKey).
+// Each request waits for a grant. A grant is given when the account's
+// rolling window (connector.RateLimits: HubSpot's 100 requests per 10 s)
+// has room, its search limit too for a search, and its day is not used up;
+// PostgreSQL holds the grants of the last two minutes and each account's
+// row, locked for every decision, so replicas share one budget exactly.
+// On SQLite (one process) the same decisions are made in memory.
+//
+// Classes are served in order (Pushback, Interactive, Background), each
+// class's callers in turn by key (the trigger): within a replica a waiting
+// request of an earlier class goes first, and across replicas a class that
+// waits caps the classes after it at ShareFloor percent of the window, so
+// a pushback goes first but never starves syncs, and a Test Sync goes
+// ahead of scheduled syncs.
+package ratebudget
+
+import (
+	"context"
+	"crypto/sha256"
+	"database/sql"
+	"encoding/hex"
+	"net/http"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/intake/intake/schema/schematype"
+	"github.com/intake/intake/sync/connector"
+)
+
+// Budgets are the rate budgets of every account one process reaches.
+type Budgets struct {
+	store store
+	// Metrics, if set, is told of every grant and wait.
+	Metrics Metrics
+	now     func() time.Time
+
+	mu       sync.Mutex
+	accounts map[string]*account
+}
+
+// Metrics receives what the budgets do.
+type Metrics interface {
+	Granted(provider schematype.ProviderKey, c Class, waited time.Duration)
+}
+
+// NewMemory returns budgets kept in the process: for one process.
+func NewMemory() *Budgets { return newBudgets(newMemStore(time.Now), time.Now) }
+
+// NewPostgres returns budgets kept in PostgreSQL (tables rate_accounts and
+// rate_grants), shared by every process on db.
+func NewPostgres(db *sql.DB) *Budgets { return newBudgets(&pgStore{db: db}, time.Now) }
+
+func newBudgets(s store, now func() time.Time) *Budgets {
+	return &Budgets{store: s, now: now, accounts: map[string]*account{}}
+}
+
+// AccountKey names the external account that credentials reach: a hash of
+// the provider, the base URL and the descriptor's AccountKeys, never a
+// secret itself.
+func AccountKey(d connector.Descriptor, creds connector.Credentials) string {
+	h := sha256.New()
+	h.Write([]byte(d.Key))
+	for _, k := range append([]string{"baseURL"}, d.AccountKeys...) {
+		h.Write([]byte{0})
+		h.Write([]byte(strings.TrimRight(creds[k], "/")))
+	}
+	return hex.EncodeToString(h.Sum(nil))[:32]
+}
+
+// Limiter returns the limiter of account acct of provider p under limits
+// lim; fixed keeps lim whatever the account's answers say (an
+// integration's own rateLimit).
+func (b *Budgets) Limiter(p schematype.ProviderKey, acct string, lim connector.RateLimits, fixed bool) connector.Limiter {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	a := b.accounts[acct]
+	if a == nil {
+		a = &account{b: b, key: acct, provider: p}
+		b.accounts[acct] = a
+	}
+	return &limiter{a: a, lim: lim, fixed: fixed}
+}
+
+// caller is what a context says about who spends a request.
+type caller struct {
+	class   Class
+	key     string
+	waiting func(bool)
+}
+
+type callerKey struct{}
+
+// WithCaller marks ctx's requests as spent by class c for key (a trigger
+// or integration ID: callers of one class are served in turn by key).
+// waiting, if set, is told when a request starts (true) and stops
+// (false) waiting noticeably for the budget.
+func WithCaller(ctx context.Context, c Class, key string, waiting func(bool)) context.Context {
+	return context.WithValue(ctx, callerKey{}, caller{class: c, key: key, waiting: waiting})
+}
+
+// callerOf is ctx's caller; Interactive when unmarked (someone asked).
+func callerOf(ctx context.Context) caller {
+	if c, ok := ctx.Value(callerKey{}).(caller); ok {
+		return c
+	}
+	return caller{class: Interactive}
+}
+
+// Noticeable is how long a request waits before its caller is told.
+const Noticeable = time.Second
+
+type limiter struct {
+	a     *account
+	lim   connector.RateLimits
+	fixed bool
+}
+
+func (l *limiter) Wait(ctx context.Context, search bool) error {
+	return l.a.wait(ctx, l.lim, l.fixed, callerOf(ctx), search)
+}
+
+func (l *limiter) Observe(status int, h http.Header) {
+	if status != http.StatusTooManyRequests && h.Get("X-HubSpot-RateLimit-Max") == "" && h.Get("X-HubSpot-RateLimit-Daily-Remaining") == "" {
+		return // nothing to learn
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	_ = l.a.b.store.update(ctx, l.a.key, func(st *state, now time.Time) { observe(st, now, status, h) })
+}
+
+// account serves the waiters of one account in this process.
+type account struct {
+	b        *Budgets
+	key      string
+	provider schematype.ProviderKey
+
+	mu      sync.Mutex
+	queues  [classes]queue
+	serving bool
+}
+
+// waiter is one request waiting for a grant.
+type waiter struct {
+	lim    connector.RateLimits
+	fixed  bool
+	search bool
+	since  time.Time
+	done   chan error // buffered: the server never blocks on it
+}
+
+// queue holds a class's waiters by key, served in turn.
+type queue struct {
+	keys []string // keys with waiters, in turn order
+	by   map[string][]*waiter
+}
+
+func (q *queue) push(key string, w *waiter) {
+	if q.by == nil {
+		q.by = map[string][]*waiter{}
+	}
+	if len(q.by[key]) == 0 {
+		q.keys = append(q.keys, key)
+	}
+	q.by[key] = append(q.by[key], w)
+}
+
+func (q *queue) remove(key string, w *waiter) {
+	ws := q.by[key]
+	if i := slices.Index(ws, w); i >= 0 {
+		q.by[key] = slices.Delete(ws, i, i+1)
+	}
+	if len(q.by[key]) == 0 {
+		delete(q.by, key)
+		if i := slices.Index(q.keys, key); i >= 0 {
+			q.keys = slices.Delete(q.keys, i, i+1)
+		}
+	}
+}
+
+// served moves key to the end of the turn after its head waiter was
+// served.
+func (q *queue) served(key string) {
+	ws := q.by[key][1:]
+	if i := slices.Index(q.keys, key); i >= 0 {
+		q.keys = slices.Delete(q.keys, i, i+1)
+	}
+	if len(ws) == 0 {
+		delete(q.by, key)
+		return
+	}
+	q.by[key] = ws
+	q.keys = append(q.keys, key)
+}
+
+func (a *account) wait(ctx context.Context, lim connector.RateLimits, fixed bool, c caller, search bool) error {
+	w := &waiter{lim: lim, fixed: fixed, search: search, since: a.b.now(), done: make(chan error, 1)}
+	a.mu.Lock()
+	a.queues[c.class].push(c.key, w)
+	if !a.serving {
+		a.serving = true
+		go a.serve()
+	}
+	a.mu.Unlock()
+
+	var notice <-chan time.Time
+	if c.waiting != nil {
+		t := time.NewTimer(Noticeable)
+		defer t.Stop()
+		notice = t.C
+	}
+	told := false
+	defer func() {
+		if told {
+			c.waiting(false)
+		}
+	}()
+	for {
+		select {
+		case err := <-w.done:
+			return err
+		case <-notice:
+			told = true
+			c.waiting(true)
+		case <-ctx.Done():
+			a.mu.Lock()
+			a.queues[c.class].remove(c.key, w)
+			a.mu.Unlock()
+			return ctx.Err() // a grant given meanwhile is spent anyway
+		}
+	}
+}
+
+// serve hands out grants until no one waits. Each round tries the
+// classes in order and, within a class, the keys in turn: the first
+// grant ends the round; a full window or a blocked account ends it too;
+// a class refused its share, or a search refused the search limit, lets
+// the next one try.
+func (a *account) serve() {
+	ctx := context.Background()
+	for {
+		a.mu.Lock()
+		empty := true
+		for c := range a.queues {
+			empty = empty && len(a.queues[c].keys) == 0
+		}
+		if empty {
+			a.serving = false
+			a.mu.Unlock()
+			return
+		}
+		a.mu.Unlock()
+
+		granted, next := a.round(ctx)
+		if granted {
+			continue
+		}
+		d := time.Until(next)
+		// Other replicas change the window too: look again soon.
+		d = min(max(d, 5*time.Millisecond), maxPoll)
+		time.Sleep(d)
+	}
+}
+
+// maxPoll is the longest a replica with waiters goes without asking.
+const maxPoll = 200 * time.Millisecond
+
+// round tries to grant one waiter; it returns whether it did, or when to
+// try again.
+func (a *account) round(ctx context.Context) (bool, time.Time) {
+	next := a.b.now().Add(time.Second)
+	var waiting [classes]bool
+	a.mu.Lock()
+	for c := range a.queues {
+		waiting[c] = len(a.queues[c].keys) > 0
+	}
+	a.mu.Unlock()
+	for c := Class(0); c < classes; c++ {
+		a.mu.Lock()
+		keys := slices.Clone(a.queues[c].keys)
+		a.mu.Unlock()
+		triedSearch := false
+		for _, key := range keys {
+			a.mu.Lock()
+			ws := a.queues[c].by[key]
+			var w *waiter
+			if len(ws) > 0 {
+				w = ws[0]
+			}
+			a.mu.Unlock()
+			if w == nil || w.search && triedSearch {
+				continue
+			}
+			waited := a.b.now().Sub(w.since)
+			ok, retry, err := a.b.store.take(ctx, a.key, w.lim, w.fixed, c, w.search, waited, waiting)
+			if err != nil {
+				// The database failed: the request fails rather than
+				// going out unpaced.
+				a.mu.Lock()
+				a.queues[c].remove(key, w)
+				a.mu.Unlock()
+				w.done <- err
+				return true, time.Time{}
+			}
+			if ok {
+				a.mu.Lock()
+				if qs := a.queues[c].by[key]; len(qs) > 0 && qs[0] == w {
+					a.queues[c].served(key)
+				} else {
+					a.queues[c].remove(key, w)
+				}
+				a.mu.Unlock()
+				if a.b.Metrics != nil {
+					a.b.Metrics.Granted(a.provider, c, waited)
+				}
+				w.done <- nil
+				return true, time.Time{}
+			}
+			if retry.Before(next) {
+				next = retry
+			}
+			if !w.search {
+				// The window (or the day, or the class's share) is what
+				// refused: no other waiter of this class would pass.
+				break
+			}
+			triedSearch = true
+		}
+	}
+	return false, next
+}
+
+// Usage is how an account's budget stands.
+type Usage struct {
+	// LimitPerMinute is the window's limit scaled to a minute.
+	LimitPerMinute int
+	// UsedLastMinute counts the grants of the last minute, on every replica.
+	UsedLastMinute int
+	// ThrottledSecondsLastHour is how long requests to the account waited
+	// for the budget in the last hour, on every replica.
+	ThrottledSecondsLastHour float64
+	// DailyRemaining is what is left of the day: the account's own figure
+	// when its answers say, else the daily limit less today's grants; -1
+	// without a daily limit.
+	DailyRemaining int
+}
+
+// Usage reads how account acct stands under limits lim (fixed as for
+// Limiter).
+func (b *Budgets) Usage(ctx context.Context, acct string, lim connector.RateLimits, fixed bool) (Usage, error) {
+	st, now, err := b.store.read(ctx, acct)
+	if err != nil {
+		return Usage{}, err
+	}
+	eff := st.effective(lim, fixed)
+	u := Usage{UsedLastMinute: st.usedSince(now.Add(-time.Minute)), DailyRemaining: -1}
+	if eff.Interval > 0 {
+		u.LimitPerMinute = int(int64(eff.Requests) * int64(time.Minute) / int64(eff.Interval))
+	}
+	today := now.UTC().Format(time.DateOnly)
+	switch {
+	case st.dailyDay == today && st.dailyRemaining >= 0:
+		u.DailyRemaining = st.dailyRemaining
+	case eff.Daily > 0:
+		used := 0
+		if st.day == today {
+			used = st.dayUsed
+		}
+		u.DailyRemaining = max(eff.Daily-used, 0)
+	}
+	minute := now.Unix() / 60
+	for m, secs := range st.throttled {
+		if m > minute-60 {
+			u.ThrottledSecondsLastHour += secs
+		}
+	}
+	return u, nil
+}

@@ -1,0 +1,89 @@
+package ratebudget_test
+
+import (
+	"context"
+	"fmt"
+	"net/http/httptest"
+	"sync"
+	"testing"
+	"time"
+
+	"entgo.io/ent/dialect"
+
+	"github.com/intake/intake/internal/dbtest"
+	"github.com/intake/intake/schema/schematype"
+	"github.com/intake/intake/sync/connector"
+	"github.com/intake/intake/sync/connector/hubspot"
+	"github.com/intake/intake/sync/ratebudget"
+	"github.com/intake/intake/sync/sandbox"
+	"github.com/intake/intake/sync/sandbox/hubspotfake"
+)
+
+// Twelve fetches from two replicas, searches and list reads, against a
+// HubSpot fake that enforces its limits: every fetch completes and the
+// fake answers no 429, because the replicas share one budget.
+func TestHubSpotFakeNeverRefuses(t *testing.T) {
+	t.Parallel()
+	db := dbtest.Open(t, dialect.Postgres)
+	data := sandbox.Dataset{Seed: 31, Size: 600, Groups: 5}
+	lim := hubspotfake.Limits{Requests: 20, Interval: 2 * time.Second, SearchesPerSecond: 4}
+	fake := hubspotfake.New(hubspotfake.Config{Dataset: data, Limits: &lim})
+	srv := httptest.NewServer(fake.Handler())
+	t.Cleanup(srv.Close)
+	creds := fake.Credentials(srv.URL)
+	d := hubspot.New().Descriptor()
+	acct := ratebudget.AccountKey(d, creds)
+	limits := connector.RateLimits{Requests: lim.Requests, Interval: lim.Interval, SearchesPerSecond: lim.SearchesPerSecond}
+
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	start := time.Now()
+	var wg sync.WaitGroup
+	var mu sync.Mutex
+	fetched := map[string]int{}
+	for r := range 2 {
+		b := ratebudget.NewPostgres(db.Store.DB)
+		conn, err := hubspot.New().Open(creds, connector.Options{Limiter: b.Limiter(schematype.ProviderHubSpot, acct, limits, false)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for k := range 6 {
+			req := connector.FetchRequest{}
+			if k%2 == 1 {
+				req.References = []connector.Reference{{ExternalID: hubspotfake.ListID(k / 2), Kind: schematype.ReferenceList}}
+			}
+			name := fmt.Sprintf("replica %d fetch %d", r, k)
+			wg.Go(func() {
+				n := 0
+				for page, err := range conn.Fetch(ratebudget.WithCaller(ctx, ratebudget.Background, name, nil), req) {
+					if err != nil {
+						t.Errorf("%s: %v", name, err)
+						return
+					}
+					n += len(page.Records)
+				}
+				mu.Lock()
+				fetched[name] = n
+				mu.Unlock()
+			})
+		}
+	}
+	wg.Wait()
+	for name, n := range fetched {
+		want := data.Size
+		if name[len(name)-1]%2 == 1 {
+			want = data.Size / data.Groups
+		}
+		if n != want {
+			t.Errorf("%s fetched %d records, want %d", name, n, want)
+		}
+	}
+	stats := fake.LimitStats()
+	t.Logf("%d requests in %s, %d refused", stats.Served, time.Since(start), stats.Refused)
+	if stats.Refused != 0 {
+		t.Errorf("the fake answered 429 to %d of %d requests", stats.Refused, stats.Served+stats.Refused)
+	}
+	if stats.Served < 2*lim.Requests {
+		t.Errorf("only %d requests: the limits were never tested", stats.Served)
+	}
+}

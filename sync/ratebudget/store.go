@@ -1,0 +1,238 @@
+package ratebudget
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"fmt"
+	"maps"
+	"net/http"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/intake/intake/sync/connector"
+)
+
+// store keeps the accounts' states where every replica that spends them
+// sees them: in the process for one process (SQLite), in PostgreSQL for
+// several.
+type store interface {
+	// take records that the classes in waiting have waiters (demand),
+	// then decides a request of class c (see state.decide) and records
+	// the grant. waited is how long the request has waited, added to the
+	// throttled time when granted.
+	take(ctx context.Context, acct string, lim connector.RateLimits, fixed bool, c Class, search bool, waited time.Duration, waiting [classes]bool) (ok bool, retry time.Time, err error)
+	// update changes an account's state under its lock.
+	update(ctx context.Context, acct string, fn func(st *state, now time.Time)) error
+	// read returns a copy of an account's state and the time.
+	read(ctx context.Context, acct string) (state, time.Time, error)
+}
+
+// memStore keeps the states in the process.
+type memStore struct {
+	mu       sync.Mutex
+	accounts map[string]*state
+	now      func() time.Time
+}
+
+func newMemStore(now func() time.Time) *memStore {
+	return &memStore{accounts: map[string]*state{}, now: now}
+}
+
+func (m *memStore) get(acct string) *state {
+	st := m.accounts[acct]
+	if st == nil {
+		st = &state{dailyRemaining: -1}
+		m.accounts[acct] = st
+	}
+	return st
+}
+
+func (m *memStore) take(_ context.Context, acct string, lim connector.RateLimits, fixed bool, c Class, search bool, waited time.Duration, waiting [classes]bool) (bool, time.Time, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	st, now := m.get(acct), m.now()
+	st.markDemand(waiting, now)
+	ok, retry := st.decide(st.effective(lim, fixed), c, search, now)
+	if ok {
+		st.noteWait(now, waited)
+	}
+	return ok, retry, nil
+}
+
+func (m *memStore) update(_ context.Context, acct string, fn func(*state, time.Time)) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	fn(m.get(acct), m.now())
+	return nil
+}
+
+func (m *memStore) read(_ context.Context, acct string) (state, time.Time, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	st := *m.get(acct)
+	st.grants = append([]grant(nil), st.grants...)
+	st.throttled = maps.Clone(st.throttled)
+	return st, m.now(), nil
+}
+
+// pgStore keeps the states in PostgreSQL: the account's row
+// (rate_accounts), locked for each decision, holds everything but the
+// grants, which are rows of rate_grants. Times are the database's clock,
+// the one clock all replicas share.
+type pgStore struct {
+	db *sql.DB
+}
+
+// accountRow is rate_accounts.state: the state without its grants.
+type accountRow struct {
+	Demand           [classes]time.Time `json:"demand"`
+	BlockedUntil     time.Time          `json:"blockedUntil"`
+	Day              string             `json:"day"`
+	DayUsed          int                `json:"dayUsed"`
+	ObservedMax      int                `json:"observedMax,omitempty"`
+	ObservedInterval time.Duration      `json:"observedInterval,omitempty"`
+	DailyRemaining   int                `json:"dailyRemaining"`
+	DailyDay         string             `json:"dailyDay,omitempty"`
+	Throttled        map[int64]float64  `json:"throttled,omitempty"`
+}
+
+// lock opens a transaction holding acct's row, and reads the state (with
+// the grants of the last keepGrants) and the database's time.
+func (p *pgStore) lock(ctx context.Context, acct string) (*sql.Tx, *state, time.Time, error) {
+	tx, err := p.db.BeginTx(ctx, nil)
+	if err != nil {
+		return nil, nil, time.Time{}, err
+	}
+	fail := func(err error) (*sql.Tx, *state, time.Time, error) {
+		_ = tx.Rollback()
+		return nil, nil, time.Time{}, fmt.Errorf("rate budget: %w", err)
+	}
+	if _, err := tx.ExecContext(ctx, `INSERT INTO rate_accounts (id, state) VALUES ($1, '{"dailyRemaining":-1}') ON CONFLICT (id) DO NOTHING`, acct); err != nil {
+		return fail(err)
+	}
+	var raw string
+	var now time.Time
+	if err := tx.QueryRowContext(ctx, `SELECT state, clock_timestamp() FROM rate_accounts WHERE id = $1 FOR UPDATE`, acct).Scan(&raw, &now); err != nil {
+		return fail(err)
+	}
+	var row accountRow
+	if err := json.Unmarshal([]byte(raw), &row); err != nil {
+		return fail(err)
+	}
+	st := &state{demand: row.Demand, blockedUntil: row.BlockedUntil, day: row.Day, dayUsed: row.DayUsed,
+		observedMax: row.ObservedMax, observedInterval: row.ObservedInterval, dailyRemaining: row.DailyRemaining, dailyDay: row.DailyDay,
+		throttled: row.Throttled}
+	rows, err := tx.QueryContext(ctx, `SELECT at, class, search FROM rate_grants WHERE account = $1 AND at > $2 ORDER BY at`, acct, now.Add(-keepGrants))
+	if err != nil {
+		return fail(err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var g grant
+		if err := rows.Scan(&g.at, &g.class, &g.search); err != nil {
+			return fail(err)
+		}
+		st.grants = append(st.grants, g)
+	}
+	if err := rows.Err(); err != nil {
+		return fail(err)
+	}
+	return tx, st, now, nil
+}
+
+// save writes st's row and commits.
+func (p *pgStore) save(ctx context.Context, tx *sql.Tx, acct string, st *state) error {
+	raw, err := json.Marshal(accountRow{Demand: st.demand, BlockedUntil: st.blockedUntil, Day: st.day, DayUsed: st.dayUsed,
+		ObservedMax: st.observedMax, ObservedInterval: st.observedInterval, DailyRemaining: st.dailyRemaining, DailyDay: st.dailyDay,
+		Throttled: st.throttled})
+	if err == nil {
+		_, err = tx.ExecContext(ctx, `UPDATE rate_accounts SET state = $1 WHERE id = $2`, string(raw), acct)
+	}
+	if err != nil {
+		_ = tx.Rollback()
+		return fmt.Errorf("rate budget: %w", err)
+	}
+	return tx.Commit()
+}
+
+func (p *pgStore) take(ctx context.Context, acct string, lim connector.RateLimits, fixed bool, c Class, search bool, waited time.Duration, waiting [classes]bool) (bool, time.Time, error) {
+	tx, st, now, err := p.lock(ctx, acct)
+	if err != nil {
+		return false, time.Time{}, err
+	}
+	st.markDemand(waiting, now)
+	ok, retry := st.decide(st.effective(lim, fixed), c, search, now)
+	if ok {
+		st.noteWait(now, waited)
+		_, err = tx.ExecContext(ctx, `INSERT INTO rate_grants (account, at, class, search) VALUES ($1, $2, $3, $4)`, acct, now, int(c), search)
+		if err == nil {
+			// The account's grants past keeping go: a few rows at most,
+			// found through the index.
+			_, err = tx.ExecContext(ctx, `DELETE FROM rate_grants WHERE account = $1 AND at <= $2`, acct, now.Add(-keepGrants))
+		}
+		if err != nil {
+			_ = tx.Rollback()
+			return false, time.Time{}, fmt.Errorf("rate budget: %w", err)
+		}
+	}
+	if err := p.save(ctx, tx, acct, st); err != nil {
+		return false, time.Time{}, err
+	}
+	return ok, retry, nil
+}
+
+func (p *pgStore) update(ctx context.Context, acct string, fn func(*state, time.Time)) error {
+	tx, st, now, err := p.lock(ctx, acct)
+	if err != nil {
+		return err
+	}
+	fn(st, now)
+	return p.save(ctx, tx, acct, st)
+}
+
+func (p *pgStore) read(ctx context.Context, acct string) (state, time.Time, error) {
+	tx, st, now, err := p.lock(ctx, acct)
+	if err != nil {
+		return state{}, time.Time{}, err
+	}
+	_ = tx.Rollback()
+	return *st, now, nil
+}
+
+// maxBlock is the longest a 429 holds every request to the account.
+const maxBlock = 5 * time.Second
+
+// observe learns from an answer's status and headers.
+func observe(st *state, now time.Time, status int, h http.Header) {
+	num := func(name string) (int, bool) {
+		n, err := strconv.Atoi(h.Get(name))
+		return n, err == nil && n >= 0
+	}
+	if m, ok := num("X-HubSpot-RateLimit-Max"); ok && m > 0 {
+		if ms, ok := num("X-HubSpot-RateLimit-Interval-Milliseconds"); ok && ms > 0 {
+			st.observedMax, st.observedInterval = m, time.Duration(ms)*time.Millisecond
+		}
+	}
+	if d, ok := num("X-HubSpot-RateLimit-Daily-Remaining"); ok {
+		st.dailyRemaining, st.dailyDay = d, now.UTC().Format(time.DateOnly)
+	}
+	block := time.Duration(0)
+	if r, ok := num("X-HubSpot-RateLimit-Remaining"); ok && r == 0 {
+		block = time.Second
+	}
+	if status == http.StatusTooManyRequests {
+		// The account is out of budget: nothing goes for a moment. A
+		// longer Retry-After is the refused request's to wait (its retry
+		// policy decides); holding every caller of the account for it
+		// would let one odd answer stall pushbacks and syncs alike.
+		block = max(block, time.Second)
+		if ra := connector.ParseRetryAfter(h.Get("Retry-After"), now); ra > 0 {
+			block = min(ra, maxBlock)
+		}
+	}
+	if until := now.Add(block); block > 0 && until.After(st.blockedUntil) {
+		st.blockedUntil = until
+	}
+}
