@@ -28,17 +28,21 @@ func (e *Engine) PurgeExpired(ctx context.Context, now time.Time) (Purged, error
 	var p Purged
 	var err error
 	if r := e.cfg.IssueRetention; r > 0 {
-		p.Issues, err = e.purge(ctx, `DELETE FROM import_issues WHERE id IN (SELECT id FROM import_issues WHERE created_at < `+e.ph(1)+
-			` ORDER BY created_at LIMIT `+fmt.Sprint(pruneBatch)+`)`, now.Add(-r))
+		p.Issues, err = e.purge(ctx, func(from time.Time) (string, []any) {
+			// Placeholders in textual order: SQLite binds ? by position.
+			return `DELETE FROM import_issues WHERE id IN (SELECT id FROM import_issues WHERE created_at >= ` + e.ph(1) +
+				` AND created_at < ` + e.ph(2) + ` ORDER BY created_at LIMIT ` + fmt.Sprint(pruneBatch) + `) RETURNING created_at`, []any{from, now.Add(-r)}
+		})
 		if err != nil {
 			return p, fmt.Errorf("purging import issues: %w", err)
 		}
 	}
 	if r := e.cfg.TranscriptRetention; r > 0 {
-		// Placeholders in textual order: SQLite binds ? by position.
-		p.Transcripts, err = e.purge(ctx, `UPDATE call_results SET transcript = '', question_results = '[]', transcript_purged_at = `+e.ph(1)+
-			` WHERE id IN (SELECT id FROM call_results WHERE transcript_purged_at IS NULL AND created_at < `+e.ph(2)+
-			` ORDER BY created_at LIMIT `+fmt.Sprint(pruneBatch)+`)`, now, now.Add(-r))
+		p.Transcripts, err = e.purge(ctx, func(from time.Time) (string, []any) {
+			return `UPDATE call_results SET transcript = '', question_results = '[]', transcript_purged_at = ` + e.ph(1) +
+				` WHERE id IN (SELECT id FROM call_results WHERE transcript_purged_at IS NULL AND created_at >= ` + e.ph(2) +
+				` AND created_at < ` + e.ph(3) + ` ORDER BY created_at LIMIT ` + fmt.Sprint(pruneBatch) + `) RETURNING created_at`, []any{now, from, now.Add(-r)}
+		})
 		if err != nil {
 			return p, fmt.Errorf("purging transcripts: %w", err)
 		}
@@ -49,20 +53,40 @@ func (e *Engine) PurgeExpired(ctx context.Context, now time.Time) (Purged, error
 	return p, nil
 }
 
-// purge runs a batch statement until it affects fewer than pruneBatch rows
-// or prunePerPass are done, and returns the rows affected.
-func (e *Engine) purge(ctx context.Context, q string, args ...any) (int, error) {
+// purge runs batch statements until one affects fewer than pruneBatch rows
+// or prunePerPass are done, and returns the rows affected. Each statement
+// returns the created_at of its rows, and the next one starts its index
+// scan at the newest of them: the entries of the rows just purged stay in
+// the index until vacuum removes them, and a scan from the start would
+// step over all of them, slower with every batch of a long backlog.
+func (e *Engine) purge(ctx context.Context, stmt func(from time.Time) (string, []any)) (int, error) {
 	done := 0
+	from := time.Unix(0, 0).UTC()
 	for done < prunePerPass {
-		res, err := e.db.ExecContext(ctx, q, args...)
+		q, args := stmt(from)
+		rows, err := e.db.QueryContext(ctx, q, args...)
 		if err != nil {
 			return done, err
 		}
-		n, err := res.RowsAffected()
-		if err != nil {
+		n := 0
+		for rows.Next() {
+			var at time.Time
+			if err := rows.Scan(&at); err != nil {
+				rows.Close()
+				return done, err
+			}
+			if at.After(from) {
+				from = at
+			}
+			n++
+		}
+		if err := rows.Close(); err != nil {
 			return done, err
 		}
-		done += int(n)
+		if err := rows.Err(); err != nil {
+			return done, err
+		}
+		done += n
 		if n < pruneBatch {
 			break
 		}

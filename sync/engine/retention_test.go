@@ -5,6 +5,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/intake/intake/ent"
 	"github.com/intake/intake/ent/callresult"
 	"github.com/intake/intake/ent/importissue"
 	"github.com/intake/intake/internal/dbtest"
@@ -81,6 +82,59 @@ func TestRetentionJob(t *testing.T) {
 		// A second pass finds nothing more to do.
 		if p, err := eng.PurgeExpired(context.Background(), time.Now().UTC()); err != nil || p != (engine.Purged{}) {
 			t.Fatalf("a second pass purged %+v, %v; want nothing", p, err)
+		}
+	})
+}
+
+// A backlog larger than a batch is purged in one pass, batch after batch,
+// including rows that share a created_at across a batch's end.
+func TestPurgeBatches(t *testing.T) {
+	t.Parallel()
+	dbtest.Each(t, func(t *testing.T, db *dbtest.DB) {
+		c := db.Store.Client
+		sys := viewer.SystemContext(context.Background())
+		org := c.Organization.Create().SetName("acme").SaveX(sys)
+		ctx := viewer.NewContext(context.Background(), &viewer.Viewer{OrgID: org.ID, Role: schematype.RoleAdmin})
+		integ := c.Integration.Create().SetProvider(schematype.ProviderTalention).SetName("t").SetCredentials([]byte("x")).SaveX(ctx)
+		cmp := c.Campaign.Create().SetName("c").SaveX(ctx)
+		trg := c.Trigger.Create().SetCampaignID(cmp.ID).SetIntegrationID(integ.ID).SetSearchType("new_applications").SaveX(ctx)
+		run := c.SyncRun.Create().SetTriggerID(trg.ID).SetKind("TEST").SaveX(ctx)
+		now := time.Now().UTC().Truncate(time.Second)
+		old := now.Add(-100 * 24 * time.Hour)
+		// 1,500 issues at one instant (a batch ends among them), then 845
+		// a second apart, then 3 recent ones.
+		var at []time.Time
+		for i := range 2345 {
+			if i < 1500 {
+				at = append(at, old)
+			} else {
+				at = append(at, old.Add(time.Duration(i)*time.Second))
+			}
+		}
+		at = append(at, now, now, now)
+		for chunk := 0; chunk < len(at); chunk += 500 {
+			var bulk []*ent.ImportIssueCreate
+			for _, t0 := range at[chunk:min(chunk+500, len(at))] {
+				bulk = append(bulk, c.ImportIssue.Create().SetRunID(run.ID).SetExternalID("x").SetCode(schematype.IssueInvalidPhone).
+					SetMessage("m").SetCreatedAt(t0))
+			}
+			c.ImportIssue.CreateBulk(bulk...).ExecX(ctx)
+		}
+		queueDB, err := db.Store.QueueDB()
+		if err != nil {
+			t.Fatal(err)
+		}
+		eng, err := engine.New(engine.Config{IssueRetention: 90 * 24 * time.Hour},
+			engine.Deps{Ent: c, DB: db.Store.DB, QueueDB: queueDB, Dialect: db.Dialect, Broker: progress.NewLocal()})
+		if err != nil {
+			t.Fatal(err)
+		}
+		p, err := eng.PurgeExpired(context.Background(), now)
+		if err != nil || p.Issues != 2345 {
+			t.Fatalf("purged %+v, %v; want all 2,345 old issues", p, err)
+		}
+		if left := c.ImportIssue.Query().CountX(ctx); left != 3 {
+			t.Errorf("%d issues left, want the 3 recent ones", left)
 		}
 	})
 }
