@@ -54,6 +54,11 @@ type Options struct {
 	Engine    func(*engine.Config)
 	Server    func(*server.Config)
 	Connector func(*connector.Options)
+	// RateLimits adjusts the providers' default rate limits (an
+	// integration's own rateLimit still applies as it is): tests whose
+	// fakes enforce no limits raise them, so that pacing costs no time
+	// where it is not what a test is about.
+	RateLimits func(connector.RateLimits) connector.RateLimits
 	// Screening adjusts the screening model's client configuration, when
 	// cfg configures one (tests: short backoff).
 	Screening func(*screening.Config)
@@ -155,6 +160,7 @@ func New(ctx context.Context, cfg config.Config, opts Options) (_ *App, err erro
 		budgets = ratebudget.NewPostgres(a.Store.DB)
 	}
 	opener := service.NewOpener(registry, box, connOpts, budgets)
+	opener.DefaultLimits = opts.RateLimits
 
 	switch {
 	case opts.Broker != nil:

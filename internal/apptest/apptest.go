@@ -195,6 +195,15 @@ func assemble(t testing.TB, st *store.Store, databaseURL string, policy *egress.
 	var sink *Sink
 	a, err := app.New(context.Background(), cfg, app.Options{
 		Logger: log, Store: st, MetricsCacheTTL: 50 * time.Millisecond,
+		// The fakes enforce no limits unless a test sets them, and pacing
+		// at an account's rate is not what most tests are about: the
+		// budget is spent as in production, with a window the tests never
+		// fill. The daily limit stays. Tests of the budget set an
+		// integration's own rateLimit or the fake's limits.
+		RateLimits: func(l connector.RateLimits) connector.RateLimits {
+			l.Requests, l.Interval, l.SearchesPerSecond = 100000, time.Second, 1000
+			return l
+		},
 		Connector: func(o *connector.Options) {
 			o.Egress = policy
 			o.Retry = connector.RetryPolicy{MaxAttempts: 3, BaseDelay: time.Millisecond, MaxDelay: 10 * time.Millisecond, AttemptTimeout: 5 * time.Second}

@@ -59,7 +59,7 @@ func (s *Service) RateBudget(ctx context.Context, in *ent.Integration) (ratebudg
 	if !ok {
 		return ratebudget.Usage{}, nil
 	}
-	lim, fixed := RateLimitsOf(p.Descriptor(), in.RateLimit)
+	lim, fixed := s.opener.limitsOf(p.Descriptor(), in.RateLimit)
 	acct, err := s.opener.Account(in)
 	if err != nil || acct == "" || s.opener.budgets == nil {
 		u := ratebudget.Usage{DailyRemaining: -1}

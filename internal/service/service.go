@@ -149,6 +149,9 @@ type Opener struct {
 	box       *secrets.Box
 	opts      connector.Options
 	budgets   *ratebudget.Budgets
+	// DefaultLimits, if set, adjusts the providers' default limits (see
+	// app.Options.RateLimits).
+	DefaultLimits func(connector.RateLimits) connector.RateLimits
 }
 
 // NewOpener returns an Opener whose connectors spend budgets (nil: no
@@ -161,10 +164,19 @@ func NewOpener(providers *connector.Registry, box *secrets.Box, opts connector.O
 // under the integration's own limit rl (nil: the provider's).
 func (o *Opener) limited(opts connector.Options, d connector.Descriptor, creds connector.Credentials, rl *schematype.RateLimit) connector.Options {
 	if o.budgets != nil {
-		lim, fixed := RateLimitsOf(d, rl)
+		lim, fixed := o.limitsOf(d, rl)
 		opts.Limiter = o.budgets.Limiter(d.Key, ratebudget.AccountKey(d, creds), lim, fixed)
 	}
 	return opts
+}
+
+// limitsOf is RateLimitsOf with the defaults adjusted by DefaultLimits.
+func (o *Opener) limitsOf(d connector.Descriptor, rl *schematype.RateLimit) (connector.RateLimits, bool) {
+	lim, fixed := RateLimitsOf(d, rl)
+	if !fixed && o.DefaultLimits != nil {
+		lim = o.DefaultLimits(lim)
+	}
+	return lim, fixed
 }
 
 // RateLimitsOf are the limits an integration's requests are paced by: its

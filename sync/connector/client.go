@@ -311,7 +311,7 @@ func (c *Client) attempt(parent context.Context, req Request, body []byte, out a
 	}
 	defer resp.Body.Close()
 	if c.Limiter != nil {
-		c.Limiter.Observe(resp.StatusCode, resp.Header)
+		c.Limiter.Observe(req.Search, resp.StatusCode, resp.Header)
 	}
 	data, readErr := io.ReadAll(io.LimitReader(resp.Body, maxResponseBytes+1))
 	if readErr != nil && parent.Err() != nil { // the caller gave up mid-body

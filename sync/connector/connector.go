@@ -121,9 +121,10 @@ type Limiter interface {
 	// Wait returns when a request may be sent (search: it also counts
 	// against the account's search limit), or ctx's error.
 	Wait(ctx context.Context, search bool) error
-	// Observe learns from an answer: its status and the limit headers the
-	// provider sends (HubSpot's X-HubSpot-RateLimit-*, Retry-After).
-	Observe(status int, h http.Header)
+	// Observe learns from the answer to a request (search: one that
+	// counted against the search limit): its status and the limit headers
+	// the provider sends (HubSpot's X-HubSpot-RateLimit-*, Retry-After).
+	Observe(search bool, status int, h http.Header)
 }
 
 // RateLimits are an external account's documented request limits.

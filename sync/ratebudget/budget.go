@@ -126,13 +126,13 @@ func (l *limiter) Wait(ctx context.Context, search bool) error {
 	return l.a.wait(ctx, l.lim, l.fixed, callerOf(ctx), search)
 }
 
-func (l *limiter) Observe(status int, h http.Header) {
+func (l *limiter) Observe(search bool, status int, h http.Header) {
 	if status != http.StatusTooManyRequests && h.Get("X-HubSpot-RateLimit-Max") == "" && h.Get("X-HubSpot-RateLimit-Daily-Remaining") == "" {
 		return // nothing to learn
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
-	_ = l.a.b.store.update(ctx, l.a.key, func(st *state, now time.Time) { observe(st, now, status, h) })
+	_ = l.a.b.store.update(ctx, l.a.key, func(st *state, now time.Time) { observe(st, now, search, status, h) })
 }
 
 // account serves the waiters of one account in this process.

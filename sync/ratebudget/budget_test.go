@@ -93,18 +93,27 @@ func TestDecide(t *testing.T) {
 		t.Errorf("over the day's limit: %v, retry %v", ok, retry)
 	}
 	st = &state{dailyRemaining: -1}
-	observe(st, at(0), http.StatusOK, http.Header{"X-Hubspot-Ratelimit-Daily-Remaining": {"0"}})
+	observe(st, at(0), false, http.StatusOK, http.Header{"X-Hubspot-Ratelimit-Daily-Remaining": {"0"}})
 	if ok, _ := st.decide(lim, Interactive, false, at(1)); ok {
 		t.Error("granted after the account said the day is used up")
 	}
 
 	// A 429 blocks; the account's headers raise the window.
 	st = &state{dailyRemaining: -1}
-	observe(st, at(0), http.StatusTooManyRequests, http.Header{"Retry-After": {"3"}})
+	observe(st, at(0), false, http.StatusTooManyRequests, http.Header{"Retry-After": {"3"}})
 	if ok, retry := st.decide(lim, Pushback, false, at(100)); ok || !retry.Equal(at(3000)) {
 		t.Errorf("after a 429 with Retry-After 3: %v, retry %v", ok, retry)
 	}
-	observe(st, at(0), http.StatusOK, http.Header{"X-Hubspot-Ratelimit-Max": {"190"}, "X-Hubspot-Ratelimit-Interval-Milliseconds": {"10000"}})
+	// A search's 429 holds searches only.
+	st = &state{dailyRemaining: -1}
+	observe(st, at(0), true, http.StatusTooManyRequests, http.Header{})
+	if ok, _ := st.decide(lim, Pushback, true, at(100)); ok {
+		t.Error("a search was granted right after a search's 429")
+	}
+	if ok, _ := st.decide(lim, Pushback, false, at(100)); !ok {
+		t.Error("a request that is no search waited for a search's 429")
+	}
+	observe(st, at(0), false, http.StatusOK, http.Header{"X-Hubspot-Ratelimit-Max": {"190"}, "X-Hubspot-Ratelimit-Interval-Milliseconds": {"10000"}})
 	if eff := st.effective(lim, false); eff.Requests != 190 {
 		t.Errorf("effective %+v after the account said 190", eff)
 	}

@@ -57,8 +57,10 @@ type state struct {
 	// demand is when each class was last refused.
 	demand [classes]time.Time
 	// blockedUntil: the account answered 429 (or no requests remaining);
-	// nothing is sent before.
-	blockedUntil time.Time
+	// nothing is sent before. searchBlockedUntil: a search answered 429;
+	// no search is sent before.
+	blockedUntil       time.Time
+	searchBlockedUntil time.Time
 	// day is the UTC day dayUsed counts.
 	day     string
 	dayUsed int
@@ -146,8 +148,14 @@ func (st *state) decide(lim connector.RateLimits, c Class, search bool, now time
 	if total >= lim.Requests {
 		return false, oldest.Add(window)
 	}
+	if search && now.Before(st.searchBlockedUntil) {
+		return false, st.searchBlockedUntil
+	}
 	if search && lim.SearchesPerSecond > 0 {
-		const second = time.Second + 20*time.Millisecond // as window
+		// As the window, counted longer than the account's second: 100 ms,
+		// since a search's grant and its arrival are further apart, in
+		// proportion, than a second is long.
+		const second = time.Second + 100*time.Millisecond
 		n := 0
 		var first time.Time
 		for _, g := range st.grants {

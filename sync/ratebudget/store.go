@@ -96,6 +96,7 @@ type accountRow struct {
 	DailyRemaining   int                `json:"dailyRemaining"`
 	DailyDay         string             `json:"dailyDay,omitempty"`
 	Throttled        map[int64]float64  `json:"throttled,omitempty"`
+	SearchBlocked    time.Time          `json:"searchBlocked"`
 }
 
 // lock opens a transaction holding acct's row, and reads the state (with
@@ -123,7 +124,7 @@ func (p *pgStore) lock(ctx context.Context, acct string) (*sql.Tx, *state, time.
 	}
 	st := &state{demand: row.Demand, blockedUntil: row.BlockedUntil, day: row.Day, dayUsed: row.DayUsed,
 		observedMax: row.ObservedMax, observedInterval: row.ObservedInterval, dailyRemaining: row.DailyRemaining, dailyDay: row.DailyDay,
-		throttled: row.Throttled}
+		throttled: row.Throttled, searchBlockedUntil: row.SearchBlocked}
 	rows, err := tx.QueryContext(ctx, `SELECT at, class, search FROM rate_grants WHERE account = $1 AND at > $2 ORDER BY at`, acct, now.Add(-keepGrants))
 	if err != nil {
 		return fail(err)
@@ -146,7 +147,7 @@ func (p *pgStore) lock(ctx context.Context, acct string) (*sql.Tx, *state, time.
 func (p *pgStore) save(ctx context.Context, tx *sql.Tx, acct string, st *state) error {
 	raw, err := json.Marshal(accountRow{Demand: st.demand, BlockedUntil: st.blockedUntil, Day: st.day, DayUsed: st.dayUsed,
 		ObservedMax: st.observedMax, ObservedInterval: st.observedInterval, DailyRemaining: st.dailyRemaining, DailyDay: st.dailyDay,
-		Throttled: st.throttled})
+		Throttled: st.throttled, SearchBlocked: st.searchBlockedUntil})
 	if err == nil {
 		_, err = tx.ExecContext(ctx, `UPDATE rate_accounts SET state = $1 WHERE id = $2`, string(raw), acct)
 	}
@@ -204,8 +205,9 @@ func (p *pgStore) read(ctx context.Context, acct string) (state, time.Time, erro
 // maxBlock is the longest a 429 holds every request to the account.
 const maxBlock = 5 * time.Second
 
-// observe learns from an answer's status and headers.
-func observe(st *state, now time.Time, status int, h http.Header) {
+// observe learns from an answer's status and headers (search: the answer
+// to a search).
+func observe(st *state, now time.Time, search bool, status int, h http.Header) {
 	num := func(name string) (int, bool) {
 		n, err := strconv.Atoi(h.Get(name))
 		return n, err == nil && n >= 0
@@ -221,6 +223,15 @@ func observe(st *state, now time.Time, status int, h http.Header) {
 	block := time.Duration(0)
 	if r, ok := num("X-HubSpot-RateLimit-Remaining"); ok && r == 0 {
 		block = time.Second
+	}
+	if status == http.StatusTooManyRequests && search && h.Get("Retry-After") == "" {
+		// A search refused (HubSpot's search endpoints send no limit
+		// headers): the search limit's second, not the account's window,
+		// is used up. Only searches wait.
+		if until := now.Add(time.Second); until.After(st.searchBlockedUntil) {
+			st.searchBlockedUntil = until
+		}
+		return
 	}
 	if status == http.StatusTooManyRequests {
 		// The account is out of budget: nothing goes for a moment. A

@@ -172,16 +172,17 @@ func (s *seeder) seed(ctx context.Context, seedFakes, progressFakes *fakes.Set, 
 	if len(o.contacts) == 0 || o.pushbackContact == "" {
 		return nil, fmt.Errorf("seeding: the syncs imported no contacts")
 	}
-	// Enabled triggers are due for their first scheduled sync right away:
-	// let those runs end before a phase measures anything.
+	// Enabled triggers are due for their first scheduled sync right away,
+	// and the scheduler's look at start may have queued some: let those
+	// runs end before a phase measures anything. (Its next look is an hour
+	// away: triggers that stay due start nothing meanwhile.)
 	if err := s.waitQuiet(ctx, 10*time.Minute); err != nil {
 		return nil, err
 	}
 	return o, nil
 }
 
-// waitQuiet polls the triggers until none has a run queued or running and
-// none is due.
+// waitQuiet polls the triggers until none has a run queued or running.
 func (s *seeder) waitQuiet(ctx context.Context, timeout time.Duration) error {
 	deadline := time.Now().Add(timeout)
 	for {
@@ -190,15 +191,14 @@ func (s *seeder) waitQuiet(ctx context.Context, timeout time.Duration) error {
 				Edges []struct {
 					Node struct {
 						Triggers []struct {
-							ID         string
-							NextSyncAt *time.Time
-							LastRun    *struct{ Status string }
+							ID      string
+							LastRun *struct{ Status string }
 						}
 					}
 				}
 			}
 		}
-		if err := s.do(ctx, `{ campaigns(first: 100) { edges { node { triggers { id nextSyncAt lastRun { status } } } } } }`, nil, &out); err != nil {
+		if err := s.do(ctx, `{ campaigns(first: 100) { edges { node { triggers { id lastRun { status } } } } } }`, nil, &out); err != nil {
 			return fmt.Errorf("reading the triggers: %w", err)
 		}
 		busy := ""
@@ -207,8 +207,6 @@ func (s *seeder) waitQuiet(ctx context.Context, timeout time.Duration) error {
 				switch {
 				case t.LastRun != nil && (t.LastRun.Status == "QUEUED" || t.LastRun.Status == "RUNNING"):
 					busy = fmt.Sprintf("trigger %s has a run %s", t.ID, t.LastRun.Status)
-				case t.NextSyncAt != nil && !t.NextSyncAt.After(time.Now()):
-					busy = fmt.Sprintf("trigger %s is due since %s", t.ID, t.NextSyncAt.Format(time.RFC3339Nano))
 				}
 			}
 		}
