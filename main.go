@@ -3,6 +3,7 @@
 //
 //	intake [serve] [--demo]                 run the server (default); --demo also
 //	                                        runs the sandbox fakes and a demo org
+//	                                        with a ready campaign
 //	intake sandbox [--size N]               run the sandbox fakes of every provider
 //	intake migrate                          apply database migrations and exit
 //	intake apikey create --org NAME [--name NAME] [--role admin|viewer] [--expires 90d]
@@ -41,6 +42,7 @@ import (
 	"github.com/intake/intake/sync/connector/providers"
 	"github.com/intake/intake/sync/sandbox"
 	"github.com/intake/intake/sync/sandbox/fakes"
+	"github.com/intake/intake/sync/sandbox/hubspotfake"
 	"github.com/intake/intake/sync/sandbox/llmfake"
 )
 
@@ -111,13 +113,15 @@ func serve(ctx context.Context, cfg config.Config, args []string, stdout io.Writ
 	// Not ctx: a signal must not cut the stop short; each step is bounded.
 	defer a.Stop(context.WithoutCancel(ctx)) //nolint:errcheck // after a failure: its error is the answer
 	if *demoMode {
-		key, err := demo.Setup(ctx, a.Service, fk)
+		res, err := demo.Setup(ctx, a.Service, a.Store.Client, fk)
 		if err != nil {
 			return err
 		}
+		key := res.Key
 		fmt.Fprintf(stdout, "demo: screening model: %s\n", cfg.Screening)
-		fmt.Fprintf(stdout, "demo: sandbox fakes at %s\ndemo: API key for organization %q: %s\ndemo: open http://%s/ and set the header {\"Authorization\": \"Bearer %s\"}\n",
-			fk.URL, demo.Org, key, cfg.Addr, key)
+		fmt.Fprintf(stdout, "demo: sandbox fakes at %s\ndemo: API key for organization %q: %s\ndemo: playground at http://%s/ (paste the key into its API key field)\n",
+			fk.URL, demo.Org, key, cfg.Addr)
+		fmt.Fprintf(stdout, "demo: console at http://%s/console#/campaigns/%s (paste the key into its API key field)\n", cfg.Addr, res.Campaign)
 	}
 	if err := a.Start(ctx); err != nil {
 		return err
@@ -321,6 +325,9 @@ const demoSize = 500
 // up to now so every search type finds some.
 func startSandbox(cfg config.Config, size int) (*fakes.Set, error) {
 	fk := fakes.New(sandbox.Dataset{Seed: 1, Size: size, Step: time.Hour}.AnchoredAt(time.Now()))
+	// The sandbox's HubSpot answers like a Free account: 100 requests per
+	// 10 s and 4 searches a second, 429 beyond.
+	fk.HubSpot.SetLimits(&hubspotfake.FreeAccount)
 	if err := fk.Start(cfg.SandboxAddr); err != nil {
 		return nil, fmt.Errorf("INTAKE_SANDBOX_ADDR %s: %w", cfg.SandboxAddr, err)
 	}

@@ -2,13 +2,13 @@ package server
 
 import (
 	"net/http"
-
-	"github.com/99designs/gqlgen/graphql/playground"
 )
 
-// playgroundHandler serves GraphiQL at /. Partners put their key in the
-// Headers tab: {"Authorization": "Bearer ik_..."}; subscriptions send the
-// same headers as the websocket's connection_init payload.
+// playgroundHandler serves GraphiQL at /, built into the binary (web/dist):
+// it loads nothing from elsewhere. The API key is typed once into the field
+// above the editor and kept in the tab's sessionStorage; the page sends it
+// as the Authorization header and in the websocket's connection_init
+// payload ({"Authorization": "Bearer ik_..."}).
 func playgroundHandler() http.Handler {
-	return playground.Handler("Intake", "/graphql")
+	return pageHandler("playground.html")
 }

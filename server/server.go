@@ -121,6 +121,8 @@ func (s *Server) Handler() http.Handler {
 	if s.cfg.Introspection {
 		mux.Handle("GET /{$}", playgroundHandler())
 	}
+	mux.Handle("GET /console", consoleHandler())
+	mux.Handle("GET /assets/{file}", assetsHandler())
 	return s.observe(mux)
 }
 
