@@ -15,6 +15,7 @@ package app
 
 import (
 	"context"
+	"database/sql"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -94,6 +95,7 @@ type App struct {
 	Server  *server.Server
 
 	ownStore bool
+	rateDB   *sql.DB            // the rate budget's connections (PostgreSQL)
 	pg       *progress.Postgres // the broker when it needs starting
 
 	mu      sync.Mutex
@@ -155,9 +157,26 @@ func New(ctx context.Context, cfg config.Config, opts Options) (_ *App, err erro
 	registry := providers.All()
 	// Every request to an external account spends its rate budget: in
 	// PostgreSQL, shared by the replicas; in the process on SQLite.
-	budgets := ratebudget.NewMemory()
-	if a.Store.Dialect == dialect.Postgres {
-		budgets = ratebudget.NewPostgres(a.Store.DB)
+	var budgets *ratebudget.Budgets // nil: requests are not paced
+	switch {
+	case !cfg.RateBudget:
+	case a.Store.Dialect != dialect.Postgres:
+		budgets = ratebudget.NewMemory()
+	default:
+		// Every external request waits for a decision of the budget: it
+		// gets two connections of its own, so that a pool busy with other
+		// work (workers, River, readers) does not slow every request of
+		// every job.
+		rdb := a.Store.DB
+		if cfg.DatabaseURL != "" {
+			if a.rateDB, err = sql.Open("postgres", cfg.DatabaseURL); err != nil {
+				return nil, fmt.Errorf("opening the rate budget's connections: %w", err)
+			}
+			a.rateDB.SetMaxOpenConns(2)
+			a.rateDB.SetMaxIdleConns(2)
+			rdb = a.rateDB
+		}
+		budgets = ratebudget.NewPostgres(rdb)
 	}
 	opener := service.NewOpener(registry, box, connOpts, budgets)
 	opener.DefaultLimits = opts.RateLimits
@@ -173,7 +192,9 @@ func New(ctx context.Context, cfg config.Config, opts Options) (_ *App, err erro
 	}
 
 	a.Metrics = metrics.New()
-	budgets.Metrics = rateMetrics{a.Metrics}
+	if budgets != nil {
+		budgets.Metrics = rateMetrics{a.Metrics}
+	}
 	queueDB, err := a.Store.QueueDB()
 	if err != nil {
 		return nil, err
@@ -322,6 +343,10 @@ func (a *App) Stop(ctx context.Context) error {
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	err := a.stopLocked(ctx)
+	if a.rateDB != nil {
+		err = errors.Join(err, a.rateDB.Close())
+		a.rateDB = nil
+	}
 	if a.ownStore {
 		err = errors.Join(err, a.Store.Close())
 		a.ownStore = false

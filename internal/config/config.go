@@ -25,6 +25,7 @@ type Config struct {
 	EncryptionKey   string        // INTAKE_ENCRYPTION_KEY
 	AllowedOrigins  []string      // INTAKE_ALLOWED_ORIGINS, comma-separated
 	Introspection   bool          // INTAKE_INTROSPECTION; default on only with SQLite
+	RateBudget      bool          // INTAKE_RATE_BUDGET; default off (README, Rate budgets)
 	LogFormat       string        // INTAKE_LOG_FORMAT: json (default) or text
 	LogLevel        slog.Level    // INTAKE_LOG_LEVEL: debug, info (default), warn, error
 	PublicURL       string        // INTAKE_PUBLIC_URL: external origin webhooks are signed for
@@ -89,6 +90,13 @@ func FromEnv(getenv func(string) string) (Config, error) {
 			return c, fmt.Errorf("INTAKE_INTROSPECTION: %q is not a boolean", v)
 		}
 		c.Introspection = b
+	}
+	if v := getenv("INTAKE_RATE_BUDGET"); v != "" {
+		b, err := strconv.ParseBool(v)
+		if err != nil {
+			return c, fmt.Errorf("INTAKE_RATE_BUDGET: %q is not a boolean", v)
+		}
+		c.RateBudget = b
 	}
 	var err error
 	if c.EgressAllow, err = egress.ParseAllow(getenv("INTAKE_EGRESS_ALLOW")); err != nil {

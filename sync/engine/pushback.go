@@ -188,16 +188,30 @@ func (e *Engine) deliver(ctx context.Context, id pulid.ID, jobAttempt int) error
 	if err != nil {
 		return e.settle(ctx, pb, d.campaignID, pushback.StatusDEAD, "opening the integration: "+err.Error(), 0)
 	}
-	err = conn.Push(ratebudget.WithCaller(ctx, ratebudget.Pushback, string(pb.TriggerID), nil), d.req)
+	pctx := ratebudget.WithCaller(ctx, ratebudget.Pushback, string(pb.TriggerID), nil)
+	pctx = ratebudget.WithPrecondition(pctx, func(ctx context.Context) error { return e.stillDue(ctx, pb.ID) })
+	err = conn.Push(pctx, d.req)
 	attempts := pb.Attempts + 1
 	var ce *connector.Error
 	switch {
+	case errors.Is(err, errPushbackNotDue):
+		return nil // cancelled (its contact erased) or settled while waiting: nothing more to send
 	case err == nil:
 		return e.settle(ctx, pb, d.campaignID, pushback.StatusDELIVERED, "", attempts)
 	case errors.Is(err, connector.ErrUnsupported):
 		return e.settle(ctx, pb, d.campaignID, pushback.StatusDEAD, "the provider cannot receive call results", attempts)
 	case errors.Is(ctx.Err(), context.Canceled):
 		return ctx.Err() // shutting down: River retries
+	case errors.Is(err, ratebudget.ErrNoGrant):
+		// The attempt's time ran out while a request waited for the
+		// account's rate budget (many pushbacks queue behind each other):
+		// no failure of the external system, so it does not count. The
+		// next attempt looks for what this one may have written first.
+		const again = time.Second
+		if err := e.retryLater(ctx, pb, d.campaignID, "waited for the rate budget: "+err.Error(), pb.Attempts, again); err != nil {
+			return err
+		}
+		return river.JobSnooze(again)
 	case (connector.IsTemporary(err) || ctx.Err() != nil) && attempts < MaxPushbackAttempts:
 		// A temporary failure, or the attempt ran out of its Timeout.
 		wait := e.retryDelay(attempts)
@@ -261,4 +275,23 @@ func (e *Engine) retryLater(ctx context.Context, pb *ent.Pushback, campaignID pu
 
 func (e *Engine) publishPushback(ctx context.Context, id, campaignID pulid.ID) {
 	e.publish(ctx, progress.Notice{Kind: progress.KindPushback, ID: id, CampaignID: campaignID})
+}
+
+// errPushbackNotDue ends a delivery whose pushback is no longer PENDING or
+// RETRYING when one of its requests is about to go.
+var errPushbackNotDue = errors.New("the pushback is no longer due")
+
+// stillDue returns errPushbackNotDue unless the pushback is still to be delivered:
+// checked right before each of a delivery's requests is sent, so that a
+// contact erased while the delivery waited for the rate budget sends
+// nothing more.
+func (e *Engine) stillDue(ctx context.Context, id pulid.ID) error {
+	st, err := e.ent.Pushback.Query().Where(pushback.ID(id)).Select(pushback.FieldStatus).String(viewer.SystemContext(ctx))
+	if err != nil {
+		return err
+	}
+	if st != string(pushback.StatusPENDING) && st != string(pushback.StatusRETRYING) {
+		return errPushbackNotDue
+	}
+	return nil
 }

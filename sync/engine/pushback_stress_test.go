@@ -417,7 +417,11 @@ func stressSetup(t *testing.T, c *apptest.Client, fk *fakes.Set, provider schema
 		ConnectIntegration struct{ ID, Status string }
 	}
 	c.MustDo(t, `mutation($in: ConnectIntegrationInput!) { connectIntegration(input: $in) { id status } }`,
-		map[string]any{"in": map[string]any{"provider": provider, "name": string(provider), "credentials": fk.Credentials(provider)}}, &integ)
+		// The fakes enforce no limits, and this test is about crashes,
+		// not about an account's pace: the integration's own limit is one
+		// the test never reaches.
+		map[string]any{"in": map[string]any{"provider": provider, "name": string(provider), "credentials": fk.Credentials(provider),
+			"rateLimit": map[string]any{"requests": 100000, "intervalSeconds": 1, "searchesPerSecond": 1000}}}, &integ)
 	if integ.ConnectIntegration.Status != "CONNECTED" {
 		t.Fatalf("connecting %s: status %s", provider, integ.ConnectIntegration.Status)
 	}

@@ -24,6 +24,8 @@ import (
 	"crypto/sha256"
 	"database/sql"
 	"encoding/hex"
+	"errors"
+	"fmt"
 	"net/http"
 	"slices"
 	"strings"
@@ -123,7 +125,28 @@ type limiter struct {
 }
 
 func (l *limiter) Wait(ctx context.Context, search bool) error {
-	return l.a.wait(ctx, l.lim, l.fixed, callerOf(ctx), search)
+	if err := l.a.wait(ctx, l.lim, l.fixed, callerOf(ctx), search); err != nil {
+		return fmt.Errorf("%w: %w", ErrNoGrant, err)
+	}
+	if check, ok := ctx.Value(preconditionKey{}).(func(context.Context) error); ok {
+		return check(ctx)
+	}
+	return nil
+}
+
+// ErrNoGrant is the error of a request whose context ended while it
+// waited for the budget: no fault of the external system.
+var ErrNoGrant = errors.New("no grant of the rate budget")
+
+type preconditionKey struct{}
+
+// WithPrecondition makes every request of ctx, once granted and right
+// before it is sent, ask check whether it should still go: a request may
+// wait long for the budget, and what it was for may have ended meanwhile
+// (a pushback whose contact was erased). check's error ends the request
+// unsent; the grant is spent.
+func WithPrecondition(ctx context.Context, check func(context.Context) error) context.Context {
+	return context.WithValue(ctx, preconditionKey{}, check)
 }
 
 func (l *limiter) Observe(search bool, status int, h http.Header) {

@@ -101,8 +101,8 @@ func TestDecide(t *testing.T) {
 	// A 429 blocks; the account's headers raise the window.
 	st = &state{dailyRemaining: -1}
 	observe(st, at(0), false, http.StatusTooManyRequests, http.Header{"Retry-After": {"3"}})
-	if ok, retry := st.decide(lim, Pushback, false, at(100)); ok || !retry.Equal(at(3000)) {
-		t.Errorf("after a 429 with Retry-After 3: %v, retry %v", ok, retry)
+	if ok, retry := st.decide(lim, Pushback, false, at(100)); ok || !retry.Equal(at(1000)) {
+		t.Errorf("after a 429 with Retry-After 3: %v, retry %v; want the account held for a second", ok, retry)
 	}
 	// A search's 429 holds searches only.
 	st = &state{dailyRemaining: -1}

@@ -125,8 +125,9 @@ func (st *state) decide(lim connector.RateLimits, c Class, search bool, now time
 		return false, tomorrow
 	}
 	// The window is counted a little longer than the account's: requests
-	// arrive a little after their grant, and unevenly.
-	window := lim.Interval + min(lim.Interval/50, 200*time.Millisecond)
+	// arrive a little after their grant, and unevenly (by tens of
+	// milliseconds on a busy machine).
+	window := lim.Interval + min(max(lim.Interval/50, 100*time.Millisecond), 200*time.Millisecond)
 	from := now.Add(-window)
 	total, own := 0, 0
 	var oldest, oldestOwn time.Time

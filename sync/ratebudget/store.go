@@ -99,9 +99,11 @@ type accountRow struct {
 	SearchBlocked    time.Time          `json:"searchBlocked"`
 }
 
-// lock opens a transaction holding acct's row, and reads the state (with
-// the grants of the last keepGrants) and the database's time.
-func (p *pgStore) lock(ctx context.Context, acct string) (*sql.Tx, *state, time.Time, error) {
+// lock opens a transaction holding acct's row, and reads the state and the
+// database's time, with the grants of the last lookback(state) (none for
+// 0): a decision needs only its window's, and reading all that are kept
+// would make every decision slower the faster grants are given.
+func (p *pgStore) lock(ctx context.Context, acct string, lookback func(*state) time.Duration) (*sql.Tx, *state, time.Time, error) {
 	tx, err := p.db.BeginTx(ctx, nil)
 	if err != nil {
 		return nil, nil, time.Time{}, err
@@ -125,7 +127,11 @@ func (p *pgStore) lock(ctx context.Context, acct string) (*sql.Tx, *state, time.
 	st := &state{demand: row.Demand, blockedUntil: row.BlockedUntil, day: row.Day, dayUsed: row.DayUsed,
 		observedMax: row.ObservedMax, observedInterval: row.ObservedInterval, dailyRemaining: row.DailyRemaining, dailyDay: row.DailyDay,
 		throttled: row.Throttled, searchBlockedUntil: row.SearchBlocked}
-	rows, err := tx.QueryContext(ctx, `SELECT at, class, search FROM rate_grants WHERE account = $1 AND at > $2 ORDER BY at`, acct, now.Add(-keepGrants))
+	back := lookback(st)
+	if back <= 0 {
+		return tx, st, now, nil
+	}
+	rows, err := tx.QueryContext(ctx, `SELECT at, class, search FROM rate_grants WHERE account = $1 AND at > $2 ORDER BY at`, acct, now.Add(-back))
 	if err != nil {
 		return fail(err)
 	}
@@ -159,7 +165,10 @@ func (p *pgStore) save(ctx context.Context, tx *sql.Tx, acct string, st *state) 
 }
 
 func (p *pgStore) take(ctx context.Context, acct string, lim connector.RateLimits, fixed bool, c Class, search bool, waited time.Duration, waiting [classes]bool) (bool, time.Time, error) {
-	tx, st, now, err := p.lock(ctx, acct)
+	tx, st, now, err := p.lock(ctx, acct, func(st *state) time.Duration {
+		// The window, as decide counts it, or the search limit's second.
+		return max(st.effective(lim, fixed).Interval+200*time.Millisecond, 1200*time.Millisecond)
+	})
 	if err != nil {
 		return false, time.Time{}, err
 	}
@@ -185,7 +194,7 @@ func (p *pgStore) take(ctx context.Context, acct string, lim connector.RateLimit
 }
 
 func (p *pgStore) update(ctx context.Context, acct string, fn func(*state, time.Time)) error {
-	tx, st, now, err := p.lock(ctx, acct)
+	tx, st, now, err := p.lock(ctx, acct, func(*state) time.Duration { return 0 })
 	if err != nil {
 		return err
 	}
@@ -194,7 +203,7 @@ func (p *pgStore) update(ctx context.Context, acct string, fn func(*state, time.
 }
 
 func (p *pgStore) read(ctx context.Context, acct string) (state, time.Time, error) {
-	tx, st, now, err := p.lock(ctx, acct)
+	tx, st, now, err := p.lock(ctx, acct, func(*state) time.Duration { return time.Minute }) // Usage's last minute
 	if err != nil {
 		return state{}, time.Time{}, err
 	}
@@ -202,8 +211,12 @@ func (p *pgStore) read(ctx context.Context, acct string) (state, time.Time, erro
 	return *st, now, nil
 }
 
-// maxBlock is the longest a 429 holds every request to the account.
-const maxBlock = 5 * time.Second
+// maxBlock is the longest a 429 holds every request to the account: long
+// enough for a burst to stop, short enough that a few odd answers (an
+// account shared with other clients, a vendor's hiccup) do not stall
+// every sync and pushback; a longer Retry-After is the refused request's
+// own retry policy's to wait.
+const maxBlock = time.Second
 
 // observe learns from an answer's status and headers (search: the answer
 // to a search).
@@ -238,7 +251,7 @@ func observe(st *state, now time.Time, search bool, status int, h http.Header) {
 		// longer Retry-After is the refused request's to wait (its retry
 		// policy decides); holding every caller of the account for it
 		// would let one odd answer stall pushbacks and syncs alike.
-		block = max(block, time.Second)
+		block = maxBlock
 		if ra := connector.ParseRetryAfter(h.Get("Retry-After"), now); ra > 0 {
 			block = min(ra, maxBlock)
 		}

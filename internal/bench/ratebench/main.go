@@ -249,7 +249,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) (*result,
 	}
 	reps := make([]*replica, o.replicas)
 	for i := range reps {
-		cfg, err := benchkit.Config(sc.URL, map[string]string{"INTAKE_ENCRYPTION_KEY": key})
+		cfg, err := benchkit.Config(sc.URL, map[string]string{"INTAKE_ENCRYPTION_KEY": key, "INTAKE_RATE_BUDGET": "true"})
 		if err != nil {
 			return nil, err
 		}
