@@ -246,7 +246,9 @@
     } catch (err) {
       setView('Error', h('h2', {}, 'Something went wrong'), failure(err));
     }
-    $main.focus();
+    // A view shows its first controls before the rest of it loads (runs,
+    // pushbacks): focus moved into them meanwhile stays where it is.
+    if (!$main.contains(document.activeElement)) $main.focus();
   }
 
   // Integrations -----------------------------------------------------------
