@@ -235,6 +235,7 @@ func TestPushback(t *testing.T) {
 				}
 				t.Run("retryPushback refuses a DELIVERED pushback and others' IDs", e.testRetryRefused)
 				t.Run("pushback switched off before delivery goes DEAD and retryPushback delivers after switching it on", e.testSwitchedOff)
+				t.Run("an integration's own rate limit paces its deliveries", e.testOwnRateLimit)
 				t.Run("an integration disconnected before delivery leaves the pushback DEAD", e.testDisconnected)
 			})
 		}
@@ -1558,5 +1559,40 @@ func (w *pbWire) ServeHTTP(rw http.ResponseWriter, r *http.Request) {
 		_, _ = io.WriteString(rw, `{"status":"error","message":"bad gateway: the answer was lost (injected by the test)"}`)
 	default:
 		w.next.ServeHTTP(rw, r)
+	}
+}
+
+// testOwnRateLimit sets the integration's own limit to one request per 2 s:
+// the deliveries' requests arrive that far apart.
+func (e *pbEnv) testOwnRateLimit(t *testing.T) {
+	const setLimit = `mutation($id: ID!, $rl: RateLimitInput) { setIntegrationRateLimit(id: $id, rateLimit: $rl) { id } }`
+	var ignored any
+	e.c.MustDo(t, setLimit, map[string]any{"id": e.integ, "rl": map[string]any{"requests": 1, "intervalSeconds": 2}}, &ignored)
+	defer e.c.MustDo(t, setLimit, map[string]any{"id": e.integ, "rl": nil}, &ignored)
+
+	var cons []pbContact
+	var pbs []pulid.ID
+	for range 2 {
+		con := e.take(t, e.plain)
+		call := e.recordPushed(t, e.plain, con, "SUCCESS")
+		cons, pbs = append(cons, con), append(pbs, call.Pushback.ID)
+	}
+	var at []time.Time
+	for i, id := range pbs {
+		e.settled(t, id, "DELIVERED")
+		for _, w := range e.writesOf(cons[i]) {
+			at = append(at, w.At)
+		}
+	}
+	slices.SortFunc(at, func(a, b time.Time) int { return a.Compare(b) })
+	if len(at) < 2 {
+		t.Fatalf("%d writes for 2 deliveries", len(at))
+	}
+	// The budget grants one request per 2 s and a little more; requests
+	// arrive within milliseconds of their grants.
+	for i := 1; i < len(at); i++ {
+		if gap := at[i].Sub(at[i-1]); gap < 1900*time.Millisecond {
+			t.Errorf("writes %d and %d arrived %s apart; the integration allows one request per 2 s", i-1, i, gap)
+		}
 	}
 }

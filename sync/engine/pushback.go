@@ -114,7 +114,7 @@ type delivery struct {
 // (its campaign was deleted).
 func (e *Engine) loadDelivery(ctx context.Context, id pulid.ID) (*delivery, error) {
 	q := `SELECT p.organization_id, p.status, p.attempts, p.last_error IS NOT NULL, p.mapped_status, p.next_attempt_at, p.trigger_id,
-		t.campaign_id, t.pushback_enabled, i.id, i.provider, i.status, i.credentials,
+		t.campaign_id, t.pushback_enabled, i.id, i.provider, i.status, i.credentials, i.rate_limit,
 		ct.external_id, ct.attributes, c.outcome, c.transcript, c.question_results, c.called_at, c.duration_seconds
 	FROM pushbacks p
 	JOIN triggers t ON t.id = p.trigger_id
@@ -125,11 +125,11 @@ func (e *Engine) loadDelivery(ctx context.Context, id pulid.ID) (*delivery, erro
 	d := &delivery{pb: ent.Pushback{ID: id}}
 	var mappedStatus sql.NullString
 	var nextAttempt sql.NullTime
-	var attrs, questions []byte
+	var attrs, questions, rateLimit []byte
 	var duration int64
 	err := e.db.QueryRowContext(ctx, q, id).Scan(
 		&d.pb.OrganizationID, &d.pb.Status, &d.pb.Attempts, &d.failedBefore, &mappedStatus, &nextAttempt, &d.pb.TriggerID,
-		&d.campaignID, &d.pushbackEnabled, &d.integration.ID, &d.integration.Provider, &d.integration.Status, &d.integration.Credentials,
+		&d.campaignID, &d.pushbackEnabled, &d.integration.ID, &d.integration.Provider, &d.integration.Status, &d.integration.Credentials, &rateLimit,
 		&d.req.Contact.ExternalID, &attrs, &d.req.Outcome, &d.req.Transcript, &questions, &d.req.CalledAt, &duration)
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, nil
@@ -138,6 +138,12 @@ func (e *Engine) loadDelivery(ctx context.Context, id pulid.ID) (*delivery, erro
 		return nil, fmt.Errorf("reading pushback %s: %w", id, err)
 	}
 	d.integration.OrganizationID = d.pb.OrganizationID
+	// The integration's own rate limit paces its deliveries as its syncs.
+	if len(rateLimit) > 0 && string(rateLimit) != "null" {
+		if err := json.Unmarshal(rateLimit, &d.integration.RateLimit); err != nil {
+			return nil, fmt.Errorf("reading pushback %s: the integration's rate limit: %w", id, err)
+		}
+	}
 	if mappedStatus.Valid {
 		d.pb.MappedStatus = &mappedStatus.String
 		d.req.MappedStatus = mappedStatus.String
