@@ -150,8 +150,8 @@ func WithPrecondition(ctx context.Context, check func(context.Context) error) co
 }
 
 func (l *limiter) Observe(search bool, status int, h http.Header) {
-	if status != http.StatusTooManyRequests && h.Get("X-HubSpot-RateLimit-Max") == "" && h.Get("X-HubSpot-RateLimit-Daily-Remaining") == "" {
-		return // nothing to learn
+	if !l.a.news(status, h) {
+		return
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
@@ -167,6 +167,43 @@ type account struct {
 	mu      sync.Mutex
 	queues  [classes]queue
 	serving bool
+
+	// What this process last wrote from the account's answers (news).
+	obsMu      sync.Mutex
+	obsLimit   string
+	obsDailyAt time.Time
+}
+
+// observeEvery is how often the daily count an account's answers report is
+// written: HubSpot reports it on every answer, and a write per request
+// would cost more than the request.
+const observeEvery = time.Second
+
+// news reports whether an answer says something the budget has not been
+// told: a 429, no requests remaining, a limit other than the one last
+// written, or the day's remaining count, at most every observeEvery.
+func (a *account) news(status int, h http.Header) bool {
+	daily := h.Get("X-HubSpot-RateLimit-Daily-Remaining")
+	if status == http.StatusTooManyRequests || h.Get("X-HubSpot-RateLimit-Remaining") == "0" || daily == "0" {
+		return true
+	}
+	limit := h.Get("X-HubSpot-RateLimit-Max")
+	if limit != "" {
+		limit += "/" + h.Get("X-HubSpot-RateLimit-Interval-Milliseconds")
+	}
+	a.obsMu.Lock()
+	defer a.obsMu.Unlock()
+	now := a.b.now()
+	news := limit != "" && limit != a.obsLimit || daily != "" && now.Sub(a.obsDailyAt) >= observeEvery
+	if news {
+		if limit != "" {
+			a.obsLimit = limit
+		}
+		if daily != "" {
+			a.obsDailyAt = now
+		}
+	}
+	return news
 }
 
 // waiter is one request waiting for a grant.
@@ -207,12 +244,39 @@ func (q *queue) remove(key string, w *waiter) {
 	}
 }
 
-// served moves key to the end of the turn after its head waiter was
-// served.
-func (q *queue) served(key string) {
-	ws := q.by[key][1:]
-	if i := slices.Index(q.keys, key); i >= 0 {
-		q.keys = slices.Delete(q.keys, i, i+1)
+// candidates returns up to n waiters in turn: each key's first waiter in
+// turn order, then each key's second, and so on.
+func (q *queue) candidates(n int) []candidate {
+	var out []candidate
+	for depth := 0; len(out) < n; depth++ {
+		added := false
+		for _, key := range q.keys {
+			if ws := q.by[key]; depth < len(ws) {
+				out = append(out, candidate{key: key, w: ws[depth]})
+				added = true
+				if len(out) == n {
+					break
+				}
+			}
+		}
+		if !added {
+			break
+		}
+	}
+	return out
+}
+
+// served removes w, granted, from key's waiters and moves key to the end
+// of the turn.
+func (q *queue) served(key string, w *waiter) {
+	ws := q.by[key]
+	i := slices.Index(ws, w)
+	if i < 0 {
+		return // its context ended meanwhile
+	}
+	ws = slices.Delete(ws, i, i+1)
+	if j := slices.Index(q.keys, key); j >= 0 {
+		q.keys = slices.Delete(q.keys, j, j+1)
 	}
 	if len(ws) == 0 {
 		delete(q.by, key)
@@ -294,8 +358,22 @@ func (a *account) serve() {
 // maxPoll is the longest a replica with waiters goes without asking.
 const maxPoll = 200 * time.Millisecond
 
-// round tries to grant one waiter; it returns whether it did, or when to
-// try again.
+// maxBatch is the most grants one decision gives: a replica with many
+// waiters of a class takes their grants in one transaction, not one each.
+const maxBatch = 32
+
+// candidate is a waiter a round asks a grant for.
+type candidate struct {
+	key string
+	w   *waiter
+}
+
+// round tries to grant waiters; it returns whether it granted any, or when
+// to try again. Classes are tried in order; a class's waiters are asked
+// for together, taken by key in turn (each key's first waiter, then each
+// key's second, ...), and the store grants a prefix of them, skipping
+// searches once one is refused. The first class granted anything ends the
+// round; a class refused lets the next one try.
 func (a *account) round(ctx context.Context) (bool, time.Time) {
 	next := a.b.now().Add(time.Second)
 	var waiting [classes]bool
@@ -305,55 +383,57 @@ func (a *account) round(ctx context.Context) (bool, time.Time) {
 	}
 	a.mu.Unlock()
 	for c := Class(0); c < classes; c++ {
+		if !waiting[c] {
+			continue
+		}
 		a.mu.Lock()
-		keys := slices.Clone(a.queues[c].keys)
+		cands := a.queues[c].candidates(maxBatch)
 		a.mu.Unlock()
-		triedSearch := false
-		for _, key := range keys {
+		if len(cands) == 0 {
+			continue
+		}
+		now := a.b.now()
+		reqs := make([]request, len(cands))
+		for i, cd := range cands {
+			reqs[i] = request{lim: cd.w.lim, fixed: cd.w.fixed, search: cd.w.search, waited: now.Sub(cd.w.since)}
+		}
+		granted, retry, err := a.b.store.take(ctx, a.key, c, reqs, waiting)
+		if err != nil {
+			// The database failed: the requests fail rather than going
+			// out unpaced.
 			a.mu.Lock()
-			ws := a.queues[c].by[key]
-			var w *waiter
-			if len(ws) > 0 {
-				w = ws[0]
+			for _, cd := range cands {
+				a.queues[c].remove(cd.key, cd.w)
 			}
 			a.mu.Unlock()
-			if w == nil || w.search && triedSearch {
+			for _, cd := range cands {
+				cd.w.done <- err
+			}
+			return true, time.Time{}
+		}
+		n := 0
+		a.mu.Lock()
+		for i, cd := range cands {
+			if granted[i] {
+				a.queues[c].served(cd.key, cd.w) // gone meanwhile: the grant is spent anyway
+				n++
+			}
+		}
+		a.mu.Unlock()
+		for i, cd := range cands {
+			if !granted[i] {
 				continue
 			}
-			waited := a.b.now().Sub(w.since)
-			ok, retry, err := a.b.store.take(ctx, a.key, w.lim, w.fixed, c, w.search, waited, waiting)
-			if err != nil {
-				// The database failed: the request fails rather than
-				// going out unpaced.
-				a.mu.Lock()
-				a.queues[c].remove(key, w)
-				a.mu.Unlock()
-				w.done <- err
-				return true, time.Time{}
+			if a.b.Metrics != nil {
+				a.b.Metrics.Granted(a.provider, c, reqs[i].waited)
 			}
-			if ok {
-				a.mu.Lock()
-				if qs := a.queues[c].by[key]; len(qs) > 0 && qs[0] == w {
-					a.queues[c].served(key)
-				} else {
-					a.queues[c].remove(key, w)
-				}
-				a.mu.Unlock()
-				if a.b.Metrics != nil {
-					a.b.Metrics.Granted(a.provider, c, waited)
-				}
-				w.done <- nil
-				return true, time.Time{}
-			}
-			if retry.Before(next) {
-				next = retry
-			}
-			if !w.search {
-				// The window (or the day, or the class's share) is what
-				// refused: no other waiter of this class would pass.
-				break
-			}
-			triedSearch = true
+			cd.w.done <- nil
+		}
+		if n > 0 {
+			return true, time.Time{}
+		}
+		if retry.Before(next) {
+			next = retry
 		}
 	}
 	return false, next

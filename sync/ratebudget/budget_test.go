@@ -104,6 +104,17 @@ func TestDecide(t *testing.T) {
 	if ok, retry := st.decide(lim, Pushback, false, at(100)); ok || !retry.Equal(at(1000)) {
 		t.Errorf("after a 429 with Retry-After 3: %v, retry %v; want the account held for a second", ok, retry)
 	}
+	// A Retry-After of 0 says the account may be asked at once: nothing is
+	// held but the refused request, which its own retry policy delays.
+	st = &state{dailyRemaining: -1}
+	observe(st, at(0), false, http.StatusTooManyRequests, http.Header{"Retry-After": {"0"}})
+	if ok, _ := st.decide(lim, Pushback, false, at(1)); !ok {
+		t.Error("the account was held after a 429 with Retry-After 0")
+	}
+	observe(st, at(0), false, http.StatusTooManyRequests, http.Header{"Retry-After": {"soon"}})
+	if ok, retry := st.decide(lim, Pushback, false, at(100)); ok || !retry.Equal(at(1000)) {
+		t.Errorf("after a 429 with an unreadable Retry-After: %v, retry %v; want the account held for a second", ok, retry)
+	}
 	// A search's 429 holds searches only.
 	st = &state{dailyRemaining: -1}
 	observe(st, at(0), true, http.StatusTooManyRequests, http.Header{})

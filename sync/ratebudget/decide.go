@@ -199,6 +199,44 @@ func (st *state) decide(lim connector.RateLimits, c Class, search bool, now time
 	return true, time.Time{}
 }
 
+// request is one waiter's request as the store decides it.
+type request struct {
+	lim    connector.RateLimits
+	fixed  bool
+	search bool
+	waited time.Duration // how long it has waited, added to the throttled time when granted
+}
+
+// decideAll decides reqs, requests of class c, in order at now: each is
+// granted until one is refused, except that a refused search only stops
+// the searches after it (the search limit, not the window, may be what
+// refused it). It returns what was granted, and when to try again for
+// the first refused.
+func (st *state) decideAll(c Class, reqs []request, now time.Time) ([]bool, time.Time) {
+	granted := make([]bool, len(reqs))
+	var retry time.Time
+	searchRefused := false
+	for i, r := range reqs {
+		if r.search && searchRefused {
+			continue
+		}
+		ok, again := st.decide(st.effective(r.lim, r.fixed), c, r.search, now)
+		if ok {
+			granted[i] = true
+			st.noteWait(now, r.waited)
+			continue
+		}
+		if retry.IsZero() || again.Before(retry) {
+			retry = again
+		}
+		if !r.search {
+			break
+		}
+		searchRefused = true
+	}
+	return granted, retry
+}
+
 // prune drops the grants older than keepGrants.
 func (st *state) prune(now time.Time) {
 	k := 0

@@ -8,8 +8,11 @@ import (
 	"maps"
 	"net/http"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
+
+	"github.com/lib/pq"
 
 	"github.com/intake/intake/sync/connector"
 )
@@ -19,10 +22,9 @@ import (
 // several.
 type store interface {
 	// take records that the classes in waiting have waiters (demand),
-	// then decides a request of class c (see state.decide) and records
-	// the grant. waited is how long the request has waited, added to the
-	// throttled time when granted.
-	take(ctx context.Context, acct string, lim connector.RateLimits, fixed bool, c Class, search bool, waited time.Duration, waiting [classes]bool) (ok bool, retry time.Time, err error)
+	// then decides reqs, requests of class c, in order (see decideAll),
+	// and records the grants, in one step.
+	take(ctx context.Context, acct string, c Class, reqs []request, waiting [classes]bool) (granted []bool, retry time.Time, err error)
 	// update changes an account's state under its lock.
 	update(ctx context.Context, acct string, fn func(st *state, now time.Time)) error
 	// read returns a copy of an account's state and the time.
@@ -49,16 +51,13 @@ func (m *memStore) get(acct string) *state {
 	return st
 }
 
-func (m *memStore) take(_ context.Context, acct string, lim connector.RateLimits, fixed bool, c Class, search bool, waited time.Duration, waiting [classes]bool) (bool, time.Time, error) {
+func (m *memStore) take(_ context.Context, acct string, c Class, reqs []request, waiting [classes]bool) ([]bool, time.Time, error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	st, now := m.get(acct), m.now()
 	st.markDemand(waiting, now)
-	ok, retry := st.decide(st.effective(lim, fixed), c, search, now)
-	if ok {
-		st.noteWait(now, waited)
-	}
-	return ok, retry, nil
+	granted, retry := st.decideAll(c, reqs, now)
+	return granted, retry, nil
 }
 
 func (m *memStore) update(_ context.Context, acct string, fn func(*state, time.Time)) error {
@@ -164,19 +163,30 @@ func (p *pgStore) save(ctx context.Context, tx *sql.Tx, acct string, st *state) 
 	return tx.Commit()
 }
 
-func (p *pgStore) take(ctx context.Context, acct string, lim connector.RateLimits, fixed bool, c Class, search bool, waited time.Duration, waiting [classes]bool) (bool, time.Time, error) {
+func (p *pgStore) take(ctx context.Context, acct string, c Class, reqs []request, waiting [classes]bool) ([]bool, time.Time, error) {
 	tx, st, now, err := p.lock(ctx, acct, func(st *state) time.Duration {
-		// The window, as decide counts it, or the search limit's second.
-		return max(st.effective(lim, fixed).Interval+200*time.Millisecond, 1200*time.Millisecond)
+		// The longest window, as decide counts it, or the search limit's
+		// second.
+		back := 1200 * time.Millisecond
+		for _, r := range reqs {
+			back = max(back, st.effective(r.lim, r.fixed).Interval+200*time.Millisecond)
+		}
+		return back
 	})
 	if err != nil {
-		return false, time.Time{}, err
+		return nil, time.Time{}, err
 	}
 	st.markDemand(waiting, now)
-	ok, retry := st.decide(st.effective(lim, fixed), c, search, now)
-	if ok {
-		st.noteWait(now, waited)
-		_, err = tx.ExecContext(ctx, `INSERT INTO rate_grants (account, at, class, search) VALUES ($1, $2, $3, $4)`, acct, now, int(c), search)
+	granted, retry := st.decideAll(c, reqs, now)
+	var searches []bool
+	for i, ok := range granted {
+		if ok {
+			searches = append(searches, reqs[i].search)
+		}
+	}
+	if len(searches) > 0 {
+		_, err = tx.ExecContext(ctx, `INSERT INTO rate_grants (account, at, class, search) SELECT $1, $2, $3, unnest($4::boolean[])`,
+			acct, now, int(c), pq.BoolArray(searches))
 		if err == nil {
 			// The account's grants past keeping go: a few rows at most,
 			// found through the index.
@@ -184,13 +194,13 @@ func (p *pgStore) take(ctx context.Context, acct string, lim connector.RateLimit
 		}
 		if err != nil {
 			_ = tx.Rollback()
-			return false, time.Time{}, fmt.Errorf("rate budget: %w", err)
+			return nil, time.Time{}, fmt.Errorf("rate budget: %w", err)
 		}
 	}
 	if err := p.save(ctx, tx, acct, st); err != nil {
-		return false, time.Time{}, err
+		return nil, time.Time{}, err
 	}
-	return ok, retry, nil
+	return granted, retry, nil
 }
 
 func (p *pgStore) update(ctx context.Context, acct string, fn func(*state, time.Time)) error {
@@ -251,12 +261,25 @@ func observe(st *state, now time.Time, search bool, status int, h http.Header) {
 		// longer Retry-After is the refused request's to wait (its retry
 		// policy decides); holding every caller of the account for it
 		// would let one odd answer stall pushbacks and syncs alike.
+		// A Retry-After of 0 (or a date passed) says the account may be
+		// asked again at once: only the refused request waits, as its
+		// retry policy says.
 		block = maxBlock
-		if ra := connector.ParseRetryAfter(h.Get("Retry-After"), now); ra > 0 {
-			block = min(ra, maxBlock)
+		if ra := strings.TrimSpace(h.Get("Retry-After")); ra != "" && retryAfterValid(ra) {
+			block = min(connector.ParseRetryAfter(ra, now), maxBlock)
 		}
 	}
 	if until := now.Add(block); block > 0 && until.After(st.blockedUntil) {
 		st.blockedUntil = until
 	}
+}
+
+// retryAfterValid reports whether v is a Retry-After value: seconds or an
+// HTTP date.
+func retryAfterValid(v string) bool {
+	if _, err := strconv.ParseUint(v, 10, 64); err == nil {
+		return true
+	}
+	_, err := http.ParseTime(v)
+	return err == nil
 }
