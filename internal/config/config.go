@@ -25,7 +25,7 @@ type Config struct {
 	EncryptionKey   string        // INTAKE_ENCRYPTION_KEY
 	AllowedOrigins  []string      // INTAKE_ALLOWED_ORIGINS, comma-separated
 	Introspection   bool          // INTAKE_INTROSPECTION; default on only with SQLite
-	RateBudget      bool          // INTAKE_RATE_BUDGET; default off (README, Rate budgets)
+	RateBudget      bool          // INTAKE_RATE_BUDGET; default on (README, Rate budgets)
 	LogFormat       string        // INTAKE_LOG_FORMAT: json (default) or text
 	LogLevel        slog.Level    // INTAKE_LOG_LEVEL: debug, info (default), warn, error
 	PublicURL       string        // INTAKE_PUBLIC_URL: external origin webhooks are signed for
@@ -66,6 +66,7 @@ func FromEnv(getenv func(string) string) (Config, error) {
 		PublicURL:     strings.TrimRight(strings.TrimSpace(getenv("INTAKE_PUBLIC_URL")), "/"),
 		SandboxAddr:   or(getenv("INTAKE_SANDBOX_ADDR"), "127.0.0.1:8081"),
 		MetricsAddr:   strings.TrimSpace(getenv("INTAKE_METRICS_ADDR")),
+		RateBudget:    true,
 	}
 	if c.MetricsAddr != "" {
 		if _, _, err := net.SplitHostPort(c.MetricsAddr); err != nil || c.MetricsAddr == c.Addr {

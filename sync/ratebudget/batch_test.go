@@ -2,6 +2,7 @@ package ratebudget
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net/http"
 	"sync"
@@ -146,4 +147,23 @@ func BenchmarkGrants(b *testing.B) {
 		db := dbtest.Open(b, dialect.Postgres)
 		grantRate(b, NewPostgres(db.Store.DB))
 	})
+}
+
+// A request that waited for its grant asks its precondition before it
+// goes; one granted at once does not.
+func TestPrecondition(t *testing.T) {
+	t.Parallel()
+	l := NewMemory().Limiter("TALENTION", "acct-precondition", connector.RateLimits{Requests: 1, Interval: 500 * time.Millisecond}, true)
+	asked := 0
+	errEnded := errors.New("ended meanwhile")
+	ctx := WithPrecondition(context.Background(), func(context.Context) error {
+		asked++
+		return errEnded
+	})
+	if err := l.Wait(ctx, false); err != nil || asked != 0 {
+		t.Fatalf("granted at once: %v, precondition asked %d times", err, asked)
+	}
+	if err := l.Wait(ctx, false); !errors.Is(err, errEnded) || asked != 1 {
+		t.Fatalf("granted after a wait: %v, precondition asked %d times; want its error", err, asked)
+	}
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"maps"
 	"net/http"
@@ -82,7 +83,17 @@ func (m *memStore) read(_ context.Context, acct string) (state, time.Time, error
 // the one clock all replicas share.
 type pgStore struct {
 	db *sql.DB
+
+	mu sync.Mutex
+	// known holds the accounts whose row exists; pruned, when each
+	// account's old grants were last deleted.
+	known  map[string]bool
+	pruned map[string]time.Time
 }
+
+// pruneEvery is how often a process deletes an account's grants past
+// keeping: a statement per grant would cost more than the grant.
+const pruneEvery = 5 * time.Second
 
 // accountRow is rate_accounts.state: the state without its grants.
 type accountRow struct {
@@ -111,17 +122,38 @@ func (p *pgStore) lock(ctx context.Context, acct string, lookback func(*state) t
 		_ = tx.Rollback()
 		return nil, nil, time.Time{}, fmt.Errorf("rate budget: %w", err)
 	}
-	if _, err := tx.ExecContext(ctx, `INSERT INTO rate_accounts (id, state) VALUES ($1, '{"dailyRemaining":-1}') ON CONFLICT (id) DO NOTHING`, acct); err != nil {
-		return fail(err)
+	p.mu.Lock()
+	known := p.known[acct]
+	p.mu.Unlock()
+	if !known {
+		if _, err := tx.ExecContext(ctx, `INSERT INTO rate_accounts (id, state) VALUES ($1, '{"dailyRemaining":-1}') ON CONFLICT (id) DO NOTHING`, acct); err != nil {
+			return fail(err)
+		}
 	}
 	var raw string
 	var now time.Time
 	if err := tx.QueryRowContext(ctx, `SELECT state, clock_timestamp() FROM rate_accounts WHERE id = $1 FOR UPDATE`, acct).Scan(&raw, &now); err != nil {
+		if errors.Is(err, sql.ErrNoRows) && known {
+			// The row was deleted since this process saw it: make it anew.
+			_ = tx.Rollback()
+			p.mu.Lock()
+			delete(p.known, acct)
+			p.mu.Unlock()
+			return p.lock(ctx, acct, lookback)
+		}
 		return fail(err)
 	}
 	var row accountRow
 	if err := json.Unmarshal([]byte(raw), &row); err != nil {
 		return fail(err)
+	}
+	if !known {
+		p.mu.Lock()
+		if p.known == nil {
+			p.known = map[string]bool{}
+		}
+		p.known[acct] = true
+		p.mu.Unlock()
 	}
 	st := &state{demand: row.Demand, blockedUntil: row.BlockedUntil, day: row.Day, dayUsed: row.DayUsed,
 		observedMax: row.ObservedMax, observedInterval: row.ObservedInterval, dailyRemaining: row.DailyRemaining, dailyDay: row.DailyDay,
@@ -187,9 +219,9 @@ func (p *pgStore) take(ctx context.Context, acct string, c Class, reqs []request
 	if len(searches) > 0 {
 		_, err = tx.ExecContext(ctx, `INSERT INTO rate_grants (account, at, class, search) SELECT $1, $2, $3, unnest($4::boolean[])`,
 			acct, now, int(c), pq.BoolArray(searches))
-		if err == nil {
-			// The account's grants past keeping go: a few rows at most,
-			// found through the index.
+		if err == nil && p.prune(acct, now) {
+			// The account's grants past keeping go, found through the
+			// index.
 			_, err = tx.ExecContext(ctx, `DELETE FROM rate_grants WHERE account = $1 AND at <= $2`, acct, now.Add(-keepGrants))
 		}
 		if err != nil {
@@ -201,6 +233,21 @@ func (p *pgStore) take(ctx context.Context, acct string, c Class, reqs []request
 		return nil, time.Time{}, err
 	}
 	return granted, retry, nil
+}
+
+// prune reports whether acct's old grants are due to be deleted at now,
+// and if so notes that they are.
+func (p *pgStore) prune(acct string, now time.Time) bool {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if now.Sub(p.pruned[acct]) < pruneEvery {
+		return false
+	}
+	if p.pruned == nil {
+		p.pruned = map[string]time.Time{}
+	}
+	p.pruned[acct] = now
+	return true
 }
 
 func (p *pgStore) update(ctx context.Context, acct string, fn func(*state, time.Time)) error {

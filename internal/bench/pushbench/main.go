@@ -46,6 +46,7 @@ import (
 	"os/signal"
 	"runtime"
 	"runtime/pprof"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -111,6 +112,7 @@ type options struct {
 	timeout    time.Duration
 	verbose    bool
 	fail       float64
+	rateBudget bool
 }
 
 func parseFlags(args []string, getenv func(string) string, stderr io.Writer) (options, error) {
@@ -129,6 +131,7 @@ func parseFlags(args []string, getenv func(string) string, stderr io.Writer) (op
 	fs.StringVar(&o.cpuprofile, "cpuprofile", "", "write a CPU profile of the measured part (the whole process: engine, connector and fakes) to this file")
 	fs.DurationVar(&o.timeout, "timeout", 10*time.Minute, "give up when the pushbacks are not all delivered after this long")
 	fs.Float64Var(&o.fail, "fail", 0, "fraction of the fake's writes that fail (0 to 0.5): half of them after taking effect, their answers lost; the rest refused with a 500")
+	fs.BoolVar(&o.rateBudget, "rate-budget", true, "pace the deliveries by the integration's rate budget (INTAKE_RATE_BUDGET; the integration's own limit is one the fake never reaches): false measures what the budget costs")
 	fs.BoolVar(&o.verbose, "v", false, "log the engine's info messages to stderr (default: warnings and errors)")
 	if err := fs.Parse(args); err != nil {
 		return o, err
@@ -231,7 +234,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) (*result,
 
 	// Intake as main.go assembles it (internal/app), with -workers
 	// deliveries at once, started before anything is recorded.
-	cfg, err := benchkit.Config(dbURL, nil)
+	cfg, err := benchkit.Config(dbURL, map[string]string{"INTAKE_RATE_BUDGET": strconv.FormatBool(o.rateBudget)})
 	if err != nil {
 		return nil, err
 	}
