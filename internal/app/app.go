@@ -134,7 +134,7 @@ func New(ctx context.Context, cfg config.Config, opts Options) (_ *App, err erro
 		a.ownStore = true
 		if n := cfg.DBMaxConns; n > 0 && a.Store.Dialect == dialect.Postgres {
 			a.Store.DB.SetMaxOpenConns(n)
-			a.Store.DB.SetMaxIdleConns(min(n, 10))
+			a.Store.DB.SetMaxIdleConns(n) // see store.Open
 		}
 		defer func() {
 			if err != nil {

@@ -47,8 +47,13 @@ func Open(ctx context.Context, databaseURL, dataDir string) (*Store, error) {
 		if db, err = sql.Open("postgres", databaseURL); err != nil {
 			return nil, fmt.Errorf("opening postgres: %w", err)
 		}
+		// Every open connection may stay idle: a pool that keeps fewer
+		// closes one each time load falls below its size and opens it
+		// again a moment later (a new PostgreSQL backend, several
+		// milliseconds), which is the tail of every busy second. Idle
+		// ones close after five minutes unused.
 		db.SetMaxOpenConns(20)
-		db.SetMaxIdleConns(10)
+		db.SetMaxIdleConns(20)
 		db.SetConnMaxIdleTime(5 * time.Minute)
 	case databaseURL == "" || strings.HasPrefix(databaseURL, "sqlite:") || strings.HasPrefix(databaseURL, "file:"):
 		dia = dialect.SQLite

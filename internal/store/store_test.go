@@ -651,3 +651,27 @@ func TestSQLiteSettings(t *testing.T) {
 		}
 	})
 }
+
+// Every connection the PostgreSQL pool opens may stay idle: a pool that
+// keeps fewer closes connections whenever its load dips and opens them
+// again a moment later.
+func TestPostgresPoolKeepsItsConnections(t *testing.T) {
+	t.Parallel()
+	st := openStore(t, dbtest.Empty(t, dialect.Postgres))
+	ctx := context.Background()
+	open := st.DB.Stats().MaxOpenConnections
+	var conns []*sql.Conn
+	for range open {
+		c, err := st.DB.Conn(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		conns = append(conns, c)
+	}
+	for _, c := range conns {
+		c.Close()
+	}
+	if s := st.DB.Stats(); s.MaxIdleClosed != 0 || s.Idle != open {
+		t.Errorf("after %d connections were released: %d closed for the idle limit, %d idle; want none closed, all idle", open, s.MaxIdleClosed, s.Idle)
+	}
+}
