@@ -371,6 +371,41 @@ func TestRevokedKeyClosesWebsockets(t *testing.T) {
 		wantOpen(t, bystander)
 		wantUnauthenticated(t, b.Client(doomed), "revoked")
 	})
+
+}
+
+// TestRevokedKeyOnAnotherReplica: a replica that trusts a key it looked
+// up refuses it once another replica revokes it, well within the cache's
+// TTL (service.KeyCacheTTL).
+func TestRevokedKeyOnAnotherReplica(t *testing.T) {
+	t.Parallel()
+	db := dbtest.Open(t, dialect.Postgres)
+	fk := apptest.StartSyncFakes(t, sandbox.Dataset{Seed: 1, Size: 10}, nil)
+	a := apptest.StartSyncReplica(t, db, fk)
+	b := apptest.StartSyncReplica(t, db, fk)
+	admin := a.Client(a.Key(t, "acme", schematype.RoleAdmin))
+	doomed, node := createKey(t, admin, map[string]any{"name": "doomed", "role": "VIEWER"})
+	// B has looked the key up and trusts it for a while (service.KeyCacheTTL).
+	for range 3 {
+		if r := b.Client(doomed).Do(t, `{ viewer { role } }`, nil); len(r.Errors) > 0 {
+			t.Fatal(r.Errors)
+		}
+	}
+	admin.MustDo(t, revokeKeyMutation, map[string]any{"id": node.ID}, &struct{}{})
+	revoked := time.Now()
+	// The revocation's notice reaches B in milliseconds; a second is
+	// far below the cache's TTL.
+	for {
+		r := b.Client(doomed).Do(t, `{ viewer { role } }`, nil)
+		if r.Status == http.StatusUnauthorized {
+			break
+		}
+		if time.Since(revoked) > time.Second {
+			t.Fatalf("B still accepted the revoked key %s after the revocation (status %d)", time.Since(revoked).Round(time.Millisecond), r.Status)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	t.Logf("B refused the revoked key %s after the revocation", time.Since(revoked).Round(time.Millisecond))
 }
 
 // TestFailedAuthenticationLimit checks that failed authentications from one

@@ -235,7 +235,7 @@ func New(ctx context.Context, cfg config.Config, opts Options) (_ *App, err erro
 	}
 	a.Service = service.New(service.Deps{
 		Store: a.Store, Providers: registry, Secrets: box, Logger: a.Log,
-		Connector: connOpts, Opener: opener, Jobs: a.Engine, Budgets: budgets,
+		Connector: connOpts, Opener: opener, Jobs: a.Engine, Budgets: budgets, Broker: a.Broker,
 	})
 
 	ttl := opts.MetricsCacheTTL

@@ -213,6 +213,7 @@ func (s *Service) RevokeAPIKey(ctx context.Context, id pulid.ID) (*ent.APIKey, e
 	if err != nil {
 		return nil, err
 	}
+	s.revoked(ctx, k.ID)
 	return k, nil
 }
 
@@ -223,7 +224,12 @@ func (s *Service) Authenticate(ctx context.Context, key string) (*viewer.Viewer,
 	if !strings.HasPrefix(key, keyPrefix) || len(key) > 100 {
 		return nil, unauth
 	}
-	k, err := s.db.APIKey.Query().Where(apikey.Hash(hashKey(key))).Only(viewer.SystemContext(ctx))
+	h, now := hashKey(key), time.Now()
+	if v, ok := s.keys.get(h, now); ok {
+		return v, nil
+	}
+	gen := s.keys.generation()
+	k, err := s.db.APIKey.Query().Where(apikey.Hash(h)).Only(viewer.SystemContext(ctx))
 	if ent.IsNotFound(err) {
 		return nil, unauth
 	}
@@ -235,10 +241,12 @@ func (s *Service) Authenticate(ctx context.Context, key string) (*viewer.Viewer,
 	if k.RevokedAt != nil {
 		return nil, &Error{Code: CodeUnauthenticated, Message: "this API key has been revoked"}
 	}
-	if k.ExpiresAt != nil && !time.Now().Before(*k.ExpiresAt) {
+	if k.ExpiresAt != nil && !now.Before(*k.ExpiresAt) {
 		return nil, &Error{Code: CodeUnauthenticated, Message: "this API key has expired"}
 	}
-	return &viewer.Viewer{OrgID: k.OrganizationID, Role: k.Role, KeyID: k.ID, KeyName: k.Name}, nil
+	v := &viewer.Viewer{OrgID: k.OrganizationID, Role: k.Role, KeyID: k.ID, KeyName: k.Name}
+	s.keys.put(h, v, k.ExpiresAt, gen, now)
+	return v, nil
 }
 
 // RecordAPIKeyUse sets the key's last_used_at to at unless it is already

@@ -22,6 +22,7 @@ import (
 	"github.com/intake/intake/internal/store"
 	"github.com/intake/intake/schema/schematype"
 	"github.com/intake/intake/sync/connector"
+	"github.com/intake/intake/sync/progress"
 	"github.com/intake/intake/sync/ratebudget"
 )
 
@@ -35,6 +36,8 @@ type Service struct {
 	jobs      Jobs
 	log       *slog.Logger
 	connOpts  connector.Options
+	broker    progress.Broker
+	keys      *keyCache
 }
 
 // Deps are what a Service needs.
@@ -58,6 +61,10 @@ type Deps struct {
 	// Budgets pace the requests to each external account; nil: no pacing
 	// (tools and tests that reach their own fakes).
 	Budgets *ratebudget.Budgets
+	// Broker carries API key revocations between processes (see
+	// KeyCacheTTL); nil: revocations reach other processes' caches only
+	// when their entries expire.
+	Broker progress.Broker
 }
 
 // New returns a Service.
@@ -70,10 +77,14 @@ func New(d Deps) *Service {
 	if d.Opener == nil {
 		d.Opener = NewOpener(d.Providers, d.Secrets, d.Connector, d.Budgets)
 	}
-	return &Service{
+	s := &Service{
 		db: d.Store.Client, store: d.Store, providers: d.Providers, box: d.Secrets, log: log, connOpts: d.Connector,
-		jobs: d.Jobs, opener: d.Opener,
+		jobs: d.Jobs, opener: d.Opener, broker: d.Broker, keys: newKeyCache(),
 	}
+	if d.Broker != nil {
+		s.keys.follow(d.Broker)
+	}
+	return s
 }
 
 // Providers returns the provider catalogue.

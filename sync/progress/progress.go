@@ -21,7 +21,12 @@ type Kind string
 const (
 	KindRun      Kind = "run"
 	KindPushback Kind = "pushback"
+	// KindAPIKey: an API key was revoked (ID); only APIKeysTopic hears it.
+	KindAPIKey Kind = "apikey"
 )
+
+// APIKeysTopic is the topic of API key revocations.
+const APIKeysTopic = "apikeys"
 
 // Notice says that an object changed.
 type Notice struct {
@@ -48,6 +53,9 @@ func RunTopic(id pulid.ID) string { return "run:" + string(id) }
 func CampaignTopic(id pulid.ID) string { return "campaign:" + string(id) }
 
 func topics(n Notice) []string {
+	if n.Kind == KindAPIKey {
+		return []string{APIKeysTopic}
+	}
 	t := []string{CampaignTopic(n.CampaignID)}
 	if n.Kind == KindRun {
 		t = append(t, RunTopic(n.ID))
@@ -178,13 +186,16 @@ func (l *Local) Subscribe(topic string) *Subscription {
 	return s
 }
 
-// Subscribers returns the number of open subscriptions (for metrics).
+// Subscribers returns the number of open subscriptions of clients (for
+// metrics): the API key revocations a process follows do not count.
 func (l *Local) Subscribers() int {
 	l.mu.RLock()
 	defer l.mu.RUnlock()
 	n := 0
-	for _, m := range l.subs {
-		n += len(m)
+	for topic, m := range l.subs {
+		if topic != APIKeysTopic { // the process's own, not a client's
+			n += len(m)
+		}
 	}
 	return n
 }
