@@ -236,6 +236,9 @@ func New(ctx context.Context, cfg config.Config, opts Options) (_ *App, err erro
 	a.Service = service.New(service.Deps{
 		Store: a.Store, Providers: registry, Secrets: box, Logger: a.Log,
 		Connector: connOpts, Opener: opener, Jobs: a.Engine, Budgets: budgets, Broker: a.Broker,
+		// PostgreSQL's notices reach every replica and the command line's
+		// revocations; SQLite's stay in their process.
+		CacheKeys: a.Store.Dialect == dialect.Postgres,
 	})
 
 	ttl := opts.MetricsCacheTTL

@@ -180,6 +180,9 @@ func assemble(t testing.TB, st *store.Store, databaseURL string, policy *egress.
 	}
 	cfg.DatabaseURL, cfg.EncryptionKey, cfg.Addr, cfg.Introspection = databaseURL, testKey, "127.0.0.1:0", true
 	cfg.AuditRetention = 0 // tests prune explicitly
+	// Dozens of Intakes share one PostgreSQL server in a test run, and each
+	// keeps the connections it opened: ten each, not the default twenty.
+	cfg.DBMaxConns = 10
 	// The server's own defaults, without the production rate limit per
 	// key: options set the limits a test is about.
 	cfg.Limits, cfg.Websocket = config.Limits{}, config.Websocket{}

@@ -12,11 +12,10 @@ import (
 )
 
 // KeyCacheTTL is how long a process trusts an API key it looked up
-// without looking again. A key revoked through the API leaves the cache of
-// the process that revoked it at once, and of every other process when the
-// revocation's notice arrives (milliseconds); KeyCacheTTL bounds what a
-// lost notice or a revocation the notices do not reach (the command line
-// on SQLite) leaves behind.
+// without looking again (with Deps.CacheKeys). A revoked key leaves the
+// cache of the process that revoked it at once, and of every other
+// process when the revocation's notice arrives (milliseconds); KeyCacheTTL
+// bounds what a lost notice leaves behind.
 const KeyCacheTTL = 5 * time.Second
 
 // keyCacheSize bounds the keys remembered; a full cache starts over.
@@ -31,6 +30,7 @@ type keyCache struct {
 	keys map[string]cachedKey
 	// gen counts evictions: a lookup that raced one is not cached.
 	gen uint64
+	off bool // Deps.CacheKeys unset: nothing is cached
 }
 
 type cachedKey struct {
@@ -68,7 +68,7 @@ func (c *keyCache) generation() uint64 {
 func (c *keyCache) put(h string, v *viewer.Viewer, expires *time.Time, gen uint64, now time.Time) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if c.gen != gen {
+	if c.off || c.gen != gen {
 		return
 	}
 	if len(c.keys) >= keyCacheSize {

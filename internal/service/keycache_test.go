@@ -21,8 +21,8 @@ func TestAPIKeyCache(t *testing.T) {
 		ctx := context.Background()
 		broker := progress.NewLocal()
 		// Two processes on one database and one broker.
-		a := service.New(service.Deps{Store: db.Store, Broker: broker})
-		b := service.New(service.Deps{Store: db.Store, Broker: broker})
+		a := service.New(service.Deps{Store: db.Store, Broker: broker, CacheKeys: true})
+		b := service.New(service.Deps{Store: db.Store, Broker: broker, CacheKeys: true})
 		key, k, err := a.CreateOrgAPIKey(ctx, "acme", service.NewAPIKeyInput{Role: schematype.RoleAdmin})
 		if err != nil {
 			t.Fatal(err)
@@ -33,12 +33,21 @@ func TestAPIKeyCache(t *testing.T) {
 			}
 		}
 
-		// Revoked behind the services' backs: they still trust it.
+		plain := service.New(service.Deps{Store: db.Store, Broker: broker}) // CacheKeys unset
+		if _, err := plain.Authenticate(ctx, key); err != nil {
+			t.Fatal(err)
+		}
+
+		// Revoked behind the services' backs: the caching ones still trust
+		// it, the other looks it up.
 		if err := db.Store.Client.APIKey.UpdateOneID(k.ID).SetRevokedAt(time.Now()).Exec(viewer.SystemContext(ctx)); err != nil {
 			t.Fatal(err)
 		}
 		if _, err := b.Authenticate(ctx, key); err != nil {
 			t.Fatalf("a cached key was looked up again: %v", err)
+		}
+		if _, err := plain.Authenticate(ctx, key); service.Classify(err).Code != service.CodeUnauthenticated {
+			t.Fatalf("a service without CacheKeys trusted a key it had looked up before (%v)", err)
 		}
 		// Revoked through the service: no process trusts it any more.
 		if _, err := a.RevokeAPIKey(viewer.SystemContext(ctx), k.ID); err != nil {

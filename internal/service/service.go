@@ -62,9 +62,13 @@ type Deps struct {
 	// (tools and tests that reach their own fakes).
 	Budgets *ratebudget.Budgets
 	// Broker carries API key revocations between processes (see
-	// KeyCacheTTL); nil: revocations reach other processes' caches only
-	// when their entries expire.
+	// KeyCacheTTL).
 	Broker progress.Broker
+	// CacheKeys lets the service trust a key it looked up for KeyCacheTTL.
+	// Only where Broker reaches every process that may revoke a key
+	// (PostgreSQL's): a process that would not hear of a revocation must
+	// look the key up every time.
+	CacheKeys bool
 }
 
 // New returns a Service.
@@ -81,8 +85,10 @@ func New(d Deps) *Service {
 		db: d.Store.Client, store: d.Store, providers: d.Providers, box: d.Secrets, log: log, connOpts: d.Connector,
 		jobs: d.Jobs, opener: d.Opener, broker: d.Broker, keys: newKeyCache(),
 	}
-	if d.Broker != nil {
+	if d.CacheKeys && d.Broker != nil {
 		s.keys.follow(d.Broker)
+	} else {
+		s.keys.off = true
 	}
 	return s
 }
