@@ -149,21 +149,23 @@ func BenchmarkGrants(b *testing.B) {
 	})
 }
 
-// A request that waited for its grant asks its precondition before it
-// goes; one granted at once does not.
+// Every request asks its precondition right before it goes, whether it
+// waited for its grant or not.
 func TestPrecondition(t *testing.T) {
 	t.Parallel()
 	l := NewMemory().Limiter("TALENTION", "acct-precondition", connector.RateLimits{Requests: 1, Interval: 500 * time.Millisecond}, true)
 	asked := 0
 	errEnded := errors.New("ended meanwhile")
+	var answer error
 	ctx := WithPrecondition(context.Background(), func(context.Context) error {
 		asked++
-		return errEnded
+		return answer
 	})
-	if err := l.Wait(ctx, false); err != nil || asked != 0 {
+	if err := l.Wait(ctx, false); err != nil || asked != 1 {
 		t.Fatalf("granted at once: %v, precondition asked %d times", err, asked)
 	}
-	if err := l.Wait(ctx, false); !errors.Is(err, errEnded) || asked != 1 {
+	answer = errEnded
+	if err := l.Wait(ctx, false); !errors.Is(err, errEnded) || asked != 2 {
 		t.Fatalf("granted after a wait: %v, precondition asked %d times; want its error", err, asked)
 	}
 }

@@ -125,20 +125,14 @@ type limiter struct {
 }
 
 func (l *limiter) Wait(ctx context.Context, search bool) error {
-	start := l.a.b.now()
 	if err := l.a.wait(ctx, l.lim, l.fixed, callerOf(ctx), search); err != nil {
 		return fmt.Errorf("%w: %w", ErrNoGrant, err)
 	}
-	if check, ok := ctx.Value(preconditionKey{}).(func(context.Context) error); ok && l.a.b.now().Sub(start) >= recheckAfter {
+	if check, ok := ctx.Value(preconditionKey{}).(func(context.Context) error); ok {
 		return check(ctx)
 	}
 	return nil
 }
-
-// recheckAfter is the wait for a grant after which a request asks its
-// precondition again: what it was for is unlikely to have ended in less,
-// and the check costs a query.
-const recheckAfter = 100 * time.Millisecond
 
 // ErrNoGrant is the error of a request whose context ended while it
 // waited for the budget: no fault of the external system.
@@ -146,10 +140,10 @@ var ErrNoGrant = errors.New("no grant of the rate budget")
 
 type preconditionKey struct{}
 
-// WithPrecondition makes every request of ctx that waited for its grant
-// (recheckAfter or longer), right before it is sent, ask check whether it
-// should still go: a request may wait long for the budget, and what it
-// was for may have ended meanwhile (a pushback whose contact was erased).
+// WithPrecondition makes every request of ctx, once granted and right
+// before it is sent, ask check whether it should still go: what it was
+// for may have ended since its attempt began, however briefly it waited
+// (a pushback whose contact was erased must not send the call result).
 // check's error ends the request unsent; the grant is spent.
 func WithPrecondition(ctx context.Context, check func(context.Context) error) context.Context {
 	return context.WithValue(ctx, preconditionKey{}, check)
