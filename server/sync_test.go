@@ -1738,6 +1738,9 @@ func TestSyncTwoEngines(t *testing.T) {
 			}
 			return false
 		}
+		// A logs the end right after its notice goes out, which B may
+		// have passed on before A wrote the line.
+		syncEventually(t, "A to log the run's end", func() (bool, string) { return ended(a.Logs()), "" })
 		if !ended(a.Logs()) || ended(b.Logs()) {
 			t.Fatalf("the run was not worked by A alone: ended in A's log %v, in B's %v", ended(a.Logs()), ended(b.Logs()))
 		}
