@@ -35,15 +35,17 @@ type gqlResponse struct {
 	Errors []gqlError      `json:"errors"`
 }
 
-// post sends body as JSON to url with the API key and returns the response
-// body, failing on a status other than 200.
+// post sends body as JSON to url with the API key (none if key is empty)
+// and returns the response body, failing on a status other than 200.
 func post(ctx context.Context, hc *http.Client, url, key string, body []byte) ([]byte, error) {
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, url, bytes.NewReader(body))
 	if err != nil {
 		return nil, err
 	}
 	req.Header.Set("Content-Type", "application/json")
-	req.Header.Set("Authorization", "Bearer "+key)
+	if key != "" {
+		req.Header.Set("Authorization", "Bearer "+key)
+	}
 	resp, err := hc.Do(req)
 	if err != nil {
 		return nil, err

@@ -4,7 +4,8 @@
 //
 //	go run ./internal/bench/load [-postgres URL] [-duration 20s] [-concurrency 32]
 //	    [-subscribers 1000] [-idle 10000] [-sync-size 20000] [-phase all|queries|idle|progress]
-//	    [-campaigns 5] [-seed-size 800] [-watchers 5] [-keep] [-v]
+//	    [-campaigns 5] [-seed-size 800] [-watchers 5] [-only OPERATION]
+//	    [-peer postgraphile] [-keep] [-v]
 //
 // It creates a scratch PostgreSQL database on the server at -postgres
 // (default TEST_DATABASE_URL, else postgres://postgres@127.0.0.1:5432/test),
@@ -27,7 +28,11 @@
 //     -concurrency clients against Intake, then against the baseline, for
 //     the maximum throughput of each and their ratio; then open-loop
 //     against Intake at half its maximum rate, for the latency
-//     percentiles.
+//     percentiles. Each closed loop reports the server process's CPU time
+//     per request. With -peer postgraphile, PostGraphile 4 (installed
+//     with npm, see peer.go) serves the same database without
+//     authentication, and closed loops of the reads of the mix, and of
+//     each read alone, compare Intake with it.
 //   - idle: -idle websockets, each with a campaignEvents subscription; the
 //     server process's memory (VmRSS, and Go's heap and stacks) before and
 //     after gives the memory per subscription. Then a call result is
@@ -110,6 +115,7 @@ type options struct {
 	watchers    int
 	only        string
 	weights     [numOps]int
+	peer        string
 	keep        bool
 	verbose     bool
 }
@@ -132,6 +138,8 @@ func parseFlags(args []string, getenv func(string) string, stderr io.Writer) (op
 	fs.IntVar(&o.seedSize, "seed-size", 800, "people in the fakes the seeded triggers sync from")
 	fs.IntVar(&o.watchers, "watchers", 5, "progress: campaignEvents subscribers beside the syncProgress ones")
 	fs.StringVar(&o.only, "only", "", "queries: run only this operation of the mix ("+strings.Join(opNames[:], ", ")+")")
+	fs.StringVar(&o.peer, "peer", "", "queries: also compare the reads of the mix with this server on the same database: "+peerPostGraphile+
+		" (PostGraphile "+postgraphileVersion+", installed with npm; skipped without node)")
 	fs.BoolVar(&o.keep, "keep", false, "keep the scratch database instead of dropping it")
 	fs.BoolVar(&o.verbose, "v", false, "log the server's info messages to stderr (default: warnings and errors)")
 	if err := fs.Parse(args); err != nil {
@@ -168,6 +176,15 @@ func parseFlags(args []string, getenv func(string) string, stderr io.Writer) (op
 	default:
 		return o, fmt.Errorf("-phase: %q is not all, queries, idle or progress", o.phase)
 	}
+	switch o.peer {
+	case "":
+	case peerPostGraphile:
+		if readWeights(o.weights) == ([numOps]int{}) {
+			return o, fmt.Errorf("-peer: -only %s leaves no read to compare", o.only)
+		}
+	default:
+		return o, fmt.Errorf("-peer: %q is not %s", o.peer, peerPostGraphile)
+	}
 	o.postgres, err = benchkit.PostgresURL(o.postgres)
 	return o, err
 }
@@ -176,7 +193,8 @@ func parseFlags(args []string, getenv func(string) string, stderr io.Writer) (op
 type queriesResult struct {
 	Weights                [numOps]int // the mix, percent per operation
 	Intake, Baseline, Open loadStats
-	Percent                float64 // Intake's maximum rate as a percentage of the baseline's
+	Percent                float64     // Intake's maximum rate as a percentage of the baseline's
+	Peer                   *peerResult // with -peer, unless skipped
 }
 
 // result is what one run of the tool measured.
@@ -223,6 +241,24 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) (*result,
 	if err != nil {
 		return nil, err
 	}
+	// The peer is installed and started before the seeding, so that a
+	// failure shows at once; the migrated schema is all it reads at start.
+	var peer *peerProcess
+	if o.peer != "" && o.runs("queries") {
+		cfg, err := benchkit.Config(dbURL, intakeEnv(encKey, o.verbose))
+		if err != nil {
+			return nil, err
+		}
+		peer, err = startPeer(ctx, peerConfig{
+			kind: o.peer, dbURL: dbURL, poolSize: cfg.DBMaxConns, verbose: o.verbose, lookPath: exec.LookPath,
+		}, stdout, stderr)
+		if err != nil {
+			return nil, fmt.Errorf("-peer %s: %w", o.peer, err)
+		}
+		if peer != nil {
+			defer peer.stop()
+		}
+	}
 
 	// People created and last changed before now, so every search finds
 	// them all.
@@ -266,6 +302,20 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) (*result,
 		fmt.Fprintln(stdout, line)
 		if err := firstError(q.Intake, q.Baseline, q.Open); err != nil {
 			return res, err
+		}
+		if peer != nil {
+			p, err := peerPhase(ctx, stdout, o, srv, peer, org, keys)
+			peer.stop() // not needed by the other phases
+			if p != nil {
+				q.Peer = p
+				printPeer(stdout, p)
+				line := peerSummary(p)
+				res.Summary = append(res.Summary, line)
+				fmt.Fprintln(stdout, line)
+			}
+			if err != nil {
+				return res, err
+			}
 		}
 	}
 	if o.runs("idle") {
@@ -325,8 +375,8 @@ func keysNeeded(o options) int {
 func queriesPhase(ctx context.Context, o options, srv *serverProcess, org *org, keys []string) *queriesResult {
 	m := newMix(org, keys, o.weights)
 	hc := newHTTPClient(2 * o.concurrency)
-	intake := target{name: "Intake", graphQL: true, url: srv.intake}
-	base := target{name: "baseline", url: srv.baseline}
+	intake := target{name: "Intake", graphQL: true, url: srv.intake, pid: srv.pid}
+	base := target{name: "baseline", url: srv.baseline, pid: srv.pid}
 	warm := min(2*time.Second, o.duration/4)
 	q := &queriesResult{Weights: o.weights}
 	m.closedLoop(ctx, hc, intake, o.concurrency, warm)
@@ -354,8 +404,7 @@ func firstError(stats ...loadStats) error {
 func printQueries(w io.Writer, q *queriesResult) {
 	fmt.Fprintf(w, "queries: mix %s\n", mixDescription(q.Weights))
 	for _, s := range []loadStats{q.Intake, q.Baseline} {
-		fmt.Fprintf(w, "  closed loop %-8s %6.0f req/s (%d requests in %.1fs, %d errors): p50 %s, p95 %s, p99 %s, max %s\n",
-			s.Target, s.Rate, s.Requests, s.Seconds, s.Errors, ms(s.P50), ms(s.P95), ms(s.P99), ms(s.Max))
+		printClosedLoop(w, s, 8)
 		for op := range numOps {
 			b := s.ByOp[op]
 			fmt.Fprintf(w, "      %-17s %6d  p50 %s, p99 %s\n", opNames[op], b.Requests, ms(b.P50), ms(b.P99))
@@ -365,6 +414,21 @@ func printQueries(w io.Writer, q *queriesResult) {
 	s := q.Open
 	fmt.Fprintf(w, "  open loop Intake at %.0f req/s: %.0f req/s answered (%d requests, %d errors): p50 %s, p95 %s, p99 %s, max %s\n",
 		s.Scheduled, s.Rate, s.Requests, s.Errors, ms(s.P50), ms(s.P95), ms(s.P99), ms(s.Max))
+}
+
+// printClosedLoop prints a closed loop's line, the target's name padded
+// to width.
+func printClosedLoop(w io.Writer, s loadStats, width int) {
+	fmt.Fprintf(w, "  closed loop %-*s %6.0f req/s (%d requests in %.1fs, %d errors): p50 %s, p95 %s, p99 %s, max %s, %s\n",
+		width, s.Target, s.Rate, s.Requests, s.Seconds, s.Errors, ms(s.P50), ms(s.P95), ms(s.P99), ms(s.Max), cpuText(s))
+}
+
+// cpuText is a closed loop's CPU time per request of the server process.
+func cpuText(s loadStats) string {
+	if !s.CPUMeasured {
+		return "cpu n/a"
+	}
+	return fmt.Sprintf("cpu %.2f ms/req", float64(s.CPUPerReq)/float64(time.Millisecond))
 }
 
 func mixDescription(weights [numOps]int) string {
@@ -512,6 +576,45 @@ func raiseFileLimit() error {
 		return fmt.Errorf("raising RLIMIT_NOFILE: %w", err)
 	}
 	return nil
+}
+
+// clockTicks is the unit of utime and stime in /proc/<pid>/stat: USER_HZ,
+// which is 100 on Linux whatever the kernel's HZ (what sysconf(_SC_CLK_TCK)
+// answers; assumed rather than asked, which would need cgo).
+const clockTicks = 100
+
+// procCPU is the user+system CPU time a process has spent, from
+// /proc/<pid>/stat (its threads', not its children's).
+func procCPU(pid int) (time.Duration, error) {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return 0, fmt.Errorf("reading the CPU time of process %d: %w", pid, err)
+	}
+	return parseStatCPU(string(b))
+}
+
+// parseStatCPU reads utime and stime, fields 14 and 15, of a
+// /proc/<pid>/stat line. Field 2, the command's name in parentheses, may
+// hold spaces and parentheses itself: the fields are counted from after
+// its last ')'.
+func parseStatCPU(stat string) (time.Duration, error) {
+	i := strings.LastIndexByte(stat, ')')
+	if i < 0 {
+		return 0, fmt.Errorf("no command name in %q", truncate([]byte(stat), 100))
+	}
+	f := strings.Fields(stat[i+1:]) // f[0] is field 3
+	if len(f) < 13 {
+		return 0, fmt.Errorf("%d fields after the command name in %q", len(f), truncate([]byte(stat), 100))
+	}
+	var ticks int64
+	for _, v := range f[11:13] {
+		n, err := strconv.ParseInt(v, 10, 64)
+		if err != nil {
+			return 0, fmt.Errorf("utime or stime: %w", err)
+		}
+		ticks += n
+	}
+	return time.Duration(ticks) * time.Second / clockTicks, nil
 }
 
 // procStatusKB reads a "kB" field of /proc/<pid>/status.

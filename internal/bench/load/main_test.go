@@ -7,6 +7,7 @@ import (
 	"context"
 	"fmt"
 	"os"
+	"runtime"
 	"strings"
 	"testing"
 
@@ -56,6 +57,14 @@ func TestLoadSmoke(t *testing.T) {
 			t.Errorf("Intake answered no %s", opNames[op])
 		}
 	}
+	for _, s := range []loadStats{q.Intake, q.Baseline} {
+		if runtime.GOOS == "linux" && (!s.CPUMeasured || s.CPUPerReq <= 0 || s.CPU < s.CPUPerReq) {
+			t.Errorf("%s: CPU time %s, %s per request (measured: %t)", s.Target, s.CPU, s.CPUPerReq, s.CPUMeasured)
+		}
+	}
+	if !strings.Contains(stdout.String(), " ms/req\n") {
+		t.Errorf("no CPU time per request printed")
+	}
 	if q.Percent <= 0 || q.Open.Scheduled <= 0 {
 		t.Errorf("ratio %.1f%%, open loop at %.1f req/s", q.Percent, q.Open.Scheduled)
 	}
@@ -94,7 +103,8 @@ func TestLoadSmoke(t *testing.T) {
 func TestLoadRefusesBadFlags(t *testing.T) {
 	for _, args := range [][]string{
 		{"-concurrency", "0"}, {"-idle", "0"}, {"-subscribers", "0"}, {"-sync-size", "1"}, {"-phase", "soak"},
-		{"-duration", "0s"}, {"-postgres", "mysql://x"}, {"extra"},
+		{"-duration", "0s"}, {"-postgres", "mysql://x"}, {"-peer", "hasura"}, {"-peer", "postgraphile", "-only", "configureTrigger"},
+		{"extra"},
 	} {
 		var out bytes.Buffer
 		if _, err := run(context.Background(), args, &out, &out); err == nil {

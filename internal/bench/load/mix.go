@@ -5,6 +5,7 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"math/rand/v2"
 	"net/http"
@@ -97,8 +98,16 @@ var opQueries = [numOps]string{campaignsQuery, contactsQuery, issuesQuery, conta
 // target is a server the mix runs against.
 type target struct {
 	name    string
-	graphQL bool   // Intake's /graphql; else the baseline's routes
+	graphQL bool   // a GraphQL server's /graphql; else the baseline's routes
 	url     string // base URL
+	// queries are the GraphQL documents of the operations; nil: Intake's
+	// (opQueries).
+	queries *[numOps]string
+	// strict: an answer counts only if every field at the root of its
+	// data is set, so that a lookup answered with null is an error.
+	strict bool
+	noAuth bool // send no Authorization header
+	pid    int  // the process serving it, whose CPU time closedLoop reads; 0: none
 }
 
 // mix builds the requests of the query mix over the seeded organization.
@@ -134,12 +143,19 @@ type request struct {
 	op     int
 	url    string
 	body   []byte
+	strict bool   // see target.strict
 	unlock func() // after the response, for writes
 }
 
-// next draws an operation and builds its request for the target.
+// next draws an operation and builds its request for the target. The
+// weights are relative: opWeights add up to 100, a mix without writes to
+// less.
 func (m *mix) next(rnd *rand.Rand, t target) request {
-	op, n := 0, rnd.IntN(100)
+	total := 0
+	for _, w := range m.weights {
+		total += w
+	}
+	op, n := 0, rnd.IntN(total)
 	for n >= m.weights[op] {
 		n -= m.weights[op]
 		op++
@@ -175,37 +191,62 @@ func (m *mix) next(rnd *rand.Rand, t target) request {
 	var body []byte
 	url := t.url + opPaths[op]
 	if t.graphQL {
+		queries := &opQueries
+		if t.queries != nil {
+			queries = t.queries
+		}
 		url = t.url + "/graphql"
-		body, _ = json.Marshal(gqlRequest{Query: opQueries[op], Variables: vars})
+		body, _ = json.Marshal(gqlRequest{Query: queries[op], Variables: vars})
 	} else {
 		body, _ = json.Marshal(vars)
 	}
-	return request{op: op, url: url, body: body, unlock: unlock}
+	return request{op: op, url: url, body: body, strict: t.strict, unlock: unlock}
 }
 
 func pick(rnd *rand.Rand, ids []string) string { return ids[rnd.IntN(len(ids))] }
 
 // send sends a request and checks the answer: HTTP 200 with data and no
-// errors, decoded the same way from both targets.
+// errors, decoded the same way from every target.
 func send(ctx context.Context, hc *http.Client, key string, r request) error {
+	_, err := sendData(ctx, hc, key, r)
+	return err
+}
+
+// sendData is send returning the answer's data. Without a key, the
+// request has no Authorization header.
+func sendData(ctx context.Context, hc *http.Client, key string, r request) (json.RawMessage, error) {
 	if r.unlock != nil {
 		defer r.unlock()
 	}
 	b, err := post(ctx, hc, r.url, key, r.body)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	var resp gqlResponse
 	if err := json.Unmarshal(b, &resp); err != nil {
-		return fmt.Errorf("decoding the response: %w", err)
+		return nil, fmt.Errorf("decoding the response: %w", err)
 	}
 	if len(resp.Errors) > 0 {
-		return resp.Errors[0]
+		return nil, resp.Errors[0]
 	}
 	if len(resp.Data) == 0 || string(resp.Data) == "null" {
-		return fmt.Errorf("no data: %s", truncate(b, 200))
+		return nil, fmt.Errorf("no data: %s", truncate(b, 200))
 	}
-	return nil
+	if r.strict {
+		var fields map[string]json.RawMessage
+		if err := json.Unmarshal(resp.Data, &fields); err != nil {
+			return nil, fmt.Errorf("decoding the data: %w", err)
+		}
+		if len(fields) == 0 {
+			return nil, fmt.Errorf("no field in the data: %s", truncate(b, 200))
+		}
+		for name, v := range fields {
+			if string(v) == "null" {
+				return nil, fmt.Errorf("%s is null: %s", name, truncate(b, 200))
+			}
+		}
+	}
+	return resp.Data, nil
 }
 
 // loadStats are the figures of one load run.
@@ -220,6 +261,10 @@ type loadStats struct {
 	P99, Max  time.Duration
 	ByOp      [numOps]opStats
 	Scheduled float64 // open loop: the rate asked for
+	// Closed loop: the user+system CPU time the target's server process
+	// spent during the loop, and that per request (when CPUMeasured).
+	CPU, CPUPerReq time.Duration
+	CPUMeasured    bool
 }
 
 type opStats struct {
@@ -292,15 +337,23 @@ func newHTTPClient(conns int) *http.Client {
 // closedLoop runs n clients, each sending its next request when the last
 // one is answered, for d: the target's maximum throughput at n in flight.
 // Requests in flight at the end are waited for (not cancelled) and count.
+// The CPU time of the target's process (t.pid) is read right before and
+// right after: the loops run one at a time, so the difference is this
+// loop's.
 func (m *mix) closedLoop(ctx context.Context, hc *http.Client, t target, n int, d time.Duration) loadStats {
 	rec := &recorder{}
+	var cpuBefore time.Duration
+	cpuErr := errors.New("no process")
+	if t.pid > 0 {
+		cpuBefore, cpuErr = procCPU(t.pid)
+	}
 	began := time.Now()
 	end := began.Add(d)
 	var wg sync.WaitGroup
 	for w := range n {
 		wg.Go(func() {
 			rnd := rand.New(rand.NewPCG(uint64(w), uint64(began.UnixNano())))
-			key := m.keys[w%len(m.keys)]
+			key := m.key(t, w)
 			for ctx.Err() == nil && time.Now().Before(end) {
 				r := m.next(rnd, t)
 				start := time.Now()
@@ -310,7 +363,25 @@ func (m *mix) closedLoop(ctx context.Context, hc *http.Client, t target, n int, 
 		})
 	}
 	wg.Wait()
-	return rec.stats(t.name, time.Since(began))
+	elapsed := time.Since(began)
+	var cpuAfter time.Duration
+	if cpuErr == nil {
+		cpuAfter, cpuErr = procCPU(t.pid)
+	}
+	s := rec.stats(t.name, elapsed)
+	if cpuErr == nil && s.Requests > 0 {
+		s.CPU, s.CPUMeasured = cpuAfter-cpuBefore, true
+		s.CPUPerReq = s.CPU / time.Duration(s.Requests)
+	}
+	return s
+}
+
+// key is the API key client i sends to t.
+func (m *mix) key(t target, i int) string {
+	if t.noAuth {
+		return ""
+	}
+	return m.keys[i%len(m.keys)]
 }
 
 // openLoop sends requests at a fixed rate for d whatever the answers, so
@@ -329,7 +400,7 @@ func (m *mix) openLoop(ctx context.Context, hc *http.Client, t target, rate floa
 		}
 		time.Sleep(time.Until(at))
 		r := m.next(rnd, t)
-		key := m.keys[i%len(m.keys)]
+		key := m.key(t, i)
 		wg.Go(func() {
 			err := send(ctx, hc, key, r)
 			rec.add(r.op, time.Since(at), err)

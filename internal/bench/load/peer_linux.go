@@ -1,0 +1,13 @@
+package main
+
+import (
+	"os/exec"
+	"syscall"
+)
+
+// setPeerProcAttr puts the peer's processes (npm, node) in a process group
+// of their own, which stopping them signals as a whole, and has the kernel
+// kill them should the tool die without stopping them.
+func setPeerProcAttr(cmd *exec.Cmd) {
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
+}
