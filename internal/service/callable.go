@@ -189,12 +189,16 @@ func (s *Service) CallableContacts(ctx context.Context, campaignID pulid.ID, at 
 		for i, c := range batch {
 			phones[i] = c.PhoneE164
 		}
-		listed, err := s.db.DoNotCall.Query().Where(donotcall.PhoneE164In(phones...)).Select(donotcall.FieldPhoneE164).Strings(ctx)
+		numbers, err := s.db.DoNotCall.Query().Where(donotcall.PhoneE164In(phones...)).Select(donotcall.FieldPhoneE164).Strings(ctx)
 		if err != nil {
 			return nil, err
 		}
+		listed := make(map[string]bool, len(numbers))
+		for _, n := range numbers {
+			listed[n] = true
+		}
 		for _, c := range batch {
-			if slices.Contains(listed, c.PhoneE164) || !clocks.within(hours, at, c) {
+			if listed[c.PhoneE164] || !clocks.within(hours, at, c) {
 				continue
 			}
 			conn.TotalCount++
