@@ -2,6 +2,7 @@ package ratebudget_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net/http/httptest"
 	"sync"
@@ -86,4 +87,48 @@ func TestHubSpotFakeNeverRefuses(t *testing.T) {
 	if stats.Served < 2*lim.Requests {
 		t.Errorf("only %d requests: the limits were never tested", stats.Served)
 	}
+}
+
+// The account's day, as its answers report it, rules over the provider's
+// default: once HubSpot says none remain, nothing more is sent that day,
+// and the fake answers no 429 DAILY.
+func TestHubSpotDailyRemaining(t *testing.T) {
+	t.Parallel()
+	dbtest.Each(t, func(t *testing.T, db *dbtest.DB) {
+		fake := hubspotfake.New(hubspotfake.Config{Dataset: sandbox.Dataset{Seed: 3, Size: 10},
+			Limits: &hubspotfake.Limits{Requests: 1000, Interval: time.Second, Daily: 4}})
+		srv := httptest.NewServer(fake.Handler())
+		t.Cleanup(srv.Close)
+		creds := fake.Credentials(srv.URL)
+		d := hubspot.New().Descriptor()
+		b := ratebudget.NewMemory()
+		if db.Dialect == dialect.Postgres {
+			b = ratebudget.NewPostgres(db.Store.DB)
+		}
+		acct := ratebudget.AccountKey(d, creds)
+		// The provider's default: 250,000 a day, which the account's
+		// answers override.
+		conn, err := hubspot.New().Open(creds, connector.Options{Limiter: b.Limiter(schematype.ProviderHubSpot, acct, d.RateLimits, false)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		ctx := context.Background()
+		for i := range 4 {
+			if err := conn.Check(ctx); err != nil {
+				t.Fatalf("request %d of the day's 4: %v", i+1, err)
+			}
+		}
+		short, cancel := context.WithTimeout(ctx, 300*time.Millisecond)
+		defer cancel()
+		if err := conn.Check(short); !errors.Is(err, ratebudget.ErrNoGrant) {
+			t.Fatalf("a fifth request: %v, want it held for the next day", err)
+		}
+		if st := fake.LimitStats(); st.Refused != 0 || st.Served != 4 {
+			t.Errorf("the fake served %d and refused %d, want 4 and none", st.Served, st.Refused)
+		}
+		u, err := b.Usage(ctx, acct, d.RateLimits, false)
+		if err != nil || u.DailyRemaining != 0 {
+			t.Errorf("Usage %+v, %v: want the account's 0 remaining", u, err)
+		}
+	})
 }

@@ -638,4 +638,25 @@ func TestLimits(t *testing.T) {
 	if st := b.fake.LimitStats(); st.Served != 3 || st.Refused != 2 {
 		t.Errorf("stats %+v, want 3 served and 2 refused", st)
 	}
+
+	// The day's limit: its headers count down, then 429 DAILY.
+	b.fake.SetLimits(&hubspotfake.Limits{Requests: 100, Interval: time.Second, Daily: 2})
+	for i, want := range []struct {
+		status    int
+		remaining string
+	}{{http.StatusOK, "1"}, {http.StatusOK, "0"}, {http.StatusTooManyRequests, "0"}} {
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var body map[string]any
+		_ = json.NewDecoder(resp.Body).Decode(&body)
+		resp.Body.Close()
+		if resp.StatusCode != want.status || resp.Header.Get("X-HubSpot-RateLimit-Daily") != "2" || resp.Header.Get("X-HubSpot-RateLimit-Daily-Remaining") != want.remaining {
+			t.Errorf("daily request %d: %d, headers %v", i, resp.StatusCode, resp.Header)
+		}
+		if want.status == http.StatusTooManyRequests && body["policyName"] != "DAILY" {
+			t.Errorf("past the day's limit: %v, want policyName DAILY", body)
+		}
+	}
 }
