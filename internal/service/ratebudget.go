@@ -62,10 +62,7 @@ func (s *Service) RateBudget(ctx context.Context, in *ent.Integration) (ratebudg
 	lim, fixed := s.opener.limitsOf(p.Descriptor(), in.RateLimit)
 	acct, err := s.opener.Account(in)
 	if err != nil || acct == "" || s.opener.budgets == nil {
-		u := ratebudget.Usage{DailyRemaining: -1}
-		if lim.Interval > 0 {
-			u.LimitPerMinute = int(int64(lim.Requests) * 60e9 / int64(lim.Interval))
-		}
+		u := ratebudget.Usage{LimitPerMinute: ratebudget.PerMinute(lim), DailyRemaining: -1}
 		if lim.Daily > 0 {
 			u.DailyRemaining = lim.Daily
 		}

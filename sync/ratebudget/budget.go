@@ -454,6 +454,14 @@ type Usage struct {
 	DailyRemaining int
 }
 
+// PerMinute is lim's window scaled to a minute (0 without a window).
+func PerMinute(lim connector.RateLimits) int {
+	if lim.Interval <= 0 {
+		return 0
+	}
+	return int(int64(lim.Requests) * int64(time.Minute) / int64(lim.Interval))
+}
+
 // Usage reads how account acct stands under limits lim (fixed as for
 // Limiter).
 func (b *Budgets) Usage(ctx context.Context, acct string, lim connector.RateLimits, fixed bool) (Usage, error) {
@@ -463,9 +471,7 @@ func (b *Budgets) Usage(ctx context.Context, acct string, lim connector.RateLimi
 	}
 	eff := st.effective(lim, fixed)
 	u := Usage{UsedLastMinute: st.usedSince(now.Add(-time.Minute)), DailyRemaining: -1}
-	if eff.Interval > 0 {
-		u.LimitPerMinute = int(int64(eff.Requests) * int64(time.Minute) / int64(eff.Interval))
-	}
+	u.LimitPerMinute = PerMinute(eff)
 	today := now.UTC().Format(time.DateOnly)
 	switch {
 	case st.dailyDay == today && st.dailyRemaining >= 0:

@@ -113,6 +113,17 @@ func TestHubSpotDailyRemaining(t *testing.T) {
 			t.Fatal(err)
 		}
 		ctx := context.Background()
+		// Read before any request: the provider's day, nothing used, and
+		// (on PostgreSQL) no account row made by the read.
+		if u, err := b.Usage(ctx, acct, d.RateLimits, false); err != nil || u.DailyRemaining != d.RateLimits.Daily || u.UsedLastMinute != 0 || u.LimitPerMinute != 600 {
+			t.Fatalf("Usage before any request: %+v, %v", u, err)
+		}
+		if db.Dialect == dialect.Postgres {
+			var n int
+			if err := db.Store.DB.QueryRow(`SELECT count(*) FROM rate_accounts WHERE id = $1`, acct).Scan(&n); err != nil || n != 0 {
+				t.Fatalf("reading the usage made %d account rows (%v)", n, err)
+			}
+		}
 		for i := range 4 {
 			if err := conn.Check(ctx); err != nil {
 				t.Fatalf("request %d of the day's 4: %v", i+1, err)

@@ -114,7 +114,13 @@ type accountRow struct {
 // 0): a decision needs only its window's, and reading all that are kept
 // would make every decision slower the faster grants are given.
 func (p *pgStore) lock(ctx context.Context, acct string, lookback func(*state) time.Duration) (*sql.Tx, *state, time.Time, error) {
-	tx, err := p.db.BeginTx(ctx, nil)
+	return p.open(ctx, acct, lookback, true)
+}
+
+// open is lock, or with write false a look that locks nothing and
+// creates no row (Usage: a reader must not hold up the decisions).
+func (p *pgStore) open(ctx context.Context, acct string, lookback func(*state) time.Duration, write bool) (*sql.Tx, *state, time.Time, error) {
+	tx, err := p.db.BeginTx(ctx, &sql.TxOptions{ReadOnly: !write})
 	if err != nil {
 		return nil, nil, time.Time{}, err
 	}
@@ -122,26 +128,33 @@ func (p *pgStore) lock(ctx context.Context, acct string, lookback func(*state) t
 		_ = tx.Rollback()
 		return nil, nil, time.Time{}, fmt.Errorf("rate budget: %w", err)
 	}
-	p.mu.Lock()
-	known := p.known[acct]
-	p.mu.Unlock()
-	if !known {
-		if _, err := tx.ExecContext(ctx, `INSERT INTO rate_accounts (id, state) VALUES ($1, '{"dailyRemaining":-1}') ON CONFLICT (id) DO NOTHING`, acct); err != nil {
-			return fail(err)
-		}
-	}
 	var raw string
 	var now time.Time
-	if err := tx.QueryRowContext(ctx, `SELECT state, clock_timestamp() FROM rate_accounts WHERE id = $1 FOR UPDATE`, acct).Scan(&raw, &now); err != nil {
-		if errors.Is(err, sql.ErrNoRows) && known {
-			// The row was deleted since this process saw it: make it anew.
-			_ = tx.Rollback()
-			p.mu.Lock()
-			delete(p.known, acct)
-			p.mu.Unlock()
-			return p.lock(ctx, acct, lookback)
+	known := true
+	if !write {
+		if err := tx.QueryRowContext(ctx, `SELECT COALESCE((SELECT state FROM rate_accounts WHERE id = $1), '{"dailyRemaining":-1}'), clock_timestamp()`, acct).Scan(&raw, &now); err != nil {
+			return fail(err)
 		}
-		return fail(err)
+	} else {
+		p.mu.Lock()
+		known = p.known[acct]
+		p.mu.Unlock()
+		if !known {
+			if _, err := tx.ExecContext(ctx, `INSERT INTO rate_accounts (id, state) VALUES ($1, '{"dailyRemaining":-1}') ON CONFLICT (id) DO NOTHING`, acct); err != nil {
+				return fail(err)
+			}
+		}
+		if err := tx.QueryRowContext(ctx, `SELECT state, clock_timestamp() FROM rate_accounts WHERE id = $1 FOR UPDATE`, acct).Scan(&raw, &now); err != nil {
+			if errors.Is(err, sql.ErrNoRows) && known {
+				// The row was deleted since this process saw it: make it anew.
+				_ = tx.Rollback()
+				p.mu.Lock()
+				delete(p.known, acct)
+				p.mu.Unlock()
+				return p.open(ctx, acct, lookback, write)
+			}
+			return fail(err)
+		}
 	}
 	var row accountRow
 	if err := json.Unmarshal([]byte(raw), &row); err != nil {
@@ -260,7 +273,7 @@ func (p *pgStore) update(ctx context.Context, acct string, fn func(*state, time.
 }
 
 func (p *pgStore) read(ctx context.Context, acct string) (state, time.Time, error) {
-	tx, st, now, err := p.lock(ctx, acct, func(*state) time.Duration { return time.Minute }) // Usage's last minute
+	tx, st, now, err := p.open(ctx, acct, func(*state) time.Duration { return time.Minute }, false) // Usage's last minute
 	if err != nil {
 		return state{}, time.Time{}, err
 	}
