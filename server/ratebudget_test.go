@@ -1,6 +1,7 @@
 package server_test
 
 import (
+	"encoding/json"
 	"testing"
 	"time"
 
@@ -75,6 +76,33 @@ func TestRateBudget(t *testing.T) {
 			// A sync of six requests at 2 per 2 s waits, and says so.
 			camp := e.newCampaign(t, "paced")
 			run := e.testSync(t, e.trigger(t, camp, integ.ID, nil))
+			// Its subscribers are told too: SyncProgress.waitingForBudget.
+			ws := app.Connect(t, apptest.TransportWS, e.key)
+			ws.Subscribe("progress", `subscription($id: ID!) { syncProgress(runID: $id) { waitingForBudget done } }`, map[string]any{"id": run.ID})
+			told := make(chan [2]bool, 1) // told it waits; the last message says it no longer does
+			go func() {
+				var saw, last bool
+				defer func() { told <- [2]bool{saw, last} }()
+				for {
+					m, err := ws.Read(30 * time.Second)
+					if err != nil || m.Type != "next" {
+						return
+					}
+					var d struct {
+						Data struct {
+							SyncProgress struct{ WaitingForBudget, Done bool }
+						}
+					}
+					if json.Unmarshal(m.Payload, &d) != nil {
+						return
+					}
+					saw = saw || d.Data.SyncProgress.WaitingForBudget
+					if d.Data.SyncProgress.Done {
+						last = !d.Data.SyncProgress.WaitingForBudget
+						return
+					}
+				}
+			}()
 			waited := false
 			syncEventually(t, "the paced run to end", func() (bool, string) {
 				var got struct {
@@ -93,6 +121,9 @@ func TestRateBudget(t *testing.T) {
 			}
 			if !waited {
 				t.Error("the run never said it was waiting for the rate budget")
+			}
+			if got := <-told; !got[0] || !got[1] {
+				t.Errorf("syncProgress: told it waits %v, and at the end that it no longer does %v; want both", got[0], got[1])
 			}
 			if st := fk.HubSpot.LimitStats(); st.Refused != 0 || st.Served < 6 {
 				t.Errorf("the fake served %d and refused %d requests, want none refused", st.Served, st.Refused)
