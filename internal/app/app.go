@@ -128,7 +128,7 @@ func New(ctx context.Context, cfg config.Config, opts Options) (_ *App, err erro
 	}
 	a.Store = opts.Store
 	if a.Store == nil {
-		if a.Store, err = store.Open(ctx, cfg.DatabaseURL, cfg.DataDir); err != nil {
+		if a.Store, err = store.OpenWith(ctx, cfg.DatabaseURL, cfg.DataDir, store.Options{StatementCache: cfg.DBStmtCache}); err != nil {
 			return nil, err
 		}
 		a.ownStore = true
@@ -169,7 +169,7 @@ func New(ctx context.Context, cfg config.Config, opts Options) (_ *App, err erro
 		// every job.
 		rdb := a.Store.DB
 		if cfg.DatabaseURL != "" {
-			if a.rateDB, err = sql.Open("postgres", cfg.DatabaseURL); err != nil {
+			if a.rateDB, err = store.OpenPostgres(cfg.DatabaseURL, cfg.DBStmtCache); err != nil {
 				return nil, fmt.Errorf("opening the rate budget's connections: %w", err)
 			}
 			a.rateDB.SetMaxOpenConns(2)

@@ -20,6 +20,7 @@ import (
 type Config struct {
 	DatabaseURL     string        // DATABASE_URL; empty = embedded SQLite
 	DBMaxConns      int           // INTAKE_DB_MAX_CONNS: PostgreSQL connections per process (default 20)
+	DBStmtCache     int           // INTAKE_DB_STATEMENT_CACHE: prepared statements kept per PostgreSQL connection (default 256, store.DefaultStatementCache; 0: none)
 	DataDir         string        // INTAKE_DATA_DIR; default "."
 	Addr            string        // INTAKE_ADDR; default 127.0.0.1:8080
 	EncryptionKey   string        // INTAKE_ENCRYPTION_KEY
@@ -104,6 +105,9 @@ func FromEnv(getenv func(string) string) (Config, error) {
 		return c, fmt.Errorf("INTAKE_EGRESS_ALLOW: %w", err)
 	}
 	if c.DBMaxConns, err = intVar(getenv, "INTAKE_DB_MAX_CONNS", 20, 2, 1000); err != nil {
+		return c, err
+	}
+	if c.DBStmtCache, err = intVar(getenv, "INTAKE_DB_STATEMENT_CACHE", 256, 0, 100000); err != nil {
 		return c, err
 	}
 	if c.SyncWorkers, err = intVar(getenv, "INTAKE_SYNC_WORKERS", 4, 1, 256); err != nil {

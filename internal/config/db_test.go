@@ -3,6 +3,8 @@ package config
 import (
 	"strings"
 	"testing"
+
+	"github.com/intake/intake/internal/store"
 )
 
 func TestDBMaxConns(t *testing.T) {
@@ -22,6 +24,27 @@ func TestDBMaxConns(t *testing.T) {
 		_, err := FromEnv(env(map[string]string{"INTAKE_DB_MAX_CONNS": bad}))
 		if err == nil || !strings.Contains(err.Error(), "INTAKE_DB_MAX_CONNS") {
 			t.Errorf("INTAKE_DB_MAX_CONNS=%q: %v, want an error naming the variable", bad, err)
+		}
+	}
+}
+
+func TestDBStatementCache(t *testing.T) {
+	env := func(vars map[string]string) func(string) string {
+		return func(k string) string { return vars[k] }
+	}
+	for _, tc := range []struct {
+		value string
+		want  int
+	}{{"", store.DefaultStatementCache}, {"0", 0}, {" 64 ", 64}, {"100000", 100000}} {
+		c, err := FromEnv(env(map[string]string{"INTAKE_DB_STATEMENT_CACHE": tc.value}))
+		if err != nil || c.DBStmtCache != tc.want {
+			t.Errorf("INTAKE_DB_STATEMENT_CACHE=%q: %d, %v; want %d", tc.value, c.DBStmtCache, err, tc.want)
+		}
+	}
+	for _, bad := range []string{"100001", "some", "-1"} {
+		_, err := FromEnv(env(map[string]string{"INTAKE_DB_STATEMENT_CACHE": bad}))
+		if err == nil || !strings.Contains(err.Error(), "INTAKE_DB_STATEMENT_CACHE") {
+			t.Errorf("INTAKE_DB_STATEMENT_CACHE=%q: %v, want an error naming the variable", bad, err)
 		}
 	}
 }

@@ -32,9 +32,22 @@ type Store struct {
 	queue   *sql.DB
 }
 
+// Options tune how a database is opened.
+type Options struct {
+	// StatementCache is how many prepared statements each PostgreSQL
+	// connection keeps (OpenPostgres); 0 keeps none.
+	StatementCache int
+}
+
 // Open connects to databaseURL, or to the SQLite file intake.db in dataDir
-// when databaseURL is empty. It does not migrate; call Migrate.
+// when databaseURL is empty, with the default options. It does not
+// migrate; call Migrate.
 func Open(ctx context.Context, databaseURL, dataDir string) (*Store, error) {
+	return OpenWith(ctx, databaseURL, dataDir, Options{StatementCache: DefaultStatementCache})
+}
+
+// OpenWith is Open with options.
+func OpenWith(ctx context.Context, databaseURL, dataDir string, o Options) (*Store, error) {
 	var (
 		db   *sql.DB
 		dia  string
@@ -44,7 +57,7 @@ func Open(ctx context.Context, databaseURL, dataDir string) (*Store, error) {
 	switch {
 	case strings.HasPrefix(databaseURL, "postgres://"), strings.HasPrefix(databaseURL, "postgresql://"):
 		dia = dialect.Postgres
-		if db, err = sql.Open("postgres", databaseURL); err != nil {
+		if db, err = OpenPostgres(databaseURL, o.StatementCache); err != nil {
 			return nil, fmt.Errorf("opening postgres: %w", err)
 		}
 		// Every open connection may stay idle: a pool that keeps fewer
