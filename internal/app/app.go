@@ -20,6 +20,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"runtime/debug"
 	"sync"
 	"time"
 
@@ -123,6 +124,9 @@ const (
 // opts.Store is given) and builds every part without starting any.
 func New(ctx context.Context, cfg config.Config, opts Options) (_ *App, err error) {
 	a := &App{Config: cfg, Log: opts.Logger}
+	if cfg.GCPercent > 0 {
+		debug.SetGCPercent(cfg.GCPercent)
+	}
 	if a.Log == nil {
 		a.Log = cfg.Logger()
 	}

@@ -48,3 +48,20 @@ func TestDBStatementCache(t *testing.T) {
 		}
 	}
 }
+
+func TestGCPercent(t *testing.T) {
+	c, err := FromEnv(func(string) string { return "" })
+	if err != nil || c.GCPercent != DefaultGCPercent {
+		t.Errorf("without GOGC: GCPercent %d, %v; want %d", c.GCPercent, err, DefaultGCPercent)
+	}
+	// The runtime has read GOGC itself: Intake leaves it as it is.
+	c, err = FromEnv(func(k string) string {
+		if k == "GOGC" {
+			return "100"
+		}
+		return ""
+	})
+	if err != nil || c.GCPercent != 0 {
+		t.Errorf("with GOGC=100: GCPercent %d, %v; want 0", c.GCPercent, err)
+	}
+}

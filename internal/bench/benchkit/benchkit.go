@@ -189,6 +189,9 @@ func NewEncryptionKey() (string, error) {
 // LoopbackAllow, and INTAKE_ENCRYPTION_KEY a fresh key.
 func Config(dbURL string, env map[string]string) (config.Config, error) {
 	vars := map[string]string{"DATABASE_URL": dbURL, "INTAKE_ADDR": "127.0.0.1:0", "INTAKE_EGRESS_ALLOW": LoopbackAllow}
+	if v := os.Getenv("GOGC"); v != "" {
+		vars["GOGC"] = v // the runtime has applied it: Intake keeps it
+	}
 	maps.Copy(vars, env)
 	if vars["INTAKE_ENCRYPTION_KEY"] == "" {
 		key, err := NewEncryptionKey()
