@@ -23,7 +23,7 @@ import (
 )
 
 // graphQL builds the GraphQL handler with explicit transports: POST (JSON
-// only), GET (queries only), and websockets (graphql-transport-ws and the
+// only; postTransport), GET (queries only), and websockets (graphql-transport-ws and the
 // legacy graphql-ws) through gorilla/websocket. No multipart uploads.
 func (s *Server) graphQL() *handler.Server {
 	srv := handler.New(graph.NewSchema(graph.Deps{
@@ -32,7 +32,7 @@ func (s *Server) graphQL() *handler.Server {
 	srv.AddTransport(wsTransport{s.ws})
 	srv.AddTransport(transport.Options{})
 	srv.AddTransport(transport.GET{})
-	srv.AddTransport(transport.POST{})
+	srv.AddTransport(postTransport{})
 	srv.SetQueryCache(lru.New[*ast.QueryDocument](1000))
 	if s.cfg.Introspection {
 		srv.Use(extension.Introspection{})
