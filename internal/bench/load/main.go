@@ -5,7 +5,7 @@
 //	go run ./internal/bench/load [-postgres URL] [-duration 20s] [-concurrency 32]
 //	    [-subscribers 1000] [-idle 10000] [-sync-size 20000] [-phase all|queries|idle|progress]
 //	    [-campaigns 5] [-seed-size 800] [-watchers 5] [-only OPERATION]
-//	    [-peer postgraphile] [-keep] [-v]
+//	    [-peer postgraphile|intake] [-keep] [-v]
 //
 // It creates a scratch PostgreSQL database on the server at -postgres
 // (default TEST_DATABASE_URL, else postgres://postgres@127.0.0.1:5432/test),
@@ -32,7 +32,10 @@
 //     per request. With -peer postgraphile, PostGraphile 4 (installed
 //     with npm, see peer.go) serves the same database without
 //     authentication, and closed loops of the reads of the mix, and of
-//     each read alone, compare Intake with it.
+//     each read alone, compare Intake with it. With -peer intake, the
+//     same loops compare the tool's server process with `intake serve`
+//     itself (built with go build, production defaults; see
+//     peer_intake.go).
 //   - idle: -idle websockets, each with a campaignEvents subscription; the
 //     server process's memory (VmRSS, and Go's heap and stacks) before and
 //     after gives the memory per subscription. Then a call result is
@@ -139,7 +142,8 @@ func parseFlags(args []string, getenv func(string) string, stderr io.Writer) (op
 	fs.IntVar(&o.watchers, "watchers", 5, "progress: campaignEvents subscribers beside the syncProgress ones")
 	fs.StringVar(&o.only, "only", "", "queries: run only this operation of the mix ("+strings.Join(opNames[:], ", ")+")")
 	fs.StringVar(&o.peer, "peer", "", "queries: also compare the reads of the mix with this server on the same database: "+peerPostGraphile+
-		" (PostGraphile "+postgraphileVersion+", installed with npm; skipped without node)")
+		" (PostGraphile "+postgraphileVersion+", installed with npm; skipped without node) or "+peerIntake+
+		" (intake serve, built from this module with go build)")
 	fs.BoolVar(&o.keep, "keep", false, "keep the scratch database instead of dropping it")
 	fs.BoolVar(&o.verbose, "v", false, "log the server's info messages to stderr (default: warnings and errors)")
 	if err := fs.Parse(args); err != nil {
@@ -178,12 +182,12 @@ func parseFlags(args []string, getenv func(string) string, stderr io.Writer) (op
 	}
 	switch o.peer {
 	case "":
-	case peerPostGraphile:
+	case peerPostGraphile, peerIntake:
 		if readWeights(o.weights) == ([numOps]int{}) {
 			return o, fmt.Errorf("-peer: -only %s leaves no read to compare", o.only)
 		}
 	default:
-		return o, fmt.Errorf("-peer: %q is not %s", o.peer, peerPostGraphile)
+		return o, fmt.Errorf("-peer: %q is not %s or %s", o.peer, peerPostGraphile, peerIntake)
 	}
 	o.postgres, err = benchkit.PostgresURL(o.postgres)
 	return o, err
@@ -250,7 +254,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) (*result,
 			return nil, err
 		}
 		peer, err = startPeer(ctx, peerConfig{
-			kind: o.peer, dbURL: dbURL, poolSize: cfg.DBMaxConns, verbose: o.verbose, lookPath: exec.LookPath,
+			kind: o.peer, dbURL: dbURL, encKey: encKey, poolSize: cfg.DBMaxConns, verbose: o.verbose, lookPath: exec.LookPath,
 		}, stdout, stderr)
 		if err != nil {
 			return nil, fmt.Errorf("-peer %s: %w", o.peer, err)

@@ -93,8 +93,9 @@ func readWeights(w [numOps]int) [numOps]int {
 
 // peerConfig is what startPeer needs.
 type peerConfig struct {
-	kind     string // peerPostGraphile
+	kind     string // peerPostGraphile or peerIntake
 	dbURL    string // the scratch database
+	encKey   string // the database's credentials key (peerIntake)
 	poolSize int    // PostgreSQL connections, as many as Intake's pool has
 	verbose  bool   // copy the peer's output to stderr
 	// lookPath finds node and npm (exec.LookPath; tests replace it).
@@ -106,8 +107,11 @@ type peerProcess struct {
 	name    string // as printed
 	version string
 	url     string // base URL
-	pid     int    // the node process, whose CPU time is measured
+	pid     int    // the process serving, whose CPU time is measured
 	stop    func() // ends it and its process group; safe to call again
+	// auth: an Intake, asked Intake's queries with the API keys;
+	// otherwise PostGraphile, asked postgraphileQueries without.
+	auth bool
 }
 
 // peerTools finds node and npm on PATH. skip says what is missing.
@@ -128,7 +132,11 @@ func peerTools(lookPath func(string) (string, error)) (node, npm, skip string) {
 // Without node or npm it prints why and returns no peer and no error: the
 // load goes on without it.
 func startPeer(ctx context.Context, cfg peerConfig, stdout, stderr io.Writer) (*peerProcess, error) {
-	if cfg.kind != peerPostGraphile {
+	switch cfg.kind {
+	case peerPostGraphile:
+	case peerIntake:
+		return startIntakeServe(ctx, cfg, stdout, stderr)
+	default:
 		return nil, fmt.Errorf("unknown peer %q", cfg.kind)
 	}
 	node, npm, skip := peerTools(cfg.lookPath)
@@ -388,6 +396,7 @@ func tail(b []byte, n int) string {
 // the same concurrency and duration.
 type peerResult struct {
 	Name, Version string
+	Auth          bool        // the peer is an Intake (peerIntake)
 	Weights       [numOps]int // the reads of the mix, relative weights
 	Intake, Peer  loadStats   // the reads of the mix
 	ByOp          []peerOpResult
@@ -416,8 +425,11 @@ func peerPhase(ctx context.Context, w io.Writer, o options, srv *serverProcess, 
 	hc := newHTTPClient(2 * o.concurrency)
 	intake := target{name: "Intake", graphQL: true, url: srv.intake, strict: true, pid: srv.pid}
 	pt := target{name: peer.name, graphQL: true, url: peer.url, queries: &postgraphileQueries, strict: true, noAuth: true, pid: peer.pid}
+	if peer.auth {
+		pt.queries, pt.noAuth = nil, false
+	}
 	weights := readWeights(o.weights)
-	res := &peerResult{Name: peer.name, Version: peer.version, Weights: weights}
+	res := &peerResult{Name: peer.name, Version: peer.version, Auth: peer.auth, Weights: weights}
 	var reads []int
 	for op := range numOps {
 		if weights[op] > 0 {
@@ -557,8 +569,13 @@ func printPeer(w io.Writer, p *peerResult) {
 			parts = append(parts, fmt.Sprintf("%s %d", opNames[op], p.Weights[op]))
 		}
 	}
-	fmt.Fprintf(w, "peer: Intake (API-key authentication and tenant scoping on every request) against %s %s (no authentication)\n", p.Name, p.Version)
-	fmt.Fprintf(w, "  reads of the mix, relative weights: %s (configureTrigger left out: %s has no mutations)\n", strings.Join(parts, ", "), p.Name)
+	if p.Auth {
+		fmt.Fprintf(w, "peer: Intake (the load tool's server process) against %s %s, both with API-key authentication and tenant scoping\n", p.Name, p.Version)
+		fmt.Fprintf(w, "  reads of the mix, relative weights: %s (configureTrigger left out, as against PostGraphile)\n", strings.Join(parts, ", "))
+	} else {
+		fmt.Fprintf(w, "peer: Intake (API-key authentication and tenant scoping on every request) against %s %s (no authentication)\n", p.Name, p.Version)
+		fmt.Fprintf(w, "  reads of the mix, relative weights: %s (configureTrigger left out: %s has no mutations)\n", strings.Join(parts, ", "), p.Name)
+	}
 	if len(p.ByOp) > 1 {
 		for _, s := range []loadStats{p.Intake, p.Peer} {
 			printClosedLoop(w, s, len(p.Name))

@@ -8,10 +8,13 @@ import (
 	"encoding/json"
 	"errors"
 	"os"
+	"os/exec"
 	"runtime"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/intake/intake/internal/dbtest"
 )
 
 func TestPeerFlag(t *testing.T) {
@@ -24,6 +27,7 @@ func TestPeerFlag(t *testing.T) {
 		{[]string{"-peer", "postgraphile"}, "postgraphile"},
 		{[]string{"-peer", "postgraphile", "-only", "nodeLookup"}, "postgraphile"},
 		{[]string{"-peer", "postgraphile", "-phase", "idle"}, "postgraphile"},
+		{[]string{"-peer", "intake"}, "intake"},
 	} {
 		var out bytes.Buffer
 		o, err := parseFlags(tc.args, env, &out)
@@ -33,6 +37,7 @@ func TestPeerFlag(t *testing.T) {
 	}
 	for _, args := range [][]string{
 		{"-peer", "hasura"}, {"-peer", "PostGraphile"}, {"-peer", "postgraphile", "-only", "configureTrigger"},
+		{"-peer", "intake", "-only", "configureTrigger"},
 	} {
 		var out bytes.Buffer
 		if _, err := parseFlags(args, env, &out); err == nil || !strings.Contains(err.Error(), "-peer") {
@@ -168,5 +173,38 @@ func TestPrintPeer(t *testing.T) {
 	}
 	if got := peerSummary(p); !strings.Contains(got, "Intake 300 req/s = 1.50x PostGraphile "+postgraphileVersion+"'s 200 req/s") {
 		t.Errorf("summary %q", got)
+	}
+}
+
+// TestPeerIntakeServe compares the tool's server process with `intake
+// serve` built from the module, on tiny numbers: both answer every read
+// with the same rows and without errors, and the comparison is printed.
+func TestPeerIntakeServe(t *testing.T) {
+	server := dbtest.ServerURL(t) // skips (fails in CI) without PostgreSQL
+	if _, err := exec.LookPath("go"); err != nil {
+		t.Skip("go not on PATH: intake cannot be built")
+	}
+	var stdout, stderr bytes.Buffer
+	res, err := run(context.Background(), []string{
+		"-postgres", server, "-phase", "queries", "-duration", "500ms", "-concurrency", "4",
+		"-campaigns", "2", "-seed-size", "40", "-peer", "intake",
+	}, &stdout, &stderr)
+	if err != nil {
+		t.Fatalf("load: %v\nstdout:\n%s\nstderr:\n%s", err, stdout.String(), stderr.String())
+	}
+	p := res.Queries.Peer
+	if p == nil || !p.Auth || p.Name != "intake serve" {
+		t.Fatalf("no intake serve comparison: %+v\nstdout:\n%s", p, stdout.String())
+	}
+	if len(p.ByOp) != 4 {
+		t.Errorf("%d reads compared, want 4", len(p.ByOp))
+	}
+	for _, s := range []loadStats{p.Intake, p.Peer} {
+		if s.Errors != 0 || s.Rate <= 0 || (runtime.GOOS == "linux" && !s.CPUMeasured) {
+			t.Errorf("%s: %+v", s.Target, s)
+		}
+	}
+	if !strings.Contains(stdout.String(), "peer: on the reads of the mix Intake ") || !strings.Contains(stdout.String(), "x intake serve") {
+		t.Errorf("no summary line:\n%s", stdout.String())
 	}
 }
