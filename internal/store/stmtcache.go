@@ -102,41 +102,33 @@ func (c *stmtConn) QueryContext(ctx context.Context, query string, args []driver
 	if len(args) == 0 || len(args) > maxCachedParams {
 		return c.pqConn.QueryContext(ctx, query, args)
 	}
-	cs, err := c.prepared(ctx, query)
-	if err != nil {
-		return nil, err
-	}
-	rows, err := cs.st.QueryContext(ctx, args)
-	if err != nil {
-		c.forget(cs)
-		if c.replan(err) {
-			if cs, err = c.prepared(ctx, query); err != nil {
-				return nil, err
-			}
-			if rows, err = cs.st.QueryContext(ctx, args); err != nil {
-				c.forget(cs)
-			}
-		}
-	}
-	return rows, err
+	return withStmt(ctx, c, query, func(cs *cachedStmt) (driver.Rows, error) { return cs.st.QueryContext(ctx, args) })
 }
 
 func (c *stmtConn) ExecContext(ctx context.Context, query string, args []driver.NamedValue) (driver.Result, error) {
 	if len(args) == 0 || len(args) > maxCachedParams {
 		return c.pqConn.ExecContext(ctx, query, args)
 	}
+	return withStmt(ctx, c, query, func(cs *cachedStmt) (driver.Result, error) { return cs.st.ExecContext(ctx, args) })
+}
+
+// withStmt runs query's statement, preparing it if needed. A statement
+// that fails is dropped; one PostgreSQL no longer accepts (replan) is
+// prepared and run once more.
+func withStmt[T any](ctx context.Context, c *stmtConn, query string, run func(*cachedStmt) (T, error)) (T, error) {
+	var zero T
 	cs, err := c.prepared(ctx, query)
 	if err != nil {
-		return nil, err
+		return zero, err
 	}
-	res, err := cs.st.ExecContext(ctx, args)
+	res, err := run(cs)
 	if err != nil {
 		c.forget(cs)
 		if c.replan(err) {
 			if cs, err = c.prepared(ctx, query); err != nil {
-				return nil, err
+				return zero, err
 			}
-			if res, err = cs.st.ExecContext(ctx, args); err != nil {
+			if res, err = run(cs); err != nil {
 				c.forget(cs)
 			}
 		}
