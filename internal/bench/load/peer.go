@@ -290,48 +290,71 @@ func runPostGraphile(ctx context.Context, node, dir string, cfg peerConfig, stde
 	if cfg.verbose {
 		cmd.Stdout, cmd.Stderr = io.MultiWriter(out, stderr), io.MultiWriter(out, stderr)
 	}
-	setPeerProcAttr(cmd)
 	cmd.WaitDelay = 5 * time.Second
-	if err := cmd.Start(); err != nil {
+	g, err := startGroup(cmd, 5*time.Second)
+	if err != nil {
 		return nil, fmt.Errorf("starting PostGraphile: %w", err)
 	}
-	pid := cmd.Process.Pid
-	exited := make(chan struct{})
-	var waitErr error
+	hc := &http.Client{Timeout: 5 * time.Second}
+	if err := g.await(ctx, time.Minute, func() error { return pingGraphQL(ctx, hc, url) }); err != nil {
+		g.stop()
+		return nil, fmt.Errorf("PostGraphile on %s: %w; its output: %s", url, err, out.String())
+	}
+	pid, stop := g.pid, g.stop
+	return &peerProcess{name: "PostGraphile", version: postgraphileVersion, url: url, pid: pid, stop: stop}, nil
+}
+
+// group is a peer's process, started in a process group of its own.
+type group struct {
+	pid     int
+	exited  chan struct{} // closed once the process has exited
+	waitErr error         // how, once exited is closed
+	stop    func()        // SIGTERM to the group, SIGKILL after the grace; safe to call again
+}
+
+// startGroup starts cmd in a process group of its own.
+func startGroup(cmd *exec.Cmd, grace time.Duration) (*group, error) {
+	setPeerProcAttr(cmd)
+	if err := cmd.Start(); err != nil {
+		return nil, err
+	}
+	g := &group{pid: cmd.Process.Pid, exited: make(chan struct{})}
 	go func() {
-		waitErr = cmd.Wait()
-		close(exited)
+		g.waitErr = cmd.Wait()
+		close(g.exited)
 	}()
-	stop := sync.OnceFunc(func() {
-		_ = syscall.Kill(-pid, syscall.SIGTERM)
+	g.stop = sync.OnceFunc(func() {
+		_ = syscall.Kill(-g.pid, syscall.SIGTERM)
 		select {
-		case <-exited:
-		case <-time.After(5 * time.Second):
-			_ = syscall.Kill(-pid, syscall.SIGKILL)
-			<-exited
+		case <-g.exited:
+		case <-time.After(grace):
+			_ = syscall.Kill(-g.pid, syscall.SIGKILL)
+			<-g.exited
 		}
 	})
-	hc := &http.Client{Timeout: 5 * time.Second}
-	deadline := time.Now().Add(time.Minute)
+	return g, nil
+}
+
+// await calls ready every 200 ms until it succeeds; it fails when the
+// process exits, ctx ends or within has passed first.
+func (g *group) await(ctx context.Context, within time.Duration, ready func() error) error {
+	deadline := time.Now().Add(within)
 	for {
-		err := pingGraphQL(ctx, hc, url)
+		err := ready()
 		if err == nil {
-			break
+			return nil
 		}
 		if time.Now().After(deadline) {
-			stop()
-			return nil, fmt.Errorf("PostGraphile did not answer on %s within a minute: %v; its output: %s", url, err, out.String())
+			return fmt.Errorf("not ready within %s: %w", within, err)
 		}
 		select {
-		case <-exited:
-			return nil, fmt.Errorf("PostGraphile exited (%v) before answering; its output: %s", waitErr, out.String())
+		case <-g.exited:
+			return fmt.Errorf("exited (%v) before it was ready", g.waitErr)
 		case <-ctx.Done():
-			stop()
-			return nil, ctx.Err()
+			return ctx.Err()
 		case <-time.After(200 * time.Millisecond):
 		}
 	}
-	return &peerProcess{name: "PostGraphile", version: postgraphileVersion, url: url, pid: pid, stop: stop}, nil
 }
 
 // pingGraphQL asks {__typename} of the GraphQL server at url.

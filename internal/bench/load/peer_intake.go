@@ -13,7 +13,6 @@ import (
 	"path/filepath"
 	"strconv"
 	"sync"
-	"syscall"
 	"time"
 
 	"github.com/intake/intake/internal/bench/benchkit"
@@ -91,56 +90,23 @@ func startIntakeServe(ctx context.Context, cfg peerConfig, stdout, stderr io.Wri
 	if cfg.verbose {
 		cmd.Stderr = io.MultiWriter(logFile, stderr)
 	}
-	setPeerProcAttr(cmd)
-	if err := cmd.Start(); err != nil {
+	g, err := startGroup(cmd, 30*time.Second)
+	if err != nil {
 		logFile.Close()
 		cleanup()
 		return nil, fmt.Errorf("starting intake serve: %w", err)
 	}
-	pid := cmd.Process.Pid
-	exited := make(chan struct{})
-	var waitErr error
-	go func() {
-		waitErr = cmd.Wait()
-		close(exited)
-	}()
+	pid := g.pid
 	stop := sync.OnceFunc(func() {
-		_ = syscall.Kill(-pid, syscall.SIGTERM)
-		select {
-		case <-exited:
-		case <-time.After(30 * time.Second):
-			_ = syscall.Kill(-pid, syscall.SIGKILL)
-			<-exited
-		}
+		g.stop()
 		logFile.Close()
 		cleanup()
 	})
-	logTail := func() string {
-		b, _ := os.ReadFile(logPath)
-		return tail(b, 2000)
-	}
 	hc := &http.Client{Timeout: 5 * time.Second}
-	deadline := time.Now().Add(2 * time.Minute)
-	for {
-		err := ready(ctx, hc, url)
-		if err == nil {
-			break
-		}
-		if time.Now().After(deadline) {
-			out := logTail()
-			stop()
-			return nil, fmt.Errorf("intake serve was not ready on %s within 2 minutes: %v; its log: %s", url, err, out)
-		}
-		select {
-		case <-exited:
-			out := logTail()
-			stop()
-			return nil, fmt.Errorf("intake serve exited (%v) before it was ready; its log: %s", waitErr, out)
-		case <-ctx.Done():
-			stop()
-			return nil, ctx.Err()
-		case <-time.After(200 * time.Millisecond):
-		}
+	if err := g.await(ctx, 2*time.Minute, func() error { return ready(ctx, hc, url) }); err != nil {
+		b, _ := os.ReadFile(logPath)
+		stop()
+		return nil, fmt.Errorf("intake serve on %s: %w; its log: %s", url, err, tail(b, 2000))
 	}
 	fmt.Fprintf(stdout, "peer: intake serve at %s (pid %d, production defaults, logs in %s) on the same database\n", url, pid, logPath)
 	return &peerProcess{name: "intake serve", version: "(this module)", url: url, pid: pid, stop: stop, auth: true}, nil
