@@ -47,7 +47,7 @@ type auditTrail struct {
 var _ interface {
 	graphql.HandlerExtension
 	graphql.OperationInterceptor
-	graphql.FieldInterceptor
+	graphql.OperationContextMutator
 } = auditTrail{}
 
 func (auditTrail) ExtensionName() string                   { return "AuditTrail" }
@@ -83,17 +83,27 @@ func (a auditTrail) InterceptOperation(ctx context.Context, next graphql.Operati
 	}
 }
 
-// InterceptField notes what each root mutation field returned.
-func (auditTrail) InterceptField(ctx context.Context, next graphql.Resolver) (any, error) {
-	res, err := next(ctx)
-	if fc := graphql.GetFieldContext(ctx); fc != nil && fc.Object == "Mutation" {
-		if r, ok := ctx.Value(auditResultsKey{}).(*auditResults); ok {
-			r.mu.Lock()
-			r.ids[fc.Field.Alias] = resultID(res)
-			r.mu.Unlock()
-		}
+// MutateOperationContext makes a mutation's resolver middleware note what
+// each root mutation field returned. Only mutations get it: queries and
+// subscriptions resolve their fields without a step of the audit's (a
+// graphql.FieldInterceptor would run on every field of every read).
+func (auditTrail) MutateOperationContext(_ context.Context, oc *graphql.OperationContext) *gqlerror.Error {
+	if oc.Operation == nil || oc.Operation.Operation != ast.Mutation {
+		return nil
 	}
-	return res, err
+	next := oc.ResolverMiddleware
+	oc.ResolverMiddleware = func(ctx context.Context, resolve graphql.Resolver) (any, error) {
+		res, err := next(ctx, resolve)
+		if fc := graphql.GetFieldContext(ctx); fc != nil && fc.Object == "Mutation" {
+			if r, ok := ctx.Value(auditResultsKey{}).(*auditResults); ok {
+				r.mu.Lock()
+				r.ids[fc.Field.Alias] = resultID(res)
+				r.mu.Unlock()
+			}
+		}
+		return res, err
+	}
+	return nil
 }
 
 // record writes one audit event per root field of the mutation. A failed
