@@ -6,6 +6,7 @@ import (
 	"encoding/base64"
 	"net"
 	"net/http"
+	"runtime/debug"
 	"strings"
 	"testing"
 	"time"
@@ -168,5 +169,31 @@ func waitListeners(t *testing.T, db *dbtest.DB, n int) {
 			t.Fatalf("%d LISTEN connections, want %d", listeners(t, db), n)
 		}
 		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+// New sets the garbage collector's target the configuration asks for,
+// and leaves the runtime's own (GOGC) when it asks for none. Not
+// parallel: the target is the process's.
+func TestGCPercent(t *testing.T) {
+	defer debug.SetGCPercent(debug.SetGCPercent(100))
+	for _, tc := range []struct{ cfg, before, want int }{
+		{config.DefaultGCPercent, 100, config.DefaultGCPercent},
+		{250, 100, 250},
+		{0, 123, 123},
+	} {
+		cfg := testConfig(t, dbtest.Empty(t, dialect.SQLite))
+		cfg.GCPercent = tc.cfg
+		debug.SetGCPercent(tc.before)
+		a, err := app.New(context.Background(), cfg, app.Options{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := debug.SetGCPercent(tc.before); got != tc.want {
+			t.Errorf("GCPercent %d with the runtime at %d: %d, want %d", tc.cfg, tc.before, got, tc.want)
+		}
+		if err := a.Stop(context.Background()); err != nil {
+			t.Fatal(err)
+		}
 	}
 }
