@@ -189,4 +189,20 @@ func TestStatementCache(t *testing.T) {
 		}
 		wantPrepared(t, off)
 	})
+
+	t.Run("store.Open keeps statements by default", func(t *testing.T) {
+		db := dbtest.Empty(t, dialect.Postgres)
+		st, err := store.Open(ctx, db.URL, "")
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer st.Close()
+		st.DB.SetMaxOpenConns(1)
+		const q = `SELECT $1::text`
+		var s string
+		if err := st.DB.QueryRowContext(ctx, q, "x").Scan(&s); err != nil {
+			t.Fatal(err)
+		}
+		wantPrepared(t, st.DB, q)
+	})
 }
