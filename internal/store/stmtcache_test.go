@@ -169,6 +169,24 @@ func TestStatementCache(t *testing.T) {
 		}
 	})
 
+	t.Run("a statement the session dropped is prepared again", func(t *testing.T) {
+		pool, _ := openCached(t, 4)
+		const q = `SELECT $1::int + 2`
+		var n int
+		if err := pool.QueryRowContext(ctx, q, 1).Scan(&n); err != nil || n != 3 {
+			t.Fatalf("%d, %v", n, err)
+		}
+		// Without parameters: run as it is, on the pool's one connection.
+		if _, err := pool.ExecContext(ctx, `DEALLOCATE ALL`); err != nil {
+			t.Fatal(err)
+		}
+		wantPrepared(t, pool)
+		if err := pool.QueryRowContext(ctx, q, 2).Scan(&n); err != nil || n != 4 {
+			t.Fatalf("after DEALLOCATE ALL: %d, %v", n, err)
+		}
+		wantPrepared(t, pool, q)
+	})
+
 	t.Run("many parameters and a cache of 0 prepare nothing", func(t *testing.T) {
 		pool, _ := openCached(t, 4)
 		args := make([]any, 101)
