@@ -59,12 +59,17 @@ type endpoints struct {
 }
 
 // memStats is what the server process reports of its memory, after a
-// full collection that returns free memory to the OS.
+// full collection that returns free memory to the OS (unless asked with
+// ?collect=0, for the allocation counters alone).
 type memStats struct {
 	HeapInuse  uint64 `json:"heapInuse"`
 	StackInuse uint64 `json:"stackInuse"`
 	Sys        uint64 `json:"sys"`
 	Goroutines int    `json:"goroutines"`
+	// Mallocs and TotalAlloc count the heap objects and bytes allocated
+	// since the process started.
+	Mallocs    uint64 `json:"mallocs"`
+	TotalAlloc uint64 `json:"totalAlloc"`
 }
 
 // memPath is where the baseline listener reports the process's memory.
@@ -162,12 +167,15 @@ func serveChild(args []string, stdin io.Reader, stdout, stderr io.Writer) error 
 
 // serveMem reports the process's memory after returning what it can to
 // the OS, so that VmRSS read next reflects what the process holds.
-func serveMem(w http.ResponseWriter, _ *http.Request) {
-	debug.FreeOSMemory()
+func serveMem(w http.ResponseWriter, r *http.Request) {
+	if r.URL.Query().Get("collect") != "0" {
+		debug.FreeOSMemory()
+	}
 	var ms runtime.MemStats
 	runtime.ReadMemStats(&ms)
 	w.Header().Set("Content-Type", "application/json")
 	_ = json.NewEncoder(w).Encode(memStats{
 		HeapInuse: ms.HeapInuse, StackInuse: ms.StackInuse, Sys: ms.Sys, Goroutines: runtime.NumGoroutine(),
+		Mallocs: ms.Mallocs, TotalAlloc: ms.TotalAlloc,
 	})
 }

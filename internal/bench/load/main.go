@@ -379,8 +379,8 @@ func keysNeeded(o options) int {
 func queriesPhase(ctx context.Context, o options, srv *serverProcess, org *org, keys []string) *queriesResult {
 	m := newMix(org, keys, o.weights)
 	hc := newHTTPClient(2 * o.concurrency)
-	intake := target{name: "Intake", graphQL: true, url: srv.intake, pid: srv.pid}
-	base := target{name: "baseline", url: srv.baseline, pid: srv.pid}
+	intake := target{name: "Intake", graphQL: true, url: srv.intake, pid: srv.pid, mem: srv.baseline + memPath}
+	base := target{name: "baseline", url: srv.baseline, pid: srv.pid, mem: srv.baseline + memPath}
 	warm := min(2*time.Second, o.duration/4)
 	q := &queriesResult{Weights: o.weights}
 	m.closedLoop(ctx, hc, intake, o.concurrency, warm)
@@ -429,10 +429,14 @@ func printClosedLoop(w io.Writer, s loadStats, width int) {
 
 // cpuText is a closed loop's CPU time per request of the server process.
 func cpuText(s loadStats) string {
-	if !s.CPUMeasured {
-		return "cpu n/a"
+	text := "cpu n/a"
+	if s.CPUMeasured {
+		text = fmt.Sprintf("cpu %.2f ms/req", float64(s.CPUPerReq)/float64(time.Millisecond))
 	}
-	return fmt.Sprintf("cpu %.2f ms/req", float64(s.CPUPerReq)/float64(time.Millisecond))
+	if s.AllocMeasured {
+		text += fmt.Sprintf(", %.0f allocs %.1f KB/req", s.AllocsPerReq, s.AllocBytesPerReq/1024)
+	}
+	return text
 }
 
 func mixDescription(weights [numOps]int) string {

@@ -7,6 +7,7 @@ import (
 	"context"
 	"fmt"
 	"os"
+	"regexp"
 	"runtime"
 	"strings"
 	"testing"
@@ -61,9 +62,12 @@ func TestLoadSmoke(t *testing.T) {
 		if runtime.GOOS == "linux" && (!s.CPUMeasured || s.CPUPerReq <= 0 || s.CPU < s.CPUPerReq) {
 			t.Errorf("%s: CPU time %s, %s per request (measured: %t)", s.Target, s.CPU, s.CPUPerReq, s.CPUMeasured)
 		}
+		if !s.AllocMeasured || s.AllocsPerReq < 1 || s.AllocBytesPerReq < s.AllocsPerReq {
+			t.Errorf("%s: %.0f allocations, %.0f bytes per request (measured: %t)", s.Target, s.AllocsPerReq, s.AllocBytesPerReq, s.AllocMeasured)
+		}
 	}
-	if !strings.Contains(stdout.String(), " ms/req\n") {
-		t.Errorf("no CPU time per request printed")
+	if !regexp.MustCompile(`cpu [0-9.]+ ms/req, [0-9]+ allocs [0-9.]+ KB/req\n`).MatchString(stdout.String()) {
+		t.Errorf("no CPU time and allocations per request printed")
 	}
 	if q.Percent <= 0 || q.Open.Scheduled <= 0 {
 		t.Errorf("ratio %.1f%%, open loop at %.1f req/s", q.Percent, q.Open.Scheduled)

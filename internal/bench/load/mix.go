@@ -108,6 +108,9 @@ type target struct {
 	strict bool
 	noAuth bool // send no Authorization header
 	pid    int  // the process serving it, whose CPU time closedLoop reads; 0: none
+	// mem is the URL where that process reports its memStats, whose
+	// allocation counters closedLoop reads; "": none.
+	mem string
 }
 
 // mix builds the requests of the query mix over the seeded organization.
@@ -265,6 +268,10 @@ type loadStats struct {
 	// spent during the loop, and that per request (when CPUMeasured).
 	CPU, CPUPerReq time.Duration
 	CPUMeasured    bool
+	// Closed loop: the heap objects and bytes the target's server process
+	// allocated per request (when AllocMeasured).
+	AllocsPerReq, AllocBytesPerReq float64
+	AllocMeasured                  bool
 }
 
 type opStats struct {
@@ -344,6 +351,7 @@ func (m *mix) closedLoop(ctx context.Context, hc *http.Client, t target, n int, 
 	rec := &recorder{}
 	var cpuBefore time.Duration
 	cpuErr := errors.New("no process")
+	memBefore, memErr := readMem(ctx, hc, t.mem)
 	if t.pid > 0 {
 		cpuBefore, cpuErr = procCPU(t.pid)
 	}
@@ -368,12 +376,43 @@ func (m *mix) closedLoop(ctx context.Context, hc *http.Client, t target, n int, 
 	if cpuErr == nil {
 		cpuAfter, cpuErr = procCPU(t.pid)
 	}
+	var memAfter memStats
+	if memErr == nil {
+		memAfter, memErr = readMem(ctx, hc, t.mem)
+	}
 	s := rec.stats(t.name, elapsed)
 	if cpuErr == nil && s.Requests > 0 {
 		s.CPU, s.CPUMeasured = cpuAfter-cpuBefore, true
 		s.CPUPerReq = s.CPU / time.Duration(s.Requests)
 	}
+	if memErr == nil && s.Requests > 0 {
+		s.AllocMeasured = true
+		s.AllocsPerReq = float64(memAfter.Mallocs-memBefore.Mallocs) / float64(s.Requests)
+		s.AllocBytesPerReq = float64(memAfter.TotalAlloc-memBefore.TotalAlloc) / float64(s.Requests)
+	}
 	return s
+}
+
+// readMem reads the allocation counters a server process reports at url
+// (memPath), without the collection that reading its memory does.
+func readMem(ctx context.Context, hc *http.Client, url string) (memStats, error) {
+	var m memStats
+	if url == "" {
+		return m, errors.New("no memory report")
+	}
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url+"?collect=0", nil)
+	if err != nil {
+		return m, err
+	}
+	resp, err := hc.Do(req)
+	if err != nil {
+		return m, err
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return m, fmt.Errorf("%s: %s", url, resp.Status)
+	}
+	return m, json.NewDecoder(resp.Body).Decode(&m)
 }
 
 // key is the API key client i sends to t.

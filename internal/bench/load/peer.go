@@ -446,7 +446,7 @@ func ratio(intake, peer loadStats) float64 {
 // (authentication and tenant scoping on every one); the peer's none.
 func peerPhase(ctx context.Context, w io.Writer, o options, srv *serverProcess, peer *peerProcess, seeded *org, keys []string) (*peerResult, error) {
 	hc := newHTTPClient(2 * o.concurrency)
-	intake := target{name: "Intake", graphQL: true, url: srv.intake, strict: true, pid: srv.pid}
+	intake := target{name: "Intake", graphQL: true, url: srv.intake, strict: true, pid: srv.pid, mem: srv.baseline + memPath}
 	pt := target{name: peer.name, graphQL: true, url: peer.url, queries: &postgraphileQueries, strict: true, noAuth: true, pid: peer.pid}
 	if peer.auth {
 		pt.queries, pt.noAuth = nil, false
