@@ -7,9 +7,9 @@ package pulid
 import (
 	"crypto/rand"
 	"database/sql/driver"
+	"encoding/json"
 	"fmt"
 	"io"
-	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -83,5 +83,29 @@ func (id *ID) UnmarshalGQL(v any) error {
 	return nil
 }
 
-// MarshalGQL implements graphql.Marshaler.
-func (id ID) MarshalGQL(w io.Writer) { _, _ = io.WriteString(w, strconv.Quote(string(id))) }
+// MarshalGQL implements graphql.Marshaler: id as a JSON string. An ID
+// Intake made needs no escaping and is written as it is, without
+// allocating (a page of results writes hundreds); anything else a client
+// sent is escaped as encoding/json escapes strings.
+func (id ID) MarshalGQL(w io.Writer) {
+	if !plainJSON(string(id)) {
+		b, _ := json.Marshal(string(id))
+		_, _ = w.Write(b)
+		return
+	}
+	_, _ = io.WriteString(w, `"`)
+	_, _ = io.WriteString(w, string(id))
+	_, _ = io.WriteString(w, `"`)
+}
+
+// plainJSON reports whether s is printable ASCII a JSON string holds as
+// it is: no quote, backslash or character json.Marshal would escape.
+func plainJSON(s string) bool {
+	for i := 0; i < len(s); i++ {
+		switch c := s[i]; {
+		case c < 0x20 || c > 0x7e, c == '"', c == '\\', c == '<', c == '>', c == '&':
+			return false
+		}
+	}
+	return true
+}
