@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"mime"
 	"net/http"
+	"runtime"
 	"strings"
 	"time"
 
@@ -50,6 +51,10 @@ type Limits struct {
 	// RateBurst is how many operations a key may start at once after being
 	// idle; zero means twice RatePerSecond (at least 1).
 	RateBurst int
+	// Concurrent is how many GraphQL HTTP requests the server executes at
+	// once; the others wait, in the order they came, until one finishes
+	// or their Timeout passes (see admit). Default 4 × GOMAXPROCS.
+	Concurrent int
 }
 
 // MaxPageSize is the largest first/last a paginated field accepts. A larger
@@ -92,6 +97,7 @@ func (l Limits) withDefaults() Limits {
 	if l.RatePerSecond > 0 {
 		def(&l.RateBurst, max(1, int(2*l.RatePerSecond)))
 	}
+	def(&l.Concurrent, DefaultConcurrencyPerCPU*runtime.GOMAXPROCS(0))
 	return l
 }
 

@@ -109,7 +109,7 @@ func New(cfg Config, d Deps) *Server {
 func (s *Server) Handler() http.Handler {
 	mux := http.NewServeMux()
 	gql := s.graphQL()
-	mux.Handle("/graphql", s.guardRequest(s.authenticate(s.limitRate(gql))))
+	mux.Handle("/graphql", s.guardRequest(s.authenticate(s.limitRate(s.admit(gql)))))
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
 		writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
 	})

@@ -19,6 +19,7 @@ type Limits struct {
 	Timeout       time.Duration // INTAKE_REQUEST_TIMEOUT
 	RatePerSecond float64       // INTAKE_RATE_LIMIT; default 20, 0 = off
 	RateBurst     int           // INTAKE_RATE_BURST
+	Concurrent    int           // INTAKE_MAX_CONCURRENT_REQUESTS
 }
 
 // defaultRate is the production rate limit per API key, in requests a
@@ -56,6 +57,9 @@ func limitsFromEnv(getenv func(string) string) (Limits, error) {
 		l.RatePerSecond = r
 	}
 	if l.RateBurst, err = intVar(getenv, "INTAKE_RATE_BURST", 0, 1, 1_000_000); err != nil {
+		return l, err
+	}
+	if l.Concurrent, err = intVar(getenv, "INTAKE_MAX_CONCURRENT_REQUESTS", 0, 1, 100_000); err != nil {
 		return l, err
 	}
 	return l, nil

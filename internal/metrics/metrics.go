@@ -31,6 +31,7 @@ type Metrics struct {
 	operations    *prometheus.HistogramVec
 	subscriptions prometheus.Gauge
 	websockets    prometheus.Gauge
+	waiting       prometheus.Gauge
 	names         *boundedNames
 
 	contactsImported prometheus.Counter
@@ -65,6 +66,10 @@ func New() *Metrics {
 		websockets: prometheus.NewGauge(prometheus.GaugeOpts{
 			Name: "intake_active_websockets",
 			Help: "Websocket connections open now.",
+		}),
+		waiting: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "intake_http_requests_waiting",
+			Help: "GraphQL HTTP requests waiting for one of the requests being executed to finish (INTAKE_MAX_CONCURRENT_REQUESTS).",
 		}),
 		names: &boundedNames{max: MaxOperationNames, seen: map[string]bool{}},
 		contactsImported: prometheus.NewCounter(prometheus.CounterOpts{
@@ -101,7 +106,7 @@ func New() *Metrics {
 			Help: "Tokens (prompt and completion) the screening model reported for this process's requests.",
 		}),
 	}
-	m.registry.MustRegister(m.requests, m.operations, m.subscriptions, m.websockets,
+	m.registry.MustRegister(m.requests, m.operations, m.subscriptions, m.websockets, m.waiting,
 		m.contactsImported, m.importIssues, m.runsFinished, m.pushbacksSettled, m.screeningCalls, m.screeningTokens, m.rateGranted, m.rateWait,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m
@@ -173,6 +178,13 @@ func (m *Metrics) SubscriptionStarted() (ended func()) {
 func (m *Metrics) WebsocketOpened() (closed func()) {
 	m.websockets.Inc()
 	return m.websockets.Dec
+}
+
+// RequestWaiting counts a request waiting for its turn to be executed
+// until the returned func is called.
+func (m *Metrics) RequestWaiting() (admitted func()) {
+	m.waiting.Inc()
+	return m.waiting.Dec
 }
 
 // knownMethod bounds the method label: any method a client makes up is
