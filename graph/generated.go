@@ -21,6 +21,7 @@ import (
 	"github.com/intake/intake/ent/pushback"
 	"github.com/intake/intake/ent/syncrun"
 	"github.com/intake/intake/graph/model"
+	"github.com/intake/intake/graph/scalar"
 	"github.com/intake/intake/internal/pulid"
 	"github.com/intake/intake/internal/service"
 	"github.com/intake/intake/schema/schematype"
@@ -24977,13 +24978,17 @@ func (ec *executionContext) unmarshalNCreateCampaignInput2githubᚗcomᚋintake�
 }
 
 func (ec *executionContext) unmarshalNCursor2entgoᚗioᚋcontribᚋentgqlᚐCursor(ctx context.Context, v any) (entgql.Cursor[pulid.ID], error) {
-	var res entgql.Cursor[pulid.ID]
-	err := res.UnmarshalGQL(v)
+	res, err := scalar.UnmarshalCursor(v)
 	return res, graphql.ErrorOnPath(ctx, err)
 }
 
 func (ec *executionContext) marshalNCursor2entgoᚗioᚋcontribᚋentgqlᚐCursor(ctx context.Context, sel ast.SelectionSet, v entgql.Cursor[pulid.ID]) graphql.Marshaler {
-	return v
+	_ = sel
+	res := scalar.MarshalCursor(v)
+	if res == graphql.Null {
+		graphql.AddInvalidNullFromMarshaler(ctx, "Cursor!")
+	}
+	return res
 }
 
 func (ec *executionContext) marshalNDoNotCall2ᚖgithubᚗcomᚋintakeᚋintakeᚋentᚐDoNotCall(ctx context.Context, sel ast.SelectionSet, v *ent.DoNotCall) graphql.Marshaler {
@@ -26191,16 +26196,18 @@ func (ec *executionContext) unmarshalOCursor2ᚖentgoᚗioᚋcontribᚋentgqlᚐ
 	if v == nil {
 		return nil, nil
 	}
-	var res = new(entgql.Cursor[pulid.ID])
-	err := res.UnmarshalGQL(v)
-	return res, graphql.ErrorOnPath(ctx, err)
+	res, err := scalar.UnmarshalCursor(v)
+	return &res, graphql.ErrorOnPath(ctx, err)
 }
 
 func (ec *executionContext) marshalOCursor2ᚖentgoᚗioᚋcontribᚋentgqlᚐCursor(ctx context.Context, sel ast.SelectionSet, v *entgql.Cursor[pulid.ID]) graphql.Marshaler {
 	if v == nil {
 		return graphql.Null
 	}
-	return v
+	_ = sel
+	_ = ctx
+	res := scalar.MarshalCursor(*v)
+	return res
 }
 
 func (ec *executionContext) marshalODoNotCall2ᚖgithubᚗcomᚋintakeᚋintakeᚋentᚐDoNotCall(ctx context.Context, sel ast.SelectionSet, v *ent.DoNotCall) graphql.Marshaler {
