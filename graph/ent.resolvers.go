@@ -36,7 +36,20 @@ func (r *queryResolver) Nodes(ctx context.Context, ids []pulid.ID) ([]ent.Noder,
 
 // Campaigns is the resolver for the campaigns field.
 func (r *queryResolver) Campaigns(ctx context.Context, after *entgql.Cursor[pulid.ID], first *int, before *entgql.Cursor[pulid.ID], last *int, orderBy *ent.CampaignOrder, where *ent.CampaignWhereInput) (*ent.CampaignConnection, error) {
-	conn, err := r.db.Campaign.Query().Paginate(ctx, after, first, before, last, ent.WithCampaignOrder(orderBy), ent.WithCampaignFilter(where.Filter))
+	conn, err := countedPage(ctx, after, before, first, last,
+		func(ctx context.Context) (*ent.CampaignConnection, error) {
+			return r.db.Campaign.Query().Paginate(ctx, after, first, before, last, ent.WithCampaignOrder(orderBy), ent.WithCampaignFilter(where.Filter))
+		},
+		func(ctx context.Context) (int, error) {
+			q, err := where.Filter(r.db.Campaign.Query())
+			if err != nil {
+				return 0, err
+			}
+			return q.Count(ctx)
+		},
+		func(c *ent.CampaignConnection) (*int, int, bool) {
+			return &c.TotalCount, len(c.Edges), c.PageInfo.HasNextPage || c.PageInfo.HasPreviousPage
+		})
 	if err == nil {
 		r.primeTriggers(ctx, conn)
 	}
@@ -45,12 +58,38 @@ func (r *queryResolver) Campaigns(ctx context.Context, after *entgql.Cursor[puli
 
 // DoNotCallNumbers is the resolver for the doNotCallNumbers field.
 func (r *queryResolver) DoNotCallNumbers(ctx context.Context, after *entgql.Cursor[pulid.ID], first *int, before *entgql.Cursor[pulid.ID], last *int, where *ent.DoNotCallWhereInput) (*ent.DoNotCallConnection, error) {
-	return r.db.DoNotCall.Query().Paginate(ctx, after, first, before, last, ent.WithDoNotCallFilter(where.Filter))
+	return countedPage(ctx, after, before, first, last,
+		func(ctx context.Context) (*ent.DoNotCallConnection, error) {
+			return r.db.DoNotCall.Query().Paginate(ctx, after, first, before, last, ent.WithDoNotCallFilter(where.Filter))
+		},
+		func(ctx context.Context) (int, error) {
+			q, err := where.Filter(r.db.DoNotCall.Query())
+			if err != nil {
+				return 0, err
+			}
+			return q.Count(ctx)
+		},
+		func(c *ent.DoNotCallConnection) (*int, int, bool) {
+			return &c.TotalCount, len(c.Edges), c.PageInfo.HasNextPage || c.PageInfo.HasPreviousPage
+		})
 }
 
 // Integrations is the resolver for the integrations field.
 func (r *queryResolver) Integrations(ctx context.Context, after *entgql.Cursor[pulid.ID], first *int, before *entgql.Cursor[pulid.ID], last *int, orderBy *ent.IntegrationOrder, where *ent.IntegrationWhereInput) (*ent.IntegrationConnection, error) {
-	return r.db.Integration.Query().Paginate(ctx, after, first, before, last, ent.WithIntegrationOrder(orderBy), ent.WithIntegrationFilter(where.Filter))
+	return countedPage(ctx, after, before, first, last,
+		func(ctx context.Context) (*ent.IntegrationConnection, error) {
+			return r.db.Integration.Query().Paginate(ctx, after, first, before, last, ent.WithIntegrationOrder(orderBy), ent.WithIntegrationFilter(where.Filter))
+		},
+		func(ctx context.Context) (int, error) {
+			q, err := where.Filter(r.db.Integration.Query())
+			if err != nil {
+				return 0, err
+			}
+			return q.Count(ctx)
+		},
+		func(c *ent.IntegrationConnection) (*int, int, bool) {
+			return &c.TotalCount, len(c.Edges), c.PageInfo.HasNextPage || c.PageInfo.HasPreviousPage
+		})
 }
 
 // Campaign returns CampaignResolver implementation.
