@@ -40,13 +40,7 @@ func (r *queryResolver) Campaigns(ctx context.Context, after *entgql.Cursor[puli
 		func(ctx context.Context) (*ent.CampaignConnection, error) {
 			return r.db.Campaign.Query().Paginate(ctx, after, first, before, last, ent.WithCampaignOrder(orderBy), ent.WithCampaignFilter(where.Filter))
 		},
-		func(ctx context.Context) (int, error) {
-			q, err := where.Filter(r.db.Campaign.Query())
-			if err != nil {
-				return 0, err
-			}
-			return q.Count(ctx)
-		},
+		counter(where.Filter(r.db.Campaign.Query())),
 		func(c *ent.CampaignConnection) (*int, int, bool) {
 			return &c.TotalCount, len(c.Edges), c.PageInfo.HasNextPage || c.PageInfo.HasPreviousPage
 		})
@@ -62,13 +56,7 @@ func (r *queryResolver) DoNotCallNumbers(ctx context.Context, after *entgql.Curs
 		func(ctx context.Context) (*ent.DoNotCallConnection, error) {
 			return r.db.DoNotCall.Query().Paginate(ctx, after, first, before, last, ent.WithDoNotCallFilter(where.Filter))
 		},
-		func(ctx context.Context) (int, error) {
-			q, err := where.Filter(r.db.DoNotCall.Query())
-			if err != nil {
-				return 0, err
-			}
-			return q.Count(ctx)
-		},
+		counter(where.Filter(r.db.DoNotCall.Query())),
 		func(c *ent.DoNotCallConnection) (*int, int, bool) {
 			return &c.TotalCount, len(c.Edges), c.PageInfo.HasNextPage || c.PageInfo.HasPreviousPage
 		})
@@ -80,13 +68,7 @@ func (r *queryResolver) Integrations(ctx context.Context, after *entgql.Cursor[p
 		func(ctx context.Context) (*ent.IntegrationConnection, error) {
 			return r.db.Integration.Query().Paginate(ctx, after, first, before, last, ent.WithIntegrationOrder(orderBy), ent.WithIntegrationFilter(where.Filter))
 		},
-		func(ctx context.Context) (int, error) {
-			q, err := where.Filter(r.db.Integration.Query())
-			if err != nil {
-				return 0, err
-			}
-			return q.Count(ctx)
-		},
+		counter(where.Filter(r.db.Integration.Query())),
 		func(c *ent.IntegrationConnection) (*int, int, bool) {
 			return &c.TotalCount, len(c.Edges), c.PageInfo.HasNextPage || c.PageInfo.HasPreviousPage
 		})

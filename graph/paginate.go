@@ -39,6 +39,19 @@ func countedPage[C any](ctx context.Context, after, before *ent.Cursor, first, l
 	return conn, err
 }
 
+// counter counts the rows of q, the query of a connection's filter (or
+// reports the filter's error).
+func counter[Q interface {
+	Count(context.Context) (int, error)
+}](q Q, err error) func(context.Context) (int, error) {
+	return func(ctx context.Context) (int, error) {
+		if err != nil {
+			return 0, err
+		}
+		return q.Count(ctx)
+	}
+}
+
 // withoutCount returns ctx with a field context that selects the
 // connection's edges alone, so that the generated Paginate fetches the
 // page without counting (it counts when it sees totalCount or pageInfo,

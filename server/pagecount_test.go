@@ -67,6 +67,7 @@ func TestPageCounts(t *testing.T) {
 			{"a filter, every row", `{ c: campaigns(first: 5, where: {nameContains: "one"}) { ` + fields + ` } }`, nil, 2, 2, false, false, 1},
 			{"a filter, a full page of every row", `{ c: campaigns(first: 1, where: {nameContainsFold: "ALPHA"}) { ` + fields + ` } }`, nil, 1, 1, false, false, 1},
 			{"a filter, a page of fewer", `{ c: campaigns(first: 1, where: {nameContains: "one"}) { ` + fields + ` } }`, nil, 2, 1, true, false, 2},
+			{"pageInfo without totalCount: not counted", `{ c: campaigns(first: 2) { pageInfo { hasNextPage hasPreviousPage } edges { node { id } } } }`, nil, 0, 2, true, false, 1},
 			{"totalCount under an alias", `{ c: campaigns(first: 2) { total: totalCount edges { node { id } } } }`, nil, 3, 2, false, false, 2},
 			{"totalCount in a fragment", `{ c: campaigns(first: 2) { ...on CampaignConnection { totalCount } edges { node { id } } } }`, nil, 3, 2, false, false, 2},
 			{"integrations, every row", `{ c: integrations(first: 5) { ` + fields + ` } }`, nil, 1, 1, false, false, 1},
