@@ -469,6 +469,10 @@ func (e *browserEnv) testConsoleTestSync(t *testing.T) {
 	if !strings.Contains(warning, "real requests to Talention (sandbox)") {
 		t.Errorf("the Test Sync warning says %q", warning)
 	}
+	// The history as it was before the test sync, once it has loaded: a
+	// history that loads late would otherwise pass for the refreshed one,
+	// and the refresh would then close the issues opened below.
+	e.b.Wait(t, "the run history", `!!document.querySelector('[role=tabpanel] section[aria-label="Run history"] h4')`, browserWait)
 	before := browsertest.Eval[int](t, e.b, `document.querySelectorAll("[role=tabpanel] tr[data-run]").length`)
 	e.click(t, "[role=tabpanel] section button")
 	e.b.Wait(t, "the confirmation", `document.getElementById("confirm").open`, browserWait)
