@@ -259,10 +259,21 @@ func (c *Client) Do(ctx context.Context, req Request, out any) error {
 }
 
 func (c *Client) attempt(parent context.Context, req Request, body []byte, out any, timeout time.Duration) error {
+	// ended tells the limiter, once, that the attempt has ended.
+	ended := func(int, http.Header) {}
 	if c.Limiter != nil {
-		if err := c.Limiter.Wait(parent, req.Search); err != nil {
+		done, err := c.Limiter.Wait(parent, req.Search)
+		if err != nil {
 			return fmt.Errorf("%s: %s: waiting for the rate budget: %w", c.Provider, req.Op(), err)
 		}
+		told := false
+		ended = func(status int, h http.Header) {
+			if !told {
+				told = true
+				done(status, h)
+			}
+		}
+		defer ended(0, nil) // not sent, or no answer
 	}
 	ctx, cancel := context.WithTimeout(parent, timeout)
 	defer cancel()
@@ -310,9 +321,7 @@ func (c *Client) attempt(parent context.Context, req Request, body []byte, out a
 		return &Error{Provider: c.Provider, Op: req.Op(), Message: transportMessage(err), Temporary: true, Err: err}
 	}
 	defer resp.Body.Close()
-	if c.Limiter != nil {
-		c.Limiter.Observe(req.Search, resp.StatusCode, resp.Header)
-	}
+	ended(resp.StatusCode, resp.Header)
 	data, readErr := io.ReadAll(io.LimitReader(resp.Body, maxResponseBytes+1))
 	if readErr != nil && parent.Err() != nil { // the caller gave up mid-body
 		return fmt.Errorf("%s: %s: %w", c.Provider, req.Op(), parent.Err())

@@ -1092,3 +1092,80 @@ func TestClientEgress(t *testing.T) {
 		}
 	})
 }
+
+// recordingLimiter grants every request and records how each ended.
+type recordingLimiter struct {
+	mu    sync.Mutex
+	waits int
+	ends  []string // "status search limit-header", one per ended request
+}
+
+func (l *recordingLimiter) Wait(_ context.Context, search bool) (func(int, http.Header), error) {
+	l.mu.Lock()
+	l.waits++
+	l.mu.Unlock()
+	return func(status int, h http.Header) {
+		l.mu.Lock()
+		defer l.mu.Unlock()
+		l.ends = append(l.ends, fmt.Sprintf("%d %v %q", status, search, h.Get("X-Test-Limit")))
+	}, nil
+}
+
+// Every attempt the limiter grants ends exactly once: with its answer's
+// status and headers as soon as they arrive, or with 0 when it got no
+// answer or was never sent.
+func TestClientEndsEveryGrant(t *testing.T) {
+	t.Parallel()
+	var calls atomic.Int32
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("X-Test-Limit", "9")
+		switch r.URL.Path {
+		case "/flaky":
+			if calls.Add(1) == 1 {
+				w.WriteHeader(http.StatusServiceUnavailable)
+				return
+			}
+		case "/hang":
+			<-r.Context().Done()
+			return
+		}
+		fmt.Fprint(w, `{}`)
+	}))
+	t.Cleanup(srv.Close)
+	open := func(l *recordingLimiter, authorize func(context.Context, *http.Request) error) *Client {
+		c, err := NewClient(schematype.ProviderHubSpot, srv.URL, Options{HTTPClient: srv.Client(), Retry: fastRetry, Limiter: l})
+		if err != nil {
+			t.Fatal(err)
+		}
+		c.Authorize = authorize
+		return c
+	}
+	for _, tc := range []struct {
+		name      string
+		req       Request
+		authorize func(context.Context, *http.Request) error
+		timeout   time.Duration
+		want      []string
+	}{
+		{name: "answered", req: Request{Method: http.MethodPost, Path: "/search", Search: true}, want: []string{`200 true "9"`}},
+		{name: "retried", req: Request{Method: http.MethodGet, Path: "/flaky", Retry: true}, want: []string{`503 false "9"`, `200 false "9"`}},
+		{name: "no answer", req: Request{Method: http.MethodGet, Path: "/hang"}, timeout: 100 * time.Millisecond, want: []string{`0 false ""`}},
+		{name: "never sent", req: Request{Method: http.MethodGet, Path: "/x"}, authorize: func(context.Context, *http.Request) error { return errors.New("no token") },
+			want: []string{`0 false ""`}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			l := &recordingLimiter{}
+			c := open(l, tc.authorize)
+			ctx := context.Background()
+			if tc.timeout > 0 {
+				var cancel context.CancelFunc
+				ctx, cancel = context.WithTimeout(ctx, tc.timeout)
+				defer cancel()
+			}
+			_ = c.Do(ctx, tc.req, nil)
+			if l.waits != len(tc.want) || fmt.Sprint(l.ends) != fmt.Sprint(tc.want) {
+				t.Errorf("%d grants ended %q, want %q", l.waits, l.ends, tc.want)
+			}
+		})
+	}
+}

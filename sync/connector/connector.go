@@ -119,12 +119,14 @@ type Options struct {
 // Limiter is the rate budget of one external account.
 type Limiter interface {
 	// Wait returns when a request may be sent (search: it also counts
-	// against the account's search limit), or ctx's error.
-	Wait(ctx context.Context, search bool) error
-	// Observe learns from the answer to a request (search: one that
-	// counted against the search limit): its status and the limit headers
-	// the provider sends (HubSpot's X-HubSpot-RateLimit-*, Retry-After).
-	Observe(search bool, status int, h http.Header)
+	// against the account's search limit), or ctx's error. Once granted,
+	// the request must end with exactly one call of done: when its answer
+	// arrives, with the answer's status and headers (the limit headers the
+	// provider sends: HubSpot's X-HubSpot-RateLimit-*, Retry-After), or
+	// when it fails or is not sent after all, with 0 and nil. The account
+	// counts the request from then: it reached the provider at some time
+	// before, however late.
+	Wait(ctx context.Context, search bool) (done func(status int, h http.Header), err error)
 }
 
 // RateLimits are an external account's documented request limits.

@@ -127,10 +127,12 @@ func grantRate(b *testing.B, budgets *Budgets) {
 	for i := range callers {
 		wg.Go(func() {
 			for j := i; j < b.N; j += callers {
-				if err := l.Wait(ctx, false); err != nil {
+				done, err := l.Wait(ctx, false)
+				if err != nil {
 					b.Error(err)
 					return
 				}
+				done(http.StatusOK, nil)
 			}
 		})
 	}
@@ -161,11 +163,75 @@ func TestPrecondition(t *testing.T) {
 		asked++
 		return answer
 	})
-	if err := l.Wait(ctx, false); err != nil || asked != 1 {
+	done, err := l.Wait(ctx, false)
+	if err != nil || asked != 1 {
 		t.Fatalf("granted at once: %v, precondition asked %d times", err, asked)
 	}
+	done(http.StatusOK, nil)
 	answer = errEnded
-	if err := l.Wait(ctx, false); !errors.Is(err, errEnded) || asked != 2 {
+	if _, err := l.Wait(ctx, false); !errors.Is(err, errEnded) || asked != 2 {
 		t.Fatalf("granted after a wait: %v, precondition asked %d times; want its error", err, asked)
 	}
+	// The request refused by its precondition was not sent: it counts
+	// from then, not as a request still out.
+	answer = nil
+	short, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	if _, err := l.Wait(short, false); err != nil {
+		t.Fatalf("after a request not sent: %v", err)
+	}
+}
+
+// A request counts in the window from when it ended, however long after
+// its grant; until it ends, it holds its place in the window.
+func TestCountedFromEnd(t *testing.T) {
+	t.Parallel()
+	dbtest.Each(t, func(t *testing.T, db *dbtest.DB) {
+		b := NewMemory()
+		if db.Dialect == dialect.Postgres {
+			b = NewPostgres(db.Store.DB)
+		}
+		const window = 300 * time.Millisecond
+		l := b.Limiter("ZVOOVE", "acct-ended", connector.RateLimits{Requests: 1, Interval: window}, true)
+		ctx := context.Background()
+		done, err := l.Wait(ctx, false)
+		if err != nil {
+			t.Fatal(err)
+		}
+		// Out for three windows: the next request waits all along.
+		short, cancel := context.WithTimeout(ctx, 3*window)
+		defer cancel()
+		if _, err := l.Wait(short, false); !errors.Is(err, ErrNoGrant) {
+			t.Fatalf("a second request while the first is out: %v, want no grant", err)
+		}
+		ended := time.Now()
+		done(http.StatusOK, nil)
+		done, err = l.Wait(ctx, false)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if waited := time.Since(ended); waited < window {
+			t.Errorf("granted %s after the first request ended; the window is %s", waited, window)
+		}
+		done(0, nil)
+		if db.Dialect != dialect.Postgres {
+			return
+		}
+		// Every grant is recorded at its request's end, none as still out
+		// (the last is told on the budget's next round).
+		deadline := time.Now().Add(5 * time.Second)
+		for {
+			var out, all int
+			if err := db.Store.DB.QueryRow(`SELECT count(*) FILTER (WHERE at > clock_timestamp()), count(*) FROM rate_grants WHERE account = 'acct-ended'`).Scan(&out, &all); err != nil {
+				t.Fatal(err)
+			}
+			if out == 0 && all >= 2 {
+				break
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("%d of %d grants still recorded as out", out, all)
+			}
+			time.Sleep(20 * time.Millisecond)
+		}
+	})
 }

@@ -84,7 +84,7 @@ func (b *Budgets) Limiter(p schematype.ProviderKey, acct string, lim connector.R
 	defer b.mu.Unlock()
 	a := b.accounts[acct]
 	if a == nil {
-		a = &account{b: b, key: acct, provider: p}
+		a = &account{b: b, key: acct, provider: p, wake: make(chan struct{}, 1)}
 		b.accounts[acct] = a
 	}
 	return &limiter{a: a, lim: lim, fixed: fixed}
@@ -124,14 +124,24 @@ type limiter struct {
 	fixed bool
 }
 
-func (l *limiter) Wait(ctx context.Context, search bool) error {
-	if err := l.a.wait(ctx, l.lim, l.fixed, callerOf(ctx), search); err != nil {
-		return fmt.Errorf("%w: %w", ErrNoGrant, err)
+func (l *limiter) Wait(ctx context.Context, search bool) (func(int, http.Header), error) {
+	g, err := l.a.wait(ctx, l.lim, l.fixed, callerOf(ctx), search)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %w", ErrNoGrant, err)
+	}
+	done := func(status int, h http.Header) {
+		l.a.ended(g)
+		if status != 0 {
+			l.observe(search, status, h)
+		}
 	}
 	if check, ok := ctx.Value(preconditionKey{}).(func(context.Context) error); ok {
-		return check(ctx)
+		if err := check(ctx); err != nil {
+			done(0, nil) // not sent
+			return nil, err
+		}
 	}
-	return nil
+	return done, nil
 }
 
 // ErrNoGrant is the error of a request whose context ended while it
@@ -149,7 +159,10 @@ func WithPrecondition(ctx context.Context, check func(context.Context) error) co
 	return context.WithValue(ctx, preconditionKey{}, check)
 }
 
-func (l *limiter) Observe(search bool, status int, h http.Header) {
+// observe learns from the answer to a request (search: one that counted
+// against the search limit): its status and the limit headers the
+// provider sends.
+func (l *limiter) observe(search bool, status int, h http.Header) {
 	if !l.a.news(status, h) {
 		return
 	}
@@ -167,6 +180,11 @@ type account struct {
 	mu      sync.Mutex
 	queues  [classes]queue
 	serving bool
+	// finished are the requests that ended since the store was last told.
+	finished []finish
+	// wake cuts short the server's pause between rounds: a request ended,
+	// which may have made room.
+	wake chan struct{}
 
 	// What this process last wrote from the account's answers (news).
 	obsMu      sync.Mutex
@@ -212,7 +230,41 @@ type waiter struct {
 	fixed  bool
 	search bool
 	since  time.Time
-	done   chan error // buffered: the server never blocks on it
+	done   chan outcome // buffered: the server never blocks on it
+}
+
+// outcome is what a waiter is given: a grant, or the error that ended
+// its wait.
+type outcome struct {
+	g   issued
+	err error
+}
+
+// issued is a grant given to a request: its id in the store, and the
+// time (this process's clock) right before its decision was asked for.
+// The store's time of the grant is later, so the grant's time plus how
+// long ago asked was is after the request ended.
+type issued struct {
+	id    int64
+	asked time.Time
+}
+
+// ended records that g's request ended now (answered, failed or not
+// sent): the store learns it on the server's next round, started now if
+// none is due.
+func (a *account) ended(g issued) {
+	f := finish{id: g.id, shift: a.b.now().Sub(g.asked) - outFor}
+	a.mu.Lock()
+	a.finished = append(a.finished, f)
+	if !a.serving {
+		a.serving = true
+		go a.serve()
+	}
+	a.mu.Unlock()
+	select {
+	case a.wake <- struct{}{}:
+	default:
+	}
 }
 
 // queue holds a class's waiters by key, served in turn.
@@ -231,9 +283,12 @@ func (q *queue) push(key string, w *waiter) {
 	q.by[key] = append(q.by[key], w)
 }
 
-func (q *queue) remove(key string, w *waiter) {
+// remove takes w from key's waiters; false if it is not there (given its
+// outcome meanwhile).
+func (q *queue) remove(key string, w *waiter) bool {
 	ws := q.by[key]
-	if i := slices.Index(ws, w); i >= 0 {
+	i := slices.Index(ws, w)
+	if i >= 0 {
 		q.by[key] = slices.Delete(ws, i, i+1)
 	}
 	if len(q.by[key]) == 0 {
@@ -242,6 +297,7 @@ func (q *queue) remove(key string, w *waiter) {
 			q.keys = slices.Delete(q.keys, i, i+1)
 		}
 	}
+	return i >= 0
 }
 
 // candidates returns up to n waiters in turn: each key's first waiter in
@@ -267,12 +323,12 @@ func (q *queue) candidates(n int) []candidate {
 }
 
 // served removes w, granted, from key's waiters and moves key to the end
-// of the turn.
-func (q *queue) served(key string, w *waiter) {
+// of the turn; false if w is gone (its context ended meanwhile).
+func (q *queue) served(key string, w *waiter) bool {
 	ws := q.by[key]
 	i := slices.Index(ws, w)
 	if i < 0 {
-		return // its context ended meanwhile
+		return false
 	}
 	ws = slices.Delete(ws, i, i+1)
 	if j := slices.Index(q.keys, key); j >= 0 {
@@ -280,14 +336,15 @@ func (q *queue) served(key string, w *waiter) {
 	}
 	if len(ws) == 0 {
 		delete(q.by, key)
-		return
+		return true
 	}
 	q.by[key] = ws
 	q.keys = append(q.keys, key)
+	return true
 }
 
-func (a *account) wait(ctx context.Context, lim connector.RateLimits, fixed bool, c caller, search bool) error {
-	w := &waiter{lim: lim, fixed: fixed, search: search, since: a.b.now(), done: make(chan error, 1)}
+func (a *account) wait(ctx context.Context, lim connector.RateLimits, fixed bool, c caller, search bool) (issued, error) {
+	w := &waiter{lim: lim, fixed: fixed, search: search, since: a.b.now(), done: make(chan outcome, 1)}
 	a.mu.Lock()
 	a.queues[c.class].push(c.key, w)
 	if !a.serving {
@@ -310,30 +367,37 @@ func (a *account) wait(ctx context.Context, lim connector.RateLimits, fixed bool
 	}()
 	for {
 		select {
-		case err := <-w.done:
-			return err
+		case o := <-w.done:
+			return o.g, o.err
 		case <-notice:
 			told = true
 			c.waiting(true)
 		case <-ctx.Done():
 			a.mu.Lock()
-			a.queues[c.class].remove(c.key, w)
+			waiting := a.queues[c.class].remove(c.key, w)
 			a.mu.Unlock()
-			return ctx.Err() // a grant given meanwhile is spent anyway
+			if !waiting {
+				// Given its outcome meanwhile: a grant is spent, its
+				// request not sent.
+				if o := <-w.done; o.err == nil {
+					a.ended(o.g)
+				}
+			}
+			return issued{}, ctx.Err()
 		}
 	}
 }
 
-// serve hands out grants until no one waits. Each round tries the
-// classes in order and, within a class, the keys in turn: the first
-// grant ends the round; a full window or a blocked account ends it too;
-// a class refused its share, or a search refused the search limit, lets
-// the next one try.
+// serve hands out grants until no one waits, and tells the store of the
+// requests that ended. Each round tries the classes in order and, within
+// a class, the keys in turn: the first grant ends the round; a full
+// window or a blocked account ends it too; a class refused its share, or
+// a search refused the search limit, lets the next one try.
 func (a *account) serve() {
 	ctx := context.Background()
 	for {
 		a.mu.Lock()
-		empty := true
+		empty := len(a.finished) == 0
 		for c := range a.queues {
 			empty = empty && len(a.queues[c].keys) == 0
 		}
@@ -351,7 +415,12 @@ func (a *account) serve() {
 		d := time.Until(next)
 		// Other replicas change the window too: look again soon.
 		d = min(max(d, 5*time.Millisecond), maxPoll)
-		time.Sleep(d)
+		t := time.NewTimer(d)
+		select {
+		case <-t.C:
+		case <-a.wake:
+			t.Stop()
+		}
 	}
 }
 
@@ -381,7 +450,17 @@ func (a *account) round(ctx context.Context) (bool, time.Time) {
 	for c := range a.queues {
 		waiting[c] = len(a.queues[c].keys) > 0
 	}
+	// The ended requests go with the round's first decision, or alone.
+	fs := a.finished
+	a.finished = nil
 	a.mu.Unlock()
+	defer func() {
+		if len(fs) > 0 {
+			// Without the store told, the requests count until their
+			// grants' time plus outFor: room is lost, never overspent.
+			_ = a.b.store.finish(ctx, a.key, fs)
+		}
+	}()
 	for c := Class(0); c < classes; c++ {
 		if !waiting[c] {
 			continue
@@ -397,37 +476,47 @@ func (a *account) round(ctx context.Context) (bool, time.Time) {
 		for i, cd := range cands {
 			reqs[i] = request{lim: cd.w.lim, fixed: cd.w.fixed, search: cd.w.search, waited: now.Sub(cd.w.since)}
 		}
-		granted, retry, err := a.b.store.take(ctx, a.key, c, reqs, waiting)
+		granted, retry, err := a.b.store.take(ctx, a.key, c, reqs, waiting, fs)
+		fs = nil
 		if err != nil {
 			// The database failed: the requests fail rather than going
 			// out unpaced.
+			var gone []*waiter
 			a.mu.Lock()
 			for _, cd := range cands {
-				a.queues[c].remove(cd.key, cd.w)
+				if a.queues[c].remove(cd.key, cd.w) {
+					gone = append(gone, cd.w)
+				}
 			}
 			a.mu.Unlock()
-			for _, cd := range cands {
-				cd.w.done <- err
+			for _, w := range gone {
+				w.done <- outcome{err: err}
 			}
 			return true, time.Time{}
 		}
 		n := 0
+		served := make([]bool, len(cands))
 		a.mu.Lock()
 		for i, cd := range cands {
-			if granted[i] {
-				a.queues[c].served(cd.key, cd.w) // gone meanwhile: the grant is spent anyway
+			if granted[i] != 0 {
 				n++
+				served[i] = a.queues[c].served(cd.key, cd.w)
 			}
 		}
 		a.mu.Unlock()
 		for i, cd := range cands {
-			if !granted[i] {
+			if granted[i] == 0 {
+				continue
+			}
+			g := issued{id: granted[i], asked: now}
+			if !served[i] {
+				a.ended(g) // its context ended meanwhile: not sent
 				continue
 			}
 			if a.b.Metrics != nil {
 				a.b.Metrics.Granted(a.provider, c, reqs[i].waited)
 			}
-			cd.w.done <- nil
+			cd.w.done <- outcome{g: g}
 		}
 		if n > 0 {
 			return true, time.Time{}

@@ -140,10 +140,12 @@ func waitN(t *testing.T, ctx context.Context, l connector.Limiter, c Class, key 
 	ctx = WithCaller(ctx, c, key, nil)
 	out := make([]time.Time, 0, n)
 	for range n {
-		if err := l.Wait(ctx, search); err != nil {
+		done, err := l.Wait(ctx, search)
+		if err != nil {
 			t.Error(err)
 			return out
 		}
+		done(http.StatusOK, nil)
 		out = append(out, time.Now())
 	}
 	return out
@@ -243,9 +245,11 @@ func TestFairness(t *testing.T) {
 		for _, key := range []string{"a", "b", "c"} {
 			for range map[string]int{"a": 40, "b": 10, "c": 25}[key] {
 				wg.Go(func() {
-					if err := l.Wait(WithCaller(ctx, Background, key, nil), false); err != nil {
+					done, err := l.Wait(WithCaller(ctx, Background, key, nil), false)
+					if err != nil {
 						return
 					}
+					done(http.StatusOK, nil)
 					mu.Lock()
 					order = append(order, key)
 					mu.Unlock()
@@ -286,9 +290,11 @@ func TestPriorities(t *testing.T) {
 		for c, n := range map[Class]int{Pushback: 40, Interactive: 20, Background: 40} {
 			for range n {
 				wg.Go(func() {
-					if err := l.Wait(WithCaller(ctx, c, fmt.Sprint("k", c), nil), false); err != nil {
+					done, err := l.Wait(WithCaller(ctx, c, fmt.Sprint("k", c), nil), false)
+					if err != nil {
 						return
 					}
+					done(http.StatusOK, nil)
 					mu.Lock()
 					order = append(order, c)
 					mu.Unlock()

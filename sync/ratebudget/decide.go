@@ -1,6 +1,7 @@
 package ratebudget
 
 import (
+	"slices"
 	"time"
 
 	"github.com/intake/intake/sync/connector"
@@ -40,20 +41,68 @@ const ShareFloor = 25
 // maxPoll.
 const demandFresh = 500 * time.Millisecond
 
-// keepGrants is how long grants are kept: for usedLastMinute, and longer
-// than any window.
+// keepGrants is how long grants are kept after their request ended: for
+// usedLastMinute, and longer than any window.
 const keepGrants = 2 * time.Minute
+
+// outFor is how long after its grant a request that has not ended is
+// counted as reaching the account at the latest: a request counts from
+// when it ended (its answer arrived, or it failed), and one that never
+// reports it (its process stopped, or it is still out) from its grant's
+// time plus outFor. Longer than any attempt's timeout by default.
+const outFor = time.Minute
 
 // grant is one request the budget allowed.
 type grant struct {
+	id int64
+	// at is when the request ended, or, while it is out, its grant's time
+	// plus outFor: the account counts the request in its window (and its
+	// second, for a search) until at plus the window.
 	at     time.Time
 	class  Class
 	search bool
 }
 
+// finish is a granted request that ended: its grant's at moves by shift,
+// from its grant's time plus outFor to when it ended.
+type finish struct {
+	id    int64
+	shift time.Duration
+}
+
+// finish moves the ended requests' grants to when they ended.
+func (st *state) finish(fs []finish) {
+	if len(fs) == 0 {
+		return
+	}
+	shift := make(map[int64]time.Duration, len(fs))
+	for _, f := range fs {
+		shift[f.id] = f.shift
+	}
+	// The moved grants leave their places and go back in order.
+	var moved []grant
+	st.grants = slices.DeleteFunc(st.grants, func(g grant) bool {
+		d, ok := shift[g.id]
+		if ok {
+			g.at = g.at.Add(d)
+			moved = append(moved, g)
+		}
+		return ok
+	})
+	for _, g := range moved {
+		i, _ := slices.BinarySearchFunc(st.grants, g.at, func(e grant, t time.Time) int {
+			if e.at.After(t) {
+				return 1
+			}
+			return -1 // after the grants of the same time
+		})
+		st.grants = slices.Insert(st.grants, i, g)
+	}
+}
+
 // state is what the budget knows of one account, as both stores keep it.
 type state struct {
-	grants []grant // ascending at, the last keepGrants
+	grants []grant // ascending at, the last keepGrants and those still out
 	// demand is when each class was last refused.
 	demand [classes]time.Time
 	// blockedUntil: the account answered 429 (or no requests remaining);
@@ -124,9 +173,10 @@ func (st *state) decide(lim connector.RateLimits, c Class, search bool, now time
 	if lim.Daily > 0 && st.dayUsed >= lim.Daily || st.dailyDay == day && st.dailyRemaining == 0 {
 		return false, tomorrow
 	}
-	// The window is counted a little longer than the account's: requests
-	// arrive a little after their grant, and unevenly (by tens of
-	// milliseconds on a busy machine).
+	// The window is counted a little longer than the account's. Requests
+	// count from when they ended, which is after they arrived, however
+	// late they went out; the margin is for the account's own counting
+	// (when it starts a request's time, and its clock).
 	window := lim.Interval + min(max(lim.Interval/50, 100*time.Millisecond), 200*time.Millisecond)
 	from := now.Add(-window)
 	total, own := 0, 0
@@ -153,9 +203,8 @@ func (st *state) decide(lim connector.RateLimits, c Class, search bool, now time
 		return false, st.searchBlockedUntil
 	}
 	if search && lim.SearchesPerSecond > 0 {
-		// As the window, counted longer than the account's second: 100 ms,
-		// since a search's grant and its arrival are further apart, in
-		// proportion, than a second is long.
+		// As the window, counted a little longer than the account's
+		// second.
 		const second = time.Second + 100*time.Millisecond
 		n := 0
 		var first time.Time

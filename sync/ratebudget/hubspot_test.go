@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net/http"
 	"net/http/httptest"
 	"sync"
 	"testing"
@@ -87,6 +88,67 @@ func TestHubSpotFakeNeverRefuses(t *testing.T) {
 	if stats.Served < 2*lim.Requests {
 		t.Errorf("only %d requests: the limits were never tested", stats.Served)
 	}
+}
+
+// slowStart holds the first n requests back before sending them, as a
+// busy machine may between a grant and the request's arrival.
+type slowStart struct {
+	mu    sync.Mutex
+	n     int
+	delay time.Duration
+}
+
+func (s *slowStart) RoundTrip(r *http.Request) (*http.Response, error) {
+	s.mu.Lock()
+	late := s.n > 0
+	s.n--
+	s.mu.Unlock()
+	if late {
+		time.Sleep(s.delay)
+	}
+	return http.DefaultTransport.RoundTrip(r)
+}
+
+// Requests that reach the account long after their grant (the first
+// window's, held back 400 ms) still leave the next window's room to the
+// requests after it: the budget counts a request from its answer, and
+// the fake, which counts from arrival, answers no 429.
+func TestHubSpotLateArrivals(t *testing.T) {
+	t.Parallel()
+	dbtest.Each(t, func(t *testing.T, db *dbtest.DB) {
+		// Longer than the second a "none remaining" answer holds the
+		// account for.
+		lim := hubspotfake.Limits{Requests: 5, Interval: 2 * time.Second}
+		fake := hubspotfake.New(hubspotfake.Config{Dataset: sandbox.Dataset{Seed: 5, Size: 10}, Limits: &lim})
+		srv := httptest.NewServer(fake.Handler())
+		t.Cleanup(srv.Close)
+		creds := fake.Credentials(srv.URL)
+		b := ratebudget.NewMemory()
+		if db.Dialect == dialect.Postgres {
+			b = ratebudget.NewPostgres(db.Store.DB)
+		}
+		limits := connector.RateLimits{Requests: lim.Requests, Interval: lim.Interval}
+		hc := &http.Client{Transport: &slowStart{n: lim.Requests, delay: 400 * time.Millisecond}}
+		conn, err := hubspot.New().Open(creds, connector.Options{HTTPClient: hc,
+			Limiter: b.Limiter(schematype.ProviderHubSpot, ratebudget.AccountKey(hubspot.New().Descriptor(), creds), limits, true)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer cancel()
+		var wg sync.WaitGroup
+		for range 2 * lim.Requests {
+			wg.Go(func() {
+				if err := conn.Check(ctx); err != nil {
+					t.Error(err)
+				}
+			})
+		}
+		wg.Wait()
+		if st := fake.LimitStats(); st.Refused != 0 || st.Served != 2*lim.Requests {
+			t.Errorf("the fake served %d and refused %d, want %d and none", st.Served, st.Refused, 2*lim.Requests)
+		}
+	})
 }
 
 // The account's day, as its answers report it, rules over the provider's

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"maps"
 	"net/http"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -22,10 +23,13 @@ import (
 // sees them: in the process for one process (SQLite), in PostgreSQL for
 // several.
 type store interface {
-	// take records that the classes in waiting have waiters (demand),
-	// then decides reqs, requests of class c, in order (see decideAll),
-	// and records the grants, in one step.
-	take(ctx context.Context, acct string, c Class, reqs []request, waiting [classes]bool) (granted []bool, retry time.Time, err error)
+	// take records that the requests fs ended and that the classes in
+	// waiting have waiters (demand), then decides reqs, requests of class
+	// c, in order (see decideAll), and records the grants, out, in one
+	// step. granted holds each request's grant id, 0 if refused.
+	take(ctx context.Context, acct string, c Class, reqs []request, waiting [classes]bool, fs []finish) (granted []int64, retry time.Time, err error)
+	// finish records that the requests fs ended.
+	finish(ctx context.Context, acct string, fs []finish) error
 	// update changes an account's state under its lock.
 	update(ctx context.Context, acct string, fn func(st *state, now time.Time)) error
 	// read returns a copy of an account's state and the time.
@@ -37,6 +41,7 @@ type memStore struct {
 	mu       sync.Mutex
 	accounts map[string]*state
 	now      func() time.Time
+	lastID   int64
 }
 
 func newMemStore(now func() time.Time) *memStore {
@@ -52,13 +57,42 @@ func (m *memStore) get(acct string) *state {
 	return st
 }
 
-func (m *memStore) take(_ context.Context, acct string, c Class, reqs []request, waiting [classes]bool) ([]bool, time.Time, error) {
+func (m *memStore) take(_ context.Context, acct string, c Class, reqs []request, waiting [classes]bool, fs []finish) ([]int64, time.Time, error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	st, now := m.get(acct), m.now()
+	st.finish(fs)
 	st.markDemand(waiting, now)
 	granted, retry := st.decideAll(c, reqs, now)
-	return granted, retry, nil
+	// decideAll appended the grants, in order: they are out.
+	ids := make([]int64, len(reqs))
+	k := len(st.grants) - countTrue(granted)
+	for i, ok := range granted {
+		if ok {
+			m.lastID++
+			ids[i] = m.lastID
+			st.grants[k].id, st.grants[k].at = m.lastID, now.Add(outFor)
+			k++
+		}
+	}
+	return ids, retry, nil
+}
+
+func (m *memStore) finish(_ context.Context, acct string, fs []finish) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.get(acct).finish(fs)
+	return nil
+}
+
+func countTrue(bs []bool) int {
+	n := 0
+	for _, b := range bs {
+		if b {
+			n++
+		}
+	}
+	return n
 }
 
 func (m *memStore) update(_ context.Context, acct string, fn func(*state, time.Time)) error {
@@ -114,12 +148,14 @@ type accountRow struct {
 // 0): a decision needs only its window's, and reading all that are kept
 // would make every decision slower the faster grants are given.
 func (p *pgStore) lock(ctx context.Context, acct string, lookback func(*state) time.Duration) (*sql.Tx, *state, time.Time, error) {
-	return p.open(ctx, acct, lookback, true)
+	return p.open(ctx, acct, lookback, true, nil)
 }
 
 // open is lock, or with write false a look that locks nothing and
-// creates no row (Usage: a reader must not hold up the decisions).
-func (p *pgStore) open(ctx context.Context, acct string, lookback func(*state) time.Duration, write bool) (*sql.Tx, *state, time.Time, error) {
+// creates no row (Usage: a reader must not hold up the decisions). With
+// write, the requests fs are recorded as ended before the grants are
+// read.
+func (p *pgStore) open(ctx context.Context, acct string, lookback func(*state) time.Duration, write bool, fs []finish) (*sql.Tx, *state, time.Time, error) {
 	tx, err := p.db.BeginTx(ctx, &sql.TxOptions{ReadOnly: !write})
 	if err != nil {
 		return nil, nil, time.Time{}, err
@@ -144,15 +180,21 @@ func (p *pgStore) open(ctx context.Context, acct string, lookback func(*state) t
 				return fail(err)
 			}
 		}
-		if err := tx.QueryRowContext(ctx, `SELECT state, clock_timestamp() FROM rate_accounts WHERE id = $1 FOR UPDATE`, acct).Scan(&raw, &now); err != nil {
+		// The clock is read once the row is locked: in the locking
+		// query's own select list it would be read before the wait for
+		// another replica's decision.
+		if err := tx.QueryRowContext(ctx, `SELECT state, clock_timestamp() FROM (SELECT state FROM rate_accounts WHERE id = $1 FOR UPDATE) a`, acct).Scan(&raw, &now); err != nil {
 			if errors.Is(err, sql.ErrNoRows) && known {
 				// The row was deleted since this process saw it: make it anew.
 				_ = tx.Rollback()
 				p.mu.Lock()
 				delete(p.known, acct)
 				p.mu.Unlock()
-				return p.open(ctx, acct, lookback, write)
+				return p.open(ctx, acct, lookback, write, fs)
 			}
+			return fail(err)
+		}
+		if err := finishGrants(ctx, tx, fs); err != nil {
 			return fail(err)
 		}
 	}
@@ -208,8 +250,31 @@ func (p *pgStore) save(ctx context.Context, tx *sql.Tx, acct string, st *state) 
 	return tx.Commit()
 }
 
-func (p *pgStore) take(ctx context.Context, acct string, c Class, reqs []request, waiting [classes]bool) ([]bool, time.Time, error) {
-	tx, st, now, err := p.lock(ctx, acct, func(st *state) time.Duration {
+// finishGrants moves the ended requests' grants to when they ended.
+func finishGrants(ctx context.Context, q interface {
+	ExecContext(context.Context, string, ...any) (sql.Result, error)
+}, fs []finish) error {
+	if len(fs) == 0 {
+		return nil
+	}
+	ids, shifts := make(pq.Int64Array, len(fs)), make(pq.Int64Array, len(fs))
+	for i, f := range fs {
+		ids[i], shifts[i] = f.id, f.shift.Microseconds()
+	}
+	_, err := q.ExecContext(ctx, `UPDATE rate_grants g SET at = g.at + f.shift * interval '1 microsecond'
+		FROM unnest($1::bigint[], $2::bigint[]) AS f(id, shift) WHERE g.id = f.id`, ids, shifts)
+	return err
+}
+
+func (p *pgStore) finish(ctx context.Context, _ string, fs []finish) error {
+	if err := finishGrants(ctx, p.db, fs); err != nil {
+		return fmt.Errorf("rate budget: %w", err)
+	}
+	return nil
+}
+
+func (p *pgStore) take(ctx context.Context, acct string, c Class, reqs []request, waiting [classes]bool, fs []finish) ([]int64, time.Time, error) {
+	tx, st, now, err := p.open(ctx, acct, func(st *state) time.Duration {
 		// The longest window, as decide counts it, or the search limit's
 		// second.
 		back := 1200 * time.Millisecond
@@ -217,7 +282,7 @@ func (p *pgStore) take(ctx context.Context, acct string, c Class, reqs []request
 			back = max(back, st.effective(r.lim, r.fixed).Interval+200*time.Millisecond)
 		}
 		return back
-	})
+	}, true, fs)
 	if err != nil {
 		return nil, time.Time{}, err
 	}
@@ -229,9 +294,21 @@ func (p *pgStore) take(ctx context.Context, acct string, c Class, reqs []request
 			searches = append(searches, reqs[i].search)
 		}
 	}
+	ids := make([]int64, len(reqs))
 	if len(searches) > 0 {
-		_, err = tx.ExecContext(ctx, `INSERT INTO rate_grants (account, at, class, search) SELECT $1, $2, $3, unnest($4::boolean[])`,
-			acct, now, int(c), pq.BoolArray(searches))
+		// The grants are out: they count from now plus outFor until
+		// their requests end.
+		var got []int64
+		got, err = insertGrants(ctx, tx, acct, now.Add(outFor), c, searches)
+		if err == nil {
+			k := 0
+			for i, ok := range granted {
+				if ok {
+					ids[i] = got[k]
+					k++
+				}
+			}
+		}
 		if err == nil && p.prune(acct, now) {
 			// The account's grants past keeping go, found through the
 			// index.
@@ -245,7 +322,35 @@ func (p *pgStore) take(ctx context.Context, acct string, c Class, reqs []request
 	if err := p.save(ctx, tx, acct, st); err != nil {
 		return nil, time.Time{}, err
 	}
-	return granted, retry, nil
+	return ids, retry, nil
+}
+
+// insertGrants records grants of class c at at, one per element of
+// searches, and returns their ids in that order: identities are drawn in
+// the order the rows are inserted, which is unnest's.
+func insertGrants(ctx context.Context, tx *sql.Tx, acct string, at time.Time, c Class, searches []bool) ([]int64, error) {
+	rows, err := tx.QueryContext(ctx, `INSERT INTO rate_grants (account, at, class, search) SELECT $1, $2, $3, unnest($4::boolean[]) RETURNING id`,
+		acct, at, int(c), pq.BoolArray(searches))
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	ids := make([]int64, 0, len(searches))
+	for rows.Next() {
+		var id int64
+		if err := rows.Scan(&id); err != nil {
+			return nil, err
+		}
+		ids = append(ids, id)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	if len(ids) != len(searches) {
+		return nil, fmt.Errorf("%d grants recorded of %d", len(ids), len(searches))
+	}
+	slices.Sort(ids)
+	return ids, nil
 }
 
 // prune reports whether acct's old grants are due to be deleted at now,
@@ -273,7 +378,7 @@ func (p *pgStore) update(ctx context.Context, acct string, fn func(*state, time.
 }
 
 func (p *pgStore) read(ctx context.Context, acct string) (state, time.Time, error) {
-	tx, st, now, err := p.open(ctx, acct, func(*state) time.Duration { return time.Minute }, false) // Usage's last minute
+	tx, st, now, err := p.open(ctx, acct, func(*state) time.Duration { return time.Minute }, false, nil) // Usage's last minute
 	if err != nil {
 		return state{}, time.Time{}, err
 	}
