@@ -4,6 +4,7 @@
 package graph
 
 //go:generate go tool -C .. gqlgen generate
+//go:generate go run ../internal/leaffields generated.go
 
 import (
 	"log/slog"

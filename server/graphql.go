@@ -43,6 +43,8 @@ func (s *Server) graphQL() *handler.Server {
 	srv.Use(auditTrail{svc: s.deps.Service, log: s.log})
 	srv.AroundOperations(requireMutationRole)
 	srv.AroundOperations(graph.WithLoaders)
+	// No field middleware (AroundFields, InterceptField): most leaf fields
+	// are marshalled without it (internal/leaffields).
 	srv.SetErrorPresenter(s.presentError)
 	srv.SetRecoverFunc(func(ctx context.Context, p any) error {
 		s.log.ErrorContext(ctx, "panic in resolver", slog.Any("panic", p), slog.String("stack", string(debug.Stack())))

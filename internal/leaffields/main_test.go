@@ -1,0 +1,143 @@
+package main
+
+import (
+	"fmt"
+	"go/parser"
+	"go/token"
+	"strings"
+	"testing"
+)
+
+// resolver is a field resolver as gqlgen writes it.
+func resolver(name, value, typ, marshal string, middleware string, nonNull bool) string {
+	return fmt.Sprintf(`
+func (ec *executionContext) %s(ctx context.Context, field graphql.CollectedField, obj *ent.Trigger) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext%s(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return %s, nil
+		},
+		%s,
+		func(ctx context.Context, selections ast.SelectionSet, v %s) graphql.Marshaler {
+			return ec.%s(ctx, selections, v)
+		},
+		true,
+		%v,
+	)
+}
+`, name, name, value, middleware, typ, marshal, nonNull)
+}
+
+const marshallers = `
+func (ec *executionContext) marshalNString2string(ctx context.Context, sel ast.SelectionSet, v string) graphql.Marshaler {
+	_ = sel
+	res := graphql.MarshalString(v)
+	if res == graphql.Null {
+		graphql.AddInvalidNullFromMarshaler(ctx, "String!")
+	}
+	return res
+}
+
+func (ec *executionContext) marshalNTime2timeᚐTime(ctx context.Context, sel ast.SelectionSet, v time.Time) graphql.Marshaler {
+	_ = sel
+	res := graphql.MarshalTime(v)
+	if res == graphql.Null {
+		graphql.AddInvalidNullFromMarshaler(ctx, "Time!")
+	}
+	return res
+}
+
+func (ec *executionContext) marshalOTime2ᚖtimeᚐTime(ctx context.Context, sel ast.SelectionSet, v *time.Time) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	_ = sel
+	_ = ctx
+	res := graphql.MarshalTime(*v)
+	return res
+}
+
+func (ec *executionContext) marshalNStatus2status(ctx context.Context, sel ast.SelectionSet, v status.Status) graphql.Marshaler {
+	return v
+}
+
+func (ec *executionContext) marshalNFloat2float64(ctx context.Context, sel ast.SelectionSet, v float64) graphql.Marshaler {
+	_ = sel
+	res := graphql.MarshalFloatContext(v)
+	if res == graphql.Null {
+		graphql.AddInvalidNullFromMarshaler(ctx, "Float!")
+	}
+	return graphql.WrapContextMarshaler(ctx, res)
+}
+
+func (ec *executionContext) marshalNRun2ᚖRun(ctx context.Context, sel ast.SelectionSet, v *ent.Run) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "Run!")
+		return graphql.Null
+	}
+	return ec._Run(ctx, sel, v)
+}
+`
+
+func TestRewrite(t *testing.T) {
+	src := "package graph\n" + marshallers +
+		resolver("_T_name", "obj.Name", "string", "marshalNString2string", "nil", true) +
+		resolver("_T_status", "obj.Status", "status.Status", "marshalNStatus2status", "nil", true) +
+		resolver("_T_createdAt", "obj.CreatedAt", "time.Time", "marshalNTime2timeᚐTime", "nil", true) +
+		resolver("_T_lastSyncAt", "obj.LastSyncAt", "*time.Time", "marshalOTime2ᚖtimeᚐTime", "nil", false) +
+		// Not rewritten: a float (its marshaller may fail), an object, a
+		// field with middleware, a resolver that is not a struct field.
+		resolver("_T_score", "obj.Score", "float64", "marshalNFloat2float64", "nil", true) +
+		resolver("_T_run", "obj.Run", "*ent.Run", "marshalNRun2ᚖRun", "nil", true) +
+		resolver("_T_secret", "obj.Secret", "string", "marshalNString2string", "func(ctx context.Context, next graphql.Resolver) graphql.Resolver { return next }", true) +
+		resolver("_T_label", "ec.resolvers.Trigger().Label(ctx, obj)", "string", "marshalNString2string", "nil", true)
+	out, n, err := rewrite([]byte(src))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n != 4 {
+		t.Errorf("%d fields rewritten, want 4", n)
+	}
+	if _, err := parser.ParseFile(token.NewFileSet(), "out.go", out, 0); err != nil {
+		t.Fatalf("output does not parse: %v\n%s", err, out)
+	}
+	got := string(out)
+	body := func(name string) string {
+		i := strings.Index(got, ") "+name+"(")
+		if i < 0 {
+			t.Fatalf("%s is gone", name)
+		}
+		j := strings.Index(got[i:], "\n}\n")
+		return got[i : i+j]
+	}
+	for name, want := range map[string]string{
+		"_T_name":       "return ec.marshalNString2string(ctx, field.Selections, obj.Name)",
+		"_T_status":     "return ec.marshalNStatus2status(ctx, field.Selections, obj.Status)",
+		"_T_lastSyncAt": "return ec.marshalOTime2ᚖtimeᚐTime(ctx, field.Selections, obj.LastSyncAt)",
+	} {
+		if b := body(name); !strings.Contains(b, want) || strings.Contains(b, "ResolveField") {
+			t.Errorf("%s:\n%s\nwant it to %s", name, b, want)
+		}
+	}
+	// A zero time is null, an error on the field's path: ResolveField
+	// still answers it.
+	if b := body("_T_createdAt"); !strings.Contains(b, "if !obj.CreatedAt.IsZero() {\n\t\treturn ec.marshalNTime2timeᚐTime(ctx, field.Selections, obj.CreatedAt)\n\t}") ||
+		!strings.Contains(b, "return graphql.ResolveField(") {
+		t.Errorf("_T_createdAt:\n%s", b)
+	}
+	for _, name := range []string{"_T_score", "_T_run", "_T_secret", "_T_label"} {
+		if b := body(name); !strings.Contains(b, "return graphql.ResolveField(") {
+			t.Errorf("%s was rewritten:\n%s", name, b)
+		}
+	}
+	// Rewriting again changes nothing.
+	again, n, err := rewrite(out)
+	if err != nil || n != 0 || string(again) != got {
+		t.Errorf("a second rewrite: %d fields, %v", n, err)
+	}
+}
