@@ -4,7 +4,7 @@
 package graph
 
 //go:generate go tool -C .. gqlgen generate
-//go:generate go run ../internal/leaffields generated.go
+//go:generate go run ../internal/trimexec generated.go
 
 import (
 	"log/slog"

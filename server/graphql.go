@@ -44,7 +44,7 @@ func (s *Server) graphQL() *handler.Server {
 	srv.AroundOperations(requireMutationRole)
 	srv.AroundOperations(graph.WithLoaders)
 	// No field middleware (AroundFields, InterceptField): most leaf fields
-	// are marshalled without it (internal/leaffields).
+	// are marshalled without it (internal/trimexec).
 	srv.SetErrorPresenter(s.presentError)
 	srv.SetRecoverFunc(func(ctx context.Context, p any) error {
 		s.log.ErrorContext(ctx, "panic in resolver", slog.Any("panic", p), slog.String("stack", string(debug.Stack())))

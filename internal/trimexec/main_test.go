@@ -84,8 +84,23 @@ func (ec *executionContext) marshalNRun2ᚖRun(ctx context.Context, sel ast.Sele
 }
 `
 
+// object is an object marshaller as gqlgen writes it (shortened).
+const object = `
+func (ec *executionContext) _T(ctx context.Context, sel ast.SelectionSet, obj *ent.Trigger) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, tImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		_ = field
+		out.ResolveConcurrently(ec.OperationContext, &deferred, i, true, true, nil)
+	}
+	return out
+}
+`
+
 func TestRewrite(t *testing.T) {
-	src := "package graph\n" + marshallers +
+	src := "package graph\n" + marshallers + object +
 		resolver("_T_name", "obj.Name", "string", "marshalNString2string", "nil", true) +
 		resolver("_T_status", "obj.Status", "status.Status", "marshalNStatus2status", "nil", true) +
 		resolver("_T_createdAt", "obj.CreatedAt", "time.Time", "marshalNTime2timeᚐTime", "nil", true) +
@@ -100,8 +115,8 @@ func TestRewrite(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if n != 4 {
-		t.Errorf("%d fields rewritten, want 4", n)
+	if n.fields != 4 || n.groups != 1 {
+		t.Errorf("%+v rewritten, want 4 fields and 1 group", n)
 	}
 	if _, err := parser.ParseFile(token.NewFileSet(), "out.go", out, 0); err != nil {
 		t.Fatalf("output does not parse: %v\n%s", err, out)
@@ -135,9 +150,12 @@ func TestRewrite(t *testing.T) {
 			t.Errorf("%s was rewritten:\n%s", name, b)
 		}
 	}
+	if b := body("_T"); !strings.Contains(b, "\tdeferred := deferredGroup(ctx, fields)\n") || strings.Contains(b, "NewDeferredGroup") {
+		t.Errorf("_T:\n%s", b)
+	}
 	// Rewriting again changes nothing.
 	again, n, err := rewrite(out)
-	if err != nil || n != 0 || string(again) != got {
-		t.Errorf("a second rewrite: %d fields, %v", n, err)
+	if err != nil || n != (counts{}) || string(again) != got {
+		t.Errorf("a second rewrite: %+v, %v", n, err)
 	}
 }

@@ -1,14 +1,15 @@
-// Command leaffields rewrites gqlgen's generated executor so that the leaf
-// fields read straight from a struct field are marshalled directly.
+// Command trimexec trims what gqlgen's generated executor does for every
+// field and object but that an answer of Intake's does not need. It runs
+// after gqlgen (go:generate in graph/) and rewrites generated.go in place.
 //
+// Leaf fields read straight from a struct field are marshalled directly.
 // gqlgen resolves every field through graphql.ResolveField: a field
 // context, a context value, a middleware chain, a panic guard and three
 // closures, even for a field whose resolver is `return obj.Name, nil`. A
 // page of 20 triggers with their runs has hundreds of such fields, and
-// that machinery was about a third of the allocations of a read.
-//
-// A field is rewritten when all of these hold, so that the output is the
-// same as ResolveField's:
+// that machinery was about a third of the allocations of a read. A field
+// is rewritten when all of these hold, so that the output is the same as
+// ResolveField's:
 //   - its resolver returns a field of obj and nil, with no directives or
 //     middleware of its own;
 //   - its marshaller cannot fail or add an error: it returns the value
@@ -23,7 +24,12 @@
 // Server-wide field middleware (handler.AroundFields) does not see the
 // rewritten fields; Intake installs none.
 //
-// Usage (go:generate in graph/, after gqlgen): go run ../internal/leaffields generated.go
+// Objects make their @defer group only when one of their fields is
+// deferred: graphql.NewDeferredGroup computes the object's path and makes
+// a field set and a map for every object of an answer, deferred or not.
+// The rewritten objects call deferredGroup (graph/deferred.go) instead.
+//
+// Usage: go run ../internal/trimexec generated.go
 package main
 
 import (
@@ -42,7 +48,7 @@ import (
 
 func main() {
 	if len(os.Args) != 2 {
-		fmt.Fprintln(os.Stderr, "usage: leaffields generated.go")
+		fmt.Fprintln(os.Stderr, "usage: trimexec generated.go")
 		os.Exit(2)
 	}
 	path := os.Args[1]
@@ -53,14 +59,14 @@ func main() {
 	}
 	out, n, err := rewrite(src)
 	if err != nil {
-		fmt.Fprintf(os.Stderr, "leaffields: %s: %v\n", path, err)
+		fmt.Fprintf(os.Stderr, "trimexec: %s: %v\n", path, err)
 		os.Exit(1)
 	}
 	if err := os.WriteFile(path, out, 0o644); err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		os.Exit(1)
 	}
-	fmt.Printf("leaffields: %d fields of %s marshalled directly\n", n, path)
+	fmt.Printf("trimexec: %s: %d fields marshalled directly, %d objects' @defer groups made when needed\n", path, n.fields, n.groups)
 }
 
 // safety is how a marshaller's output may be trusted.
@@ -126,9 +132,31 @@ type field struct {
 	guard   bool   // take the direct path only for a non-zero value
 }
 
-// rewrite returns src with every rewritable field marshalled directly, and
-// how many were.
-func rewrite(src []byte) ([]byte, int, error) {
+// counts are what rewrite changed.
+type counts struct{ fields, groups int }
+
+// newGroup is the statement every object marshaller of gqlgen's starts
+// with, after collecting its fields; lazyGroup replaces it.
+const (
+	newGroup  = "deferred := graphql.NewDeferredGroup(ctx)"
+	lazyGroup = "deferred := deferredGroup(ctx, fields)"
+)
+
+// rewrite returns src with every rewritable field marshalled directly and
+// every object's @defer group made only when needed, and how many were.
+func rewrite(src []byte) ([]byte, counts, error) {
+	out, n, err := rewriteFields(src)
+	if err != nil {
+		return nil, counts{}, err
+	}
+	groups := bytes.Count(out, []byte(newGroup))
+	out = bytes.ReplaceAll(out, []byte(newGroup), []byte(lazyGroup))
+	return out, counts{fields: n, groups: groups}, nil
+}
+
+// rewriteFields returns src with every rewritable field marshalled
+// directly, and how many were.
+func rewriteFields(src []byte) ([]byte, int, error) {
 	fset := token.NewFileSet()
 	f, err := parser.ParseFile(fset, "generated.go", src, parser.ParseComments)
 	if err != nil {
