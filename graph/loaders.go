@@ -2,7 +2,9 @@ package graph
 
 import (
 	"context"
+	"math/bits"
 	"slices"
+	"strings"
 	"sync"
 	"time"
 
@@ -28,6 +30,10 @@ const batchWindow = 500 * time.Microsecond
 // batcher loads, in one query, the keys that resolvers of one operation ask
 // for together: a page of campaigns costs one query for all their triggers
 // instead of one per campaign.
+//
+// A batch is loaded with the union of its callers' needs; a value loaded
+// ahead for a key goes only to a caller that needs no more than its batch
+// was loaded with.
 //
 // Keys a resolver knows are coming (the campaigns of a page it listed)
 // are primed: the first get of a primed key loads them all at once. Other
@@ -82,8 +88,12 @@ func (b *batcher[V]) getListed(ctx context.Context, key pulid.ID, needs uint, li
 	b.mu.Lock()
 	if cur := b.ready[key]; cur != nil {
 		delete(b.ready, key)
-		b.mu.Unlock()
-		return cur.wait(ctx, key)
+		if needs&^cur.needs == 0 {
+			b.mu.Unlock()
+			return cur.wait(ctx, key)
+		}
+		// Loaded with less than this caller asks for (a sibling's
+		// selection): it gets a batch of its own.
 	}
 	if b.primed[key] {
 		// The first of the primed keys: load them all now.
@@ -234,14 +244,19 @@ func (r *Resolver) newLoaders() *loaders {
 			}
 			return out, nil
 		}},
-		lastRun: &batcher[*ent.SyncRun]{load: func(ctx context.Context, triggers []pulid.ID, _ uint) (map[pulid.ID]*ent.SyncRun, error) {
+		lastRun: &batcher[*ent.SyncRun]{load: func(ctx context.Context, triggers []pulid.ID, needs uint) (map[pulid.ID]*ent.SyncRun, error) {
 			// The newest run of each trigger (run IDs are time-ordered),
-			// found on the (trigger_id, id) index.
-			runs, err := r.db.SyncRun.Query().Where(func(s *sql.Selector) {
+			// found on the (trigger_id, id) index, with the columns the
+			// callers' selections show.
+			q := r.db.SyncRun.Query().Where(func(s *sql.Selector) {
 				newest := sql.Select(sql.Max(syncrun.FieldID)).From(sql.Table(syncrun.Table)).
 					Where(sql.In(syncrun.FieldTriggerID, toAny(triggers)...)).GroupBy(syncrun.FieldTriggerID)
 				s.Where(sql.In(s.C(syncrun.FieldID), newest))
-			}).All(ctx)
+			})
+			if needs != allRunColumns {
+				q.Select(runColumns(needs)...)
+			}
+			runs, err := q.All(ctx)
 			if err != nil {
 				return nil, err
 			}
@@ -315,6 +330,71 @@ func triggerNeeds(ctx context.Context) uint {
 		}
 	}
 	return needs
+}
+
+// A lastRun batch's needs are the columns of its runs, a bit each in the
+// order of syncrun.Columns.
+var (
+	runFieldBits  = map[string]uint{} // a SyncRun field of the schema: its column's bit
+	allRunColumns uint                // every column
+	// runBase are the columns every run is loaded with: its ID and
+	// organization, and its trigger's ID (the trigger and issues fields
+	// read no others).
+	runBase uint
+)
+
+func init() {
+	if len(syncrun.Columns) > bits.UintSize {
+		panic("graph: sync_runs has more columns than a batch's needs have bits")
+	}
+	for i, c := range syncrun.Columns {
+		runFieldBits[lowerCamel(c)] = 1 << i
+		allRunColumns |= 1 << i
+	}
+	runBase = runFieldBits["id"] | runFieldBits["organizationID"] | runFieldBits["triggerID"]
+}
+
+// lowerCamel turns a column's name into its GraphQL field's: invalid_phone
+// is invalidPhone.
+func lowerCamel(column string) string {
+	parts := strings.Split(column, "_")
+	for i := 1; i < len(parts); i++ {
+		if parts[i] == "id" {
+			parts[i] = "ID"
+		} else if parts[i] != "" {
+			parts[i] = strings.ToUpper(parts[i][:1]) + parts[i][1:]
+		}
+	}
+	return strings.Join(parts, "")
+}
+
+// runNeeds is what the selection below a run asks for: the columns of its
+// fields; every column for a field that is not one but trigger or issues.
+func runNeeds(ctx context.Context) uint {
+	needs := runBase
+	for _, f := range graphql.CollectFieldsCtx(ctx, nil) {
+		switch f.Name {
+		case "__typename", "trigger", "issues":
+			continue
+		}
+		bit, ok := runFieldBits[f.Name]
+		if !ok {
+			return allRunColumns
+		}
+		needs |= bit
+	}
+	return needs
+}
+
+// runColumns are the columns needs names.
+func runColumns(needs uint) []string {
+	cols := make([]string, 0, bits.OnesCount(needs))
+	for i, c := range syncrun.Columns {
+		if needs&(1<<i) != 0 {
+			cols = append(cols, c)
+		}
+	}
+	return cols
 }
 
 // What a batch of call results is loaded with.

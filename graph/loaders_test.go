@@ -6,6 +6,7 @@ import (
 	"sync"
 	"testing"
 
+	"github.com/intake/intake/ent/syncrun"
 	"github.com/intake/intake/internal/pulid"
 )
 
@@ -13,10 +14,12 @@ func TestBatcher(t *testing.T) {
 	ctx := context.Background()
 	var mu sync.Mutex
 	var loads [][]pulid.ID
-	b := &batcher[string]{load: func(_ context.Context, keys []pulid.ID, _ uint) (map[pulid.ID]string, error) {
+	var loadNeeds []uint
+	b := &batcher[string]{load: func(_ context.Context, keys []pulid.ID, needs uint) (map[pulid.ID]string, error) {
 		mu.Lock()
 		defer mu.Unlock()
 		loads = append(loads, slices.Sorted(slices.Values(keys)))
+		loadNeeds = append(loadNeeds, needs)
 		out := map[pulid.ID]string{}
 		for _, k := range keys {
 			out[k] = "v" + string(k)
@@ -80,6 +83,27 @@ func TestBatcher(t *testing.T) {
 		}
 	})
 
+	t.Run("a value loaded ahead goes only to a caller needing no more", func(t *testing.T) {
+		before := len(loads)
+		b.prime([]pulid.ID{"p", "q", "r"})
+		// p's caller needs 0b01: the batch of all three is loaded so.
+		if v, err := b.get(ctx, "p", 0b01); err != nil || v != "vp" {
+			t.Fatalf("get p: %q, %v", v, err)
+		}
+		// q's needs no more; r's needs 0b10 as well, and gets a batch of
+		// its own.
+		if v, err := b.get(ctx, "q", 0b01); err != nil || v != "vq" {
+			t.Fatalf("get q: %q, %v", v, err)
+		}
+		if v, err := b.get(ctx, "r", 0b11); err != nil || v != "vr" {
+			t.Fatalf("get r: %q, %v", v, err)
+		}
+		if got := loads[before:]; len(got) != 2 || !slices.Equal(got[0], []pulid.ID{"p", "q", "r"}) || !slices.Equal(got[1], []pulid.ID{"r"}) ||
+			loadNeeds[before] != 0b01 || loadNeeds[before+1] != 0b11 {
+			t.Fatalf("loads %v with needs %b, want p, q, r with 01, then r with 11", got, loadNeeds[before:])
+		}
+	})
+
 	t.Run("a list without the key brings nothing in", func(t *testing.T) {
 		before := len(loads)
 		if v, err := b.getListed(ctx, "m", 0, func() []pulid.ID { return []pulid.ID{"n", "o"} }); err != nil || v != "vm" {
@@ -89,4 +113,21 @@ func TestBatcher(t *testing.T) {
 			t.Fatalf("loads %v, want one of m alone", got)
 		}
 	})
+}
+
+// A run's needs are the columns its selection shows, plus those every run
+// is loaded with; a field that is no column needs them all.
+func TestRunNeeds(t *testing.T) {
+	for column, field := range map[string]string{"invalid_phone": "invalidPhone", "do_not_call": "doNotCall", "trigger_id": "triggerID", "id": "id", "screening_tokens": "screeningTokens"} {
+		if got := lowerCamel(column); got != field {
+			t.Errorf("lowerCamel(%q) = %q, want %q", column, got, field)
+		}
+	}
+	cols := runColumns(runBase | runFieldBits["status"] | runFieldBits["finishedAt"])
+	if want := []string{"id", "organization_id", "trigger_id", "status", "finished_at"}; !slices.Equal(cols, want) {
+		t.Errorf("columns %v, want %v", cols, want)
+	}
+	if got := runColumns(allRunColumns); len(got) != len(syncrun.Columns) {
+		t.Errorf("every column: %v", got)
+	}
 }

@@ -263,7 +263,7 @@ func (r *triggerResolver) References(ctx context.Context, obj *ent.Trigger) ([]*
 
 // LastRun is the resolver for the lastRun field.
 func (r *triggerResolver) LastRun(ctx context.Context, obj *ent.Trigger) (*ent.SyncRun, error) {
-	return r.loadersOf(ctx).lastRun.get(ctx, obj.ID, 0)
+	return r.loadersOf(ctx).lastRun.get(ctx, obj.ID, runNeeds(ctx))
 }
 
 // Screening is the resolver for the screening field.

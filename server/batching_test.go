@@ -342,3 +342,63 @@ func TestContactCallResultsBatch(t *testing.T) {
 		}
 	})
 }
+
+// A trigger's latest run is loaded with the columns its selection shows,
+// and siblings asking for different fields (aliases) each get theirs.
+func TestLastRunColumns(t *testing.T) {
+	t.Parallel()
+	dbtest.Each(t, func(t *testing.T, db *dbtest.DB) {
+		app := isoStart(t, db)
+		admin := app.Client(app.Key(t, "lastrun", schematype.RoleAdmin))
+		integ := isoConnect(t, app, admin, schematype.ProviderTalention, "Talention")
+		org := isoOrgID(t, admin)
+		for i := range 3 {
+			camp := isoCreateCampaign(t, admin, fmt.Sprintf("last run %d", i))
+			trig := isoConfigureTalention(t, admin, camp, integ)
+			started := time.Date(2026, 12, 6, 10, i, 0, 0, time.UTC)
+			_, err := app.DB.Store.Client.SyncRun.Create().SetTriggerID(trig.ID).SetKind(syncrun.KindTEST).
+				SetStatus(syncrun.StatusFAILED).SetStartedAt(started).SetFinishedAt(started.Add(time.Minute)).
+				SetFetched(10 + i).SetImported(5).SetTotal(40 + i).SetError(fmt.Sprintf("error %d", i)).Save(isoOrgCtx(org))
+			if err != nil {
+				t.Fatal(err)
+			}
+		}
+		type run struct {
+			ID, Status, Error, StartedAt, FinishedAt string
+			Fetched, Imported                        int
+			Total                                    *int
+			Trigger                                  *struct{ ID string }
+		}
+		var got struct {
+			Campaigns struct {
+				Edges []struct {
+					Node struct {
+						Triggers []struct {
+							ID         string
+							Slim, Full *run
+							Typename   *run
+						}
+					}
+				}
+			}
+		}
+		admin.MustDo(t, `{ campaigns(first: 10) { edges { node { triggers { id
+			slim: lastRun { id status }
+			full: lastRun { id status error startedAt finishedAt fetched imported total trigger { id } }
+			typename: lastRun { __typename fetched } } } } } }`, nil, &got)
+		if len(got.Campaigns.Edges) != 3 {
+			t.Fatalf("%d campaigns", len(got.Campaigns.Edges))
+		}
+		for _, e := range got.Campaigns.Edges {
+			tr := e.Node.Triggers[0]
+			s, f := tr.Slim, tr.Full
+			if s == nil || f == nil || tr.Typename == nil || s.ID != f.ID || s.Status != "FAILED" || f.Status != "FAILED" {
+				t.Fatalf("runs %+v %+v", s, f)
+			}
+			if f.Error == "" || f.StartedAt == "" || f.FinishedAt == "" || f.Fetched < 10 || f.Imported != 5 || f.Total == nil || *f.Total != f.Fetched+30 ||
+				f.Trigger == nil || f.Trigger.ID != tr.ID || tr.Typename.Fetched != f.Fetched {
+				t.Errorf("the full selection's run: %+v (typename's %+v)", f, tr.Typename)
+			}
+		}
+	})
+}
