@@ -21945,7 +21945,7 @@ func (ec *executionContext) marshalNAPIKeyConnection2ᚖgithubᚗcomᚋintakeᚋ
 }
 
 func (ec *executionContext) marshalNAPIKeyEdge2ᚕᚖgithubᚗcomᚋintakeᚋintakeᚋgraphᚋmodelᚐAPIKeyEdgeᚄ(ctx context.Context, sel ast.SelectionSet, v []*model.APIKeyEdge) graphql.Marshaler {
-	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+	ret := marshalList(ctx, ec.OperationContext, sel, "APIKeyEdge", len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
 		fc := graphql.GetFieldContext(ctx)
 		fc.Result = &v[i]
 		return ec.marshalNAPIKeyEdge2ᚖgithubᚗcomᚋintakeᚋintakeᚋgraphᚋmodelᚐAPIKeyEdge(ctx, sel, v[i])
@@ -21995,7 +21995,7 @@ func (ec *executionContext) marshalNAuditEventConnection2ᚖgithubᚗcomᚋintak
 }
 
 func (ec *executionContext) marshalNAuditEventEdge2ᚕᚖgithubᚗcomᚋintakeᚋintakeᚋgraphᚋmodelᚐAuditEventEdgeᚄ(ctx context.Context, sel ast.SelectionSet, v []*model.AuditEventEdge) graphql.Marshaler {
-	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+	ret := marshalList(ctx, ec.OperationContext, sel, "AuditEventEdge", len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
 		fc := graphql.GetFieldContext(ctx)
 		fc.Result = &v[i]
 		return ec.marshalNAuditEventEdge2ᚖgithubᚗcomᚋintakeᚋintakeᚋgraphᚋmodelᚐAuditEventEdge(ctx, sel, v[i])
@@ -22043,7 +22043,7 @@ func (ec *executionContext) marshalNCallOutcome2githubᚗcomᚋintakeᚋintake�
 }
 
 func (ec *executionContext) marshalNCallResult2ᚕᚖgithubᚗcomᚋintakeᚋintakeᚋentᚐCallResultᚄ(ctx context.Context, sel ast.SelectionSet, v []*ent.CallResult) graphql.Marshaler {
-	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+	ret := marshalList(ctx, ec.OperationContext, sel, "CallResult", len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
 		fc := graphql.GetFieldContext(ctx)
 		fc.Result = &v[i]
 		return ec.marshalNCallResult2ᚖgithubᚗcomᚋintakeᚋintakeᚋentᚐCallResult(ctx, sel, v[i])
@@ -22072,7 +22072,7 @@ func (ec *executionContext) unmarshalNCallResultWhereInput2ᚖgithubᚗcomᚋint
 }
 
 func (ec *executionContext) marshalNCallingWindow2ᚕᚖgithubᚗcomᚋintakeᚋintakeᚋschemaᚋschematypeᚐCallingWindowᚄ(ctx context.Context, sel ast.SelectionSet, v []*schematype.CallingWindow) graphql.Marshaler {
-	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+	ret := marshalList(ctx, ec.OperationContext, sel, "CallingWindow", len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
 		fc := graphql.GetFieldContext(ctx)
 		fc.Result = &v[i]
 		return ec.marshalNCallingWindow2ᚖgithubᚗcomᚋintakeᚋintakeᚋschemaᚋschematypeᚐCallingWindow(ctx, sel, v[i])
@@ -22412,7 +22412,7 @@ func (ec *executionContext) marshalNMap2map(ctx context.Context, sel ast.Selecti
 }
 
 func (ec *executionContext) marshalNNode2ᚕgithubᚗcomᚋintakeᚋintakeᚋentᚐNoder(ctx context.Context, sel ast.SelectionSet, v []ent.Noder) graphql.Marshaler {
-	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+	ret := marshalList(ctx, ec.OperationContext, sel, "", len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
 		fc := graphql.GetFieldContext(ctx)
 		fc.Result = &v[i]
 		return ec.marshalONode2githubᚗcomᚋintakeᚋintakeᚋentᚐNoder(ctx, sel, v[i])
@@ -22446,7 +22446,7 @@ func (ec *executionContext) unmarshalNNumberType2ᚕgithubᚗcomᚋintakeᚋinta
 }
 
 func (ec *executionContext) marshalNNumberType2ᚕgithubᚗcomᚋintakeᚋintakeᚋschemaᚋschematypeᚐNumberTypeᚄ(ctx context.Context, sel ast.SelectionSet, v []schematype.NumberType) graphql.Marshaler {
-	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+	ret := marshalList(ctx, ec.OperationContext, sel, "", len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
 		fc := graphql.GetFieldContext(ctx)
 		fc.Result = &v[i]
 		return ec.marshalNNumberType2githubᚗcomᚋintakeᚋintakeᚋschemaᚋschematypeᚐNumberType(ctx, sel, v[i])
@@ -22497,7 +22497,7 @@ func (ec *executionContext) unmarshalNPreviewScreeningInput2githubᚗcomᚋintak
 }
 
 func (ec *executionContext) marshalNProvider2ᚕᚖgithubᚗcomᚋintakeᚋintakeᚋgraphᚋmodelᚐProviderᚄ(ctx context.Context, sel ast.SelectionSet, v []*model.Provider) graphql.Marshaler {
-	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+	ret := marshalList(ctx, ec.OperationContext, sel, "Provider", len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
 		fc := graphql.GetFieldContext(ctx)
 		fc.Result = &v[i]
 		return ec.marshalNProvider2ᚖgithubᚗcomᚋintakeᚋintakeᚋgraphᚋmodelᚐProvider(ctx, sel, v[i])
@@ -22572,7 +22572,7 @@ func (ec *executionContext) marshalNQuestionResult2githubᚗcomᚋintakeᚋintak
 }
 
 func (ec *executionContext) marshalNQuestionResult2ᚕgithubᚗcomᚋintakeᚋintakeᚋschemaᚋschematypeᚐQuestionResultᚄ(ctx context.Context, sel ast.SelectionSet, v []schematype.QuestionResult) graphql.Marshaler {
-	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+	ret := marshalList(ctx, ec.OperationContext, sel, "QuestionResult", len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
 		fc := graphql.GetFieldContext(ctx)
 		fc.Result = &v[i]
 		return ec.marshalNQuestionResult2githubᚗcomᚋintakeᚋintakeᚋschemaᚋschematypeᚐQuestionResult(ctx, sel, v[i])
@@ -22606,7 +22606,7 @@ func (ec *executionContext) unmarshalNRecordCallResultInput2githubᚗcomᚋintak
 }
 
 func (ec *executionContext) marshalNReference2ᚕᚖgithubᚗcomᚋintakeᚋintakeᚋentᚐReferenceᚄ(ctx context.Context, sel ast.SelectionSet, v []*ent.Reference) graphql.Marshaler {
-	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+	ret := marshalList(ctx, ec.OperationContext, sel, "Reference", len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
 		fc := graphql.GetFieldContext(ctx)
 		fc.Result = &v[i]
 		return ec.marshalNReference2ᚖgithubᚗcomᚋintakeᚋintakeᚋentᚐReference(ctx, sel, v[i])
@@ -22659,7 +22659,7 @@ func (ec *executionContext) unmarshalNReferenceKind2ᚕgithubᚗcomᚋintakeᚋi
 }
 
 func (ec *executionContext) marshalNReferenceKind2ᚕgithubᚗcomᚋintakeᚋintakeᚋschemaᚋschematypeᚐReferenceKindᚄ(ctx context.Context, sel ast.SelectionSet, v []schematype.ReferenceKind) graphql.Marshaler {
-	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+	ret := marshalList(ctx, ec.OperationContext, sel, "", len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
 		fc := graphql.GetFieldContext(ctx)
 		fc.Result = &v[i]
 		return ec.marshalNReferenceKind2githubᚗcomᚋintakeᚋintakeᚋschemaᚋschematypeᚐReferenceKind(ctx, sel, v[i])
@@ -22675,7 +22675,7 @@ func (ec *executionContext) marshalNReferenceKind2ᚕgithubᚗcomᚋintakeᚋint
 }
 
 func (ec *executionContext) marshalNReferenceOption2ᚕᚖgithubᚗcomᚋintakeᚋintakeᚋgraphᚋmodelᚐReferenceOptionᚄ(ctx context.Context, sel ast.SelectionSet, v []*model.ReferenceOption) graphql.Marshaler {
-	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+	ret := marshalList(ctx, ec.OperationContext, sel, "ReferenceOption", len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
 		fc := graphql.GetFieldContext(ctx)
 		fc.Result = &v[i]
 		return ec.marshalNReferenceOption2ᚖgithubᚗcomᚋintakeᚋintakeᚋgraphᚋmodelᚐReferenceOption(ctx, sel, v[i])
@@ -22717,7 +22717,7 @@ func (ec *executionContext) marshalNRole2githubᚗcomᚋintakeᚋintakeᚋschema
 }
 
 func (ec *executionContext) marshalNScreenedRecord2ᚕᚖgithubᚗcomᚋintakeᚋintakeᚋgraphᚋmodelᚐScreenedRecordᚄ(ctx context.Context, sel ast.SelectionSet, v []*model.ScreenedRecord) graphql.Marshaler {
-	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+	ret := marshalList(ctx, ec.OperationContext, sel, "ScreenedRecord", len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
 		fc := graphql.GetFieldContext(ctx)
 		fc.Result = &v[i]
 		return ec.marshalNScreenedRecord2ᚖgithubᚗcomᚋintakeᚋintakeᚋgraphᚋmodelᚐScreenedRecord(ctx, sel, v[i])
@@ -22769,7 +22769,7 @@ func (ec *executionContext) marshalNScreeningState2githubᚗcomᚋintakeᚋintak
 }
 
 func (ec *executionContext) marshalNSearchField2ᚕᚖgithubᚗcomᚋintakeᚋintakeᚋgraphᚋmodelᚐSearchFieldᚄ(ctx context.Context, sel ast.SelectionSet, v []*model.SearchField) graphql.Marshaler {
-	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+	ret := marshalList(ctx, ec.OperationContext, sel, "SearchField", len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
 		fc := graphql.GetFieldContext(ctx)
 		fc.Result = &v[i]
 		return ec.marshalNSearchField2ᚖgithubᚗcomᚋintakeᚋintakeᚋgraphᚋmodelᚐSearchField(ctx, sel, v[i])
@@ -22803,7 +22803,7 @@ func (ec *executionContext) marshalNSearchFieldType2githubᚗcomᚋintakeᚋinta
 }
 
 func (ec *executionContext) marshalNSearchType2ᚕᚖgithubᚗcomᚋintakeᚋintakeᚋgraphᚋmodelᚐSearchTypeᚄ(ctx context.Context, sel ast.SelectionSet, v []*model.SearchType) graphql.Marshaler {
-	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+	ret := marshalList(ctx, ec.OperationContext, sel, "SearchType", len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
 		fc := graphql.GetFieldContext(ctx)
 		fc.Result = &v[i]
 		return ec.marshalNSearchType2ᚖgithubᚗcomᚋintakeᚋintakeᚋgraphᚋmodelᚐSearchType(ctx, sel, v[i])
@@ -22957,7 +22957,7 @@ func (ec *executionContext) marshalNTime2timeᚐTime(ctx context.Context, sel as
 }
 
 func (ec *executionContext) marshalNTrigger2ᚕᚖgithubᚗcomᚋintakeᚋintakeᚋentᚐTriggerᚄ(ctx context.Context, sel ast.SelectionSet, v []*ent.Trigger) graphql.Marshaler {
-	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+	ret := marshalList(ctx, ec.OperationContext, sel, "Trigger", len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
 		fc := graphql.GetFieldContext(ctx)
 		fc.Result = &v[i]
 		return ec.marshalNTrigger2ᚖgithubᚗcomᚋintakeᚋintakeᚋentᚐTrigger(ctx, sel, v[i])
@@ -23027,7 +23027,7 @@ func (ec *executionContext) marshalN__Directive2githubᚗcomᚋ99designsᚋgqlge
 }
 
 func (ec *executionContext) marshalN__Directive2ᚕgithubᚗcomᚋ99designsᚋgqlgenᚋgraphqlᚋintrospectionᚐDirectiveᚄ(ctx context.Context, sel ast.SelectionSet, v []introspection.Directive) graphql.Marshaler {
-	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+	ret := marshalList(ctx, ec.OperationContext, sel, "", len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
 		fc := graphql.GetFieldContext(ctx)
 		fc.Result = &v[i]
 		return ec.marshalN__Directive2githubᚗcomᚋ99designsᚋgqlgenᚋgraphqlᚋintrospectionᚐDirective(ctx, sel, v[i])
@@ -23071,7 +23071,7 @@ func (ec *executionContext) unmarshalN__DirectiveLocation2ᚕstringᚄ(ctx conte
 }
 
 func (ec *executionContext) marshalN__DirectiveLocation2ᚕstringᚄ(ctx context.Context, sel ast.SelectionSet, v []string) graphql.Marshaler {
-	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+	ret := marshalList(ctx, ec.OperationContext, sel, "", len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
 		fc := graphql.GetFieldContext(ctx)
 		fc.Result = &v[i]
 		return ec.marshalN__DirectiveLocation2string(ctx, sel, v[i])
@@ -23099,7 +23099,7 @@ func (ec *executionContext) marshalN__InputValue2githubᚗcomᚋ99designsᚋgqlg
 }
 
 func (ec *executionContext) marshalN__InputValue2ᚕgithubᚗcomᚋ99designsᚋgqlgenᚋgraphqlᚋintrospectionᚐInputValueᚄ(ctx context.Context, sel ast.SelectionSet, v []introspection.InputValue) graphql.Marshaler {
-	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+	ret := marshalList(ctx, ec.OperationContext, sel, "", len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
 		fc := graphql.GetFieldContext(ctx)
 		fc.Result = &v[i]
 		return ec.marshalN__InputValue2githubᚗcomᚋ99designsᚋgqlgenᚋgraphqlᚋintrospectionᚐInputValue(ctx, sel, v[i])
@@ -23127,7 +23127,7 @@ func (ec *executionContext) marshalN__Type2githubᚗcomᚋ99designsᚋgqlgenᚋg
 }
 
 func (ec *executionContext) marshalN__Type2ᚕgithubᚗcomᚋ99designsᚋgqlgenᚋgraphqlᚋintrospectionᚐTypeᚄ(ctx context.Context, sel ast.SelectionSet, v []introspection.Type) graphql.Marshaler {
-	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+	ret := marshalList(ctx, ec.OperationContext, sel, "", len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
 		fc := graphql.GetFieldContext(ctx)
 		fc.Result = &v[i]
 		return ec.marshalN__Type2githubᚗcomᚋ99designsᚋgqlgenᚋgraphqlᚋintrospectionᚐType(ctx, sel, v[i])
@@ -23215,7 +23215,7 @@ func (ec *executionContext) marshalOCallOutcome2ᚕgithubᚗcomᚋintakeᚋintak
 	if v == nil {
 		return graphql.Null
 	}
-	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+	ret := marshalList(ctx, ec.OperationContext, sel, "", len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
 		fc := graphql.GetFieldContext(ctx)
 		fc.Result = &v[i]
 		return ec.marshalNCallOutcome2githubᚗcomᚋintakeᚋintakeᚋschemaᚋschematypeᚐCallOutcome(ctx, sel, v[i])
@@ -23299,7 +23299,7 @@ func (ec *executionContext) marshalOCampaignEdge2ᚕᚖgithubᚗcomᚋintakeᚋi
 	if v == nil {
 		return graphql.Null
 	}
-	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+	ret := marshalList(ctx, ec.OperationContext, sel, "CampaignEdge", len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
 		fc := graphql.GetFieldContext(ctx)
 		fc.Result = &v[i]
 		return ec.marshalOCampaignEdge2ᚖgithubᚗcomᚋintakeᚋintakeᚋentᚐCampaignEdge(ctx, sel, v[i])
@@ -23359,7 +23359,7 @@ func (ec *executionContext) marshalOContactEdge2ᚕᚖgithubᚗcomᚋintakeᚋin
 	if v == nil {
 		return graphql.Null
 	}
-	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+	ret := marshalList(ctx, ec.OperationContext, sel, "ContactEdge", len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
 		fc := graphql.GetFieldContext(ctx)
 		fc.Result = &v[i]
 		return ec.marshalOContactEdge2ᚖgithubᚗcomᚋintakeᚋintakeᚋentᚐContactEdge(ctx, sel, v[i])
@@ -23436,7 +23436,7 @@ func (ec *executionContext) marshalODoNotCallEdge2ᚕᚖgithubᚗcomᚋintakeᚋ
 	if v == nil {
 		return graphql.Null
 	}
-	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+	ret := marshalList(ctx, ec.OperationContext, sel, "DoNotCallEdge", len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
 		fc := graphql.GetFieldContext(ctx)
 		fc.Result = &v[i]
 		return ec.marshalODoNotCallEdge2ᚖgithubᚗcomᚋintakeᚋintakeᚋentᚐDoNotCallEdge(ctx, sel, v[i])
@@ -23473,7 +23473,7 @@ func (ec *executionContext) marshalODoNotCallSource2ᚕgithubᚗcomᚋintakeᚋi
 	if v == nil {
 		return graphql.Null
 	}
-	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+	ret := marshalList(ctx, ec.OperationContext, sel, "", len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
 		fc := graphql.GetFieldContext(ctx)
 		fc.Result = &v[i]
 		return ec.marshalNDoNotCallSource2githubᚗcomᚋintakeᚋintakeᚋschemaᚋschematypeᚐDoNotCallSource(ctx, sel, v[i])
@@ -23608,7 +23608,7 @@ func (ec *executionContext) marshalOImportIssueCode2ᚕgithubᚗcomᚋintakeᚋi
 	if v == nil {
 		return graphql.Null
 	}
-	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+	ret := marshalList(ctx, ec.OperationContext, sel, "", len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
 		fc := graphql.GetFieldContext(ctx)
 		fc.Result = &v[i]
 		return ec.marshalNImportIssueCode2githubᚗcomᚋintakeᚋintakeᚋschemaᚋschematypeᚐImportIssueCode(ctx, sel, v[i])
@@ -23643,7 +23643,7 @@ func (ec *executionContext) marshalOImportIssueEdge2ᚕᚖgithubᚗcomᚋintake�
 	if v == nil {
 		return graphql.Null
 	}
-	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+	ret := marshalList(ctx, ec.OperationContext, sel, "ImportIssueEdge", len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
 		fc := graphql.GetFieldContext(ctx)
 		fc.Result = &v[i]
 		return ec.marshalOImportIssueEdge2ᚖgithubᚗcomᚋintakeᚋintakeᚋentᚐImportIssueEdge(ctx, sel, v[i])
@@ -23760,7 +23760,7 @@ func (ec *executionContext) marshalOIntegrationEdge2ᚕᚖgithubᚗcomᚋintake�
 	if v == nil {
 		return graphql.Null
 	}
-	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+	ret := marshalList(ctx, ec.OperationContext, sel, "IntegrationEdge", len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
 		fc := graphql.GetFieldContext(ctx)
 		fc.Result = &v[i]
 		return ec.marshalOIntegrationEdge2ᚖgithubᚗcomᚋintakeᚋintakeᚋentᚐIntegrationEdge(ctx, sel, v[i])
@@ -23805,7 +23805,7 @@ func (ec *executionContext) marshalOIntegrationStatus2ᚕgithubᚗcomᚋintake�
 	if v == nil {
 		return graphql.Null
 	}
-	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+	ret := marshalList(ctx, ec.OperationContext, sel, "", len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
 		fc := graphql.GetFieldContext(ctx)
 		fc.Result = &v[i]
 		return ec.marshalNIntegrationStatus2githubᚗcomᚋintakeᚋintakeᚋentᚋintegrationᚐStatus(ctx, sel, v[i])
@@ -23907,7 +23907,7 @@ func (ec *executionContext) marshalONumberType2ᚕgithubᚗcomᚋintakeᚋintake
 	if v == nil {
 		return graphql.Null
 	}
-	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+	ret := marshalList(ctx, ec.OperationContext, sel, "", len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
 		fc := graphql.GetFieldContext(ctx)
 		fc.Result = &v[i]
 		return ec.marshalNNumberType2githubᚗcomᚋintakeᚋintakeᚋschemaᚋschematypeᚐNumberType(ctx, sel, v[i])
@@ -23959,7 +23959,7 @@ func (ec *executionContext) marshalOProviderKey2ᚕgithubᚗcomᚋintakeᚋintak
 	if v == nil {
 		return graphql.Null
 	}
-	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+	ret := marshalList(ctx, ec.OperationContext, sel, "", len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
 		fc := graphql.GetFieldContext(ctx)
 		fc.Result = &v[i]
 		return ec.marshalNProviderKey2githubᚗcomᚋintakeᚋintakeᚋschemaᚋschematypeᚐProviderKey(ctx, sel, v[i])
@@ -24018,7 +24018,7 @@ func (ec *executionContext) marshalOPushbackStatus2ᚕgithubᚗcomᚋintakeᚋin
 	if v == nil {
 		return graphql.Null
 	}
-	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+	ret := marshalList(ctx, ec.OperationContext, sel, "", len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
 		fc := graphql.GetFieldContext(ctx)
 		fc.Result = &v[i]
 		return ec.marshalNPushbackStatus2githubᚗcomᚋintakeᚋintakeᚋentᚋpushbackᚐStatus(ctx, sel, v[i])
@@ -24144,7 +24144,7 @@ func (ec *executionContext) marshalOScreeningState2ᚕgithubᚗcomᚋintakeᚋin
 	if v == nil {
 		return graphql.Null
 	}
-	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+	ret := marshalList(ctx, ec.OperationContext, sel, "", len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
 		fc := graphql.GetFieldContext(ctx)
 		fc.Result = &v[i]
 		return ec.marshalNScreeningState2githubᚗcomᚋintakeᚋintakeᚋschemaᚋschematypeᚐScreeningState(ctx, sel, v[i])
@@ -24254,7 +24254,7 @@ func (ec *executionContext) marshalOSyncRunEdge2ᚕᚖgithubᚗcomᚋintakeᚋin
 	if v == nil {
 		return graphql.Null
 	}
-	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+	ret := marshalList(ctx, ec.OperationContext, sel, "SyncRunEdge", len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
 		fc := graphql.GetFieldContext(ctx)
 		fc.Result = &v[i]
 		return ec.marshalOSyncRunEdge2ᚖgithubᚗcomᚋintakeᚋintakeᚋentᚐSyncRunEdge(ctx, sel, v[i])
@@ -24291,7 +24291,7 @@ func (ec *executionContext) marshalOSyncRunKind2ᚕgithubᚗcomᚋintakeᚋintak
 	if v == nil {
 		return graphql.Null
 	}
-	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+	ret := marshalList(ctx, ec.OperationContext, sel, "", len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
 		fc := graphql.GetFieldContext(ctx)
 		fc.Result = &v[i]
 		return ec.marshalNSyncRunKind2githubᚗcomᚋintakeᚋintakeᚋentᚋsyncrunᚐKind(ctx, sel, v[i])
@@ -24351,7 +24351,7 @@ func (ec *executionContext) marshalOSyncRunStatus2ᚕgithubᚗcomᚋintakeᚋint
 	if v == nil {
 		return graphql.Null
 	}
-	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+	ret := marshalList(ctx, ec.OperationContext, sel, "", len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
 		fc := graphql.GetFieldContext(ctx)
 		fc.Result = &v[i]
 		return ec.marshalNSyncRunStatus2githubᚗcomᚋintakeᚋintakeᚋentᚋsyncrunᚐStatus(ctx, sel, v[i])
@@ -24496,7 +24496,7 @@ func (ec *executionContext) marshalO__EnumValue2ᚕgithubᚗcomᚋ99designsᚋgq
 	if v == nil {
 		return graphql.Null
 	}
-	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+	ret := marshalList(ctx, ec.OperationContext, sel, "", len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
 		fc := graphql.GetFieldContext(ctx)
 		fc.Result = &v[i]
 		return ec.marshalN__EnumValue2githubᚗcomᚋ99designsᚋgqlgenᚋgraphqlᚋintrospectionᚐEnumValue(ctx, sel, v[i])
@@ -24515,7 +24515,7 @@ func (ec *executionContext) marshalO__Field2ᚕgithubᚗcomᚋ99designsᚋgqlgen
 	if v == nil {
 		return graphql.Null
 	}
-	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+	ret := marshalList(ctx, ec.OperationContext, sel, "", len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
 		fc := graphql.GetFieldContext(ctx)
 		fc.Result = &v[i]
 		return ec.marshalN__Field2githubᚗcomᚋ99designsᚋgqlgenᚋgraphqlᚋintrospectionᚐField(ctx, sel, v[i])
@@ -24534,7 +24534,7 @@ func (ec *executionContext) marshalO__InputValue2ᚕgithubᚗcomᚋ99designsᚋg
 	if v == nil {
 		return graphql.Null
 	}
-	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+	ret := marshalList(ctx, ec.OperationContext, sel, "", len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
 		fc := graphql.GetFieldContext(ctx)
 		fc.Result = &v[i]
 		return ec.marshalN__InputValue2githubᚗcomᚋ99designsᚋgqlgenᚋgraphqlᚋintrospectionᚐInputValue(ctx, sel, v[i])
@@ -24553,7 +24553,7 @@ func (ec *executionContext) marshalO__Type2ᚕgithubᚗcomᚋ99designsᚋgqlgen�
 	if v == nil {
 		return graphql.Null
 	}
-	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+	ret := marshalList(ctx, ec.OperationContext, sel, "", len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
 		fc := graphql.GetFieldContext(ctx)
 		fc.Result = &v[i]
 		return ec.marshalN__Type2githubᚗcomᚋ99designsᚋgqlgenᚋgraphqlᚋintrospectionᚐType(ctx, sel, v[i])
@@ -24576,3 +24576,62 @@ func (ec *executionContext) marshalO__Type2ᚖgithubᚗcomᚋ99designsᚋgqlgen�
 }
 
 // endregion ***************************** type.gotpl *****************************
+
+// For marshalList: each object type's implementors and the fields it
+// resolves concurrently (internal/trimexec).
+func init() {
+	listObjects = map[string]listObject{
+		"APIKey":                {implementors: aPIKeyImplementors, concurrent: []string{"role"}},
+		"APIKeyConnection":      {implementors: aPIKeyConnectionImplementors},
+		"APIKeyEdge":            {implementors: aPIKeyEdgeImplementors},
+		"AuditEvent":            {implementors: auditEventImplementors},
+		"AuditEventConnection":  {implementors: auditEventConnectionImplementors},
+		"AuditEventEdge":        {implementors: auditEventEdgeImplementors},
+		"CallResult":            {implementors: callResultImplementors, concurrent: []string{"contact", "pushback"}},
+		"CallingWindow":         {implementors: callingWindowImplementors},
+		"Campaign":              {implementors: campaignImplementors, concurrent: []string{"contacts", "triggers", "acceptedNumberTypes", "callingHours"}},
+		"CampaignConnection":    {implementors: campaignConnectionImplementors},
+		"CampaignEdge":          {implementors: campaignEdgeImplementors},
+		"Contact":               {implementors: contactImplementors, concurrent: []string{"campaign", "trigger", "callResults", "screening", "callable"}},
+		"ContactConnection":     {implementors: contactConnectionImplementors},
+		"ContactEdge":           {implementors: contactEdgeImplementors},
+		"ContactScreening":      {implementors: contactScreeningImplementors},
+		"ContactsImported":      {implementors: contactsImportedImplementors},
+		"CreateAPIKeyPayload":   {implementors: createAPIKeyPayloadImplementors},
+		"DoNotCall":             {implementors: doNotCallImplementors},
+		"DoNotCallConnection":   {implementors: doNotCallConnectionImplementors},
+		"DoNotCallEdge":         {implementors: doNotCallEdgeImplementors},
+		"DoNotCallImportResult": {implementors: doNotCallImportResultImplementors},
+		"ErasureResult":         {implementors: erasureResultImplementors},
+		"ImportIssue":           {implementors: importIssueImplementors, concurrent: []string{"run"}},
+		"ImportIssueConnection": {implementors: importIssueConnectionImplementors},
+		"ImportIssueEdge":       {implementors: importIssueEdgeImplementors},
+		"Integration":           {implementors: integrationImplementors, concurrent: []string{"provider", "rateBudget"}},
+		"IntegrationConnection": {implementors: integrationConnectionImplementors},
+		"IntegrationEdge":       {implementors: integrationEdgeImplementors},
+		"Mutation":              {implementors: mutationImplementors},
+		"Organization":          {implementors: organizationImplementors},
+		"PageInfo":              {implementors: pageInfoImplementors},
+		"Provider":              {implementors: providerImplementors},
+		"Pushback":              {implementors: pushbackImplementors, concurrent: []string{"callResult", "trigger"}},
+		"Query":                 {implementors: queryImplementors, concurrent: []string{"node", "nodes", "campaigns", "doNotCallNumbers", "integrations", "apiKeys", "auditEvents", "callableContacts", "viewer", "providers", "availableReferences"}},
+		"QuestionResult":        {implementors: questionResultImplementors},
+		"RateBudget":            {implementors: rateBudgetImplementors},
+		"RateLimit":             {implementors: rateLimitImplementors},
+		"Reference":             {implementors: referenceImplementors},
+		"ReferenceOption":       {implementors: referenceOptionImplementors},
+		"ReferenceOptionPage":   {implementors: referenceOptionPageImplementors},
+		"ScreenedRecord":        {implementors: screenedRecordImplementors},
+		"ScreeningPreview":      {implementors: screeningPreviewImplementors},
+		"SearchField":           {implementors: searchFieldImplementors},
+		"SearchType":            {implementors: searchTypeImplementors},
+		"StatusMapping":         {implementors: statusMappingImplementors},
+		"Subscription":          {implementors: subscriptionImplementors},
+		"SyncProgress":          {implementors: syncProgressImplementors},
+		"SyncRun":               {implementors: syncRunImplementors, concurrent: []string{"trigger", "issues"}},
+		"SyncRunConnection":     {implementors: syncRunConnectionImplementors},
+		"SyncRunEdge":           {implementors: syncRunEdgeImplementors},
+		"Trigger":               {implementors: triggerImplementors, concurrent: []string{"campaign", "integration", "statusMapping", "syncRuns", "references", "lastRun", "screening"}},
+		"Viewer":                {implementors: viewerImplementors},
+	}
+}

@@ -85,22 +85,49 @@ func (ec *executionContext) marshalNRun2ᚖRun(ctx context.Context, sel ast.Sele
 `
 
 // object is an object marshaller as gqlgen writes it (shortened).
-const object = `
+const objectSrc = `
 func (ec *executionContext) _T(ctx context.Context, sel ast.SelectionSet, obj *ent.Trigger) graphql.Marshaler {
 	fields := graphql.CollectFields(ec.OperationContext, sel, tImplementors)
 
 	out := graphql.NewFieldSet(fields)
 	deferred := graphql.NewDeferredGroup(ctx)
 	for i, field := range fields {
-		_ = field
-		out.ResolveConcurrently(ec.OperationContext, &deferred, i, true, true, nil)
+		switch field.Name {
+		case "name":
+			out.Values[i] = ec._T_name(ctx, field, obj)
+		case "lastRun", "latest":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i, true, true, nil)
+		}
 	}
 	return out
+}
+
+func (ec *executionContext) marshalNT2ᚕᚖT(ctx context.Context, sel ast.SelectionSet, v []*ent.Trigger) graphql.Marshaler {
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalNT2ᚖT(ctx, sel, v[i])
+	})
+	return ret
+}
+
+func (ec *executionContext) marshalNT2ᚖT(ctx context.Context, sel ast.SelectionSet, v *ent.Trigger) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	return ec._T(ctx, sel, v)
+}
+
+func (ec *executionContext) marshalNNode2ᚕNoder(ctx context.Context, sel ast.SelectionSet, v []ent.Noder) graphql.Marshaler {
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		return ec._Node(ctx, sel, v[i])
+	})
+	return ret
 }
 `
 
 func TestRewrite(t *testing.T) {
-	src := "package graph\n" + marshallers + object +
+	src := "package graph\n" + marshallers + objectSrc +
 		resolver("_T_name", "obj.Name", "string", "marshalNString2string", "nil", true) +
 		resolver("_T_status", "obj.Status", "status.Status", "marshalNStatus2status", "nil", true) +
 		resolver("_T_createdAt", "obj.CreatedAt", "time.Time", "marshalNTime2timeᚐTime", "nil", true) +
@@ -115,8 +142,8 @@ func TestRewrite(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if n.fields != 4 || n.groups != 1 {
-		t.Errorf("%+v rewritten, want 4 fields and 1 group", n)
+	if n.fields != 4 || n.groups != 1 || n.lists != 2 {
+		t.Errorf("%+v rewritten, want 4 fields, 1 group and 2 lists", n)
 	}
 	if _, err := parser.ParseFile(token.NewFileSet(), "out.go", out, 0); err != nil {
 		t.Fatalf("output does not parse: %v\n%s", err, out)
@@ -152,6 +179,17 @@ func TestRewrite(t *testing.T) {
 	}
 	if b := body("_T"); !strings.Contains(b, "\tdeferred := deferredGroup(ctx, fields)\n") || strings.Contains(b, "NewDeferredGroup") {
 		t.Errorf("_T:\n%s", b)
+	}
+	// Lists name their element's object type, or none (an interface);
+	// the table lists each object's concurrent fields.
+	if b := body("marshalNT2ᚕᚖT"); !strings.Contains(b, `ret := marshalList(ctx, ec.OperationContext, sel, "T", len(v), 0, false, func(`) {
+		t.Errorf("marshalNT2ᚕᚖT:\n%s", b)
+	}
+	if b := body("marshalNNode2ᚕNoder"); !strings.Contains(b, `ret := marshalList(ctx, ec.OperationContext, sel, "", len(v), 0, false, func(`) {
+		t.Errorf("marshalNNode2ᚕNoder:\n%s", b)
+	}
+	if !strings.Contains(got, "func init() {\n\tlistObjects = map[string]listObject{\n\t\t\"T\": {implementors: tImplementors, concurrent: []string{\"lastRun\", \"latest\"}},\n\t}\n}\n") {
+		t.Errorf("the table of objects:\n%s", got[strings.LastIndex(got, "func init"):])
 	}
 	// Rewriting again changes nothing.
 	again, n, err := rewrite(out)
