@@ -18,9 +18,11 @@ import (
 
 	"entgo.io/ent/dialect"
 
+	"github.com/intake/intake/ent/pushback"
 	"github.com/intake/intake/internal/apptest"
 	"github.com/intake/intake/internal/dbtest"
 	"github.com/intake/intake/internal/pulid"
+	"github.com/intake/intake/internal/viewer"
 	"github.com/intake/intake/schema/schematype"
 	"github.com/intake/intake/sync/connector"
 	"github.com/intake/intake/sync/sandbox"
@@ -1219,10 +1221,19 @@ func (e *pbEnv) testRefused(t *testing.T) {
 	refusal := e.refusal(msg)
 	seen := len(e.wire.writesSeen())
 	e.wire.refuseNext(refusal)
-	// The metrics count each ending (the earlier tests' pushbacks have all
-	// settled).
+	// The metrics count each ending. The earlier tests' pushbacks have all
+	// settled, but a settle is counted just after it is stored, so the
+	// counter may still be catching up with one the tests already saw:
+	// the baseline is taken once it counts every DELIVERED pushback (a
+	// pushback is DELIVERED once at most).
 	dead := series("intake_pushbacks_settled_total", "status", "DEAD")
 	delivered := series("intake_pushbacks_settled_total", "status", "DELIVERED")
+	stored, err := e.app.DB.Store.Client.Pushback.Query().Where(pushback.StatusEQ(pushback.StatusDELIVERED)).
+		Count(viewer.SystemContext(context.Background()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	metricEventually(t, e.app.URL, delivered, float64(stored))
 	before := scrape(t, e.app.URL)
 
 	call := e.recordPushed(t, camp, con, "NOT_ANSWERED")
