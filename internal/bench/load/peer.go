@@ -497,39 +497,71 @@ func peerPhase(ctx context.Context, w io.Writer, o options, srv *serverProcess, 
 // and to the peer and compares the answers: the IDs of every object in
 // them (in any order) and every totalCount. A peer query asking for
 // something else than Intake's fails here, before anything is measured.
+//
+// The data may change between the two reads: a replica's scheduler (intake
+// serve's looks every 10 s) starts the enabled triggers' scheduled syncs,
+// which add runs. So Intake is asked again after the peer; when its two
+// answers differ, the data moved, and the comparison is made again.
 func checkPeerAnswers(ctx context.Context, hc *http.Client, o *org, keys []string, reads []int, intake, peer target) error {
 	for _, op := range reads {
 		one, _ := weightsFor(opNames[op])
 		m := newMix(o, keys, one)
 		for seed := range uint64(3) {
-			// The same seed draws the same variables for both.
-			ri := m.next(rand.New(rand.NewPCG(seed, 1)), intake)
-			rp := m.next(rand.New(rand.NewPCG(seed, 1)), peer)
-			di, err := sendData(ctx, hc, m.key(intake, 0), ri)
-			if err != nil {
-				return fmt.Errorf("%s on Intake: %w", opNames[op], err)
-			}
-			dp, err := sendData(ctx, hc, m.key(peer, 0), rp)
-			if err != nil {
-				return fmt.Errorf("%s on %s: %w", opNames[op], peer.name, err)
-			}
-			si, err := summarize(di)
-			if err != nil {
-				return fmt.Errorf("%s on Intake: %w", opNames[op], err)
-			}
-			sp, err := summarize(dp)
-			if err != nil {
-				return fmt.Errorf("%s on %s: %w", opNames[op], peer.name, err)
-			}
-			if !si.equal(sp) {
-				return fmt.Errorf("%s: Intake and %s answered differently: %s; %s", opNames[op], peer.name, si, sp)
-			}
-			if len(si.ids) == 0 {
-				return fmt.Errorf("%s: no object in the answers", opNames[op])
+			if err := comparePeerAnswer(ctx, hc, m, op, seed, intake, peer); err != nil {
+				return err
 			}
 		}
 	}
 	return nil
+}
+
+// peerAttempts is how many times a read is compared while the data moves.
+const peerAttempts = 5
+
+// comparePeerAnswer compares one read (the variables seed draws) on
+// Intake and on the peer.
+func comparePeerAnswer(ctx context.Context, hc *http.Client, m *mix, op int, seed uint64, intake, peer target) error {
+	read := func(t target) (answerSummary, error) {
+		// The same seed draws the same variables for both.
+		r := m.next(rand.New(rand.NewPCG(seed, 1)), t)
+		d, err := sendData(ctx, hc, m.key(t, 0), r)
+		if err != nil {
+			return answerSummary{}, fmt.Errorf("%s on %s: %w", opNames[op], t.name, err)
+		}
+		s, err := summarize(d)
+		if err != nil {
+			return answerSummary{}, fmt.Errorf("%s on %s: %w", opNames[op], t.name, err)
+		}
+		return s, nil
+	}
+	for attempt := 1; ; attempt++ {
+		si, err := read(intake)
+		if err != nil {
+			return err
+		}
+		sp, err := read(peer)
+		if err != nil {
+			return err
+		}
+		if len(si.ids) == 0 {
+			return fmt.Errorf("%s: no object in the answers", opNames[op])
+		}
+		if si.equal(sp) {
+			return nil
+		}
+		again, err := read(intake)
+		if err != nil {
+			return err
+		}
+		if again.equal(si) || attempt == peerAttempts {
+			return fmt.Errorf("%s: Intake and %s answered differently: %s; %s", opNames[op], peer.name, si, sp)
+		}
+		select { // the data moved meanwhile: let it settle, and compare again
+		case <-time.After(time.Second):
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
 }
 
 // answerSummary is what checkPeerAnswers compares of an answer.
