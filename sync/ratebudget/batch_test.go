@@ -187,10 +187,7 @@ func TestPrecondition(t *testing.T) {
 func TestCountedFromEnd(t *testing.T) {
 	t.Parallel()
 	dbtest.Each(t, func(t *testing.T, db *dbtest.DB) {
-		b := NewMemory()
-		if db.Dialect == dialect.Postgres {
-			b = NewPostgres(db.Store.DB)
-		}
+		b := BudgetsFor(db)
 		const window = 300 * time.Millisecond
 		l := b.Limiter("ZVOOVE", "acct-ended", connector.RateLimits{Requests: 1, Interval: window}, true)
 		ctx := context.Background()

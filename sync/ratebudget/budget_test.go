@@ -228,10 +228,7 @@ func TestTwoReplicasShareOneBudget(t *testing.T) {
 func TestFairness(t *testing.T) {
 	t.Parallel()
 	dbtest.Each(t, func(t *testing.T, db *dbtest.DB) {
-		b := NewMemory()
-		if db.Dialect == dialect.Postgres {
-			b = NewPostgres(db.Store.DB)
-		}
+		b := BudgetsFor(db)
 		lim := connector.RateLimits{Requests: 30, Interval: time.Second}
 		l := b.Limiter("ZVOOVE", "acct-fair", lim, true)
 		ctx, cancel := context.WithCancel(context.Background())
@@ -274,10 +271,7 @@ func TestFairness(t *testing.T) {
 func TestPriorities(t *testing.T) {
 	t.Parallel()
 	dbtest.Each(t, func(t *testing.T, db *dbtest.DB) {
-		b := NewMemory()
-		if db.Dialect == dialect.Postgres {
-			b = NewPostgres(db.Store.DB)
-		}
+		b := BudgetsFor(db)
 		lim := connector.RateLimits{Requests: 20, Interval: time.Second}
 		l := b.Limiter("HUBSPOT", "acct-prio", lim, true)
 		ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
@@ -329,6 +323,16 @@ func TestPriorities(t *testing.T) {
 			t.Errorf("the last Test Sync request was granted at %d, after the last scheduled one at %d: %v", lastInteractive, lastBackground, order)
 		}
 	})
+}
+
+// BudgetsFor returns budgets kept where db's dialect keeps them: in
+// memory on SQLite (one process), in db on PostgreSQL. (Exported to the
+// package's external tests.)
+func BudgetsFor(db *dbtest.DB) *Budgets {
+	if db.Dialect == dialect.Postgres {
+		return NewPostgres(db.Store.DB)
+	}
+	return NewMemory()
 }
 
 // TestMain drops dbtest's template databases.

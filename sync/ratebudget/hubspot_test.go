@@ -123,10 +123,7 @@ func TestHubSpotLateArrivals(t *testing.T) {
 		srv := httptest.NewServer(fake.Handler())
 		t.Cleanup(srv.Close)
 		creds := fake.Credentials(srv.URL)
-		b := ratebudget.NewMemory()
-		if db.Dialect == dialect.Postgres {
-			b = ratebudget.NewPostgres(db.Store.DB)
-		}
+		b := ratebudget.BudgetsFor(db)
 		limits := connector.RateLimits{Requests: lim.Requests, Interval: lim.Interval}
 		hc := &http.Client{Transport: &slowStart{n: lim.Requests, delay: 400 * time.Millisecond}}
 		conn, err := hubspot.New().Open(creds, connector.Options{HTTPClient: hc,
@@ -163,10 +160,7 @@ func TestHubSpotDailyRemaining(t *testing.T) {
 		t.Cleanup(srv.Close)
 		creds := fake.Credentials(srv.URL)
 		d := hubspot.New().Descriptor()
-		b := ratebudget.NewMemory()
-		if db.Dialect == dialect.Postgres {
-			b = ratebudget.NewPostgres(db.Store.DB)
-		}
+		b := ratebudget.BudgetsFor(db)
 		acct := ratebudget.AccountKey(d, creds)
 		// The provider's default: 250,000 a day, which the account's
 		// answers override.
