@@ -4,6 +4,9 @@ import (
 	"context"
 	"errors"
 	"io"
+	"os"
+	"regexp"
+	"slices"
 	"strings"
 	"testing"
 
@@ -106,5 +109,32 @@ func TestMarshalListInOrder(t *testing.T) {
 	}
 	if errs := graphql.GetErrors(ctx); len(errs) != 1 || errs[0].Message != "recovered" || errs[0].Path.String() != "edges[1]" {
 		t.Errorf("errors %v", errs)
+	}
+}
+
+// Every list of objects in the generated executor names its element's
+// type, one listObjects knows, or none for an interface (internal/trimexec).
+func TestGeneratedListsNameTheirType(t *testing.T) {
+	src, err := os.ReadFile("generated.go")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if strings.Contains(string(src), "graphql.MarshalSliceConcurrently(") {
+		t.Error("a list is still marshalled by graphql.MarshalSliceConcurrently")
+	}
+	named := map[string]bool{}
+	for _, m := range regexp.MustCompile(`marshalList\(ctx, ec\.OperationContext, sel, "(\w*)",`).FindAllStringSubmatch(string(src), -1) {
+		if _, ok := listObjects[m[1]]; !ok && m[1] != "" {
+			t.Errorf("a list names %q, which listObjects does not know", m[1])
+		}
+		named[m[1]] = true
+	}
+	for _, typ := range []string{"CampaignEdge", "ContactEdge", "ImportIssueEdge", "Trigger", "CallResult"} {
+		if !named[typ] {
+			t.Errorf("no list names %s", typ)
+		}
+	}
+	if c := listObjects["Contact"].concurrent; !slices.Contains(c, "callResults") || slices.Contains(c, "phoneRaw") {
+		t.Errorf("Contact's concurrent fields %v", c)
 	}
 }
