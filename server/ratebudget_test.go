@@ -26,7 +26,11 @@ func TestRateBudget(t *testing.T) {
 			data := syncNow(107, 1000) // five searches of 200
 			fk := apptest.StartSyncFakes(t, data, nil)
 			// The account allows 3 requests per 2 s; the integration is
-			// set to spend 2 per 2 s.
+			// set to spend 2 per 5 s. A request waits for the one two
+			// before it to have ended 5 s ago: 5 s less the time the run
+			// took to import a page and fetch the next, which on a busy
+			// machine can exceed a second, so a tighter interval would
+			// leave waits shorter than ratebudget.Noticeable.
 			fk.HubSpot.SetLimits(&hubspotfake.Limits{Requests: 3, Interval: 2 * time.Second})
 			e := syncNewEnv(t, app)
 
@@ -53,9 +57,9 @@ func TestRateBudget(t *testing.T) {
 					RateLimit  *struct{ Requests, IntervalSeconds, SearchesPerSecond, Daily int }
 				}
 			}
-			e.c.MustDo(t, connect, in(map[string]any{"requests": 2, "intervalSeconds": 2}), &conn)
+			e.c.MustDo(t, connect, in(map[string]any{"requests": 2, "intervalSeconds": 5}), &conn)
 			integ := conn.ConnectIntegration
-			if integ.Status != "CONNECTED" || integ.RateLimit == nil || integ.RateLimit.Requests != 2 || integ.RateLimit.IntervalSeconds != 2 {
+			if integ.Status != "CONNECTED" || integ.RateLimit == nil || integ.RateLimit.Requests != 2 || integ.RateLimit.IntervalSeconds != 5 {
 				t.Fatalf("connected %+v", integ)
 			}
 
@@ -73,7 +77,7 @@ func TestRateBudget(t *testing.T) {
 				return got.Node.RateBudget
 			}
 
-			// A sync of six requests at 2 per 2 s waits, and says so.
+			// A sync of six requests at 2 per 5 s waits, and says so.
 			camp := e.newCampaign(t, "paced")
 			run := e.testSync(t, e.trigger(t, camp, integ.ID, nil))
 			// Its subscribers are told too: SyncProgress.waitingForBudget.
@@ -129,8 +133,8 @@ func TestRateBudget(t *testing.T) {
 				t.Errorf("the fake served %d and refused %d requests, want none refused", st.Served, st.Refused)
 			}
 			b := readBudget()
-			if b.LimitPerMinute != 60 || b.UsedLastMinute < 6 || b.ThrottledSecondsLastHour <= 0 || b.DailyRemaining != nil {
-				t.Errorf("rateBudget %+v, want 60 a minute, at least 6 used, some throttling, no daily limit", b)
+			if b.LimitPerMinute != 24 || b.UsedLastMinute < 6 || b.ThrottledSecondsLastHour <= 0 || b.DailyRemaining != nil {
+				t.Errorf("rateBudget %+v, want 24 a minute, at least 6 used, some throttling, no daily limit", b)
 			}
 
 			// Back to the provider's default: the account's own answers
