@@ -18885,13 +18885,13 @@ func (ec *executionContext) _CallResult(ctx context.Context, sel ast.SelectionSe
 				atomic.AddUint32(&out.Invalids, 1)
 			}
 		case "contact":
-			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+			resolveInPlace(ctx, field, out, ec.OperationContext, &deferred, i,
 				true, true,
 				func(ctx context.Context) graphql.Marshaler {
 					return ec._CallResult_contact(ctx, field, obj)
 				})
 		case "pushback":
-			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+			resolveInPlace(ctx, field, out, ec.OperationContext, &deferred, i,
 				true, false,
 				func(ctx context.Context) graphql.Marshaler {
 					return ec._CallResult_pushback(ctx, field, obj)
@@ -19004,19 +19004,19 @@ func (ec *executionContext) _Campaign(ctx context.Context, sel ast.SelectionSet,
 					return ec._Campaign_contacts(ctx, field, obj)
 				})
 		case "triggers":
-			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+			resolveInPlace(ctx, field, out, ec.OperationContext, &deferred, i,
 				true, true,
 				func(ctx context.Context) graphql.Marshaler {
 					return ec._Campaign_triggers(ctx, field, obj)
 				})
 		case "acceptedNumberTypes":
-			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+			resolveInPlace(ctx, field, out, ec.OperationContext, &deferred, i,
 				true, true,
 				func(ctx context.Context) graphql.Marshaler {
 					return ec._Campaign_acceptedNumberTypes(ctx, field, obj)
 				})
 		case "callingHours":
-			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+			resolveInPlace(ctx, field, out, ec.OperationContext, &deferred, i,
 				true, true,
 				func(ctx context.Context) graphql.Marshaler {
 					return ec._Campaign_callingHours(ctx, field, obj)
@@ -19213,7 +19213,7 @@ func (ec *executionContext) _Contact(ctx context.Context, sel ast.SelectionSet, 
 					return ec._Contact_trigger(ctx, field, obj)
 				})
 		case "callResults":
-			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+			resolveInPlace(ctx, field, out, ec.OperationContext, &deferred, i,
 				true, true,
 				func(ctx context.Context) graphql.Marshaler {
 					return ec._Contact_callResults(ctx, field, obj)
@@ -21476,13 +21476,13 @@ func (ec *executionContext) _Trigger(ctx context.Context, sel ast.SelectionSet, 
 					return ec._Trigger_campaign(ctx, field, obj)
 				})
 		case "integration":
-			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+			resolveInPlace(ctx, field, out, ec.OperationContext, &deferred, i,
 				true, true,
 				func(ctx context.Context) graphql.Marshaler {
 					return ec._Trigger_integration(ctx, field, obj)
 				})
 		case "statusMapping":
-			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+			resolveInPlace(ctx, field, out, ec.OperationContext, &deferred, i,
 				true, false,
 				func(ctx context.Context) graphql.Marshaler {
 					return ec._Trigger_statusMapping(ctx, field, obj)
@@ -21494,13 +21494,13 @@ func (ec *executionContext) _Trigger(ctx context.Context, sel ast.SelectionSet, 
 					return ec._Trigger_syncRuns(ctx, field, obj)
 				})
 		case "references":
-			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+			resolveInPlace(ctx, field, out, ec.OperationContext, &deferred, i,
 				true, true,
 				func(ctx context.Context) graphql.Marshaler {
 					return ec._Trigger_references(ctx, field, obj)
 				})
 		case "lastRun":
-			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+			resolveInPlace(ctx, field, out, ec.OperationContext, &deferred, i,
 				true, false,
 				func(ctx context.Context) graphql.Marshaler {
 					return ec._Trigger_lastRun(ctx, field, obj)
@@ -24587,12 +24587,12 @@ func init() {
 		"AuditEvent":            {implementors: auditEventImplementors},
 		"AuditEventConnection":  {implementors: auditEventConnectionImplementors},
 		"AuditEventEdge":        {implementors: auditEventEdgeImplementors},
-		"CallResult":            {implementors: callResultImplementors, concurrent: []string{"contact", "pushback"}},
+		"CallResult":            {implementors: callResultImplementors},
 		"CallingWindow":         {implementors: callingWindowImplementors},
-		"Campaign":              {implementors: campaignImplementors, concurrent: []string{"contacts", "triggers", "acceptedNumberTypes", "callingHours"}},
+		"Campaign":              {implementors: campaignImplementors, concurrent: []string{"contacts"}},
 		"CampaignConnection":    {implementors: campaignConnectionImplementors},
 		"CampaignEdge":          {implementors: campaignEdgeImplementors},
-		"Contact":               {implementors: contactImplementors, concurrent: []string{"campaign", "trigger", "callResults", "screening", "callable"}},
+		"Contact":               {implementors: contactImplementors, concurrent: []string{"campaign", "trigger", "screening", "callable"}},
 		"ContactConnection":     {implementors: contactConnectionImplementors},
 		"ContactEdge":           {implementors: contactEdgeImplementors},
 		"ContactScreening":      {implementors: contactScreeningImplementors},
@@ -24631,7 +24631,7 @@ func init() {
 		"SyncRun":               {implementors: syncRunImplementors, concurrent: []string{"trigger", "issues"}},
 		"SyncRunConnection":     {implementors: syncRunConnectionImplementors},
 		"SyncRunEdge":           {implementors: syncRunEdgeImplementors},
-		"Trigger":               {implementors: triggerImplementors, concurrent: []string{"campaign", "integration", "statusMapping", "syncRuns", "references", "lastRun", "screening"}},
+		"Trigger":               {implementors: triggerImplementors, concurrent: []string{"campaign", "syncRuns", "screening"}},
 		"Viewer":                {implementors: viewerImplementors},
 	}
 }

@@ -482,6 +482,30 @@ func listedContacts(ctx context.Context) func() []pulid.ID {
 	}
 }
 
+// listedCampaigns lists the campaigns in the list that holds the campaign
+// whose field ctx resolves: its siblings on a page of campaigns, or in
+// nodes(ids:).
+func listedCampaigns(ctx context.Context) func() []pulid.ID {
+	return func() []pulid.ID {
+		var ids []pulid.ID
+		switch l := listOf(ctx).(type) {
+		case []*ent.CampaignEdge:
+			for _, e := range l {
+				if e != nil && e.Node != nil {
+					ids = append(ids, e.Node.ID)
+				}
+			}
+		case []ent.Noder:
+			for _, n := range l {
+				if c, ok := n.(*ent.Campaign); ok && c != nil {
+					ids = append(ids, c.ID)
+				}
+			}
+		}
+		return ids
+	}
+}
+
 // listedTriggers lists the triggers in the list that holds the trigger
 // whose field ctx resolves: its campaign's triggers, or nodes(ids:).
 func listedTriggers(ctx context.Context) func() []pulid.ID {

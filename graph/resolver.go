@@ -4,7 +4,14 @@
 package graph
 
 //go:generate go tool -C .. gqlgen generate
-//go:generate go run ../internal/trimexec generated.go
+// Fields resolved in place (internal/trimexec, graph/inplace.go), none of
+// which waits for a sibling's resolver: a campaign's triggers and a
+// trigger's latest run and references come from batchers primed by, or
+// listing, the list their object is in; the edges named are loaded with
+// their batch (or read alone, as they would be concurrently); the rest
+// read the object itself.
+//
+//go:generate go run ../internal/trimexec -inplace Campaign.triggers,Campaign.acceptedNumberTypes,Campaign.callingHours,Trigger.integration,Trigger.statusMapping,Trigger.references,Trigger.lastRun,Contact.callResults,CallResult.contact,CallResult.pushback generated.go
 
 import (
 	"log/slog"

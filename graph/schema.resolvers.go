@@ -22,7 +22,7 @@ import (
 
 // Triggers is the resolver for the triggers field.
 func (r *campaignResolver) Triggers(ctx context.Context, obj *ent.Campaign) ([]*ent.Trigger, error) {
-	ts, err := r.loadersOf(ctx).triggers.get(ctx, obj.ID, triggerNeeds(ctx))
+	ts, err := r.loadersOf(ctx).triggers.getListed(ctx, obj.ID, triggerNeeds(ctx), listedCampaigns(ctx))
 	if ts == nil && err == nil {
 		ts = []*ent.Trigger{}
 	}
@@ -263,7 +263,7 @@ func (r *triggerResolver) References(ctx context.Context, obj *ent.Trigger) ([]*
 
 // LastRun is the resolver for the lastRun field.
 func (r *triggerResolver) LastRun(ctx context.Context, obj *ent.Trigger) (*ent.SyncRun, error) {
-	return r.loadersOf(ctx).lastRun.get(ctx, obj.ID, runNeeds(ctx))
+	return r.loadersOf(ctx).lastRun.getListed(ctx, obj.ID, runNeeds(ctx), listedTriggers(ctx))
 }
 
 // Screening is the resolver for the screening field.

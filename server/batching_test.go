@@ -73,11 +73,45 @@ func TestCampaignListBatches(t *testing.T) {
 			t.Logf("%d campaigns: %d queries", campaigns, n)
 			return n
 		}
+		// The same campaigns asked for by ID: nothing primes their
+		// triggers, and each campaign's triggers, and each trigger's
+		// latest run, brings in those of the whole list.
+		byID := func() int64 {
+			t.Helper()
+			ids := app.DB.Store.Client.Campaign.Query().IDsX(isoOrgCtx(org))
+			var got struct {
+				Nodes []struct {
+					ID       pulid.ID
+					Triggers []struct {
+						Integration struct{ ID string }
+						LastRun     *struct{ ID string }
+					}
+				}
+			}
+			before := queries.Load()
+			admin.MustDo(t, `query($ids: [ID!]!) { nodes(ids: $ids) { ... on Campaign { id
+				triggers { id integration { id } lastRun { id status } } } } }`, map[string]any{"ids": ids}, &got)
+			n := queries.Load() - before
+			if len(got.Nodes) != len(ids) {
+				t.Fatalf("%d campaigns by ID, want %d", len(got.Nodes), len(ids))
+			}
+			for _, c := range got.Nodes {
+				if len(c.Triggers) != 1 || c.Triggers[0].Integration.ID == "" || c.Triggers[0].LastRun == nil {
+					t.Fatalf("campaign %s's triggers: %+v", c.ID, c.Triggers)
+				}
+			}
+			t.Logf("%d campaigns by ID: %d queries", len(ids), n)
+			return n
+		}
 		addCampaigns(2)
-		few := count(list, 2)
+		few, fewByID := count(list, 2), byID()
 		addCampaigns(6)
 		if many := count(list, 8); many != few {
 			t.Fatalf("listing 8 campaigns took %d queries, 2 campaigns %d: the page is not loaded in batches", many, few)
+		}
+		// The campaigns, their triggers, integrations and latest runs.
+		if many := byID(); many != fewByID || many > 4 {
+			t.Fatalf("8 campaigns by ID took %d queries, 2 campaigns %d; want the same, at most 4", many, fewByID)
 		}
 		// The count, the campaigns, their triggers, integrations, status
 		// mappings and latest runs.

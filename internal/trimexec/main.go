@@ -39,11 +39,23 @@
 // and as before otherwise. trimexec appends the table it reads: each
 // object type's implementors and concurrent fields.
 //
-// Usage: go run ../internal/trimexec generated.go
+// Fields named by -inplace (Type.field, comma-separated) are resolved in
+// place: where gqlgen schedules a resolver field to run concurrently with
+// its siblings, which costs a goroutine per object once two are selected,
+// the rewritten object marshaller calls resolveInPlace (graph/inplace.go),
+// which runs it on the object's own goroutine unless it is deferred. The
+// fields named are those whose resolvers never wait for a sibling's: they
+// read what is loaded already, or their batcher loads the whole list at
+// the first call. They no longer count as concurrent for marshalList, so
+// a list of objects selecting them is marshalled in order. A name that
+// matches no field is an error, so the list stays true to the schema.
+//
+// Usage: go run ../internal/trimexec [-inplace Type.field,...] generated.go
 package main
 
 import (
 	"bytes"
+	"flag"
 	"fmt"
 	"go/ast"
 	"go/format"
@@ -58,17 +70,23 @@ import (
 )
 
 func main() {
-	if len(os.Args) != 2 {
-		fmt.Fprintln(os.Stderr, "usage: trimexec generated.go")
+	inPlace := flag.String("inplace", "", "fields to resolve in place, as Type.field, comma-separated")
+	flag.Parse()
+	if flag.NArg() != 1 {
+		fmt.Fprintln(os.Stderr, "usage: trimexec [-inplace Type.field,...] generated.go")
 		os.Exit(2)
 	}
-	path := os.Args[1]
+	path := flag.Arg(0)
 	src, err := os.ReadFile(path)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		os.Exit(1)
 	}
-	out, n, err := rewrite(src)
+	var names []string
+	if *inPlace != "" {
+		names = strings.Split(*inPlace, ",")
+	}
+	out, n, err := rewrite(src, names)
 	if err != nil {
 		fmt.Fprintf(os.Stderr, "trimexec: %s: %v\n", path, err)
 		os.Exit(1)
@@ -77,7 +95,8 @@ func main() {
 		fmt.Fprintln(os.Stderr, err)
 		os.Exit(1)
 	}
-	fmt.Printf("trimexec: %s: %d fields marshalled directly, %d objects' @defer groups made when needed, %d lists marshalled in order when nothing waits\n", path, n.fields, n.groups, n.lists)
+	fmt.Printf("trimexec: %s: %d fields marshalled directly, %d resolved in place, %d objects' @defer groups made when needed, %d lists marshalled in order when nothing waits\n",
+		path, n.fields, n.inPlace, n.groups, n.lists)
 }
 
 // safety is how a marshaller's output may be trusted.
@@ -144,7 +163,7 @@ type field struct {
 }
 
 // counts are what rewrite changed.
-type counts struct{ fields, groups, lists int }
+type counts struct{ fields, inPlace, groups, lists int }
 
 // newGroup is the statement every object marshaller of gqlgen's starts
 // with, after collecting its fields; lazyGroup replaces it.
@@ -153,10 +172,15 @@ const (
 	lazyGroup = "deferred := deferredGroup(ctx, fields)"
 )
 
-// rewrite returns src with every rewritable field marshalled directly and
-// every object's @defer group made only when needed, and how many were.
-func rewrite(src []byte) ([]byte, counts, error) {
+// rewrite returns src with every rewritable field marshalled directly, the
+// inPlace fields resolved in place, every object's @defer group made only
+// when needed and every list marshalled by marshalList, and how many were.
+func rewrite(src []byte, inPlace []string) ([]byte, counts, error) {
 	out, n, err := rewriteFields(src)
+	if err != nil {
+		return nil, counts{}, err
+	}
+	out, placed, err := rewriteInPlace(out, inPlace)
 	if err != nil {
 		return nil, counts{}, err
 	}
@@ -166,7 +190,7 @@ func rewrite(src []byte) ([]byte, counts, error) {
 	if err != nil {
 		return nil, counts{}, err
 	}
-	return out, counts{fields: n, groups: groups, lists: lists}, nil
+	return out, counts{fields: n, inPlace: placed, groups: groups, lists: lists}, nil
 }
 
 // object is what the list marshalling needs of an object type.
@@ -249,6 +273,86 @@ const (
 	concurrentList = "graphql.MarshalSliceConcurrently(ctx, len(v), "
 	orderedList    = "marshalList(ctx, ec.OperationContext, sel, %q, len(v), "
 )
+
+const (
+	concurrentField = "out.ResolveConcurrently(ec.OperationContext, &deferred, i,"
+	inPlaceField    = "resolveInPlace(ctx, field, out, ec.OperationContext, &deferred, i,"
+)
+
+// rewriteInPlace points the ResolveConcurrently call of each named field
+// (Type.field) at resolveInPlace, and returns how many it rewrote.
+func rewriteInPlace(src []byte, names []string) ([]byte, int, error) {
+	if len(names) == 0 {
+		return src, 0, nil
+	}
+	want := map[string]bool{}
+	for _, n := range names {
+		typ, f, ok := strings.Cut(n, ".")
+		if !ok || typ == "" || f == "" {
+			return nil, 0, fmt.Errorf("-inplace %q: want Type.field", n)
+		}
+		want[n] = true
+	}
+	fset := token.NewFileSet()
+	f, err := parser.ParseFile(fset, "generated.go", src, parser.ParseComments)
+	if err != nil {
+		return nil, 0, err
+	}
+	found := map[string]bool{}
+	var at []int
+	for _, d := range f.Decls {
+		fn, ok := d.(*ast.FuncDecl)
+		if !ok || fn.Recv == nil || !strings.HasPrefix(fn.Name.Name, "_") || strings.Contains(fn.Name.Name[1:], "_") {
+			continue
+		}
+		typ := fn.Name.Name[1:]
+		var err error
+		ast.Inspect(fn.Body, func(n ast.Node) bool {
+			cc, ok := n.(*ast.CaseClause)
+			if !ok || err != nil {
+				return err == nil
+			}
+			var named []string
+			for _, e := range cc.List {
+				if lit, ok := e.(*ast.BasicLit); ok && lit.Kind == token.STRING && want[typ+"."+strings.Trim(lit.Value, `"`)] {
+					named = append(named, typ+"."+strings.Trim(lit.Value, `"`))
+				}
+			}
+			if len(named) == 0 {
+				return false
+			}
+			if len(cc.List) != 1 || len(cc.Body) != 1 {
+				err = fmt.Errorf("%s: not a case of its own with one statement", named[0])
+				return false
+			}
+			off := fset.Position(cc.Body[0].Pos()).Offset
+			switch {
+			case bytes.HasPrefix(src[off:], []byte(concurrentField)):
+				at = append(at, off)
+			case !bytes.HasPrefix(src[off:], []byte(inPlaceField)): // not rewritten already
+				err = fmt.Errorf("%s: not resolved concurrently", named[0])
+				return false
+			}
+			found[named[0]] = true
+			return false
+		})
+		if err != nil {
+			return nil, 0, err
+		}
+	}
+	for _, n := range names {
+		if !found[n] {
+			return nil, 0, fmt.Errorf("-inplace %s: no such field", n)
+		}
+	}
+	slices.Sort(at)
+	out := slices.Clone(src)
+	for i := len(at) - 1; i >= 0; i-- {
+		out = slices.Concat(out[:at[i]], []byte(inPlaceField), out[at[i]+len(concurrentField):])
+	}
+	out, err = format.Source(out)
+	return out, len(at), err
+}
 
 // rewriteLists points every list marshaller at marshalList with its
 // element's type, and appends the table of object types.

@@ -97,6 +97,8 @@ func (ec *executionContext) _T(ctx context.Context, sel ast.SelectionSet, obj *e
 			out.Values[i] = ec._T_name(ctx, field, obj)
 		case "lastRun", "latest":
 			out.ResolveConcurrently(ec.OperationContext, &deferred, i, true, true, nil)
+		case "integration":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i, true, false, nil)
 		}
 	}
 	return out
@@ -138,12 +140,17 @@ func TestRewrite(t *testing.T) {
 		resolver("_T_run", "obj.Run", "*ent.Run", "marshalNRun2ᚖRun", "nil", true) +
 		resolver("_T_secret", "obj.Secret", "string", "marshalNString2string", "func(ctx context.Context, next graphql.Resolver) graphql.Resolver { return next }", true) +
 		resolver("_T_label", "ec.resolvers.Trigger().Label(ctx, obj)", "string", "marshalNString2string", "nil", true)
-	out, n, err := rewrite([]byte(src))
+	for _, bad := range [][]string{{"T.nothing"}, {"T.lastRun"}, {"T.name"}, {"integration"}} {
+		if _, _, err := rewrite([]byte(src), bad); err == nil {
+			t.Errorf("-inplace %v: no error", bad)
+		}
+	}
+	out, n, err := rewrite([]byte(src), []string{"T.integration"})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if n.fields != 4 || n.groups != 1 || n.lists != 2 {
-		t.Errorf("%+v rewritten, want 4 fields, 1 group and 2 lists", n)
+	if n.fields != 4 || n.inPlace != 1 || n.groups != 1 || n.lists != 2 {
+		t.Errorf("%+v rewritten, want 4 fields, 1 in place, 1 group and 2 lists", n)
 	}
 	if _, err := parser.ParseFile(token.NewFileSet(), "out.go", out, 0); err != nil {
 		t.Fatalf("output does not parse: %v\n%s", err, out)
@@ -177,7 +184,9 @@ func TestRewrite(t *testing.T) {
 			t.Errorf("%s was rewritten:\n%s", name, b)
 		}
 	}
-	if b := body("_T"); !strings.Contains(b, "\tdeferred := deferredGroup(ctx, fields)\n") || strings.Contains(b, "NewDeferredGroup") {
+	if b := body("_T"); !strings.Contains(b, "\tdeferred := deferredGroup(ctx, fields)\n") || strings.Contains(b, "NewDeferredGroup") ||
+		!strings.Contains(b, "resolveInPlace(ctx, field, out, ec.OperationContext, &deferred, i, true, false, nil)") ||
+		strings.Count(b, "out.ResolveConcurrently(") != 1 {
 		t.Errorf("_T:\n%s", b)
 	}
 	// Lists name their element's object type, or none (an interface);
@@ -192,7 +201,7 @@ func TestRewrite(t *testing.T) {
 		t.Errorf("the table of objects:\n%s", got[strings.LastIndex(got, "func init"):])
 	}
 	// Rewriting again changes nothing.
-	again, n, err := rewrite(out)
+	again, n, err := rewrite(out, []string{"T.integration"})
 	if err != nil || n != (counts{}) || string(again) != got {
 		t.Errorf("a second rewrite: %+v, %v", n, err)
 	}
