@@ -215,11 +215,14 @@ func (r *Resolver) newLoaders() *loaders {
 			return out, nil
 		}},
 		triggers: &batcher[[]*ent.Trigger]{load: func(ctx context.Context, campaigns []pulid.ID, needs uint) (map[pulid.ID][]*ent.Trigger, error) {
-			// With the edges the callers' selections ask for (a trigger
-			// whose edge was not loaded reads it when asked). Not
-			// CollectFields: its projection may leave out campaign_id,
+			// With the columns and edges the callers' selections ask for
+			// (a trigger whose edge was not loaded reads it when asked).
+			// Not CollectFields: its projection may leave out campaign_id,
 			// which sorts the triggers to their campaigns.
 			q := r.db.Trigger.Query().Where(trigger.CampaignIDIn(campaigns...))
+			if needs&triggerCols.all != triggerCols.all {
+				q.Select(triggerCols.names(needs)...)
+			}
 			if needs&needIntegration != 0 {
 				q.WithIntegration(func(q *ent.IntegrationQuery) { q.Select(integrationColumns...) })
 			}
@@ -253,8 +256,8 @@ func (r *Resolver) newLoaders() *loaders {
 					Where(sql.In(syncrun.FieldTriggerID, toAny(triggers)...)).GroupBy(syncrun.FieldTriggerID)
 				s.Where(sql.In(s.C(syncrun.FieldID), newest))
 			})
-			if needs != allRunColumns {
-				q.Select(runColumns(needs)...)
+			if needs&runCols.all != runCols.all {
+				q.Select(runCols.names(needs)...)
 			}
 			runs, err := q.All(ctx)
 			if err != nil {
@@ -306,7 +309,8 @@ func (r *Resolver) newLoaders() *loaders {
 	return l
 }
 
-// What a batch of triggers is loaded with.
+// What a batch of triggers is loaded with: the edges below, and the
+// columns of triggerCols.
 const (
 	needIntegration uint = 1 << iota
 	needStatusMapping
@@ -314,9 +318,18 @@ const (
 	needReferences // and for their references
 )
 
-// triggerNeeds is what the selection below a list of triggers asks for.
+// Every trigger is loaded with its ID and organization, its campaign's ID
+// (which sorts the triggers to their campaigns) and its integration's.
+var (
+	triggerCols = newColumnSet(trigger.Columns, 4)
+	triggerBase = triggerCols.of("id", "organizationID", "campaignID", "integrationID")
+)
+
+// triggerNeeds is what the selection below a list of triggers asks for:
+// the edges to load with them, and the columns of its fields (every column
+// for a field that is neither a column nor an edge).
 func triggerNeeds(ctx context.Context) uint {
-	var needs uint
+	needs := triggerCols.needs(ctx, triggerBase, "campaign", "integration", "statusMapping", "syncRuns", "references", "lastRun")
 	for _, f := range graphql.CollectFieldsCtx(ctx, nil) {
 		switch f.Name {
 		case "integration":
@@ -332,26 +345,83 @@ func triggerNeeds(ctx context.Context) uint {
 	return needs
 }
 
-// A lastRun batch's needs are the columns of its runs, a bit each in the
-// order of syncrun.Columns.
+// columnSet gives each column of a table a bit of a batch's needs, from
+// bit shift on (the bits below are the batch's own: edges to load, say),
+// so that a batch loads the columns its callers' selections show.
+type columnSet struct {
+	columns []string
+	shift   int
+	byField map[string]uint // a field of the schema: its column's bit
+	all     uint            // every column
+}
+
+func newColumnSet(columns []string, shift int) *columnSet {
+	if shift+len(columns) > bits.UintSize {
+		panic("graph: more columns than a batch's needs have bits")
+	}
+	s := &columnSet{columns: columns, shift: shift, byField: map[string]uint{}}
+	for i, c := range columns {
+		s.byField[lowerCamel(c)] = 1 << (shift + i)
+		s.all |= 1 << (shift + i)
+	}
+	return s
+}
+
+// of returns the bits of the fields named.
+func (s *columnSet) of(fields ...string) uint {
+	var b uint
+	for _, f := range fields {
+		bit, ok := s.byField[f]
+		if !ok {
+			panic("graph: no column for " + f)
+		}
+		b |= bit
+	}
+	return b
+}
+
+// names are the columns needs names.
+func (s *columnSet) names(needs uint) []string {
+	cols := make([]string, 0, bits.OnesCount(needs&s.all))
+	for i, c := range s.columns {
+		if needs&(1<<(s.shift+i)) != 0 {
+			cols = append(cols, c)
+		}
+	}
+	return cols
+}
+
+// needs is what the selection below an object asks of s's columns: base,
+// and the column of each field that is one; every column for a field
+// that is neither one nor in other, which names the fields needing no
+// column (or which the caller accounts for itself).
+func (s *columnSet) needs(ctx context.Context, base uint, other ...string) uint {
+	needs := base
+	for _, f := range graphql.CollectFieldsCtx(ctx, nil) {
+		if f.Name == "__typename" || slices.Contains(other, f.Name) {
+			continue
+		}
+		bit, ok := s.byField[f.Name]
+		if !ok {
+			return needs | s.all
+		}
+		needs |= bit
+	}
+	return needs
+}
+
+// A lastRun batch's needs are the columns of its runs. Every run is loaded
+// with its ID and organization, and its trigger's ID (the trigger and
+// issues fields read no others).
 var (
-	runFieldBits  = map[string]uint{} // a SyncRun field of the schema: its column's bit
-	allRunColumns uint                // every column
-	// runBase are the columns every run is loaded with: its ID and
-	// organization, and its trigger's ID (the trigger and issues fields
-	// read no others).
-	runBase uint
+	runCols = newColumnSet(syncrun.Columns, 0)
+	runBase = runCols.of("id", "organizationID", "triggerID")
 )
 
-func init() {
-	if len(syncrun.Columns) > bits.UintSize {
-		panic("graph: sync_runs has more columns than a batch's needs have bits")
-	}
-	for i, c := range syncrun.Columns {
-		runFieldBits[lowerCamel(c)] = 1 << i
-		allRunColumns |= 1 << i
-	}
-	runBase = runFieldBits["id"] | runFieldBits["organizationID"] | runFieldBits["triggerID"]
+// runNeeds is what the selection below a run asks for: the columns of its
+// fields; every column for a field that is not one but trigger or issues.
+func runNeeds(ctx context.Context) uint {
+	return runCols.needs(ctx, runBase, "trigger", "issues")
 }
 
 // lowerCamel turns a column's name into its GraphQL field's: invalid_phone
@@ -366,35 +436,6 @@ func lowerCamel(column string) string {
 		}
 	}
 	return strings.Join(parts, "")
-}
-
-// runNeeds is what the selection below a run asks for: the columns of its
-// fields; every column for a field that is not one but trigger or issues.
-func runNeeds(ctx context.Context) uint {
-	needs := runBase
-	for _, f := range graphql.CollectFieldsCtx(ctx, nil) {
-		switch f.Name {
-		case "__typename", "trigger", "issues":
-			continue
-		}
-		bit, ok := runFieldBits[f.Name]
-		if !ok {
-			return allRunColumns
-		}
-		needs |= bit
-	}
-	return needs
-}
-
-// runColumns are the columns needs names.
-func runColumns(needs uint) []string {
-	cols := make([]string, 0, bits.OnesCount(needs))
-	for i, c := range syncrun.Columns {
-		if needs&(1<<i) != 0 {
-			cols = append(cols, c)
-		}
-	}
-	return cols
 }
 
 // What a batch of call results is loaded with.

@@ -123,11 +123,19 @@ func TestRunNeeds(t *testing.T) {
 			t.Errorf("lowerCamel(%q) = %q, want %q", column, got, field)
 		}
 	}
-	cols := runColumns(runBase | runFieldBits["status"] | runFieldBits["finishedAt"])
+	cols := runCols.names(runBase | runCols.of("status", "finishedAt"))
 	if want := []string{"id", "organization_id", "trigger_id", "status", "finished_at"}; !slices.Equal(cols, want) {
 		t.Errorf("columns %v, want %v", cols, want)
 	}
-	if got := runColumns(allRunColumns); len(got) != len(syncrun.Columns) {
+	if got := runCols.names(runCols.all); len(got) != len(syncrun.Columns) {
 		t.Errorf("every column: %v", got)
+	}
+	// A trigger's needs hold its edges below its columns.
+	if got := triggerCols.names(triggerBase | triggerCols.of("enabled") | needIntegration | needLastRun); !slices.Equal(got,
+		[]string{"id", "organization_id", "campaign_id", "integration_id", "enabled"}) {
+		t.Errorf("trigger columns %v", got)
+	}
+	if triggerCols.all&(needIntegration|needStatusMapping|needLastRun|needReferences) != 0 {
+		t.Error("a trigger's columns share bits with its edges")
 	}
 }

@@ -377,8 +377,9 @@ func TestContactCallResultsBatch(t *testing.T) {
 	})
 }
 
-// A trigger's latest run is loaded with the columns its selection shows,
-// and siblings asking for different fields (aliases) each get theirs.
+// A trigger, and its latest run, are loaded with the columns their
+// selection shows, and siblings asking for different fields (aliases)
+// each get theirs.
 func TestLastRunColumns(t *testing.T) {
 	t.Parallel()
 	dbtest.Each(t, func(t *testing.T, db *dbtest.DB) {
@@ -432,6 +433,40 @@ func TestLastRunColumns(t *testing.T) {
 			if f.Error == "" || f.StartedAt == "" || f.FinishedAt == "" || f.Fetched < 10 || f.Imported != 5 || f.Total == nil || *f.Total != f.Fetched+30 ||
 				f.Trigger == nil || f.Trigger.ID != tr.ID || tr.Typename.Fetched != f.Fetched {
 				t.Errorf("the full selection's run: %+v (typename's %+v)", f, tr.Typename)
+			}
+		}
+
+		type trig struct {
+			ID, SearchType, Description, CreatedAt string
+			Enabled, PushbackEnabled               bool
+			SyncIntervalSeconds                    int
+			SearchParams                           map[string]any
+			Screening                              *string
+			Integration                            *struct{ ID string }
+		}
+		var trigs struct {
+			Campaigns struct {
+				Edges []struct {
+					Node struct{ Slim, Full, Screened []trig }
+				}
+			}
+		}
+		admin.MustDo(t, `{ campaigns(first: 10) { edges { node {
+			slim: triggers { id enabled }
+			full: triggers { id enabled searchType searchParams description createdAt pushbackEnabled syncIntervalSeconds integration { id } }
+			screened: triggers { id screening } } } } }`, nil, &trigs)
+		for _, e := range trigs.Campaigns.Edges {
+			n := e.Node
+			if len(n.Slim) != 1 || len(n.Full) != 1 || len(n.Screened) != 1 || n.Slim[0].ID != n.Full[0].ID {
+				t.Fatalf("triggers %+v", n)
+			}
+			f := n.Full[0]
+			if f.SearchType == "" || f.Description != "senior candidates" || f.CreatedAt == "" || !f.PushbackEnabled || f.SyncIntervalSeconds == 0 ||
+				f.Integration == nil || f.Integration.ID != string(integ) {
+				t.Errorf("the full selection's trigger: %+v", f)
+			}
+			if n.Screened[0].Screening == nil || *n.Screened[0].Screening == "" {
+				t.Errorf("the screened selection's trigger: %+v", n.Screened[0])
 			}
 		}
 	})
