@@ -192,6 +192,11 @@ var (
 				Name:    "contact_campaign_id_id",
 				Unique:  false,
 				Columns: []*schema.Column{ContactsColumns[17], ContactsColumns[0]},
+				Annotation: &entsql.IndexAnnotation{
+					IncludeColumns: []string{
+						ContactsColumns[1].Name,
+					},
+				},
 			},
 			{
 				Name:    "contact_campaign_id_external_id",
@@ -277,6 +282,11 @@ var (
 				Name:    "importissue_run_id_id",
 				Unique:  false,
 				Columns: []*schema.Column{ImportIssuesColumns[7], ImportIssuesColumns[0]},
+				Annotation: &entsql.IndexAnnotation{
+					IncludeColumns: []string{
+						ImportIssuesColumns[1].Name,
+					},
+				},
 			},
 			{
 				Name:    "importissue_created_at",
