@@ -499,75 +499,75 @@ func listOf(ctx context.Context) any {
 	return nil
 }
 
-// listedContacts lists the contacts in the list that holds the contact
-// whose field ctx resolves: its siblings on a page of contacts, or in
-// nodes(ids:).
-func listedContacts(ctx context.Context) func() []pulid.ID {
+// listed lists the IDs of the objects in the list that holds the object
+// whose field ctx resolves: a list of them ([]T), the nodes of a page's
+// edges ([]E, node giving an edge's object or nil), or nodes(ids:).
+func listed[T interface {
+	comparable
+	ent.Noder
+}, E any](ctx context.Context, id func(T) pulid.ID, node func(E) T) func() []pulid.ID {
 	return func() []pulid.ID {
 		var ids []pulid.ID
+		var none T
+		add := func(t T) {
+			if t != none {
+				ids = append(ids, id(t))
+			}
+		}
 		switch l := listOf(ctx).(type) {
-		case []*ent.ContactEdge:
+		case []T:
+			for _, t := range l {
+				add(t)
+			}
+		case []E:
 			for _, e := range l {
-				if e != nil && e.Node != nil {
-					ids = append(ids, e.Node.ID)
-				}
+				add(node(e))
 			}
 		case []ent.Noder:
 			for _, n := range l {
-				if c, ok := n.(*ent.Contact); ok && c != nil {
-					ids = append(ids, c.ID)
+				if t, ok := n.(T); ok {
+					add(t)
 				}
 			}
 		}
 		return ids
 	}
+}
+
+// listedContacts lists the contacts in the list that holds the contact
+// whose field ctx resolves: its siblings on a page of contacts, or in
+// nodes(ids:).
+func listedContacts(ctx context.Context) func() []pulid.ID {
+	return listed(ctx, func(c *ent.Contact) pulid.ID { return c.ID }, func(e *ent.ContactEdge) *ent.Contact {
+		if e == nil {
+			return nil
+		}
+		return e.Node
+	})
 }
 
 // listedCampaigns lists the campaigns in the list that holds the campaign
 // whose field ctx resolves: its siblings on a page of campaigns, or in
 // nodes(ids:).
 func listedCampaigns(ctx context.Context) func() []pulid.ID {
-	return func() []pulid.ID {
-		var ids []pulid.ID
-		switch l := listOf(ctx).(type) {
-		case []*ent.CampaignEdge:
-			for _, e := range l {
-				if e != nil && e.Node != nil {
-					ids = append(ids, e.Node.ID)
-				}
-			}
-		case []ent.Noder:
-			for _, n := range l {
-				if c, ok := n.(*ent.Campaign); ok && c != nil {
-					ids = append(ids, c.ID)
-				}
-			}
+	return listed(ctx, func(c *ent.Campaign) pulid.ID { return c.ID }, func(e *ent.CampaignEdge) *ent.Campaign {
+		if e == nil {
+			return nil
 		}
-		return ids
-	}
+		return e.Node
+	})
 }
 
 // listedTriggers lists the triggers in the list that holds the trigger
-// whose field ctx resolves: its campaign's triggers, or nodes(ids:).
+// whose field ctx resolves: its campaign's triggers, a page of triggers,
+// or nodes(ids:).
 func listedTriggers(ctx context.Context) func() []pulid.ID {
-	return func() []pulid.ID {
-		var ids []pulid.ID
-		switch l := listOf(ctx).(type) {
-		case []*ent.Trigger:
-			for _, t := range l {
-				if t != nil {
-					ids = append(ids, t.ID)
-				}
-			}
-		case []ent.Noder:
-			for _, n := range l {
-				if t, ok := n.(*ent.Trigger); ok && t != nil {
-					ids = append(ids, t.ID)
-				}
-			}
+	return listed(ctx, func(t *ent.Trigger) pulid.ID { return t.ID }, func(e *ent.TriggerEdge) *ent.Trigger {
+		if e == nil {
+			return nil
 		}
-		return ids
-	}
+		return e.Node
+	})
 }
 
 func toAny(ids []pulid.ID) []any {
