@@ -474,6 +474,12 @@ func (e *browserEnv) testConsoleTestSync(t *testing.T) {
 	// and the refresh would then close the issues opened below.
 	e.b.Wait(t, "the run history", `!!document.querySelector('[role=tabpanel] section[aria-label="Run history"] h4')`, browserWait)
 	before := browsertest.Eval[int](t, e.b, `document.querySelectorAll("[role=tabpanel] tr[data-run]").length`)
+	// The issues of an earlier run, opened now, stay open when the history
+	// refreshes at the end of the test sync.
+	e.b.Wait(t, "an earlier run with issues", `!!document.querySelector("[role=tabpanel] tr[data-run] button[aria-expanded]")`, browserWait)
+	e.click(t, "[role=tabpanel] tr[data-run] button[aria-expanded]")
+	e.b.Wait(t, "the earlier run's issue counts", `document.querySelectorAll("[role=tabpanel] .counts li").length > 0`, browserWait)
+	opened := browsertest.Eval[string](t, e.b, `document.querySelector("[role=tabpanel] button[aria-expanded=true]").closest("tr").dataset.run`)
 	e.click(t, "[role=tabpanel] section button")
 	e.b.Wait(t, "the confirmation", `document.getElementById("confirm").open`, browserWait)
 	if s := e.text(t, "#confirm-text"); !strings.Contains(s, "Talention (sandbox)") {
@@ -490,6 +496,12 @@ func (e *browserEnv) testConsoleTestSync(t *testing.T) {
 		t.Errorf("the last progress says %q", progress)
 	}
 	e.b.Wait(t, "the run in the history", fmt.Sprintf(`document.querySelectorAll("[role=tabpanel] tr[data-run]").length > %d`, before), browserWait)
+	still := fmt.Sprintf(`(() => { const b = document.querySelector('[role=tabpanel] tr[data-run=%q] button[aria-expanded=true]');
+		return !!b && !b.closest("tr").nextElementSibling.hidden && b.closest("tr").nextElementSibling.querySelectorAll(".counts li").length > 0; })()`, opened)
+	if !browsertest.Eval[bool](t, e.b, still) {
+		t.Errorf("the issues of run %s, opened before the test sync, closed when the history refreshed", opened)
+	}
+	e.click(t, fmt.Sprintf(`[role=tabpanel] tr[data-run=%q] button[aria-expanded]`, opened))
 
 	// Import issues by code of a run that has some.
 	e.b.Wait(t, "a run with issues", `!!document.querySelector("[role=tabpanel] tr[data-run] button[aria-expanded]")`, browserWait)

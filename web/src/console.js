@@ -702,6 +702,9 @@
   const issueCodes = ['MISSING_PHONE', 'INVALID_PHONE', 'UNSUPPORTED_NUMBER_TYPE', 'DUPLICATE', 'FILTERED_OUT',
     'INVALID_RECORD', 'SCREENED_OUT', 'ERASED', 'DO_NOT_CALL'];
 
+  // runHistory (re)renders a trigger's run history. A refresh (a test
+  // sync ended) keeps the issues a user opened open, with what they show,
+  // and the focus on the toggle that had it.
   async function runHistory(box, triggerID) {
     let runs;
     try {
@@ -712,6 +715,15 @@
       box.replaceChildren(failure(err));
       return;
     }
+    const opened = new Map(); // run ID: its issues' cell
+    for (const b of box.querySelectorAll('tr[data-run] button[aria-expanded="true"]')) {
+      const row = b.closest('tr');
+      opened.set(row.dataset.run, row.nextElementSibling.firstChild);
+    }
+    const focused = document.activeElement && box.contains(document.activeElement) &&
+      document.activeElement.closest('tr[data-run]');
+    const focusRun = focused ? focused.dataset.run : null;
+    let focusTo = null;
     const rows = [];
     for (const { node: r } of runs.edges) {
       const issuesRow = h('tr', { hidden: true }, h('td', { colspan: '6' }));
@@ -725,6 +737,12 @@
         },
       }, 'Issues');
       const notImported = r.fetched - r.imported;
+      if (opened.has(r.id) && notImported > 0) {
+        toggle.setAttribute('aria-expanded', 'true');
+        issuesRow.hidden = false;
+        issuesRow.firstChild.replaceChildren(...opened.get(r.id).childNodes);
+      }
+      if (r.id === focusRun && notImported > 0) focusTo = toggle;
       rows.push(h('tr', { dataset: { run: r.id } },
         h('td', {}, when(r.createdAt), h('br'), h('span', { class: 'muted' }, r.kind)),
         h('td', {}, badge(r.status)),
@@ -739,6 +757,7 @@
       runs.edges.length
         ? h('table', {}, h('thead', {}, h('tr', {}, ['Started', 'Status', 'Fetched', 'Imported', 'Not imported', ''].map((c) => h('th', { scope: 'col' }, c)))), h('tbody', {}, rows))
         : h('p', { class: 'muted' }, 'No runs yet.'));
+    if (focusTo) focusTo.focus();
   }
 
   async function loadIssues(cell, runID) {
