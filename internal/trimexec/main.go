@@ -193,16 +193,19 @@ func rewrite(src []byte, inPlace []string) ([]byte, counts, error) {
 	return out, counts{fields: n, inPlace: placed, groups: groups, lists: lists}, nil
 }
 
-// object is what the list marshalling needs of an object type.
+// object is what the list marshalling and -inplace need of an object type.
 type object struct {
 	implementors string   // the name of its implementors variable
 	concurrent   []string // the fields it resolves concurrently
+	// stmt is where the statement resolving each field of a case of its
+	// own, with one statement, starts (an offset into the source).
+	stmt map[string]int
 }
 
 // objects reads every object marshaller of f: _X(ctx, sel, obj), which
 // collects its fields with xImplementors and resolves some of them with
 // ResolveConcurrently.
-func objects(f *ast.File) map[string]object {
+func objects(fset *token.FileSet, f *ast.File) map[string]object {
 	out := map[string]object{}
 	for _, d := range f.Decls {
 		fn, ok := d.(*ast.FuncDecl)
@@ -221,11 +224,16 @@ func objects(f *ast.File) map[string]object {
 		if !ok {
 			continue
 		}
-		o := object{implementors: impl.Name}
+		o := object{implementors: impl.Name, stmt: map[string]int{}}
 		ast.Inspect(fn.Body, func(n ast.Node) bool {
 			cc, ok := n.(*ast.CaseClause)
 			if !ok {
 				return true
+			}
+			if len(cc.List) == 1 && len(cc.Body) == 1 {
+				if lit, ok := cc.List[0].(*ast.BasicLit); ok && lit.Kind == token.STRING {
+					o.stmt[strings.Trim(lit.Value, `"`)] = fset.Position(cc.Body[0].Pos()).Offset
+				}
 			}
 			concurrent := false
 			ast.Inspect(cc, func(n ast.Node) bool {
@@ -280,72 +288,36 @@ const (
 )
 
 // rewriteInPlace points the ResolveConcurrently call of each named field
-// (Type.field) at resolveInPlace, and returns how many it rewrote.
+// (Type.field) at resolveInPlace, and returns how many it rewrote; a field
+// rewritten already is left as it is.
 func rewriteInPlace(src []byte, names []string) ([]byte, int, error) {
 	if len(names) == 0 {
 		return src, 0, nil
-	}
-	want := map[string]bool{}
-	for _, n := range names {
-		typ, f, ok := strings.Cut(n, ".")
-		if !ok || typ == "" || f == "" {
-			return nil, 0, fmt.Errorf("-inplace %q: want Type.field", n)
-		}
-		want[n] = true
 	}
 	fset := token.NewFileSet()
 	f, err := parser.ParseFile(fset, "generated.go", src, parser.ParseComments)
 	if err != nil {
 		return nil, 0, err
 	}
-	found := map[string]bool{}
+	objs := objects(fset, f)
 	var at []int
-	for _, d := range f.Decls {
-		fn, ok := d.(*ast.FuncDecl)
-		if !ok || fn.Recv == nil || !strings.HasPrefix(fn.Name.Name, "_") || strings.Contains(fn.Name.Name[1:], "_") {
-			continue
-		}
-		typ := fn.Name.Name[1:]
-		var err error
-		ast.Inspect(fn.Body, func(n ast.Node) bool {
-			cc, ok := n.(*ast.CaseClause)
-			if !ok || err != nil {
-				return err == nil
-			}
-			var named []string
-			for _, e := range cc.List {
-				if lit, ok := e.(*ast.BasicLit); ok && lit.Kind == token.STRING && want[typ+"."+strings.Trim(lit.Value, `"`)] {
-					named = append(named, typ+"."+strings.Trim(lit.Value, `"`))
-				}
-			}
-			if len(named) == 0 {
-				return false
-			}
-			if len(cc.List) != 1 || len(cc.Body) != 1 {
-				err = fmt.Errorf("%s: not a case of its own with one statement", named[0])
-				return false
-			}
-			off := fset.Position(cc.Body[0].Pos()).Offset
-			switch {
-			case bytes.HasPrefix(src[off:], []byte(concurrentField)):
-				at = append(at, off)
-			case !bytes.HasPrefix(src[off:], []byte(inPlaceField)): // not rewritten already
-				err = fmt.Errorf("%s: not resolved concurrently", named[0])
-				return false
-			}
-			found[named[0]] = true
-			return false
-		})
-		if err != nil {
-			return nil, 0, err
-		}
-	}
 	for _, n := range names {
-		if !found[n] {
-			return nil, 0, fmt.Errorf("-inplace %s: no such field", n)
+		typ, field, ok := strings.Cut(n, ".")
+		if !ok || typ == "" || field == "" {
+			return nil, 0, fmt.Errorf("-inplace %q: want Type.field", n)
+		}
+		off, ok := objs[typ].stmt[field]
+		switch {
+		case !ok:
+			return nil, 0, fmt.Errorf("-inplace %s: no such field in a case of its own", n)
+		case bytes.HasPrefix(src[off:], []byte(concurrentField)):
+			at = append(at, off)
+		case !bytes.HasPrefix(src[off:], []byte(inPlaceField)):
+			return nil, 0, fmt.Errorf("-inplace %s: not resolved concurrently", n)
 		}
 	}
 	slices.Sort(at)
+	at = slices.Compact(at) // a field named twice
 	out := slices.Clone(src)
 	for i := len(at) - 1; i >= 0; i-- {
 		out = slices.Concat(out[:at[i]], []byte(inPlaceField), out[at[i]+len(concurrentField):])
@@ -362,7 +334,7 @@ func rewriteLists(src []byte) ([]byte, int, error) {
 	if err != nil {
 		return nil, 0, err
 	}
-	objs := objects(f)
+	objs := objects(fset, f)
 	funcs := map[string]*ast.FuncDecl{}
 	for _, d := range f.Decls {
 		if fn, ok := d.(*ast.FuncDecl); ok && fn.Recv != nil {

@@ -145,7 +145,7 @@ func TestRewrite(t *testing.T) {
 			t.Errorf("-inplace %v: no error", bad)
 		}
 	}
-	out, n, err := rewrite([]byte(src), []string{"T.integration"})
+	out, n, err := rewrite([]byte(src), []string{"T.integration", "T.integration"})
 	if err != nil {
 		t.Fatal(err)
 	}
