@@ -329,7 +329,7 @@ var (
 // the edges to load with them, and the columns of its fields (every column
 // for a field that is neither a column nor an edge).
 func triggerNeeds(ctx context.Context) uint {
-	needs := triggerCols.needs(ctx, triggerBase, "campaign", "integration", "statusMapping", "syncRuns", "references", "lastRun")
+	needs := triggerBase
 	for _, f := range graphql.CollectFieldsCtx(ctx, nil) {
 		switch f.Name {
 		case "integration":
@@ -340,6 +340,9 @@ func triggerNeeds(ctx context.Context) uint {
 			needs |= needLastRun
 		case "references":
 			needs |= needReferences
+		case "__typename", "campaign", "syncRuns": // the base's columns
+		default:
+			needs |= triggerCols.column(f.Name)
 		}
 	}
 	return needs
@@ -391,23 +394,13 @@ func (s *columnSet) names(needs uint) []string {
 	return cols
 }
 
-// needs is what the selection below an object asks of s's columns: base,
-// and the column of each field that is one; every column for a field
-// that is neither one nor in other, which names the fields needing no
-// column (or which the caller accounts for itself).
-func (s *columnSet) needs(ctx context.Context, base uint, other ...string) uint {
-	needs := base
-	for _, f := range graphql.CollectFieldsCtx(ctx, nil) {
-		if f.Name == "__typename" || slices.Contains(other, f.Name) {
-			continue
-		}
-		bit, ok := s.byField[f.Name]
-		if !ok {
-			return needs | s.all
-		}
-		needs |= bit
+// column is the bit of field's column; every column's for a field that is
+// not one (a resolver may read any of them).
+func (s *columnSet) column(field string) uint {
+	if bit, ok := s.byField[field]; ok {
+		return bit
 	}
-	return needs
+	return s.all
 }
 
 // A lastRun batch's needs are the columns of its runs. Every run is loaded
@@ -421,7 +414,15 @@ var (
 // runNeeds is what the selection below a run asks for: the columns of its
 // fields; every column for a field that is not one but trigger or issues.
 func runNeeds(ctx context.Context) uint {
-	return runCols.needs(ctx, runBase, "trigger", "issues")
+	needs := runBase
+	for _, f := range graphql.CollectFieldsCtx(ctx, nil) {
+		switch f.Name {
+		case "__typename", "trigger", "issues": // the base's columns
+		default:
+			needs |= runCols.column(f.Name)
+		}
+	}
+	return needs
 }
 
 // lowerCamel turns a column's name into its GraphQL field's: invalid_phone

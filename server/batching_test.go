@@ -74,8 +74,9 @@ func TestCampaignListBatches(t *testing.T) {
 			return n
 		}
 		// The same campaigns asked for by ID: nothing primes their
-		// triggers, and each campaign's triggers, and each trigger's
-		// latest run, brings in those of the whole list.
+		// triggers, which the campaigns of nodes(ids:), resolved
+		// concurrently, ask for in one batch; their latest runs are
+		// primed by that batch.
 		byID := func() int64 {
 			t.Helper()
 			ids := app.DB.Store.Client.Campaign.Query().IDsX(isoOrgCtx(org))
