@@ -3,7 +3,6 @@
 package ent
 
 import (
-	"encoding/json"
 	"fmt"
 	"strings"
 	"time"
@@ -43,7 +42,7 @@ type Contact struct {
 	// The ID of the record in the external system that the contact was imported from (at most 200 characters).
 	ExternalID string `json:"external_id,omitempty"`
 	// Values from the external system kept with the contact: the fit attributes the provider offers (position, profession, status, location, source, tags, jobTitle, company, industry, lifecycleStage, leadStatus), which screening judges, and provider-specific values such as the IDs push-back needs.
-	Attributes map[string]interface{} `json:"attributes,omitempty"`
+	Attributes schematype.JSONObject `json:"attributes,omitempty"`
 	// ScreeningDecision holds the value of the "screening_decision" field.
 	ScreeningDecision *schematype.ScreeningDecision `json:"screening_decision,omitempty"`
 	// ScreeningReason holds the value of the "screening_reason" field.
@@ -119,10 +118,10 @@ func (*Contact) scanValues(columns []string) ([]any, error) {
 		switch columns[i] {
 		case contact.FieldTriggerID:
 			values[i] = &sql.NullScanner{S: new(pulid.ID)}
-		case contact.FieldAttributes:
-			values[i] = new([]byte)
 		case contact.FieldID, contact.FieldOrganizationID, contact.FieldCampaignID:
 			values[i] = new(pulid.ID)
+		case contact.FieldAttributes:
+			values[i] = new(schematype.JSONObject)
 		case contact.FieldPhoneE164, contact.FieldPhoneRaw, contact.FieldFirstName, contact.FieldLastName, contact.FieldEmail, contact.FieldExternalID, contact.FieldScreeningDecision, contact.FieldScreeningReason, contact.FieldNumberType, contact.FieldTimeZone, contact.FieldRegion, contact.FieldErasureReason:
 			values[i] = new(sql.NullString)
 		case contact.FieldCreatedAt, contact.FieldErasedAt:
@@ -213,12 +212,10 @@ func (_m *Contact) assignValues(columns []string, values []any) error {
 				_m.ExternalID = value.String
 			}
 		case contact.FieldAttributes:
-			if value, ok := values[i].(*[]byte); !ok {
+			if value, ok := values[i].(*schematype.JSONObject); !ok {
 				return fmt.Errorf("unexpected type %T for field attributes", values[i])
-			} else if value != nil && len(*value) > 0 {
-				if err := json.Unmarshal(*value, &_m.Attributes); err != nil {
-					return fmt.Errorf("unmarshal field attributes: %w", err)
-				}
+			} else if value != nil {
+				_m.Attributes = *value
 			}
 		case contact.FieldScreeningDecision:
 			if value, ok := values[i].(*sql.NullString); !ok {

@@ -129,7 +129,7 @@ func (_c *ContactCreate) SetExternalID(v string) *ContactCreate {
 }
 
 // SetAttributes sets the "attributes" field.
-func (_c *ContactCreate) SetAttributes(v map[string]interface{}) *ContactCreate {
+func (_c *ContactCreate) SetAttributes(v schematype.JSONObject) *ContactCreate {
 	_c.mutation.SetAttributes(v)
 	return _c
 }
@@ -454,7 +454,7 @@ func (_c *ContactCreate) createSpec() (*Contact, *sqlgraph.CreateSpec) {
 		_node.ExternalID = value
 	}
 	if value, ok := _c.mutation.Attributes(); ok {
-		_spec.SetField(contact.FieldAttributes, field.TypeJSON, value)
+		_spec.SetField(contact.FieldAttributes, field.TypeOther, value)
 		_node.Attributes = value
 	}
 	if value, ok := _c.mutation.ScreeningDecision(); ok {
@@ -684,7 +684,7 @@ func (u *ContactUpsert) UpdateExternalID() *ContactUpsert {
 }
 
 // SetAttributes sets the "attributes" field.
-func (u *ContactUpsert) SetAttributes(v map[string]interface{}) *ContactUpsert {
+func (u *ContactUpsert) SetAttributes(v schematype.JSONObject) *ContactUpsert {
 	u.Set(contact.FieldAttributes, v)
 	return u
 }
@@ -949,7 +949,7 @@ func (u *ContactUpsertOne) UpdateExternalID() *ContactUpsertOne {
 }
 
 // SetAttributes sets the "attributes" field.
-func (u *ContactUpsertOne) SetAttributes(v map[string]interface{}) *ContactUpsertOne {
+func (u *ContactUpsertOne) SetAttributes(v schematype.JSONObject) *ContactUpsertOne {
 	return u.Update(func(s *ContactUpsert) {
 		s.SetAttributes(v)
 	})
@@ -1395,7 +1395,7 @@ func (u *ContactUpsertBulk) UpdateExternalID() *ContactUpsertBulk {
 }
 
 // SetAttributes sets the "attributes" field.
-func (u *ContactUpsertBulk) SetAttributes(v map[string]interface{}) *ContactUpsertBulk {
+func (u *ContactUpsertBulk) SetAttributes(v schematype.JSONObject) *ContactUpsertBulk {
 	return u.Update(func(s *ContactUpsert) {
 		s.SetAttributes(v)
 	})

@@ -16,6 +16,7 @@ import (
 	"github.com/intake/intake/ent/predicate"
 	"github.com/intake/intake/ent/trigger"
 	"github.com/intake/intake/internal/pulid"
+	"github.com/intake/intake/schema/schematype"
 )
 
 // ContactUpdate is the builder for updating Contact entities.
@@ -141,7 +142,7 @@ func (_u *ContactUpdate) SetNillableExternalID(v *string) *ContactUpdate {
 }
 
 // SetAttributes sets the "attributes" field.
-func (_u *ContactUpdate) SetAttributes(v map[string]interface{}) *ContactUpdate {
+func (_u *ContactUpdate) SetAttributes(v schematype.JSONObject) *ContactUpdate {
 	_u.mutation.SetAttributes(v)
 	return _u
 }
@@ -366,7 +367,7 @@ func (_u *ContactUpdate) sqlSave(ctx context.Context) (_node int, err error) {
 		_spec.SetField(contact.FieldExternalID, field.TypeString, value)
 	}
 	if value, ok := _u.mutation.Attributes(); ok {
-		_spec.SetField(contact.FieldAttributes, field.TypeJSON, value)
+		_spec.SetField(contact.FieldAttributes, field.TypeOther, value)
 	}
 	if _u.mutation.ScreeningDecisionCleared() {
 		_spec.ClearField(contact.FieldScreeningDecision, field.TypeEnum)
@@ -606,7 +607,7 @@ func (_u *ContactUpdateOne) SetNillableExternalID(v *string) *ContactUpdateOne {
 }
 
 // SetAttributes sets the "attributes" field.
-func (_u *ContactUpdateOne) SetAttributes(v map[string]interface{}) *ContactUpdateOne {
+func (_u *ContactUpdateOne) SetAttributes(v schematype.JSONObject) *ContactUpdateOne {
 	_u.mutation.SetAttributes(v)
 	return _u
 }
@@ -861,7 +862,7 @@ func (_u *ContactUpdateOne) sqlSave(ctx context.Context) (_node *Contact, err er
 		_spec.SetField(contact.FieldExternalID, field.TypeString, value)
 	}
 	if value, ok := _u.mutation.Attributes(); ok {
-		_spec.SetField(contact.FieldAttributes, field.TypeJSON, value)
+		_spec.SetField(contact.FieldAttributes, field.TypeOther, value)
 	}
 	if _u.mutation.ScreeningDecisionCleared() {
 		_spec.ClearField(contact.FieldScreeningDecision, field.TypeEnum)

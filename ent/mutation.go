@@ -3690,7 +3690,7 @@ type ContactMutation struct {
 	last_name           *string
 	email               *string
 	external_id         *string
-	attributes          *map[string]interface{}
+	attributes          *schematype.JSONObject
 	screening_decision  *schematype.ScreeningDecision
 	screening_reason    *string
 	number_type         *schematype.NumberType
@@ -4228,12 +4228,12 @@ func (m *ContactMutation) ResetExternalID() {
 }
 
 // SetAttributes sets the "attributes" field.
-func (m *ContactMutation) SetAttributes(value map[string]interface{}) {
-	m.attributes = &value
+func (m *ContactMutation) SetAttributes(so schematype.JSONObject) {
+	m.attributes = &so
 }
 
 // Attributes returns the value of the "attributes" field in the mutation.
-func (m *ContactMutation) Attributes() (r map[string]interface{}, exists bool) {
+func (m *ContactMutation) Attributes() (r schematype.JSONObject, exists bool) {
 	v := m.attributes
 	if v == nil {
 		return
@@ -4244,7 +4244,7 @@ func (m *ContactMutation) Attributes() (r map[string]interface{}, exists bool) {
 // OldAttributes returns the old "attributes" field's value of the Contact entity.
 // If the Contact object wasn't provided to the builder, the object is fetched from the database.
 // An error is returned if the mutation operation is not UpdateOne, or the database query fails.
-func (m *ContactMutation) OldAttributes(ctx context.Context) (v map[string]interface{}, err error) {
+func (m *ContactMutation) OldAttributes(ctx context.Context) (v schematype.JSONObject, err error) {
 	if !m.op.Is(OpUpdateOne) {
 		return v, errors.New("OldAttributes is only allowed on UpdateOne operations")
 	}
@@ -4972,7 +4972,7 @@ func (m *ContactMutation) SetField(name string, value ent.Value) error {
 		m.SetExternalID(v)
 		return nil
 	case contact.FieldAttributes:
-		v, ok := value.(map[string]interface{})
+		v, ok := value.(schematype.JSONObject)
 		if !ok {
 			return fmt.Errorf("unexpected type %T for field %s", value, name)
 		}

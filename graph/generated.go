@@ -5580,8 +5580,8 @@ func (ec *executionContext) _Contact_attributes(ctx context.Context, field graph
 			return obj.Attributes, nil
 		},
 		nil,
-		func(ctx context.Context, selections ast.SelectionSet, v map[string]any) graphql.Marshaler {
-			return ec.marshalNMap2map(ctx, selections, v)
+		func(ctx context.Context, selections ast.SelectionSet, v schematype.JSONObject) graphql.Marshaler {
+			return ec.marshalNMap2githubᚗcomᚋintakeᚋintakeᚋschemaᚋschematypeᚐJSONObject(ctx, selections, v)
 		},
 		true,
 		true,
@@ -22391,6 +22391,24 @@ func (ec *executionContext) marshalNIntegrationStatus2githubᚗcomᚋintakeᚋin
 func (ec *executionContext) unmarshalNIntegrationWhereInput2ᚖgithubᚗcomᚋintakeᚋintakeᚋentᚐIntegrationWhereInput(ctx context.Context, v any) (*ent.IntegrationWhereInput, error) {
 	res, err := ec.unmarshalInputIntegrationWhereInput(ctx, v)
 	return &res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) unmarshalNMap2githubᚗcomᚋintakeᚋintakeᚋschemaᚋschematypeᚐJSONObject(ctx context.Context, v any) (schematype.JSONObject, error) {
+	res, err := scalar.UnmarshalObject(v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalNMap2githubᚗcomᚋintakeᚋintakeᚋschemaᚋschematypeᚐJSONObject(ctx context.Context, sel ast.SelectionSet, v schematype.JSONObject) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "Map!")
+		return graphql.Null
+	}
+	_ = sel
+	res := scalar.MarshalObject(v)
+	if res == graphql.Null {
+		graphql.AddInvalidNullFromMarshaler(ctx, "Map!")
+	}
+	return res
 }
 
 func (ec *executionContext) unmarshalNMap2map(ctx context.Context, v any) (map[string]any, error) {

@@ -3,6 +3,7 @@ package schema
 import (
 	"entgo.io/contrib/entgql"
 	"entgo.io/ent"
+	"entgo.io/ent/dialect"
 	"entgo.io/ent/dialect/entsql"
 	"entgo.io/ent/schema"
 	"entgo.io/ent/schema/edge"
@@ -39,9 +40,10 @@ func (Contact) Fields() []ent.Field {
 			Comment("Email address in the external system, as given there; null when it has none."),
 		field.String("external_id").MaxLen(200).
 			Comment("The ID of the record in the external system that the contact was imported from (at most 200 characters)."),
-		field.JSON("attributes", map[string]any{}).Default(map[string]any{}).
+		field.Other("attributes", schematype.JSONObject{}).Default(schematype.JSONObject(`{}`)).
+			SchemaType(map[string]string{dialect.Postgres: "jsonb", dialect.SQLite: "json"}).
 			Comment("Values from the external system kept with the contact: the fit attributes the provider offers (position, profession, status, location, source, tags, jobTitle, company, industry, lifecycleStage, leadStatus), which screening judges, and provider-specific values such as the IDs push-back needs.").
-			Annotations(entgql.Type("Map")),
+			Annotations(entgql.Type("Map"), entgql.Skip(entgql.SkipWhereInput)),
 		// The screening decision the contact was imported with (exposed
 		// as Contact.screening); null when its trigger did not screen.
 		field.Enum("screening_decision").GoType(schematype.ScreeningDecision("")).Optional().Nillable().Immutable().

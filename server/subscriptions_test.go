@@ -120,7 +120,7 @@ func (e *subEnv) heavyContacts(t *testing.T) {
 		phone := fmt.Sprintf("+49151%08d", i)
 		builders[i] = e.app.DB.Store.Client.Contact.Create().SetCampaignID(e.campaign).
 			SetPhoneE164(phone).SetPhoneRaw(phone).SetExternalID(phone).
-			SetAttributes(map[string]any{"cv": strings.Repeat("x", 16000)})
+			SetAttributes(schematype.JSONObject(`{"cv":"` + strings.Repeat("x", 16000) + `"}`))
 	}
 	if err := e.app.DB.Store.Client.Contact.CreateBulk(builders...).Exec(e.ctx()); err != nil {
 		t.Fatal(err)

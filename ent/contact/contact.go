@@ -138,7 +138,7 @@ var (
 	// ExternalIDValidator is a validator for the "external_id" field. It is called by the builders before save.
 	ExternalIDValidator func(string) error
 	// DefaultAttributes holds the default value on creation for the "attributes" field.
-	DefaultAttributes map[string]interface{}
+	DefaultAttributes schematype.JSONObject
 	// DefaultID holds the default value on creation for the "id" field.
 	DefaultID func() pulid.ID
 )
@@ -219,6 +219,11 @@ func ByEmail(opts ...sql.OrderTermOption) OrderOption {
 // ByExternalID orders the results by the external_id field.
 func ByExternalID(opts ...sql.OrderTermOption) OrderOption {
 	return sql.OrderByField(FieldExternalID, opts...).ToFunc()
+}
+
+// ByAttributes orders the results by the attributes field.
+func ByAttributes(opts ...sql.OrderTermOption) OrderOption {
+	return sql.OrderByField(FieldAttributes, opts...).ToFunc()
 }
 
 // ByScreeningDecision orders the results by the screening_decision field.

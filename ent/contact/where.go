@@ -107,6 +107,11 @@ func ExternalID(v string) predicate.Contact {
 	return predicate.Contact(sql.FieldEQ(FieldExternalID, v))
 }
 
+// Attributes applies equality check predicate on the "attributes" field. It's identical to AttributesEQ.
+func Attributes(v schematype.JSONObject) predicate.Contact {
+	return predicate.Contact(sql.FieldEQ(FieldAttributes, v))
+}
+
 // ScreeningReason applies equality check predicate on the "screening_reason" field. It's identical to ScreeningReasonEQ.
 func ScreeningReason(v string) predicate.Contact {
 	return predicate.Contact(sql.FieldEQ(FieldScreeningReason, v))
@@ -810,6 +815,46 @@ func ExternalIDEqualFold(v string) predicate.Contact {
 // ExternalIDContainsFold applies the ContainsFold predicate on the "external_id" field.
 func ExternalIDContainsFold(v string) predicate.Contact {
 	return predicate.Contact(sql.FieldContainsFold(FieldExternalID, v))
+}
+
+// AttributesEQ applies the EQ predicate on the "attributes" field.
+func AttributesEQ(v schematype.JSONObject) predicate.Contact {
+	return predicate.Contact(sql.FieldEQ(FieldAttributes, v))
+}
+
+// AttributesNEQ applies the NEQ predicate on the "attributes" field.
+func AttributesNEQ(v schematype.JSONObject) predicate.Contact {
+	return predicate.Contact(sql.FieldNEQ(FieldAttributes, v))
+}
+
+// AttributesIn applies the In predicate on the "attributes" field.
+func AttributesIn(vs ...schematype.JSONObject) predicate.Contact {
+	return predicate.Contact(sql.FieldIn(FieldAttributes, vs...))
+}
+
+// AttributesNotIn applies the NotIn predicate on the "attributes" field.
+func AttributesNotIn(vs ...schematype.JSONObject) predicate.Contact {
+	return predicate.Contact(sql.FieldNotIn(FieldAttributes, vs...))
+}
+
+// AttributesGT applies the GT predicate on the "attributes" field.
+func AttributesGT(v schematype.JSONObject) predicate.Contact {
+	return predicate.Contact(sql.FieldGT(FieldAttributes, v))
+}
+
+// AttributesGTE applies the GTE predicate on the "attributes" field.
+func AttributesGTE(v schematype.JSONObject) predicate.Contact {
+	return predicate.Contact(sql.FieldGTE(FieldAttributes, v))
+}
+
+// AttributesLT applies the LT predicate on the "attributes" field.
+func AttributesLT(v schematype.JSONObject) predicate.Contact {
+	return predicate.Contact(sql.FieldLT(FieldAttributes, v))
+}
+
+// AttributesLTE applies the LTE predicate on the "attributes" field.
+func AttributesLTE(v schematype.JSONObject) predicate.Contact {
+	return predicate.Contact(sql.FieldLTE(FieldAttributes, v))
 }
 
 // ScreeningDecisionEQ applies the EQ predicate on the "screening_decision" field.

@@ -149,7 +149,7 @@ var (
 		{Name: "last_name", Type: field.TypeString, Nullable: true},
 		{Name: "email", Type: field.TypeString, Nullable: true},
 		{Name: "external_id", Type: field.TypeString, Size: 200},
-		{Name: "attributes", Type: field.TypeJSON},
+		{Name: "attributes", Type: field.TypeOther, SchemaType: map[string]string{"postgres": "jsonb", "sqlite3": "json"}},
 		{Name: "screening_decision", Type: field.TypeEnum, Nullable: true, Enums: []string{"MATCH", "NO_MATCH", "UNSURE"}},
 		{Name: "screening_reason", Type: field.TypeString, Nullable: true, Size: 2147483647},
 		{Name: "number_type", Type: field.TypeEnum, Nullable: true, Enums: []string{"MOBILE", "FIXED_LINE", "FIXED_LINE_OR_MOBILE", "VOIP", "TOLL_FREE", "PREMIUM_RATE", "SHARED_COST", "PERSONAL_NUMBER", "PAGER", "UAN", "VOICEMAIL", "UNKNOWN"}},

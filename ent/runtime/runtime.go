@@ -25,6 +25,7 @@ import (
 	"github.com/intake/intake/ent/trigger"
 	"github.com/intake/intake/internal/pulid"
 	"github.com/intake/intake/schema"
+	"github.com/intake/intake/schema/schematype"
 )
 
 // The init function reads all schema descriptors with runtime code
@@ -247,7 +248,7 @@ func init() {
 	// contactDescAttributes is the schema descriptor for attributes field.
 	contactDescAttributes := contactFields[8].Descriptor()
 	// contact.DefaultAttributes holds the default value on creation for the attributes field.
-	contact.DefaultAttributes = contactDescAttributes.Default.(map[string]interface{})
+	contact.DefaultAttributes = contactDescAttributes.Default.(schematype.JSONObject)
 	// contactDescID is the schema descriptor for id field.
 	contactDescID := contactMixinFields0[0].Descriptor()
 	// contact.DefaultID holds the default value on creation for the id field.

@@ -11,6 +11,8 @@ import (
 	"unicode/utf8"
 
 	"github.com/99designs/gqlgen/graphql"
+
+	"github.com/intake/intake/schema/schematype"
 )
 
 // MarshalMap writes a Map (a contact's attributes, a trigger's search
@@ -161,4 +163,22 @@ func appendString(b []byte, s string) []byte {
 	}
 	b = append(b, s[start:]...)
 	return append(b, '"')
+}
+
+// MarshalObject writes a JSON object kept encoded (a contact's
+// attributes) as it is: schematype.JSONObject is compact and checked when
+// it is read from the database.
+func MarshalObject(o schematype.JSONObject) graphql.Marshaler {
+	return graphql.WriterFunc(func(w io.Writer) {
+		_, _ = w.Write(o.Bytes())
+	})
+}
+
+// UnmarshalObject reads a Map argument as a JSON object.
+func UnmarshalObject(v any) (schematype.JSONObject, error) {
+	m, err := graphql.UnmarshalMap(v)
+	if err != nil {
+		return nil, err
+	}
+	return schematype.ObjectOf(m)
 }
