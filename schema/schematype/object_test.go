@@ -1,6 +1,7 @@
 package schematype
 
 import (
+	"bytes"
 	"encoding/json"
 	"reflect"
 	"strings"
@@ -128,4 +129,75 @@ func TestJSONObjectJSON(t *testing.T) {
 	if err := json.Unmarshal([]byte(`{"a": [1]}`), &w); err == nil || !strings.Contains(err.Error(), "not an object") {
 		t.Errorf("json.Unmarshal of an array into a JSONObject: %v, want an error saying it is not an object", err)
 	}
+}
+
+// FuzzCompactObject checks the hand-written compactor against
+// encoding/json: it accepts exactly the documents json.Valid accepts
+// that are objects, and writes json.Compact's bytes.
+func FuzzCompactObject(f *testing.F) {
+	for _, s := range []string{
+		`{}`, `{"a": 1}`, `{"tags": ["a", "b c"], "n": -1.5e+3, "o": {"k": null, "t": true, "f": false}}`,
+		"{\"q\": \"\\\"\\\\\\/\\b\\f\\n\\r\\t\\u00e9\\uD83D\"}", `{"a": 01}`, `{"a": -}`, `{"a": 1.}`, `{"a": 1e}`,
+		`{"a": tru}`, `{"a" 1}`, `{"a": 1,}`, `[1, 2]`, `"x"`, `{} {}`, "{\"a\": \"\x01\"}", "{\"\xff\": 1}",
+		`{"a": [[[[]]]]}`, ` { "a" : [ 1 , { } ] } `, `{"a": "\u12"}`, `{"a": "\x"}`, `{`, `}`, ``, `{"a": 0.5E-7}`,
+	} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, b []byte) {
+		got, err := compactObject(b)
+		trimmed := bytes.TrimLeft(b, " \t\r\n")
+		valid := json.Valid(b)
+		if !valid || len(trimmed) == 0 || trimmed[0] != '{' {
+			if err == nil {
+				t.Fatalf("compactObject(%q) = %q, want an error (json.Valid %v)", b, got, valid)
+			}
+			if valid && err != errNotObject {
+				t.Fatalf("compactObject(%q): %v, want errNotObject", b, err)
+			}
+			return
+		}
+		if err != nil {
+			t.Fatalf("compactObject(%q): %v, want json.Compact's bytes", b, err)
+		}
+		var want bytes.Buffer
+		if err := json.Compact(&want, b); err != nil {
+			t.Fatal(err)
+		}
+		if !bytes.Equal(got, want.Bytes()) {
+			t.Fatalf("compactObject(%q) = %q, want %q", b, got, want.Bytes())
+		}
+	})
+}
+
+// TestCompactObjectDepth checks encoding/json's nesting limit.
+func TestCompactObjectDepth(t *testing.T) {
+	for _, depth := range []int{maxDepth, maxDepth + 1} {
+		b := []byte(`{"a":` + strings.Repeat("[", depth-1) + strings.Repeat("]", depth-1) + `}`)
+		_, err := compactObject(b)
+		if valid := json.Valid(b); (err == nil) != valid {
+			t.Errorf("depth %d: compactObject error %v, json.Valid %v", depth, err, valid)
+		}
+	}
+}
+
+func BenchmarkCompactObject(b *testing.B) {
+	// A contact's attributes as PostgreSQL's jsonb prints them.
+	src := []byte(`{"jobId": "j-20418", "source": "zvoove", "status": "Neu", "position": "Pflegefachkraft (m/w/d) Intensivstation", "location": "Berlin; Potsdam", "profession": "Gesundheits- und Krankenpfleger", "applicationId": "a-99812734", "tags": ["Teilzeit", "Nachtdienst", "Führerschein B"]}`)
+	b.Run("compactObject", func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			if _, err := compactObject(src); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+	b.Run("json.Compact", func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			var buf bytes.Buffer
+			if err := json.Compact(&buf, src); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
 }
