@@ -128,7 +128,7 @@ func writeResponse(w io.Writer, resp *graphql.Response) {
 	} else {
 		// As json.Marshal does: <, > and & (and U+2028, U+2029) in
 		// strings are escaped, so that no answer can be read as HTML.
-		json.HTMLEscape(buf, resp.Data)
+		htmlEscape(buf, resp.Data)
 	}
 	if len(resp.Extensions) > 0 {
 		if b, err := json.Marshal(resp.Extensions); err == nil {
@@ -138,4 +138,19 @@ func writeResponse(w io.Writer, resp *graphql.Response) {
 	}
 	buf.WriteByte('}')
 	_, _ = w.Write(buf.Bytes())
+}
+
+// htmlEscape is json.HTMLEscape, which steps through every byte: most
+// answers hold none of the bytes it escapes (<, >, &, and the first byte
+// of U+2028 and U+2029's UTF-8), which bytes.IndexByte finds many bytes at
+// a time. On a page of 50 contacts json.HTMLEscape alone was 2% of the
+// server's CPU.
+func htmlEscape(buf *bytes.Buffer, data []byte) {
+	for _, c := range []byte{'<', '>', '&', 0xE2} {
+		if bytes.IndexByte(data, c) >= 0 {
+			json.HTMLEscape(buf, data)
+			return
+		}
+	}
+	buf.Write(data)
 }

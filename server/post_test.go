@@ -70,6 +70,10 @@ func TestWriteResponse(t *testing.T) {
 	for _, resp := range []*graphql.Response{
 		{Data: json.RawMessage(`{"a":"<script>&amp;\u2028\u2029 \"x\"","b":[1,2.5,null,true],"c":{}}`)},
 		{Data: json.RawMessage(`{"name":"é ☎ \\u0041"}`), Extensions: map[string]any{"cost": 3}},
+		{Data: json.RawMessage(`{"plain":"abc","n":[1,{"k":"v"}]}`)},
+		{Data: json.RawMessage(`{"only":"a > b"}`)},
+		{Data: json.RawMessage(`{"only":"a & b"}`)},
+		{Data: json.RawMessage("{\"only\":\"\u2029\"}")},
 		{Errors: gqlerror.List{{Message: "refused <b>", Path: ast.Path{ast.PathName("a"), ast.PathIndex(0)}, Extensions: map[string]any{"code": "FORBIDDEN"}}}, Data: json.RawMessage(`{"a":null}`)},
 		{Errors: gqlerror.List{{Message: "no data"}}},
 		{},
@@ -88,5 +92,34 @@ func TestWriteResponse(t *testing.T) {
 	writeResponse(io.Writer(&got), nil)
 	if got.String() != "null" {
 		t.Errorf("nil response: %s", got.String())
+	}
+}
+
+// BenchmarkHTMLEscape: an answer the size of a page of 50 contacts, with
+// nothing to escape (the common case) and with one ampersand.
+func BenchmarkHTMLEscape(b *testing.B) {
+	contact := `{"cursor":"Y29udGFjdDowMUpFWjNHN0JDRjA","node":{"id":"01JEZ3G7BCF0QK2V0B6YJ8S7N4","phoneE164":"+4915112345678","phoneRaw":"0151 12345678","firstName":"Anna","lastName":"Schmidt","email":"anna.schmidt@example.com","externalID":"c-1001","attributes":{"source":"zvoove","position":"Pflegefachkraft (m/w/d)","tags":["Teilzeit","Nachtdienst"]},"createdAt":"2026-12-07T04:21:26Z"}}`
+	plain := []byte(`{"node":{"contacts":{"edges":[` + strings.Repeat(contact+",", 49) + contact + `]}}}`)
+	amp := bytes.Replace(plain, []byte("Teilzeit"), []byte("Teil & Zeit"), 1)
+	for _, in := range []struct {
+		name string
+		data []byte
+	}{{"plain", plain}, {"ampersand", amp}} {
+		b.Run(in.name+"/htmlEscape", func(b *testing.B) {
+			var buf bytes.Buffer
+			b.SetBytes(int64(len(in.data)))
+			for b.Loop() {
+				buf.Reset()
+				htmlEscape(&buf, in.data)
+			}
+		})
+		b.Run(in.name+"/json.HTMLEscape", func(b *testing.B) {
+			var buf bytes.Buffer
+			b.SetBytes(int64(len(in.data)))
+			for b.Loop() {
+				buf.Reset()
+				json.HTMLEscape(&buf, in.data)
+			}
+		})
 	}
 }
