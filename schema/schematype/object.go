@@ -173,9 +173,9 @@ func (c *compactor) value(depth int) bool {
 	}
 	switch ch := c.in[c.i]; {
 	case ch == '{':
-		return c.object(depth + 1)
+		return c.container(depth+1, '{', '}', c.member)
 	case ch == '[':
-		return c.array(depth + 1)
+		return c.container(depth+1, '[', ']', c.value)
 	case ch == '"':
 		return c.string()
 	case ch == 't':
@@ -190,30 +190,22 @@ func (c *compactor) value(depth int) bool {
 	return false
 }
 
-func (c *compactor) object(depth int) bool {
+// container reads an object (element: member) or an array (element:
+// value) at its opening bracket.
+func (c *compactor) container(depth int, open, close byte, element func(depth int) bool) bool {
 	if depth > maxDepth {
 		return false
 	}
-	c.out = append(c.out, '{')
+	c.out = append(c.out, open)
 	c.i++
 	c.space()
-	if c.i < len(c.in) && c.in[c.i] == '}' {
-		c.out = append(c.out, '}')
+	if c.i < len(c.in) && c.in[c.i] == close {
+		c.out = append(c.out, close)
 		c.i++
 		return true
 	}
 	for {
-		c.space()
-		if c.i == len(c.in) || c.in[c.i] != '"' || !c.string() {
-			return false
-		}
-		c.space()
-		if c.i == len(c.in) || c.in[c.i] != ':' {
-			return false
-		}
-		c.out = append(c.out, ':')
-		c.i++
-		if !c.value(depth) {
+		if !element(depth) {
 			return false
 		}
 		c.space()
@@ -224,8 +216,8 @@ func (c *compactor) object(depth int) bool {
 		case ',':
 			c.out = append(c.out, ',')
 			c.i++
-		case '}':
-			c.out = append(c.out, '}')
+		case close:
+			c.out = append(c.out, close)
 			c.i++
 			return true
 		default:
@@ -234,38 +226,19 @@ func (c *compactor) object(depth int) bool {
 	}
 }
 
-func (c *compactor) array(depth int) bool {
-	if depth > maxDepth {
+// member reads an object's "name": value.
+func (c *compactor) member(depth int) bool {
+	c.space()
+	if c.i == len(c.in) || c.in[c.i] != '"' || !c.string() {
 		return false
 	}
-	c.out = append(c.out, '[')
-	c.i++
 	c.space()
-	if c.i < len(c.in) && c.in[c.i] == ']' {
-		c.out = append(c.out, ']')
-		c.i++
-		return true
+	if c.i == len(c.in) || c.in[c.i] != ':' {
+		return false
 	}
-	for {
-		if !c.value(depth) {
-			return false
-		}
-		c.space()
-		if c.i == len(c.in) {
-			return false
-		}
-		switch c.in[c.i] {
-		case ',':
-			c.out = append(c.out, ',')
-			c.i++
-		case ']':
-			c.out = append(c.out, ']')
-			c.i++
-			return true
-		default:
-			return false
-		}
-	}
+	c.out = append(c.out, ':')
+	c.i++
+	return c.value(depth)
 }
 
 // string copies a string, at its opening quote, as it is: bytes below
