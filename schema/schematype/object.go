@@ -61,36 +61,29 @@ func (o JSONObject) Bytes() []byte {
 // its buffer, and refuses anything but a JSON object. NULL reads as the
 // empty object.
 func (o *JSONObject) Scan(src any) error {
-	var b []byte
 	switch v := src.(type) {
 	case nil:
-		*o = JSONObject(emptyObject)
-		return nil
+		return o.set(nil)
 	case []byte:
-		b = v
+		return o.set(v)
 	case string:
-		b = []byte(v)
-	default:
-		return fmt.Errorf("schematype: a JSON object cannot be read from a %T", src)
+		return o.set([]byte(v))
 	}
-	c, err := compactObject(b)
-	if err != nil {
-		return err
-	}
-	*o = c
-	return nil
+	return fmt.Errorf("schematype: a JSON object cannot be read from a %T", src)
 }
 
-// Value stores the object as JSON text, which both databases take for a
-// JSON column (lib/pq would send bytes as bytea).
+// Value stores the object as compact JSON text, which both databases take
+// for a JSON column (lib/pq would send bytes as bytea). It refuses anything
+// Scan would refuse to read back.
 func (o JSONObject) Value() (driver.Value, error) {
 	if len(o) == 0 {
 		return emptyObject, nil
 	}
-	if err := checkObject(o); err != nil {
+	c, err := compactObject(o)
+	if err != nil {
 		return nil, err
 	}
-	return string(o), nil
+	return string(c), nil
 }
 
 // MarshalJSON writes the object as it is.
@@ -102,6 +95,15 @@ func (o JSONObject) MarshalJSON() ([]byte, error) {
 // (null reads as the empty object).
 func (o *JSONObject) UnmarshalJSON(b []byte) error {
 	if string(b) == "null" {
+		b = nil
+	}
+	return o.set(b)
+}
+
+// set makes o a compact copy of b, which must be a JSON object; nil is the
+// empty object.
+func (o *JSONObject) set(b []byte) error {
+	if b == nil {
 		*o = JSONObject(emptyObject)
 		return nil
 	}
@@ -135,7 +137,7 @@ func compactObject(b []byte) (JSONObject, error) {
 	return c.out, nil
 }
 
-var errInvalid = errors.New("schematype: a stored JSON object is not valid JSON")
+var errInvalid = errors.New("schematype: a JSON object is not valid JSON")
 
 // maxDepth is encoding/json's limit of nested arrays and objects.
 const maxDepth = 10000
@@ -328,15 +330,4 @@ func (c *compactor) number() bool {
 	c.out = append(c.out, in[start:i]...)
 	c.i = i
 	return true
-}
-
-// checkObject says whether b is one JSON object.
-func checkObject(b []byte) error {
-	if !json.Valid(b) {
-		return errors.New("schematype: a JSON object is not valid JSON")
-	}
-	if b = bytes.TrimLeft(b, " \t\r\n"); len(b) == 0 || b[0] != '{' {
-		return errNotObject
-	}
-	return nil
 }

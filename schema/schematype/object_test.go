@@ -68,7 +68,7 @@ func TestJSONObjectValue(t *testing.T) {
 	}{
 		{nil, "{}"},
 		{JSONObject(`{"a":[1,{"b":"c"}]}`), `{"a":[1,{"b":"c"}]}`},
-		{JSONObject(` {"a":1}`), ` {"a":1}`},
+		{JSONObject(" {\"a\": 1}\n"), `{"a":1}`},
 		{JSONObject(`[1]`), nil},
 		{JSONObject(`{"a":`), nil},
 		{JSONObject(`null`), nil},
