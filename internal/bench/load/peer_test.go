@@ -11,6 +11,7 @@ import (
 	"os/exec"
 	"runtime"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -104,17 +105,36 @@ func TestParseStatCPU(t *testing.T) {
 	if runtime.GOOS != "linux" {
 		return
 	}
+	// Spin until the kernel has counted 100ms of this process's CPU time
+	// (getrusage), however long a busy machine takes to give it, and check
+	// that procCPU saw as much: a wall-clock spin gets less than its
+	// length of CPU time when other processes share the processors.
+	rusageCPU := func() time.Duration {
+		var ru syscall.Rusage
+		if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+			t.Fatal(err)
+		}
+		return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+	}
 	before, err := procCPU(os.Getpid())
 	if err != nil {
 		t.Fatal(err)
 	}
-	x := 0
-	for end := time.Now().Add(100 * time.Millisecond); time.Now().Before(end); {
-		x++
+	from := rusageCPU()
+	spent := time.Duration(0)
+	for deadline := time.Now().Add(30 * time.Second); spent < 100*time.Millisecond && time.Now().Before(deadline); {
+		spent = rusageCPU() - from
 	}
 	after, err := procCPU(os.Getpid())
-	if err != nil || after-before < 40*time.Millisecond {
-		t.Errorf("100ms of spinning (%d rounds) took %s of CPU time (%v)", x, after-before, err)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if spent < 100*time.Millisecond {
+		t.Fatalf("the process got only %s of CPU time in 30s", spent)
+	}
+	// /proc counts in ticks of 10ms: allow two of them.
+	if got := after - before; got < spent-20*time.Millisecond {
+		t.Errorf("procCPU counted %s while getrusage counted %s", got, spent)
 	}
 }
 
