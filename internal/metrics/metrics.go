@@ -18,6 +18,8 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/intake/intake/internal/store"
 )
 
 // MaxOperationNames bounds the operation label: names beyond the first this
@@ -108,6 +110,10 @@ func New() *Metrics {
 	}
 	m.registry.MustRegister(m.requests, m.operations, m.subscriptions, m.websockets, m.waiting,
 		m.contactsImported, m.importIssues, m.runsFinished, m.pushbacksSettled, m.screeningCalls, m.screeningTokens, m.rateGranted, m.rateWait,
+		prometheus.NewCounterFunc(prometheus.CounterOpts{
+			Name: "intake_db_retries_total",
+			Help: "Statements and transactions this process ran again after PostgreSQL aborted them to resolve a deadlock or a serialization conflict.",
+		}, func() float64 { return float64(store.Retried()) }),
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m
 }

@@ -71,6 +71,7 @@ func (s *Service) RecordCallResult(ctx context.Context, in RecordCallResultInput
 	var pb *ent.Pushback
 	var target pushbackTarget
 	err = s.store.InTx(ctx, func(tx *sql.Tx, cl *ent.Client) error {
+		pb = nil // from an earlier attempt, if the transaction runs again
 		var err error
 		if target, err = s.pushbackTarget(ctx, tx, c.ContactID); err != nil {
 			return err

@@ -137,6 +137,8 @@ func (s *Service) ImportDoNotCall(ctx context.Context, in ImportDoNotCallInput) 
 	org := viewer.FromContext(ctx).OrgID
 	now := time.Now().UTC()
 	err := s.store.InTx(ctx, func(tx *sql.Tx, _ *ent.Client) error {
+		// Counted again if the transaction runs again (store.InTx).
+		res.Added = 0
 		const perStatement = 500 // 7 parameters a row: within SQLite's and PostgreSQL's limits
 		for chunk := range slices.Chunk(numbers, perStatement) {
 			var q strings.Builder

@@ -96,8 +96,14 @@ func New(d Deps) *Service {
 // Providers returns the provider catalogue.
 func (s *Service) Providers() []connector.Descriptor { return s.providers.Descriptors() }
 
-// tx runs fn in a transaction and rolls back when it fails.
+// tx runs fn in a transaction and rolls back when it fails. Like
+// store.InTx, it runs fn again when PostgreSQL aborts the transaction for
+// a deadlock or a serialization conflict.
 func (s *Service) tx(ctx context.Context, fn func(tx *ent.Tx) error) error {
+	return store.Retry(ctx, func() error { return s.txOnce(ctx, fn) })
+}
+
+func (s *Service) txOnce(ctx context.Context, fn func(tx *ent.Tx) error) error {
 	tx, err := s.db.Tx(ctx)
 	if err != nil {
 		return fmt.Errorf("starting transaction: %w", err)

@@ -29,16 +29,15 @@ const maxCachedParams = 100
 // two, and PostgreSQL neither parses nor analyses it again. Statements
 // without parameters go through the simple protocol as before. A
 // connection pooler in transaction mode cannot keep statements on a
-// connection: set cache to 0 behind one.
+// connection: set cache to 0 behind one. Whatever the cache, a statement
+// run outside a transaction that PostgreSQL aborted to resolve a deadlock
+// or a serialization conflict runs again (Retry).
 func OpenPostgres(databaseURL string, cache int) (*sql.DB, error) {
 	c, err := pq.NewConnector(databaseURL)
 	if err != nil {
 		return nil, err
 	}
-	if cache <= 0 {
-		return sql.OpenDB(c), nil
-	}
-	return sql.OpenDB(stmtConnector{next: c, size: cache}), nil
+	return sql.OpenDB(stmtConnector{next: c, size: max(cache, 0)}), nil
 }
 
 type stmtConnector struct {
@@ -75,8 +74,10 @@ type pqConn interface {
 	driver.NamedValueChecker
 }
 
-// stmtConn is a connection with its prepared statements. database/sql
-// uses a connection from one goroutine at a time, so it needs no lock.
+// stmtConn is a connection with its prepared statements (none when size
+// is 0), which runs an autocommit statement again after a transient
+// conflict. database/sql uses a connection from one goroutine at a time,
+// so it needs no lock.
 type stmtConn struct {
 	pqConn
 	size  int
@@ -99,17 +100,42 @@ type cachedStmt struct {
 }
 
 func (c *stmtConn) QueryContext(ctx context.Context, query string, args []driver.NamedValue) (driver.Rows, error) {
-	if len(args) == 0 || len(args) > maxCachedParams {
-		return c.pqConn.QueryContext(ctx, query, args)
-	}
-	return withStmt(ctx, c, query, func(cs *cachedStmt) (driver.Rows, error) { return cs.st.QueryContext(ctx, args) })
+	return autocommit(ctx, c, func() (driver.Rows, error) {
+		if !c.caches(args) {
+			return c.pqConn.QueryContext(ctx, query, args)
+		}
+		return withStmt(ctx, c, query, func(cs *cachedStmt) (driver.Rows, error) { return cs.st.QueryContext(ctx, args) })
+	})
 }
 
 func (c *stmtConn) ExecContext(ctx context.Context, query string, args []driver.NamedValue) (driver.Result, error) {
-	if len(args) == 0 || len(args) > maxCachedParams {
-		return c.pqConn.ExecContext(ctx, query, args)
+	return autocommit(ctx, c, func() (driver.Result, error) {
+		if !c.caches(args) {
+			return c.pqConn.ExecContext(ctx, query, args)
+		}
+		return withStmt(ctx, c, query, func(cs *cachedStmt) (driver.Result, error) { return cs.st.ExecContext(ctx, args) })
+	})
+}
+
+// caches reports whether a statement with args is prepared and kept.
+func (c *stmtConn) caches(args []driver.NamedValue) bool {
+	return c.size > 0 && len(args) > 0 && len(args) <= maxCachedParams
+}
+
+// autocommit runs a statement, and outside a transaction runs it again
+// while PostgreSQL aborts it for a transient conflict (Retry). A query
+// whose rows have begun to arrive is not run again: lib/pq reports an
+// error met while executing it from the rows, which the caller reads.
+func autocommit[T any](ctx context.Context, c *stmtConn, run func() (T, error)) (T, error) {
+	if c.inTx {
+		return run()
 	}
-	return withStmt(ctx, c, query, func(cs *cachedStmt) (driver.Result, error) { return cs.st.ExecContext(ctx, args) })
+	var res T
+	err := Retry(ctx, func() (err error) {
+		res, err = run()
+		return err
+	})
+	return res, err
 }
 
 // withStmt runs query's statement, preparing it if needed. A statement

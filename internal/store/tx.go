@@ -15,12 +15,20 @@ import (
 // bound to the same transaction, and commits when fn returns nil. The
 // *sql.Tx is what the job queue inserts into (River's InsertTx), so rows
 // and the jobs that work on them commit together or not at all.
+//
+// A transaction PostgreSQL aborts for a deadlock or a serialization
+// conflict runs again from the start (Retry): fn may run more than once,
+// and must set, not accumulate, what it hands out of the closure.
 func (s *Store) InTx(ctx context.Context, fn func(tx *sql.Tx, c *ent.Client) error) error {
 	return InTx(ctx, s.DB, s.Dialect, fn)
 }
 
 // InTx is Store.InTx on any pool of the dialect.
 func InTx(ctx context.Context, db *sql.DB, dia string, fn func(tx *sql.Tx, c *ent.Client) error) error {
+	return Retry(ctx, func() error { return inTx(ctx, db, dia, fn) })
+}
+
+func inTx(ctx context.Context, db *sql.DB, dia string, fn func(tx *sql.Tx, c *ent.Client) error) error {
 	tx, err := db.BeginTx(ctx, nil)
 	if err != nil {
 		return fmt.Errorf("beginning transaction: %w", err)

@@ -212,7 +212,9 @@ func (im *importer) importPage(ctx context.Context, p *prepared) error {
 		c.tokens = int(spent - im.tokensCounted)
 	}
 	var byCode map[string]int
+	before := c
 	err := im.e.inTx(ctx, func(tx *sql.Tx, _ *ent.Client) error {
+		c = before // counted again if the transaction runs again
 		insert, pageDups, erased, err := im.erasures(ctx, tx, p, insert)
 		if err != nil {
 			return err
