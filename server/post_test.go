@@ -95,16 +95,37 @@ func TestWriteResponse(t *testing.T) {
 	}
 }
 
+// FuzzHTMLEscape: htmlEscape writes what json.HTMLEscape writes, for any
+// bytes (valid JSON or not, valid UTF-8 or not).
+func FuzzHTMLEscape(f *testing.F) {
+	for _, s := range []string{
+		"", "plain", `{"a":"<b>&amp;</b>"}`, "\u2028\u2029", "a\u2028b\u2029c", "– € „quoted“ …",
+		"\xe2", "\xe2\x80", "\xe2\x80\xa8", "\xe2\x80\xaa", "\xe2\xe2\x80\xa9", "<<>>&&", "\xe2\x80\xa8<",
+	} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, data []byte) {
+		var got, want bytes.Buffer
+		htmlEscape(&got, data)
+		json.HTMLEscape(&want, data)
+		if !bytes.Equal(got.Bytes(), want.Bytes()) {
+			t.Fatalf("htmlEscape(%q) = %q, json.HTMLEscape: %q", data, got.Bytes(), want.Bytes())
+		}
+	})
+}
+
 // BenchmarkHTMLEscape: an answer the size of a page of 50 contacts, with
-// nothing to escape (the common case) and with one ampersand.
+// nothing to escape (the common case), with one ampersand, and with an
+// en dash in every contact (a byte json.HTMLEscape must look at twice).
 func BenchmarkHTMLEscape(b *testing.B) {
 	contact := `{"cursor":"Y29udGFjdDowMUpFWjNHN0JDRjA","node":{"id":"01JEZ3G7BCF0QK2V0B6YJ8S7N4","phoneE164":"+4915112345678","phoneRaw":"0151 12345678","firstName":"Anna","lastName":"Schmidt","email":"anna.schmidt@example.com","externalID":"c-1001","attributes":{"source":"zvoove","position":"Pflegefachkraft (m/w/d)","tags":["Teilzeit","Nachtdienst"]},"createdAt":"2026-12-07T04:21:26Z"}}`
 	plain := []byte(`{"node":{"contacts":{"edges":[` + strings.Repeat(contact+",", 49) + contact + `]}}}`)
 	amp := bytes.Replace(plain, []byte("Teilzeit"), []byte("Teil & Zeit"), 1)
+	dashes := bytes.ReplaceAll(plain, []byte("Teilzeit"), []byte("Teilzeit – 30 h"))
 	for _, in := range []struct {
 		name string
 		data []byte
-	}{{"plain", plain}, {"ampersand", amp}} {
+	}{{"plain", plain}, {"ampersand", amp}, {"dashes", dashes}} {
 		b.Run(in.name+"/htmlEscape", func(b *testing.B) {
 			var buf bytes.Buffer
 			b.SetBytes(int64(len(in.data)))
