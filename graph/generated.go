@@ -5569,6 +5569,9 @@ func (ec *executionContext) fieldContext_Contact_externalID(_ context.Context, f
 }
 
 func (ec *executionContext) _Contact_attributes(ctx context.Context, field graphql.CollectedField, obj *ent.Contact) (ret graphql.Marshaler) {
+	if obj.Attributes != nil {
+		return ec.marshalNMap2githubᚗcomᚋintakeᚋintakeᚋschemaᚋschematypeᚐJSONObject(ctx, field.Selections, obj.Attributes)
+	}
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -18600,7 +18603,7 @@ func (ec *executionContext) _APIKey(ctx context.Context, sel ast.SelectionSet, o
 		ec.ProcessDeferredGroup(deferred)
 	}
 
-	return out
+	return objectFields(fields, out)
 }
 
 var aPIKeyConnectionImplementors = []string{"APIKeyConnection"}
@@ -18643,7 +18646,7 @@ func (ec *executionContext) _APIKeyConnection(ctx context.Context, sel ast.Selec
 		ec.ProcessDeferredGroup(deferred)
 	}
 
-	return out
+	return objectFields(fields, out)
 }
 
 var aPIKeyEdgeImplementors = []string{"APIKeyEdge"}
@@ -18681,7 +18684,7 @@ func (ec *executionContext) _APIKeyEdge(ctx context.Context, sel ast.SelectionSe
 		ec.ProcessDeferredGroup(deferred)
 	}
 
-	return out
+	return objectFields(fields, out)
 }
 
 var auditEventImplementors = []string{"AuditEvent"}
@@ -18759,7 +18762,7 @@ func (ec *executionContext) _AuditEvent(ctx context.Context, sel ast.SelectionSe
 		ec.ProcessDeferredGroup(deferred)
 	}
 
-	return out
+	return objectFields(fields, out)
 }
 
 var auditEventConnectionImplementors = []string{"AuditEventConnection"}
@@ -18797,7 +18800,7 @@ func (ec *executionContext) _AuditEventConnection(ctx context.Context, sel ast.S
 		ec.ProcessDeferredGroup(deferred)
 	}
 
-	return out
+	return objectFields(fields, out)
 }
 
 var auditEventEdgeImplementors = []string{"AuditEventEdge"}
@@ -18835,7 +18838,7 @@ func (ec *executionContext) _AuditEventEdge(ctx context.Context, sel ast.Selecti
 		ec.ProcessDeferredGroup(deferred)
 	}
 
-	return out
+	return objectFields(fields, out)
 }
 
 var callResultImplementors = []string{"CallResult", "Node"}
@@ -18915,7 +18918,7 @@ func (ec *executionContext) _CallResult(ctx context.Context, sel ast.SelectionSe
 		ec.ProcessDeferredGroup(deferred)
 	}
 
-	return out
+	return objectFields(fields, out)
 }
 
 var callingWindowImplementors = []string{"CallingWindow"}
@@ -18958,7 +18961,7 @@ func (ec *executionContext) _CallingWindow(ctx context.Context, sel ast.Selectio
 		ec.ProcessDeferredGroup(deferred)
 	}
 
-	return out
+	return objectFields(fields, out)
 }
 
 var campaignImplementors = []string{"Campaign", "Node"}
@@ -19035,7 +19038,7 @@ func (ec *executionContext) _Campaign(ctx context.Context, sel ast.SelectionSet,
 		ec.ProcessDeferredGroup(deferred)
 	}
 
-	return out
+	return objectFields(fields, out)
 }
 
 var campaignConnectionImplementors = []string{"CampaignConnection"}
@@ -19078,7 +19081,7 @@ func (ec *executionContext) _CampaignConnection(ctx context.Context, sel ast.Sel
 		ec.ProcessDeferredGroup(deferred)
 	}
 
-	return out
+	return objectFields(fields, out)
 }
 
 var campaignEdgeImplementors = []string{"CampaignEdge"}
@@ -19116,7 +19119,7 @@ func (ec *executionContext) _CampaignEdge(ctx context.Context, sel ast.Selection
 		ec.ProcessDeferredGroup(deferred)
 	}
 
-	return out
+	return objectFields(fields, out)
 }
 
 var contactImplementors = []string{"Contact", "Node"}
@@ -19244,7 +19247,7 @@ func (ec *executionContext) _Contact(ctx context.Context, sel ast.SelectionSet, 
 		ec.ProcessDeferredGroup(deferred)
 	}
 
-	return out
+	return objectFields(fields, out)
 }
 
 var contactConnectionImplementors = []string{"ContactConnection"}
@@ -19287,7 +19290,7 @@ func (ec *executionContext) _ContactConnection(ctx context.Context, sel ast.Sele
 		ec.ProcessDeferredGroup(deferred)
 	}
 
-	return out
+	return objectFields(fields, out)
 }
 
 var contactEdgeImplementors = []string{"ContactEdge"}
@@ -19325,7 +19328,7 @@ func (ec *executionContext) _ContactEdge(ctx context.Context, sel ast.SelectionS
 		ec.ProcessDeferredGroup(deferred)
 	}
 
-	return out
+	return objectFields(fields, out)
 }
 
 var contactScreeningImplementors = []string{"ContactScreening"}
@@ -19363,7 +19366,7 @@ func (ec *executionContext) _ContactScreening(ctx context.Context, sel ast.Selec
 		ec.ProcessDeferredGroup(deferred)
 	}
 
-	return out
+	return objectFields(fields, out)
 }
 
 var contactsImportedImplementors = []string{"ContactsImported", "CampaignEvent"}
@@ -19406,7 +19409,7 @@ func (ec *executionContext) _ContactsImported(ctx context.Context, sel ast.Selec
 		ec.ProcessDeferredGroup(deferred)
 	}
 
-	return out
+	return objectFields(fields, out)
 }
 
 var createAPIKeyPayloadImplementors = []string{"CreateAPIKeyPayload"}
@@ -19444,7 +19447,7 @@ func (ec *executionContext) _CreateAPIKeyPayload(ctx context.Context, sel ast.Se
 		ec.ProcessDeferredGroup(deferred)
 	}
 
-	return out
+	return objectFields(fields, out)
 }
 
 var doNotCallImplementors = []string{"DoNotCall", "Node"}
@@ -19497,7 +19500,7 @@ func (ec *executionContext) _DoNotCall(ctx context.Context, sel ast.SelectionSet
 		ec.ProcessDeferredGroup(deferred)
 	}
 
-	return out
+	return objectFields(fields, out)
 }
 
 var doNotCallConnectionImplementors = []string{"DoNotCallConnection"}
@@ -19540,7 +19543,7 @@ func (ec *executionContext) _DoNotCallConnection(ctx context.Context, sel ast.Se
 		ec.ProcessDeferredGroup(deferred)
 	}
 
-	return out
+	return objectFields(fields, out)
 }
 
 var doNotCallEdgeImplementors = []string{"DoNotCallEdge"}
@@ -19578,7 +19581,7 @@ func (ec *executionContext) _DoNotCallEdge(ctx context.Context, sel ast.Selectio
 		ec.ProcessDeferredGroup(deferred)
 	}
 
-	return out
+	return objectFields(fields, out)
 }
 
 var doNotCallImportResultImplementors = []string{"DoNotCallImportResult"}
@@ -19616,7 +19619,7 @@ func (ec *executionContext) _DoNotCallImportResult(ctx context.Context, sel ast.
 		ec.ProcessDeferredGroup(deferred)
 	}
 
-	return out
+	return objectFields(fields, out)
 }
 
 var erasureResultImplementors = []string{"ErasureResult"}
@@ -19664,7 +19667,7 @@ func (ec *executionContext) _ErasureResult(ctx context.Context, sel ast.Selectio
 		ec.ProcessDeferredGroup(deferred)
 	}
 
-	return out
+	return objectFields(fields, out)
 }
 
 var importIssueImplementors = []string{"ImportIssue", "Node"}
@@ -19728,7 +19731,7 @@ func (ec *executionContext) _ImportIssue(ctx context.Context, sel ast.SelectionS
 		ec.ProcessDeferredGroup(deferred)
 	}
 
-	return out
+	return objectFields(fields, out)
 }
 
 var importIssueConnectionImplementors = []string{"ImportIssueConnection"}
@@ -19771,7 +19774,7 @@ func (ec *executionContext) _ImportIssueConnection(ctx context.Context, sel ast.
 		ec.ProcessDeferredGroup(deferred)
 	}
 
-	return out
+	return objectFields(fields, out)
 }
 
 var importIssueEdgeImplementors = []string{"ImportIssueEdge"}
@@ -19809,7 +19812,7 @@ func (ec *executionContext) _ImportIssueEdge(ctx context.Context, sel ast.Select
 		ec.ProcessDeferredGroup(deferred)
 	}
 
-	return out
+	return objectFields(fields, out)
 }
 
 var integrationImplementors = []string{"Integration", "Node"}
@@ -19889,7 +19892,7 @@ func (ec *executionContext) _Integration(ctx context.Context, sel ast.SelectionS
 		ec.ProcessDeferredGroup(deferred)
 	}
 
-	return out
+	return objectFields(fields, out)
 }
 
 var integrationConnectionImplementors = []string{"IntegrationConnection"}
@@ -19932,7 +19935,7 @@ func (ec *executionContext) _IntegrationConnection(ctx context.Context, sel ast.
 		ec.ProcessDeferredGroup(deferred)
 	}
 
-	return out
+	return objectFields(fields, out)
 }
 
 var integrationEdgeImplementors = []string{"IntegrationEdge"}
@@ -19970,7 +19973,7 @@ func (ec *executionContext) _IntegrationEdge(ctx context.Context, sel ast.Select
 		ec.ProcessDeferredGroup(deferred)
 	}
 
-	return out
+	return objectFields(fields, out)
 }
 
 var mutationImplementors = []string{"Mutation"}
@@ -20146,7 +20149,7 @@ func (ec *executionContext) _Mutation(ctx context.Context, sel ast.SelectionSet)
 		ec.ProcessDeferredGroup(deferred)
 	}
 
-	return out
+	return objectFields(fields, out)
 }
 
 var organizationImplementors = []string{"Organization", "Node"}
@@ -20189,7 +20192,7 @@ func (ec *executionContext) _Organization(ctx context.Context, sel ast.Selection
 		ec.ProcessDeferredGroup(deferred)
 	}
 
-	return out
+	return objectFields(fields, out)
 }
 
 var pageInfoImplementors = []string{"PageInfo"}
@@ -20237,7 +20240,7 @@ func (ec *executionContext) _PageInfo(ctx context.Context, sel ast.SelectionSet,
 		ec.ProcessDeferredGroup(deferred)
 	}
 
-	return out
+	return objectFields(fields, out)
 }
 
 var providerImplementors = []string{"Provider"}
@@ -20300,7 +20303,7 @@ func (ec *executionContext) _Provider(ctx context.Context, sel ast.SelectionSet,
 		ec.ProcessDeferredGroup(deferred)
 	}
 
-	return out
+	return objectFields(fields, out)
 }
 
 var pushbackImplementors = []string{"Pushback", "Node", "CampaignEvent"}
@@ -20385,7 +20388,7 @@ func (ec *executionContext) _Pushback(ctx context.Context, sel ast.SelectionSet,
 		ec.ProcessDeferredGroup(deferred)
 	}
 
-	return out
+	return objectFields(fields, out)
 }
 
 var queryImplementors = []string{"Query"}
@@ -20501,7 +20504,7 @@ func (ec *executionContext) _Query(ctx context.Context, sel ast.SelectionSet) gr
 		ec.ProcessDeferredGroup(deferred)
 	}
 
-	return out
+	return objectFields(fields, out)
 }
 
 var questionResultImplementors = []string{"QuestionResult"}
@@ -20539,7 +20542,7 @@ func (ec *executionContext) _QuestionResult(ctx context.Context, sel ast.Selecti
 		ec.ProcessDeferredGroup(deferred)
 	}
 
-	return out
+	return objectFields(fields, out)
 }
 
 var rateBudgetImplementors = []string{"RateBudget"}
@@ -20587,7 +20590,7 @@ func (ec *executionContext) _RateBudget(ctx context.Context, sel ast.SelectionSe
 		ec.ProcessDeferredGroup(deferred)
 	}
 
-	return out
+	return objectFields(fields, out)
 }
 
 var rateLimitImplementors = []string{"RateLimit"}
@@ -20635,7 +20638,7 @@ func (ec *executionContext) _RateLimit(ctx context.Context, sel ast.SelectionSet
 		ec.ProcessDeferredGroup(deferred)
 	}
 
-	return out
+	return objectFields(fields, out)
 }
 
 var referenceImplementors = []string{"Reference", "Node"}
@@ -20688,7 +20691,7 @@ func (ec *executionContext) _Reference(ctx context.Context, sel ast.SelectionSet
 		ec.ProcessDeferredGroup(deferred)
 	}
 
-	return out
+	return objectFields(fields, out)
 }
 
 var referenceOptionImplementors = []string{"ReferenceOption"}
@@ -20731,7 +20734,7 @@ func (ec *executionContext) _ReferenceOption(ctx context.Context, sel ast.Select
 		ec.ProcessDeferredGroup(deferred)
 	}
 
-	return out
+	return objectFields(fields, out)
 }
 
 var referenceOptionPageImplementors = []string{"ReferenceOptionPage"}
@@ -20769,7 +20772,7 @@ func (ec *executionContext) _ReferenceOptionPage(ctx context.Context, sel ast.Se
 		ec.ProcessDeferredGroup(deferred)
 	}
 
-	return out
+	return objectFields(fields, out)
 }
 
 var screenedRecordImplementors = []string{"ScreenedRecord"}
@@ -20822,7 +20825,7 @@ func (ec *executionContext) _ScreenedRecord(ctx context.Context, sel ast.Selecti
 		ec.ProcessDeferredGroup(deferred)
 	}
 
-	return out
+	return objectFields(fields, out)
 }
 
 var screeningPreviewImplementors = []string{"ScreeningPreview"}
@@ -20875,7 +20878,7 @@ func (ec *executionContext) _ScreeningPreview(ctx context.Context, sel ast.Selec
 		ec.ProcessDeferredGroup(deferred)
 	}
 
-	return out
+	return objectFields(fields, out)
 }
 
 var searchFieldImplementors = []string{"SearchField"}
@@ -20938,7 +20941,7 @@ func (ec *executionContext) _SearchField(ctx context.Context, sel ast.SelectionS
 		ec.ProcessDeferredGroup(deferred)
 	}
 
-	return out
+	return objectFields(fields, out)
 }
 
 var searchTypeImplementors = []string{"SearchType"}
@@ -20991,7 +20994,7 @@ func (ec *executionContext) _SearchType(ctx context.Context, sel ast.SelectionSe
 		ec.ProcessDeferredGroup(deferred)
 	}
 
-	return out
+	return objectFields(fields, out)
 }
 
 var statusMappingImplementors = []string{"StatusMapping", "Node"}
@@ -21054,7 +21057,7 @@ func (ec *executionContext) _StatusMapping(ctx context.Context, sel ast.Selectio
 		ec.ProcessDeferredGroup(deferred)
 	}
 
-	return out
+	return objectFields(fields, out)
 }
 
 var subscriptionImplementors = []string{"Subscription"}
@@ -21159,7 +21162,7 @@ func (ec *executionContext) _SyncProgress(ctx context.Context, sel ast.Selection
 		ec.ProcessDeferredGroup(deferred)
 	}
 
-	return out
+	return objectFields(fields, out)
 }
 
 var syncRunImplementors = []string{"SyncRun", "Node"}
@@ -21314,7 +21317,7 @@ func (ec *executionContext) _SyncRun(ctx context.Context, sel ast.SelectionSet, 
 		ec.ProcessDeferredGroup(deferred)
 	}
 
-	return out
+	return objectFields(fields, out)
 }
 
 var syncRunConnectionImplementors = []string{"SyncRunConnection"}
@@ -21357,7 +21360,7 @@ func (ec *executionContext) _SyncRunConnection(ctx context.Context, sel ast.Sele
 		ec.ProcessDeferredGroup(deferred)
 	}
 
-	return out
+	return objectFields(fields, out)
 }
 
 var syncRunEdgeImplementors = []string{"SyncRunEdge"}
@@ -21395,7 +21398,7 @@ func (ec *executionContext) _SyncRunEdge(ctx context.Context, sel ast.SelectionS
 		ec.ProcessDeferredGroup(deferred)
 	}
 
-	return out
+	return objectFields(fields, out)
 }
 
 var triggerImplementors = []string{"Trigger", "Node"}
@@ -21525,7 +21528,7 @@ func (ec *executionContext) _Trigger(ctx context.Context, sel ast.SelectionSet, 
 		ec.ProcessDeferredGroup(deferred)
 	}
 
-	return out
+	return objectFields(fields, out)
 }
 
 var viewerImplementors = []string{"Viewer"}
@@ -21563,7 +21566,7 @@ func (ec *executionContext) _Viewer(ctx context.Context, sel ast.SelectionSet, o
 		ec.ProcessDeferredGroup(deferred)
 	}
 
-	return out
+	return objectFields(fields, out)
 }
 
 var __DirectiveImplementors = []string{"__Directive"}
@@ -21616,7 +21619,7 @@ func (ec *executionContext) ___Directive(ctx context.Context, sel ast.SelectionS
 		ec.ProcessDeferredGroup(deferred)
 	}
 
-	return out
+	return objectFields(fields, out)
 }
 
 var __EnumValueImplementors = []string{"__EnumValue"}
@@ -21664,7 +21667,7 @@ func (ec *executionContext) ___EnumValue(ctx context.Context, sel ast.SelectionS
 		ec.ProcessDeferredGroup(deferred)
 	}
 
-	return out
+	return objectFields(fields, out)
 }
 
 var __FieldImplementors = []string{"__Field"}
@@ -21722,7 +21725,7 @@ func (ec *executionContext) ___Field(ctx context.Context, sel ast.SelectionSet, 
 		ec.ProcessDeferredGroup(deferred)
 	}
 
-	return out
+	return objectFields(fields, out)
 }
 
 var __InputValueImplementors = []string{"__InputValue"}
@@ -21780,7 +21783,7 @@ func (ec *executionContext) ___InputValue(ctx context.Context, sel ast.Selection
 		ec.ProcessDeferredGroup(deferred)
 	}
 
-	return out
+	return objectFields(fields, out)
 }
 
 var __SchemaImplementors = []string{"__Schema"}
@@ -21838,7 +21841,7 @@ func (ec *executionContext) ___Schema(ctx context.Context, sel ast.SelectionSet,
 		ec.ProcessDeferredGroup(deferred)
 	}
 
-	return out
+	return objectFields(fields, out)
 }
 
 var __TypeImplementors = []string{"__Type"}
@@ -21921,7 +21924,7 @@ func (ec *executionContext) ___Type(ctx context.Context, sel ast.SelectionSet, o
 		ec.ProcessDeferredGroup(deferred)
 	}
 
-	return out
+	return objectFields(fields, out)
 }
 
 // endregion **************************** object.gotpl ****************************

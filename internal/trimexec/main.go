@@ -18,8 +18,10 @@
 //     which never return null; graphql.MarshalTime returns null for the
 //     zero time, so a non-null time field takes the direct path only when
 //     its value is not zero, and ResolveField (which reports the error on
-//     the field's path) otherwise; a nullable field's marshaller reports
-//     no error for a null.
+//     the field's path) otherwise; likewise a non-null field whose Go
+//     value is a slice (a contact's attributes, a schematype.JSONObject
+//     written by scalar.MarshalObject) takes it only when the value is
+//     not nil; a nullable field's marshaller reports no error for a null.
 //
 // Server-wide field middleware (handler.AroundFields) does not see the
 // rewritten fields; Intake installs none.
@@ -49,6 +51,12 @@
 // the first call. They no longer count as concurrent for marshalList, so
 // a list of objects selecting them is marshalled in order. A name that
 // matches no field is an error, so the list stays true to the schema.
+//
+// Objects are written without graphql.FieldSet's MarshalGQL, which
+// copies each field to the heap and makes a map of the names written
+// per object: every object marshaller that answers its FieldSet returns
+// objectFields(fields, out) (graph/object.go) instead, which writes the
+// same bytes.
 //
 // Usage: go run ../internal/trimexec [-inplace Type.field,...] generated.go
 package main
@@ -95,8 +103,8 @@ func main() {
 		fmt.Fprintln(os.Stderr, err)
 		os.Exit(1)
 	}
-	fmt.Printf("trimexec: %s: %d fields marshalled directly, %d resolved in place, %d objects' @defer groups made when needed, %d lists marshalled in order when nothing waits\n",
-		path, n.fields, n.inPlace, n.groups, n.lists)
+	fmt.Printf("trimexec: %s: %d fields marshalled directly, %d resolved in place, %d objects' @defer groups made when needed, %d lists marshalled in order when nothing waits, %d objects written by objectFields\n",
+		path, n.fields, n.inPlace, n.groups, n.lists, n.objects)
 }
 
 // safety is how a marshaller's output may be trusted.
@@ -106,11 +114,12 @@ const (
 	unsafe   safety = iota
 	safe            // never null, never an error
 	nonZero         // safe unless the value is the zero time
+	nonNil          // safe unless the value is nil
 	nullable        // a null is the field's answer, without error
 )
 
 // neverNull are the marshal functions that always write a value.
-var neverNull = []string{"graphql.MarshalString", "graphql.MarshalInt", "graphql.MarshalInt64", "graphql.MarshalBoolean", "scalar.MarshalCursor"}
+var neverNull = []string{"graphql.MarshalString", "graphql.MarshalInt", "graphql.MarshalInt64", "graphql.MarshalBoolean", "scalar.MarshalCursor", "scalar.MarshalObject"}
 
 var (
 	// The marshaller bodies gqlgen writes for leaf types, printed on one
@@ -119,6 +128,8 @@ var (
 	returnSelfOpt  = regexp.MustCompile(`^if v == nil { return graphql.Null }; return v$`)
 	nonNullWrapped = regexp.MustCompile(`^_ = sel; res := ([\w.]+)\(v\); if res == graphql.Null { graphql.AddInvalidNullFromMarshaler\(ctx, "\w+!"\) }; return res$`)
 	optWrapped     = regexp.MustCompile(`^if v == nil { return graphql.Null }; _ = sel; _ = ctx; res := ([\w.]+)\(\*v\); return res$`)
+	// A non-null value whose Go type can be nil (a slice).
+	nilChecked = regexp.MustCompile(`^if v == nil { graphql.AddInvalidNullError\(ctx, "\w+!"\) return graphql.Null }; _ = sel; res := ([\w.]+)\(v\); if res == graphql.Null { graphql.AddInvalidNullFromMarshaler\(ctx, "\w+!"\) }; return res$`)
 )
 
 // classify says how far the marshaller fn can be trusted.
@@ -135,6 +146,9 @@ func classify(fset *token.FileSet, fn *ast.FuncDecl) safety {
 		case m[1] == "graphql.MarshalTime":
 			return nonZero
 		}
+	}
+	if m := nilChecked.FindStringSubmatch(b); m != nil && slices.Contains(neverNull, m[1]) {
+		return nonNil
 	}
 	if m := optWrapped.FindStringSubmatch(b); m != nil && (slices.Contains(neverNull, m[1]) || m[1] == "graphql.MarshalTime") {
 		return nullable
@@ -159,11 +173,13 @@ type field struct {
 	fn      *ast.FuncDecl
 	value   string // obj.Name
 	marshal string // the marshaller's name
-	guard   bool   // take the direct path only for a non-zero value
+	// guard, if set, is the condition (a format of the value) under
+	// which the direct path is taken; ResolveField answers otherwise.
+	guard string
 }
 
 // counts are what rewrite changed.
-type counts struct{ fields, inPlace, groups, lists int }
+type counts struct{ fields, inPlace, groups, lists, objects int }
 
 // newGroup is the statement every object marshaller of gqlgen's starts
 // with, after collecting its fields; lazyGroup replaces it.
@@ -190,7 +206,58 @@ func rewrite(src []byte, inPlace []string) ([]byte, counts, error) {
 	if err != nil {
 		return nil, counts{}, err
 	}
-	return out, counts{fields: n, inPlace: placed, groups: groups, lists: lists}, nil
+	out, objs, err := rewriteObjectReturns(out)
+	if err != nil {
+		return nil, counts{}, err
+	}
+	return out, counts{fields: n, inPlace: placed, groups: groups, lists: lists, objects: objs}, nil
+}
+
+// rewriteObjectReturns makes every object marshaller that answers the
+// FieldSet it resolved its fields into (out := graphql.NewFieldSet(fields)
+// ... return out) return objectFields(fields, out), and returns how many
+// it rewrote.
+func rewriteObjectReturns(src []byte) ([]byte, int, error) {
+	fset := token.NewFileSet()
+	f, err := parser.ParseFile(fset, "generated.go", src, parser.ParseComments)
+	if err != nil {
+		return nil, 0, err
+	}
+	var at []int // offsets of the return statements
+	for _, d := range f.Decls {
+		fn, ok := d.(*ast.FuncDecl)
+		if !ok || fn.Recv == nil || fn.Body == nil || len(fn.Body.List) < 2 {
+			continue
+		}
+		last, ok := fn.Body.List[len(fn.Body.List)-1].(*ast.ReturnStmt)
+		if !ok || len(last.Results) != 1 || !isIdent(last.Results[0], "out") {
+			continue
+		}
+		if slices.ContainsFunc(fn.Body.List, newFieldSet) {
+			at = append(at, fset.Position(last.Pos()).Offset)
+		}
+	}
+	out := slices.Clone(src)
+	for i := len(at) - 1; i >= 0; i-- {
+		out = slices.Concat(out[:at[i]], []byte(objectReturn), out[at[i]+len(fieldSetReturn):])
+	}
+	out, err = format.Source(out)
+	return out, len(at), err
+}
+
+const (
+	fieldSetReturn = "return out"
+	objectReturn   = "return objectFields(fields, out)"
+)
+
+// newFieldSet reports whether s is out := graphql.NewFieldSet(fields).
+func newFieldSet(s ast.Stmt) bool {
+	a, ok := s.(*ast.AssignStmt)
+	if !ok || a.Tok != token.DEFINE || len(a.Lhs) != 1 || len(a.Rhs) != 1 || !isIdent(a.Lhs[0], "out") {
+		return false
+	}
+	c, ok := a.Rhs[0].(*ast.CallExpr)
+	return ok && isSelector(c.Fun, "graphql", "NewFieldSet") && len(c.Args) == 1 && isIdent(c.Args[0], "fields")
 }
 
 // object is what the list marshalling and -inplace need of an object type.
@@ -438,7 +505,9 @@ func rewriteFields(src []byte) ([]byte, int, error) {
 		case safe:
 			fields = append(fields, field{fn: fn, value: value, marshal: marshal})
 		case nonZero:
-			fields = append(fields, field{fn: fn, value: value, marshal: marshal, guard: true})
+			fields = append(fields, field{fn: fn, value: value, marshal: marshal, guard: "!%s.IsZero()"})
+		case nonNil:
+			fields = append(fields, field{fn: fn, value: value, marshal: marshal, guard: "%s != nil"})
 		case nullable:
 			if !nonNull {
 				fields = append(fields, field{fn: fn, value: value, marshal: marshal})
@@ -453,9 +522,9 @@ func rewriteFields(src []byte) ([]byte, int, error) {
 		end := fset.Position(fd.fn.Body.Rbrace).Offset
 		direct := fmt.Sprintf("return ec.%s(ctx, field.Selections, %s)", fd.marshal, fd.value)
 		var b string
-		if fd.guard {
+		if fd.guard != "" {
 			old := string(src[open:end])
-			b = fmt.Sprintf("\n\tif !%s.IsZero() {\n\t\t%s\n\t}%s", fd.value, direct, old)
+			b = fmt.Sprintf("\n\tif %s {\n\t\t%s\n\t}%s", fmt.Sprintf(fd.guard, fd.value), direct, old)
 		} else {
 			b = "\n\t" + direct + "\n"
 		}

@@ -75,6 +75,32 @@ func (ec *executionContext) marshalNFloat2float64(ctx context.Context, sel ast.S
 	return graphql.WrapContextMarshaler(ctx, res)
 }
 
+func (ec *executionContext) marshalNMap2JSONObject(ctx context.Context, sel ast.SelectionSet, v schematype.JSONObject) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "Map!")
+		return graphql.Null
+	}
+	_ = sel
+	res := scalar.MarshalObject(v)
+	if res == graphql.Null {
+		graphql.AddInvalidNullFromMarshaler(ctx, "Map!")
+	}
+	return res
+}
+
+func (ec *executionContext) marshalNMap2map(ctx context.Context, sel ast.SelectionSet, v map[string]any) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "Map!")
+		return graphql.Null
+	}
+	_ = sel
+	res := scalar.MarshalMap(v)
+	if res == graphql.Null {
+		graphql.AddInvalidNullFromMarshaler(ctx, "Map!")
+	}
+	return res
+}
+
 func (ec *executionContext) marshalNRun2ᚖRun(ctx context.Context, sel ast.SelectionSet, v *ent.Run) graphql.Marshaler {
 	if v == nil {
 		graphql.AddInvalidNullError(ctx, "Run!")
@@ -134,6 +160,10 @@ func TestRewrite(t *testing.T) {
 		resolver("_T_status", "obj.Status", "status.Status", "marshalNStatus2status", "nil", true) +
 		resolver("_T_createdAt", "obj.CreatedAt", "time.Time", "marshalNTime2timeᚐTime", "nil", true) +
 		resolver("_T_lastSyncAt", "obj.LastSyncAt", "*time.Time", "marshalOTime2ᚖtimeᚐTime", "nil", false) +
+		resolver("_T_attributes", "obj.Attributes", "schematype.JSONObject", "marshalNMap2JSONObject", "nil", true) +
+		// Not rewritten: a map written by a marshaller not known never to
+		// answer null.
+		resolver("_T_params", "obj.Params", "map[string]any", "marshalNMap2map", "nil", true) +
 		// Not rewritten: a float (its marshaller may fail), an object, a
 		// field with middleware, a resolver that is not a struct field.
 		resolver("_T_score", "obj.Score", "float64", "marshalNFloat2float64", "nil", true) +
@@ -149,8 +179,8 @@ func TestRewrite(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if n.fields != 4 || n.inPlace != 1 || n.groups != 1 || n.lists != 2 {
-		t.Errorf("%+v rewritten, want 4 fields, 1 in place, 1 group and 2 lists", n)
+	if n.fields != 5 || n.inPlace != 1 || n.groups != 1 || n.lists != 2 || n.objects != 1 {
+		t.Errorf("%+v rewritten, want 5 fields, 1 in place, 1 group, 2 lists and 1 object", n)
 	}
 	if _, err := parser.ParseFile(token.NewFileSet(), "out.go", out, 0); err != nil {
 		t.Fatalf("output does not parse: %v\n%s", err, out)
@@ -179,14 +209,19 @@ func TestRewrite(t *testing.T) {
 		!strings.Contains(b, "return graphql.ResolveField(") {
 		t.Errorf("_T_createdAt:\n%s", b)
 	}
-	for _, name := range []string{"_T_score", "_T_run", "_T_secret", "_T_label"} {
+	// So is a nil object.
+	if b := body("_T_attributes"); !strings.Contains(b, "if obj.Attributes != nil {\n\t\treturn ec.marshalNMap2JSONObject(ctx, field.Selections, obj.Attributes)\n\t}") ||
+		!strings.Contains(b, "return graphql.ResolveField(") {
+		t.Errorf("_T_attributes:\n%s", b)
+	}
+	for _, name := range []string{"_T_score", "_T_run", "_T_secret", "_T_label", "_T_params"} {
 		if b := body(name); !strings.Contains(b, "return graphql.ResolveField(") {
 			t.Errorf("%s was rewritten:\n%s", name, b)
 		}
 	}
 	if b := body("_T"); !strings.Contains(b, "\tdeferred := deferredGroup(ctx, fields)\n") || strings.Contains(b, "NewDeferredGroup") ||
 		!strings.Contains(b, "resolveInPlace(ctx, field, out, ec.OperationContext, &deferred, i, true, false, nil)") ||
-		strings.Count(b, "out.ResolveConcurrently(") != 1 {
+		strings.Count(b, "out.ResolveConcurrently(") != 1 || !strings.HasSuffix(b, "\treturn objectFields(fields, out)") {
 		t.Errorf("_T:\n%s", b)
 	}
 	// Lists name their element's object type, or none (an interface);
