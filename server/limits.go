@@ -195,7 +195,7 @@ func (o operationLimits) MutateOperationContext(_ context.Context, opCtx *graphq
 		return limitError("", "the document has %d aliases, more than the limit of %d", n, o.limits.Aliases)
 	}
 	w := costWalker{vars: opCtx.Variables, fragments: map[string]cost{}}
-	c, err := w.selectionSet(opCtx.Operation.SelectionSet, nil)
+	c, err := w.selectionSet(opCtx.Operation.SelectionSet)
 	if err != nil {
 		return err
 	}
@@ -257,9 +257,21 @@ type cost struct {
 type costWalker struct {
 	vars      map[string]any
 	fragments map[string]cost
+	names     []string // the response names from the root to the field walked
 }
 
-func (w *costWalker) selectionSet(set ast.SelectionSet, path ast.Path) (cost, *gqlerror.Error) {
+// path is the response path of the field being walked (an error's
+// path), made from the walker's stack of response names only when an
+// error needs it.
+func (w *costWalker) path() ast.Path {
+	out := make(ast.Path, len(w.names))
+	for i, n := range w.names {
+		out[i] = ast.PathName(n)
+	}
+	return out
+}
+
+func (w *costWalker) selectionSet(set ast.SelectionSet) (cost, *gqlerror.Error) {
 	var total cost
 	for _, sel := range set {
 		var c cost
@@ -272,13 +284,13 @@ func (w *costWalker) selectionSet(set ast.SelectionSet, path ast.Path) (cost, *g
 				// work whatever the limits.
 				continue
 			}
-			c, err = w.field(sel, path)
+			c, err = w.field(sel)
 		case *ast.InlineFragment:
-			c, err = w.selectionSet(sel.SelectionSet, path)
+			c, err = w.selectionSet(sel.SelectionSet)
 		case *ast.FragmentSpread:
 			var ok bool
 			if c, ok = w.fragments[sel.Name]; !ok && sel.Definition != nil {
-				c, err = w.selectionSet(sel.Definition.SelectionSet, path)
+				c, err = w.selectionSet(sel.Definition.SelectionSet)
 				w.fragments[sel.Name] = c
 			}
 		}
@@ -291,14 +303,14 @@ func (w *costWalker) selectionSet(set ast.SelectionSet, path ast.Path) (cost, *g
 	return total, nil
 }
 
-func (w *costWalker) field(f *ast.Field, parent ast.Path) (cost, *gqlerror.Error) {
-	// A copy: the fields of a selection set each extend their parent's.
-	path := append(parent[:len(parent):len(parent)], ast.PathName(f.Alias))
-	page, paginated, err := w.pageSize(f, path)
+func (w *costWalker) field(f *ast.Field) (cost, *gqlerror.Error) {
+	w.names = append(w.names, f.Alias)
+	defer func() { w.names = w.names[:len(w.names)-1] }()
+	page, paginated, err := w.pageSize(f)
 	if err != nil {
 		return cost{}, err
 	}
-	children, err := w.selectionSet(f.SelectionSet, path)
+	children, err := w.selectionSet(f.SelectionSet)
 	if err != nil {
 		return cost{}, err
 	}
@@ -313,7 +325,7 @@ func (w *costWalker) field(f *ast.Field, parent ast.Path) (cost, *gqlerror.Error
 // neither is given. First or last outside 0..MaxPageSize is refused with
 // extensions.field naming the argument, as for any invalid argument, and
 // the error's path naming the field (its response path).
-func (w *costWalker) pageSize(f *ast.Field, path ast.Path) (page int, paginated bool, _ *gqlerror.Error) {
+func (w *costWalker) pageSize(f *ast.Field) (page int, paginated bool, _ *gqlerror.Error) {
 	if f.Definition == nil {
 		return 0, false, nil
 	}
@@ -334,7 +346,7 @@ func (w *costWalker) pageSize(f *ast.Field, path ast.Path) (page int, paginated 
 		n, ok := v.(int64)
 		if err != nil || !ok || n < 0 || n > MaxPageSize {
 			err := limitError(name, "%s must be between 0 and %d, got %s", name, MaxPageSize, describe(arg.Value, v))
-			err.Path = path
+			err.Path = w.path()
 			return 0, false, err
 		}
 		if !given || int(n) > page {
