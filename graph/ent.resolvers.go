@@ -16,6 +16,12 @@ import (
 
 // Node is the resolver for the node field.
 func (r *queryResolver) Node(ctx context.Context, id pulid.ID) (ent.Noder, error) {
+	if c, ok, err := r.contactNode(ctx, id); ok {
+		if err != nil {
+			return nil, err
+		}
+		return c, nil
+	}
 	return r.db.Noder(ctx, id, ent.WithNodeType(ent.NodeType))
 }
 
