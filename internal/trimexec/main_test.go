@@ -75,32 +75,6 @@ func (ec *executionContext) marshalNFloat2float64(ctx context.Context, sel ast.S
 	return graphql.WrapContextMarshaler(ctx, res)
 }
 
-func (ec *executionContext) marshalNMap2JSONObject(ctx context.Context, sel ast.SelectionSet, v schematype.JSONObject) graphql.Marshaler {
-	if v == nil {
-		graphql.AddInvalidNullError(ctx, "Map!")
-		return graphql.Null
-	}
-	_ = sel
-	res := scalar.MarshalObject(v)
-	if res == graphql.Null {
-		graphql.AddInvalidNullFromMarshaler(ctx, "Map!")
-	}
-	return res
-}
-
-func (ec *executionContext) marshalNMap2map(ctx context.Context, sel ast.SelectionSet, v map[string]any) graphql.Marshaler {
-	if v == nil {
-		graphql.AddInvalidNullError(ctx, "Map!")
-		return graphql.Null
-	}
-	_ = sel
-	res := scalar.MarshalMap(v)
-	if res == graphql.Null {
-		graphql.AddInvalidNullFromMarshaler(ctx, "Map!")
-	}
-	return res
-}
-
 func (ec *executionContext) marshalNRun2ᚖRun(ctx context.Context, sel ast.SelectionSet, v *ent.Run) graphql.Marshaler {
 	if v == nil {
 		graphql.AddInvalidNullError(ctx, "Run!")
@@ -109,6 +83,25 @@ func (ec *executionContext) marshalNRun2ᚖRun(ctx context.Context, sel ast.Sele
 	return ec._Run(ctx, sel, v)
 }
 `
+
+// nilCheckedMarshaller is the marshaller gqlgen writes for a non-null scalar whose
+// Go type can be nil (a slice, a map), marshalled by marshal.
+func nilCheckedMarshaller(name, typ, marshal string) string {
+	return fmt.Sprintf(`
+func (ec *executionContext) %s(ctx context.Context, sel ast.SelectionSet, v %s) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "Map!")
+		return graphql.Null
+	}
+	_ = sel
+	res := %s(v)
+	if res == graphql.Null {
+		graphql.AddInvalidNullFromMarshaler(ctx, "Map!")
+	}
+	return res
+}
+`, name, typ, marshal)
+}
 
 // object is an object marshaller as gqlgen writes it (shortened).
 const objectSrc = `
@@ -156,6 +149,8 @@ func (ec *executionContext) marshalNNode2ᚕNoder(ctx context.Context, sel ast.S
 
 func TestRewrite(t *testing.T) {
 	src := "package graph\n" + marshallers + objectSrc +
+		nilCheckedMarshaller("marshalNMap2JSONObject", "schematype.JSONObject", "scalar.MarshalObject") +
+		nilCheckedMarshaller("marshalNMap2map", "map[string]any", "scalar.MarshalMap") +
 		resolver("_T_name", "obj.Name", "string", "marshalNString2string", "nil", true) +
 		resolver("_T_status", "obj.Status", "status.Status", "marshalNStatus2status", "nil", true) +
 		resolver("_T_createdAt", "obj.CreatedAt", "time.Time", "marshalNTime2timeᚐTime", "nil", true) +
