@@ -7,7 +7,10 @@ package main
 import (
 	"encoding/json"
 	"fmt"
+	"go/format"
 	"log"
+	"os"
+	"regexp"
 	"slices"
 	"strings"
 	"unicode"
@@ -45,6 +48,45 @@ func main() {
 	if err := entc.Generate("../schema", cfg, entc.Extensions(ex)); err != nil {
 		log.Fatalf("running ent codegen: %v", err)
 	}
+	if err := unionAliasedEdges("gql_collection.go"); err != nil {
+		log.Fatalf("gql_collection.go: %v", err)
+	}
+}
+
+// toOneEdge is how entgql's collectField eager-loads a to-one edge (a
+// contact's campaign): it collects the field's selection into a new query
+// of the edge's type and stores it in the one slot the edge has.
+var toOneEdge = regexp.MustCompile(`query = \(&(\w+)Client\{config: _q\.config\}\)\.Query\(\)\n\t+\)\n` +
+	`\t+if err := query\.collectField\([^\n]*\n[^\n]*\n\t+}\n(\t+)_q\.with(\w+) = query\n`)
+
+// unionAliasedEdges fixes collectField for a to-one edge selected twice
+// under different aliases with different fields (a: campaign { name }
+// b: campaign { id }): the second selection's query replaced the first's,
+// and the first alias answered from the columns the second selected (an
+// empty name). The edge asked for again is loaded with every column, and
+// whatever is below it is loaded when asked for.
+func unionAliasedEdges(path string) error {
+	src, err := os.ReadFile(path)
+	if err != nil {
+		return err
+	}
+	n := 0
+	out := toOneEdge.ReplaceAllFunc(src, func(m []byte) []byte {
+		n++
+		sub := toOneEdge.FindSubmatch(m)
+		client, indent, edge := sub[1], sub[2], sub[3]
+		guard := fmt.Sprintf("%sif _q.with%s != nil { // the edge again, under another alias\n%s\tquery = (&%sClient{config: _q.config}).Query()\n%s}\n",
+			indent, edge, indent, client, indent)
+		at := len(m) - len(indent) - len("_q.with") - len(edge) - len(" = query\n")
+		return append(append(m[:at:at], guard...), m[at:]...)
+	})
+	if n == 0 {
+		return fmt.Errorf("no to-one edge found to fix: entgql's collectField changed")
+	}
+	if out, err = format.Source(out); err != nil {
+		return err
+	}
+	return os.WriteFile(path, out, 0o644)
 }
 
 // describe completes the API reference in ent.graphqls. entgql describes

@@ -56,6 +56,9 @@ func (_q *CallResultQuery) collectField(ctx context.Context, oneNode bool, opCtx
 			if err := query.collectField(ctx, oneNode, opCtx, field, path, mayAddCondition(satisfies, contactImplementors)...); err != nil {
 				return err
 			}
+			if _q.withContact != nil { // the edge again, under another alias
+				query = (&ContactClient{config: _q.config}).Query()
+			}
 			_q.withContact = query
 			if _, ok := fieldSeen[callresult.FieldContactID]; !ok {
 				selectedFields = append(selectedFields, callresult.FieldContactID)
@@ -70,6 +73,9 @@ func (_q *CallResultQuery) collectField(ctx context.Context, oneNode bool, opCtx
 			)
 			if err := query.collectField(ctx, oneNode, opCtx, field, path, mayAddCondition(satisfies, pushbackImplementors)...); err != nil {
 				return err
+			}
+			if _q.withPushback != nil { // the edge again, under another alias
+				query = (&PushbackClient{config: _q.config}).Query()
 			}
 			_q.withPushback = query
 		case "createdAt":
@@ -367,6 +373,9 @@ func (_q *ContactQuery) collectField(ctx context.Context, oneNode bool, opCtx *g
 			if err := query.collectField(ctx, oneNode, opCtx, field, path, mayAddCondition(satisfies, campaignImplementors)...); err != nil {
 				return err
 			}
+			if _q.withCampaign != nil { // the edge again, under another alias
+				query = (&CampaignClient{config: _q.config}).Query()
+			}
 			_q.withCampaign = query
 			if _, ok := fieldSeen[contact.FieldCampaignID]; !ok {
 				selectedFields = append(selectedFields, contact.FieldCampaignID)
@@ -381,6 +390,9 @@ func (_q *ContactQuery) collectField(ctx context.Context, oneNode bool, opCtx *g
 			)
 			if err := query.collectField(ctx, oneNode, opCtx, field, path, mayAddCondition(satisfies, triggerImplementors)...); err != nil {
 				return err
+			}
+			if _q.withTrigger != nil { // the edge again, under another alias
+				query = (&TriggerClient{config: _q.config}).Query()
 			}
 			_q.withTrigger = query
 			if _, ok := fieldSeen[contact.FieldTriggerID]; !ok {
@@ -605,6 +617,9 @@ func (_q *ImportIssueQuery) collectField(ctx context.Context, oneNode bool, opCt
 			)
 			if err := query.collectField(ctx, oneNode, opCtx, field, path, mayAddCondition(satisfies, syncrunImplementors)...); err != nil {
 				return err
+			}
+			if _q.withRun != nil { // the edge again, under another alias
+				query = (&SyncRunClient{config: _q.config}).Query()
 			}
 			_q.withRun = query
 			if _, ok := fieldSeen[importissue.FieldRunID]; !ok {
@@ -891,6 +906,9 @@ func (_q *PushbackQuery) collectField(ctx context.Context, oneNode bool, opCtx *
 			if err := query.collectField(ctx, oneNode, opCtx, field, path, mayAddCondition(satisfies, callresultImplementors)...); err != nil {
 				return err
 			}
+			if _q.withCallResult != nil { // the edge again, under another alias
+				query = (&CallResultClient{config: _q.config}).Query()
+			}
 			_q.withCallResult = query
 			if _, ok := fieldSeen[pushback.FieldCallResultID]; !ok {
 				selectedFields = append(selectedFields, pushback.FieldCallResultID)
@@ -905,6 +923,9 @@ func (_q *PushbackQuery) collectField(ctx context.Context, oneNode bool, opCtx *
 			)
 			if err := query.collectField(ctx, oneNode, opCtx, field, path, mayAddCondition(satisfies, triggerImplementors)...); err != nil {
 				return err
+			}
+			if _q.withTrigger != nil { // the edge again, under another alias
+				query = (&TriggerClient{config: _q.config}).Query()
 			}
 			_q.withTrigger = query
 			if _, ok := fieldSeen[pushback.FieldTriggerID]; !ok {
@@ -1235,6 +1256,9 @@ func (_q *SyncRunQuery) collectField(ctx context.Context, oneNode bool, opCtx *g
 			if err := query.collectField(ctx, oneNode, opCtx, field, path, mayAddCondition(satisfies, triggerImplementors)...); err != nil {
 				return err
 			}
+			if _q.withTrigger != nil { // the edge again, under another alias
+				query = (&TriggerClient{config: _q.config}).Query()
+			}
 			_q.withTrigger = query
 			if _, ok := fieldSeen[syncrun.FieldTriggerID]; !ok {
 				selectedFields = append(selectedFields, syncrun.FieldTriggerID)
@@ -1533,6 +1557,9 @@ func (_q *TriggerQuery) collectField(ctx context.Context, oneNode bool, opCtx *g
 			if err := query.collectField(ctx, oneNode, opCtx, field, path, mayAddCondition(satisfies, campaignImplementors)...); err != nil {
 				return err
 			}
+			if _q.withCampaign != nil { // the edge again, under another alias
+				query = (&CampaignClient{config: _q.config}).Query()
+			}
 			_q.withCampaign = query
 			if _, ok := fieldSeen[trigger.FieldCampaignID]; !ok {
 				selectedFields = append(selectedFields, trigger.FieldCampaignID)
@@ -1548,6 +1575,9 @@ func (_q *TriggerQuery) collectField(ctx context.Context, oneNode bool, opCtx *g
 			if err := query.collectField(ctx, oneNode, opCtx, field, path, mayAddCondition(satisfies, integrationImplementors)...); err != nil {
 				return err
 			}
+			if _q.withIntegration != nil { // the edge again, under another alias
+				query = (&IntegrationClient{config: _q.config}).Query()
+			}
 			_q.withIntegration = query
 			if _, ok := fieldSeen[trigger.FieldIntegrationID]; !ok {
 				selectedFields = append(selectedFields, trigger.FieldIntegrationID)
@@ -1562,6 +1592,9 @@ func (_q *TriggerQuery) collectField(ctx context.Context, oneNode bool, opCtx *g
 			)
 			if err := query.collectField(ctx, oneNode, opCtx, field, path, mayAddCondition(satisfies, statusmappingImplementors)...); err != nil {
 				return err
+			}
+			if _q.withStatusMapping != nil { // the edge again, under another alias
+				query = (&StatusMappingClient{config: _q.config}).Query()
 			}
 			_q.withStatusMapping = query
 

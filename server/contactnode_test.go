@@ -78,6 +78,26 @@ func TestContactNodeJoinsItsCampaign(t *testing.T) {
 			t.Errorf("aliases: %s in %d queries", data, n)
 		}
 
+		// And on ent's path (createdAt is not joined): the second alias's
+		// query of the campaign used to replace the first's, whose name
+		// then answered "".
+		data, _ = ask(`query($id: ID!) { node(id: $id) { ... on Contact { a: campaign { n: name } b: campaign { id createdAt } } } }`)
+		var aliased struct {
+			Node struct {
+				A struct{ N string }
+				B struct {
+					ID        string
+					CreatedAt string
+				}
+			}
+		}
+		if err := json.Unmarshal(data, &aliased); err != nil {
+			t.Fatal(err)
+		}
+		if aliased.Node.A.N != "subscriptions" || aliased.Node.B.ID != string(e.campaign) || aliased.Node.B.CreatedAt == "" {
+			t.Errorf("aliases on ent's path: %s", data)
+		}
+
 		// Not found, and another organization's contact: null and
 		// NOT_FOUND, as ent's Noder answers.
 		for _, who := range []struct {
