@@ -1,10 +1,6 @@
 package server_test
 
 import (
-	"context"
-	"database/sql"
-	"encoding/json"
-	"fmt"
 	"testing"
 
 	"entgo.io/ent/dialect"
@@ -30,59 +26,21 @@ func TestDeleteCampaignOutlivesDeadlock(t *testing.T) {
 	retries := func() float64 { return scrape(t, e.app.URL)["intake_db_retries_total"] }
 	before := retries()
 
-	worker, err := sql.Open("postgres", db.URL)
-	if err != nil {
-		t.Fatal(err)
+	worker := dbtest.CrossLocks(t, db.URL,
+		dbtest.Stmt{SQL: `UPDATE sync_runs SET fetched = fetched + 1 WHERE id = $1`, Args: []any{run.ID}},
+		`DELETE FROM "campaigns"%`,
+		dbtest.Stmt{SQL: `UPDATE triggers SET last_sync_at = now() WHERE id = $1`, Args: []any{e.trigger}})
+	r := e.app.Client(e.adminKey).Do(t, `mutation($id: ID!) { deleteCampaign(id: $id) }`, map[string]any{"id": e.campaign})
+	if err := <-worker; err != nil {
+		t.Fatalf("the worker: %v", err)
 	}
-	defer worker.Close()
-	ctx := context.Background()
-	tx, err := worker.BeginTx(ctx, nil)
-	if err != nil {
-		t.Fatal(err)
+	var got struct{ DeleteCampaign string }
+	if len(r.Errors) > 0 {
+		t.Fatalf("deleteCampaign: %+v", r.Errors)
 	}
-	defer tx.Rollback()
-	if _, err := tx.Exec(`SET LOCAL deadlock_timeout = '60s'`); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := tx.Exec(`UPDATE sync_runs SET fetched = fetched + 1 WHERE id = $1`, run.ID); err != nil {
-		t.Fatal(err)
-	}
-
-	type answer struct {
-		ID     string
-		Errors string
-	}
-	deleted := make(chan answer, 1)
-	go func() {
-		r, err := e.app.Client(e.adminKey).DoTolerant(ctx, `mutation($id: ID!) { deleteCampaign(id: $id) }`, map[string]any{"id": e.campaign})
-		if err != nil {
-			deleted <- answer{Errors: err.Error()}
-			return
-		}
-		var got struct{ DeleteCampaign string }
-		if len(r.Errors) > 0 {
-			deleted <- answer{Errors: fmt.Sprintf("%+v", r.Errors)}
-			return
-		}
-		if err := json.Unmarshal(r.Data, &got); err != nil {
-			deleted <- answer{Errors: err.Error()}
-			return
-		}
-		deleted <- answer{ID: got.DeleteCampaign}
-	}()
-	if err := dbtest.WaitForLockWait(ctx, worker, `DELETE FROM "campaigns"%`); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := tx.Exec(`UPDATE triggers SET last_sync_at = now() WHERE id = $1`, e.trigger); err != nil {
-		t.Fatalf("the worker's update of the trigger: %v", err)
-	}
-	if err := tx.Commit(); err != nil {
-		t.Fatal(err)
-	}
-
-	got := <-deleted
-	if got.Errors != "" || got.ID != string(e.campaign) {
-		t.Fatalf("deleteCampaign answered %q with errors %s, want %q", got.ID, got.Errors, e.campaign)
+	r.Decode(t, &got)
+	if got.DeleteCampaign != string(e.campaign) {
+		t.Fatalf("deleteCampaign answered %q, want %q", got.DeleteCampaign, e.campaign)
 	}
 	var n int
 	if err := db.Store.DB.QueryRow(`SELECT (SELECT count(*) FROM campaigns WHERE id = $1) + (SELECT count(*) FROM sync_runs WHERE id = $2)`,

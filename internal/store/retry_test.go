@@ -40,47 +40,13 @@ func deadlockDB(t *testing.T) string {
 }
 
 // crossLocks plays the other side of a deadlock with a statement of the
-// test that deletes the parent row. On a connection of its own it locks
-// the child row, waits until that statement waits for it (holding the
-// parent row), then asks for the parent row's key share, as an insert of
-// another child would. Each waits for the other. The holder's
-// deadlock_timeout is a minute and the test's side keeps the default of
-// a second, so PostgreSQL finds the deadlock from the test's side and
-// aborts it; the holder then gets its lock and commits. The returned
-// channel reports the holder's error, nil if it committed.
+// test that deletes the parent row (which locks the parent row, then the
+// child's): it locks the child row, then asks for the parent row's key
+// share, as an insert of another child would.
 func crossLocks(t *testing.T, url string) <-chan error {
 	t.Helper()
-	plain, err := sql.Open("postgres", url)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { plain.Close() })
-	ctx := context.Background()
-	tx, err := plain.BeginTx(ctx, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, q := range []string{`SET LOCAL deadlock_timeout = '60s'`, `UPDATE child SET v = v + 1 WHERE id = 1`} {
-		if _, err := tx.Exec(q); err != nil {
-			tx.Rollback()
-			t.Fatalf("%s: %v", q, err)
-		}
-	}
-	done := make(chan error, 1)
-	go func() {
-		done <- func() error {
-			defer tx.Rollback()
-			if err := dbtest.WaitForLockWait(ctx, plain, "DELETE FROM parent%"); err != nil {
-				return err
-			}
-			var one int
-			if err := tx.QueryRow(`SELECT 1 FROM parent WHERE id = 1 FOR KEY SHARE`).Scan(&one); err != nil {
-				return fmt.Errorf("the holder's lock of the parent row: %w", err)
-			}
-			return tx.Commit()
-		}()
-	}()
-	return done
+	return dbtest.CrossLocks(t, url, dbtest.Stmt{SQL: `UPDATE child SET v = v + 1 WHERE id = 1`},
+		"DELETE FROM parent%", dbtest.Stmt{SQL: `SELECT 1 FROM parent WHERE id = 1 FOR KEY SHARE`})
 }
 
 // TestDeadlockVictimRetried: a statement or transaction that PostgreSQL
