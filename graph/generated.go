@@ -4558,14 +4558,14 @@ func (ec *executionContext) field___Type_inputFields_args(ctx context.Context, r
 // region    **************************** field.gotpl *****************************
 
 func (ec *executionContext) _APIKey_id(ctx context.Context, field graphql.CollectedField, obj *ent.APIKey) (ret graphql.Marshaler) {
-	return ec.marshalNID2githubᚗcomᚋintakeᚋintakeᚋinternalᚋpulidᚐID(ctx, field.Selections, obj.ID)
+	return &obj.ID
 }
 func (ec *executionContext) fieldContext_APIKey_id(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("APIKey", field, false, false, "ID")
 }
 
 func (ec *executionContext) _APIKey_name(ctx context.Context, field graphql.CollectedField, obj *ent.APIKey) (ret graphql.Marshaler) {
-	return ec.marshalNString2string(ctx, field.Selections, obj.Name)
+	return (*leafString)(&obj.Name)
 }
 func (ec *executionContext) fieldContext_APIKey_name(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("APIKey", field, false, false, "String")
@@ -4596,7 +4596,7 @@ func (ec *executionContext) fieldContext_APIKey_role(_ context.Context, field gr
 
 func (ec *executionContext) _APIKey_createdAt(ctx context.Context, field graphql.CollectedField, obj *ent.APIKey) (ret graphql.Marshaler) {
 	if !obj.CreatedAt.IsZero() {
-		return ec.marshalNTime2timeᚐTime(ctx, field.Selections, obj.CreatedAt)
+		return (*leafTime)(&obj.CreatedAt)
 	}
 	return graphql.ResolveField(
 		ctx,
@@ -4621,21 +4621,21 @@ func (ec *executionContext) fieldContext_APIKey_createdAt(_ context.Context, fie
 }
 
 func (ec *executionContext) _APIKey_expiresAt(ctx context.Context, field graphql.CollectedField, obj *ent.APIKey) (ret graphql.Marshaler) {
-	return ec.marshalOTime2ᚖtimeᚐTime(ctx, field.Selections, obj.ExpiresAt)
+	return timeOrNull(obj.ExpiresAt)
 }
 func (ec *executionContext) fieldContext_APIKey_expiresAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("APIKey", field, false, false, "Time")
 }
 
 func (ec *executionContext) _APIKey_lastUsedAt(ctx context.Context, field graphql.CollectedField, obj *ent.APIKey) (ret graphql.Marshaler) {
-	return ec.marshalOTime2ᚖtimeᚐTime(ctx, field.Selections, obj.LastUsedAt)
+	return timeOrNull(obj.LastUsedAt)
 }
 func (ec *executionContext) fieldContext_APIKey_lastUsedAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("APIKey", field, false, false, "Time")
 }
 
 func (ec *executionContext) _APIKey_revokedAt(ctx context.Context, field graphql.CollectedField, obj *ent.APIKey) (ret graphql.Marshaler) {
-	return ec.marshalOTime2ᚖtimeᚐTime(ctx, field.Selections, obj.RevokedAt)
+	return timeOrNull(obj.RevokedAt)
 }
 func (ec *executionContext) fieldContext_APIKey_revokedAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("APIKey", field, false, false, "Time")
@@ -4706,7 +4706,7 @@ func (ec *executionContext) fieldContext_APIKeyConnection_pageInfo(_ context.Con
 }
 
 func (ec *executionContext) _APIKeyConnection_totalCount(ctx context.Context, field graphql.CollectedField, obj *model.APIKeyConnection) (ret graphql.Marshaler) {
-	return ec.marshalNInt2int(ctx, field.Selections, obj.TotalCount)
+	return (*leafInt)(&obj.TotalCount)
 }
 func (ec *executionContext) fieldContext_APIKeyConnection_totalCount(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("APIKeyConnection", field, false, false, "Int")
@@ -4745,14 +4745,14 @@ func (ec *executionContext) fieldContext_APIKeyEdge_node(_ context.Context, fiel
 }
 
 func (ec *executionContext) _APIKeyEdge_cursor(ctx context.Context, field graphql.CollectedField, obj *model.APIKeyEdge) (ret graphql.Marshaler) {
-	return ec.marshalNCursor2entgoᚗioᚋcontribᚋentgqlᚐCursor(ctx, field.Selections, obj.Cursor)
+	return (*leafCursor)(&obj.Cursor)
 }
 func (ec *executionContext) fieldContext_APIKeyEdge_cursor(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("APIKeyEdge", field, false, false, "Cursor")
 }
 
 func (ec *executionContext) _AuditEvent_id(ctx context.Context, field graphql.CollectedField, obj *model.AuditEvent) (ret graphql.Marshaler) {
-	return ec.marshalNID2githubᚗcomᚋintakeᚋintakeᚋinternalᚋpulidᚐID(ctx, field.Selections, obj.ID)
+	return &obj.ID
 }
 func (ec *executionContext) fieldContext_AuditEvent_id(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("AuditEvent", field, false, false, "ID")
@@ -4760,7 +4760,7 @@ func (ec *executionContext) fieldContext_AuditEvent_id(_ context.Context, field 
 
 func (ec *executionContext) _AuditEvent_createdAt(ctx context.Context, field graphql.CollectedField, obj *model.AuditEvent) (ret graphql.Marshaler) {
 	if !obj.CreatedAt.IsZero() {
-		return ec.marshalNTime2timeᚐTime(ctx, field.Selections, obj.CreatedAt)
+		return (*leafTime)(&obj.CreatedAt)
 	}
 	return graphql.ResolveField(
 		ctx,
@@ -4785,7 +4785,7 @@ func (ec *executionContext) fieldContext_AuditEvent_createdAt(_ context.Context,
 }
 
 func (ec *executionContext) _AuditEvent_actorKind(ctx context.Context, field graphql.CollectedField, obj *model.AuditEvent) (ret graphql.Marshaler) {
-	return ec.marshalNAuditActorKind2githubᚗcomᚋintakeᚋintakeᚋschemaᚋschematypeᚐAuditActorKind(ctx, field.Selections, obj.ActorKind)
+	return &obj.ActorKind
 }
 func (ec *executionContext) fieldContext_AuditEvent_actorKind(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("AuditEvent", field, false, false, "AuditActorKind")
@@ -4799,14 +4799,14 @@ func (ec *executionContext) fieldContext_AuditEvent_actorKeyID(_ context.Context
 }
 
 func (ec *executionContext) _AuditEvent_actorName(ctx context.Context, field graphql.CollectedField, obj *model.AuditEvent) (ret graphql.Marshaler) {
-	return ec.marshalNString2string(ctx, field.Selections, obj.ActorName)
+	return (*leafString)(&obj.ActorName)
 }
 func (ec *executionContext) fieldContext_AuditEvent_actorName(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("AuditEvent", field, false, false, "String")
 }
 
 func (ec *executionContext) _AuditEvent_operation(ctx context.Context, field graphql.CollectedField, obj *model.AuditEvent) (ret graphql.Marshaler) {
-	return ec.marshalNString2string(ctx, field.Selections, obj.Operation)
+	return (*leafString)(&obj.Operation)
 }
 func (ec *executionContext) fieldContext_AuditEvent_operation(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("AuditEvent", field, false, false, "String")
@@ -4866,7 +4866,7 @@ func (ec *executionContext) fieldContext_AuditEvent_fields(_ context.Context, fi
 }
 
 func (ec *executionContext) _AuditEvent_outcome(ctx context.Context, field graphql.CollectedField, obj *model.AuditEvent) (ret graphql.Marshaler) {
-	return ec.marshalNString2string(ctx, field.Selections, obj.Outcome)
+	return (*leafString)(&obj.Outcome)
 }
 func (ec *executionContext) fieldContext_AuditEvent_outcome(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("AuditEvent", field, false, false, "String")
@@ -4969,14 +4969,14 @@ func (ec *executionContext) fieldContext_AuditEventEdge_node(_ context.Context, 
 }
 
 func (ec *executionContext) _AuditEventEdge_cursor(ctx context.Context, field graphql.CollectedField, obj *model.AuditEventEdge) (ret graphql.Marshaler) {
-	return ec.marshalNCursor2entgoᚗioᚋcontribᚋentgqlᚐCursor(ctx, field.Selections, obj.Cursor)
+	return (*leafCursor)(&obj.Cursor)
 }
 func (ec *executionContext) fieldContext_AuditEventEdge_cursor(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("AuditEventEdge", field, false, false, "Cursor")
 }
 
 func (ec *executionContext) _CallResult_id(ctx context.Context, field graphql.CollectedField, obj *ent.CallResult) (ret graphql.Marshaler) {
-	return ec.marshalNID2githubᚗcomᚋintakeᚋintakeᚋinternalᚋpulidᚐID(ctx, field.Selections, obj.ID)
+	return &obj.ID
 }
 func (ec *executionContext) fieldContext_CallResult_id(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("CallResult", field, false, false, "ID")
@@ -4984,7 +4984,7 @@ func (ec *executionContext) fieldContext_CallResult_id(_ context.Context, field 
 
 func (ec *executionContext) _CallResult_createdAt(ctx context.Context, field graphql.CollectedField, obj *ent.CallResult) (ret graphql.Marshaler) {
 	if !obj.CreatedAt.IsZero() {
-		return ec.marshalNTime2timeᚐTime(ctx, field.Selections, obj.CreatedAt)
+		return (*leafTime)(&obj.CreatedAt)
 	}
 	return graphql.ResolveField(
 		ctx,
@@ -5009,14 +5009,14 @@ func (ec *executionContext) fieldContext_CallResult_createdAt(_ context.Context,
 }
 
 func (ec *executionContext) _CallResult_outcome(ctx context.Context, field graphql.CollectedField, obj *ent.CallResult) (ret graphql.Marshaler) {
-	return ec.marshalNCallOutcome2githubᚗcomᚋintakeᚋintakeᚋschemaᚋschematypeᚐCallOutcome(ctx, field.Selections, obj.Outcome)
+	return &obj.Outcome
 }
 func (ec *executionContext) fieldContext_CallResult_outcome(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("CallResult", field, false, false, "CallOutcome")
 }
 
 func (ec *executionContext) _CallResult_transcript(ctx context.Context, field graphql.CollectedField, obj *ent.CallResult) (ret graphql.Marshaler) {
-	return ec.marshalNString2string(ctx, field.Selections, obj.Transcript)
+	return (*leafString)(&obj.Transcript)
 }
 func (ec *executionContext) fieldContext_CallResult_transcript(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("CallResult", field, false, false, "String")
@@ -5024,7 +5024,7 @@ func (ec *executionContext) fieldContext_CallResult_transcript(_ context.Context
 
 func (ec *executionContext) _CallResult_calledAt(ctx context.Context, field graphql.CollectedField, obj *ent.CallResult) (ret graphql.Marshaler) {
 	if !obj.CalledAt.IsZero() {
-		return ec.marshalNTime2timeᚐTime(ctx, field.Selections, obj.CalledAt)
+		return (*leafTime)(&obj.CalledAt)
 	}
 	return graphql.ResolveField(
 		ctx,
@@ -5049,14 +5049,14 @@ func (ec *executionContext) fieldContext_CallResult_calledAt(_ context.Context, 
 }
 
 func (ec *executionContext) _CallResult_durationSeconds(ctx context.Context, field graphql.CollectedField, obj *ent.CallResult) (ret graphql.Marshaler) {
-	return ec.marshalNInt2int(ctx, field.Selections, obj.DurationSeconds)
+	return (*leafInt)(&obj.DurationSeconds)
 }
 func (ec *executionContext) fieldContext_CallResult_durationSeconds(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("CallResult", field, false, false, "Int")
 }
 
 func (ec *executionContext) _CallResult_transcriptPurgedAt(ctx context.Context, field graphql.CollectedField, obj *ent.CallResult) (ret graphql.Marshaler) {
-	return ec.marshalOTime2ᚖtimeᚐTime(ctx, field.Selections, obj.TranscriptPurgedAt)
+	return timeOrNull(obj.TranscriptPurgedAt)
 }
 func (ec *executionContext) fieldContext_CallResult_transcriptPurgedAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("CallResult", field, false, false, "Time")
@@ -5159,28 +5159,28 @@ func (ec *executionContext) fieldContext_CallResult_questionResults(_ context.Co
 }
 
 func (ec *executionContext) _CallingWindow_day(ctx context.Context, field graphql.CollectedField, obj *schematype.CallingWindow) (ret graphql.Marshaler) {
-	return ec.marshalNWeekday2githubᚗcomᚋintakeᚋintakeᚋschemaᚋschematypeᚐWeekday(ctx, field.Selections, obj.Day)
+	return &obj.Day
 }
 func (ec *executionContext) fieldContext_CallingWindow_day(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("CallingWindow", field, false, false, "Weekday")
 }
 
 func (ec *executionContext) _CallingWindow_start(ctx context.Context, field graphql.CollectedField, obj *schematype.CallingWindow) (ret graphql.Marshaler) {
-	return ec.marshalNString2string(ctx, field.Selections, obj.Start)
+	return (*leafString)(&obj.Start)
 }
 func (ec *executionContext) fieldContext_CallingWindow_start(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("CallingWindow", field, false, false, "String")
 }
 
 func (ec *executionContext) _CallingWindow_end(ctx context.Context, field graphql.CollectedField, obj *schematype.CallingWindow) (ret graphql.Marshaler) {
-	return ec.marshalNString2string(ctx, field.Selections, obj.End)
+	return (*leafString)(&obj.End)
 }
 func (ec *executionContext) fieldContext_CallingWindow_end(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("CallingWindow", field, false, false, "String")
 }
 
 func (ec *executionContext) _Campaign_id(ctx context.Context, field graphql.CollectedField, obj *ent.Campaign) (ret graphql.Marshaler) {
-	return ec.marshalNID2githubᚗcomᚋintakeᚋintakeᚋinternalᚋpulidᚐID(ctx, field.Selections, obj.ID)
+	return &obj.ID
 }
 func (ec *executionContext) fieldContext_Campaign_id(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("Campaign", field, false, false, "ID")
@@ -5188,7 +5188,7 @@ func (ec *executionContext) fieldContext_Campaign_id(_ context.Context, field gr
 
 func (ec *executionContext) _Campaign_createdAt(ctx context.Context, field graphql.CollectedField, obj *ent.Campaign) (ret graphql.Marshaler) {
 	if !obj.CreatedAt.IsZero() {
-		return ec.marshalNTime2timeᚐTime(ctx, field.Selections, obj.CreatedAt)
+		return (*leafTime)(&obj.CreatedAt)
 	}
 	return graphql.ResolveField(
 		ctx,
@@ -5214,7 +5214,7 @@ func (ec *executionContext) fieldContext_Campaign_createdAt(_ context.Context, f
 
 func (ec *executionContext) _Campaign_updatedAt(ctx context.Context, field graphql.CollectedField, obj *ent.Campaign) (ret graphql.Marshaler) {
 	if !obj.UpdatedAt.IsZero() {
-		return ec.marshalNTime2timeᚐTime(ctx, field.Selections, obj.UpdatedAt)
+		return (*leafTime)(&obj.UpdatedAt)
 	}
 	return graphql.ResolveField(
 		ctx,
@@ -5239,14 +5239,14 @@ func (ec *executionContext) fieldContext_Campaign_updatedAt(_ context.Context, f
 }
 
 func (ec *executionContext) _Campaign_name(ctx context.Context, field graphql.CollectedField, obj *ent.Campaign) (ret graphql.Marshaler) {
-	return ec.marshalNString2string(ctx, field.Selections, obj.Name)
+	return (*leafString)(&obj.Name)
 }
 func (ec *executionContext) fieldContext_Campaign_name(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("Campaign", field, false, false, "String")
 }
 
 func (ec *executionContext) _Campaign_phoneRegion(ctx context.Context, field graphql.CollectedField, obj *ent.Campaign) (ret graphql.Marshaler) {
-	return ec.marshalNString2string(ctx, field.Selections, obj.PhoneRegion)
+	return (*leafString)(&obj.PhoneRegion)
 }
 func (ec *executionContext) fieldContext_Campaign_phoneRegion(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("Campaign", field, false, false, "String")
@@ -5448,7 +5448,7 @@ func (ec *executionContext) fieldContext_CampaignConnection_pageInfo(_ context.C
 }
 
 func (ec *executionContext) _CampaignConnection_totalCount(ctx context.Context, field graphql.CollectedField, obj *ent.CampaignConnection) (ret graphql.Marshaler) {
-	return ec.marshalNInt2int(ctx, field.Selections, obj.TotalCount)
+	return (*leafInt)(&obj.TotalCount)
 }
 func (ec *executionContext) fieldContext_CampaignConnection_totalCount(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("CampaignConnection", field, false, false, "Int")
@@ -5487,14 +5487,14 @@ func (ec *executionContext) fieldContext_CampaignEdge_node(_ context.Context, fi
 }
 
 func (ec *executionContext) _CampaignEdge_cursor(ctx context.Context, field graphql.CollectedField, obj *ent.CampaignEdge) (ret graphql.Marshaler) {
-	return ec.marshalNCursor2entgoᚗioᚋcontribᚋentgqlᚐCursor(ctx, field.Selections, obj.Cursor)
+	return (*leafCursor)(&obj.Cursor)
 }
 func (ec *executionContext) fieldContext_CampaignEdge_cursor(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("CampaignEdge", field, false, false, "Cursor")
 }
 
 func (ec *executionContext) _Contact_id(ctx context.Context, field graphql.CollectedField, obj *ent.Contact) (ret graphql.Marshaler) {
-	return ec.marshalNID2githubᚗcomᚋintakeᚋintakeᚋinternalᚋpulidᚐID(ctx, field.Selections, obj.ID)
+	return &obj.ID
 }
 func (ec *executionContext) fieldContext_Contact_id(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("Contact", field, false, false, "ID")
@@ -5502,7 +5502,7 @@ func (ec *executionContext) fieldContext_Contact_id(_ context.Context, field gra
 
 func (ec *executionContext) _Contact_createdAt(ctx context.Context, field graphql.CollectedField, obj *ent.Contact) (ret graphql.Marshaler) {
 	if !obj.CreatedAt.IsZero() {
-		return ec.marshalNTime2timeᚐTime(ctx, field.Selections, obj.CreatedAt)
+		return (*leafTime)(&obj.CreatedAt)
 	}
 	return graphql.ResolveField(
 		ctx,
@@ -5527,42 +5527,42 @@ func (ec *executionContext) fieldContext_Contact_createdAt(_ context.Context, fi
 }
 
 func (ec *executionContext) _Contact_phoneE164(ctx context.Context, field graphql.CollectedField, obj *ent.Contact) (ret graphql.Marshaler) {
-	return ec.marshalNString2string(ctx, field.Selections, obj.PhoneE164)
+	return (*leafString)(&obj.PhoneE164)
 }
 func (ec *executionContext) fieldContext_Contact_phoneE164(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("Contact", field, false, false, "String")
 }
 
 func (ec *executionContext) _Contact_phoneRaw(ctx context.Context, field graphql.CollectedField, obj *ent.Contact) (ret graphql.Marshaler) {
-	return ec.marshalNString2string(ctx, field.Selections, obj.PhoneRaw)
+	return (*leafString)(&obj.PhoneRaw)
 }
 func (ec *executionContext) fieldContext_Contact_phoneRaw(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("Contact", field, false, false, "String")
 }
 
 func (ec *executionContext) _Contact_firstName(ctx context.Context, field graphql.CollectedField, obj *ent.Contact) (ret graphql.Marshaler) {
-	return ec.marshalOString2ᚖstring(ctx, field.Selections, obj.FirstName)
+	return stringOrNull(obj.FirstName)
 }
 func (ec *executionContext) fieldContext_Contact_firstName(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("Contact", field, false, false, "String")
 }
 
 func (ec *executionContext) _Contact_lastName(ctx context.Context, field graphql.CollectedField, obj *ent.Contact) (ret graphql.Marshaler) {
-	return ec.marshalOString2ᚖstring(ctx, field.Selections, obj.LastName)
+	return stringOrNull(obj.LastName)
 }
 func (ec *executionContext) fieldContext_Contact_lastName(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("Contact", field, false, false, "String")
 }
 
 func (ec *executionContext) _Contact_email(ctx context.Context, field graphql.CollectedField, obj *ent.Contact) (ret graphql.Marshaler) {
-	return ec.marshalOString2ᚖstring(ctx, field.Selections, obj.Email)
+	return stringOrNull(obj.Email)
 }
 func (ec *executionContext) fieldContext_Contact_email(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("Contact", field, false, false, "String")
 }
 
 func (ec *executionContext) _Contact_externalID(ctx context.Context, field graphql.CollectedField, obj *ent.Contact) (ret graphql.Marshaler) {
-	return ec.marshalNString2string(ctx, field.Selections, obj.ExternalID)
+	return (*leafString)(&obj.ExternalID)
 }
 func (ec *executionContext) fieldContext_Contact_externalID(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("Contact", field, false, false, "String")
@@ -5570,7 +5570,7 @@ func (ec *executionContext) fieldContext_Contact_externalID(_ context.Context, f
 
 func (ec *executionContext) _Contact_attributes(ctx context.Context, field graphql.CollectedField, obj *ent.Contact) (ret graphql.Marshaler) {
 	if obj.Attributes != nil {
-		return ec.marshalNMap2githubᚗcomᚋintakeᚋintakeᚋschemaᚋschematypeᚐJSONObject(ctx, field.Selections, obj.Attributes)
+		return (*leafObject)(&obj.Attributes)
 	}
 	return graphql.ResolveField(
 		ctx,
@@ -5602,28 +5602,28 @@ func (ec *executionContext) fieldContext_Contact_numberType(_ context.Context, f
 }
 
 func (ec *executionContext) _Contact_timeZone(ctx context.Context, field graphql.CollectedField, obj *ent.Contact) (ret graphql.Marshaler) {
-	return ec.marshalOString2ᚖstring(ctx, field.Selections, obj.TimeZone)
+	return stringOrNull(obj.TimeZone)
 }
 func (ec *executionContext) fieldContext_Contact_timeZone(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("Contact", field, false, false, "String")
 }
 
 func (ec *executionContext) _Contact_region(ctx context.Context, field graphql.CollectedField, obj *ent.Contact) (ret graphql.Marshaler) {
-	return ec.marshalOString2ᚖstring(ctx, field.Selections, obj.Region)
+	return stringOrNull(obj.Region)
 }
 func (ec *executionContext) fieldContext_Contact_region(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("Contact", field, false, false, "String")
 }
 
 func (ec *executionContext) _Contact_erasedAt(ctx context.Context, field graphql.CollectedField, obj *ent.Contact) (ret graphql.Marshaler) {
-	return ec.marshalOTime2ᚖtimeᚐTime(ctx, field.Selections, obj.ErasedAt)
+	return timeOrNull(obj.ErasedAt)
 }
 func (ec *executionContext) fieldContext_Contact_erasedAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("Contact", field, false, false, "Time")
 }
 
 func (ec *executionContext) _Contact_erasureReason(ctx context.Context, field graphql.CollectedField, obj *ent.Contact) (ret graphql.Marshaler) {
-	return ec.marshalOString2ᚖstring(ctx, field.Selections, obj.ErasureReason)
+	return stringOrNull(obj.ErasureReason)
 }
 func (ec *executionContext) fieldContext_Contact_erasureReason(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("Contact", field, false, false, "String")
@@ -5845,7 +5845,7 @@ func (ec *executionContext) fieldContext_ContactConnection_pageInfo(_ context.Co
 }
 
 func (ec *executionContext) _ContactConnection_totalCount(ctx context.Context, field graphql.CollectedField, obj *ent.ContactConnection) (ret graphql.Marshaler) {
-	return ec.marshalNInt2int(ctx, field.Selections, obj.TotalCount)
+	return (*leafInt)(&obj.TotalCount)
 }
 func (ec *executionContext) fieldContext_ContactConnection_totalCount(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("ContactConnection", field, false, false, "Int")
@@ -5884,21 +5884,21 @@ func (ec *executionContext) fieldContext_ContactEdge_node(_ context.Context, fie
 }
 
 func (ec *executionContext) _ContactEdge_cursor(ctx context.Context, field graphql.CollectedField, obj *ent.ContactEdge) (ret graphql.Marshaler) {
-	return ec.marshalNCursor2entgoᚗioᚋcontribᚋentgqlᚐCursor(ctx, field.Selections, obj.Cursor)
+	return (*leafCursor)(&obj.Cursor)
 }
 func (ec *executionContext) fieldContext_ContactEdge_cursor(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("ContactEdge", field, false, false, "Cursor")
 }
 
 func (ec *executionContext) _ContactScreening_decision(ctx context.Context, field graphql.CollectedField, obj *model.ContactScreening) (ret graphql.Marshaler) {
-	return ec.marshalNScreeningDecision2githubᚗcomᚋintakeᚋintakeᚋschemaᚋschematypeᚐScreeningDecision(ctx, field.Selections, obj.Decision)
+	return &obj.Decision
 }
 func (ec *executionContext) fieldContext_ContactScreening_decision(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("ContactScreening", field, false, false, "ScreeningDecision")
 }
 
 func (ec *executionContext) _ContactScreening_reason(ctx context.Context, field graphql.CollectedField, obj *model.ContactScreening) (ret graphql.Marshaler) {
-	return ec.marshalNString2string(ctx, field.Selections, obj.Reason)
+	return (*leafString)(&obj.Reason)
 }
 func (ec *executionContext) fieldContext_ContactScreening_reason(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("ContactScreening", field, false, false, "String")
@@ -5969,14 +5969,14 @@ func (ec *executionContext) fieldContext_ContactsImported_run(_ context.Context,
 }
 
 func (ec *executionContext) _ContactsImported_count(ctx context.Context, field graphql.CollectedField, obj *model.ContactsImported) (ret graphql.Marshaler) {
-	return ec.marshalNInt2int(ctx, field.Selections, obj.Count)
+	return (*leafInt)(&obj.Count)
 }
 func (ec *executionContext) fieldContext_ContactsImported_count(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("ContactsImported", field, false, false, "Int")
 }
 
 func (ec *executionContext) _CreateAPIKeyPayload_key(ctx context.Context, field graphql.CollectedField, obj *model.CreateAPIKeyPayload) (ret graphql.Marshaler) {
-	return ec.marshalNString2string(ctx, field.Selections, obj.Key)
+	return (*leafString)(&obj.Key)
 }
 func (ec *executionContext) fieldContext_CreateAPIKeyPayload_key(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("CreateAPIKeyPayload", field, false, false, "String")
@@ -6015,7 +6015,7 @@ func (ec *executionContext) fieldContext_CreateAPIKeyPayload_apiKey(_ context.Co
 }
 
 func (ec *executionContext) _DoNotCall_id(ctx context.Context, field graphql.CollectedField, obj *ent.DoNotCall) (ret graphql.Marshaler) {
-	return ec.marshalNID2githubᚗcomᚋintakeᚋintakeᚋinternalᚋpulidᚐID(ctx, field.Selections, obj.ID)
+	return &obj.ID
 }
 func (ec *executionContext) fieldContext_DoNotCall_id(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("DoNotCall", field, false, false, "ID")
@@ -6023,7 +6023,7 @@ func (ec *executionContext) fieldContext_DoNotCall_id(_ context.Context, field g
 
 func (ec *executionContext) _DoNotCall_createdAt(ctx context.Context, field graphql.CollectedField, obj *ent.DoNotCall) (ret graphql.Marshaler) {
 	if !obj.CreatedAt.IsZero() {
-		return ec.marshalNTime2timeᚐTime(ctx, field.Selections, obj.CreatedAt)
+		return (*leafTime)(&obj.CreatedAt)
 	}
 	return graphql.ResolveField(
 		ctx,
@@ -6048,21 +6048,21 @@ func (ec *executionContext) fieldContext_DoNotCall_createdAt(_ context.Context, 
 }
 
 func (ec *executionContext) _DoNotCall_phoneE164(ctx context.Context, field graphql.CollectedField, obj *ent.DoNotCall) (ret graphql.Marshaler) {
-	return ec.marshalNString2string(ctx, field.Selections, obj.PhoneE164)
+	return (*leafString)(&obj.PhoneE164)
 }
 func (ec *executionContext) fieldContext_DoNotCall_phoneE164(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("DoNotCall", field, false, false, "String")
 }
 
 func (ec *executionContext) _DoNotCall_source(ctx context.Context, field graphql.CollectedField, obj *ent.DoNotCall) (ret graphql.Marshaler) {
-	return ec.marshalNDoNotCallSource2githubᚗcomᚋintakeᚋintakeᚋschemaᚋschematypeᚐDoNotCallSource(ctx, field.Selections, obj.Source)
+	return &obj.Source
 }
 func (ec *executionContext) fieldContext_DoNotCall_source(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("DoNotCall", field, false, false, "DoNotCallSource")
 }
 
 func (ec *executionContext) _DoNotCall_note(ctx context.Context, field graphql.CollectedField, obj *ent.DoNotCall) (ret graphql.Marshaler) {
-	return ec.marshalOString2ᚖstring(ctx, field.Selections, obj.Note)
+	return stringOrNull(obj.Note)
 }
 func (ec *executionContext) fieldContext_DoNotCall_note(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("DoNotCall", field, false, false, "String")
@@ -6133,7 +6133,7 @@ func (ec *executionContext) fieldContext_DoNotCallConnection_pageInfo(_ context.
 }
 
 func (ec *executionContext) _DoNotCallConnection_totalCount(ctx context.Context, field graphql.CollectedField, obj *ent.DoNotCallConnection) (ret graphql.Marshaler) {
-	return ec.marshalNInt2int(ctx, field.Selections, obj.TotalCount)
+	return (*leafInt)(&obj.TotalCount)
 }
 func (ec *executionContext) fieldContext_DoNotCallConnection_totalCount(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("DoNotCallConnection", field, false, false, "Int")
@@ -6172,21 +6172,21 @@ func (ec *executionContext) fieldContext_DoNotCallEdge_node(_ context.Context, f
 }
 
 func (ec *executionContext) _DoNotCallEdge_cursor(ctx context.Context, field graphql.CollectedField, obj *ent.DoNotCallEdge) (ret graphql.Marshaler) {
-	return ec.marshalNCursor2entgoᚗioᚋcontribᚋentgqlᚐCursor(ctx, field.Selections, obj.Cursor)
+	return (*leafCursor)(&obj.Cursor)
 }
 func (ec *executionContext) fieldContext_DoNotCallEdge_cursor(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("DoNotCallEdge", field, false, false, "Cursor")
 }
 
 func (ec *executionContext) _DoNotCallImportResult_added(ctx context.Context, field graphql.CollectedField, obj *model.DoNotCallImportResult) (ret graphql.Marshaler) {
-	return ec.marshalNInt2int(ctx, field.Selections, obj.Added)
+	return (*leafInt)(&obj.Added)
 }
 func (ec *executionContext) fieldContext_DoNotCallImportResult_added(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("DoNotCallImportResult", field, false, false, "Int")
 }
 
 func (ec *executionContext) _DoNotCallImportResult_alreadyListed(ctx context.Context, field graphql.CollectedField, obj *model.DoNotCallImportResult) (ret graphql.Marshaler) {
-	return ec.marshalNInt2int(ctx, field.Selections, obj.AlreadyListed)
+	return (*leafInt)(&obj.AlreadyListed)
 }
 func (ec *executionContext) fieldContext_DoNotCallImportResult_alreadyListed(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("DoNotCallImportResult", field, false, false, "Int")
@@ -6216,28 +6216,28 @@ func (ec *executionContext) fieldContext_ErasureResult_contacts(_ context.Contex
 }
 
 func (ec *executionContext) _ErasureResult_callResults(ctx context.Context, field graphql.CollectedField, obj *model.ErasureResult) (ret graphql.Marshaler) {
-	return ec.marshalNInt2int(ctx, field.Selections, obj.CallResults)
+	return (*leafInt)(&obj.CallResults)
 }
 func (ec *executionContext) fieldContext_ErasureResult_callResults(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("ErasureResult", field, false, false, "Int")
 }
 
 func (ec *executionContext) _ErasureResult_pushbacksCancelled(ctx context.Context, field graphql.CollectedField, obj *model.ErasureResult) (ret graphql.Marshaler) {
-	return ec.marshalNInt2int(ctx, field.Selections, obj.PushbacksCancelled)
+	return (*leafInt)(&obj.PushbacksCancelled)
 }
 func (ec *executionContext) fieldContext_ErasureResult_pushbacksCancelled(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("ErasureResult", field, false, false, "Int")
 }
 
 func (ec *executionContext) _ErasureResult_importIssuesDeleted(ctx context.Context, field graphql.CollectedField, obj *model.ErasureResult) (ret graphql.Marshaler) {
-	return ec.marshalNInt2int(ctx, field.Selections, obj.ImportIssuesDeleted)
+	return (*leafInt)(&obj.ImportIssuesDeleted)
 }
 func (ec *executionContext) fieldContext_ErasureResult_importIssuesDeleted(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("ErasureResult", field, false, false, "Int")
 }
 
 func (ec *executionContext) _ImportIssue_id(ctx context.Context, field graphql.CollectedField, obj *ent.ImportIssue) (ret graphql.Marshaler) {
-	return ec.marshalNID2githubᚗcomᚋintakeᚋintakeᚋinternalᚋpulidᚐID(ctx, field.Selections, obj.ID)
+	return &obj.ID
 }
 func (ec *executionContext) fieldContext_ImportIssue_id(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("ImportIssue", field, false, false, "ID")
@@ -6245,7 +6245,7 @@ func (ec *executionContext) fieldContext_ImportIssue_id(_ context.Context, field
 
 func (ec *executionContext) _ImportIssue_createdAt(ctx context.Context, field graphql.CollectedField, obj *ent.ImportIssue) (ret graphql.Marshaler) {
 	if !obj.CreatedAt.IsZero() {
-		return ec.marshalNTime2timeᚐTime(ctx, field.Selections, obj.CreatedAt)
+		return (*leafTime)(&obj.CreatedAt)
 	}
 	return graphql.ResolveField(
 		ctx,
@@ -6270,28 +6270,28 @@ func (ec *executionContext) fieldContext_ImportIssue_createdAt(_ context.Context
 }
 
 func (ec *executionContext) _ImportIssue_externalID(ctx context.Context, field graphql.CollectedField, obj *ent.ImportIssue) (ret graphql.Marshaler) {
-	return ec.marshalNString2string(ctx, field.Selections, obj.ExternalID)
+	return (*leafString)(&obj.ExternalID)
 }
 func (ec *executionContext) fieldContext_ImportIssue_externalID(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("ImportIssue", field, false, false, "String")
 }
 
 func (ec *executionContext) _ImportIssue_code(ctx context.Context, field graphql.CollectedField, obj *ent.ImportIssue) (ret graphql.Marshaler) {
-	return ec.marshalNImportIssueCode2githubᚗcomᚋintakeᚋintakeᚋschemaᚋschematypeᚐImportIssueCode(ctx, field.Selections, obj.Code)
+	return &obj.Code
 }
 func (ec *executionContext) fieldContext_ImportIssue_code(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("ImportIssue", field, false, false, "ImportIssueCode")
 }
 
 func (ec *executionContext) _ImportIssue_message(ctx context.Context, field graphql.CollectedField, obj *ent.ImportIssue) (ret graphql.Marshaler) {
-	return ec.marshalNString2string(ctx, field.Selections, obj.Message)
+	return (*leafString)(&obj.Message)
 }
 func (ec *executionContext) fieldContext_ImportIssue_message(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("ImportIssue", field, false, false, "String")
 }
 
 func (ec *executionContext) _ImportIssue_rawPhone(ctx context.Context, field graphql.CollectedField, obj *ent.ImportIssue) (ret graphql.Marshaler) {
-	return ec.marshalOString2ᚖstring(ctx, field.Selections, obj.RawPhone)
+	return stringOrNull(obj.RawPhone)
 }
 func (ec *executionContext) fieldContext_ImportIssue_rawPhone(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("ImportIssue", field, false, false, "String")
@@ -6394,7 +6394,7 @@ func (ec *executionContext) fieldContext_ImportIssueConnection_pageInfo(_ contex
 }
 
 func (ec *executionContext) _ImportIssueConnection_totalCount(ctx context.Context, field graphql.CollectedField, obj *ent.ImportIssueConnection) (ret graphql.Marshaler) {
-	return ec.marshalNInt2int(ctx, field.Selections, obj.TotalCount)
+	return (*leafInt)(&obj.TotalCount)
 }
 func (ec *executionContext) fieldContext_ImportIssueConnection_totalCount(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("ImportIssueConnection", field, false, false, "Int")
@@ -6433,14 +6433,14 @@ func (ec *executionContext) fieldContext_ImportIssueEdge_node(_ context.Context,
 }
 
 func (ec *executionContext) _ImportIssueEdge_cursor(ctx context.Context, field graphql.CollectedField, obj *ent.ImportIssueEdge) (ret graphql.Marshaler) {
-	return ec.marshalNCursor2entgoᚗioᚋcontribᚋentgqlᚐCursor(ctx, field.Selections, obj.Cursor)
+	return (*leafCursor)(&obj.Cursor)
 }
 func (ec *executionContext) fieldContext_ImportIssueEdge_cursor(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("ImportIssueEdge", field, false, false, "Cursor")
 }
 
 func (ec *executionContext) _Integration_id(ctx context.Context, field graphql.CollectedField, obj *ent.Integration) (ret graphql.Marshaler) {
-	return ec.marshalNID2githubᚗcomᚋintakeᚋintakeᚋinternalᚋpulidᚐID(ctx, field.Selections, obj.ID)
+	return &obj.ID
 }
 func (ec *executionContext) fieldContext_Integration_id(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("Integration", field, false, false, "ID")
@@ -6448,7 +6448,7 @@ func (ec *executionContext) fieldContext_Integration_id(_ context.Context, field
 
 func (ec *executionContext) _Integration_createdAt(ctx context.Context, field graphql.CollectedField, obj *ent.Integration) (ret graphql.Marshaler) {
 	if !obj.CreatedAt.IsZero() {
-		return ec.marshalNTime2timeᚐTime(ctx, field.Selections, obj.CreatedAt)
+		return (*leafTime)(&obj.CreatedAt)
 	}
 	return graphql.ResolveField(
 		ctx,
@@ -6474,7 +6474,7 @@ func (ec *executionContext) fieldContext_Integration_createdAt(_ context.Context
 
 func (ec *executionContext) _Integration_updatedAt(ctx context.Context, field graphql.CollectedField, obj *ent.Integration) (ret graphql.Marshaler) {
 	if !obj.UpdatedAt.IsZero() {
-		return ec.marshalNTime2timeᚐTime(ctx, field.Selections, obj.UpdatedAt)
+		return (*leafTime)(&obj.UpdatedAt)
 	}
 	return graphql.ResolveField(
 		ctx,
@@ -6499,28 +6499,28 @@ func (ec *executionContext) fieldContext_Integration_updatedAt(_ context.Context
 }
 
 func (ec *executionContext) _Integration_name(ctx context.Context, field graphql.CollectedField, obj *ent.Integration) (ret graphql.Marshaler) {
-	return ec.marshalNString2string(ctx, field.Selections, obj.Name)
+	return (*leafString)(&obj.Name)
 }
 func (ec *executionContext) fieldContext_Integration_name(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("Integration", field, false, false, "String")
 }
 
 func (ec *executionContext) _Integration_status(ctx context.Context, field graphql.CollectedField, obj *ent.Integration) (ret graphql.Marshaler) {
-	return ec.marshalNIntegrationStatus2githubᚗcomᚋintakeᚋintakeᚋentᚋintegrationᚐStatus(ctx, field.Selections, obj.Status)
+	return &obj.Status
 }
 func (ec *executionContext) fieldContext_Integration_status(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("Integration", field, false, false, "IntegrationStatus")
 }
 
 func (ec *executionContext) _Integration_lastCheckedAt(ctx context.Context, field graphql.CollectedField, obj *ent.Integration) (ret graphql.Marshaler) {
-	return ec.marshalOTime2ᚖtimeᚐTime(ctx, field.Selections, obj.LastCheckedAt)
+	return timeOrNull(obj.LastCheckedAt)
 }
 func (ec *executionContext) fieldContext_Integration_lastCheckedAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("Integration", field, false, false, "Time")
 }
 
 func (ec *executionContext) _Integration_lastError(ctx context.Context, field graphql.CollectedField, obj *ent.Integration) (ret graphql.Marshaler) {
-	return ec.marshalOString2ᚖstring(ctx, field.Selections, obj.LastError)
+	return stringOrNull(obj.LastError)
 }
 func (ec *executionContext) fieldContext_Integration_lastError(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("Integration", field, false, false, "String")
@@ -6687,7 +6687,7 @@ func (ec *executionContext) fieldContext_IntegrationConnection_pageInfo(_ contex
 }
 
 func (ec *executionContext) _IntegrationConnection_totalCount(ctx context.Context, field graphql.CollectedField, obj *ent.IntegrationConnection) (ret graphql.Marshaler) {
-	return ec.marshalNInt2int(ctx, field.Selections, obj.TotalCount)
+	return (*leafInt)(&obj.TotalCount)
 }
 func (ec *executionContext) fieldContext_IntegrationConnection_totalCount(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("IntegrationConnection", field, false, false, "Int")
@@ -6726,7 +6726,7 @@ func (ec *executionContext) fieldContext_IntegrationEdge_node(_ context.Context,
 }
 
 func (ec *executionContext) _IntegrationEdge_cursor(ctx context.Context, field graphql.CollectedField, obj *ent.IntegrationEdge) (ret graphql.Marshaler) {
-	return ec.marshalNCursor2entgoᚗioᚋcontribᚋentgqlᚐCursor(ctx, field.Selections, obj.Cursor)
+	return (*leafCursor)(&obj.Cursor)
 }
 func (ec *executionContext) fieldContext_IntegrationEdge_cursor(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("IntegrationEdge", field, false, false, "Cursor")
@@ -7613,7 +7613,7 @@ func (ec *executionContext) fieldContext_Mutation_revokeAPIKey(ctx context.Conte
 }
 
 func (ec *executionContext) _Organization_id(ctx context.Context, field graphql.CollectedField, obj *ent.Organization) (ret graphql.Marshaler) {
-	return ec.marshalNID2githubᚗcomᚋintakeᚋintakeᚋinternalᚋpulidᚐID(ctx, field.Selections, obj.ID)
+	return &obj.ID
 }
 func (ec *executionContext) fieldContext_Organization_id(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("Organization", field, false, false, "ID")
@@ -7621,7 +7621,7 @@ func (ec *executionContext) fieldContext_Organization_id(_ context.Context, fiel
 
 func (ec *executionContext) _Organization_createdAt(ctx context.Context, field graphql.CollectedField, obj *ent.Organization) (ret graphql.Marshaler) {
 	if !obj.CreatedAt.IsZero() {
-		return ec.marshalNTime2timeᚐTime(ctx, field.Selections, obj.CreatedAt)
+		return (*leafTime)(&obj.CreatedAt)
 	}
 	return graphql.ResolveField(
 		ctx,
@@ -7646,7 +7646,7 @@ func (ec *executionContext) fieldContext_Organization_createdAt(_ context.Contex
 }
 
 func (ec *executionContext) _Organization_name(ctx context.Context, field graphql.CollectedField, obj *ent.Organization) (ret graphql.Marshaler) {
-	return ec.marshalNString2string(ctx, field.Selections, obj.Name)
+	return (*leafString)(&obj.Name)
 }
 func (ec *executionContext) fieldContext_Organization_name(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("Organization", field, false, false, "String")
@@ -7667,28 +7667,28 @@ func (ec *executionContext) fieldContext_PageInfo_hasPreviousPage(_ context.Cont
 }
 
 func (ec *executionContext) _PageInfo_startCursor(ctx context.Context, field graphql.CollectedField, obj *entgql.PageInfo[pulid.ID]) (ret graphql.Marshaler) {
-	return ec.marshalOCursor2ᚖentgoᚗioᚋcontribᚋentgqlᚐCursor(ctx, field.Selections, obj.StartCursor)
+	return cursorOrNull(obj.StartCursor)
 }
 func (ec *executionContext) fieldContext_PageInfo_startCursor(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("PageInfo", field, false, false, "Cursor")
 }
 
 func (ec *executionContext) _PageInfo_endCursor(ctx context.Context, field graphql.CollectedField, obj *entgql.PageInfo[pulid.ID]) (ret graphql.Marshaler) {
-	return ec.marshalOCursor2ᚖentgoᚗioᚋcontribᚋentgqlᚐCursor(ctx, field.Selections, obj.EndCursor)
+	return cursorOrNull(obj.EndCursor)
 }
 func (ec *executionContext) fieldContext_PageInfo_endCursor(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("PageInfo", field, false, false, "Cursor")
 }
 
 func (ec *executionContext) _Provider_key(ctx context.Context, field graphql.CollectedField, obj *model.Provider) (ret graphql.Marshaler) {
-	return ec.marshalNProviderKey2githubᚗcomᚋintakeᚋintakeᚋschemaᚋschematypeᚐProviderKey(ctx, field.Selections, obj.Key)
+	return &obj.Key
 }
 func (ec *executionContext) fieldContext_Provider_key(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("Provider", field, false, false, "ProviderKey")
 }
 
 func (ec *executionContext) _Provider_name(ctx context.Context, field graphql.CollectedField, obj *model.Provider) (ret graphql.Marshaler) {
-	return ec.marshalNString2string(ctx, field.Selections, obj.Name)
+	return (*leafString)(&obj.Name)
 }
 func (ec *executionContext) fieldContext_Provider_name(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("Provider", field, false, false, "String")
@@ -7771,7 +7771,7 @@ func (ec *executionContext) fieldContext_Provider_referenceKinds(_ context.Conte
 }
 
 func (ec *executionContext) _Pushback_id(ctx context.Context, field graphql.CollectedField, obj *ent.Pushback) (ret graphql.Marshaler) {
-	return ec.marshalNID2githubᚗcomᚋintakeᚋintakeᚋinternalᚋpulidᚐID(ctx, field.Selections, obj.ID)
+	return &obj.ID
 }
 func (ec *executionContext) fieldContext_Pushback_id(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("Pushback", field, false, false, "ID")
@@ -7779,7 +7779,7 @@ func (ec *executionContext) fieldContext_Pushback_id(_ context.Context, field gr
 
 func (ec *executionContext) _Pushback_createdAt(ctx context.Context, field graphql.CollectedField, obj *ent.Pushback) (ret graphql.Marshaler) {
 	if !obj.CreatedAt.IsZero() {
-		return ec.marshalNTime2timeᚐTime(ctx, field.Selections, obj.CreatedAt)
+		return (*leafTime)(&obj.CreatedAt)
 	}
 	return graphql.ResolveField(
 		ctx,
@@ -7805,7 +7805,7 @@ func (ec *executionContext) fieldContext_Pushback_createdAt(_ context.Context, f
 
 func (ec *executionContext) _Pushback_updatedAt(ctx context.Context, field graphql.CollectedField, obj *ent.Pushback) (ret graphql.Marshaler) {
 	if !obj.UpdatedAt.IsZero() {
-		return ec.marshalNTime2timeᚐTime(ctx, field.Selections, obj.UpdatedAt)
+		return (*leafTime)(&obj.UpdatedAt)
 	}
 	return graphql.ResolveField(
 		ctx,
@@ -7830,42 +7830,42 @@ func (ec *executionContext) fieldContext_Pushback_updatedAt(_ context.Context, f
 }
 
 func (ec *executionContext) _Pushback_status(ctx context.Context, field graphql.CollectedField, obj *ent.Pushback) (ret graphql.Marshaler) {
-	return ec.marshalNPushbackStatus2githubᚗcomᚋintakeᚋintakeᚋentᚋpushbackᚐStatus(ctx, field.Selections, obj.Status)
+	return &obj.Status
 }
 func (ec *executionContext) fieldContext_Pushback_status(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("Pushback", field, false, false, "PushbackStatus")
 }
 
 func (ec *executionContext) _Pushback_mappedStatus(ctx context.Context, field graphql.CollectedField, obj *ent.Pushback) (ret graphql.Marshaler) {
-	return ec.marshalOString2ᚖstring(ctx, field.Selections, obj.MappedStatus)
+	return stringOrNull(obj.MappedStatus)
 }
 func (ec *executionContext) fieldContext_Pushback_mappedStatus(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("Pushback", field, false, false, "String")
 }
 
 func (ec *executionContext) _Pushback_attempts(ctx context.Context, field graphql.CollectedField, obj *ent.Pushback) (ret graphql.Marshaler) {
-	return ec.marshalNInt2int(ctx, field.Selections, obj.Attempts)
+	return (*leafInt)(&obj.Attempts)
 }
 func (ec *executionContext) fieldContext_Pushback_attempts(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("Pushback", field, false, false, "Int")
 }
 
 func (ec *executionContext) _Pushback_lastError(ctx context.Context, field graphql.CollectedField, obj *ent.Pushback) (ret graphql.Marshaler) {
-	return ec.marshalOString2ᚖstring(ctx, field.Selections, obj.LastError)
+	return stringOrNull(obj.LastError)
 }
 func (ec *executionContext) fieldContext_Pushback_lastError(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("Pushback", field, false, false, "String")
 }
 
 func (ec *executionContext) _Pushback_nextAttemptAt(ctx context.Context, field graphql.CollectedField, obj *ent.Pushback) (ret graphql.Marshaler) {
-	return ec.marshalOTime2ᚖtimeᚐTime(ctx, field.Selections, obj.NextAttemptAt)
+	return timeOrNull(obj.NextAttemptAt)
 }
 func (ec *executionContext) fieldContext_Pushback_nextAttemptAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("Pushback", field, false, false, "Time")
 }
 
 func (ec *executionContext) _Pushback_deliveredAt(ctx context.Context, field graphql.CollectedField, obj *ent.Pushback) (ret graphql.Marshaler) {
-	return ec.marshalOTime2ᚖtimeᚐTime(ctx, field.Selections, obj.DeliveredAt)
+	return timeOrNull(obj.DeliveredAt)
 }
 func (ec *executionContext) fieldContext_Pushback_deliveredAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("Pushback", field, false, false, "Time")
@@ -8472,28 +8472,28 @@ func (ec *executionContext) fieldContext_Query___schema(_ context.Context, field
 }
 
 func (ec *executionContext) _QuestionResult_question(ctx context.Context, field graphql.CollectedField, obj *schematype.QuestionResult) (ret graphql.Marshaler) {
-	return ec.marshalNString2string(ctx, field.Selections, obj.Question)
+	return (*leafString)(&obj.Question)
 }
 func (ec *executionContext) fieldContext_QuestionResult_question(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("QuestionResult", field, false, false, "String")
 }
 
 func (ec *executionContext) _QuestionResult_answer(ctx context.Context, field graphql.CollectedField, obj *schematype.QuestionResult) (ret graphql.Marshaler) {
-	return ec.marshalNString2string(ctx, field.Selections, obj.Answer)
+	return (*leafString)(&obj.Answer)
 }
 func (ec *executionContext) fieldContext_QuestionResult_answer(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("QuestionResult", field, false, false, "String")
 }
 
 func (ec *executionContext) _RateBudget_limitPerMinute(ctx context.Context, field graphql.CollectedField, obj *model.RateBudget) (ret graphql.Marshaler) {
-	return ec.marshalNInt2int(ctx, field.Selections, obj.LimitPerMinute)
+	return (*leafInt)(&obj.LimitPerMinute)
 }
 func (ec *executionContext) fieldContext_RateBudget_limitPerMinute(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("RateBudget", field, false, false, "Int")
 }
 
 func (ec *executionContext) _RateBudget_usedLastMinute(ctx context.Context, field graphql.CollectedField, obj *model.RateBudget) (ret graphql.Marshaler) {
-	return ec.marshalNInt2int(ctx, field.Selections, obj.UsedLastMinute)
+	return (*leafInt)(&obj.UsedLastMinute)
 }
 func (ec *executionContext) fieldContext_RateBudget_usedLastMinute(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("RateBudget", field, false, false, "Int")
@@ -8523,42 +8523,42 @@ func (ec *executionContext) fieldContext_RateBudget_throttledSecondsLastHour(_ c
 }
 
 func (ec *executionContext) _RateBudget_dailyRemaining(ctx context.Context, field graphql.CollectedField, obj *model.RateBudget) (ret graphql.Marshaler) {
-	return ec.marshalOInt2ᚖint(ctx, field.Selections, obj.DailyRemaining)
+	return intOrNull(obj.DailyRemaining)
 }
 func (ec *executionContext) fieldContext_RateBudget_dailyRemaining(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("RateBudget", field, false, false, "Int")
 }
 
 func (ec *executionContext) _RateLimit_requests(ctx context.Context, field graphql.CollectedField, obj *schematype.RateLimit) (ret graphql.Marshaler) {
-	return ec.marshalNInt2int(ctx, field.Selections, obj.Requests)
+	return (*leafInt)(&obj.Requests)
 }
 func (ec *executionContext) fieldContext_RateLimit_requests(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("RateLimit", field, false, false, "Int")
 }
 
 func (ec *executionContext) _RateLimit_intervalSeconds(ctx context.Context, field graphql.CollectedField, obj *schematype.RateLimit) (ret graphql.Marshaler) {
-	return ec.marshalNInt2int(ctx, field.Selections, obj.IntervalSeconds)
+	return (*leafInt)(&obj.IntervalSeconds)
 }
 func (ec *executionContext) fieldContext_RateLimit_intervalSeconds(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("RateLimit", field, false, false, "Int")
 }
 
 func (ec *executionContext) _RateLimit_searchesPerSecond(ctx context.Context, field graphql.CollectedField, obj *schematype.RateLimit) (ret graphql.Marshaler) {
-	return ec.marshalNInt2int(ctx, field.Selections, obj.SearchesPerSecond)
+	return (*leafInt)(&obj.SearchesPerSecond)
 }
 func (ec *executionContext) fieldContext_RateLimit_searchesPerSecond(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("RateLimit", field, false, false, "Int")
 }
 
 func (ec *executionContext) _RateLimit_daily(ctx context.Context, field graphql.CollectedField, obj *schematype.RateLimit) (ret graphql.Marshaler) {
-	return ec.marshalNInt2int(ctx, field.Selections, obj.Daily)
+	return (*leafInt)(&obj.Daily)
 }
 func (ec *executionContext) fieldContext_RateLimit_daily(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("RateLimit", field, false, false, "Int")
 }
 
 func (ec *executionContext) _Reference_id(ctx context.Context, field graphql.CollectedField, obj *ent.Reference) (ret graphql.Marshaler) {
-	return ec.marshalNID2githubᚗcomᚋintakeᚋintakeᚋinternalᚋpulidᚐID(ctx, field.Selections, obj.ID)
+	return &obj.ID
 }
 func (ec *executionContext) fieldContext_Reference_id(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("Reference", field, false, false, "ID")
@@ -8566,7 +8566,7 @@ func (ec *executionContext) fieldContext_Reference_id(_ context.Context, field g
 
 func (ec *executionContext) _Reference_createdAt(ctx context.Context, field graphql.CollectedField, obj *ent.Reference) (ret graphql.Marshaler) {
 	if !obj.CreatedAt.IsZero() {
-		return ec.marshalNTime2timeᚐTime(ctx, field.Selections, obj.CreatedAt)
+		return (*leafTime)(&obj.CreatedAt)
 	}
 	return graphql.ResolveField(
 		ctx,
@@ -8591,42 +8591,42 @@ func (ec *executionContext) fieldContext_Reference_createdAt(_ context.Context, 
 }
 
 func (ec *executionContext) _Reference_externalID(ctx context.Context, field graphql.CollectedField, obj *ent.Reference) (ret graphql.Marshaler) {
-	return ec.marshalNString2string(ctx, field.Selections, obj.ExternalID)
+	return (*leafString)(&obj.ExternalID)
 }
 func (ec *executionContext) fieldContext_Reference_externalID(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("Reference", field, false, false, "String")
 }
 
 func (ec *executionContext) _Reference_kind(ctx context.Context, field graphql.CollectedField, obj *ent.Reference) (ret graphql.Marshaler) {
-	return ec.marshalNReferenceKind2githubᚗcomᚋintakeᚋintakeᚋschemaᚋschematypeᚐReferenceKind(ctx, field.Selections, obj.Kind)
+	return &obj.Kind
 }
 func (ec *executionContext) fieldContext_Reference_kind(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("Reference", field, false, false, "ReferenceKind")
 }
 
 func (ec *executionContext) _Reference_name(ctx context.Context, field graphql.CollectedField, obj *ent.Reference) (ret graphql.Marshaler) {
-	return ec.marshalNString2string(ctx, field.Selections, obj.Name)
+	return (*leafString)(&obj.Name)
 }
 func (ec *executionContext) fieldContext_Reference_name(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("Reference", field, false, false, "String")
 }
 
 func (ec *executionContext) _ReferenceOption_externalID(ctx context.Context, field graphql.CollectedField, obj *model.ReferenceOption) (ret graphql.Marshaler) {
-	return ec.marshalNString2string(ctx, field.Selections, obj.ExternalID)
+	return (*leafString)(&obj.ExternalID)
 }
 func (ec *executionContext) fieldContext_ReferenceOption_externalID(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("ReferenceOption", field, false, false, "String")
 }
 
 func (ec *executionContext) _ReferenceOption_kind(ctx context.Context, field graphql.CollectedField, obj *model.ReferenceOption) (ret graphql.Marshaler) {
-	return ec.marshalNReferenceKind2githubᚗcomᚋintakeᚋintakeᚋschemaᚋschematypeᚐReferenceKind(ctx, field.Selections, obj.Kind)
+	return &obj.Kind
 }
 func (ec *executionContext) fieldContext_ReferenceOption_kind(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("ReferenceOption", field, false, false, "ReferenceKind")
 }
 
 func (ec *executionContext) _ReferenceOption_name(ctx context.Context, field graphql.CollectedField, obj *model.ReferenceOption) (ret graphql.Marshaler) {
-	return ec.marshalNString2string(ctx, field.Selections, obj.Name)
+	return (*leafString)(&obj.Name)
 }
 func (ec *executionContext) fieldContext_ReferenceOption_name(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("ReferenceOption", field, false, false, "String")
@@ -8665,28 +8665,28 @@ func (ec *executionContext) fieldContext_ReferenceOptionPage_items(_ context.Con
 }
 
 func (ec *executionContext) _ReferenceOptionPage_nextCursor(ctx context.Context, field graphql.CollectedField, obj *model.ReferenceOptionPage) (ret graphql.Marshaler) {
-	return ec.marshalOString2ᚖstring(ctx, field.Selections, obj.NextCursor)
+	return stringOrNull(obj.NextCursor)
 }
 func (ec *executionContext) fieldContext_ReferenceOptionPage_nextCursor(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("ReferenceOptionPage", field, false, false, "String")
 }
 
 func (ec *executionContext) _ScreenedRecord_externalID(ctx context.Context, field graphql.CollectedField, obj *model.ScreenedRecord) (ret graphql.Marshaler) {
-	return ec.marshalNString2string(ctx, field.Selections, obj.ExternalID)
+	return (*leafString)(&obj.ExternalID)
 }
 func (ec *executionContext) fieldContext_ScreenedRecord_externalID(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("ScreenedRecord", field, false, false, "String")
 }
 
 func (ec *executionContext) _ScreenedRecord_firstName(ctx context.Context, field graphql.CollectedField, obj *model.ScreenedRecord) (ret graphql.Marshaler) {
-	return ec.marshalOString2ᚖstring(ctx, field.Selections, obj.FirstName)
+	return stringOrNull(obj.FirstName)
 }
 func (ec *executionContext) fieldContext_ScreenedRecord_firstName(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("ScreenedRecord", field, false, false, "String")
 }
 
 func (ec *executionContext) _ScreenedRecord_lastName(ctx context.Context, field graphql.CollectedField, obj *model.ScreenedRecord) (ret graphql.Marshaler) {
-	return ec.marshalOString2ᚖstring(ctx, field.Selections, obj.LastName)
+	return stringOrNull(obj.LastName)
 }
 func (ec *executionContext) fieldContext_ScreenedRecord_lastName(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("ScreenedRecord", field, false, false, "String")
@@ -8748,14 +8748,14 @@ func (ec *executionContext) fieldContext_ScreenedRecord_screening(_ context.Cont
 }
 
 func (ec *executionContext) _ScreeningPreview_screening(ctx context.Context, field graphql.CollectedField, obj *model.ScreeningPreview) (ret graphql.Marshaler) {
-	return ec.marshalNScreeningState2githubᚗcomᚋintakeᚋintakeᚋschemaᚋschematypeᚐScreeningState(ctx, field.Selections, obj.Screening)
+	return &obj.Screening
 }
 func (ec *executionContext) fieldContext_ScreeningPreview_screening(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("ScreeningPreview", field, false, false, "ScreeningState")
 }
 
 func (ec *executionContext) _ScreeningPreview_model(ctx context.Context, field graphql.CollectedField, obj *model.ScreeningPreview) (ret graphql.Marshaler) {
-	return ec.marshalOString2ᚖstring(ctx, field.Selections, obj.Model)
+	return stringOrNull(obj.Model)
 }
 func (ec *executionContext) fieldContext_ScreeningPreview_model(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("ScreeningPreview", field, false, false, "String")
@@ -8794,42 +8794,42 @@ func (ec *executionContext) fieldContext_ScreeningPreview_records(_ context.Cont
 }
 
 func (ec *executionContext) _ScreeningPreview_tokens(ctx context.Context, field graphql.CollectedField, obj *model.ScreeningPreview) (ret graphql.Marshaler) {
-	return ec.marshalNInt2int(ctx, field.Selections, obj.Tokens)
+	return (*leafInt)(&obj.Tokens)
 }
 func (ec *executionContext) fieldContext_ScreeningPreview_tokens(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("ScreeningPreview", field, false, false, "Int")
 }
 
 func (ec *executionContext) _ScreeningPreview_cached(ctx context.Context, field graphql.CollectedField, obj *model.ScreeningPreview) (ret graphql.Marshaler) {
-	return ec.marshalNInt2int(ctx, field.Selections, obj.Cached)
+	return (*leafInt)(&obj.Cached)
 }
 func (ec *executionContext) fieldContext_ScreeningPreview_cached(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("ScreeningPreview", field, false, false, "Int")
 }
 
 func (ec *executionContext) _SearchField_key(ctx context.Context, field graphql.CollectedField, obj *model.SearchField) (ret graphql.Marshaler) {
-	return ec.marshalNString2string(ctx, field.Selections, obj.Key)
+	return (*leafString)(&obj.Key)
 }
 func (ec *executionContext) fieldContext_SearchField_key(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("SearchField", field, false, false, "String")
 }
 
 func (ec *executionContext) _SearchField_label(ctx context.Context, field graphql.CollectedField, obj *model.SearchField) (ret graphql.Marshaler) {
-	return ec.marshalNString2string(ctx, field.Selections, obj.Label)
+	return (*leafString)(&obj.Label)
 }
 func (ec *executionContext) fieldContext_SearchField_label(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("SearchField", field, false, false, "String")
 }
 
 func (ec *executionContext) _SearchField_description(ctx context.Context, field graphql.CollectedField, obj *model.SearchField) (ret graphql.Marshaler) {
-	return ec.marshalNString2string(ctx, field.Selections, obj.Description)
+	return (*leafString)(&obj.Description)
 }
 func (ec *executionContext) fieldContext_SearchField_description(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("SearchField", field, false, false, "String")
 }
 
 func (ec *executionContext) _SearchField_type(ctx context.Context, field graphql.CollectedField, obj *model.SearchField) (ret graphql.Marshaler) {
-	return ec.marshalNSearchFieldType2githubᚗcomᚋintakeᚋintakeᚋschemaᚋschematypeᚐSearchFieldType(ctx, field.Selections, obj.Type)
+	return &obj.Type
 }
 func (ec *executionContext) fieldContext_SearchField_type(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("SearchField", field, false, false, "SearchFieldType")
@@ -8843,35 +8843,35 @@ func (ec *executionContext) fieldContext_SearchField_required(_ context.Context,
 }
 
 func (ec *executionContext) _SearchField_min(ctx context.Context, field graphql.CollectedField, obj *model.SearchField) (ret graphql.Marshaler) {
-	return ec.marshalOInt2ᚖint(ctx, field.Selections, obj.Min)
+	return intOrNull(obj.Min)
 }
 func (ec *executionContext) fieldContext_SearchField_min(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("SearchField", field, false, false, "Int")
 }
 
 func (ec *executionContext) _SearchField_max(ctx context.Context, field graphql.CollectedField, obj *model.SearchField) (ret graphql.Marshaler) {
-	return ec.marshalOInt2ᚖint(ctx, field.Selections, obj.Max)
+	return intOrNull(obj.Max)
 }
 func (ec *executionContext) fieldContext_SearchField_max(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("SearchField", field, false, false, "Int")
 }
 
 func (ec *executionContext) _SearchType_key(ctx context.Context, field graphql.CollectedField, obj *model.SearchType) (ret graphql.Marshaler) {
-	return ec.marshalNString2string(ctx, field.Selections, obj.Key)
+	return (*leafString)(&obj.Key)
 }
 func (ec *executionContext) fieldContext_SearchType_key(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("SearchType", field, false, false, "String")
 }
 
 func (ec *executionContext) _SearchType_name(ctx context.Context, field graphql.CollectedField, obj *model.SearchType) (ret graphql.Marshaler) {
-	return ec.marshalNString2string(ctx, field.Selections, obj.Name)
+	return (*leafString)(&obj.Name)
 }
 func (ec *executionContext) fieldContext_SearchType_name(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("SearchType", field, false, false, "String")
 }
 
 func (ec *executionContext) _SearchType_description(ctx context.Context, field graphql.CollectedField, obj *model.SearchType) (ret graphql.Marshaler) {
-	return ec.marshalNString2string(ctx, field.Selections, obj.Description)
+	return (*leafString)(&obj.Description)
 }
 func (ec *executionContext) fieldContext_SearchType_description(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("SearchType", field, false, false, "String")
@@ -8917,7 +8917,7 @@ func (ec *executionContext) fieldContext_SearchType_fields(_ context.Context, fi
 }
 
 func (ec *executionContext) _StatusMapping_id(ctx context.Context, field graphql.CollectedField, obj *ent.StatusMapping) (ret graphql.Marshaler) {
-	return ec.marshalNID2githubᚗcomᚋintakeᚋintakeᚋinternalᚋpulidᚐID(ctx, field.Selections, obj.ID)
+	return &obj.ID
 }
 func (ec *executionContext) fieldContext_StatusMapping_id(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("StatusMapping", field, false, false, "ID")
@@ -8925,7 +8925,7 @@ func (ec *executionContext) fieldContext_StatusMapping_id(_ context.Context, fie
 
 func (ec *executionContext) _StatusMapping_createdAt(ctx context.Context, field graphql.CollectedField, obj *ent.StatusMapping) (ret graphql.Marshaler) {
 	if !obj.CreatedAt.IsZero() {
-		return ec.marshalNTime2timeᚐTime(ctx, field.Selections, obj.CreatedAt)
+		return (*leafTime)(&obj.CreatedAt)
 	}
 	return graphql.ResolveField(
 		ctx,
@@ -8951,7 +8951,7 @@ func (ec *executionContext) fieldContext_StatusMapping_createdAt(_ context.Conte
 
 func (ec *executionContext) _StatusMapping_updatedAt(ctx context.Context, field graphql.CollectedField, obj *ent.StatusMapping) (ret graphql.Marshaler) {
 	if !obj.UpdatedAt.IsZero() {
-		return ec.marshalNTime2timeᚐTime(ctx, field.Selections, obj.UpdatedAt)
+		return (*leafTime)(&obj.UpdatedAt)
 	}
 	return graphql.ResolveField(
 		ctx,
@@ -8976,28 +8976,28 @@ func (ec *executionContext) fieldContext_StatusMapping_updatedAt(_ context.Conte
 }
 
 func (ec *executionContext) _StatusMapping_success(ctx context.Context, field graphql.CollectedField, obj *ent.StatusMapping) (ret graphql.Marshaler) {
-	return ec.marshalNString2string(ctx, field.Selections, obj.Success)
+	return (*leafString)(&obj.Success)
 }
 func (ec *executionContext) fieldContext_StatusMapping_success(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("StatusMapping", field, false, false, "String")
 }
 
 func (ec *executionContext) _StatusMapping_partial(ctx context.Context, field graphql.CollectedField, obj *ent.StatusMapping) (ret graphql.Marshaler) {
-	return ec.marshalNString2string(ctx, field.Selections, obj.Partial)
+	return (*leafString)(&obj.Partial)
 }
 func (ec *executionContext) fieldContext_StatusMapping_partial(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("StatusMapping", field, false, false, "String")
 }
 
 func (ec *executionContext) _StatusMapping_failure(ctx context.Context, field graphql.CollectedField, obj *ent.StatusMapping) (ret graphql.Marshaler) {
-	return ec.marshalNString2string(ctx, field.Selections, obj.Failure)
+	return (*leafString)(&obj.Failure)
 }
 func (ec *executionContext) fieldContext_StatusMapping_failure(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("StatusMapping", field, false, false, "String")
 }
 
 func (ec *executionContext) _StatusMapping_notAnswered(ctx context.Context, field graphql.CollectedField, obj *ent.StatusMapping) (ret graphql.Marshaler) {
-	return ec.marshalNString2string(ctx, field.Selections, obj.NotAnswered)
+	return (*leafString)(&obj.NotAnswered)
 }
 func (ec *executionContext) fieldContext_StatusMapping_notAnswered(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("StatusMapping", field, false, false, "String")
@@ -9124,56 +9124,56 @@ func (ec *executionContext) fieldContext_SyncProgress_run(_ context.Context, fie
 }
 
 func (ec *executionContext) _SyncProgress_phase(ctx context.Context, field graphql.CollectedField, obj *model.SyncProgress) (ret graphql.Marshaler) {
-	return ec.marshalNSyncPhase2githubᚗcomᚋintakeᚋintakeᚋgraphᚋmodelᚐSyncPhase(ctx, field.Selections, obj.Phase)
+	return &obj.Phase
 }
 func (ec *executionContext) fieldContext_SyncProgress_phase(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("SyncProgress", field, false, false, "SyncPhase")
 }
 
 func (ec *executionContext) _SyncProgress_fetched(ctx context.Context, field graphql.CollectedField, obj *model.SyncProgress) (ret graphql.Marshaler) {
-	return ec.marshalNInt2int(ctx, field.Selections, obj.Fetched)
+	return (*leafInt)(&obj.Fetched)
 }
 func (ec *executionContext) fieldContext_SyncProgress_fetched(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("SyncProgress", field, false, false, "Int")
 }
 
 func (ec *executionContext) _SyncProgress_imported(ctx context.Context, field graphql.CollectedField, obj *model.SyncProgress) (ret graphql.Marshaler) {
-	return ec.marshalNInt2int(ctx, field.Selections, obj.Imported)
+	return (*leafInt)(&obj.Imported)
 }
 func (ec *executionContext) fieldContext_SyncProgress_imported(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("SyncProgress", field, false, false, "Int")
 }
 
 func (ec *executionContext) _SyncProgress_duplicates(ctx context.Context, field graphql.CollectedField, obj *model.SyncProgress) (ret graphql.Marshaler) {
-	return ec.marshalNInt2int(ctx, field.Selections, obj.Duplicates)
+	return (*leafInt)(&obj.Duplicates)
 }
 func (ec *executionContext) fieldContext_SyncProgress_duplicates(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("SyncProgress", field, false, false, "Int")
 }
 
 func (ec *executionContext) _SyncProgress_invalidPhone(ctx context.Context, field graphql.CollectedField, obj *model.SyncProgress) (ret graphql.Marshaler) {
-	return ec.marshalNInt2int(ctx, field.Selections, obj.InvalidPhone)
+	return (*leafInt)(&obj.InvalidPhone)
 }
 func (ec *executionContext) fieldContext_SyncProgress_invalidPhone(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("SyncProgress", field, false, false, "Int")
 }
 
 func (ec *executionContext) _SyncProgress_filteredOut(ctx context.Context, field graphql.CollectedField, obj *model.SyncProgress) (ret graphql.Marshaler) {
-	return ec.marshalNInt2int(ctx, field.Selections, obj.FilteredOut)
+	return (*leafInt)(&obj.FilteredOut)
 }
 func (ec *executionContext) fieldContext_SyncProgress_filteredOut(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("SyncProgress", field, false, false, "Int")
 }
 
 func (ec *executionContext) _SyncProgress_failed(ctx context.Context, field graphql.CollectedField, obj *model.SyncProgress) (ret graphql.Marshaler) {
-	return ec.marshalNInt2int(ctx, field.Selections, obj.Failed)
+	return (*leafInt)(&obj.Failed)
 }
 func (ec *executionContext) fieldContext_SyncProgress_failed(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("SyncProgress", field, false, false, "Int")
 }
 
 func (ec *executionContext) _SyncProgress_total(ctx context.Context, field graphql.CollectedField, obj *model.SyncProgress) (ret graphql.Marshaler) {
-	return ec.marshalOInt2ᚖint(ctx, field.Selections, obj.Total)
+	return intOrNull(obj.Total)
 }
 func (ec *executionContext) fieldContext_SyncProgress_total(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("SyncProgress", field, false, false, "Int")
@@ -9194,7 +9194,7 @@ func (ec *executionContext) fieldContext_SyncProgress_waitingForBudget(_ context
 }
 
 func (ec *executionContext) _SyncRun_id(ctx context.Context, field graphql.CollectedField, obj *ent.SyncRun) (ret graphql.Marshaler) {
-	return ec.marshalNID2githubᚗcomᚋintakeᚋintakeᚋinternalᚋpulidᚐID(ctx, field.Selections, obj.ID)
+	return &obj.ID
 }
 func (ec *executionContext) fieldContext_SyncRun_id(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("SyncRun", field, false, false, "ID")
@@ -9202,7 +9202,7 @@ func (ec *executionContext) fieldContext_SyncRun_id(_ context.Context, field gra
 
 func (ec *executionContext) _SyncRun_createdAt(ctx context.Context, field graphql.CollectedField, obj *ent.SyncRun) (ret graphql.Marshaler) {
 	if !obj.CreatedAt.IsZero() {
-		return ec.marshalNTime2timeᚐTime(ctx, field.Selections, obj.CreatedAt)
+		return (*leafTime)(&obj.CreatedAt)
 	}
 	return graphql.ResolveField(
 		ctx,
@@ -9228,7 +9228,7 @@ func (ec *executionContext) fieldContext_SyncRun_createdAt(_ context.Context, fi
 
 func (ec *executionContext) _SyncRun_updatedAt(ctx context.Context, field graphql.CollectedField, obj *ent.SyncRun) (ret graphql.Marshaler) {
 	if !obj.UpdatedAt.IsZero() {
-		return ec.marshalNTime2timeᚐTime(ctx, field.Selections, obj.UpdatedAt)
+		return (*leafTime)(&obj.UpdatedAt)
 	}
 	return graphql.ResolveField(
 		ctx,
@@ -9253,140 +9253,140 @@ func (ec *executionContext) fieldContext_SyncRun_updatedAt(_ context.Context, fi
 }
 
 func (ec *executionContext) _SyncRun_kind(ctx context.Context, field graphql.CollectedField, obj *ent.SyncRun) (ret graphql.Marshaler) {
-	return ec.marshalNSyncRunKind2githubᚗcomᚋintakeᚋintakeᚋentᚋsyncrunᚐKind(ctx, field.Selections, obj.Kind)
+	return &obj.Kind
 }
 func (ec *executionContext) fieldContext_SyncRun_kind(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("SyncRun", field, false, false, "SyncRunKind")
 }
 
 func (ec *executionContext) _SyncRun_status(ctx context.Context, field graphql.CollectedField, obj *ent.SyncRun) (ret graphql.Marshaler) {
-	return ec.marshalNSyncRunStatus2githubᚗcomᚋintakeᚋintakeᚋentᚋsyncrunᚐStatus(ctx, field.Selections, obj.Status)
+	return &obj.Status
 }
 func (ec *executionContext) fieldContext_SyncRun_status(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("SyncRun", field, false, false, "SyncRunStatus")
 }
 
 func (ec *executionContext) _SyncRun_startedAt(ctx context.Context, field graphql.CollectedField, obj *ent.SyncRun) (ret graphql.Marshaler) {
-	return ec.marshalOTime2ᚖtimeᚐTime(ctx, field.Selections, obj.StartedAt)
+	return timeOrNull(obj.StartedAt)
 }
 func (ec *executionContext) fieldContext_SyncRun_startedAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("SyncRun", field, false, false, "Time")
 }
 
 func (ec *executionContext) _SyncRun_waitingForBudgetSince(ctx context.Context, field graphql.CollectedField, obj *ent.SyncRun) (ret graphql.Marshaler) {
-	return ec.marshalOTime2ᚖtimeᚐTime(ctx, field.Selections, obj.WaitingForBudgetSince)
+	return timeOrNull(obj.WaitingForBudgetSince)
 }
 func (ec *executionContext) fieldContext_SyncRun_waitingForBudgetSince(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("SyncRun", field, false, false, "Time")
 }
 
 func (ec *executionContext) _SyncRun_finishedAt(ctx context.Context, field graphql.CollectedField, obj *ent.SyncRun) (ret graphql.Marshaler) {
-	return ec.marshalOTime2ᚖtimeᚐTime(ctx, field.Selections, obj.FinishedAt)
+	return timeOrNull(obj.FinishedAt)
 }
 func (ec *executionContext) fieldContext_SyncRun_finishedAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("SyncRun", field, false, false, "Time")
 }
 
 func (ec *executionContext) _SyncRun_fetched(ctx context.Context, field graphql.CollectedField, obj *ent.SyncRun) (ret graphql.Marshaler) {
-	return ec.marshalNInt2int(ctx, field.Selections, obj.Fetched)
+	return (*leafInt)(&obj.Fetched)
 }
 func (ec *executionContext) fieldContext_SyncRun_fetched(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("SyncRun", field, false, false, "Int")
 }
 
 func (ec *executionContext) _SyncRun_imported(ctx context.Context, field graphql.CollectedField, obj *ent.SyncRun) (ret graphql.Marshaler) {
-	return ec.marshalNInt2int(ctx, field.Selections, obj.Imported)
+	return (*leafInt)(&obj.Imported)
 }
 func (ec *executionContext) fieldContext_SyncRun_imported(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("SyncRun", field, false, false, "Int")
 }
 
 func (ec *executionContext) _SyncRun_duplicates(ctx context.Context, field graphql.CollectedField, obj *ent.SyncRun) (ret graphql.Marshaler) {
-	return ec.marshalNInt2int(ctx, field.Selections, obj.Duplicates)
+	return (*leafInt)(&obj.Duplicates)
 }
 func (ec *executionContext) fieldContext_SyncRun_duplicates(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("SyncRun", field, false, false, "Int")
 }
 
 func (ec *executionContext) _SyncRun_invalidPhone(ctx context.Context, field graphql.CollectedField, obj *ent.SyncRun) (ret graphql.Marshaler) {
-	return ec.marshalNInt2int(ctx, field.Selections, obj.InvalidPhone)
+	return (*leafInt)(&obj.InvalidPhone)
 }
 func (ec *executionContext) fieldContext_SyncRun_invalidPhone(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("SyncRun", field, false, false, "Int")
 }
 
 func (ec *executionContext) _SyncRun_filteredOut(ctx context.Context, field graphql.CollectedField, obj *ent.SyncRun) (ret graphql.Marshaler) {
-	return ec.marshalNInt2int(ctx, field.Selections, obj.FilteredOut)
+	return (*leafInt)(&obj.FilteredOut)
 }
 func (ec *executionContext) fieldContext_SyncRun_filteredOut(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("SyncRun", field, false, false, "Int")
 }
 
 func (ec *executionContext) _SyncRun_failed(ctx context.Context, field graphql.CollectedField, obj *ent.SyncRun) (ret graphql.Marshaler) {
-	return ec.marshalNInt2int(ctx, field.Selections, obj.Failed)
+	return (*leafInt)(&obj.Failed)
 }
 func (ec *executionContext) fieldContext_SyncRun_failed(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("SyncRun", field, false, false, "Int")
 }
 
 func (ec *executionContext) _SyncRun_screened(ctx context.Context, field graphql.CollectedField, obj *ent.SyncRun) (ret graphql.Marshaler) {
-	return ec.marshalNInt2int(ctx, field.Selections, obj.Screened)
+	return (*leafInt)(&obj.Screened)
 }
 func (ec *executionContext) fieldContext_SyncRun_screened(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("SyncRun", field, false, false, "Int")
 }
 
 func (ec *executionContext) _SyncRun_screenedOut(ctx context.Context, field graphql.CollectedField, obj *ent.SyncRun) (ret graphql.Marshaler) {
-	return ec.marshalNInt2int(ctx, field.Selections, obj.ScreenedOut)
+	return (*leafInt)(&obj.ScreenedOut)
 }
 func (ec *executionContext) fieldContext_SyncRun_screenedOut(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("SyncRun", field, false, false, "Int")
 }
 
 func (ec *executionContext) _SyncRun_unsure(ctx context.Context, field graphql.CollectedField, obj *ent.SyncRun) (ret graphql.Marshaler) {
-	return ec.marshalNInt2int(ctx, field.Selections, obj.Unsure)
+	return (*leafInt)(&obj.Unsure)
 }
 func (ec *executionContext) fieldContext_SyncRun_unsure(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("SyncRun", field, false, false, "Int")
 }
 
 func (ec *executionContext) _SyncRun_screeningTokens(ctx context.Context, field graphql.CollectedField, obj *ent.SyncRun) (ret graphql.Marshaler) {
-	return ec.marshalNInt2int(ctx, field.Selections, obj.ScreeningTokens)
+	return (*leafInt)(&obj.ScreeningTokens)
 }
 func (ec *executionContext) fieldContext_SyncRun_screeningTokens(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("SyncRun", field, false, false, "Int")
 }
 
 func (ec *executionContext) _SyncRun_erased(ctx context.Context, field graphql.CollectedField, obj *ent.SyncRun) (ret graphql.Marshaler) {
-	return ec.marshalNInt2int(ctx, field.Selections, obj.Erased)
+	return (*leafInt)(&obj.Erased)
 }
 func (ec *executionContext) fieldContext_SyncRun_erased(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("SyncRun", field, false, false, "Int")
 }
 
 func (ec *executionContext) _SyncRun_doNotCall(ctx context.Context, field graphql.CollectedField, obj *ent.SyncRun) (ret graphql.Marshaler) {
-	return ec.marshalNInt2int(ctx, field.Selections, obj.DoNotCall)
+	return (*leafInt)(&obj.DoNotCall)
 }
 func (ec *executionContext) fieldContext_SyncRun_doNotCall(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("SyncRun", field, false, false, "Int")
 }
 
 func (ec *executionContext) _SyncRun_total(ctx context.Context, field graphql.CollectedField, obj *ent.SyncRun) (ret graphql.Marshaler) {
-	return ec.marshalOInt2ᚖint(ctx, field.Selections, obj.Total)
+	return intOrNull(obj.Total)
 }
 func (ec *executionContext) fieldContext_SyncRun_total(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("SyncRun", field, false, false, "Int")
 }
 
 func (ec *executionContext) _SyncRun_error(ctx context.Context, field graphql.CollectedField, obj *ent.SyncRun) (ret graphql.Marshaler) {
-	return ec.marshalOString2ᚖstring(ctx, field.Selections, obj.Error)
+	return stringOrNull(obj.Error)
 }
 func (ec *executionContext) fieldContext_SyncRun_error(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("SyncRun", field, false, false, "String")
 }
 
 func (ec *executionContext) _SyncRun_screening(ctx context.Context, field graphql.CollectedField, obj *ent.SyncRun) (ret graphql.Marshaler) {
-	return ec.marshalNScreeningState2githubᚗcomᚋintakeᚋintakeᚋschemaᚋschematypeᚐScreeningState(ctx, field.Selections, obj.Screening)
+	return &obj.Screening
 }
 func (ec *executionContext) fieldContext_SyncRun_screening(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("SyncRun", field, false, false, "ScreeningState")
@@ -9533,7 +9533,7 @@ func (ec *executionContext) fieldContext_SyncRunConnection_pageInfo(_ context.Co
 }
 
 func (ec *executionContext) _SyncRunConnection_totalCount(ctx context.Context, field graphql.CollectedField, obj *ent.SyncRunConnection) (ret graphql.Marshaler) {
-	return ec.marshalNInt2int(ctx, field.Selections, obj.TotalCount)
+	return (*leafInt)(&obj.TotalCount)
 }
 func (ec *executionContext) fieldContext_SyncRunConnection_totalCount(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("SyncRunConnection", field, false, false, "Int")
@@ -9572,14 +9572,14 @@ func (ec *executionContext) fieldContext_SyncRunEdge_node(_ context.Context, fie
 }
 
 func (ec *executionContext) _SyncRunEdge_cursor(ctx context.Context, field graphql.CollectedField, obj *ent.SyncRunEdge) (ret graphql.Marshaler) {
-	return ec.marshalNCursor2entgoᚗioᚋcontribᚋentgqlᚐCursor(ctx, field.Selections, obj.Cursor)
+	return (*leafCursor)(&obj.Cursor)
 }
 func (ec *executionContext) fieldContext_SyncRunEdge_cursor(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("SyncRunEdge", field, false, false, "Cursor")
 }
 
 func (ec *executionContext) _Trigger_id(ctx context.Context, field graphql.CollectedField, obj *ent.Trigger) (ret graphql.Marshaler) {
-	return ec.marshalNID2githubᚗcomᚋintakeᚋintakeᚋinternalᚋpulidᚐID(ctx, field.Selections, obj.ID)
+	return &obj.ID
 }
 func (ec *executionContext) fieldContext_Trigger_id(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("Trigger", field, false, false, "ID")
@@ -9587,7 +9587,7 @@ func (ec *executionContext) fieldContext_Trigger_id(_ context.Context, field gra
 
 func (ec *executionContext) _Trigger_createdAt(ctx context.Context, field graphql.CollectedField, obj *ent.Trigger) (ret graphql.Marshaler) {
 	if !obj.CreatedAt.IsZero() {
-		return ec.marshalNTime2timeᚐTime(ctx, field.Selections, obj.CreatedAt)
+		return (*leafTime)(&obj.CreatedAt)
 	}
 	return graphql.ResolveField(
 		ctx,
@@ -9613,7 +9613,7 @@ func (ec *executionContext) fieldContext_Trigger_createdAt(_ context.Context, fi
 
 func (ec *executionContext) _Trigger_updatedAt(ctx context.Context, field graphql.CollectedField, obj *ent.Trigger) (ret graphql.Marshaler) {
 	if !obj.UpdatedAt.IsZero() {
-		return ec.marshalNTime2timeᚐTime(ctx, field.Selections, obj.UpdatedAt)
+		return (*leafTime)(&obj.UpdatedAt)
 	}
 	return graphql.ResolveField(
 		ctx,
@@ -9645,7 +9645,7 @@ func (ec *executionContext) fieldContext_Trigger_enabled(_ context.Context, fiel
 }
 
 func (ec *executionContext) _Trigger_searchType(ctx context.Context, field graphql.CollectedField, obj *ent.Trigger) (ret graphql.Marshaler) {
-	return ec.marshalNString2string(ctx, field.Selections, obj.SearchType)
+	return (*leafString)(&obj.SearchType)
 }
 func (ec *executionContext) fieldContext_Trigger_searchType(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("Trigger", field, false, false, "String")
@@ -9675,7 +9675,7 @@ func (ec *executionContext) fieldContext_Trigger_searchParams(_ context.Context,
 }
 
 func (ec *executionContext) _Trigger_description(ctx context.Context, field graphql.CollectedField, obj *ent.Trigger) (ret graphql.Marshaler) {
-	return ec.marshalNString2string(ctx, field.Selections, obj.Description)
+	return (*leafString)(&obj.Description)
 }
 func (ec *executionContext) fieldContext_Trigger_description(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("Trigger", field, false, false, "String")
@@ -9696,21 +9696,21 @@ func (ec *executionContext) fieldContext_Trigger_pushbackEnabled(_ context.Conte
 }
 
 func (ec *executionContext) _Trigger_syncIntervalSeconds(ctx context.Context, field graphql.CollectedField, obj *ent.Trigger) (ret graphql.Marshaler) {
-	return ec.marshalNInt2int(ctx, field.Selections, obj.SyncIntervalSeconds)
+	return (*leafInt)(&obj.SyncIntervalSeconds)
 }
 func (ec *executionContext) fieldContext_Trigger_syncIntervalSeconds(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("Trigger", field, false, false, "Int")
 }
 
 func (ec *executionContext) _Trigger_lastSyncAt(ctx context.Context, field graphql.CollectedField, obj *ent.Trigger) (ret graphql.Marshaler) {
-	return ec.marshalOTime2ᚖtimeᚐTime(ctx, field.Selections, obj.LastSyncAt)
+	return timeOrNull(obj.LastSyncAt)
 }
 func (ec *executionContext) fieldContext_Trigger_lastSyncAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("Trigger", field, false, false, "Time")
 }
 
 func (ec *executionContext) _Trigger_nextSyncAt(ctx context.Context, field graphql.CollectedField, obj *ent.Trigger) (ret graphql.Marshaler) {
-	return ec.marshalOTime2ᚖtimeᚐTime(ctx, field.Selections, obj.NextSyncAt)
+	return timeOrNull(obj.NextSyncAt)
 }
 func (ec *executionContext) fieldContext_Trigger_nextSyncAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("Trigger", field, false, false, "Time")
@@ -9976,14 +9976,14 @@ func (ec *executionContext) fieldContext_Viewer_organization(_ context.Context, 
 }
 
 func (ec *executionContext) _Viewer_role(ctx context.Context, field graphql.CollectedField, obj *model.Viewer) (ret graphql.Marshaler) {
-	return ec.marshalNRole2githubᚗcomᚋintakeᚋintakeᚋschemaᚋschematypeᚐRole(ctx, field.Selections, obj.Role)
+	return &obj.Role
 }
 func (ec *executionContext) fieldContext_Viewer_role(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("Viewer", field, false, false, "Role")
 }
 
 func (ec *executionContext) ___Directive_name(ctx context.Context, field graphql.CollectedField, obj *introspection.Directive) (ret graphql.Marshaler) {
-	return ec.marshalNString2string(ctx, field.Selections, obj.Name)
+	return (*leafString)(&obj.Name)
 }
 func (ec *executionContext) fieldContext___Directive_name(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("__Directive", field, false, false, "String")
@@ -10087,7 +10087,7 @@ func (ec *executionContext) fieldContext___Directive_args(ctx context.Context, f
 }
 
 func (ec *executionContext) ___EnumValue_name(ctx context.Context, field graphql.CollectedField, obj *introspection.EnumValue) (ret graphql.Marshaler) {
-	return ec.marshalNString2string(ctx, field.Selections, obj.Name)
+	return (*leafString)(&obj.Name)
 }
 func (ec *executionContext) fieldContext___EnumValue_name(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("__EnumValue", field, false, false, "String")
@@ -10163,7 +10163,7 @@ func (ec *executionContext) fieldContext___EnumValue_deprecationReason(_ context
 }
 
 func (ec *executionContext) ___Field_name(ctx context.Context, field graphql.CollectedField, obj *introspection.Field) (ret graphql.Marshaler) {
-	return ec.marshalNString2string(ctx, field.Selections, obj.Name)
+	return (*leafString)(&obj.Name)
 }
 func (ec *executionContext) fieldContext___Field_name(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("__Field", field, false, false, "String")
@@ -10315,7 +10315,7 @@ func (ec *executionContext) fieldContext___Field_deprecationReason(_ context.Con
 }
 
 func (ec *executionContext) ___InputValue_name(ctx context.Context, field graphql.CollectedField, obj *introspection.InputValue) (ret graphql.Marshaler) {
-	return ec.marshalNString2string(ctx, field.Selections, obj.Name)
+	return (*leafString)(&obj.Name)
 }
 func (ec *executionContext) fieldContext___InputValue_name(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("__InputValue", field, false, false, "String")
@@ -10377,7 +10377,7 @@ func (ec *executionContext) fieldContext___InputValue_type(_ context.Context, fi
 }
 
 func (ec *executionContext) ___InputValue_defaultValue(ctx context.Context, field graphql.CollectedField, obj *introspection.InputValue) (ret graphql.Marshaler) {
-	return ec.marshalOString2ᚖstring(ctx, field.Selections, obj.DefaultValue)
+	return stringOrNull(obj.DefaultValue)
 }
 func (ec *executionContext) fieldContext___InputValue_defaultValue(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("__InputValue", field, false, false, "String")

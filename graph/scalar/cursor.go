@@ -3,6 +3,7 @@
 package scalar
 
 import (
+	"bytes"
 	"encoding/base64"
 	"io"
 
@@ -20,7 +21,21 @@ func MarshalCursor(c ent.Cursor) graphql.Marshaler {
 	if c.Value != nil || len(c.ID) > maxFastID {
 		return c
 	}
-	return graphql.WriterFunc(func(w io.Writer) { writeIDCursor(w, string(c.ID)) })
+	return graphql.WriterFunc(func(w io.Writer) { WriteCursor(w, &c) })
+}
+
+// WriteCursor writes *c as MarshalCursor(*c) does. A cursor of an ID alone
+// written into a *bytes.Buffer (an answer) is encoded in the buffer's own
+// spare room, without allocating.
+func WriteCursor(w io.Writer, c *ent.Cursor) {
+	switch b, ok := w.(*bytes.Buffer); {
+	case c.Value != nil || len(c.ID) > maxFastID:
+		c.MarshalGQL(w)
+	case ok:
+		_, _ = b.Write(appendIDCursor(b.AvailableBuffer(), string(c.ID)))
+	default:
+		_, _ = w.Write(appendIDCursor(nil, string(c.ID)))
+	}
 }
 
 // UnmarshalCursor reads a cursor as ent.Cursor's UnmarshalGQL does.
@@ -30,13 +45,13 @@ func UnmarshalCursor(v any) (ent.Cursor, error) {
 	return c, err
 }
 
-// maxFastID is the longest ID writeIDCursor writes; IDs are 30-odd bytes.
+// maxFastID is the longest ID appendIDCursor encodes; IDs are 30-odd bytes.
 const maxFastID = 200
 
-// writeIDCursor writes the JSON string of the cursor {"i": id} as
+// appendIDCursor appends the JSON string of the cursor {"i": id} as
 // MessagePack encodes that struct (a map of one entry; the empty "v" is
 // left out) and base64.RawStdEncoding then encodes it.
-func writeIDCursor(w io.Writer, id string) {
+func appendIDCursor(dst []byte, id string) []byte {
 	var raw [5 + maxFastID]byte
 	msg := append(raw[:0], 0x81, 0xa1, 'i') // fixmap of 1, fixstr "i"
 	switch n := len(id); {
@@ -46,10 +61,7 @@ func writeIDCursor(w io.Writer, id string) {
 		msg = append(msg, 0xd9, byte(n)) // str 8
 	}
 	msg = append(msg, id...)
-	var out [2 + ((5+maxFastID)*8+5)/6]byte // quotes around the base64
-	out[0] = '"'
-	n := base64.RawStdEncoding.EncodedLen(len(msg))
-	base64.RawStdEncoding.Encode(out[1:], msg)
-	out[1+n] = '"'
-	_, _ = w.Write(out[:n+2])
+	dst = append(dst, '"')
+	dst = base64.RawStdEncoding.AppendEncode(dst, msg)
+	return append(dst, '"')
 }

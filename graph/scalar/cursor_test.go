@@ -12,7 +12,9 @@ import (
 
 // TestMarshalCursor: MarshalCursor writes the bytes ent.Cursor's own
 // MarshalGQL writes, for IDs of every length the fast path takes and
-// beyond, and for cursors with a value; UnmarshalCursor reads them back.
+// beyond, and for cursors with a value, and so does WriteCursor, into an
+// answer's buffer after what it holds already and into any other writer;
+// UnmarshalCursor reads them back.
 func TestMarshalCursor(t *testing.T) {
 	t.Parallel()
 	cursors := []ent.Cursor{
@@ -34,6 +36,16 @@ func TestMarshalCursor(t *testing.T) {
 		c.MarshalGQL(&want)
 		if got.String() != want.String() {
 			t.Errorf("cursor %+v: %s, want %s", c, got.String(), want.String())
+		}
+		answer := bytes.NewBufferString(`{"cursor":`)
+		WriteCursor(answer, &c)
+		if answer.String() != `{"cursor":`+want.String() {
+			t.Errorf("cursor %+v written into a buffer: %s, want it after {\"cursor\":", c, answer.String())
+		}
+		var other strings.Builder
+		WriteCursor(&other, &c)
+		if other.String() != want.String() {
+			t.Errorf("cursor %+v written into a strings.Builder: %s", c, other.String())
 		}
 		back, err := UnmarshalCursor(strings.Trim(got.String(), `"`))
 		if err != nil || back.ID != c.ID {

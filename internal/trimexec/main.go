@@ -132,6 +132,48 @@ var (
 	nilChecked = regexp.MustCompile(`^if v == nil { graphql.AddInvalidNullError\(ctx, "\w+!"\) return graphql.Null }; _ = sel; res := ([\w.]+)\(v\); if res == graphql.Null { graphql.AddInvalidNullFromMarshaler\(ctx, "\w+!"\) }; return res$`)
 )
 
+// byReference are the leaf marshallers of graph/leaf.go, which write a
+// field from where it lives in its object instead of from a copy held by
+// a closure, keyed by the function gqlgen's marshaller wraps and the Go
+// type the marshaller takes; %s is the field (obj.Name). A value that is
+// its own marshaller (an ID, an enum) is answered as a pointer to it.
+var byReference = map[string]string{
+	"graphql.MarshalString string":                  "(*leafString)(&%s)",
+	"graphql.MarshalString *string":                 "stringOrNull(%s)",
+	"graphql.MarshalInt int":                        "(*leafInt)(&%s)",
+	"graphql.MarshalInt *int":                       "intOrNull(%s)",
+	"graphql.MarshalTime time.Time":                 "(*leafTime)(&%s)",
+	"graphql.MarshalTime *time.Time":                "timeOrNull(%s)",
+	"scalar.MarshalObject schematype.JSONObject":    "(*leafObject)(&%s)",
+	"scalar.MarshalCursor entgql.Cursor[pulid.ID]":  "(*leafCursor)(&%s)",
+	"scalar.MarshalCursor *entgql.Cursor[pulid.ID]": "cursorOrNull(%s)",
+}
+
+// reference returns how a field marshalled by fn is written from where it
+// lives (a format of the field, as in byReference), or "" to call fn.
+func reference(fset *token.FileSet, fn *ast.FuncDecl) string {
+	params := fn.Type.Params.List
+	if len(params) == 0 {
+		return ""
+	}
+	var typ bytes.Buffer
+	_ = printer.Fprint(&typ, fset, params[len(params)-1].Type)
+	b := body(fset, fn.Body)
+	if returnSelf.MatchString(b) {
+		switch params[len(params)-1].Type.(type) {
+		case *ast.Ident, *ast.SelectorExpr: // a named type; not a pointer already
+			return "&%s"
+		}
+		return ""
+	}
+	for _, re := range []*regexp.Regexp{nonNullWrapped, optWrapped, nilChecked} {
+		if m := re.FindStringSubmatch(b); m != nil {
+			return byReference[m[1]+" "+typ.String()]
+		}
+	}
+	return ""
+}
+
 // classify says how far the marshaller fn can be trusted.
 func classify(fset *token.FileSet, fn *ast.FuncDecl) safety {
 	b := body(fset, fn.Body)
@@ -173,6 +215,7 @@ type field struct {
 	fn      *ast.FuncDecl
 	value   string // obj.Name
 	marshal string // the marshaller's name
+	ref     string // how it is written by reference (see reference), or ""
 	// guard, if set, is the condition (a format of the value) under
 	// which the direct path is taken; ResolveField answers otherwise.
 	guard string
@@ -501,16 +544,19 @@ func rewriteFields(src []byte) ([]byte, int, error) {
 		if m == nil {
 			return nil, 0, fmt.Errorf("%s: marshaller %s not found", fn.Name.Name, marshal)
 		}
+		fd := field{fn: fn, value: value, marshal: marshal, ref: reference(fset, m)}
 		switch classify(fset, m) {
 		case safe:
-			fields = append(fields, field{fn: fn, value: value, marshal: marshal})
+			fields = append(fields, fd)
 		case nonZero:
-			fields = append(fields, field{fn: fn, value: value, marshal: marshal, guard: "!%s.IsZero()"})
+			fd.guard = "!%s.IsZero()"
+			fields = append(fields, fd)
 		case nonNil:
-			fields = append(fields, field{fn: fn, value: value, marshal: marshal, guard: "%s != nil"})
+			fd.guard = "%s != nil"
+			fields = append(fields, fd)
 		case nullable:
 			if !nonNull {
-				fields = append(fields, field{fn: fn, value: value, marshal: marshal})
+				fields = append(fields, fd)
 			}
 		}
 	}
@@ -521,6 +567,9 @@ func rewriteFields(src []byte) ([]byte, int, error) {
 		open := fset.Position(fd.fn.Body.Lbrace).Offset + 1
 		end := fset.Position(fd.fn.Body.Rbrace).Offset
 		direct := fmt.Sprintf("return ec.%s(ctx, field.Selections, %s)", fd.marshal, fd.value)
+		if fd.ref != "" {
+			direct = "return " + fmt.Sprintf(fd.ref, fd.value)
+		}
 		var b string
 		if fd.guard != "" {
 			old := string(src[open:end])

@@ -62,6 +62,31 @@ func (ec *executionContext) marshalOTime2ᚖtimeᚐTime(ctx context.Context, sel
 	return res
 }
 
+func (ec *executionContext) marshalNBoolean2bool(ctx context.Context, sel ast.SelectionSet, v bool) graphql.Marshaler {
+	_ = sel
+	res := graphql.MarshalBoolean(v)
+	if res == graphql.Null {
+		graphql.AddInvalidNullFromMarshaler(ctx, "Boolean!")
+	}
+	return res
+}
+
+func (ec *executionContext) marshalNCursor2Cursor(ctx context.Context, sel ast.SelectionSet, v entgql.Cursor[pulid.ID]) graphql.Marshaler {
+	_ = sel
+	res := scalar.MarshalCursor(v)
+	if res == graphql.Null {
+		graphql.AddInvalidNullFromMarshaler(ctx, "Cursor!")
+	}
+	return res
+}
+
+func (ec *executionContext) marshalOID2ᚖID(ctx context.Context, sel ast.SelectionSet, v *pulid.ID) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	return v
+}
+
 func (ec *executionContext) marshalNStatus2status(ctx context.Context, sel ast.SelectionSet, v status.Status) graphql.Marshaler {
 	return v
 }
@@ -156,6 +181,12 @@ func TestRewrite(t *testing.T) {
 		resolver("_T_createdAt", "obj.CreatedAt", "time.Time", "marshalNTime2timeᚐTime", "nil", true) +
 		resolver("_T_lastSyncAt", "obj.LastSyncAt", "*time.Time", "marshalOTime2ᚖtimeᚐTime", "nil", false) +
 		resolver("_T_attributes", "obj.Attributes", "schematype.JSONObject", "marshalNMap2JSONObject", "nil", true) +
+		resolver("_T_cursor", "obj.Cursor", "entgql.Cursor[pulid.ID]", "marshalNCursor2Cursor", "nil", true) +
+		// Rewritten, but not by reference: a boolean (gqlgen's marshaller
+		// answers one of two values, without allocating) and a pointer
+		// that is its own marshaller.
+		resolver("_T_enabled", "obj.Enabled", "bool", "marshalNBoolean2bool", "nil", true) +
+		resolver("_T_runID", "obj.RunID", "*pulid.ID", "marshalOID2ᚖID", "nil", false) +
 		// Not rewritten: a map written by a marshaller not known never to
 		// answer null.
 		resolver("_T_params", "obj.Params", "map[string]any", "marshalNMap2map", "nil", true) +
@@ -174,8 +205,8 @@ func TestRewrite(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if n.fields != 5 || n.inPlace != 1 || n.groups != 1 || n.lists != 2 || n.objects != 1 {
-		t.Errorf("%+v rewritten, want 5 fields, 1 in place, 1 group, 2 lists and 1 object", n)
+	if n.fields != 8 || n.inPlace != 1 || n.groups != 1 || n.lists != 2 || n.objects != 1 {
+		t.Errorf("%+v rewritten, want 8 fields, 1 in place, 1 group, 2 lists and 1 object", n)
 	}
 	if _, err := parser.ParseFile(token.NewFileSet(), "out.go", out, 0); err != nil {
 		t.Fatalf("output does not parse: %v\n%s", err, out)
@@ -189,10 +220,14 @@ func TestRewrite(t *testing.T) {
 		j := strings.Index(got[i:], "\n}\n")
 		return got[i : i+j]
 	}
+	// Leaves are written from where they live in obj (graph/leaf.go).
 	for name, want := range map[string]string{
-		"_T_name":       "return ec.marshalNString2string(ctx, field.Selections, obj.Name)",
-		"_T_status":     "return ec.marshalNStatus2status(ctx, field.Selections, obj.Status)",
-		"_T_lastSyncAt": "return ec.marshalOTime2ᚖtimeᚐTime(ctx, field.Selections, obj.LastSyncAt)",
+		"_T_name":       "return (*leafString)(&obj.Name)",
+		"_T_status":     "return &obj.Status",
+		"_T_lastSyncAt": "return timeOrNull(obj.LastSyncAt)",
+		"_T_cursor":     "return (*leafCursor)(&obj.Cursor)",
+		"_T_enabled":    "return ec.marshalNBoolean2bool(ctx, field.Selections, obj.Enabled)",
+		"_T_runID":      "return ec.marshalOID2ᚖID(ctx, field.Selections, obj.RunID)",
 	} {
 		if b := body(name); !strings.Contains(b, want) || strings.Contains(b, "ResolveField") {
 			t.Errorf("%s:\n%s\nwant it to %s", name, b, want)
@@ -200,12 +235,12 @@ func TestRewrite(t *testing.T) {
 	}
 	// A zero time is null, an error on the field's path: ResolveField
 	// still answers it.
-	if b := body("_T_createdAt"); !strings.Contains(b, "if !obj.CreatedAt.IsZero() {\n\t\treturn ec.marshalNTime2timeᚐTime(ctx, field.Selections, obj.CreatedAt)\n\t}") ||
+	if b := body("_T_createdAt"); !strings.Contains(b, "if !obj.CreatedAt.IsZero() {\n\t\treturn (*leafTime)(&obj.CreatedAt)\n\t}") ||
 		!strings.Contains(b, "return graphql.ResolveField(") {
 		t.Errorf("_T_createdAt:\n%s", b)
 	}
 	// So is a nil object.
-	if b := body("_T_attributes"); !strings.Contains(b, "if obj.Attributes != nil {\n\t\treturn ec.marshalNMap2JSONObject(ctx, field.Selections, obj.Attributes)\n\t}") ||
+	if b := body("_T_attributes"); !strings.Contains(b, "if obj.Attributes != nil {\n\t\treturn (*leafObject)(&obj.Attributes)\n\t}") ||
 		!strings.Contains(b, "return graphql.ResolveField(") {
 		t.Errorf("_T_attributes:\n%s", b)
 	}
