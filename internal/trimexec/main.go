@@ -23,6 +23,12 @@
 //     written by scalar.MarshalObject) takes it only when the value is
 //     not nil; a nullable field's marshaller reports no error for a null.
 //
+// Such a field whose value is a string, an int, a time, a cursor or a
+// JSON object, or its own marshaller (an ID, an enum), answers a pointer
+// into obj converted to a leaf marshaller of graph/leaf.go (byReference):
+// gqlgen's return a closure holding a copy of the value, which is an
+// allocation per field, and a time's text and a cursor's encoding more.
+//
 // Server-wide field middleware (handler.AroundFields) does not see the
 // rewritten fields; Intake installs none.
 //
