@@ -215,9 +215,13 @@ func send(ctx context.Context, hc *http.Client, key string, r request) error {
 	return err
 }
 
-// sendData is send returning the answer's data. Without a key, the
-// request has no Authorization header.
-func sendData(ctx context.Context, hc *http.Client, key string, r request) (json.RawMessage, error) {
+// sendData is send returning the fields of the answer's data. Without a
+// key, the request has no Authorization header. The answer is decoded
+// once, into its root fields: the client shares the machine's processors
+// with the server it measures, and a page of 50 contacts is 30 KB of JSON
+// (decoded whole and then its data again, a strict check cost the client
+// twice as much).
+func sendData(ctx context.Context, hc *http.Client, key string, r request) (map[string]json.RawMessage, error) {
 	if r.unlock != nil {
 		defer r.unlock()
 	}
@@ -225,25 +229,24 @@ func sendData(ctx context.Context, hc *http.Client, key string, r request) (json
 	if err != nil {
 		return nil, err
 	}
-	var resp gqlResponse
+	var resp struct {
+		Data   map[string]json.RawMessage `json:"data"`
+		Errors []gqlError                 `json:"errors"`
+	}
 	if err := json.Unmarshal(b, &resp); err != nil {
 		return nil, fmt.Errorf("decoding the response: %w", err)
 	}
 	if len(resp.Errors) > 0 {
 		return nil, resp.Errors[0]
 	}
-	if len(resp.Data) == 0 || string(resp.Data) == "null" {
+	if resp.Data == nil {
 		return nil, fmt.Errorf("no data: %s", truncate(b, 200))
 	}
 	if r.strict {
-		var fields map[string]json.RawMessage
-		if err := json.Unmarshal(resp.Data, &fields); err != nil {
-			return nil, fmt.Errorf("decoding the data: %w", err)
-		}
-		if len(fields) == 0 {
+		if len(resp.Data) == 0 {
 			return nil, fmt.Errorf("no field in the data: %s", truncate(b, 200))
 		}
-		for name, v := range fields {
+		for name, v := range resp.Data {
 			if string(v) == "null" {
 				return nil, fmt.Errorf("%s is null: %s", name, truncate(b, 200))
 			}

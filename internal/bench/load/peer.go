@@ -440,9 +440,9 @@ func ratio(intake, peer loadStats) float64 {
 }
 
 // peerPhase compares Intake's reads with the peer's: it checks that both
-// answer each read with the same rows, warms the peer up, then runs
-// closed loops of the reads of the mix and of each read alone, Intake's
-// loop and then the peer's. Intake's requests carry their API keys
+// answer each read with the same rows, then runs closed loops of the
+// reads of the mix and of each read alone, Intake's loop and then the
+// peer's, each after a warm-up of its own. Intake's requests carry their API keys
 // (authentication and tenant scoping on every one); the peer's none.
 func peerPhase(ctx context.Context, w io.Writer, o options, srv *serverProcess, peer *peerProcess, seeded *org, keys []string) (*peerResult, error) {
 	hc := newHTTPClient(2 * o.concurrency)
@@ -467,11 +467,18 @@ func peerPhase(ctx context.Context, w io.Writer, o options, srv *serverProcess, 
 	if err := checkPeerAnswers(ctx, hc, seeded, keys, reads, intake, pt); err != nil {
 		return nil, fmt.Errorf("peer: %w", err)
 	}
+	// measure runs a warm-up of t with m's requests, then the loop it
+	// reports: the server that ran the loop before was the other one, and
+	// t's first requests after ten seconds idle find its memory given
+	// back and its caches cold, in either server.
+	measure := func(m *mix, t target) loadStats {
+		m.closedLoop(ctx, hc, t, o.concurrency, min(2*time.Second, o.duration/4))
+		return m.closedLoop(ctx, hc, t, o.concurrency, o.duration)
+	}
 	m := newMix(seeded, keys, weights)
-	m.closedLoop(ctx, hc, pt, o.concurrency, min(2*time.Second, o.duration/4)) // warm-up
 	if len(reads) > 1 {
-		res.Intake = m.closedLoop(ctx, hc, intake, o.concurrency, o.duration)
-		res.Peer = m.closedLoop(ctx, hc, pt, o.concurrency, o.duration)
+		res.Intake = measure(m, intake)
+		res.Peer = measure(m, pt)
 		if err := firstError(res.Intake, res.Peer); err != nil {
 			return res, err
 		}
@@ -480,8 +487,8 @@ func peerPhase(ctx context.Context, w io.Writer, o options, srv *serverProcess, 
 		one, _ := weightsFor(opNames[op])
 		mo := newMix(seeded, keys, one)
 		r := peerOpResult{Op: opNames[op]}
-		r.Intake = mo.closedLoop(ctx, hc, intake, o.concurrency, o.duration)
-		r.Peer = mo.closedLoop(ctx, hc, pt, o.concurrency, o.duration)
+		r.Intake = measure(mo, intake)
+		r.Peer = measure(mo, pt)
 		res.ByOp = append(res.ByOp, r)
 		if err := firstError(r.Intake, r.Peer); err != nil {
 			return res, err
@@ -524,9 +531,13 @@ func comparePeerAnswer(ctx context.Context, hc *http.Client, m *mix, op int, see
 	read := func(t target) (answerSummary, error) {
 		// The same seed draws the same variables for both.
 		r := m.next(rand.New(rand.NewPCG(seed, 1)), t)
-		d, err := sendData(ctx, hc, m.key(t, 0), r)
+		fields, err := sendData(ctx, hc, m.key(t, 0), r)
 		if err != nil {
 			return answerSummary{}, fmt.Errorf("%s on %s: %w", opNames[op], t.name, err)
+		}
+		d, err := json.Marshal(fields)
+		if err != nil {
+			return answerSummary{}, err
 		}
 		s, err := summarize(d)
 		if err != nil {
