@@ -99,8 +99,7 @@ func (_m *AuditEvent) assignValues(columns []string, values []any) error {
 			if value, ok := values[i].(*sql.NullString); !ok {
 				return fmt.Errorf("unexpected type %T for field actor_key_id", values[i])
 			} else if value.Valid {
-				_m.ActorKeyID = new(string)
-				*_m.ActorKeyID = value.String
+				_m.ActorKeyID = &value.String
 			}
 		case auditevent.FieldActorName:
 			if value, ok := values[i].(*sql.NullString); !ok {

@@ -173,15 +173,13 @@ func (_m *CallResult) assignValues(columns []string, values []any) error {
 			if value, ok := values[i].(*sql.NullTime); !ok {
 				return fmt.Errorf("unexpected type %T for field transcript_purged_at", values[i])
 			} else if value.Valid {
-				_m.TranscriptPurgedAt = new(time.Time)
-				*_m.TranscriptPurgedAt = value.Time
+				_m.TranscriptPurgedAt = &value.Time
 			}
 		case callresult.FieldIdempotencyKey:
 			if value, ok := values[i].(*sql.NullString); !ok {
 				return fmt.Errorf("unexpected type %T for field idempotency_key", values[i])
 			} else if value.Valid {
-				_m.IdempotencyKey = new(string)
-				*_m.IdempotencyKey = value.String
+				_m.IdempotencyKey = &value.String
 			}
 		default:
 			_m.selectValues.Set(columns[i], values[i])

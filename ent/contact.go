@@ -188,22 +188,19 @@ func (_m *Contact) assignValues(columns []string, values []any) error {
 			if value, ok := values[i].(*sql.NullString); !ok {
 				return fmt.Errorf("unexpected type %T for field first_name", values[i])
 			} else if value.Valid {
-				_m.FirstName = new(string)
-				*_m.FirstName = value.String
+				_m.FirstName = &value.String
 			}
 		case contact.FieldLastName:
 			if value, ok := values[i].(*sql.NullString); !ok {
 				return fmt.Errorf("unexpected type %T for field last_name", values[i])
 			} else if value.Valid {
-				_m.LastName = new(string)
-				*_m.LastName = value.String
+				_m.LastName = &value.String
 			}
 		case contact.FieldEmail:
 			if value, ok := values[i].(*sql.NullString); !ok {
 				return fmt.Errorf("unexpected type %T for field email", values[i])
 			} else if value.Valid {
-				_m.Email = new(string)
-				*_m.Email = value.String
+				_m.Email = &value.String
 			}
 		case contact.FieldExternalID:
 			if value, ok := values[i].(*sql.NullString); !ok {
@@ -228,8 +225,7 @@ func (_m *Contact) assignValues(columns []string, values []any) error {
 			if value, ok := values[i].(*sql.NullString); !ok {
 				return fmt.Errorf("unexpected type %T for field screening_reason", values[i])
 			} else if value.Valid {
-				_m.ScreeningReason = new(string)
-				*_m.ScreeningReason = value.String
+				_m.ScreeningReason = &value.String
 			}
 		case contact.FieldNumberType:
 			if value, ok := values[i].(*sql.NullString); !ok {
@@ -242,29 +238,25 @@ func (_m *Contact) assignValues(columns []string, values []any) error {
 			if value, ok := values[i].(*sql.NullString); !ok {
 				return fmt.Errorf("unexpected type %T for field time_zone", values[i])
 			} else if value.Valid {
-				_m.TimeZone = new(string)
-				*_m.TimeZone = value.String
+				_m.TimeZone = &value.String
 			}
 		case contact.FieldRegion:
 			if value, ok := values[i].(*sql.NullString); !ok {
 				return fmt.Errorf("unexpected type %T for field region", values[i])
 			} else if value.Valid {
-				_m.Region = new(string)
-				*_m.Region = value.String
+				_m.Region = &value.String
 			}
 		case contact.FieldErasedAt:
 			if value, ok := values[i].(*sql.NullTime); !ok {
 				return fmt.Errorf("unexpected type %T for field erased_at", values[i])
 			} else if value.Valid {
-				_m.ErasedAt = new(time.Time)
-				*_m.ErasedAt = value.Time
+				_m.ErasedAt = &value.Time
 			}
 		case contact.FieldErasureReason:
 			if value, ok := values[i].(*sql.NullString); !ok {
 				return fmt.Errorf("unexpected type %T for field erasure_reason", values[i])
 			} else if value.Valid {
-				_m.ErasureReason = new(string)
-				*_m.ErasureReason = value.String
+				_m.ErasureReason = &value.String
 			}
 		default:
 			_m.selectValues.Set(columns[i], values[i])

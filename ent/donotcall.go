@@ -92,8 +92,7 @@ func (_m *DoNotCall) assignValues(columns []string, values []any) error {
 			if value, ok := values[i].(*sql.NullString); !ok {
 				return fmt.Errorf("unexpected type %T for field note", values[i])
 			} else if value.Valid {
-				_m.Note = new(string)
-				*_m.Note = value.String
+				_m.Note = &value.String
 			}
 		default:
 			_m.selectValues.Set(columns[i], values[i])

@@ -134,8 +134,7 @@ func (_m *ImportIssue) assignValues(columns []string, values []any) error {
 			if value, ok := values[i].(*sql.NullString); !ok {
 				return fmt.Errorf("unexpected type %T for field raw_phone", values[i])
 			} else if value.Valid {
-				_m.RawPhone = new(string)
-				*_m.RawPhone = value.String
+				_m.RawPhone = &value.String
 			}
 		default:
 			_m.selectValues.Set(columns[i], values[i])

@@ -148,15 +148,13 @@ func (_m *Integration) assignValues(columns []string, values []any) error {
 			if value, ok := values[i].(*sql.NullTime); !ok {
 				return fmt.Errorf("unexpected type %T for field last_checked_at", values[i])
 			} else if value.Valid {
-				_m.LastCheckedAt = new(time.Time)
-				*_m.LastCheckedAt = value.Time
+				_m.LastCheckedAt = &value.Time
 			}
 		case integration.FieldLastError:
 			if value, ok := values[i].(*sql.NullString); !ok {
 				return fmt.Errorf("unexpected type %T for field last_error", values[i])
 			} else if value.Valid {
-				_m.LastError = new(string)
-				*_m.LastError = value.String
+				_m.LastError = &value.String
 			}
 		case integration.FieldRateLimit:
 			if value, ok := values[i].(*[]byte); !ok {

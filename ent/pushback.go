@@ -157,8 +157,7 @@ func (_m *Pushback) assignValues(columns []string, values []any) error {
 			if value, ok := values[i].(*sql.NullString); !ok {
 				return fmt.Errorf("unexpected type %T for field mapped_status", values[i])
 			} else if value.Valid {
-				_m.MappedStatus = new(string)
-				*_m.MappedStatus = value.String
+				_m.MappedStatus = &value.String
 			}
 		case pushback.FieldAttempts:
 			if value, ok := values[i].(*sql.NullInt64); !ok {
@@ -170,22 +169,19 @@ func (_m *Pushback) assignValues(columns []string, values []any) error {
 			if value, ok := values[i].(*sql.NullString); !ok {
 				return fmt.Errorf("unexpected type %T for field last_error", values[i])
 			} else if value.Valid {
-				_m.LastError = new(string)
-				*_m.LastError = value.String
+				_m.LastError = &value.String
 			}
 		case pushback.FieldNextAttemptAt:
 			if value, ok := values[i].(*sql.NullTime); !ok {
 				return fmt.Errorf("unexpected type %T for field next_attempt_at", values[i])
 			} else if value.Valid {
-				_m.NextAttemptAt = new(time.Time)
-				*_m.NextAttemptAt = value.Time
+				_m.NextAttemptAt = &value.Time
 			}
 		case pushback.FieldDeliveredAt:
 			if value, ok := values[i].(*sql.NullTime); !ok {
 				return fmt.Errorf("unexpected type %T for field delivered_at", values[i])
 			} else if value.Valid {
-				_m.DeliveredAt = new(time.Time)
-				*_m.DeliveredAt = value.Time
+				_m.DeliveredAt = &value.Time
 			}
 		default:
 			_m.selectValues.Set(columns[i], values[i])

@@ -195,22 +195,19 @@ func (_m *SyncRun) assignValues(columns []string, values []any) error {
 			if value, ok := values[i].(*sql.NullTime); !ok {
 				return fmt.Errorf("unexpected type %T for field started_at", values[i])
 			} else if value.Valid {
-				_m.StartedAt = new(time.Time)
-				*_m.StartedAt = value.Time
+				_m.StartedAt = &value.Time
 			}
 		case syncrun.FieldWaitingForBudgetSince:
 			if value, ok := values[i].(*sql.NullTime); !ok {
 				return fmt.Errorf("unexpected type %T for field waiting_for_budget_since", values[i])
 			} else if value.Valid {
-				_m.WaitingForBudgetSince = new(time.Time)
-				*_m.WaitingForBudgetSince = value.Time
+				_m.WaitingForBudgetSince = &value.Time
 			}
 		case syncrun.FieldFinishedAt:
 			if value, ok := values[i].(*sql.NullTime); !ok {
 				return fmt.Errorf("unexpected type %T for field finished_at", values[i])
 			} else if value.Valid {
-				_m.FinishedAt = new(time.Time)
-				*_m.FinishedAt = value.Time
+				_m.FinishedAt = &value.Time
 			}
 		case syncrun.FieldFetched:
 			if value, ok := values[i].(*sql.NullInt64); !ok {
@@ -295,8 +292,7 @@ func (_m *SyncRun) assignValues(columns []string, values []any) error {
 			if value, ok := values[i].(*sql.NullString); !ok {
 				return fmt.Errorf("unexpected type %T for field error", values[i])
 			} else if value.Valid {
-				_m.Error = new(string)
-				*_m.Error = value.String
+				_m.Error = &value.String
 			}
 		case syncrun.FieldCursor:
 			if value, ok := values[i].(*sql.NullString); !ok {
@@ -308,36 +304,31 @@ func (_m *SyncRun) assignValues(columns []string, values []any) error {
 			if value, ok := values[i].(*sql.NullTime); !ok {
 				return fmt.Errorf("unexpected type %T for field since", values[i])
 			} else if value.Valid {
-				_m.Since = new(time.Time)
-				*_m.Since = value.Time
+				_m.Since = &value.Time
 			}
 		case syncrun.FieldAsOf:
 			if value, ok := values[i].(*sql.NullTime); !ok {
 				return fmt.Errorf("unexpected type %T for field as_of", values[i])
 			} else if value.Valid {
-				_m.AsOf = new(time.Time)
-				*_m.AsOf = value.Time
+				_m.AsOf = &value.Time
 			}
 		case syncrun.FieldLeaseOwner:
 			if value, ok := values[i].(*sql.NullString); !ok {
 				return fmt.Errorf("unexpected type %T for field lease_owner", values[i])
 			} else if value.Valid {
-				_m.LeaseOwner = new(string)
-				*_m.LeaseOwner = value.String
+				_m.LeaseOwner = &value.String
 			}
 		case syncrun.FieldLeaseExpiresAt:
 			if value, ok := values[i].(*sql.NullTime); !ok {
 				return fmt.Errorf("unexpected type %T for field lease_expires_at", values[i])
 			} else if value.Valid {
-				_m.LeaseExpiresAt = new(time.Time)
-				*_m.LeaseExpiresAt = value.Time
+				_m.LeaseExpiresAt = &value.Time
 			}
 		case syncrun.FieldJobID:
 			if value, ok := values[i].(*sql.NullInt64); !ok {
 				return fmt.Errorf("unexpected type %T for field job_id", values[i])
 			} else if value.Valid {
-				_m.JobID = new(int64)
-				*_m.JobID = value.Int64
+				_m.JobID = &value.Int64
 			}
 		case syncrun.FieldScreening:
 			if value, ok := values[i].(*sql.NullString); !ok {

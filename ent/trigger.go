@@ -277,22 +277,19 @@ func (_m *Trigger) assignValues(columns []string, values []any) error {
 			if value, ok := values[i].(*sql.NullTime); !ok {
 				return fmt.Errorf("unexpected type %T for field last_sync_at", values[i])
 			} else if value.Valid {
-				_m.LastSyncAt = new(time.Time)
-				*_m.LastSyncAt = value.Time
+				_m.LastSyncAt = &value.Time
 			}
 		case trigger.FieldNextSyncAt:
 			if value, ok := values[i].(*sql.NullTime); !ok {
 				return fmt.Errorf("unexpected type %T for field next_sync_at", values[i])
 			} else if value.Valid {
-				_m.NextSyncAt = new(time.Time)
-				*_m.NextSyncAt = value.Time
+				_m.NextSyncAt = &value.Time
 			}
 		case trigger.FieldWatermark:
 			if value, ok := values[i].(*sql.NullTime); !ok {
 				return fmt.Errorf("unexpected type %T for field watermark", values[i])
 			} else if value.Valid {
-				_m.Watermark = new(time.Time)
-				*_m.Watermark = value.Time
+				_m.Watermark = &value.Time
 			}
 		case trigger.FieldResumeCursor:
 			if value, ok := values[i].(*sql.NullString); !ok {
@@ -304,15 +301,13 @@ func (_m *Trigger) assignValues(columns []string, values []any) error {
 			if value, ok := values[i].(*sql.NullTime); !ok {
 				return fmt.Errorf("unexpected type %T for field resume_since", values[i])
 			} else if value.Valid {
-				_m.ResumeSince = new(time.Time)
-				*_m.ResumeSince = value.Time
+				_m.ResumeSince = &value.Time
 			}
 		case trigger.FieldResumeAsOf:
 			if value, ok := values[i].(*sql.NullTime); !ok {
 				return fmt.Errorf("unexpected type %T for field resume_as_of", values[i])
 			} else if value.Valid {
-				_m.ResumeAsOf = new(time.Time)
-				*_m.ResumeAsOf = value.Time
+				_m.ResumeAsOf = &value.Time
 			}
 		default:
 			_m.selectValues.Set(columns[i], values[i])
