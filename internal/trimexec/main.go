@@ -155,53 +155,49 @@ var byReference = map[string]string{
 	"scalar.MarshalCursor *entgql.Cursor[pulid.ID]": "cursorOrNull(%s)",
 }
 
-// reference returns how a field marshalled by fn is written from where it
-// lives (a format of the field, as in byReference), or "" to call fn.
-func reference(fset *token.FileSet, fn *ast.FuncDecl) string {
+// classify says how far the marshaller fn can be trusted, and how a field
+// it marshals is written from where it lives in its object (a format of
+// the field, as in byReference), or "" to call fn.
+func classify(fset *token.FileSet, fn *ast.FuncDecl) (safety, string) {
 	params := fn.Type.Params.List
 	if len(params) == 0 {
-		return ""
+		return unsafe, ""
 	}
-	var typ bytes.Buffer
-	_ = printer.Fprint(&typ, fset, params[len(params)-1].Type)
-	b := body(fset, fn.Body)
-	if returnSelf.MatchString(b) {
-		switch params[len(params)-1].Type.(type) {
-		case *ast.Ident, *ast.SelectorExpr: // a named type; not a pointer already
-			return "&%s"
-		}
-		return ""
-	}
-	for _, re := range []*regexp.Regexp{nonNullWrapped, optWrapped, nilChecked} {
-		if m := re.FindStringSubmatch(b); m != nil {
-			return byReference[m[1]+" "+typ.String()]
-		}
-	}
-	return ""
-}
-
-// classify says how far the marshaller fn can be trusted.
-func classify(fset *token.FileSet, fn *ast.FuncDecl) safety {
+	typ := params[len(params)-1].Type
 	b := body(fset, fn.Body)
 	switch {
-	case returnSelf.MatchString(b), returnSelfOpt.MatchString(b):
-		return safe
+	case returnSelf.MatchString(b):
+		switch typ.(type) {
+		case *ast.Ident, *ast.SelectorExpr: // a named type; not a pointer already
+			return safe, "&%s"
+		}
+		return safe, ""
+	case returnSelfOpt.MatchString(b):
+		return safe, ""
 	}
+	s, wrapped := unsafe, ""
 	if m := nonNullWrapped.FindStringSubmatch(b); m != nil {
-		switch {
-		case slices.Contains(neverNull, m[1]):
-			return safe
-		case m[1] == "graphql.MarshalTime":
-			return nonZero
+		switch wrapped = m[1]; {
+		case slices.Contains(neverNull, wrapped):
+			s = safe
+		case wrapped == "graphql.MarshalTime":
+			s = nonZero
+		}
+	} else if m := nilChecked.FindStringSubmatch(b); m != nil {
+		if wrapped = m[1]; slices.Contains(neverNull, wrapped) {
+			s = nonNil
+		}
+	} else if m := optWrapped.FindStringSubmatch(b); m != nil {
+		if wrapped = m[1]; slices.Contains(neverNull, wrapped) || wrapped == "graphql.MarshalTime" {
+			s = nullable
 		}
 	}
-	if m := nilChecked.FindStringSubmatch(b); m != nil && slices.Contains(neverNull, m[1]) {
-		return nonNil
+	if s == unsafe {
+		return unsafe, ""
 	}
-	if m := optWrapped.FindStringSubmatch(b); m != nil && (slices.Contains(neverNull, m[1]) || m[1] == "graphql.MarshalTime") {
-		return nullable
-	}
-	return unsafe
+	var t bytes.Buffer
+	_ = printer.Fprint(&t, fset, typ)
+	return s, byReference[wrapped+" "+t.String()]
 }
 
 // body prints a block's statements on one line each, separated by "; "
@@ -221,7 +217,7 @@ type field struct {
 	fn      *ast.FuncDecl
 	value   string // obj.Name
 	marshal string // the marshaller's name
-	ref     string // how it is written by reference (see reference), or ""
+	ref     string // how it is written by reference (see classify), or ""
 	// guard, if set, is the condition (a format of the value) under
 	// which the direct path is taken; ResolveField answers otherwise.
 	guard string
@@ -550,8 +546,9 @@ func rewriteFields(src []byte) ([]byte, int, error) {
 		if m == nil {
 			return nil, 0, fmt.Errorf("%s: marshaller %s not found", fn.Name.Name, marshal)
 		}
-		fd := field{fn: fn, value: value, marshal: marshal, ref: reference(fset, m)}
-		switch classify(fset, m) {
+		trust, ref := classify(fset, m)
+		fd := field{fn: fn, value: value, marshal: marshal, ref: ref}
+		switch trust {
 		case safe:
 			fields = append(fields, fd)
 		case nonZero:
