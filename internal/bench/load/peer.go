@@ -442,8 +442,9 @@ func ratio(intake, peer loadStats) float64 {
 // peerPhase compares Intake's reads with the peer's: it checks that both
 // answer each read with the same rows, then runs closed loops of the
 // reads of the mix and of each read alone, Intake's loop and then the
-// peer's, each after a warm-up of its own. Intake's requests carry their API keys
-// (authentication and tenant scoping on every one); the peer's none.
+// peer's, each after a warm-up of its own. Intake's requests carry their
+// API keys (authentication and tenant scoping on every one); the peer's
+// none.
 func peerPhase(ctx context.Context, w io.Writer, o options, srv *serverProcess, peer *peerProcess, seeded *org, keys []string) (*peerResult, error) {
 	hc := newHTTPClient(2 * o.concurrency)
 	intake := target{name: "Intake", graphQL: true, url: srv.intake, strict: true, pid: srv.pid, mem: srv.baseline + memPath}
@@ -468,9 +469,10 @@ func peerPhase(ctx context.Context, w io.Writer, o options, srv *serverProcess, 
 		return nil, fmt.Errorf("peer: %w", err)
 	}
 	// measure runs a warm-up of t with m's requests, then the loop it
-	// reports: the server that ran the loop before was the other one, and
-	// t's first requests after ten seconds idle find its memory given
-	// back and its caches cold, in either server.
+	// reports, so that each loop starts on the same footing whichever
+	// server ran the loop before it (the mix's loops always had one; in
+	// the runs measured so far, the single reads' figures did not move
+	// with it).
 	measure := func(m *mix, t target) loadStats {
 		m.closedLoop(ctx, hc, t, o.concurrency, min(2*time.Second, o.duration/4))
 		return m.closedLoop(ctx, hc, t, o.concurrency, o.duration)
